@@ -76,7 +76,12 @@ pub fn cstr(table: &[u8], off: usize, max: usize) -> Option<&str> {
 }
 
 /// [`cstr`] with an error for the failure case.
-pub fn cstr_e<'a>(table: &'a [u8], off: usize, max: usize, what: &'static str) -> Result<'a, &'a str> {
+pub fn cstr_e<'a>(
+    table: &'a [u8],
+    off: usize,
+    max: usize,
+    what: &'static str,
+) -> Result<'a, &'a str> {
     cstr(table, off, max).ok_or(Error::malformed(what))
 }
 

@@ -40,6 +40,7 @@ extern crate std;
 pub mod btf;
 pub mod bytes;
 pub mod digest;
+pub mod elf;
 pub mod error;
 pub mod insn;
 pub mod limits;

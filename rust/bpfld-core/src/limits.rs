@@ -73,3 +73,13 @@ pub const MAX_DATA_SECTION_SIZE: u64 = 512 << 20;
 
 /// Extern symbols (`__kconfig`, `__ksym`, kfuncs) per object.
 pub const MAX_EXTERNS: usize = 4096;
+
+/// Levels of an fs-verity Merkle tree: the kernel's `FS_VERITY_MAX_LEVELS`. With SHA-256
+/// and 4 KiB blocks (128 hashes per block) 8 levels cover every `u64` size, so this only
+/// sizes the fixed per-level state of [`crate::digest::VerityHasher`].
+pub const MAX_VERITY_LEVELS: usize = 8;
+
+/// Length of a kernel BTF attach target name with its lookup prefix (`btf_trace_`,
+/// `bpf_lsm_`, `bpf_iter_`): libbpf formats it into a `BTF_MAX_NAME_SIZE` (128) buffer
+/// and fails the load when it does not fit with its NUL. Matching that keeps parity.
+pub const MAX_ATTACH_BTF_NAME_LEN: usize = 127;

@@ -55,12 +55,16 @@ impl Alloc for VecAlloc {
         let size = len
             .checked_mul(core::mem::size_of::<T>())
             .ok_or(Error::new(Kind::NoMemory))?;
-        let total = self.bytes.checked_add(size).ok_or(Error::new(Kind::NoMemory))?;
+        let total = self
+            .bytes
+            .checked_add(size)
+            .ok_or(Error::new(Kind::NoMemory))?;
         if self.limit != 0 && total > self.limit {
             return Err(Error::new(Kind::NoMemory));
         }
         let mut v = std::vec::Vec::new();
-        v.try_reserve_exact(len).map_err(|_| Error::new(Kind::NoMemory))?;
+        v.try_reserve_exact(len)
+            .map_err(|_| Error::new(Kind::NoMemory))?;
         v.resize(len, T::default());
         self.bytes = total;
         self.count = self.count.saturating_add(1);

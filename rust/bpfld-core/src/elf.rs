@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! Strict, bounds-checked reader for BPF relocatable objects (ELF64, `ET_REL`, `EM_BPF`).
+//!
+//! [`Elf::parse`] validates the whole container once: the header, the section header
+//! table, every section's extent and name, the symbol table and the relocation sections.
+//! Afterwards every accessor re-reads fixed-size records through [`crate::bytes`] helpers,
+//! so a record that was validated cannot be misread, and one that was not (symbols,
+//! relocations, read lazily because there can be many) fails with an error, never a panic.
+//!
+//! The record types are goblin's zero-copy `elf64` structs; we fill them field by field
+//! from little-endian bytes instead of casting, so no alignment is required of the file.
+//! Big-endian and 32-bit objects are refused up front with a clear error.
+
+use crate::bytes::{self, add, mul, u16_at, u32_at, u64_at, u8_at};
+use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
+use crate::limits;
+use crate::mem::Alloc;
+use goblin::elf::header::{
+    EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ELFMAG,
+    EM_BPF, ET_REL, EV_CURRENT, SELFMAG,
+};
+pub use goblin::elf::section_header::{
+    SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
+    SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX,
+};
+pub use goblin::elf::sym::{
+    STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION, STV_DEFAULT,
+    STV_HIDDEN, STV_INTERNAL,
+};
+use goblin::elf64::header::Header;
+use goblin::elf64::section_header::SectionHeader;
+use goblin::elf64::sym::Sym;
+
+/// Size of the ELF64 header.
+const EHDR_SIZE: usize = 64;
+/// Size of an ELF64 section header.
+const SHDR_SIZE: u64 = 64;
+/// Size of an ELF64 symbol.
+const SYM_SIZE: u64 = 24;
+/// Size of an ELF64 `Rel` record.
+const REL_SIZE: u64 = 16;
+
+/// A validated BPF ELF object.
+///
+/// # Invariants
+///
+/// - Every section index below `shnum` has a header inside the file, a valid name, and, if
+///   it occupies file space, data inside the file not overlapping the headers or another
+///   section.
+/// - `symtab` (if any) is a whole number of symbols inside the file, linked to a string
+///   table; relocation sections are whole numbers of records linked to it.
+#[derive(Clone, Copy)]
+pub struct Elf<'a> {
+    data: &'a [u8],
+    shoff: u64,
+    shnum: u32,
+    shstrtab: &'a [u8],
+    symtab: &'a [u8],
+    strtab: &'a [u8],
+    symtab_index: u32,
+}
+
+/// A section: its index, name, header and bytes (empty for `SHT_NOBITS`).
+#[derive(Clone, Copy, Debug)]
+pub struct Section<'a> {
+    /// Section index.
+    pub index: u32,
+    /// Section name.
+    pub name: &'a str,
+    /// The raw header.
+    pub hdr: SectionHeader,
+    /// The section's contents; empty for `SHT_NOBITS` (use `hdr.sh_size` for its size).
+    pub data: &'a [u8],
+}
+
+impl Section<'_> {
+    /// Section type.
+    pub fn kind(&self) -> u32 {
+        self.hdr.sh_type
+    }
+    /// Size in memory (for `SHT_NOBITS`, the size it would have).
+    pub fn size(&self) -> u64 {
+        self.hdr.sh_size
+    }
+    /// An executable section (program code).
+    pub fn is_exec(&self) -> bool {
+        self.hdr.sh_type == SHT_PROGBITS && self.hdr.sh_flags & u64::from(SHF_EXECINSTR) != 0
+    }
+}
+
+/// A symbol with its index and name.
+#[derive(Clone, Copy, Debug)]
+pub struct Symbol<'a> {
+    /// Index in `.symtab`.
+    pub index: u32,
+    /// Name (may be empty, e.g. for section symbols).
+    pub name: &'a str,
+    /// The raw symbol.
+    pub sym: Sym,
+}
+
+impl Symbol<'_> {
+    /// Binding (`STB_*`).
+    pub fn bind(&self) -> u8 {
+        self.sym.st_info >> 4
+    }
+    /// Type (`STT_*`).
+    pub fn kind(&self) -> u8 {
+        self.sym.st_info & 0xf
+    }
+    /// Visibility (`STV_*`).
+    pub fn visibility(&self) -> u8 {
+        self.sym.st_other & 0x3
+    }
+    /// Section index the symbol is defined in.
+    pub fn shndx(&self) -> u32 {
+        u32::from(self.sym.st_shndx)
+    }
+    /// Undefined (an extern).
+    pub fn is_undefined(&self) -> bool {
+        self.shndx() == SHN_UNDEF
+    }
+}
+
+/// One `Elf64_Rel` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rel {
+    /// Byte offset in the target section.
+    pub offset: u64,
+    /// Symbol index.
+    pub sym: u32,
+    /// Relocation type (`R_BPF_*`).
+    pub kind: u32,
+}
+
+/// `R_BPF_64_64`: `ld_imm64` of a map, data or function address.
+pub const R_BPF_64_64: u32 = 1;
+/// `R_BPF_64_ABS64`: 64-bit data (DWARF, `.maps` `.values`).
+pub const R_BPF_64_ABS64: u32 = 2;
+/// `R_BPF_64_ABS32`: 32-bit data (DWARF, BTF).
+pub const R_BPF_64_ABS32: u32 = 3;
+/// `R_BPF_64_NODYLD32`: 32-bit data not resolved at load (.BTF.ext).
+pub const R_BPF_64_NODYLD32: u32 = 4;
+/// `R_BPF_64_32`: call instruction to a function.
+pub const R_BPF_64_32: u32 = 10;
+
+fn hdr_err(msg: &'static str) -> Error<'static> {
+    Error::malformed(msg).ctx(Ctx::Step("ELF header"))
+}
+
+impl<'a> Elf<'a> {
+    /// Validate `data` as a BPF relocatable object. `alloc` provides scratch memory for
+    /// the overlap check (freed on return).
+    pub fn parse<A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, Elf<'a>> {
+        if data.len() > limits::MAX_FILE_SIZE {
+            return Err(Error::limit(
+                "file bytes",
+                data.len(),
+                limits::MAX_FILE_SIZE,
+            ));
+        }
+        let ehdr = read_header(data)?;
+        let (shnum, shstrndx) = section_counts(data, &ehdr)?;
+        let shoff = ehdr.e_shoff;
+        let mut elf = Elf {
+            data,
+            shoff,
+            shnum,
+            shstrtab: &[],
+            symtab: &[],
+            strtab: &[],
+            symtab_index: 0,
+        };
+
+        // The section name table first: every other check wants names in its errors.
+        let shstr = elf.raw_header(shstrndx)?;
+        if shstr.sh_type != SHT_STRTAB {
+            return Err(hdr_err("e_shstrndx does not name a string table"));
+        }
+        elf.shstrtab = elf.extent(&shstr).ctx(Ctx::Step("section name table"))?;
+
+        elf.check_sections(alloc)?;
+        Ok(elf)
+    }
+
+    /// Check each section header, find the symbol table, check extents do not overlap.
+    fn check_sections<A: Alloc>(&mut self, alloc: &mut A) -> Result<'a, ()> {
+        let sht_end = add(self.shoff, mul(u64::from(self.shnum), SHDR_SIZE)?)?;
+        let mut extents =
+            alloc.alloc::<(u64, u64, u32)>(bytes::usize_of(u64::from(self.shnum))?)?;
+        let mut n_extents = 0usize;
+        let mut symtab: Option<u32> = None;
+
+        for index in 1..self.shnum {
+            let hdr = self.raw_header(index)?;
+            let name = bytes::cstr(
+                self.shstrtab,
+                bytes::usize_of(u64::from(hdr.sh_name))?,
+                limits::MAX_NAME_LEN,
+            )
+            .ok_or(Error::malformed("invalid section name"))
+            .ctx(Ctx::SectionIndex(index))?;
+            let c = Ctx::Section(name);
+            let data = self.extent(&hdr).ctx(c)?;
+            if !data.is_empty() {
+                let start = hdr.sh_offset;
+                let end = add(start, hdr.sh_size)?;
+                if start < EHDR_SIZE as u64 || (start < sht_end && end > self.shoff) {
+                    return Err(Error::malformed("section data overlaps the ELF headers").ctx(c));
+                }
+                let slot = extents
+                    .get_mut(n_extents)
+                    .ok_or(Error::malformed("section count"))?;
+                *slot = (start, end, index);
+                n_extents = n_extents.saturating_add(1);
+            }
+            match hdr.sh_type {
+                SHT_SYMTAB => {
+                    if symtab.is_some() {
+                        return Err(Error::malformed("more than one symbol table").ctx(c));
+                    }
+                    symtab = Some(index);
+                }
+                SHT_RELA => {
+                    return Err(Error::new(Kind::Unsupported(
+                        "RELA relocation sections (BPF uses REL)",
+                    ))
+                    .ctx(c))
+                }
+                SHT_SYMTAB_SHNDX => {
+                    return Err(
+                        Error::new(Kind::Unsupported("extended symbol section indices")).ctx(c),
+                    )
+                }
+                _ => {}
+            }
+        }
+
+        // Overlapping section contents mean a crafted file: reject rather than let two
+        // sections (say code and its relocations) alias each other.
+        let used = extents.get_mut(..n_extents).unwrap_or_default();
+        used.sort_unstable();
+        for w in used.windows(2) {
+            if let [(_, end_a, a), (start_b, _, b)] = w {
+                if start_b < end_a {
+                    let name = self.section_name(*b).unwrap_or("?");
+                    return Err(Error::malformed("section data overlaps another section")
+                        .ctx(Ctx::Value(What::Index, u64::from(*a)))
+                        .ctx(Ctx::Section(name)));
+                }
+            }
+        }
+
+        let Some(si) = symtab else {
+            return Err(Error::malformed("no symbol table (.symtab)"));
+        };
+        let sh = self.raw_header(si)?;
+        let c = Ctx::Section(self.section_name(si)?);
+        if sh.sh_entsize != SYM_SIZE || sh.sh_size % SYM_SIZE != 0 {
+            return Err(Error::malformed("symbol table entry size is not 24").ctx(c));
+        }
+        let count = sh.sh_size / SYM_SIZE;
+        if count > limits::MAX_SYMBOLS as u64 {
+            return Err(Error::limit("symbols", count, limits::MAX_SYMBOLS).ctx(c));
+        }
+        let strtab_hdr = self.raw_header(sh.sh_link).ctx(c)?;
+        if strtab_hdr.sh_type != SHT_STRTAB || sh.sh_link == 0 {
+            return Err(Error::malformed("symbol table is not linked to a string table").ctx(c));
+        }
+        self.symtab = self.extent(&sh).ctx(c)?;
+        self.strtab = self.extent(&strtab_hdr).ctx(c)?;
+        self.symtab_index = si;
+
+        // Relocation sections must refer to this symbol table and a real target section.
+        for index in 1..self.shnum {
+            let hdr = self.raw_header(index)?;
+            if hdr.sh_type != SHT_REL {
+                continue;
+            }
+            let c = Ctx::Section(self.section_name(index)?);
+            if hdr.sh_entsize != REL_SIZE || hdr.sh_size % REL_SIZE != 0 {
+                return Err(Error::malformed("relocation entry size is not 16").ctx(c));
+            }
+            if hdr.sh_link != si {
+                return Err(Error::malformed("relocations do not use .symtab").ctx(c));
+            }
+            if hdr.sh_info == 0 || hdr.sh_info >= self.shnum {
+                return Err(Error::malformed("relocation target section out of range").ctx(c));
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes a header describes: inside the file, or empty for NOBITS.
+    fn extent(&self, hdr: &SectionHeader) -> Result<'a, &'a [u8]> {
+        if hdr.sh_type == SHT_NOBITS {
+            return Ok(&[]);
+        }
+        bytes::slice(self.data, hdr.sh_offset, hdr.sh_size).ok_or(
+            Error::malformed("section extends past the end of the file")
+                .ctx(Ctx::Value(What::Offset, hdr.sh_offset)),
+        )
+    }
+
+    fn raw_header(&self, index: u32) -> Result<'a, SectionHeader> {
+        if index >= self.shnum {
+            return Err(Error::malformed("section index out of range")
+                .ctx(Ctx::Value(What::Index, u64::from(index))));
+        }
+        let off = add(self.shoff, mul(u64::from(index), SHDR_SIZE)?)?;
+        let b = bytes::slice(self.data, off, SHDR_SIZE)
+            .ok_or(Error::malformed("section header past end of file"))?;
+        read_shdr(b).ok_or(Error::malformed("truncated section header"))
+    }
+
+    fn section_name(&self, index: u32) -> Result<'a, &'a str> {
+        let hdr = self.raw_header(index)?;
+        bytes::cstr(
+            self.shstrtab,
+            bytes::usize_of(u64::from(hdr.sh_name))?,
+            limits::MAX_NAME_LEN,
+        )
+        .ok_or(Error::malformed("invalid section name").ctx(Ctx::SectionIndex(index)))
+    }
+
+    /// The whole file.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Number of section headers (including the null section 0).
+    pub fn section_count(&self) -> u32 {
+        self.shnum
+    }
+
+    /// Section `index` (1-based; 0 is the null section and is refused).
+    pub fn section(&self, index: u32) -> Result<'a, Section<'a>> {
+        if index == 0 {
+            return Err(Error::malformed("reference to the null section"));
+        }
+        let hdr = self.raw_header(index)?;
+        let name = self.section_name(index)?;
+        let data = self.extent(&hdr).ctx(Ctx::Section(name))?;
+        Ok(Section {
+            index,
+            name,
+            hdr,
+            data,
+        })
+    }
+
+    /// All sections except the null section, in index order.
+    pub fn sections(&self) -> impl Iterator<Item = Result<'a, Section<'a>>> + '_ {
+        (1..self.shnum).map(move |i| self.section(i))
+    }
+
+    /// The first section called `name`.
+    pub fn section_by_name(&self, name: &str) -> Option<Section<'a>> {
+        self.sections().flatten().find(|s| s.name == name)
+    }
+
+    /// Index of `.symtab`.
+    pub fn symtab_index(&self) -> u32 {
+        self.symtab_index
+    }
+
+    /// Number of symbols, including the null symbol 0.
+    pub fn symbol_count(&self) -> u32 {
+        // INVARIANT: bounded by MAX_SYMBOLS when parsed.
+        u32::try_from(
+            self.symtab
+                .len()
+                .checked_div(SYM_SIZE as usize)
+                .unwrap_or(0),
+        )
+        .unwrap_or(0)
+    }
+
+    /// Symbol `index`, with its name checked.
+    pub fn symbol(&self, index: u32) -> Result<'a, Symbol<'a>> {
+        let off = bytes::usize_of(mul(u64::from(index), SYM_SIZE)?)?;
+        let b = self
+            .symtab
+            .get(off..off.saturating_add(SYM_SIZE as usize))
+            .filter(|b| b.len() == SYM_SIZE as usize)
+            .ok_or(
+                Error::malformed("symbol index out of range")
+                    .ctx(Ctx::Value(What::Index, u64::from(index))),
+            )?;
+        let sym = read_sym(b).ok_or(Error::malformed("truncated symbol"))?;
+        let name = bytes::cstr(
+            self.strtab,
+            bytes::usize_of(u64::from(sym.st_name))?,
+            limits::MAX_NAME_LEN,
+        )
+        .ok_or(
+            Error::malformed("invalid symbol name").ctx(Ctx::Value(What::Index, u64::from(index))),
+        )?;
+        let shndx = u32::from(sym.st_shndx);
+        if shndx != SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= self.shnum {
+            return Err(
+                Error::malformed("symbol section index out of range").ctx(Ctx::Symbol(name))
+            );
+        }
+        Ok(Symbol { index, name, sym })
+    }
+
+    /// All symbols except the null symbol, in index order.
+    pub fn symbols(&self) -> impl Iterator<Item = Result<'a, Symbol<'a>>> + '_ {
+        (1..self.symbol_count()).map(move |i| self.symbol(i))
+    }
+
+    /// Relocation records of a `SHT_REL` section (validated by [`Elf::parse`]).
+    pub fn rels(&self, rel_section: &Section<'a>) -> impl Iterator<Item = Rel> + 'a {
+        let data = if rel_section.hdr.sh_type == SHT_REL {
+            rel_section.data
+        } else {
+            &[]
+        };
+        data.chunks_exact(REL_SIZE as usize).map(|c| {
+            let offset = u64_at(c, 0).unwrap_or(0);
+            let info = u64_at(c, 8).unwrap_or(0);
+            Rel {
+                offset,
+                sym: u32::try_from(info >> 32).unwrap_or(u32::MAX),
+                kind: u32::try_from(info & 0xffff_ffff).unwrap_or(u32::MAX),
+            }
+        })
+    }
+}
+
+fn read_header(data: &[u8]) -> Result<'static, Header> {
+    let ident: [u8; 16] =
+        bytes::array(data, 0).ok_or(hdr_err("file too short for an ELF header"))?;
+    if ident.get(..SELFMAG) != Some(&ELFMAG[..]) {
+        return Err(hdr_err("not an ELF file (bad magic)"));
+    }
+    match ident.get(EI_CLASS) {
+        Some(&ELFCLASS64) => {}
+        Some(&ELFCLASS32) => return Err(hdr_err("32-bit ELF: BPF objects are ELF64")),
+        _ => return Err(hdr_err("unknown ELF class")),
+    }
+    match ident.get(EI_DATA) {
+        Some(&ELFDATA2LSB) => {}
+        Some(&ELFDATA2MSB) => {
+            return Err(Error::new(Kind::Unsupported(
+                "big-endian BPF object: build with clang -target bpfel (or bpf on a little-endian host)",
+            ))
+            .ctx(Ctx::Step("ELF header")))
+        }
+        _ => return Err(hdr_err("unknown ELF data encoding")),
+    }
+    if ident.get(EI_VERSION) != Some(&EV_CURRENT) {
+        return Err(hdr_err("unknown ELF version"));
+    }
+    let h = |o| u16_at(data, o).ok_or(hdr_err("truncated ELF header"));
+    let w = |o| u32_at(data, o).ok_or(hdr_err("truncated ELF header"));
+    let q = |o| u64_at(data, o).ok_or(hdr_err("truncated ELF header"));
+    let ehdr = Header {
+        e_ident: ident,
+        e_type: h(16)?,
+        e_machine: h(18)?,
+        e_version: w(20)?,
+        e_entry: q(24)?,
+        e_phoff: q(32)?,
+        e_shoff: q(40)?,
+        e_flags: w(48)?,
+        e_ehsize: h(52)?,
+        e_phentsize: h(54)?,
+        e_phnum: h(56)?,
+        e_shentsize: h(58)?,
+        e_shnum: h(60)?,
+        e_shstrndx: h(62)?,
+    };
+    if ehdr.e_type != ET_REL {
+        return Err(hdr_err(
+            "not a relocatable object (ET_REL): pass the .o clang produced",
+        ));
+    }
+    if ehdr.e_machine != EM_BPF {
+        return Err(hdr_err("not a BPF object (e_machine is not EM_BPF)"));
+    }
+    if ehdr.e_version != u32::from(EV_CURRENT) {
+        return Err(hdr_err("unknown e_version"));
+    }
+    if usize::from(ehdr.e_ehsize) != EHDR_SIZE {
+        return Err(hdr_err("e_ehsize is not 64"));
+    }
+    if u64::from(ehdr.e_shentsize) != SHDR_SIZE {
+        return Err(hdr_err("e_shentsize is not 64"));
+    }
+    if ehdr.e_phnum != 0 {
+        return Err(hdr_err("relocatable object with program headers"));
+    }
+    if ehdr.e_shoff == 0 {
+        return Err(hdr_err("no section header table"));
+    }
+    Ok(ehdr)
+}
+
+/// Section count and name table index, with ELF's escape values for large files.
+fn section_counts(data: &[u8], ehdr: &Header) -> Result<'static, (u32, u32)> {
+    let first = bytes::slice(data, ehdr.e_shoff, SHDR_SIZE)
+        .and_then(read_shdr)
+        .ok_or(hdr_err("section header table past end of file"))?;
+    let shnum = match ehdr.e_shnum {
+        0 => first.sh_size,
+        n => u64::from(n),
+    };
+    if shnum == 0 {
+        return Err(hdr_err("no sections"));
+    }
+    if shnum > limits::MAX_SECTIONS as u64 {
+        return Err(Error::limit("sections", shnum, limits::MAX_SECTIONS));
+    }
+    let end = add(ehdr.e_shoff, mul(shnum, SHDR_SIZE)?)?;
+    if end > data.len() as u64 || ehdr.e_shoff < EHDR_SIZE as u64 {
+        return Err(hdr_err("section header table outside the file"));
+    }
+    let shstrndx = match u32::from(ehdr.e_shstrndx) {
+        SHN_XINDEX => first.sh_link,
+        n => n,
+    };
+    if shstrndx == 0 || u64::from(shstrndx) >= shnum {
+        return Err(hdr_err("e_shstrndx out of range"));
+    }
+    // INVARIANT: shnum <= MAX_SECTIONS fits u32.
+    Ok((u32::try_from(shnum).unwrap_or(0), shstrndx))
+}
+
+fn read_shdr(b: &[u8]) -> Option<SectionHeader> {
+    Some(SectionHeader {
+        sh_name: u32_at(b, 0)?,
+        sh_type: u32_at(b, 4)?,
+        sh_flags: u64_at(b, 8)?,
+        sh_addr: u64_at(b, 16)?,
+        sh_offset: u64_at(b, 24)?,
+        sh_size: u64_at(b, 32)?,
+        sh_link: u32_at(b, 40)?,
+        sh_info: u32_at(b, 44)?,
+        sh_addralign: u64_at(b, 48)?,
+        sh_entsize: u64_at(b, 56)?,
+    })
+}
+
+fn read_sym(b: &[u8]) -> Option<Sym> {
+    Some(Sym {
+        st_name: u32_at(b, 0)?,
+        st_info: u8_at(b, 4)?,
+        st_other: u8_at(b, 5)?,
+        st_shndx: u16_at(b, 6)?,
+        st_value: u64_at(b, 8)?,
+        st_size: u64_at(b, 16)?,
+    })
+}
