@@ -11,6 +11,8 @@ pub const INSN_SIZE: usize = 8;
 
 /// One BPF instruction. `regs` holds `dst_reg` in the low and `src_reg` in the high nibble,
 /// as `struct bpf_insn` does on little-endian machines.
+/// `repr(C)`: the executors hand arrays of these to the kernel as `struct bpf_insn`.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Insn {
     /// Opcode.

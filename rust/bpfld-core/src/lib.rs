@@ -42,9 +42,12 @@ pub mod bytes;
 pub mod digest;
 pub mod elf;
 pub mod error;
+pub mod exec;
 pub mod insn;
 pub mod limits;
 pub mod mem;
+pub mod object;
+pub mod plan;
 pub mod section;
 pub mod uapi;
 

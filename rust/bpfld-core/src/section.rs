@@ -281,14 +281,14 @@ impl BtfTarget<'_> {
     /// a prefix of `"vmlinux"` (libbpf compares with `strncmp(mod, "vmlinux", mod_len)`,
     /// so `vmlinux:f`, `vm:f` and `:f` all qualify).
     pub fn searches_vmlinux(&self) -> bool {
-        self.module.map_or(true, |m| "vmlinux".starts_with(m))
+        self.module.is_none_or(|m| "vmlinux".starts_with(m))
     }
 
     /// Whether libbpf searches the BTF of the kernel module `module_name` (after vmlinux,
     /// in load order, first hit wins): no module given, or `module_name` starts with the
     /// module text (libbpf's `strncmp(mod->name, mod, mod_len)`).
     pub fn searches_module(&self, module_name: &str) -> bool {
-        self.module.map_or(true, |m| module_name.starts_with(m))
+        self.module.is_none_or(|m| module_name.starts_with(m))
     }
 }
 

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! Performing a plan: the one sequence of `bpf(2)` commands both executors share.
+//!
+//! The kernel module and the user-space tool differ only in how a command reaches the
+//! kernel (`kern_sys_bpf` or `bpf(2)`) and how an fd is closed; they implement [`Bpf`]
+//! and call [`execute`]. The order is libbpf's: BTF; maps (an inner template right
+//! before its outer map, then closed), each global data map filled and, if read-only,
+//! frozen; map-in-map slots; programs; prog-array slots.
+//!
+//! Failure is atomic: every fd created so far is closed before the error returns, and
+//! the error names the step and the map or program.
+
+use crate::error::{Ctx, Error, Kind, Result, ResultExt};
+use crate::mem::Alloc;
+use crate::object::{MapKind, SlotTarget};
+use crate::plan::Plan;
+use crate::uapi::{self, BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr};
+
+/// A `bpf(2)` command with its attributes.
+pub enum Cmd<'x> {
+    /// `BPF_BTF_LOAD`.
+    BtfLoad(&'x mut BtfLoadAttr),
+    /// `BPF_MAP_CREATE`.
+    MapCreate(&'x mut MapCreateAttr),
+    /// `BPF_MAP_UPDATE_ELEM`.
+    MapUpdate(&'x mut MapElemAttr),
+    /// `BPF_MAP_FREEZE`.
+    MapFreeze(&'x mut MapFreezeAttr),
+    /// `BPF_PROG_LOAD`.
+    ProgLoad(&'x mut ProgLoadAttr),
+}
+
+/// Where the verifier writes its log for program loads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Log {
+    /// Buffer address (a user-space pointer, also in the kernel).
+    pub buf: u64,
+    /// Buffer size.
+    pub size: u32,
+    /// Verifier log level (0: no log).
+    pub level: u32,
+}
+
+/// How commands reach the kernel.
+pub trait Bpf {
+    /// Issue `cmd`. Returns the command's non-negative result (an fd for creating
+    /// commands) or a positive errno.
+    fn bpf(&mut self, cmd: Cmd<'_>) -> core::result::Result<i32, i32>;
+    /// Close an fd this executor got from [`Bpf::bpf`].
+    fn close(&mut self, fd: i32);
+    /// The verifier log for program `prog` (index in [`Plan::progs`]).
+    fn prog_log(&mut self, _prog: usize) -> Log {
+        Log::default()
+    }
+}
+
+/// The fds of a performed plan.
+pub struct Loaded<'r> {
+    /// Per object map (in [`crate::object::Object::maps`] order); -1 for inner map
+    /// templates, which are closed once their outer map exists.
+    pub map_fds: &'r mut [i32],
+    /// Per planned program (in [`Plan::progs`] order).
+    pub prog_fds: &'r mut [i32],
+}
+
+fn kerr(op: &'static str, errno: i32) -> Error<'static> {
+    Error::new(Kind::Kernel { op, errno })
+}
+
+/// Closes every fd recorded in `Loaded` unless disarmed.
+struct Cleanup<'e, 'r, B: Bpf> {
+    bpf: &'e mut B,
+    out: Loaded<'r>,
+    btf_fd: i32,
+}
+
+impl<B: Bpf> Cleanup<'_, '_, B> {
+    fn release(&mut self) {
+        for fd in self
+            .out
+            .prog_fds
+            .iter_mut()
+            .chain(self.out.map_fds.iter_mut())
+        {
+            if *fd >= 0 {
+                self.bpf.close(*fd);
+                *fd = -1;
+            }
+        }
+        if self.btf_fd >= 0 {
+            self.bpf.close(self.btf_fd);
+            self.btf_fd = -1;
+        }
+    }
+}
+
+/// Perform `plan`, writing fds into `map_fds` (one per object map) and `prog_fds` (one
+/// per planned program). On error nothing stays open.
+pub fn execute<'a, A: Alloc, B: Bpf>(
+    plan: &mut Plan<'_, 'a, A>,
+    bpf: &mut B,
+    map_fds: &mut [i32],
+    prog_fds: &mut [i32],
+) -> Result<'a, ()> {
+    if map_fds.len() != plan.maps.len() || prog_fds.len() != plan.progs.len() {
+        return Err(Error::new(Kind::TooSmall(
+            "fd arrays do not match the plan",
+        )));
+    }
+    map_fds.fill(-1);
+    prog_fds.fill(-1);
+    let mut c = Cleanup {
+        bpf,
+        out: Loaded { map_fds, prog_fds },
+        btf_fd: -1,
+    };
+    match run(plan, &mut c) {
+        Ok(()) => {
+            // Programs and maps hold the BTF object; the fd itself is not handed out.
+            if c.btf_fd >= 0 {
+                c.bpf.close(c.btf_fd);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            c.release();
+            Err(e)
+        }
+    }
+}
+
+fn idx(i: u32) -> usize {
+    usize::try_from(i).unwrap_or(usize::MAX)
+}
+
+fn fd_u32(fd: i32) -> u32 {
+    u32::try_from(fd).unwrap_or(0)
+}
+
+fn run<'a, A: Alloc, B: Bpf>(
+    plan: &mut Plan<'_, 'a, A>,
+    c: &mut Cleanup<'_, '_, B>,
+) -> Result<'a, ()> {
+    let obj = plan.obj;
+    if let Some(btf) = obj.btf.as_ref() {
+        let data = btf.data();
+        let mut a = BtfLoadAttr {
+            btf: data.as_ptr() as u64,
+            btf_size: u32::try_from(data.len()).map_err(|_| Error::malformed("BTF size"))?,
+            ..BtfLoadAttr::default()
+        };
+        c.btf_fd = c
+            .bpf
+            .bpf(Cmd::BtfLoad(&mut a))
+            .map_err(|e| kerr("BPF_BTF_LOAD", e))?;
+    }
+
+    for (i, m) in obj.maps.iter().enumerate() {
+        if m.kind == MapKind::Inner {
+            continue;
+        }
+        let ctx = Ctx::Map(m.name);
+        let inner_fd = match m.inner {
+            Some(ii) => {
+                let fd = create_map(plan, c, idx(ii), -1)
+                    .ctx(Ctx::Step("inner map"))
+                    .ctx(ctx)?;
+                Some(fd)
+            }
+            None => None,
+        };
+        let res = create_map(plan, c, i, inner_fd.unwrap_or(-1));
+        if let Some(fd) = inner_fd {
+            c.bpf.close(fd);
+        }
+        let fd = res.ctx(ctx)?;
+        *c.out
+            .map_fds
+            .get_mut(i)
+            .ok_or(Error::malformed("map index"))? = fd;
+        if m.kind.is_internal() && !m.data.is_empty() {
+            let key = 0u32;
+            let mut a = MapElemAttr {
+                map_fd: fd_u32(fd),
+                key: &key as *const u32 as u64,
+                value: m.data.as_ptr() as u64,
+                flags: uapi::BPF_ANY,
+                ..MapElemAttr::default()
+            };
+            c.bpf
+                .bpf(Cmd::MapUpdate(&mut a))
+                .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+                .ctx(Ctx::Step("initial value"))
+                .ctx(ctx)?;
+        }
+        if matches!(m.kind, MapKind::Rodata | MapKind::Kconfig) {
+            let mut a = MapFreezeAttr { map_fd: fd_u32(fd) };
+            c.bpf
+                .bpf(Cmd::MapFreeze(&mut a))
+                .map_err(|e| kerr("BPF_MAP_FREEZE", e))
+                .ctx(ctx)?;
+        }
+    }
+
+    for s in obj.slots.iter() {
+        if let SlotTarget::Map(t) = s.target {
+            let fd = *c
+                .out
+                .map_fds
+                .get(idx(t))
+                .ok_or(Error::malformed("slot map"))?;
+            set_slot(c, s.map, s.index, fd)?;
+        }
+    }
+
+    for k in 0..plan.progs.len() {
+        let p = *plan.progs.get(k).ok_or(Error::malformed("program index"))?;
+        let ctx = Ctx::Prog(p.name);
+        // Write the map fds into the instructions.
+        let sites = p.sites;
+        for si in 0..sites.len {
+            let site = *plan
+                .fd_sites
+                .get(idx(sites.start.saturating_add(si)))
+                .ok_or(Error::malformed("fd site"))?;
+            let fd = *c
+                .out
+                .map_fds
+                .get(idx(site.map))
+                .ok_or(Error::malformed("fd site map"))?;
+            let ins = plan
+                .insns
+                .get_mut(idx(site.insn))
+                .ok_or(Error::malformed("fd site insn"))?;
+            ins.imm = fd;
+        }
+        let insns = plan.prog_insns(&p);
+        let fi = plan.prog_func_info(&p);
+        let li = plan.prog_line_info(&p);
+        let log = c.bpf.prog_log(k);
+        let (attach_id, attach_obj) = match p.attach {
+            Some(a) if a.btf_obj_id != 0 => {
+                return Err(
+                    Error::new(Kind::Unsupported("attach targets in kernel module BTF")).ctx(ctx),
+                )
+            }
+            Some(a) => (a.type_id, 0),
+            None => (0, 0),
+        };
+        let mut a = ProgLoadAttr {
+            prog_type: p.prog_type,
+            insn_cnt: u32::try_from(insns.len()).map_err(|_| Error::malformed("insn count"))?,
+            insns: insns.as_ptr() as u64,
+            license: obj.license.as_ptr() as u64,
+            log_level: log.level,
+            log_size: log.size,
+            log_buf: log.buf,
+            kern_version: obj.kern_version,
+            prog_flags: p.prog_flags,
+            prog_name: p.kname,
+            expected_attach_type: p.expected_attach_type,
+            attach_btf_id: attach_id,
+            attach_fd: attach_obj,
+            ..ProgLoadAttr::default()
+        };
+        if c.btf_fd >= 0 {
+            a.prog_btf_fd = fd_u32(c.btf_fd);
+            if !fi.is_empty() {
+                a.func_info_rec_size = uapi::FUNC_INFO_REC_SIZE;
+                a.func_info = fi.as_ptr() as u64;
+                a.func_info_cnt = u32::try_from(fi.len()).unwrap_or(0);
+            }
+            if !li.is_empty() {
+                a.line_info_rec_size = uapi::LINE_INFO_REC_SIZE;
+                a.line_info = li.as_ptr() as u64;
+                a.line_info_cnt = u32::try_from(li.len()).unwrap_or(0);
+            }
+        }
+        let fd = c
+            .bpf
+            .bpf(Cmd::ProgLoad(&mut a))
+            .map_err(|e| kerr("BPF_PROG_LOAD", e))
+            .ctx(ctx)?;
+        *c.out
+            .prog_fds
+            .get_mut(k)
+            .ok_or(Error::malformed("program index"))? = fd;
+    }
+
+    for s in obj.slots.iter() {
+        if let SlotTarget::Prog(t) = s.target {
+            let k = plan
+                .planned_index(t)
+                .ok_or(Error::malformed("slot program not planned"))?;
+            let fd = *c
+                .out
+                .prog_fds
+                .get(k)
+                .ok_or(Error::malformed("slot program"))?;
+            set_slot(c, s.map, s.index, fd)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_slot<B: Bpf>(
+    c: &mut Cleanup<'_, '_, B>,
+    map: u32,
+    index: u32,
+    value_fd: i32,
+) -> Result<'static, ()> {
+    let map_fd = *c
+        .out
+        .map_fds
+        .get(idx(map))
+        .ok_or(Error::malformed("slot map"))?;
+    let value = value_fd;
+    let mut a = MapElemAttr {
+        map_fd: fd_u32(map_fd),
+        key: &index as *const u32 as u64,
+        value: &value as *const i32 as u64,
+        flags: uapi::BPF_ANY,
+        ..MapElemAttr::default()
+    };
+    c.bpf
+        .bpf(Cmd::MapUpdate(&mut a))
+        .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+        .ctx(Ctx::Step("initial slot"))?;
+    Ok(())
+}
+
+/// Create map `i` of the plan (with `inner_fd` as its inner map template, or -1),
+/// retrying without BTF key/value types as libbpf does.
+fn create_map<'a, A: Alloc, B: Bpf>(
+    plan: &Plan<'_, 'a, A>,
+    c: &mut Cleanup<'_, '_, B>,
+    i: usize,
+    inner_fd: i32,
+) -> Result<'a, i32> {
+    let m = plan.obj.maps.get(i).ok_or(Error::malformed("map index"))?;
+    let pm = plan.maps.get(i).ok_or(Error::malformed("map index"))?;
+    let d = pm.def;
+    let mut a = MapCreateAttr {
+        map_type: d.map_type,
+        key_size: d.key_size,
+        value_size: d.value_size,
+        max_entries: d.max_entries,
+        map_flags: d.map_flags,
+        inner_map_fd: if inner_fd >= 0 { fd_u32(inner_fd) } else { 0 },
+        numa_node: d.numa_node,
+        map_name: m.kname,
+        map_extra: d.map_extra,
+        ..MapCreateAttr::default()
+    };
+    if pm.with_btf && c.btf_fd >= 0 {
+        a.btf_fd = fd_u32(c.btf_fd);
+        a.btf_key_type_id = d.key_type_id;
+        a.btf_value_type_id = d.value_type_id;
+    }
+    match c.bpf.bpf(Cmd::MapCreate(&mut a)) {
+        Ok(fd) => Ok(fd),
+        Err(_) if a.btf_key_type_id != 0 || a.btf_value_type_id != 0 => {
+            a.btf_fd = 0;
+            a.btf_key_type_id = 0;
+            a.btf_value_type_id = 0;
+            c.bpf
+                .bpf(Cmd::MapCreate(&mut a))
+                .map_err(|e| kerr("BPF_MAP_CREATE", e))
+        }
+        Err(e) => Err(kerr("BPF_MAP_CREATE", e)),
+    }
+}

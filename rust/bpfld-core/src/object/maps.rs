@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! Maps of an object: BTF-defined maps in `.maps`, global data maps, and the initial
+//! `.values` slots, as libbpf 6.12 reads them (`parse_btf_map_def`,
+//! `bpf_object__init_global_data_maps`, `internal_map_name`, `map_is_mmapable`,
+//! `bpf_object__collect_map_relos`).
+
+use super::{Object, RawStrings, Slot, SlotTarget};
+use crate::btf::{self, BtfKind, Type, Types};
+use crate::bytes;
+use crate::elf::{self, Section};
+use crate::error::{Ctx, Error, Kind, Result, ResultExt};
+use crate::limits;
+use crate::mem::Alloc;
+use crate::uapi;
+
+/// `LIBBPF_PIN_NONE`.
+pub const PIN_NONE: u32 = 0;
+/// `LIBBPF_PIN_BY_NAME`: pin under the bpffs root by map name (done by user space).
+pub const PIN_BY_NAME: u32 = 1;
+
+/// Where a map comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MapKind {
+    /// A BTF-defined map in `.maps`.
+    #[default]
+    Btf,
+    /// `.data` or `.data.*`.
+    Data,
+    /// `.rodata` or `.rodata.*`: read-only for programs, frozen after initialisation.
+    Rodata,
+    /// `.bss` or `.bss.*`: zero-initialised.
+    Bss,
+    /// `.kconfig` externs: read-only, frozen.
+    Kconfig,
+    /// The inner map template of a map-in-map (created only to shape the outer map).
+    Inner,
+}
+
+impl MapKind {
+    /// A global data map (`.data`, `.rodata`, `.bss` and their `.*` variants).
+    pub fn is_data(self) -> bool {
+        matches!(self, MapKind::Data | MapKind::Rodata | MapKind::Bss)
+    }
+    /// Maps libbpf calls "internal": global data and kconfig.
+    pub fn is_internal(self) -> bool {
+        self.is_data() || self == MapKind::Kconfig
+    }
+}
+
+/// A map definition, as `BPF_MAP_CREATE` needs it (before kernel-dependent adjustments:
+/// ring buffer sizes and perf event array sizes are settled in the plan).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapDef {
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` map flags.
+    pub map_flags: u32,
+    /// NUMA node.
+    pub numa_node: u32,
+    /// `map_extra` (bloom filter hashes, arena address).
+    pub map_extra: u64,
+    /// [`PIN_NONE`] or [`PIN_BY_NAME`].
+    pub pinning: u32,
+    /// BTF type id of the key (0 if given by size only).
+    pub key_type_id: u32,
+    /// BTF type id of the value (for global data: the DATASEC).
+    pub value_type_id: u32,
+}
+
+/// One map of the object.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Map<'a> {
+    /// Full name: the BTF variable, or the ELF section for global data.
+    pub name: &'a str,
+    /// Name given to the kernel (at most 15 bytes, NUL-terminated).
+    pub kname: [u8; uapi::BPF_OBJ_NAME_LEN],
+    /// Where it comes from.
+    pub kind: MapKind,
+    /// ELF section it is defined in.
+    pub sec_idx: u32,
+    /// Offset of its definition in that section (BTF maps).
+    pub sec_offset: u64,
+    /// Size of its definition (BTF maps).
+    pub def_size: u64,
+    /// Byte offset of the `values` member inside the definition, if any.
+    pub values_off: Option<u64>,
+    /// The definition.
+    pub def: MapDef,
+    /// Initial contents (`.data`, `.rodata`); empty otherwise.
+    pub data: &'a [u8],
+    /// Index of the inner map template (map-in-map).
+    pub inner: Option<u32>,
+}
+
+impl Map<'_> {
+    /// The kernel name as text.
+    pub fn kname_str(&self) -> &str {
+        let end = self
+            .kname
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.kname.len());
+        core::str::from_utf8(self.kname.get(..end).unwrap_or_default()).unwrap_or("?")
+    }
+}
+
+/// Copy `s` into a kernel object name, truncated to 15 bytes.
+pub(crate) fn kname(s: &str) -> [u8; uapi::BPF_OBJ_NAME_LEN] {
+    let mut out = [0u8; uapi::BPF_OBJ_NAME_LEN];
+    for (d, c) in out
+        .iter_mut()
+        .take(uapi::BPF_OBJ_NAME_LEN.saturating_sub(1))
+        .zip(s.bytes())
+    {
+        *d = c;
+    }
+    out
+}
+
+/// libbpf's `internal_map_name`: as much of the object name as fits before the section
+/// name (whose first 7+ characters are always kept), or the section name alone for
+/// custom `.data.foo`-style sections; characters the kernel refuses become `_`.
+pub(crate) fn internal_map_name(obj_name: &str, real: &str) -> [u8; uapi::BPF_OBJ_NAME_LEN] {
+    const MAX: usize = uapi::BPF_OBJ_NAME_LEN - 1;
+    let sfx_len = real.len().clamp(7, MAX);
+    let custom = real.get(1..).is_some_and(|rest| rest.contains('.'));
+    let pfx_len = if custom {
+        0
+    } else {
+        MAX.saturating_sub(sfx_len).min(obj_name.len())
+    };
+    let mut out = [0u8; uapi::BPF_OBJ_NAME_LEN];
+    let chars = obj_name
+        .bytes()
+        .take(pfx_len)
+        .chain(real.bytes().take(sfx_len));
+    for (d, c) in out.iter_mut().take(MAX).zip(chars) {
+        *d = if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
+            c
+        } else {
+            b'_'
+        };
+    }
+    out
+}
+
+fn data_kind(s: &Section<'_>) -> Option<MapKind> {
+    let has = |base: &str| {
+        s.name == base
+            || s.name
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    if s.kind() == elf::SHT_PROGBITS && !s.is_exec() && !s.data.is_empty() {
+        if has(".data") {
+            return Some(MapKind::Data);
+        }
+        if has(".rodata") {
+            return Some(MapKind::Rodata);
+        }
+    }
+    if s.kind() == elf::SHT_NOBITS && s.size() > 0 && has(".bss") {
+        return Some(MapKind::Bss);
+    }
+    None
+}
+
+/// Collect BTF-defined maps (with inner templates right after their outer map), then
+/// global data maps in section order.
+pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
+    let elf = obj.elf;
+    let mut n_data = 0usize;
+    for s in elf.sections() {
+        if data_kind(&s?).is_some() {
+            n_data = n_data.saturating_add(1);
+        }
+    }
+    let mut n_btf = 0usize;
+    let mut datasec = None;
+    if let Some(shndx) = obj.maps_shndx {
+        let btf = obj
+            .btf
+            .as_ref()
+            .ok_or(Error::malformed("BTF-defined maps without .BTF").ctx(Ctx::Section(".maps")))?;
+        let id = btf
+            .find_by_name_kind(".maps", BtfKind::Datasec)?
+            .ok_or(Error::new(Kind::NotFound("DATASEC '.maps'")))?;
+        let t = btf.type_by_id(id)?;
+        n_btf = usize::from(t.vlen());
+        datasec = Some((id, shndx));
+    }
+    // Each BTF map may bring an inner template: allocate for the worst case, then
+    // shrink to the exact count.
+    let bound = n_btf.saturating_mul(2).saturating_add(n_data);
+    if bound > limits::MAX_MAPS.saturating_mul(2) {
+        return Err(Error::limit("maps", bound, limits::MAX_MAPS));
+    }
+    let mut tmp = alloc.alloc::<Map<'a>>(bound)?;
+    let mut n = 0usize;
+    fn push<'a>(tmp: &mut [Map<'a>], n: &mut usize, m: Map<'a>) -> Result<'a, u32> {
+        let slot = tmp
+            .get_mut(*n)
+            .ok_or(Error::malformed("map count changed"))?;
+        *slot = m;
+        let idx = bytes::u32_of(*n)?;
+        *n = n.saturating_add(1);
+        Ok(idx)
+    }
+
+    if let Some((id, shndx)) = datasec {
+        obj.maps_datasec = id;
+        let sec = elf.section(shndx)?;
+        let names = obj.btf_strings;
+        let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
+        let t = btf.type_by_id(id)?;
+        for (var_idx, vi) in t.secinfos()?.enumerate() {
+            let (outer, inner) = btf_map(btf, names, &sec, vi)
+                .ctx(Ctx::Value(crate::error::What::Index, var_idx as u64))?;
+            let oi = push(&mut tmp, &mut n, outer)?;
+            if let Some(inner) = inner {
+                let ii = push(&mut tmp, &mut n, inner)?;
+                if let Some(o) = tmp.get_mut(usize::try_from(oi).unwrap_or(usize::MAX)) {
+                    o.inner = Some(ii);
+                }
+            }
+        }
+    }
+
+    for s in elf.sections() {
+        let s = s?;
+        let Some(kind) = data_kind(&s) else { continue };
+        if s.size() > limits::MAX_DATA_SECTION_SIZE {
+            return Err(
+                Error::limit("global data bytes", s.size(), limits::MAX_DATA_SECTION_SIZE)
+                    .ctx(Ctx::Section(s.name)),
+            );
+        }
+        let value_size =
+            u32::try_from(s.size()).map_err(|_| Error::malformed("section too large"))?;
+        let mut def = MapDef {
+            map_type: uapi::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size,
+            max_entries: 1,
+            map_flags: if kind == MapKind::Rodata {
+                uapi::BPF_F_RDONLY_PROG
+            } else {
+                0
+            },
+            ..MapDef::default()
+        };
+        // Sections without a DATASEC (e.g. .rodata.str1.1 string literals) have no
+        // value type and are not mmapable, exactly as in libbpf.
+        if let Some(btf) = obj.btf.as_ref() {
+            if let Some(id) = find_by_name(btf, s.name)? {
+                def.value_type_id = id;
+                if is_mmapable(btf.type_by_id(id)?, btf)? {
+                    def.map_flags |= uapi::BPF_F_MMAPABLE;
+                }
+            }
+        }
+        push(
+            &mut tmp,
+            &mut n,
+            Map {
+                name: s.name,
+                kname: internal_map_name(obj.name, s.name),
+                kind,
+                sec_idx: s.index,
+                def,
+                data: if kind == MapKind::Bss { &[] } else { s.data },
+                ..Map::default()
+            },
+        )?;
+    }
+    if n > limits::MAX_MAPS {
+        return Err(Error::limit("maps", n, limits::MAX_MAPS));
+    }
+    let mut maps = alloc.alloc::<Map<'a>>(n)?;
+    maps.copy_from_slice(tmp.get(..n).unwrap_or_default());
+    obj.maps = maps;
+    Ok(())
+}
+
+/// libbpf's `btf__find_by_name`: the first type of any kind called `name`.
+fn find_by_name<B: Types>(btf: &B, name: &str) -> Result<'static, Option<u32>> {
+    for id in 1..btf.type_count() {
+        if btf.type_by_id(id)?.name()? == name {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// A data map is mmapable when its DATASEC has at least one non-static variable.
+fn is_mmapable<B: btf::Types>(t: Type<'_>, btf: &B) -> Result<'static, bool> {
+    if t.kind() != BtfKind::Datasec {
+        return Ok(false);
+    }
+    for vi in t.secinfos()? {
+        let v = btf
+            .type_by_id(vi.type_id)
+            .map_err(|_| Error::malformed("datasec var"))?;
+        if v.kind() == BtfKind::Var && v.var()?.linkage != btf::BTF_VAR_STATIC {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One BTF-defined map (and its inner template) from a `.maps` DATASEC entry.
+fn btf_map<'a, B: btf::Types>(
+    btf: &B,
+    names: RawStrings<'a>,
+    sec: &Section<'a>,
+    vi: btf::VarSecinfo,
+) -> Result<'a, (Map<'a>, Option<Map<'a>>)> {
+    let var = btf.type_by_id(vi.type_id)?;
+    let name = names.get(var.name_off())?;
+    if name.is_empty() {
+        return Err(Error::malformed("map with an empty name"));
+    }
+    let c = Ctx::Map(name);
+    let end = u64::from(vi.offset).checked_add(u64::from(vi.size));
+    if end.is_none_or(|e| e > sec.size()) {
+        return Err(Error::malformed("map definition outside .maps").ctx(c));
+    }
+    if var.kind() != BtfKind::Var {
+        return Err(Error::malformed("map is not a BTF VAR").ctx(c));
+    }
+    if var.var()?.linkage != btf::BTF_VAR_GLOBAL_ALLOCATED {
+        return Err(Error::new(Kind::Unsupported("map linkage other than global")).ctx(c));
+    }
+    let def_t = btf.skip_mods_and_typedefs(var.var()?.type_id).ctx(c)?;
+    if def_t.kind() != BtfKind::Struct {
+        return Err(Error::malformed("map definition is not a struct").ctx(c));
+    }
+    if u64::from(def_t.size().unwrap_or(0)) > u64::from(vi.size) {
+        return Err(Error::malformed("map definition larger than its variable").ctx(c));
+    }
+    let mut def = MapDef::default();
+    let mut inner = MapDef::default();
+    let (has_inner, values_off) =
+        parse_map_def(btf, names, def_t, &mut def, Some(&mut inner)).ctx(c)?;
+    let outer = Map {
+        name,
+        kname: kname(name),
+        kind: MapKind::Btf,
+        sec_idx: sec.index,
+        sec_offset: u64::from(vi.offset),
+        def_size: u64::from(vi.size),
+        values_off,
+        def,
+        ..Map::default()
+    };
+    let inner = has_inner.then_some(Map {
+        name,
+        kname: kname(name),
+        kind: MapKind::Inner,
+        sec_idx: sec.index,
+        def: inner,
+        ..Map::default()
+    });
+    Ok((outer, inner))
+}
+
+/// `__uint(name, N)`: a pointer to an array of N elements.
+fn field_int<B: btf::Types>(btf: &B, type_id: u32) -> Result<'static, u32> {
+    let t = btf.skip_mods_and_typedefs(type_id)?;
+    if t.kind() != BtfKind::Ptr {
+        return Err(Error::malformed("map attribute is not a pointer (__uint)"));
+    }
+    let arr = btf.type_by_id(t.ref_type().unwrap_or(0))?;
+    if arr.kind() != BtfKind::Array {
+        return Err(Error::malformed(
+            "map attribute does not point to an array (__uint)",
+        ));
+    }
+    Ok(arr.array()?.nelems)
+}
+
+/// `__ulong(name, N)`: a single-value enum (or a `__uint`).
+fn field_long<B: btf::Types>(btf: &B, type_id: u32) -> Result<'static, u64> {
+    let t = btf.skip_mods_and_typedefs(type_id)?;
+    if t.kind() == BtfKind::Ptr {
+        return field_int(btf, type_id).map(u64::from);
+    }
+    if !matches!(t.kind(), BtfKind::Enum | BtfKind::Enum64) {
+        return Err(Error::malformed(
+            "map attribute is neither __uint nor __ulong",
+        ));
+    }
+    let mut values = t.enum_values()?;
+    match (values.next(), values.next()) {
+        (Some(v), None) => Ok(v.as_u64()),
+        _ => Err(Error::malformed("__ulong enum must have exactly one value")),
+    }
+}
+
+/// Size of the type a `__type(key, T)` pointer points to.
+fn field_type_size<B: btf::Types>(btf: &B, type_id: u32) -> Result<'static, (u32, u32)> {
+    let t = btf.type_by_id(type_id)?;
+    if t.kind() != BtfKind::Ptr {
+        return Err(Error::malformed(
+            "key/value type spec is not a pointer (__type)",
+        ));
+    }
+    let target = t.ref_type().unwrap_or(0);
+    let size = btf.resolve_size(target)?;
+    Ok((size, target))
+}
+
+fn set_size(slot: &mut u32, size: u32, what: &'static str) -> Result<'static, ()> {
+    if *slot != 0 && *slot != size {
+        return Err(Error::malformed(what));
+    }
+    *slot = size;
+    Ok(())
+}
+
+/// libbpf's `parse_btf_map_def`. Returns whether an inner map was defined and the byte
+/// offset of the `values` member. `inner` is `None` when parsing an inner definition.
+fn parse_map_def<'a, B: btf::Types>(
+    btf: &B,
+    names: RawStrings<'a>,
+    def_t: Type<'_>,
+    def: &mut MapDef,
+    mut inner: Option<&mut MapDef>,
+) -> Result<'a, (bool, Option<u64>)> {
+    let is_inner = inner.is_none();
+    let members = def_t.members()?;
+    let vlen = members.total();
+    let mut has_inner = false;
+    let mut values_off = None;
+    for (i, m) in members.enumerate() {
+        let name = names.get(m.name_off)?;
+        let c = Ctx::Symbol(name);
+        match name {
+            "type" => def.map_type = field_int(btf, m.type_id).ctx(c)?,
+            "max_entries" => def.max_entries = field_int(btf, m.type_id).ctx(c)?,
+            "map_flags" => def.map_flags = field_int(btf, m.type_id).ctx(c)?,
+            "numa_node" => def.numa_node = field_int(btf, m.type_id).ctx(c)?,
+            "key_size" => {
+                let sz = field_int(btf, m.type_id).ctx(c)?;
+                set_size(&mut def.key_size, sz, "conflicting key size")?;
+            }
+            "key" => {
+                let (sz, id) = field_type_size(btf, m.type_id).ctx(c)?;
+                set_size(&mut def.key_size, sz, "conflicting key size")?;
+                def.key_type_id = id;
+            }
+            "value_size" => {
+                let sz = field_int(btf, m.type_id).ctx(c)?;
+                set_size(&mut def.value_size, sz, "conflicting value size")?;
+            }
+            "value" => {
+                let (sz, id) = field_type_size(btf, m.type_id).ctx(c)?;
+                set_size(&mut def.value_size, sz, "conflicting value size")?;
+                def.value_type_id = id;
+            }
+            "values" => {
+                let mim = matches!(
+                    def.map_type,
+                    uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS | uapi::BPF_MAP_TYPE_HASH_OF_MAPS
+                );
+                let prog_array = def.map_type == uapi::BPF_MAP_TYPE_PROG_ARRAY;
+                if is_inner {
+                    return Err(Error::new(Kind::Unsupported("multi-level inner maps")).ctx(c));
+                }
+                if usize::from(vlen) != i.saturating_add(1) {
+                    return Err(Error::malformed("'values' must be the last member").ctx(c));
+                }
+                if !mim && !prog_array {
+                    return Err(Error::new(Kind::Unsupported(
+                        "'values' in a map that is neither map-in-map nor prog array",
+                    ))
+                    .ctx(c));
+                }
+                set_size(
+                    &mut def.value_size,
+                    4,
+                    "conflicting value size (values need 4)",
+                )?;
+                let arr = btf.type_by_id(m.type_id)?;
+                if arr.kind() != BtfKind::Array || arr.array()?.nelems != 0 {
+                    return Err(Error::malformed("'values' is not a zero-sized array").ctx(c));
+                }
+                let p = btf.skip_mods_and_typedefs(arr.array()?.elem)?;
+                if p.kind() != BtfKind::Ptr {
+                    return Err(Error::malformed("'values' elements are not pointers").ctx(c));
+                }
+                let target = btf.skip_mods_and_typedefs(p.ref_type().unwrap_or(0))?;
+                values_off = Some(u64::from(m.bit_offset / 8));
+                if prog_array {
+                    if target.kind() != BtfKind::FuncProto {
+                        return Err(Error::malformed(
+                            "prog-array 'values' do not point to functions",
+                        )
+                        .ctx(c));
+                    }
+                    continue;
+                }
+                if target.kind() != BtfKind::Struct {
+                    return Err(Error::malformed(
+                        "map-in-map 'values' do not point to a map definition",
+                    )
+                    .ctx(c));
+                }
+                let Some(inner_def) = inner.as_deref_mut() else {
+                    return Err(Error::new(Kind::Unsupported("multi-level inner maps")).ctx(c));
+                };
+                parse_map_def(btf, names, target, inner_def, None).ctx(Ctx::Step("inner map"))?;
+                has_inner = true;
+            }
+            "pinning" => {
+                if is_inner {
+                    return Err(Error::malformed("an inner map cannot be pinned").ctx(c));
+                }
+                let v = field_int(btf, m.type_id).ctx(c)?;
+                if v != PIN_NONE && v != PIN_BY_NAME {
+                    return Err(Error::malformed("invalid pinning value").ctx(c));
+                }
+                def.pinning = v;
+            }
+            "map_extra" => def.map_extra = field_long(btf, m.type_id).ctx(c)?,
+            _ => return Err(Error::new(Kind::Unsupported("unknown map definition field")).ctx(c)),
+        }
+    }
+    if def.map_type == uapi::BPF_MAP_TYPE_UNSPEC {
+        return Err(Error::malformed("map type is not specified"));
+    }
+    Ok((has_inner, values_off))
+}
+
+/// Initial slots of prog arrays and maps of maps, from `.rel.maps`.
+pub(super) fn collect_slots<'a, A: Alloc>(
+    obj: &mut Object<'a, A>,
+    alloc: &mut A,
+) -> Result<'a, ()> {
+    let elf = obj.elf;
+    let Some(maps_shndx) = obj.maps_shndx else {
+        obj.slots = alloc.alloc(0)?;
+        return Ok(());
+    };
+    let rel = elf
+        .sections()
+        .flatten()
+        .find(|s| s.kind() == elf::SHT_REL && s.hdr.sh_info == maps_shndx);
+    let Some(rel) = rel else {
+        obj.slots = alloc.alloc(0)?;
+        return Ok(());
+    };
+    let count = elf.rels(&rel).count();
+    if count > limits::MAX_MAP_VALUES.saturating_mul(4) {
+        return Err(Error::limit(
+            ".maps relocations",
+            count,
+            limits::MAX_MAP_VALUES,
+        ));
+    }
+    let mut slots = alloc.alloc::<Slot>(count)?;
+    let mut n = 0usize;
+    for (i, r) in elf.rels(&rel).enumerate() {
+        let c = Ctx::Reloc(bytes::u32_of(i)?);
+        let sym = elf.symbol(r.sym).ctx(c)?;
+        let sc = Ctx::Symbol(sym.name);
+        let (mi, map) = obj
+            .maps
+            .iter()
+            .enumerate()
+            .find(|(_, m)| {
+                m.kind == MapKind::Btf
+                    && m.sec_offset <= r.offset
+                    && r.offset
+                        .checked_add(8)
+                        .is_some_and(|e| e <= m.sec_offset.saturating_add(m.def_size))
+            })
+            .ok_or(
+                Error::new(Kind::NotFound("map containing this .values relocation"))
+                    .ctx(sc)
+                    .ctx(c),
+            )?;
+        let mc = Ctx::Map(map.name);
+        let target = match map.def.map_type {
+            uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS | uapi::BPF_MAP_TYPE_HASH_OF_MAPS => {
+                if sym.shndx() != maps_shndx {
+                    return Err(Error::malformed("'values' entry is not a BTF-defined map")
+                        .ctx(sc)
+                        .ctx(mc));
+                }
+                if map.def.map_type == uapi::BPF_MAP_TYPE_HASH_OF_MAPS && map.def.key_size != 4 {
+                    return Err(Error::malformed(
+                        "hash-of-maps with initial values needs 4-byte keys",
+                    )
+                    .ctx(mc));
+                }
+                let t = obj
+                    .maps
+                    .iter()
+                    .position(|m| m.kind == MapKind::Btf && m.name == sym.name)
+                    .ok_or(
+                        Error::new(Kind::NotFound("map referenced by 'values'"))
+                            .ctx(sc)
+                            .ctx(mc),
+                    )?;
+                SlotTarget::Map(bytes::u32_of(t)?)
+            }
+            uapi::BPF_MAP_TYPE_PROG_ARRAY => {
+                let (pi, p) = obj.prog_by_name(sym.name).ok_or(
+                    Error::new(Kind::NotFound("program referenced by 'values'"))
+                        .ctx(sc)
+                        .ctx(mc),
+                )?;
+                if p.sec_idx != sym.shndx()
+                    || u64::from(p.insn_off).saturating_mul(8) != sym.sym.st_value
+                {
+                    return Err(
+                        Error::malformed("'values' entry is not an entry-point program")
+                            .ctx(sc)
+                            .ctx(mc),
+                    );
+                }
+                SlotTarget::Prog(pi)
+            }
+            _ => {
+                return Err(
+                    Error::malformed("'values' relocation in a map that takes none").ctx(mc),
+                )
+            }
+        };
+        let values_off = map
+            .values_off
+            .ok_or(Error::malformed("map has no 'values' member").ctx(mc))?;
+        let within = r.offset.saturating_sub(map.sec_offset);
+        let moff = within
+            .checked_sub(values_off)
+            .ok_or(Error::malformed("relocation before the 'values' member").ctx(mc))?;
+        if moff % 8 != 0 {
+            return Err(Error::malformed("misaligned 'values' relocation").ctx(mc));
+        }
+        let index = u32::try_from(moff / 8).map_err(|_| Error::malformed("slot index"))?;
+        if usize::try_from(index).unwrap_or(usize::MAX) >= limits::MAX_MAP_VALUES {
+            return Err(Error::limit("'values' slots", index, limits::MAX_MAP_VALUES).ctx(mc));
+        }
+        let map = bytes::u32_of(mi)?;
+        // A later initialiser of the same slot wins, as in libbpf.
+        let used = slots.get_mut(..n).unwrap_or_default();
+        if let Some(s) = used.iter_mut().find(|s| s.map == map && s.index == index) {
+            s.target = target;
+        } else if let Some(s) = slots.get_mut(n) {
+            *s = Slot { map, index, target };
+            n = n.saturating_add(1);
+        }
+    }
+    let mut out = alloc.alloc::<Slot>(n)?;
+    out.copy_from_slice(slots.get(..n).unwrap_or_default());
+    obj.slots = out;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(b: &[u8; 16]) -> &str {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(16);
+        std::str::from_utf8(&b[..end]).unwrap()
+    }
+
+    #[test]
+    fn internal_names_match_libbpf() {
+        assert_eq!(
+            s(&internal_map_name("my_object_name", ".rodata")),
+            "my_objec.rodata"
+        );
+        assert_eq!(
+            s(&internal_map_name("my_object_name", ".bss")),
+            "my_objec.bss"
+        );
+        assert_eq!(
+            s(&internal_map_name("my_object_name", ".kconfig")),
+            "my_obje.kconfig"
+        );
+        assert_eq!(
+            s(&internal_map_name("x", ".rodata.abracadabra")),
+            ".rodata.abracad"
+        );
+        assert_eq!(s(&internal_map_name("test", ".data.foo")), ".data.foo");
+        assert_eq!(s(&internal_map_name("a-b", ".data")), "a_b.data");
+        assert_eq!(
+            s(&internal_map_name("obj", ".rodata.str1.1")),
+            ".rodata.str1.1"
+        );
+    }
+}

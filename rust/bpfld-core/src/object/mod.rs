@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! The object model: what a BPF ELF object declares, with libbpf's semantics.
+//!
+//! [`Object::parse`] turns a validated [`Elf`] into programs, maps, relocations and
+//! initial map slots, in the order libbpf (Linux 6.12's `tools/lib/bpf`) would open
+//! them, so that the plan loads the same things the same way:
+//!
+//! - every `STT_FUNC` symbol of an executable section is a program; those in `.text` are
+//!   subprograms, the others entry points whose section name is a libbpf `SEC()`;
+//!   programs are ordered by section index, then offset;
+//! - `.maps` holds BTF-defined maps; `.data*`, `.rodata*` and `.bss*` become one array
+//!   map each, named as libbpf names them;
+//! - relocations of executable sections are classified once (map, map value, call,
+//!   subprogram address, extern) and kept per program, sorted by instruction;
+//! - `.rel.maps` initialises prog-array and map-in-map slots (`.values`).
+//!
+//! # Invariants
+//!
+//! After `parse`: programs are sorted by `(sec_idx, insn_off)` and do not overlap; every
+//! program's code is a whole number of instructions inside its section; each program's
+//! relocations are sorted by instruction, unique, and point inside the program; every
+//! map index held by a relocation or slot is below `maps.len()`.
+
+mod maps;
+
+pub(crate) use maps::kname;
+pub use maps::{MapDef, MapKind, PIN_BY_NAME, PIN_NONE};
+
+/// Size of an instruction, for offset arithmetic.
+const ISZ: u64 = 8;
+/// [`ISZ`], signed.
+const ISZ_I: i64 = 8;
+
+use crate::btf::{self, Btf, BtfExt, BtfKind};
+use crate::bytes;
+use crate::elf::{self, Elf, Section, Symbol};
+use crate::error::{Ctx, Error, Kind, Result, ResultExt};
+use crate::insn::{Insn, INSN_SIZE};
+use crate::limits;
+use crate::mem::{alloc_copy, Alloc};
+use crate::section::{self, ProgSpec};
+use crate::uapi;
+
+/// Longest license string kept (libbpf keeps 63 bytes and a NUL).
+pub const LICENSE_LEN: usize = 64;
+
+/// One function of the object: an entry program or a `.text` subprogram.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Prog<'a> {
+    /// Function (symbol) name.
+    pub name: &'a str,
+    /// Section name without libbpf's leading `?`.
+    pub sec_name: &'a str,
+    /// Section index.
+    pub sec_idx: u32,
+    /// First instruction within the section.
+    pub insn_off: u32,
+    /// Number of instructions.
+    pub insn_cnt: u32,
+    /// The instructions, as bytes of the file.
+    pub code: &'a [u8],
+    /// What the section name says; `None` for `.text` subprograms.
+    pub spec: Option<ProgSpec<'a>>,
+    /// Load this program (false for `SEC("?...")`).
+    pub autoload: bool,
+    /// Global or weak symbol.
+    pub global: bool,
+    /// Global with hidden or internal visibility: libbpf marks its BTF FUNC static so the
+    /// verifier checks it in the caller's context.
+    pub hidden: bool,
+    /// Index of the first relocation in [`Object::relos`].
+    pub relo_start: u32,
+    /// Number of relocations.
+    pub relo_cnt: u32,
+}
+
+impl Prog<'_> {
+    /// A `.text` subprogram (not loadable by itself).
+    pub fn is_subprog(&self) -> bool {
+        self.spec.is_none()
+    }
+
+    /// Instruction `i` of this program.
+    pub fn insn(&self, i: u32) -> Option<Insn> {
+        Insn::read(self.code, usize::try_from(i).ok()?.checked_mul(INSN_SIZE)?)
+    }
+}
+
+/// What a relocation does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RelocKind {
+    /// Placeholder for unfilled buffer slots; never present after parsing.
+    #[default]
+    None,
+    /// `ld_imm64` of a map (`BPF_PSEUDO_MAP_FD`).
+    Map {
+        /// Map index.
+        map: u32,
+    },
+    /// `ld_imm64` of an address in a global data map (`BPF_PSEUDO_MAP_VALUE`).
+    Data {
+        /// Map index.
+        map: u32,
+        /// Symbol value, added to the instruction's own offset.
+        sym_off: u64,
+    },
+    /// `call` of a `.text` subprogram.
+    Call {
+        /// Symbol value (0 for section symbols, whose target is in `imm`).
+        sym_off: u64,
+    },
+    /// `ld_imm64` of a subprogram address (`BPF_PSEUDO_FUNC`, callbacks).
+    SubprogAddr {
+        /// Symbol value.
+        sym_off: u64,
+    },
+    /// A reference to an extern (`__kconfig`, `__ksym`, kfunc).
+    Extern {
+        /// Symbol index of the extern.
+        sym: u32,
+        /// The instruction is a call (kfunc), not an `ld_imm64`.
+        call: bool,
+    },
+}
+
+/// One relocation of a program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reloc {
+    /// Instruction index within the program.
+    pub insn: u32,
+    /// What to do.
+    pub kind: RelocKind,
+    /// Record number within its relocation section (for messages).
+    pub index: u32,
+}
+
+/// What a `.values` slot points at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlotTarget {
+    /// Unfilled.
+    #[default]
+    None,
+    /// A map (map-in-map).
+    Map(u32),
+    /// An entry program (prog array).
+    Prog(u32),
+}
+
+/// An initial slot of a map-in-map or prog array, from `.values`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// The outer map.
+    pub map: u32,
+    /// Slot (key) index.
+    pub index: u32,
+    /// What goes in.
+    pub target: SlotTarget,
+}
+
+/// The object's BTF: a caller-allocated copy, fixed up in place, with its type index.
+pub type ObjBtf<A> = Btf<<A as Alloc>::Buf<u8>, <A as Alloc>::Buf<u32>>;
+
+/// A parsed BPF object.
+pub struct Object<'a, A: Alloc> {
+    /// The ELF container.
+    pub elf: Elf<'a>,
+    /// Object name (the file name up to its first `.`), used in internal map names.
+    pub name: &'a str,
+    /// License, NUL-terminated.
+    pub license: [u8; LICENSE_LEN],
+    /// Contents of the `version` section, or 0.
+    pub kern_version: u32,
+    /// BTF, fixed up for loading, if the object has `.BTF`.
+    pub btf: Option<ObjBtf<A>>,
+    /// `.BTF.ext`, if present.
+    pub btf_ext: Option<BtfExt<'a>>,
+    /// Functions, sorted by section then offset.
+    pub progs: A::Buf<Prog<'a>>,
+    /// Maps: BTF-defined (in `.maps` order), then global data, then kconfig; inner map
+    /// templates follow their outer map.
+    pub maps: A::Buf<maps::Map<'a>>,
+    /// Program relocations, grouped by program.
+    pub relos: A::Buf<Reloc>,
+    /// `.values` initial slots.
+    pub slots: A::Buf<Slot>,
+    /// Index of `.text`, if it holds code.
+    pub text_shndx: Option<u32>,
+    /// Index of `.maps`, if present.
+    pub maps_shndx: Option<u32>,
+    /// BTF id of the `.maps` DATASEC.
+    pub maps_datasec: u32,
+    /// The string section of `.BTF` as in the file: names borrowed from it live as long
+    /// as the file bytes (the fixed-up copy only changes sizes, offsets and linkage).
+    pub btf_strings: RawStrings<'a>,
+}
+
+/// A `.BTF` string section in the file's bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawStrings<'a> {
+    strs: &'a [u8],
+}
+
+impl<'a> RawStrings<'a> {
+    /// The string at `off`.
+    pub fn get(&self, off: u32) -> Result<'a, &'a str> {
+        bytes::cstr(
+            self.strs,
+            usize::try_from(off).unwrap_or(usize::MAX),
+            limits::MAX_NAME_LEN,
+        )
+        .ok_or(Error::malformed("BTF string offset out of range"))
+    }
+}
+
+pub use maps::Map;
+
+impl<'a, A: Alloc> Object<'a, A> {
+    /// Parse `elf` as a libbpf-style BPF object named `name`.
+    pub fn parse(elf: Elf<'a>, name: &'a str, alloc: &mut A) -> Result<'a, Self> {
+        let mut license = [0u8; LICENSE_LEN];
+        let mut kern_version = 0;
+        let mut btf_sec = None;
+        let mut ext_sec = None;
+        let mut text_shndx = None;
+        let mut maps_shndx = None;
+        for s in elf.sections() {
+            let s = s?;
+            let c = Ctx::Section(s.name);
+            match s.name {
+                "license" => {
+                    // libbpf copies up to the first NUL, at most 63 bytes.
+                    let n = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
+                    let n = n.min(LICENSE_LEN.saturating_sub(1));
+                    let src = s.data.get(..n).unwrap_or_default();
+                    if let Some(d) = license.get_mut(..n) {
+                        d.copy_from_slice(src);
+                    }
+                }
+                "version" => {
+                    if s.data.len() != 4 {
+                        return Err(Error::malformed("version section is not 4 bytes").ctx(c));
+                    }
+                    kern_version = bytes::u32_at(s.data, 0).unwrap_or(0);
+                }
+                "maps" => {
+                    return Err(Error::new(Kind::Unsupported(
+                        "legacy map definitions in 'maps' (use BTF-defined maps in .maps)",
+                    ))
+                    .ctx(c))
+                }
+                ".maps" => maps_shndx = Some(s.index),
+                ".BTF" => btf_sec = Some(s),
+                ".BTF.ext" => ext_sec = Some(s),
+                ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
+                ".struct_ops" | ".struct_ops.link" | "?.struct_ops" | "?.struct_ops.link" => {
+                    return Err(Error::new(Kind::Unsupported("struct_ops maps")).ctx(c))
+                }
+                ".addr_space.1" => {
+                    return Err(Error::new(Kind::Unsupported("BPF arena global data")).ctx(c))
+                }
+                _ => {}
+            }
+        }
+
+        let btf = match btf_sec {
+            Some(s) => Some(load_btf(&elf, &s, alloc).ctx(Ctx::Section(".BTF"))?),
+            None => None,
+        };
+        let btf_strings = match (&btf, btf_sec) {
+            (Some(b), Some(s)) => RawStrings {
+                strs: s.data.get(b.header().str_range()).unwrap_or_default(),
+            },
+            _ => RawStrings::default(),
+        };
+        let btf_ext = match ext_sec {
+            Some(s) => Some(BtfExt::parse(s.data).ctx(Ctx::Section(".BTF.ext"))?),
+            None => None,
+        };
+
+        let progs = collect_progs(&elf, text_shndx, alloc)?;
+        let mut obj = Object {
+            elf,
+            name,
+            license,
+            kern_version,
+            btf,
+            btf_ext,
+            progs,
+            maps: alloc.alloc(0)?,
+            relos: alloc.alloc(0)?,
+            slots: alloc.alloc(0)?,
+            text_shndx,
+            maps_shndx,
+            maps_datasec: 0,
+            btf_strings,
+        };
+        maps::collect(&mut obj, alloc)?;
+        obj.mark_hidden_funcs_static()?;
+        collect_relos(&mut obj, alloc)?;
+        maps::collect_slots(&mut obj, alloc)?;
+        Ok(obj)
+    }
+
+    /// The program with `name` that is an entry point.
+    pub fn prog_by_name(&self, name: &str) -> Option<(u32, &Prog<'a>)> {
+        self.progs
+            .iter()
+            .enumerate()
+            .find(|(_, p)| !p.is_subprog() && p.name == name)
+            .and_then(|(i, p)| Some((u32::try_from(i).ok()?, p)))
+    }
+
+    /// Relocations of program `p`.
+    pub fn prog_relos(&self, p: &Prog<'_>) -> &[Reloc] {
+        let start = usize::try_from(p.relo_start).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(p.relo_cnt).unwrap_or(0));
+        self.relos.get(start..end).unwrap_or_default()
+    }
+
+    /// Index of the program of section `sec_idx` that contains instruction `insn`.
+    pub fn prog_at(&self, sec_idx: u32, insn: u64) -> Option<u32> {
+        // Programs are sorted by (section, offset): find the last one starting at or
+        // before `insn`, then check it covers it.
+        let i = self
+            .progs
+            .partition_point(|p| (p.sec_idx, u64::from(p.insn_off)) <= (sec_idx, insn));
+        let i = i.checked_sub(1)?;
+        let p = self.progs.get(i)?;
+        let end = u64::from(p.insn_off).checked_add(u64::from(p.insn_cnt))?;
+        if p.sec_idx == sec_idx && insn >= u64::from(p.insn_off) && insn < end {
+            u32::try_from(i).ok()
+        } else {
+            None
+        }
+    }
+
+    /// libbpf gives hidden (and internal) global subprograms static BTF linkage, so the
+    /// verifier checks them in their caller's context instead of as global functions.
+    fn mark_hidden_funcs_static(&mut self) -> Result<'a, ()> {
+        let Some(btf) = self.btf.as_mut() else {
+            return Ok(());
+        };
+        for p in self.progs.iter().filter(|p| p.hidden && p.is_subprog()) {
+            let mut found = None;
+            for id in 1..btf.type_count() {
+                let t = btf.type_by_id(id)?;
+                if t.kind() == BtfKind::Func
+                    && t.func()?.linkage == btf::BTF_FUNC_GLOBAL
+                    && t.name()? == p.name
+                {
+                    found = Some(id);
+                    break;
+                }
+            }
+            if let Some(id) = found {
+                btf.set_func_linkage(id, btf::BTF_FUNC_STATIC)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copy, index and fix up the object's BTF.
+fn load_btf<'a, A: Alloc>(elf: &Elf<'a>, s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A>> {
+    if s.kind() != elf::SHT_PROGBITS {
+        return Err(Error::malformed(".BTF is not PROGBITS"));
+    }
+    if s.data.len() > limits::MAX_BTF_SIZE {
+        return Err(Error::limit(
+            "BTF bytes",
+            s.data.len(),
+            limits::MAX_BTF_SIZE,
+        ));
+    }
+    let n = btf::count_types(s.data)?;
+    let blob = alloc_copy(alloc, s.data)?;
+    let offsets = alloc.alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)?;
+    let mut btf = Btf::parse(blob, offsets)?;
+    btf.fixup_datasecs(&mut ElfFacts { elf })?;
+    Ok(btf)
+}
+
+/// What the BTF DATASEC fixup needs to know about the ELF file.
+struct ElfFacts<'e, 'a> {
+    elf: &'e Elf<'a>,
+}
+
+impl btf::DatasecElf for ElfFacts<'_, '_> {
+    fn section_size(&mut self, name: &str) -> Option<u64> {
+        self.elf.section_by_name(name).map(|s| s.size())
+    }
+
+    fn global_var(&mut self, name: &str) -> Option<btf::VarSymbol> {
+        self.elf
+            .symbols()
+            .flatten()
+            .find(|s| {
+                s.name == name
+                    && s.kind() == elf::STT_OBJECT
+                    && (s.bind() == elf::STB_GLOBAL || s.bind() == elf::STB_WEAK)
+            })
+            .map(|s| btf::VarSymbol {
+                value: s.sym.st_value,
+                hidden: matches!(s.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL),
+            })
+    }
+}
+
+/// Every `STT_FUNC` of an executable section, sorted by (section, offset).
+fn collect_progs<'a, A: Alloc>(
+    elf: &Elf<'a>,
+    text: Option<u32>,
+    alloc: &mut A,
+) -> Result<'a, A::Buf<Prog<'a>>> {
+    let is_prog_sym = |s: &Symbol<'a>| -> Result<'a, Option<Section<'a>>> {
+        if s.kind() != elf::STT_FUNC || s.is_undefined() || s.shndx() >= elf::SHN_LORESERVE {
+            return Ok(None);
+        }
+        let sec = elf.section(s.shndx())?;
+        Ok((sec.is_exec() && !sec.data.is_empty()).then_some(sec))
+    };
+
+    let mut count = 0usize;
+    for s in elf.symbols() {
+        if is_prog_sym(&s?)?.is_some() {
+            count = count.saturating_add(1);
+        }
+    }
+    let max = limits::MAX_PROGRAMS.saturating_add(limits::MAX_SUBPROGS);
+    if count > max {
+        return Err(Error::limit("functions", count, max));
+    }
+    let mut progs = alloc.alloc::<Prog<'a>>(count)?;
+    let mut n = 0usize;
+    let mut entries = 0usize;
+    for s in elf.symbols() {
+        let s = s?;
+        let Some(sec) = is_prog_sym(&s)? else {
+            continue;
+        };
+        let c = Ctx::Section(sec.name);
+        let (off, size) = (s.sym.st_value, s.sym.st_size);
+        if size == 0 || size % ISZ != 0 || off % ISZ != 0 {
+            return Err(
+                Error::malformed("corrupted program: size or offset not a multiple of 8")
+                    .ctx(Ctx::Prog(s.name))
+                    .ctx(c),
+            );
+        }
+        let code = bytes::slice(sec.data, off, size).ok_or(
+            Error::malformed("program crosses its section's end")
+                .ctx(Ctx::Prog(s.name))
+                .ctx(c),
+        )?;
+        let is_text = Some(sec.index) == text;
+        let global = s.bind() != elf::STB_LOCAL;
+        let (spec, autoload, sec_name) = if is_text {
+            (None, true, sec.name)
+        } else {
+            if !global {
+                return Err(Error::new(Kind::Unsupported(
+                    "static entry program (libbpf rejects them too: make it global)",
+                ))
+                .ctx(Ctx::Prog(s.name))
+                .ctx(c));
+            }
+            let (autoload, sec_name) = section::split_autoload(sec.name);
+            let spec = section::classify(sec_name).ctx(Ctx::Prog(s.name))?;
+            entries = entries.saturating_add(1);
+            (Some(spec), autoload, sec_name)
+        };
+        let vis = s.visibility();
+        let slot = progs
+            .get_mut(n)
+            .ok_or(Error::malformed("symbol table changed"))?;
+        *slot = Prog {
+            name: s.name,
+            sec_name,
+            sec_idx: sec.index,
+            insn_off: bytes::u32_of(bytes::usize_of(off / ISZ)?)?,
+            insn_cnt: bytes::u32_of(bytes::usize_of(size / ISZ)?)?,
+            code,
+            spec,
+            autoload,
+            global,
+            hidden: global && (vis == elf::STV_HIDDEN || vis == elf::STV_INTERNAL),
+            relo_start: 0,
+            relo_cnt: 0,
+        };
+        n = n.saturating_add(1);
+    }
+    if entries > limits::MAX_PROGRAMS {
+        return Err(Error::limit("programs", entries, limits::MAX_PROGRAMS));
+    }
+    progs.sort_unstable_by_key(|p| (p.sec_idx, p.insn_off));
+    for w in progs.windows(2) {
+        if let [a, b] = w {
+            if a.sec_idx == b.sec_idx && a.insn_off.saturating_add(a.insn_cnt) > b.insn_off {
+                return Err(Error::malformed("functions overlap")
+                    .ctx(Ctx::Prog(b.name))
+                    .ctx(Ctx::Prog(a.name)));
+            }
+        }
+    }
+    Ok(progs)
+}
+
+/// Relocation sections that apply to program code.
+fn code_rel_sections<'e, 'a>(
+    elf: &'e Elf<'a>,
+) -> impl Iterator<Item = Result<'a, (Section<'a>, Section<'a>)>> + 'e {
+    elf.sections().filter_map(move |s| {
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        if s.kind() != elf::SHT_REL {
+            return None;
+        }
+        match elf.section(s.hdr.sh_info) {
+            Ok(t) if t.is_exec() => Some(Ok((s, t))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    })
+}
+
+/// Classify every relocation of program code, as libbpf's `bpf_program__record_reloc`.
+fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
+    let elf = obj.elf;
+    let mut total = 0usize;
+    for r in code_rel_sections(&elf) {
+        let (rel, _) = r?;
+        total = total.saturating_add(elf.rels(&rel).count());
+    }
+    if total > limits::MAX_RELOCS {
+        return Err(Error::limit("relocations", total, limits::MAX_RELOCS));
+    }
+    // (program index, relocation) pairs, grouped below.
+    let mut tmp = alloc.alloc::<(u32, Reloc)>(total)?;
+    let mut n = 0usize;
+    for r in code_rel_sections(&elf) {
+        let (rel, target) = r?;
+        for (i, r) in elf.rels(&rel).enumerate() {
+            let index = bytes::u32_of(i)?;
+            let c = Ctx::Reloc(index);
+            if r.offset % ISZ != 0 || r.offset >= target.size() {
+                return Err(Error::malformed(
+                    "relocation offset outside the section or misaligned",
+                )
+                .ctx(c)
+                .ctx(Ctx::Section(rel.name)));
+            }
+            let sec_insn = r.offset / ISZ;
+            // libbpf ignores relocations of code that belongs to no function.
+            let Some(pi) = obj.prog_at(target.index, sec_insn) else {
+                continue;
+            };
+            let prog = obj
+                .progs
+                .get(usize::try_from(pi).unwrap_or(usize::MAX))
+                .copied()
+                .unwrap_or_default();
+            let insn = bytes::u32_of(bytes::usize_of(
+                sec_insn.saturating_sub(u64::from(prog.insn_off)),
+            )?)?;
+            let kind = classify_reloc(obj, &prog, insn, r.sym)
+                .ctx(Ctx::Insn(insn))
+                .ctx(c)
+                .ctx(Ctx::Prog(prog.name))?;
+            let slot = tmp
+                .get_mut(n)
+                .ok_or(Error::malformed("relocation count changed"))?;
+            *slot = (pi, Reloc { insn, kind, index });
+            n = n.saturating_add(1);
+        }
+    }
+    let used = tmp.get_mut(..n).unwrap_or_default();
+    used.sort_unstable_by_key(|(p, r)| (*p, r.insn));
+    let mut relos = alloc.alloc::<Reloc>(n)?;
+    for (i, ((p, r), dst)) in used.iter().zip(relos.iter_mut()).enumerate() {
+        *dst = *r;
+        let prog = obj
+            .progs
+            .get_mut(usize::try_from(*p).unwrap_or(usize::MAX))
+            .ok_or(Error::malformed("program index"))?;
+        if prog.relo_cnt == 0 {
+            prog.relo_start = bytes::u32_of(i)?;
+        }
+        prog.relo_cnt = prog.relo_cnt.saturating_add(1);
+    }
+    for w in used.windows(2) {
+        if let [(pa, a), (pb, b)] = w {
+            if pa == pb && a.insn == b.insn {
+                let name = obj
+                    .progs
+                    .get(usize::try_from(*pa).unwrap_or(usize::MAX))
+                    .map(|p| p.name)
+                    .unwrap_or("?");
+                return Err(Error::malformed("two relocations for one instruction")
+                    .ctx(Ctx::Insn(a.insn))
+                    .ctx(Ctx::Prog(name)));
+            }
+        }
+    }
+    obj.relos = relos;
+    Ok(())
+}
+
+/// What one relocation against symbol `sym_idx` at `prog`'s instruction `insn` means.
+fn classify_reloc<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    prog: &Prog<'a>,
+    insn: u32,
+    sym_idx: u32,
+) -> Result<'a, RelocKind> {
+    let elf = &obj.elf;
+    let sym = elf.symbol(sym_idx)?;
+    let ins = prog.insn(insn).ok_or(Error::malformed(
+        "relocated instruction outside the program",
+    ))?;
+    let sc = Ctx::Symbol(sym.name);
+    if !ins.is_call() && !ins.is_ld_imm64() {
+        return Err(Error::malformed(
+            "relocation of an instruction that is neither call nor ld_imm64",
+        )
+        .ctx(sc));
+    }
+    if ins.is_ld_imm64() && prog.insn(insn.saturating_add(1)).is_none() {
+        return Err(Error::malformed("ld_imm64 is missing its second half").ctx(sc));
+    }
+    let bind = sym.bind();
+    if sym.is_undefined()
+        && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
+        && sym.kind() == elf::STT_NOTYPE
+    {
+        return Ok(RelocKind::Extern {
+            sym: sym_idx,
+            call: ins.is_call(),
+        });
+    }
+    let shndx = sym.shndx();
+    let value = sym.sym.st_value;
+    if ins.is_call() {
+        if ins.src() != uapi::BPF_PSEUDO_CALL {
+            return Err(Error::malformed("relocated call is not a BPF-to-BPF call").ctx(sc));
+        }
+        if shndx == 0 || Some(shndx) != obj.text_shndx {
+            return Err(Error::malformed("call relocation against a symbol outside .text").ctx(sc));
+        }
+        if value % ISZ != 0 {
+            return Err(Error::malformed("call relocation against a misaligned symbol").ctx(sc));
+        }
+        return Ok(RelocKind::Call { sym_off: value });
+    }
+    if shndx == 0 || shndx >= elf::SHN_LORESERVE {
+        return Err(Error::malformed(
+            "relocation against a symbol in a special section (uninitialized global variable?)",
+        )
+        .ctx(sc));
+    }
+    let in_text = Some(shndx) == obj.text_shndx;
+    let is_subprog_sym = in_text
+        && ((bind == elf::STB_LOCAL && sym.kind() == elf::STT_SECTION)
+            || ((bind == elf::STB_GLOBAL || bind == elf::STB_WEAK) && sym.kind() == elf::STT_FUNC));
+    if is_subprog_sym {
+        let imm = i64::from(ins.imm);
+        if value % ISZ != 0 || imm % (ISZ_I) != 0 {
+            return Err(Error::malformed("misaligned subprogram address relocation").ctx(sc));
+        }
+        return Ok(RelocKind::SubprogAddr { sym_off: value });
+    }
+    if Some(shndx) == obj.maps_shndx {
+        let map = obj
+            .maps
+            .iter()
+            .position(|m| m.kind == MapKind::Btf && m.sec_offset == value)
+            .ok_or(Error::new(Kind::NotFound("map at this .maps offset")).ctx(sc))?;
+        return Ok(RelocKind::Map {
+            map: bytes::u32_of(map)?,
+        });
+    }
+    let map = obj
+        .maps
+        .iter()
+        .position(|m| m.kind.is_data() && m.sec_idx == shndx)
+        .ok_or(
+            Error::malformed("relocation against a section that is neither a map nor global data")
+                .ctx(sc),
+        )?;
+    Ok(RelocKind::Data {
+        map: bytes::u32_of(map)?,
+        sym_off: value,
+    })
+}

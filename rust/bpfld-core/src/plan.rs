@@ -1,0 +1,935 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! The plan: every kernel operation of one load, in order, with final instructions.
+//!
+//! [`Plan::build`] links each auto-loaded entry program with the subprograms it reaches
+//! (libbpf's `bpf_object__relocate`: depth-first, each subprogram appended once per
+//! entry program, in first-call order), rewrites calls and callback addresses, marks map
+//! and map-value loads, rebases `.BTF.ext` func and line info, resolves BTF attach
+//! targets, and settles the map definitions the kernel will see. Nothing is sent to the
+//! kernel here: [`crate::exec`] performs the plan.
+//!
+//! Map references are recorded as [`FdSite`]s (instruction, map index) and the
+//! instruction's `imm` is left 0; the executor writes the map's fd there right before
+//! `BPF_PROG_LOAD`. The [`receipt`](Plan::receipt) is a SHA-256 over everything the plan
+//! sends (map definitions and initial contents, BTF, programs with their final
+//! instructions and info, slots), with fd sites holding map indices, so it is stable
+//! for identical input and independent of fd numbers.
+
+use crate::btf::{self, BtfKind, ExtRecord, InfoSection};
+use crate::bytes;
+use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
+use crate::insn::Insn;
+use crate::limits;
+use crate::mem::Alloc;
+use crate::object::{MapDef, MapKind, Object, Prog, RelocKind, SlotTarget};
+use crate::section::BtfSource;
+use crate::uapi;
+use sha2::{Digest, Sha256};
+
+/// Size of an instruction, for offset arithmetic.
+const ISZ_I: i64 = 8;
+
+/// Facts about the running kernel the plan depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelInfo {
+    /// Page size (ring buffer sizes are rounded to page multiples).
+    pub page_size: u32,
+    /// Number of possible CPUs (default size of perf event arrays).
+    pub possible_cpus: u32,
+}
+
+/// Where a type found in kernel BTF lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelType {
+    /// 0 for vmlinux, else the kernel's BTF object id of the module.
+    pub btf_obj_id: u32,
+    /// Type id in that BTF.
+    pub type_id: u32,
+}
+
+/// Lookups in the running kernel's BTF (vmlinux and modules).
+pub trait KernelBtf {
+    /// The type called `name` of kind `kind`, in vmlinux when `module` is `None`, else in
+    /// that module's BTF.
+    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType>;
+}
+
+/// An instruction whose `imm` must receive a map's fd.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdSite {
+    /// Index into [`Plan::insns`].
+    pub insn: u32,
+    /// Map index.
+    pub map: u32,
+}
+
+/// A half-open range of a plan buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// First element.
+    pub start: u32,
+    /// Number of elements.
+    pub len: u32,
+}
+
+impl Span {
+    fn of<T>(self, s: &[T]) -> &[T] {
+        let start = usize::try_from(self.start).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(self.len).unwrap_or(0));
+        s.get(start..end).unwrap_or_default()
+    }
+    fn of_mut<T>(self, s: &mut [T]) -> &mut [T] {
+        let start = usize::try_from(self.start).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(self.len).unwrap_or(0));
+        s.get_mut(start..end).unwrap_or_default()
+    }
+}
+
+/// One program to load.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlannedProg<'a> {
+    /// Index in [`Object::progs`].
+    pub prog: u32,
+    /// Function name.
+    pub name: &'a str,
+    /// Section name.
+    pub sec_name: &'a str,
+    /// Name given to the kernel (15 bytes and a NUL).
+    pub kname: [u8; uapi::BPF_OBJ_NAME_LEN],
+    /// `BPF_PROG_TYPE_*`.
+    pub prog_type: u32,
+    /// Expected attach type.
+    pub expected_attach_type: u32,
+    /// `BPF_F_*` program flags.
+    pub prog_flags: u32,
+    /// BTF attach target, if any.
+    pub attach: Option<KernelType>,
+    /// Final instructions, in [`Plan::insns`].
+    pub insns: Span,
+    /// Map fd sites, in [`Plan::fd_sites`].
+    pub sites: Span,
+    /// func_info records, in [`Plan::func_info`].
+    pub func_info: Span,
+    /// line_info records, in [`Plan::line_info`].
+    pub line_info: Span,
+}
+
+/// One map to create (inner templates included, marked by their kind).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlannedMap {
+    /// Definition as sent to the kernel.
+    pub def: MapDef,
+    /// Send the object's BTF fd and the key/value type ids.
+    pub with_btf: bool,
+}
+
+/// `struct bpf_func_info`.
+pub type FuncInfoRec = [u32; 2];
+/// `struct bpf_line_info`.
+pub type LineInfoRec = [u32; 4];
+
+/// Everything one load sends to the kernel.
+pub struct Plan<'o, 'a, A: Alloc> {
+    /// The object planned.
+    pub obj: &'o Object<'a, A>,
+    /// Per object map, what to create.
+    pub maps: A::Buf<PlannedMap>,
+    /// Programs to load, in object order.
+    pub progs: A::Buf<PlannedProg<'a>>,
+    /// Final instructions of all programs.
+    pub insns: A::Buf<Insn>,
+    /// Map fd sites of all programs.
+    pub fd_sites: A::Buf<FdSite>,
+    /// func_info of all programs.
+    pub func_info: A::Buf<FuncInfoRec>,
+    /// line_info of all programs.
+    pub line_info: A::Buf<LineInfoRec>,
+    /// SHA-256 over the plan (see the module documentation).
+    pub receipt: [u8; 32],
+}
+
+/// Per-program sizes from the first linking pass.
+#[derive(Clone, Copy, Default)]
+struct Sizes {
+    insns: usize,
+    sites: usize,
+    func_info: usize,
+    line_info: usize,
+}
+
+impl Sizes {
+    fn add(&mut self, o: Sizes) {
+        self.insns = self.insns.saturating_add(o.insns);
+        self.sites = self.sites.saturating_add(o.sites);
+        self.func_info = self.func_info.saturating_add(o.func_info);
+        self.line_info = self.line_info.saturating_add(o.line_info);
+    }
+}
+
+/// Scratch for linking one entry program.
+struct Linker<'o, 'a, A: Alloc> {
+    obj: &'o Object<'a, A>,
+    /// Position of each function in the current entry program (`u32::MAX`: absent).
+    sub_off: A::Buf<u32>,
+    /// Functions in append order.
+    order: A::Buf<u32>,
+    n_order: usize,
+    /// DFS frames: (function, next instruction to scan).
+    stack: A::Buf<(u32, u32)>,
+}
+
+const ABSENT: u32 = u32::MAX;
+
+fn idx(i: u32) -> usize {
+    usize::try_from(i).unwrap_or(usize::MAX)
+}
+
+impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
+    fn new(obj: &'o Object<'a, A>, alloc: &mut A) -> Result<'a, Self> {
+        let n = obj.progs.len();
+        Ok(Linker {
+            obj,
+            sub_off: alloc.alloc(n)?,
+            order: alloc.alloc(n)?,
+            n_order: 0,
+            stack: alloc.alloc(n.saturating_add(1))?,
+        })
+    }
+
+    fn prog(&self, i: u32) -> Result<'a, &'o Prog<'a>> {
+        self.obj
+            .progs
+            .get(idx(i))
+            .ok_or(Error::malformed("function index"))
+    }
+
+    /// The `.text` function a call or callback at `prog`'s instruction `i` targets, or
+    /// `None` if the instruction is not one (or is a kfunc call).
+    fn call_target(&self, p: &Prog<'a>, i: u32, ins: Insn) -> Result<'a, Option<u32>> {
+        let relo = self
+            .obj
+            .prog_relos(p)
+            .binary_search_by_key(&i, |r| r.insn)
+            .ok();
+        let relo = relo
+            .and_then(|r| self.obj.prog_relos(p).get(r))
+            .map(|r| r.kind);
+        let is_func_addr = matches!(relo, Some(RelocKind::SubprogAddr { .. }));
+        if !ins.is_subprog_call() && !is_func_addr && !ins.is_pseudo_func() {
+            return Ok(None);
+        }
+        let imm = i64::from(ins.imm);
+        let sec_insn: i64 = match relo {
+            Some(RelocKind::Extern { .. }) => return Ok(None),
+            Some(RelocKind::Call { sym_off }) => (sym_off as i64)
+                .saturating_div(ISZ_I)
+                .saturating_add(imm)
+                .saturating_add(1),
+            Some(RelocKind::SubprogAddr { sym_off }) => {
+                (sym_off as i64).saturating_add(imm).saturating_div(ISZ_I)
+            }
+            Some(_) => {
+                return Err(Error::malformed(
+                    "subprogram call with an unexpected relocation",
+                ))
+            }
+            None if ins.is_pseudo_func() => {
+                return Err(Error::malformed("callback address without a relocation"))
+            }
+            // A static function in the same section: imm is relative to the call.
+            None => i64::from(p.insn_off)
+                .saturating_add(i64::from(i))
+                .saturating_add(imm)
+                .saturating_add(1),
+        };
+        let text = self.obj.text_shndx.ok_or(Error::new(Kind::NotFound(
+            "sub-program call target (no .text)",
+        )))?;
+        let sec_insn =
+            u64::try_from(sec_insn).map_err(|_| Error::malformed("call target before .text"))?;
+        let target = self
+            .obj
+            .prog_at(text, sec_insn)
+            .ok_or(Error::new(Kind::NotFound("sub-program at call target")))?;
+        // libbpf would silently jump to the start of the function; a call into the
+        // middle of one is a crafted file.
+        if u64::from(self.prog(target)?.insn_off) != sec_insn {
+            return Err(Error::malformed("call into the middle of a function"));
+        }
+        Ok(Some(target))
+    }
+
+    /// First pass for entry program `main`: append order and offsets, and sizes.
+    fn layout(&mut self, main: u32) -> Result<'a, Sizes> {
+        self.sub_off.fill(ABSENT);
+        self.n_order = 0;
+        let mut len: u32 = 0;
+        let append = |l: &mut Self, f: u32, len: &mut u32| -> Result<'a, ()> {
+            let cnt = l.prog(f)?.insn_cnt;
+            *l.sub_off
+                .get_mut(idx(f))
+                .ok_or(Error::malformed("function index"))? = *len;
+            *l.order
+                .get_mut(l.n_order)
+                .ok_or(Error::malformed("function order"))? = f;
+            l.n_order = l.n_order.saturating_add(1);
+            *len = len
+                .checked_add(cnt)
+                .filter(|&n| idx(n) <= limits::MAX_PROG_INSNS)
+                .ok_or(Error::limit(
+                    "instructions after linking",
+                    u64::from(*len).saturating_add(u64::from(cnt)),
+                    limits::MAX_PROG_INSNS,
+                ))?;
+            Ok(())
+        };
+        append(self, main, &mut len)?;
+        let mut depth = 1usize;
+        *self.stack.get_mut(0).ok_or(Error::malformed("stack"))? = (main, 0);
+        while depth > 0 {
+            let top = depth.saturating_sub(1);
+            let (f, next) = *self.stack.get(top).ok_or(Error::malformed("stack"))?;
+            let p = *self.prog(f)?;
+            let mut pushed = false;
+            let mut i = next;
+            while i < p.insn_cnt {
+                let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
+                let target = self
+                    .call_target(&p, i, ins)
+                    .ctx(Ctx::Insn(i))
+                    .ctx(Ctx::Prog(p.name))?;
+                i = i.saturating_add(1);
+                let Some(t) = target else { continue };
+                if self.sub_off.get(idx(t)) == Some(&ABSENT) {
+                    append(self, t, &mut len)?;
+                    *self.stack.get_mut(top).ok_or(Error::malformed("stack"))? = (f, i);
+                    *self
+                        .stack
+                        .get_mut(depth)
+                        .ok_or(Error::malformed("call graph deeper than its functions"))? = (t, 0);
+                    depth = depth.saturating_add(1);
+                    pushed = true;
+                    break;
+                }
+            }
+            if !pushed {
+                depth = top;
+            }
+        }
+        let mut s = Sizes {
+            insns: idx(len),
+            ..Sizes::default()
+        };
+        for k in 0..self.n_order {
+            let p = self.prog(*self.order.get(k).ok_or(Error::malformed("order"))?)?;
+            s.sites = s.sites.saturating_add(
+                self.obj
+                    .prog_relos(p)
+                    .iter()
+                    .filter(|r| matches!(r.kind, RelocKind::Map { .. } | RelocKind::Data { .. }))
+                    .count(),
+            );
+        }
+        Ok(s)
+    }
+
+    fn off(&self, f: u32) -> Result<'a, u32> {
+        self.sub_off
+            .get(idx(f))
+            .copied()
+            .filter(|&o| o != ABSENT)
+            .ok_or(Error::malformed("function not laid out"))
+    }
+}
+
+/// Records of `sec` for function `p`, from one .BTF.ext info subsection.
+fn ext_records<'e, R: ExtRecord + 'e, A: Alloc>(
+    obj: &Object<'_, A>,
+    info: &InfoSection<'e, R>,
+    p: &Prog<'_>,
+) -> Result<'static, impl Iterator<Item = R> + 'e> {
+    let sec_name = obj.elf.section(p.sec_idx).map(|s| s.name).unwrap_or("");
+    let btf = obj.btf.as_ref();
+    let block = info
+        .blocks()
+        .find(|b| btf.and_then(|t| t.name_at(b.sec_name_off).ok()) == Some(sec_name));
+    let (start, end) = (p.insn_off, p.insn_off.saturating_add(p.insn_cnt));
+    Ok(block
+        .into_iter()
+        .flat_map(|b| b.records())
+        .filter(move |r| r.insn_idx() >= start && r.insn_idx() < end))
+}
+
+impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
+    /// Link, relocate and settle everything `obj` will send to the kernel.
+    pub fn build(
+        obj: &'o Object<'a, A>,
+        kinfo: &KernelInfo,
+        kbtf: Option<&dyn KernelBtf>,
+        alloc: &mut A,
+    ) -> Result<'a, Self> {
+        let mut linker = Linker::new(obj, alloc)?;
+        let mains = || {
+            obj.progs
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.is_subprog() && p.autoload)
+                .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+        };
+
+        // Pass 1: sizes.
+        let mut total = Sizes::default();
+        let n_progs = mains().count();
+        for m in mains() {
+            let p = linker.prog(m)?;
+            let mut s = linker.layout(m).ctx(Ctx::Prog(p.name))?;
+            let (fi, li) = info_counts(obj, &linker)?;
+            s.func_info = fi;
+            s.line_info = li;
+            total.add(s);
+        }
+        if total.insns > limits::MAX_TOTAL_INSNS {
+            return Err(Error::limit(
+                "instructions over all programs",
+                total.insns,
+                limits::MAX_TOTAL_INSNS,
+            ));
+        }
+
+        let mut plan = Plan {
+            obj,
+            maps: alloc.alloc(obj.maps.len())?,
+            progs: alloc.alloc(n_progs)?,
+            insns: alloc.alloc(total.insns)?,
+            fd_sites: alloc.alloc(total.sites)?,
+            func_info: alloc.alloc(total.func_info)?,
+            line_info: alloc.alloc(total.line_info)?,
+            receipt: [0; 32],
+        };
+
+        // Pass 2: write.
+        let mut at = Sizes::default();
+        for (k, m) in mains().enumerate() {
+            let p = *linker.prog(m)?;
+            let c = Ctx::Prog(p.name);
+            linker.layout(m).ctx(c)?;
+            let pp = plan.link_one(&linker, m, &mut at, kbtf).ctx(c)?;
+            *plan
+                .progs
+                .get_mut(k)
+                .ok_or(Error::malformed("program count"))? = pp;
+        }
+        plan.settle_maps(kinfo)?;
+        plan.check_slots()?;
+        plan.receipt = plan.compute_receipt();
+        Ok(plan)
+    }
+
+    /// Write entry program `m` (laid out in `l`) at the cursors `at`.
+    fn link_one(
+        &mut self,
+        l: &Linker<'o, 'a, A>,
+        m: u32,
+        at: &mut Sizes,
+        kbtf: Option<&dyn KernelBtf>,
+    ) -> Result<'a, PlannedProg<'a>> {
+        let obj = self.obj;
+        let main = *l.prog(m)?;
+        let spec = main
+            .spec
+            .ok_or(Error::malformed("entry program without a section spec"))?;
+        let base = at.insns;
+        let sites_base = at.sites;
+        let mut len = 0u32;
+        for k in 0..l.n_order {
+            let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
+            let p = *l.prog(f)?;
+            let c = Ctx::Prog(p.name);
+            let off = l.off(f)?;
+            let dst_start = base.saturating_add(idx(off));
+            let dst = self
+                .insns
+                .get_mut(dst_start..dst_start.saturating_add(idx(p.insn_cnt)))
+                .ok_or(Error::malformed("instruction buffer"))?;
+            crate::insn::decode_into(p.code, dst).ctx(c)?;
+            len = len.max(off.saturating_add(p.insn_cnt));
+            // Calls and callbacks.
+            for i in 0..p.insn_cnt {
+                let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
+                let Some(t) = l.call_target(&p, i, ins).ctx(Ctx::Insn(i)).ctx(c)? else {
+                    continue;
+                };
+                let from = i64::from(off).saturating_add(i64::from(i));
+                let imm = i64::from(l.off(t)?).saturating_sub(from).saturating_sub(1);
+                let d = dst.get_mut(idx(i)).ok_or(Error::malformed("instruction"))?;
+                d.imm = i32::try_from(imm).map_err(|_| Error::malformed("call offset overflow"))?;
+                if d.is_ld_imm64() {
+                    d.set_src(uapi::BPF_PSEUDO_FUNC);
+                }
+            }
+            // Map and data references.
+            for r in obj.prog_relos(&p) {
+                let rc = Ctx::Reloc(r.index);
+                let i = idx(r.insn);
+                match r.kind {
+                    RelocKind::Map { map } | RelocKind::Data { map, .. } => {
+                        let mk = obj.maps.get(idx(map)).map(|m| m.kind).unwrap_or_default();
+                        if mk == MapKind::Inner {
+                            return Err(Error::malformed("reference to an inner map template")
+                                .ctx(rc)
+                                .ctx(c));
+                        }
+                        let d0 = *dst.get(i).ok_or(Error::malformed("instruction"))?;
+                        if let RelocKind::Data { sym_off, .. } = r.kind {
+                            // libbpf: insn[1].imm = insn[0].imm + sym_off, in 32 bits.
+                            let d1 = dst
+                                .get_mut(i.saturating_add(1))
+                                .ok_or(Error::malformed("ld_imm64 half"))?;
+                            d1.imm = d0.imm.wrapping_add(sym_off as i32);
+                        }
+                        let d = dst.get_mut(i).ok_or(Error::malformed("instruction"))?;
+                        d.set_src(if matches!(r.kind, RelocKind::Map { .. }) {
+                            uapi::BPF_PSEUDO_MAP_FD
+                        } else {
+                            uapi::BPF_PSEUDO_MAP_VALUE
+                        });
+                        d.imm = 0;
+                        let site = FdSite {
+                            insn: bytes::u32_of(dst_start.saturating_add(i))?,
+                            map,
+                        };
+                        *self
+                            .fd_sites
+                            .get_mut(at.sites)
+                            .ok_or(Error::malformed("fd sites"))? = site;
+                        at.sites = at.sites.saturating_add(1);
+                    }
+                    RelocKind::Extern { sym, .. } => {
+                        let name = obj.elf.symbol(sym).map(|s| s.name).unwrap_or("?");
+                        return Err(Error::new(Kind::Unsupported(
+                            "kconfig/ksym/kfunc externs are not supported by this loader yet",
+                        ))
+                        .ctx(Ctx::Extern(name))
+                        .ctx(rc)
+                        .ctx(c));
+                    }
+                    RelocKind::SubprogAddr { .. } => {
+                        let d = dst.get(i).ok_or(Error::malformed("instruction"))?;
+                        if d.src() != uapi::BPF_PSEUDO_FUNC {
+                            return Err(Error::malformed(
+                                "callback relocation on a bad instruction",
+                            )
+                            .ctx(rc)
+                            .ctx(c));
+                        }
+                    }
+                    RelocKind::Call { .. } | RelocKind::None => {}
+                }
+            }
+        }
+        at.insns = base.saturating_add(idx(len));
+
+        let (func_info, line_info) = self.write_info(l, at)?;
+
+        let attach = match (spec.btf_source, spec.btf_target) {
+            (BtfSource::Kernel, Some(t)) => {
+                let k = kbtf.ok_or(Error::new(Kind::Unsupported(
+                    "program needs kernel BTF to find its attach target",
+                )))?;
+                let kind = if t.kind == btf::BTF_KIND_TYPEDEF {
+                    BtfKind::Typedef
+                } else {
+                    BtfKind::Func
+                };
+                let found = find_attach(k, t.module, t.prefix, t.name, kind).ok_or(
+                    Error::new(Kind::NotFound("BTF attach target in the kernel"))
+                        .ctx(Ctx::Symbol(t.name)),
+                )?;
+                Some(found)
+            }
+            (BtfSource::None, _) => None,
+            (BtfSource::Kernel, None) => {
+                return Err(Error::malformed(
+                    "BTF attach target missing from the section name",
+                ))
+            }
+            (BtfSource::TargetProg, _) => {
+                return Err(Error::new(Kind::Unsupported(
+                    "freplace programs (their target program is not part of the object)",
+                )))
+            }
+            (BtfSource::StructOpsMap, _) => {
+                return Err(Error::new(Kind::Unsupported("struct_ops programs")))
+            }
+        };
+
+        Ok(PlannedProg {
+            prog: m,
+            name: main.name,
+            sec_name: main.sec_name,
+            kname: crate::object::kname(main.name),
+            prog_type: spec.prog_type,
+            expected_attach_type: spec.expected_attach_type,
+            prog_flags: spec.prog_flags,
+            attach,
+            insns: Span {
+                start: bytes::u32_of(base)?,
+                len,
+            },
+            sites: Span {
+                start: bytes::u32_of(sites_base)?,
+                len: bytes::u32_of(at.sites.saturating_sub(sites_base))?,
+            },
+            func_info,
+            line_info,
+        })
+    }
+
+    /// func_info and line_info of the laid-out program, rebased, libbpf's way: if the
+    /// entry program itself has none of a kind, that kind is dropped for the whole
+    /// program; if it has some, every appended subprogram must have some too.
+    fn write_info(&mut self, l: &Linker<'o, 'a, A>, at: &mut Sizes) -> Result<'a, (Span, Span)> {
+        let obj = self.obj;
+        let Some(ext) = obj.btf_ext.as_ref() else {
+            return Ok((Span::default(), Span::default()));
+        };
+        let fi_start = at.func_info;
+        let li_start = at.line_info;
+        let mut fi_on = true;
+        let mut li_on = true;
+        for k in 0..l.n_order {
+            let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
+            let p = *l.prog(f)?;
+            let adj = i64::from(l.off(f)?).saturating_sub(i64::from(p.insn_off));
+            let rebase = |idx: u32| {
+                u32::try_from(i64::from(idx).saturating_add(adj))
+                    .map_err(|_| Error::malformed("info offset"))
+            };
+            if fi_on {
+                let mut n: usize = 0;
+                for r in ext_records(obj, ext.func_info(), &p)? {
+                    let d = self
+                        .func_info
+                        .get_mut(at.func_info)
+                        .ok_or(Error::malformed("func_info count"))?;
+                    *d = [rebase(r.insn_idx())?, r.type_id];
+                    at.func_info = at.func_info.saturating_add(1);
+                    n = n.saturating_add(1);
+                }
+                if n == 0 && k == 0 {
+                    fi_on = false;
+                } else if n == 0 {
+                    return Err(
+                        Error::new(Kind::NotFound(".BTF.ext function info")).ctx(Ctx::Prog(p.name))
+                    );
+                }
+            }
+            if li_on {
+                let mut n: usize = 0;
+                for r in ext_records(obj, ext.line_info(), &p)? {
+                    let d = self
+                        .line_info
+                        .get_mut(at.line_info)
+                        .ok_or(Error::malformed("line_info count"))?;
+                    *d = [
+                        rebase(r.insn_idx())?,
+                        r.file_name_off,
+                        r.line_off,
+                        r.line_col,
+                    ];
+                    at.line_info = at.line_info.saturating_add(1);
+                    n = n.saturating_add(1);
+                }
+                if n == 0 && k == 0 {
+                    li_on = false;
+                } else if n == 0 {
+                    return Err(
+                        Error::new(Kind::NotFound(".BTF.ext line info")).ctx(Ctx::Prog(p.name))
+                    );
+                }
+            }
+        }
+        Ok((
+            Span {
+                start: bytes::u32_of(fi_start)?,
+                len: bytes::u32_of(at.func_info.saturating_sub(fi_start))?,
+            },
+            Span {
+                start: bytes::u32_of(li_start)?,
+                len: bytes::u32_of(at.line_info.saturating_sub(li_start))?,
+            },
+        ))
+    }
+
+    /// The map definitions as libbpf sends them to a 6.12 kernel.
+    fn settle_maps(&mut self, kinfo: &KernelInfo) -> Result<'a, ()> {
+        let has_btf = self.obj.btf.is_some();
+        let obj = self.obj;
+        for (m, pm) in obj.maps.iter().zip(self.maps.iter_mut()) {
+            let mut def = m.def;
+            if matches!(
+                def.map_type,
+                uapi::BPF_MAP_TYPE_RINGBUF | uapi::BPF_MAP_TYPE_USER_RINGBUF
+            ) {
+                def.max_entries = ringbuf_size(def.max_entries, kinfo.page_size);
+            }
+            if def.map_type == uapi::BPF_MAP_TYPE_PERF_EVENT_ARRAY && def.max_entries == 0 {
+                def.max_entries = kinfo.possible_cpus;
+            }
+            // Map types whose key or value BTF the kernel refuses: libbpf sends none.
+            let no_btf = matches!(
+                def.map_type,
+                uapi::BPF_MAP_TYPE_PERF_EVENT_ARRAY
+                    | uapi::BPF_MAP_TYPE_CGROUP_ARRAY
+                    | uapi::BPF_MAP_TYPE_STACK_TRACE
+                    | uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS
+                    | uapi::BPF_MAP_TYPE_HASH_OF_MAPS
+                    | uapi::BPF_MAP_TYPE_DEVMAP
+                    | uapi::BPF_MAP_TYPE_DEVMAP_HASH
+                    | uapi::BPF_MAP_TYPE_CPUMAP
+                    | uapi::BPF_MAP_TYPE_XSKMAP
+                    | uapi::BPF_MAP_TYPE_SOCKMAP
+                    | uapi::BPF_MAP_TYPE_SOCKHASH
+                    | uapi::BPF_MAP_TYPE_QUEUE
+                    | uapi::BPF_MAP_TYPE_STACK
+                    | uapi::BPF_MAP_TYPE_ARENA
+            );
+            if no_btf || m.kind == MapKind::Inner {
+                def.key_type_id = 0;
+                def.value_type_id = 0;
+            }
+            *pm = PlannedMap {
+                def,
+                with_btf: has_btf && !no_btf,
+            };
+        }
+        Ok(())
+    }
+
+    /// Slots must point at maps and loaded programs of this plan.
+    fn check_slots(&self) -> Result<'a, ()> {
+        for s in self.obj.slots.iter() {
+            let map = self
+                .obj
+                .maps
+                .get(idx(s.map))
+                .ok_or(Error::malformed("slot map"))?;
+            match s.target {
+                SlotTarget::Prog(p) => {
+                    let prog = self
+                        .obj
+                        .progs
+                        .get(idx(p))
+                        .ok_or(Error::malformed("slot program"))?;
+                    if !prog.autoload {
+                        return Err(Error::malformed(
+                            "prog array slot refers to a program that is not loaded",
+                        )
+                        .ctx(Ctx::Prog(prog.name))
+                        .ctx(Ctx::Map(map.name)));
+                    }
+                }
+                SlotTarget::Map(t) => {
+                    if self.obj.maps.get(idx(t)).is_none() {
+                        return Err(Error::malformed("slot target map").ctx(Ctx::Map(map.name)));
+                    }
+                }
+                SlotTarget::None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Index in [`Plan::progs`] of object program `prog`.
+    pub fn planned_index(&self, prog: u32) -> Option<usize> {
+        self.progs.iter().position(|p| p.prog == prog)
+    }
+
+    /// Final instructions of `p`.
+    pub fn prog_insns(&self, p: &PlannedProg<'_>) -> &[Insn] {
+        p.insns.of(&self.insns)
+    }
+
+    /// Final instructions of `p`, mutable (the executor writes map fds at its sites).
+    pub fn prog_insns_mut(&mut self, p: &PlannedProg<'_>) -> &mut [Insn] {
+        p.insns.of_mut(&mut self.insns)
+    }
+
+    /// Map fd sites of `p`.
+    pub fn prog_sites(&self, p: &PlannedProg<'_>) -> &[FdSite] {
+        p.sites.of(&self.fd_sites)
+    }
+
+    /// func_info of `p`.
+    pub fn prog_func_info(&self, p: &PlannedProg<'_>) -> &[FuncInfoRec] {
+        p.func_info.of(&self.func_info)
+    }
+
+    /// line_info of `p`.
+    pub fn prog_line_info(&self, p: &PlannedProg<'_>) -> &[LineInfoRec] {
+        p.line_info.of(&self.line_info)
+    }
+
+    fn compute_receipt(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        let u32s = |h: &mut Sha256, v: &[u32]| v.iter().for_each(|x| h.update(x.to_le_bytes()));
+        let bytes_ = |h: &mut Sha256, b: &[u8]| {
+            h.update((b.len() as u64).to_le_bytes());
+            h.update(b);
+        };
+        h.update(b"bpfld-receipt-v1\0");
+        bytes_(&mut h, &self.obj.license);
+        u32s(&mut h, &[self.obj.kern_version]);
+        bytes_(
+            &mut h,
+            self.obj.btf.as_ref().map(|b| b.data()).unwrap_or_default(),
+        );
+        u32s(
+            &mut h,
+            &[bytes::u32_of(self.maps.len()).unwrap_or(u32::MAX)],
+        );
+        for (m, pm) in self.obj.maps.iter().zip(self.maps.iter()) {
+            let d = pm.def;
+            bytes_(&mut h, &m.kname);
+            u32s(
+                &mut h,
+                &[
+                    m.kind as u32,
+                    d.map_type,
+                    d.key_size,
+                    d.value_size,
+                    d.max_entries,
+                    d.map_flags,
+                    d.numa_node,
+                    d.key_type_id,
+                    d.value_type_id,
+                    u32::from(pm.with_btf),
+                    m.inner.unwrap_or(u32::MAX),
+                ],
+            );
+            h.update(d.map_extra.to_le_bytes());
+            bytes_(&mut h, m.data);
+        }
+        for s in self.obj.slots.iter() {
+            let (k, t) = match s.target {
+                SlotTarget::Map(t) => (1, t),
+                SlotTarget::Prog(t) => (2, t),
+                SlotTarget::None => (0, 0),
+            };
+            u32s(&mut h, &[s.map, s.index, k, t]);
+        }
+        for p in self.progs.iter() {
+            bytes_(&mut h, &p.kname);
+            let (obj_id, type_id) = p
+                .attach
+                .map(|a| (a.btf_obj_id, a.type_id))
+                .unwrap_or((0, 0));
+            u32s(
+                &mut h,
+                &[
+                    p.prog_type,
+                    p.expected_attach_type,
+                    p.prog_flags,
+                    obj_id,
+                    type_id,
+                    p.insns.len,
+                ],
+            );
+            let insns = self.prog_insns(p);
+            let mut site_map = self.prog_sites(p).iter().peekable();
+            for (i, ins) in insns.iter().enumerate() {
+                let mut ins = *ins;
+                let here = u64::from(p.insns.start).saturating_add(i as u64);
+                if let Some(s) = site_map.peek() {
+                    if u64::from(s.insn) == here {
+                        ins.imm = s.map as i32;
+                        site_map.next();
+                    }
+                }
+                h.update(ins.to_bytes());
+            }
+            self.prog_func_info(p).iter().for_each(|r| u32s(&mut h, r));
+            self.prog_line_info(p).iter().for_each(|r| u32s(&mut h, r));
+        }
+        h.finalize().into()
+    }
+}
+
+/// Number of func_info and line_info records the laid-out program will carry.
+fn info_counts<A: Alloc>(
+    obj: &Object<'_, A>,
+    l: &Linker<'_, '_, A>,
+) -> Result<'static, (usize, usize)> {
+    let Some(ext) = obj.btf_ext.as_ref() else {
+        return Ok((0, 0));
+    };
+    let (mut fi, mut li) = (0usize, 0usize);
+    for k in 0..l.n_order {
+        let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
+        let p = obj
+            .progs
+            .get(idx(f))
+            .ok_or(Error::malformed("function index"))?;
+        fi = fi.saturating_add(ext_records(obj, ext.func_info(), p)?.count());
+        li = li.saturating_add(ext_records(obj, ext.line_info(), p)?.count());
+    }
+    Ok((fi, li))
+}
+
+/// libbpf looks up `prefix + name` of `kind` in vmlinux, or in the named module.
+fn find_attach(
+    k: &dyn KernelBtf,
+    module: Option<&str>,
+    prefix: &str,
+    name: &str,
+    kind: BtfKind,
+) -> Option<KernelType> {
+    let mut buf = [0u8; limits::MAX_NAME_LEN];
+    let full = prefix.len().checked_add(name.len())?;
+    let dst = buf.get_mut(..full)?;
+    let (a, b) = dst.split_at_mut(prefix.len());
+    a.copy_from_slice(prefix.as_bytes());
+    b.copy_from_slice(name.as_bytes());
+    let s = core::str::from_utf8(dst).ok()?;
+    k.find(module, s, kind)
+}
+
+/// libbpf's `adjust_ringbuf_sz`: the kernel wants a power-of-2 multiple of the page size.
+fn ringbuf_size(sz: u32, page: u32) -> u32 {
+    if sz == 0 || page == 0 {
+        return sz;
+    }
+    if sz.checked_rem(page) == Some(0) && sz.checked_div(page).is_some_and(u32::is_power_of_two) {
+        return sz;
+    }
+    let mut mul: u32 = 1;
+    while let Some(v) = mul.checked_mul(page) {
+        if v > sz {
+            return v;
+        }
+        match mul.checked_mul(2) {
+            Some(m) => mul = m,
+            None => break,
+        }
+    }
+    sz
+}
+
+#[allow(dead_code)]
+fn _unused(_: What) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ringbuf_sizes() {
+        assert_eq!(ringbuf_size(0, 4096), 0);
+        assert_eq!(ringbuf_size(4096, 4096), 4096);
+        assert_eq!(ringbuf_size(4097, 4096), 8192);
+        assert_eq!(ringbuf_size(3 * 4096, 4096), 4 * 4096);
+        assert_eq!(ringbuf_size(256 * 1024, 4096), 256 * 1024);
+        assert_eq!(ringbuf_size(u32::MAX - 1, 4096), u32::MAX - 1);
+    }
+}
