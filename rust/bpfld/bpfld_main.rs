@@ -37,11 +37,11 @@ impl kernel::Module for Bpfld {
         // whose fops point at `bpfld_rust_ioctl` below, valid until `Drop`.
         let ret = unsafe { ffi::bpfld_misc_register() };
         if ret < 0 {
-            pr_err!("bpfld: misc_register failed: {}\n", ret);
+            pr_err!("misc_register failed: {}\n", ret);
             return Err(Error::from_errno(ret));
         }
         pr_info!(
-            "bpfld: /dev/bpfld registered (uapi {}, core {})\n",
+            "/dev/bpfld registered (uapi {}, core {})\n",
             uapi::BPFLD_UAPI_VERSION,
             bpfld_core::VERSION
         );
@@ -54,7 +54,7 @@ impl Drop for Bpfld {
         // SAFETY: registered in `init`; misc_deregister waits for no new opens, and the
         // module cannot be unloaded while a file on /dev/bpfld is open (fops.owner).
         unsafe { ffi::bpfld_misc_deregister() };
-        pr_info!("bpfld: unloaded\n");
+        pr_info!("unloaded\n");
     }
 }
 

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Parse, plan and (in user space) load an object with bpfld-core.
+
+use crate::host::{kernel_info, HostBtf};
+use crate::sys::{obj_info, own, MapInfo, ProgInfo, UserBpf};
+use bpfld_core::elf::Elf;
+use bpfld_core::exec;
+use bpfld_core::mem::VecAlloc;
+use bpfld_core::object::{MapKind, Object, RelocKind};
+use bpfld_core::plan::{KernelBtf, Plan};
+use std::fmt::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// libbpf's object name: the file name up to its first `.`, at most 15 bytes.
+pub fn object_name(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    let base = base.split('.').next().unwrap_or(base);
+    base.chars().take(15).collect()
+}
+
+/// A program loaded by the user-space executor.
+pub struct LoadedProg {
+    /// Function name.
+    pub name: String,
+    /// Section name.
+    pub section: String,
+    /// The program fd.
+    pub fd: OwnedFd,
+    /// Kernel program id.
+    pub id: u32,
+    /// Kernel program tag.
+    pub tag: [u8; 8],
+}
+
+/// A map created by the user-space executor.
+pub struct LoadedMap {
+    /// Map name (BTF variable or section name).
+    pub name: String,
+    /// The map fd.
+    pub fd: OwnedFd,
+    /// Kernel map id.
+    pub id: u32,
+}
+
+/// Everything one user-space load created; dropping it closes every fd.
+pub struct UserLoad {
+    /// Programs, in plan order.
+    pub progs: Vec<LoadedProg>,
+    /// Maps (inner templates excluded).
+    pub maps: Vec<LoadedMap>,
+    /// The plan's receipt.
+    pub receipt: [u8; 32],
+}
+
+/// Why a load failed: the core's message and, for a rejected program, the verifier log.
+#[derive(Debug)]
+pub struct LoadError {
+    /// Human-readable error naming the step and the object.
+    pub msg: String,
+    /// errno to report.
+    pub errno: i32,
+    /// Verifier log, when a program was rejected.
+    pub log: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (errno {})", self.msg, self.errno)?;
+        if !self.log.is_empty() {
+            write!(f, "\n-- verifier log --\n{}", self.log.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+fn core_err(path: &str, e: bpfld_core::Error<'_>) -> LoadError {
+    LoadError {
+        msg: format!("{path}: {e}"),
+        errno: e.errno(),
+        log: String::new(),
+    }
+}
+
+/// Load `path` with the user-space executor on the running kernel.
+pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
+    let data = std::fs::read(path).map_err(|e| LoadError {
+        msg: format!("{path}: {e}"),
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+        log: String::new(),
+    })?;
+    let kbtf = HostBtf::load().ok();
+    let name = object_name(path);
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse(&data, &mut alloc).map_err(|e| core_err(path, e))?;
+    let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
+    let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
+    let mut plan =
+        Plan::build(&obj, &kernel_info(), kb, &mut alloc).map_err(|e| core_err(path, e))?;
+    let mut map_fds = vec![-1; plan.maps.len()];
+    let mut prog_fds = vec![-1; plan.progs.len()];
+    let mut bpf = UserBpf::default();
+    if let Err(e) = exec::execute(&mut plan, &mut bpf, &mut map_fds, &mut prog_fds) {
+        let mut err = core_err(path, e);
+        err.log = std::mem::take(&mut bpf.log);
+        return Err(err);
+    }
+    let mut out = UserLoad {
+        progs: Vec::new(),
+        maps: Vec::new(),
+        receipt: plan.receipt,
+    };
+    for (p, fd) in plan.progs.iter().zip(prog_fds) {
+        let fd = own(fd);
+        let info: ProgInfo = obj_info(fd.as_raw_fd()).unwrap_or_default();
+        out.progs.push(LoadedProg {
+            name: p.name.to_string(),
+            section: p.sec_name.to_string(),
+            fd,
+            id: info.id,
+            tag: info.tag,
+        });
+    }
+    for (m, fd) in obj.maps.iter().zip(map_fds) {
+        if fd < 0 {
+            continue;
+        }
+        let fd = own(fd);
+        let info: MapInfo = obj_info(fd.as_raw_fd()).unwrap_or_default();
+        out.maps.push(LoadedMap {
+            name: m.name.to_string(),
+            fd,
+            id: info.id,
+        });
+    }
+    Ok(out)
+}
+
+/// A human-readable description of what loading `path` would do, without loading.
+pub fn inspect(path: &str) -> Result<String, LoadError> {
+    let data = std::fs::read(path).map_err(|e| LoadError {
+        msg: format!("{path}: {e}"),
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+        log: String::new(),
+    })?;
+    let kbtf = HostBtf::load().ok();
+    let name = object_name(path);
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse(&data, &mut alloc).map_err(|e| core_err(path, e))?;
+    let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
+    let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
+    let plan = Plan::build(&obj, &kernel_info(), kb, &mut alloc).map_err(|e| core_err(path, e))?;
+    let mut s = String::new();
+    let license = crate::dev::cstr(&obj.license);
+    let _ = writeln!(
+        s,
+        "object {name}: license \"{license}\", kern_version {:#x}",
+        obj.kern_version
+    );
+    if let Some(b) = obj.btf.as_ref() {
+        let _ = writeln!(s, "btf: {} bytes", b.data().len());
+    }
+    let _ = writeln!(s, "maps: {}", obj.maps.len());
+    for (i, (m, pm)) in obj.maps.iter().zip(plan.maps.iter()).enumerate() {
+        let d = pm.def;
+        let _ =
+            writeln!(
+            s,
+            "  [{i}] {} ({:?}) kname={} type={} key={} value={} max_entries={} flags={:#x}{}{}{}",
+            m.name,
+            m.kind,
+            m.kname_str(),
+            d.map_type,
+            d.key_size,
+            d.value_size,
+            d.max_entries,
+            d.map_flags,
+            if d.pinning != 0 { " pinning=by_name" } else { "" },
+            m.inner.map(|x| format!(" inner=[{x}]")).unwrap_or_default(),
+            if m.data.is_empty() { String::new() } else { format!(" init={}B", m.data.len()) },
+        );
+    }
+    for sl in obj.slots.iter() {
+        let _ = writeln!(
+            s,
+            "  slot: map [{}] [{}] = {:?}",
+            sl.map, sl.index, sl.target
+        );
+    }
+    let _ = writeln!(s, "programs: {}", plan.progs.len());
+    for p in plan.progs.iter() {
+        let attach = p
+            .attach
+            .map(|a| format!(" attach_btf_id={}", a.type_id))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {} SEC(\"{}\") type={} attach_type={} flags={:#x}{} insns={} maps_refs={} func_info={} line_info={}",
+            p.name,
+            p.sec_name,
+            p.prog_type,
+            p.expected_attach_type,
+            p.prog_flags,
+            attach,
+            p.insns.len,
+            p.sites.len,
+            p.func_info.len,
+            p.line_info.len
+        );
+    }
+    let skipped: Vec<&str> = obj
+        .progs
+        .iter()
+        .filter(|p| !p.is_subprog() && !p.autoload)
+        .map(|p| p.name)
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(s, "not autoloaded: {}", skipped.join(", "));
+    }
+    let relos = obj
+        .relos
+        .iter()
+        .filter(|r| r.kind != RelocKind::None)
+        .count();
+    let subprogs = obj.progs.iter().filter(|p| p.is_subprog()).count();
+    let data_maps = obj.maps.iter().filter(|m| m.kind != MapKind::Btf).count();
+    let _ = writeln!(
+        s,
+        "relocations: {relos}, subprograms: {subprogs}, internal maps: {data_maps}"
+    );
+    let mut hex = [0u8; 64];
+    let _ = writeln!(
+        s,
+        "receipt: sha256:{}",
+        bpfld_core::digest::hex(&plan.receipt, &mut hex)
+    );
+    Ok(s)
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! `bpf(2)` from user space: the user-space executor of the core's plans, and the
+//! object-info queries the tests and the CLI need.
+
+use bpfld_core::exec::{Bpf, Cmd, Log};
+use bpfld_core::uapi;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Issue `bpf(cmd, attr, size_of::<T>())`.
+///
+/// # Safety
+///
+/// `attr` must be the attribute struct of `cmd`, and every pointer in it valid for what
+/// the kernel will read or write through it.
+pub unsafe fn sys_bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i32> {
+    // SAFETY: forwarded from the caller.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_long,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as i32)
+    }
+}
+
+/// The user-space executor: `bpf(2)` on the running kernel.
+///
+/// Program loads run without a verifier log first; when one fails, it is repeated with
+/// log level 1 into [`UserBpf::log`] so the caller can show why (as libbpf does).
+#[derive(Default)]
+pub struct UserBpf {
+    /// Verifier log of the last failed program load.
+    pub log: String,
+    /// Log level to request from the start (0: only on failure).
+    pub log_level: u32,
+}
+
+impl UserBpf {
+    fn raw(&mut self, cmd: &mut Cmd<'_>) -> Result<i32, i32> {
+        // SAFETY: each attr struct matches its command; the core filled every pointer
+        // from live slices of the plan, which outlives this call.
+        let r = unsafe {
+            match cmd {
+                Cmd::BtfLoad(a) => sys_bpf(uapi::BPF_BTF_LOAD, *a),
+                Cmd::MapCreate(a) => sys_bpf(uapi::BPF_MAP_CREATE, *a),
+                Cmd::MapUpdate(a) => sys_bpf(uapi::BPF_MAP_UPDATE_ELEM, *a),
+                Cmd::MapFreeze(a) => sys_bpf(uapi::BPF_MAP_FREEZE, *a),
+                Cmd::ProgLoad(a) => sys_bpf(uapi::BPF_PROG_LOAD, *a),
+            }
+        };
+        r.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl Bpf for UserBpf {
+    fn bpf(&mut self, mut cmd: Cmd<'_>) -> Result<i32, i32> {
+        let res = self.raw(&mut cmd);
+        if let (Err(errno), Cmd::ProgLoad(a)) = (res, &mut cmd) {
+            if a.log_level == 0 {
+                let mut buf = vec![0u8; 16 << 20];
+                a.log_level = 1;
+                a.log_buf = buf.as_mut_ptr() as u64;
+                a.log_size = buf.len() as u32;
+                if let Ok(fd) = self.raw(&mut cmd) {
+                    // Loaded with logging after failing without: keep the first verdict.
+                    self.close(fd);
+                }
+                let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+                self.log = String::from_utf8_lossy(&buf[..end]).into_owned();
+            }
+            return Err(errno);
+        }
+        res
+    }
+
+    fn close(&mut self, fd: i32) {
+        // SAFETY: `fd` came from a creating bpf command of this executor and is closed once.
+        unsafe { libc::close(fd) };
+    }
+
+    fn prog_log(&mut self, _prog: usize) -> Log {
+        Log::default()
+    }
+}
+
+/// Take ownership of an fd returned by the executor.
+pub fn own(fd: i32) -> OwnedFd {
+    // SAFETY: the executor hands each fd out once and never closes it after success.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+/// `struct bpf_prog_info` (the prefix we read).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProgInfo {
+    pub prog_type: u32,
+    pub id: u32,
+    pub tag: [u8; 8],
+    pub jited_prog_len: u32,
+    pub xlated_prog_len: u32,
+    pub jited_prog_insns: u64,
+    pub xlated_prog_insns: u64,
+    pub load_time: u64,
+    pub created_by_uid: u32,
+    pub nr_map_ids: u32,
+    pub map_ids: u64,
+    pub name: [u8; 16],
+    pub ifindex: u32,
+    pub gpl_compatible_etc: u32,
+    pub netns_dev: u64,
+    pub netns_ino: u64,
+    pub nr_jited_ksyms: u32,
+    pub nr_jited_func_lens: u32,
+    pub jited_ksyms: u64,
+    pub jited_func_lens: u64,
+    pub btf_id: u32,
+    pub func_info_rec_size: u32,
+    pub func_info: u64,
+    pub nr_func_info: u32,
+    pub nr_line_info: u32,
+    pub line_info: u64,
+    pub jited_line_info: u64,
+    pub nr_jited_line_info: u32,
+    pub line_info_rec_size: u32,
+    pub jited_line_info_rec_size: u32,
+    pub nr_prog_tags: u32,
+    pub prog_tags: u64,
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+    pub recursion_misses: u64,
+    pub verified_insns: u32,
+    pub attach_btf_obj_id: u32,
+    pub attach_btf_id: u32,
+    pub _pad: u32,
+}
+
+/// `struct bpf_map_info` (the prefix we read).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapInfo {
+    pub map_type: u32,
+    pub id: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub name: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct InfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `T`.
+pub fn obj_info<T: Default>(fd: RawFd) -> io::Result<T> {
+    let mut info = T::default();
+    let mut a = InfoAttr {
+        bpf_fd: fd as u32,
+        info_len: std::mem::size_of::<T>() as u32,
+        info: &mut info as *mut T as u64,
+    };
+    // SAFETY: `info` is a `T` of `info_len` bytes, written by the kernel.
+    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
+    Ok(info)
+}
