@@ -51,7 +51,19 @@ pub fn kernel_info() -> KernelInfo {
     KernelInfo {
         page_size: u32::try_from(page).unwrap_or(4096),
         possible_cpus: possible_cpus().unwrap_or(1),
+        kernel_version: kernel_version().unwrap_or(0),
     }
+}
+
+/// `KERNEL_VERSION(major, minor, patch)` of the running kernel from `uname -r`, patch
+/// capped at 255 like `LINUX_VERSION_CODE` (libbpf's `get_kernel_version`).
+pub fn kernel_version() -> Option<u32> {
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut it = rel.trim().split(|c: char| !c.is_ascii_digit());
+    let major: u32 = it.next()?.parse().ok()?;
+    let minor: u32 = it.next()?.parse().ok()?;
+    let patch: u32 = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((major << 16) | (minor << 8) | patch.min(255))
 }
 
 /// Count of `/sys/devices/system/cpu/possible` (e.g. `0-3,5`).

@@ -31,6 +31,21 @@ pub struct LoadedProg {
     pub id: u32,
     /// Kernel program tag.
     pub tag: [u8; 8],
+    /// `prog_type` sent to the kernel.
+    pub prog_type: u32,
+    /// `expected_attach_type` sent.
+    pub expected_attach_type: u32,
+    /// `prog_flags` sent.
+    pub prog_flags: u32,
+    /// `kern_version` sent.
+    pub kern_version: u32,
+}
+
+/// User-space knobs for a load.
+#[derive(Default, Clone)]
+pub struct LoadOpts {
+    /// Entry programs not to load (libbpf's `bpf_program__set_autoload(p, false)`).
+    pub disable: Vec<String>,
 }
 
 /// A map created by the user-space executor.
@@ -84,6 +99,11 @@ fn core_err(path: &str, e: bpfld_core::Error<'_>) -> LoadError {
 
 /// Load `path` with the user-space executor on the running kernel.
 pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
+    load_userspace_with(path, &LoadOpts::default())
+}
+
+/// [`load_userspace`] with options.
+pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, LoadError> {
     let data = std::fs::read(path).map_err(|e| LoadError {
         msg: format!("{path}: {e}"),
         errno: e.raw_os_error().unwrap_or(libc::EIO),
@@ -93,7 +113,16 @@ pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
     let name = object_name(path);
     let mut alloc = VecAlloc::default();
     let elf = Elf::parse(&data, &mut alloc).map_err(|e| core_err(path, e))?;
-    let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
+    let mut obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
+    for d in &opts.disable {
+        if !obj.set_autoload(d, false) {
+            return Err(LoadError {
+                msg: format!("{path}: no program '{d}'"),
+                errno: libc::ENOENT,
+                log: String::new(),
+            });
+        }
+    }
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
     let mut plan =
         Plan::build(&obj, &kernel_info(), kb, &mut alloc).map_err(|e| core_err(path, e))?;
@@ -119,6 +148,10 @@ pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
             fd,
             id: info.id,
             tag: info.tag,
+            prog_type: p.prog_type,
+            expected_attach_type: p.expected_attach_type,
+            prog_flags: p.prog_flags,
+            kern_version: plan.kern_version,
         });
     }
     for (m, fd) in obj.maps.iter().zip(map_fds) {
@@ -155,7 +188,7 @@ pub fn inspect(path: &str) -> Result<String, LoadError> {
     let _ = writeln!(
         s,
         "object {name}: license \"{license}\", kern_version {:#x}",
-        obj.kern_version
+        plan.kern_version
     );
     if let Some(b) = obj.btf.as_ref() {
         let _ = writeln!(s, "btf: {} bytes", b.data().len());

@@ -256,7 +256,7 @@ fn run<'a, A: Alloc, B: Bpf>(
             log_level: log.level,
             log_size: log.size,
             log_buf: log.buf,
-            kern_version: obj.kern_version,
+            kern_version: plan.kern_version,
             prog_flags: p.prog_flags,
             prog_name: p.kname,
             expected_attach_type: p.expected_attach_type,

@@ -37,6 +37,9 @@ pub struct KernelInfo {
     pub page_size: u32,
     /// Number of possible CPUs (default size of perf event arrays).
     pub possible_cpus: u32,
+    /// `LINUX_VERSION_CODE` of the running kernel, sent as `kern_version` when the
+    /// object has no `version` section (as libbpf does).
+    pub kernel_version: u32,
 }
 
 /// Where a type found in kernel BTF lives.
@@ -145,6 +148,8 @@ pub struct Plan<'o, 'a, A: Alloc> {
     pub func_info: A::Buf<FuncInfoRec>,
     /// line_info of all programs.
     pub line_info: A::Buf<LineInfoRec>,
+    /// `kern_version` sent with every program.
+    pub kern_version: u32,
     /// SHA-256 over the plan (see the module documentation).
     pub receipt: [u8; 32],
 }
@@ -405,6 +410,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             fd_sites: alloc.alloc(total.sites)?,
             func_info: alloc.alloc(total.func_info)?,
             line_info: alloc.alloc(total.line_info)?,
+            kern_version: obj.kern_version.unwrap_or(kinfo.kernel_version),
             receipt: [0; 32],
         };
 
@@ -780,7 +786,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         };
         h.update(b"bpfld-receipt-v1\0");
         bytes_(&mut h, &self.obj.license);
-        u32s(&mut h, &[self.obj.kern_version]);
+        u32s(&mut h, &[self.kern_version]);
         bytes_(
             &mut h,
             self.obj.btf.as_ref().map(|b| b.data()).unwrap_or_default(),

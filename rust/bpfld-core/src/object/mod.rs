@@ -169,8 +169,9 @@ pub struct Object<'a, A: Alloc> {
     pub name: &'a str,
     /// License, NUL-terminated.
     pub license: [u8; LICENSE_LEN],
-    /// Contents of the `version` section, or 0.
-    pub kern_version: u32,
+    /// Contents of the `version` section, if any (otherwise the plan sends the running
+    /// kernel's version, as libbpf does).
+    pub kern_version: Option<u32>,
     /// BTF, fixed up for loading, if the object has `.BTF`.
     pub btf: Option<ObjBtf<A>>,
     /// `.BTF.ext`, if present.
@@ -219,7 +220,7 @@ impl<'a, A: Alloc> Object<'a, A> {
     /// Parse `elf` as a libbpf-style BPF object named `name`.
     pub fn parse(elf: Elf<'a>, name: &'a str, alloc: &mut A) -> Result<'a, Self> {
         let mut license = [0u8; LICENSE_LEN];
-        let mut kern_version = 0;
+        let mut kern_version = None;
         let mut btf_sec = None;
         let mut ext_sec = None;
         let mut text_shndx = None;
@@ -241,7 +242,7 @@ impl<'a, A: Alloc> Object<'a, A> {
                     if s.data.len() != 4 {
                         return Err(Error::malformed("version section is not 4 bytes").ctx(c));
                     }
-                    kern_version = bytes::u32_at(s.data, 0).unwrap_or(0);
+                    kern_version = bytes::u32_at(s.data, 0);
                 }
                 "maps" => {
                     return Err(Error::new(Kind::Unsupported(
@@ -300,6 +301,22 @@ impl<'a, A: Alloc> Object<'a, A> {
         collect_relos(&mut obj, alloc)?;
         maps::collect_slots(&mut obj, alloc)?;
         Ok(obj)
+    }
+
+    /// Turn auto-loading of entry program `name` on or off (libbpf's
+    /// `bpf_program__set_autoload`); `false` if there is no such program.
+    pub fn set_autoload(&mut self, name: &str, autoload: bool) -> bool {
+        match self
+            .progs
+            .iter_mut()
+            .find(|p| !p.is_subprog() && p.name == name)
+        {
+            Some(p) => {
+                p.autoload = autoload;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The program with `name` that is an entry point.
