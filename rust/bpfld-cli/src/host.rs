@@ -42,6 +42,10 @@ impl KernelBtf for HostBtf {
             type_id: id,
         })
     }
+
+    fn vmlinux(&self) -> Option<&dyn Types> {
+        Some(&self.btf)
+    }
 }
 
 /// Page size and possible CPUs of this machine.

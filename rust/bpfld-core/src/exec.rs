@@ -157,7 +157,8 @@ fn run<'a, A: Alloc, B: Bpf>(
     }
 
     for (i, m) in obj.maps.iter().enumerate() {
-        if m.kind == MapKind::Inner {
+        let create = plan.maps.get(i).is_some_and(|pm| pm.create);
+        if m.kind == MapKind::Inner || !create {
             continue;
         }
         let ctx = Ctx::Map(m.name);
@@ -351,6 +352,7 @@ fn create_map<'a, A: Alloc, B: Bpf>(
         numa_node: d.numa_node,
         map_name: m.kname,
         map_extra: d.map_extra,
+        btf_vmlinux_value_type_id: pm.vmlinux_value_type_id,
         ..MapCreateAttr::default()
     };
     if pm.with_btf && c.btf_fd >= 0 {

@@ -16,7 +16,7 @@
 //! instructions and info, slots), with fd sites holding map indices, so it is stable
 //! for identical input and independent of fd numbers.
 
-use crate::btf::{self, BtfKind, ExtRecord, InfoSection};
+use crate::btf::{self, BtfKind, ExtRecord, InfoSection, Types};
 use crate::bytes;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
 use crate::insn::Insn;
@@ -56,6 +56,11 @@ pub trait KernelBtf {
     /// The type called `name` of kind `kind`, in vmlinux when `module` is `None`, else in
     /// that module's BTF.
     fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType>;
+
+    /// vmlinux's types, for what needs more than a lookup (struct_ops layouts, CO-RE).
+    fn vmlinux(&self) -> Option<&dyn Types> {
+        None
+    }
 }
 
 /// An instruction whose `imm` must receive a map's fd.
@@ -125,6 +130,31 @@ pub struct PlannedMap {
     pub def: MapDef,
     /// Send the object's BTF fd and the key/value type ids.
     pub with_btf: bool,
+    /// Create it (false for maps of `?.struct_ops` sections).
+    pub create: bool,
+    /// struct_ops: `bpf_struct_ops_<type>` in vmlinux BTF.
+    pub vmlinux_value_type_id: u32,
+}
+
+/// The value of one struct_ops map: the kernel's `bpf_struct_ops_<type>` with the
+/// object's scalar members copied in; program fds go at [`StOpsPlan::funcs`] offsets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StOpsPlan {
+    /// The map.
+    pub map: u32,
+    /// Its value bytes, in [`Plan::st_values`].
+    pub value: Span,
+    /// Function slots, in [`Plan::st_funcs`].
+    pub funcs: Span,
+}
+
+/// A program fd to write into a struct_ops value.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StOpsSlot {
+    /// Byte offset in the map value.
+    pub offset: u32,
+    /// Object program index.
+    pub prog: u32,
 }
 
 /// `struct bpf_func_info`.
@@ -148,6 +178,12 @@ pub struct Plan<'o, 'a, A: Alloc> {
     pub func_info: A::Buf<FuncInfoRec>,
     /// line_info of all programs.
     pub line_info: A::Buf<LineInfoRec>,
+    /// struct_ops maps to fill after the programs are loaded.
+    pub st_maps: A::Buf<StOpsPlan>,
+    /// Values of struct_ops maps.
+    pub st_values: A::Buf<u8>,
+    /// Program slots of struct_ops values.
+    pub st_funcs: A::Buf<StOpsSlot>,
     /// `kern_version` sent with every program.
     pub kern_version: u32,
     /// SHA-256 over the plan (see the module documentation).
@@ -374,12 +410,14 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         kbtf: Option<&dyn KernelBtf>,
         alloc: &mut A,
     ) -> Result<'a, Self> {
+        let st = StructOps::resolve(obj, kbtf, alloc)?;
         let mut linker = Linker::new(obj, alloc)?;
+        let load = &st.load;
         let mains = || {
             obj.progs
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| !p.is_subprog() && p.autoload)
+                .filter(|(i, p)| !p.is_subprog() && load.get(*i).copied().unwrap_or(false))
                 .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
         };
 
@@ -410,6 +448,9 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             fd_sites: alloc.alloc(total.sites)?,
             func_info: alloc.alloc(total.func_info)?,
             line_info: alloc.alloc(total.line_info)?,
+            st_maps: st.maps,
+            st_values: st.values,
+            st_funcs: st.funcs,
             kern_version: obj.kern_version.unwrap_or(kinfo.kernel_version),
             receipt: [0; 32],
         };
@@ -420,14 +461,15 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             let p = *linker.prog(m)?;
             let c = Ctx::Prog(p.name);
             linker.layout(m).ctx(c)?;
-            let pp = plan.link_one(&linker, m, &mut at, kbtf).ctx(c)?;
+            let st_attach = st.attach.get(idx(m)).copied().flatten();
+            let pp = plan.link_one(&linker, m, &mut at, kbtf, st_attach).ctx(c)?;
             *plan
                 .progs
                 .get_mut(k)
                 .ok_or(Error::malformed("program count"))? = pp;
         }
-        plan.settle_maps(kinfo)?;
-        plan.check_slots()?;
+        plan.settle_maps(kinfo, &st.vtypes)?;
+        plan.check_slots(&st.load)?;
         plan.receipt = plan.compute_receipt();
         Ok(plan)
     }
@@ -439,6 +481,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         m: u32,
         at: &mut Sizes,
         kbtf: Option<&dyn KernelBtf>,
+        st_attach: Option<(u32, u32)>,
     ) -> Result<'a, PlannedProg<'a>> {
         let obj = self.obj;
         let main = *l.prog(m)?;
@@ -538,6 +581,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 
         let (func_info, line_info) = self.write_info(l, at)?;
 
+        let mut expected_attach_type = spec.expected_attach_type;
         let attach = match (spec.btf_source, spec.btf_target) {
             (BtfSource::Kernel, Some(t)) => {
                 let k = kbtf.ok_or(Error::new(Kind::Unsupported(
@@ -566,7 +610,14 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 )))
             }
             (BtfSource::StructOpsMap, _) => {
-                return Err(Error::new(Kind::Unsupported("struct_ops programs")))
+                let (type_id, member) = st_attach.ok_or(Error::malformed(
+                    "struct_ops program is not referenced by any struct_ops map",
+                ))?;
+                expected_attach_type = member;
+                Some(KernelType {
+                    btf_obj_id: 0,
+                    type_id,
+                })
             }
         };
 
@@ -576,7 +627,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             sec_name: main.sec_name,
             kname: crate::object::kname(main.name),
             prog_type: spec.prog_type,
-            expected_attach_type: spec.expected_attach_type,
+            expected_attach_type,
             prog_flags: spec.prog_flags,
             attach,
             insns: Span {
@@ -669,10 +720,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     }
 
     /// The map definitions as libbpf sends them to a 6.12 kernel.
-    fn settle_maps(&mut self, kinfo: &KernelInfo) -> Result<'a, ()> {
+    fn settle_maps(&mut self, kinfo: &KernelInfo, vtypes: &[(u32, u32)]) -> Result<'a, ()> {
         let has_btf = self.obj.btf.is_some();
         let obj = self.obj;
-        for (m, pm) in obj.maps.iter().zip(self.maps.iter_mut()) {
+        for (i, (m, pm)) in obj.maps.iter().zip(self.maps.iter_mut()).enumerate() {
             let mut def = m.def;
             if matches!(
                 def.map_type,
@@ -705,16 +756,27 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 def.key_type_id = 0;
                 def.value_type_id = 0;
             }
+            let mut vmlinux_value_type_id = 0;
+            if m.kind == MapKind::StructOps {
+                // libbpf sends the kernel's value type, not the object's.
+                def.value_type_id = 0;
+                if let Some(&(vt, size)) = vtypes.get(i) {
+                    vmlinux_value_type_id = vt;
+                    def.value_size = size;
+                }
+            }
             *pm = PlannedMap {
                 def,
                 with_btf: has_btf && !no_btf,
+                create: m.autocreate,
+                vmlinux_value_type_id,
             };
         }
         Ok(())
     }
 
     /// Slots must point at maps and loaded programs of this plan.
-    fn check_slots(&self) -> Result<'a, ()> {
+    fn check_slots(&self, load: &[bool]) -> Result<'a, ()> {
         for s in self.obj.slots.iter() {
             let map = self
                 .obj
@@ -728,7 +790,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                         .progs
                         .get(idx(p))
                         .ok_or(Error::malformed("slot program"))?;
-                    if !prog.autoload {
+                    if !load.get(idx(p)).copied().unwrap_or(false) {
                         return Err(Error::malformed(
                             "prog array slot refers to a program that is not loaded",
                         )
@@ -825,6 +887,13 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             };
             u32s(&mut h, &[s.map, s.index, k, t]);
         }
+        for st in self.st_maps.iter() {
+            u32s(&mut h, &[st.map]);
+            bytes_(&mut h, st.value.of(&self.st_values));
+            for f in st.funcs.of(&self.st_funcs) {
+                u32s(&mut h, &[f.offset, f.prog]);
+            }
+        }
         for p in self.progs.iter() {
             bytes_(&mut h, &p.kname);
             let (obj_id, type_id) = p
@@ -859,6 +928,281 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             self.prog_line_info(p).iter().for_each(|r| u32s(&mut h, r));
         }
         h.finalize().into()
+    }
+}
+
+/// struct_ops resolution against vmlinux BTF (libbpf's `bpf_map__init_kern_struct_ops`
+/// and `bpf_object_adjust_struct_ops_autoload`).
+struct StructOps<A: Alloc> {
+    /// Effective autoload per object program.
+    load: A::Buf<bool>,
+    /// Per object program: (kernel struct type id, kernel member index) for struct_ops.
+    attach: A::Buf<Option<(u32, u32)>>,
+    /// Per object map: (vmlinux value type id, value size) for struct_ops maps.
+    vtypes: A::Buf<(u32, u32)>,
+    maps: A::Buf<StOpsPlan>,
+    values: A::Buf<u8>,
+    funcs: A::Buf<StOpsSlot>,
+}
+
+/// What libbpf's `find_struct_ops_kern_types` finds for a local struct_ops type name.
+struct KernStOps {
+    type_id: u32,
+    vtype_id: u32,
+    vsize: u32,
+    data_off: u32,
+}
+
+fn kern_st_ops_types(k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
+    // The kernel type has the essential name (no ___flavor suffix).
+    let ess = tname
+        .find("___")
+        .and_then(|i| tname.get(..i))
+        .unwrap_or(tname);
+    let type_id = k
+        .find_by_name_kind(ess, BtfKind::Struct)?
+        .ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
+    let mut buf = [0u8; limits::MAX_NAME_LEN];
+    let prefix = b"bpf_struct_ops_";
+    let full = prefix.len().saturating_add(ess.len());
+    let dst = buf
+        .get_mut(..full)
+        .ok_or(Error::malformed("struct_ops type name too long"))?;
+    let (a, b) = dst.split_at_mut(prefix.len());
+    a.copy_from_slice(prefix);
+    b.copy_from_slice(ess.as_bytes());
+    let vname = core::str::from_utf8(dst).map_err(|_| Error::malformed("struct_ops type name"))?;
+    let vtype_id = k
+        .find_by_name_kind(vname, BtfKind::Struct)?
+        .ok_or(Error::new(Kind::NotFound(
+            "bpf_struct_ops_<type> in kernel BTF",
+        )))?;
+    let vt = k.type_by_id(vtype_id)?;
+    let data = vt
+        .members()?
+        .find(|m| m.type_id == type_id)
+        .ok_or(Error::new(Kind::NotFound(
+            "data member of bpf_struct_ops_<type>",
+        )))?;
+    Ok(KernStOps {
+        type_id,
+        vtype_id,
+        vsize: vt.size().unwrap_or(0),
+        data_off: data.bit_offset / 8,
+    })
+}
+
+impl<A: Alloc> StructOps<A> {
+    fn resolve<'a>(
+        obj: &Object<'a, A>,
+        kbtf: Option<&dyn KernelBtf>,
+        alloc: &mut A,
+    ) -> Result<'a, Self> {
+        let n_progs = obj.progs.len();
+        let mut load = alloc.alloc::<bool>(n_progs)?;
+        for (l, p) in load.iter_mut().zip(obj.progs.iter()) {
+            *l = !p.is_subprog() && p.autoload;
+        }
+        let mut attach = alloc.alloc::<Option<(u32, u32)>>(n_progs)?;
+        let mut vtypes = alloc.alloc::<(u32, u32)>(obj.maps.len())?;
+        let st_maps = || {
+            obj.maps
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.kind == MapKind::StructOps && m.autocreate)
+        };
+        let n_maps = st_maps().count();
+        let mut referenced = alloc.alloc::<bool>(n_progs)?;
+        if n_maps == 0 {
+            // No struct_ops map: struct_ops programs have nothing to attach to.
+            for (l, p) in load.iter_mut().zip(obj.progs.iter()) {
+                if p.spec
+                    .is_some_and(|s| s.prog_type == uapi::BPF_PROG_TYPE_STRUCT_OPS)
+                {
+                    *l = false;
+                }
+            }
+            return Ok(StructOps {
+                load,
+                attach,
+                vtypes,
+                maps: alloc.alloc(0)?,
+                values: alloc.alloc(0)?,
+                funcs: alloc.alloc(0)?,
+            });
+        }
+        let k = kbtf
+            .and_then(|k| k.vmlinux())
+            .ok_or(Error::new(Kind::Unsupported(
+                "struct_ops maps need the kernel's BTF",
+            )))?;
+        let btf = obj
+            .btf
+            .as_ref()
+            .ok_or(Error::malformed("struct_ops without BTF"))?;
+        // Sizes first.
+        let mut total_value = 0usize;
+        for (_, m) in st_maps() {
+            let tname = obj
+                .btf_strings
+                .get(btf.type_by_id(m.st_type_id)?.name_off())?;
+            let ks = kern_st_ops_types(k, tname).ctx(Ctx::Map(m.name))?;
+            total_value = total_value.saturating_add(idx(ks.vsize));
+        }
+        let n_funcs = obj.st_ops_funcs.len();
+        let mut maps = alloc.alloc::<StOpsPlan>(n_maps)?;
+        let mut values = alloc.alloc::<u8>(total_value)?;
+        let mut funcs = alloc.alloc::<StOpsSlot>(n_funcs)?;
+        let (mut vat, mut fat) = (0usize, 0usize);
+        for (k_i, (mi, m)) in st_maps().enumerate() {
+            let c = Ctx::Map(m.name);
+            let lt = btf.type_by_id(m.st_type_id)?;
+            let tname = obj.btf_strings.get(lt.name_off())?;
+            let ks = kern_st_ops_types(k, tname).ctx(c)?;
+            let kt = k.type_by_id(ks.type_id)?;
+            let vstart = vat;
+            let fstart = fat;
+            let value = values
+                .get_mut(vat..vat.saturating_add(idx(ks.vsize)))
+                .ok_or(Error::malformed("struct_ops value size"))?;
+            vat = vat.saturating_add(idx(ks.vsize));
+            *vtypes.get_mut(mi).ok_or(Error::malformed("map index"))? = (ks.vtype_id, ks.vsize);
+            for (i, member) in lt.members()?.enumerate() {
+                let mname = obj.btf_strings.get(member.name_off)?;
+                let mc = Ctx::Symbol(mname);
+                let moff = member.bit_offset / 8;
+                let msize = btf.resolve_size(member.type_id).ctx(mc).ctx(c)?;
+                let mdata = bytes::slice(m.data, u64::from(moff), u64::from(msize)).ok_or(
+                    Error::malformed("struct_ops member outside its data")
+                        .ctx(mc)
+                        .ctx(c),
+                )?;
+                let prog = obj
+                    .st_ops_funcs
+                    .iter()
+                    .find(|f| idx(f.map) == mi && idx(f.member) == i)
+                    .map(|f| f.prog);
+                let mut kernel_member = None;
+                for (ki, km) in kt.members()?.enumerate() {
+                    if k.name_at(km.name_off)? == mname {
+                        kernel_member = Some((ki, km));
+                        break;
+                    }
+                }
+                let Some((kidx, km)) = kernel_member else {
+                    if mdata.iter().any(|&b| b != 0) || prog.is_some() && mdata.is_empty() {
+                        return Err(Error::new(Kind::Unsupported(
+                            "struct_ops member not in the kernel's type",
+                        ))
+                        .ctx(mc)
+                        .ctx(c));
+                    }
+                    // libbpf skips zero members the kernel lacks (and the program meant
+                    // for it is not loaded because of this map).
+                    continue;
+                };
+                if member.bitfield_size != 0 || km.bitfield_size != 0 {
+                    return Err(Error::new(Kind::Unsupported("struct_ops bitfield member"))
+                        .ctx(mc)
+                        .ctx(c));
+                }
+                let mt = btf.skip_mods_and_typedefs(member.type_id)?;
+                let kmt = k.skip_mods_and_typedefs(km.type_id)?;
+                if mt.kind() != kmt.kind() {
+                    return Err(Error::malformed(
+                        "struct_ops member kind differs from the kernel's",
+                    )
+                    .ctx(mc)
+                    .ctx(c));
+                }
+                let koff = ks.data_off.saturating_add(km.bit_offset / 8);
+                if mt.kind() == BtfKind::Ptr {
+                    let Some(p) = prog else { continue };
+                    if k.skip_mods_and_typedefs(kmt.ref_type().unwrap_or(0))?
+                        .kind()
+                        != BtfKind::FuncProto
+                    {
+                        return Err(Error::malformed(
+                            "kernel struct_ops member is not a function pointer",
+                        )
+                        .ctx(mc)
+                        .ctx(c));
+                    }
+                    let kidx = bytes::u32_of(kidx)?;
+                    let slot = attach
+                        .get_mut(idx(p))
+                        .ok_or(Error::malformed("program index"))?;
+                    match *slot {
+                        None => *slot = Some((ks.type_id, kidx)),
+                        Some(prev) if prev == (ks.type_id, kidx) => {}
+                        Some(_) => {
+                            return Err(Error::malformed(
+                                "struct_ops program reused for a different type or member",
+                            )
+                            .ctx(mc)
+                            .ctx(c))
+                        }
+                    }
+                    *referenced
+                        .get_mut(idx(p))
+                        .ok_or(Error::malformed("program index"))? = true;
+                    *funcs
+                        .get_mut(fat)
+                        .ok_or(Error::malformed("struct_ops slots"))? = StOpsSlot {
+                        offset: koff,
+                        prog: p,
+                    };
+                    fat = fat.saturating_add(1);
+                    continue;
+                }
+                let ksize = k.resolve_size(km.type_id)?;
+                if ksize != msize {
+                    return Err(Error::malformed(
+                        "struct_ops member size differs from the kernel's",
+                    )
+                    .ctx(mc)
+                    .ctx(c));
+                }
+                value
+                    .get_mut(idx(koff)..idx(koff).saturating_add(idx(msize)))
+                    .ok_or(Error::malformed(
+                        "struct_ops member outside the kernel value",
+                    ))?
+                    .copy_from_slice(mdata);
+            }
+            *maps
+                .get_mut(k_i)
+                .ok_or(Error::malformed("struct_ops maps"))? = StOpsPlan {
+                map: bytes::u32_of(mi)?,
+                value: Span {
+                    start: bytes::u32_of(vstart)?,
+                    len: ks.vsize,
+                },
+                funcs: Span {
+                    start: bytes::u32_of(fstart)?,
+                    len: bytes::u32_of(fat.saturating_sub(fstart))?,
+                },
+            };
+        }
+        // struct_ops programs no created map refers to are not loaded (libbpf).
+        for ((l, p), r) in load.iter_mut().zip(obj.progs.iter()).zip(referenced.iter()) {
+            if p.spec
+                .is_some_and(|s| s.prog_type == uapi::BPF_PROG_TYPE_STRUCT_OPS)
+                && !r
+            {
+                *l = false;
+            }
+        }
+        let mut exact = alloc.alloc::<StOpsSlot>(fat)?;
+        exact.copy_from_slice(funcs.get(..fat).unwrap_or_default());
+        Ok(StructOps {
+            load,
+            attach,
+            vtypes,
+            maps,
+            values,
+            funcs: exact,
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 //! `bpf_object__init_global_data_maps`, `internal_map_name`, `map_is_mmapable`,
 //! `bpf_object__collect_map_relos`).
 
-use super::{Object, RawStrings, Slot, SlotTarget};
+use super::{Object, RawStrings, Slot, SlotTarget, StOpsFunc};
 use crate::btf::{self, BtfKind, Type, Types};
 use crate::bytes;
 use crate::elf::{self, Section};
@@ -35,6 +35,9 @@ pub enum MapKind {
     Kconfig,
     /// The inner map template of a map-in-map (created only to shape the outer map).
     Inner,
+    /// A struct_ops map (`.struct_ops`, `.struct_ops.link`): its value is built from the
+    /// kernel's `bpf_struct_ops_<type>` at plan time.
+    StructOps,
 }
 
 impl MapKind {
@@ -97,6 +100,10 @@ pub struct Map<'a> {
     pub data: &'a [u8],
     /// Index of the inner map template (map-in-map).
     pub inner: Option<u32>,
+    /// Create this map (false for maps of `?.struct_ops` sections).
+    pub autocreate: bool,
+    /// For struct_ops maps: the local struct type (BTF id).
+    pub st_type_id: u32,
 }
 
 impl Map<'_> {
@@ -151,6 +158,17 @@ pub(crate) fn internal_map_name(obj_name: &str, real: &str) -> [u8; uapi::BPF_OB
     out
 }
 
+/// The struct_ops section flavours: (is `.link`, is `?` (not auto-created)).
+fn st_ops_kind(name: &str) -> Option<(bool, bool)> {
+    match name {
+        ".struct_ops" => Some((false, false)),
+        ".struct_ops.link" => Some((true, false)),
+        "?.struct_ops" => Some((false, true)),
+        "?.struct_ops.link" => Some((true, true)),
+        _ => None,
+    }
+}
+
 fn data_kind(s: &Section<'_>) -> Option<MapKind> {
     let has = |base: &str| {
         s.name == base
@@ -178,8 +196,19 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
     let elf = obj.elf;
     let mut n_data = 0usize;
     for s in elf.sections() {
-        if data_kind(&s?).is_some() {
+        let s = s?;
+        if data_kind(&s).is_some() {
             n_data = n_data.saturating_add(1);
+        }
+        if st_ops_kind(s.name).is_some() && s.kind() == elf::SHT_PROGBITS {
+            let btf = obj
+                .btf
+                .as_ref()
+                .ok_or(Error::malformed("struct_ops without .BTF").ctx(Ctx::Section(s.name)))?;
+            let id = btf.find_by_name_kind(s.name, BtfKind::Datasec)?.ok_or(
+                Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(Ctx::Section(s.name)),
+            )?;
+            n_data = n_data.saturating_add(usize::from(btf.type_by_id(id)?.vlen()));
         }
     }
     let mut n_btf = 0usize;
@@ -276,9 +305,79 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
                 sec_idx: s.index,
                 def,
                 data: if kind == MapKind::Bss { &[] } else { s.data },
+                autocreate: true,
                 ..Map::default()
             },
         )?;
+    }
+
+    // struct_ops maps, one per variable of each struct_ops section, in section order.
+    for s in elf.sections() {
+        let s = s?;
+        let Some((link, optional)) = st_ops_kind(s.name) else {
+            continue;
+        };
+        if s.kind() != elf::SHT_PROGBITS {
+            continue;
+        }
+        let names = obj.btf_strings;
+        let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
+        let c = Ctx::Section(s.name);
+        let ds = btf
+            .find_by_name_kind(s.name, BtfKind::Datasec)?
+            .ok_or(Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(c))?;
+        for vi in btf.type_by_id(ds)?.secinfos()? {
+            let var = btf.type_by_id(vi.type_id)?;
+            let var_name = names.get(var.name_off())?;
+            let vc = Ctx::Map(var_name);
+            let t = btf.skip_mods_and_typedefs(vi.type_id)?;
+            let t = if t.kind() == BtfKind::Var {
+                btf.skip_mods_and_typedefs(t.var()?.type_id)?
+            } else {
+                t
+            };
+            if names.get(t.name_off())?.is_empty() {
+                return Err(Error::new(Kind::Unsupported("anonymous struct_ops type"))
+                    .ctx(vc)
+                    .ctx(c));
+            }
+            if t.kind() != BtfKind::Struct {
+                return Err(Error::malformed("struct_ops variable is not a struct")
+                    .ctx(vc)
+                    .ctx(c));
+            }
+            let size = t.size().unwrap_or(0);
+            let data = bytes::slice(s.data, u64::from(vi.offset), u64::from(size)).ok_or(
+                Error::malformed("struct_ops variable beyond the end of its section")
+                    .ctx(vc)
+                    .ctx(c),
+            )?;
+            push(
+                &mut tmp,
+                &mut n,
+                Map {
+                    name: var_name,
+                    kname: kname(var_name),
+                    kind: MapKind::StructOps,
+                    sec_idx: s.index,
+                    sec_offset: u64::from(vi.offset),
+                    def_size: u64::from(size),
+                    def: MapDef {
+                        map_type: uapi::BPF_MAP_TYPE_STRUCT_OPS,
+                        key_size: 4,
+                        value_size: size,
+                        max_entries: 1,
+                        map_flags: if link { uapi::BPF_F_LINK } else { 0 },
+                        value_type_id: t.id(),
+                        ..MapDef::default()
+                    },
+                    data,
+                    autocreate: !optional,
+                    st_type_id: t.id(),
+                    ..Map::default()
+                },
+            )?;
+        }
     }
     if n > limits::MAX_MAPS {
         return Err(Error::limit("maps", n, limits::MAX_MAPS));
@@ -353,6 +452,7 @@ fn btf_map<'a, B: btf::Types>(
         name,
         kname: kname(name),
         kind: MapKind::Btf,
+        autocreate: true,
         sec_idx: sec.index,
         sec_offset: u64::from(vi.offset),
         def_size: u64::from(vi.size),
@@ -364,6 +464,7 @@ fn btf_map<'a, B: btf::Types>(
         name,
         kname: kname(name),
         kind: MapKind::Inner,
+        autocreate: true,
         sec_idx: sec.index,
         def: inner,
         ..Map::default()
@@ -662,6 +763,116 @@ pub(super) fn collect_slots<'a, A: Alloc>(
     let mut out = alloc.alloc::<Slot>(n)?;
     out.copy_from_slice(slots.get(..n).unwrap_or_default());
     obj.slots = out;
+    Ok(())
+}
+
+/// Function pointers of struct_ops maps, from `.rel.struct_ops[.link]` (libbpf's
+/// `bpf_object__collect_st_ops_relos`).
+pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
+    obj: &mut Object<'a, A>,
+    alloc: &mut A,
+) -> Result<'a, ()> {
+    let elf = obj.elf;
+    let mut count = 0usize;
+    for s in elf.sections() {
+        let s = s?;
+        if s.kind() == elf::SHT_REL && st_ops_kind(elf.section(s.hdr.sh_info)?.name).is_some() {
+            count = count.saturating_add(elf.rels(&s).count());
+        }
+    }
+    if count > limits::MAX_RELOCS {
+        return Err(Error::limit(
+            "struct_ops relocations",
+            count,
+            limits::MAX_RELOCS,
+        ));
+    }
+    let mut out = alloc.alloc::<StOpsFunc>(count)?;
+    let mut n = 0usize;
+    for s in elf.sections() {
+        let s = s?;
+        if s.kind() != elf::SHT_REL {
+            continue;
+        }
+        let target = elf.section(s.hdr.sh_info)?;
+        if st_ops_kind(target.name).is_none() {
+            continue;
+        }
+        for (i, r) in elf.rels(&s).enumerate() {
+            let c = Ctx::Reloc(bytes::u32_of(i)?);
+            let sym = elf.symbol(r.sym).ctx(c)?;
+            let sc = Ctx::Symbol(sym.name);
+            let (mi, map) = obj
+                .maps
+                .iter()
+                .enumerate()
+                .find(|(_, m)| {
+                    m.kind == MapKind::StructOps
+                        && m.sec_idx == target.index
+                        && r.offset >= m.sec_offset
+                        && r.offset < m.sec_offset.saturating_add(m.def_size)
+                })
+                .ok_or(
+                    Error::new(Kind::NotFound("struct_ops map at relocation offset"))
+                        .ctx(sc)
+                        .ctx(c),
+                )?;
+            let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
+            let t = btf.type_by_id(map.st_type_id)?;
+            let moff_bits = r.offset.saturating_sub(map.sec_offset).saturating_mul(8);
+            let (member, m) = t
+                .members()?
+                .enumerate()
+                .find(|(_, m)| u64::from(m.bit_offset) == moff_bits)
+                .ok_or(
+                    Error::malformed("struct_ops relocation not at a member")
+                        .ctx(sc)
+                        .ctx(Ctx::Map(map.name)),
+                )?;
+            let mt = btf.skip_mods_and_typedefs(m.type_id)?;
+            let is_fn_ptr = mt.kind() == BtfKind::Ptr
+                && btf
+                    .skip_mods_and_typedefs(mt.ref_type().unwrap_or(0))?
+                    .kind()
+                    == BtfKind::FuncProto;
+            if !is_fn_ptr {
+                return Err(Error::malformed(
+                    "struct_ops relocation on a member that is not a function pointer",
+                )
+                .ctx(sc)
+                .ctx(Ctx::Map(map.name)));
+            }
+            let sym_insn = sym.sym.st_value.checked_div(8).unwrap_or(0);
+            let prog = obj
+                .prog_at(sym.shndx(), sym_insn)
+                .filter(|&p| {
+                    obj.progs
+                        .get(usize::try_from(p).unwrap_or(usize::MAX))
+                        .is_some_and(|p| {
+                            p.spec
+                                .is_some_and(|s| s.prog_type == uapi::BPF_PROG_TYPE_STRUCT_OPS)
+                                && u64::from(p.insn_off) == sym_insn
+                        })
+                })
+                .ok_or(
+                    Error::malformed("struct_ops member does not point to a struct_ops program")
+                        .ctx(sc)
+                        .ctx(Ctx::Map(map.name)),
+                )?;
+            let slot = out
+                .get_mut(n)
+                .ok_or(Error::malformed("struct_ops relocation count"))?;
+            *slot = StOpsFunc {
+                map: bytes::u32_of(mi)?,
+                member: bytes::u32_of(member)?,
+                prog,
+            };
+            n = n.saturating_add(1);
+        }
+    }
+    let mut exact = alloc.alloc::<StOpsFunc>(n)?;
+    exact.copy_from_slice(out.get(..n).unwrap_or_default());
+    obj.st_ops_funcs = exact;
     Ok(())
 }
 

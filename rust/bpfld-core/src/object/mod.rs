@@ -158,6 +158,17 @@ pub struct Slot {
     pub target: SlotTarget,
 }
 
+/// A function pointer of a struct_ops map bound to a program (`.rel.struct_ops`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StOpsFunc {
+    /// The struct_ops map.
+    pub map: u32,
+    /// Member index in the map's local struct type.
+    pub member: u32,
+    /// The program (a `SEC("struct_ops...")` entry program).
+    pub prog: u32,
+}
+
 /// The object's BTF: a caller-allocated copy, fixed up in place, with its type index.
 pub type ObjBtf<A> = Btf<<A as Alloc>::Buf<u8>, <A as Alloc>::Buf<u32>>;
 
@@ -185,6 +196,8 @@ pub struct Object<'a, A: Alloc> {
     pub relos: A::Buf<Reloc>,
     /// `.values` initial slots.
     pub slots: A::Buf<Slot>,
+    /// Function pointers of struct_ops maps.
+    pub st_ops_funcs: A::Buf<StOpsFunc>,
     /// Index of `.text`, if it holds code.
     pub text_shndx: Option<u32>,
     /// Index of `.maps`, if present.
@@ -254,9 +267,6 @@ impl<'a, A: Alloc> Object<'a, A> {
                 ".BTF" => btf_sec = Some(s),
                 ".BTF.ext" => ext_sec = Some(s),
                 ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
-                ".struct_ops" | ".struct_ops.link" | "?.struct_ops" | "?.struct_ops.link" => {
-                    return Err(Error::new(Kind::Unsupported("struct_ops maps")).ctx(c))
-                }
                 ".addr_space.1" => {
                     return Err(Error::new(Kind::Unsupported("BPF arena global data")).ctx(c))
                 }
@@ -291,6 +301,7 @@ impl<'a, A: Alloc> Object<'a, A> {
             maps: alloc.alloc(0)?,
             relos: alloc.alloc(0)?,
             slots: alloc.alloc(0)?,
+            st_ops_funcs: alloc.alloc(0)?,
             text_shndx,
             maps_shndx,
             maps_datasec: 0,
@@ -300,6 +311,7 @@ impl<'a, A: Alloc> Object<'a, A> {
         obj.mark_hidden_funcs_static()?;
         collect_relos(&mut obj, alloc)?;
         maps::collect_slots(&mut obj, alloc)?;
+        maps::collect_st_ops_funcs(&mut obj, alloc)?;
         Ok(obj)
     }
 
