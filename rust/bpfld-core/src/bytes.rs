@@ -59,7 +59,7 @@ pub fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
 pub fn put_u32(buf: &mut [u8], off: usize, v: u32) -> bool {
     match off.checked_add(4).and_then(|end| buf.get_mut(off..end)) {
         Some(d) => {
-            d.copy_from_slice(&v.to_le_bytes());
+            crate::util::copy(d, &v.to_le_bytes());
             true
         }
         None => false,

@@ -240,7 +240,7 @@ impl<'a> Elf<'a> {
         // Overlapping section contents mean a crafted file: reject rather than let two
         // sections (say code and its relocations) alias each other.
         let used = extents.get_mut(..n_extents).unwrap_or_default();
-        used.sort_unstable();
+        crate::util::sort_by_key(used, |x| *x);
         for w in used.windows(2) {
             if let [(_, end_a, a), (start_b, _, b)] = w {
                 if start_b < end_a {

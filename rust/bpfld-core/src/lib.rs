@@ -50,6 +50,7 @@ pub mod object;
 pub mod plan;
 pub mod section;
 pub mod uapi;
+pub mod util;
 
 pub use error::{Error, Result};
 

@@ -83,3 +83,10 @@ pub const MAX_VERITY_LEVELS: usize = 8;
 /// `bpf_lsm_`, `bpf_iter_`): libbpf formats it into a `BTF_MAX_NAME_SIZE` (128) buffer
 /// and fails the load when it does not fit with its NUL. Matching that keeps parity.
 pub const MAX_ATTACH_BTF_NAME_LEN: usize = 127;
+
+/// Kernel types considered as CO-RE candidates for one local type (same essential name,
+/// compatible kind). Deduplicated vmlinux BTF has at most a handful of same-named
+/// structs (4 on a 6.18 distribution kernel); 64 leaves room for module BTFs repeating
+/// a name, and lets the candidate cache record which candidates survived as one 64-bit
+/// mask per local type instead of a list.
+pub const MAX_CORE_CANDIDATES: usize = 64;

@@ -31,7 +31,7 @@ pub fn alloc_n<A: Alloc, T: Copy + Default>(a: &mut A, len: u64) -> Result<'stat
 /// Copy `src` into a new buffer.
 pub fn alloc_copy<A: Alloc, T: Copy + Default>(a: &mut A, src: &[T]) -> Result<'static, A::Buf<T>> {
     let mut b = a.alloc::<T>(src.len())?;
-    b.copy_from_slice(src);
+    crate::util::copy(&mut b, src);
     Ok(b)
 }
 

@@ -402,6 +402,20 @@ fn ext_records<'e, R: ExtRecord + 'e, A: Alloc>(
         .filter(move |r| r.insn_idx() >= start && r.insn_idx() < end))
 }
 
+/// Whether planning `obj` needs the running kernel's BTF (attach targets, struct_ops),
+/// so a caller can skip loading it for objects that do not.
+pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
+    obj.progs.iter().any(|p| {
+        p.autoload
+            && p.spec.is_some_and(|s| {
+                matches!(s.btf_source, BtfSource::Kernel | BtfSource::StructOpsMap)
+            })
+    }) || obj
+        .maps
+        .iter()
+        .any(|m| m.kind == MapKind::StructOps && m.autocreate)
+}
+
 impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     /// Link, relocate and settle everything `obj` will send to the kernel.
     pub fn build(
@@ -969,8 +983,8 @@ fn kern_st_ops_types(k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
         .get_mut(..full)
         .ok_or(Error::malformed("struct_ops type name too long"))?;
     let (a, b) = dst.split_at_mut(prefix.len());
-    a.copy_from_slice(prefix);
-    b.copy_from_slice(ess.as_bytes());
+    crate::util::copy(a, prefix);
+    crate::util::copy(b, ess.as_bytes());
     let vname = core::str::from_utf8(dst).map_err(|_| Error::malformed("struct_ops type name"))?;
     let vtype_id = k
         .find_by_name_kind(vname, BtfKind::Struct)?
@@ -1168,7 +1182,9 @@ impl<A: Alloc> StructOps<A> {
                     .ok_or(Error::malformed(
                         "struct_ops member outside the kernel value",
                     ))?
-                    .copy_from_slice(mdata);
+                    .iter_mut()
+                    .zip(mdata)
+                    .for_each(|(d, s)| *d = *s);
             }
             *maps
                 .get_mut(k_i)
@@ -1194,7 +1210,7 @@ impl<A: Alloc> StructOps<A> {
             }
         }
         let mut exact = alloc.alloc::<StOpsSlot>(fat)?;
-        exact.copy_from_slice(funcs.get(..fat).unwrap_or_default());
+        crate::util::copy(&mut exact, funcs.get(..fat).unwrap_or_default());
         Ok(StructOps {
             load,
             attach,
@@ -1239,8 +1255,8 @@ fn find_attach(
     let full = prefix.len().checked_add(name.len())?;
     let dst = buf.get_mut(..full)?;
     let (a, b) = dst.split_at_mut(prefix.len());
-    a.copy_from_slice(prefix.as_bytes());
-    b.copy_from_slice(name.as_bytes());
+    crate::util::copy(a, prefix.as_bytes());
+    crate::util::copy(b, name.as_bytes());
     let s = core::str::from_utf8(dst).ok()?;
     k.find(module, s, kind)
 }

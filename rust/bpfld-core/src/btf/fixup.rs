@@ -317,10 +317,10 @@ fn swap(recs: &mut [u8], i: usize, j: usize) {
         return;
     };
     if let Some(d) = recs.get_mut(oi..oi.saturating_add(12)) {
-        d.copy_from_slice(&b);
+        crate::util::copy(d, &b);
     }
     if let Some(d) = recs.get_mut(oj..oj.saturating_add(12)) {
-        d.copy_from_slice(&a);
+        crate::util::copy(d, &a);
     }
 }
 

@@ -108,7 +108,7 @@ impl Header {
         // data after the header exactly, without gap or overlap.
         let data_len = blob.len().saturating_sub(hdr_size) as u64;
         let mut secs = [(h.type_off, h.type_len), (h.str_off, h.str_len)];
-        secs.sort_unstable();
+        crate::util::sort_by_key(&mut secs, |x| *x);
         let mut total: u64 = 0;
         for (off, len) in secs {
             let (off, len) = (u64::from(off), u64::from(len));

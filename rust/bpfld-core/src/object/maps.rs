@@ -383,7 +383,7 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
         return Err(Error::limit("maps", n, limits::MAX_MAPS));
     }
     let mut maps = alloc.alloc::<Map<'a>>(n)?;
-    maps.copy_from_slice(tmp.get(..n).unwrap_or_default());
+    crate::util::copy(&mut maps, tmp.get(..n).unwrap_or_default());
     obj.maps = maps;
     Ok(())
 }
@@ -761,7 +761,7 @@ pub(super) fn collect_slots<'a, A: Alloc>(
         }
     }
     let mut out = alloc.alloc::<Slot>(n)?;
-    out.copy_from_slice(slots.get(..n).unwrap_or_default());
+    crate::util::copy(&mut out, slots.get(..n).unwrap_or_default());
     obj.slots = out;
     Ok(())
 }
@@ -871,7 +871,7 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
         }
     }
     let mut exact = alloc.alloc::<StOpsFunc>(n)?;
-    exact.copy_from_slice(out.get(..n).unwrap_or_default());
+    crate::util::copy(&mut exact, out.get(..n).unwrap_or_default());
     obj.st_ops_funcs = exact;
     Ok(())
 }

@@ -248,7 +248,7 @@ impl<'a, A: Alloc> Object<'a, A> {
                     let n = n.min(LICENSE_LEN.saturating_sub(1));
                     let src = s.data.get(..n).unwrap_or_default();
                     if let Some(d) = license.get_mut(..n) {
-                        d.copy_from_slice(src);
+                        crate::util::copy(d, src);
                     }
                 }
                 "version" => {
@@ -522,7 +522,7 @@ fn collect_progs<'a, A: Alloc>(
     if entries > limits::MAX_PROGRAMS {
         return Err(Error::limit("programs", entries, limits::MAX_PROGRAMS));
     }
-    progs.sort_unstable_by_key(|p| (p.sec_idx, p.insn_off));
+    crate::util::sort_by_key(&mut progs, |p| (p.sec_idx, p.insn_off));
     for w in progs.windows(2) {
         if let [a, b] = w {
             if a.sec_idx == b.sec_idx && a.insn_off.saturating_add(a.insn_cnt) > b.insn_off {
@@ -606,7 +606,7 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
         }
     }
     let used = tmp.get_mut(..n).unwrap_or_default();
-    used.sort_unstable_by_key(|(p, r)| (*p, r.insn));
+    crate::util::sort_by_key(used, |(p, r)| (*p, r.insn));
     let mut relos = alloc.alloc::<Reloc>(n)?;
     for (i, ((p, r), dst)) in used.iter().zip(relos.iter_mut()).enumerate() {
         *dst = *r;
