@@ -10,8 +10,12 @@ RUST_TARGET ?= x86_64-unknown-linux-gnu
 
 all: module
 
+# TRUSTED_DIGESTS=FILE builds fs-verity digests into the module (see scripts/builtin-digests).
+TRUSTED_DIGESTS ?=
+
 deps:
 	$(CURDIR)/scripts/deps $(CURDIR)/build/deps.mk $(RUST_TARGET)
+	$(CURDIR)/scripts/builtin-digests $(CURDIR)/build/builtin_digests.rs $(TRUSTED_DIGESTS)
 
 module: deps
 	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 modules

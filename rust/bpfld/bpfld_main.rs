@@ -2,24 +2,39 @@
 
 //! bpfld: an in-kernel BPF ELF loader for Linux 6.12.
 //!
-//! User space opens `/dev/bpfld` and issues ioctls defined in
-//! `include/uapi/linux/bpfld.h`; their Rust mirror is [`uapi`]. This crate is the thin,
-//! explicit kernel side: device registration, ioctl dispatch and (in later parts) the
-//! trust policy and the executor. All parsing and relocation happens in `bpfld_core`,
-//! which has no `unsafe` and is tested on the host.
+//! User space opens `/dev/bpfld` and issues the ioctls of `include/uapi/linux/bpfld.h`
+//! (mirrored in [`uapi`]): `BPFLD_IOC_LOAD` takes the fd of a BPF object on fs-verity,
+//! checks its digest against the trust [`policy`], and loads it ([`loader`]);
+//! `BPFLD_IOC_TRUST_*` manage the policy. All parsing and relocation happens in
+//! `bpfld_core`, which has no `unsafe` and is tested on the host; this crate is the thin,
+//! explicit kernel side.
 //!
 //! ```c
-//! struct bpfld_version v;
-//! int fd = open("/dev/bpfld", O_RDONLY | O_CLOEXEC);
-//! ioctl(fd, BPFLD_IOC_VERSION, &v);
-//! printf("uapi %u, core %s\n", v.uapi_version, v.core_version);
+//! struct bpfld_prog_info progs[8];
+//! struct bpfld_map_info maps[8];
+//! struct bpfld_load req = {
+//!     .size = sizeof(req), .obj_fd = open("/data/prog.bpf.o", O_RDONLY),
+//!     .prog_info_size = sizeof(progs[0]), .progs = (__u64)progs, .progs_cnt = 8,
+//!     .map_info_size = sizeof(maps[0]), .maps = (__u64)maps, .maps_cnt = 8,
+//! };
+//! int dev = open("/dev/bpfld", O_RDWR | O_CLOEXEC);
+//! if (ioctl(dev, BPFLD_IOC_LOAD, &req) < 0)
+//!     errx(1, "%s", req.err_msg);
 //! ```
 
 use core::ffi::{c_int, c_long, c_uint, c_ulong};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
+use kernel::sync::{new_mutex, Arc, Mutex};
+use kernel::uaccess::UserSlice;
 
 mod ffi;
+mod kalloc;
+mod loader;
+mod msg;
+mod policy;
 mod uapi;
+mod vmlinux;
 
 module! {
     type: Bpfld,
@@ -29,16 +44,45 @@ module! {
     license: "GPL",
 }
 
+/// State shared by all ioctls.
+#[pin_data]
+pub(crate) struct State {
+    #[pin]
+    policy: Mutex<policy::Policy>,
+    #[pin]
+    vmlinux: Mutex<Option<Arc<vmlinux::Vmlinux>>>,
+}
+
+/// The state, published for the ioctl entry point. Set before the device exists, cleared
+/// after it is gone.
+static STATE: AtomicPtr<State> = AtomicPtr::new(core::ptr::null_mut());
+
 struct Bpfld;
 
 impl kernel::Module for Bpfld {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let state = KBox::pin_init(
+            pin_init!(State {
+                policy <- new_mutex!(policy::Policy::new()),
+                vmlinux <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the state is never moved out of its box: we only hand out shared
+        // references through STATE and rebuild the box in `drop`.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+        STATE.store(raw, Ordering::Release);
         // SAFETY: called once at module init; the C side registers a static miscdevice
         // whose fops point at `bpfld_rust_ioctl` below, valid until `Drop`.
         let ret = unsafe { ffi::bpfld_misc_register() };
         if ret < 0 {
             pr_err!("misc_register failed: {}\n", ret);
+            drop_state();
             return Err(Error::from_errno(ret));
+        }
+        // SAFETY: reads a bool module parameter.
+        if unsafe { ffi::bpfld_dev_mode() } {
+            pr_warn!("DEVELOPMENT MODE (dev_mode=1): every fs-verity file is trusted\n");
         }
         pr_info!(
             "/dev/bpfld registered (uapi {}, core {})\n",
@@ -49,11 +93,21 @@ impl kernel::Module for Bpfld {
     }
 }
 
+fn drop_state() {
+    let raw = STATE.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if !raw.is_null() {
+        // SAFETY: `raw` came from `KBox::into_raw` in `init` and no ioctl can run any
+        // more (the device is gone, or was never registered).
+        drop(unsafe { KBox::from_raw(raw) });
+    }
+}
+
 impl Drop for Bpfld {
     fn drop(&mut self) {
-        // SAFETY: registered in `init`; misc_deregister waits for no new opens, and the
-        // module cannot be unloaded while a file on /dev/bpfld is open (fops.owner).
+        // SAFETY: registered in `init`. The module cannot be unloaded while a file on
+        // /dev/bpfld is open (fops.owner), so no ioctl is running.
         unsafe { ffi::bpfld_misc_deregister() };
+        drop_state();
         pr_info!("unloaded\n");
     }
 }
@@ -64,12 +118,25 @@ impl Drop for Bpfld {
 /// errno.
 #[no_mangle]
 pub extern "C" fn bpfld_rust_ioctl(
-    _file: *mut kernel::bindings::file,
+    _file: *mut core::ffi::c_void,
     cmd: c_uint,
     arg: c_ulong,
 ) -> c_long {
+    let raw = STATE.load(Ordering::Acquire);
+    if raw.is_null() {
+        return c_long::from(ENODEV.to_errno());
+    }
+    // SAFETY: the state lives until after the device is deregistered, and an ioctl
+    // holds the module (and so the state) alive.
+    let state = unsafe { &*raw };
+    let arg = arg as usize;
     let res = match cmd {
         uapi::BPFLD_IOC_VERSION => version(arg),
+        uapi::BPFLD_IOC_LOAD => loader::load(state, arg),
+        uapi::BPFLD_IOC_TRUST_ADD => trust_change(state, arg, true),
+        uapi::BPFLD_IOC_TRUST_REVOKE => trust_change(state, arg, false),
+        uapi::BPFLD_IOC_TRUST_LIST => trust_list(state, arg),
+        uapi::BPFLD_IOC_TRUST_SEAL => trust_seal(state),
         _ => Err(ENOTTY),
     };
     match res {
@@ -78,7 +145,7 @@ pub extern "C" fn bpfld_rust_ioctl(
     }
 }
 
-fn version(arg: c_ulong) -> Result<c_int> {
+fn version(arg: usize) -> Result<c_int> {
     let mut v = uapi::BpfldVersion {
         uapi_version: uapi::BPFLD_UAPI_VERSION,
         flags: 0,
@@ -88,7 +155,109 @@ fn version(arg: c_ulong) -> Result<c_int> {
     // Keep the last byte as the terminating NUL.
     let n = src.len().min(v.core_version.len() - 1);
     v.core_version[..n].copy_from_slice(&src[..n]);
-    let mut w = kernel::uaccess::UserSlice::new(arg as usize, core::mem::size_of_val(&v)).writer();
-    w.write(&v)?;
+    UserSlice::new(arg, core::mem::size_of_val(&v))
+        .writer()
+        .write(&v)?;
+    Ok(0)
+}
+
+fn require_admin() -> Result {
+    // SAFETY: `capable()` checks the calling task.
+    if unsafe { ffi::bpfld_capable_sys_admin() } {
+        Ok(())
+    } else {
+        Err(EPERM)
+    }
+}
+
+fn trust_change(state: &State, arg: usize, enroll: bool) -> Result<c_int> {
+    require_admin()?;
+    let d: uapi::BpfldDigest = UserSlice::new(arg, core::mem::size_of::<uapi::BpfldDigest>())
+        .reader()
+        .read()?;
+    let res = {
+        let mut p = state.policy.lock();
+        if enroll {
+            p.enroll(&d)
+        } else {
+            p.revoke(&d)
+        }
+    };
+    let h = msg::hex::<129>(&d.digest[..(d.size as usize).min(64)]);
+    match res {
+        Ok(()) => pr_info!(
+            "policy: {} digest {}\n",
+            if enroll { "enrolled" } else { "revoked" },
+            h.as_str()
+        ),
+        Err(e) => pr_warn!(
+            "policy: {} digest {} refused (errno {})\n",
+            if enroll { "enrolling" } else { "revoking" },
+            h.as_str(),
+            e.to_errno()
+        ),
+    }
+    res.map(|()| 0)
+}
+
+fn trust_list(state: &State, arg: usize) -> Result<c_int> {
+    let size = core::mem::size_of::<uapi::BpfldTrustList>();
+    let mut req: uapi::BpfldTrustList = UserSlice::new(arg, size).reader().read()?;
+    if req.size as usize != size
+        || req.entry_size as usize != core::mem::size_of::<uapi::BpfldTrustEntry>()
+        || req.flags != 0
+        || req.reserved.iter().any(|&r| r != 0)
+    {
+        return Err(EINVAL);
+    }
+    // Snapshot under the lock, copy to user space after dropping it.
+    let mut entries = KVec::new();
+    let sealed;
+    {
+        let p = state.policy.lock();
+        sealed = p.sealed();
+        for (d, st) in p.entries() {
+            entries.push(
+                uapi::BpfldTrustEntry {
+                    digest: d,
+                    state: st,
+                    reserved: 0,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    let room = req.count as usize;
+    let mut w = UserSlice::new(
+        req.entries as usize,
+        room.min(entries.len()) * req.entry_size as usize,
+    )
+    .writer();
+    for e in entries.iter().take(room) {
+        w.write(e)?;
+    }
+    req.count = entries.len() as u32;
+    // SAFETY: reads a bool module parameter.
+    let dev = unsafe { ffi::bpfld_dev_mode() };
+    req.flags = if sealed { uapi::BPFLD_POLICY_SEALED } else { 0 }
+        | if dev {
+            uapi::BPFLD_POLICY_PERMISSIVE
+        } else {
+            0
+        };
+    UserSlice::new(arg, size).writer().write(&req)?;
+    if room < entries.len() {
+        return Err(ENOSPC);
+    }
+    Ok(0)
+}
+
+fn trust_seal(state: &State) -> Result<c_int> {
+    require_admin()?;
+    if state.policy.lock().seal() {
+        // SAFETY: takes a module reference that is never released.
+        unsafe { ffi::bpfld_pin_module() };
+        pr_info!("policy sealed until reboot\n");
+    }
     Ok(0)
 }

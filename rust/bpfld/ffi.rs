@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Functions of `helpers.c`: C glue for what 6.12 has no Rust bindings for.
+//! Functions of `helpers.c`: C glue for what 6.12 has no Rust bindings for. Each is a
+//! thin wrapper; their contracts are stated here and relied on by the callers' SAFETY
+//! comments.
 
-use core::ffi::{c_int, c_uint, c_void};
+use core::ffi::{c_char, c_int, c_long, c_uint, c_void};
+
+/// An opaque `struct file` (Rust never looks inside; the C helpers do).
+#[repr(C)]
+pub(crate) struct File {
+    _opaque: [u8; 0],
+}
+
+/// Shorthand used in the declarations below.
+#[allow(non_camel_case_types)]
+type file = File;
 
 extern "C" {
     /// Register `/dev/bpfld`. Returns 0 or a negative errno.
@@ -11,6 +23,58 @@ extern "C" {
     pub(crate) fn bpfld_misc_deregister();
     /// `kern_sys_bpf()`: the `bpf(2)` commands the kernel lets modules issue, with
     /// kernel pointers in `attr` (except verifier log buffers, which stay user pointers).
-    #[allow(dead_code)]
     pub(crate) fn bpfld_sys_bpf(cmd: c_int, attr: *mut c_void, size: c_uint) -> c_int;
+    /// The `dev_mode` module parameter.
+    pub(crate) fn bpfld_dev_mode() -> bool;
+
+    /// `fget(fd)`: a counted reference, or NULL (bad fd, or an `O_PATH` fd).
+    pub(crate) fn bpfld_fget(fd: c_int) -> *mut file;
+    /// `fput()`.
+    pub(crate) fn bpfld_fput(f: *mut file);
+    /// 0: regular file, 1: directory, 2: other.
+    pub(crate) fn bpfld_file_kind(f: *mut file) -> c_int;
+    /// `i_size_read()` of the file's inode.
+    pub(crate) fn bpfld_file_size(f: *mut file) -> i64;
+    /// fs-verity digest into `digest` (64 bytes): its size, or 0 if not a verity file.
+    pub(crate) fn bpfld_verity_digest(f: *mut file, digest: *mut u8, alg: *mut u8) -> c_int;
+    /// `kernel_read()`: bytes read, 0 at EOF, or a negative errno.
+    pub(crate) fn bpfld_read(f: *mut file, buf: *mut c_void, len: usize, pos: *mut i64) -> c_long;
+    /// The file's name (last path component), NUL-terminated, into `buf`.
+    pub(crate) fn bpfld_file_name(f: *mut file, buf: *mut c_char, len: usize);
+    /// `filp_open(path, O_RDONLY)`, or NULL.
+    pub(crate) fn bpfld_open_path(path: *const c_char) -> *mut file;
+
+    /// The calling task: comm (16 bytes), tgid, uid.
+    pub(crate) fn bpfld_caller(comm: *mut c_char, pid: *mut c_int, uid: *mut c_uint);
+    /// `capable(CAP_SYS_ADMIN)`.
+    pub(crate) fn bpfld_capable_sys_admin() -> bool;
+    /// Take a module reference that is never dropped (sealed policy lives until reboot).
+    pub(crate) fn bpfld_pin_module();
+    /// `PAGE_SIZE`.
+    pub(crate) fn bpfld_page_size() -> c_uint;
+    /// `num_possible_cpus()`.
+    pub(crate) fn bpfld_possible_cpus() -> c_uint;
+    /// `LINUX_VERSION_CODE`.
+    pub(crate) fn bpfld_kernel_version() -> c_uint;
+
+    /// Run `f(arg)` in a kernel thread with the caller's credentials, memory cgroup and
+    /// address space, and a file table no user task shares; returns `f`'s result.
+    pub(crate) fn bpfld_run_isolated(
+        f: extern "C" fn(*mut c_void) -> c_int,
+        arg: *mut c_void,
+    ) -> c_int;
+    /// In the isolated thread: `close_fd(fd)`.
+    pub(crate) fn bpfld_close_fd(fd: c_int);
+    /// In the isolated thread: `file_close_fd(fd)`, the file with the fd's reference.
+    pub(crate) fn bpfld_take_fd(fd: c_int) -> *mut file;
+    /// Id and tag of a program file bpfld created.
+    pub(crate) fn bpfld_prog_file_info(f: *mut file, id: *mut u32, tag: *mut u8);
+    /// Id of a map file bpfld created.
+    pub(crate) fn bpfld_map_file_id(f: *mut file) -> u32;
+    /// `get_unused_fd_flags(O_CLOEXEC)` in the caller's table.
+    pub(crate) fn bpfld_reserve_fd() -> c_int;
+    /// `put_unused_fd()`.
+    pub(crate) fn bpfld_unreserve_fd(fd: c_int);
+    /// `fd_install()`: consumes the file reference.
+    pub(crate) fn bpfld_install_fd(fd: c_int, f: *mut file);
 }

@@ -5,9 +5,23 @@
  * cannot express it) and prototypes for symbols without a header.
  */
 #include <linux/bpf.h>
+#include <linux/capability.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
+#include <linux/cred.h>
+#include <linux/dcache.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/fsverity.h>
+#include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/uidgid.h>
+#include <linux/version.h>
 
 /* kern_sys_bpf() lives in the BPF_INTERNAL namespace. */
 MODULE_IMPORT_NS(BPF_INTERNAL);
@@ -49,4 +63,259 @@ int bpfld_sys_bpf(int cmd, void *attr, unsigned int size);
 int bpfld_sys_bpf(int cmd, void *attr, unsigned int size)
 {
 	return kern_sys_bpf(cmd, attr, size);
+}
+
+/*
+ * Development mode: trust every fs-verity file. Read-only after load, so it can only
+ * be chosen by whoever loads the module (insmod bpfld.ko dev_mode=1), and every load
+ * says so in the log.
+ */
+static bool dev_mode;
+module_param(dev_mode, bool, 0444);
+MODULE_PARM_DESC(dev_mode, "DEVELOPMENT ONLY: trust every fs-verity file (logged on every load)");
+
+bool bpfld_dev_mode(void);
+bool bpfld_dev_mode(void)
+{
+	return dev_mode;
+}
+
+/* --- The object file ------------------------------------------------------------- */
+
+/* fget() refuses O_PATH fds (FMODE_PATH), so those come back NULL like bad fds. */
+struct file *bpfld_fget(int fd);
+struct file *bpfld_fget(int fd)
+{
+	return fget(fd);
+}
+
+void bpfld_fput(struct file *file);
+void bpfld_fput(struct file *file)
+{
+	fput(file);
+}
+
+/* 0: regular file, 1: directory, 2: anything else (pipe, socket, device, ...). */
+int bpfld_file_kind(struct file *file);
+int bpfld_file_kind(struct file *file)
+{
+	umode_t mode = file_inode(file)->i_mode;
+
+	if (S_ISREG(mode))
+		return 0;
+	return S_ISDIR(mode) ? 1 : 2;
+}
+
+long long bpfld_file_size(struct file *file);
+long long bpfld_file_size(struct file *file)
+{
+	return i_size_read(file_inode(file));
+}
+
+/* The fs-verity digest: its size, or 0 if the file has no verity. */
+int bpfld_verity_digest(struct file *file, u8 *digest, u8 *alg);
+int bpfld_verity_digest(struct file *file, u8 *digest, u8 *alg)
+{
+	enum hash_algo halg;
+
+	return fsverity_get_digest(file_inode(file), digest, alg, &halg);
+}
+
+/* Read through the page cache, where fs-verity checks every page against its tree. */
+long bpfld_read(struct file *file, void *buf, size_t len, loff_t *pos);
+long bpfld_read(struct file *file, void *buf, size_t len, loff_t *pos)
+{
+	return kernel_read(file, buf, len, pos);
+}
+
+/* The file's own name (its last path component), NUL-terminated into buf. */
+void bpfld_file_name(struct file *file, char *buf, size_t len);
+void bpfld_file_name(struct file *file, char *buf, size_t len)
+{
+	struct name_snapshot snap;
+
+	take_dentry_name_snapshot(&snap, file->f_path.dentry);
+	strscpy(buf, snap.name.name, len);
+	release_dentry_name_snapshot(&snap);
+}
+
+struct file *bpfld_open_path(const char *path);
+struct file *bpfld_open_path(const char *path)
+{
+	struct file *f = filp_open(path, O_RDONLY, 0);
+
+	return IS_ERR(f) ? NULL : f;
+}
+
+/* --- Who is asking ---------------------------------------------------------------- */
+
+void bpfld_caller(char *comm, int *pid, unsigned int *uid);
+void bpfld_caller(char *comm, int *pid, unsigned int *uid)
+{
+	__get_task_comm(comm, TASK_COMM_LEN, current);
+	*pid = task_tgid_vnr(current);
+	*uid = from_kuid_munged(&init_user_ns, current_uid());
+}
+
+bool bpfld_capable_sys_admin(void);
+bool bpfld_capable_sys_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+/* A sealed policy must survive until reboot: keep the module from being unloaded. */
+void bpfld_pin_module(void);
+void bpfld_pin_module(void)
+{
+	__module_get(THIS_MODULE);
+}
+
+unsigned int bpfld_page_size(void);
+unsigned int bpfld_page_size(void)
+{
+	return PAGE_SIZE;
+}
+
+unsigned int bpfld_possible_cpus(void);
+unsigned int bpfld_possible_cpus(void)
+{
+	return num_possible_cpus();
+}
+
+unsigned int bpfld_kernel_version(void);
+unsigned int bpfld_kernel_version(void)
+{
+	return LINUX_VERSION_CODE;
+}
+
+/* --- Loading in a private file table ---------------------------------------------- *
+ *
+ * kern_sys_bpf() installs every object it creates as an fd of `current`, and later
+ * commands find maps and BTF by fd number. If those fds lived in the caller's table, a
+ * sibling thread could close or dup2() a number between two commands and make a
+ * program use a map bpfld did not create. So the whole plan runs in a short-lived
+ * kernel thread, whose fd table (init_files) no user task shares, impersonating the
+ * caller: its credentials (every capability and LSM check stays the caller's), its
+ * memory cgroup (the maps are charged to the caller) and its address space (the
+ * verifier writes its log to the caller's buffer). Results leave that thread as
+ * struct file references, and reach the caller's table only once everything succeeded.
+ */
+struct bpfld_iso {
+	int (*fn)(void *arg);
+	void *arg;
+	const struct cred *cred;
+	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
+	int ret;
+	struct completion done;
+};
+
+static int bpfld_iso_thread(void *data)
+{
+	struct bpfld_iso *iso = data;
+	const struct cred *old_cred;
+	struct mem_cgroup *old_memcg;
+	struct rlimit *nofile = &current->signal->rlim[RLIMIT_NOFILE];
+
+	/* Our own signal_struct: objects with many maps must not hit the kthread default. */
+	task_lock(current->group_leader);
+	nofile->rlim_cur = nofile->rlim_max = INR_OPEN_MAX * 256;
+	task_unlock(current->group_leader);
+
+	if (iso->mm)
+		kthread_use_mm(iso->mm);
+	old_memcg = set_active_memcg(iso->memcg);
+	old_cred = override_creds(iso->cred);
+
+	iso->ret = iso->fn(iso->arg);
+
+	revert_creds(old_cred);
+	set_active_memcg(old_memcg);
+	if (iso->mm)
+		kthread_unuse_mm(iso->mm);
+	/* After this, iso (on the caller's stack) must not be touched. */
+	complete(&iso->done);
+	return 0;
+}
+
+int bpfld_run_isolated(int (*fn)(void *arg), void *arg);
+int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
+{
+	struct bpfld_iso iso = { .fn = fn, .arg = arg };
+	struct task_struct *t;
+	int ret;
+
+	init_completion(&iso.done);
+	iso.cred = get_current_cred();
+	iso.mm = get_task_mm(current);
+	iso.memcg = iso.mm ? get_mem_cgroup_from_mm(iso.mm) : NULL;
+
+	t = kthread_run(bpfld_iso_thread, &iso, "bpfld-load");
+	if (IS_ERR(t)) {
+		ret = PTR_ERR(t);
+	} else {
+		/* Uninterruptible: the thread uses our credentials and mm until it is done,
+		 * and a load is bounded by the verifier's own limits.
+		 */
+		wait_for_completion(&iso.done);
+		ret = iso.ret;
+	}
+	mem_cgroup_put(iso.memcg);
+	if (iso.mm)
+		mmput(iso.mm);
+	put_cred(iso.cred);
+	return ret;
+}
+
+/* In the loading thread: close an fd of init_files. */
+void bpfld_close_fd(int fd);
+void bpfld_close_fd(int fd)
+{
+	close_fd(fd);
+}
+
+/* In the loading thread: take the file of one of our fds out of init_files. */
+struct file *bpfld_take_fd(int fd);
+struct file *bpfld_take_fd(int fd)
+{
+	return file_close_fd(fd);
+}
+
+/* Files we created with BPF_PROG_LOAD: private_data is the program. */
+void bpfld_prog_file_info(struct file *file, u32 *id, u8 *tag);
+void bpfld_prog_file_info(struct file *file, u32 *id, u8 *tag)
+{
+	struct bpf_prog *prog = file->private_data;
+
+	*id = prog->aux->id;
+	memcpy(tag, prog->tag, BPF_TAG_SIZE);
+}
+
+/* Files we created with BPF_MAP_CREATE: private_data is the map. */
+u32 bpfld_map_file_id(struct file *file);
+u32 bpfld_map_file_id(struct file *file)
+{
+	struct bpf_map *map = file->private_data;
+
+	return map->id;
+}
+
+/* --- Handing results to the caller ------------------------------------------------ */
+
+int bpfld_reserve_fd(void);
+int bpfld_reserve_fd(void)
+{
+	return get_unused_fd_flags(O_CLOEXEC);
+}
+
+void bpfld_unreserve_fd(int fd);
+void bpfld_unreserve_fd(int fd)
+{
+	put_unused_fd(fd);
+}
+
+void bpfld_install_fd(int fd, struct file *file);
+void bpfld_install_fd(int fd, struct file *file)
+{
+	fd_install(fd, file);
 }

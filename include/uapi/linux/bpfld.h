@@ -33,4 +33,103 @@ struct bpfld_version {
 
 #define BPFLD_IOC_VERSION _IOR(BPFLD_IOC_MAGIC, 0x00, struct bpfld_version)
 
+/* Names in results are NUL-terminated and truncated to fit. */
+#define BPFLD_NAME_LEN 64
+/* Largest fs-verity digest (SHA-512). */
+#define BPFLD_DIGEST_MAX 64
+/* fs-verity hash algorithms (FS_VERITY_HASH_ALG_*). */
+#define BPFLD_HASH_SHA256 1
+#define BPFLD_HASH_SHA512 2
+
+/* One loaded program (out). */
+struct bpfld_prog_info {
+	char name[BPFLD_NAME_LEN];	/* function name */
+	char section[BPFLD_NAME_LEN];	/* SEC() name */
+	__u32 prog_type;		/* BPF_PROG_TYPE_* */
+	__u32 expected_attach_type;	/* BPF_* attach type */
+	__s32 fd;			/* program fd, in the caller, O_CLOEXEC */
+	__u32 id;			/* kernel program id */
+	__u8 tag[8];			/* kernel program tag */
+	__u32 attach_btf_id;		/* BTF attach target in vmlinux, or 0 */
+	__u32 reserved[3];
+};
+
+/* One created map (out). Inner map templates are not reported. */
+struct bpfld_map_info {
+	char name[BPFLD_NAME_LEN];	/* BTF variable or ELF section name */
+	__u32 map_type;			/* BPF_MAP_TYPE_* */
+	__s32 fd;			/* map fd, in the caller, O_CLOEXEC */
+	__u32 id;			/* kernel map id */
+	__u32 pinning;			/* 1: the object asks for pinning by name */
+	__u32 reserved[4];
+};
+
+/*
+ * BPFLD_IOC_LOAD: load every auto-loaded program of the BPF ELF object open at
+ * obj_fd, which must be a regular file with fs-verity enabled whose digest the trust
+ * policy accepts. On success the programs and maps are fds in the caller and
+ * progs_cnt/maps_cnt say how many; on failure nothing was created and err_msg says
+ * which step and which object failed.
+ */
+struct bpfld_load {
+	__u32 size;		/* in: sizeof(struct bpfld_load) */
+	__u32 flags;		/* in: 0 (no flags defined yet) */
+	__s32 obj_fd;		/* in: the object file */
+	__u32 log_level;	/* in: verifier log level (0: a level-1 log only on failure) */
+	__u64 log_buf;		/* in: verifier log buffer, or 0 */
+	__u32 log_size;		/* in: its size */
+	__u32 prog_info_size;	/* in: sizeof(struct bpfld_prog_info) */
+	__u64 progs;		/* in: array of struct bpfld_prog_info */
+	__u32 progs_cnt;	/* in: array length; out: programs loaded (needed on ENOSPC) */
+	__u32 map_info_size;	/* in: sizeof(struct bpfld_map_info) */
+	__u64 maps;		/* in: array of struct bpfld_map_info */
+	__u32 maps_cnt;		/* in: array length; out: maps created (needed on ENOSPC) */
+	__u32 digest_algo;	/* out: BPFLD_HASH_* of the file's fs-verity digest */
+	__u32 digest_size;	/* out: bytes of digest used */
+	__u32 err_errno;	/* out: errno of the failing step (also the ioctl's) */
+	__u8 digest[BPFLD_DIGEST_MAX];	/* out: the file's fs-verity digest */
+	__u8 receipt[32];	/* out: SHA-256 receipt of what was loaded */
+	char err_msg[256];	/* out: why the load failed, empty on success */
+	__u64 reserved[4];	/* must be zero */
+};
+
+#define BPFLD_IOC_LOAD _IOWR(BPFLD_IOC_MAGIC, 0x01, struct bpfld_load)
+
+/* A trusted or revoked fs-verity file digest. */
+struct bpfld_digest {
+	__u32 algo;		/* BPFLD_HASH_SHA256 or BPFLD_HASH_SHA512 */
+	__u32 size;		/* 32 or 64, matching algo */
+	__u8 digest[BPFLD_DIGEST_MAX];
+};
+
+/* Policy entry states (struct bpfld_trust_entry.state). */
+#define BPFLD_TRUST_BUILTIN 1	/* trusted, built into the module */
+#define BPFLD_TRUST_RUNTIME 2	/* trusted, enrolled at runtime */
+#define BPFLD_TRUST_REVOKED 3	/* revoked: refused even if trusted otherwise */
+
+struct bpfld_trust_entry {
+	struct bpfld_digest digest;
+	__u32 state;		/* BPFLD_TRUST_* */
+	__u32 reserved;
+};
+
+/* Policy flags (struct bpfld_trust_list.flags, out). */
+#define BPFLD_POLICY_SEALED (1U << 0)		/* no more changes until reboot */
+#define BPFLD_POLICY_PERMISSIVE (1U << 1)	/* development: any verity file trusted */
+
+struct bpfld_trust_list {
+	__u32 size;		/* in: sizeof(struct bpfld_trust_list) */
+	__u32 flags;		/* out: BPFLD_POLICY_* */
+	__u64 entries;		/* in: array of struct bpfld_trust_entry */
+	__u32 count;		/* in: array length; out: entries in the policy */
+	__u32 entry_size;	/* in: sizeof(struct bpfld_trust_entry) */
+	__u64 reserved[2];	/* must be zero */
+};
+
+/* Enroll, revoke (CAP_SYS_ADMIN; EROFS once sealed), list, seal (CAP_SYS_ADMIN). */
+#define BPFLD_IOC_TRUST_ADD _IOW(BPFLD_IOC_MAGIC, 0x10, struct bpfld_digest)
+#define BPFLD_IOC_TRUST_REVOKE _IOW(BPFLD_IOC_MAGIC, 0x11, struct bpfld_digest)
+#define BPFLD_IOC_TRUST_LIST _IOWR(BPFLD_IOC_MAGIC, 0x12, struct bpfld_trust_list)
+#define BPFLD_IOC_TRUST_SEAL _IO(BPFLD_IOC_MAGIC, 0x13)
+
 #endif /* _UAPI_LINUX_BPFLD_H */

@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `BPFLD_IOC_LOAD`: from an fd to program and map fds.
+//!
+//! 1. Check the request (sizes, flags, reserved fields).
+//! 2. The object: a regular file with fs-verity, whose digest the policy trusts, no
+//!    larger than the core's limit; read once, through the page cache where fs-verity
+//!    verifies every page, into a private buffer. Nothing else is read from the file.
+//! 3. Parse and plan with `bpfld_core` (vmlinux BTF only if the object needs it).
+//! 4. Execute the plan in a kernel thread that impersonates the caller but owns a
+//!    file table no user task can touch (see `bpfld_run_isolated` in helpers.c); the
+//!    created objects come back as file references.
+//! 5. Reserve fds in the caller, copy the results out, and only then install the fds:
+//!    a failure at any step releases everything and leaves the caller's table as it was.
+//!
+//! Every load and refusal is logged once, with the caller, the digest and the result.
+
+use crate::ffi;
+use crate::ffi::File as file;
+use crate::kalloc::KAlloc;
+use crate::msg::{hex, Msg};
+use crate::policy::Verdict;
+use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
+use crate::vmlinux::Vmlinux;
+use crate::State;
+use bpfld_core::elf::Elf;
+use bpfld_core::exec::{self, Bpf, Cmd, Log};
+use bpfld_core::limits;
+use bpfld_core::object::{MapKind, Object};
+use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan};
+use bpfld_core::uapi as bpf;
+use core::ffi::{c_int, c_void};
+use core::fmt::Write;
+use kernel::alloc::KVVec;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::uaccess::UserSlice;
+
+const ENODATA: i32 = 61;
+const EKEYREVOKED: i32 = 128;
+const EKEYREJECTED: i32 = 129;
+
+/// Why a load failed: errno plus a message for the caller and the log.
+struct Fail {
+    errno: i32,
+    msg: Msg<256>,
+}
+
+fn fail(errno: i32, args: core::fmt::Arguments<'_>) -> Fail {
+    let mut msg = Msg::new();
+    let _ = msg.write_fmt(args);
+    Fail { errno, msg }
+}
+
+fn core_fail(e: bpfld_core::Error<'_>) -> Fail {
+    fail(e.errno(), format_args!("{e}"))
+}
+
+/// A `struct file` reference we own.
+struct FileRef(*mut file);
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: we own one reference to this file and drop it once.
+            unsafe { ffi::bpfld_fput(self.0) };
+        }
+    }
+}
+
+impl FileRef {
+    fn take(&mut self) -> *mut file {
+        core::mem::replace(&mut self.0, core::ptr::null_mut())
+    }
+}
+
+/// A program or map created by the plan, as a file reference.
+struct Created {
+    file: FileRef,
+    id: u32,
+    tag: [u8; 8],
+}
+
+/// Copy `s` into a NUL-terminated fixed array, truncated.
+fn name_into<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    let n = s.len().min(N - 1);
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    out
+}
+
+pub(crate) fn load(state: &State, arg: usize) -> Result<c_int> {
+    let size = core::mem::size_of::<BpfldLoad>();
+    let mut req: BpfldLoad = UserSlice::new(arg, size).reader().read()?;
+    match do_load(state, &mut req, arg) {
+        // The results were written before the fds were installed.
+        Ok(()) => Ok(0),
+        Err(f) => {
+            // The reason goes back with the error.
+            req.err_msg = f.msg.buf;
+            req.err_errno = f.errno as u32;
+            UserSlice::new(arg, size).writer().write(&req)?;
+            Err(Error::from_errno(-f.errno))
+        }
+    }
+}
+
+/// Who is calling, for the log.
+struct Caller {
+    comm: [u8; 16],
+    pid: c_int,
+    uid: u32,
+}
+
+impl Caller {
+    fn current() -> Self {
+        let mut c = Caller {
+            comm: [0; 16],
+            pid: 0,
+            uid: 0,
+        };
+        // SAFETY: `comm` holds 16 bytes (TASK_COMM_LEN); the others are plain outputs.
+        unsafe { ffi::bpfld_caller(c.comm.as_mut_ptr().cast(), &mut c.pid, &mut c.uid) };
+        c
+    }
+
+    fn comm(&self) -> &str {
+        let end = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        core::str::from_utf8(&self.comm[..end]).unwrap_or("?")
+    }
+}
+
+fn check_request(req: &BpfldLoad) -> core::result::Result<(), Fail> {
+    if req.size as usize != core::mem::size_of::<BpfldLoad>() {
+        return Err(fail(
+            22,
+            format_args!("struct bpfld_load size {} unknown", req.size),
+        ));
+    }
+    if req.flags != 0 {
+        return Err(fail(22, format_args!("unknown flags {:#x}", req.flags)));
+    }
+    if req.reserved.iter().any(|&r| r != 0)
+        || req.err_errno != 0
+        || req.digest_algo != 0
+        || req.digest_size != 0
+    {
+        return Err(fail(
+            22,
+            format_args!("reserved and output fields must be zero"),
+        ));
+    }
+    let outputs = [&req.digest[..], &req.receipt[..], &req.err_msg[..]];
+    if outputs.iter().any(|o| o.iter().any(|&b| b != 0)) {
+        return Err(fail(22, format_args!("output fields must be zero")));
+    }
+    if req.prog_info_size as usize != core::mem::size_of::<BpfldProgInfo>()
+        || req.map_info_size as usize != core::mem::size_of::<BpfldMapInfo>()
+    {
+        return Err(fail(
+            22,
+            format_args!("prog_info_size/map_info_size do not match this module"),
+        ));
+    }
+    if req.progs_cnt as usize > limits::MAX_PROGRAMS || req.maps_cnt as usize > limits::MAX_MAPS {
+        return Err(fail(
+            7,
+            format_args!("progs_cnt or maps_cnt above the module's limits"),
+        ));
+    }
+    if (req.log_buf == 0) != (req.log_size == 0) {
+        return Err(fail(
+            22,
+            format_args!("log_buf and log_size must be given together"),
+        ));
+    }
+    Ok(())
+}
+
+fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Result<(), Fail> {
+    let caller = Caller::current();
+    // SAFETY: reads a bool module parameter.
+    let dev_mode = unsafe { ffi::bpfld_dev_mode() };
+    let mode = if dev_mode {
+        "DEVELOPMENT MODE (dev_mode=1: any fs-verity file is trusted): "
+    } else {
+        ""
+    };
+
+    let mut digest = BpfldDigest {
+        algo: 0,
+        size: 0,
+        digest: [0; uapi::BPFLD_DIGEST_MAX],
+    };
+    let mut name = [0u8; 64];
+    let res = check_request(req)
+        .and_then(|()| load_verified(state, req, arg, dev_mode, &mut digest, &mut name));
+    let dhex = hex::<129>(&digest.digest[..digest.size as usize]);
+    let alg = if digest.algo == uapi::BPFLD_HASH_SHA512 {
+        "sha512"
+    } else {
+        "sha256"
+    };
+    let obj = core::str::from_utf8(&name[..name.iter().position(|&b| b == 0).unwrap_or(0)])
+        .unwrap_or("?");
+    match &res {
+        Ok(summary) => pr_info!(
+            "{}load by {}[{}] uid {}: '{}' {}:{}: ok: {}\n",
+            mode,
+            caller.comm(),
+            caller.pid,
+            caller.uid,
+            obj,
+            alg,
+            dhex.as_str(),
+            summary.as_str()
+        ),
+        Err(f) => pr_warn!(
+            "{}load by {}[{}] uid {}: '{}' {}:{}: refused (errno {}): {}\n",
+            mode,
+            caller.comm(),
+            caller.pid,
+            caller.uid,
+            obj,
+            alg,
+            dhex.as_str(),
+            f.errno,
+            f.msg.as_str()
+        ),
+    }
+    res.map(|_| ())
+}
+
+/// Everything from the fd to installed fds. Returns the log summary (programs, tags).
+fn load_verified(
+    state: &State,
+    req: &mut BpfldLoad,
+    arg: usize,
+    dev_mode: bool,
+    digest: &mut BpfldDigest,
+    name: &mut [u8; 64],
+) -> core::result::Result<Msg<512>, Fail> {
+    // The object file.
+    // SAFETY: fget takes its own reference (or returns NULL).
+    let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
+    if f.0.is_null() {
+        return Err(fail(
+            9,
+            format_args!("obj_fd {} is not an open file (or is O_PATH)", req.obj_fd),
+        ));
+    }
+    // SAFETY: `f.0` is a valid file for the rest of this function.
+    unsafe { ffi::bpfld_file_name(f.0, name.as_mut_ptr().cast(), name.len()) };
+    // SAFETY: as above.
+    match unsafe { ffi::bpfld_file_kind(f.0) } {
+        0 => {}
+        1 => return Err(fail(21, format_args!("obj_fd is a directory"))),
+        _ => return Err(fail(22, format_args!("obj_fd is not a regular file"))),
+    }
+    let mut alg = 0u8;
+    // SAFETY: `digest.digest` holds FS_VERITY_MAX_DIGEST_SIZE (64) bytes.
+    let n = unsafe { ffi::bpfld_verity_digest(f.0, digest.digest.as_mut_ptr(), &mut alg) };
+    if n <= 0 {
+        return Err(fail(
+            ENODATA,
+            format_args!("file has no fs-verity (enable it with 'fsverity enable')"),
+        ));
+    }
+    digest.size = n as u32;
+    digest.algo = u32::from(alg);
+    req.digest = digest.digest;
+    req.digest_size = digest.size;
+    req.digest_algo = digest.algo;
+
+    let verdict = state.policy.lock().check(digest, dev_mode);
+    match verdict {
+        Verdict::Revoked => return Err(fail(EKEYREVOKED, format_args!("digest is revoked"))),
+        Verdict::Unknown => return Err(fail(EKEYREJECTED, format_args!("digest is not trusted"))),
+        Verdict::Builtin | Verdict::Enrolled | Verdict::DevMode => {}
+    }
+
+    // SAFETY: as above.
+    let size = unsafe { ffi::bpfld_file_size(f.0) };
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if size > limits::MAX_FILE_SIZE {
+        return Err(fail(
+            27,
+            format_args!(
+                "file is {} bytes, the limit is {}",
+                size,
+                limits::MAX_FILE_SIZE
+            ),
+        ));
+    }
+    let data = read_once(&f, size)?;
+    drop(f);
+
+    // libbpf's object name: the file name up to its first '.'.
+    let full =
+        core::str::from_utf8(&name[..name.iter().position(|&b| b == 0).unwrap_or(0)]).unwrap_or("");
+    let obj_name = full.split('.').next().unwrap_or("");
+    let obj_name = &obj_name[..obj_name.len().min(15)];
+
+    let mut alloc = KAlloc::default();
+    let elf = Elf::parse(&data, &mut alloc).map_err(core_fail)?;
+    let obj = Object::parse(elf, obj_name, &mut alloc).map_err(core_fail)?;
+    let vmlinux = if plan::needs_kernel_btf(&obj) {
+        Some(state.vmlinux()?)
+    } else {
+        None
+    };
+    // SAFETY: these read constants of the running kernel.
+    let kinfo = unsafe {
+        KernelInfo {
+            page_size: ffi::bpfld_page_size(),
+            possible_cpus: ffi::bpfld_possible_cpus(),
+            kernel_version: ffi::bpfld_kernel_version(),
+        }
+    };
+    let kbtf = vmlinux.as_deref().map(|v| v as &dyn KernelBtf);
+    let mut plan = Plan::build(&obj, &kinfo, kbtf, &mut alloc).map_err(core_fail)?;
+    req.receipt = plan.receipt;
+
+    let n_progs = plan.progs.len();
+    let n_maps = obj
+        .maps
+        .iter()
+        .zip(plan.maps.iter())
+        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
+        .count();
+    if (req.progs_cnt as usize) < n_progs || (req.maps_cnt as usize) < n_maps {
+        req.progs_cnt = n_progs as u32;
+        req.maps_cnt = n_maps as u32;
+        return Err(fail(
+            28,
+            format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
+        ));
+    }
+
+    // Execute in the isolated thread.
+    let mut job = Job {
+        plan: &mut plan,
+        log: Log {
+            buf: req.log_buf,
+            size: req.log_size,
+            level: req.log_level,
+        },
+        progs: KVec::new(),
+        maps: KVec::new(),
+        fail: None,
+    };
+    // SAFETY: `job` outlives the call: bpfld_run_isolated waits for the thread to finish.
+    let ret =
+        unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_, '_, '_>).cast()) };
+    if let Some(f) = job.fail.take() {
+        return Err(f);
+    }
+    if ret != 0 {
+        return Err(fail(-ret, format_args!("loading thread failed to start")));
+    }
+    let progs = core::mem::take(&mut job.progs);
+    let maps = core::mem::take(&mut job.maps);
+    drop(job);
+
+    install(req, arg, &plan, &obj, progs, maps)
+}
+
+/// Read the whole file once into a private buffer.
+fn read_once(f: &FileRef, size: usize) -> core::result::Result<KVVec<u8>, Fail> {
+    let mut buf = KVVec::from_elem(0u8, size, GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory for the file")))?;
+    let mut pos: i64 = 0;
+    let mut done = 0;
+    while done < size {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is writable for its length; `f` is a valid file.
+        let n = unsafe { ffi::bpfld_read(f.0, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
+        if n < 0 {
+            return Err(fail(
+                -(n as i32),
+                format_args!("reading the file failed (fs-verity mismatch?)"),
+            ));
+        }
+        if n == 0 {
+            return Err(fail(5, format_args!("file shorter than its size")));
+        }
+        done += n as usize;
+    }
+    Ok(buf)
+}
+
+/// The work of the isolated thread.
+struct Job<'p, 'o, 'a> {
+    plan: &'p mut Plan<'o, 'a, KAlloc>,
+    log: Log,
+    progs: KVec<Created>,
+    maps: KVec<Created>,
+    fail: Option<Fail>,
+}
+
+/// Trampoline called by `bpfld_run_isolated` in the loading thread.
+extern "C" fn run_job(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Job` passed by `load_verified`, which waits for us.
+    let job = unsafe { &mut *arg.cast::<Job<'_, '_, '_>>() };
+    if let Err(f) = run_plan(job) {
+        job.fail = Some(f);
+    }
+    0
+}
+
+/// `kern_sys_bpf` in the loading thread.
+struct KernelBpf {
+    log: Log,
+}
+
+impl Bpf for KernelBpf {
+    fn bpf(&mut self, cmd: Cmd<'_>) -> core::result::Result<i32, i32> {
+        // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;
+        // the core filled its pointers from buffers of the plan that outlive the call.
+        let ret = unsafe {
+            match cmd {
+                Cmd::BtfLoad(a) => ffi::bpfld_sys_bpf(
+                    bpf::BPF_BTF_LOAD as c_int,
+                    (a as *mut bpf::BtfLoadAttr).cast(),
+                    core::mem::size_of_val(a) as u32,
+                ),
+                Cmd::MapCreate(a) => ffi::bpfld_sys_bpf(
+                    bpf::BPF_MAP_CREATE as c_int,
+                    (a as *mut bpf::MapCreateAttr).cast(),
+                    core::mem::size_of_val(a) as u32,
+                ),
+                Cmd::MapUpdate(a) => ffi::bpfld_sys_bpf(
+                    bpf::BPF_MAP_UPDATE_ELEM as c_int,
+                    (a as *mut bpf::MapElemAttr).cast(),
+                    core::mem::size_of_val(a) as u32,
+                ),
+                Cmd::MapFreeze(a) => ffi::bpfld_sys_bpf(
+                    bpf::BPF_MAP_FREEZE as c_int,
+                    (a as *mut bpf::MapFreezeAttr).cast(),
+                    core::mem::size_of_val(a) as u32,
+                ),
+                Cmd::ProgLoad(a) => {
+                    let p = (a as *mut bpf::ProgLoadAttr).cast();
+                    let sz = core::mem::size_of_val(a) as u32;
+                    let r = ffi::bpfld_sys_bpf(bpf::BPF_PROG_LOAD as c_int, p, sz);
+                    // On failure without a log, repeat once with a log into the caller's
+                    // buffer so they learn why (libbpf does the same).
+                    if r < 0 && a.log_level == 0 && self.log.buf != 0 {
+                        a.log_level = 1;
+                        a.log_buf = self.log.buf;
+                        a.log_size = self.log.size;
+                        let again = ffi::bpfld_sys_bpf(bpf::BPF_PROG_LOAD as c_int, p, sz);
+                        if again >= 0 {
+                            ffi::bpfld_close_fd(again);
+                        }
+                    }
+                    r
+                }
+            }
+        };
+        if ret < 0 {
+            Err(-ret)
+        } else {
+            Ok(ret)
+        }
+    }
+
+    fn close(&mut self, fd: i32) {
+        // SAFETY: `fd` is one the executor got from kern_sys_bpf in this thread's table.
+        unsafe { ffi::bpfld_close_fd(fd) };
+    }
+
+    fn prog_log(&mut self, _prog: usize) -> Log {
+        if self.log.level == 0 {
+            Log::default()
+        } else {
+            self.log
+        }
+    }
+}
+
+fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
+    let n_maps = job.plan.maps.len();
+    let n_progs = job.plan.progs.len();
+    let mut map_fds = KVVec::from_elem(-1i32, n_maps, GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    let mut prog_fds = KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    let mut k = KernelBpf { log: job.log };
+    exec::execute(job.plan, &mut k, &mut map_fds, &mut prog_fds).map_err(core_fail)?;
+
+    // Move every object out of this thread's table. From here on failure must close
+    // what is still in the table and drop what was already taken.
+    let mut res = Ok(());
+    for &fd in prog_fds.iter() {
+        if res.is_ok() {
+            // SAFETY: `fd` is a program fd the executor created in this thread's table.
+            let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
+            let mut c = Created {
+                file: f,
+                id: 0,
+                tag: [0; 8],
+            };
+            // SAFETY: the file is a program file we created (file_close_fd returned it).
+            unsafe { ffi::bpfld_prog_file_info(c.file.0, &mut c.id, c.tag.as_mut_ptr()) };
+            res = job
+                .progs
+                .push(c, GFP_KERNEL)
+                .map_err(|_| fail(12, format_args!("no memory")));
+        } else {
+            k.close(fd);
+        }
+    }
+    for &fd in map_fds.iter().filter(|&&fd| fd >= 0) {
+        if res.is_ok() {
+            // SAFETY: `fd` is a map fd the executor created in this thread's table.
+            let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
+            // SAFETY: the file is a map file we created.
+            let id = unsafe { ffi::bpfld_map_file_id(f.0) };
+            res = job
+                .maps
+                .push(
+                    Created {
+                        file: f,
+                        id,
+                        tag: [0; 8],
+                    },
+                    GFP_KERNEL,
+                )
+                .map_err(|_| fail(12, format_args!("no memory")));
+        } else {
+            k.close(fd);
+        }
+    }
+    res
+}
+
+/// Reserve fds in the caller, report, then install. Nothing is installed unless
+/// everything else succeeded.
+fn install(
+    req: &mut BpfldLoad,
+    arg: usize,
+    plan: &Plan<'_, '_, KAlloc>,
+    obj: &Object<'_, KAlloc>,
+    mut progs: KVec<Created>,
+    mut maps: KVec<Created>,
+) -> core::result::Result<Msg<512>, Fail> {
+    let total = progs.len() + maps.len();
+    let mut fds =
+        KVec::with_capacity(total, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))?;
+    let unreserve = |fds: &KVec<i32>| {
+        for &fd in fds.iter() {
+            // SAFETY: each fd was reserved by us and not installed.
+            unsafe { ffi::bpfld_unreserve_fd(fd) };
+        }
+    };
+    for _ in 0..total {
+        // SAFETY: reserves a number in the caller's table.
+        let fd = unsafe { ffi::bpfld_reserve_fd() };
+        if fd < 0 {
+            unreserve(&fds);
+            return Err(fail(
+                -fd,
+                format_args!("no free fds in the caller for {} objects", total),
+            ));
+        }
+        // Capacity was reserved above.
+        let _ = fds.push(fd, GFP_NOWAIT);
+    }
+
+    let mut summary = Msg::<512>::new();
+    let mut pinfo = KVec::with_capacity(progs.len(), GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    for (i, (p, c)) in plan.progs.iter().zip(progs.iter()).enumerate() {
+        let _ = write!(
+            summary,
+            "{}{}({})",
+            if i == 0 { "progs " } else { " " },
+            p.name,
+            hex::<17>(&c.tag).as_str()
+        );
+        let _ = pinfo.push(
+            BpfldProgInfo {
+                name: name_into(p.name),
+                section: name_into(p.sec_name),
+                prog_type: p.prog_type,
+                expected_attach_type: p.expected_attach_type,
+                fd: fds[i],
+                id: c.id,
+                tag: c.tag,
+                attach_btf_id: p.attach.map(|a| a.type_id).unwrap_or(0),
+                reserved: [0; 3],
+            },
+            GFP_KERNEL,
+        );
+    }
+    let mut minfo = KVec::with_capacity(maps.len(), GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    let created = obj
+        .maps
+        .iter()
+        .zip(plan.maps.iter())
+        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create);
+    for (j, ((m, pm), c)) in created.zip(maps.iter()).enumerate() {
+        let _ = minfo.push(
+            BpfldMapInfo {
+                name: name_into(m.name),
+                map_type: pm.def.map_type,
+                fd: fds[progs.len() + j],
+                id: c.id,
+                pinning: pm.def.pinning,
+                reserved: [0; 4],
+            },
+            GFP_KERNEL,
+        );
+    }
+    let _ = write!(summary, ", {} maps", maps.len());
+
+    let copy = || -> Result {
+        let mut w = UserSlice::new(
+            req.progs as usize,
+            pinfo.len() * core::mem::size_of::<BpfldProgInfo>(),
+        )
+        .writer();
+        for p in pinfo.iter() {
+            w.write(p)?;
+        }
+        let mut w = UserSlice::new(
+            req.maps as usize,
+            minfo.len() * core::mem::size_of::<BpfldMapInfo>(),
+        )
+        .writer();
+        for m in minfo.iter() {
+            w.write(m)?;
+        }
+        let mut out = *req;
+        out.progs_cnt = progs.len() as u32;
+        out.maps_cnt = maps.len() as u32;
+        UserSlice::new(arg, core::mem::size_of::<BpfldLoad>())
+            .writer()
+            .write(&out)
+    };
+    if copy().is_err() {
+        unreserve(&fds);
+        return Err(fail(
+            14,
+            format_args!("cannot write the results to the caller's memory"),
+        ));
+    }
+    for (i, c) in Iterator::chain(progs.iter_mut(), maps.iter_mut()).enumerate() {
+        // SAFETY: `fds[i]` is reserved and unused; the file reference moves into the
+        // caller's table.
+        unsafe { ffi::bpfld_install_fd(fds[i], c.file.take()) };
+    }
+    Ok(summary)
+}
+
+impl State {
+    /// The cached vmlinux BTF, loading it on first use.
+    fn vmlinux(&self) -> core::result::Result<Arc<Vmlinux>, Fail> {
+        let mut guard = self.vmlinux.lock();
+        if let Some(v) = guard.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = Vmlinux::load()
+            .map_err(|e| fail(-e.to_errno(), format_args!("cannot read vmlinux BTF")))?;
+        pr_info!("vmlinux BTF cached: {} bytes\n", v.bytes);
+        let v = Arc::new(v, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))?;
+        *guard = Some(v.clone());
+        Ok(v)
+    }
+}
