@@ -51,3 +51,308 @@ pub fn cstr(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
+
+/// A program loaded through `/dev/bpfld`.
+#[derive(Debug)]
+pub struct KProg {
+    /// Function name.
+    pub name: String,
+    /// Section name.
+    pub section: String,
+    /// `BPF_PROG_TYPE_*`.
+    pub prog_type: u32,
+    /// Expected attach type.
+    pub expected_attach_type: u32,
+    /// The fd (closed on drop).
+    pub fd: std::os::fd::OwnedFd,
+    /// Kernel id.
+    pub id: u32,
+    /// Kernel tag.
+    pub tag: [u8; 8],
+    /// BTF attach target id in vmlinux, or 0.
+    pub attach_btf_id: u32,
+}
+
+/// A map created through `/dev/bpfld`.
+#[derive(Debug)]
+pub struct KMap {
+    /// Map name.
+    pub name: String,
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    /// The fd (closed on drop).
+    pub fd: std::os::fd::OwnedFd,
+    /// Kernel id.
+    pub id: u32,
+    /// The object asks for pinning by name.
+    pub pinning: bool,
+}
+
+/// What `BPFLD_IOC_LOAD` returned.
+#[derive(Debug)]
+pub struct KLoad {
+    /// Programs.
+    pub progs: Vec<KProg>,
+    /// Maps.
+    pub maps: Vec<KMap>,
+    /// fs-verity algorithm (`BPFLD_HASH_*`).
+    pub digest_algo: u32,
+    /// fs-verity digest.
+    pub digest: Vec<u8>,
+    /// Receipt.
+    pub receipt: [u8; 32],
+}
+
+/// Why `BPFLD_IOC_LOAD` failed.
+#[derive(Debug)]
+pub struct KLoadError {
+    /// errno.
+    pub errno: i32,
+    /// The module's explanation (step, program, map).
+    pub msg: String,
+    /// The verifier log, if a program was rejected.
+    pub log: String,
+    /// fs-verity digest, if it was read.
+    pub digest: Vec<u8>,
+}
+
+impl std::fmt::Display for KLoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = io::Error::from_raw_os_error(self.errno);
+        if self.msg.is_empty() {
+            write!(f, "{e}")?;
+        } else {
+            write!(f, "{} ({e})", self.msg)?;
+        }
+        if !self.log.trim().is_empty() {
+            write!(f, "\n-- verifier log --\n{}", self.log.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Options of a kernel load.
+#[derive(Clone, Copy, Debug)]
+pub struct KLoadOpts {
+    /// Verifier log level (0: a log only if a program is rejected).
+    pub log_level: u32,
+    /// Log buffer size (0: no log at all).
+    pub log_size: usize,
+}
+
+impl Default for KLoadOpts {
+    fn default() -> Self {
+        KLoadOpts {
+            log_level: 0,
+            log_size: 1 << 20,
+        }
+    }
+}
+
+fn own_fd(fd: i32) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the module installed `fd` in our table for us; we own it from now on.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// A digest as the ioctls take it.
+pub fn digest_arg(algo: u32, bytes: &[u8]) -> Option<uapi::BpfldDigest> {
+    let size = match algo {
+        uapi::BPFLD_HASH_SHA256 => 32,
+        uapi::BPFLD_HASH_SHA512 => 64,
+        _ => return None,
+    };
+    if bytes.len() != size {
+        return None;
+    }
+    let mut d = uapi::BpfldDigest {
+        algo,
+        size: size as u32,
+        digest: [0; uapi::BPFLD_DIGEST_MAX],
+    };
+    d.digest[..size].copy_from_slice(bytes);
+    Some(d)
+}
+
+/// Parse `sha256:HEX` / `sha512:HEX` (as `fsverity digest` prints it).
+pub fn parse_digest(s: &str) -> Option<uapi::BpfldDigest> {
+    let (alg, hex) = s.split_once(':')?;
+    let algo = match alg {
+        "sha256" => uapi::BPFLD_HASH_SHA256,
+        "sha512" => uapi::BPFLD_HASH_SHA512,
+        _ => return None,
+    };
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    digest_arg(algo, &bytes?)
+}
+
+/// `sha256:HEX` of a digest.
+pub fn format_digest(algo: u32, bytes: &[u8]) -> String {
+    let name = if algo == uapi::BPFLD_HASH_SHA512 {
+        "sha512"
+    } else {
+        "sha256"
+    };
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{name}:{hex}")
+}
+
+impl Device {
+    /// `BPFLD_IOC_LOAD` of the object open at `obj`. Grows the result arrays and
+    /// retries if the module says they are too small.
+    pub fn load(&self, obj: &impl AsRawFd, opts: &KLoadOpts) -> Result<KLoad, KLoadError> {
+        let mut progs_cap = 16usize;
+        let mut maps_cap = 16usize;
+        let mut log = vec![0u8; opts.log_size];
+        loop {
+            let mut progs: Vec<uapi::BpfldProgInfo> = vec![
+                // SAFETY: all-zero is valid for this plain struct.
+                unsafe { std::mem::zeroed() };
+                progs_cap
+            ];
+            let mut maps: Vec<uapi::BpfldMapInfo> = vec![
+                // SAFETY: as above.
+                unsafe { std::mem::zeroed() };
+                maps_cap
+            ];
+            let mut req = uapi::BpfldLoad {
+                size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+                obj_fd: obj.as_raw_fd(),
+                log_level: opts.log_level,
+                log_buf: if log.is_empty() {
+                    0
+                } else {
+                    log.as_mut_ptr() as u64
+                },
+                log_size: log.len() as u32,
+                prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+                progs: progs.as_mut_ptr() as u64,
+                progs_cnt: progs_cap as u32,
+                map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+                maps: maps.as_mut_ptr() as u64,
+                maps_cnt: maps_cap as u32,
+                ..Default::default()
+            };
+            // SAFETY: BPFLD_IOC_LOAD reads and writes a struct bpfld_load; the arrays
+            // and the log buffer it points to are live and of the stated sizes.
+            let res = unsafe { self.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) };
+            let digest = req.digest[..(req.digest_size as usize).min(64)].to_vec();
+            match res {
+                Ok(_) => {
+                    let progs = progs[..req.progs_cnt as usize]
+                        .iter()
+                        .map(|p| KProg {
+                            name: cstr(&p.name),
+                            section: cstr(&p.section),
+                            prog_type: p.prog_type,
+                            expected_attach_type: p.expected_attach_type,
+                            fd: own_fd(p.fd),
+                            id: p.id,
+                            tag: p.tag,
+                            attach_btf_id: p.attach_btf_id,
+                        })
+                        .collect();
+                    let maps = maps[..req.maps_cnt as usize]
+                        .iter()
+                        .map(|m| KMap {
+                            name: cstr(&m.name),
+                            map_type: m.map_type,
+                            fd: own_fd(m.fd),
+                            id: m.id,
+                            pinning: m.pinning != 0,
+                        })
+                        .collect();
+                    return Ok(KLoad {
+                        progs,
+                        maps,
+                        digest_algo: req.digest_algo,
+                        digest,
+                        receipt: req.receipt,
+                    });
+                }
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOSPC)
+                        && (req.progs_cnt as usize > progs_cap
+                            || req.maps_cnt as usize > maps_cap) =>
+                {
+                    progs_cap = progs_cap.max(req.progs_cnt as usize);
+                    maps_cap = maps_cap.max(req.maps_cnt as usize);
+                    log.iter_mut().for_each(|b| *b = 0);
+                }
+                Err(e) => {
+                    return Err(KLoadError {
+                        errno: e.raw_os_error().unwrap_or(libc::EIO),
+                        msg: cstr(&req.err_msg),
+                        log: cstr(&log),
+                        digest,
+                    })
+                }
+            }
+        }
+    }
+
+    /// `BPFLD_IOC_TRUST_ADD`.
+    pub fn trust_add(&self, d: &uapi::BpfldDigest) -> io::Result<()> {
+        let mut d = *d;
+        // SAFETY: the ioctl reads a struct bpfld_digest.
+        unsafe { self.ioctl(uapi::BPFLD_IOC_TRUST_ADD, &mut d) }.map(|_| ())
+    }
+
+    /// `BPFLD_IOC_TRUST_REVOKE`.
+    pub fn trust_revoke(&self, d: &uapi::BpfldDigest) -> io::Result<()> {
+        let mut d = *d;
+        // SAFETY: the ioctl reads a struct bpfld_digest.
+        unsafe { self.ioctl(uapi::BPFLD_IOC_TRUST_REVOKE, &mut d) }.map(|_| ())
+    }
+
+    /// `BPFLD_IOC_TRUST_SEAL`.
+    pub fn trust_seal(&self) -> io::Result<()> {
+        // SAFETY: the ioctl takes no argument.
+        let r = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                uapi::BPFLD_IOC_TRUST_SEAL as libc::c_ulong,
+                0,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `BPFLD_IOC_TRUST_LIST`: the entries and the policy flags.
+    pub fn trust_list(&self) -> io::Result<(Vec<uapi::BpfldTrustEntry>, u32)> {
+        let mut cap = 64usize;
+        loop {
+            let mut entries: Vec<uapi::BpfldTrustEntry> = vec![
+                // SAFETY: all-zero is valid for this plain struct.
+                unsafe { std::mem::zeroed() };
+                cap
+            ];
+            let mut req = uapi::BpfldTrustList {
+                size: std::mem::size_of::<uapi::BpfldTrustList>() as u32,
+                entries: entries.as_mut_ptr() as u64,
+                count: cap as u32,
+                entry_size: std::mem::size_of::<uapi::BpfldTrustEntry>() as u32,
+                ..Default::default()
+            };
+            // SAFETY: the ioctl reads/writes a struct bpfld_trust_list and writes up to
+            // `count` entries to `entries`.
+            match unsafe { self.ioctl(uapi::BPFLD_IOC_TRUST_LIST, &mut req) } {
+                Ok(_) => {
+                    entries.truncate(req.count as usize);
+                    return Ok((entries, req.flags));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => cap = req.count as usize,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}

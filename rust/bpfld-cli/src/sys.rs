@@ -175,3 +175,24 @@ pub fn obj_info<T: Default>(fd: RawFd) -> io::Result<T> {
     unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
     Ok(info)
 }
+
+#[repr(C)]
+#[derive(Default)]
+struct PinAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+    path_fd: i32,
+}
+
+/// `BPF_OBJ_PIN`: pin a program or map fd at `path` (on bpffs).
+pub fn obj_pin(fd: RawFd, path: &str) -> io::Result<()> {
+    let c = std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut a = PinAttr {
+        pathname: c.as_ptr() as u64,
+        bpf_fd: fd as u32,
+        ..Default::default()
+    };
+    // SAFETY: `pathname` points at a live NUL-terminated string.
+    unsafe { sys_bpf(uapi::BPF_OBJ_PIN, &mut a) }.map(|_| ())
+}

@@ -2,26 +2,43 @@
 
 //! `bpfld`: command-line front end of the in-kernel BPF loader.
 
-use bpfld::dev::{cstr, Device, DEVICE};
+use bpfld::dev::{cstr, format_digest, parse_digest, Device, KLoadOpts, DEVICE};
+use bpfld::uapi;
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: bpfld <command> [args]
 
 commands:
-  version                  print the versions of /dev/bpfld and of this tool
+  load [--pin DIR] [--json] [--log-level N] OBJ
+                           load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
+                           programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME
+  load --userspace OBJ     load OBJ with bpf(2) from user space (no module, no policy)
   inspect OBJ              print what loading OBJ would do (maps, programs, receipt)
-  load --userspace OBJ     load OBJ with bpf(2) from user space (no module needed)
+  digest FILE...           print the fs-verity digest of each FILE (computed here)
+  trust add DIGEST|FILE    trust a digest (sha256:HEX as 'fsverity digest' prints it)
+  trust revoke DIGEST|FILE refuse a digest from now on, even if built in
+  trust list               print the policy
+  trust seal               make the policy immutable until reboot
+  version                  print the versions of /dev/bpfld and of this tool
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let res = match args.first().map(String::as_str) {
-        Some("version") => version(),
-        Some("inspect") if args.len() == 2 => bpfld::load::inspect(&args[1])
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let res = match a.as_slice() {
+        ["version"] => version(),
+        ["inspect", obj] => bpfld::load::inspect(obj)
             .map(|s| print!("{s}"))
             .map_err(|e| e.to_string()),
-        Some("load") if args.len() == 3 && args[1] == "--userspace" => load_userspace(&args[2]),
-        Some("-h" | "--help" | "help") => {
+        ["load", "--userspace", obj] => load_userspace(obj),
+        ["load", rest @ ..] => load(rest),
+        ["digest", files @ ..] if !files.is_empty() => digest(files),
+        ["trust", "add", what] => trust_change(what, true),
+        ["trust", "revoke", what] => trust_change(what, false),
+        ["trust", "list"] => trust_list(),
+        ["trust", "seal"] => open().and_then(|d| d.trust_seal().map_err(|e| format!("seal: {e}"))),
+        ["-h" | "--help" | "help"] => {
             print!("{USAGE}");
             Ok(())
         }
@@ -39,10 +56,13 @@ fn main() -> ExitCode {
     }
 }
 
+fn open() -> Result<Device, String> {
+    Device::open(DEVICE).map_err(|e| format!("{DEVICE}: {e} (is bpfld.ko loaded?)"))
+}
+
 fn version() -> Result<(), String> {
     println!("bpfld tool {}", bpfld_core::VERSION);
-    let dev = Device::open(DEVICE).map_err(|e| format!("{DEVICE}: {e} (is bpfld.ko loaded?)"))?;
-    let v = dev
+    let v = open()?
         .version()
         .map_err(|e| format!("BPFLD_IOC_VERSION: {e}"))?;
     println!(
@@ -53,17 +73,236 @@ fn version() -> Result<(), String> {
     Ok(())
 }
 
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn load(args: &[&str]) -> Result<(), String> {
+    let mut pin = None;
+    let mut json = false;
+    let mut opts = KLoadOpts::default();
+    let mut obj = None;
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        match a {
+            "--pin" => pin = Some(*it.next().ok_or("--pin needs a directory")?),
+            "--json" => json = true,
+            "--log-level" => {
+                opts.log_level = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--log-level needs a number")?
+            }
+            o if !o.starts_with('-') && obj.is_none() => obj = Some(o),
+            o => return Err(format!("unexpected argument {o}")),
+        }
+    }
+    let obj = obj.ok_or("load needs an object file")?;
+    let f = std::fs::File::open(obj).map_err(|e| format!("{obj}: {e}"))?;
+    let dev = open()?;
+    let l = dev.load(&f, &opts).map_err(|e| {
+        let d = if e.digest.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", format_digest(uapi::BPFLD_HASH_SHA256, &e.digest))
+        };
+        format!("{obj}{d}: {e}")
+    })?;
+    if let Some(dir) = pin {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+        for p in &l.progs {
+            let path = format!("{dir}/prog_{}", p.name);
+            bpfld::sys::obj_pin(p.fd.as_raw_fd(), &path).map_err(|e| format!("pin {path}: {e}"))?;
+        }
+        for m in &l.maps {
+            let path = format!(
+                "{dir}/map_{}",
+                m.name.trim_start_matches('.').replace('.', "_")
+            );
+            bpfld::sys::obj_pin(m.fd.as_raw_fd(), &path).map_err(|e| format!("pin {path}: {e}"))?;
+        }
+    }
+    let digest = format_digest(l.digest_algo, &l.digest);
+    if json {
+        let progs: Vec<String> = l
+            .progs
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"name\":{},\"section\":{},\"type\":{},\"attach_type\":{},\"fd\":{},\"id\":{},\"tag\":\"{}\"}}",
+                    json_str(&p.name),
+                    json_str(&p.section),
+                    p.prog_type,
+                    p.expected_attach_type,
+                    p.fd.as_raw_fd(),
+                    p.id,
+                    hex(&p.tag)
+                )
+            })
+            .collect();
+        let maps: Vec<String> = l
+            .maps
+            .iter()
+            .map(|m| {
+                format!(
+                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{}}}",
+                    json_str(&m.name),
+                    m.map_type,
+                    m.fd.as_raw_fd(),
+                    m.id,
+                    m.pinning
+                )
+            })
+            .collect();
+        println!(
+            "{{\"object\":{},\"digest\":\"{digest}\",\"receipt\":\"sha256:{}\",\"programs\":[{}],\"maps\":[{}]}}",
+            json_str(obj),
+            hex(&l.receipt),
+            progs.join(","),
+            maps.join(",")
+        );
+    } else {
+        println!("object {obj} {digest}");
+        println!("receipt sha256:{}", hex(&l.receipt));
+        for p in &l.progs {
+            println!(
+                "prog {} section {} type {} fd {} id {} tag {}",
+                p.name,
+                p.section,
+                p.prog_type,
+                p.fd.as_raw_fd(),
+                p.id,
+                hex(&p.tag)
+            );
+        }
+        for m in &l.maps {
+            println!(
+                "map {} type {} fd {} id {}",
+                m.name,
+                m.map_type,
+                m.fd.as_raw_fd(),
+                m.id
+            );
+        }
+    }
+    Ok(())
+}
+
 fn load_userspace(path: &str) -> Result<(), String> {
     let l = bpfld::load::load_userspace(path).map_err(|e| e.to_string())?;
     for p in &l.progs {
-        let tag: String = p.tag.iter().map(|b| format!("{b:02x}")).collect();
         println!(
-            "prog {} section {} id {} tag {tag}",
-            p.name, p.section, p.id
+            "prog {} section {} id {} tag {}",
+            p.name,
+            p.section,
+            p.id,
+            hex(&p.tag)
         );
     }
     for m in &l.maps {
         println!("map {} id {}", m.name, m.id);
+    }
+    Ok(())
+}
+
+/// fs-verity digest of a file, computed by bpfld-core while streaming it.
+pub fn file_digest(path: &str) -> Result<[u8; 32], String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let size = f.metadata().map_err(|e| format!("{path}: {e}"))?.len();
+    let mut h = bpfld_core::digest::VerityHasher::new(size).map_err(|e| format!("{path}: {e}"))?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| format!("{path}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]).map_err(|e| format!("{path}: {e}"))?;
+    }
+    h.finish().map_err(|e| format!("{path}: {e}"))
+}
+
+fn digest(files: &[&str]) -> Result<(), String> {
+    for f in files {
+        println!("sha256:{} {f}", hex(&file_digest(f)?));
+    }
+    Ok(())
+}
+
+fn trust_change(what: &str, enroll: bool) -> Result<(), String> {
+    let d = match parse_digest(what) {
+        Some(d) => d,
+        None if std::path::Path::new(what).exists() => {
+            bpfld::dev::digest_arg(uapi::BPFLD_HASH_SHA256, &file_digest(what)?).ok_or("digest")?
+        }
+        None => {
+            return Err(format!(
+                "{what}: neither sha256:HEX / sha512:HEX nor a file"
+            ))
+        }
+    };
+    let dev = open()?;
+    let res = if enroll {
+        dev.trust_add(&d)
+    } else {
+        dev.trust_revoke(&d)
+    };
+    res.map_err(|e| {
+        format!(
+            "{}: {e}",
+            format_digest(d.algo, &d.digest[..d.size as usize])
+        )
+    })?;
+    println!(
+        "{} {}",
+        if enroll { "trusted" } else { "revoked" },
+        format_digest(d.algo, &d.digest[..d.size as usize])
+    );
+    Ok(())
+}
+
+fn trust_list() -> Result<(), String> {
+    let (entries, flags) = open()?
+        .trust_list()
+        .map_err(|e| format!("trust list: {e}"))?;
+    println!(
+        "policy: {}{}",
+        if flags & uapi::BPFLD_POLICY_SEALED != 0 {
+            "sealed"
+        } else {
+            "open"
+        },
+        if flags & uapi::BPFLD_POLICY_PERMISSIVE != 0 {
+            ", DEVELOPMENT MODE (any verity file trusted)"
+        } else {
+            ""
+        }
+    );
+    for e in entries {
+        let state = match e.state {
+            uapi::BPFLD_TRUST_BUILTIN => "builtin",
+            uapi::BPFLD_TRUST_RUNTIME => "enrolled",
+            uapi::BPFLD_TRUST_REVOKED => "revoked",
+            _ => "?",
+        };
+        println!(
+            "{state} {}",
+            format_digest(e.digest.algo, &e.digest.digest[..e.digest.size as usize])
+        );
     }
     Ok(())
 }
