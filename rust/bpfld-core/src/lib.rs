@@ -39,6 +39,7 @@ extern crate std;
 
 pub mod btf;
 pub mod bytes;
+pub mod core_relo;
 pub mod digest;
 pub mod elf;
 pub mod error;

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! The kernel type index: CO-RE candidate lookup by essential name and kind family.
+//!
+//! libbpf (`bpf_core_add_cands`) and the kernel (`bpf_core_add_cands` in `btf.c`) find the
+//! candidates of a local type by scanning every target type: a candidate has a non-empty
+//! name whose *essential* part (the name without a trailing `___flavor`) equals the local
+//! type's, and a kind that is the same, or both are enums (`btf_kind_core_compat`). The
+//! scan costs a string comparison per kernel type (about 130k for a distribution vmlinux)
+//! for each local root type. The index answers the same question with a binary search.
+//!
+//! # Model
+//!
+//! One [`IndexEntry`] per named target type, except FUNCs, sorted by `(key, id)`, where
+//! `key` is the kind family (the kind, with ENUM64 folded into ENUM) in the top 5 bits and
+//! a 27-bit FNV-1a hash of the essential name below. A lookup hashes the local essential
+//! name, finds the run of equal keys and checks each entry's kind and essential name
+//! against the target BTF, so hash collisions cost time, never correctness. Ids within a
+//! run are ascending, which is libbpf's candidate order.
+//!
+//! FUNCs are left out (they are 3/4 of vmlinux's named types) because no CO-RE relocation
+//! can ever match one: `bpf_core_types_are_compat` and `bpf_core_types_match` return
+//! "no match" for a FUNC, and the field and enumerator relocations fail while parsing a
+//! FUNC root's access string, before candidates are looked at.
+//!
+//! The index is built once into caller memory ([`KernelIndex::count`], allocate, then
+//! [`KernelIndex::build`]; or [`kernel_index_in`]) and may be cached and shared by
+//! every load against the same kernel BTF: it is immutable afterwards.
+//!
+//! # Invariants
+//!
+//! `entries` is sorted by `(key, id)` and every `id` lies in `first_id..type_count` of the
+//! BTF it was built from; [`KernelIndex::matches`] checks that a BTF has that type count
+//! before a [`super::Target`] pairs them.
+
+use core::ops::{Deref, DerefMut, Range};
+
+use crate::btf::{BtfKind, Types};
+use crate::error::{Ctx, Error, Kind, Result, What};
+use crate::mem::Alloc;
+
+/// One indexed target type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexEntry {
+    /// Kind family (5 bits) and essential-name hash (27 bits).
+    pub key: u32,
+    /// Type id in the indexed BTF.
+    pub id: u32,
+}
+
+/// Bits of the key that hold the name hash.
+const HASH_BITS: u32 = 27;
+const HASH_MASK: u32 = (1 << HASH_BITS) - 1;
+
+/// Whether `s` starts with a flavor separator: `X___Y` where neither `X` nor `Y` is an
+/// underscore (libbpf's `bpf_core_is_flavor_sep`).
+fn is_flavor_sep(s: &[u8]) -> bool {
+    matches!(s, [x, b'_', b'_', b'_', y, ..] if *x != b'_' && *y != b'_')
+}
+
+/// Length of the essential part of a CO-RE name: everything before the last `___` that
+/// separates two non-underscore characters (libbpf's `bpf_core_essential_name_len`).
+/// `task_struct___v1` gives 11; `a____b` and `___x` are their own essential names.
+pub fn essential_name_len(name: &str) -> usize {
+    let b = name.as_bytes();
+    let Some(last) = b.len().checked_sub(5) else {
+        return b.len();
+    };
+    for i in (0..=last).rev() {
+        if is_flavor_sep(b.get(i..).unwrap_or_default()) {
+            return i.saturating_add(1);
+        }
+    }
+    b.len()
+}
+
+/// The essential part of `name` (see [`essential_name_len`]).
+pub fn essential_name(name: &str) -> &str {
+    // The cut is before an ASCII '_', so always on a character boundary.
+    name.get(..essential_name_len(name)).unwrap_or(name)
+}
+
+/// The family CO-RE candidates share with a local type: same kind, or any enum.
+pub fn kind_family(kind: BtfKind) -> BtfKind {
+    if kind == BtfKind::Enum64 {
+        BtfKind::Enum
+    } else {
+        kind
+    }
+}
+
+/// libbpf's `btf_kind_core_compat`: the same kind, or both enums.
+pub fn kinds_core_compat(a: BtfKind, b: BtfKind) -> bool {
+    a == b || (a.is_any_enum() && b.is_any_enum())
+}
+
+fn fnv1a(b: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &c in b {
+        h = (h ^ u32::from(c)).wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The index key of an essential name in a kind family.
+pub fn index_key(kind: BtfKind, essential: &str) -> u32 {
+    (kind_family(kind).as_u32() << HASH_BITS) | (fnv1a(essential.as_bytes()) & HASH_MASK)
+}
+
+/// Whether type `t` is indexed (a named non-FUNC type) and its key.
+fn key_of(kind: BtfKind, name: &str) -> Option<u32> {
+    if name.is_empty() || kind == BtfKind::Func {
+        return None;
+    }
+    Some(index_key(kind, essential_name(name)))
+}
+
+/// Candidate lookup by essential name and kind family over the types `first_id..` of one
+/// kernel BTF (vmlinux, or a module's split BTF on vmlinux). See the module docs.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelIndex<E> {
+    entries: E,
+    first_id: u32,
+    type_count: u32,
+}
+
+impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
+    /// First pass: the number of entries the index of `ids` (of `types`) needs.
+    pub fn count<T: Types + ?Sized>(types: &T, ids: Range<u32>) -> Result<'static, usize> {
+        check_ids(types, &ids)?;
+        let mut n: usize = 0;
+        for id in ids {
+            let t = types.type_by_id(id)?;
+            if key_of(t.kind(), t.name()?).is_some() {
+                n = n.saturating_add(1);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Second pass: fill `entries`, whose length must be [`KernelIndex::count`], and sort.
+    pub fn build<T: Types + ?Sized>(
+        types: &T,
+        ids: Range<u32>,
+        mut entries: E,
+    ) -> Result<'static, Self>
+    where
+        E: DerefMut,
+    {
+        check_ids(types, &ids)?;
+        let first_id = ids.start;
+        let mut slots = entries.iter_mut();
+        for id in ids {
+            let t = types.type_by_id(id)?;
+            if let Some(key) = key_of(t.kind(), t.name()?) {
+                let slot = slots
+                    .next()
+                    .ok_or(Error::new(Kind::TooSmall("kernel type index")))?;
+                *slot = IndexEntry { key, id };
+            }
+        }
+        if slots.next().is_some() {
+            return Err(Error::malformed(
+                "kernel type index buffer longer than its count",
+            ));
+        }
+        crate::util::sort_by_key(&mut entries, |e| (e.key, e.id));
+        Ok(KernelIndex {
+            entries,
+            first_id,
+            type_count: types.type_count(),
+        })
+    }
+
+    /// A borrowed view, e.g. to pair with its BTF in a [`super::Target`].
+    pub fn borrowed(&self) -> KernelIndex<&[IndexEntry]> {
+        KernelIndex {
+            entries: &self.entries,
+            first_id: self.first_id,
+            type_count: self.type_count,
+        }
+    }
+
+    /// The sorted entries.
+    pub fn entries(&self) -> &[IndexEntry] {
+        &self.entries
+    }
+
+    /// Number of indexed types.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no type is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Memory held by the index, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.entries
+            .len()
+            .saturating_mul(core::mem::size_of::<IndexEntry>())
+    }
+
+    /// First indexed type id (1, or the base's type count for split BTF).
+    pub fn first_id(&self) -> u32 {
+        self.first_id
+    }
+
+    /// Whether `types` is (shaped like) the BTF this index was built from.
+    pub fn matches<T: Types + ?Sized>(&self, types: &T) -> bool {
+        types.type_count() == self.type_count
+    }
+
+    /// Ids of the indexed types that are CO-RE candidates for a local type of kind `kind`
+    /// named `name` (flavor allowed), ascending: same essential name, compatible kind.
+    /// `types` must be the BTF the index was built from.
+    pub fn candidates<'s, T: Types + ?Sized>(
+        &'s self,
+        types: &'s T,
+        kind: BtfKind,
+        name: &'s str,
+    ) -> Candidates<'s, T> {
+        let ess = essential_name(name);
+        let key = index_key(kind, ess);
+        let start = lower_bound(&self.entries, key);
+        Candidates {
+            run: self.entries.get(start..).unwrap_or_default(),
+            key,
+            kind,
+            ess,
+            types,
+        }
+    }
+}
+
+/// Count, allocate exactly, build: the [`KernelIndex`] of `ids` of `types` in `alloc`'s
+/// memory. For vmlinux `ids` is `1..type_count()`; for a module's split BTF, its own ids
+/// ([`crate::btf::Btf::local_ids`]).
+pub fn kernel_index_in<A: Alloc, T: Types + ?Sized>(
+    types: &T,
+    ids: Range<u32>,
+    alloc: &mut A,
+) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
+    let n = KernelIndex::<A::Buf<IndexEntry>>::count(types, ids.clone())?;
+    let buf = alloc.alloc::<IndexEntry>(n)?;
+    KernelIndex::build(types, ids, buf)
+}
+
+/// The first index whose entry's key is not below `key` (binary search with checked
+/// reads, so that no panic path is compiled in).
+fn lower_bound(entries: &[IndexEntry], key: u32) -> usize {
+    let (mut lo, mut hi) = (0usize, entries.len());
+    while lo < hi {
+        let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
+        match entries.get(mid) {
+            Some(e) if e.key < key => lo = mid.saturating_add(1),
+            _ => hi = mid,
+        }
+    }
+    lo
+}
+
+fn check_ids<T: Types + ?Sized>(types: &T, ids: &Range<u32>) -> Result<'static, ()> {
+    if ids.start == 0 || ids.start > ids.end || ids.end > types.type_count() {
+        return Err(
+            Error::malformed("kernel type index id range outside the BTF")
+                .ctx(Ctx::Value(What::Id, u64::from(ids.end))),
+        );
+    }
+    Ok(())
+}
+
+/// Iterator over candidate ids (see [`KernelIndex::candidates`]).
+pub struct Candidates<'s, T: ?Sized> {
+    run: &'s [IndexEntry],
+    key: u32,
+    kind: BtfKind,
+    ess: &'s str,
+    types: &'s T,
+}
+
+impl<T: Types + ?Sized> Iterator for Candidates<'_, T> {
+    type Item = Result<'static, u32>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (e, rest) = self.run.split_first()?;
+            if e.key != self.key {
+                self.run = &[];
+                return None;
+            }
+            self.run = rest;
+            let t = match self.types.type_by_id(e.id) {
+                Ok(t) => t,
+                Err(err) => return Some(Err(err)),
+            };
+            let name = match t.name() {
+                Ok(n) => n,
+                Err(err) => return Some(Err(err)),
+            };
+            if kinds_core_compat(t.kind(), self.kind) && essential_name(name) == self.ess {
+                return Some(Ok(e.id));
+            }
+        }
+    }
+}
