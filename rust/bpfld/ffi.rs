@@ -69,6 +69,8 @@ extern "C" {
     pub(crate) fn bpfld_take_fd(fd: c_int) -> *mut file;
     /// Id and tag of a program file bpfld created.
     pub(crate) fn bpfld_prog_file_info(f: *mut file, id: *mut u32, tag: *mut u8);
+    /// Every map the program uses is one of `maps[..n]` (files bpfld created).
+    pub(crate) fn bpfld_prog_uses_only(prog: *mut file, maps: *const *mut file, n: c_int) -> bool;
     /// Id of a map file bpfld created.
     pub(crate) fn bpfld_map_file_id(f: *mut file) -> u32;
     /// `get_unused_fd_flags(O_CLOEXEC)` in the caller's table.

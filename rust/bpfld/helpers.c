@@ -260,6 +260,11 @@ int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
 		wait_for_completion(&iso.done);
 		ret = iso.ret;
 	}
+	/* What the thread closed (failed loads, inner map templates, the BTF fd) was
+	 * queued for delayed fput, as kernel threads do: release it now, so that when the
+	 * ioctl returns every object bpfld created and did not hand out is gone.
+	 */
+	flush_delayed_fput();
 	mem_cgroup_put(iso.memcg);
 	if (iso.mm)
 		mmput(iso.mm);
@@ -289,6 +294,33 @@ void bpfld_prog_file_info(struct file *file, u32 *id, u8 *tag)
 
 	*id = prog->aux->id;
 	memcpy(tag, prog->tag, BPF_TAG_SIZE);
+}
+
+/*
+ * Defence in depth for the fd-isolation design: true if every map the program uses is
+ * one of the n maps this load created.
+ */
+bool bpfld_prog_uses_only(struct file *prog_file, struct file **maps, int n);
+bool bpfld_prog_uses_only(struct file *prog_file, struct file **maps, int n)
+{
+	struct bpf_prog *prog = prog_file->private_data;
+	struct bpf_prog_aux *aux = prog->aux;
+	bool ok = true;
+	u32 i;
+	int j;
+
+	mutex_lock(&aux->used_maps_mutex);
+	for (i = 0; i < aux->used_map_cnt && ok; i++) {
+		ok = false;
+		for (j = 0; j < n; j++) {
+			if (aux->used_maps[i] == maps[j]->private_data) {
+				ok = true;
+				break;
+			}
+		}
+	}
+	mutex_unlock(&aux->used_maps_mutex);
+	return ok;
 }
 
 /* Files we created with BPF_MAP_CREATE: private_data is the map. */

@@ -195,7 +195,10 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
     let mut name = [0u8; 64];
     let res = check_request(req)
         .and_then(|()| load_verified(state, req, arg, dev_mode, &mut digest, &mut name));
-    let dhex = hex::<129>(&digest.digest[..digest.size as usize]);
+    let mut dhex = hex::<129>(&digest.digest[..digest.size as usize]);
+    if digest.size == 0 {
+        let _ = dhex.write_str("none");
+    }
     let alg = if digest.algo == uapi::BPFLD_HASH_SHA512 {
         "sha512"
     } else {
@@ -532,7 +535,30 @@ fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
             k.close(fd);
         }
     }
-    res
+    res?;
+
+    // The design makes this impossible (no user task shares the table the plan ran
+    // in); check it anyway before anything is handed out.
+    let mut files = KVec::with_capacity(job.maps.len(), GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    for m in job.maps.iter() {
+        let _ = files.push(m.file.0, GFP_KERNEL);
+    }
+    for (p, c) in job.plan.progs.iter().zip(job.progs.iter()) {
+        // SAFETY: `c.file` is a program file and `files` holds `files.len()` map files,
+        // all created by this load and referenced by us.
+        if !unsafe { ffi::bpfld_prog_uses_only(c.file.0, files.as_ptr(), files.len() as c_int) } {
+            pr_crit!(
+                "program '{}' uses a map this load did not create: refusing it\n",
+                p.name
+            );
+            return Err(fail(
+                5,
+                format_args!("prog '{}': uses a map this load did not create", p.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reserve fds in the caller, report, then install. Nothing is installed unless
