@@ -14,6 +14,17 @@
  *       Load OBJ and execute the "// bpfld:" directives found in SRC (see
  *       selftests/progs/README.md): BPF_PROG_TEST_RUN runs and map/global
  *       expectations.  Prints one "ok"/"not ok"/"skip" line per step.
+ *   libbpf_dump [-v] --check-ids SRC [--prog NAME=ID]... [--map NAME=ID]...
+ *       The same directives, by the same code, against programs and maps
+ *       that already exist (loaded by bpfld), opened by id.  NAME is the
+ *       libbpf program name (the C function) / the map name bpfld reports
+ *       (the BTF variable of a .maps map, the section name of global data:
+ *       ".bss", ".data.foo", ...).  "global" lines use the maps' own BTF.
+ *       expect-fail lines are only echoed as "# expect-fail ..." comments
+ *       (the caller checks its load failures itself); a program a
+ *       directive names but no --prog gives counts as not loaded: "skip"
+ *       under a host-skip, else "not ok".
+ *   Both check modes exit 0 iff no line is "not ok" (2 on usage errors).
  *
  * Output of the dump modes (one record per line, fields separated by one
  * space, numbers in decimal unless prefixed 0x, hex strings lower case):
@@ -1010,8 +1021,16 @@ static int mode_ids(int argc, char **argv)
 	return rc;
 }
 
+static void usage(void);
+
 /* ------------------------------------------------------------------ */
-/* --check: the "// bpfld:" directive runner. */
+/* The "// bpfld:" directive engine, shared by --check (an object libbpf
+ * loads here) and --check-ids (programs and maps another loader, bpfld,
+ * created).  Both modes describe what exists as a check_env, a list of
+ * named program and map fds, and run_directives() works from those fds and
+ * the kernel alone (no bpf_object), so the two modes cannot drift apart and
+ * a --check run also exercises the code --check-ids relies on.
+ */
 
 /* Built-in packets; the bytes are listed in selftests/progs/README.md. */
 static const char PKT_V4TCP[] =
@@ -1059,12 +1078,42 @@ static int parse_u64(const char *s, __u64 *v)
 	return 0;
 }
 
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p) {
+		fprintf(stderr, "libbpf_dump: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fprintf(stderr, "libbpf_dump: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
 #define MAX_TOK 16
 struct directive {
 	int line;
 	int ntok;
-	char *tok[MAX_TOK];
-	char *rest; /* text after the verb, for host-skip reasons */
+	char *tok[MAX_TOK]; /* point into buf */
+	char *buf;
+	char *rest; /* text after the verb: host-skip reason, expect-fail arguments */
+};
+
+struct directives {
+	struct directive *d;
+	size_t n;
+	struct name_set skip_progs; /* host-skip prog=P */
+	const char *obj_skip;       /* reason of an object-wide host-skip, else NULL */
+	__u32 obj_fail;             /* errno of an object-wide expect-fail, else 0 */
 };
 
 static const char *dget(const struct directive *d, const char *key)
@@ -1078,54 +1127,196 @@ static const char *dget(const struct directive *d, const char *key)
 	return NULL;
 }
 
-static int read_directives(const char *src, struct directive **out, size_t *n)
+static bool dverb(const struct directive *d, const char *verb)
+{
+	return !strcmp(d->tok[0], verb);
+}
+
+static void free_directives(struct directives *ds)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n; i++) {
+		free(ds->d[i].buf);
+		free(ds->d[i].rest);
+	}
+	free(ds->d);
+	set_free(&ds->skip_progs);
+	memset(ds, 0, sizeof(*ds));
+}
+
+/*
+ * Read the directives of src into ds (always left valid for
+ * free_directives).  Returns 0, 2 if src cannot be read, or 1 after printing
+ * a "not ok" line for an expect-fail without errno.
+ */
+static int parse_directives(const char *src, struct directives *ds)
 {
 	FILE *f = fopen(src, "r");
 	char *line = NULL;
-	size_t cap = 0;
+	size_t cap = 0, i;
 	int lineno = 0;
+	__u32 e;
 
-	if (!f)
-		return -errno;
-	*out = NULL;
-	*n = 0;
+	memset(ds, 0, sizeof(*ds));
+	if (!f) {
+		fprintf(stderr, "libbpf_dump: cannot read %s: %s\n", src, strerror(errno));
+		return 2;
+	}
 	while (getline(&line, &cap, f) > 0) {
 		char *p = strstr(line, "// bpfld:"), *save = NULL, *t;
 		struct directive d = { .line = ++lineno };
 
-		if (!p) {
+		if (!p)
 			continue;
-		}
 		p += strlen("// bpfld:");
 		p[strcspn(p, "\n")] = '\0';
-		while (*p == ' ')
+		while (*p == ' ' || *p == '\t')
 			p++;
-		d.rest = strdup(p);
-		{
-			char *sp = strchr(d.rest, ' ');
-
-			if (sp)
-				memmove(d.rest, sp + 1, strlen(sp + 1) + 1);
-			else
-				d.rest[0] = '\0';
-		}
-		p = strdup(p);
-		for (t = strtok_r(p, " \t", &save); t && d.ntok < MAX_TOK;
+		d.buf = xstrdup(p);
+		for (t = strtok_r(d.buf, " \t", &save); t && d.ntok < MAX_TOK;
 		     t = strtok_r(NULL, " \t", &save))
 			d.tok[d.ntok++] = t;
-		if (!d.ntok)
+		if (!d.ntok) {
+			free(d.buf);
 			continue;
-		*out = realloc(*out, (*n + 1) * sizeof(**out));
-		if (!*out)
-			exit(2);
-		(*out)[(*n)++] = d;
+		}
+		p += strcspn(p, " \t");
+		p += strspn(p, " \t");
+		d.rest = xstrdup(p);
+		ds->d = xrealloc(ds->d, (ds->n + 1) * sizeof(*ds->d));
+		ds->d[ds->n++] = d;
 	}
 	free(line);
 	fclose(f);
+
+	for (i = 0; i < ds->n; i++) {
+		const struct directive *d = &ds->d[i];
+		const char *pn = dget(d, "prog"), *es = dget(d, "errno");
+
+		if (dverb(d, "host-skip")) {
+			if (pn)
+				set_add(&ds->skip_progs, pn);
+			else
+				ds->obj_skip = d->rest;
+		} else if (dverb(d, "expect-fail")) {
+			if (!es || parse_u32(es, &e) || !e) {
+				printf("not ok line %d: expect-fail needs errno=E\n", d->line);
+				return 1;
+			}
+			if (!pn)
+				ds->obj_fail = e;
+		}
+	}
 	return 0;
 }
 
-static bool kind_matches(const char *kind, enum bpf_prog_type t)
+/* Whether a load failure of program `name` is covered by a host-skip. */
+static bool host_skipped(const struct directives *ds, const char *name)
+{
+	return ds->obj_skip || set_has(&ds->skip_progs, name);
+}
+
+/* Whether an "expect-fail prog=NAME" line exists (any errno). */
+static bool expect_fail_named(const struct directives *ds, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n; i++) {
+		const char *pn = dget(&ds->d[i], "prog");
+
+		if (dverb(&ds->d[i], "expect-fail") && pn && !strcmp(pn, name))
+			return true;
+	}
+	return false;
+}
+
+struct env_prog {
+	char *name; /* libbpf program name (the C function name) */
+	int fd;
+	__u32 type; /* program type, as the kernel reports it */
+};
+
+struct env_map {
+	char *name;  /* libbpf map name / the name bpfld reports */
+	char *alias; /* --check, libbpf internal maps: the section name
+		      * (".bss" for "global_d.bss"), the name bpfld uses; or NULL
+		      */
+	int fd;
+};
+
+struct check_env {
+	struct env_prog *progs;
+	size_t nprogs;
+	struct env_map *maps;
+	size_t nmaps;
+	bool owns_fds;              /* --check-ids opened them: close them */
+	struct name_set not_loaded; /* programs whose "run" lines are skipped */
+	bool skipped_some;          /* a host-skip program is missing: the
+				     * map/global expectations are skipped */
+};
+
+static void env_add_prog(struct check_env *env, const char *name, int fd, __u32 type)
+{
+	env->progs = xrealloc(env->progs, (env->nprogs + 1) * sizeof(*env->progs));
+	env->progs[env->nprogs].name = xstrdup(name);
+	env->progs[env->nprogs].fd = fd;
+	env->progs[env->nprogs].type = type;
+	env->nprogs++;
+}
+
+static void env_add_map(struct check_env *env, const char *name, const char *alias, int fd)
+{
+	env->maps = xrealloc(env->maps, (env->nmaps + 1) * sizeof(*env->maps));
+	env->maps[env->nmaps].name = xstrdup(name);
+	env->maps[env->nmaps].alias = alias ? xstrdup(alias) : NULL;
+	env->maps[env->nmaps].fd = fd;
+	env->nmaps++;
+}
+
+static const struct env_prog *env_prog(const struct check_env *env, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < env->nprogs; i++)
+		if (!strcmp(env->progs[i].name, name))
+			return &env->progs[i];
+	return NULL;
+}
+
+static const struct env_map *env_map(const struct check_env *env, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < env->nmaps; i++)
+		if (!strcmp(env->maps[i].name, name) ||
+		    (env->maps[i].alias && !strcmp(env->maps[i].alias, name)))
+			return &env->maps[i];
+	return NULL;
+}
+
+static void env_free(struct check_env *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->nprogs; i++) {
+		if (env->owns_fds)
+			close(env->progs[i].fd);
+		free(env->progs[i].name);
+	}
+	for (i = 0; i < env->nmaps; i++) {
+		if (env->owns_fds)
+			close(env->maps[i].fd);
+		free(env->maps[i].name);
+		free(env->maps[i].alias);
+	}
+	free(env->progs);
+	free(env->maps);
+	set_free(&env->not_loaded);
+	memset(env, 0, sizeof(*env));
+}
+
+static bool kind_matches(const char *kind, __u32 t)
 {
 	if (!strcmp(kind, "xdp"))
 		return t == BPF_PROG_TYPE_XDP;
@@ -1147,7 +1338,7 @@ static bool kind_matches(const char *kind, enum bpf_prog_type t)
 	return false;
 }
 
-static int check_run(struct bpf_object *obj, const struct directive *d, char *why,
+static int check_run(const struct check_env *env, const struct directive *d, char *why,
 		     size_t whylen)
 {
 	const char *pname = dget(d, "prog"), *kind = dget(d, "kind");
@@ -1156,25 +1347,25 @@ static int check_run(struct bpf_object *obj, const struct directive *d, char *wh
 	LIBBPF_OPTS(bpf_test_run_opts, topts);
 	unsigned char *data = NULL, *ctx = NULL, out[512];
 	size_t dlen = 0, clen = 0;
-	struct bpf_program *prog;
-	struct bpf_link *link = NULL;
+	const struct env_prog *prog;
 	__u32 repeat = 1;
 	__u64 want;
-	int err, fd;
+	char tbuf[32];
+	int err, link_fd = -1;
 
 	if (!pname || !kind || !rets || parse_u64(rets, &want) ||
 	    (reps && parse_u32(reps, &repeat))) {
 		snprintf(why, whylen, "malformed run directive");
 		return -EINVAL;
 	}
-	prog = bpf_object__find_program_by_name(obj, pname);
-	if (!prog || (fd = bpf_program__fd(prog)) < 0) {
+	prog = env_prog(env, pname);
+	if (!prog) {
 		snprintf(why, whylen, "program not loaded");
 		return -ENOENT;
 	}
-	if (!kind_matches(kind, bpf_program__type(prog))) {
+	if (!kind_matches(kind, prog->type)) {
 		snprintf(why, whylen, "kind=%s does not match program type %s", kind,
-			 libbpf_bpf_prog_type_str(bpf_program__type(prog)));
+			 prog_type_str(prog->type, tbuf, sizeof(tbuf)));
 		return -EINVAL;
 	}
 	if (!strcmp(kind, "xdp") || !strcmp(kind, "skb") || !strcmp(kind, "flow")) {
@@ -1195,14 +1386,25 @@ static int check_run(struct bpf_object *obj, const struct directive *d, char *wh
 	if (ctxs) {
 		if (unhex(ctxs, &ctx, &clen)) {
 			snprintf(why, whylen, "bad ctx hex");
-			return -EINVAL;
+			err = -EINVAL;
+			goto out;
 		}
 		topts.ctx_in = ctx;
 		topts.ctx_size_in = clen;
 	}
 	if (!strcmp(kind, "tracing")) {
-		link = bpf_program__attach(prog);
-		if (!link) {
+		/*
+		 * Attach from the fd alone: BPF_RAW_TRACEPOINT_OPEN without a
+		 * name attaches a BTF-based tracing program to the target and
+		 * with the expected attach type (fentry/fexit/fmod_ret) it was
+		 * loaded with (kernel/bpf/syscall.c bpf_raw_tp_link_attach ->
+		 * bpf_tracing_prog_attach(prog, 0, 0, 0)), the same call
+		 * libbpf's BPF_LINK_CREATE path ends in.  BPF_LINK_CREATE itself
+		 * would need the expected attach type, which bpf_prog_info
+		 * does not report.  Closing the link fd detaches.
+		 */
+		link_fd = bpf_raw_tracepoint_open(NULL, prog->fd);
+		if (link_fd < 0) {
 			err = -errno;
 			snprintf(why, whylen, "attach: %s", strerror(-err));
 			goto out;
@@ -1212,7 +1414,7 @@ static int check_run(struct bpf_object *obj, const struct directive *d, char *wh
 		topts.repeat = repeat;
 	err = 0;
 	for (__u32 r = 0; r < (topts.repeat ? 1 : repeat) && !err; r++)
-		err = bpf_prog_test_run_opts(fd, &topts) ? -errno : 0;
+		err = bpf_prog_test_run_opts(prog->fd, &topts) ? -errno : 0;
 	if (err) {
 		snprintf(why, whylen, "test_run: %s", strerror(-err));
 		goto out;
@@ -1223,7 +1425,8 @@ static int check_run(struct bpf_object *obj, const struct directive *d, char *wh
 		err = -EBADMSG;
 	}
 out:
-	bpf_link__destroy(link);
+	if (link_fd >= 0)
+		close(link_fd);
 	free(data);
 	free(ctx);
 	return err;
@@ -1243,7 +1446,8 @@ static int read_value(int fd, const struct bpf_map_info *mi, __u64 key, __u32 of
 	unsigned char kb[8] = {}, *val;
 	__u32 b;
 
-	if (ncpu < 1 || mi->key_size > 8 || size > 8 || off + size > mi->value_size)
+	if (ncpu < 1 || mi->key_size > 8 || size > 8 || off > mi->value_size ||
+	    size > mi->value_size - off)
 		return -EINVAL;
 	for (b = 0; b < mi->key_size; b++)
 		kb[b] = (unsigned char)(key >> (8 * b));
@@ -1264,193 +1468,150 @@ static int read_value(int fd, const struct bpf_map_info *mi, __u64 key, __u32 of
 	return 0;
 }
 
-static int check_map(struct bpf_object *obj, const struct directive *d, char *why,
+static int compare_value(__u64 got, __u64 want, char *why, size_t whylen)
+{
+	if (got == want)
+		return 0;
+	snprintf(why, whylen, "got %llu (0x%llx), want %llu", (unsigned long long)got,
+		 (unsigned long long)got, (unsigned long long)want);
+	return -EBADMSG;
+}
+
+static int check_map(const struct check_env *env, const struct directive *d, char *why,
 		     size_t whylen)
 {
 	const char *name = d->ntok > 1 ? d->tok[1] : NULL;
 	const char *ks = dget(d, "key"), *offs = dget(d, "off"), *szs = dget(d, "size");
 	const char *exps = dget(d, "expect-after-run");
+	const struct env_map *map;
 	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi), off = 0, size;
+	__u32 len = sizeof(mi), off = 0, size = 0;
 	__u64 key = 0, want, got;
-	struct bpf_map *map;
-	int fd, err;
+	int err;
 
 	if (!name || !exps || parse_u64(exps, &want) || (ks && parse_u64(ks, &key)) ||
 	    (offs && parse_u32(offs, &off)) || (szs && parse_u32(szs, &size))) {
 		snprintf(why, whylen, "malformed map directive");
 		return -EINVAL;
 	}
-	map = bpf_object__find_map_by_name(obj, name);
-	if (!map || (fd = bpf_map__fd(map)) < 0) {
+	map = env_map(env, name);
+	if (!map) {
 		snprintf(why, whylen, "no map %s", name);
 		return -ENOENT;
 	}
-	if (bpf_obj_get_info_by_fd(fd, &mi, &len))
-		return -errno;
+	if (bpf_obj_get_info_by_fd(map->fd, &mi, &len)) {
+		err = -errno;
+		snprintf(why, whylen, "map info: %s", strerror(-err));
+		return err;
+	}
 	if (!szs)
 		size = mi.value_size < 8 ? mi.value_size : 8;
-	err = read_value(fd, &mi, key, off, size, &got);
+	err = read_value(map->fd, &mi, key, off, size, &got);
 	if (err) {
 		snprintf(why, whylen, "lookup: %s", strerror(-err));
 		return err;
 	}
-	if (got != want) {
-		snprintf(why, whylen, "got %llu (0x%llx), want %llu",
-			 (unsigned long long)got, (unsigned long long)got,
-			 (unsigned long long)want);
-		return -EBADMSG;
-	}
-	return 0;
+	return compare_value(got, want, why, whylen);
 }
 
-/* Find global variable `var` in the DATASEC of any internal map. */
-static int check_global(struct bpf_object *obj, const struct directive *d, char *why,
+/*
+ * Find global variable `var` in the map behind `fd` from the BTF the kernel
+ * holds for the map: its value type (btf_value_type_id) must be a DATASEC
+ * whose VAR `var` gives offset and size.  Fills mi.  Returns 0, -ENOENT if
+ * the map has no such variable, else -errno.
+ */
+static int map_global(int fd, const char *var, struct bpf_map_info *mi, __u32 *off,
+		      __u32 *size)
+{
+	const struct btf_type *t;
+	__u32 len = sizeof(*mi);
+	struct btf *btf;
+	int err = -ENOENT, i;
+
+	memset(mi, 0, sizeof(*mi));
+	if (bpf_obj_get_info_by_fd(fd, mi, &len))
+		return -errno;
+	if (!mi->btf_id || !mi->btf_value_type_id)
+		return -ENOENT;
+	btf = btf__load_from_kernel_by_id(mi->btf_id);
+	if (!btf)
+		return -errno;
+	t = btf__type_by_id(btf, mi->btf_value_type_id);
+	if (t && btf_is_datasec(t)) {
+		const struct btf_var_secinfo *vs = btf_var_secinfos(t);
+
+		for (i = 0; i < btf_vlen(t); i++, vs++) {
+			const struct btf_type *v = btf__type_by_id(btf, vs->type);
+			const char *n = v && btf_is_var(v) ?
+						btf__name_by_offset(btf, v->name_off) :
+						NULL;
+
+			if (n && !strcmp(n, var)) {
+				*off = vs->offset;
+				*size = vs->size;
+				err = 0;
+				break;
+			}
+		}
+	}
+	btf__free(btf);
+	return err;
+}
+
+/* Global variable `var`, searched in every map of env (first match). */
+static int check_global(const struct check_env *env, const struct directive *d, char *why,
 			size_t whylen)
 {
 	const char *var = d->ntok > 1 ? d->tok[1] : NULL;
 	const char *exps = dget(d, "expect-after-run");
-	struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *map;
+	struct bpf_map_info mi;
+	__u32 off = 0, size = 0;
 	__u64 want, got;
+	size_t i;
+	int err;
 
-	if (!var || !exps || parse_u64(exps, &want) || !btf) {
-		snprintf(why, whylen, "malformed global directive or no BTF");
+	if (!var || !exps || parse_u64(exps, &want)) {
+		snprintf(why, whylen, "malformed global directive");
 		return -EINVAL;
 	}
-	bpf_object__for_each_map(map, obj) {
-		__u32 vt = bpf_map__btf_value_type_id(map);
-		const struct btf_type *t = vt ? btf__type_by_id(btf, vt) : NULL;
-		const struct btf_var_secinfo *vs;
-		struct bpf_map_info mi = {};
-		__u32 len = sizeof(mi);
-		int i, fd, err;
-
-		if (!t || !btf_is_datasec(t))
+	for (i = 0; i < env->nmaps; i++) {
+		err = map_global(env->maps[i].fd, var, &mi, &off, &size);
+		if (err == -ENOENT)
 			continue;
-		vs = btf_var_secinfos(t);
-		for (i = 0; i < btf_vlen(t); i++, vs++) {
-			const struct btf_type *v = btf__type_by_id(btf, vs->type);
-
-			if (strcmp(btf__name_by_offset(btf, v->name_off), var))
-				continue;
-			fd = bpf_map__fd(map);
-			if (vs->size > 8 || fd < 0 || bpf_obj_get_info_by_fd(fd, &mi, &len)) {
-				snprintf(why, whylen, "variable %s unreadable", var);
-				return -EINVAL;
-			}
-			err = read_value(fd, &mi, 0, vs->offset, vs->size, &got);
-			if (err) {
-				snprintf(why, whylen, "lookup: %s", strerror(-err));
-				return err;
-			}
-			if (got != want) {
-				snprintf(why, whylen, "got %llu (0x%llx), want %llu",
-					 (unsigned long long)got, (unsigned long long)got,
-					 (unsigned long long)want);
-				return -EBADMSG;
-			}
-			return 0;
+		if (err) {
+			snprintf(why, whylen, "map %s: BTF: %s", env->maps[i].name, strerror(-err));
+			return err;
 		}
+		if (size > 8) {
+			snprintf(why, whylen, "variable %s has %u bytes, at most 8 are compared",
+				 var, size);
+			return -EINVAL;
+		}
+		err = read_value(env->maps[i].fd, &mi, 0, off, size, &got);
+		if (err) {
+			snprintf(why, whylen, "lookup: %s", strerror(-err));
+			return err;
+		}
+		return compare_value(got, want, why, whylen);
 	}
 	snprintf(why, whylen, "no global variable %s", var);
 	return -ENOENT;
 }
 
-static int mode_check(const char *src, const char *path, const char *pin_root,
-		      bool keep_pins)
+/*
+ * The runs, in file order, then the map/global expectations.  host-skip and
+ * expect-fail lines are the modes' business.  Returns 1 if any line is
+ * "not ok", else 0.
+ */
+static int run_directives(const struct directives *ds, const struct check_env *env)
 {
-	struct name_set disabled = {}, skip_progs = {};
-	struct load_result res = {};
-	struct directive *ds = NULL;
-	struct bpf_program *prog;
-	const char *obj_skip = NULL;
-	__u32 obj_fail = 0, e;
-	bool skipped_some = false;
-	size_t nd = 0, i, k;
 	char why[512];
+	size_t i;
 	int err, rc = 0;
 
-	if (read_directives(src, &ds, &nd)) {
-		fprintf(stderr, "libbpf_dump: cannot read %s\n", src);
-		return 2;
-	}
-	for (i = 0; i < nd; i++) {
-		const char *pn = dget(&ds[i], "prog"), *es = dget(&ds[i], "errno");
-
-		if (!strcmp(ds[i].tok[0], "host-skip")) {
-			if (pn)
-				set_add(&skip_progs, pn);
-			else
-				obj_skip = ds[i].rest;
-		} else if (!strcmp(ds[i].tok[0], "expect-fail")) {
-			if (!es || parse_u32(es, &e) || !e) {
-				printf("not ok line %d: expect-fail needs errno=E\n", ds[i].line);
-				return 1;
-			}
-			if (!pn)
-				obj_fail = e;
-		}
-	}
-
-	err = load_object(path, pin_root, &disabled, &res);
-	if (obj_fail) {
-		if (!err) {
-			printf("not ok expect-fail %s: loaded\n", path);
-			rc = 1;
-			goto out;
-		}
-		printf("%s expect-fail %s errno=%d\n", (__u32)-err == obj_fail ? "ok" : "not ok",
-		       path, -err);
-		return (__u32)-err == obj_fail ? 0 : 1;
-	}
-	if (err) {
-		if (obj_skip) {
-			printf("skip %s # host-skip: %s\n", path, obj_skip);
-			return 0;
-		}
-		printf("not ok load %s: %s\n", path, strerror(-err));
-		return 1;
-	}
-	for (k = 0; k < res.nfails; k++) {
-		const char *fname = res.fails[k].name;
-		bool expected = false;
-
-		for (i = 0; i < nd; i++) {
-			const char *pn = dget(&ds[i], "prog"), *es = dget(&ds[i], "errno");
-
-			if (!strcmp(ds[i].tok[0], "expect-fail") && pn && !strcmp(pn, fname) &&
-			    es && !parse_u32(es, &e) && (int)e == res.fails[k].err)
-				expected = true;
-		}
-		if (expected) {
-			printf("ok expect-fail %s errno=%d\n", fname, res.fails[k].err);
-		} else if (set_has(&skip_progs, fname) || obj_skip) {
-			printf("skip load %s errno=%d # host-skip\n", fname, res.fails[k].err);
-		} else {
-			printf("not ok load %s errno=%d\n", fname, res.fails[k].err);
-			rc = 1;
-		}
-	}
-	for (i = 0; i < nd; i++) {
-		const char *pn = dget(&ds[i], "prog");
-
-		if (!strcmp(ds[i].tok[0], "expect-fail") && pn && !set_has(&disabled, pn)) {
-			printf("not ok expect-fail %s: loaded\n", pn);
-			rc = 1;
-		}
-	}
-	bpf_object__for_each_program(prog, res.obj) {
-		if (bpf_program__fd(prog) >= 0)
-			printf("ok load %s\n", bpf_program__name(prog));
-	}
-	for (k = 0; k < disabled.n; k++)
-		if (set_has(&skip_progs, disabled.names[k]) || obj_skip)
-			skipped_some = true;
-	/* runs first, in order, then the expectations */
 	for (int pass = 0; pass < 2; pass++) {
-		for (i = 0; i < nd; i++) {
-			const struct directive *d = &ds[i];
+		for (i = 0; i < ds->n; i++) {
+			const struct directive *d = &ds->d[i];
 			const char *verb = d->tok[0];
 			bool is_run = !strcmp(verb, "run");
 
@@ -1462,20 +1623,20 @@ static int mode_check(const char *src, const char *path, const char *pin_root,
 			if (is_run) {
 				const char *pn = dget(d, "prog");
 
-				if (pn && set_has(&disabled, pn)) {
+				if (pn && set_has(&env->not_loaded, pn)) {
 					printf("skip line %d: run %s # not loaded\n", d->line, pn);
 					continue;
 				}
-				err = check_run(res.obj, d, why, sizeof(why));
-			} else if (skipped_some) {
+				err = check_run(env, d, why, sizeof(why));
+			} else if (env->skipped_some) {
 				/* expectations of a partly skipped object are not meaningful */
 				printf("skip line %d: %s %s # host-skip\n", d->line, verb,
 				       d->ntok > 1 ? d->tok[1] : "");
 				continue;
 			} else if (!strcmp(verb, "map")) {
-				err = check_map(res.obj, d, why, sizeof(why));
+				err = check_map(env, d, why, sizeof(why));
 			} else if (!strcmp(verb, "global")) {
-				err = check_global(res.obj, d, why, sizeof(why));
+				err = check_global(env, d, why, sizeof(why));
 			} else {
 				snprintf(why, sizeof(why), "unknown directive '%s'", verb);
 				err = -EINVAL;
@@ -1486,13 +1647,245 @@ static int mode_check(const char *src, const char *path, const char *pin_root,
 				rc = 1;
 		}
 	}
+	return rc;
+}
+
+static int prog_info_fd(int fd, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+/* --check: load OBJ with libbpf, then run the directives on it. */
+static int mode_check(const char *src, const char *path, const char *pin_root,
+		      bool keep_pins)
+{
+	struct name_set disabled = {};
+	struct load_result res = {};
+	struct check_env env = {};
+	struct directives ds;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	size_t i, k;
+	int err, rc;
+	__u32 e;
+
+	rc = parse_directives(src, &ds);
+	if (rc)
+		goto out;
+	err = load_object(path, pin_root, &disabled, &res);
+	if (ds.obj_fail) {
+		if (!err) {
+			printf("not ok expect-fail %s: loaded\n", path);
+			rc = 1;
+		} else {
+			rc = (__u32)-err == ds.obj_fail ? 0 : 1;
+			printf("%s expect-fail %s errno=%d\n", rc ? "not ok" : "ok", path, -err);
+		}
+		goto out;
+	}
+	if (err) {
+		if (ds.obj_skip) {
+			printf("skip %s # host-skip: %s\n", path, ds.obj_skip);
+			rc = 0;
+		} else {
+			printf("not ok load %s: %s\n", path, strerror(-err));
+			rc = 1;
+		}
+		goto out;
+	}
+	for (k = 0; k < res.nfails; k++) {
+		const char *fname = res.fails[k].name;
+		bool expected = false;
+
+		for (i = 0; i < ds.n; i++) {
+			const char *pn = dget(&ds.d[i], "prog"), *es = dget(&ds.d[i], "errno");
+
+			if (dverb(&ds.d[i], "expect-fail") && pn && !strcmp(pn, fname) && es &&
+			    !parse_u32(es, &e) && (int)e == res.fails[k].err)
+				expected = true;
+		}
+		if (expected) {
+			printf("ok expect-fail %s errno=%d\n", fname, res.fails[k].err);
+		} else if (host_skipped(&ds, fname)) {
+			printf("skip load %s errno=%d # host-skip\n", fname, res.fails[k].err);
+		} else {
+			printf("not ok load %s errno=%d\n", fname, res.fails[k].err);
+			rc = 1;
+		}
+	}
+	for (i = 0; i < ds.n; i++) {
+		const char *pn = dget(&ds.d[i], "prog");
+
+		if (dverb(&ds.d[i], "expect-fail") && pn && !set_has(&disabled, pn)) {
+			printf("not ok expect-fail %s: loaded\n", pn);
+			rc = 1;
+		}
+	}
+	bpf_object__for_each_program(prog, res.obj) {
+		struct bpf_prog_info info;
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		printf("ok load %s\n", bpf_program__name(prog));
+		err = prog_info_fd(fd, &info);
+		if (err) {
+			printf("not ok load %s: prog info: %s\n", bpf_program__name(prog),
+			       strerror(-err));
+			rc = 1;
+			continue;
+		}
+		env_add_prog(&env, bpf_program__name(prog), fd, info.type);
+	}
+	bpf_object__for_each_map(map, res.obj) {
+		const char *name = bpf_map__name(map), *dot = strrchr(name, '.');
+		int fd = bpf_map__fd(map);
+
+		/* libbpf calls ".bss" "<obj>.bss"; bpfld calls it ".bss" */
+		if (fd >= 0)
+			env_add_map(&env, name,
+				    bpf_map__is_internal(map) && name[0] != '.' && dot ? dot : NULL,
+				    fd);
+	}
+	for (k = 0; k < disabled.n; k++) {
+		set_add(&env.not_loaded, disabled.names[k]);
+		if (host_skipped(&ds, disabled.names[k]))
+			env.skipped_some = true;
+	}
+	rc |= run_directives(&ds, &env);
 out:
-	if (!keep_pins)
+	if (res.obj && !keep_pins)
 		cleanup_pins(res.obj);
 	bpf_object__close(res.obj);
+	env_free(&env);
+	free_directives(&ds);
 	set_free(&disabled);
-	set_free(&skip_progs);
 	free(res.fails);
+	return rc;
+}
+
+/*
+ * --check-ids: the directives of SRC against programs and maps that exist
+ * already (loaded by bpfld), given as NAME=ID.  Loading is the caller's
+ * business: expect-fail lines are only echoed as "# expect-fail" comments,
+ * and a program the directives name but the caller did not give counts as
+ * not loaded (a skip if a host-skip covers it, else "not ok").
+ */
+static int mode_check_ids(const char *src, int argc, char **argv)
+{
+	struct check_env env = { .owns_fds = true };
+	struct directives ds;
+	size_t i;
+	int rc, a;
+
+	rc = parse_directives(src, &ds);
+	if (rc)
+		goto out;
+	for (a = 0; a < argc; a++) {
+		bool is_prog = !strcmp(argv[a], "--prog");
+		const char *arg, *eq;
+		struct bpf_prog_info info;
+		char *name;
+		__u32 id;
+		int fd, err;
+
+		if ((!is_prog && strcmp(argv[a], "--map")) || a + 1 >= argc) {
+			fprintf(stderr, "libbpf_dump: --check-ids: unexpected '%s'\n", argv[a]);
+			usage();
+			rc = 2;
+			goto out;
+		}
+		arg = argv[++a];
+		eq = strrchr(arg, '=');
+		if (!eq || eq == arg || parse_u32(eq + 1, &id)) {
+			fprintf(stderr, "libbpf_dump: --check-ids: '%s' is not NAME=ID\n", arg);
+			usage();
+			rc = 2;
+			goto out;
+		}
+		name = strndup(arg, eq - arg);
+		if (!name)
+			exit(2);
+		if (is_prog ? (env_prog(&env, name) || set_has(&env.not_loaded, name))
+			    : env_map(&env, name) != NULL) {
+			fprintf(stderr, "libbpf_dump: --check-ids: %s %s given twice\n",
+				is_prog ? "program" : "map", name);
+			free(name);
+			rc = 2;
+			goto out;
+		}
+		fd = is_prog ? bpf_prog_get_fd_by_id(id) : bpf_map_get_fd_by_id(id);
+		if (fd < 0) {
+			printf("not ok %s %s: id %u: %s\n", is_prog ? "load" : "map", name, id,
+			       strerror(errno));
+			if (is_prog)
+				set_add(&env.not_loaded, name);
+			free(name);
+			rc = 1;
+			continue;
+		}
+		if (!is_prog) {
+			env_add_map(&env, name, NULL, fd);
+			free(name);
+			continue;
+		}
+		/* a wrong id would check another program: compare the kernel's
+		 * name, NAME cut to BPF_OBJ_NAME_LEN - 1 characters (as libbpf
+		 * and bpfld name programs)
+		 */
+		err = prog_info_fd(fd, &info);
+		if (err || strncmp(info.name, name, sizeof(info.name) - 1)) {
+			if (err)
+				printf("not ok load %s: id %u: prog info: %s\n", name, id,
+				       strerror(-err));
+			else
+				printf("not ok load %s: id %u is program '%s'\n", name, id,
+				       info.name);
+			set_add(&env.not_loaded, name);
+			close(fd);
+			free(name);
+			rc = 1;
+			continue;
+		}
+		printf("ok load %s\n", name);
+		env_add_prog(&env, name, fd, info.type);
+		free(name);
+	}
+	for (i = 0; i < ds.n; i++)
+		if (dverb(&ds.d[i], "expect-fail"))
+			printf("# expect-fail line %d: %s\n", ds.d[i].line, ds.d[i].rest);
+	/* an object that must fail to load left nothing to check */
+	if (ds.obj_fail)
+		goto out;
+	if (!argc && ds.obj_skip) {
+		printf("skip %s # host-skip: %s\n", src, ds.obj_skip);
+		goto out;
+	}
+	for (i = 0; i < ds.n; i++) {
+		const struct directive *d = &ds.d[i];
+		const char *pn = dget(d, "prog");
+
+		if (!pn || !(dverb(d, "run") || dverb(d, "host-skip")) || env_prog(&env, pn) ||
+		    set_has(&env.not_loaded, pn))
+			continue;
+		set_add(&env.not_loaded, pn);
+		if (expect_fail_named(&ds, pn))
+			continue;
+		if (host_skipped(&ds, pn)) {
+			printf("skip load %s # host-skip: not given\n", pn);
+			env.skipped_some = true;
+		} else {
+			printf("not ok load %s: not given (--prog %s=ID)\n", pn, pn);
+			rc = 1;
+		}
+	}
+	rc |= run_directives(&ds, &env);
+out:
+	env_free(&env);
+	free_directives(&ds);
 	return rc;
 }
 
@@ -1501,7 +1894,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: libbpf_dump [-v] [--keep-pins] [--pin-root DIR] OBJ\n"
 		"       libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]\n"
-		"       libbpf_dump [-v] [--keep-pins] [--pin-root DIR] --check SRC OBJ\n");
+		"       libbpf_dump [-v] [--keep-pins] [--pin-root DIR] --check SRC OBJ\n"
+		"       libbpf_dump [-v] --check-ids SRC [--prog NAME=ID]... [--map NAME=ID]...\n");
 }
 
 int main(int argc, char **argv)
@@ -1524,6 +1918,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[a], "--check") && a + 1 < argc) {
 			check_src = argv[a + 1];
 			a += 2;
+		} else if (!strcmp(argv[a], "--check-ids") && a + 1 < argc) {
+			return mode_check_ids(argv[a + 1], argc - a - 2, argv + a + 2);
 		} else if (!strcmp(argv[a], "--ids")) {
 			if (a + 1 >= argc) {
 				usage();

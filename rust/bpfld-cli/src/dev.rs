@@ -22,6 +22,11 @@ impl Device {
         Ok(Device { file })
     }
 
+    /// Wrap an already open `/dev/bpfld`.
+    pub fn from_file(file: File) -> Device {
+        Device { file }
+    }
+
     /// Issue `cmd` with `arg` pointing at `T`.
     ///
     /// # Safety

@@ -9,6 +9,19 @@
 use std::fs::File;
 use std::io::Write;
 
+/// Move `f` to an fd number >= 1000, out of reach of tests that clobber low fds on
+/// purpose (the fd-swap race test).
+fn high_fd(f: File) -> std::io::Result<File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: F_DUPFD_CLOEXEC duplicates a valid fd; the new one is ours.
+    let n = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 1000) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `n` is a fresh fd we own.
+    Ok(unsafe { File::from_raw_fd(n) })
+}
+
 /// A test result.
 pub enum Outcome {
     /// Passed.
@@ -35,7 +48,7 @@ impl Ktap {
     /// Start a run of `planned` tests, mirroring to `path` if given.
     pub fn new(planned: usize, path: Option<&str>) -> std::io::Result<Ktap> {
         let out = match path {
-            Some(p) => Some(File::create(p)?),
+            Some(p) => Some(high_fd(File::create(p)?)?),
             None => None,
         };
         let mut k = Ktap {

@@ -2,59 +2,128 @@
 
 //! In-VM selftests for bpfld.ko, run by `selftests/run` inside the test kernel.
 //!
-//! usage: bpfld-selftests --module PATH/bpfld.ko [--ktap FILE] [--filter SUBSTR]
+//! usage: bpfld-selftests --module PATH/bpfld.ko --corpus DIR --image IMG
+//!                        [--ktap FILE] [--filter SUBSTR]
 //!
 //! Prints KTAP on stdout and mirrors it to FILE (on a host-shared directory). Exits 0
 //! only if every test passed. Tests run in order and share the VM: the module is
-//! inserted by the first test and left loaded for the ones after it.
+//! inserted early and left loaded; the ext4 image IMG (made with `-O verity` by the
+//! host runner) is mounted and the corpus copied onto it with fs-verity enabled; the
+//! policy is sealed near the end, which pins the module until the VM powers off.
+//!
+//! `bpfld-selftests --child-nocap DEV OBJ` (internal): drop every capability, then try a
+//! load and exit with its errno.
+
+mod loads;
+mod util;
 
 use bpfld::dev::{cstr, Device, DEVICE};
 use bpfld::ktap::{Ktap, Outcome};
 use bpfld::uapi;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::process::Command;
+use util::run;
 
-struct Env {
+pub struct Env {
     module: String,
+    corpus: String,
+    image: String,
+    /// Source tree root (for the corpus sources with their directives).
+    root: String,
 }
 
-type Test = (&'static str, fn(&Env) -> Outcome);
+/// A test: its name and body.
+pub enum Test {
+    /// A fixed test.
+    Fixed(&'static str, fn(&Env) -> Outcome),
+    /// A per-object test of the corpus.
+    Object(String),
+}
 
-const TESTS: &[Test] = &[
+/// A named test body.
+type Named = (&'static str, fn(&Env) -> Outcome);
+
+const FIXED_BEFORE: &[Named] = &[
     ("kmemleak_clear", kmemleak_clear),
     ("module_insert", module_insert),
     ("device_node", device_node),
     ("version_ioctl", version_ioctl),
     ("unknown_ioctl_enotty", unknown_ioctl_enotty),
     ("module_reload_10x", module_reload_10x),
+    ("verity_setup", loads::verity_setup),
+    ("refuse_unknown_digest", loads::refuse_unknown_digest),
+    ("refuse_non_verity_ext4", loads::refuse_non_verity),
+    ("refuse_tmpfs", loads::refuse_tmpfs),
+    ("refuse_fd_kinds", loads::refuse_fd_kinds),
+    ("refuse_oversized", loads::refuse_oversized),
+    ("refuse_bad_requests", loads::refuse_bad_requests),
+    ("trust_needs_cap_sys_admin", loads::trust_needs_admin),
+    ("enroll_corpus", loads::enroll_corpus),
+];
+
+const FIXED_AFTER: &[Named] = &[
+    ("refuse_revoked", loads::refuse_revoked),
+    ("refuse_malformed", loads::refuse_malformed),
+    ("verifier_reject_returns_log", loads::verifier_reject),
+    ("no_cap_bpf_eperm", loads::no_cap_bpf),
+    ("arrays_too_small_enospc", loads::arrays_too_small),
+    ("attach_tracepoint", loads::attach_tracepoint),
+    ("attach_kprobe", loads::attach_kprobe),
+    ("attach_cgroup_sysctl", loads::attach_cgroup_sysctl),
+    ("fd_swap_race", loads::fd_swap_race),
+    ("parallel_loads_8_threads", loads::parallel_loads),
+    ("policy_seal", loads::policy_seal),
     ("kmemleak_no_bpfld_leaks", kmemleak_no_leaks),
     ("dmesg_no_warnings", dmesg_no_warnings),
 ];
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut module = None;
-    let mut ktap_path = None;
-    let mut filter = None;
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--child-nocap") {
+        std::process::exit(loads::child_nocap(&argv[2..]));
+    }
+    let mut args = argv.into_iter().skip(1);
+    let (mut module, mut corpus, mut image, mut ktap_path, mut filter) =
+        (None, None, None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--module" => module = args.next(),
+            "--corpus" => corpus = args.next(),
+            "--image" => image = args.next(),
             "--ktap" => ktap_path = args.next(),
             "--filter" => filter = args.next(),
             _ => {
-                eprintln!("usage: bpfld-selftests --module bpfld.ko [--ktap FILE] [--filter S]");
+                eprintln!("usage: bpfld-selftests --module bpfld.ko --corpus DIR --image IMG [--ktap FILE] [--filter S]");
                 std::process::exit(2);
             }
         }
     }
-    let Some(module) = module else {
-        eprintln!("bpfld-selftests: --module is required");
+    let (Some(module), Some(corpus), Some(image)) = (module, corpus, image) else {
+        eprintln!("bpfld-selftests: --module, --corpus and --image are required");
         std::process::exit(2);
     };
-    let env = Env { module };
-    let selected: Vec<&Test> = TESTS
+    let root = std::path::Path::new(&module)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let env = Env {
+        module,
+        corpus,
+        image,
+        root,
+    };
+    let mut tests: Vec<Test> = FIXED_BEFORE
         .iter()
-        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .map(|(n, f)| Test::Fixed(n, *f))
+        .collect();
+    tests.extend(loads::corpus_objects(&env).into_iter().map(Test::Object));
+    tests.extend(FIXED_AFTER.iter().map(|(n, f)| Test::Fixed(n, *f)));
+    let name = |t: &Test| match t {
+        Test::Fixed(n, _) => n.to_string(),
+        Test::Object(o) => format!("load_{}", o.trim_end_matches(".bpf.o")),
+    };
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| filter.as_deref().is_none_or(|f| name(t).contains(f)))
         .collect();
     let mut k = match Ktap::new(selected.len(), ktap_path.as_deref()) {
         Ok(k) => k,
@@ -63,33 +132,24 @@ fn main() {
             std::process::exit(2);
         }
     };
-    for (name, f) in selected {
-        let outcome = f(&env);
-        k.result(name, outcome);
+    for t in selected {
+        let start = std::time::Instant::now();
+        let outcome = match t {
+            Test::Fixed(_, f) => f(&env),
+            Test::Object(o) => loads::load_object(&env, o),
+        };
+        k.diag(&format!(
+            "{} took {} ms",
+            name(t),
+            start.elapsed().as_millis()
+        ));
+        k.result(&name(t), outcome);
     }
     std::process::exit(if k.finish() { 0 } else { 1 });
 }
 
-fn fail(msg: impl Into<String>) -> Outcome {
+pub fn fail(msg: impl Into<String>) -> Outcome {
     Outcome::Fail(msg.into())
-}
-
-/// Run a command; `Err` carries its output when it fails.
-fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{cmd} {}: {}: {text}", args.join(" "), out.status))
-    }
 }
 
 const KMEMLEAK: &str = "/sys/kernel/debug/kmemleak";

@@ -1,0 +1,967 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Loading through `/dev/bpfld` in the VM: the trust policy, every refusal with its
+//! errno and no leak, the corpus with its behaviour, attachment, races, parallelism.
+
+use super::{fail, Env};
+use crate::util::{self, run, Snapshot};
+use bpfld::dev::{format_digest, parse_digest, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
+use bpfld::ktap::Outcome;
+use bpfld::uapi;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+const MNT: &str = "/run/bpfld-verity";
+const ENODATA: i32 = 61;
+const EKEYREVOKED: i32 = 128;
+const EKEYREJECTED: i32 = 129;
+
+fn dev() -> Result<Device, String> {
+    Device::open(DEVICE).map_err(|e| format!("open {DEVICE}: {e}"))
+}
+
+fn obj_path(name: &str) -> String {
+    format!("{MNT}/{name}")
+}
+
+fn open(path: &str) -> Result<File, String> {
+    File::open(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn load(path: &str) -> Result<KLoad, KLoadError> {
+    let d = dev().map_err(|msg| KLoadError {
+        errno: libc::ENODEV,
+        msg,
+        log: String::new(),
+        digest: vec![],
+    })?;
+    let f = File::open(path).map_err(|e| KLoadError {
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+        msg: format!("{path}: {e}"),
+        log: String::new(),
+        digest: vec![],
+    })?;
+    d.load(&f, &KLoadOpts::default())
+}
+
+/// Expect a load of `path` to fail with `errno`, leaving nothing behind.
+fn expect_refusal(path: &str, errno: i32, what: &str) -> Result<(), String> {
+    let before = Snapshot::take();
+    match load(path) {
+        Ok(_) => return Err(format!("{what}: loaded, want errno {errno}")),
+        Err(e) if e.errno == errno => {
+            if e.msg.is_empty() {
+                return Err(format!("{what}: errno {errno} but no message"));
+            }
+            println!("# {what}: errno {} ({})", e.errno, e.msg);
+        }
+        Err(e) => return Err(format!("{what}: {e}, want errno {errno}")),
+    }
+    before.unchanged().map_err(|e| format!("{what}: {e}"))
+}
+
+fn outcome(r: Result<(), String>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Pass,
+        Err(e) => fail(e),
+    }
+}
+
+/// The corpus objects (without the libbpf harness), sorted.
+pub fn corpus_objects(env: &Env) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(&env.corpus)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".bpf.o"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Mount the verity image, copy the corpus in and enable fs-verity on every object;
+/// prepare the files of the negative tests.
+pub fn verity_setup(env: &Env) -> Outcome {
+    outcome((|| {
+        std::fs::create_dir_all(MNT).map_err(|e| format!("{MNT}: {e}"))?;
+        run("mount", &["-o", "loop", &env.image, MNT])?;
+        for o in corpus_objects(env) {
+            let dst = obj_path(&o);
+            std::fs::copy(format!("{}/{o}", env.corpus), &dst)
+                .map_err(|e| format!("{dst}: {e}"))?;
+            run("fsverity", &["enable", &dst])?;
+        }
+        // A verity object and a plain copy, for the refusals.
+        std::fs::copy(format!("{}/xdp.bpf.o", env.corpus), obj_path("plain.o"))
+            .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(obj_path("dir")).map_err(|e| e.to_string())?;
+        Ok(())
+    })())
+}
+
+pub fn refuse_unknown_digest(_: &Env) -> Outcome {
+    outcome(expect_refusal(
+        &obj_path("xdp.bpf.o"),
+        EKEYREJECTED,
+        "unknown digest",
+    ))
+}
+
+pub fn refuse_non_verity(_: &Env) -> Outcome {
+    outcome(expect_refusal(
+        &obj_path("plain.o"),
+        ENODATA,
+        "ext4 file without verity",
+    ))
+}
+
+pub fn refuse_tmpfs(env: &Env) -> Outcome {
+    outcome((|| {
+        std::fs::create_dir_all("/run/bpfld-tmpfs").map_err(|e| e.to_string())?;
+        run("mount", &["-t", "tmpfs", "tmpfs", "/run/bpfld-tmpfs"])?;
+        let p = "/run/bpfld-tmpfs/xdp.bpf.o";
+        std::fs::copy(format!("{}/xdp.bpf.o", env.corpus), p).map_err(|e| e.to_string())?;
+        // tmpfs cannot even enable verity.
+        if run("fsverity", &["enable", p]).is_ok() {
+            return Err("fsverity enable succeeded on tmpfs".into());
+        }
+        expect_refusal(p, ENODATA, "file on tmpfs")
+    })())
+}
+
+/// The raw ioctl with an arbitrary obj_fd, expecting `errno`.
+fn load_fd_expect(fd: i32, errno: i32, what: &str) -> Result<(), String> {
+    struct Raw(i32);
+    impl AsRawFd for Raw {
+        fn as_raw_fd(&self) -> i32 {
+            self.0
+        }
+    }
+    let d = dev()?;
+    let before = Snapshot::take();
+    match d.load(&Raw(fd), &KLoadOpts::default()) {
+        Ok(_) => Err(format!("{what}: loaded")),
+        Err(e) if e.errno == errno => {
+            println!("# {what}: errno {errno} ({})", e.msg);
+            before.unchanged().map_err(|e| format!("{what}: {e}"))
+        }
+        Err(e) => Err(format!("{what}: {e}, want errno {errno}")),
+    }
+}
+
+pub fn refuse_fd_kinds(_: &Env) -> Outcome {
+    outcome((|| {
+        let mut p = [0i32; 2];
+        // SAFETY: pipe writes two fds into `p`.
+        if unsafe { libc::pipe(p.as_mut_ptr()) } != 0 {
+            return Err("pipe failed".into());
+        }
+        // SAFETY: both fds are ours from here on.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        load_fd_expect(r.as_raw_fd(), libc::EINVAL, "pipe")?;
+        drop((r, w));
+        // SAFETY: plain socket(2).
+        let s = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+        // SAFETY: `s` is ours.
+        let s = unsafe { OwnedFd::from_raw_fd(s) };
+        load_fd_expect(s.as_raw_fd(), libc::EINVAL, "socket")?;
+        let d = open(&obj_path("dir"))?;
+        load_fd_expect(d.as_raw_fd(), libc::EISDIR, "directory")?;
+        let path = std::ffi::CString::new(obj_path("xdp.bpf.o")).unwrap();
+        // SAFETY: open(2) with O_PATH on a NUL-terminated path.
+        let o = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        // SAFETY: `o` is ours.
+        let o = unsafe { OwnedFd::from_raw_fd(o) };
+        load_fd_expect(o.as_raw_fd(), libc::EBADF, "O_PATH fd")?;
+        load_fd_expect(9999, libc::EBADF, "closed fd")?;
+        Ok(())
+    })())
+}
+
+pub fn refuse_oversized(_: &Env) -> Outcome {
+    outcome((|| {
+        let p = obj_path("huge.o");
+        let f = File::create(&p).map_err(|e| e.to_string())?;
+        f.set_len(bpfld_core::limits::MAX_FILE_SIZE as u64 + 4096)
+            .map_err(|e| e.to_string())?;
+        drop(f);
+        run("fsverity", &["enable", &p])?;
+        // Trusted, so that only the size can be the reason.
+        trust(&p, true)?;
+        expect_refusal(&p, libc::EFBIG, "oversized file")
+    })())
+}
+
+/// Requests the module must refuse before touching the file.
+pub fn refuse_bad_requests(_: &Env) -> Outcome {
+    outcome((|| {
+        let d = dev()?;
+        let f = open(&obj_path("xdp.bpf.o"))?;
+        let base = uapi::BpfldLoad {
+            size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+            obj_fd: f.as_raw_fd(),
+            prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+            map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+            ..Default::default()
+        };
+        let cases: Vec<(&str, uapi::BpfldLoad)> = vec![
+            ("bad size", uapi::BpfldLoad { size: 8, ..base }),
+            ("unknown flag", uapi::BpfldLoad { flags: 1, ..base }),
+            (
+                "reserved not zero",
+                uapi::BpfldLoad {
+                    reserved: [0, 0, 1, 0],
+                    ..base
+                },
+            ),
+            (
+                "output not zero",
+                uapi::BpfldLoad {
+                    receipt: [1; 32],
+                    ..base
+                },
+            ),
+            (
+                "prog_info_size",
+                uapi::BpfldLoad {
+                    prog_info_size: 8,
+                    ..base
+                },
+            ),
+            (
+                "log size without buffer",
+                uapi::BpfldLoad {
+                    log_size: 100,
+                    ..base
+                },
+            ),
+        ];
+        for (what, mut req) in cases {
+            let before = Snapshot::take();
+            // SAFETY: BPFLD_IOC_LOAD on a struct bpfld_load with no arrays.
+            match unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) } {
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+                r => return Err(format!("{what}: {r:?}, want EINVAL")),
+            }
+            if bpfld::dev::cstr(&req.err_msg).is_empty() {
+                return Err(format!("{what}: no err_msg"));
+            }
+            before.unchanged().map_err(|e| format!("{what}: {e}"))?;
+        }
+        Ok(())
+    })())
+}
+
+/// Enroll (or revoke) the digest of `path`, as computed by bpfld-core in user space.
+fn trust(path: &str, enroll: bool) -> Result<(), String> {
+    let bin = std::env::current_exe().map_err(|e| e.to_string())?;
+    let cli = bin.with_file_name("bpfld");
+    let verb = if enroll { "add" } else { "revoke" };
+    run(cli.to_str().unwrap_or("bpfld"), &["trust", verb, path]).map(|_| ())
+}
+
+pub fn trust_needs_admin(_: &Env) -> Outcome {
+    outcome((|| {
+        let bin = std::env::current_exe().map_err(|e| e.to_string())?;
+        let st = std::process::Command::new(&bin)
+            .args(["--child-nocap", "trust", &obj_path("xdp.bpf.o")])
+            .status()
+            .map_err(|e| e.to_string())?;
+        match st.code() {
+            Some(libc::EPERM) => Ok(()),
+            c => Err(format!(
+                "trust add without CAP_SYS_ADMIN: exit {c:?}, want EPERM"
+            )),
+        }
+    })())
+}
+
+/// Child process: drop every capability, then try what `args` says; exit with the errno.
+pub fn child_nocap(args: &[String]) -> i32 {
+    let Ok(d) = Device::open(DEVICE) else {
+        return 200;
+    };
+    let (what, path) = match args {
+        [w, p] => (w.as_str(), p.as_str()),
+        _ => return 201,
+    };
+    let Ok(f) = File::open(path) else { return 202 };
+    let digest = bpfld::dev::digest_arg(uapi::BPFLD_HASH_SHA256, &[0x11; 32]).unwrap();
+    if util::drop_all_caps().is_err() {
+        return 203;
+    }
+    let before = Snapshot::take();
+    let errno = match what {
+        "trust" => d
+            .trust_add(&digest)
+            .err()
+            .and_then(|e| e.raw_os_error())
+            .unwrap_or(0),
+        "load" => d
+            .load(&f, &KLoadOpts::default())
+            .err()
+            .map(|e| e.errno)
+            .unwrap_or(0),
+        _ => return 204,
+    };
+    if before.unchanged().is_err() {
+        return 205;
+    }
+    errno
+}
+
+pub fn enroll_corpus(env: &Env) -> Outcome {
+    outcome((|| {
+        for o in corpus_objects(env) {
+            trust(&obj_path(&o), true)?;
+        }
+        let list = run(
+            std::env::current_exe()
+                .map_err(|e| e.to_string())?
+                .with_file_name("bpfld")
+                .to_str()
+                .unwrap_or("bpfld"),
+            &["trust", "list"],
+        )?;
+        let n = list.lines().filter(|l| l.starts_with("enrolled ")).count();
+        println!("# {n} digests enrolled");
+        if n < corpus_objects(env).len() {
+            return Err(format!("only {n} enrolled:\n{list}"));
+        }
+        Ok(())
+    })())
+}
+
+/// The `// bpfld:` directives of an object's source that say it must fail.
+fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
+    let src = format!(
+        "{}/selftests/progs/{}.c",
+        env.root,
+        obj.trim_end_matches(".o")
+    );
+    let text = std::fs::read_to_string(src).ok()?;
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("// bpfld: expect-fail") else {
+            continue;
+        };
+        let mut prog = None;
+        let mut errno = 0;
+        for kv in rest.split_whitespace() {
+            if let Some(p) = kv.strip_prefix("prog=") {
+                prog = Some(p.to_string());
+            }
+            if let Some(e) = kv.strip_prefix("errno=") {
+                errno = e.parse().unwrap_or(0);
+            }
+        }
+        return Some((prog, errno));
+    }
+    None
+}
+
+/// Load one corpus object through /dev/bpfld and check its behaviour with the same
+/// directive engine the libbpf reference uses (`libbpf_dump --check-ids`).
+pub fn load_object(env: &Env, obj: &str) -> Outcome {
+    let path = obj_path(obj);
+    if let Some((prog, errno)) = expected_failure(env, obj) {
+        // bpfld loads an object whole or not at all: the failing program fails it.
+        return outcome(expect_refusal(&path, errno, obj).map(|()| {
+            if let Some(p) = prog {
+                println!("# refused as a whole because of program {p}");
+            }
+        }));
+    }
+    let l = match load(&path) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("{obj}: {e}")),
+    };
+    let mut args = vec![
+        "--check-ids".to_string(),
+        format!(
+            "{}/selftests/progs/{}.c",
+            env.root,
+            obj.trim_end_matches(".o")
+        ),
+    ];
+    for p in &l.progs {
+        args.push("--prog".into());
+        args.push(format!("{}={}", p.name, p.id));
+    }
+    for m in &l.maps {
+        args.push("--map".into());
+        args.push(format!("{}={}", m.name, m.id));
+    }
+    let harness = format!("{}/libbpf_dump", env.corpus);
+    let out = std::process::Command::new(&harness).args(&args).output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return fail(format!("{harness}: {e}")),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    for l in text.lines() {
+        println!("# {l}");
+    }
+    if !out.status.success() || text.lines().any(|l| l.starts_with("not ok")) {
+        return fail(format!(
+            "{obj}: directives failed:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    drop(l);
+    Outcome::Pass
+}
+
+pub fn refuse_revoked(_: &Env) -> Outcome {
+    outcome((|| {
+        let p = obj_path("socket_filter.bpf.o");
+        load(&p).map_err(|e| format!("before revocation: {e}"))?;
+        trust(&p, false)?;
+        // Revocation beats enrollment: enrolling again changes nothing.
+        trust(&p, true)?;
+        expect_refusal(&p, EKEYREVOKED, "revoked digest")
+    })())
+}
+
+/// Corrupted copies of a real object, enrolled so that only the ELF is at fault.
+pub fn refuse_malformed(env: &Env) -> Outcome {
+    outcome((|| {
+        let good =
+            std::fs::read(format!("{}/subprogs.bpf.o", env.corpus)).map_err(|e| e.to_string())?;
+        let mut cases: Vec<(&str, Vec<u8>, i32)> = Vec::new();
+        cases.push(("truncated", good[..good.len() / 2].to_vec(), libc::EINVAL));
+        let mut m = good.clone();
+        m[18] = 0x3e; // e_machine = x86-64
+        cases.push(("not EM_BPF", m, libc::EINVAL));
+        let mut m = good.clone();
+        m[5] = 2; // big-endian
+        cases.push(("big-endian", m, libc::EOPNOTSUPP));
+        let mut m = good.clone();
+        m[60] = 0xff; // e_shnum low byte
+        m[61] = 0x7f;
+        cases.push(("huge section count", m, libc::E2BIG));
+        cases.push(("empty", Vec::new(), libc::EINVAL));
+        for (what, bytes, errno) in cases {
+            let p = obj_path(&format!("bad-{}.o", what.replace(' ', "-")));
+            std::fs::write(&p, &bytes).map_err(|e| e.to_string())?;
+            run("fsverity", &["enable", &p])?;
+            trust(&p, true)?;
+            expect_refusal(&p, errno, what)?;
+        }
+        Ok(())
+    })())
+}
+
+pub fn verifier_reject(_: &Env) -> Outcome {
+    outcome((|| {
+        let p = obj_path("reject.bpf.o");
+        let before = Snapshot::take();
+        match load(&p) {
+            Ok(_) => return Err("reject.bpf.o loaded".into()),
+            Err(e) => {
+                if e.errno != libc::EACCES {
+                    return Err(format!("errno {}, want EACCES: {e}", e.errno));
+                }
+                if !e.msg.contains("bad_read") || !e.msg.contains("BPF_PROG_LOAD") {
+                    return Err(format!(
+                        "message does not name the program and step: {}",
+                        e.msg
+                    ));
+                }
+                if e.log.trim().is_empty() {
+                    return Err("no verifier log returned".into());
+                }
+                println!("# {}", e.msg);
+                println!("# log: {}", e.log.lines().last().unwrap_or(""));
+            }
+        }
+        before.unchanged()
+    })())
+}
+
+pub fn no_cap_bpf(_: &Env) -> Outcome {
+    outcome((|| {
+        let bin = std::env::current_exe().map_err(|e| e.to_string())?;
+        let st = std::process::Command::new(&bin)
+            .args(["--child-nocap", "load", &obj_path("xdp.bpf.o")])
+            .status()
+            .map_err(|e| e.to_string())?;
+        match st.code() {
+            Some(libc::EPERM) => Ok(()),
+            c => Err(format!(
+                "load without capabilities: exit {c:?}, want EPERM (and no leak)"
+            )),
+        }
+    })())
+}
+
+pub fn arrays_too_small(_: &Env) -> Outcome {
+    outcome((|| {
+        let d = dev()?;
+        let f = open(&obj_path("subprogs.bpf.o"))?;
+        let mut progs: Vec<uapi::BpfldProgInfo> = vec![
+            // SAFETY: all-zero is valid for this plain struct.
+            unsafe { std::mem::zeroed() };
+            1
+        ];
+        let mut req = uapi::BpfldLoad {
+            size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+            obj_fd: f.as_raw_fd(),
+            prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+            progs: progs.as_mut_ptr() as u64,
+            progs_cnt: 1,
+            map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+            ..Default::default()
+        };
+        let before = Snapshot::take();
+        // SAFETY: the ioctl writes at most progs_cnt (1) entries to `progs`.
+        match unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) } {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {}
+            r => return Err(format!("{r:?}, want ENOSPC")),
+        }
+        if req.progs_cnt != 3 || req.maps_cnt < 1 {
+            return Err(format!(
+                "needed counts {} progs {} maps, want 3 and >= 1",
+                req.progs_cnt, req.maps_cnt
+            ));
+        }
+        before.unchanged()
+    })())
+}
+
+/// Offset of global `var` in the DATASEC of `section` of an object, using bpfld-core.
+fn global_offset(path: &str, section: &str, var: &str) -> Result<usize, String> {
+    use bpfld_core::btf::{BtfKind, Types};
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut a = bpfld_core::mem::VecAlloc::default();
+    let elf = bpfld_core::elf::Elf::parse(&data, &mut a).map_err(|e| e.to_string())?;
+    let obj = bpfld_core::object::Object::parse(elf, "x", &mut a).map_err(|e| e.to_string())?;
+    let btf = obj.btf.as_ref().ok_or("no BTF")?;
+    let ds = btf
+        .find_by_name_kind(section, BtfKind::Datasec)
+        .map_err(|e| e.to_string())?
+        .ok_or("no DATASEC")?;
+    for vi in btf
+        .type_by_id(ds)
+        .map_err(|e| e.to_string())?
+        .secinfos()
+        .map_err(|e| e.to_string())?
+    {
+        let t = btf.type_by_id(vi.type_id).map_err(|e| e.to_string())?;
+        if t.name().map_err(|e| e.to_string())? == var {
+            return Ok(vi.offset as usize);
+        }
+    }
+    Err(format!("{var} not in {section}"))
+}
+
+fn read_global(l: &KLoad, path: &str, section: &str, var: &str) -> Result<u64, String> {
+    let off = global_offset(path, section, var)?;
+    let m = l
+        .maps
+        .iter()
+        .find(|m| m.name == section)
+        .ok_or(format!("no map {section}"))?;
+    let v = util::map_lookup(m.fd.as_raw_fd(), 0, 4096).map_err(|e| e.to_string())?;
+    Ok(u64::from_le_bytes(v[off..off + 8].try_into().unwrap()))
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct PerfAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    sample_period: u64,
+    sample_type: u64,
+    read_format: u64,
+    flags: u64,
+    wakeup: u32,
+    bp_type: u32,
+    config1: u64,
+    config2: u64,
+    rest: [u64; 8],
+}
+
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
+
+fn perf_attach(attr: &mut PerfAttr, prog_fd: i32) -> Result<OwnedFd, String> {
+    attr.size = 112; // PERF_ATTR_SIZE_VER5
+    attr.sample_period = 1;
+    attr.wakeup = 1;
+    // SAFETY: perf_event_open reads `attr` (and the string config1 may point to).
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr as *mut PerfAttr,
+            -1,
+            0,
+            -1,
+            8, /* CLOEXEC */
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "perf_event_open: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `fd` is ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: ioctls on our perf event fd.
+    unsafe {
+        if libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 {
+            return Err(format!(
+                "PERF_EVENT_IOC_SET_BPF: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0);
+    }
+    Ok(fd)
+}
+
+pub fn attach_tracepoint(_: &Env) -> Outcome {
+    outcome((|| {
+        let p = obj_path("tracepoint.bpf.o");
+        let l = load(&p).map_err(|e| e.to_string())?;
+        let prog = l
+            .progs
+            .iter()
+            .find(|p| p.name == "tp_getpid_b")
+            .ok_or("no tp_getpid_b")?;
+        let id = std::fs::read_to_string("/sys/kernel/tracing/events/syscalls/sys_enter_getpid/id")
+            .or_else(|_| {
+                std::fs::read_to_string(
+                    "/sys/kernel/debug/tracing/events/syscalls/sys_enter_getpid/id",
+                )
+            })
+            .map_err(|e| format!("tracepoint id: {e}"))?;
+        let mut attr = PerfAttr {
+            kind: 2, // PERF_TYPE_TRACEPOINT
+            config: id.trim().parse().map_err(|_| "bad id")?,
+            ..Default::default()
+        };
+        let _ev = perf_attach(&mut attr, prog.fd.as_raw_fd())?;
+        let before = read_global(&l, &p, ".bss", "getpid_calls")?;
+        for _ in 0..100 {
+            // SAFETY: a plain syscall (libc caches nothing for SYS_getpid).
+            unsafe { libc::syscall(libc::SYS_getpid) };
+        }
+        let after = read_global(&l, &p, ".bss", "getpid_calls")?;
+        println!("# getpid_calls {before} -> {after}");
+        if after < before + 100 {
+            return Err(format!(
+                "tracepoint program ran {} times, want >= 100",
+                after - before
+            ));
+        }
+        Ok(())
+    })())
+}
+
+pub fn attach_kprobe(_: &Env) -> Outcome {
+    outcome((|| {
+        let p = obj_path("kprobe.bpf.o");
+        let l = load(&p).map_err(|e| e.to_string())?;
+        let prog = l
+            .progs
+            .iter()
+            .find(|p| p.section.starts_with("kprobe/"))
+            .ok_or("no kprobe program")?;
+        let ty = std::fs::read_to_string("/sys/bus/event_source/devices/kprobe/type")
+            .map_err(|e| format!("kprobe PMU: {e}"))?;
+        let func = std::ffi::CString::new("do_unlinkat").unwrap();
+        let mut attr = PerfAttr {
+            kind: ty.trim().parse().map_err(|_| "bad type")?,
+            config1: func.as_ptr() as u64,
+            ..Default::default()
+        };
+        let _ev = perf_attach(&mut attr, prog.fd.as_raw_fd())?;
+        let before = read_global(&l, &p, ".bss", "unlink_calls")?;
+        for i in 0..20 {
+            let f = format!("/run/bpfld-unlink-{i}");
+            std::fs::write(&f, b"x").map_err(|e| e.to_string())?;
+            std::fs::remove_file(&f).map_err(|e| e.to_string())?;
+        }
+        let after = read_global(&l, &p, ".bss", "unlink_calls")?;
+        println!("# unlink_calls {before} -> {after}");
+        if after < before + 20 {
+            return Err(format!(
+                "kprobe program ran {} times, want >= 20",
+                after - before
+            ));
+        }
+        Ok(())
+    })())
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct AttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+pub fn attach_cgroup_sysctl(_: &Env) -> Outcome {
+    outcome((|| {
+        let p = obj_path("cgroup_sysctl.bpf.o");
+        let l = load(&p).map_err(|e| e.to_string())?;
+        let prog = &l.progs[0];
+        let cg = "/run/bpfld-cgroup";
+        std::fs::create_dir_all(cg).map_err(|e| e.to_string())?;
+        if !Path::new(&format!("{cg}/cgroup.procs")).exists() {
+            run("mount", &["-t", "cgroup2", "none", cg])?;
+        }
+        let dir = open(cg)?;
+        let mut a = AttachAttr {
+            target_fd: dir.as_raw_fd() as u32,
+            attach_bpf_fd: prog.fd.as_raw_fd() as u32,
+            attach_type: bpfld_core::uapi::BPF_CGROUP_SYSCTL,
+            ..Default::default()
+        };
+        // SAFETY: BPF_PROG_ATTACH reads this struct.
+        unsafe { bpfld::sys::sys_bpf(bpfld_core::uapi::BPF_PROG_ATTACH, &mut a) }
+            .map_err(|e| format!("attach: {e}"))?;
+        let before = read_global(&l, &p, ".bss", "denied")?;
+        let res = std::fs::write("/proc/sys/net/ipv4/tcp_mem", b"1 2 3\n");
+        // SAFETY: BPF_PROG_DETACH reads this struct.
+        let _ = unsafe { bpfld::sys::sys_bpf(bpfld_core::uapi::BPF_PROG_DETACH, &mut a) };
+        let after = read_global(&l, &p, ".bss", "denied")?;
+        match res {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+            r => return Err(format!("sysctl write {r:?}, want EPERM from the program")),
+        }
+        if after != before + 1 {
+            return Err(format!("denied {before} -> {after}"));
+        }
+        Ok(())
+    })())
+}
+
+/// A sibling thread punches holes in the fd table and fills them with a decoy map
+/// (close(n); dup2(decoy, n) over and over) while loads run. A loader that used the
+/// caller's table would get an object at a hole and then find the decoy there; bpfld
+/// must never load a program using the decoy or any map it did not create.
+///
+/// Fds 3..64 are kept full (with decoys) so that the results land above 64, out of
+/// the attacker's reach, except when one lands in the attacker's momentary hole: such
+/// loads cannot be checked from here and are counted (the module checks every load
+/// itself before handing anything out).
+pub fn fd_swap_race(_: &Env) -> Outcome {
+    let iterations: usize = std::env::var("BPFLD_RACE_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    outcome((|| {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        const LOW: i32 = 3;
+        const HIGH: i32 = 64;
+        let path = obj_path("race.bpf.o");
+        // Keep what the loader needs far above the attacked range.
+        let highfd = |fd: i32| -> Result<OwnedFd, String> {
+            // SAFETY: F_DUPFD_CLOEXEC duplicates `fd` to a number >= 900.
+            let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 900) };
+            if n < 0 {
+                return Err("F_DUPFD".into());
+            }
+            // SAFETY: `n` is ours.
+            Ok(unsafe { OwnedFd::from_raw_fd(n) })
+        };
+        let devf = std::fs::OpenOptions::new()
+            .read(true)
+            .open(DEVICE)
+            .map_err(|e| e.to_string())?;
+        let dev_high = highfd(devf.as_raw_fd())?;
+        drop(devf);
+        let objf = open(&path)?;
+        let obj_high = highfd(objf.as_raw_fd())?;
+        drop(objf);
+        let decoy = util::create_array_map("bpfld_decoy").map_err(|e| format!("decoy: {e}"))?;
+        let decoy_high = highfd(decoy.as_raw_fd())?;
+        drop(decoy);
+        let decoy_id = bpfld::sys::obj_info::<bpfld::sys::MapInfo>(decoy_high.as_raw_fd())
+            .map_err(|e| e.to_string())?
+            .id;
+        let decoy_fd = decoy_high.as_raw_fd();
+        let fill = || {
+            for fd in LOW..HIGH {
+                // SAFETY: occupying our own low fd numbers with the decoy.
+                unsafe { libc::dup2(decoy_fd, fd) };
+            }
+        };
+        fill();
+        let running = Arc::new(AtomicBool::new(false));
+        let idle = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let swaps = Arc::new(AtomicUsize::new(0));
+        let attacker = {
+            let (running, idle, stop, swaps) =
+                (running.clone(), idle.clone(), stop.clone(), swaps.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    if !running.load(Ordering::Acquire) {
+                        idle.store(true, Ordering::Release);
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    idle.store(false, Ordering::Release);
+                    for fd in LOW..HIGH {
+                        // SAFETY: deliberately clobbering our own low fds; everything the
+                        // loading thread needs lives above 900.
+                        unsafe {
+                            libc::close(fd);
+                            libc::dup2(decoy_fd, fd);
+                        }
+                        swaps.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        let d = Device::from_file(File::from(dev_high));
+        let mut failures = Vec::new();
+        let (mut done, mut checked, mut unverifiable) = (0usize, 0usize, 0usize);
+        for i in 0..iterations {
+            done = i + 1;
+            running.store(true, Ordering::Release);
+            let res = d.load(
+                &obj_high,
+                &KLoadOpts {
+                    log_level: 0,
+                    log_size: 0,
+                },
+            );
+            running.store(false, Ordering::Release);
+            while !idle.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            let l = match res {
+                Ok(l) => l,
+                Err(e) => {
+                    failures.push(format!("iteration {i}: load failed: {e}"));
+                    break;
+                }
+            };
+            let ours: Vec<u32> = l.maps.iter().map(|m| m.id).collect();
+            let mut held = Vec::new();
+            for p in l.progs.into_iter() {
+                if p.fd.as_raw_fd() < HIGH {
+                    // Landed in a hole: the attacker may have replaced it already.
+                    std::mem::forget(p.fd);
+                    unverifiable += 1;
+                    continue;
+                }
+                let used = util::prog_map_ids(p.fd.as_raw_fd()).map_err(|e| e.to_string())?;
+                checked += 1;
+                if let Some(bad) = used
+                    .iter()
+                    .find(|id| **id == decoy_id || !ours.contains(id))
+                {
+                    failures.push(format!("iteration {i}: prog {} uses map id {bad} (decoy {decoy_id}, ours {ours:?})", p.name));
+                }
+                held.push(p.fd);
+            }
+            for m in l.maps.into_iter() {
+                if m.fd.as_raw_fd() < HIGH {
+                    std::mem::forget(m.fd);
+                } else {
+                    held.push(m.fd);
+                }
+            }
+            drop(held);
+            // Refill the low range: it holds only decoys or leftovers of this load.
+            fill();
+            if !failures.is_empty() {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Release);
+        let _ = attacker.join();
+        for fd in LOW..HIGH {
+            // SAFETY: the low range holds only decoys now.
+            unsafe { libc::close(fd) };
+        }
+        println!(
+            "# {done} loads, {} close+dup2 by the sibling thread, {checked} programs checked, {unverifiable} landed in a hole",
+            swaps.load(Ordering::Relaxed)
+        );
+        if !failures.is_empty() {
+            return Err(failures.join("\n"));
+        }
+        if checked == 0 {
+            return Err("no program could be checked".into());
+        }
+        Ok(())
+    })())
+}
+
+pub fn parallel_loads(env: &Env) -> Outcome {
+    outcome((|| {
+        let objs = [
+            "xdp.bpf.o",
+            "subprogs.bpf.o",
+            "global_data.bpf.o",
+            "map_in_map.bpf.o",
+            "callbacks.bpf.o",
+            "tail_calls.bpf.o",
+            "tc.bpf.o",
+            "maps_kinds.bpf.o",
+        ];
+        let _ = env;
+        let before = Snapshot::take();
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                std::thread::spawn(move || -> Result<usize, String> {
+                    let mut n = 0;
+                    for i in 0..25 {
+                        let o = objs[(t + i) % objs.len()];
+                        let l = load(&obj_path(o)).map_err(|e| format!("thread {t} {o}: {e}"))?;
+                        if l.progs.is_empty() {
+                            return Err(format!("thread {t} {o}: no programs"));
+                        }
+                        n += l.progs.len();
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for h in handles {
+            total += h.join().map_err(|_| "thread panicked")??;
+        }
+        println!("# 8 threads x 25 loads: {total} programs");
+        before.unchanged()
+    })())
+}
+
+pub fn policy_seal(_: &Env) -> Outcome {
+    outcome((|| {
+        let d = dev()?;
+        d.trust_seal().map_err(|e| format!("seal: {e}"))?;
+        let dg = parse_digest(&format_digest(uapi::BPFLD_HASH_SHA256, &[0x22; 32])).unwrap();
+        match d.trust_add(&dg) {
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => {}
+            r => return Err(format!("enroll after seal: {r:?}, want EROFS")),
+        }
+        match d.trust_revoke(&dg) {
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => {}
+            r => return Err(format!("revoke after seal: {r:?}, want EROFS")),
+        }
+        let (_, flags) = d.trust_list().map_err(|e| e.to_string())?;
+        if flags & uapi::BPFLD_POLICY_SEALED == 0 {
+            return Err("list does not say sealed".into());
+        }
+        if run("rmmod", &["bpfld"]).is_ok() {
+            return Err("rmmod succeeded after seal".into());
+        }
+        load(&obj_path("xdp.bpf.o")).map_err(|e| format!("load after seal: {e}"))?;
+        Ok(())
+    })())
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Helpers of the in-VM selftests: leak accounting, raw syscalls, the verity image.
+
+use bpfld::sys::sys_bpf;
+use bpfld_core::uapi;
+use std::io;
+use std::process::Command;
+
+/// Run a command; `Err` carries its output when it fails.
+pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{cmd} {}: {}: {text}", args.join(" "), out.status))
+    }
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct NextIdAttr {
+    start_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+fn count_ids(cmd: u32) -> usize {
+    let mut n = 0;
+    let mut a = NextIdAttr::default();
+    // SAFETY: the GET_NEXT_ID commands read and write this struct only.
+    while unsafe { sys_bpf(cmd, &mut a) }.is_ok() {
+        n += 1;
+        a.start_id = a.next_id;
+    }
+    n
+}
+
+/// What a failed load must leave unchanged: our fd table and the kernel's BPF objects.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Snapshot {
+    /// Open fds of this process.
+    pub fds: usize,
+    /// BPF programs in the system.
+    pub progs: usize,
+    /// BPF maps in the system.
+    pub maps: usize,
+}
+
+impl Snapshot {
+    fn read() -> Snapshot {
+        Snapshot {
+            fds: std::fs::read_dir("/proc/self/fd")
+                .map(|d| d.count())
+                .unwrap_or(0),
+            progs: count_ids(uapi::BPF_PROG_GET_NEXT_ID),
+            maps: count_ids(uapi::BPF_MAP_GET_NEXT_ID),
+        }
+    }
+
+    /// A snapshot once the counts have settled: closed BPF objects go away through RCU
+    /// and workqueues, so an earlier test's objects may still be on their way out.
+    pub fn take() -> Snapshot {
+        let mut prev = Snapshot::read();
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let now = Snapshot::read();
+            if now == prev {
+                return now;
+            }
+            prev = now;
+        }
+        prev
+    }
+
+    /// Compare with a later snapshot. Objects are freed asynchronously (a sleepable
+    /// program is freed after an RCU tasks-trace grace period, and only then drops its
+    /// maps, which can take seconds under TCG), so wait up to 20 s for the counts to
+    /// come back; a leak never does.
+    pub fn unchanged(&self) -> Result<(), String> {
+        let start = std::time::Instant::now();
+        let mut now = Snapshot::read();
+        while now != *self && start.elapsed() < std::time::Duration::from_secs(20) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            now = Snapshot::read();
+        }
+        if now == *self {
+            Ok(())
+        } else {
+            Err(format!(
+                "leak: before {self:?}, after {now:?} (waited 20 s)"
+            ))
+        }
+    }
+}
+
+/// `bpf(BPF_MAP_CREATE)` of a small array map (a decoy for the race test).
+pub fn create_array_map(name: &str) -> io::Result<std::os::fd::OwnedFd> {
+    let mut a = uapi::MapCreateAttr {
+        map_type: uapi::BPF_MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        ..Default::default()
+    };
+    for (d, s) in a.map_name.iter_mut().zip(name.bytes().take(15)) {
+        *d = s;
+    }
+    // SAFETY: MAP_CREATE reads this struct only.
+    let fd = unsafe { sys_bpf(uapi::BPF_MAP_CREATE, &mut a)? };
+    Ok(bpfld::sys::own(fd))
+}
+
+/// The ids of the maps program `fd` uses.
+pub fn prog_map_ids(fd: i32) -> io::Result<Vec<u32>> {
+    let mut ids = vec![0u32; 64];
+    let mut info = bpfld::sys::ProgInfo {
+        nr_map_ids: ids.len() as u32,
+        map_ids: ids.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    let mut a = InfoAttr {
+        bpf_fd: fd as u32,
+        info_len: std::mem::size_of_val(&info) as u32,
+        info: &mut info as *mut _ as u64,
+    };
+    // SAFETY: the kernel writes at most nr_map_ids ids to `ids` and the info struct.
+    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
+    ids.truncate(info.nr_map_ids.min(64) as usize);
+    Ok(ids)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+/// `BPF_MAP_LOOKUP_ELEM` of key `key` (u32) into a buffer of `size` bytes.
+pub fn map_lookup(fd: i32, key: u32, size: usize) -> io::Result<Vec<u8>> {
+    let mut v = vec![0u8; size];
+    let mut a = ElemAttr {
+        map_fd: fd as u32,
+        key: &key as *const u32 as u64,
+        value: v.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: the kernel writes value_size (<= size, the caller's duty) bytes to `v`.
+    unsafe { sys_bpf(uapi::BPF_MAP_LOOKUP_ELEM, &mut a)? };
+    Ok(v)
+}
+
+/// Drop every capability of the calling thread (capset with empty sets).
+pub fn drop_all_caps() -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capset reads the header and two data structs.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_mut_ptr()) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
