@@ -6,14 +6,16 @@
 use crate::ffi;
 use crate::kalloc::KAlloc;
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
+use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
 use bpfld_core::mem::Alloc;
 use bpfld_core::plan::{KernelBtf, KernelType};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
 
-/// vmlinux BTF with its type index.
+/// vmlinux BTF with its type index and its CO-RE candidate index.
 pub(crate) struct Vmlinux {
     btf: Btf<KVVec<u8>, KVVec<u32>>,
+    index: KernelIndex<KVVec<IndexEntry>>,
     /// Memory held (blob and index), for the log and the benchmark.
     pub(crate) bytes: usize,
 }
@@ -37,12 +39,17 @@ impl Vmlinux {
             EINVAL
         })?;
         let offsets = alloc.alloc::<u32>(n + 1).map_err(|_| ENOMEM)?;
-        let bytes = blob.len() + (n + 1) * 4;
+        let blob_len = blob.len();
         let btf = Btf::parse(blob, offsets).map_err(|e| {
             pr_err!("vmlinux BTF: {}\n", e);
             EINVAL
         })?;
-        Ok(Vmlinux { btf, bytes })
+        let index = kernel_index_in(&btf, 1..btf.type_count(), &mut alloc).map_err(|e| {
+            pr_err!("vmlinux BTF index: {}\n", e);
+            ENOMEM
+        })?;
+        let bytes = blob_len + (n + 1) * 4 + index.bytes();
+        Ok(Vmlinux { btf, index, bytes })
     }
 }
 
@@ -88,5 +95,9 @@ impl KernelBtf for Vmlinux {
 
     fn vmlinux(&self) -> Option<&dyn Types> {
         Some(&self.btf)
+    }
+
+    fn core_target(&self) -> Option<Target<'_>> {
+        Target::new(&self.btf, &self.index).ok()
     }
 }

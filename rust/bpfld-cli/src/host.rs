@@ -4,11 +4,15 @@
 //! targets, page size, possible CPUs.
 
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
+use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::mem::VecAlloc;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType};
 
-/// The running kernel's vmlinux BTF (from `/sys/kernel/btf/vmlinux`).
+/// The running kernel's vmlinux BTF (from `/sys/kernel/btf/vmlinux`) and its CO-RE
+/// candidate index.
 pub struct HostBtf {
     btf: Btf<Vec<u8>, Vec<u32>>,
+    index: KernelIndex<Vec<IndexEntry>>,
 }
 
 impl HostBtf {
@@ -22,7 +26,9 @@ impl HostBtf {
         let blob = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
         let n = btf::count_types(&blob).map_err(|e| format!("{path}: {e}"))?;
         let btf = Btf::parse(blob, vec![0u32; n + 1]).map_err(|e| format!("{path}: {e}"))?;
-        Ok(HostBtf { btf })
+        let index = kernel_index_in(&btf, 1..btf.type_count(), &mut VecAlloc::default())
+            .map_err(|e| format!("{path}: index: {e}"))?;
+        Ok(HostBtf { btf, index })
     }
 
     /// The parsed BTF.
@@ -45,6 +51,10 @@ impl KernelBtf for HostBtf {
 
     fn vmlinux(&self) -> Option<&dyn Types> {
         Some(&self.btf)
+    }
+
+    fn core_target(&self) -> Option<Target<'_>> {
+        Target::new(&self.btf, &self.index).ok()
     }
 }
 

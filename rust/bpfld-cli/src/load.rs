@@ -46,6 +46,8 @@ pub struct LoadedProg {
 pub struct LoadOpts {
     /// Entry programs not to load (libbpf's `bpf_program__set_autoload(p, false)`).
     pub disable: Vec<String>,
+    /// Let the kernel apply CO-RE relocations (an oracle for bpfld's own engine).
+    pub kernel_core: bool,
 }
 
 /// A map created by the user-space executor.
@@ -66,6 +68,8 @@ pub struct UserLoad {
     pub maps: Vec<LoadedMap>,
     /// The plan's receipt.
     pub receipt: [u8; 32],
+    /// CO-RE relocation records in the object.
+    pub core_relos: usize,
 }
 
 /// Why a load failed: the core's message and, for a rejected program, the verifier log.
@@ -124,8 +128,20 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
         }
     }
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
-    let mut plan =
-        Plan::build(&obj, &kernel_info(), kb, &mut alloc).map_err(|e| core_err(path, e))?;
+    let popts = bpfld_core::plan::Options {
+        core: if opts.kernel_core {
+            bpfld_core::plan::CoreMode::Kernel
+        } else {
+            bpfld_core::plan::CoreMode::Bpfld
+        },
+    };
+    let mut plan = Plan::build_with(&obj, &kernel_info(), kb, &popts, &mut alloc)
+        .map_err(|e| core_err(path, e))?;
+    let core_relos = obj
+        .btf_ext
+        .as_ref()
+        .map(|e| e.core_relos().num_records() as usize)
+        .unwrap_or(0);
     let mut map_fds = vec![-1; plan.maps.len()];
     let mut prog_fds = vec![-1; plan.progs.len()];
     let mut bpf = UserBpf::default();
@@ -138,6 +154,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
         progs: Vec::new(),
         maps: Vec::new(),
         receipt: plan.receipt,
+        core_relos,
     };
     for (p, fd) in plan.progs.iter().zip(prog_fds) {
         let fd = own(fd);

@@ -102,6 +102,7 @@ fn compare_object(
         path,
         &LoadOpts {
             disable: failed.clone(),
+            kernel_core: false,
         },
     )
     .map_err(|e| e.to_string())?;
@@ -182,6 +183,31 @@ fn compare_object(
         return Err(format!(
             "maps differ:\nlibbpf {:#?}\nbpfld  {:#?}",
             lib.maps, mine.maps
+        ));
+    }
+    // Second oracle for CO-RE: the same plan with the kernel applying the relocations.
+    if ours.core_relos > 0 {
+        let kern = load_userspace_with(
+            path,
+            &LoadOpts {
+                disable: failed.clone(),
+                kernel_core: true,
+            },
+        )
+        .map_err(|e| format!("kernel CO-RE: {e}"))?;
+        let ids: Vec<u32> = kern.progs.iter().map(|p| p.id).collect();
+        let map_ids: Vec<u32> = kern.maps.iter().map(|m| m.id).collect();
+        let theirs = libbpf_dump_ids(corpus, &ids, &map_ids);
+        for (name, o) in &mine.progs {
+            let k = theirs
+                .progs
+                .get(name)
+                .ok_or(format!("kernel CO-RE did not load {name}"))?;
+            compare_prog(k, o).map_err(|e| format!("prog {name}: kernel CO-RE vs bpfld: {e}"))?;
+        }
+        notes.push(format!(
+            "{} CO-RE relos, kernel's CO-RE agrees",
+            ours.core_relos
         ));
     }
     drop(ours);

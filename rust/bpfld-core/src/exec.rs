@@ -277,6 +277,12 @@ fn run<'a, A: Alloc, B: Bpf>(
                 a.line_info = li.as_ptr() as u64;
                 a.line_info_cnt = u32::try_from(li.len()).unwrap_or(0);
             }
+            let cr = plan.prog_core_relos(&p);
+            if !cr.is_empty() {
+                a.core_relo_rec_size = 16;
+                a.core_relos = cr.as_ptr() as u64;
+                a.core_relo_cnt = u32::try_from(cr.len()).unwrap_or(0);
+            }
         }
         let fd = c
             .bpf

@@ -18,6 +18,7 @@
 
 use crate::btf::{self, BtfKind, ExtRecord, InfoSection, Types};
 use crate::bytes;
+use crate::core_relo::{self, CoreOutcome, CoreRelocator};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
 use crate::insn::Insn;
 use crate::limits;
@@ -42,6 +43,25 @@ pub struct KernelInfo {
     pub kernel_version: u32,
 }
 
+/// Who applies CO-RE relocations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CoreMode {
+    /// bpfld-core, against the kernel BTF of [`KernelBtf::core_target`] (the default).
+    #[default]
+    Bpfld,
+    /// The kernel's verifier, given the records in `BPF_PROG_LOAD` (`core_relos`). An
+    /// independent oracle for testing bpfld's engine; the kernel applies them only when
+    /// func_info is passed too.
+    Kernel,
+}
+
+/// Planning options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Who applies CO-RE relocations.
+    pub core: CoreMode,
+}
+
 /// Where a type found in kernel BTF lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelType {
@@ -59,6 +79,11 @@ pub trait KernelBtf {
 
     /// vmlinux's types, for what needs more than a lookup (struct_ops layouts, CO-RE).
     fn vmlinux(&self) -> Option<&dyn Types> {
+        None
+    }
+
+    /// vmlinux with its CO-RE candidate index (built once, cached by the caller).
+    fn core_target(&self) -> Option<core_relo::Target<'_>> {
         None
     }
 }
@@ -121,6 +146,8 @@ pub struct PlannedProg<'a> {
     pub func_info: Span,
     /// line_info records, in [`Plan::line_info`].
     pub line_info: Span,
+    /// CO-RE records for the kernel to apply ([`CoreMode::Kernel`]), in [`Plan::core_relos`].
+    pub core_relos: Span,
 }
 
 /// One map to create (inner templates included, marked by their kind).
@@ -161,6 +188,8 @@ pub struct StOpsSlot {
 pub type FuncInfoRec = [u32; 2];
 /// `struct bpf_line_info`.
 pub type LineInfoRec = [u32; 4];
+/// `struct bpf_core_relo`: insn_off (bytes, in the program), type_id, access_str_off, kind.
+pub type CoreReloRec = [u32; 4];
 
 /// Everything one load sends to the kernel.
 pub struct Plan<'o, 'a, A: Alloc> {
@@ -178,6 +207,8 @@ pub struct Plan<'o, 'a, A: Alloc> {
     pub func_info: A::Buf<FuncInfoRec>,
     /// line_info of all programs.
     pub line_info: A::Buf<LineInfoRec>,
+    /// CO-RE records of all programs, when the kernel applies them.
+    pub core_relos: A::Buf<CoreReloRec>,
     /// struct_ops maps to fill after the programs are loaded.
     pub st_maps: A::Buf<StOpsPlan>,
     /// Values of struct_ops maps.
@@ -197,6 +228,7 @@ struct Sizes {
     sites: usize,
     func_info: usize,
     line_info: usize,
+    core_relos: usize,
 }
 
 impl Sizes {
@@ -205,6 +237,7 @@ impl Sizes {
         self.sites = self.sites.saturating_add(o.sites);
         self.func_info = self.func_info.saturating_add(o.func_info);
         self.line_info = self.line_info.saturating_add(o.line_info);
+        self.core_relos = self.core_relos.saturating_add(o.core_relos);
     }
 }
 
@@ -405,7 +438,11 @@ fn ext_records<'e, R: ExtRecord + 'e, A: Alloc>(
 /// Whether planning `obj` needs the running kernel's BTF (attach targets, struct_ops),
 /// so a caller can skip loading it for objects that do not.
 pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
-    obj.progs.iter().any(|p| {
+    let core = obj
+        .btf_ext
+        .as_ref()
+        .is_some_and(|e| e.core_relos().num_records() > 0);
+    core || obj.progs.iter().any(|p| {
         p.autoload
             && p.spec.is_some_and(|s| {
                 matches!(s.btf_source, BtfSource::Kernel | BtfSource::StructOpsMap)
@@ -423,8 +460,26 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         kinfo: &KernelInfo,
         kbtf: Option<&dyn KernelBtf>,
         alloc: &mut A,
-    ) -> Result<'a, Self> {
+    ) -> Result<'o, Self> {
+        Self::build_with(obj, kinfo, kbtf, &Options::default(), alloc)
+    }
+
+    /// [`Plan::build`] with options.
+    pub fn build_with(
+        obj: &'o Object<'a, A>,
+        kinfo: &KernelInfo,
+        kbtf: Option<&dyn KernelBtf>,
+        opts: &Options,
+        alloc: &mut A,
+    ) -> Result<'o, Self> {
         let st = StructOps::resolve(obj, kbtf, alloc)?;
+        let core = match opts.core {
+            CoreMode::Bpfld => CoreRelos::resolve(obj, &st.load, kbtf, alloc)?,
+            CoreMode::Kernel => CoreRelos {
+                outcomes: alloc.alloc(0)?,
+            },
+        };
+        let kernel_core = opts.core == CoreMode::Kernel;
         let mut linker = Linker::new(obj, alloc)?;
         let load = &st.load;
         let mains = || {
@@ -441,9 +496,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         for m in mains() {
             let p = linker.prog(m)?;
             let mut s = linker.layout(m).ctx(Ctx::Prog(p.name))?;
-            let (fi, li) = info_counts(obj, &linker)?;
+            let (fi, li, cr) = info_counts(obj, &linker)?;
             s.func_info = fi;
             s.line_info = li;
+            s.core_relos = if kernel_core { cr } else { 0 };
             total.add(s);
         }
         if total.insns > limits::MAX_TOTAL_INSNS {
@@ -462,6 +518,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             fd_sites: alloc.alloc(total.sites)?,
             func_info: alloc.alloc(total.func_info)?,
             line_info: alloc.alloc(total.line_info)?,
+            core_relos: alloc.alloc(total.core_relos)?,
             st_maps: st.maps,
             st_values: st.values,
             st_funcs: st.funcs,
@@ -476,7 +533,12 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             let c = Ctx::Prog(p.name);
             linker.layout(m).ctx(c)?;
             let st_attach = st.attach.get(idx(m)).copied().flatten();
-            let pp = plan.link_one(&linker, m, &mut at, kbtf, st_attach).ctx(c)?;
+            let mut pp = plan
+                .link_one(&linker, m, &mut at, kbtf, st_attach, &core)
+                .ctx(c)?;
+            if kernel_core {
+                pp.core_relos = plan.write_core_relos(&linker, &mut at)?;
+            }
             *plan
                 .progs
                 .get_mut(k)
@@ -496,6 +558,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         at: &mut Sizes,
         kbtf: Option<&dyn KernelBtf>,
         st_attach: Option<(u32, u32)>,
+        core: &CoreRelos<A>,
     ) -> Result<'a, PlannedProg<'a>> {
         let obj = self.obj;
         let main = *l.prog(m)?;
@@ -516,6 +579,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 .get_mut(dst_start..dst_start.saturating_add(idx(p.insn_cnt)))
                 .ok_or(Error::malformed("instruction buffer"))?;
             crate::insn::decode_into(p.code, dst).ctx(c)?;
+            core.apply(&p, dst).ctx(c)?;
             len = len.max(off.saturating_add(p.insn_cnt));
             // Calls and callbacks.
             for i in 0..p.insn_cnt {
@@ -654,6 +718,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             },
             func_info,
             line_info,
+            core_relos: Span::default(),
         })
     }
 
@@ -731,6 +796,34 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 len: bytes::u32_of(at.line_info.saturating_sub(li_start))?,
             },
         ))
+    }
+
+    /// The CO-RE records of the laid-out program for the kernel to apply: offsets in
+    /// bytes from the start of the program.
+    fn write_core_relos(&mut self, l: &Linker<'o, 'a, A>, at: &mut Sizes) -> Result<'a, Span> {
+        let obj = self.obj;
+        let Some(ext) = obj.btf_ext.as_ref() else {
+            return Ok(Span::default());
+        };
+        let start = at.core_relos;
+        for k in 0..l.n_order {
+            let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
+            let p = *l.prog(f)?;
+            let base = l.off(f)?;
+            for r in ext_records(obj, ext.core_relos(), &p)? {
+                let insn = base.saturating_add(r.insn_idx().saturating_sub(p.insn_off));
+                let d = self
+                    .core_relos
+                    .get_mut(at.core_relos)
+                    .ok_or(Error::malformed("core_relo count"))?;
+                *d = [insn.saturating_mul(8), r.type_id, r.access_str_off, r.kind];
+                at.core_relos = at.core_relos.saturating_add(1);
+            }
+        }
+        Ok(Span {
+            start: bytes::u32_of(start)?,
+            len: bytes::u32_of(at.core_relos.saturating_sub(start))?,
+        })
     }
 
     /// The map definitions as libbpf sends them to a 6.12 kernel.
@@ -853,6 +946,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         p.line_info.of(&self.line_info)
     }
 
+    /// CO-RE records of `p` for the kernel (empty unless [`CoreMode::Kernel`]).
+    pub fn prog_core_relos(&self, p: &PlannedProg<'_>) -> &[CoreReloRec] {
+        p.core_relos.of(&self.core_relos)
+    }
+
     fn compute_receipt(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         let u32s = |h: &mut Sha256, v: &[u32]| v.iter().for_each(|x| h.update(x.to_le_bytes()));
@@ -940,8 +1038,94 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             }
             self.prog_func_info(p).iter().for_each(|r| u32s(&mut h, r));
             self.prog_line_info(p).iter().for_each(|r| u32s(&mut h, r));
+            self.prog_core_relos(p).iter().for_each(|r| u32s(&mut h, r));
         }
         h.finalize().into()
+    }
+}
+
+/// CO-RE outcomes, resolved once per relocation record in `.BTF.ext` order (so that
+/// candidates narrow as in libbpf), applied to every copy of the instruction's function.
+struct CoreRelos<A: Alloc> {
+    /// (section index, instruction index in the section, outcome), sorted.
+    outcomes: A::Buf<(u32, u32, CoreOutcome)>,
+}
+
+impl<A: Alloc> CoreRelos<A> {
+    fn resolve<'o, 'a>(
+        obj: &'o Object<'a, A>,
+        load: &[bool],
+        kbtf: Option<&dyn KernelBtf>,
+        alloc: &mut A,
+    ) -> Result<'o, Self> {
+        let (Some(ext), Some(btf)) = (obj.btf_ext.as_ref(), obj.btf.as_ref()) else {
+            return Ok(CoreRelos {
+                outcomes: alloc.alloc(0)?,
+            });
+        };
+        let info = ext.core_relos();
+        let total = usize::try_from(info.num_records()).unwrap_or(usize::MAX);
+        if total == 0 {
+            return Ok(CoreRelos {
+                outcomes: alloc.alloc(0)?,
+            });
+        }
+        let target = kbtf
+            .and_then(|k| k.core_target())
+            .ok_or(Error::new(Kind::Unsupported(
+                "CO-RE relocations need the kernel's BTF",
+            )))?;
+        let mut relocator = CoreRelocator::new(target, &[], alloc, total)?;
+        let mut tmp = alloc.alloc::<(u32, u32, CoreOutcome)>(total)?;
+        let mut n = 0usize;
+        for block in info.blocks() {
+            let sec_name = btf.name_at(block.sec_name_off)?;
+            let Some(sec) = obj.elf.section_by_name(sec_name) else {
+                continue;
+            };
+            for (i, r) in block.records().enumerate() {
+                let relo_idx = bytes::u32_of(i)?;
+                let insn = r.insn_idx();
+                // Records of code that belongs to no function (libbpf skips them too),
+                // and of programs that will not be loaded.
+                let Some(pi) = obj.prog_at(sec.index, u64::from(insn)) else {
+                    continue;
+                };
+                let p = obj
+                    .progs
+                    .get(idx(pi))
+                    .ok_or(Error::malformed("program index"))?;
+                if !p.is_subprog() && !load.get(idx(pi)).copied().unwrap_or(false) {
+                    continue;
+                }
+                let out = relocator
+                    .resolve(btf, &r, relo_idx)
+                    .ctx(Ctx::Prog(p.name))?;
+                *tmp.get_mut(n)
+                    .ok_or(Error::malformed("CO-RE record count"))? = (sec.index, insn, out);
+                n = n.saturating_add(1);
+            }
+        }
+        let used = tmp.get_mut(..n).unwrap_or_default();
+        crate::util::sort_by_key(used, |(s, i, _)| (*s, *i));
+        let mut outcomes = alloc.alloc::<(u32, u32, CoreOutcome)>(n)?;
+        crate::util::copy(&mut outcomes, used);
+        Ok(CoreRelos { outcomes })
+    }
+
+    /// Patch the CO-RE instructions of function `p`, freshly copied to `dst`.
+    fn apply(&self, p: &Prog<'_>, dst: &mut [Insn]) -> Result<'static, ()> {
+        let start = self
+            .outcomes
+            .partition_point(|(s, i, _)| (*s, *i) < (p.sec_idx, p.insn_off));
+        for (s, i, out) in self.outcomes.get(start..).unwrap_or_default() {
+            if *s != p.sec_idx || *i >= p.insn_off.saturating_add(p.insn_cnt) {
+                break;
+            }
+            let local = idx(i.saturating_sub(p.insn_off));
+            core_relo::patch(dst, local, out).ctx(Ctx::Insn(*i))?;
+        }
+        Ok(())
     }
 }
 
@@ -1222,15 +1406,15 @@ impl<A: Alloc> StructOps<A> {
     }
 }
 
-/// Number of func_info and line_info records the laid-out program will carry.
+/// Number of func_info, line_info and CO-RE records the laid-out program will carry.
 fn info_counts<A: Alloc>(
     obj: &Object<'_, A>,
     l: &Linker<'_, '_, A>,
-) -> Result<'static, (usize, usize)> {
+) -> Result<'static, (usize, usize, usize)> {
     let Some(ext) = obj.btf_ext.as_ref() else {
-        return Ok((0, 0));
+        return Ok((0, 0, 0));
     };
-    let (mut fi, mut li) = (0usize, 0usize);
+    let (mut fi, mut li, mut cr) = (0usize, 0usize, 0usize);
     for k in 0..l.n_order {
         let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
         let p = obj
@@ -1239,8 +1423,9 @@ fn info_counts<A: Alloc>(
             .ok_or(Error::malformed("function index"))?;
         fi = fi.saturating_add(ext_records(obj, ext.func_info(), p)?.count());
         li = li.saturating_add(ext_records(obj, ext.line_info(), p)?.count());
+        cr = cr.saturating_add(ext_records(obj, ext.core_relos(), p)?.count());
     }
-    Ok((fi, li))
+    Ok((fi, li, cr))
 }
 
 /// libbpf looks up `prefix + name` of `kind` in vmlinux, or in the named module.

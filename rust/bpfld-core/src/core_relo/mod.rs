@@ -235,6 +235,13 @@ pub struct CoreOutcome {
     pub matched: u32,
 }
 
+impl Default for CoreOutcome {
+    /// A placeholder for unfilled buffer slots.
+    fn default() -> Self {
+        CoreOutcome::new(CoreReloKind::FieldByteOffset)
+    }
+}
+
 impl CoreOutcome {
     fn new(kind: CoreReloKind) -> Self {
         CoreOutcome {
