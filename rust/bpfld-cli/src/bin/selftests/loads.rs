@@ -335,6 +335,47 @@ pub fn enroll_corpus(env: &Env) -> Outcome {
     })())
 }
 
+/// examples/bpfld-load.c (the C example of Documentation/uapi.rst): load and pin,
+/// then a refusal with the module's message.
+pub fn c_example(env: &Env) -> Outcome {
+    outcome((|| {
+        if !Path::new("/sys/fs/bpf/.").exists() || std::fs::read_dir("/sys/fs/bpf").is_err() {
+            let _ = run("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"]);
+        }
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        if !mounts.lines().any(|l| l.contains(" /sys/fs/bpf bpf ")) {
+            run("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"])?;
+        }
+        let tool = format!("{}/bpfld-load", env.corpus);
+        let before = Snapshot::take();
+        let out = run(&tool, &[&obj_path("xdp.bpf.o"), "/sys/fs/bpf/cex"])?;
+        for want in [
+            "prog_xdp_pass",
+            "prog_xdp_count",
+            "prog_xdp_frags",
+            "map_proto_cnt",
+        ] {
+            if !Path::new(&format!("/sys/fs/bpf/cex/{want}")).exists() {
+                return Err(format!("{want} not pinned; output:\n{out}"));
+            }
+        }
+        let show = run(
+            "bpftool",
+            &["prog", "show", "pinned", "/sys/fs/bpf/cex/prog_xdp_pass"],
+        )?;
+        if !show.contains("xdp") {
+            return Err(format!("bpftool prog show: {show}"));
+        }
+        run("rm", &["-rf", "/sys/fs/bpf/cex"])?;
+        before.unchanged()?;
+        match run(&tool, &[&obj_path("plain.o"), "/sys/fs/bpf/cex2"]) {
+            Ok(o) => Err(format!("loaded a file without verity: {o}")),
+            Err(e) if e.contains("fs-verity") => Ok(()),
+            Err(e) => Err(format!("unexpected failure text: {e}")),
+        }
+    })())
+}
+
 /// The `// bpfld:` directives of an object's source that say it must fail.
 fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
     let src = format!(

@@ -58,6 +58,7 @@ const FIXED_BEFORE: &[Named] = &[
     ("refuse_bad_requests", loads::refuse_bad_requests),
     ("trust_needs_cap_sys_admin", loads::trust_needs_admin),
     ("enroll_corpus", loads::enroll_corpus),
+    ("c_example_load_and_pin", loads::c_example),
 ];
 
 const FIXED_AFTER: &[Named] = &[
