@@ -22,10 +22,10 @@ pub const DATASEC: u32 = 15;
 fn extra(kind: u32, vlen: u32) -> usize {
     let v = vlen as usize;
     match kind {
-        1 | 14 | 17 => 4,                // INT, VAR, DECL_TAG
-        3 => 12,                         // ARRAY
-        4 | 5 | 15 | 19 => 12 * v,       // STRUCT, UNION, DATASEC, ENUM64
-        6 | 13 => 8 * v,                 // ENUM, FUNC_PROTO
+        1 | 14 | 17 => 4,          // INT, VAR, DECL_TAG
+        3 => 12,                   // ARRAY
+        4 | 5 | 15 | 19 => 12 * v, // STRUCT, UNION, DATASEC, ENUM64
+        6 | 13 => 8 * v,           // ENUM, FUNC_PROTO
         _ => 0,
     }
 }

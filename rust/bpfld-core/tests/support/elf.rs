@@ -279,10 +279,36 @@ impl Ed {
     }
 
     /// Rewrite relocation `k` of `relsec`.
-    pub fn set_rel(&mut self, relsec: &str, k: usize, offset: u64, sym: u32, kind: u32) -> &mut Self {
+    pub fn set_rel(
+        &mut self,
+        relsec: &str,
+        k: usize,
+        offset: u64,
+        sym: u32,
+        kind: u32,
+    ) -> &mut Self {
         let at = self.rels(relsec)[k].at;
         self.set(at, 8, offset);
         self.set(at + 8, 8, (u64::from(sym) << 32) | u64::from(kind))
+    }
+
+    /// Add a relocation record to `relsec` (moving the section to the end of the file).
+    pub fn add_rel(&mut self, relsec: &str, offset: u64, sym: u32, kind: u32) -> &mut Self {
+        let i = self.sec(relsec);
+        let mut data = self.sec_data(i).to_vec();
+        data.extend_from_slice(&offset.to_le_bytes());
+        data.extend_from_slice(&((u64::from(sym) << 32) | u64::from(kind)).to_le_bytes());
+        let at = self.append(&data);
+        self.set_sh(i, Sh::Offset, at);
+        self.set_sh(i, Sh::Size, data.len() as u64)
+    }
+
+    /// Index of the `STT_SECTION` symbol of section `name`.
+    pub fn section_sym(&self, name: &str) -> usize {
+        let s = self.sec(name) as u64;
+        (1..self.sym_count())
+            .find(|&i| self.st(i, St::Info) & 0xf == 3 && self.st(i, St::Shndx) == s)
+            .unwrap_or_else(|| panic!("no section symbol for {name}"))
     }
 
     /// The relocation of `relsec` at `r_offset == off`.
@@ -326,6 +352,16 @@ impl Ed {
             }
         }
         assert!(hits > 0, "no string {from}");
+        self
+    }
+
+    /// Rename section `from` to `to` (same length) in place: strings sharing its bytes
+    /// (e.g. `.relxdp` for `xdp`, `_license` for `license`) change with it.
+    pub fn rename_section(&mut self, from: &str, to: &str) -> &mut Self {
+        assert_eq!(from.len(), to.len());
+        let strndx = self.get(eh::SHSTRNDX, 2) as usize;
+        let at = (self.sh(strndx, Sh::Offset) + self.sh(self.sec(from), Sh::Name)) as usize;
+        self.b[at..at + to.len()].copy_from_slice(to.as_bytes());
         self
     }
 

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! What the fuzz targets run, shared so that a crash input can be replayed from a test
+//! or by hand (`cargo run --release --bin ... -- crash-file` under cargo fuzz).
+//!
+//! The core promises no panic, no hang and bounded memory on any input; libFuzzer turns
+//! a panic into a crash, a slow input into a timeout and a large allocation into an
+//! out-of-memory report, so the targets only have to drive every stage.
+
+pub mod mutate;
+
+use bpfld_core::btf::BtfKind;
+use bpfld_core::elf::Elf;
+use bpfld_core::mem::VecAlloc;
+use bpfld_core::object::Object;
+use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType, Plan};
+
+/// Memory the fuzzed core may ask for: the inputs are at most a few hundred KiB, so a
+/// legitimate plan needs far less; anything above means a count went unchecked.
+pub const ALLOC_LIMIT: usize = 256 << 20;
+
+/// Kernel BTF that knows a few attach targets, so that programs with BTF attach
+/// targets (fentry, tp_btf, lsm, iter) reach the end of planning.
+pub struct FakeKernelBtf;
+
+impl KernelBtf for FakeKernelBtf {
+    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+        const KNOWN: &[&str] = &[
+            "bpf_fentry_test1",
+            "bpf_fentry_test2",
+            "bpf_modify_return_test",
+            "btf_trace_sched_switch",
+            "btf_trace_task_newtask",
+            "bpf_lsm_file_open",
+            "bpf_iter_task",
+        ];
+        let id = KNOWN.iter().position(|k| *k == name)? as u32;
+        // A module target lives in "its" BTF object; answer typedefs and funcs alike.
+        let _ = kind;
+        Some(KernelType {
+            btf_obj_id: module.map_or(0, |m| m.len() as u32),
+            type_id: 1000 + id,
+        })
+    }
+}
+
+/// Parse the ELF container and the object.
+pub fn run_parse(data: &[u8]) {
+    let mut a = VecAlloc {
+        limit: ALLOC_LIMIT,
+        ..VecAlloc::default()
+    };
+    let Ok(elf) = Elf::parse(data, &mut a) else {
+        return;
+    };
+    // Touch every accessor a consumer would, on what parsed.
+    for s in elf.sections().flatten() {
+        let _ = elf.rels(&s).count();
+    }
+    let _ = elf.symbols().count();
+    if let Ok(obj) = Object::parse(elf, "fuzz", &mut a) {
+        for p in obj.progs.iter() {
+            let _ = obj.prog_relos(p).len();
+        }
+    }
+}
+
+/// Parse and plan, with and without kernel BTF.
+pub fn run_plan(data: &[u8]) {
+    let mut a = VecAlloc {
+        limit: ALLOC_LIMIT,
+        ..VecAlloc::default()
+    };
+    let Ok(elf) = Elf::parse(data, &mut a) else {
+        return;
+    };
+    let Ok(obj) = Object::parse(elf, "fuzz", &mut a) else {
+        return;
+    };
+    let ki = KernelInfo {
+        page_size: 4096,
+        possible_cpus: 2,
+        kernel_version: 0x060c00,
+    };
+    let kb = FakeKernelBtf;
+    if let Ok(plan) = Plan::build(&obj, &ki, Some(&kb), &mut a) {
+        for p in plan.progs.iter() {
+            let _ = plan.prog_insns(p).len();
+            let _ = plan.prog_sites(p).len();
+            let _ = plan.prog_func_info(p).len();
+            let _ = plan.prog_line_info(p).len();
+        }
+    }
+    let _ = Plan::build(&obj, &ki, None, &mut a);
+}
