@@ -16,6 +16,7 @@ TRUSTED_DIGESTS ?=
 deps:
 	$(CURDIR)/scripts/deps $(CURDIR)/build/deps.mk $(RUST_TARGET)
 	$(CURDIR)/scripts/builtin-digests $(CURDIR)/build/builtin_digests.rs $(TRUSTED_DIGESTS)
+	$(CURDIR)/scripts/kconfig-values $(CURDIR)/build/kconfig_values.rs $(KDIR)/.config
 
 module: deps
 	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 modules

@@ -21,7 +21,7 @@ use crate::kalloc::KAlloc;
 use crate::msg::{hex, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
-use crate::vmlinux::Vmlinux;
+use crate::vmlinux::{BuiltConfig, ExportedSymbols, Vmlinux};
 use crate::State;
 use bpfld_core::elf::Elf;
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
@@ -321,7 +321,13 @@ fn load_verified(
         }
     };
     let kbtf = vmlinux.as_deref().map(|v| v as &dyn KernelBtf);
-    let mut plan = Plan::build(&obj, &kinfo, kbtf, &mut alloc).map_err(core_fail)?;
+    // Extern values: see crate::vmlinux for these sources and their limits.
+    let opts = plan::Options {
+        kconfig: Some(&BuiltConfig),
+        symbols: Some(&ExportedSymbols),
+        ..plan::Options::default()
+    };
+    let mut plan = Plan::build_with(&obj, &kinfo, kbtf, &opts, &mut alloc).map_err(core_fail)?;
     req.receipt = plan.receipt;
 
     let n_progs = plan.progs.len();

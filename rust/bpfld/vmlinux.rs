@@ -1,16 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The running kernel's BTF, read once from `/sys/kernel/btf/vmlinux` and indexed by the
-//! core, then shared by every load (it never changes while the kernel runs).
+//! core, then shared by every load (it never changes while the kernel runs); and the
+//! other kernel facts externs need.
+//!
+//! Extern value sources in the kernel, and their limits (user space reads
+//! `/proc/config.gz` and `/proc/kallsyms` instead):
+//! - `CONFIG_*` externs: [`BuiltConfig`], the `.config` of the kernel tree the module
+//!   was built against, embedded at build time by `scripts/kconfig-values` into
+//!   `build/kconfig_values.rs`. vermagic ties the module to that kernel release; the
+//!   values are the running kernel's as long as the module is built from the tree of
+//!   the kernel it runs on (as a distribution or Android kernel build does).
+//! - typeless `__ksym` variables (resolved by address): [`ExportedSymbols`], through
+//!   `__symbol_get()`, which finds only symbols exported with `EXPORT_SYMBOL_GPL` (and
+//!   logs a warning for one exported without `_GPL`).
+//!   `kallsyms_lookup_name()` and `kallsyms_on_each_symbol()` are not exported to
+//!   modules in 6.12, so any other name is refused (even a weak one, since a missing
+//!   symbol cannot be told from an unexported one). Typed ksyms and kfuncs need no
+//!   address: they resolve through vmlinux BTF.
+//! - module BTF: not searched ([`KernelBtf::in_module`] keeps its default), since a
+//!   program using module BTF needs the module BTF's fd, which `kern_sys_bpf` cannot
+//!   obtain (no `BPF_BTF_GET_FD_BY_ID`); a ksym or kfunc only a module defines counts as
+//!   missing (an error unless weak).
 
 use crate::ffi;
 use crate::kalloc::KAlloc;
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
 use bpfld_core::plan::{KernelBtf, KernelType};
+use core::ffi::{c_char, c_void};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
+
+#[path = "../../build/kconfig_values.rs"]
+mod kconfig_values;
 
 /// vmlinux BTF with its type index and its CO-RE candidate index.
 pub(crate) struct Vmlinux {
@@ -99,5 +124,57 @@ impl KernelBtf for Vmlinux {
 
     fn core_target(&self) -> Option<Target<'_>> {
         Target::new(&self.btf, &self.index).ok()
+    }
+}
+
+/// The configuration of the kernel this module was built against, for `CONFIG_*`
+/// externs (see the module documentation).
+pub(crate) struct BuiltConfig;
+
+impl KernelConfig for BuiltConfig {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        let t = kconfig_values::KCONFIG;
+        let i = t.binary_search_by(|(n, _)| n.cmp(&name)).ok()?;
+        t.get(i).map(|(_, v)| *v)
+    }
+}
+
+extern "C" {
+    /// `__symbol_get()`: the address of an `EXPORT_SYMBOL_GPL` symbol, taking a reference
+    /// on its module; NULL if there is no such export (or it is not GPL-only).
+    fn __symbol_get(symbol: *const c_char) -> *mut c_void;
+    /// `__symbol_put()`: drop the module reference `__symbol_get()` took for `symbol`,
+    /// which must have been found (it is a BUG() otherwise).
+    fn __symbol_put(symbol: *const c_char);
+}
+
+/// Addresses of exported kernel symbols, for typeless ksyms (see the module
+/// documentation).
+pub(crate) struct ExportedSymbols;
+
+/// Why [`ExportedSymbols`] cannot resolve a name.
+const NOT_EXPORTED: &str = "typeless ksym that the kernel does not export with EXPORT_SYMBOL_GPL \
+     (bpfld.ko has no kallsyms lookup; declare the ksym with its type to resolve it through BTF)";
+
+impl KernelSymbols for ExportedSymbols {
+    fn address(&self, name: &str) -> SymbolAddress {
+        let mut buf = [0u8; bpfld_core::limits::MAX_NAME_LEN + 1];
+        // BTF names have no NUL and are at most MAX_NAME_LEN bytes; anything else
+        // cannot be a kernel symbol.
+        if name.len() >= buf.len() || name.as_bytes().contains(&0) {
+            return SymbolAddress::Missing;
+        }
+        buf[..name.len()].copy_from_slice(name.as_bytes());
+        // SAFETY: `buf` is NUL-terminated (zeroed, and `name` is shorter than it and has
+        // no NUL); `__symbol_get` only reads it.
+        let p = unsafe { __symbol_get(buf.as_ptr().cast()) };
+        if p.is_null() {
+            return SymbolAddress::Unavailable(NOT_EXPORTED);
+        }
+        // SAFETY: `__symbol_get` found `buf`'s symbol and took a reference on its module,
+        // which therefore cannot go away before this put; only the address is kept, as
+        // libbpf keeps only the address it reads from kallsyms.
+        unsafe { __symbol_put(buf.as_ptr().cast()) };
+        SymbolAddress::At(p as u64)
     }
 }

@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 //! Facts about the host kernel for planning in user space: vmlinux BTF for attach
-//! targets, page size, possible CPUs.
+//! targets, CO-RE, typed ksyms and kfuncs (and module BTF, only to refuse externs
+//! defined there); page size, possible CPUs, version; the kernel configuration for
+//! `CONFIG_*` externs; `/proc/kallsyms` for typeless ksyms. Files are read as libbpf
+//! reads them, so that a load sees the same values.
 
-use bpfld_core::btf::{self, Btf, BtfKind, Types};
+use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
 use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType};
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::io::Read;
+
+/// A parsed BTF blob owned by user space.
+type OwnedBtf = Btf<Vec<u8>, Vec<u32>>;
 
 /// The running kernel's vmlinux BTF (from `/sys/kernel/btf/vmlinux`) and its CO-RE
 /// candidate index.
 pub struct HostBtf {
-    btf: Btf<Vec<u8>, Vec<u32>>,
+    btf: OwnedBtf,
     index: KernelIndex<Vec<IndexEntry>>,
+    /// Module BTFs (`/sys/kernel/btf/<module>`), read on first use.
+    modules: OnceCell<Vec<(String, OwnedBtf)>>,
 }
 
 impl HostBtf {
@@ -28,7 +40,39 @@ impl HostBtf {
         let btf = Btf::parse(blob, vec![0u32; n + 1]).map_err(|e| format!("{path}: {e}"))?;
         let index = kernel_index_in(&btf, 1..btf.type_count(), &mut VecAlloc::default())
             .map_err(|e| format!("{path}: index: {e}"))?;
-        Ok(HostBtf { btf, index })
+        Ok(HostBtf {
+            btf,
+            index,
+            modules: OnceCell::new(),
+        })
+    }
+
+    /// Every readable module BTF of the running kernel, split on vmlinux.
+    fn modules(&self) -> &[(String, OwnedBtf)] {
+        self.modules.get_or_init(|| {
+            let mut v = Vec::new();
+            let Ok(dir) = std::fs::read_dir("/sys/kernel/btf") else {
+                return v;
+            };
+            let mut names: Vec<String> = dir
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "vmlinux")
+                .collect();
+            names.sort();
+            for name in names {
+                let Ok(blob) = std::fs::read(format!("/sys/kernel/btf/{name}")) else {
+                    continue;
+                };
+                let Ok(n) = btf::count_types(&blob) else {
+                    continue;
+                };
+                if let Ok(b) = Btf::parse_split(blob, vec![0u32; n + 1], &self.btf) {
+                    v.push((name, b));
+                }
+            }
+            v
+        })
     }
 
     /// The parsed BTF.
@@ -55,6 +99,137 @@ impl KernelBtf for HostBtf {
 
     fn core_target(&self) -> Option<Target<'_>> {
         Target::new(&self.btf, &self.index).ok()
+    }
+
+    fn in_module(&self, name: &str, kind: BtfKind) -> bool {
+        self.modules().iter().any(|(_, m)| {
+            let Ok(joined) = SplitBtf::new(&self.btf, m) else {
+                return false;
+            };
+            m.local_ids().any(|id| {
+                joined
+                    .type_by_id(id)
+                    .is_ok_and(|t| t.kind() == kind && t.name().is_ok_and(|n| n == name))
+            })
+        })
+    }
+}
+
+/// The running kernel's configuration, for `CONFIG_*` externs.
+#[derive(Debug, Default)]
+pub struct HostConfig {
+    values: HashMap<String, Vec<u8>>,
+}
+
+impl HostConfig {
+    /// Read the configuration where libbpf looks: `/boot/config-$(uname -r)`, else
+    /// `/proc/config.gz` (each gzip-compressed or plain).
+    pub fn load() -> Result<HostConfig, String> {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|e| format!("/proc/sys/kernel/osrelease: {e}"))?;
+        let boot = format!("/boot/config-{}", release.trim());
+        for path in [boot.as_str(), "/proc/config.gz"] {
+            let Ok(raw) = std::fs::read(path) else {
+                continue;
+            };
+            let text = if raw.starts_with(&[0x1f, 0x8b]) {
+                let mut out = Vec::new();
+                flate2::read::MultiGzDecoder::new(&raw[..])
+                    .read_to_end(&mut out)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                out
+            } else {
+                raw
+            };
+            return Self::parse(&text).map_err(|e| format!("{path}: {e}"));
+        }
+        Err(format!(
+            "no kernel configuration ({boot} and /proc/config.gz are unreadable)"
+        ))
+    }
+
+    /// Parse `.config` text as libbpf does: lines starting with `CONFIG_` must be
+    /// `NAME=VALUE` with a value; the first line for a name wins; other lines are
+    /// ignored.
+    pub fn parse(text: &[u8]) -> Result<HostConfig, String> {
+        let mut values = HashMap::new();
+        for line in text.split(|&b| b == b'\n') {
+            if !line.starts_with(b"CONFIG_") {
+                continue;
+            }
+            let shown = String::from_utf8_lossy(line);
+            let Some(eq) = line.iter().position(|&b| b == b'=') else {
+                return Err(format!("'{shown}': no separator"));
+            };
+            let (name, value) = (&line[..eq], &line[eq + 1..]);
+            if value.is_empty() {
+                return Err(format!("'{shown}': no value"));
+            }
+            let name = String::from_utf8_lossy(name).into_owned();
+            values.entry(name).or_insert_with(|| value.to_vec());
+        }
+        Ok(HostConfig { values })
+    }
+}
+
+impl KernelConfig for HostConfig {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.values.get(name).map(Vec::as_slice)
+    }
+}
+
+/// Addresses of kernel symbols from `/proc/kallsyms`, for typeless ksyms.
+#[derive(Debug, Default)]
+pub struct HostSymbols {
+    found: HashMap<String, SymbolAddress>,
+}
+
+impl HostSymbols {
+    /// Read `/proc/kallsyms` (as root, or the addresses are 0), keeping `names` only.
+    pub fn load(names: &[&str]) -> Result<HostSymbols, String> {
+        let text = std::fs::read_to_string("/proc/kallsyms")
+            .map_err(|e| format!("/proc/kallsyms: {e}"))?;
+        Self::parse(&text, names).map_err(|e| format!("/proc/kallsyms: {e}"))
+    }
+
+    /// Parse kallsyms text (`ADDR TYPE NAME [MODULE]` lines) as libbpf does: a data
+    /// (`d`) symbol `NAME.llvm.N` counts as `NAME`; a name seen at two addresses is
+    /// ambiguous.
+    pub fn parse(text: &str, names: &[&str]) -> Result<HostSymbols, String> {
+        let mut found: HashMap<String, SymbolAddress> = names
+            .iter()
+            .map(|n| (n.to_string(), SymbolAddress::Missing))
+            .collect();
+        for line in text.lines() {
+            let mut it = line.split_ascii_whitespace();
+            let (Some(addr), Some(ty), Some(name)) = (it.next(), it.next(), it.next()) else {
+                return Err(format!("bad line '{line}'"));
+            };
+            let addr =
+                u64::from_str_radix(addr, 16).map_err(|_| format!("bad address in '{line}'"))?;
+            let key = match name.find(".llvm.") {
+                Some(i) if ty == "d" => &name[..i],
+                _ => name,
+            };
+            let Some(slot) = found.get_mut(key) else {
+                continue;
+            };
+            *slot = match *slot {
+                SymbolAddress::Missing => SymbolAddress::At(addr),
+                SymbolAddress::At(a) if a != addr => SymbolAddress::Ambiguous(a, addr),
+                other => other,
+            };
+        }
+        Ok(HostSymbols { found })
+    }
+}
+
+impl KernelSymbols for HostSymbols {
+    fn address(&self, name: &str) -> SymbolAddress {
+        self.found
+            .get(name)
+            .copied()
+            .unwrap_or(SymbolAddress::Missing)
     }
 }
 

@@ -2,10 +2,11 @@
 
 //! Parse, plan and (in user space) load an object with bpfld-core.
 
-use crate::host::{kernel_info, HostBtf};
+use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use crate::sys::{obj_info, own, MapInfo, ProgInfo, UserBpf};
 use bpfld_core::elf::Elf;
 use bpfld_core::exec;
+use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::{MapKind, Object, RelocKind};
 use bpfld_core::plan::{KernelBtf, Plan};
@@ -101,6 +102,46 @@ fn core_err(path: &str, e: bpfld_core::Error<'_>) -> LoadError {
     }
 }
 
+/// The extern value sources an object needs, read only when it needs them (as libbpf
+/// reads the kernel configuration and `/proc/kallsyms` only then).
+#[derive(Default)]
+struct Sources {
+    config: Option<HostConfig>,
+    symbols: Option<HostSymbols>,
+}
+
+impl Sources {
+    fn for_object(path: &str, obj: &Object<'_, VecAlloc>) -> Result<Sources, LoadError> {
+        let fail = |msg: String| LoadError {
+            msg: format!("{path}: {msg}"),
+            errno: libc::EINVAL,
+            log: String::new(),
+        };
+        let mut s = Sources::default();
+        if externs::needs_kernel_config(obj) {
+            s.config = Some(HostConfig::load().map_err(fail)?);
+        }
+        if externs::needs_kernel_symbols(obj) {
+            let names: Vec<&str> = obj
+                .externs
+                .iter()
+                .filter(|e| e.ksym().is_some_and(|k| !k.func))
+                .map(|e| e.name)
+                .collect();
+            s.symbols = Some(HostSymbols::load(&names).map_err(fail)?);
+        }
+        Ok(s)
+    }
+
+    fn options(&self, core: bpfld_core::plan::CoreMode) -> bpfld_core::plan::Options<'_> {
+        bpfld_core::plan::Options {
+            core,
+            kconfig: self.config.as_ref().map(|c| c as &dyn KernelConfig),
+            symbols: self.symbols.as_ref().map(|s| s as &dyn KernelSymbols),
+        }
+    }
+}
+
 /// Load `path` with the user-space executor on the running kernel.
 pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
     load_userspace_with(path, &LoadOpts::default())
@@ -128,13 +169,12 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
         }
     }
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
-    let popts = bpfld_core::plan::Options {
-        core: if opts.kernel_core {
-            bpfld_core::plan::CoreMode::Kernel
-        } else {
-            bpfld_core::plan::CoreMode::Bpfld
-        },
-    };
+    let sources = Sources::for_object(path, &obj)?;
+    let popts = sources.options(if opts.kernel_core {
+        bpfld_core::plan::CoreMode::Kernel
+    } else {
+        bpfld_core::plan::CoreMode::Bpfld
+    });
     let mut plan = Plan::build_with(&obj, &kernel_info(), kb, &popts, &mut alloc)
         .map_err(|e| core_err(path, e))?;
     let core_relos = obj
@@ -199,7 +239,10 @@ pub fn inspect(path: &str) -> Result<String, LoadError> {
     let elf = Elf::parse(&data, &mut alloc).map_err(|e| core_err(path, e))?;
     let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
-    let plan = Plan::build(&obj, &kernel_info(), kb, &mut alloc).map_err(|e| core_err(path, e))?;
+    let sources = Sources::for_object(path, &obj)?;
+    let popts = sources.options(bpfld_core::plan::CoreMode::Bpfld);
+    let plan = Plan::build_with(&obj, &kernel_info(), kb, &popts, &mut alloc)
+        .map_err(|e| core_err(path, e))?;
     let mut s = String::new();
     let license = crate::dev::cstr(&obj.license);
     let _ = writeln!(
@@ -266,6 +309,28 @@ pub fn inspect(path: &str) -> Result<String, LoadError> {
         .collect();
     if !skipped.is_empty() {
         let _ = writeln!(s, "not autoloaded: {}", skipped.join(", "));
+    }
+    for (e, r) in obj.externs.iter().zip(plan.externs.iter()) {
+        let what = match e.kind {
+            bpfld_core::object::ExternKind::Kconfig(k) => {
+                format!("kconfig at .kconfig+{} ({} bytes)", k.data_off, k.size)
+            }
+            bpfld_core::object::ExternKind::Ksym(k) if k.func => {
+                format!("kfunc, vmlinux btf id {}", r.kernel_btf_id)
+            }
+            bpfld_core::object::ExternKind::Ksym(k) if k.type_id != 0 => {
+                format!("ksym, vmlinux btf id {}", r.kernel_btf_id)
+            }
+            bpfld_core::object::ExternKind::Ksym(_) => format!("ksym at {:#x}", r.addr),
+        };
+        let _ = writeln!(
+            s,
+            "  extern {}{}: {}{}",
+            e.name,
+            if e.weak { " (weak)" } else { "" },
+            what,
+            if r.set { "" } else { ", unresolved" }
+        );
     }
     let relos = obj
         .relos

@@ -5,8 +5,8 @@
 //! The kernel module and the user-space tool differ only in how a command reaches the
 //! kernel (`kern_sys_bpf` or `bpf(2)`) and how an fd is closed; they implement [`Bpf`]
 //! and call [`execute`]. The order is libbpf's: BTF; maps (an inner template right
-//! before its outer map, then closed), each global data map filled and, if read-only,
-//! frozen; map-in-map slots; programs; prog-array slots.
+//! before its outer map, then closed), each global data map and the `.kconfig` map
+//! filled and, if read-only (`.rodata*`, `.kconfig`), frozen; map-in-map slots; programs; prog-array slots.
 //!
 //! Failure is atomic: every fd created so far is closed before the error returns, and
 //! the error names the step and the map or program.
@@ -180,12 +180,15 @@ fn run<'a, A: Alloc, B: Bpf>(
             .map_fds
             .get_mut(i)
             .ok_or(Error::malformed("map index"))? = fd;
-        if m.kind.is_internal() && !m.data.is_empty() {
+        // Global data and the resolved kconfig values (libbpf's
+        // `bpf_object__populate_internal_map`); .bss stays as the kernel zeroed it.
+        let data = plan.map_data(i);
+        if m.kind.is_internal() && !data.is_empty() {
             let key = 0u32;
             let mut a = MapElemAttr {
                 map_fd: fd_u32(fd),
                 key: &key as *const u32 as u64,
-                value: m.data.as_ptr() as u64,
+                value: data.as_ptr() as u64,
                 flags: uapi::BPF_ANY,
                 ..MapElemAttr::default()
             };

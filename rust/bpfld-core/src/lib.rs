@@ -44,6 +44,7 @@ pub mod digest;
 pub mod elf;
 pub mod error;
 pub mod exec;
+pub mod externs;
 pub mod insn;
 pub mod limits;
 pub mod mem;

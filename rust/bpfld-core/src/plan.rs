@@ -6,20 +6,24 @@
 //! (libbpf's `bpf_object__relocate`: depth-first, each subprogram appended once per
 //! entry program, in first-call order), rewrites calls and callback addresses, marks map
 //! and map-value loads, rebases `.BTF.ext` func and line info, resolves BTF attach
-//! targets, and settles the map definitions the kernel will see. Nothing is sent to the
-//! kernel here: [`crate::exec`] performs the plan.
+//! targets, and settles the map definitions the kernel will see. Externs are resolved
+//! first ([`crate::externs`]: kconfig values into [`Plan::kconfig`], ksyms and kfuncs to
+//! vmlinux BTF ids or addresses, absent weak kfunc calls poisoned), as libbpf resolves
+//! them before relocating. Nothing is sent to the kernel here: [`crate::exec`] performs
+//! the plan.
 //!
 //! Map references are recorded as [`FdSite`]s (instruction, map index) and the
 //! instruction's `imm` is left 0; the executor writes the map's fd there right before
 //! `BPF_PROG_LOAD`. The [`receipt`](Plan::receipt) is a SHA-256 over everything the plan
 //! sends (map definitions and initial contents, BTF, programs with their final
-//! instructions and info, slots), with fd sites holding map indices, so it is stable
-//! for identical input and independent of fd numbers.
+//! instructions and info, slots, the resolved kconfig values), with fd sites holding map
+//! indices, so it is stable for identical input and independent of fd numbers.
 
 use crate::btf::{self, BtfKind, ExtRecord, InfoSection, Types};
 use crate::bytes;
 use crate::core_relo::{self, CoreOutcome, CoreRelocator};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
+use crate::externs::{self, KernelConfig, KernelSymbols, Resolved};
 use crate::insn::Insn;
 use crate::limits;
 use crate::mem::Alloc;
@@ -55,11 +59,28 @@ pub enum CoreMode {
     Kernel,
 }
 
-/// Planning options.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
+/// Planning options, and the sources of extern values beyond [`KernelInfo`] and
+/// [`KernelBtf`] (see [`crate::externs`]).
+#[derive(Clone, Copy, Default)]
+pub struct Options<'e> {
     /// Who applies CO-RE relocations.
     pub core: CoreMode,
+    /// The kernel's configuration, for `CONFIG_*` externs (planning fails if the object
+    /// has some and this is `None`).
+    pub kconfig: Option<&'e dyn KernelConfig>,
+    /// Kernel symbol addresses, for typeless `__ksym` variables (planning fails if the
+    /// object has some and this is `None`).
+    pub symbols: Option<&'e dyn KernelSymbols>,
+}
+
+impl core::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Options")
+            .field("core", &self.core)
+            .field("kconfig", &self.kconfig.is_some())
+            .field("symbols", &self.symbols.is_some())
+            .finish()
+    }
 }
 
 /// Where a type found in kernel BTF lives.
@@ -85,6 +106,14 @@ pub trait KernelBtf {
     /// vmlinux with its CO-RE candidate index (built once, cached by the caller).
     fn core_target(&self) -> Option<core_relo::Target<'_>> {
         None
+    }
+
+    /// Whether a kernel module's BTF (not vmlinux) has a type `name` of `kind`. libbpf
+    /// resolves ksyms and kfuncs there when vmlinux lacks them; bpfld cannot (the
+    /// program would need the module BTF's fd), so it refuses such an extern rather
+    /// than treat it as missing. The default knows no modules.
+    fn in_module(&self, _name: &str, _kind: BtfKind) -> bool {
+        false
     }
 }
 
@@ -215,6 +244,10 @@ pub struct Plan<'o, 'a, A: Alloc> {
     pub st_values: A::Buf<u8>,
     /// Program slots of struct_ops values.
     pub st_funcs: A::Buf<StOpsSlot>,
+    /// What each extern of the object resolved to.
+    pub externs: A::Buf<Resolved>,
+    /// The value of the `.kconfig` map (empty if the object has no kconfig externs).
+    pub kconfig: A::Buf<u8>,
     /// `kern_version` sent with every program.
     pub kern_version: u32,
     /// SHA-256 over the plan (see the module documentation).
@@ -401,7 +434,15 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
                 self.obj
                     .prog_relos(p)
                     .iter()
-                    .filter(|r| matches!(r.kind, RelocKind::Map { .. } | RelocKind::Data { .. }))
+                    .filter(|r| match r.kind {
+                        RelocKind::Map { .. } | RelocKind::Data { .. } => true,
+                        RelocKind::Extern { ext, call: false } => self
+                            .obj
+                            .externs
+                            .get(idx(ext))
+                            .is_some_and(|e| e.kcfg().is_some()),
+                        _ => false,
+                    })
                     .count(),
             );
         }
@@ -442,15 +483,17 @@ pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
         .btf_ext
         .as_ref()
         .is_some_and(|e| e.core_relos().num_records() > 0);
-    core || obj.progs.iter().any(|p| {
-        p.autoload
-            && p.spec.is_some_and(|s| {
-                matches!(s.btf_source, BtfSource::Kernel | BtfSource::StructOpsMap)
-            })
-    }) || obj
-        .maps
-        .iter()
-        .any(|m| m.kind == MapKind::StructOps && m.autocreate)
+    core || externs::needs_kernel_btf(obj)
+        || obj.progs.iter().any(|p| {
+            p.autoload
+                && p.spec.is_some_and(|s| {
+                    matches!(s.btf_source, BtfSource::Kernel | BtfSource::StructOpsMap)
+                })
+        })
+        || obj
+            .maps
+            .iter()
+            .any(|m| m.kind == MapKind::StructOps && m.autocreate)
 }
 
 impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
@@ -469,9 +512,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         obj: &'o Object<'a, A>,
         kinfo: &KernelInfo,
         kbtf: Option<&dyn KernelBtf>,
-        opts: &Options,
+        opts: &Options<'_>,
         alloc: &mut A,
     ) -> Result<'o, Self> {
+        let ext = externs::resolve(obj, kinfo, kbtf, opts.kconfig, opts.symbols, alloc)?;
         let st = StructOps::resolve(obj, kbtf, alloc)?;
         let core = match opts.core {
             CoreMode::Bpfld => CoreRelos::resolve(obj, &st.load, kbtf, alloc)?,
@@ -522,6 +566,8 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             st_maps: st.maps,
             st_values: st.values,
             st_funcs: st.funcs,
+            externs: ext.state,
+            kconfig: ext.kconfig,
             kern_version: obj.kern_version.unwrap_or(kinfo.kernel_version),
             receipt: [0; 32],
         };
@@ -548,6 +594,16 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         plan.check_slots(&st.load)?;
         plan.receipt = plan.compute_receipt();
         Ok(plan)
+    }
+
+    /// The initial value of object map `i`: the resolved values for the `.kconfig` map,
+    /// else the object's bytes (empty for maps without initial data).
+    pub fn map_data(&self, i: usize) -> &[u8] {
+        match self.obj.maps.get(i) {
+            Some(m) if m.kind == MapKind::Kconfig => &self.kconfig,
+            Some(m) => m.data,
+            None => &[],
+        }
     }
 
     /// Write entry program `m` (laid out in `l`) at the cursors `at`.
@@ -632,14 +688,39 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                             .ok_or(Error::malformed("fd sites"))? = site;
                         at.sites = at.sites.saturating_add(1);
                     }
-                    RelocKind::Extern { sym, .. } => {
-                        let name = obj.elf.symbol(sym).map(|s| s.name).unwrap_or("?");
-                        return Err(Error::new(Kind::Unsupported(
-                            "kconfig/ksym/kfunc externs are not supported by this loader yet",
-                        ))
-                        .ctx(Ctx::Extern(name))
-                        .ctx(rc)
-                        .ctx(c));
+                    RelocKind::Extern { ext, call } => {
+                        let e = obj
+                            .externs
+                            .get(idx(ext))
+                            .ok_or(Error::malformed("extern index"))?;
+                        let st = self
+                            .externs
+                            .get(idx(ext))
+                            .copied()
+                            .ok_or(Error::malformed("extern index"))?;
+                        let end = i.saturating_add(if call { 1 } else { 2 });
+                        let slots = dst
+                            .get_mut(i..end)
+                            .ok_or(Error::malformed("extern relocation outside the program"))?;
+                        let kconfig_fd = externs::apply(slots, ext, e, &st, call)
+                            .ctx(Ctx::Extern(e.name))
+                            .ctx(rc)
+                            .ctx(c)?;
+                        if kconfig_fd {
+                            let map = obj
+                                .maps
+                                .iter()
+                                .position(|m| m.kind == MapKind::Kconfig)
+                                .ok_or(Error::malformed("kconfig extern without .kconfig map"))?;
+                            *self
+                                .fd_sites
+                                .get_mut(at.sites)
+                                .ok_or(Error::malformed("fd sites"))? = FdSite {
+                                insn: bytes::u32_of(dst_start.saturating_add(i))?,
+                                map: bytes::u32_of(map)?,
+                            };
+                            at.sites = at.sites.saturating_add(1);
+                        }
                     }
                     RelocKind::SubprogAddr { .. } => {
                         let d = dst.get(i).ok_or(Error::malformed("instruction"))?;
@@ -989,7 +1070,14 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 ],
             );
             h.update(d.map_extra.to_le_bytes());
-            bytes_(&mut h, m.data);
+            bytes_(
+                &mut h,
+                if m.kind == MapKind::Kconfig {
+                    &self.kconfig
+                } else {
+                    m.data
+                },
+            );
         }
         for s in self.obj.slots.iter() {
             let (k, t) = match s.target {

@@ -38,6 +38,7 @@
 //!
 //! Only little-endian BTF is accepted, as for the ELF file itself.
 
+mod append;
 mod ext;
 mod fixup;
 mod parse;
@@ -50,6 +51,7 @@ pub(crate) mod testutil;
 #[cfg(test)]
 mod tests;
 
+pub use append::Grown;
 pub use ext::{
     BtfExt, CoreRelo, ExtHeader, ExtRecord, FuncInfo, InfoBlock, InfoBlocks, InfoSection, LineInfo,
     Records, BTF_EXT_HEADER_CORE, BTF_EXT_HEADER_MIN,

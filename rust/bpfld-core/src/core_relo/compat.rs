@@ -258,7 +258,7 @@ fn compat_next<L: Types + ?Sized>(
 }
 
 /// `bpf_core_types_are_compat`.
-pub(super) fn types_are_compat<L: Types + ?Sized>(
+pub(crate) fn types_are_compat<L: Types + ?Sized>(
     local: &L,
     lid: u32,
     targ: &dyn Types,

@@ -96,6 +96,8 @@ pub use index::{
     essential_name, essential_name_len, index_key, kernel_index_in, kind_family, kinds_core_compat,
     Candidates, IndexEntry, KernelIndex,
 };
+// For ksym and kfunc resolution (crate::externs), which checks types as CO-RE does.
+pub(crate) use compat::types_are_compat;
 pub use patch::{patch, Patched, POISON_IMM};
 pub use spec::{Accessor, Spec, SpecText};
 

@@ -226,8 +226,11 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
         datasec = Some((id, shndx));
     }
     // Each BTF map may bring an inner template: allocate for the worst case, then
-    // shrink to the exact count.
-    let bound = n_btf.saturating_mul(2).saturating_add(n_data);
+    // shrink to the exact count. One more for the kconfig map.
+    let bound = n_btf
+        .saturating_mul(2)
+        .saturating_add(n_data)
+        .saturating_add(1);
     if bound > limits::MAX_MAPS.saturating_mul(2) {
         return Err(Error::limit("maps", bound, limits::MAX_MAPS));
     }
@@ -305,6 +308,40 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
                 sec_idx: s.index,
                 def,
                 data: if kind == MapKind::Bss { &[] } else { s.data },
+                autocreate: true,
+                ..Map::default()
+            },
+        )?;
+    }
+
+    // The kconfig map (libbpf's `bpf_object__init_kconfig_map`): its contents come from
+    // the plan, which resolves the values.
+    let kcfg_size = super::externs::kconfig_size(&obj.externs);
+    if kcfg_size > 0 {
+        let mut def = MapDef {
+            map_type: uapi::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: kcfg_size,
+            max_entries: 1,
+            map_flags: uapi::BPF_F_RDONLY_PROG,
+            ..MapDef::default()
+        };
+        if let Some(btf) = obj.btf.as_ref() {
+            if let Some(id) = find_by_name(btf, btf::KCONFIG_SEC)? {
+                def.value_type_id = id;
+                if is_mmapable(btf.type_by_id(id)?, btf)? {
+                    def.map_flags |= uapi::BPF_F_MMAPABLE;
+                }
+            }
+        }
+        push(
+            &mut tmp,
+            &mut n,
+            Map {
+                name: btf::KCONFIG_SEC,
+                kname: internal_map_name(obj.name, btf::KCONFIG_SEC),
+                kind: MapKind::Kconfig,
+                def,
                 autocreate: true,
                 ..Map::default()
             },

@@ -11,6 +11,9 @@
 //!   programs are ordered by section index, then offset;
 //! - `.maps` holds BTF-defined maps; `.data*`, `.rodata*` and `.bss*` become one array
 //!   map each, named as libbpf names them;
+//! - undefined global symbols are externs (`.kconfig`, `.ksyms`: see [`externs`]),
+//!   collected and laid out, with their BTF fixups, before the maps (the `.kconfig`
+//!   map follows the global data maps, as in libbpf);
 //! - relocations of executable sections are classified once (map, map value, call,
 //!   subprogram address, extern) and kept per program, sorted by instruction;
 //! - `.rel.maps` initialises prog-array and map-in-map slots (`.values`).
@@ -20,9 +23,13 @@
 //! After `parse`: programs are sorted by `(sec_idx, insn_off)` and do not overlap; every
 //! program's code is a whole number of instructions inside its section; each program's
 //! relocations are sorted by instruction, unique, and point inside the program; every
-//! map index held by a relocation or slot is below `maps.len()`.
+//! map index held by a relocation or slot is below `maps.len()`; every extern index held
+//! by a relocation is below `externs.len()`.
 
+pub mod externs;
 mod maps;
+
+pub use externs::{Extern, ExternKind, Kcfg, KcfgType, Ksym};
 
 pub(crate) use maps::kname;
 pub use maps::{MapDef, MapKind, PIN_BY_NAME, PIN_NONE};
@@ -117,8 +124,8 @@ pub enum RelocKind {
     },
     /// A reference to an extern (`__kconfig`, `__ksym`, kfunc).
     Extern {
-        /// Symbol index of the extern.
-        sym: u32,
+        /// Index of the extern in [`Object::externs`].
+        ext: u32,
         /// The instruction is a call (kfunc), not an `ld_imm64`.
         call: bool,
     },
@@ -189,9 +196,11 @@ pub struct Object<'a, A: Alloc> {
     pub btf_ext: Option<BtfExt<'a>>,
     /// Functions, sorted by section then offset.
     pub progs: A::Buf<Prog<'a>>,
-    /// Maps: BTF-defined (in `.maps` order), then global data, then kconfig; inner map
-    /// templates follow their outer map.
+    /// Maps: BTF-defined (in `.maps` order), then global data, then kconfig, then
+    /// struct_ops; inner map templates follow their outer map.
     pub maps: A::Buf<maps::Map<'a>>,
+    /// Externs, in libbpf's order (see [`externs`]).
+    pub externs: A::Buf<Extern<'a>>,
     /// Program relocations, grouped by program.
     pub relos: A::Buf<Reloc>,
     /// `.values` initial slots.
@@ -274,16 +283,22 @@ impl<'a, A: Alloc> Object<'a, A> {
             }
         }
 
-        let btf = match btf_sec {
-            Some(s) => Some(load_btf(&elf, &s, alloc).ctx(Ctx::Section(".BTF"))?),
+        let mut btf = match btf_sec {
+            Some(s) => Some(load_btf(&s, alloc).ctx(Ctx::Section(".BTF"))?),
             None => None,
         };
+        // Taken before the extern fixups, which may grow the copy's string section.
         let btf_strings = match (&btf, btf_sec) {
             (Some(b), Some(s)) => RawStrings {
                 strs: s.data.get(b.header().str_range()).unwrap_or_default(),
             },
             _ => RawStrings::default(),
         };
+        let externs = externs::collect(&elf, &mut btf, btf_strings, alloc)?;
+        if let Some(b) = btf.as_mut() {
+            b.fixup_datasecs(&mut ElfFacts { elf: &elf })
+                .ctx(Ctx::Section(".BTF"))?;
+        }
         let btf_ext = match ext_sec {
             Some(s) => Some(BtfExt::parse(s.data).ctx(Ctx::Section(".BTF.ext"))?),
             None => None,
@@ -299,6 +314,7 @@ impl<'a, A: Alloc> Object<'a, A> {
             btf_ext,
             progs,
             maps: alloc.alloc(0)?,
+            externs,
             relos: alloc.alloc(0)?,
             slots: alloc.alloc(0)?,
             st_ops_funcs: alloc.alloc(0)?,
@@ -390,8 +406,8 @@ impl<'a, A: Alloc> Object<'a, A> {
     }
 }
 
-/// Copy, index and fix up the object's BTF.
-fn load_btf<'a, A: Alloc>(elf: &Elf<'a>, s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A>> {
+/// Copy and index the object's BTF (fixed up once the externs are known).
+fn load_btf<'a, A: Alloc>(s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A>> {
     if s.kind() != elf::SHT_PROGBITS {
         return Err(Error::malformed(".BTF is not PROGBITS"));
     }
@@ -405,9 +421,7 @@ fn load_btf<'a, A: Alloc>(elf: &Elf<'a>, s: &Section<'a>, alloc: &mut A) -> Resu
     let n = btf::count_types(s.data)?;
     let blob = alloc_copy(alloc, s.data)?;
     let offsets = alloc.alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)?;
-    let mut btf = Btf::parse(blob, offsets)?;
-    btf.fixup_datasecs(&mut ElfFacts { elf })?;
-    Ok(btf)
+    Btf::parse(blob, offsets)
 }
 
 /// What the BTF DATASEC fixup needs to know about the ELF file.
@@ -664,8 +678,12 @@ fn classify_reloc<'a, A: Alloc>(
         && (bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
         && sym.kind() == elf::STT_NOTYPE
     {
+        // libbpf's `bpf_program__record_reloc`: the extern with this symbol.
+        let ext = obj.externs.iter().position(|e| e.sym == sym_idx).ok_or(
+            Error::malformed("relocation against an extern without a BTF declaration").ctx(sc),
+        )?;
         return Ok(RelocKind::Extern {
-            sym: sym_idx,
+            ext: bytes::u32_of(ext)?,
             call: ins.is_call(),
         });
     }

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! Growing an object's BTF by one type: libbpf adds a `dummy_ksym` VAR to the object's
+//! BTF when `.ksyms` declares kfuncs (`add_dummy_ksym_var`), which no in-place fixup can
+//! do, since records never change length there.
+//!
+//! The blob cannot grow, so [`Btf::with_var`] builds a new one in caller memory, laid
+//! out as libbpf's `btf__raw_data` writes a modified BTF: the header (its own length
+//! kept), the type section with the new record at its end, then the string section,
+//! with the name appended unless it already starts a string there (libbpf's string
+//! set only knows the strings at string boundaries, and finds the first of equal ones).
+//! The result is parsed again, so it carries the same invariants as any [`Btf`].
+
+use core::ops::Deref;
+
+use super::parse::Btf;
+use super::{BtfKind, BTF_HEADER_LEN, BTF_TYPE_LEN, BTF_VAR_GLOBAL_EXTERN};
+use crate::bytes;
+use crate::error::{Error, Kind, Result};
+use crate::limits::MAX_BTF_SIZE;
+use crate::mem::Alloc;
+
+/// Size of a VAR record: `btf_type` and `btf_var`.
+const VAR_LEN: usize = BTF_TYPE_LEN + 4;
+
+/// The offset of the first string of `strs` equal to `name`, walking string starts from
+/// offset 0 as libbpf's `strset__new` indexes them.
+fn find_string(strs: &[u8], name: &[u8]) -> Option<u32> {
+    let mut off = 0usize;
+    while off < strs.len() {
+        let rest = strs.get(off..)?;
+        let len = rest.iter().position(|&b| b == 0)?;
+        if rest.get(..len) == Some(name) {
+            return u32::try_from(off).ok();
+        }
+        off = off.checked_add(len)?.checked_add(1)?;
+    }
+    None
+}
+
+/// The object's BTF, grown by one type.
+pub type Grown<A> = Btf<<A as Alloc>::Buf<u8>, <A as Alloc>::Buf<u32>>;
+
+impl<D, O> Btf<D, O>
+where
+    D: Deref<Target = [u8]>,
+    O: Deref<Target = [u32]>,
+{
+    /// A copy of this (non-split) BTF with a VAR `name` of type `type_id` and `linkage`
+    /// appended (libbpf's `btf__add_var`), in memory from `alloc`. Returns the copy, the
+    /// new VAR's id and its name offset.
+    pub fn with_var<A: Alloc>(
+        &self,
+        name: &str,
+        linkage: u32,
+        type_id: u32,
+        alloc: &mut A,
+    ) -> Result<'static, (Grown<A>, u32, u32)> {
+        if self.is_split() {
+            return Err(Error::new(Kind::Unsupported("adding a type to split BTF")));
+        }
+        if name.is_empty() || linkage > BTF_VAR_GLOBAL_EXTERN || type_id >= self.type_count() {
+            return Err(Error::malformed("invalid VAR to add to BTF"));
+        }
+        let hdr = *self.header();
+        let types = self.type_section();
+        let strs = self.string_section();
+        let (name_off, extra) = match find_string(strs, name.as_bytes()) {
+            Some(off) => (off, 0usize),
+            None => (
+                u32::try_from(strs.len()).map_err(|_| Error::malformed("BTF string size"))?,
+                name.len().saturating_add(1),
+            ),
+        };
+        let hdr_len = usize::try_from(hdr.hdr_len).unwrap_or(usize::MAX);
+        let type_len = types.len().saturating_add(VAR_LEN);
+        let str_len = strs.len().saturating_add(extra);
+        let total = hdr_len.saturating_add(type_len).saturating_add(str_len);
+        if total > MAX_BTF_SIZE {
+            return Err(Error::limit("BTF bytes", total, MAX_BTF_SIZE));
+        }
+        let mut blob = alloc.alloc::<u8>(total)?;
+        let hdr_bytes = self
+            .data()
+            .get(..hdr_len)
+            .ok_or(Error::malformed("BTF header"))?;
+        let (type_len32, str_len32) = (bytes::u32_of(type_len)?, bytes::u32_of(str_len)?);
+        let rec = {
+            let mut r = [0u8; VAR_LEN];
+            let info = BtfKind::Var.as_u32() << 24;
+            for (i, w) in [name_off, info, type_id, linkage].into_iter().enumerate() {
+                if let Some(d) =
+                    r.get_mut(i.saturating_mul(4)..i.saturating_mul(4).saturating_add(4))
+                {
+                    crate::util::copy(d, &w.to_le_bytes());
+                }
+            }
+            r
+        };
+        let mut at = 0usize;
+        let mut put = |b: &mut [u8], src: &[u8]| -> Result<'static, ()> {
+            let end = at.saturating_add(src.len());
+            let d = b
+                .get_mut(at..end)
+                .ok_or(Error::malformed("BTF copy size"))?;
+            crate::util::copy(d, src);
+            at = end;
+            Ok(())
+        };
+        put(&mut blob, hdr_bytes)?;
+        put(&mut blob, types)?;
+        put(&mut blob, &rec)?;
+        put(&mut blob, strs)?;
+        if extra != 0 {
+            put(&mut blob, name.as_bytes())?;
+            put(&mut blob, &[0])?;
+        }
+        // The header: types first at offset 0, strings right after them.
+        let fields = [
+            (8usize, 0u32),
+            (12, type_len32),
+            (16, type_len32),
+            (20, str_len32),
+        ];
+        for (off, v) in fields {
+            if off.saturating_add(4) > BTF_HEADER_LEN || !bytes::put_u32(&mut blob, off, v) {
+                return Err(Error::malformed("BTF header"));
+            }
+        }
+        let n = super::count_types(&blob)?;
+        let offsets = alloc.alloc::<u32>(n.saturating_add(1))?;
+        let btf = Btf::parse(blob, offsets)?;
+        let id = btf.type_count().saturating_sub(1);
+        Ok((btf, id, name_off))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{parse, B};
+    use super::super::{BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED};
+    use super::*;
+    use crate::mem::VecAlloc;
+
+    #[test]
+    fn appends_var_and_string() {
+        let mut b = B::new();
+        let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32);
+        b.var("x", int, BTF_VAR_GLOBAL_ALLOCATED);
+        let btf = parse(b.build()).unwrap();
+        let mut a = VecAlloc::default();
+        let (g, id, name_off) = btf
+            .with_var("dummy_ksym", BTF_VAR_GLOBAL_ALLOCATED, int, &mut a)
+            .unwrap();
+        assert_eq!(id, btf.type_count());
+        assert_eq!(g.type_count(), btf.type_count() + 1);
+        let t = g.type_by_id(id).unwrap();
+        assert_eq!(t.kind(), BtfKind::Var);
+        assert_eq!(t.name().unwrap(), "dummy_ksym");
+        assert_eq!(t.name_off(), name_off);
+        assert_eq!(t.var().unwrap().type_id, int);
+        assert_eq!(t.var().unwrap().linkage, BTF_VAR_GLOBAL_ALLOCATED);
+        // Old types and names are unchanged.
+        for i in 1..btf.type_count() {
+            assert_eq!(
+                g.type_by_id(i).unwrap().name().unwrap(),
+                btf.type_by_id(i).unwrap().name().unwrap()
+            );
+        }
+        assert_eq!(g.string_section().len(), btf.string_section().len() + 11);
+
+        // An existing string is reused.
+        let (g2, _, off2) = g
+            .with_var("x", BTF_VAR_GLOBAL_ALLOCATED, int, &mut a)
+            .unwrap();
+        assert_eq!(g2.string_section().len(), g.string_section().len());
+        assert_eq!(g2.name_at(off2).unwrap(), "x");
+        assert!(g.with_var("", 1, int, &mut a).is_err());
+        assert!(g.with_var("y", 7, int, &mut a).is_err());
+        assert!(g.with_var("y", 1, 999, &mut a).is_err());
+    }
+
+    #[test]
+    fn find_string_walks_boundaries() {
+        let s = b"\0ab\0b\0ab\0";
+        assert_eq!(find_string(s, b"ab"), Some(1));
+        assert_eq!(find_string(s, b"b"), Some(4));
+        assert_eq!(find_string(s, b""), Some(0));
+        assert_eq!(find_string(s, b"c"), None);
+    }
+}

@@ -1,0 +1,1041 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! Resolving an object's externs against the running kernel, as libbpf 6.12's
+//! `bpf_object__resolve_externs` does, and what the relocations then write.
+//!
+//! The core does no I/O: kernel facts come from the caller.
+//! - [`KernelInfo`] gives `LINUX_KERNEL_VERSION`; `LINUX_HAS_BPF_COOKIE` is true (every
+//!   6.12 kernel has it) and `LINUX_HAS_SYSCALL_WRAPPER` is true on the architectures
+//!   whose 6.12 Kconfig selects `ARCH_HAS_SYSCALL_WRAPPER` unconditionally (x86-64,
+//!   arm64, s390, riscv), which is what libbpf's probe finds there. Other `LINUX_*`
+//!   externs are zero when weak and an error otherwise.
+//! - [`KernelConfig`] gives `CONFIG_*` values: the raw right-hand side of
+//!   `CONFIG_X=...` in the kernel's configuration. Values are parsed as libbpf does
+//!   (`y`/`n`/`m`, quoted strings, C integers) into the extern's type. A missing weak
+//!   value stays zero; a missing strong one fails the plan naming the extern.
+//! - [`KernelSymbols`] gives addresses of kernel symbols (`/proc/kallsyms` in user
+//!   space), for typeless `__ksym` variables.
+//! - [`KernelBtf`] gives vmlinux BTF ids for typed `__ksym` variables and kfuncs,
+//!   checked against the local declaration with libbpf's `bpf_core_types_are_compat`.
+//!   A name found only in a kernel module's BTF is refused: loading it would need the
+//!   module BTF's fd in the program, which bpfld does not pass.
+//!
+//! # Invariants
+//!
+//! [`Externs::state`] has one entry per [`Object::externs`] entry, in the same order;
+//! [`Externs::kconfig`] is exactly the `.kconfig` map's value size, each kconfig value
+//! written only inside its own `data_off..data_off + size`.
+
+use crate::btf::{BtfKind, Types};
+use crate::core_relo::types_are_compat;
+use crate::error::{Ctx, Error, Kind, Result, ResultExt};
+use crate::insn::Insn;
+use crate::mem::Alloc;
+use crate::object::externs::kconfig_size;
+use crate::object::{Extern, ExternKind, Kcfg, KcfgType, Ksym, Object};
+use crate::plan::{KernelBtf, KernelInfo};
+use crate::uapi;
+
+/// libbpf's `POISON_CALL_KFUNC_BASE`: a call to an unresolved weak kfunc becomes a call
+/// of helper `2002000000 + extern index`, which the verifier refuses if it is reachable
+/// (and removes as dead code otherwise, which `bpf_ksym_exists()` relies on).
+pub const POISON_CALL_KFUNC_BASE: i32 = 2_002_000_000;
+
+/// `enum libbpf_tristate`.
+const TRI_NO: u32 = 0;
+const TRI_YES: u32 = 1;
+const TRI_MODULE: u32 = 2;
+
+/// The kernel's configuration, for `CONFIG_*` externs.
+pub trait KernelConfig {
+    /// The raw right-hand side of the first `name=...` line of the kernel's `.config`
+    /// (`name` includes `CONFIG_`), without the line end: `y`, `m`, `"text"`, `0x10`,
+    /// ... `None` when the configuration does not set it.
+    fn get(&self, name: &str) -> Option<&[u8]>;
+}
+
+/// What [`KernelSymbols::address`] knows about a symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolAddress {
+    /// No such symbol.
+    Missing,
+    /// The symbol's address.
+    At(u64),
+    /// Several symbols of that name with different addresses (libbpf refuses).
+    Ambiguous(u64, u64),
+    /// This source cannot tell (e.g. the kernel module can only resolve exported
+    /// symbols): why.
+    Unavailable(&'static str),
+}
+
+/// Kernel symbol addresses, for typeless `__ksym` variables.
+pub trait KernelSymbols {
+    /// Where kernel symbol `name` is. Like libbpf, a data (`d`) symbol whose name
+    /// continues with `.llvm.` after `name` counts as `name`.
+    fn address(&self, name: &str) -> SymbolAddress;
+}
+
+/// What one extern resolved to (libbpf's `is_set` and `ksym` fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// Resolved; a weak extern that is not stays zero (or a poisoned call).
+    pub set: bool,
+    /// vmlinux BTF id of a typed ksym (VAR) or kfunc (FUNC).
+    pub kernel_btf_id: u32,
+    /// Address of a typeless ksym.
+    pub addr: u64,
+}
+
+/// The resolved externs of one plan.
+pub struct Externs<A: Alloc> {
+    /// Per extern of the object.
+    pub state: A::Buf<Resolved>,
+    /// The `.kconfig` map's value.
+    pub kconfig: A::Buf<u8>,
+}
+
+/// Whether the kernel has architecture syscall wrappers (`__x64_sys_*` and the like):
+/// libbpf probes it; on 6.12 it is a property of the architecture.
+pub const fn has_syscall_wrapper() -> bool {
+    cfg!(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "s390x",
+        target_arch = "riscv64"
+    ))
+}
+
+fn idx(i: u32) -> usize {
+    usize::try_from(i).unwrap_or(usize::MAX)
+}
+
+/// Whether `obj` has `CONFIG_*` externs, so that the caller knows it must provide a
+/// [`KernelConfig`] (libbpf reads the configuration only then).
+pub fn needs_kernel_config<A: Alloc>(obj: &Object<'_, A>) -> bool {
+    obj.externs
+        .iter()
+        .any(|e| e.kcfg().is_some() && e.name.starts_with("CONFIG_"))
+}
+
+/// Whether `obj` has typeless `__ksym` variables, so that the caller knows it must
+/// provide [`KernelSymbols`] (libbpf reads `/proc/kallsyms` only then).
+pub fn needs_kernel_symbols<A: Alloc>(obj: &Object<'_, A>) -> bool {
+    obj.externs
+        .iter()
+        .any(|e| e.ksym().is_some_and(|k| k.type_id == 0))
+}
+
+/// Whether `obj` has typed `__ksym` variables or kfuncs (which need vmlinux BTF).
+pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
+    obj.externs
+        .iter()
+        .any(|e| e.ksym().is_some_and(|k| k.type_id != 0))
+}
+
+/// Resolve every extern of `obj` (libbpf's `bpf_object__resolve_externs`).
+pub fn resolve<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    kinfo: &KernelInfo,
+    kbtf: Option<&dyn KernelBtf>,
+    config: Option<&dyn KernelConfig>,
+    symbols: Option<&dyn KernelSymbols>,
+    alloc: &mut A,
+) -> Result<'a, Externs<A>> {
+    let n = obj.externs.len();
+    let mut state = alloc.alloc::<Resolved>(n)?;
+    let mut kconfig = alloc.alloc::<u8>(idx(kconfig_size(&obj.externs)))?;
+    let mut need_config = None;
+    let mut need_symbols = None;
+    let mut need_btf = false;
+    for (e, st) in obj.externs.iter().zip(state.iter_mut()) {
+        let c = Ctx::Extern(e.name);
+        match e.kind {
+            ExternKind::Ksym(k) => {
+                if k.type_id != 0 {
+                    need_btf = true;
+                } else if need_symbols.is_none() {
+                    need_symbols = Some(e.name);
+                }
+            }
+            ExternKind::Kconfig(k) => {
+                if e.name.starts_with("CONFIG_") {
+                    need_config = need_config.or(Some(e.name));
+                    continue;
+                }
+                let value = match e.name {
+                    "LINUX_KERNEL_VERSION" => {
+                        if kinfo.kernel_version == 0 {
+                            return Err(
+                                Error::new(Kind::NotFound("the running kernel's version")).ctx(c)
+                            );
+                        }
+                        u64::from(kinfo.kernel_version)
+                    }
+                    "LINUX_HAS_BPF_COOKIE" => 1,
+                    "LINUX_HAS_SYSCALL_WRAPPER" => u64::from(has_syscall_wrapper()),
+                    _ if e.name.starts_with("LINUX_") && e.weak => 0,
+                    _ => {
+                        return Err(Error::new(Kind::Unsupported(
+                            "kconfig extern that is neither CONFIG_* nor a known LINUX_* value \
+                             (LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, \
+                             LINUX_HAS_SYSCALL_WRAPPER; other weak LINUX_* are 0)",
+                        ))
+                        .ctx(c))
+                    }
+                };
+                set_num(&k, value_slot(&mut kconfig, &k)?, value).ctx(c)?;
+                st.set = true;
+            }
+        }
+    }
+    if let Some(first) = need_config {
+        let cfg = config.ok_or(
+            Error::new(Kind::Unsupported(
+                "CONFIG_ externs need the kernel's configuration, which is not available",
+            ))
+            .ctx(Ctx::Extern(first)),
+        )?;
+        for (e, st) in obj.externs.iter().zip(state.iter_mut()) {
+            let Some(k) = e.kcfg() else { continue };
+            if st.set || !e.name.starts_with("CONFIG_") {
+                continue;
+            }
+            if let Some(v) = cfg.get(e.name) {
+                set_value(k, value_slot(&mut kconfig, k)?, v).ctx(Ctx::Extern(e.name))?;
+                st.set = true;
+            }
+        }
+    }
+    if let Some(first) = need_symbols {
+        let syms = symbols.ok_or(
+            Error::new(Kind::Unsupported(
+                "typeless ksyms need kernel symbol addresses, which are not available",
+            ))
+            .ctx(Ctx::Extern(first)),
+        )?;
+        // libbpf's kallsyms pass sets every ksym variable it finds, typed ones too.
+        for (e, st) in obj.externs.iter().zip(state.iter_mut()) {
+            let Some(k) = e.ksym() else { continue };
+            if k.func {
+                continue;
+            }
+            let c = Ctx::Extern(e.name);
+            match syms.address(e.name) {
+                SymbolAddress::Missing => {}
+                SymbolAddress::At(a) => {
+                    st.set = true;
+                    st.addr = a;
+                }
+                SymbolAddress::Ambiguous(..) => {
+                    return Err(Error::new(Kind::Ambiguous(
+                        "kernel symbol (two addresses for one name)",
+                    ))
+                    .ctx(c))
+                }
+                // A typed variable is still found through BTF.
+                SymbolAddress::Unavailable(_) if k.type_id != 0 => {}
+                SymbolAddress::Unavailable(why) => {
+                    return Err(Error::new(Kind::Unsupported(why)).ctx(c))
+                }
+            }
+        }
+    }
+    if need_btf {
+        let kb = kbtf.ok_or(Error::new(Kind::Unsupported(
+            "typed ksyms and kfuncs need the kernel's BTF",
+        )))?;
+        let vmlinux = kb.vmlinux().ok_or(Error::new(Kind::Unsupported(
+            "typed ksyms and kfuncs need the kernel's BTF",
+        )))?;
+        let local = obj
+            .btf
+            .as_ref()
+            .ok_or(Error::malformed("externs without BTF"))?;
+        for (e, st) in obj.externs.iter().zip(state.iter_mut()) {
+            let Some(k) = e.ksym() else { continue };
+            if k.type_id == 0 {
+                continue;
+            }
+            let c = Ctx::Extern(e.name);
+            let r = if k.func {
+                resolve_kfunc(e, k, local, kb, vmlinux, st)
+            } else {
+                resolve_ksym_var(e, k, local, kb, vmlinux, st)
+            };
+            r.ctx(c)?;
+        }
+    }
+    for (e, st) in obj.externs.iter().zip(state.iter()) {
+        if !st.set && !e.weak {
+            return Err(Error::new(Kind::NotFound(
+                "definition of the (strong) extern in the running kernel",
+            ))
+            .ctx(Ctx::Extern(e.name)));
+        }
+    }
+    Ok(Externs { state, kconfig })
+}
+
+/// libbpf's `bpf_object__resolve_ksym_var_btf_id`.
+fn resolve_ksym_var(
+    e: &Extern<'_>,
+    k: &Ksym,
+    local: &impl Types,
+    kb: &dyn KernelBtf,
+    vmlinux: &dyn Types,
+    st: &mut Resolved,
+) -> Result<'static, ()> {
+    let Some(found) = kb.find(None, e.name, BtfKind::Var) else {
+        if kb.in_module(e.name, BtfKind::Var) {
+            return Err(module_btf());
+        }
+        if e.weak {
+            return Ok(());
+        }
+        return Err(Error::new(Kind::NotFound(
+            "ksym variable in the kernel's BTF",
+        )));
+    };
+    if found.btf_obj_id != 0 {
+        return Err(module_btf());
+    }
+    let var = vmlinux.type_by_id(found.type_id)?;
+    let targ = vmlinux.skip_mods_and_typedefs(var.var()?.type_id)?.id();
+    if !types_are_compat(local, k.type_id, vmlinux, targ).unwrap_or(false) {
+        return Err(
+            Error::malformed("ksym type is incompatible with the kernel's variable")
+                .ctx(Ctx::BtfType(found.type_id)),
+        );
+    }
+    st.set = true;
+    st.kernel_btf_id = found.type_id;
+    Ok(())
+}
+
+/// libbpf's `bpf_object__resolve_ksym_func_btf_id`.
+fn resolve_kfunc(
+    e: &Extern<'_>,
+    k: &Ksym,
+    local: &impl Types,
+    kb: &dyn KernelBtf,
+    vmlinux: &dyn Types,
+    st: &mut Resolved,
+) -> Result<'static, ()> {
+    let Some(found) = kb.find(None, e.essential, BtfKind::Func) else {
+        if kb.in_module(e.essential, BtfKind::Func) {
+            return Err(module_btf());
+        }
+        if e.weak {
+            return Ok(());
+        }
+        return Err(Error::new(Kind::NotFound("kfunc in the kernel's BTF")));
+    };
+    if found.btf_obj_id != 0 {
+        return Err(module_btf());
+    }
+    let proto = vmlinux.type_by_id(found.type_id)?.raw_size_or_type();
+    if !types_are_compat(local, k.type_id, vmlinux, proto).unwrap_or(false) {
+        if e.weak {
+            return Ok(());
+        }
+        return Err(
+            Error::malformed("kfunc prototype is incompatible with the kernel's")
+                .ctx(Ctx::BtfType(proto)),
+        );
+    }
+    st.set = true;
+    st.kernel_btf_id = found.type_id;
+    Ok(())
+}
+
+fn module_btf() -> Error<'static> {
+    Error::new(Kind::Unsupported(
+        "ksym or kfunc defined in a kernel module's BTF (only vmlinux is supported)",
+    ))
+}
+
+/// The bytes of `k`'s value in the `.kconfig` map value.
+fn value_slot<'k>(buf: &'k mut [u8], k: &Kcfg) -> Result<'static, &'k mut [u8]> {
+    let start = idx(k.data_off);
+    buf.get_mut(start..start.saturating_add(idx(k.size)))
+        .ok_or(Error::malformed("kconfig value outside the .kconfig map"))
+}
+
+fn put_le(out: &mut [u8], v: u64, n: usize) -> Result<'static, ()> {
+    let b = v.to_le_bytes();
+    let (Some(d), Some(s)) = (out.get_mut(..n), b.get(..n)) else {
+        return Err(Error::malformed("kconfig value size"));
+    };
+    crate::util::copy(d, s);
+    Ok(())
+}
+
+/// libbpf's `set_kcfg_value_tri`.
+fn set_tri(k: &Kcfg, out: &mut [u8], c: u8) -> Result<'static, ()> {
+    match k.ty {
+        KcfgType::Bool if c == b'm' => Err(Error::malformed(
+            "kconfig value 'm' implies a tristate or char type, the extern is bool",
+        )),
+        KcfgType::Bool => put_le(out, u64::from(c == b'y'), 1),
+        KcfgType::Tristate => {
+            let v = match c {
+                b'y' => TRI_YES,
+                b'm' => TRI_MODULE,
+                _ => TRI_NO,
+            };
+            // An `enum libbpf_tristate` is written as a C enum: 4 bytes.
+            put_le(out, u64::from(v), 4)
+        }
+        KcfgType::Char => put_le(out, u64::from(c), 1),
+        KcfgType::Int | KcfgType::CharArr => Err(Error::malformed(
+            "kconfig value y/n/m implies a bool, tristate or char type",
+        )),
+    }
+}
+
+/// libbpf's `set_kcfg_value_str`: a quoted string, without its quotes, truncated to
+/// the array with a NUL at the end.
+fn set_str(k: &Kcfg, out: &mut [u8], v: &[u8]) -> Result<'static, ()> {
+    if k.ty != KcfgType::CharArr {
+        return Err(Error::malformed(
+            "kconfig string value implies a char array type",
+        ));
+    }
+    let inner = match v {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => return Err(Error::malformed("invalid kconfig string value")),
+    };
+    let len = inner.len().min(out.len().saturating_sub(1));
+    let (Some(d), Some(s)) = (out.get_mut(..len), inner.get(..len)) else {
+        return Err(Error::malformed("kconfig string value"));
+    };
+    crate::util::copy(d, s);
+    if let Some(nul) = out.get_mut(len) {
+        *nul = 0;
+    }
+    Ok(())
+}
+
+/// libbpf's `is_kcfg_value_in_range`.
+fn in_range(k: &Kcfg, v: u64) -> bool {
+    if k.size >= 8 {
+        return true;
+    }
+    let bits = k.size.saturating_mul(8);
+    if k.signed {
+        let half = 1u64 << bits.saturating_sub(1);
+        v.wrapping_add(half) < (1u64 << bits)
+    } else {
+        v.checked_shr(bits).unwrap_or(0) == 0
+    }
+}
+
+/// libbpf's `set_kcfg_value_num`.
+fn set_num(k: &Kcfg, out: &mut [u8], v: u64) -> Result<'static, ()> {
+    if !matches!(k.ty, KcfgType::Int | KcfgType::Char | KcfgType::Bool) {
+        return Err(Error::malformed(
+            "numeric kconfig value implies an integer, char or bool type",
+        ));
+    }
+    if k.ty == KcfgType::Bool && v > 1 {
+        return Err(Error::malformed("kconfig value is not boolean (0 or 1)"));
+    }
+    if !in_range(k, v) {
+        return Err(Error::malformed(
+            "kconfig value does not fit the extern's integer type",
+        ));
+    }
+    match k.size {
+        1 | 2 | 4 | 8 => put_le(out, v, idx(k.size)),
+        _ => Err(Error::malformed("kconfig integer size")),
+    }
+}
+
+/// libbpf's `bpf_object__process_kconfig_line`, from the value on.
+fn set_value(k: &Kcfg, out: &mut [u8], v: &[u8]) -> Result<'static, ()> {
+    match v.first() {
+        None => Err(Error::malformed("kconfig line without a value")),
+        Some(&c @ (b'y' | b'n' | b'm')) => set_tri(k, out, c),
+        Some(b'"') => set_str(k, out, v),
+        Some(_) => {
+            let n = parse_u64(v).ok_or(Error::malformed("kconfig value is not a valid integer"))?;
+            if !matches!(k.ty, KcfgType::Int | KcfgType::Char) {
+                return Err(Error::malformed(
+                    "numeric kconfig value implies an integer type",
+                ));
+            }
+            set_num(k, out, n)
+        }
+    }
+}
+
+/// C's `strtoull(s, &end, 0)` that must consume all of `s`: optional white space and
+/// sign, then hex (`0x`), octal (leading `0`) or decimal digits; a `-` negates modulo
+/// 2^64; overflow is an error (`ERANGE`).
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    let mut i = 0usize;
+    while s
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    {
+        i = i.saturating_add(1);
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i = i.saturating_add(1);
+            true
+        }
+        Some(b'+') => {
+            i = i.saturating_add(1);
+            false
+        }
+        _ => false,
+    };
+    let hex_digit = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_hexdigit());
+    let base: u64 = if s.get(i) == Some(&b'0')
+        && matches!(s.get(i.saturating_add(1)), Some(b'x' | b'X'))
+        && hex_digit(s.get(i.saturating_add(2)))
+    {
+        i = i.saturating_add(2);
+        16
+    } else if s.get(i) == Some(&b'0') {
+        8
+    } else {
+        10
+    };
+    let digits = s.get(i..)?;
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        let d = u64::from(match c {
+            b'0'..=b'9' => c.wrapping_sub(b'0'),
+            b'a'..=b'f' => c.wrapping_sub(b'a').wrapping_add(10),
+            b'A'..=b'F' => c.wrapping_sub(b'A').wrapping_add(10),
+            _ => return None,
+        });
+        if d >= base {
+            return None;
+        }
+        v = v.checked_mul(base)?.checked_add(d)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// What an extern relocation writes (libbpf's `bpf_object__relocate_data`,
+/// `RELO_EXTERN_LD64` and `RELO_EXTERN_CALL`). `insns` starts at the relocated
+/// instruction (two slots for an `ld_imm64`); `ext` is the extern's index. Returns
+/// whether the `.kconfig` map's fd must be written at the instruction.
+pub fn apply(
+    insns: &mut [Insn],
+    ext: u32,
+    e: &Extern<'_>,
+    st: &Resolved,
+    call: bool,
+) -> Result<'static, bool> {
+    let (first, rest) = insns
+        .split_first_mut()
+        .ok_or(Error::malformed("extern relocation outside the program"))?;
+    if call {
+        if e.ksym().is_none_or(|k| !k.func) {
+            return Err(Error::malformed("call of an extern that is not a kfunc"));
+        }
+        if st.set {
+            first.set_src(uapi::BPF_PSEUDO_KFUNC_CALL);
+            first.imm =
+                i32::try_from(st.kernel_btf_id).map_err(|_| Error::malformed("kernel BTF id"))?;
+            // vmlinux: no module BTF fd index.
+            first.off = 0;
+        } else {
+            // libbpf's `poison_kfunc_call`.
+            *first = Insn {
+                code: uapi::CALL,
+                regs: 0,
+                off: 0,
+                imm: POISON_CALL_KFUNC_BASE.wrapping_add(ext as i32),
+            };
+        }
+        return Ok(false);
+    }
+    let second = rest
+        .first_mut()
+        .ok_or(Error::malformed("ld_imm64 is missing its second half"))?;
+    match e.kind {
+        ExternKind::Kconfig(k) => {
+            first.set_src(uapi::BPF_PSEUDO_MAP_VALUE);
+            first.imm = 0;
+            second.imm = k.data_off as i32;
+            Ok(true)
+        }
+        ExternKind::Ksym(k) => {
+            if k.type_id != 0 && st.set {
+                first.set_src(uapi::BPF_PSEUDO_BTF_ID);
+                first.imm = st.kernel_btf_id as i32;
+                // vmlinux: BTF object fd 0.
+                second.imm = 0;
+            } else {
+                first.imm = st.addr as u32 as i32;
+                second.imm = (st.addr >> 32) as u32 as i32;
+            }
+            Ok(false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(ty: KcfgType, size: u32, signed: bool) -> Kcfg {
+        Kcfg {
+            ty,
+            size,
+            align: size.min(8),
+            signed,
+            data_off: 0,
+        }
+    }
+
+    fn val(kc: Kcfg, v: &str) -> std::result::Result<std::vec::Vec<u8>, std::string::String> {
+        let mut out = std::vec![0u8; kc.size as usize];
+        set_value(&kc, &mut out, v.as_bytes())
+            .map(|()| out)
+            .map_err(|e| std::format!("{e}"))
+    }
+
+    #[test]
+    fn strtoull_like() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"250"), Some(250));
+        assert_eq!(parse_u64(b"0x10"), Some(16));
+        assert_eq!(parse_u64(b"0X1f"), Some(31));
+        assert_eq!(parse_u64(b"010"), Some(8));
+        assert_eq!(parse_u64(b"  +7"), Some(7));
+        assert_eq!(parse_u64(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b"0x"), None);
+        assert_eq!(parse_u64(b"08"), None);
+        assert_eq!(parse_u64(b"12 "), None);
+        assert_eq!(parse_u64(b"-"), None);
+        assert_eq!(parse_u64(b"abc"), None);
+    }
+
+    #[test]
+    fn kconfig_values_like_libbpf() {
+        let b = k(KcfgType::Bool, 1, false);
+        assert_eq!(val(b, "y").unwrap(), [1]);
+        assert_eq!(val(b, "n").unwrap(), [0]);
+        assert!(val(b, "m").is_err());
+        assert_eq!(
+            val(b, "1").unwrap_err(),
+            "numeric kconfig value implies an integer type"
+        );
+        let t = k(KcfgType::Tristate, 4, false);
+        assert_eq!(val(t, "y").unwrap(), [1, 0, 0, 0]);
+        assert_eq!(val(t, "m").unwrap(), [2, 0, 0, 0]);
+        assert_eq!(val(t, "n").unwrap(), [0, 0, 0, 0]);
+        assert!(val(t, "1").is_err());
+        let c = k(KcfgType::Char, 1, true);
+        assert_eq!(val(c, "m").unwrap(), [b'm']);
+        assert_eq!(val(c, "127").unwrap(), [127]);
+        assert!(val(c, "128").is_err());
+        assert_eq!(val(c, "-128").unwrap(), [0x80]);
+        let u16_ = k(KcfgType::Int, 2, false);
+        assert_eq!(val(u16_, "0xffff").unwrap(), [0xff, 0xff]);
+        assert!(val(u16_, "0x10000").is_err());
+        assert!(val(u16_, "-1").is_err());
+        assert!(val(u16_, "y").is_err());
+        let i64_ = k(KcfgType::Int, 8, true);
+        assert_eq!(val(i64_, "-1").unwrap(), [0xff; 8]);
+        let s = k(KcfgType::CharArr, 8, false);
+        assert_eq!(val(s, "\"(none)\"").unwrap(), *b"(none)\0\0");
+        assert_eq!(val(s, "\"0123456789\"").unwrap(), *b"0123456\0");
+        assert_eq!(val(s, "\"\"").unwrap(), [0; 8]);
+        assert!(val(s, "\"").is_err());
+        assert!(val(s, "\"abc").is_err());
+        assert!(val(s, "12").is_err());
+        assert!(val(k(KcfgType::Int, 4, false), "\"x\"").is_err());
+        assert!(val(b, "").is_err());
+        // Only the first character of y/n/m counts, as in libbpf.
+        assert_eq!(val(b, "yes").unwrap(), [1]);
+    }
+
+    #[test]
+    fn numbers_in_range() {
+        assert!(in_range(&k(KcfgType::Int, 4, true), (-1i64) as u64));
+        assert!(in_range(&k(KcfgType::Int, 4, true), 0x7fff_ffff));
+        assert!(!in_range(&k(KcfgType::Int, 4, true), 0x8000_0000));
+        assert!(in_range(&k(KcfgType::Int, 4, false), 0xffff_ffff));
+        assert!(!in_range(&k(KcfgType::Int, 4, false), 0x1_0000_0000));
+        assert!(in_range(&k(KcfgType::Int, 8, false), u64::MAX));
+        let mut out = [0u8; 1];
+        assert!(set_num(&k(KcfgType::Bool, 1, false), &mut out, 2).is_err());
+        assert!(set_num(&k(KcfgType::Tristate, 4, false), &mut [0u8; 4], 1).is_err());
+    }
+
+    #[test]
+    fn relocations_like_libbpf() {
+        let kfunc = Extern {
+            name: "bpf_f",
+            essential: "bpf_f",
+            kind: ExternKind::Ksym(Ksym {
+                type_id: 3,
+                func: true,
+            }),
+            ..Extern::default()
+        };
+        let call = Insn {
+            code: uapi::CALL,
+            regs: 0x10,
+            off: 0,
+            imm: -1,
+        };
+        let mut i = [call];
+        let set = Resolved {
+            set: true,
+            kernel_btf_id: 1234,
+            addr: 0,
+        };
+        assert!(!apply(&mut i, 0, &kfunc, &set, true).unwrap());
+        assert_eq!(i[0].src(), uapi::BPF_PSEUDO_KFUNC_CALL);
+        assert_eq!(i[0].imm, 1234);
+        let mut i = [call];
+        apply(&mut i, 7, &kfunc, &Resolved::default(), true).unwrap();
+        assert_eq!(
+            i[0],
+            Insn {
+                code: uapi::CALL,
+                regs: 0,
+                off: 0,
+                imm: 2_002_000_007
+            }
+        );
+        let ld = Insn {
+            code: uapi::LD_IMM64,
+            regs: 0x01,
+            off: 0,
+            imm: 0,
+        };
+        let kc = Extern {
+            kind: ExternKind::Kconfig(Kcfg {
+                data_off: 12,
+                ..k(KcfgType::Int, 4, false)
+            }),
+            ..Extern::default()
+        };
+        let mut i = [ld, Insn::default()];
+        assert!(apply(&mut i, 0, &kc, &set, false).unwrap());
+        assert_eq!(i[0].src(), uapi::BPF_PSEUDO_MAP_VALUE);
+        assert_eq!(i[1].imm, 12);
+        let var = Extern {
+            kind: ExternKind::Ksym(Ksym {
+                type_id: 5,
+                func: false,
+            }),
+            ..Extern::default()
+        };
+        let mut i = [ld, Insn::default()];
+        apply(&mut i, 0, &var, &set, false).unwrap();
+        assert_eq!(
+            (i[0].src(), i[0].imm, i[1].imm),
+            (uapi::BPF_PSEUDO_BTF_ID, 1234, 0)
+        );
+        let typeless = Extern {
+            kind: ExternKind::Ksym(Ksym::default()),
+            ..Extern::default()
+        };
+        let mut i = [ld, Insn::default()];
+        let at = Resolved {
+            set: true,
+            kernel_btf_id: 0,
+            addr: 0xffff_ffff_8100_0000,
+        };
+        apply(&mut i, 0, &typeless, &at, false).unwrap();
+        assert_eq!(
+            (i[0].src(), i[0].imm as u32, i[1].imm as u32),
+            (0, 0x8100_0000, 0xffff_ffff)
+        );
+        assert!(apply(&mut [call], 0, &var, &set, true).is_err());
+        assert!(apply(&mut [ld], 0, &var, &set, false).is_err());
+    }
+
+    mod plan {
+        use super::super::*;
+        use crate::btf::testutil::{parse, VBtf, B};
+        use crate::btf::{BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED};
+        use crate::elf::Elf;
+        use crate::mem::VecAlloc;
+        use crate::object::externs::{compile_c, ALL_KINDS, PRELUDE};
+        use crate::object::MapKind;
+        use crate::plan::{KernelType, Options, Plan};
+        use std::collections::HashMap;
+        use std::string::String;
+        use std::vec::Vec;
+
+        /// A kernel with: `kf(struct task_struct *)`, `kf_bad(int, int)` (the local
+        /// declaration has one parameter), a per-CPU `int pcpu`.
+        struct Kernel {
+            btf: VBtf,
+            module: Option<&'static str>,
+        }
+
+        const KF: u32 = 5;
+        const PCPU: u32 = 8;
+
+        fn kernel() -> Kernel {
+            let mut b = B::new();
+            let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32); // 1
+            let ts = b.struct_("task_struct", 8, &[("pid", int, 0)]); // 2
+            let ptr = b.ptr(ts); // 3
+            let proto = b.proto(0, &[("p", ptr)]); // 4
+            assert_eq!(b.func("kf", proto, 1), KF); // 5
+            let proto2 = b.proto(int, &[("a", int), ("b", int)]); // 6
+            b.func("kf_bad", proto2, 1); // 7
+            assert_eq!(b.var("pcpu", int, BTF_VAR_GLOBAL_ALLOCATED), PCPU); // 8
+            Kernel {
+                btf: parse(b.build()).unwrap(),
+                module: None,
+            }
+        }
+
+        impl KernelBtf for Kernel {
+            fn find(&self, _: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+                let id = self.btf.find_by_name_kind(name, kind).ok()??;
+                Some(KernelType {
+                    btf_obj_id: 0,
+                    type_id: id,
+                })
+            }
+            fn vmlinux(&self) -> Option<&dyn Types> {
+                Some(&self.btf)
+            }
+            fn in_module(&self, name: &str, _: BtfKind) -> bool {
+                self.module == Some(name)
+            }
+        }
+
+        struct Config(HashMap<&'static str, &'static [u8]>);
+        impl KernelConfig for Config {
+            fn get(&self, name: &str) -> Option<&[u8]> {
+                self.0.get(name).copied()
+            }
+        }
+
+        struct Syms;
+        impl KernelSymbols for Syms {
+            fn address(&self, name: &str) -> SymbolAddress {
+                match name {
+                    "tless" => SymbolAddress::At(0xffff_ffff_8123_4560),
+                    "pcpu" => SymbolAddress::At(0x2_0000),
+                    _ => SymbolAddress::Missing,
+                }
+            }
+        }
+
+        fn config() -> Config {
+            Config(HashMap::from([
+                ("CONFIG_A", &b"y"[..]),
+                ("CONFIG_S", &b"\"abcdef\""[..]),
+                ("CONFIG_N", &b"0x10"[..]),
+                ("CONFIG_T", &b"m"[..]),
+            ]))
+        }
+
+        const KINFO: KernelInfo = KernelInfo {
+            page_size: 4096,
+            possible_cpus: 2,
+            kernel_version: 0x060c11,
+        };
+
+        /// Plan `src` and hand the result (or the error text) to `f`.
+        fn plan_with(
+            name: &str,
+            src: &str,
+            k: &Kernel,
+            cfg: Option<&dyn KernelConfig>,
+            syms: Option<&dyn KernelSymbols>,
+            f: impl FnOnce(core::result::Result<&Plan<'_, '_, VecAlloc>, String>),
+        ) {
+            let Some(data) = compile_c(name, &std::format!("{PRELUDE}{src}")) else {
+                return;
+            };
+            let mut a = VecAlloc::default();
+            let elf = Elf::parse(&data, &mut a).unwrap();
+            let obj = Object::parse(elf, "t", &mut a).unwrap();
+            let opts = Options {
+                kconfig: cfg,
+                symbols: syms,
+                ..Options::default()
+            };
+            match Plan::build_with(&obj, &KINFO, Some(k as &dyn KernelBtf), &opts, &mut a) {
+                Ok(p) => f(Ok(&p)),
+                Err(e) => f(Err(std::format!("{e}"))),
+            }
+        }
+
+        #[test]
+        fn relocated_like_libbpf() {
+            let k = kernel();
+            let cfg = config();
+            plan_with("plan", ALL_KINDS, &k, Some(&cfg), Some(&Syms), |p| {
+                let p = p.unwrap();
+                let ins: Vec<Insn> = p.insns.to_vec();
+                let has = |i: Insn| ins.contains(&i);
+                // kf resolved: a kfunc call to its vmlinux id.
+                assert!(ins.iter().any(|i| i.code == uapi::CALL
+                    && i.src() == uapi::BPF_PSEUDO_KFUNC_CALL
+                    && i.imm == KF as i32));
+                // kf_missing (extern #8) and kf_bad (#7, incompatible, weak): poisoned.
+                for ext in [7, 8] {
+                    assert!(has(Insn {
+                        code: uapi::CALL,
+                        regs: 0,
+                        off: 0,
+                        imm: POISON_CALL_KFUNC_BASE + ext
+                    }));
+                }
+                let ld = |at: usize| (ins[at], ins[at + 1]);
+                let lds: Vec<(Insn, Insn)> = (0..ins.len() - 1)
+                    .filter(|&i| ins[i].is_ld_imm64())
+                    .map(ld)
+                    .collect();
+                // pcpu: typed, found in BTF (kallsyms also set it, as in libbpf).
+                assert!(lds.iter().any(|(a, b)| a.src() == uapi::BPF_PSEUDO_BTF_ID
+                    && a.imm == PCPU as i32
+                    && b.imm == 0));
+                // tless: its address; tless_weak: 0.
+                assert!(lds.iter().any(|(a, b)| a.src() == 0
+                    && a.imm as u32 == 0x8123_4560
+                    && b.imm as u32 == 0xffff_ffff));
+                // kconfig loads: map value addresses at each value's offset.
+                let kmap = p
+                    .obj
+                    .maps
+                    .iter()
+                    .position(|m| m.kind == MapKind::Kconfig)
+                    .unwrap() as u32;
+                let mut offs: Vec<i32> = p
+                    .fd_sites
+                    .iter()
+                    .filter(|s| s.map == kmap)
+                    .map(|s| {
+                        let i = s.insn as usize;
+                        assert_eq!(ins[i].src(), uapi::BPF_PSEUDO_MAP_VALUE);
+                        ins[i + 1].imm
+                    })
+                    .collect();
+                offs.sort();
+                assert_eq!(offs, [0, 8, 12, 16, 18, 19]);
+                let mut want = [0u8; 24];
+                want[0] = 0x10;
+                want[8] = 2;
+                want[12..16].copy_from_slice(&0x060c11u32.to_le_bytes());
+                want[18] = 1;
+                want[19..24].copy_from_slice(b"abcd\0");
+                assert_eq!(&p.kconfig[..], &want[..]);
+                assert_eq!(p.map_data(kmap as usize), &want[..]);
+                let set: Vec<bool> = p.externs.iter().map(|r| r.set).collect();
+                assert_eq!(
+                    set,
+                    [true, true, true, false, true, true, true, false, false, true, true, false]
+                );
+            });
+        }
+
+        #[test]
+        fn refusals_name_the_extern() {
+            let k = kernel();
+            let cfg = config();
+            let expect = |name: &str,
+                          cfg: Option<&dyn KernelConfig>,
+                          syms: Option<&dyn KernelSymbols>,
+                          k: &Kernel,
+                          src: &str,
+                          want: &[&str]| {
+                plan_with(name, src, k, cfg, syms, |p| {
+                    let e = p.err().unwrap_or_default();
+                    for w in want {
+                        assert!(e.contains(w), "{name}: {e:?} lacks {w:?}");
+                    }
+                });
+            };
+            expect(
+                "nocfg",
+                None,
+                Some(&Syms),
+                &k,
+                ALL_KINDS,
+                &["extern 'CONFIG_N'", "kernel's configuration"],
+            );
+            expect(
+                "nosyms",
+                Some(&cfg),
+                None,
+                &k,
+                ALL_KINDS,
+                &["extern 'tless'", "symbol addresses"],
+            );
+            let partial = Config(HashMap::from([("CONFIG_T", &b"y"[..])]));
+            expect(
+                "strong",
+                Some(&partial),
+                Some(&Syms),
+                &k,
+                ALL_KINDS,
+                &["extern 'CONFIG_A'", "(strong) extern"],
+            );
+            let bad = Config(HashMap::from([
+                ("CONFIG_A", &b"m"[..]),
+                ("CONFIG_T", &b"y"[..]),
+                ("CONFIG_S", &b"\"x\""[..]),
+            ]));
+            expect(
+                "badval",
+                Some(&bad),
+                Some(&Syms),
+                &k,
+                ALL_KINDS,
+                &["extern 'CONFIG_A'", "'m'"],
+            );
+            let body = "int o; SEC(\"syscall\") int p(void *c) { o = f(1); return 0; }";
+            expect(
+                "strongkf",
+                None,
+                None,
+                &k,
+                &std::format!("extern int f(int) __ksym; {body}"),
+                &["extern 'f'", "kfunc in the kernel's BTF not found"],
+            );
+            expect(
+                "badproto",
+                None,
+                None,
+                &k,
+                "extern int kf_bad(int) __ksym; int o; SEC(\"syscall\") int p(void *c) { o = kf_bad(1); return 0; }",
+                &["extern 'kf_bad'", "incompatible"],
+            );
+            let m = Kernel {
+                module: Some("f"),
+                ..kernel()
+            };
+            expect(
+                "module",
+                None,
+                None,
+                &m,
+                &std::format!("extern int f(int) __ksym __weak; {body}"),
+                &["extern 'f'", "kernel module"],
+            );
+            expect(
+                "virtual",
+                None,
+                None,
+                &k,
+                "extern int LINUX_FOO __kconfig; int o; SEC(\"syscall\") int p(void *c) { o = LINUX_FOO; return 0; }",
+                &["extern 'LINUX_FOO'", "LINUX_"],
+            );
+        }
+    }
+}
