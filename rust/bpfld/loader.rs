@@ -40,15 +40,33 @@ const ENODATA: i32 = 61;
 const EKEYREVOKED: i32 = 128;
 const EKEYREJECTED: i32 = 129;
 
-/// Why a load failed: errno plus a message for the caller and the log.
+/// Why a load failed: errno plus a message for the caller and the log. The message is
+/// on the heap: a `Fail` travels through many frames of the loading thread, whose
+/// stack is 16 KiB.
 struct Fail {
     errno: i32,
-    msg: Msg<256>,
+    msg: Option<KBox<Msg<256>>>,
 }
 
+impl Fail {
+    fn text(&self) -> &str {
+        self.msg
+            .as_deref()
+            .map(Msg::as_str)
+            .unwrap_or("(no memory for the message)")
+    }
+
+    fn bytes(&self) -> [u8; 256] {
+        self.msg.as_deref().map(|m| m.buf).unwrap_or([0; 256])
+    }
+}
+
+#[inline(never)]
 fn fail(errno: i32, args: core::fmt::Arguments<'_>) -> Fail {
-    let mut msg = Msg::new();
-    let _ = msg.write_fmt(args);
+    let msg = KBox::new(Msg::new(), GFP_KERNEL).ok().map(|mut m| {
+        let _ = m.write_fmt(args);
+        m
+    });
     Fail { errno, msg }
 }
 
@@ -74,11 +92,19 @@ impl FileRef {
     }
 }
 
-/// A program or map created by the plan, as a file reference.
+/// A program or map created by the plan, as a file reference, with what the caller
+/// is told about it.
 struct Created {
     file: FileRef,
     id: u32,
     tag: [u8; 8],
+    name: [u8; uapi::BPFLD_NAME_LEN],
+    section: [u8; uapi::BPFLD_NAME_LEN],
+    /// Program or map type.
+    kind: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    pinning: u32,
 }
 
 /// Copy `s` into a NUL-terminated fixed array, truncated.
@@ -97,7 +123,7 @@ pub(crate) fn load(state: &State, arg: usize) -> Result<c_int> {
         Ok(()) => Ok(0),
         Err(f) => {
             // The reason goes back with the error.
-            req.err_msg = f.msg.buf;
+            req.err_msg = f.bytes();
             req.err_errno = f.errno as u32;
             UserSlice::new(arg, size).writer().write(&req)?;
             Err(Error::from_errno(-f.errno))
@@ -228,7 +254,7 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
             alg,
             dhex.as_str(),
             f.errno,
-            f.msg.as_str()
+            f.text()
         ),
     }
     res.map(|_| ())
@@ -304,63 +330,32 @@ fn load_verified(
     let obj_name = full.split('.').next().unwrap_or("");
     let obj_name = &obj_name[..obj_name.len().min(15)];
 
-    let mut alloc = KAlloc::default();
-    let elf = Elf::parse(&data, &mut alloc).map_err(core_fail)?;
-    let obj = Object::parse(elf, obj_name, &mut alloc).map_err(core_fail)?;
-    let vmlinux = if plan::needs_kernel_btf(&obj) {
-        Some(state.vmlinux()?)
-    } else {
-        None
-    };
-    // SAFETY: these read constants of the running kernel.
-    let kinfo = unsafe {
-        KernelInfo {
-            page_size: ffi::bpfld_page_size(),
-            possible_cpus: ffi::bpfld_possible_cpus(),
-            kernel_version: ffi::bpfld_kernel_version(),
-        }
-    };
-    let kbtf = vmlinux.as_deref().map(|v| v as &dyn KernelBtf);
-    // Extern values: see crate::vmlinux for these sources and their limits.
-    let opts = plan::Options {
-        kconfig: Some(&BuiltConfig),
-        symbols: Some(&ExportedSymbols),
-        ..plan::Options::default()
-    };
-    let mut plan = Plan::build_with(&obj, &kinfo, kbtf, &opts, &mut alloc).map_err(core_fail)?;
-    req.receipt = plan.receipt;
-
-    let n_progs = plan.progs.len();
-    let n_maps = obj
-        .maps
-        .iter()
-        .zip(plan.maps.iter())
-        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
-        .count();
-    if (req.progs_cnt as usize) < n_progs || (req.maps_cnt as usize) < n_maps {
-        req.progs_cnt = n_progs as u32;
-        req.maps_cnt = n_maps as u32;
-        return Err(fail(
-            28,
-            format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
-        ));
-    }
-
-    // Execute in the isolated thread.
+    // Parse, plan and execute on the isolated thread: its stack starts nearly empty,
+    // and the core's frames are deep (BTF and CO-RE walks).
     let mut job = Job {
-        plan: &mut plan,
+        state,
+        data: &data,
+        obj_name,
         log: Log {
             buf: req.log_buf,
             size: req.log_size,
             level: req.log_level,
         },
+        progs_cap: req.progs_cnt as usize,
+        maps_cap: req.maps_cnt as usize,
+        receipt: [0; 32],
+        needed: None,
         progs: KVec::new(),
         maps: KVec::new(),
         fail: None,
     };
     // SAFETY: `job` outlives the call: bpfld_run_isolated waits for the thread to finish.
-    let ret =
-        unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_, '_, '_>).cast()) };
+    let ret = unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_>).cast()) };
+    req.receipt = job.receipt;
+    if let Some((p, m)) = job.needed {
+        req.progs_cnt = p;
+        req.maps_cnt = m;
+    }
     if let Some(f) = job.fail.take() {
         return Err(f);
     }
@@ -370,8 +365,9 @@ fn load_verified(
     let progs = core::mem::take(&mut job.progs);
     let maps = core::mem::take(&mut job.maps);
     drop(job);
+    drop(data);
 
-    install(req, arg, &plan, &obj, progs, maps)
+    install(req, arg, progs, maps)
 }
 
 /// Read the whole file once into a private buffer.
@@ -398,10 +394,18 @@ fn read_once(f: &FileRef, size: usize) -> core::result::Result<KVVec<u8>, Fail> 
     Ok(buf)
 }
 
-/// The work of the isolated thread.
-struct Job<'p, 'o, 'a> {
-    plan: &'p mut Plan<'o, 'a, KAlloc>,
+/// The work of the isolated thread: in, the verified bytes; out, the created objects
+/// as file references with what the caller is told about them.
+struct Job<'d> {
+    state: &'d State,
+    data: &'d [u8],
+    obj_name: &'d str,
     log: Log,
+    progs_cap: usize,
+    maps_cap: usize,
+    receipt: [u8; 32],
+    /// Set when the caller's arrays are too small: (programs, maps) needed.
+    needed: Option<(u32, u32)>,
     progs: KVec<Created>,
     maps: KVec<Created>,
     fail: Option<Fail>,
@@ -410,11 +414,82 @@ struct Job<'p, 'o, 'a> {
 /// Trampoline called by `bpfld_run_isolated` in the loading thread.
 extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Job` passed by `load_verified`, which waits for us.
-    let job = unsafe { &mut *arg.cast::<Job<'_, '_, '_>>() };
-    if let Err(f) = run_plan(job) {
+    let job = unsafe { &mut *arg.cast::<Job<'_>>() };
+    if let Err(f) = parse_plan_run(job) {
         job.fail = Some(f);
     }
     0
+}
+
+/// Parse into the heap, keeping the parser's frames off the planner's.
+#[inline(never)]
+fn parse<'d>(
+    data: &'d [u8],
+    name: &'d str,
+    alloc: &mut KAlloc,
+) -> core::result::Result<KBox<Object<'d, KAlloc>>, Fail> {
+    let elf = Elf::parse(data, alloc).map_err(core_fail)?;
+    let obj = Object::parse(elf, name, alloc).map_err(core_fail)?;
+    KBox::new(obj, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
+}
+
+/// Parse, plan and execute, in the loading thread.
+#[inline(never)]
+fn parse_plan_run(job: &mut Job<'_>) -> core::result::Result<(), Fail> {
+    let mut alloc = KAlloc::default();
+    let obj = parse(job.data, job.obj_name, &mut alloc)?;
+    let obj = &*obj;
+    let vmlinux = if plan::needs_kernel_btf(&obj) {
+        Some(job.state.vmlinux()?)
+    } else {
+        None
+    };
+    // SAFETY: these read constants of the running kernel.
+    let kinfo = unsafe {
+        KernelInfo {
+            page_size: ffi::bpfld_page_size(),
+            possible_cpus: ffi::bpfld_possible_cpus(),
+            kernel_version: ffi::bpfld_kernel_version(),
+        }
+    };
+    let kbtf = vmlinux.as_deref().map(|v| v as &dyn KernelBtf);
+    // Extern values: see crate::vmlinux for these sources and their limits.
+    let opts = plan::Options {
+        kconfig: Some(&BuiltConfig),
+        symbols: Some(&ExportedSymbols),
+        ..plan::Options::default()
+    };
+    let mut plan = build_plan(obj, &kinfo, kbtf, &opts, &mut alloc)?;
+    job.receipt = plan.receipt;
+
+    let n_progs = plan.progs.len();
+    let n_maps = obj
+        .maps
+        .iter()
+        .zip(plan.maps.iter())
+        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
+        .count();
+    if job.progs_cap < n_progs || job.maps_cap < n_maps {
+        job.needed = Some((n_progs as u32, n_maps as u32));
+        return Err(fail(
+            28,
+            format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
+        ));
+    }
+    run_plan(job, &mut plan, obj)
+}
+
+/// Plan into the heap.
+#[inline(never)]
+fn build_plan<'o, 'a>(
+    obj: &'o Object<'a, KAlloc>,
+    kinfo: &KernelInfo,
+    kbtf: Option<&dyn KernelBtf>,
+    opts: &plan::Options<'_>,
+    alloc: &mut KAlloc,
+) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
+    let plan = Plan::build_with(obj, kinfo, kbtf, opts, alloc).map_err(core_fail)?;
+    KBox::new(plan, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }
 
 /// `kern_sys_bpf` in the loading thread.
@@ -488,20 +563,25 @@ impl Bpf for KernelBpf {
     }
 }
 
-fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
-    let n_maps = job.plan.maps.len();
-    let n_progs = job.plan.progs.len();
+/// Execute the plan, then take every created object out of this thread's table.
+fn run_plan(
+    job: &mut Job<'_>,
+    plan: &mut Plan<'_, '_, KAlloc>,
+    obj: &Object<'_, KAlloc>,
+) -> core::result::Result<(), Fail> {
+    let n_maps = plan.maps.len();
+    let n_progs = plan.progs.len();
     let mut map_fds = KVVec::from_elem(-1i32, n_maps, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut prog_fds = KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut k = KernelBpf { log: job.log };
-    exec::execute(job.plan, &mut k, &mut map_fds, &mut prog_fds).map_err(core_fail)?;
+    exec::execute(plan, &mut k, &mut map_fds, &mut prog_fds).map_err(core_fail)?;
 
     // Move every object out of this thread's table. From here on failure must close
     // what is still in the table and drop what was already taken.
     let mut res = Ok(());
-    for &fd in prog_fds.iter() {
+    for (p, &fd) in plan.progs.iter().zip(prog_fds.iter()) {
         if res.is_ok() {
             // SAFETY: `fd` is a program fd the executor created in this thread's table.
             let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
@@ -509,6 +589,12 @@ fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
                 file: f,
                 id: 0,
                 tag: [0; 8],
+                name: name_into(p.name),
+                section: name_into(p.sec_name),
+                kind: p.prog_type,
+                expected_attach_type: p.expected_attach_type,
+                attach_btf_id: p.attach.map(|a| a.type_id).unwrap_or(0),
+                pinning: 0,
             };
             // SAFETY: the file is a program file we created (file_close_fd returned it).
             unsafe { ffi::bpfld_prog_file_info(c.file.0, &mut c.id, c.tag.as_mut_ptr()) };
@@ -520,22 +606,27 @@ fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
             k.close(fd);
         }
     }
-    for &fd in map_fds.iter().filter(|&&fd| fd >= 0) {
+    let maps = obj.maps.iter().zip(plan.maps.iter()).zip(map_fds.iter());
+    for ((m, pm), &fd) in maps.filter(|(_, &fd)| fd >= 0) {
         if res.is_ok() {
             // SAFETY: `fd` is a map fd the executor created in this thread's table.
             let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
             // SAFETY: the file is a map file we created.
             let id = unsafe { ffi::bpfld_map_file_id(f.0) };
+            let c = Created {
+                file: f,
+                id,
+                tag: [0; 8],
+                name: name_into(m.name),
+                section: [0; uapi::BPFLD_NAME_LEN],
+                kind: pm.def.map_type,
+                expected_attach_type: 0,
+                attach_btf_id: 0,
+                pinning: pm.def.pinning,
+            };
             res = job
                 .maps
-                .push(
-                    Created {
-                        file: f,
-                        id,
-                        tag: [0; 8],
-                    },
-                    GFP_KERNEL,
-                )
+                .push(c, GFP_KERNEL)
                 .map_err(|_| fail(12, format_args!("no memory")));
         } else {
             k.close(fd);
@@ -550,7 +641,7 @@ fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
     for m in job.maps.iter() {
         let _ = files.push(m.file.0, GFP_KERNEL);
     }
-    for (p, c) in job.plan.progs.iter().zip(job.progs.iter()) {
+    for (p, c) in plan.progs.iter().zip(job.progs.iter()) {
         // SAFETY: `c.file` is a program file and `files` holds `files.len()` map files,
         // all created by this load and referenced by us.
         if !unsafe { ffi::bpfld_prog_uses_only(c.file.0, files.as_ptr(), files.len() as c_int) } {
@@ -572,8 +663,6 @@ fn run_plan(job: &mut Job<'_, '_, '_>) -> core::result::Result<(), Fail> {
 fn install(
     req: &mut BpfldLoad,
     arg: usize,
-    plan: &Plan<'_, '_, KAlloc>,
-    obj: &Object<'_, KAlloc>,
     mut progs: KVec<Created>,
     mut maps: KVec<Created>,
 ) -> core::result::Result<Msg<512>, Fail> {
@@ -603,24 +692,27 @@ fn install(
     let mut summary = Msg::<512>::new();
     let mut pinfo = KVec::with_capacity(progs.len(), GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
-    for (i, (p, c)) in plan.progs.iter().zip(progs.iter()).enumerate() {
+    for (i, c) in progs.iter().enumerate() {
+        let name =
+            core::str::from_utf8(&c.name[..c.name.iter().position(|&b| b == 0).unwrap_or(0)])
+                .unwrap_or("?");
         let _ = write!(
             summary,
             "{}{}({})",
             if i == 0 { "progs " } else { " " },
-            p.name,
+            name,
             hex::<17>(&c.tag).as_str()
         );
         let _ = pinfo.push(
             BpfldProgInfo {
-                name: name_into(p.name),
-                section: name_into(p.sec_name),
-                prog_type: p.prog_type,
-                expected_attach_type: p.expected_attach_type,
+                name: c.name,
+                section: c.section,
+                prog_type: c.kind,
+                expected_attach_type: c.expected_attach_type,
                 fd: fds[i],
                 id: c.id,
                 tag: c.tag,
-                attach_btf_id: p.attach.map(|a| a.type_id).unwrap_or(0),
+                attach_btf_id: c.attach_btf_id,
                 reserved: [0; 3],
             },
             GFP_KERNEL,
@@ -628,19 +720,14 @@ fn install(
     }
     let mut minfo = KVec::with_capacity(maps.len(), GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
-    let created = obj
-        .maps
-        .iter()
-        .zip(plan.maps.iter())
-        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create);
-    for (j, ((m, pm), c)) in created.zip(maps.iter()).enumerate() {
+    for (j, c) in maps.iter().enumerate() {
         let _ = minfo.push(
             BpfldMapInfo {
-                name: name_into(m.name),
-                map_type: pm.def.map_type,
+                name: c.name,
+                map_type: c.kind,
                 fd: fds[progs.len() + j],
                 id: c.id,
-                pinning: pm.def.pinning,
+                pinning: c.pinning,
                 reserved: [0; 4],
             },
             GFP_KERNEL,

@@ -152,6 +152,7 @@ fn hdr_err(msg: &'static str) -> Error<'static> {
 impl<'a> Elf<'a> {
     /// Validate `data` as a BPF relocatable object. `alloc` provides scratch memory for
     /// the overlap check (freed on return).
+    #[inline(never)]
     pub fn parse<A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, Elf<'a>> {
         if data.len() > limits::MAX_FILE_SIZE {
             return Err(Error::limit(
@@ -185,6 +186,7 @@ impl<'a> Elf<'a> {
     }
 
     /// Check each section header, find the symbol table, check extents do not overlap.
+    #[inline(never)]
     fn check_sections<A: Alloc>(&mut self, alloc: &mut A) -> Result<'a, ()> {
         let sht_end = add(self.shoff, mul(u64::from(self.shnum), SHDR_SIZE)?)?;
         let mut extents =

@@ -368,6 +368,7 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
     }
 
     /// First pass for entry program `main`: append order and offsets, and sizes.
+    #[inline(never)]
     fn layout(&mut self, main: u32) -> Result<'a, Sizes> {
         self.sub_off.fill(ABSENT);
         self.n_order = 0;
@@ -607,6 +608,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     }
 
     /// Write entry program `m` (laid out in `l`) at the cursors `at`.
+    #[inline(never)]
     fn link_one(
         &mut self,
         l: &Linker<'o, 'a, A>,
@@ -806,6 +808,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     /// func_info and line_info of the laid-out program, rebased, libbpf's way: if the
     /// entry program itself has none of a kind, that kind is dropped for the whole
     /// program; if it has some, every appended subprogram must have some too.
+    #[inline(never)]
     fn write_info(&mut self, l: &Linker<'o, 'a, A>, at: &mut Sizes) -> Result<'a, (Span, Span)> {
         let obj = self.obj;
         let Some(ext) = obj.btf_ext.as_ref() else {
@@ -908,6 +911,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     }
 
     /// The map definitions as libbpf sends them to a 6.12 kernel.
+    #[inline(never)]
     fn settle_maps(&mut self, kinfo: &KernelInfo, vtypes: &[(u32, u32)]) -> Result<'a, ()> {
         let has_btf = self.obj.btf.is_some();
         let obj = self.obj;
@@ -1140,6 +1144,7 @@ struct CoreRelos<A: Alloc> {
 }
 
 impl<A: Alloc> CoreRelos<A> {
+    #[inline(never)]
     fn resolve<'o, 'a>(
         obj: &'o Object<'a, A>,
         load: &[bool],
@@ -1279,6 +1284,7 @@ fn kern_st_ops_types(k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
 }
 
 impl<A: Alloc> StructOps<A> {
+    #[inline(never)]
     fn resolve<'a>(
         obj: &Object<'a, A>,
         kbtf: Option<&dyn KernelBtf>,

@@ -208,6 +208,7 @@ fn side<T: Types + ?Sized>(kind: CoreReloKind, spec: Option<(&Spec, &T)>) -> Sid
 
 /// Original and new values of relocation `kind` for local spec `ls` and target spec `ts`
 /// (`None`: no candidate matched). Fills the value fields of a [`CoreOutcome`].
+#[inline(never)]
 pub(super) fn relo<L: Types + ?Sized>(
     kind: CoreReloKind,
     local: &L,

@@ -61,6 +61,7 @@ fn names_match(l: &str, t: &str) -> bool {
 
 /// `bpf_core_fields_are_compat`: whether target field type `tid` may stand in for local
 /// field type `lid`.
+#[inline(never)]
 pub(super) fn fields_are_compat<L: Types + ?Sized>(
     local: &L,
     lid: u32,
@@ -104,9 +105,9 @@ struct Frame {
     j: u16,
     /// libbpf's per-call loop budget left when the frame was pushed; the return type of
     /// a prototype continues with it.
-    depth: usize,
+    depth: u8,
     /// libbpf's `level` of the call that owns the frame.
-    level: usize,
+    level: u8,
     behind_ptr: bool,
     proto: bool,
 }
@@ -207,8 +208,8 @@ fn compat_step<L: Types + ?Sized>(local: &L, targ: &dyn Types, c: Call) -> Resul
                     t: tt.id(),
                     i: 0,
                     j: 0,
-                    depth,
-                    level: c.level,
+                    depth: u8::try_from(depth).unwrap_or(u8::MAX),
+                    level: u8::try_from(c.level).unwrap_or(u8::MAX),
                     behind_ptr: false,
                     proto: true,
                 }));
@@ -237,7 +238,7 @@ fn compat_next<L: Types + ?Sized>(
                 l: local.skip_mods_and_typedefs(lp.type_id)?.id(),
                 t: targ.skip_mods_and_typedefs(tp.type_id)?.id(),
                 behind_ptr: false,
-                level,
+                level: usize::from(level),
                 depth: LEVELS,
                 fresh: true,
             };
@@ -248,8 +249,8 @@ fn compat_next<L: Types + ?Sized>(
                 l: local.skip_mods_and_typedefs(lt.raw_size_or_type())?.id(),
                 t: targ.skip_mods_and_typedefs(tt.raw_size_or_type())?.id(),
                 behind_ptr: false,
-                level: f.level,
-                depth: f.depth,
+                level: usize::from(f.level),
+                depth: usize::from(f.depth),
                 fresh: false,
             };
             Ok((call, true))
@@ -258,6 +259,7 @@ fn compat_next<L: Types + ?Sized>(
 }
 
 /// `bpf_core_types_are_compat`.
+#[inline(never)]
 pub(crate) fn types_are_compat<L: Types + ?Sized>(
     local: &L,
     lid: u32,
@@ -349,8 +351,8 @@ fn match_step<L: Types + ?Sized>(local: &L, targ: &dyn Types, c: Call) -> Result
                 t: tt.id(),
                 i: 0,
                 j: 0,
-                depth,
-                level: c.level,
+                depth: u8::try_from(depth).unwrap_or(u8::MAX),
+                level: u8::try_from(c.level).unwrap_or(u8::MAX),
                 behind_ptr,
                 proto,
             })
@@ -427,7 +429,7 @@ fn match_next<L: Types + ?Sized>(
         l,
         t,
         behind_ptr: f.behind_ptr,
-        level: f.level.saturating_sub(1),
+        level: usize::from(f.level).saturating_sub(1),
         depth: LEVELS,
         fresh: true,
     };
@@ -439,8 +441,8 @@ fn match_next<L: Types + ?Sized>(
                     l: lt.raw_size_or_type(),
                     t: tt.raw_size_or_type(),
                     behind_ptr: f.behind_ptr,
-                    level: f.level,
-                    depth: f.depth,
+                    level: usize::from(f.level),
+                    depth: usize::from(f.depth),
                     fresh: false,
                 };
                 (Some(tail), None, true)
@@ -464,6 +466,7 @@ fn match_next<L: Types + ?Sized>(
 }
 
 /// `bpf_core_types_match`.
+#[inline(never)]
 pub(super) fn types_match<L: Types + ?Sized>(
     local: &L,
     lid: u32,

@@ -189,6 +189,7 @@ fn parse_access(s: &str, spec: &mut Spec) -> Result<'static, ()> {
 }
 
 /// Parse relocation `relo` of `local` into `spec` (libbpf's `bpf_core_parse_spec`).
+#[inline(never)]
 pub(super) fn parse<L: Types + ?Sized>(
     local: &L,
     relo: &CoreRelo,
@@ -419,6 +420,7 @@ fn match_member<L: Types + ?Sized>(
 
 /// Match `local_spec` against candidate `targ_id` of `targ`, filling `ts` (libbpf's
 /// `bpf_core_spec_match`). `Ok(false)`: not a match.
+#[inline(never)]
 pub(super) fn matches<L: Types + ?Sized>(
     local: &L,
     ls: &Spec,

@@ -339,6 +339,7 @@ fn ksyms_has_func(btf: &impl Types) -> Result<'static, bool> {
 
 /// Collect the externs of `elf` and fix `btf` up for them (see the module
 /// documentation). `names` are the file's BTF strings, which outlive the copy.
+#[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(
     elf: &Elf<'a>,
     btf: &mut Option<ObjBtf<A>>,

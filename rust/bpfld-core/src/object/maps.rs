@@ -192,6 +192,7 @@ fn data_kind(s: &Section<'_>) -> Option<MapKind> {
 
 /// Collect BTF-defined maps (with inner templates right after their outer map), then
 /// global data maps in section order.
+#[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
     let elf = obj.elf;
     let mut n_data = 0usize;
@@ -236,35 +237,68 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
     }
     let mut tmp = alloc.alloc::<Map<'a>>(bound)?;
     let mut n = 0usize;
-    fn push<'a>(tmp: &mut [Map<'a>], n: &mut usize, m: Map<'a>) -> Result<'a, u32> {
-        let slot = tmp
-            .get_mut(*n)
-            .ok_or(Error::malformed("map count changed"))?;
-        *slot = m;
-        let idx = bytes::u32_of(*n)?;
-        *n = n.saturating_add(1);
-        Ok(idx)
-    }
 
     if let Some((id, shndx)) = datasec {
-        obj.maps_datasec = id;
-        let sec = elf.section(shndx)?;
-        let names = obj.btf_strings;
-        let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
-        let t = btf.type_by_id(id)?;
-        for (var_idx, vi) in t.secinfos()?.enumerate() {
-            let (outer, inner) = btf_map(btf, names, &sec, vi)
-                .ctx(Ctx::Value(crate::error::What::Index, var_idx as u64))?;
-            let oi = push(&mut tmp, &mut n, outer)?;
-            if let Some(inner) = inner {
-                let ii = push(&mut tmp, &mut n, inner)?;
-                if let Some(o) = tmp.get_mut(usize::try_from(oi).unwrap_or(usize::MAX)) {
-                    o.inner = Some(ii);
-                }
+        push_btf_maps(obj, id, shndx, &mut tmp, &mut n)?;
+    }
+    push_data_maps(obj, &mut tmp, &mut n)?;
+    push_st_ops_maps(obj, &mut tmp, &mut n)?;
+    if n > limits::MAX_MAPS {
+        return Err(Error::limit("maps", n, limits::MAX_MAPS));
+    }
+    let mut maps = alloc.alloc::<Map<'a>>(n)?;
+    crate::util::copy(&mut maps, tmp.get(..n).unwrap_or_default());
+    obj.maps = maps;
+    Ok(())
+}
+
+fn push<'a>(tmp: &mut [Map<'a>], n: &mut usize, m: Map<'a>) -> Result<'a, u32> {
+    let slot = tmp
+        .get_mut(*n)
+        .ok_or(Error::malformed("map count changed"))?;
+    *slot = m;
+    let idx = bytes::u32_of(*n)?;
+    *n = n.saturating_add(1);
+    Ok(idx)
+}
+
+/// BTF-defined maps of `.maps`, each followed by its inner map template.
+#[inline(never)]
+fn push_btf_maps<'a, A: Alloc>(
+    obj: &mut Object<'a, A>,
+    id: u32,
+    shndx: u32,
+    tmp: &mut [Map<'a>],
+    n: &mut usize,
+) -> Result<'a, ()> {
+    let elf = obj.elf;
+    obj.maps_datasec = id;
+    let sec = elf.section(shndx)?;
+    let names = obj.btf_strings;
+    let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
+    let t = btf.type_by_id(id)?;
+    for (var_idx, vi) in t.secinfos()?.enumerate() {
+        let (outer, inner) = btf_map(btf, names, &sec, vi)
+            .ctx(Ctx::Value(crate::error::What::Index, var_idx as u64))?;
+        let oi = push(tmp, n, outer)?;
+        if let Some(inner) = inner {
+            let ii = push(tmp, n, inner)?;
+            if let Some(o) = tmp.get_mut(usize::try_from(oi).unwrap_or(usize::MAX)) {
+                o.inner = Some(ii);
             }
         }
     }
+    Ok(())
+}
 
+/// One array map per global data section, in section order.
+#[inline(never)]
+fn push_data_maps<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    tmp: &mut [Map<'a>],
+    n: &mut usize,
+) -> Result<'a, ()> {
+    let elf = obj.elf;
     for s in elf.sections() {
         let s = s?;
         let Some(kind) = data_kind(&s) else { continue };
@@ -299,8 +333,8 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
             }
         }
         push(
-            &mut tmp,
-            &mut n,
+            tmp,
+            n,
             Map {
                 name: s.name,
                 kname: internal_map_name(obj.name, s.name),
@@ -335,8 +369,8 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
             }
         }
         push(
-            &mut tmp,
-            &mut n,
+            tmp,
+            n,
             Map {
                 name: btf::KCONFIG_SEC,
                 kname: internal_map_name(obj.name, btf::KCONFIG_SEC),
@@ -348,7 +382,17 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
         )?;
     }
 
-    // struct_ops maps, one per variable of each struct_ops section, in section order.
+    Ok(())
+}
+
+/// struct_ops maps, one per variable of each struct_ops section, in section order.
+#[inline(never)]
+fn push_st_ops_maps<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    tmp: &mut [Map<'a>],
+    n: &mut usize,
+) -> Result<'a, ()> {
+    let elf = obj.elf;
     for s in elf.sections() {
         let s = s?;
         let Some((link, optional)) = st_ops_kind(s.name) else {
@@ -390,8 +434,8 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
                     .ctx(c),
             )?;
             push(
-                &mut tmp,
-                &mut n,
+                tmp,
+                n,
                 Map {
                     name: var_name,
                     kname: kname(var_name),
@@ -416,12 +460,6 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
             )?;
         }
     }
-    if n > limits::MAX_MAPS {
-        return Err(Error::limit("maps", n, limits::MAX_MAPS));
-    }
-    let mut maps = alloc.alloc::<Map<'a>>(n)?;
-    crate::util::copy(&mut maps, tmp.get(..n).unwrap_or_default());
-    obj.maps = maps;
     Ok(())
 }
 
@@ -452,6 +490,7 @@ fn is_mmapable<B: btf::Types>(t: Type<'_>, btf: &B) -> Result<'static, bool> {
 }
 
 /// One BTF-defined map (and its inner template) from a `.maps` DATASEC entry.
+#[inline(never)]
 fn btf_map<'a, B: btf::Types>(
     btf: &B,
     names: RawStrings<'a>,
@@ -483,8 +522,13 @@ fn btf_map<'a, B: btf::Types>(
     }
     let mut def = MapDef::default();
     let mut inner = MapDef::default();
-    let (has_inner, values_off) =
-        parse_map_def(btf, names, def_t, &mut def, Some(&mut inner)).ctx(c)?;
+    let (inner_type, values_off) = parse_map_def(btf, names, def_t, &mut def, false).ctx(c)?;
+    if let Some(t) = inner_type {
+        parse_map_def(btf, names, btf.type_by_id(t)?, &mut inner, true)
+            .ctx(Ctx::Step("inner map"))
+            .ctx(c)?;
+    }
+    let has_inner = inner_type.is_some();
     let outer = Map {
         name,
         kname: kname(name),
@@ -565,17 +609,19 @@ fn set_size(slot: &mut u32, size: u32, what: &'static str) -> Result<'static, ()
 
 /// libbpf's `parse_btf_map_def`. Returns whether an inner map was defined and the byte
 /// offset of the `values` member. `inner` is `None` when parsing an inner definition.
+#[inline(never)]
 fn parse_map_def<'a, B: btf::Types>(
     btf: &B,
     names: RawStrings<'a>,
     def_t: Type<'_>,
     def: &mut MapDef,
-    mut inner: Option<&mut MapDef>,
-) -> Result<'a, (bool, Option<u64>)> {
-    let is_inner = inner.is_none();
+    is_inner: bool,
+) -> Result<'a, (Option<u32>, Option<u64>)> {
     let members = def_t.members()?;
     let vlen = members.total();
-    let mut has_inner = false;
+    // The inner definition is parsed by the caller once this one is done, not by
+    // recursing here: this frame is large and the kernel stack is 16 KiB.
+    let mut inner_type = None;
     let mut values_off = None;
     for (i, m) in members.enumerate() {
         let name = names.get(m.name_off)?;
@@ -651,11 +697,7 @@ fn parse_map_def<'a, B: btf::Types>(
                     )
                     .ctx(c));
                 }
-                let Some(inner_def) = inner.as_deref_mut() else {
-                    return Err(Error::new(Kind::Unsupported("multi-level inner maps")).ctx(c));
-                };
-                parse_map_def(btf, names, target, inner_def, None).ctx(Ctx::Step("inner map"))?;
-                has_inner = true;
+                inner_type = Some(target.id());
             }
             "pinning" => {
                 if is_inner {
@@ -674,10 +716,11 @@ fn parse_map_def<'a, B: btf::Types>(
     if def.map_type == uapi::BPF_MAP_TYPE_UNSPEC {
         return Err(Error::malformed("map type is not specified"));
     }
-    Ok((has_inner, values_off))
+    Ok((inner_type, values_off))
 }
 
 /// Initial slots of prog arrays and maps of maps, from `.rel.maps`.
+#[inline(never)]
 pub(super) fn collect_slots<'a, A: Alloc>(
     obj: &mut Object<'a, A>,
     alloc: &mut A,
@@ -805,6 +848,7 @@ pub(super) fn collect_slots<'a, A: Alloc>(
 
 /// Function pointers of struct_ops maps, from `.rel.struct_ops[.link]` (libbpf's
 /// `bpf_object__collect_st_ops_relos`).
+#[inline(never)]
 pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
     obj: &mut Object<'a, A>,
     alloc: &mut A,

@@ -240,48 +240,16 @@ pub use maps::Map;
 
 impl<'a, A: Alloc> Object<'a, A> {
     /// Parse `elf` as a libbpf-style BPF object named `name`.
+    #[inline(never)]
     pub fn parse(elf: Elf<'a>, name: &'a str, alloc: &mut A) -> Result<'a, Self> {
-        let mut license = [0u8; LICENSE_LEN];
-        let mut kern_version = None;
-        let mut btf_sec = None;
-        let mut ext_sec = None;
-        let mut text_shndx = None;
-        let mut maps_shndx = None;
-        for s in elf.sections() {
-            let s = s?;
-            let c = Ctx::Section(s.name);
-            match s.name {
-                "license" => {
-                    // libbpf copies up to the first NUL, at most 63 bytes.
-                    let n = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
-                    let n = n.min(LICENSE_LEN.saturating_sub(1));
-                    let src = s.data.get(..n).unwrap_or_default();
-                    if let Some(d) = license.get_mut(..n) {
-                        crate::util::copy(d, src);
-                    }
-                }
-                "version" => {
-                    if s.data.len() != 4 {
-                        return Err(Error::malformed("version section is not 4 bytes").ctx(c));
-                    }
-                    kern_version = bytes::u32_at(s.data, 0);
-                }
-                "maps" => {
-                    return Err(Error::new(Kind::Unsupported(
-                        "legacy map definitions in 'maps' (use BTF-defined maps in .maps)",
-                    ))
-                    .ctx(c))
-                }
-                ".maps" => maps_shndx = Some(s.index),
-                ".BTF" => btf_sec = Some(s),
-                ".BTF.ext" => ext_sec = Some(s),
-                ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
-                ".addr_space.1" => {
-                    return Err(Error::new(Kind::Unsupported("BPF arena global data")).ctx(c))
-                }
-                _ => {}
-            }
-        }
+        let Scan {
+            license,
+            kern_version,
+            btf_sec,
+            ext_sec,
+            text_shndx,
+            maps_shndx,
+        } = scan_sections(&elf)?;
 
         let mut btf = match btf_sec {
             Some(s) => Some(load_btf(&s, alloc).ctx(Ctx::Section(".BTF"))?),
@@ -382,6 +350,7 @@ impl<'a, A: Alloc> Object<'a, A> {
 
     /// libbpf gives hidden (and internal) global subprograms static BTF linkage, so the
     /// verifier checks them in their caller's context instead of as global functions.
+    #[inline(never)]
     fn mark_hidden_funcs_static(&mut self) -> Result<'a, ()> {
         let Some(btf) = self.btf.as_mut() else {
             return Ok(());
@@ -406,7 +375,72 @@ impl<'a, A: Alloc> Object<'a, A> {
     }
 }
 
+/// What the section names tell before anything else is parsed.
+struct Scan<'a> {
+    license: [u8; LICENSE_LEN],
+    kern_version: Option<u32>,
+    btf_sec: Option<Section<'a>>,
+    ext_sec: Option<Section<'a>>,
+    text_shndx: Option<u32>,
+    maps_shndx: Option<u32>,
+}
+
+/// Find the sections with a special meaning (license, version, BTF, .text, .maps).
+#[inline(never)]
+fn scan_sections<'a>(elf: &Elf<'a>) -> Result<'a, Scan<'a>> {
+    let mut license = [0u8; LICENSE_LEN];
+    let mut kern_version = None;
+    let mut btf_sec = None;
+    let mut ext_sec = None;
+    let mut text_shndx = None;
+    let mut maps_shndx = None;
+    for s in elf.sections() {
+        let s = s?;
+        let c = Ctx::Section(s.name);
+        match s.name {
+            "license" => {
+                // libbpf copies up to the first NUL, at most 63 bytes.
+                let n = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
+                let n = n.min(LICENSE_LEN.saturating_sub(1));
+                let src = s.data.get(..n).unwrap_or_default();
+                if let Some(d) = license.get_mut(..n) {
+                    crate::util::copy(d, src);
+                }
+            }
+            "version" => {
+                if s.data.len() != 4 {
+                    return Err(Error::malformed("version section is not 4 bytes").ctx(c));
+                }
+                kern_version = bytes::u32_at(s.data, 0);
+            }
+            "maps" => {
+                return Err(Error::new(Kind::Unsupported(
+                    "legacy map definitions in 'maps' (use BTF-defined maps in .maps)",
+                ))
+                .ctx(c))
+            }
+            ".maps" => maps_shndx = Some(s.index),
+            ".BTF" => btf_sec = Some(s),
+            ".BTF.ext" => ext_sec = Some(s),
+            ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
+            ".addr_space.1" => {
+                return Err(Error::new(Kind::Unsupported("BPF arena global data")).ctx(c))
+            }
+            _ => {}
+        }
+    }
+    Ok(Scan {
+        license,
+        kern_version,
+        btf_sec,
+        ext_sec,
+        text_shndx,
+        maps_shndx,
+    })
+}
+
 /// Copy and index the object's BTF (fixed up once the externs are known).
+#[inline(never)]
 fn load_btf<'a, A: Alloc>(s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A>> {
     if s.kind() != elf::SHT_PROGBITS {
         return Err(Error::malformed(".BTF is not PROGBITS"));
@@ -451,6 +485,7 @@ impl btf::DatasecElf for ElfFacts<'_, '_> {
 }
 
 /// Every `STT_FUNC` of an executable section, sorted by (section, offset).
+#[inline(never)]
 fn collect_progs<'a, A: Alloc>(
     elf: &Elf<'a>,
     text: Option<u32>,
@@ -570,6 +605,7 @@ fn code_rel_sections<'e, 'a>(
 }
 
 /// Classify every relocation of program code, as libbpf's `bpf_program__record_reloc`.
+#[inline(never)]
 fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
     let elf = obj.elf;
     let mut total = 0usize;
