@@ -549,6 +549,14 @@ impl Bpf for KernelBpf {
         }
     }
 
+    fn btf_dropped(&mut self, errno: i32) {
+        // The load's own line (with the object's name) follows.
+        pr_warn!(
+            "the kernel refused the object's BTF (errno {}): loading without it, as libbpf does\n",
+            errno
+        );
+    }
+
     fn close(&mut self, fd: i32) {
         // SAFETY: `fd` is one the executor got from kern_sys_bpf in this thread's table.
         unsafe { ffi::bpfld_close_fd(fd) };

@@ -81,6 +81,13 @@ impl Bpf for UserBpf {
         res
     }
 
+    fn btf_dropped(&mut self, errno: i32) {
+        eprintln!(
+            "bpfld: the kernel refused the object's BTF ({}): loading without it, as libbpf does",
+            std::io::Error::from_raw_os_error(errno)
+        );
+    }
+
     fn close(&mut self, fd: i32) {
         // SAFETY: `fd` came from a creating bpf command of this executor and is closed once.
         unsafe { libc::close(fd) };

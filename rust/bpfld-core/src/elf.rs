@@ -357,9 +357,25 @@ impl<'a> Elf<'a> {
         (1..self.shnum).map(move |i| self.section(i))
     }
 
-    /// The first section called `name`.
+    /// The first section called `name` (a linear walk: for repeated lookups build
+    /// [`Elf::section_names`] once).
     pub fn section_by_name(&self, name: &str) -> Option<Section<'a>> {
         self.sections().flatten().find(|s| s.name == name)
+    }
+
+    /// An index answering [`Elf::section_by_name`] in O(log sections).
+    pub fn section_names<A: Alloc>(
+        &self,
+        alloc: &mut A,
+    ) -> Result<'static, SectionNames<A::Buf<u32>>> {
+        let mut sorted =
+            alloc.alloc::<u32>(bytes::usize_of(u64::from(self.shnum.saturating_sub(1)))?)?;
+        for (slot, i) in sorted.iter_mut().zip(1..self.shnum) {
+            *slot = i;
+        }
+        let name = |i: u32| self.section(i).map(|s| s.name).unwrap_or("");
+        crate::util::sort_by_key(&mut sorted, |&i| (name(i), i));
+        Ok(SectionNames { sorted })
     }
 
     /// Index of `.symtab`.
@@ -555,4 +571,19 @@ fn read_sym(b: &[u8]) -> Option<Sym> {
         st_value: u64_at(b, 8)?,
         st_size: u64_at(b, 16)?,
     })
+}
+
+/// Section indices sorted by (name, index): see [`Elf::section_names`].
+pub struct SectionNames<B> {
+    sorted: B,
+}
+
+impl<B: core::ops::Deref<Target = [u32]>> SectionNames<B> {
+    /// The first section of `elf` (the one this index was built from) called `name`.
+    pub fn find<'a>(&self, elf: &Elf<'a>, name: &str) -> Option<Section<'a>> {
+        let name_of = |i: u32| elf.section(i).map(|s| s.name).unwrap_or("");
+        let k = self.sorted.partition_point(|&i| name_of(i) < name);
+        let s = elf.section(*self.sorted.get(k)?).ok()?;
+        (s.name == name).then_some(s)
+    }
 }

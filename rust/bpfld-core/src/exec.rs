@@ -49,6 +49,11 @@ pub trait Bpf {
     fn bpf(&mut self, cmd: Cmd<'_>) -> core::result::Result<i32, i32>;
     /// Close an fd this executor got from [`Bpf::bpf`].
     fn close(&mut self, fd: i32);
+    /// The kernel refused the object's BTF with `errno` and the load goes on without
+    /// it, as libbpf's does when no struct_ops map needs it ("BTF is optional,
+    /// ignoring"): maps get no key/value types, programs no func/line info. An
+    /// executor should say so where its caller will see it.
+    fn btf_dropped(&mut self, _errno: i32) {}
     /// The verifier log for program `prog` (index in [`Plan::progs`]).
     fn prog_log(&mut self, _prog: usize) -> Log {
         Log::default()
@@ -150,10 +155,15 @@ fn run<'a, A: Alloc, B: Bpf>(
             btf_size: u32::try_from(data.len()).map_err(|_| Error::malformed("BTF size"))?,
             ..BtfLoadAttr::default()
         };
-        c.btf_fd = c
-            .bpf
-            .bpf(Cmd::BtfLoad(&mut a))
-            .map_err(|e| kerr("BPF_BTF_LOAD", e))?;
+        match c.bpf.bpf(Cmd::BtfLoad(&mut a)) {
+            Ok(fd) => c.btf_fd = fd,
+            // struct_ops maps are typed by it: mandatory there (libbpf's
+            // kernel_needs_btf()).
+            Err(e) if obj.maps.iter().any(|m| m.kind == MapKind::StructOps) => {
+                return Err(kerr("BPF_BTF_LOAD", e))
+            }
+            Err(e) => c.bpf.btf_dropped(e),
+        }
     }
 
     for (i, m) in obj.maps.iter().enumerate() {
@@ -268,6 +278,14 @@ fn run<'a, A: Alloc, B: Bpf>(
             attach_fd: attach_obj,
             ..ProgLoadAttr::default()
         };
+        if c.btf_fd < 0 && !plan.prog_core_relos(&p).is_empty() {
+            // Kernel-side CO-RE needs the object's BTF: without it the program would
+            // run unrelocated.
+            return Err(Error::new(Kind::Unsupported(
+                "CO-RE relocations for the kernel without the object's BTF",
+            ))
+            .ctx(ctx));
+        }
         if c.btf_fd >= 0 {
             a.prog_btf_fd = fd_u32(c.btf_fd);
             if !fi.is_empty() {

@@ -28,7 +28,7 @@ use crate::insn::Insn;
 use crate::limits;
 use crate::mem::Alloc;
 use crate::object::{MapDef, MapKind, Object, Prog, RelocKind, SlotTarget};
-use crate::section::BtfSource;
+use crate::section::{self, BtfSource};
 use crate::uapi;
 use sha2::{Digest, Sha256};
 
@@ -459,22 +459,119 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
     }
 }
 
-/// Records of `sec` for function `p`, from one .BTF.ext info subsection.
-fn ext_records<'e, R: ExtRecord + 'e, A: Alloc>(
-    obj: &Object<'_, A>,
-    info: &InfoSection<'e, R>,
-    p: &Prog<'_>,
-) -> Result<'static, impl Iterator<Item = R> + 'e> {
-    let sec_name = obj.elf.section(p.sec_idx).map(|s| s.name).unwrap_or("");
-    let btf = obj.btf.as_ref();
-    let block = info
-        .blocks()
-        .find(|b| btf.and_then(|t| t.name_at(b.sec_name_off).ok()) == Some(sec_name));
-    let (start, end) = (p.insn_off, p.insn_off.saturating_add(p.insn_cnt));
-    Ok(block
-        .into_iter()
-        .flat_map(|b| b.records())
-        .filter(move |r| r.insn_idx() >= start && r.insn_idx() < end))
+/// The `.BTF.ext` records of one kind grouped by function ([`Object::progs`] index):
+/// for each function, the records of the first block naming its section whose
+/// instruction lies in the function, in file order. Built once per plan in
+/// O(records · log functions), so that linking many entry programs over many shared
+/// functions does not rescan the blocks per (entry program, function) pair.
+struct ByFunc<A: Alloc, R: Copy + Default> {
+    /// `start[f]..start[f + 1]` are function `f`'s records.
+    start: A::Buf<u32>,
+    recs: A::Buf<R>,
+}
+
+impl<A: Alloc, R: ExtRecord + Default> ByFunc<A, R> {
+    fn build(
+        obj: &Object<'_, A>,
+        info: &InfoSection<'_, R>,
+        alloc: &mut A,
+    ) -> Result<'static, Self> {
+        let n = obj.progs.len();
+        let Some(btf) = obj.btf.as_ref() else {
+            return Self::empty(obj, alloc);
+        };
+        let mut start = alloc.alloc::<u32>(n.saturating_add(1))?;
+        let mut seen = alloc.alloc::<bool>(bytes::usize_of(u64::from(obj.elf.section_count()))?)?;
+        // Calls `f(function, record)` for every record that belongs to a function.
+        let each = |seen: &mut [bool], f: &mut dyn FnMut(usize, R)| {
+            seen.fill(false);
+            for b in info.blocks() {
+                let Some(sec) = btf
+                    .name_at(b.sec_name_off)
+                    .ok()
+                    .and_then(|name| obj.sec_names.find(&obj.elf, name))
+                else {
+                    continue;
+                };
+                match seen.get_mut(idx(sec.index)) {
+                    Some(s) if !*s => *s = true,
+                    _ => continue,
+                }
+                for r in b.records() {
+                    if let Some(p) = obj.prog_at(sec.index, u64::from(r.insn_idx())) {
+                        f(idx(p), r);
+                    }
+                }
+            }
+        };
+        let mut total = 0u32;
+        each(&mut seen, &mut |p, _| {
+            if let Some(c) = start.get_mut(p.saturating_add(1)) {
+                *c = c.saturating_add(1);
+                total = total.saturating_add(1);
+            }
+        });
+        for k in 1..start.len() {
+            let prev = start.get(k.saturating_sub(1)).copied().unwrap_or(0);
+            if let Some(c) = start.get_mut(k) {
+                *c = c.saturating_add(prev);
+            }
+        }
+        let mut recs = alloc.alloc::<R>(idx(total))?;
+        let mut fill = alloc.alloc::<u32>(n)?;
+        crate::util::copy(&mut fill, &start);
+        each(&mut seen, &mut |p, r| {
+            if let Some(at) = fill.get_mut(p) {
+                if let Some(d) = recs.get_mut(idx(*at)) {
+                    *d = r;
+                }
+                *at = at.saturating_add(1);
+            }
+        });
+        Ok(ByFunc { start, recs })
+    }
+
+    /// No records for any function.
+    fn empty(obj: &Object<'_, A>, alloc: &mut A) -> Result<'static, Self> {
+        Ok(ByFunc {
+            start: alloc.alloc(obj.progs.len().saturating_add(1))?,
+            recs: alloc.alloc(0)?,
+        })
+    }
+
+    /// Function `f`'s records.
+    fn of(&self, f: u32) -> &[R] {
+        let f = idx(f);
+        let (a, b) = (
+            self.start.get(f).copied().unwrap_or(0),
+            self.start.get(f.saturating_add(1)).copied().unwrap_or(0),
+        );
+        self.recs.get(idx(a)..idx(b)).unwrap_or_default()
+    }
+}
+
+/// [`ByFunc`] for func_info, line_info and CO-RE records.
+struct ExtIndex<A: Alloc> {
+    func_info: ByFunc<A, btf::FuncInfo>,
+    line_info: ByFunc<A, btf::LineInfo>,
+    core_relos: ByFunc<A, btf::CoreRelo>,
+}
+
+impl<A: Alloc> ExtIndex<A> {
+    fn build(obj: &Object<'_, A>, alloc: &mut A) -> Result<'static, Self> {
+        let Some(ext) = obj.btf_ext.as_ref() else {
+            return Ok(ExtIndex {
+                func_info: ByFunc::empty(obj, alloc)?,
+                line_info: ByFunc::empty(obj, alloc)?,
+                core_relos: ByFunc::empty(obj, alloc)?,
+            });
+        };
+        Ok(ExtIndex {
+            func_info: ByFunc::build(obj, ext.func_info(), alloc)?,
+            line_info: ByFunc::build(obj, ext.line_info(), alloc)?,
+            core_relos: ByFunc::build(obj, ext.core_relos(), alloc)?,
+        })
+    }
 }
 
 /// Whether planning `obj` needs the running kernel's BTF (attach targets, struct_ops),
@@ -525,6 +622,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             },
         };
         let kernel_core = opts.core == CoreMode::Kernel;
+        let exti = ExtIndex::build(obj, alloc)?;
         let mut linker = Linker::new(obj, alloc)?;
         let load = &st.load;
         let mains = || {
@@ -541,7 +639,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         for m in mains() {
             let p = linker.prog(m)?;
             let mut s = linker.layout(m).ctx(Ctx::Prog(p.name))?;
-            let (fi, li, cr) = info_counts(obj, &linker)?;
+            let (fi, li, cr) = info_counts(&linker, &exti)?;
             s.func_info = fi;
             s.line_info = li;
             s.core_relos = if kernel_core { cr } else { 0 };
@@ -581,10 +679,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             linker.layout(m).ctx(c)?;
             let st_attach = st.attach.get(idx(m)).copied().flatten();
             let mut pp = plan
-                .link_one(&linker, m, &mut at, kbtf, st_attach, &core)
+                .link_one(&linker, &exti, m, &mut at, kbtf, st_attach, &core)
                 .ctx(c)?;
             if kernel_core {
-                pp.core_relos = plan.write_core_relos(&linker, &mut at)?;
+                pp.core_relos = plan.write_core_relos(&linker, &exti, &mut at)?;
             }
             *plan
                 .progs
@@ -609,9 +707,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 
     /// Write entry program `m` (laid out in `l`) at the cursors `at`.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn link_one(
         &mut self,
         l: &Linker<'o, 'a, A>,
+        exti: &ExtIndex<A>,
         m: u32,
         at: &mut Sizes,
         kbtf: Option<&dyn KernelBtf>,
@@ -620,9 +720,12 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     ) -> Result<'a, PlannedProg<'a>> {
         let obj = self.obj;
         let main = *l.prog(m)?;
-        let spec = main
-            .spec
-            .ok_or(Error::malformed("entry program without a section spec"))?;
+        let spec = match main.spec {
+            Some(s) => s,
+            // The parser kept the program although libbpf's table does not know its
+            // section; it is loaded, so that is now an error.
+            None => section::classify(main.sec_name)?,
+        };
         let base = at.insns;
         let sites_base = at.sites;
         let mut len = 0u32;
@@ -740,7 +843,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         }
         at.insns = base.saturating_add(idx(len));
 
-        let (func_info, line_info) = self.write_info(l, at)?;
+        let (func_info, line_info) = self.write_info(l, exti, at)?;
 
         let mut expected_attach_type = spec.expected_attach_type;
         let attach = match (spec.btf_source, spec.btf_target) {
@@ -809,11 +912,15 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     /// entry program itself has none of a kind, that kind is dropped for the whole
     /// program; if it has some, every appended subprogram must have some too.
     #[inline(never)]
-    fn write_info(&mut self, l: &Linker<'o, 'a, A>, at: &mut Sizes) -> Result<'a, (Span, Span)> {
-        let obj = self.obj;
-        let Some(ext) = obj.btf_ext.as_ref() else {
+    fn write_info(
+        &mut self,
+        l: &Linker<'o, 'a, A>,
+        exti: &ExtIndex<A>,
+        at: &mut Sizes,
+    ) -> Result<'a, (Span, Span)> {
+        if self.obj.btf_ext.is_none() {
             return Ok((Span::default(), Span::default()));
-        };
+        }
         let fi_start = at.func_info;
         let li_start = at.line_info;
         let mut fi_on = true;
@@ -828,7 +935,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             };
             if fi_on {
                 let mut n: usize = 0;
-                for r in ext_records(obj, ext.func_info(), &p)? {
+                for r in exti.func_info.of(f) {
                     let d = self
                         .func_info
                         .get_mut(at.func_info)
@@ -847,7 +954,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             }
             if li_on {
                 let mut n: usize = 0;
-                for r in ext_records(obj, ext.line_info(), &p)? {
+                for r in exti.line_info.of(f) {
                     let d = self
                         .line_info
                         .get_mut(at.line_info)
@@ -884,17 +991,21 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 
     /// The CO-RE records of the laid-out program for the kernel to apply: offsets in
     /// bytes from the start of the program.
-    fn write_core_relos(&mut self, l: &Linker<'o, 'a, A>, at: &mut Sizes) -> Result<'a, Span> {
-        let obj = self.obj;
-        let Some(ext) = obj.btf_ext.as_ref() else {
+    fn write_core_relos(
+        &mut self,
+        l: &Linker<'o, 'a, A>,
+        exti: &ExtIndex<A>,
+        at: &mut Sizes,
+    ) -> Result<'a, Span> {
+        if self.obj.btf_ext.is_none() {
             return Ok(Span::default());
-        };
+        }
         let start = at.core_relos;
         for k in 0..l.n_order {
             let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
             let p = *l.prog(f)?;
             let base = l.off(f)?;
-            for r in ext_records(obj, ext.core_relos(), &p)? {
+            for r in exti.core_relos.of(f) {
                 let insn = base.saturating_add(r.insn_idx().saturating_sub(p.insn_off));
                 let d = self
                     .core_relos
@@ -944,7 +1055,9 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                     | uapi::BPF_MAP_TYPE_STACK
                     | uapi::BPF_MAP_TYPE_ARENA
             );
-            if no_btf || m.kind == MapKind::Inner {
+            // Inner map templates keep theirs (libbpf's fill_map_from_def): the kernel
+            // needs them for kptrs, timers or list heads in inner values.
+            if no_btf {
                 def.key_type_id = 0;
                 def.value_type_id = 0;
             }
@@ -1173,7 +1286,7 @@ impl<A: Alloc> CoreRelos<A> {
         let mut n = 0usize;
         for block in info.blocks() {
             let sec_name = btf.name_at(block.sec_name_off)?;
-            let Some(sec) = obj.elf.section_by_name(sec_name) else {
+            let Some(sec) = obj.sec_names.find(&obj.elf, sec_name) else {
                 continue;
             };
             for (i, r) in block.records().enumerate() {
@@ -1283,6 +1396,29 @@ fn kern_st_ops_types(k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
     })
 }
 
+/// Final autoload of struct_ops programs, from the slot references counted by
+/// [`StructOps::resolve`] (see there).
+fn settle_st_ops_load<A: Alloc>(
+    obj: &Object<'_, A>,
+    load: &mut [bool],
+    refs: &[(u32, u32)],
+    dropped: &[bool],
+) {
+    for (i, (l, p)) in load.iter_mut().zip(obj.progs.iter()).enumerate() {
+        if p.spec
+            .is_none_or(|s| s.prog_type != uapi::BPF_PROG_TYPE_STRUCT_OPS)
+        {
+            continue;
+        }
+        let (all, created) = refs.get(i).copied().unwrap_or((0, 0));
+        if all > 0 {
+            *l = created > 0;
+        } else if dropped.get(i).copied().unwrap_or(false) {
+            *l = false;
+        }
+    }
+}
+
 impl<A: Alloc> StructOps<A> {
     #[inline(never)]
     fn resolve<'a>(
@@ -1304,16 +1440,24 @@ impl<A: Alloc> StructOps<A> {
                 .filter(|(_, m)| m.kind == MapKind::StructOps && m.autocreate)
         };
         let n_maps = st_maps().count();
-        let mut referenced = alloc.alloc::<bool>(n_progs)?;
-        if n_maps == 0 {
-            // No struct_ops map: struct_ops programs have nothing to attach to.
-            for (l, p) in load.iter_mut().zip(obj.progs.iter()) {
-                if p.spec
-                    .is_some_and(|s| s.prog_type == uapi::BPF_PROG_TYPE_STRUCT_OPS)
-                {
-                    *l = false;
-                }
+        // libbpf's bpf_object_adjust_struct_ops_autoload(): a struct_ops program that
+        // struct_ops map slots refer to is loaded iff one of those maps is created; one
+        // no slot refers to keeps its autoload and fails to plan ("not referenced").
+        // `refs[p]` = (slots of any map, slots of created maps); slots of created maps
+        // whose member the kernel lacks are dropped below, and `dropped[p]` notes that
+        // libbpf then turns the program's autoload off.
+        let mut refs = alloc.alloc::<(u32, u32)>(n_progs)?;
+        let mut dropped = alloc.alloc::<bool>(n_progs)?;
+        for f in obj.st_ops_funcs.iter() {
+            let created = obj.maps.get(idx(f.map)).is_some_and(|m| m.autocreate);
+            if let Some(r) = refs.get_mut(idx(f.prog)) {
+                r.0 = r.0.saturating_add(1);
+                r.1 = r.1.saturating_add(u32::from(created));
             }
+        }
+        if n_maps == 0 {
+            // No struct_ops map created: nothing to attach struct_ops programs to.
+            settle_st_ops_load(obj, &mut load, &refs, &dropped);
             return Ok(StructOps {
                 load,
                 attach,
@@ -1389,8 +1533,17 @@ impl<A: Alloc> StructOps<A> {
                         .ctx(mc)
                         .ctx(c));
                     }
-                    // libbpf skips zero members the kernel lacks (and the program meant
-                    // for it is not loaded because of this map).
+                    // libbpf skips zero members the kernel lacks, and drops the slot's
+                    // program from this map.
+                    if let Some(p) = prog {
+                        if let Some(r) = refs.get_mut(idx(p)) {
+                            r.0 = r.0.saturating_sub(1);
+                            r.1 = r.1.saturating_sub(1);
+                        }
+                        if let Some(d) = dropped.get_mut(idx(p)) {
+                            *d = true;
+                        }
+                    }
                     continue;
                 };
                 if member.bitfield_size != 0 || km.bitfield_size != 0 {
@@ -1435,9 +1588,6 @@ impl<A: Alloc> StructOps<A> {
                             .ctx(c))
                         }
                     }
-                    *referenced
-                        .get_mut(idx(p))
-                        .ok_or(Error::malformed("program index"))? = true;
                     *funcs
                         .get_mut(fat)
                         .ok_or(Error::malformed("struct_ops slots"))? = StOpsSlot {
@@ -1478,15 +1628,7 @@ impl<A: Alloc> StructOps<A> {
                 },
             };
         }
-        // struct_ops programs no created map refers to are not loaded (libbpf).
-        for ((l, p), r) in load.iter_mut().zip(obj.progs.iter()).zip(referenced.iter()) {
-            if p.spec
-                .is_some_and(|s| s.prog_type == uapi::BPF_PROG_TYPE_STRUCT_OPS)
-                && !r
-            {
-                *l = false;
-            }
-        }
+        settle_st_ops_load(obj, &mut load, &refs, &dropped);
         let mut exact = alloc.alloc::<StOpsSlot>(fat)?;
         crate::util::copy(&mut exact, funcs.get(..fat).unwrap_or_default());
         Ok(StructOps {
@@ -1502,22 +1644,15 @@ impl<A: Alloc> StructOps<A> {
 
 /// Number of func_info, line_info and CO-RE records the laid-out program will carry.
 fn info_counts<A: Alloc>(
-    obj: &Object<'_, A>,
     l: &Linker<'_, '_, A>,
+    exti: &ExtIndex<A>,
 ) -> Result<'static, (usize, usize, usize)> {
-    let Some(ext) = obj.btf_ext.as_ref() else {
-        return Ok((0, 0, 0));
-    };
     let (mut fi, mut li, mut cr) = (0usize, 0usize, 0usize);
     for k in 0..l.n_order {
         let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
-        let p = obj
-            .progs
-            .get(idx(f))
-            .ok_or(Error::malformed("function index"))?;
-        fi = fi.saturating_add(ext_records(obj, ext.func_info(), p)?.count());
-        li = li.saturating_add(ext_records(obj, ext.line_info(), p)?.count());
-        cr = cr.saturating_add(ext_records(obj, ext.core_relos(), p)?.count());
+        fi = fi.saturating_add(exti.func_info.of(f).len());
+        li = li.saturating_add(exti.line_info.of(f).len());
+        cr = cr.saturating_add(exti.core_relos.of(f).len());
     }
     Ok((fi, li, cr))
 }

@@ -73,7 +73,7 @@ pub trait ExtRecord: Copy {
 }
 
 /// `struct bpf_func_info`: where a function starts and its BTF FUNC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FuncInfo {
     /// Byte offset of the function's first instruction in its section.
     pub insn_off: u32,
@@ -96,7 +96,7 @@ impl ExtRecord for FuncInfo {
 }
 
 /// `struct bpf_line_info`: source position of an instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LineInfo {
     /// Byte offset of the instruction in its section.
     pub insn_off: u32,
@@ -137,7 +137,7 @@ impl ExtRecord for LineInfo {
 }
 
 /// `struct bpf_core_relo`: one CO-RE relocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CoreRelo {
     /// Byte offset of the instruction to patch in its section.
     pub insn_off: u32,

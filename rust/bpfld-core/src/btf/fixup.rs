@@ -44,7 +44,7 @@ pub fn extern_datasec(name: &str) -> Option<ExternSec> {
 }
 
 /// What [`DatasecElf::global_var`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VarSymbol {
     /// `st_value`: the variable's offset in its section.
     pub value: u64,
@@ -250,7 +250,9 @@ where
                     .ctx(Ctx::BtfType(id)))
                 }
                 Some(s) => u32::try_from(s).map_err(|_| {
-                    Error::limit("DATASEC section bytes", s, u32::MAX).ctx(Ctx::BtfType(id))
+                    Error::malformed("ELF section of DATASEC larger than 4 GiB")
+                        .ctx(Ctx::Value(What::Size, s))
+                        .ctx(Ctx::BtfType(id))
                 })?,
             };
             self.set_datasec_size(id, size)?;
@@ -284,7 +286,10 @@ where
             };
             if fixup_offsets {
                 let value = u32::try_from(sym.value).map_err(|_| {
-                    Error::limit("VAR offset", sym.value, u32::MAX).ctx(Ctx::BtfType(var_id))
+                    Error::malformed("symbol value of DATASEC VAR does not fit 32 bits")
+                        .ctx(Ctx::Value(What::Offset, sym.value))
+                        .ctx(Ctx::BtfType(var_id))
+                        .ctx(Ctx::BtfType(id))
                 })?;
                 self.set_secinfo_offset(id, i, value)?;
             }

@@ -41,7 +41,7 @@ const ISZ_I: i64 = 8;
 
 use crate::btf::{self, Btf, BtfExt, BtfKind};
 use crate::bytes;
-use crate::elf::{self, Elf, Section, Symbol};
+use crate::elf::{self, Elf, Section, SectionNames, Symbol};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::{Insn, INSN_SIZE};
 use crate::limits;
@@ -67,7 +67,11 @@ pub struct Prog<'a> {
     pub insn_cnt: u32,
     /// The instructions, as bytes of the file.
     pub code: &'a [u8],
-    /// What the section name says; `None` for `.text` subprograms.
+    /// An entry program (outside `.text`); `false` for `.text` subprograms.
+    pub entry: bool,
+    /// What the section name says; `None` for `.text` subprograms and for entry
+    /// programs whose section name libbpf does not know (as libbpf, that is an error
+    /// only if the program is loaded: [`section::classify`] then says why).
     pub spec: Option<ProgSpec<'a>>,
     /// Load this program (false for `SEC("?...")`).
     pub autoload: bool,
@@ -85,7 +89,7 @@ pub struct Prog<'a> {
 impl Prog<'_> {
     /// A `.text` subprogram (not loadable by itself).
     pub fn is_subprog(&self) -> bool {
-        self.spec.is_none()
+        !self.entry
     }
 
     /// Instruction `i` of this program.
@@ -183,6 +187,8 @@ pub type ObjBtf<A> = Btf<<A as Alloc>::Buf<u8>, <A as Alloc>::Buf<u32>>;
 pub struct Object<'a, A: Alloc> {
     /// The ELF container.
     pub elf: Elf<'a>,
+    /// Its sections by name.
+    pub sec_names: SectionNames<A::Buf<u32>>,
     /// Object name (the file name up to its first `.`), used in internal map names.
     pub name: &'a str,
     /// License, NUL-terminated.
@@ -263,9 +269,15 @@ impl<'a, A: Alloc> Object<'a, A> {
             _ => RawStrings::default(),
         };
         let externs = externs::collect(&elf, &mut btf, btf_strings, alloc)?;
+        let sec_names = elf.section_names(alloc)?;
         if let Some(b) = btf.as_mut() {
-            b.fixup_datasecs(&mut ElfFacts { elf: &elf })
-                .ctx(Ctx::Section(".BTF"))?;
+            let vars = index_global_vars(&elf, alloc)?;
+            b.fixup_datasecs(&mut ElfFacts {
+                elf: &elf,
+                sec_names: &sec_names,
+                vars: &vars,
+            })
+            .ctx(Ctx::Section(".BTF"))?;
         }
         let btf_ext = match ext_sec {
             Some(s) => Some(BtfExt::parse(s.data).ctx(Ctx::Section(".BTF.ext"))?),
@@ -275,6 +287,7 @@ impl<'a, A: Alloc> Object<'a, A> {
         let progs = collect_progs(&elf, text_shndx, alloc)?;
         let mut obj = Object {
             elf,
+            sec_names,
             name,
             license,
             kern_version,
@@ -292,7 +305,7 @@ impl<'a, A: Alloc> Object<'a, A> {
             btf_strings,
         };
         maps::collect(&mut obj, alloc)?;
-        obj.mark_hidden_funcs_static()?;
+        obj.mark_hidden_funcs_static(alloc)?;
         collect_relos(&mut obj, alloc)?;
         maps::collect_slots(&mut obj, alloc)?;
         maps::collect_st_ops_funcs(&mut obj, alloc)?;
@@ -351,25 +364,34 @@ impl<'a, A: Alloc> Object<'a, A> {
     /// libbpf gives hidden (and internal) global subprograms static BTF linkage, so the
     /// verifier checks them in their caller's context instead of as global functions.
     #[inline(never)]
-    fn mark_hidden_funcs_static(&mut self) -> Result<'a, ()> {
+    fn mark_hidden_funcs_static(&mut self, alloc: &mut A) -> Result<'a, ()> {
         let Some(btf) = self.btf.as_mut() else {
             return Ok(());
         };
-        for p in self.progs.iter().filter(|p| p.hidden && p.is_subprog()) {
-            let mut found = None;
-            for id in 1..btf.type_count() {
-                let t = btf.type_by_id(id)?;
-                if t.kind() == BtfKind::Func
-                    && t.func()?.linkage == btf::BTF_FUNC_GLOBAL
-                    && t.name()? == p.name
-                {
-                    found = Some(id);
-                    break;
-                }
+        let hidden = |p: &&Prog<'a>| p.hidden && p.is_subprog();
+        let n = self.progs.iter().filter(hidden).count();
+        if n == 0 {
+            return Ok(());
+        }
+        // The names, sorted, each with whether its (first) global FUNC was found: one
+        // pass over the types instead of one per function.
+        let mut names = alloc.alloc::<(&'a str, bool)>(n)?;
+        for (slot, p) in names.iter_mut().zip(self.progs.iter().filter(hidden)) {
+            *slot = (p.name, false);
+        }
+        crate::util::sort_by_key(&mut names, |(name, _)| *name);
+        for id in 1..btf.type_count() {
+            let t = btf.type_by_id(id)?;
+            if t.kind() != BtfKind::Func || t.func()?.linkage != btf::BTF_FUNC_GLOBAL {
+                continue;
             }
-            if let Some(id) = found {
-                btf.set_func_linkage(id, btf::BTF_FUNC_STATIC)?;
+            let name = t.name()?;
+            let k = names.partition_point(|(n, _)| *n < name);
+            match names.get_mut(k) {
+                Some((n, done)) if *n == name && !*done => *done = true,
+                _ => continue,
             }
+            btf.set_func_linkage(id, btf::BTF_FUNC_STATIC)?;
         }
         Ok(())
     }
@@ -458,29 +480,51 @@ fn load_btf<'a, A: Alloc>(s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A
     Btf::parse(blob, offsets)
 }
 
-/// What the BTF DATASEC fixup needs to know about the ELF file.
-struct ElfFacts<'e, 'a> {
-    elf: &'e Elf<'a>,
+/// A global or weak `STT_OBJECT` symbol, for the DATASEC fixup.
+#[derive(Clone, Copy, Debug, Default)]
+struct VarSym<'a> {
+    name: &'a str,
+    index: u32,
+    var: btf::VarSymbol,
 }
 
-impl btf::DatasecElf for ElfFacts<'_, '_> {
+/// The global and weak `STT_OBJECT` symbols sorted by (name, symbol index), so each
+/// DATASEC variable finds the first one of its name in O(log symbols).
+fn index_global_vars<'a, A: Alloc>(elf: &Elf<'a>, alloc: &mut A) -> Result<'a, A::Buf<VarSym<'a>>> {
+    let is_var = |s: &Symbol<'a>| {
+        s.kind() == elf::STT_OBJECT && (s.bind() == elf::STB_GLOBAL || s.bind() == elf::STB_WEAK)
+    };
+    let n = elf.symbols().flatten().filter(is_var).count();
+    let mut vars = alloc.alloc::<VarSym<'a>>(n)?;
+    for (slot, s) in vars.iter_mut().zip(elf.symbols().flatten().filter(is_var)) {
+        *slot = VarSym {
+            name: s.name,
+            index: s.index,
+            var: btf::VarSymbol {
+                value: s.sym.st_value,
+                hidden: matches!(s.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL),
+            },
+        };
+    }
+    crate::util::sort_by_key(&mut vars, |v| (v.name, v.index));
+    Ok(vars)
+}
+
+/// What the BTF DATASEC fixup needs to know about the ELF file.
+struct ElfFacts<'e, 'a, B> {
+    elf: &'e Elf<'a>,
+    sec_names: &'e SectionNames<B>,
+    vars: &'e [VarSym<'a>],
+}
+
+impl<B: core::ops::Deref<Target = [u32]>> btf::DatasecElf for ElfFacts<'_, '_, B> {
     fn section_size(&mut self, name: &str) -> Option<u64> {
-        self.elf.section_by_name(name).map(|s| s.size())
+        self.sec_names.find(self.elf, name).map(|s| s.size())
     }
 
     fn global_var(&mut self, name: &str) -> Option<btf::VarSymbol> {
-        self.elf
-            .symbols()
-            .flatten()
-            .find(|s| {
-                s.name == name
-                    && s.kind() == elf::STT_OBJECT
-                    && (s.bind() == elf::STB_GLOBAL || s.bind() == elf::STB_WEAK)
-            })
-            .map(|s| btf::VarSymbol {
-                value: s.sym.st_value,
-                hidden: matches!(s.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL),
-            })
+        let k = self.vars.partition_point(|v| v.name < name);
+        self.vars.get(k).filter(|v| v.name == name).map(|v| v.var)
     }
 }
 
@@ -544,9 +588,9 @@ fn collect_progs<'a, A: Alloc>(
                 .ctx(c));
             }
             let (autoload, sec_name) = section::split_autoload(sec.name);
-            let spec = section::classify(sec_name).ctx(Ctx::Prog(s.name))?;
+            let spec = section::classify(sec_name).ok();
             entries = entries.saturating_add(1);
-            (Some(spec), autoload, sec_name)
+            (spec, autoload, sec_name)
         };
         let vis = s.visibility();
         let slot = progs
@@ -559,6 +603,7 @@ fn collect_progs<'a, A: Alloc>(
             insn_off: bytes::u32_of(bytes::usize_of(off / ISZ)?)?,
             insn_cnt: bytes::u32_of(bytes::usize_of(size / ISZ)?)?,
             code,
+            entry: !is_text,
             spec,
             autoload,
             global,

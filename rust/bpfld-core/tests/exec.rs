@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! The executor against a scripted kernel: the order and contents of the `bpf(2)`
+//! commands it issues, its cleanup when any one of them fails, and how it goes on when
+//! the kernel refuses the object's BTF. The fixtures are `fixtures/*.bpf.c`, compiled
+//! at test time (skipped without clang, a failure under `CI=true`).
+
+mod support;
+
+use bpfld_core::elf::Elf;
+use bpfld_core::exec::{self, Bpf, Cmd};
+use bpfld_core::object::Object;
+use bpfld_core::plan::{KernelBtf, Plan};
+use std::collections::BTreeSet;
+use support::{fixtures, kinfo, FakeKernelBtf, TestAlloc};
+
+/// What the scripted kernel saw of one command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seen {
+    Btf,
+    Map { btf_fd: u32, key: u32, value: u32 },
+    Update,
+    Freeze,
+    Prog { btf_fd: u32, func_info: u32 },
+}
+
+/// A kernel that hands out fds from 100 up, fails command number `fail_at` (0-based)
+/// with `errno`, and records what it saw, created and closed.
+#[derive(Default)]
+struct Script {
+    fail_at: Option<(usize, i32)>,
+    fail_btf: Option<i32>,
+    seen: Vec<Seen>,
+    next_fd: i32,
+    open: BTreeSet<i32>,
+    closed: Vec<i32>,
+    dropped: Vec<i32>,
+}
+
+impl Bpf for Script {
+    fn bpf(&mut self, cmd: Cmd<'_>) -> Result<i32, i32> {
+        let n = self.seen.len();
+        let (seen, creates) = match cmd {
+            Cmd::BtfLoad(_) => (Seen::Btf, true),
+            Cmd::MapCreate(a) => (
+                Seen::Map {
+                    btf_fd: a.btf_fd,
+                    key: a.btf_key_type_id,
+                    value: a.btf_value_type_id,
+                },
+                true,
+            ),
+            Cmd::MapUpdate(_) => (Seen::Update, false),
+            Cmd::MapFreeze(_) => (Seen::Freeze, false),
+            Cmd::ProgLoad(a) => (
+                Seen::Prog {
+                    btf_fd: a.prog_btf_fd,
+                    func_info: a.func_info_cnt,
+                },
+                true,
+            ),
+        };
+        let is_btf = seen == Seen::Btf;
+        self.seen.push(seen);
+        if let Some((at, errno)) = self.fail_at {
+            if at == n {
+                return Err(errno);
+            }
+        }
+        if is_btf {
+            if let Some(e) = self.fail_btf {
+                return Err(e);
+            }
+        }
+        if !creates {
+            return Ok(0);
+        }
+        self.next_fd += 1;
+        let fd = 100 + self.next_fd;
+        self.open.insert(fd);
+        Ok(fd)
+    }
+
+    fn close(&mut self, fd: i32) {
+        assert!(
+            self.open.remove(&fd),
+            "fd {fd} closed twice or never created"
+        );
+        self.closed.push(fd);
+    }
+
+    fn btf_dropped(&mut self, errno: i32) {
+        self.dropped.push(errno);
+    }
+}
+
+/// The fds a successful run handed out (maps, programs), or the errno and message.
+type Outcome = Result<(Vec<i32>, Vec<i32>), (i32, String)>;
+
+/// Plan fixture `name` and run it against `s`; returns the executor's result (errno
+/// on failure) and the fds it handed out.
+fn execute(name: &str, s: &mut Script) -> Option<Outcome> {
+    let bytes = fixtures()?.get(name).unwrap();
+    let a = &mut TestAlloc::new();
+    let elf = Elf::parse(bytes, a).unwrap();
+    let obj = Object::parse(elf, name, a).unwrap();
+    let kb = FakeKernelBtf;
+    let kb: Option<&dyn KernelBtf> = Some(&kb);
+    let mut plan = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+    let mut maps = vec![0; plan.maps.len()];
+    let mut progs = vec![0; plan.progs.len()];
+    Some(match exec::execute(&mut plan, s, &mut maps, &mut progs) {
+        Ok(()) => Ok((maps, progs)),
+        Err(e) => Err((e.errno(), format!("{e}"))),
+    })
+}
+
+#[test]
+fn success_hands_out_every_fd_and_closes_only_the_btf_and_templates() {
+    for name in ["basic", "calls", "maps", "attach"] {
+        let mut s = Script::default();
+        let Some(r) = execute(name, &mut s) else {
+            return;
+        };
+        let (maps, progs) = r.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(s.dropped.is_empty());
+        assert_eq!(s.seen.first(), Some(&Seen::Btf), "{name}: BTF first");
+        // Everything still open is handed out, once.
+        let out: BTreeSet<i32> = maps
+            .iter()
+            .chain(&progs)
+            .copied()
+            .filter(|&f| f >= 0)
+            .collect();
+        assert_eq!(out, s.open, "{name}");
+        assert!(
+            progs.iter().all(|&f| f > 100),
+            "{name}: every program loaded"
+        );
+        // The BTF fd (the first created) is closed once the maps and programs hold it.
+        assert!(s.closed.contains(&101), "{name}: BTF fd closed");
+        for c in &s.seen {
+            if let Seen::Prog { btf_fd, .. } = c {
+                assert_eq!(*btf_fd, 101, "{name}: programs get the object's BTF");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failure_at_any_step_closes_everything() {
+    for name in ["basic", "calls", "maps", "attach"] {
+        let mut full = Script::default();
+        if execute(name, &mut full).is_none() {
+            return;
+        }
+        let steps = full.seen.len();
+        assert!(steps >= 3, "{name}: {steps} commands");
+        for at in 0..steps {
+            let mut s = Script {
+                fail_at: Some((at, 13)),
+                ..Script::default()
+            };
+            let (errno, msg) = match execute(name, &mut s).unwrap() {
+                Err(e) => e,
+                Ok((maps, progs)) => {
+                    // Only two refusals are survivable: the BTF (loaded without it) and
+                    // a map create with BTF types (retried without them, as libbpf).
+                    match &s.seen[at] {
+                        Seen::Btf => assert_eq!(s.dropped, vec![13]),
+                        Seen::Map { key, value, .. } => {
+                            assert!(*key != 0 || *value != 0, "{name}: {:?}", s.seen);
+                            assert!(
+                                matches!(
+                                    s.seen[at + 1],
+                                    Seen::Map {
+                                        btf_fd: 0,
+                                        key: 0,
+                                        value: 0
+                                    }
+                                ),
+                                "{name}: retried without BTF"
+                            );
+                        }
+                        c => panic!("{name} failing at {at} ({c:?}) succeeded"),
+                    }
+                    let out: BTreeSet<i32> = maps
+                        .iter()
+                        .chain(&progs)
+                        .copied()
+                        .filter(|&f| f >= 0)
+                        .collect();
+                    assert_eq!(out, s.open, "{name} failing at {at}");
+                    continue;
+                }
+            };
+            assert_eq!(errno, 13, "{name} failing at {at}: {msg}");
+            assert!(
+                s.open.is_empty(),
+                "{name} failing at {at}: leaked {:?}",
+                s.open
+            );
+            assert_eq!(s.seen.len(), at + 1, "{name}: stops at the failing command");
+            assert!(msg.contains("errno 13"), "{name}: {msg}");
+        }
+    }
+}
+
+#[test]
+fn refused_btf_is_optional_without_struct_ops() {
+    let mut s = Script {
+        fail_btf: Some(22),
+        ..Script::default()
+    };
+    let Some(r) = execute("maps", &mut s) else {
+        return;
+    };
+    let (maps, progs) = r.unwrap();
+    assert_eq!(s.dropped, vec![22]);
+    assert!(maps.iter().any(|&f| f > 0) && progs.iter().all(|&f| f > 0));
+    let mut n_maps = 0;
+    for c in &s.seen {
+        match c {
+            Seen::Map { btf_fd, key, value } => {
+                n_maps += 1;
+                assert_eq!((*btf_fd, *key, *value), (0, 0, 0), "no BTF types for maps");
+            }
+            Seen::Prog { btf_fd, func_info } => {
+                assert_eq!((*btf_fd, *func_info), (0, 0), "no func info for programs");
+            }
+            _ => {}
+        }
+    }
+    assert!(n_maps >= 3);
+    assert!(s.open.iter().all(|f| maps.contains(f) || progs.contains(f)));
+}
