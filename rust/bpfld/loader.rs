@@ -415,7 +415,29 @@ struct Job<'d> {
 extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Job` passed by `load_verified`, which waits for us.
     let job = unsafe { &mut *arg.cast::<Job<'_>>() };
-    if let Err(f) = parse_plan_run(job) {
+    // Parsing and planning are sibling calls, not nested ones: their deepest frames
+    // (object parser, CO-RE) do not stack (see scripts/stack-depth).
+    let mut alloc = KAlloc::default();
+    let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
+        let mut plan = make_plan(job, &obj, &mut alloc)?;
+        job.receipt = plan.receipt;
+        let n_progs = plan.progs.len();
+        let n_maps = obj
+            .maps
+            .iter()
+            .zip(plan.maps.iter())
+            .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
+            .count();
+        if job.progs_cap < n_progs || job.maps_cap < n_maps {
+            job.needed = Some((n_progs as u32, n_maps as u32));
+            return Err(fail(
+                28,
+                format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
+            ));
+        }
+        run_plan(job, &mut plan, &obj)
+    });
+    if let Err(f) = res {
         job.fail = Some(f);
     }
     0
@@ -433,13 +455,14 @@ fn parse<'d>(
     KBox::new(obj, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }
 
-/// Parse, plan and execute, in the loading thread.
+/// Plan the parsed object into the heap, in the loading thread.
 #[inline(never)]
-fn parse_plan_run(job: &mut Job<'_>) -> core::result::Result<(), Fail> {
-    let mut alloc = KAlloc::default();
-    let obj = parse(job.data, job.obj_name, &mut alloc)?;
-    let obj = &*obj;
-    let vmlinux = if plan::needs_kernel_btf(&obj) {
+fn make_plan<'o, 'a>(
+    job: &Job<'_>,
+    obj: &'o Object<'a, KAlloc>,
+    alloc: &mut KAlloc,
+) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
+    let vmlinux = if plan::needs_kernel_btf(obj) {
         Some(job.state.vmlinux()?)
     } else {
         None
@@ -459,36 +482,7 @@ fn parse_plan_run(job: &mut Job<'_>) -> core::result::Result<(), Fail> {
         symbols: Some(&ExportedSymbols),
         ..plan::Options::default()
     };
-    let mut plan = build_plan(obj, &kinfo, kbtf, &opts, &mut alloc)?;
-    job.receipt = plan.receipt;
-
-    let n_progs = plan.progs.len();
-    let n_maps = obj
-        .maps
-        .iter()
-        .zip(plan.maps.iter())
-        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
-        .count();
-    if job.progs_cap < n_progs || job.maps_cap < n_maps {
-        job.needed = Some((n_progs as u32, n_maps as u32));
-        return Err(fail(
-            28,
-            format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
-        ));
-    }
-    run_plan(job, &mut plan, obj)
-}
-
-/// Plan into the heap.
-#[inline(never)]
-fn build_plan<'o, 'a>(
-    obj: &'o Object<'a, KAlloc>,
-    kinfo: &KernelInfo,
-    kbtf: Option<&dyn KernelBtf>,
-    opts: &plan::Options<'_>,
-    alloc: &mut KAlloc,
-) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
-    let plan = Plan::build_with(obj, kinfo, kbtf, opts, alloc).map_err(core_fail)?;
+    let plan = Plan::build_with(obj, &kinfo, kbtf, &opts, alloc).map_err(core_fail)?;
     KBox::new(plan, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }
 
@@ -572,6 +566,7 @@ impl Bpf for KernelBpf {
 }
 
 /// Execute the plan, then take every created object out of this thread's table.
+#[inline(never)]
 fn run_plan(
     job: &mut Job<'_>,
     plan: &mut Plan<'_, '_, KAlloc>,
@@ -784,6 +779,7 @@ fn install(
 
 impl State {
     /// The cached vmlinux BTF, loading it on first use.
+    #[inline(never)]
     fn vmlinux(&self) -> core::result::Result<Arc<Vmlinux>, Fail> {
         let mut guard = self.vmlinux.lock();
         if let Some(v) = guard.as_ref() {

@@ -124,7 +124,11 @@ fn main() {
     };
     let selected: Vec<&Test> = tests
         .iter()
-        .filter(|t| filter.as_deref().is_none_or(|f| name(t).contains(f)))
+        .filter(|t| {
+            filter
+                .as_deref()
+                .is_none_or(|f| f.split(',').any(|f| name(t).contains(f)))
+        })
         .collect();
     let mut k = match Ktap::new(selected.len(), ktap_path.as_deref()) {
         Ok(k) => k,
