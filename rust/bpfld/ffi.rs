@@ -50,6 +50,8 @@ extern "C" {
     pub(crate) fn bpfld_capable_sys_admin() -> bool;
     /// Take a module reference that is never dropped (sealed policy lives until reboot).
     pub(crate) fn bpfld_pin_module();
+    /// `ktime_get_ns()`: monotonic nanoseconds.
+    pub(crate) fn bpfld_ktime_ns() -> u64;
     /// `PAGE_SIZE`.
     pub(crate) fn bpfld_page_size() -> c_uint;
     /// `num_possible_cpus()`.

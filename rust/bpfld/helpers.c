@@ -170,6 +170,12 @@ void bpfld_pin_module(void)
 	__module_get(THIS_MODULE);
 }
 
+u64 bpfld_ktime_ns(void);
+u64 bpfld_ktime_ns(void)
+{
+	return ktime_get_ns();
+}
+
 unsigned int bpfld_page_size(void);
 unsigned int bpfld_page_size(void)
 {

@@ -166,7 +166,10 @@ fn check_request(req: &BpfldLoad) -> core::result::Result<(), Fail> {
     if req.flags != 0 {
         return Err(fail(22, format_args!("unknown flags {:#x}", req.flags)));
     }
-    if req.reserved.iter().any(|&r| r != 0)
+    if req.reserved != 0
+        || req.time_ns != 0
+        || req.bpf_time_ns != 0
+        || req.mem_bytes != 0
         || req.err_errno != 0
         || req.digest_algo != 0
         || req.digest_size != 0
@@ -269,6 +272,8 @@ fn load_verified(
     digest: &mut BpfldDigest,
     name: &mut [u8; 64],
 ) -> core::result::Result<Msg<512>, Fail> {
+    // SAFETY: reads the monotonic clock.
+    let t0 = unsafe { ffi::bpfld_ktime_ns() };
     // The object file.
     // SAFETY: fget takes its own reference (or returns NULL).
     let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
@@ -344,6 +349,8 @@ fn load_verified(
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
         receipt: [0; 32],
+        bpf_ns: 0,
+        mem: 0,
         needed: None,
         progs: KVec::new(),
         maps: KVec::new(),
@@ -352,6 +359,8 @@ fn load_verified(
     // SAFETY: `job` outlives the call: bpfld_run_isolated waits for the thread to finish.
     let ret = unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_>).cast()) };
     req.receipt = job.receipt;
+    req.bpf_time_ns = job.bpf_ns;
+    req.mem_bytes = (data.len() as u64).saturating_add(job.mem);
     if let Some((p, m)) = job.needed {
         req.progs_cnt = p;
         req.maps_cnt = m;
@@ -367,6 +376,8 @@ fn load_verified(
     drop(job);
     drop(data);
 
+    // SAFETY: reads the monotonic clock.
+    req.time_ns = unsafe { ffi::bpfld_ktime_ns() }.saturating_sub(t0);
     install(req, arg, progs, maps)
 }
 
@@ -404,6 +415,10 @@ struct Job<'d> {
     progs_cap: usize,
     maps_cap: usize,
     receipt: [u8; 32],
+    /// Nanoseconds spent in kern_sys_bpf.
+    bpf_ns: u64,
+    /// Bytes the core's allocator handed out.
+    mem: u64,
     /// Set when the caller's arrays are too small: (programs, maps) needed.
     needed: Option<(u32, u32)>,
     progs: KVec<Created>,
@@ -437,6 +452,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         }
         run_plan(job, &mut plan, &obj)
     });
+    job.mem = alloc.bytes as u64;
     if let Err(f) = res {
         job.fail = Some(f);
     }
@@ -489,10 +505,14 @@ fn make_plan<'o, 'a>(
 /// `kern_sys_bpf` in the loading thread.
 struct KernelBpf {
     log: Log,
+    /// Nanoseconds spent in kern_sys_bpf so far.
+    ns: u64,
 }
 
 impl Bpf for KernelBpf {
     fn bpf(&mut self, cmd: Cmd<'_>) -> core::result::Result<i32, i32> {
+        // SAFETY: reads the monotonic clock.
+        let t0 = unsafe { ffi::bpfld_ktime_ns() };
         // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;
         // the core filled its pointers from buffers of the plan that outlive the call.
         let ret = unsafe {
@@ -536,6 +556,9 @@ impl Bpf for KernelBpf {
                 }
             }
         };
+        // SAFETY: reads the monotonic clock.
+        let t1 = unsafe { ffi::bpfld_ktime_ns() };
+        self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
         if ret < 0 {
             Err(-ret)
         } else {
@@ -578,8 +601,13 @@ fn run_plan(
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut prog_fds = KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
-    let mut k = KernelBpf { log: job.log };
-    exec::execute(plan, &mut k, &mut map_fds, &mut prog_fds).map_err(core_fail)?;
+    let mut k = KernelBpf {
+        log: job.log,
+        ns: 0,
+    };
+    let res = exec::execute(plan, &mut k, &mut map_fds, &mut prog_fds);
+    job.bpf_ns = k.ns;
+    res.map_err(core_fail)?;
 
     // Move every object out of this thread's table. From here on failure must close
     // what is still in the table and drop what was already taken.

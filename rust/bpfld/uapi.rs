@@ -86,7 +86,10 @@ pub(crate) struct BpfldLoad {
     pub(crate) digest: [u8; BPFLD_DIGEST_MAX],
     pub(crate) receipt: [u8; 32],
     pub(crate) err_msg: [u8; 256],
-    pub(crate) reserved: [u64; 4],
+    pub(crate) time_ns: u64,
+    pub(crate) bpf_time_ns: u64,
+    pub(crate) mem_bytes: u64,
+    pub(crate) reserved: u64,
 }
 
 /// `struct bpfld_digest`.

@@ -90,7 +90,13 @@ struct bpfld_load {
 	__u8 digest[BPFLD_DIGEST_MAX];	/* out: the file's fs-verity digest */
 	__u8 receipt[32];	/* out: SHA-256 receipt of what was loaded */
 	char err_msg[256];	/* out: why the load failed, empty on success */
-	__u64 reserved[4];	/* must be zero */
+	__u64 time_ns;		/* out: time the module spent on the load, from the request
+				 * to the fds (fs-verity check, read, parse, plan, execute) */
+	__u64 bpf_time_ns;	/* out: of which inside the kernel's BPF commands (BTF and map
+				 * creation, program verification and JIT) */
+	__u64 mem_bytes;	/* out: memory the load held: the file's copy plus the
+				 * parser's and planner's buffers (all live until the end) */
+	__u64 reserved;		/* must be zero */
 };
 
 #define BPFLD_IOC_LOAD _IOWR(BPFLD_IOC_MAGIC, 0x01, struct bpfld_load)

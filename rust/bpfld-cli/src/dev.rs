@@ -106,6 +106,19 @@ pub struct KLoad {
     pub digest: Vec<u8>,
     /// Receipt.
     pub receipt: [u8; 32],
+    /// What the load cost in the module.
+    pub stats: KStats,
+}
+
+/// What a load cost in the module (`time_ns`, `bpf_time_ns`, `mem_bytes`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KStats {
+    /// Nanoseconds from the request to the fds.
+    pub time_ns: u64,
+    /// Of which inside the kernel's BPF commands (verifier, JIT, map creation).
+    pub bpf_time_ns: u64,
+    /// Bytes the load held (file copy plus the core's buffers).
+    pub mem_bytes: u64,
 }
 
 /// Why `BPFLD_IOC_LOAD` failed.
@@ -278,6 +291,11 @@ impl Device {
                         digest_algo: req.digest_algo,
                         digest,
                         receipt: req.receipt,
+                        stats: KStats {
+                            time_ns: req.time_ns,
+                            bpf_time_ns: req.bpf_time_ns,
+                            mem_bytes: req.mem_bytes,
+                        },
                     });
                 }
                 Err(e)

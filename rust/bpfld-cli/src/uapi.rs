@@ -158,8 +158,14 @@ pub struct BpfldLoad {
     pub receipt: [u8; 32],
     /// Error message.
     pub err_msg: [u8; 256],
+    /// Time the module spent on the load.
+    pub time_ns: u64,
+    /// Of which inside the kernel's BPF commands.
+    pub bpf_time_ns: u64,
+    /// Memory the load held.
+    pub mem_bytes: u64,
     /// Reserved.
-    pub reserved: [u64; 4],
+    pub reserved: u64,
 }
 
 impl Default for BpfldLoad {
@@ -260,7 +266,9 @@ int main(void) {
     P(offsetof(struct bpfld_load, progs)); P(offsetof(struct bpfld_load, maps));
     P(offsetof(struct bpfld_load, digest_algo)); P(offsetof(struct bpfld_load, err_errno));
     P(offsetof(struct bpfld_load, digest)); P(offsetof(struct bpfld_load, receipt));
-    P(offsetof(struct bpfld_load, err_msg)); P(offsetof(struct bpfld_load, reserved));
+    P(offsetof(struct bpfld_load, err_msg)); P(offsetof(struct bpfld_load, time_ns));
+    P(offsetof(struct bpfld_load, bpf_time_ns)); P(offsetof(struct bpfld_load, mem_bytes));
+    P(offsetof(struct bpfld_load, reserved));
     P(sizeof(struct bpfld_digest)); P(offsetof(struct bpfld_digest, digest));
     P(sizeof(struct bpfld_trust_entry)); P(offsetof(struct bpfld_trust_entry, state));
     P(sizeof(struct bpfld_trust_list)); P(offsetof(struct bpfld_trust_list, entries));
@@ -372,6 +380,18 @@ int main(void) {
             (
                 "offsetof(struct bpfld_load, err_msg)",
                 offset_of!(BpfldLoad, err_msg) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_load, time_ns)",
+                offset_of!(BpfldLoad, time_ns) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_load, bpf_time_ns)",
+                offset_of!(BpfldLoad, bpf_time_ns) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_load, mem_bytes)",
+                offset_of!(BpfldLoad, mem_bytes) as u64,
             ),
             (
                 "offsetof(struct bpfld_load, reserved)",

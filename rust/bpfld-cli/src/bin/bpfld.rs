@@ -169,15 +169,24 @@ fn load(args: &[&str]) -> Result<(), String> {
             })
             .collect();
         println!(
-            "{{\"object\":{},\"digest\":\"{digest}\",\"receipt\":\"sha256:{}\",\"programs\":[{}],\"maps\":[{}]}}",
+            "{{\"object\":{},\"digest\":\"{digest}\",\"receipt\":\"sha256:{}\",\"time_ns\":{},\"bpf_time_ns\":{},\"mem_bytes\":{},\"programs\":[{}],\"maps\":[{}]}}",
             json_str(obj),
             hex(&l.receipt),
+            l.stats.time_ns,
+            l.stats.bpf_time_ns,
+            l.stats.mem_bytes,
             progs.join(","),
             maps.join(",")
         );
     } else {
         println!("object {obj} {digest}");
         println!("receipt sha256:{}", hex(&l.receipt));
+        println!(
+            "cost {} us ({} us in the kernel's BPF commands), {} KiB",
+            l.stats.time_ns / 1000,
+            l.stats.bpf_time_ns / 1000,
+            l.stats.mem_bytes.div_ceil(1024)
+        );
         for p in &l.progs {
             println!(
                 "prog {} section {} type {} fd {} id {} tag {}",

@@ -213,7 +213,14 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
             (
                 "reserved not zero",
                 uapi::BpfldLoad {
-                    reserved: [0, 0, 1, 0],
+                    reserved: 1,
+                    ..base
+                },
+            ),
+            (
+                "statistics output not zero",
+                uapi::BpfldLoad {
+                    bpf_time_ns: 1,
                     ..base
                 },
             ),
@@ -419,6 +426,23 @@ pub fn load_object(env: &Env, obj: &str) -> Outcome {
         Ok(l) => l,
         Err(e) => return fail(format!("{obj}: {e}")),
     };
+    // The module's cost report must be coherent: some time, at most all of it in the
+    // kernel's BPF commands (at least one program or map was created), and at least
+    // the file's copy in memory.
+    let st = l.stats;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if st.time_ns == 0 || st.bpf_time_ns == 0 || st.bpf_time_ns > st.time_ns || st.mem_bytes < size
+    {
+        return fail(format!(
+            "{obj}: incoherent load statistics {st:?} (file {size} bytes)"
+        ));
+    }
+    println!(
+        "# {obj}: {} us, {} us in BPF commands, {} KiB",
+        st.time_ns / 1000,
+        st.bpf_time_ns / 1000,
+        st.mem_bytes.div_ceil(1024)
+    );
     let mut args = vec![
         "--check-ids".to_string(),
         format!(
