@@ -1615,7 +1615,8 @@ static int run_directives(const struct directives *ds, const struct check_env *e
 			const char *verb = d->tok[0];
 			bool is_run = !strcmp(verb, "run");
 
-			if (!strcmp(verb, "host-skip") || !strcmp(verb, "expect-fail"))
+			if (!strcmp(verb, "host-skip") || !strcmp(verb, "expect-fail") ||
+			    !strcmp(verb, "module-fail"))
 				continue;
 			if ((pass == 0) != is_run)
 				continue;

@@ -392,7 +392,12 @@ fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
     );
     let text = std::fs::read_to_string(src).ok()?;
     for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix("// bpfld: expect-fail") else {
+        // expect-fail: everyone refuses; module-fail: only the module does.
+        let l = line.trim();
+        let Some(rest) = l
+            .strip_prefix("// bpfld: expect-fail")
+            .or_else(|| l.strip_prefix("// bpfld: module-fail"))
+        else {
             continue;
         };
         let mut prog = None;
