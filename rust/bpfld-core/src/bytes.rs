@@ -75,6 +75,33 @@ pub fn cstr(table: &[u8], off: usize, max: usize) -> Option<&str> {
     core::str::from_utf8(window.get(..end)?).ok()
 }
 
+/// Why [`cstr_checked`] found no name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadName {
+    /// The offset is past the table.
+    Offset,
+    /// No NUL within `max` bytes, but the table goes on.
+    TooLong,
+    /// No NUL before the table ends.
+    Unterminated,
+    /// Not UTF-8.
+    NotUtf8,
+}
+
+/// [`cstr`], saying why there is no name.
+pub fn cstr_checked(table: &[u8], off: usize, max: usize) -> core::result::Result<&str, BadName> {
+    let rest = table.get(off..).ok_or(BadName::Offset)?;
+    let window = rest.get(..max.saturating_add(1)).unwrap_or(rest);
+    let Some(end) = window.iter().position(|&b| b == 0) else {
+        return Err(if rest.len() > max {
+            BadName::TooLong
+        } else {
+            BadName::Unterminated
+        });
+    };
+    core::str::from_utf8(window.get(..end).unwrap_or_default()).map_err(|_| BadName::NotUtf8)
+}
+
 /// [`cstr`] with an error for the failure case.
 pub fn cstr_e<'a>(
     table: &'a [u8],
@@ -107,6 +134,13 @@ pub fn usize_of(v: u64) -> Result<'static, usize> {
 #[inline]
 pub fn u32_of(v: usize) -> Result<'static, u32> {
     u32::try_from(v).map_err(|_| Error::malformed("value does not fit u32"))
+}
+
+/// A `u32` index or count as a `usize`; `usize::MAX` (so that a lookup with it fails)
+/// where it would not fit.
+#[inline]
+pub fn idx(i: u32) -> usize {
+    usize::try_from(i).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

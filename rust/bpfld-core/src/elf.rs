@@ -12,7 +12,10 @@
 //! from little-endian bytes instead of casting, so no alignment is required of the file.
 //! Big-endian and 32-bit objects are refused up front with a clear error.
 
-use crate::bytes::{self, add, mul, u16_at, u32_at, u64_at, u8_at};
+use crate::bytes::{self, add, mul, u16_at, u32_at, u64_at, u8_at, BadName};
+
+// The name error messages spell the limit out.
+const _: () = assert!(limits::MAX_NAME_LEN == 512);
 use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
 use crate::limits;
 use crate::mem::Alloc;
@@ -196,13 +199,7 @@ impl<'a> Elf<'a> {
 
         for index in 1..self.shnum {
             let hdr = self.raw_header(index)?;
-            let name = bytes::cstr(
-                self.shstrtab,
-                bytes::usize_of(u64::from(hdr.sh_name))?,
-                limits::MAX_NAME_LEN,
-            )
-            .ok_or(Error::malformed("invalid section name"))
-            .ctx(Ctx::SectionIndex(index))?;
+            let name = self.section_name(index)?;
             let c = Ctx::Section(name);
             let data = self.extent(&hdr).ctx(c)?;
             if !data.is_empty() {
@@ -318,12 +315,20 @@ impl<'a> Elf<'a> {
 
     fn section_name(&self, index: u32) -> Result<'a, &'a str> {
         let hdr = self.raw_header(index)?;
-        bytes::cstr(
+        bytes::cstr_checked(
             self.shstrtab,
             bytes::usize_of(u64::from(hdr.sh_name))?,
             limits::MAX_NAME_LEN,
         )
-        .ok_or(Error::malformed("invalid section name").ctx(Ctx::SectionIndex(index)))
+        .map_err(|why| {
+            Error::malformed(match why {
+                BadName::Offset => "invalid section name: offset past .shstrtab",
+                BadName::TooLong => "invalid section name: longer than 512 bytes (MAX_NAME_LEN)",
+                BadName::Unterminated => "invalid section name: not NUL-terminated",
+                BadName::NotUtf8 => "invalid section name: not UTF-8",
+            })
+            .ctx(Ctx::SectionIndex(index))
+        })
     }
 
     /// The whole file.
@@ -407,14 +412,20 @@ impl<'a> Elf<'a> {
                     .ctx(Ctx::Value(What::Index, u64::from(index))),
             )?;
         let sym = read_sym(b).ok_or(Error::malformed("truncated symbol"))?;
-        let name = bytes::cstr(
+        let name = bytes::cstr_checked(
             self.strtab,
             bytes::usize_of(u64::from(sym.st_name))?,
             limits::MAX_NAME_LEN,
         )
-        .ok_or(
-            Error::malformed("invalid symbol name").ctx(Ctx::Value(What::Index, u64::from(index))),
-        )?;
+        .map_err(|why| {
+            Error::malformed(match why {
+                BadName::Offset => "invalid symbol name: offset past .strtab",
+                BadName::TooLong => "invalid symbol name: longer than 512 bytes (MAX_NAME_LEN)",
+                BadName::Unterminated => "invalid symbol name: not NUL-terminated",
+                BadName::NotUtf8 => "invalid symbol name: not UTF-8",
+            })
+            .ctx(Ctx::Value(What::Index, u64::from(index)))
+        })?;
         let shndx = u32::from(sym.st_shndx);
         if shndx != SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= self.shnum {
             return Err(

@@ -11,6 +11,7 @@
 //! Failure is atomic: every fd created so far is closed before the error returns, and
 //! the error names the step and the map or program.
 
+use crate::bytes::idx;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::mem::Alloc;
 use crate::object::{MapKind, SlotTarget};
@@ -133,10 +134,6 @@ pub fn execute<'a, A: Alloc, B: Bpf>(
             Err(e)
         }
     }
-}
-
-fn idx(i: u32) -> usize {
-    usize::try_from(i).unwrap_or(usize::MAX)
 }
 
 fn fd_u32(fd: i32) -> u32 {

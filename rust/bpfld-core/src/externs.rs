@@ -27,6 +27,7 @@
 //! written only inside its own `data_off..data_off + size`.
 
 use crate::btf::{BtfKind, Types};
+use crate::bytes::idx;
 use crate::core_relo::types_are_compat;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::Insn;
@@ -103,10 +104,6 @@ pub const fn has_syscall_wrapper() -> bool {
         target_arch = "s390x",
         target_arch = "riscv64"
     ))
-}
-
-fn idx(i: u32) -> usize {
-    usize::try_from(i).unwrap_or(usize::MAX)
 }
 
 /// Whether `obj` has `CONFIG_*` externs, so that the caller knows it must provide a

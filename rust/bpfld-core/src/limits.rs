@@ -67,9 +67,15 @@ pub const MAX_CORE_SPEC_LEN: usize = 64;
 pub const MAX_MAP_VALUES: usize = 1 << 16;
 
 /// Size of one global data section (`.data`, `.rodata`, `.bss`, ...): a map value. The
-/// kernel caps array values at `KMALLOC_MAX_SIZE`; 512 MiB is well past anything real but
-/// still a bound for `.bss`, which takes no file space.
+/// kernel caps array map values at `INT_MAX` (`array_map_alloc_check`); 512 MiB is well
+/// past anything real but still a bound for `.bss`, which takes no file space.
 pub const MAX_DATA_SECTION_SIZE: u64 = 512 << 20;
+
+/// Size of the `.kconfig` map's value: every `__kconfig` extern laid out with its
+/// alignment. libbpf has no bound; real objects declare a few dozen values (booleans,
+/// tristates, integers, short strings), so 64 KiB is far beyond them and keeps one
+/// `extern char CONFIG_X[1 << 29]` from costing the kernel half a GiB.
+pub const MAX_KCONFIG_SIZE: usize = 64 << 10;
 
 /// Extern symbols (`__kconfig`, `__ksym`, kfuncs) per object.
 pub const MAX_EXTERNS: usize = 4096;

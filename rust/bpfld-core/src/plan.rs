@@ -20,7 +20,7 @@
 //! indices, so it is stable for identical input and independent of fd numbers.
 
 use crate::btf::{self, BtfKind, ExtRecord, InfoSection, Types};
-use crate::bytes;
+use crate::bytes::{self, idx};
 use crate::core_relo::{self, CoreOutcome, CoreRelocator};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
 use crate::externs::{self, KernelConfig, KernelSymbols, Resolved};
@@ -287,10 +287,6 @@ struct Linker<'o, 'a, A: Alloc> {
 }
 
 const ABSENT: u32 = u32::MAX;
-
-fn idx(i: u32) -> usize {
-    usize::try_from(i).unwrap_or(usize::MAX)
-}
 
 impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
     fn new(obj: &'o Object<'a, A>, alloc: &mut A) -> Result<'a, Self> {
@@ -644,6 +640,15 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             s.line_info = li;
             s.core_relos = if kernel_core { cr } else { 0 };
             total.add(s);
+            // Checked per entry: thousands of entries over a deep call chain must not
+            // all be laid out before the refusal.
+            if total.insns > limits::MAX_TOTAL_INSNS {
+                return Err(Error::limit(
+                    "instructions over all programs",
+                    total.insns,
+                    limits::MAX_TOTAL_INSNS,
+                ));
+            }
         }
         if total.insns > limits::MAX_TOTAL_INSNS {
             return Err(Error::limit(

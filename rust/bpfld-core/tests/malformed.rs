@@ -400,7 +400,7 @@ fn section_cases() -> Vec<Case> {
             },
             mal(
                 Elf,
-                "invalid section name",
+                "invalid section name: offset past .shstrtab",
                 "section #1: invalid section name",
             ),
         ),
@@ -413,7 +413,7 @@ fn section_cases() -> Vec<Case> {
             },
             mal(
                 Elf,
-                "invalid section name",
+                "invalid section name: offset past .shstrtab",
                 "section #2: invalid section name",
             ),
         ),
@@ -428,7 +428,7 @@ fn section_cases() -> Vec<Case> {
             },
             mal(
                 Elf,
-                "invalid section name",
+                "invalid section name: not UTF-8",
                 "section #4: invalid section name",
             ),
         ),
@@ -444,7 +444,7 @@ fn section_cases() -> Vec<Case> {
             },
             mal(
                 Elf,
-                "invalid section name",
+                "invalid section name: not NUL-terminated",
                 "section #1: invalid section name",
             ),
         ),
@@ -804,7 +804,11 @@ fn symbol_cases() -> Vec<Case> {
             |e| {
                 e.set_sym("prog_xdp", St::Name, 0xff_ffff);
             },
-            mal(Object, "invalid symbol name", "invalid symbol name"),
+            mal(
+                Object,
+                "invalid symbol name: offset past .strtab",
+                "invalid symbol name",
+            ),
         ),
         case(
             "symbol name without NUL",
@@ -816,7 +820,11 @@ fn symbol_cases() -> Vec<Case> {
                 let off = e.st(i, St::Name);
                 e.set_sh(st, Sh::Size, off + 1);
             },
-            mal(Object, "invalid symbol name", "invalid symbol name"),
+            mal(
+                Object,
+                "invalid symbol name: not NUL-terminated",
+                "invalid symbol name",
+            ),
         ),
         case(
             "symbol in a non-existent section",

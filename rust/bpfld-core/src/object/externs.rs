@@ -34,7 +34,7 @@
 //! kconfig externs come first and their `data_off`/`size` tile the `.kconfig` value in
 //! order without overlap; names are unique.
 
-use super::{ObjBtf, RawStrings};
+use super::{find_by_name, index_by_name, ObjBtf, RawStrings};
 use crate::btf::{
     BtfKind, Types, VarSecinfo, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL, BTF_INT_BOOL, BTF_INT_SIGNED,
     BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN, KCONFIG_SEC, KSYMS_SEC,
@@ -43,7 +43,7 @@ use crate::core_relo::essential_name;
 use crate::elf::{self, Elf, Symbol};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::limits;
-use crate::mem::Alloc;
+use crate::mem::{alloc_copy, Alloc};
 
 /// Name of the VAR libbpf adds for kfunc entries of `.ksyms`.
 pub const DUMMY_KSYM: &str = "dummy_ksym";
@@ -157,44 +157,74 @@ fn is_extern(s: &Symbol<'_>) -> bool {
         && s.kind() == elf::STT_NOTYPE
 }
 
-/// libbpf's `find_extern_btf_id`: the first VAR or FUNC called `name`, which must be
-/// declared `extern`.
-fn find_extern_btf_id(btf: &impl Types, name: &str) -> Result<'static, u32> {
-    for id in 1..btf.type_count() {
-        let t = btf.type_by_id(id)?;
-        match t.kind() {
-            BtfKind::Var | BtfKind::Func => {}
-            _ => continue,
-        }
-        if t.name()? != name {
-            continue;
-        }
-        let ok = match t.kind() {
-            BtfKind::Var => t.var()?.linkage == BTF_VAR_GLOBAL_EXTERN,
-            _ => t.func()?.linkage == BTF_FUNC_EXTERN,
-        };
-        if !ok {
-            return Err(Error::malformed(
-                "the BTF declaration of the extern is not an extern VAR or FUNC",
-            )
-            .ctx(Ctx::BtfType(id)));
-        }
-        return Ok(id);
+/// The BTF VAR and FUNC type ids sorted by (name, id), so that each extern finds the
+/// first one of its name in O(log types) instead of a walk over all types.
+fn vars_and_funcs_by_name<A: Alloc>(
+    btf: &impl Types,
+    alloc: &mut A,
+) -> Result<'static, A::Buf<u32>> {
+    let is_decl = |id: u32| {
+        btf.type_by_id(id)
+            .is_ok_and(|t| matches!(t.kind(), BtfKind::Var | BtfKind::Func))
+    };
+    let n = (1..btf.type_count()).filter(|&id| is_decl(id)).count();
+    let mut ids = alloc.alloc::<u32>(n)?;
+    for (slot, id) in ids
+        .iter_mut()
+        .zip((1..btf.type_count()).filter(|&id| is_decl(id)))
+    {
+        *slot = id;
     }
-    Err(Error::new(Kind::NotFound(
-        "BTF VAR or FUNC declaring the extern",
-    )))
+    let name = |id: u32| btf.type_by_id(id).and_then(|t| t.name()).unwrap_or("");
+    crate::util::sort_by_key(&mut ids, |&id| (name(id), id));
+    Ok(ids)
 }
 
-/// libbpf's `find_extern_sec_btf_id`: the first DATASEC with an entry for `id`.
-fn find_extern_sec(btf: &impl Types, id: u32) -> Result<'static, u32> {
+/// libbpf's `find_extern_btf_id`: the first VAR or FUNC called `name` (from
+/// [`vars_and_funcs_by_name`]), which must be declared `extern`.
+fn find_extern_btf_id(btf: &impl Types, by_name: &[u32], name: &str) -> Result<'static, u32> {
+    let name_of = |id: u32| btf.type_by_id(id).and_then(|t| t.name()).unwrap_or("");
+    let k = by_name.partition_point(|&id| name_of(id) < name);
+    let Some(&id) = by_name.get(k).filter(|&&id| name_of(id) == name) else {
+        return Err(Error::new(Kind::NotFound(
+            "BTF VAR or FUNC declaring the extern",
+        )));
+    };
+    let t = btf.type_by_id(id)?;
+    let ok = match t.kind() {
+        BtfKind::Var => t.var()?.linkage == BTF_VAR_GLOBAL_EXTERN,
+        _ => t.func()?.linkage == BTF_FUNC_EXTERN,
+    };
+    if !ok {
+        return Err(Error::malformed(
+            "the BTF declaration of the extern is not an extern VAR or FUNC",
+        )
+        .ctx(Ctx::BtfType(id)));
+    }
+    Ok(id)
+}
+
+/// libbpf's `find_extern_sec_btf_id` for every extern at once: `decls` holds
+/// (BTF id, 0) pairs sorted by id; each 0 becomes the first DATASEC (by id) with an
+/// entry for that id. One pass over the DATASECs.
+fn find_extern_secs(btf: &impl Types, decls: &mut [(u32, u32)]) -> Result<'static, ()> {
     for sid in 1..btf.type_count() {
         let t = btf.type_by_id(sid)?;
-        if t.kind() == BtfKind::Datasec && t.secinfos()?.any(|s| s.type_id == id) {
-            return Ok(sid);
+        if t.kind() != BtfKind::Datasec {
+            continue;
+        }
+        for si in t.secinfos()? {
+            // Duplicate ids (one declaration named by two symbols) share the first
+            // entry, which is also the one looked up.
+            let k = decls.partition_point(|(id, _)| *id < si.type_id);
+            if let Some((id, sec)) = decls.get_mut(k) {
+                if *id == si.type_id && *sec == 0 {
+                    *sec = sid;
+                }
+            }
         }
     }
-    Err(Error::new(Kind::NotFound("DATASEC listing the extern")))
+    Ok(())
 }
 
 /// libbpf's `find_kcfg_type` for type `id` (modifiers and typedefs skipped): the
@@ -256,11 +286,14 @@ fn describe<'a>(
     names: RawStrings<'a>,
     sym: &Symbol<'a>,
     sym_idx: u32,
-) -> Result<'a, (Extern<'a>, u32)> {
-    let btf_id = find_extern_btf_id(btf, sym.name)?;
+    btf_id: u32,
+    sec: u32,
+) -> Result<'a, Extern<'a>> {
     let t = btf.type_by_id(btf_id)?;
     let name = names.get(t.name_off())?;
-    let sec = find_extern_sec(btf, btf_id)?;
+    if sec == 0 {
+        return Err(Error::new(Kind::NotFound("DATASEC listing the extern")));
+    }
     let sec_name = names.get(btf.type_by_id(sec)?.name_off())?;
     let is_func = t.kind() == BtfKind::Func;
     let kind = if sec_name == KCONFIG_SEC {
@@ -298,17 +331,14 @@ fn describe<'a>(
         ))
         .ctx(Ctx::Section(sec_name)));
     };
-    Ok((
-        Extern {
-            name,
-            essential: if is_func { essential_name(name) } else { name },
-            sym: sym_idx,
-            btf_id,
-            weak: sym.bind() == elf::STB_WEAK,
-            kind,
-        },
-        sec,
-    ))
+    Ok(Extern {
+        name,
+        essential: if is_func { essential_name(name) } else { name },
+        sym: sym_idx,
+        btf_id,
+        weak: sym.bind() == elf::STB_WEAK,
+        kind,
+    })
 }
 
 /// libbpf's `find_int_btf_id`: the first INT of 32 bits.
@@ -383,16 +413,32 @@ pub(super) fn collect<'a, A: Alloc>(
             Error::new(Kind::NotFound("BTF (externs are declared in BTF)")).ctx(Ctx::Extern(name)),
         );
     };
+    // Each extern's BTF declaration, then the DATASEC of each, with two indexes
+    // instead of two walks over all types per extern.
+    let by_name = vars_and_funcs_by_name(&*b, alloc)?;
+    let mut decls = alloc.alloc::<(u32, u32)>(count)?;
+    let externs = || {
+        (1u32..)
+            .zip(elf.symbols())
+            .filter_map(|(i, s)| s.ok().map(|s| (i, s)))
+            .filter(|(_, s)| is_extern(s) && !s.name.is_empty())
+    };
+    for ((_, s), d) in externs().zip(decls.iter_mut()) {
+        let id = find_extern_btf_id(&*b, &by_name, s.name).ctx(Ctx::Extern(s.name))?;
+        *d = (id, 0);
+    }
+    let mut secs = alloc_copy(alloc, &decls)?;
+    crate::util::sort_by_key(&mut secs, |(id, _)| *id);
+    find_extern_secs(&*b, &mut secs)?;
+    let sec_of = |id: u32| {
+        let k = secs.partition_point(|(i, _)| *i < id);
+        secs.get(k).filter(|(i, _)| *i == id).map_or(0, |(_, s)| *s)
+    };
     let mut n = 0usize;
     let (mut kcfg_sec, mut ksym_sec) = (None, None);
-    // `symbols()` starts at index 1 (index 0 is the null symbol).
-    for (i, s) in (1u32..).zip(elf.symbols()) {
-        let s = s?;
-        if !is_extern(&s) || s.name.is_empty() {
-            continue;
-        }
-        let idx = i;
-        let (e, sec) = describe(b, names, &s, idx).ctx(Ctx::Extern(s.name))?;
+    for ((idx, s), &(btf_id, _)) in externs().zip(decls.iter()) {
+        let sec = sec_of(btf_id);
+        let e = describe(&*b, names, &s, idx, btf_id, sec).ctx(Ctx::Extern(s.name))?;
         match e.kind {
             ExternKind::Kconfig(_) => kcfg_sec = Some(sec),
             ExternKind::Ksym(_) => ksym_sec = Some(sec),
@@ -403,11 +449,13 @@ pub(super) fn collect<'a, A: Alloc>(
     }
     crate::util::sort_by(&mut out, |a, b| a.order().cmp(&b.order()));
 
+    // The layouts look each DATASEC entry's extern up by name.
+    let names_idx = index_by_name(&out, |_| true, |e| e.name, alloc)?;
     if let Some(sec) = ksym_sec {
-        layout_ksyms::<A>(b, &out, sec, dummy)?;
+        layout_ksyms::<A>(b, &out, &names_idx, sec, dummy)?;
     }
     if let Some(sec) = kcfg_sec {
-        layout_kconfig::<A>(b, &mut out, sec)?;
+        layout_kconfig::<A>(b, &mut out, &names_idx, sec)?;
     }
     Ok(out)
 }
@@ -416,6 +464,7 @@ pub(super) fn collect<'a, A: Alloc>(
 fn layout_ksyms<A: Alloc>(
     b: &mut ObjBtf<A>,
     externs: &[Extern<'_>],
+    names_idx: &[u32],
     sec: u32,
     dummy: Option<(u32, u32)>,
 ) -> Result<'static, ()> {
@@ -432,7 +481,7 @@ fn layout_ksyms<A: Alloc>(
         let (kind, proto) = {
             let vt = b.type_by_id(vid)?;
             let name = vt.name()?;
-            if !externs.iter().any(|e| e.name == name) {
+            if find_by_name(names_idx, externs, |e| e.name, name).is_none() {
                 return Err(
                     Error::new(Kind::NotFound("extern symbol for the .ksyms entry"))
                         .ctx(Ctx::BtfType(vid)),
@@ -492,28 +541,32 @@ fn layout_ksyms<A: Alloc>(
 }
 
 /// Lay the kconfig values out and fix the `.kconfig` DATASEC up.
-fn layout_kconfig<A: Alloc>(
+fn layout_kconfig<'a, A: Alloc>(
     b: &mut ObjBtf<A>,
-    externs: &mut [Extern<'_>],
+    externs: &mut [Extern<'a>],
+    names_idx: &[u32],
     sec: u32,
-) -> Result<'static, ()> {
+) -> Result<'a, ()> {
     let mut off: u32 = 0;
     for e in externs.iter_mut() {
         if let ExternKind::Kconfig(k) = &mut e.kind {
             let mask = k.align.saturating_sub(1);
-            let aligned = off
-                .checked_add(mask)
-                .map(|v| v & !mask)
-                .ok_or(Error::limit(".kconfig bytes", u64::MAX, u32::MAX))?;
+            let end = u64::from(off)
+                .saturating_add(u64::from(mask))
+                .checked_div(u64::from(mask).saturating_add(1))
+                .unwrap_or(0)
+                .saturating_mul(u64::from(mask).saturating_add(1))
+                .saturating_add(u64::from(k.size));
+            if end > limits::MAX_KCONFIG_SIZE as u64 {
+                return Err(
+                    Error::limit(".kconfig bytes", end, limits::MAX_KCONFIG_SIZE)
+                        .ctx(Ctx::Extern(e.name)),
+                );
+            }
+            // Both fit: end is at most MAX_KCONFIG_SIZE.
+            let aligned = u32::try_from(end.saturating_sub(u64::from(k.size))).unwrap_or(0);
             k.data_off = aligned;
-            off = aligned
-                .checked_add(k.size)
-                .filter(|&v| u64::from(v) <= limits::MAX_DATA_SECTION_SIZE)
-                .ok_or(Error::limit(
-                    ".kconfig bytes",
-                    u64::from(aligned).saturating_add(u64::from(k.size)),
-                    limits::MAX_DATA_SECTION_SIZE,
-                ))?;
+            off = u32::try_from(end).unwrap_or(0);
         }
     }
     b.set_datasec_size(sec, off)?;
@@ -528,10 +581,12 @@ fn layout_kconfig<A: Alloc>(
         let data_off = {
             let vt = b.type_by_id(vid)?;
             let name = vt.name()?;
-            let e = externs.iter().find(|e| e.name == name).ok_or(
-                Error::new(Kind::NotFound("extern symbol for the .kconfig entry"))
-                    .ctx(Ctx::BtfType(vid)),
-            )?;
+            let e = find_by_name(names_idx, externs, |e| e.name, name)
+                .and_then(|i| externs.get(crate::bytes::idx(i)))
+                .ok_or(
+                    Error::new(Kind::NotFound("extern symbol for the .kconfig entry"))
+                        .ctx(Ctx::BtfType(vid)),
+                )?;
             e.kcfg()
                 .map(|k| k.data_off)
                 .ok_or(Error::malformed("ksym listed in .kconfig").ctx(Ctx::BtfType(vid)))?

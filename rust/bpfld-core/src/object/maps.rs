@@ -5,9 +5,9 @@
 //! `bpf_object__init_global_data_maps`, `internal_map_name`, `map_is_mmapable`,
 //! `bpf_object__collect_map_relos`).
 
-use super::{Object, RawStrings, Slot, SlotTarget, StOpsFunc};
+use super::{find_by_name, index_by_name, Object, RawStrings, Slot, SlotTarget, StOpsFunc};
 use crate::btf::{self, BtfKind, Type, Types};
-use crate::bytes;
+use crate::bytes::{self, idx};
 use crate::elf::{self, Section};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::limits;
@@ -159,6 +159,32 @@ pub(crate) fn internal_map_name(obj_name: &str, real: &str) -> [u8; uapi::BPF_OB
 }
 
 /// The struct_ops section flavours: (is `.link`, is `?` (not auto-created)).
+/// The struct_ops section names, in [`st_ops_datasecs`] order.
+const ST_OPS_SECTIONS: [&str; 4] = [
+    ".struct_ops",
+    ".struct_ops.link",
+    "?.struct_ops",
+    "?.struct_ops.link",
+];
+
+/// The DATASEC of each struct_ops section name (looked up once per name, not once per
+/// section: a file may repeat a section name thousands of times).
+fn st_ops_datasecs<B: Types>(btf: Option<&B>) -> Result<'static, [Option<u32>; 4]> {
+    let mut out = [None; 4];
+    if let Some(btf) = btf {
+        for (o, name) in out.iter_mut().zip(ST_OPS_SECTIONS) {
+            *o = btf.find_by_name_kind(name, BtfKind::Datasec)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The DATASEC of struct_ops section `name`, from [`st_ops_datasecs`].
+fn st_ops_datasec(ids: &[Option<u32>; 4], name: &str) -> Option<u32> {
+    let i = ST_OPS_SECTIONS.iter().position(|n| *n == name)?;
+    ids.get(i).copied().flatten()
+}
+
 fn st_ops_kind(name: &str) -> Option<(bool, bool)> {
     match name {
         ".struct_ops" => Some((false, false)),
@@ -195,6 +221,7 @@ fn data_kind(s: &Section<'_>) -> Option<MapKind> {
 #[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
     let elf = obj.elf;
+    let st_ids = st_ops_datasecs(obj.btf.as_ref())?;
     let mut n_data = 0usize;
     for s in elf.sections() {
         let s = s?;
@@ -206,7 +233,7 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
                 .btf
                 .as_ref()
                 .ok_or(Error::malformed("struct_ops without .BTF").ctx(Ctx::Section(s.name)))?;
-            let id = btf.find_by_name_kind(s.name, BtfKind::Datasec)?.ok_or(
+            let id = st_ops_datasec(&st_ids, s.name).ok_or(
                 Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(Ctx::Section(s.name)),
             )?;
             n_data = n_data.saturating_add(usize::from(btf.type_by_id(id)?.vlen()));
@@ -226,23 +253,25 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
         n_btf = usize::from(t.vlen());
         datasec = Some((id, shndx));
     }
+    // At least one map per BTF map definition and per data or struct_ops variable.
+    let least = n_btf.saturating_add(n_data);
+    if least > limits::MAX_MAPS {
+        return Err(Error::limit("maps", least, limits::MAX_MAPS));
+    }
     // Each BTF map may bring an inner template: allocate for the worst case, then
     // shrink to the exact count. One more for the kconfig map.
     let bound = n_btf
         .saturating_mul(2)
         .saturating_add(n_data)
         .saturating_add(1);
-    if bound > limits::MAX_MAPS.saturating_mul(2) {
-        return Err(Error::limit("maps", bound, limits::MAX_MAPS));
-    }
     let mut tmp = alloc.alloc::<Map<'a>>(bound)?;
     let mut n = 0usize;
 
     if let Some((id, shndx)) = datasec {
         push_btf_maps(obj, id, shndx, &mut tmp, &mut n)?;
     }
-    push_data_maps(obj, &mut tmp, &mut n)?;
-    push_st_ops_maps(obj, &mut tmp, &mut n)?;
+    push_data_maps(obj, &mut tmp, &mut n, alloc)?;
+    push_st_ops_maps(obj, &st_ids, &mut tmp, &mut n)?;
     if n > limits::MAX_MAPS {
         return Err(Error::limit("maps", n, limits::MAX_MAPS));
     }
@@ -297,8 +326,16 @@ fn push_data_maps<'a, A: Alloc>(
     obj: &Object<'a, A>,
     tmp: &mut [Map<'a>],
     n: &mut usize,
+    alloc: &mut A,
 ) -> Result<'a, ()> {
     let elf = obj.elf;
+    let ids = data_type_ids(obj, alloc)?;
+    let find = |name: &str| {
+        let k = ids.partition_point(|(n, _)| *n < name);
+        ids.get(k)
+            .filter(|(n, id)| *n == name && *id != 0)
+            .map(|(_, id)| *id)
+    };
     for s in elf.sections() {
         let s = s?;
         let Some(kind) = data_kind(&s) else { continue };
@@ -325,7 +362,7 @@ fn push_data_maps<'a, A: Alloc>(
         // Sections without a DATASEC (e.g. .rodata.str1.1 string literals) have no
         // value type and are not mmapable, exactly as in libbpf.
         if let Some(btf) = obj.btf.as_ref() {
-            if let Some(id) = find_by_name(btf, s.name)? {
+            if let Some(id) = find(s.name) {
                 def.value_type_id = id;
                 if is_mmapable(btf.type_by_id(id)?, btf)? {
                     def.map_flags |= uapi::BPF_F_MMAPABLE;
@@ -361,7 +398,7 @@ fn push_data_maps<'a, A: Alloc>(
             ..MapDef::default()
         };
         if let Some(btf) = obj.btf.as_ref() {
-            if let Some(id) = find_by_name(btf, btf::KCONFIG_SEC)? {
+            if let Some(id) = find(btf::KCONFIG_SEC) {
                 def.value_type_id = id;
                 if is_mmapable(btf.type_by_id(id)?, btf)? {
                     def.map_flags |= uapi::BPF_F_MMAPABLE;
@@ -389,6 +426,7 @@ fn push_data_maps<'a, A: Alloc>(
 #[inline(never)]
 fn push_st_ops_maps<'a, A: Alloc>(
     obj: &Object<'a, A>,
+    st_ids: &[Option<u32>; 4],
     tmp: &mut [Map<'a>],
     n: &mut usize,
 ) -> Result<'a, ()> {
@@ -404,8 +442,7 @@ fn push_st_ops_maps<'a, A: Alloc>(
         let names = obj.btf_strings;
         let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
         let c = Ctx::Section(s.name);
-        let ds = btf
-            .find_by_name_kind(s.name, BtfKind::Datasec)?
+        let ds = st_ops_datasec(st_ids, s.name)
             .ok_or(Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(c))?;
         for vi in btf.type_by_id(ds)?.secinfos()? {
             let var = btf.type_by_id(vi.type_id)?;
@@ -463,14 +500,47 @@ fn push_st_ops_maps<'a, A: Alloc>(
     Ok(())
 }
 
-/// libbpf's `btf__find_by_name`: the first type of any kind called `name`.
-fn find_by_name<B: Types>(btf: &B, name: &str) -> Result<'static, Option<u32>> {
+/// libbpf's `btf__find_by_name` (first type of any kind with that name) for every
+/// global data section and `.kconfig` at once: (name, first id or 0), sorted by name.
+/// One pass over the types instead of one per section.
+fn data_type_ids<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    alloc: &mut A,
+) -> Result<'a, A::Buf<(&'a str, u32)>> {
+    let Some(btf) = obj.btf.as_ref() else {
+        return alloc.alloc(0);
+    };
+    let names = || {
+        obj.elf
+            .sections()
+            .flatten()
+            .filter(|s| data_kind(s).is_some())
+            .map(|s| s.name)
+            .chain(core::iter::once(btf::KCONFIG_SEC))
+    };
+    let mut ids = alloc.alloc::<(&'a str, u32)>(names().count())?;
+    for (slot, name) in ids.iter_mut().zip(names()) {
+        *slot = (name, 0);
+    }
+    crate::util::sort_by_key(&mut ids, |(name, _)| *name);
     for id in 1..btf.type_count() {
-        if btf.type_by_id(id)?.name()? == name {
-            return Ok(Some(id));
+        let name = btf.type_by_id(id)?.name()?;
+        let k = ids.partition_point(|(n, _)| *n < name);
+        // Sections with the same name are set together, once: the first type wins.
+        if ids
+            .get(k)
+            .is_none_or(|(n, first)| *n != name || *first != 0)
+        {
+            continue;
+        }
+        for (n, first) in ids.get_mut(k..).unwrap_or_default() {
+            if *n != name {
+                break;
+            }
+            *first = id;
         }
     }
-    Ok(None)
+    Ok(ids)
 }
 
 /// A data map is mmapable when its DATASEC has at least one non-static variable.
@@ -739,35 +809,45 @@ pub(super) fn collect_slots<'a, A: Alloc>(
         return Ok(());
     };
     let count = elf.rels(&rel).count();
-    if count > limits::MAX_MAP_VALUES.saturating_mul(4) {
-        return Err(Error::limit(
-            ".maps relocations",
-            count,
-            limits::MAX_MAP_VALUES,
-        ));
+    let max_relocs = limits::MAX_MAP_VALUES.saturating_mul(4);
+    if count > max_relocs {
+        return Err(Error::limit(".maps relocations", count, max_relocs));
     }
-    let mut slots = alloc.alloc::<Slot>(count)?;
-    let mut n = 0usize;
-    for (i, r) in elf.rels(&rel).enumerate() {
+    // Lookups by offset and by name through sorted indexes, not walks per relocation.
+    let mut by_off = index_by_name(&obj.maps, |m| m.kind == MapKind::Btf, |_| "", alloc)?;
+    crate::util::sort_by_key(&mut by_off, |&i| {
+        obj.maps.get(idx(i)).map_or(0, |m| m.sec_offset)
+    });
+    let maps_by_name = index_by_name(&obj.maps, |m| m.kind == MapKind::Btf, |m| m.name, alloc)?;
+    let progs_by_name = index_by_name(&obj.progs, |p| !p.is_subprog(), |p| p.name, alloc)?;
+    // (slot, relocation number): sorted below so that a later initialiser of the same
+    // slot wins, as in libbpf.
+    let mut slots = alloc.alloc::<(Slot, u32)>(count)?;
+    for ((i, r), out) in elf.rels(&rel).enumerate().zip(slots.iter_mut()) {
         let c = Ctx::Reloc(bytes::u32_of(i)?);
         let sym = elf.symbol(r.sym).ctx(c)?;
         let sc = Ctx::Symbol(sym.name);
-        let (mi, map) = obj
-            .maps
-            .iter()
-            .enumerate()
-            .find(|(_, m)| {
-                m.kind == MapKind::Btf
-                    && m.sec_offset <= r.offset
-                    && r.offset
-                        .checked_add(8)
-                        .is_some_and(|e| e <= m.sec_offset.saturating_add(m.def_size))
-            })
-            .ok_or(
-                Error::new(Kind::NotFound("map containing this .values relocation"))
-                    .ctx(sc)
-                    .ctx(c),
-            )?;
+        // The map whose definition holds the relocated 8 bytes: the last one starting at
+        // or before them.
+        let k = by_off.partition_point(|&m| {
+            obj.maps
+                .get(idx(m))
+                .is_some_and(|m| m.sec_offset <= r.offset)
+        });
+        let found = k
+            .checked_sub(1)
+            .and_then(|k| by_off.get(k))
+            .and_then(|&m| Some((m, obj.maps.get(idx(m))?)))
+            .filter(|(_, m)| {
+                r.offset
+                    .checked_add(8)
+                    .is_some_and(|e| e <= m.sec_offset.saturating_add(m.def_size))
+            });
+        let (mi, map) = found.ok_or(
+            Error::new(Kind::NotFound("map containing this .values relocation"))
+                .ctx(sc)
+                .ctx(c),
+        )?;
         let mc = Ctx::Map(map.name);
         let target = match map.def.map_type {
             uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS | uapi::BPF_MAP_TYPE_HASH_OF_MAPS => {
@@ -782,23 +862,23 @@ pub(super) fn collect_slots<'a, A: Alloc>(
                     )
                     .ctx(mc));
                 }
-                let t = obj
-                    .maps
-                    .iter()
-                    .position(|m| m.kind == MapKind::Btf && m.name == sym.name)
-                    .ok_or(
-                        Error::new(Kind::NotFound("map referenced by 'values'"))
-                            .ctx(sc)
-                            .ctx(mc),
-                    )?;
-                SlotTarget::Map(bytes::u32_of(t)?)
+                let t = find_by_name(&maps_by_name, &obj.maps, |m| m.name, sym.name).ok_or(
+                    Error::new(Kind::NotFound("map referenced by 'values'"))
+                        .ctx(sc)
+                        .ctx(mc),
+                )?;
+                SlotTarget::Map(t)
             }
             uapi::BPF_MAP_TYPE_PROG_ARRAY => {
-                let (pi, p) = obj.prog_by_name(sym.name).ok_or(
+                let pi = find_by_name(&progs_by_name, &obj.progs, |p| p.name, sym.name).ok_or(
                     Error::new(Kind::NotFound("program referenced by 'values'"))
                         .ctx(sc)
                         .ctx(mc),
                 )?;
+                let p = obj
+                    .progs
+                    .get(idx(pi))
+                    .ok_or(Error::malformed("program index"))?;
                 if p.sec_idx != sym.shndx()
                     || u64::from(p.insn_off).saturating_mul(8) != sym.sym.st_value
                 {
@@ -827,21 +907,36 @@ pub(super) fn collect_slots<'a, A: Alloc>(
             return Err(Error::malformed("misaligned 'values' relocation").ctx(mc));
         }
         let index = u32::try_from(moff / 8).map_err(|_| Error::malformed("slot index"))?;
-        if usize::try_from(index).unwrap_or(usize::MAX) >= limits::MAX_MAP_VALUES {
-            return Err(Error::limit("'values' slots", index, limits::MAX_MAP_VALUES).ctx(mc));
+        // Slot `index` needs `index + 1` slots.
+        let needed = u64::from(index).saturating_add(1);
+        if needed > limits::MAX_MAP_VALUES as u64 {
+            return Err(Error::limit("'values' slots", needed, limits::MAX_MAP_VALUES).ctx(mc));
         }
-        let map = bytes::u32_of(mi)?;
-        // A later initialiser of the same slot wins, as in libbpf.
-        let used = slots.get_mut(..n).unwrap_or_default();
-        if let Some(s) = used.iter_mut().find(|s| s.map == map && s.index == index) {
-            s.target = target;
-        } else if let Some(s) = slots.get_mut(n) {
-            *s = Slot { map, index, target };
-            n = n.saturating_add(1);
+        *out = (
+            Slot {
+                map: mi,
+                index,
+                target,
+            },
+            bytes::u32_of(i)?,
+        );
+    }
+    crate::util::sort_by_key(&mut slots, |(s, i)| (s.map, s.index, *i));
+    // Keep the last initialiser of each slot.
+    let last = |k: usize| {
+        let cur = slots.get(k).map(|(s, _)| (s.map, s.index));
+        let next = slots
+            .get(k.saturating_add(1))
+            .map(|(s, _)| (s.map, s.index));
+        cur.is_some() && cur != next
+    };
+    let n = (0..slots.len()).filter(|&k| last(k)).count();
+    let mut out = alloc.alloc::<Slot>(n)?;
+    for (o, k) in out.iter_mut().zip((0..slots.len()).filter(|&k| last(k))) {
+        if let Some((s, _)) = slots.get(k) {
+            *o = *s;
         }
     }
-    let mut out = alloc.alloc::<Slot>(n)?;
-    crate::util::copy(&mut out, slots.get(..n).unwrap_or_default());
     obj.slots = out;
     Ok(())
 }

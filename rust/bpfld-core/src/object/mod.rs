@@ -169,6 +169,47 @@ pub struct Slot {
     pub target: SlotTarget,
 }
 
+/// Indices of the elements of `items` that `keep` selects, sorted by (name, index), so
+/// that lookups by name cost O(log n) (see [`find_by_name`]).
+pub(crate) fn index_by_name<'a, A: Alloc, T>(
+    items: &[T],
+    keep: impl Fn(&T) -> bool,
+    name: impl Fn(&T) -> &'a str,
+    alloc: &mut A,
+) -> Result<'static, A::Buf<u32>> {
+    let n = items.iter().filter(|t| keep(t)).count();
+    let mut idx = alloc.alloc::<u32>(n)?;
+    let kept = (0u32..).zip(items.iter()).filter(|(_, t)| keep(t));
+    for (slot, (i, _)) in idx.iter_mut().zip(kept) {
+        *slot = i;
+    }
+    let name_of = |i: u32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| items.get(i))
+            .map_or("", &name)
+    };
+    crate::util::sort_by_key(&mut idx, |&i| (name_of(i), i));
+    Ok(idx)
+}
+
+/// The first element (lowest index) called `want` in an [`index_by_name`] index.
+pub(crate) fn find_by_name<'a, T>(
+    idx: &[u32],
+    items: &[T],
+    name: impl Fn(&T) -> &'a str,
+    want: &str,
+) -> Option<u32> {
+    let name_of = |i: u32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| items.get(i))
+            .map_or("", &name)
+    };
+    let k = idx.partition_point(|&i| name_of(i) < want);
+    idx.get(k).copied().filter(|&i| name_of(i) == want)
+}
+
 /// A function pointer of a struct_ops map bound to a program (`.rel.struct_ops`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StOpsFunc {
@@ -616,6 +657,10 @@ fn collect_progs<'a, A: Alloc>(
     if entries > limits::MAX_PROGRAMS {
         return Err(Error::limit("programs", entries, limits::MAX_PROGRAMS));
     }
+    let subprogs = n.saturating_sub(entries);
+    if subprogs > limits::MAX_SUBPROGS {
+        return Err(Error::limit("subprograms", subprogs, limits::MAX_SUBPROGS));
+    }
     crate::util::sort_by_key(&mut progs, |p| (p.sec_idx, p.insn_off));
     for w in progs.windows(2) {
         if let [a, b] = w {
@@ -661,6 +706,7 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
     if total > limits::MAX_RELOCS {
         return Err(Error::limit("relocations", total, limits::MAX_RELOCS));
     }
+    let targets = RelocTargets::build(obj, alloc)?;
     // (program index, relocation) pairs, grouped below.
     let mut tmp = alloc.alloc::<(u32, Reloc)>(total)?;
     let mut n = 0usize;
@@ -689,7 +735,7 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
             let insn = bytes::u32_of(bytes::usize_of(
                 sec_insn.saturating_sub(u64::from(prog.insn_off)),
             )?)?;
-            let kind = classify_reloc(obj, &prog, insn, r.sym)
+            let kind = classify_reloc(obj, &targets, &prog, insn, r.sym)
                 .ctx(Ctx::Insn(insn))
                 .ctx(c)
                 .ctx(Ctx::Prog(prog.name))?;
@@ -735,6 +781,7 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
 /// What one relocation against symbol `sym_idx` at `prog`'s instruction `insn` means.
 fn classify_reloc<'a, A: Alloc>(
     obj: &Object<'a, A>,
+    targets: &RelocTargets<A>,
     prog: &Prog<'a>,
     insn: u32,
     sym_idx: u32,
@@ -760,11 +807,11 @@ fn classify_reloc<'a, A: Alloc>(
         && sym.kind() == elf::STT_NOTYPE
     {
         // libbpf's `bpf_program__record_reloc`: the extern with this symbol.
-        let ext = obj.externs.iter().position(|e| e.sym == sym_idx).ok_or(
+        let ext = RelocTargets::<A>::first(&targets.ext_by_sym, u64::from(sym_idx)).ok_or(
             Error::malformed("relocation against an extern without a BTF declaration").ctx(sc),
         )?;
         return Ok(RelocKind::Extern {
-            ext: bytes::u32_of(ext)?,
+            ext,
             call: ins.is_call(),
         });
     }
@@ -800,25 +847,65 @@ fn classify_reloc<'a, A: Alloc>(
         return Ok(RelocKind::SubprogAddr { sym_off: value });
     }
     if Some(shndx) == obj.maps_shndx {
-        let map = obj
-            .maps
-            .iter()
-            .position(|m| m.kind == MapKind::Btf && m.sec_offset == value)
+        let map = RelocTargets::<A>::first(&targets.btf_map_by_off, value)
             .ok_or(Error::new(Kind::NotFound("map at this .maps offset")).ctx(sc))?;
-        return Ok(RelocKind::Map {
-            map: bytes::u32_of(map)?,
-        });
+        return Ok(RelocKind::Map { map });
     }
-    let map = obj
-        .maps
-        .iter()
-        .position(|m| m.kind.is_data() && m.sec_idx == shndx)
-        .ok_or(
-            Error::malformed("relocation against a section that is neither a map nor global data")
-                .ctx(sc),
-        )?;
+    let map = RelocTargets::<A>::first(&targets.data_map_by_sec, u64::from(shndx)).ok_or(
+        Error::malformed("relocation against a section that is neither a map nor global data")
+            .ctx(sc),
+    )?;
     Ok(RelocKind::Data {
-        map: bytes::u32_of(map)?,
+        map,
         sym_off: value,
     })
+}
+
+/// What relocations point at, sorted for binary search: (key, index) pairs, the lowest
+/// index first among equal keys (the first match of a walk in object order). Built
+/// once per object instead of a walk over externs or maps per relocation.
+struct RelocTargets<A: Alloc> {
+    /// (symbol index, extern index).
+    ext_by_sym: A::Buf<(u64, u32)>,
+    /// (offset in `.maps`, map index) of BTF-defined maps.
+    btf_map_by_off: A::Buf<(u64, u32)>,
+    /// (ELF section index, map index) of global data maps.
+    data_map_by_sec: A::Buf<(u64, u32)>,
+}
+
+impl<A: Alloc> RelocTargets<A> {
+    fn build(obj: &Object<'_, A>, alloc: &mut A) -> Result<'static, Self> {
+        let ext = obj.externs.iter().map(|e| Some(u64::from(e.sym)));
+        let btf = obj
+            .maps
+            .iter()
+            .map(|m| (m.kind == MapKind::Btf).then_some(m.sec_offset));
+        let data = obj
+            .maps
+            .iter()
+            .map(|m| m.kind.is_data().then_some(u64::from(m.sec_idx)));
+        Ok(RelocTargets {
+            ext_by_sym: Self::sorted(ext, alloc)?,
+            btf_map_by_off: Self::sorted(btf, alloc)?,
+            data_map_by_sec: Self::sorted(data, alloc)?,
+        })
+    }
+
+    fn sorted(
+        keys: impl Iterator<Item = Option<u64>> + Clone,
+        alloc: &mut A,
+    ) -> Result<'static, A::Buf<(u64, u32)>> {
+        let mut v = alloc.alloc::<(u64, u32)>(keys.clone().flatten().count())?;
+        let kept = (0u32..).zip(keys).filter_map(|(i, k)| k.map(|k| (k, i)));
+        for (slot, p) in v.iter_mut().zip(kept) {
+            *slot = p;
+        }
+        crate::util::sort_by_key(&mut v, |p| *p);
+        Ok(v)
+    }
+
+    fn first(v: &[(u64, u32)], key: u64) -> Option<u32> {
+        let k = v.partition_point(|(x, _)| *x < key);
+        v.get(k).filter(|(x, _)| *x == key).map(|(_, i)| *i)
+    }
 }
