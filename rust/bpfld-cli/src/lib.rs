@@ -7,5 +7,6 @@ pub mod dev;
 pub mod host;
 pub mod ktap;
 pub mod load;
+pub mod loaddir;
 pub mod sys;
 pub mod uapi;

@@ -190,6 +190,8 @@ struct PinAttr {
     bpf_fd: u32,
     file_flags: u32,
     path_fd: i32,
+    /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
+    _pad: u32,
 }
 
 /// `BPF_OBJ_PIN`: pin a program or map fd at `path` (on bpffs).

@@ -14,6 +14,9 @@ commands:
                            load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
                            programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME
   load --userspace OBJ     load OBJ with bpf(2) from user space (no module, no policy)
+  load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
+                           load every DIR/*.o (Android boot style) and pin it as
+                           prog_<obj>_<section>_<name>, map_<obj>_<name>; reuses pins
   inspect OBJ              print what loading OBJ would do (maps, programs, receipt)
   digest FILE...           print the fs-verity digest of each FILE (computed here)
   trust add DIGEST|FILE    trust a digest (sha256:HEX as 'fsverity digest' prints it)
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         ["load", "--userspace", obj] => load_userspace(obj),
         ["load", rest @ ..] => load(rest),
+        ["load-dir", rest @ ..] => bpfld::loaddir::cli(rest),
         ["digest", files @ ..] if !files.is_empty() => digest(files),
         ["trust", "add", what] => trust_change(what, true),
         ["trust", "revoke", what] => trust_change(what, false),

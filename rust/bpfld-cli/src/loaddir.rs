@@ -1,0 +1,1138 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! `bpfld load-dir DIR --pin-root ROOT`: load every BPF object of a directory at boot and
+//! pin what each one created, as Android's bpfloader does for `/system/etc/bpf`, but
+//! through `/dev/bpfld`, so that the kernel checks each file's fs-verity digest against
+//! its policy and does all the loading itself.
+//!
+//! The model (Documentation/android.rst says the same for device makers):
+//!
+//! * **Files.** Every regular file directly in DIR (no symlinks, no subdirectories)
+//!   whose name ends in `.o`, which includes `*.bpf.o`, in byte order of the names.
+//!   `<obj>` is the file name without `.bpf.o`, or else without `.o`. Two files with the
+//!   same `<obj>` (`a.o`, `a.bpf.o`): the second is refused.
+//! * **Pin names.** `ROOT/prog_<obj>_<section>_<name>` for each program (`<name>` is
+//!   its function name) and `ROOT/map_<obj>_<name>` for each map the module reports
+//!   (BTF-defined maps by variable name, global data by section: `.rodata` ->
+//!   `rodata`). In every part `/` becomes `_` (Android's rule for section names) and so
+//!   does `.` (bpffs refuses names with dots); a leading `.` or `?` is dropped. Android's
+//!   legacy loader pins `prog_<obj>_<section>` because its objects hold one program per
+//!   section; libbpf objects may hold several, hence the function name.
+//! * **Criticality** is Android's: an object is critical iff it has an ELF section
+//!   called `critical` (what `CRITICAL("reason")` of Android's `bpf_helpers.h` emits;
+//!   its text is the reason). A failed optional object is reported and the run goes on;
+//!   a failed critical one stops the run at once and makes it fail.
+//! * **One object is all or nothing.** The module loads an object whole or not at all;
+//!   if pinning fails half-way, the pins this run made for the object are removed.
+//! * **Reuse.** If none of an object's pins exist, it is loaded and pinned. If some
+//!   exist, the object is planned in user space with the same core the module runs (same
+//!   kernel BTF, so the same programs and map definitions) and the pins are checked:
+//!   every map pin must hold a map whose type, key size, value size, max_entries, flags
+//!   and map_extra match (flags as the kernel stores them), every program pin a program
+//!   of the planned type and name that uses only this object's pinned maps. All present
+//!   and consistent: the object is *reused*, nothing is loaded. A mismatch is refused
+//!   with `ENOTUNIQ` (Android's errno for it) naming the pin and the attributes. Some
+//!   present and some missing is refused with `EOPNOTSUPP`: the module creates every map
+//!   itself and UAPI v1 cannot hand it existing ones, so loading would give the programs
+//!   new maps instead of the pinned ones (see the proposal in Documentation/android.rst).
+//!   Reuse trusts that pins under ROOT were made by load-dir from the same directory in
+//!   this boot (bpffs does not survive a reboot), as Android's bpfloader does.
+
+use crate::dev::{format_digest, Device, KLoadOpts};
+use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
+use crate::sys::{obj_info, obj_pin, sys_bpf, ProgInfo};
+use bpfld_core::elf::Elf;
+use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
+use bpfld_core::mem::VecAlloc;
+use bpfld_core::object::{MapDef, MapKind, Object};
+use bpfld_core::plan::{self, KernelBtf, Plan};
+use bpfld_core::uapi;
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// `BPF_FS_MAGIC`: the pin root must be on bpffs.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+/// Android's bpfloader returns this when a pinned map does not match the object.
+const ENOTUNIQ: i32 = 76;
+/// Longest file name bpffs (like every Linux filesystem) accepts.
+const NAME_MAX: usize = 255;
+
+/// `<obj>` of an object file name (without `.bpf.o`, or else `.o`); `None` if the name
+/// does not end in `.o` or nothing is left.
+pub fn object_stem(file_name: &str) -> Option<&str> {
+    let stem = file_name
+        .strip_suffix(".bpf.o")
+        .or_else(|| file_name.strip_suffix(".o"))?;
+    (!stem.is_empty()).then_some(stem)
+}
+
+/// One part of a pin name: a leading `?` or `.` dropped, `/` and `.` made `_`.
+pub fn pin_part(s: &str) -> String {
+    let s = s.strip_prefix('?').unwrap_or(s);
+    let s = s.strip_prefix('.').unwrap_or(s);
+    s.chars()
+        .map(|c| if c == '/' || c == '.' { '_' } else { c })
+        .collect()
+}
+
+/// `prog_<obj>_<section>_<name>`.
+pub fn prog_pin_name(obj: &str, section: &str, name: &str) -> String {
+    format!(
+        "prog_{}_{}_{}",
+        pin_part(obj),
+        pin_part(section),
+        pin_part(name)
+    )
+}
+
+/// `map_<obj>_<name>`.
+pub fn map_pin_name(obj: &str, name: &str) -> String {
+    format!("map_{}_{}", pin_part(obj), pin_part(name))
+}
+
+/// The reason of an Android-style critical object (the text of its `critical`
+/// section, or `critical` if it has none); `None` for an optional object.
+pub fn critical_reason(elf: &Elf<'_>) -> Option<String> {
+    let sec = elf.section_by_name("critical")?;
+    let text = crate::dev::cstr(sec.data);
+    let text = text.trim();
+    Some(if text.is_empty() {
+        "critical".to_string()
+    } else {
+        text.to_string()
+    })
+}
+
+/// The errno's symbolic name, for the summary line.
+pub fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENODATA => "ENODATA",
+        ENOTUNIQ => "ENOTUNIQ",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EKEYREVOKED => "EKEYREVOKED",
+        libc::EKEYREJECTED => "EKEYREJECTED",
+        _ => "E?",
+    }
+}
+
+/// A program an object loaded.
+pub struct LoadedProg {
+    /// Function name.
+    pub name: String,
+    /// `SEC()` name.
+    pub section: String,
+    /// The program (closed on drop: the pin keeps it).
+    pub fd: OwnedFd,
+}
+
+/// A map an object created.
+pub struct LoadedMap {
+    /// BTF variable or ELF section name.
+    pub name: String,
+    /// The map (closed on drop: the pin keeps it).
+    pub fd: OwnedFd,
+}
+
+/// Everything one object created.
+pub struct Loaded {
+    /// Programs, in the order the loader reported them.
+    pub progs: Vec<LoadedProg>,
+    /// Maps, in the order the loader reported them.
+    pub maps: Vec<LoadedMap>,
+}
+
+/// Why one object failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// errno.
+    pub errno: i32,
+    /// What failed: the module's message, or which pin and why.
+    pub msg: String,
+    /// Verifier log, if a program was rejected.
+    pub log: String,
+}
+
+impl Failure {
+    fn new(errno: i32, msg: impl Into<String>) -> Failure {
+        Failure {
+            errno,
+            msg: msg.into(),
+            log: String::new(),
+        }
+    }
+
+    fn io(e: &io::Error, msg: impl std::fmt::Display) -> Failure {
+        Failure::new(e.raw_os_error().unwrap_or(libc::EIO), format!("{msg}: {e}"))
+    }
+}
+
+/// How objects get into the kernel.
+pub trait Loader {
+    /// Load the object open at `file` (whose path is `path`).
+    fn load(&self, path: &Path, file: &File) -> Result<Loaded, Failure>;
+}
+
+impl Loader for Device {
+    fn load(&self, _path: &Path, file: &File) -> Result<Loaded, Failure> {
+        let l = Device::load(self, file, &KLoadOpts::default()).map_err(|e| Failure {
+            errno: e.errno,
+            msg: e.msg,
+            log: e.log,
+        })?;
+        Ok(Loaded {
+            progs: l
+                .progs
+                .into_iter()
+                .map(|p| LoadedProg {
+                    name: p.name,
+                    section: p.section,
+                    fd: p.fd,
+                })
+                .collect(),
+            maps: l
+                .maps
+                .into_iter()
+                .map(|m| LoadedMap {
+                    name: m.name,
+                    fd: m.fd,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The user-space executor (`bpf(2)`, no module, no policy): for development hosts
+/// and the host tests.
+pub struct UserSpace;
+
+impl Loader for UserSpace {
+    fn load(&self, path: &Path, _file: &File) -> Result<Loaded, Failure> {
+        let p = path.to_string_lossy();
+        let l = crate::load::load_userspace(&p).map_err(|e| Failure {
+            errno: e.errno,
+            msg: e.msg,
+            log: e.log,
+        })?;
+        Ok(Loaded {
+            progs: l
+                .progs
+                .into_iter()
+                .map(|p| LoadedProg {
+                    name: p.name,
+                    section: p.section,
+                    fd: p.fd,
+                })
+                .collect(),
+            maps: l
+                .maps
+                .into_iter()
+                .map(|m| LoadedMap {
+                    name: m.name,
+                    fd: m.fd,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// What became of an object's pins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Loaded now and pinned.
+    Pinned,
+    /// Already pinned and consistent: nothing loaded.
+    Reused,
+    /// Nothing pinned by this run.
+    None,
+}
+
+/// The outcome of one object: one summary line.
+#[derive(Debug)]
+pub struct ObjectReport {
+    /// File name in DIR.
+    pub file: String,
+    /// `sha256:HEX` fs-verity digest, if the file has one.
+    pub digest: Option<String>,
+    /// `Some(reason)` for a critical object.
+    pub critical: Option<String>,
+    /// Programs pinned (or reused).
+    pub progs: usize,
+    /// Maps pinned (or reused).
+    pub maps: usize,
+    /// Pinned, reused or nothing.
+    pub state: State,
+    /// `Err` if the object failed.
+    pub result: Result<(), Failure>,
+}
+
+impl ObjectReport {
+    /// `FILE DIGEST critical|optional progs=N maps=M pinned|reused|- ok|failed ...`.
+    pub fn line(&self) -> String {
+        let digest = match &self.digest {
+            // "sha256:" and 16 hex digits.
+            Some(d) => d
+                .chars()
+                .take(d.find(':').map_or(0, |i| i + 1) + 16)
+                .collect(),
+            None => "-".to_string(),
+        };
+        let state = match self.state {
+            State::Pinned => "pinned",
+            State::Reused => "reused",
+            State::None => "-",
+        };
+        let result = match &self.result {
+            Ok(()) => "ok".to_string(),
+            Err(f) => format!(
+                "failed errno={} ({}): {}",
+                f.errno,
+                errno_name(f.errno),
+                f.msg.replace('\n', " ")
+            ),
+        };
+        format!(
+            "{} {digest} {} progs={} maps={} {state} {result}",
+            self.file,
+            if self.critical.is_some() {
+                "critical"
+            } else {
+                "optional"
+            },
+            self.progs,
+            self.maps
+        )
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One entry per object attempted, in order.
+    pub objects: Vec<ObjectReport>,
+    /// Files not attempted because a critical object failed.
+    pub not_attempted: Vec<String>,
+}
+
+impl Report {
+    /// The critical object that failed (and stopped the run), if any.
+    pub fn critical_failure(&self) -> Option<&ObjectReport> {
+        self.objects
+            .iter()
+            .find(|o| o.critical.is_some() && o.result.is_err())
+    }
+
+    /// The closing line: counts, and the stop if there was one.
+    pub fn totals(&self, dir: &Path) -> String {
+        let n = |s: State| {
+            self.objects
+                .iter()
+                .filter(|o| o.state == s && o.result.is_ok())
+                .count()
+        };
+        let failed = self.objects.iter().filter(|o| o.result.is_err()).count();
+        let mut s = format!(
+            "load-dir {}: {} objects: {} pinned, {} reused, {} failed",
+            dir.display(),
+            self.objects.len() + self.not_attempted.len(),
+            n(State::Pinned),
+            n(State::Reused),
+            failed
+        );
+        if let Some(c) = self.critical_failure() {
+            s.push_str(&format!(
+                "; critical object {} failed, {} not attempted",
+                c.file,
+                self.not_attempted.len()
+            ));
+        }
+        s
+    }
+}
+
+/// `<obj>` and the file names of DIR to load, in byte order.
+pub fn list_objects(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        // A name that is not UTF-8 cannot become a pin name: skipped like any file
+        // whose name does not end in ".o".
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if object_stem(name).is_none() || !e.file_type()?.is_file() {
+            continue;
+        }
+        names.push(name.to_string());
+    }
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+/// State shared by the objects of one run.
+struct Run<'l> {
+    loader: &'l dyn Loader,
+    root: PathBuf,
+    /// Pin name -> file that claimed it in this run (names are `_`-joined, so two
+    /// objects could produce the same one).
+    claimed: HashMap<String, String>,
+    /// `<obj>` -> file.
+    stems: HashMap<String, String>,
+    /// vmlinux BTF for user-space plans, read on first need.
+    btf: Option<Result<HostBtf, String>>,
+}
+
+/// Load every object of `dir` and pin it under `root` (created if missing; must be on
+/// bpffs). `each` sees every object's report as soon as it is done. Errors that concern
+/// no single object (DIR unreadable, ROOT not bpffs) are `Err`.
+pub fn load_dir(
+    dir: &Path,
+    root: &Path,
+    loader: &dyn Loader,
+    each: &mut dyn FnMut(&ObjectReport),
+) -> Result<Report, String> {
+    let files = list_objects(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    check_bpffs(root)?;
+    let mut run = Run {
+        loader,
+        root: root.to_path_buf(),
+        claimed: HashMap::new(),
+        stems: HashMap::new(),
+        btf: None,
+    };
+    let mut report = Report::default();
+    let mut it = files.into_iter();
+    for file in it.by_ref() {
+        let r = run.object(dir, &file);
+        each(&r);
+        let stop = r.critical.is_some() && r.result.is_err();
+        report.objects.push(r);
+        if stop {
+            break;
+        }
+    }
+    report.not_attempted = it.collect();
+    Ok(report)
+}
+
+fn check_bpffs(root: &Path) -> Result<(), String> {
+    let c = std::ffi::CString::new(root.as_os_str().as_bytes())
+        .map_err(|_| format!("{}: NUL in path", root.display()))?;
+    // SAFETY: all-zero is a valid statfs.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` is a statfs the call writes.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(format!(
+            "{}: {}",
+            root.display(),
+            io::Error::last_os_error()
+        ));
+    }
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures.
+    if st.f_type as i64 != BPF_FS_MAGIC {
+        return Err(format!(
+            "{}: not on bpffs (mount -t bpf bpf /sys/fs/bpf)",
+            root.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The fs-verity digest of an open file (`FS_IOC_MEASURE_VERITY`), as `sha256:HEX`.
+pub fn measure_verity(file: &File) -> Option<String> {
+    #[repr(C)]
+    struct Digest {
+        algo: u16,
+        size: u16,
+        bytes: [u8; 64],
+    }
+    // _IOWR('f', 134, struct fsverity_digest), whose declared size is 4 bytes.
+    const FS_IOC_MEASURE_VERITY: libc::c_ulong = 0xc004_6686;
+    let mut d = Digest {
+        algo: 0,
+        size: 64,
+        bytes: [0; 64],
+    };
+    // SAFETY: the kernel writes at most `size` (64) digest bytes after the header.
+    let r = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_MEASURE_VERITY, &mut d) };
+    let n = usize::from(d.size);
+    if r != 0 || n > d.bytes.len() {
+        return None;
+    }
+    let algo = match d.algo {
+        1 => crate::uapi::BPFLD_HASH_SHA256,
+        2 => crate::uapi::BPFLD_HASH_SHA512,
+        _ => return None,
+    };
+    Some(format_digest(algo, &d.bytes[..n]))
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ObjGetAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+    path_fd: i32,
+    /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
+    _pad: u32,
+}
+
+/// `BPF_OBJ_GET` of a pin, read-write.
+pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut a = ObjGetAttr {
+        pathname: c.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `pathname` points at a live NUL-terminated string.
+    let fd = unsafe { sys_bpf(uapi::BPF_OBJ_GET, &mut a)? };
+    // SAFETY: BPF_OBJ_GET returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What a BPF fd holds: `bpf-map`, `bpf-prog`, `bpf-link`, ... (its anon inode name).
+pub fn fd_kind(fd: RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| {
+            p.to_string_lossy()
+                .trim_start_matches("anon_inode:")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// `struct bpf_map_info` of 6.12, up to `map_extra`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapInfo {
+    pub map_type: u32,
+    pub id: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub name: [u8; 16],
+    pub ifindex: u32,
+    pub btf_vmlinux_value_type_id: u32,
+    pub netns_dev: u64,
+    pub netns_ino: u64,
+    pub btf_id: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    pub btf_vmlinux_id: u32,
+    pub map_extra: u64,
+}
+
+/// The attributes of `def` that a map created from it would not share with `have`:
+/// `attr have != want` for each, empty if compatible. Compared as the kernel stores
+/// them: `BPF_F_RDONLY`/`BPF_F_WRONLY` only restrict the creating fd and are not kept,
+/// and devmaps always get `BPF_F_RDONLY_PROG`.
+pub fn map_mismatch(def: &MapDef, have: &MapInfo) -> Vec<String> {
+    let mut flags = def.map_flags & !(uapi::BPF_F_RDONLY | BPF_F_WRONLY);
+    if matches!(
+        def.map_type,
+        uapi::BPF_MAP_TYPE_DEVMAP | uapi::BPF_MAP_TYPE_DEVMAP_HASH
+    ) {
+        flags |= BPF_F_RDONLY_PROG;
+    }
+    let mut v = Vec::new();
+    let mut cmp = |what: &str, have: u64, want: u64, hex: bool| {
+        if have != want {
+            v.push(if hex {
+                format!("{what} {have:#x} pinned, {want:#x} in the object")
+            } else {
+                format!("{what} {have} pinned, {want} in the object")
+            });
+        }
+    };
+    cmp("map_type", have.map_type.into(), def.map_type.into(), false);
+    cmp("key_size", have.key_size.into(), def.key_size.into(), false);
+    cmp(
+        "value_size",
+        have.value_size.into(),
+        def.value_size.into(),
+        false,
+    );
+    cmp(
+        "max_entries",
+        have.max_entries.into(),
+        def.max_entries.into(),
+        false,
+    );
+    cmp("map_flags", have.map_flags.into(), flags.into(), true);
+    cmp("map_extra", have.map_extra, def.map_extra, true);
+    v
+}
+
+const BPF_F_WRONLY: u32 = 1 << 4;
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
+/// What a load of the object would create, planned in user space.
+struct Expected {
+    progs: Vec<ExpProg>,
+    maps: Vec<ExpMap>,
+}
+
+struct ExpProg {
+    name: String,
+    section: String,
+    prog_type: u32,
+    kname: String,
+}
+
+struct ExpMap {
+    name: String,
+    def: MapDef,
+}
+
+/// The program and map ids of a program.
+fn prog_info(fd: RawFd) -> io::Result<(ProgInfo, Vec<u32>)> {
+    let mut ids = vec![0u32; 64];
+    let mut info = ProgInfo {
+        nr_map_ids: ids.len() as u32,
+        map_ids: ids.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    let mut a = InfoAttr {
+        bpf_fd: fd as u32,
+        info_len: std::mem::size_of_val(&info) as u32,
+        info: &mut info as *mut ProgInfo as u64,
+    };
+    // SAFETY: the kernel writes the info struct and at most nr_map_ids ids to `ids`.
+    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
+    if info.nr_map_ids as usize > ids.len() {
+        return Err(io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    ids.truncate(info.nr_map_ids as usize);
+    Ok((info, ids))
+}
+
+impl Run<'_> {
+    fn object(&mut self, dir: &Path, file: &str) -> ObjectReport {
+        let mut r = ObjectReport {
+            file: file.to_string(),
+            digest: None,
+            critical: None,
+            progs: 0,
+            maps: 0,
+            state: State::None,
+            result: Ok(()),
+        };
+        r.result = self.object_inner(dir, file, &mut r);
+        if let Err(f) = &r.result {
+            if !f.log.trim().is_empty() {
+                eprintln!("bpfld: {file}: -- verifier log --\n{}", f.log.trim_end());
+            }
+            r.progs = 0;
+            r.maps = 0;
+            r.state = State::None;
+        }
+        r
+    }
+
+    fn object_inner(
+        &mut self,
+        dir: &Path,
+        file: &str,
+        r: &mut ObjectReport,
+    ) -> Result<(), Failure> {
+        let path = dir.join(file);
+        let stem = object_stem(file).unwrap_or(file).to_string();
+        // O_NOFOLLOW: the listing skipped symlinks, and one put there since is refused.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY)
+            .open(&path)
+            .map_err(|e| Failure::io(&e, path.display()))?;
+        r.digest = measure_verity(&f);
+        // The same open file is read here and handed to the module: a file on
+        // fs-verity cannot change in between, and a rename cannot swap it.
+        let data = read_all(&f).map_err(|e| Failure::io(&e, path.display()))?;
+        let mut alloc = VecAlloc::default();
+        let elf = data.as_deref().and_then(|d| Elf::parse(d, &mut alloc).ok());
+        r.critical = elf.as_ref().and_then(critical_reason);
+        let obj_name = crate::load::object_name(file);
+        let obj = elf.and_then(|e| Object::parse(e, &obj_name, &mut alloc).ok());
+        // Only now, so that a refused duplicate still says whether it is critical.
+        if let Some(other) = self.stems.get(&stem) {
+            return Err(Failure::new(
+                libc::EEXIST,
+                format!("{file}: same object name '{stem}' as {other}"),
+            ));
+        }
+        self.stems.insert(stem.clone(), file.to_string());
+
+        // Every pin name the object could produce: if none exists, this is a first load.
+        let mut candidates = Vec::new();
+        if let Some(o) = &obj {
+            for p in o.progs.iter().filter(|p| !p.is_subprog()) {
+                candidates.push(prog_pin_name(&stem, p.sec_name, p.name));
+            }
+            for m in o.maps.iter().filter(|m| m.kind != MapKind::Inner) {
+                candidates.push(map_pin_name(&stem, m.name));
+            }
+        }
+        let mut present = false;
+        for c in &candidates {
+            match std::fs::symlink_metadata(self.root.join(c)) {
+                Ok(_) => present = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Failure::io(&e, self.root.join(c).display())),
+            }
+        }
+        if present {
+            let Some(obj) = obj.as_ref() else {
+                return Err(Failure::new(
+                    libc::EINVAL,
+                    "pins exist but the object cannot be parsed to check them",
+                ));
+            };
+            let exp = self.expected(file, obj)?;
+            let (progs, maps) = self.check_pins(&stem, file, &exp)?;
+            r.progs = progs;
+            r.maps = maps;
+            r.state = State::Reused;
+            return Ok(());
+        }
+
+        let loaded = self.loader.load(&path, &f)?;
+        let mut names = Vec::new();
+        for m in &loaded.maps {
+            names.push((map_pin_name(&stem, &m.name), m.fd.as_raw_fd()));
+        }
+        for p in &loaded.progs {
+            names.push((prog_pin_name(&stem, &p.section, &p.name), p.fd.as_raw_fd()));
+        }
+        self.claim(file, names.iter().map(|(n, _)| n.as_str()))?;
+        // Maps first, as Android does: whoever finds a program pinned finds its maps.
+        let mut done: Vec<PathBuf> = Vec::new();
+        for (n, fd) in &names {
+            let p = self.root.join(n);
+            if let Err(e) = obj_pin(*fd, &p.to_string_lossy()) {
+                for d in &done {
+                    let _ = std::fs::remove_file(d);
+                }
+                return Err(Failure::io(&e, format!("pin {}", p.display())));
+            }
+            done.push(p);
+        }
+        r.progs = loaded.progs.len();
+        r.maps = loaded.maps.len();
+        r.state = State::Pinned;
+        Ok(())
+    }
+
+    /// Record `names` as this file's; refuse names another object already has, or that
+    /// bpffs cannot hold.
+    fn claim<'n>(
+        &mut self,
+        file: &str,
+        names: impl Iterator<Item = &'n str> + Clone,
+    ) -> Result<(), Failure> {
+        let mut seen = BTreeSet::new();
+        for n in names.clone() {
+            if n.len() > NAME_MAX {
+                return Err(Failure::new(
+                    libc::ENAMETOOLONG,
+                    format!("pin name {n} is longer than {NAME_MAX} bytes"),
+                ));
+            }
+            if let Some(other) = self.claimed.get(n) {
+                return Err(Failure::new(
+                    libc::EEXIST,
+                    format!("pin name {n} is also {other}'s"),
+                ));
+            }
+            if !seen.insert(n) {
+                return Err(Failure::new(
+                    libc::EEXIST,
+                    format!("two programs or maps of {file} would both be pinned as {n}"),
+                ));
+            }
+        }
+        for n in names {
+            self.claimed.insert(n.to_string(), file.to_string());
+        }
+        Ok(())
+    }
+
+    /// Plan the object in user space: exactly the programs and the map definitions the
+    /// module would send (same core, same kernel BTF and kernel facts).
+    fn expected(&mut self, file: &str, obj: &Object<'_, VecAlloc>) -> Result<Expected, Failure> {
+        let cant = |e: String| {
+            Failure::new(
+                libc::EINVAL,
+                format!("cannot plan {file} in user space to check its pins: {e}"),
+            )
+        };
+        if plan::needs_kernel_btf(obj) && self.btf.is_none() {
+            self.btf = Some(HostBtf::load());
+        }
+        let kbtf = match &self.btf {
+            Some(Ok(b)) => Some(b as &dyn KernelBtf),
+            Some(Err(e)) if plan::needs_kernel_btf(obj) => return Err(cant(e.clone())),
+            _ => None,
+        };
+        let config = if externs::needs_kernel_config(obj) {
+            Some(HostConfig::load().map_err(cant)?)
+        } else {
+            None
+        };
+        let symbols = if externs::needs_kernel_symbols(obj) {
+            let names: Vec<&str> = obj
+                .externs
+                .iter()
+                .filter(|e| e.ksym().is_some_and(|k| !k.func))
+                .map(|e| e.name)
+                .collect();
+            Some(HostSymbols::load(&names).map_err(cant)?)
+        } else {
+            None
+        };
+        let opts = plan::Options {
+            core: plan::CoreMode::Bpfld,
+            kconfig: config.as_ref().map(|c| c as &dyn KernelConfig),
+            symbols: symbols.as_ref().map(|s| s as &dyn KernelSymbols),
+        };
+        let mut alloc = VecAlloc::default();
+        let p = Plan::build_with(obj, &kernel_info(), kbtf, &opts, &mut alloc)
+            .map_err(|e| cant(e.to_string()))?;
+        let progs = p
+            .progs
+            .iter()
+            .map(|pp| ExpProg {
+                name: pp.name.to_string(),
+                section: pp.sec_name.to_string(),
+                prog_type: pp.prog_type,
+                kname: crate::dev::cstr(&pp.kname),
+            })
+            .collect();
+        let maps = obj
+            .maps
+            .iter()
+            .zip(p.maps.iter())
+            .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
+            .map(|(m, pm)| ExpMap {
+                name: m.name.to_string(),
+                def: pm.def,
+            })
+            .collect();
+        Ok(Expected { progs, maps })
+    }
+
+    /// Check existing pins against the plan; `(programs, maps)` if all are there and
+    /// consistent.
+    fn check_pins(
+        &mut self,
+        stem: &str,
+        file: &str,
+        exp: &Expected,
+    ) -> Result<(usize, usize), Failure> {
+        let mut present = Vec::new();
+        let mut missing = Vec::new();
+        let mut map_ids = BTreeSet::new();
+        let mismatch = |n: &str, why: String| {
+            Failure::new(ENOTUNIQ, format!("pinned {n} does not match {file}: {why}"))
+        };
+        for m in &exp.maps {
+            let n = map_pin_name(stem, &m.name);
+            let p = self.root.join(&n);
+            if std::fs::symlink_metadata(&p).is_err() {
+                missing.push(n);
+                continue;
+            }
+            let fd =
+                obj_get(&p).map_err(|e| Failure::io(&e, format!("BPF_OBJ_GET {}", p.display())))?;
+            let kind = fd_kind(fd.as_raw_fd());
+            if kind != "bpf-map" {
+                return Err(mismatch(&n, format!("it is a {kind}, not a map")));
+            }
+            let info: MapInfo = obj_info(fd.as_raw_fd())
+                .map_err(|e| Failure::io(&e, format!("BPF_OBJ_GET_INFO_BY_FD {}", p.display())))?;
+            let diff = map_mismatch(&m.def, &info);
+            if !diff.is_empty() {
+                return Err(mismatch(
+                    &n,
+                    format!("map '{}' (id {}): {}", m.name, info.id, diff.join(", ")),
+                ));
+            }
+            map_ids.insert(info.id);
+            present.push(n);
+        }
+        for pe in &exp.progs {
+            let n = prog_pin_name(stem, &pe.section, &pe.name);
+            let p = self.root.join(&n);
+            if std::fs::symlink_metadata(&p).is_err() {
+                missing.push(n);
+                continue;
+            }
+            let fd =
+                obj_get(&p).map_err(|e| Failure::io(&e, format!("BPF_OBJ_GET {}", p.display())))?;
+            let kind = fd_kind(fd.as_raw_fd());
+            if kind != "bpf-prog" {
+                return Err(mismatch(&n, format!("it is a {kind}, not a program")));
+            }
+            let (info, ids) = prog_info(fd.as_raw_fd())
+                .map_err(|e| Failure::io(&e, format!("BPF_OBJ_GET_INFO_BY_FD {}", p.display())))?;
+            if info.prog_type != pe.prog_type {
+                return Err(mismatch(
+                    &n,
+                    format!(
+                        "program type {} pinned, {} in the object",
+                        info.prog_type, pe.prog_type
+                    ),
+                ));
+            }
+            let kname = crate::dev::cstr(&info.name);
+            if kname != pe.kname {
+                return Err(mismatch(
+                    &n,
+                    format!(
+                        "program name '{kname}' pinned, '{}' in the object",
+                        pe.kname
+                    ),
+                ));
+            }
+            if let Some(id) = ids.iter().find(|id| !map_ids.contains(id)) {
+                return Err(mismatch(
+                    &n,
+                    format!(
+                        "the program uses map id {id}, which is none of the object's pinned maps"
+                    ),
+                ));
+            }
+            present.push(n);
+        }
+        if !missing.is_empty() {
+            return Err(Failure::new(
+                libc::EOPNOTSUPP,
+                format!(
+                    "some pins exist ({}) and some do not ({}): /dev/bpfld (UAPI v1) cannot load programs against existing maps; remove the object's pins to reload it",
+                    present.join(" "),
+                    missing.join(" ")
+                ),
+            ));
+        }
+        self.claim(file, present.iter().map(String::as_str))?;
+        Ok((exp.progs.len(), exp.maps.len()))
+    }
+}
+
+/// The whole file, unless it is over the module's limit (then the module refuses it
+/// with its own error, and nothing is parsed here).
+fn read_all(f: &File) -> io::Result<Option<Vec<u8>>> {
+    let len = f.metadata()?.len();
+    if len > bpfld_core::limits::MAX_FILE_SIZE as u64 {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact_at(&mut buf, 0)?;
+    Ok(Some(buf))
+}
+
+/// `bpfld load-dir [--userspace] DIR --pin-root ROOT`: print one line per object and a
+/// closing line; `Err` (exit status 1) if a critical object failed or the run could
+/// not start.
+pub fn cli(args: &[&str]) -> Result<(), String> {
+    let mut dir = None;
+    let mut root = None;
+    let mut userspace = false;
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        match a {
+            "--pin-root" => root = Some(*it.next().ok_or("--pin-root needs a directory")?),
+            "--userspace" => userspace = true,
+            o if !o.starts_with('-') && dir.is_none() => dir = Some(o),
+            o => return Err(format!("load-dir: unexpected argument {o}")),
+        }
+    }
+    let dir = Path::new(dir.ok_or("load-dir needs a directory")?);
+    let root = Path::new(root.ok_or("load-dir needs --pin-root /sys/fs/bpf/SUBDIR")?);
+    let dev;
+    let loader: &dyn Loader = if userspace {
+        &UserSpace
+    } else {
+        dev = Device::open(crate::dev::DEVICE)
+            .map_err(|e| format!("{}: {e} (is bpfld.ko loaded?)", crate::dev::DEVICE))?;
+        &dev
+    };
+    let report = load_dir(dir, root, loader, &mut |r| println!("{}", r.line()))?;
+    println!("{}", report.totals(dir));
+    match report.critical_failure() {
+        Some(c) => Err(format!(
+            "critical object {} failed ({}){}",
+            c.file,
+            c.critical.as_deref().unwrap_or(""),
+            if report.not_attempted.is_empty() {
+                String::new()
+            } else {
+                format!("; not attempted: {}", report.not_attempted.join(" "))
+            }
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems() {
+        assert_eq!(object_stem("xdp.bpf.o"), Some("xdp"));
+        assert_eq!(object_stem("netd.o"), Some("netd"));
+        assert_eq!(object_stem("a.b.o"), Some("a.b"));
+        assert_eq!(object_stem(".o"), None);
+        assert_eq!(object_stem(".bpf.o"), None);
+        assert_eq!(object_stem("x.bpf"), None);
+        assert_eq!(object_stem("x.so"), None);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            prog_pin_name("xdp", "xdp", "xdp_pass"),
+            "prog_xdp_xdp_xdp_pass"
+        );
+        // Android: SEC("cgroupskb/ingress/stats") of netd.o -> prog_netd_cgroupskb_ingress_stats.
+        assert_eq!(
+            prog_pin_name("netd", "cgroupskb/ingress/stats", "bpf_cgroup_ingress"),
+            "prog_netd_cgroupskb_ingress_stats_bpf_cgroup_ingress"
+        );
+        assert_eq!(
+            prog_pin_name("sleepable", "fentry.s/bpf_fentry_test1", "f"),
+            "prog_sleepable_fentry_s_bpf_fentry_test1_f"
+        );
+        assert_eq!(prog_pin_name("a", "?tp/x/y", "p"), "prog_a_tp_x_y_p");
+        assert_eq!(map_pin_name("xdp", "proto_cnt"), "map_xdp_proto_cnt");
+        assert_eq!(map_pin_name("gd", ".rodata"), "map_gd_rodata");
+        assert_eq!(map_pin_name("gd", ".rodata.str1.1"), "map_gd_rodata_str1_1");
+        assert_eq!(map_pin_name("a.b", ".kconfig"), "map_a_b_kconfig");
+        for n in [
+            map_pin_name("gd", ".data.foo"),
+            prog_pin_name("x.y", "a.b/c", "d"),
+        ] {
+            assert!(!n.contains('.') && !n.contains('/'), "{n}");
+        }
+    }
+
+    #[test]
+    fn listing_is_byte_ordered_and_filtered() {
+        let d = std::env::temp_dir().join(format!("bpfld-loaddir-list-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub.o")).unwrap();
+        for n in ["b.o", "B.o", "a.bpf.o", "a_.o", "c.txt", "Z.bpf.o", ".o"] {
+            std::fs::write(d.join(n), b"").unwrap();
+        }
+        std::os::unix::fs::symlink(d.join("b.o"), d.join("link.o")).unwrap();
+        let l = list_objects(&d).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(l, ["B.o", "Z.bpf.o", "a.bpf.o", "a_.o", "b.o"]);
+    }
+
+    #[test]
+    fn map_compat() {
+        let def = MapDef {
+            map_type: uapi::BPF_MAP_TYPE_HASH,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 16,
+            map_flags: 1 | uapi::BPF_F_RDONLY, // BPF_F_NO_PREALLOC | BPF_F_RDONLY
+            ..Default::default()
+        };
+        let mut have = MapInfo {
+            map_type: uapi::BPF_MAP_TYPE_HASH,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 16,
+            map_flags: 1,
+            ..Default::default()
+        };
+        assert!(map_mismatch(&def, &have).is_empty());
+        have.max_entries = 8;
+        have.value_size = 16;
+        assert_eq!(
+            map_mismatch(&def, &have),
+            [
+                "value_size 16 pinned, 8 in the object",
+                "max_entries 8 pinned, 16 in the object"
+            ]
+        );
+        let dev = MapDef {
+            map_type: uapi::BPF_MAP_TYPE_DEVMAP,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            ..Default::default()
+        };
+        let have = MapInfo {
+            map_type: uapi::BPF_MAP_TYPE_DEVMAP,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            map_flags: BPF_F_RDONLY_PROG,
+            ..Default::default()
+        };
+        assert!(map_mismatch(&dev, &have).is_empty());
+    }
+
+    #[test]
+    fn summary_line() {
+        let r = ObjectReport {
+            file: "xdp.bpf.o".into(),
+            digest: Some(format!("sha256:{}", "ab".repeat(32))),
+            critical: None,
+            progs: 3,
+            maps: 1,
+            state: State::Pinned,
+            result: Ok(()),
+        };
+        assert_eq!(
+            r.line(),
+            "xdp.bpf.o sha256:abababababababab optional progs=3 maps=1 pinned ok"
+        );
+        let r = ObjectReport {
+            file: "c.o".into(),
+            digest: None,
+            critical: Some("net".into()),
+            progs: 0,
+            maps: 0,
+            state: State::None,
+            result: Err(Failure::new(libc::ENODATA, "no fs-verity\nat all")),
+        };
+        assert_eq!(
+            r.line(),
+            "c.o - critical progs=0 maps=0 - failed errno=61 (ENODATA): no fs-verity at all"
+        );
+    }
+}

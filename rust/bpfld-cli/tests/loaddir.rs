@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! `load-dir` on the host with the user-space executor (the VM selftests run it through
+//! `/dev/bpfld`): the corpus as a boot directory pinned under a private bpffs
+//! directory; a second run reuses every pin and creates nothing; a pinned map made
+//! incompatible, or a missing pin, fails that object alone and changes nothing.
+//!
+//! Needs root, `bpf(2)` and bpffs at /sys/fs/bpf; without them the test prints why and
+//! passes, except under `CI=true`, where a skip is a failure.
+
+mod common;
+
+use bpfld::loaddir::{load_dir, obj_get, ObjectReport, Report, State, UserSpace};
+use bpfld::sys::{obj_info, MapInfo, ProgInfo};
+use common::*;
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+fn run(dir: &Path, root: &Path) -> Report {
+    let mut lines = Vec::new();
+    let r = load_dir(dir, root, &UserSpace, &mut |o: &ObjectReport| {
+        lines.push(o.line())
+    })
+    .expect("load_dir");
+    assert_eq!(lines.len(), r.objects.len());
+    r
+}
+
+/// name -> kernel id of every pin.
+fn pins(root: &Path) -> BTreeMap<String, u32> {
+    let mut m = BTreeMap::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        let e = e.unwrap();
+        let fd = obj_get(&e.path()).unwrap();
+        let id = match obj_info::<MapInfo>(fd.as_raw_fd()) {
+            Ok(i) if bpfld::loaddir::fd_kind(fd.as_raw_fd()) == "bpf-map" => i.id,
+            _ => obj_info::<ProgInfo>(fd.as_raw_fd()).unwrap().id,
+        };
+        m.insert(e.file_name().to_string_lossy().into_owned(), id);
+    }
+    m
+}
+
+fn by_file(r: &Report) -> BTreeMap<&str, &ObjectReport> {
+    r.objects.iter().map(|o| (o.file.as_str(), o)).collect()
+}
+
+#[test]
+fn corpus_pins_then_reuse() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    if !Path::new("/sys/fs/bpf").is_dir()
+        || std::fs::read_to_string("/proc/mounts")
+            .map(|m| !m.contains(" /sys/fs/bpf bpf "))
+            .unwrap_or(true)
+    {
+        skip("no bpffs at /sys/fs/bpf");
+        return;
+    }
+    let corpus = build_corpus();
+    let dir = std::env::temp_dir().join(format!("bpfld-loaddir-{}", std::process::id()));
+    let root = Path::new("/sys/fs/bpf").join(format!("bpfld-loaddir-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for o in objects(&corpus) {
+        std::fs::copy(&o, dir.join(file_name(&o))).unwrap();
+    }
+    let result = std::panic::catch_unwind(|| {
+        let first = run(&dir, &root);
+        let n = first.objects.len();
+        assert!(n >= 20, "{n} objects");
+        assert!(first.critical_failure().is_none());
+        let pinned: Vec<&ObjectReport> = first
+            .objects
+            .iter()
+            .filter(|o| o.state == State::Pinned)
+            .collect();
+        // Every object that the host kernel takes is pinned (some program types need
+        // what a given host lacks: those fail alone, visibly).
+        assert!(pinned.len() >= 20, "{} pinned", pinned.len());
+        for o in &first.objects {
+            assert!(
+                o.result.is_ok() == (o.state == State::Pinned),
+                "{}",
+                o.line()
+            );
+        }
+        let want: usize = pinned.iter().map(|o| o.progs + o.maps).sum();
+        let p1 = pins(&root);
+        assert_eq!(p1.len(), want);
+        assert!(p1.contains_key("prog_xdp_xdp_xdp_pass"), "{:?}", p1.keys());
+        assert!(p1.contains_key("map_global_data_rodata_str1_1"));
+
+        // Second run: the same objects reused, the same pins.
+        let second = run(&dir, &root);
+        let (a, b) = (by_file(&first), by_file(&second));
+        for (f, o) in &b {
+            let was = a[f];
+            if was.state == State::Pinned {
+                assert_eq!(o.state, State::Reused, "{}", o.line());
+                assert!(o.result.is_ok(), "{}", o.line());
+                assert_eq!((o.progs, o.maps), (was.progs, was.maps), "{f}");
+            } else {
+                assert_eq!(o.line(), was.line(), "{f}");
+            }
+        }
+        assert_eq!(pins(&root), p1);
+
+        // An incompatible map in place of xdp's: xdp refused with ENOTUNIQ naming it.
+        let target = root.join("map_xdp_proto_cnt");
+        std::fs::remove_file(&target).unwrap();
+        let st = std::process::Command::new("bpftool")
+            .args(["map", "create"])
+            .arg(&target)
+            .args([
+                "type", "array", "key", "4", "value", "8", "entries", "1", "name", "decoy",
+            ])
+            .status()
+            .expect("bpftool");
+        assert!(st.success());
+        let p2 = pins(&root);
+        let third = run(&dir, &root);
+        let x = by_file(&third)["xdp.bpf.o"];
+        let line = x.line();
+        assert!(
+            line.contains("failed errno=76 (ENOTUNIQ): pinned map_xdp_proto_cnt")
+                && line.contains("max_entries 1 pinned, 256 in the object"),
+            "{line}"
+        );
+        assert_eq!(pins(&root), p2);
+
+        // A missing program pin: EOPNOTSUPP (the module could not reuse the maps).
+        std::fs::remove_file(root.join("prog_tc_tc_tc_count")).unwrap();
+        let fourth = run(&dir, &root);
+        let t = by_file(&fourth)["tc.bpf.o"].line();
+        assert!(
+            t.contains("failed errno=95 (EOPNOTSUPP): some pins exist"),
+            "{t}"
+        );
+        assert!(t.contains("(prog_tc_tc_tc_count)"), "{t}");
+        for o in &fourth.objects {
+            if o.file != "tc.bpf.o"
+                && o.file != "xdp.bpf.o"
+                && a[o.file.as_str()].state == State::Pinned
+            {
+                assert_eq!(o.state, State::Reused, "{}", o.line());
+            }
+        }
+    });
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
