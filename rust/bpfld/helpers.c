@@ -239,9 +239,12 @@ static int bpfld_iso_thread(void *data)
 	set_active_memcg(old_memcg);
 	if (iso->mm)
 		kthread_unuse_mm(iso->mm);
-	/* After this, iso (on the caller's stack) must not be touched. */
-	complete(&iso->done);
-	return 0;
+	/* After this, iso (on the caller's stack) must not be touched, and neither must
+	 * the module's text: the caller returns from the ioctl and may close /dev/bpfld,
+	 * dropping the last reference on the module, as soon as it is woken. So complete
+	 * and exit without returning here (stress_kthread_exit_window checks it).
+	 */
+	kthread_complete_and_exit(&iso->done, 0);
 }
 
 int bpfld_run_isolated(int (*fn)(void *arg), void *arg);
