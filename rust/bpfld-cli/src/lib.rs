@@ -8,5 +8,6 @@ pub mod host;
 pub mod ktap;
 pub mod load;
 pub mod loaddir;
+pub mod parity;
 pub mod sys;
 pub mod uapi;

@@ -4,7 +4,7 @@
 //! (`tools/testing/selftests/bpf/progs/*.c`, built by `selftests/kprogs/build.sh` into
 //! `target/bpf-kprogs`): each object is loaded by libbpf (`libbpf_dump OBJ`) and by
 //! bpfld's user-space executor on the host kernel, compared as `differential.rs` does
-//! (`common::compare_loaded`), and classified:
+//! (`bpfld::parity::classify_userspace`), and classified:
 //!
 //! * `identical`: libbpf loaded the object (perhaps without some programs the kernel
 //!   refused), bpfld refused the same, loaded the rest, and the kernel holds the same;
@@ -26,10 +26,6 @@
 
 mod common;
 
-use bpfld::load::{load_userspace, load_userspace_with, LoadError, LoadOpts, UserLoad};
-use bpfld_core::btf::BtfExt;
-use bpfld_core::elf::Elf;
-use bpfld_core::mem::VecAlloc;
 use common::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,78 +37,6 @@ use std::time::{Duration, Instant};
 
 /// How long one `libbpf_dump` may take (the slowest object needs a few seconds).
 const LIBBPF_TIMEOUT: Duration = Duration::from_secs(180);
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Cat {
-    Identical,
-    BothFail,
-    LibbpfOnly,
-    LibbpfOnlyExterns,
-    BpfldOnly,
-    Differs,
-}
-
-impl Cat {
-    const ALL: [Cat; 6] = [
-        Cat::Identical,
-        Cat::BothFail,
-        Cat::LibbpfOnly,
-        Cat::LibbpfOnlyExterns,
-        Cat::BpfldOnly,
-        Cat::Differs,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Cat::Identical => "identical",
-            Cat::BothFail => "both-fail",
-            Cat::LibbpfOnly => "libbpf-only",
-            Cat::LibbpfOnlyExterns => "libbpf-only-externs",
-            Cat::BpfldOnly => "bpfld-only",
-            Cat::Differs => "differs",
-        }
-    }
-    fn meaning(self) -> &'static str {
-        match self {
-            Cat::Identical => "both loaded the same (programs both refuse excepted)",
-            Cat::BothFail => "neither loads anything",
-            Cat::LibbpfOnly => "libbpf loads, bpfld fails (candidate bpfld bugs)",
-            Cat::LibbpfOnlyExterns => "libbpf loads, bpfld stops at an extern",
-            Cat::BpfldOnly => "bpfld loads what libbpf refuses (allowlisted with reasons)",
-            Cat::Differs => "both load, the kernel's views differ (allowlisted with reasons)",
-        }
-    }
-}
-
-/// What the object file itself says (read with bpfld-core's parsers).
-#[derive(Default)]
-struct Static {
-    core_relos: usize,
-    externs: Vec<String>,
-    parse_error: Option<String>,
-}
-
-impl Static {
-    fn feature(&self) -> &'static str {
-        match (self.core_relos > 0, !self.externs.is_empty()) {
-            _ if self.parse_error.is_some() => "unparsed",
-            (true, true) => "core+externs",
-            (true, false) => "core",
-            (false, true) => "externs",
-            (false, false) => "plain",
-        }
-    }
-}
-
-/// One object against one libbpf.
-struct Outcome {
-    cat: Cat,
-    /// One line: why (for everything but plain `identical`).
-    detail: String,
-    /// Programs compared identical.
-    progs: usize,
-    /// Programs both refused.
-    both_refused: usize,
-}
 
 struct Row {
     name: String,
@@ -141,192 +65,9 @@ const TREE: Ref<'static> = Ref {
     tag: "tree",
 };
 
-fn static_info(path: &Path) -> Static {
-    let mut s = Static::default();
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) => {
-            s.parse_error = Some(e.to_string());
-            return s;
-        }
-    };
-    let mut alloc = VecAlloc::default();
-    let elf = match Elf::parse(&data, &mut alloc) {
-        Ok(e) => e,
-        Err(e) => {
-            s.parse_error = Some(e.to_string());
-            return s;
-        }
-    };
-    for sym in elf.symbols().flatten() {
-        // Section and file symbols have no name; an undefined named symbol is an
-        // extern (kconfig, ksym, kfunc, or one meant for the static linker).
-        if sym.is_undefined() && !sym.name.is_empty() {
-            s.externs.push(sym.name.to_string());
-        }
-    }
-    if let Some(ext) = elf.section_by_name(".BTF.ext") {
-        match BtfExt::parse(ext.data) {
-            Ok(e) => s.core_relos = e.core_relos().num_records() as usize,
-            Err(e) => s.parse_error = Some(format!(".BTF.ext: {e}")),
-        }
-    }
-    s
-}
-
-/// The outcome of `libbpf_dump OBJ`.
-struct Libbpf {
-    dump: Dump,
-    /// Killed by a signal (libbpf 1.1.2 crashes on some objects).
-    signal: Option<i32>,
-    /// The first `libbpf:` line of its stderr, the root cause of most failures.
-    first_error: String,
-}
-
-impl Libbpf {
-    /// libbpf created no program (and refused the object, or every program).
-    fn loaded_nothing(&self) -> bool {
-        self.signal.is_some()
-            || self.dump.open_failed()
-            || (self.dump.progs.is_empty() && !self.dump.fails.is_empty())
-    }
-    fn why(&self) -> String {
-        let mut s = match self.signal {
-            Some(sig) => format!("libbpf_dump killed by signal {sig}"),
-            None => String::new(),
-        };
-        let fails: Vec<String> = self
-            .dump
-            .fails
-            .iter()
-            .map(|(k, l)| format!("{k} errno={}", field(l, "errno")))
-            .collect();
-        if !fails.is_empty() {
-            if !s.is_empty() {
-                s.push_str(" after refusing ");
-            } else {
-                s.push_str("refuses ");
-            }
-            s.push_str(&list(&fails));
-        }
-        if !self.first_error.is_empty() {
-            let _ = write!(s, " ({})", self.first_error);
-        }
-        s
-    }
-    /// The errno libbpf reported first.
-    fn errno(&self) -> Option<i32> {
-        self.dump
-            .fails
-            .values()
-            .next()
-            .and_then(|l| field(l, "errno").parse().ok())
-    }
-}
-
-fn run_libbpf(dir: &Path, r: Ref<'_>, obj: &Path, name: &str) -> Libbpf {
-    let logs = dir.join("run");
-    std::fs::create_dir_all(&logs).unwrap();
-    let out_path = logs.join(format!("{name}.{}.libbpf.out", r.tag));
-    let err_path = logs.join(format!("{name}.{}.libbpf.err", r.tag));
-    let mut child = Command::new(dir.join(r.tool))
-        .arg(obj)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("libbpf_dump");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break Some(st);
-        }
-        if start.elapsed() > LIBBPF_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    use std::os::unix::process::ExitStatusExt;
-    let signal = match status {
-        Some(st) => st.signal(),
-        None => Some(libc::SIGKILL),
-    };
-    let first_error = stderr
-        .lines()
-        .find(|l| l.starts_with("libbpf: "))
-        .map(|l| clip(l.trim_start_matches("libbpf: "), 160))
-        .unwrap_or_default();
-    Libbpf {
-        dump: parse_dump(&stdout),
-        signal,
-        first_error,
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    let s = s.trim().replace('|', "\\|");
-    if s.chars().count() <= n {
-        return s;
-    }
-    let mut out: String = s.chars().take(n).collect();
-    out.push('…');
-    out
-}
-
-/// The program a bpfld error names (`prog 'X': ...`), if any.
-fn err_prog(msg: &str) -> Option<&str> {
-    let rest = &msg[msg.find("prog '")? + 6..];
-    Some(&rest[..rest.find('\'')?])
-}
-
-fn errno_name(e: i32) -> String {
-    let n = match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EINVAL => "EINVAL",
-        libc::ENOSPC => "ENOSPC",
-        libc::ERANGE => "ERANGE",
-        libc::ENOTSUP => "EOPNOTSUPP",
-        libc::ELOOP => "ELOOP",
-        524 => "ENOTSUPP",
-        _ => return format!("errno {e}"),
-    };
-    n.to_string()
-}
-
-/// Error message of bpfld without the object's directory (reports stay stable).
-fn bpfld_msg(e: &LoadError, dir: &Path) -> String {
-    let mut m = e.msg.replace(&format!("{}/", dir.display()), "");
-    if let Some(last) = e.log.lines().rev().find(|l| {
-        let l = l.trim();
-        !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time")
-    }) {
-        let _ = write!(m, " [log: {}]", last.trim());
-    }
-    clip(&m, 220)
-}
-
 fn classify(dir: &Path, obj: &Path, name: &str) -> Row {
     let st = static_info(obj);
-    let mut ours = Bpfld {
-        path: obj.to_str().unwrap(),
-        full: None,
-        partial: Vec::new(),
-    };
+    let mut ours = UserLoads::new(obj.to_str().unwrap());
     let sys = compare(dir, SYS, obj, name, &st, &mut ours);
     let tree = (sys.cat != Cat::Identical).then(|| compare(dir, TREE, obj, name, &st, &mut ours));
     Row {
@@ -337,277 +78,27 @@ fn classify(dir: &Path, obj: &Path, name: &str) -> Row {
     }
 }
 
-/// bpfld's loads of one object, made once and shared by both comparisons.
-struct Bpfld<'p> {
-    path: &'p str,
-    /// Every program.
-    full: Option<Result<UserLoad, LoadError>>,
-    /// Without some programs.
-    partial: Vec<(Vec<String>, Result<UserLoad, LoadError>)>,
-}
-
-impl Bpfld<'_> {
-    fn full(&mut self) -> &Result<UserLoad, LoadError> {
-        let path = self.path;
-        self.full.get_or_insert_with(|| load_userspace(path))
-    }
-
-    fn without(&mut self, disable: &[String]) -> &Result<UserLoad, LoadError> {
-        if disable.is_empty() {
-            return self.full();
-        }
-        let i = match self.partial.iter().position(|(d, _)| d == disable) {
-            Some(i) => i,
-            None => {
-                let r = load_userspace_with(
-                    self.path,
-                    &LoadOpts {
-                        disable: disable.to_vec(),
-                        kernel_core: false,
-                    },
-                );
-                self.partial.push((disable.to_vec(), r));
-                self.partial.len() - 1
-            }
-        };
-        &self.partial[i].1
-    }
-}
-
+/// Run one libbpf build on the object and classify bpfld's load against it.
 fn compare(
     dir: &Path,
     r: Ref<'_>,
     obj: &Path,
     name: &str,
     st: &Static,
-    bpfld: &mut Bpfld<'_>,
+    bpfld: &mut UserLoads<'_>,
 ) -> Outcome {
-    let path = obj.to_str().unwrap();
-    let lib = run_libbpf(dir, r, obj, name);
-    let mut row = Outcome {
-        cat: Cat::Identical,
-        detail: String::new(),
-        progs: 0,
-        both_refused: 0,
-    };
-    let externs_note = || {
-        let mut v: Vec<&str> = st.externs.iter().map(String::as_str).collect();
-        v.truncate(4);
-        format!(
-            "{} extern(s): {}{}",
-            st.externs.len(),
-            v.join(", "),
-            if st.externs.len() > 4 { ", …" } else { "" }
-        )
-    };
-    let libbpf_only = |row: &mut Outcome, e: &LoadError, what: &str| {
-        let msg = bpfld_msg(e, dir);
-        row.cat = if !st.externs.is_empty()
-            && (msg.contains("extern") || msg.contains("kfunc") || msg.contains("ksym"))
-        {
-            Cat::LibbpfOnlyExterns
-        } else {
-            Cat::LibbpfOnly
-        };
-        row.detail = format!("{what}bpfld: {} {msg}", errno_name(e.errno));
-        if row.cat == Cat::LibbpfOnlyExterns {
-            let _ = write!(row.detail, "; {}", externs_note());
-        }
-    };
-    let refused: Vec<String> = lib
-        .dump
-        .fails
-        .keys()
-        .filter(|k| k.as_str() != "-")
-        .cloned()
-        .collect();
-    if lib.loaded_nothing() {
-        match bpfld.full() {
-            Ok(ours) => {
-                row.cat = Cat::BpfldOnly;
-                row.detail = format!(
-                    "libbpf: {}; bpfld loads {} program(s), {} map(s)",
-                    lib.why(),
-                    ours.progs.len(),
-                    ours.maps.len()
-                );
-            }
-            Err(e) => {
-                row.cat = Cat::BothFail;
-                let same = match lib.errno() {
-                    Some(le) if le == e.errno => "same errno".to_string(),
-                    Some(le) => format!("errno differs: libbpf {}", errno_name(le)),
-                    None => "libbpf gave no errno".to_string(),
-                };
-                // libbpf got as far as loading programs and refused them all: bpfld
-                // must fail on one of them too, not on something before.
-                let earlier = lib.signal.is_none()
-                    && !lib.dump.open_failed()
-                    && !err_prog(&e.msg).is_some_and(|p| refused.iter().any(|f| f == p));
-                row.detail = format!(
-                    "{}{same}; libbpf: {}; bpfld: {} {}",
-                    if earlier { EARLIER } else { "" },
-                    lib.why(),
-                    errno_name(e.errno),
-                    bpfld_msg(e, dir)
-                );
-            }
-        }
-        return row;
-    }
-    let failed = refused;
-    row.both_refused = failed.len();
-    let mut notes = Vec::new();
-    if !failed.is_empty() {
-        match bpfld.full() {
-            Ok(_) => {
-                row.cat = Cat::BpfldOnly;
-                row.detail = format!("libbpf: {}; bpfld loads every program", lib.why());
-                return row;
-            }
-            Err(e) => match err_prog(&e.msg) {
-                Some(p) if failed.iter().any(|f| f == p) => {
-                    let le = lib
-                        .dump
-                        .fails
-                        .get(p)
-                        .and_then(|l| field(l, "errno").parse::<i32>().ok());
-                    if le != Some(e.errno) {
-                        notes.push(format!(
-                            "{p}: refused by both, libbpf {} bpfld {}",
-                            le.map(errno_name).unwrap_or("-".into()),
-                            errno_name(e.errno)
-                        ));
-                    }
-                }
-                _ => {
-                    libbpf_only(
-                        &mut row,
-                        e,
-                        &format!("with every program (libbpf: {}): ", lib.why()),
-                    );
-                    return row;
-                }
-            },
-        }
-    }
-    let ours = match bpfld.without(&failed) {
-        Ok(o) => o,
-        Err(e) => {
-            let what = if failed.is_empty() {
-                String::new()
-            } else {
-                format!("without {}: ", list(&failed))
-            };
-            libbpf_only(&mut row, e, &what);
-            return row;
-        }
-    };
-    if !(ours.progs.is_empty() && lib.dump.progs.is_empty()) {
-        let save = dir.join("run").join(format!("{name}.{}.bpfld.out", r.tag));
-        let tool = dir.join(r.tool);
-        let opts = CompareOpts {
-            save_dump: Some(&save),
-            dump_tool: Some(&tool),
-            mask_data_ptrs: true,
-        };
-        if let Err(d) = compare_loaded(dir, path, &lib.dump, &failed, ours, &mut notes, &opts) {
-            row.cat = Cat::Differs;
-            row.detail = clip(&d.replace('\n', " "), 400);
-            return row;
-        }
-    }
-    row.progs = lib.dump.progs.len();
-    // Binding notes are libbpf's PROG_BIND_MAP habit, not differences.
-    notes.retain(|n| !n.contains("PROG_BIND_MAP"));
-    row.detail = clip(&notes.join("; "), 300);
-    row
-}
-
-/// Marks a both-fail object where bpfld stopped before the programs libbpf refused.
-const EARLIER: &str = "bpfld stops earlier: ";
-
-/// At most four names, then how many more.
-fn list(v: &[String]) -> String {
-    if v.len() <= 4 {
-        return v.join(",");
-    }
-    format!("{},… ({} in all)", v[..4].join(","), v.len())
-}
-
-/// `OBJ<TAB>CATEGORY<TAB>REASON` lines (`#` comments): the known bpfld-only and
-/// differs objects.
-fn read_allowlist(path: &Path) -> BTreeMap<String, (String, String)> {
-    let mut m = BTreeMap::new();
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut it = line.splitn(3, '\t');
-        let (Some(o), Some(c), Some(r)) = (it.next(), it.next(), it.next()) else {
-            panic!(
-                "{}:{}: want OBJ<TAB>CATEGORY<TAB>REASON",
-                path.display(),
-                i + 1
-            );
-        };
-        assert!(
-            Cat::ALL.iter().any(|k| k.name() == c) && !r.trim().is_empty(),
-            "{}:{}: unknown category or empty reason",
-            path.display(),
-            i + 1
-        );
-        m.insert(o.to_string(), (c.to_string(), r.trim().to_string()));
-    }
-    m
-}
-
-/// `OBJ<TAB>REASON` lines: objects not loaded at all.
-fn read_denylist(path: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (o, r) = l
-                .split_once('\t')
-                .unwrap_or_else(|| panic!("{}: want OBJ<TAB>REASON: {l}", path.display()));
-            assert!(
-                !r.trim().is_empty(),
-                "{}: {o} has no reason",
-                path.display()
-            );
-            (o.to_string(), r.trim().to_string())
-        })
-        .collect()
-}
-
-struct Manifest {
-    /// (name, compiler) of every object built.
-    built: Vec<(String, String)>,
-    /// (file, reason) of every source no compiler could build.
-    failed: Vec<(String, String)>,
-}
-
-fn read_manifest(dir: &Path) -> Manifest {
-    let text = std::fs::read_to_string(dir.join("manifest.tsv")).expect("manifest.tsv");
-    let mut m = Manifest {
-        built: Vec::new(),
-        failed: Vec::new(),
-    };
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.splitn(4, '\t').collect();
-        let [file, cc, status, reason] = f[..] else {
-            continue;
-        };
-        let name = file.trim_end_matches(".c").to_string();
-        if status == "ok" {
-            m.built.push((name, cc.to_string()));
-        } else {
-            m.failed.push((file.to_string(), reason.to_string()));
-        }
-    }
-    m
+    let logs = dir.join("run");
+    std::fs::create_dir_all(&logs).unwrap();
+    let tool = dir.join(r.tool);
+    let lib = run_libbpf(
+        &tool,
+        obj,
+        &logs.join(format!("{name}.{}.libbpf.out", r.tag)),
+        &logs.join(format!("{name}.{}.libbpf.err", r.tag)),
+        LIBBPF_TIMEOUT,
+    );
+    let save = logs.join(format!("{name}.{}.bpfld.out", r.tag));
+    classify_userspace(dir, &tool, &save, &lib, st, bpfld)
 }
 
 fn libbpf_version() -> String {
@@ -642,10 +133,10 @@ fn kernel_selftests_match_libbpf() {
         "selftests/kprogs/build.sh failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let manifest = read_manifest(&dir);
+    let manifest = read_manifest(&dir).unwrap();
     let kprogs = root.join("selftests/kprogs");
-    let allow = read_allowlist(&kprogs.join("allowlist.tsv"));
-    let deny = read_denylist(&kprogs.join("denylist.tsv"));
+    let allow = read_allowlist(&kprogs.join("allowlist.tsv"), &Cat::HOST).unwrap();
+    let deny = read_denylist(&kprogs.join("denylist.tsv")).unwrap();
     let mode = std::env::var("BPFLD_KSELFTESTS").unwrap_or_default();
     let full = mode == "full";
     let chosen: Vec<(String, String)> = manifest
@@ -733,7 +224,7 @@ fn kernel_selftests_match_libbpf() {
     };
     std::fs::write(&report_path, report).unwrap();
     let mut counts = String::new();
-    for c in Cat::ALL {
+    for c in Cat::HOST {
         let n = rows.iter().filter(|r| r.sys.cat == c).count();
         let _ = write!(counts, " {}={n}", c.name());
     }
@@ -751,20 +242,11 @@ fn kernel_selftests_match_libbpf() {
     );
 }
 
-/// `libbpf 1.5.0` from the tree's `libbpf_version.h`.
+/// `libbpf 1.5 (the tree's tools/lib/bpf)`.
 fn tree_libbpf_version(dir: &Path) -> String {
-    let h = std::fs::read_to_string(dir.join("libbpf-tree/include/bpf/libbpf_version.h"))
-        .unwrap_or_default();
-    let num = |key: &str| {
-        h.lines()
-            .find_map(|l| l.strip_prefix(&format!("#define {key} ")))
-            .map(|v| v.trim().to_string())
-            .unwrap_or("?".into())
-    };
     format!(
-        "libbpf {}.{} (the tree's tools/lib/bpf)",
-        num("LIBBPF_MAJOR_VERSION"),
-        num("LIBBPF_MINOR_VERSION")
+        "{} (the tree's tools/lib/bpf)",
+        libbpf_version_at(&dir.join("libbpf-tree"))
     )
 }
 
@@ -823,7 +305,7 @@ fn render_report(
         feats.join(" | ")
     );
     let _ = writeln!(s, "|---|---|{}---|", "---|".repeat(feats.len()));
-    for c in Cat::ALL {
+    for c in Cat::HOST {
         let n = rows.iter().filter(|r| r.sys.cat == c).count();
         let per: Vec<String> = feats
             .iter()
@@ -865,11 +347,11 @@ fn render_report(
         s,
         "Objects not identical against the system libbpf, by outcome against {tree_version}:\n"
     );
-    let names: Vec<&str> = Cat::ALL.iter().map(|c| c.name()).collect();
+    let names: Vec<&str> = Cat::HOST.iter().map(|c| c.name()).collect();
     let _ = writeln!(s, "| system \\ tree | {} |", names.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(names.len()));
-    for c in Cat::ALL.iter().skip(1) {
-        let per: Vec<String> = Cat::ALL
+    for c in Cat::HOST.iter().skip(1) {
+        let per: Vec<String> = Cat::HOST
             .iter()
             .map(|t| {
                 rows.iter()
