@@ -3,8 +3,11 @@
 # Developer entry points. `make` builds bpfld.ko against the cached test kernel (or the
 # tree named by KDIR=); `make check` runs every test; `make demo` is the main job.
 
-KDIR ?= $(shell $(CURDIR)/scripts/kernel --quiet)
-RUST_TARGET ?= x86_64-unknown-linux-gnu
+# ARCH=arm64 cross-builds against the arm64 test kernel (scripts/kernel --arch arm64).
+KDIR ?= $(shell $(CURDIR)/scripts/kernel --quiet $(if $(ARCH),--arch $(ARCH)))
+# Only picks the crates.io dependencies' target-specific deps (the kernel's target has
+# target_os "none", like the bare-metal triple).
+RUST_TARGET ?= $(if $(filter arm64,$(ARCH)),aarch64-unknown-none,x86_64-unknown-linux-gnu)
 
 .PHONY: all module deps check test host-test vm-test demo clean
 
@@ -36,3 +39,15 @@ demo:
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 clean
 	rm -rf $(CURDIR)/build
+
+# Benchmarks against libbpf, host then VM; prints figures, asserts nothing
+# (Documentation/benchmarks.rst).
+.PHONY: bench
+bench:
+	$(CURDIR)/scripts/bench
+
+# Parity with libbpf in the VM: every BPF selftest program of the 6.12 tree loaded by
+# libbpf and through /dev/bpfld on the test kernel; writes selftests/kprogs/REPORT-vm.md.
+.PHONY: parity
+parity:
+	$(CURDIR)/selftests/parity

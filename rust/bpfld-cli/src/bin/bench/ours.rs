@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! bpfld's side on the host: the user-space executor's pipeline (as
+//! `bpfld::load::load_userspace_with` runs it), timed step by step, with every `bpf(2)`
+//! command timed by wrapping the executor's [`Bpf`] implementation.
+
+use crate::heap::Mark;
+use bpfld::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
+use bpfld::load::object_name;
+use bpfld::sys::{own, UserBpf};
+use bpfld_core::elf::Elf;
+use bpfld_core::exec::{self, Bpf, Cmd, Log};
+use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
+use bpfld_core::mem::VecAlloc;
+use bpfld_core::object::Object;
+use bpfld_core::plan::{CoreMode, KernelBtf, Options, Plan};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// The user-space executor, with the time spent in `bpf(2)` counted.
+#[derive(Default)]
+pub struct TimedBpf {
+    inner: UserBpf,
+    /// Nanoseconds inside `bpf(2)`.
+    pub ns: u64,
+    /// Commands issued.
+    pub calls: u32,
+    /// Commands by name.
+    pub cmds: BTreeMap<&'static str, u32>,
+}
+
+impl Bpf for TimedBpf {
+    fn bpf(&mut self, cmd: Cmd<'_>) -> Result<i32, i32> {
+        let name = match cmd {
+            Cmd::BtfLoad(_) => "BTF_LOAD",
+            Cmd::MapCreate(_) => "MAP_CREATE",
+            Cmd::MapUpdate(_) => "MAP_UPDATE_ELEM",
+            Cmd::MapFreeze(_) => "MAP_FREEZE",
+            Cmd::ProgLoad(_) => "PROG_LOAD",
+        };
+        let t = Instant::now();
+        let r = self.inner.bpf(cmd);
+        self.ns += t.elapsed().as_nanos() as u64;
+        self.calls += 1;
+        *self.cmds.entry(name).or_default() += 1;
+        r
+    }
+
+    fn close(&mut self, fd: i32) {
+        self.inner.close(fd)
+    }
+
+    fn btf_dropped(&mut self, errno: i32) {
+        self.inner.btf_dropped(errno)
+    }
+
+    fn prog_log(&mut self, prog: usize) -> Log {
+        self.inner.prog_log(prog)
+    }
+}
+
+/// One load on the host kernel.
+#[derive(Clone, Debug, Default)]
+pub struct LoadSample {
+    /// From reading the file to the last fd.
+    pub total_ns: u64,
+    /// Reading the file and parsing it (ELF, BTF, object).
+    pub parse_ns: u64,
+    /// Planning: relocations, CO-RE, externs (kernel configuration and symbols read
+    /// here when the object needs them).
+    pub plan_ns: u64,
+    /// Inside `bpf(2)`.
+    pub bpf_ns: u64,
+    pub bpf_calls: u32,
+    /// Most heap held during the load.
+    pub peak: u64,
+    pub progs: usize,
+    pub maps: usize,
+    /// `CMD:COUNT,...`
+    pub cmds: String,
+}
+
+/// Planning (no kernel).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanSample {
+    /// ELF, BTF and object parsing of bytes in memory.
+    pub parse_ns: u64,
+    /// The plan: relocations, CO-RE, externs.
+    pub plan_ns: u64,
+    /// Most heap held.
+    pub peak: u64,
+    /// CO-RE relocation records of the object.
+    pub core_relos: u32,
+    /// Instructions of the planned programs.
+    pub insns: usize,
+    pub progs: usize,
+}
+
+/// Extern value sources, read only when the object needs them (as the user-space
+/// executor and libbpf do).
+struct Sources {
+    config: Option<HostConfig>,
+    symbols: Option<HostSymbols>,
+}
+
+impl Sources {
+    fn for_object(obj: &Object<'_, VecAlloc>) -> Result<Sources, String> {
+        let config = if externs::needs_kernel_config(obj) {
+            Some(HostConfig::load()?)
+        } else {
+            None
+        };
+        let symbols = if externs::needs_kernel_symbols(obj) {
+            let names: Vec<&str> = obj
+                .externs
+                .iter()
+                .filter(|e| e.ksym().is_some_and(|k| !k.func))
+                .map(|e| e.name)
+                .collect();
+            Some(HostSymbols::load(&names)?)
+        } else {
+            None
+        };
+        Ok(Sources { config, symbols })
+    }
+
+    fn options(&self) -> Options<'_> {
+        Options {
+            core: CoreMode::Bpfld,
+            kconfig: self.config.as_ref().map(|c| c as &dyn KernelConfig),
+            symbols: self.symbols.as_ref().map(|s| s as &dyn KernelSymbols),
+        }
+    }
+}
+
+fn ns(t: Instant) -> u64 {
+    t.elapsed().as_nanos() as u64
+}
+
+/// Load `path` into the host kernel: read, parse, plan against `kbtf` (built once and
+/// kept, as the module keeps its vmlinux index), execute. The fds are closed after the
+/// clock stops.
+pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
+    let mark = Mark::start();
+    let t0 = Instant::now();
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let name = object_name(path);
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse(&data, &mut alloc).map_err(|e| e.to_string())?;
+    let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| e.to_string())?;
+    let parse_ns = ns(t0);
+    let t1 = Instant::now();
+    let sources = Sources::for_object(&obj)?;
+    let kb: &dyn KernelBtf = kbtf;
+    let mut plan = Plan::build_with(
+        &obj,
+        &kernel_info(),
+        Some(kb),
+        &sources.options(),
+        &mut alloc,
+    )
+    .map_err(|e| e.to_string())?;
+    let plan_ns = ns(t1);
+    let mut map_fds = vec![-1; plan.maps.len()];
+    let mut prog_fds = vec![-1; plan.progs.len()];
+    let mut bpf = TimedBpf::default();
+    exec::execute(&mut plan, &mut bpf, &mut map_fds, &mut prog_fds).map_err(|e| {
+        let log = bpf.inner.log.lines().last().unwrap_or_default().to_string();
+        format!("{e} {log}")
+    })?;
+    let total_ns = ns(t0);
+    let peak = mark.peak();
+    // Take ownership so that dropping them closes them.
+    let progs: Vec<_> = prog_fds.iter().map(|&fd| own(fd)).collect();
+    let maps: Vec<_> = map_fds
+        .iter()
+        .filter(|&&fd| fd >= 0)
+        .map(|&fd| own(fd))
+        .collect();
+    let cmds: Vec<String> = bpf.cmds.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    Ok(LoadSample {
+        total_ns,
+        parse_ns,
+        plan_ns,
+        bpf_ns: bpf.ns,
+        bpf_calls: bpf.calls,
+        peak,
+        progs: progs.len(),
+        maps: maps.len(),
+        cmds: cmds.join(","),
+    })
+}
+
+/// Parse and plan `data` (the object `name`) against `kbtf`, without the kernel.
+pub fn plan_once(data: &[u8], name: &str, kbtf: &HostBtf) -> Result<PlanSample, String> {
+    let mark = Mark::start();
+    let t0 = Instant::now();
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse(data, &mut alloc).map_err(|e| e.to_string())?;
+    let obj = Object::parse(elf, name, &mut alloc).map_err(|e| e.to_string())?;
+    let parse_ns = ns(t0);
+    let t1 = Instant::now();
+    let sources = Sources::for_object(&obj)?;
+    let kb: &dyn KernelBtf = kbtf;
+    let plan = Plan::build_with(
+        &obj,
+        &kernel_info(),
+        Some(kb),
+        &sources.options(),
+        &mut alloc,
+    )
+    .map_err(|e| e.to_string())?;
+    let plan_ns = ns(t1);
+    let core_relos = obj
+        .btf_ext
+        .as_ref()
+        .map(|e| e.core_relos().num_records())
+        .unwrap_or(0);
+    Ok(PlanSample {
+        parse_ns,
+        plan_ns,
+        peak: mark.peak(),
+        core_relos,
+        insns: plan.progs.iter().map(|p| p.insns.len as usize).sum(),
+        progs: plan.progs.len(),
+    })
+}

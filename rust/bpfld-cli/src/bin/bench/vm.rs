@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Part B, inside the test VM: loads through `/dev/bpfld` (objects on fs-verity, module
+//! in development mode) against libbpf's open + load of the same files.
+
+use crate::stats::{bytes, bytes_cell, ratio, time, time_cell, Stats, Table};
+use crate::{libbpf, Object};
+use bpfld::dev::{Device, KLoadOpts, KStats, DEVICE};
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::Instant;
+
+/// What `bpfld-bench vm` was asked.
+pub struct Args {
+    pub libbpf_bench: String,
+    pub module: String,
+    pub image: String,
+    pub iters: usize,
+    /// Module reloads for the first-CO-RE-load figure.
+    pub first: usize,
+    pub objects: Vec<Object>,
+}
+
+/// Where the verity image is mounted.
+const MNT: &str = "/run/bpfld-bench";
+
+fn sh(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn insmod(module: &str) -> Result<(), String> {
+    sh("insmod", &[module, "dev_mode=1"]).map(|_| ())
+}
+
+/// One load through the ioctl.
+#[derive(Clone, Copy, Debug, Default)]
+struct KSample {
+    /// open(2) of the object + the ioctl, as the caller sees it.
+    wall_ns: u64,
+    /// The module's own figures.
+    stats: KStats,
+}
+
+/// Where a module's programs and maps are more than `Device::load` first offers, it
+/// repeats the ioctl (ENOSPC): refuse such objects rather than time two loads.
+const ROOM: usize = 16;
+
+fn kload(dev: &Device, path: &str) -> Result<KSample, String> {
+    let opts = KLoadOpts {
+        log_level: 0,
+        log_size: 0,
+    };
+    let t0 = Instant::now();
+    let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let l = dev.load(&f, &opts).map_err(|e| e.to_string())?;
+    let wall_ns = t0.elapsed().as_nanos() as u64;
+    if l.progs.len() > ROOM || l.maps.len() > ROOM {
+        return Err(format!(
+            "{} programs and {} maps: more than the {ROOM} Device::load offers first",
+            l.progs.len(),
+            l.maps.len()
+        ));
+    }
+    Ok(KSample {
+        wall_ns,
+        stats: l.stats,
+    })
+}
+
+/// The last "vmlinux BTF cached: N bytes" of the kernel log.
+fn cached_bytes() -> Option<u64> {
+    let log = sh("dmesg", &[]).ok()?;
+    log.lines()
+        .rev()
+        .find_map(|l| l.split("vmlinux BTF cached: ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+}
+
+struct Row {
+    obj: Object,
+    ours: Vec<KSample>,
+    lib: Vec<libbpf::LoadSample>,
+    /// libbpf's first load in its process.
+    lib_first: libbpf::LoadSample,
+}
+
+fn col<T>(v: &[T], f: impl Fn(&T) -> u64) -> Option<Stats> {
+    Stats::of(&v.iter().map(f).collect::<Vec<_>>())
+}
+
+pub fn run(a: &Args) -> Result<String, String> {
+    let _ = sh("rmmod", &["bpfld"]);
+    insmod(&a.module)?;
+    std::fs::create_dir_all(MNT).map_err(|e| format!("{MNT}: {e}"))?;
+    sh("mount", &["-o", "loop", &a.image, MNT])?;
+    let mut objs = Vec::new();
+    for o in &a.objects {
+        let dst = format!("{MNT}/{}", o.name);
+        std::fs::copy(&o.path, &dst).map_err(|e| format!("{dst}: {e}"))?;
+        sh("fsverity", &["enable", &dst])?;
+        objs.push(Object {
+            path: dst,
+            ..o.clone()
+        });
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Part B (VM): bpfld.ko ioctl vs libbpf {}",
+        crate::LIBBPF
+    );
+    let _ = writeln!(
+        out,
+        "# guest kernel {}, {} CPUs, TCG (no KVM): absolute times are an emulator's;",
+        crate::osrelease(),
+        crate::cpus()
+    );
+    let _ = writeln!(
+        out,
+        "# the ratios are what to read. Figures are median [p10..p90] of the runs."
+    );
+
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for o in &objs {
+        eprintln!("bench: {}", o.name);
+        match object(a, o) {
+            Ok(r) => rows.push(r),
+            Err(e) => skipped.push(format!("{}: {e}", o.name)),
+        }
+    }
+    let n = a.iters;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "## B.1 load wall time: open(2) + BPFLD_IOC_LOAD vs bpf_object__open_file + bpf_object__load"
+    );
+    let _ = writeln!(
+        out,
+        "{n} runs each after one warm-up (the module's vmlinux index is built by then); the"
+    );
+    let _ = writeln!(
+        out,
+        "same file on the same fs-verity ext4 image; 'libbpf 1st' is its first load in a"
+    );
+    let _ = writeln!(out, "process (feature probes).");
+    let mut t = Table::new(&[
+        "object",
+        "group",
+        "progs",
+        "bpfld ioctl",
+        "libbpf",
+        "libbpf/bpfld",
+        "libbpf 1st",
+    ]);
+    let mut o2 = Table::new(&[
+        "object",
+        "bpfld in module",
+        "bpfld in BPF cmds",
+        "bpfld overhead",
+        "libbpf in bpf(2)",
+        "libbpf overhead",
+        "libbpf/bpfld overhead",
+        "bpfld load memory",
+    ]);
+    for r in &rows {
+        let lib = &r.lib[..];
+        let ow = col(&r.ours, |s| s.wall_ns);
+        let lw = col(lib, |s| s.total_ns);
+        t.row(vec![
+            r.obj.name.clone(),
+            r.obj.group.clone(),
+            lib.first().map(|s| s.progs).unwrap_or(0).to_string(),
+            time_cell(ow),
+            time_cell(lw),
+            ratio(lw, ow),
+            time(r.lib_first.total_ns as f64),
+        ]);
+        let oo = col(&r.ours, |s| {
+            s.stats.time_ns.saturating_sub(s.stats.bpf_time_ns)
+        });
+        let lo = col(lib, |s| s.total_ns.saturating_sub(s.bpf_ns));
+        o2.row(vec![
+            r.obj.name.clone(),
+            time_cell(col(&r.ours, |s| s.stats.time_ns)),
+            time_cell(col(&r.ours, |s| s.stats.bpf_time_ns)),
+            time_cell(oo),
+            time_cell(col(lib, |s| s.bpf_ns)),
+            time_cell(lo),
+            ratio(lo, oo),
+            bytes_cell(col(&r.ours, |s| s.stats.mem_bytes)),
+        ]);
+    }
+    let _ = write!(out, "{t}");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "## B.2 the loader's own time (not the kernel's BPF commands)"
+    );
+    let _ = writeln!(
+        out,
+        "bpfld: time_ns (module, request to fds) minus bpf_time_ns (inside kern_sys_bpf:"
+    );
+    let _ = writeln!(
+        out,
+        "BTF_LOAD, MAP_CREATE, MAP_UPDATE_ELEM, MAP_FREEZE, PROG_LOAD with verifier and JIT)."
+    );
+    let _ = writeln!(
+        out,
+        "libbpf: open + load minus its time inside bpf(2) (which includes its probe loads)."
+    );
+    let _ = writeln!(
+        out,
+        "Load memory: mem_bytes, the file's copy plus the core's buffers for the load."
+    );
+    let _ = write!(out, "{o2}");
+
+    // B.3: the first CO-RE load after insmod builds and caches the vmlinux index.
+    let core = objs.iter().find(|o| o.group == "core").cloned();
+    if let (Some(o), true) = (core, a.first > 0) {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "## B.3 first CO-RE load after insmod (builds the vmlinux index) vs the next, {} module reloads, {}",
+            a.first, o.name
+        );
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        for _ in 0..a.first {
+            sh("rmmod", &["bpfld"])?;
+            insmod(&a.module)?;
+            let dev = Device::open(DEVICE).map_err(|e| format!("{DEVICE}: {e}"))?;
+            first.push(kload(&dev, &o.path)?);
+            second.push(kload(&dev, &o.path)?);
+        }
+        let mut t = Table::new(&["load", "ioctl wall", "in module", "bpfld overhead"]);
+        for (label, v) in [("first", &first), ("second", &second)] {
+            t.row(vec![
+                label.to_string(),
+                time_cell(col(v, |s| s.wall_ns)),
+                time_cell(col(v, |s| s.stats.time_ns)),
+                time_cell(col(v, |s| {
+                    s.stats.time_ns.saturating_sub(s.stats.bpf_time_ns)
+                })),
+            ]);
+        }
+        let _ = write!(out, "{t}");
+        let over = |v: &[KSample]| col(v, |s| s.stats.time_ns.saturating_sub(s.stats.bpf_time_ns));
+        if let (Some(f), Some(s)) = (over(&first), over(&second)) {
+            let _ = writeln!(
+                out,
+                "vmlinux BTF read + parse + index in the module (first minus second bpfld overhead, medians): {}",
+                time(f.median - s.median)
+            );
+        }
+        if let Some(r) = rows.iter().find(|r| r.obj.name == o.name) {
+            let later = col(&r.lib, |s| s.total_ns);
+            let _ = writeln!(
+                out,
+                "libbpf on the same object: first load in a process {}, later loads {} (it parses vmlinux BTF at every load)",
+                time(r.lib_first.total_ns as f64),
+                time_cell(later)
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## B.4 module memory");
+    match cached_bytes() {
+        Some(b) => {
+            let _ = writeln!(
+                out,
+                "vmlinux BTF cached by bpfld.ko (blob + type offsets + CO-RE index): {} ({b} bytes)",
+                bytes(b as f64)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "vmlinux BTF cached: no 'vmlinux BTF cached' line in dmesg"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "per-load memory (mem_bytes) is in B.2; it is freed when the load returns."
+    );
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "not measured:");
+        for s in skipped {
+            let _ = writeln!(out, "  {s}");
+        }
+    }
+    Ok(out)
+}
+
+fn object(a: &Args, o: &Object) -> Result<Row, String> {
+    let n = a.iters;
+    let dev = Device::open(DEVICE).map_err(|e| format!("{DEVICE}: {e}"))?;
+    // A fresh libbpf process (its first load runs the feature probes), then one warm-up
+    // each, then the two alternating.
+    let mut server = libbpf::Server::start(&a.libbpf_bench)?;
+    let lib_first = server.load(&o.path)?;
+    kload(&dev, &o.path)?;
+    let (mut ours, mut lib) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        if i % 2 == 1 {
+            lib.push(server.load(&o.path)?);
+        }
+        ours.push(kload(&dev, &o.path)?);
+        if i % 2 == 0 {
+            lib.push(server.load(&o.path)?);
+        }
+    }
+    Ok(Row {
+        obj: o.clone(),
+        ours,
+        lib,
+        lib_first,
+    })
+}
