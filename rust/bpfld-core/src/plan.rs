@@ -4,7 +4,8 @@
 //!
 //! [`Plan::build`] links each auto-loaded entry program with the subprograms it reaches
 //! (libbpf's `bpf_object__relocate`: depth-first, each subprogram appended once per
-//! entry program, in first-call order), rewrites calls and callback addresses, marks map
+//! entry program, in first-call order; then the entry's exception callback and what it
+//! reaches, see [`crate::object::exc_cb`]), rewrites calls and callback addresses, marks map
 //! and map-value loads, rebases `.BTF.ext` func and line info, resolves BTF attach
 //! targets, and settles the map definitions the kernel will see. Externs are resolved
 //! first ([`crate::externs`]: kconfig values into [`Plan::kconfig`], ksyms and kfuncs to
@@ -388,37 +389,47 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
                 ))?;
             Ok(())
         };
-        append(self, main, &mut len)?;
-        let mut depth = 1usize;
-        *self.stack.get_mut(0).ok_or(Error::malformed("stack"))? = (main, 0);
-        while depth > 0 {
-            let top = depth.saturating_sub(1);
-            let (f, next) = *self.stack.get(top).ok_or(Error::malformed("stack"))?;
-            let p = *self.prog(f)?;
-            let mut pushed = false;
-            let mut i = next;
-            while i < p.insn_cnt {
-                let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
-                let target = self
-                    .call_target(&p, i, ins)
-                    .ctx(Ctx::Insn(i))
-                    .ctx(Ctx::Prog(p.name))?;
-                i = i.saturating_add(1);
-                let Some(t) = target else { continue };
-                if self.sub_off.get(idx(t)) == Some(&ABSENT) {
-                    append(self, t, &mut len)?;
-                    *self.stack.get_mut(top).ok_or(Error::malformed("stack"))? = (f, i);
-                    *self
-                        .stack
-                        .get_mut(depth)
-                        .ok_or(Error::malformed("call graph deeper than its functions"))? = (t, 0);
-                    depth = depth.saturating_add(1);
-                    pushed = true;
-                    break;
-                }
+        // The entry's call graph, then its exception callback's (libbpf appends the
+        // callback after relocating the calls, unless a call reached it already: the
+        // verifier then refuses the program).
+        let exc_cb = self.obj.exception_callback(main)?;
+        for root in core::iter::once(main).chain(exc_cb) {
+            if self.sub_off.get(idx(root)) != Some(&ABSENT) {
+                continue;
             }
-            if !pushed {
-                depth = top;
+            append(self, root, &mut len)?;
+            let mut depth = 1usize;
+            *self.stack.get_mut(0).ok_or(Error::malformed("stack"))? = (root, 0);
+            while depth > 0 {
+                let top = depth.saturating_sub(1);
+                let (f, next) = *self.stack.get(top).ok_or(Error::malformed("stack"))?;
+                let p = *self.prog(f)?;
+                let mut pushed = false;
+                let mut i = next;
+                while i < p.insn_cnt {
+                    let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
+                    let target = self
+                        .call_target(&p, i, ins)
+                        .ctx(Ctx::Insn(i))
+                        .ctx(Ctx::Prog(p.name))?;
+                    i = i.saturating_add(1);
+                    let Some(t) = target else { continue };
+                    if self.sub_off.get(idx(t)) == Some(&ABSENT) {
+                        append(self, t, &mut len)?;
+                        *self.stack.get_mut(top).ok_or(Error::malformed("stack"))? = (f, i);
+                        *self
+                            .stack
+                            .get_mut(depth)
+                            .ok_or(Error::malformed("call graph deeper than its functions"))? =
+                            (t, 0);
+                        depth = depth.saturating_add(1);
+                        pushed = true;
+                        break;
+                    }
+                }
+                if !pushed {
+                    depth = top;
+                }
             }
         }
         let mut s = Sizes {

@@ -16,7 +16,9 @@
 //!   map follows the global data maps, as in libbpf);
 //! - relocations of executable sections are classified once (map, map value, call,
 //!   subprogram address, extern) and kept per program, sorted by instruction;
-//! - `.rel.maps` initialises prog-array and map-in-map slots (`.values`).
+//! - `.rel.maps` initialises prog-array and map-in-map slots (`.values`);
+//! - each entry program's exception callback (`exception_callback:` BTF tags) is
+//!   decided once for all programs ([`exc_cb`]), for the plan to append.
 //!
 //! # Invariants
 //!
@@ -26,9 +28,11 @@
 //! map index held by a relocation or slot is below `maps.len()`; every extern index held
 //! by a relocation is below `externs.len()`.
 
+pub mod exc_cb;
 pub mod externs;
 mod maps;
 
+pub use exc_cb::ExcCb;
 pub use externs::{Extern, ExternKind, Kcfg, KcfgType, Ksym};
 
 pub(crate) use maps::kname;
@@ -254,6 +258,8 @@ pub struct Object<'a, A: Alloc> {
     pub slots: A::Buf<Slot>,
     /// Function pointers of struct_ops maps.
     pub st_ops_funcs: A::Buf<StOpsFunc>,
+    /// Per program, its exception callback ([`exc_cb`]).
+    pub exc_cbs: A::Buf<ExcCb<'a>>,
     /// Index of `.text`, if it holds code.
     pub text_shndx: Option<u32>,
     /// Index of `.maps`, if present.
@@ -340,12 +346,15 @@ impl<'a, A: Alloc> Object<'a, A> {
             relos: alloc.alloc(0)?,
             slots: alloc.alloc(0)?,
             st_ops_funcs: alloc.alloc(0)?,
+            exc_cbs: alloc.alloc(0)?,
             text_shndx,
             maps_shndx,
             maps_datasec: 0,
             btf_strings,
         };
         maps::collect(&mut obj, alloc)?;
+        // Before hidden subprograms turn static: libbpf relocates with their BTF global.
+        obj.exc_cbs = exc_cb::collect(&obj, alloc)?;
         obj.mark_hidden_funcs_static(alloc)?;
         collect_relos(&mut obj, alloc)?;
         maps::collect_slots(&mut obj, alloc)?;
