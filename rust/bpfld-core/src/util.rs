@@ -17,7 +17,7 @@ pub fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
     }
 }
 
-/// Swap elements `a < b` of `v` (nothing if out of range).
+/// Swap elements `a <= b` of `v` (nothing if out of range or equal).
 #[inline]
 fn swap<T>(v: &mut [T], a: usize, b: usize) {
     if let Some(sub) = v.get_mut(a..=b) {
@@ -56,9 +56,8 @@ fn sift_down<T>(v: &mut [T], mut root: usize, end: usize, less: &impl Fn(&T, &T)
     }
 }
 
-/// Sort `v` by `cmp` (heapsort: in place, O(n log n), not stable, no allocation).
-pub fn sort_by<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering) {
-    let less = |a: &T, b: &T| cmp(a, b) == Ordering::Less;
+/// Heapsort: O(n log n) whatever the input, the fallback of [`sort_by`].
+fn heapsort<T>(v: &mut [T], less: &impl Fn(&T, &T) -> bool) {
     let n = v.len();
     let mut start = n / 2;
     while start > 0 {
@@ -69,8 +68,113 @@ pub fn sort_by<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering) {
     while end > 1 {
         end = end.saturating_sub(1);
         swap(v, 0, end);
-        sift_down(v, 0, end, &less);
+        sift_down(v, 0, end, less);
     }
+}
+
+/// Slices this short are insertion-sorted.
+const SMALL: usize = 16;
+
+fn is_less<T>(v: &[T], a: usize, b: usize, less: &impl Fn(&T, &T) -> bool) -> bool {
+    match (v.get(a), v.get(b)) {
+        (Some(x), Some(y)) => less(x, y),
+        _ => false,
+    }
+}
+
+fn insertion_sort<T>(v: &mut [T], less: &impl Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 {
+            let prev = j.saturating_sub(1);
+            if !is_less(v, j, prev, less) {
+                break;
+            }
+            swap(v, prev, j);
+            j = prev;
+        }
+    }
+}
+
+/// Hoare partition around the median of the first, middle and last elements, which
+/// ends at index 0 of `v` then at the returned index `p`: afterwards `v[..p]` is not
+/// greater and `v[p + 1..]` not less than `v[p]`. Elements equal to the pivot stop
+/// both scans, so runs of equal keys split evenly. `v.len() >= 3`.
+fn partition<T>(v: &mut [T], less: &impl Fn(&T, &T) -> bool) -> usize {
+    let last = v.len().saturating_sub(1);
+    let (a, b, c) = (0, v.len() / 2, last);
+    let m = if is_less(v, a, b, less) {
+        if is_less(v, b, c, less) {
+            b
+        } else if is_less(v, a, c, less) {
+            c
+        } else {
+            a
+        }
+    } else if is_less(v, a, c, less) {
+        a
+    } else if is_less(v, b, c, less) {
+        c
+    } else {
+        b
+    };
+    swap(v, 0, m);
+    let (mut i, mut j) = (1usize, last);
+    loop {
+        while i <= j && is_less(v, i, 0, less) {
+            i = i.saturating_add(1);
+        }
+        while i <= j && is_less(v, 0, j, less) {
+            j = j.saturating_sub(1);
+        }
+        if i >= j {
+            break;
+        }
+        swap(v, i, j);
+        i = i.saturating_add(1);
+        j = j.saturating_sub(1);
+    }
+    swap(v, 0, j);
+    j
+}
+
+/// Introsort: quicksort, recursing into the smaller side only (so at most log2(n)
+/// frames), insertion sort for short slices, heapsort below `depth` levels.
+fn introsort<T>(mut v: &mut [T], mut depth: u32, less: &impl Fn(&T, &T) -> bool) {
+    loop {
+        if v.len() <= SMALL {
+            insertion_sort(v, less);
+            return;
+        }
+        if depth == 0 {
+            heapsort(v, less);
+            return;
+        }
+        depth = depth.saturating_sub(1);
+        let p = partition(v, less);
+        let Some((lo, rest)) = v.split_at_mut_checked(p) else {
+            return;
+        };
+        let hi = rest.get_mut(1..).unwrap_or_default();
+        if lo.len() < hi.len() {
+            introsort(lo, depth, less);
+            v = hi;
+        } else {
+            introsort(hi, depth, less);
+            v = lo;
+        }
+    }
+}
+
+/// Sort `v` by `cmp`: in place, not stable, no allocation, O(n log n) (introsort:
+/// quicksort that falls back to heapsort on inputs that defeat its pivots).
+pub fn sort_by<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering) {
+    let less = |a: &T, b: &T| cmp(a, b) == Ordering::Less;
+    // Twice the depth of a balanced recursion.
+    let depth = usize::BITS
+        .saturating_sub(v.len().leading_zeros())
+        .saturating_mul(2);
+    introsort(v, depth, &less);
 }
 
 /// Sort `v` by a key.
@@ -86,7 +190,7 @@ mod tests {
     #[test]
     fn sorts_like_std() {
         let mut seed = 0x1234_5678u32;
-        for n in [0usize, 1, 2, 3, 10, 100, 1000] {
+        for n in [0usize, 1, 2, 3, 10, 16, 17, 18, 100, 1000, 5000] {
             let mut v: Vec<u32> = (0..n)
                 .map(|_| {
                     seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
@@ -97,6 +201,29 @@ mod tests {
             sort_by_key(&mut v, |x| *x);
             w.sort();
             assert_eq!(v, w);
+        }
+    }
+
+    #[test]
+    fn sorts_adversarial_shapes() {
+        let n = 3000u32;
+        let shapes: Vec<Vec<u32>> = std::vec![
+            (0..n).collect(),
+            (0..n).rev().collect(),
+            std::vec![7; n as usize],
+            (0..n).map(|i| i % 2).collect(),
+            (0..n).map(|i| if i < n / 2 { i } else { n - i }).collect(),
+            (0..n).map(|i| (i * 7919) % 13).collect(),
+        ];
+        for mut v in shapes {
+            let mut w = v.clone();
+            sort_by(&mut v, |a, b| a.cmp(b));
+            w.sort();
+            assert_eq!(v, w);
+            let mut h = w.clone();
+            h.reverse();
+            heapsort(&mut h, &|a: &u32, b: &u32| a < b);
+            assert_eq!(h, w);
         }
     }
 

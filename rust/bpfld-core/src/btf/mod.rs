@@ -403,7 +403,7 @@ pub trait Types {
             };
             return size
                 .checked_mul(nelems)
-                .ok_or(Error::malformed("type size overflows u32").ctx(Ctx::BtfType(id)));
+                .ok_or_else(|| Error::malformed("type size overflows u32").ctx(Ctx::BtfType(id)));
         }
         Err(chain_error(self, id, true))
     }
@@ -417,7 +417,7 @@ pub trait Types {
         }
         for id in 1..self.type_count() {
             let t = self.type_by_id(id)?;
-            if t.kind() == kind && t.name()? == name {
+            if t.kind() == kind && t.name_eq(name) {
                 return Ok(Some(id));
             }
         }

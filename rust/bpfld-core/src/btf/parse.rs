@@ -17,6 +17,7 @@
 //! Every reference to a type id must be below the type count, which the kernel only
 //! checks in its later resolve pass.
 
+use core::cell::Cell;
 use core::fmt;
 use core::ops::{Deref, DerefMut, Range};
 
@@ -290,6 +291,7 @@ where
         let checker = Checker {
             strs: Strings::new(base_strs, start_str_off, strs),
             type_count: start_id.saturating_add(n as u32),
+            idents: [const { Cell::new(0) }; IDENT_CACHE],
         };
         for (i, &off) in offsets.iter().enumerate().skip(1) {
             let id = start_id.saturating_add(i as u32).saturating_sub(1);
@@ -418,10 +420,47 @@ pub(super) fn is_ident(b: &[u8]) -> bool {
     ident_ok(b).is_ok()
 }
 
+/// The ASCII characters [`ident_ok`] takes first (`start`) or later in a name, as a
+/// bit set: the fast path tests a byte with one shift.
+const fn ident_mask(start: bool) -> u128 {
+    let mut m = 0u128;
+    let mut c = 0u32;
+    while c < 128 {
+        let b = c as u8;
+        if b == b'_' || b == b'.' || b.is_ascii_alphabetic() || (!start && b.is_ascii_digit()) {
+            m |= match 1u128.checked_shl(c) {
+                Some(bit) => bit,
+                None => 0,
+            };
+        }
+        c = match c.checked_add(1) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    m
+}
+
+const IDENT_START: u128 = ident_mask(true);
+const IDENT_CONT: u128 = ident_mask(false);
+
+/// Whether `c` is in the set `mask` (never for non-ASCII bytes).
+#[inline]
+fn in_set(mask: u128, c: u8) -> bool {
+    mask.checked_shr(u32::from(c)).unwrap_or(0) & 1 != 0
+}
+
+/// Slots of [`Checker::idents`] (a power of 2).
+const IDENT_CACHE: usize = 1024;
+
 /// Validation state: the strings names resolve in and the number of valid type ids.
 struct Checker<'s> {
     strs: Strings<'s>,
     type_count: u32,
+    /// Name offsets last found to be valid identifiers, plus 1 (0: empty), at
+    /// `off % IDENT_CACHE`: deduplicated BTF names many members with the same few
+    /// strings (`next`, `flags`, `data`), which are then checked once.
+    idents: [Cell<u32>; IDENT_CACHE],
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
@@ -438,6 +477,85 @@ impl Checker<'_> {
     }
 
     fn name_inner(&self, off: u32, rule: Rule) -> core::result::Result<(), Bad> {
+        if self.name_fast(off, rule) {
+            return Ok(());
+        }
+        self.name_slow(off, rule)
+    }
+
+    /// Whether the name at `off` is valid for `rule`, in one pass over its bytes and for
+    /// the usual case only (ASCII): `false` means "ask [`Checker::name_slow`]", which
+    /// decides and names the fault. Never accepts what `name_slow` refuses.
+    #[inline]
+    fn name_fast(&self, off: u32, rule: Rule) -> bool {
+        if off > BTF_MAX_NAME_OFFSET {
+            return false;
+        }
+        if rule == Rule::Empty {
+            return off == 0;
+        }
+        let Some(rest) = self.strs.tail(off) else {
+            return false;
+        };
+        match rule {
+            Rule::Empty => false,
+            Rule::OptIdent if off == 0 => true,
+            // An all-ASCII string is UTF-8.
+            Rule::Any | Rule::NonEmpty => {
+                for (i, &c) in rest.iter().enumerate() {
+                    if c == 0 {
+                        return rule == Rule::Any || i > 0;
+                    }
+                    if !c.is_ascii() {
+                        return false;
+                    }
+                }
+                false
+            }
+            Rule::OptIdent | Rule::Ident => {
+                let slot = self.idents.get(off as usize % IDENT_CACHE);
+                let tag = off.saturating_add(1);
+                if slot.is_some_and(|s| s.get() == tag) {
+                    return true;
+                }
+                let Some((&first, tail)) = rest.split_first() else {
+                    return false;
+                };
+                if !in_set(IDENT_START, first) {
+                    return false;
+                }
+                // `take`: a name that has no NUL within its first MAX_NAME_LEN + 1 bytes
+                // is too long, which name_slow reports.
+                for &c in tail.iter().take(MAX_NAME_LEN) {
+                    if !in_set(IDENT_CONT, c) {
+                        if c != 0 {
+                            return false;
+                        }
+                        if let Some(s) = slot {
+                            s.set(tag);
+                        }
+                        return true;
+                    }
+                }
+                false
+            }
+            Rule::Section if off == 0 => false,
+            Rule::Section => {
+                for (i, &c) in rest.iter().take(MAX_NAME_LEN.saturating_add(1)).enumerate() {
+                    if c == 0 {
+                        return i > 0;
+                    }
+                    if !(0x20..0x7f).contains(&c) {
+                        return false;
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// The full check of a name, naming what is wrong.
+    fn name_slow(&self, off: u32, rule: Rule) -> core::result::Result<(), Bad> {
         if rule == Rule::Empty {
             return if off == 0 {
                 Ok(())
@@ -505,7 +623,9 @@ impl Checker<'_> {
         let start = off.saturating_add(BTF_TYPE_LEN);
         let extra = blob
             .get(start..start.saturating_add(kind.extra_len(vlen)))
-            .ok_or(bad("BTF type record runs past the type section").ctx(Ctx::BtfType(id)))?;
+            .ok_or_else(|| {
+                bad("BTF type record runs past the type section").ctx(Ctx::BtfType(id))
+            })?;
         if info & !BTF_INFO_MASK != 0 {
             return Err(bad("BTF type info has unknown bits set").ctx(Ctx::BtfType(id)));
         }
@@ -839,7 +959,7 @@ where
         self.offsets
             .get(idx)
             .map(|&o| o as usize)
-            .ok_or(Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(id)))
+            .ok_or_else(|| Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(id)))
     }
 
     /// The type `id`, naming through `strs` (which for split BTF also covers the base).
@@ -950,6 +1070,51 @@ where
     fn name_at(&self, off: u32) -> Result<'static, &str> {
         Btf::name_at(self, off)
     }
+
+    /// The provided method's result, reading only the kind and name of each record: the
+    /// kernel's attach target and kfunc lookups scan all of vmlinux once per name.
+    fn find_by_name_kind(&self, name: &str, kind: BtfKind) -> Result<'static, Option<u32>> {
+        if kind == BtfKind::Void && name == "void" {
+            return Ok(Some(0));
+        }
+        if self.is_split() {
+            // Ids and names of the base are not readable through a lone split BTF: the
+            // provided method reports that.
+            return find_by_name_kind_slow(self, name, kind);
+        }
+        let data: &[u8] = &self.data;
+        let strs = self.strings();
+        let want = kind.as_u32();
+        for (i, &off) in self.offsets.iter().enumerate().skip(1) {
+            let off = off as usize;
+            let (Some(name_off), Some(info)) = (
+                bytes::u32_at(data, off),
+                bytes::u32_at(data, off.saturating_add(4)),
+            ) else {
+                return Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(i as u32)));
+            };
+            if (info >> 24) & 0x1f == want && strs.eq_at(name_off, name.as_bytes()) {
+                // Base BTF: id == index, and the type count fits u32.
+                return Ok(Some(i as u32));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// [`Types::find_by_name_kind`] through `type_by_id`.
+fn find_by_name_kind_slow<T: Types + ?Sized>(
+    types: &T,
+    name: &str,
+    kind: BtfKind,
+) -> Result<'static, Option<u32>> {
+    for id in 1..types.type_count() {
+        let t = types.type_by_id(id)?;
+        if t.kind() == kind && t.name_eq(name) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// Mutable access for the fixups (same crate only).

@@ -33,13 +33,34 @@ impl<'a> Strings<'a> {
 
     /// The bytes of the NUL-terminated string at `off`, without the NUL.
     pub fn bytes(&self, off: u32) -> Option<&'a [u8]> {
+        let rest = self.tail(off)?;
+        rest.get(..nul_pos(rest)?)
+    }
+
+    /// The rest of the string table `off` falls in, from `off` on (the string at `off`,
+    /// its NUL, and whatever follows).
+    #[inline]
+    pub(crate) fn tail(&self, off: u32) -> Option<&'a [u8]> {
         let (table, rel) = match off.checked_sub(self.base_len) {
             Some(rel) => (self.local, rel),
             None => (self.base, off),
         };
-        let rest = table.get(usize::try_from(rel).ok()?..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
-        rest.get(..end)
+        table.get(usize::try_from(rel).ok()?..)
+    }
+
+    /// Whether the string at `off` is `name`. Costs one comparison of at most
+    /// `name.len() + 1` bytes (no scan for the end of the stored string, no UTF-8 check:
+    /// `name` is a `str`, and equal bytes are equally valid), so that name lookups over
+    /// every type of a kernel BTF stay cheap. False for an offset outside the strings.
+    #[inline]
+    pub fn eq_at(&self, off: u32, name: &[u8]) -> bool {
+        let Some(rest) = self.tail(off) else {
+            return false;
+        };
+        // A stored string ends at its first NUL: a `name` with a NUL matches none.
+        rest.get(..name.len()) == Some(name)
+            && rest.get(name.len()) == Some(&0)
+            && !name.contains(&0)
     }
 
     /// The string at `off`, which must be valid UTF-8.
@@ -64,6 +85,33 @@ impl<'a> Strings<'a> {
                 .ctx(Ctx::Value(What::Offset, u64::from(off)))
         })
     }
+}
+
+/// Index of the first NUL byte of `b`, eight bytes at a time (string ends are looked
+/// up for every name at parse and index time).
+#[inline]
+pub(crate) fn nul_pos(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0usize;
+    for c in chunks.by_ref() {
+        let mut w = [0u8; 8];
+        crate::util::copy(&mut w, c);
+        let w = u64::from_le_bytes(w);
+        // Sets the high bit of the lowest zero byte (bits above it may be wrong, which
+        // the lowest-set-bit count ignores).
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            return Some(at.saturating_add((z.trailing_zeros() / 8) as usize));
+        }
+        at = at.saturating_add(8);
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == 0)
+        .map(|i| at.saturating_add(i))
 }
 
 /// One BTF type: the fixed `btf_type` fields plus its trailing entries.
@@ -117,6 +165,20 @@ impl<'a> Type<'a> {
     /// Offset of the name in the string section (0: anonymous).
     pub fn name_off(&self) -> u32 {
         self.name_off
+    }
+
+    /// Whether the name is `name` (see [`Strings::eq_at`]).
+    #[inline]
+    pub fn name_eq(&self, name: &str) -> bool {
+        self.strs.eq_at(self.name_off, name.as_bytes())
+    }
+
+    /// The name's bytes, without the UTF-8 check of [`Type::name`] (names of a parsed
+    /// [`super::Btf`] were all checked by its parse); `None` for an offset outside the
+    /// strings.
+    #[inline]
+    pub fn name_bytes(&self) -> Option<&'a [u8]> {
+        self.strs.bytes(self.name_off)
     }
 
     /// Name (`""` when anonymous).
@@ -354,6 +416,20 @@ pub struct Member<'a> {
 }
 
 impl<'a> Member<'a> {
+    /// Whether the name is `name` (see [`Strings::eq_at`]).
+    #[inline]
+    pub fn name_eq(&self, name: &str) -> bool {
+        self.strs.eq_at(self.name_off, name.as_bytes())
+    }
+
+    /// The name's bytes, without the UTF-8 check of [`Type::name`] (names of a parsed
+    /// [`super::Btf`] were all checked by its parse); `None` for an offset outside the
+    /// strings.
+    #[inline]
+    pub fn name_bytes(&self) -> Option<&'a [u8]> {
+        self.strs.bytes(self.name_off)
+    }
+
     /// Name (`""` when anonymous).
     pub fn name(&self) -> Result<'static, &'a str> {
         self.strs.get(self.name_off)

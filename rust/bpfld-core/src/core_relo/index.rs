@@ -35,7 +35,7 @@
 
 use core::ops::{Deref, DerefMut, Range};
 
-use crate::btf::{BtfKind, Types};
+use crate::btf::{BtfKind, Type, Types};
 use crate::error::{Ctx, Error, Kind, Result, What};
 use crate::mem::Alloc;
 
@@ -62,7 +62,11 @@ fn is_flavor_sep(s: &[u8]) -> bool {
 /// separates two non-underscore characters (libbpf's `bpf_core_essential_name_len`).
 /// `task_struct___v1` gives 11; `a____b` and `___x` are their own essential names.
 pub fn essential_name_len(name: &str) -> usize {
-    let b = name.as_bytes();
+    essential_len(name.as_bytes())
+}
+
+/// [`essential_name_len`] of a name's bytes.
+fn essential_len(b: &[u8]) -> usize {
     let Some(last) = b.len().checked_sub(5) else {
         return b.len();
     };
@@ -107,12 +111,25 @@ pub fn index_key(kind: BtfKind, essential: &str) -> u32 {
     (kind_family(kind).as_u32() << HASH_BITS) | (fnv1a(essential.as_bytes()) & HASH_MASK)
 }
 
-/// Whether type `t` is indexed (a named non-FUNC type) and its key.
-fn key_of(kind: BtfKind, name: &str) -> Option<u32> {
-    if name.is_empty() || kind == BtfKind::Func {
-        return None;
+/// Whether type `t` is indexed (a named non-FUNC type), and its key. The kind is looked
+/// at first (FUNCs are most named types), and the name's bytes are hashed without a
+/// UTF-8 check: a parsed BTF's names are all valid, and a lookup compares names again.
+fn key_of(t: &Type<'_>) -> Result<'static, Option<u32>> {
+    let kind = t.kind();
+    if kind == BtfKind::Func {
+        return Ok(None);
     }
-    Some(index_key(kind, essential_name(name)))
+    let Some(name) = t.name_bytes() else {
+        // Not a string of this BTF: the error of `name`.
+        return t.name().map(|_| None);
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let ess = name.get(..essential_len(name)).unwrap_or(name);
+    Ok(Some(
+        (kind_family(kind).as_u32() << HASH_BITS) | (fnv1a(ess) & HASH_MASK),
+    ))
 }
 
 /// Candidate lookup by essential name and kind family over the types `first_id..` of one
@@ -130,8 +147,7 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
         check_ids(types, &ids)?;
         let mut n: usize = 0;
         for id in ids {
-            let t = types.type_by_id(id)?;
-            if key_of(t.kind(), t.name()?).is_some() {
+            if key_of(&types.type_by_id(id)?)?.is_some() {
                 n = n.saturating_add(1);
             }
         }
@@ -151,11 +167,10 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
         let first_id = ids.start;
         let mut slots = entries.iter_mut();
         for id in ids {
-            let t = types.type_by_id(id)?;
-            if let Some(key) = key_of(t.kind(), t.name()?) {
+            if let Some(key) = key_of(&types.type_by_id(id)?)? {
                 let slot = slots
                     .next()
-                    .ok_or(Error::new(Kind::TooSmall("kernel type index")))?;
+                    .ok_or_else(|| Error::new(Kind::TooSmall("kernel type index")))?;
                 *slot = IndexEntry { key, id };
             }
         }
