@@ -11,7 +11,7 @@ use bpfld_core::elf::Elf;
 use bpfld_core::error::{errno, Kind};
 use bpfld_core::object::Object;
 use bpfld_core::plan::{KernelBtf, Plan};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{kinfo, TestAlloc};
 
 const HEAD: &str = r#"
@@ -264,12 +264,12 @@ fn time_plan(bytes: &[u8]) -> Duration {
     (0..3)
         .map(|_| {
             let mut a = TestAlloc::new();
-            let t = Instant::now();
+            let t = support::thread_cpu();
             let elf = Elf::parse(bytes, &mut a).unwrap();
             let obj = Object::parse(elf, "obj", &mut a).unwrap();
             let plan = Plan::build(&obj, &kinfo(), None, &mut a).unwrap();
             assert!(plan.progs.iter().all(|p| plan.prog_func_info(p).len() == 2));
-            t.elapsed()
+            support::thread_cpu().saturating_sub(t)
         })
         .min()
         .unwrap()

@@ -79,7 +79,7 @@ fn failure(stage: Stage, e: Error<'_>) -> Failure {
 /// Parse and plan `bytes` against kernel BTF `kb`, counting allocations.
 fn run_opts(bytes: &[u8], kb: Option<&dyn KernelBtf>, opts: &Options<'_>) -> Run {
     let mut a = TestAlloc::new();
-    let t = Instant::now();
+    let t = support::thread_cpu();
     let res = (|| {
         let elf = Elf::parse(bytes, &mut a).map_err(|e| failure(Stage::Elf, e))?;
         let obj = Object::parse(elf, "obj", &mut a).map_err(|e| failure(Stage::Object, e))?;
@@ -101,7 +101,7 @@ fn run_opts(bytes: &[u8], kb: Option<&dyn KernelBtf>, opts: &Options<'_>) -> Run
         bytes: a.bytes,
         largest: a.largest,
         allocs: a.count,
-        time: t.elapsed(),
+        time: support::thread_cpu().saturating_sub(t),
     }
 }
 
@@ -149,15 +149,16 @@ fn account(name: &str, input: usize, r: &Run, factor: usize, slack: usize) {
     );
 }
 
-/// Best of two timings of the pipeline on `bytes`, which must load.
+/// Best of three timings (thread CPU time) of the pipeline on `bytes`, which must load.
 fn time_run(bytes: &[u8], kb: Option<&dyn KernelBtf>, opts: &Options<'_>) -> Duration {
-    (0..2)
+    (0..3)
         .map(|_| {
+            let t = support::thread_cpu();
             let r = run_opts(bytes, kb, opts);
             if let Err(f) = &r.res {
                 panic!("{f}");
             }
-            r.time
+            support::thread_cpu().saturating_sub(t)
         })
         .min()
         .unwrap()

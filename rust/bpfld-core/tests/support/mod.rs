@@ -282,3 +282,17 @@ pub fn run_with(bytes: &[u8], a: &mut TestAlloc, kbtf: bool) -> Result<PlanSumma
 pub fn run(bytes: &[u8]) -> Result<PlanSummary, Failure> {
     run_with(bytes, &mut TestAlloc::new(), true)
 }
+
+/// CPU time of the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`): the cost
+/// comparisons use it, so that other tests and processes running at the same time do
+/// not count.
+pub fn thread_cpu() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`, which lives across the call.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
