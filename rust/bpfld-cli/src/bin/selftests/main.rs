@@ -14,7 +14,10 @@
 //! `bpfld-selftests --child-nocap DEV OBJ` (internal): drop every capability, then try a
 //! load and exit with its errno.
 
+mod cexample;
+mod loaddir;
 mod loads;
+mod stress;
 mod util;
 
 use bpfld::dev::{cstr, Device, DEVICE};
@@ -59,6 +62,10 @@ const FIXED_BEFORE: &[Named] = &[
     ("trust_needs_cap_sys_admin", loads::trust_needs_admin),
     ("enroll_corpus", loads::enroll_corpus),
     ("c_example_load_and_pin", loads::c_example),
+    (
+        "c_example_global_data_rollback",
+        cexample::c_example_global_data_rollback,
+    ),
 ];
 
 const FIXED_AFTER: &[Named] = &[
@@ -72,6 +79,25 @@ const FIXED_AFTER: &[Named] = &[
     ("attach_cgroup_sysctl", loads::attach_cgroup_sysctl),
     ("fd_swap_race", loads::fd_swap_race),
     ("parallel_loads_8_threads", loads::parallel_loads),
+    ("loaddir_corpus_pins", loaddir::loaddir_corpus_pins),
+    (
+        "loaddir_second_run_reuses",
+        loaddir::loaddir_second_run_reuses,
+    ),
+    (
+        "loaddir_incompatible_map_refused",
+        loaddir::loaddir_incompatible_map_refused,
+    ),
+    (
+        "loaddir_critical_failure_stops",
+        loaddir::loaddir_critical_failure_stops,
+    ),
+    // Before the seal: stress_rmmod unloads the module, stress_policy changes the policy.
+    ("stress_processes", stress::processes),
+    ("stress_rmmod_during_loads", stress::rmmod_during_loads),
+    ("stress_policy_race", stress::policy_race),
+    ("stress_signals", stress::signals),
+    ("stress_kthread_exit_window", stress::kthread_exit_window),
     ("policy_seal", loads::policy_seal),
     ("kmemleak_no_bpfld_leaks", kmemleak_no_leaks),
     ("dmesg_no_warnings", dmesg_no_warnings),

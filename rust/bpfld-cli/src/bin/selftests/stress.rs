@@ -1,0 +1,1976 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! Concurrency and lifetime: tests that try to break the module with parallel loads
+//! from many processes, `rmmod` while loads run, policy changes racing loads, and
+//! signals (including SIGKILL) delivered to callers in the middle of a load.
+//!
+//! What they rely on (see `rust/bpfld/helpers.c` and Documentation/design.rst): a load
+//! runs in a kernel thread while the caller waits uninterruptibly, holding its
+//! `/dev/bpfld` file, and so a reference on the module; the policy is checked once,
+//! under its lock, when a load starts; revocation cannot be undone.
+//!
+//! Leaks are measured with the kernel's own counters (every id behind
+//! `BPF_PROG_GET_NEXT_ID` / `BPF_MAP_GET_NEXT_ID`) and `/proc/self/fd`.
+//!
+//! Iteration counts are the constants below (sized for about two minutes in all under
+//! TCG); `BPFLD_STRESS_SCALE=F` in the environment multiplies them.
+
+use super::{fail, Env};
+use crate::util::{self, run, Snapshot};
+use bpfld::dev::{digest_arg, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
+use bpfld::ktap::Outcome;
+use bpfld::sys::{obj_info, MapInfo, ProgInfo};
+use bpfld::uapi;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const MNT: &str = "/run/bpfld-verity";
+/// The objects these tests generate live in their own directory of the verity image.
+const DIR: &str = "/run/bpfld-verity/stress";
+const EKEYREVOKED: i32 = 128;
+const EKEYREJECTED: i32 = 129;
+
+/// Child processes of `stress_processes` (N >= 8 asked for).
+const CHILDREN: usize = 8;
+/// Rounds over the object list per child (each child loads every object this often).
+const CHILD_ROUNDS: usize = 2;
+/// Loading threads per child process.
+const CHILD_THREADS: usize = 2;
+/// `stress_rmmod`: seconds of rmmod attempts while loaders hold the device open.
+const RMMOD_HELD_SECS: u64 = 3;
+/// `stress_rmmod`: successful rmmod + insmod cycles wanted while loaders open, load and
+/// close in a loop (bounded by `RMMOD_CYCLE_SECS`).
+const RMMOD_CYCLES: usize = 8;
+const RMMOD_CYCLE_SECS: u64 = 25;
+/// `stress_policy`: fresh digests taken through unknown -> enrolled -> revoked while
+/// `POLICY_LOADERS` threads load them.
+const POLICY_VARIANTS: usize = 12;
+const POLICY_LOADERS: usize = 3;
+/// `stress_signals`: loads per thread under SIGUSR1 (per SA_RESTART setting), loads of
+/// the child that is stopped and continued, children killed mid-load.
+const SIGNAL_LOADS: usize = 6;
+const STOP_LOADS: usize = 5;
+const KILL_ROUNDS: usize = 6;
+/// Iterations of the generated slow program's loop: the verifier walks it iteration by
+/// iteration (the counter is a known constant), 2 instructions each.
+const SLOW_ITERS: u32 = 20_000;
+
+/// `n` times `BPFLD_STRESS_SCALE` (default 1), at least 1.
+fn scaled(n: usize) -> usize {
+    let f = std::env::var("BPFLD_STRESS_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * f).round() as usize).max(1)
+}
+
+fn outcome(r: Result<(), String>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Pass,
+        Err(e) => fail(e),
+    }
+}
+
+fn dev() -> Result<Device, String> {
+    Device::open(DEVICE).map_err(|e| format!("open {DEVICE}: {e}"))
+}
+
+fn open(path: &str) -> Result<File, String> {
+    File::open(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn corpus(name: &str) -> String {
+    format!("{MNT}/{name}")
+}
+
+/// A load without a verifier log (no 1 MiB buffer per load, no second verifier run).
+fn load(d: &Device, f: &File) -> Result<KLoad, KLoadError> {
+    d.load(
+        f,
+        &KLoadOpts {
+            log_level: 0,
+            log_size: 0,
+        },
+    )
+}
+
+fn errno_name(e: i32) -> String {
+    format!("{} ({})", e, std::io::Error::from_raw_os_error(e))
+}
+
+// ---------------------------------------------------------------------------------
+// Generated objects.
+
+/// One BPF instruction.
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+    let mut i = [0u8; 8];
+    i[0] = code;
+    i[1] = (src << 4) | dst;
+    i[2..4].copy_from_slice(&off.to_le_bytes());
+    i[4..8].copy_from_slice(&imm.to_le_bytes());
+    i
+}
+
+/// A section to write: name, sh_type, sh_flags, data, sh_link, sh_info, sh_entsize.
+type Section<'n> = (&'n str, u32, u64, Vec<u8>, u32, u32, u64);
+
+/// A minimal BPF object (ET_REL, EM_BPF, no BTF: the core accepts objects without it)
+/// with one socket filter `prog`:
+///
+/// ```text
+/// r0 = ret; r1 = 0; do { r1 += 1 } while (r1 < iters); exit
+/// ```
+///
+/// `ret` makes digests distinct; `iters` sets how long the verifier takes (it follows
+/// the loop one iteration at a time since r1 is a known constant). Built here rather
+/// than in the corpus so that its cost is a parameter of these tests.
+fn socket_object(prog: &str, ret: i32, iters: u32) -> Vec<u8> {
+    let mut code = Vec::new();
+    code.extend(insn(0xb7, 0, 0, 0, ret)); // r0 = ret
+    if iters > 0 {
+        code.extend(insn(0xb7, 1, 0, 0, 0)); // r1 = 0
+        code.extend(insn(0x07, 1, 0, 0, 1)); // r1 += 1
+        code.extend(insn(0xa5, 1, 0, -2, iters as i32)); // if r1 < iters goto -2
+    }
+    code.extend(insn(0x95, 0, 0, 0, 0)); // exit
+
+    let mut strtab = vec![0u8];
+    strtab.extend(prog.as_bytes());
+    strtab.push(0);
+    let mut symtab = vec![0u8; 24]; // the null symbol
+    symtab.extend(1u32.to_le_bytes()); // st_name
+    symtab.push(0x12); // STB_GLOBAL, STT_FUNC
+    symtab.push(0);
+    symtab.extend(2u16.to_le_bytes()); // section 2, "socket"
+    symtab.extend(0u64.to_le_bytes());
+    symtab.extend((code.len() as u64).to_le_bytes());
+
+    let sections: [Section; 5] = [
+        ("license", 1, 0x3, b"GPL\0".to_vec(), 0, 0, 0), // PROGBITS, WA
+        ("socket", 1, 0x6, code, 0, 0, 0),               // PROGBITS, AX
+        (".strtab", 3, 0, strtab, 0, 0, 0),
+        (".symtab", 2, 0, symtab, 3, 1, 24),
+        (".shstrtab", 3, 0, Vec::new(), 0, 0, 0),
+    ];
+    let mut shstrtab = vec![0u8];
+    let mut name_off = Vec::new();
+    for s in &sections {
+        name_off.push(shstrtab.len() as u32);
+        shstrtab.extend(s.0.as_bytes());
+        shstrtab.push(0);
+    }
+    let mut out = vec![0u8; 64];
+    let mut headers = vec![0u8; 64]; // the null section
+    for (k, (_, ty, flags, data, link, info, entsize)) in sections.iter().enumerate() {
+        let data = if k == sections.len() - 1 {
+            &shstrtab
+        } else {
+            data
+        };
+        while out.len() % 8 != 0 {
+            out.push(0);
+        }
+        let off = out.len() as u64;
+        out.extend(data);
+        headers.extend(name_off[k].to_le_bytes());
+        headers.extend(ty.to_le_bytes());
+        headers.extend(flags.to_le_bytes());
+        headers.extend(0u64.to_le_bytes()); // sh_addr
+        headers.extend(off.to_le_bytes());
+        headers.extend((data.len() as u64).to_le_bytes());
+        headers.extend(link.to_le_bytes());
+        headers.extend(info.to_le_bytes());
+        headers.extend(8u64.to_le_bytes()); // sh_addralign
+        headers.extend(entsize.to_le_bytes());
+    }
+    while out.len() % 8 != 0 {
+        out.push(0);
+    }
+    let shoff = out.len() as u64;
+    out.extend(&headers);
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2; // ELFCLASS64
+    out[5] = 1; // ELFDATA2LSB
+    out[6] = 1; // EV_CURRENT
+    out[16..18].copy_from_slice(&1u16.to_le_bytes()); // ET_REL
+    out[18..20].copy_from_slice(&247u16.to_le_bytes()); // EM_BPF
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[40..48].copy_from_slice(&shoff.to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    out[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    out[60..62].copy_from_slice(&(sections.len() as u16 + 1).to_le_bytes());
+    out[62..64].copy_from_slice(&(sections.len() as u16).to_le_bytes()); // .shstrtab
+    out
+}
+
+/// Write `bytes` to `DIR/name` on the verity image, enable fs-verity, and return the
+/// path and the digest (computed by bpfld-core, as `bpfld trust add FILE` does).
+fn put_object(name: &str, bytes: &[u8]) -> Result<(String, uapi::BpfldDigest), String> {
+    std::fs::create_dir_all(DIR).map_err(|e| format!("{DIR}: {e} (verity_setup not run?)"))?;
+    let path = format!("{DIR}/{name}");
+    let _ = std::fs::remove_file(&path);
+    std::fs::write(&path, bytes).map_err(|e| format!("{path}: {e}"))?;
+    run("fsverity", &["enable", &path])?;
+    let d = bpfld_core::digest::fsverity_sha256(bytes).map_err(|e| e.to_string())?;
+    let d = digest_arg(uapi::BPFLD_HASH_SHA256, &d).ok_or("digest")?;
+    Ok((path, d))
+}
+
+/// The slow object, enrolled.
+fn slow_object() -> Result<String, String> {
+    let (path, d) = put_object("slow.o", &socket_object("stress_slow", 0, SLOW_ITERS))?;
+    dev()?
+        .trust_add(&d)
+        .map_err(|e| format!("enroll {path}: {e}"))?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------------
+// Checking a load.
+
+/// What every load of one object must return: the same programs (names, tags), maps
+/// and receipt, whoever loads it and whatever runs beside it.
+#[derive(Clone, Debug, PartialEq)]
+struct Expect {
+    progs: Vec<(String, [u8; 8])>,
+    maps: Vec<String>,
+    receipt: [u8; 32],
+}
+
+impl Expect {
+    fn of(l: &KLoad) -> Expect {
+        Expect {
+            progs: l.progs.iter().map(|p| (p.name.clone(), p.tag)).collect(),
+            maps: l.maps.iter().map(|m| m.name.clone()).collect(),
+            receipt: l.receipt,
+        }
+    }
+}
+
+/// Check a successful load against `want` and against the kernel: every fd is the
+/// object with the id the module reported, and every program uses only this load's
+/// maps.
+fn check_load(l: &KLoad, want: &Expect) -> Result<(), String> {
+    let got = Expect::of(l);
+    if got != *want {
+        return Err(format!("result differs: got {got:?}, want {want:?}"));
+    }
+    let ours: Vec<u32> = l.maps.iter().map(|m| m.id).collect();
+    for p in &l.progs {
+        let fd = p.fd.as_raw_fd();
+        let info: ProgInfo = obj_info(fd).map_err(|e| format!("prog {} fd {fd}: {e}", p.name))?;
+        if info.id != p.id || info.tag != p.tag {
+            return Err(format!(
+                "prog {} fd {fd}: kernel says id {} tag {:02x?}, module said id {} tag {:02x?}",
+                p.name, info.id, info.tag, p.id, p.tag
+            ));
+        }
+        let used = util::prog_map_ids(fd).map_err(|e| e.to_string())?;
+        if let Some(bad) = used.iter().find(|id| !ours.contains(id)) {
+            return Err(format!(
+                "prog {} uses map id {bad}, not one of this load's {ours:?}",
+                p.name
+            ));
+        }
+    }
+    for m in &l.maps {
+        let fd = m.fd.as_raw_fd();
+        let info: MapInfo = obj_info(fd).map_err(|e| format!("map {} fd {fd}: {e}", m.name))?;
+        if info.id != m.id {
+            return Err(format!(
+                "map {} fd {fd}: kernel id {}, module said {}",
+                m.name, info.id, m.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------
+// Processes, pipes, /proc.
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut p = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into `p`.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) })
+}
+
+/// Fork a child that runs `f` and exits with its value (99 if it panics). The caller
+/// is single-threaded when it forks (the tests run one after the other and join their
+/// threads), so the child may allocate and spawn threads.
+fn fork_child(f: impl FnOnce() -> i32) -> Result<libc::pid_t, String> {
+    // SAFETY: fork(2); the child never returns from this function.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(99);
+        // SAFETY: leave without running the parent's exit handlers or flushing its
+        // buffers a second time.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(pid)
+}
+
+fn write_all(fd: RawFd, mut b: &[u8]) {
+    while !b.is_empty() {
+        // SAFETY: writes from a live slice.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+        if n <= 0 {
+            return;
+        }
+        b = &b[n as usize..];
+    }
+}
+
+/// Read `fd` to EOF, failing at `deadline` (a child stuck in the module must not hang
+/// the whole run).
+fn read_to_eof(fd: RawFd, deadline: Instant) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one live pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, left.as_millis().min(60_000) as i32) };
+        if r == 0 {
+            if Instant::now() >= deadline {
+                return Err("timed out".into());
+            }
+            continue;
+        }
+        // SAFETY: reads into a live buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e.to_string());
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+}
+
+/// waitpid(2): the raw status.
+fn wait(pid: libc::pid_t, flags: i32) -> Result<i32, String> {
+    let mut st = 0;
+    loop {
+        // SAFETY: waitpid writes the status.
+        let r = unsafe { libc::waitpid(pid, &mut st, flags) };
+        if r == pid {
+            return Ok(st);
+        }
+        let e = std::io::Error::last_os_error();
+        if r < 0 && e.raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return Err(format!("waitpid {pid}: {r} {e}"));
+    }
+}
+
+fn status_text(st: i32) -> String {
+    if libc::WIFEXITED(st) {
+        format!("exit {}", libc::WEXITSTATUS(st))
+    } else if libc::WIFSIGNALED(st) {
+        format!("killed by signal {}", libc::WTERMSIG(st))
+    } else {
+        format!("status {st:#x}")
+    }
+}
+
+/// The state letter of /proc/PID[/task/TID]/stat (`R`, `S`, `D`, `T`, ...).
+fn proc_state(stat_path: &str) -> Option<char> {
+    let s = std::fs::read_to_string(stat_path).ok()?;
+    s.rsplit_once(") ")?.1.chars().next()
+}
+
+/// Whether any thread of `pid` sleeps uninterruptibly (is inside a load).
+fn in_d_state(pid: libc::pid_t) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .any(|t| proc_state(&format!("{}/stat", t.path().display())) == Some('D'))
+        })
+        .unwrap_or(false)
+}
+
+/// Wait up to `limit` for a thread of `pid` to be inside a load.
+fn wait_d_state(pid: libc::pid_t, limit: Duration) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if in_d_state(pid) {
+            return true;
+        }
+        thread::sleep(Duration::from_micros(500));
+    }
+    false
+}
+
+/// The module's loading threads alive now, with their kernel stacks.
+fn loading_kthreads() -> Vec<String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let p = e.path();
+        if std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "bpfld-load") {
+            let stack = std::fs::read_to_string(p.join("stack")).unwrap_or_default();
+            v.push(format!(
+                "{} [{}]: {}",
+                p.display(),
+                proc_state(&format!("{}/stat", p.display())).unwrap_or('?'),
+                stack.lines().collect::<Vec<_>>().join(" <- ")
+            ));
+        }
+    }
+    v
+}
+
+/// Prints the kernel stacks of every task in D state if a test runs longer than it
+/// should, so that a deadlock in the module leaves a trace on the console before the
+/// runner's watchdog kills the VM.
+struct Watchdog {
+    tx: Option<mpsc::Sender<()>>,
+    h: Option<thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(what: &'static str, secs: u64) -> Watchdog {
+        let (tx, rx) = mpsc::channel::<()>();
+        let h = thread::spawn(move || {
+            if rx.recv_timeout(Duration::from_secs(secs)) == Err(mpsc::RecvTimeoutError::Timeout) {
+                println!("# {what}: still running after {secs} s; tasks in D state:");
+                for t in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let p = t.path();
+                    if proc_state(&format!("{}/stat", p.display())) == Some('D') {
+                        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+                        let stack = std::fs::read_to_string(p.join("stack")).unwrap_or_default();
+                        println!(
+                            "# {} {}: {}",
+                            p.display(),
+                            comm.trim(),
+                            stack.replace('\n', " <- ")
+                        );
+                    }
+                }
+                let _ = rx.recv();
+            }
+        });
+        Watchdog {
+            tx: Some(tx),
+            h: Some(h),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.h.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 1. Many processes.
+
+/// The corpus objects `stress_processes` loads: plain, global data, map-in-map, tail
+/// calls and three CO-RE objects (650 KB each, the vmlinux BTF cache shared by all).
+const PROC_OBJS: &[&str] = &[
+    "xdp.bpf.o",
+    "subprogs.bpf.o",
+    "global_data.bpf.o",
+    "map_in_map.bpf.o",
+    "tail_calls.bpf.o",
+    "core_task.bpf.o",
+    "core_btf.bpf.o",
+    "core_skb.bpf.o",
+];
+/// ... and the one that must fail (the verifier rejects a program: EACCES).
+const PROC_FAIL: (&str, i32) = ("reject.bpf.o", libc::EACCES);
+
+/// What a child reports: every program and map id it holds, and how many loads of
+/// each kind it did.
+#[derive(Default)]
+struct ChildReport {
+    prog_ids: Vec<u32>,
+    map_ids: Vec<u32>,
+    /// Successful loads per object index (for the expected map count).
+    per_obj: Vec<usize>,
+    failed_as_expected: usize,
+    error: Option<String>,
+}
+
+impl ChildReport {
+    fn encode(&self) -> String {
+        let ids = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+        let per = self
+            .per_obj
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        match &self.error {
+            Some(e) => format!("error {}\n", e.replace('\n', " | ")),
+            None => format!(
+                "progs {}\nmaps {}\nper_obj {per}\nfailed {}\n",
+                ids(&self.prog_ids),
+                ids(&self.map_ids),
+                self.failed_as_expected
+            ),
+        }
+    }
+
+    fn decode(s: &str) -> ChildReport {
+        let mut r = ChildReport::default();
+        for l in s.lines() {
+            let (k, v) = l.split_once(' ').unwrap_or((l, ""));
+            let nums = || v.split_whitespace().filter_map(|x| x.parse().ok());
+            match k {
+                "error" => r.error = Some(v.to_string()),
+                "progs" => r.prog_ids = nums().collect(),
+                "maps" => r.map_ids = nums().collect(),
+                "per_obj" => {
+                    r.per_obj = v
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                }
+                "failed" => r.failed_as_expected = v.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        if r.error.is_none() && r.per_obj.is_empty() {
+            r.error = Some(format!("bad report {s:?}"));
+        }
+        r
+    }
+}
+
+/// One child: `CHILD_THREADS` threads load every object `CHILD_ROUNDS` times (each
+/// child starts at another object) plus the failing one each round, check every
+/// result, and keep everything until the parent has counted the system's objects.
+fn process_child(c: usize, refs: &[Expect], report: OwnedFd, release: OwnedFd) -> i32 {
+    let fds0 = fd_count();
+    let work: Vec<usize> = (0..CHILD_ROUNDS)
+        .flat_map(|r| (0..=PROC_OBJS.len()).map(move |k| (c + r + k) % (PROC_OBJS.len() + 1)))
+        .collect();
+    let work = Arc::new(work);
+    let refs = Arc::new(refs.to_vec());
+    let threads: Vec<_> = (0..CHILD_THREADS)
+        .map(|t| {
+            let (work, refs) = (work.clone(), refs.clone());
+            thread::spawn(move || -> Result<(Vec<KLoad>, Vec<usize>, usize), String> {
+                let d = dev()?;
+                let mut held = Vec::new();
+                let mut per_obj = vec![0usize; PROC_OBJS.len()];
+                let mut failed = 0;
+                for &k in work.iter().skip(t).step_by(CHILD_THREADS) {
+                    if k == PROC_OBJS.len() {
+                        let f = open(&corpus(PROC_FAIL.0))?;
+                        match load(&d, &f) {
+                            Ok(_) => return Err(format!("{} loaded", PROC_FAIL.0)),
+                            Err(e) if e.errno == PROC_FAIL.1 => failed += 1,
+                            Err(e) => return Err(format!("{}: {e}", PROC_FAIL.0)),
+                        }
+                        continue;
+                    }
+                    let f = open(&corpus(PROC_OBJS[k]))?;
+                    let l = load(&d, &f).map_err(|e| format!("{}: {e}", PROC_OBJS[k]))?;
+                    check_load(&l, &refs[k]).map_err(|e| format!("{}: {e}", PROC_OBJS[k]))?;
+                    per_obj[k] += 1;
+                    held.push(l);
+                }
+                Ok((held, per_obj, failed))
+            })
+        })
+        .collect();
+    let mut rep = ChildReport {
+        per_obj: vec![0; PROC_OBJS.len()],
+        ..Default::default()
+    };
+    let mut held = Vec::new();
+    for h in threads {
+        match h.join() {
+            Ok(Ok((l, per, failed))) => {
+                held.extend(l);
+                for (a, b) in rep.per_obj.iter_mut().zip(per) {
+                    *a += b;
+                }
+                rep.failed_as_expected += failed;
+            }
+            Ok(Err(e)) => rep.error = Some(format!("child {c}: {e}")),
+            Err(_) => rep.error = Some(format!("child {c}: thread panicked")),
+        }
+    }
+    for l in &held {
+        rep.prog_ids.extend(l.progs.iter().map(|p| p.id));
+        rep.map_ids.extend(l.maps.iter().map(|m| m.id));
+    }
+    let ids: HashSet<u32> = rep.prog_ids.iter().copied().collect();
+    if rep.error.is_none() && ids.len() != rep.prog_ids.len() {
+        rep.error = Some(format!("child {c}: duplicate program ids"));
+    }
+    let objects: usize = held.iter().map(|l| l.progs.len() + l.maps.len()).sum();
+    if rep.error.is_none() && fd_count() != fds0 + objects {
+        rep.error = Some(format!(
+            "child {c}: {} fds open, want {fds0} + {objects} objects",
+            fd_count()
+        ));
+    }
+    write_all(report.as_raw_fd(), rep.encode().as_bytes());
+    drop(report);
+    // Hold everything until the parent has counted.
+    let mut b = [0u8; 1];
+    // SAFETY: reads one byte into a live buffer.
+    unsafe { libc::read(release.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+    drop(held);
+    // Everything it loaded is closed, and so is the report pipe.
+    if fd_count() + 1 != fds0 {
+        return 3;
+    }
+    if rep.error.is_some() {
+        2
+    } else {
+        0
+    }
+}
+
+pub fn processes(_: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_processes", 150);
+    outcome((|| {
+        // Reference loads, one at a time: what each object gives, and how many maps
+        // it adds to the system (templates and inner maps included). The device stays
+        // open to the end, so that the fd counts compare.
+        let d = dev()?;
+        let before = Snapshot::take();
+        let mut refs = Vec::new();
+        let mut map_delta = Vec::new();
+        for o in PROC_OBJS {
+            let l = load(&d, &open(&corpus(o))?).map_err(|e| format!("{o}: {e}"))?;
+            let during = Snapshot::take();
+            map_delta.push(during.maps - before.maps);
+            if during.progs - before.progs != l.progs.len() {
+                return Err(format!(
+                    "{o}: {} programs appeared, the module reported {}",
+                    during.progs - before.progs,
+                    l.progs.len()
+                ));
+            }
+            refs.push(Expect::of(&l));
+            drop(l);
+            before.unchanged().map_err(|e| format!("{o}: {e}"))?;
+        }
+
+        let t0 = Instant::now();
+        let mut children = Vec::new();
+        for c in 0..CHILDREN {
+            let (rr, rw) = pipe()?;
+            let (lr, lw) = pipe()?;
+            let refs = refs.clone();
+            let fds = [
+                rr.as_raw_fd(),
+                rw.as_raw_fd(),
+                lr.as_raw_fd(),
+                lw.as_raw_fd(),
+            ];
+            let pid = fork_child(move || {
+                // SAFETY: the child's copies of the four pipe ends: it closes the
+                // parent's ends and owns its own.
+                let (report, release) = unsafe {
+                    libc::close(fds[0]);
+                    libc::close(fds[3]);
+                    (OwnedFd::from_raw_fd(fds[1]), OwnedFd::from_raw_fd(fds[2]))
+                };
+                process_child(c, &refs, report, release)
+            })?;
+            drop((rw, lr));
+            children.push((pid, rr, lw));
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut reports = Vec::new();
+        let mut errors = Vec::new();
+        for (pid, rr, _) in &children {
+            match read_to_eof(rr.as_raw_fd(), deadline) {
+                Ok(b) => reports.push(ChildReport::decode(&String::from_utf8_lossy(&b))),
+                Err(e) => {
+                    errors.push(format!("child {pid}: report: {e}"));
+                    reports.push(ChildReport::default());
+                }
+            }
+        }
+        let loaded_in = t0.elapsed();
+        // Everything is held now: the kernel must hold exactly what was reported.
+        let mut all_progs = HashSet::new();
+        let (mut nprogs, mut nmaps, mut nloads, mut nfailed) = (0, 0, 0, 0);
+        for (c, r) in reports.iter().enumerate() {
+            if let Some(e) = &r.error {
+                errors.push(e.clone());
+            }
+            for id in &r.prog_ids {
+                if !all_progs.insert(*id) {
+                    errors.push(format!("program id {id} reported by two loads (child {c})"));
+                }
+            }
+            nprogs += r.prog_ids.len();
+            nmaps += r
+                .per_obj
+                .iter()
+                .zip(&map_delta)
+                .map(|(n, d)| n * d)
+                .sum::<usize>();
+            nloads += r.per_obj.iter().sum::<usize>();
+            nfailed += r.failed_as_expected;
+        }
+        if errors.is_empty() {
+            let during = Snapshot::take();
+            if during.progs != before.progs + nprogs || during.maps != before.maps + nmaps {
+                errors.push(format!(
+                    "with every load held the kernel has {} programs and {} maps, want {} and {}",
+                    during.progs,
+                    during.maps,
+                    before.progs + nprogs,
+                    before.maps + nmaps
+                ));
+            }
+        }
+        for (pid, _, lw) in &children {
+            write_all(lw.as_raw_fd(), b"x");
+            match wait(*pid, 0) {
+                Ok(st) if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 => {}
+                Ok(st) => errors.push(format!("child {pid}: {}", status_text(st))),
+                Err(e) => errors.push(e),
+            }
+        }
+        println!(
+            "# {CHILDREN} processes x {CHILD_THREADS} threads: {nloads} loads ({nprogs} programs, {nmaps} maps held at once) and {nfailed} expected EACCES in {} ms",
+            loaded_in.as_millis()
+        );
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
+        }
+        let want_loads = CHILDREN * CHILD_ROUNDS * PROC_OBJS.len();
+        if nloads != want_loads || nfailed != CHILDREN * CHILD_ROUNDS {
+            return Err(format!(
+                "{nloads} loads and {nfailed} refusals, want {want_loads} and {}",
+                CHILDREN * CHILD_ROUNDS
+            ));
+        }
+        // The pipes to the children are not the loads' business.
+        drop(children);
+        before.unchanged()?;
+        drop(d);
+        Ok(())
+    })())
+}
+
+// ---------------------------------------------------------------------------------
+// 2. rmmod while loads run.
+
+/// delete_module(2) as rmmod calls it.
+fn delete_module() -> Result<(), i32> {
+    // SAFETY: the name is NUL-terminated.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_delete_module,
+            c"bpfld".as_ptr(),
+            libc::O_NONBLOCK as libc::c_long,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
+    }
+}
+
+/// A snapshot of the runtime policy, to be put back after a reload.
+struct PolicyCopy {
+    enrolled: Vec<uapi::BpfldDigest>,
+    revoked: Vec<uapi::BpfldDigest>,
+}
+
+impl PolicyCopy {
+    fn take() -> Result<PolicyCopy, String> {
+        let (entries, flags) = dev()?.trust_list().map_err(|e| format!("list: {e}"))?;
+        if flags & uapi::BPFLD_POLICY_SEALED != 0 {
+            return Err("the policy is sealed: the module cannot be unloaded".into());
+        }
+        let of = |s| {
+            entries
+                .iter()
+                .filter(|e| e.state == s)
+                .map(|e| e.digest)
+                .collect()
+        };
+        Ok(PolicyCopy {
+            enrolled: of(uapi::BPFLD_TRUST_RUNTIME),
+            revoked: of(uapi::BPFLD_TRUST_REVOKED),
+        })
+    }
+
+    fn restore(&self) -> Result<(), String> {
+        let d = dev()?;
+        for e in &self.enrolled {
+            d.trust_add(e).map_err(|e| format!("enroll: {e}"))?;
+        }
+        for r in &self.revoked {
+            d.trust_revoke(r).map_err(|e| format!("revoke: {e}"))?;
+        }
+        let now = PolicyCopy::take()?;
+        if now.enrolled != self.enrolled || now.revoked != self.revoked {
+            return Err("the policy differs after restoring it".into());
+        }
+        Ok(())
+    }
+}
+
+fn insmod(env: &Env) -> Result<(), String> {
+    run("insmod", &[&env.module]).map(|_| ())
+}
+
+/// Loads alternate between a plain object and a CO-RE one (which makes the module read
+/// and cache vmlinux BTF, freed at unload).
+const RMMOD_OBJS: &[&str] = &["xdp.bpf.o", "core_task.bpf.o"];
+
+pub fn rmmod_during_loads(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_rmmod", 150);
+    outcome((|| {
+        let slow = slow_object()?;
+        // What a reload must put back (the corpus enrolled, earlier revocations).
+        let policy = PolicyCopy::take()?;
+        let d = dev()?;
+        let mut refs = Vec::new();
+        for o in RMMOD_OBJS {
+            let l = load(&d, &open(&corpus(o))?).map_err(|e| format!("{o}: {e}"))?;
+            refs.push(Expect::of(&l));
+        }
+        let l = load(&d, &open(&slow)?).map_err(|e| format!("slow.o: {e}"))?;
+        let slow_ref = Expect::of(&l);
+        drop((l, d));
+        let before = Snapshot::take();
+
+        // Phase A: the loaders keep /dev/bpfld open; every rmmod must fail.
+        let stop = Arc::new(AtomicBool::new(false));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+        let loaders: Vec<_> = (0..3)
+            .map(|t| {
+                let (stop, loads, errors) = (stop.clone(), loads.clone(), errors.clone());
+                let mut objs: Vec<(String, Expect)> = RMMOD_OBJS
+                    .iter()
+                    .zip(&refs)
+                    .map(|(o, r)| (corpus(o), r.clone()))
+                    .collect();
+                objs.push((slow.clone(), slow_ref.clone()));
+                thread::spawn(move || {
+                    let res = (|| -> Result<(), String> {
+                        let d = dev()?;
+                        let mut i = t;
+                        while !stop.load(Ordering::Acquire) {
+                            let (p, want) = &objs[i % objs.len()];
+                            i += 1;
+                            let l = load(&d, &open(p)?).map_err(|e| format!("{p}: {e}"))?;
+                            check_load(&l, want).map_err(|e| format!("{p}: {e}"))?;
+                            loads.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(())
+                    })();
+                    if let Err(e) = res {
+                        errors
+                            .lock()
+                            .unwrap()
+                            .push(format!("phase A loader {t}: {e}"));
+                    }
+                })
+            })
+            .collect();
+        // Let every loader open the device first.
+        thread::sleep(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let (mut tries, mut again, mut busy) = (0usize, 0usize, 0usize);
+        let mut unloaded = false;
+        while t0.elapsed() < Duration::from_secs(RMMOD_HELD_SECS) {
+            tries += 1;
+            match delete_module() {
+                Err(libc::EAGAIN) => again += 1,
+                Err(libc::EBUSY) => busy += 1,
+                Err(e) => {
+                    errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("rmmod with the device open: {}", errno_name(e)));
+                    break;
+                }
+                Ok(()) => {
+                    errors
+                        .lock()
+                        .unwrap()
+                        .push("rmmod succeeded while loaders held /dev/bpfld open".into());
+                    unloaded = true;
+                    break;
+                }
+            }
+            // Leave the loaders some of the two CPUs.
+            thread::sleep(Duration::from_micros(200));
+        }
+        stop.store(true, Ordering::Release);
+        for h in loaders {
+            let _ = h.join();
+        }
+        let loads_a = loads.swap(0, Ordering::Relaxed);
+        println!(
+            "# device held: {tries} rmmod attempts during {loads_a} loads: {again} EAGAIN, {busy} EBUSY"
+        );
+        if unloaded {
+            insmod(env)?;
+            policy.restore()?;
+        }
+        if let Some(e) = errors.lock().unwrap().first() {
+            return Err(e.clone());
+        }
+        if loads_a == 0 {
+            return Err("no load completed while rmmod was tried".into());
+        }
+
+        // Phase B: open, load, close in a loop; rmmod succeeds whenever no loader holds
+        // the device, the loaders find it gone, and it comes back with its policy.
+        let stop = Arc::new(AtomicBool::new(false));
+        let holding = Arc::new(AtomicI32::new(0));
+        let gate = Arc::new(RwLock::new(()));
+        let absent = Arc::new(AtomicUsize::new(0));
+        let loaders: Vec<_> = (0..2)
+            .map(|t| {
+                let (stop, loads, errors, holding, gate, absent) = (
+                    stop.clone(),
+                    loads.clone(),
+                    errors.clone(),
+                    holding.clone(),
+                    gate.clone(),
+                    absent.clone(),
+                );
+                let objs: Vec<(String, Expect)> = RMMOD_OBJS
+                    .iter()
+                    .zip(&refs)
+                    .map(|(o, r)| (corpus(o), r.clone()))
+                    .collect();
+                thread::spawn(move || {
+                    let res = (|| -> Result<(), String> {
+                        let mut i = t;
+                        while !stop.load(Ordering::Acquire) {
+                            let (p, want) = &objs[i % objs.len()];
+                            i += 1;
+                            let f = open(p)?;
+                            let d = {
+                                let _g = gate.read().unwrap();
+                                match Device::open(DEVICE) {
+                                    Ok(d) => {
+                                        holding.fetch_add(1, Ordering::SeqCst);
+                                        d
+                                    }
+                                    Err(e)
+                                        if matches!(
+                                            e.raw_os_error(),
+                                            Some(libc::ENOENT | libc::ENODEV | libc::ENXIO)
+                                        ) =>
+                                    {
+                                        absent.fetch_add(1, Ordering::Relaxed);
+                                        thread::sleep(Duration::from_millis(1));
+                                        continue;
+                                    }
+                                    Err(e) => return Err(format!("open {DEVICE}: {e}")),
+                                }
+                            };
+                            let res = load(&d, &f);
+                            holding.fetch_sub(1, Ordering::SeqCst);
+                            drop(d);
+                            let l = res.map_err(|e| format!("{p}: {e}"))?;
+                            check_load(&l, want).map_err(|e| format!("{p}: {e}"))?;
+                            drop(l);
+                            loads.fetch_add(1, Ordering::Relaxed);
+                            // A short, varying gap: rmmod gets its chance right after
+                            // a load returned and its file was closed.
+                            thread::sleep(Duration::from_micros(200 + 700 * (i as u64 % 4)));
+                        }
+                        Ok(())
+                    })();
+                    if let Err(e) = res {
+                        errors
+                            .lock()
+                            .unwrap()
+                            .push(format!("phase B loader {t}: {e}"));
+                    }
+                })
+            })
+            .collect();
+        let t0 = Instant::now();
+        let (mut tries, mut cycles, mut refused) = (0usize, 0usize, 0usize);
+        let mut kthreads_seen = Vec::new();
+        while cycles < scaled(RMMOD_CYCLES)
+            && t0.elapsed() < Duration::from_secs(RMMOD_CYCLE_SECS)
+            && errors.lock().unwrap().is_empty()
+        {
+            tries += 1;
+            match delete_module() {
+                Err(libc::EAGAIN | libc::EBUSY) => {
+                    refused += 1;
+                    thread::yield_now();
+                }
+                Err(e) => {
+                    errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("rmmod: {}", errno_name(e)));
+                }
+                Ok(()) => {
+                    let alive = loading_kthreads();
+                    let h = holding.load(Ordering::SeqCst);
+                    if h != 0 {
+                        errors.lock().unwrap().push(format!(
+                            "rmmod succeeded while {h} loader(s) held the device"
+                        ));
+                    }
+                    if !alive.is_empty() {
+                        kthreads_seen.extend(alive);
+                    }
+                    let _g = gate.write().unwrap();
+                    if std::path::Path::new(DEVICE).exists() {
+                        errors
+                            .lock()
+                            .unwrap()
+                            .push(format!("{DEVICE} still exists after rmmod"));
+                    }
+                    insmod(env)?;
+                    policy.restore()?;
+                    cycles += 1;
+                }
+            }
+        }
+        stop.store(true, Ordering::Release);
+        for h in loaders {
+            let _ = h.join();
+        }
+        let loads_b = loads.load(Ordering::Relaxed);
+        println!(
+            "# open/load/close loop: {loads_b} loads, {cycles} rmmod+insmod cycles, {refused} of {tries} rmmod attempts refused (EAGAIN/EBUSY), {} opens found no device, loading threads alive right after a successful rmmod: {}",
+            absent.load(Ordering::Relaxed),
+            kthreads_seen.len()
+        );
+        for k in &kthreads_seen {
+            println!("#   {k}");
+        }
+        if let Some(e) = errors.lock().unwrap().first() {
+            return Err(e.clone());
+        }
+        if cycles == 0 {
+            return Err(format!(
+                "rmmod never found the device closed in {RMMOD_CYCLE_SECS} s"
+            ));
+        }
+        if loads_b == 0 {
+            return Err("no load completed between the reloads".into());
+        }
+
+        // Every loader stopped and closed the device: the first rmmod must succeed,
+        // and the module must come back working with its policy.
+        delete_module().map_err(|e| {
+            format!(
+                "rmmod after every loader closed /dev/bpfld: {} (a reference leaked?)",
+                errno_name(e)
+            )
+        })?;
+        insmod(env)?;
+        policy.restore()?;
+        let d = dev()?;
+        for (o, want) in RMMOD_OBJS.iter().zip(&refs) {
+            let l = load(&d, &open(&corpus(o))?).map_err(|e| format!("after reload: {o}: {e}"))?;
+            check_load(&l, want).map_err(|e| format!("after reload: {o}: {e}"))?;
+        }
+        drop(d);
+        before.unchanged()
+    })())
+}
+
+// ---------------------------------------------------------------------------------
+// 3. Policy changes racing loads.
+
+/// One load of `stress_policy`: which digest, when it started and ended on the
+/// shared clock, and what it returned (0 or the errno).
+struct PolicyLoad {
+    variant: usize,
+    start: u64,
+    end: u64,
+    errno: i32,
+}
+
+/// When the policy thread enrolled and revoked a variant: (before, after) each.
+#[derive(Clone, Copy, Default)]
+struct PolicyTimes {
+    enroll: (u64, u64),
+    revoke: (u64, u64),
+}
+
+fn rank(errno: i32) -> u8 {
+    match errno {
+        EKEYREJECTED => 0,
+        0 => 1,
+        _ => 2, // EKEYREVOKED
+    }
+}
+
+/// Is a load's result possible given when it ran? The policy of a digest only moves
+/// unknown -> enrolled -> revoked, each change applies to loads that start after it
+/// (the module checks the policy once, under its lock), so a load that overlaps a
+/// change may see either side of it, and nothing else.
+fn consistent(l: &PolicyLoad, t: &PolicyTimes) -> Result<(), String> {
+    let (ea, eb) = t.enroll;
+    let (ra, rb) = t.revoke;
+    let ok = match l.errno {
+        EKEYREJECTED => l.start < eb,
+        0 => l.end > ea && l.start < rb,
+        EKEYREVOKED => l.end > ra,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "variant {}: load during [{}, {}] returned {}, but enroll ran during [{ea}, {eb}] and revoke during [{ra}, {rb}]",
+            l.variant,
+            l.start,
+            l.end,
+            if l.errno == 0 { "success".into() } else { errno_name(l.errno) }
+        ))
+    }
+}
+
+pub fn policy_race(_: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_policy", 120);
+    outcome((|| {
+        let n = scaled(POLICY_VARIANTS);
+        // Fresh digests on every run: revocation is forever.
+        let salt = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as i32)
+            .unwrap_or(1);
+        let mut variants = Vec::new();
+        for v in 0..n {
+            let bytes = socket_object("stress_policy", salt.wrapping_add(v as i32), 0);
+            variants.push(put_object(&format!("policy-{v}.o"), &bytes)?);
+        }
+        let (entries, _) = dev()?.trust_list().map_err(|e| e.to_string())?;
+        if entries
+            .iter()
+            .any(|e| variants.iter().any(|(_, d)| *d == e.digest))
+        {
+            return Err("a fresh digest is already in the policy".into());
+        }
+        let before = Snapshot::take();
+        let clock = Arc::new(AtomicU64::new(1));
+        let current = Arc::new(AtomicUsize::new(0));
+        let paths: Arc<Vec<String>> = Arc::new(variants.iter().map(|(p, _)| p.clone()).collect());
+        let loaders: Vec<_> = (0..POLICY_LOADERS)
+            .map(|_| {
+                let (clock, current, paths) = (clock.clone(), current.clone(), paths.clone());
+                thread::spawn(move || -> Result<Vec<PolicyLoad>, String> {
+                    let d = dev()?;
+                    let files: Vec<File> =
+                        paths.iter().map(|p| open(p)).collect::<Result<_, _>>()?;
+                    let mut out = Vec::new();
+                    loop {
+                        let v = current.load(Ordering::Acquire);
+                        if v >= files.len() {
+                            return Ok(out);
+                        }
+                        let start = clock.fetch_add(1, Ordering::SeqCst);
+                        let r = load(&d, &files[v]);
+                        let end = clock.fetch_add(1, Ordering::SeqCst);
+                        let errno = match r {
+                            Ok(l) => {
+                                if l.progs.len() != 1 || !l.maps.is_empty() {
+                                    return Err(format!(
+                                        "variant {v}: loaded {:?}",
+                                        Expect::of(&l)
+                                    ));
+                                }
+                                let info: ProgInfo = obj_info(l.progs[0].fd.as_raw_fd())
+                                    .map_err(|e| e.to_string())?;
+                                if info.id != l.progs[0].id {
+                                    return Err(format!("variant {v}: id mismatch"));
+                                }
+                                0
+                            }
+                            Err(e) => e.errno,
+                        };
+                        out.push(PolicyLoad {
+                            variant: v,
+                            start,
+                            end,
+                            errno,
+                        });
+                    }
+                })
+            })
+            .collect();
+        // A lister: what TRUST_LIST shows of each digest may only move forward.
+        let lister = {
+            let (current, digests) = (
+                current.clone(),
+                variants.iter().map(|(_, d)| *d).collect::<Vec<_>>(),
+            );
+            thread::spawn(move || -> Result<usize, String> {
+                let d = dev()?;
+                let mut seen = vec![0u8; digests.len()];
+                let mut lists = 0;
+                while current.load(Ordering::Acquire) < digests.len() {
+                    let (entries, _) = d.trust_list().map_err(|e| e.to_string())?;
+                    lists += 1;
+                    for (k, dg) in digests.iter().enumerate() {
+                        let has = |s| entries.iter().any(|e| e.digest == *dg && e.state == s);
+                        let now = if has(uapi::BPFLD_TRUST_REVOKED) {
+                            2
+                        } else if has(uapi::BPFLD_TRUST_RUNTIME) {
+                            1
+                        } else {
+                            0
+                        };
+                        if now < seen[k] {
+                            return Err(format!(
+                                "TRUST_LIST: variant {k} went back from state {} to {now}",
+                                seen[k]
+                            ));
+                        }
+                        seen[k] = now;
+                    }
+                    thread::sleep(Duration::from_millis(2));
+                }
+                Ok(lists)
+            })
+        };
+        let d = dev()?;
+        let mut times = vec![PolicyTimes::default(); n];
+        let tick = || clock.fetch_add(1, Ordering::SeqCst);
+        let pause = |ms| thread::sleep(Duration::from_millis(ms));
+        let mut policy_err = None;
+        for (v, (_, dg)) in variants.iter().enumerate() {
+            current.store(v, Ordering::Release);
+            pause(40);
+            let a = tick();
+            let r1 = d.trust_add(dg);
+            let b = tick();
+            pause(60);
+            // Enrolling again changes nothing.
+            let r2 = d.trust_add(dg);
+            let c = tick();
+            let r3 = d.trust_revoke(dg);
+            let e = tick();
+            pause(30);
+            // Neither enrolling nor revoking again undoes the revocation.
+            let r4 = d.trust_add(dg);
+            let r5 = d.trust_revoke(dg);
+            pause(30);
+            times[v] = PolicyTimes {
+                enroll: (a, b),
+                revoke: (c, e),
+            };
+            if let Some(err) = [r1, r2, r3, r4, r5].into_iter().find_map(Result::err) {
+                policy_err = Some(format!("variant {v}: policy change failed: {err}"));
+                break;
+            }
+        }
+        current.store(usize::MAX, Ordering::Release);
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        for h in loaders {
+            match h.join() {
+                Ok(Ok(r)) => records.push(r),
+                Ok(Err(e)) => errors.push(e),
+                Err(_) => errors.push("loader panicked".into()),
+            }
+        }
+        let lists = match lister.join() {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                errors.push(e);
+                0
+            }
+            Err(_) => {
+                errors.push("lister panicked".into());
+                0
+            }
+        };
+        errors.extend(policy_err);
+        let mut counts = [0usize; 3];
+        let mut overlapping = 0;
+        for thread_loads in &records {
+            let mut last: HashMap<usize, u8> = HashMap::new();
+            for l in thread_loads {
+                let t = &times[l.variant];
+                if let Err(e) = consistent(l, t) {
+                    errors.push(e);
+                    continue;
+                }
+                let r = rank(l.errno);
+                counts[r as usize] += 1;
+                if (l.start < t.enroll.1 && l.end > t.enroll.0)
+                    || (l.start < t.revoke.1 && l.end > t.revoke.0)
+                {
+                    overlapping += 1;
+                }
+                // Per thread, one digest's results only move forward too.
+                if let Some(&p) = last.get(&l.variant) {
+                    if r < p {
+                        errors.push(format!(
+                            "variant {}: a load returned {} after an earlier one of the same thread returned a later state",
+                            l.variant,
+                            errno_name(l.errno)
+                        ));
+                    }
+                }
+                last.insert(l.variant, r);
+            }
+        }
+        // Revocation sticks: every digest is refused now, and listed as revoked.
+        for (v, (p, dg)) in variants.iter().enumerate() {
+            match load(&d, &open(p)?) {
+                Err(e) if e.errno == EKEYREVOKED => {}
+                Ok(_) => errors.push(format!("variant {v}: loads after its revocation")),
+                Err(e) => errors.push(format!("variant {v}: after revocation: {e}")),
+            }
+            let (entries, _) = d.trust_list().map_err(|e| e.to_string())?;
+            if !entries
+                .iter()
+                .any(|e| e.digest == *dg && e.state == uapi::BPFLD_TRUST_REVOKED)
+            {
+                errors.push(format!("variant {v}: not listed as revoked"));
+            }
+        }
+        println!(
+            "# {n} digests x (unknown, enrolled, revoked) under {POLICY_LOADERS} loading threads: {} EKEYREJECTED, {} loaded, {} EKEYREVOKED ({overlapping} overlapping a change), {lists} TRUST_LIST snapshots",
+            counts[0], counts[1], counts[2]
+        );
+        if !errors.is_empty() {
+            errors.truncate(10);
+            return Err(errors.join("\n"));
+        }
+        if counts.contains(&0) {
+            return Err(format!(
+                "not every policy state was observed by a load: {counts:?}"
+            ));
+        }
+        drop(d);
+        before.unchanged()
+    })())
+}
+
+// ---------------------------------------------------------------------------------
+// 4. Signals.
+
+static USR1_HANDLED: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    USR1_HANDLED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Install `on_usr1` for SIGUSR1 (with or without SA_RESTART); returns the old action.
+fn set_usr1(restart: bool) -> Result<libc::sigaction, String> {
+    // SAFETY: sigaction structs are plain data; all-zero is a valid start.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = on_usr1 as *const () as usize;
+    sa.sa_flags = if restart { libc::SA_RESTART } else { 0 };
+    // SAFETY: as above.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: sigemptyset on our struct; sigaction reads `sa` and writes `old`.
+    let r = unsafe {
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, &mut old)
+    };
+    if r != 0 {
+        return Err(format!("sigaction: {}", std::io::Error::last_os_error()));
+    }
+    Ok(old)
+}
+
+fn restore_usr1(old: &libc::sigaction) {
+    // SAFETY: puts back the action `set_usr1` returned.
+    unsafe { libc::sigaction(libc::SIGUSR1, old, std::ptr::null_mut()) };
+}
+
+fn gettid() -> i32 {
+    // SAFETY: gettid(2) has no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// SIGUSR1 storms at loading threads: every load must still succeed (the caller waits
+/// uninterruptibly, so no EINTR, and the verifier runs in the module's thread, whose
+/// signal_pending() is false, so no EAGAIN either).
+fn usr1_storm(restart: bool, objs: &[(String, Expect)]) -> Result<String, String> {
+    let old = set_usr1(restart)?;
+    USR1_HANDLED.store(0, Ordering::Relaxed);
+    let tids: Arc<Vec<AtomicI32>> = Arc::new((0..2).map(|_| AtomicI32::new(0)).collect());
+    let in_load: Arc<Vec<AtomicBool>> = Arc::new((0..2).map(|_| AtomicBool::new(false)).collect());
+    let done = Arc::new(AtomicUsize::new(0));
+    let loaders: Vec<_> = (0..2)
+        .map(|t| {
+            let (tids, in_load, done) = (tids.clone(), in_load.clone(), done.clone());
+            let objs = objs.to_vec();
+            thread::spawn(move || -> Result<usize, String> {
+                tids[t].store(gettid(), Ordering::Release);
+                let res = (|| {
+                    let d = dev()?;
+                    let mut n = 0;
+                    for i in 0..scaled(SIGNAL_LOADS) {
+                        let (p, want) = &objs[(t + i) % objs.len()];
+                        let f = open(p)?;
+                        in_load[t].store(true, Ordering::SeqCst);
+                        let r = load(&d, &f);
+                        in_load[t].store(false, Ordering::SeqCst);
+                        let l = r.map_err(|e| format!("{p}: {e}"))?;
+                        check_load(&l, want).map_err(|e| format!("{p}: {e}"))?;
+                        n += 1;
+                    }
+                    Ok(n)
+                })();
+                done.fetch_add(1, Ordering::SeqCst);
+                res
+            })
+        })
+        .collect();
+    let (mut sent, mut sent_in_load) = (0usize, 0usize);
+    // SAFETY: getpid(2).
+    let pid = unsafe { libc::getpid() };
+    while done.load(Ordering::SeqCst) < 2 {
+        for t in 0..2 {
+            let tid = tids[t].load(Ordering::Acquire);
+            if tid == 0 {
+                continue;
+            }
+            let inside = in_load[t].load(Ordering::SeqCst);
+            // SAFETY: tgkill(2) to one of our threads (ESRCH once it has exited).
+            if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGUSR1) } == 0 {
+                sent += 1;
+                if inside {
+                    sent_in_load += 1;
+                }
+            }
+        }
+        thread::sleep(Duration::from_micros(300));
+    }
+    let mut loads = 0;
+    let mut errors = Vec::new();
+    for h in loaders {
+        match h.join() {
+            Ok(Ok(n)) => loads += n,
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push("loader panicked".into()),
+        }
+    }
+    // Both loading threads are gone: no SIGUSR1 is pending any more.
+    restore_usr1(&old);
+    let handled = USR1_HANDLED.load(Ordering::Relaxed);
+    let what = if restart {
+        "SA_RESTART"
+    } else {
+        "no SA_RESTART"
+    };
+    if !errors.is_empty() {
+        return Err(format!("SIGUSR1 ({what}): {}", errors.join("\n")));
+    }
+    if handled == 0 || sent_in_load == 0 {
+        return Err(format!(
+            "SIGUSR1 ({what}): {sent} sent, {sent_in_load} during a load, {handled} handled: the storm missed the loads"
+        ));
+    }
+    Ok(format!(
+        "SIGUSR1 ({what}): {loads} loads all succeeded; {sent} signals sent ({sent_in_load} to a thread inside the ioctl), {handled} handled"
+    ))
+}
+
+/// A child loading the slow object `n` times; exit 0 if every load succeeded.
+fn slow_child(slow: &str, want: &Expect, n: usize) -> i32 {
+    let Ok(d) = dev() else { return 10 };
+    let Ok(f) = open(slow) else { return 11 };
+    for _ in 0..n {
+        match load(&d, &f) {
+            Ok(l) => {
+                if check_load(&l, want).is_err() {
+                    return 12;
+                }
+            }
+            Err(e) => return 20 + e.errno.min(200),
+        }
+    }
+    0
+}
+
+pub fn signals(_: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_signals", 150);
+    outcome((|| {
+        let slow = slow_object()?;
+        let d = dev()?;
+        let t0 = Instant::now();
+        let l = load(&d, &open(&slow)?).map_err(|e| format!("slow.o: {e}"))?;
+        let slow_ms = t0.elapsed().as_millis();
+        let slow_ref = Expect::of(&l);
+        let core = corpus("core_task.bpf.o");
+        let t0 = Instant::now();
+        let l2 = load(&d, &open(&core)?).map_err(|e| format!("core_task: {e}"))?;
+        let core_ms = t0.elapsed().as_millis();
+        let core_ref = Expect::of(&l2);
+        println!(
+            "# one load: slow.o ({SLOW_ITERS} loop iterations to verify) {slow_ms} ms (verifier {} ms), core_task.bpf.o {core_ms} ms",
+            l.stats.bpf_time_ns / 1_000_000
+        );
+        drop((l, l2, d));
+        let before = Snapshot::take();
+        let objs = vec![(slow.clone(), slow_ref.clone()), (core, core_ref)];
+
+        for restart in [true, false] {
+            println!("# {}", usr1_storm(restart, &objs)?);
+        }
+
+        // SIGSTOP/SIGCONT: the stop takes effect when the load returns; every load
+        // completes.
+        let n = scaled(STOP_LOADS);
+        let (s, w) = (slow.clone(), slow_ref.clone());
+        let pid = fork_child(move || slow_child(&s, &w, n))?;
+        let (mut stops, mut mid_load, mut stop_ms) = (0usize, 0usize, Vec::new());
+        let st = loop {
+            let inside = wait_d_state(pid, Duration::from_secs(5));
+            // SAFETY: kill(2) of our child.
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+            let t = Instant::now();
+            let st = wait(pid, libc::WUNTRACED)?;
+            if !libc::WIFSTOPPED(st) {
+                break st;
+            }
+            stops += 1;
+            mid_load += usize::from(inside);
+            stop_ms.push(t.elapsed().as_millis());
+            thread::sleep(Duration::from_millis(20));
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        };
+        if !libc::WIFEXITED(st) || libc::WEXITSTATUS(st) != 0 {
+            return Err(format!(
+                "stopped and continued child: {} (20+errno: a load failed)",
+                status_text(st)
+            ));
+        }
+        println!(
+            "# SIGSTOP/SIGCONT: {n} loads all succeeded; {stops} stops ({mid_load} sent mid-load), stop took effect after {stop_ms:?} ms (when the load returned)"
+        );
+        if mid_load == 0 {
+            return Err("no SIGSTOP reached the child inside a load".into());
+        }
+
+        // SIGKILL mid-load: two loading threads per child; the child dies once its
+        // loads return, and leaves nothing behind.
+        let (mut killed_mid, mut kill_ms) = (0usize, Vec::new());
+        for r in 0..scaled(KILL_ROUNDS) {
+            let objs = objs.clone();
+            let pid = fork_child(move || {
+                let threads: Vec<_> = (0..2)
+                    .map(|t| {
+                        let objs = objs.clone();
+                        thread::spawn(move || {
+                            let Ok(d) = dev() else { return 10 };
+                            for i in 0.. {
+                                let (p, want) = &objs[(t + i) % objs.len()];
+                                let Ok(f) = open(p) else { return 11 };
+                                match load(&d, &f) {
+                                    Ok(l) if check_load(&l, want).is_ok() => {}
+                                    Ok(_) => return 12,
+                                    Err(e) => return 20 + e.errno.min(200),
+                                }
+                            }
+                            0
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(99))
+                    .max()
+                    .unwrap_or(0)
+            })?;
+            let inside = wait_d_state(pid, Duration::from_secs(10));
+            // Vary the moment within the load.
+            thread::sleep(Duration::from_millis(7 * r as u64 % 40));
+            let inside = inside && in_d_state(pid);
+            // SAFETY: kill(2) of our child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let t = Instant::now();
+            let st = wait(pid, 0)?;
+            kill_ms.push(t.elapsed().as_millis());
+            if !libc::WIFSIGNALED(st) || libc::WTERMSIG(st) != libc::SIGKILL {
+                return Err(format!("killed child {r}: {}", status_text(st)));
+            }
+            killed_mid += usize::from(inside);
+        }
+        println!(
+            "# SIGKILL: {} children killed ({killed_mid} inside a load), reaped {kill_ms:?} ms after the kill",
+            scaled(KILL_ROUNDS)
+        );
+        if killed_mid == 0 {
+            return Err("no SIGKILL reached a child inside a load".into());
+        }
+        // Nothing left by the killed children, the stopped one or the storms.
+        before.unchanged()
+    })())
+}
+
+// ---------------------------------------------------------------------------------
+// 5. The loading thread's exit.
+
+/// Loads whose exit window `stress_kthread_exit_window` inspects.
+const EXIT_WINDOW_LOADS: usize = 8;
+
+/// `[start, end)` of function `name` of module `module`, from /proc/kallsyms (end: the
+/// next symbol's address).
+fn function_range(name: &str, module: &str) -> Result<(u64, u64), String> {
+    let text = std::fs::read_to_string("/proc/kallsyms").map_err(|e| e.to_string())?;
+    let tag = format!("[{module}]");
+    let mut start = None;
+    let mut addrs = Vec::new();
+    for l in text.lines() {
+        let mut it = l.split_whitespace();
+        let (Some(a), Some(_), Some(n)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let Ok(a) = u64::from_str_radix(a, 16) else {
+            continue;
+        };
+        if n == name && it.next() == Some(tag.as_str()) {
+            start = Some(a);
+        }
+        addrs.push(a);
+    }
+    let start = start.ok_or(format!("{name} {tag} not in /proc/kallsyms"))?;
+    if start == 0 {
+        return Err("/proc/kallsyms hides addresses".into());
+    }
+    let end = addrs
+        .into_iter()
+        .filter(|&a| a > start)
+        .min()
+        .ok_or("no symbol after it")?;
+    Ok((start, end))
+}
+
+fn ksym(a: u64) -> String {
+    let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    let mut best = (0u64, String::new());
+    for l in text.lines() {
+        let mut it = l.split_whitespace();
+        if let (Some(x), Some(_), Some(n)) = (it.next(), it.next(), it.next()) {
+            if let Ok(x) = u64::from_str_radix(x, 16) {
+                if x <= a && x > best.0 {
+                    best = (x, format!("{n}+{:#x} {}", a - x, it.next().unwrap_or("")));
+                }
+            }
+        }
+    }
+    best.1
+}
+
+fn map_update_u64(fd: RawFd, key: u32, value: u64) -> Result<(), String> {
+    #[repr(C)]
+    struct ElemAttr {
+        map_fd: u32,
+        _pad: u32,
+        key: u64,
+        value: u64,
+        flags: u64,
+    }
+    let mut a = ElemAttr {
+        map_fd: fd as u32,
+        _pad: 0,
+        key: &key as *const u32 as u64,
+        value: &value as *const u64 as u64,
+        flags: 0,
+    };
+    // SAFETY: MAP_UPDATE_ELEM reads a u32 key and a u64 value from live locals.
+    unsafe { bpfld::sys::sys_bpf(bpfld_core::uapi::BPF_MAP_UPDATE_ELEM, &mut a) }
+        .map(|_| ())
+        .map_err(|e| format!("map update: {e}"))
+}
+
+fn map_u64(fd: RawFd, key: u32) -> Result<u64, String> {
+    let v = util::map_lookup(fd, key, 8).map_err(|e| format!("map lookup: {e}"))?;
+    Ok(u64::from_le_bytes(v[..8].try_into().unwrap_or([0; 8])))
+}
+
+/// Attach `prog_fd` to the entry (or return) of kernel function `func` through a perf
+/// kprobe event.
+fn kprobe_attach(prog_fd: RawFd, func: &std::ffi::CStr, retprobe: bool) -> Result<OwnedFd, String> {
+    const PMU: &str = "/sys/bus/event_source/devices/kprobe";
+    let ty: u32 = std::fs::read_to_string(format!("{PMU}/type"))
+        .map_err(|e| format!("kprobe PMU: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|_| "kprobe PMU type")?;
+    let mut config = 0u64;
+    if retprobe {
+        // "config:N"
+        let f = std::fs::read_to_string(format!("{PMU}/format/retprobe"))
+            .map_err(|e| format!("kprobe retprobe format: {e}"))?;
+        let bit: u32 = f
+            .trim()
+            .strip_prefix("config:")
+            .and_then(|b| b.parse().ok())
+            .ok_or("kprobe retprobe format")?;
+        config = 1 << bit;
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct PerfAttr {
+        kind: u32,
+        size: u32,
+        config: u64,
+        sample_period: u64,
+        sample_type: u64,
+        read_format: u64,
+        flags: u64,
+        wakeup: u32,
+        bp_type: u32,
+        config1: u64,
+        config2: u64,
+        rest: [u64; 8],
+    }
+    let mut attr = PerfAttr {
+        kind: ty,
+        size: 112, // PERF_ATTR_SIZE_VER5
+        config,
+        sample_period: 1,
+        wakeup: 1,
+        config1: func.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: perf_event_open reads `attr` and the function name it points to.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &mut attr as *mut PerfAttr,
+            -1,
+            0,
+            -1,
+            8, // PERF_FLAG_FD_CLOEXEC
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "perf_event_open kprobe {func:?}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `fd` is ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+    const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
+    // SAFETY: ioctls on our perf event fd with an int argument.
+    unsafe {
+        if libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 {
+            return Err(format!(
+                "PERF_EVENT_IOC_SET_BPF: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0);
+    }
+    Ok(fd)
+}
+
+fn module_refcnt() -> Result<i64, String> {
+    std::fs::read_to_string("/sys/module/bpfld/refcnt")
+        .map_err(|e| format!("/sys/module/bpfld/refcnt: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|_| "refcnt".into())
+}
+
+/// Compile selftests/stress/exit_window.bpf.c (clang, as selftests/progs/build.sh
+/// does), put it on the verity image and enroll it.
+fn exit_window_object(env: &Env) -> Result<String, String> {
+    let src = format!("{}/selftests/stress/exit_window.bpf.c", env.root);
+    let out = "/run/bpfld-stress-exit_window.bpf.o";
+    // The guest's own architecture: its UAPI headers, and pt_regs for bpf_tracing.h.
+    let (multiarch, target) = match std::env::consts::ARCH {
+        "aarch64" => ("aarch64-linux-gnu", "-D__TARGET_ARCH_arm64"),
+        _ => ("x86_64-linux-gnu", "-D__TARGET_ARCH_x86"),
+    };
+    let inc = format!("-I/usr/include/{multiarch}");
+    run(
+        "clang",
+        &[
+            "-target", "bpf", &inc, target, "-g", "-O2", "-Wall", "-Werror", "-c", &src, "-o", out,
+        ],
+    )?;
+    let bytes = std::fs::read(out).map_err(|e| format!("{out}: {e}"))?;
+    let (path, d) = put_object("exit_window.bpf.o", &bytes)?;
+    dev()?
+        .trust_add(&d)
+        .map_err(|e| format!("enroll {path}: {e}"))?;
+    Ok(path)
+}
+
+/// The loading thread must not run module code once the caller may have dropped the
+/// last reference on the module. bpfld_iso_thread() calls complete() and then returns
+/// (into its own code, in the module) to kthread(); the caller returns from the ioctl as
+/// soon as complete() has woken it, closes /dev/bpfld, and rmmod can then free the
+/// module's text under the thread.
+///
+/// Probes on complete() (selftests/stress/exit_window.bpf.c) hold the loading thread
+/// for a moment after complete() returns, when called from bpfld_iso_thread(). The test
+/// fails if, after a load returned and /dev/bpfld was closed, the module's refcount is 0
+/// while a loading thread is held there, i.e. about to return into module code that
+/// rmmod would free. `BPFLD_STRESS_UNLOAD_IN_WINDOW=1` then also calls rmmod in that
+/// window, to show the consequence (an oops; it panics the test VM).
+pub fn kthread_exit_window(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_kthread_exit_window", 120);
+    outcome((|| {
+        let (lo, hi) = function_range("bpfld_iso_thread", "bpfld")?;
+        let probe = exit_window_object(env)?;
+        let policy = PolicyCopy::take()?;
+        let xdp = corpus("xdp.bpf.o");
+        let before = Snapshot::take();
+        let d = dev()?;
+        let pl = load(&d, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
+        drop(d);
+        let state = pl
+            .maps
+            .iter()
+            .find(|m| m.name == "state")
+            .ok_or("no map 'state'")?
+            .fd
+            .as_raw_fd();
+        map_update_u64(state, 0, lo)?;
+        map_update_u64(state, 1, hi)?;
+        let prog = |n: &str| -> Result<RawFd, String> {
+            Ok(pl
+                .progs
+                .iter()
+                .find(|p| p.name == n)
+                .ok_or(format!("no program {n}"))?
+                .fd
+                .as_raw_fd())
+        };
+        let _entry = kprobe_attach(prog("on_complete")?, c"complete", false)?;
+        let _exit = kprobe_attach(prog("after_complete")?, c"complete", true)?;
+        let unload = std::env::var("BPFLD_STRESS_UNLOAD_IN_WINDOW").is_ok_and(|v| v == "1");
+        let mut windows = 0;
+        let mut rcs = Vec::new();
+        for i in 0..scaled(EXIT_WINDOW_LOADS) {
+            {
+                let d = dev()?;
+                let l = load(&d, &open(&xdp)?).map_err(|e| format!("xdp.bpf.o: {e}"))?;
+                drop(l);
+            }
+            // /dev/bpfld is closed: nothing should hold the module now.
+            let rc = module_refcnt()?;
+            let held = map_u64(state, 2)?;
+            rcs.push(rc);
+            if rc == 0 && held > 0 {
+                windows += 1;
+                if unload {
+                    println!(
+                        "# load {i}: rmmod while the loading thread is held: {:?}",
+                        delete_module()
+                    );
+                }
+            }
+            let t0 = Instant::now();
+            while map_u64(state, 2)? > 0 {
+                if t0.elapsed() > Duration::from_secs(20) {
+                    return Err("a loading thread is held for more than 20 s".into());
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            if unload && !std::path::Path::new("/sys/module/bpfld").exists() {
+                thread::sleep(Duration::from_millis(100));
+                insmod(env)?;
+                policy.restore()?;
+            }
+        }
+        let (held_total, calls, last) =
+            (map_u64(state, 3)?, map_u64(state, 4)?, map_u64(state, 5)?);
+        drop((_entry, _exit, pl));
+        println!(
+            "# bpfld_iso_thread at {lo:#x}..{hi:#x}; complete() called by loading threads {calls} times (last return address {last:#x} {}); {held_total} held after complete() returned into bpfld_iso_thread; module refcount after each load and close: {rcs:?}",
+            ksym(last)
+        );
+        if calls == 0 {
+            return Err(
+                "the probe saw no complete() from a loading thread: it cannot judge".into(),
+            );
+        }
+        before.unchanged()?;
+        if windows > 0 {
+            return Err(format!(
+                "in {windows} of {} loads, the ioctl had returned and /dev/bpfld was closed (module refcount 0: rmmod would free the module) while the loading thread had still to return from complete() into bpfld_iso_thread(), i.e. into module code: helpers.c must exit the thread without returning into the module (kthread_complete_and_exit())",
+                rcs.len()
+            ));
+        }
+        Ok(())
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generated object is what the module will see: one socket filter, no maps,
+    /// planned by the same core.
+    #[test]
+    fn socket_object_parses_and_plans() {
+        let bytes = socket_object("stress_slow", 7, 1000);
+        let mut a = bpfld_core::mem::VecAlloc::default();
+        let elf = bpfld_core::elf::Elf::parse(&bytes, &mut a).expect("elf");
+        let obj = bpfld_core::object::Object::parse(elf, "slow", &mut a).expect("object");
+        assert_eq!(obj.progs.len(), 1);
+        assert!(obj.maps.is_empty());
+        let kinfo = bpfld_core::plan::KernelInfo {
+            page_size: 4096,
+            possible_cpus: 2,
+            kernel_version: 0x060c00,
+        };
+        let plan = bpfld_core::plan::Plan::build(&obj, &kinfo, None, &mut a).expect("plan");
+        assert_eq!(plan.progs.len(), 1);
+        assert_eq!(
+            plan.progs[0].prog_type,
+            bpfld_core::uapi::BPF_PROG_TYPE_SOCKET_FILTER
+        );
+        // r0 = 7; r1 = 0; r1 += 1; if r1 < 1000 goto -2; exit
+        assert_eq!(plan.progs[0].insns.len, 5);
+        let other = socket_object("stress_slow", 8, 1000);
+        assert_ne!(
+            bpfld_core::digest::fsverity_sha256(&bytes).unwrap(),
+            bpfld_core::digest::fsverity_sha256(&other).unwrap()
+        );
+    }
+}
