@@ -700,9 +700,51 @@ fn console_problems(path: &Path) -> Vec<String> {
     out
 }
 
+/// `warnings-vm.tsv`: `OBJ<TAB>TEXT<TAB>REASON` lines: kernel messages during OBJ that
+/// contain TEXT are explained by REASON (a warning the reference, not bpfld, caused).
+fn read_warnings(path: &Path) -> Result<BTreeMap<String, (String, String)>, String> {
+    let mut m = BTreeMap::new();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut it = line.splitn(3, '\t');
+        match (it.next(), it.next(), it.next()) {
+            (Some(o), Some(t), Some(r)) if !t.is_empty() && !r.trim().is_empty() => {
+                m.insert(o.to_string(), (t.to_string(), r.trim().to_string()));
+            }
+            _ => {
+                return Err(format!(
+                    "{}:{}: want OBJ<TAB>TEXT<TAB>REASON",
+                    path.display(),
+                    i + 1
+                ))
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Whether every kernel message recorded during `r` is one its `warnings-vm.tsv` entry
+/// explains (messages are joined by " // "; each warning starts with its location).
+fn warning_explained(r: &Row, warn: &BTreeMap<String, (String, String)>) -> bool {
+    let Some((text, _)) = warn.get(&r.key()) else {
+        return false;
+    };
+    r.warnings
+        .split(" // ")
+        .filter(|m| m.starts_with("WARNING") || m.starts_with("BUG") || m.contains("Oops"))
+        .all(|m| m.contains(text.as_str()))
+}
+
 /// Does row `r` pass: identical, both-fail, or explained by the allowlist.
-fn verdict(r: &Row, allow: &BTreeMap<String, (String, String)>) -> Result<(), String> {
-    if !r.warnings.is_empty() {
+fn verdict(
+    r: &Row,
+    allow: &BTreeMap<String, (String, String)>,
+    warn: &BTreeMap<String, (String, String)>,
+) -> Result<(), String> {
+    if !r.warnings.is_empty() && !warning_explained(r, warn) {
         return Err(format!("kernel messages: {}", r.warnings));
     }
     match r.cat {
@@ -735,11 +777,16 @@ fn report(args: &[String]) -> Result<i32, String> {
             "command",
             "min-identical",
             "libbpf",
+            "warnings",
         ],
     )?;
     let out = PathBuf::from(one(&o, "out")?);
     let todo = read_todo(Path::new(one(&o, "todo")?))?;
     let allow = read_allowlist(Path::new(one(&o, "allowlist")?), &Cat::VM)?;
+    let warn = match opt(&o, "warnings") {
+        Some(p) => read_warnings(Path::new(p))?,
+        None => BTreeMap::new(),
+    };
     let expect: BTreeMap<String, String> = match opt(&o, "expect") {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| format!("{p}: {e}"))?
@@ -766,7 +813,7 @@ fn report(args: &[String]) -> Result<i32, String> {
     let mut failures = Vec::new();
     let mut passed = 0;
     for (i, r) in rows.iter().enumerate() {
-        let mut v = verdict(r, &allow);
+        let mut v = verdict(r, &allow, &warn);
         if let Some(want) = expect.get(&r.key()) {
             if want != r.cat.name() && v.is_ok() {
                 v = Err(format!(
@@ -836,6 +883,7 @@ fn report(args: &[String]) -> Result<i32, String> {
     let md = render(&Render {
         rows: &rows,
         allow: &allow,
+        warn: &warn,
         failures: &failures,
         stale: &stale,
         missing: &missing,
@@ -870,6 +918,8 @@ fn report(args: &[String]) -> Result<i32, String> {
 struct Render<'a> {
     rows: &'a [&'a Row],
     allow: &'a BTreeMap<String, (String, String)>,
+    /// `warnings-vm.tsv`: kernel messages explained.
+    warn: &'a BTreeMap<String, (String, String)>,
     failures: &'a [String],
     stale: &'a [String],
     missing: &'a [String],
@@ -1058,9 +1108,13 @@ fn render(x: &Render<'_>) -> String {
     let warned: Vec<&&Row> = rows.iter().filter(|r| !r.warnings.is_empty()).collect();
     if !warned.is_empty() {
         let _ = writeln!(s, "## Kernel messages during a load ({})\n", warned.len());
-        let _ = writeln!(s, "| object | messages |\n|---|---|");
+        let _ = writeln!(s, "| object | messages | explained |\n|---|---|---|");
         for r in warned {
-            let _ = writeln!(s, "| {} | {} |", r.key(), clip(&r.warnings, 600));
+            let why = match x.warn.get(&r.key()) {
+                Some((_, reason)) if warning_explained(r, x.warn) => reason.as_str(),
+                _ => "no",
+            };
+            let _ = writeln!(s, "| {} | {} | {} |", r.key(), clip(&r.warnings, 600), why);
         }
         let _ = writeln!(s);
     }
