@@ -638,27 +638,29 @@ fn read_global(l: &KLoad, path: &str, section: &str, var: &str) -> Result<u64, S
     Ok(u64::from_le_bytes(v[off..off + 8].try_into().unwrap()))
 }
 
+/// `struct perf_event_attr` up to `PERF_ATTR_SIZE_VER5` (what the attach tests set).
 #[repr(C)]
 #[derive(Default)]
-struct PerfAttr {
-    kind: u32,
-    size: u32,
-    config: u64,
-    sample_period: u64,
-    sample_type: u64,
-    read_format: u64,
-    flags: u64,
-    wakeup: u32,
-    bp_type: u32,
-    config1: u64,
-    config2: u64,
-    rest: [u64; 8],
+pub(crate) struct PerfAttr {
+    pub kind: u32,
+    pub size: u32,
+    pub config: u64,
+    pub sample_period: u64,
+    pub sample_type: u64,
+    pub read_format: u64,
+    pub flags: u64,
+    pub wakeup: u32,
+    pub bp_type: u32,
+    pub config1: u64,
+    pub config2: u64,
+    pub rest: [u64; 8],
 }
 
 const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
 const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
 
-fn perf_attach(attr: &mut PerfAttr, prog_fd: i32) -> Result<OwnedFd, String> {
+/// Open the perf event `attr` describes (one sample per event) and run `prog_fd` on it.
+pub(crate) fn perf_attach(attr: &mut PerfAttr, prog_fd: i32) -> Result<OwnedFd, String> {
     attr.size = 112; // PERF_ATTR_SIZE_VER5
     attr.sample_period = 1;
     attr.wakeup = 1;

@@ -1747,63 +1747,13 @@ fn kprobe_attach(prog_fd: RawFd, func: &std::ffi::CStr, retprobe: bool) -> Resul
             .ok_or("kprobe retprobe format")?;
         config = 1 << bit;
     }
-    #[repr(C)]
-    #[derive(Default)]
-    struct PerfAttr {
-        kind: u32,
-        size: u32,
-        config: u64,
-        sample_period: u64,
-        sample_type: u64,
-        read_format: u64,
-        flags: u64,
-        wakeup: u32,
-        bp_type: u32,
-        config1: u64,
-        config2: u64,
-        rest: [u64; 8],
-    }
-    let mut attr = PerfAttr {
+    let mut attr = crate::loads::PerfAttr {
         kind: ty,
-        size: 112, // PERF_ATTR_SIZE_VER5
         config,
-        sample_period: 1,
-        wakeup: 1,
         config1: func.as_ptr() as u64,
         ..Default::default()
     };
-    // SAFETY: perf_event_open reads `attr` and the function name it points to.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &mut attr as *mut PerfAttr,
-            -1,
-            0,
-            -1,
-            8, // PERF_FLAG_FD_CLOEXEC
-        )
-    };
-    if fd < 0 {
-        return Err(format!(
-            "perf_event_open kprobe {func:?}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: `fd` is ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
-    const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
-    // SAFETY: ioctls on our perf event fd with an int argument.
-    unsafe {
-        if libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 {
-            return Err(format!(
-                "PERF_EVENT_IOC_SET_BPF: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0);
-    }
-    Ok(fd)
+    crate::loads::perf_attach(&mut attr, prog_fd).map_err(|e| format!("kprobe {func:?}: {e}"))
 }
 
 fn module_refcnt() -> Result<i64, String> {
