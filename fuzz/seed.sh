@@ -14,13 +14,24 @@ root=$(dirname "$here")
 out=${1:-$here/seeds}
 mkdir -p "$out"
 inc="-I/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+# CO-RE programs (core_*) include vmlinux.h, as selftests/progs/build.sh makes it: dumped
+# from the running kernel's BTF, outside the seed directory (libFuzzer reads every file
+# there as an input).
+vmlinux_dir=$here/target/vmlinux
+if [ ! -s "$vmlinux_dir/vmlinux.h" ] && command -v bpftool >/dev/null && [ -r /sys/kernel/btf/vmlinux ]; then
+	mkdir -p "$vmlinux_dir"
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c >"$vmlinux_dir/vmlinux.h.tmp" &&
+		mv "$vmlinux_dir/vmlinux.h.tmp" "$vmlinux_dir/vmlinux.h"
+fi
 n=0
 fail=0
 for src in "$root"/rust/bpfld-core/tests/fixtures/*.bpf.c "$root"/selftests/progs/*.bpf.c; do
 	[ -e "$src" ] || continue
 	obj="$out/$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
 	if [ ! "$obj" -nt "$src" ]; then
-		if ! clang -target bpf $inc -g -O2 -c "$src" -o "$obj" 2>/dev/null; then
+		flags=$inc
+		case $(basename "$src") in core_*) flags="-I$vmlinux_dir -D__TARGET_ARCH_x86" ;; esac
+		if ! clang -target bpf $flags -g -O2 -c "$src" -o "$obj" 2>/dev/null; then
 			echo "seed.sh: $src does not compile, skipped" >&2
 			fail=$((fail + 1))
 			continue
