@@ -39,18 +39,25 @@ BPF_CFLAGS=${BPF_CFLAGS:-}
 BPFTOOL=${BPFTOOL:-bpftool}
 VMLINUX_BTF=${VMLINUX_BTF:-/sys/kernel/btf/vmlinux}
 
+# The target is $CC's: a cross compiler (CC=aarch64-linux-gnu-gcc) selects its
+# architecture's UAPI headers (Debian's cross layout /usr/<triplet>/include) and
+# __TARGET_ARCH, which bpf_tracing.h needs for pt_regs.
 triplet=$($CC -print-multiarch 2>/dev/null || true)
 [ -n "$triplet" ] || triplet=$(uname -m)-linux-gnu
 inc=
-[ -d "/usr/include/$triplet" ] && inc="-I/usr/include/$triplet"
+if [ -d "/usr/include/$triplet" ]; then
+	inc="-I/usr/include/$triplet"
+elif [ -d "/usr/$triplet/include" ]; then
+	inc="-I/usr/$triplet/include"
+fi
 
-case $(uname -m) in
+case ${triplet%%-*} in
 x86_64 | i?86) arch=x86 ;;
 aarch64) arch=arm64 ;;
 riscv64) arch=riscv ;;
 s390x) arch=s390 ;;
-ppc64le) arch=powerpc ;;
-*) arch=$(uname -m) ;;
+powerpc64le) arch=powerpc ;;
+*) arch=${triplet%%-*} ;;
 esac
 
 mkdir -p "$out"
@@ -88,7 +95,8 @@ for src in "$here"/*.bpf.c; do
 		fi
 		;;
 	*)
-		flags=$inc
+		# Only kprobe/uprobe programs use it (their own default is x86).
+		flags="$inc -D__TARGET_ARCH_$arch"
 		if [ -f "$obj" ] && [ "$obj" -nt "$src" ]; then
 			continue
 		fi
