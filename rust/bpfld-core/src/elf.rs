@@ -447,9 +447,14 @@ impl<'a> Elf<'a> {
         } else {
             &[]
         };
-        data.chunks_exact(REL_SIZE as usize).map(|c| {
-            let offset = u64_at(c, 0).unwrap_or(0);
-            let info = u64_at(c, 8).unwrap_or(0);
+        // By index rather than `chunks_exact`: its length is a division by a runtime
+        // chunk size, whose divide-by-zero panic path objtool (6.12) cannot follow.
+        const SZ: usize = REL_SIZE as usize;
+        let n = data.len().checked_div(SZ).unwrap_or(0);
+        (0..n).map(move |i| {
+            let at = i.saturating_mul(SZ);
+            let offset = u64_at(data, at).unwrap_or(0);
+            let info = u64_at(data, at.saturating_add(8)).unwrap_or(0);
             Rel {
                 offset,
                 sym: u32::try_from(info >> 32).unwrap_or(u32::MAX),
