@@ -40,7 +40,7 @@
 
 use crate::dev::{format_digest, Device, KLoadOpts};
 use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
-use crate::sys::{obj_info, obj_pin, sys_bpf, ProgInfo};
+use crate::sys::{obj_info, obj_pin, prog_info_map_ids, sys_bpf, ProgInfo};
 use bpfld_core::elf::Elf;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::VecAlloc;
@@ -609,31 +609,12 @@ struct ExpMap {
     def: MapDef,
 }
 
-/// The program and map ids of a program.
+/// The program and map ids of a program (`E2BIG` past the 64 map ids read).
 fn prog_info(fd: RawFd) -> io::Result<(ProgInfo, Vec<u32>)> {
-    let mut ids = vec![0u32; 64];
-    let mut info = ProgInfo {
-        nr_map_ids: ids.len() as u32,
-        map_ids: ids.as_mut_ptr() as u64,
-        ..Default::default()
-    };
-    #[repr(C)]
-    struct InfoAttr {
-        bpf_fd: u32,
-        info_len: u32,
-        info: u64,
-    }
-    let mut a = InfoAttr {
-        bpf_fd: fd as u32,
-        info_len: std::mem::size_of_val(&info) as u32,
-        info: &mut info as *mut ProgInfo as u64,
-    };
-    // SAFETY: the kernel writes the info struct and at most nr_map_ids ids to `ids`.
-    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
+    let (info, ids) = prog_info_map_ids(fd)?;
     if info.nr_map_ids as usize > ids.len() {
         return Err(io::Error::from_raw_os_error(libc::E2BIG));
     }
-    ids.truncate(info.nr_map_ids as usize);
     Ok((info, ids))
 }
 

@@ -183,6 +183,47 @@ pub fn obj_info<T: Default>(fd: RawFd) -> io::Result<T> {
     Ok(info)
 }
 
+/// A program's info and the ids of the maps it uses (at most 64 are read; the info's
+/// `nr_map_ids` is the kernel's count, which may be larger).
+pub fn prog_info_map_ids(fd: RawFd) -> io::Result<(ProgInfo, Vec<u32>)> {
+    let mut ids = vec![0u32; 64];
+    let mut info = ProgInfo {
+        nr_map_ids: ids.len() as u32,
+        map_ids: ids.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    let mut a = InfoAttr {
+        bpf_fd: fd as u32,
+        info_len: std::mem::size_of_val(&info) as u32,
+        info: &mut info as *mut ProgInfo as u64,
+    };
+    // SAFETY: the kernel writes the info struct and at most nr_map_ids ids to `ids`.
+    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
+    ids.truncate((info.nr_map_ids as usize).min(ids.len()));
+    Ok((info, ids))
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct NextIdAttr {
+    start_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// Every id of one kind of BPF object in the system, in order: `cmd` is one of the
+/// `BPF_*_GET_NEXT_ID` commands.
+pub fn next_ids(cmd: u32) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let mut a = NextIdAttr::default();
+    // SAFETY: the GET_NEXT_ID commands read and write this struct only.
+    while unsafe { sys_bpf(cmd, &mut a) }.is_ok() {
+        ids.push(a.next_id);
+        a.start_id = a.next_id;
+    }
+    ids
+}
+
 #[repr(C)]
 #[derive(Default)]
 struct PinAttr {

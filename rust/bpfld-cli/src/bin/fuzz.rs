@@ -48,7 +48,7 @@
 //! `--keep-going`. Exit status: 0 clean, 1 findings, 2 usage or environment error.
 
 use bpfld::dev::{Device, KLoad, KLoadOpts, DEVICE};
-use bpfld::sys::{obj_info, sys_bpf, MapInfo, ProgInfo};
+use bpfld::sys::{next_ids, obj_info, MapInfo, ProgInfo};
 use bpfld_core::btf::{self, Btf, BtfExt, BtfKind};
 use bpfld_core::elf::{self, Elf};
 use bpfld_core::mem::VecAlloc;
@@ -1412,23 +1412,8 @@ fn verity_file(path: &Path, bytes: &[u8], sha512: bool, salt: &[u8]) -> Result<F
     Ok(f)
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct NextIdAttr {
-    start_id: u32,
-    next_id: u32,
-    open_flags: u32,
-}
-
 fn count_ids(cmd: u32) -> u32 {
-    let mut n = 0;
-    let mut a = NextIdAttr::default();
-    // SAFETY: the GET_NEXT_ID commands read and write this struct only.
-    while unsafe { sys_bpf(cmd, &mut a) }.is_ok() {
-        n += 1;
-        a.start_id = a.next_id;
-    }
-    n
+    next_ids(cmd).len() as u32
 }
 
 /// What an input must leave as it found: our fds and the kernel's BPF objects.

@@ -131,21 +131,7 @@ pub struct Ids {
 impl Ids {
     pub fn read() -> Ids {
         fn ids(cmd: u32) -> BTreeSet<u32> {
-            #[repr(C)]
-            #[derive(Default)]
-            struct NextId {
-                start_id: u32,
-                next_id: u32,
-                open_flags: u32,
-            }
-            let mut s = BTreeSet::new();
-            let mut a = NextId::default();
-            // SAFETY: the GET_NEXT_ID commands read and write this struct only.
-            while unsafe { bpfld::sys::sys_bpf(cmd, &mut a) }.is_ok() {
-                s.insert(a.next_id);
-                a.start_id = a.next_id;
-            }
-            s
+            bpfld::sys::next_ids(cmd).into_iter().collect()
         }
         Ids {
             progs: ids(bpfld_core::uapi::BPF_PROG_GET_NEXT_ID),

@@ -16,7 +16,7 @@
 //! TCG); `BPFLD_STRESS_SCALE=F` in the environment multiplies them.
 
 use super::{fail, Env};
-use crate::util::{self, run, Snapshot};
+use crate::util::{self, fd_count, run, Snapshot};
 use bpfld::dev::{digest_arg, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
 use bpfld::ktap::Outcome;
 use bpfld::sys::{obj_info, MapInfo, ProgInfo};
@@ -289,12 +289,6 @@ fn check_load(l: &KLoad, want: &Expect) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 //! Helpers of the in-VM selftests: leak accounting, raw syscalls, the verity image.
 
-use bpfld::sys::sys_bpf;
+use bpfld::sys::{next_ids, prog_info_map_ids, sys_bpf};
 use bpfld_core::uapi;
 use std::io;
 use std::process::Command;
@@ -25,23 +25,11 @@ pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct NextIdAttr {
-    start_id: u32,
-    next_id: u32,
-    open_flags: u32,
-}
-
-fn count_ids(cmd: u32) -> usize {
-    let mut n = 0;
-    let mut a = NextIdAttr::default();
-    // SAFETY: the GET_NEXT_ID commands read and write this struct only.
-    while unsafe { sys_bpf(cmd, &mut a) }.is_ok() {
-        n += 1;
-        a.start_id = a.next_id;
-    }
-    n
+/// Open fds of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// What a failed load must leave unchanged: our fd table and the kernel's BPF objects.
@@ -58,11 +46,9 @@ pub struct Snapshot {
 impl Snapshot {
     fn read() -> Snapshot {
         Snapshot {
-            fds: std::fs::read_dir("/proc/self/fd")
-                .map(|d| d.count())
-                .unwrap_or(0),
-            progs: count_ids(uapi::BPF_PROG_GET_NEXT_ID),
-            maps: count_ids(uapi::BPF_MAP_GET_NEXT_ID),
+            fds: fd_count(),
+            progs: next_ids(uapi::BPF_PROG_GET_NEXT_ID).len(),
+            maps: next_ids(uapi::BPF_MAP_GET_NEXT_ID).len(),
         }
     }
 
@@ -135,27 +121,7 @@ pub fn create_array_map(name: &str) -> io::Result<std::os::fd::OwnedFd> {
 
 /// The ids of the maps program `fd` uses.
 pub fn prog_map_ids(fd: i32) -> io::Result<Vec<u32>> {
-    let mut ids = vec![0u32; 64];
-    let mut info = bpfld::sys::ProgInfo {
-        nr_map_ids: ids.len() as u32,
-        map_ids: ids.as_mut_ptr() as u64,
-        ..Default::default()
-    };
-    #[repr(C)]
-    struct InfoAttr {
-        bpf_fd: u32,
-        info_len: u32,
-        info: u64,
-    }
-    let mut a = InfoAttr {
-        bpf_fd: fd as u32,
-        info_len: std::mem::size_of_val(&info) as u32,
-        info: &mut info as *mut _ as u64,
-    };
-    // SAFETY: the kernel writes at most nr_map_ids ids to `ids` and the info struct.
-    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
-    ids.truncate(info.nr_map_ids.min(64) as usize);
-    Ok(ids)
+    prog_info_map_ids(fd).map(|(_, ids)| ids)
 }
 
 #[repr(C)]
