@@ -65,6 +65,9 @@ extern "C" {
         f: extern "C" fn(*mut c_void) -> c_int,
         arg: *mut c_void,
     ) -> c_int;
+    /// A fatal signal is pending: in the isolated thread, the caller is dying and passed
+    /// its SIGKILL on; in the caller, it is dying.
+    pub(crate) fn bpfld_fatal_signal_pending() -> bool;
     /// In the isolated thread: `close_fd(fd)`.
     pub(crate) fn bpfld_close_fd(fd: c_int);
     /// In the isolated thread: `file_close_fd(fd)`, the file with the fd's reference.

@@ -20,6 +20,7 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/uidgid.h>
 #include <linux/version.h>
 
@@ -227,6 +228,13 @@ static int bpfld_iso_thread(void *data)
 	task_lock(current->group_leader);
 	nofile->rlim_cur = nofile->rlim_max = INR_OPEN_MAX * 256;
 	task_unlock(current->group_leader);
+	/* Our own sighand too (kthreadd's children do not share it): let the caller's
+	 * SIGKILL (see bpfld_run_isolated) be fatal here, which is what the rest of the
+	 * kernel looks for to stop work early: the verifier and vmalloc() give up on a
+	 * fatal signal, and the OOM killer lets a dying task's allocations fail instead of
+	 * killing other tasks for them (out_of_memory(), task_will_free_mem()).
+	 */
+	kernel_sigaction(SIGKILL, SIG_DFL);
 
 	if (iso->mm)
 		kthread_use_mm(iso->mm);
@@ -237,8 +245,19 @@ static int bpfld_iso_thread(void *data)
 
 	revert_creds(old_cred);
 	set_active_memcg(old_memcg);
-	if (iso->mm)
+	if (iso->mm && test_thread_flag(TIF_MEMDIE)) {
+		/* The OOM killer made this thread a victim (its SIGKILL, see above): that
+		 * is undone by exit_oom_victim(), which only exit_mm() calls, for a task
+		 * with an mm. So leave the mm to do_exit() instead of kthread_unuse_mm():
+		 * exit_mm() detaches it like kthread_unuse_mm() but drops an mm_users
+		 * reference (take one) where kthread_unuse_mm() drops the mm_count one
+		 * kthread_use_mm() took (drop it here; mm_users keeps the mm alive).
+		 */
+		mmget(iso->mm);
+		mmdrop(iso->mm);
+	} else if (iso->mm) {
 		kthread_unuse_mm(iso->mm);
+	}
 	/* After this, iso (on the caller's stack) must not be touched, and neither must
 	 * the module's text: the caller returns from the ioctl and may close /dev/bpfld,
 	 * dropping the last reference on the module, as soon as it is woken. So complete
@@ -259,14 +278,24 @@ int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
 	iso.mm = get_task_mm(current);
 	iso.memcg = iso.mm ? get_mem_cgroup_from_mm(iso.mm) : NULL;
 
-	t = kthread_run(bpfld_iso_thread, &iso, "bpfld-load");
+	t = kthread_create(bpfld_iso_thread, &iso, "bpfld-load");
 	if (IS_ERR(t)) {
 		ret = PTR_ERR(t);
 	} else {
-		/* Uninterruptible: the thread uses our credentials and mm until it is done,
-		 * and a load is bounded by the verifier's own limits.
+		get_task_struct(t);
+		wake_up_process(t);
+		/* A dying caller (SIGKILL, or picked by the OOM killer while the thread
+		 * allocates a map's memory for it) passes the signal on, so the thread stops
+		 * where the kernel checks for one and unwinds; the allocation that ran the
+		 * system out of memory then fails instead of the OOM killer going on to every
+		 * other task (and panicking). Either way wait for the thread to finish: it
+		 * uses `iso` on this stack, our credentials and our mm.
 		 */
-		wait_for_completion(&iso.done);
+		if (wait_for_completion_killable(&iso.done)) {
+			send_sig(SIGKILL, t, 1);
+			wait_for_completion(&iso.done);
+		}
+		put_task_struct(t);
 		ret = iso.ret;
 	}
 	/* What the thread closed (failed loads, inner map templates, the BTF fd) was
@@ -279,6 +308,15 @@ int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
 		mmput(iso.mm);
 	put_cred(iso.cred);
 	return ret;
+}
+
+/* The caller is dying; in the loading thread, it passed its SIGKILL on (see
+ * bpfld_run_isolated).
+ */
+bool bpfld_fatal_signal_pending(void);
+bool bpfld_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }
 
 /* In the loading thread: close an fd of init_files. */

@@ -365,6 +365,12 @@ fn load_verified(
         req.progs_cnt = p;
         req.maps_cnt = m;
     }
+    // SAFETY: reads the current task's pending signals.
+    if (job.fail.is_some() || ret != 0) && unsafe { ffi::bpfld_fatal_signal_pending() } {
+        // The thread stopped because we passed our SIGKILL on (see helpers.c), or was
+        // not started because of it: say so rather than what the interruption broke.
+        return Err(fail(4, format_args!("interrupted: the caller was killed")));
+    }
     if let Some(f) = job.fail.take() {
         return Err(f);
     }
@@ -511,6 +517,11 @@ struct KernelBpf {
 
 impl Bpf for KernelBpf {
     fn bpf(&mut self, cmd: Cmd<'_>) -> core::result::Result<i32, i32> {
+        // SAFETY: reads the current task's pending signals.
+        if unsafe { ffi::bpfld_fatal_signal_pending() } {
+            // The caller was killed: no more commands, only the rollback.
+            return Err(4); // EINTR
+        }
         // SAFETY: reads the monotonic clock.
         let t0 = unsafe { ffi::bpfld_ktime_ns() };
         // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;

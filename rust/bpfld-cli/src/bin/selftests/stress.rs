@@ -5,8 +5,9 @@
 //! signals (including SIGKILL) delivered to callers in the middle of a load.
 //!
 //! What they rely on (see `rust/bpfld/helpers.c` and Documentation/design.rst): a load
-//! runs in a kernel thread while the caller waits uninterruptibly, holding its
-//! `/dev/bpfld` file, and so a reference on the module; the policy is checked once,
+//! runs in a kernel thread while the caller waits, holding its `/dev/bpfld` file, and
+//! so a reference on the module (a killed caller passes SIGKILL on to the thread and
+//! waits for it to unwind); the policy is checked once,
 //! under its lock, when a load starts; revocation cannot be undone.
 //!
 //! Leaks are measured with the kernel's own counters (every id behind
@@ -1760,9 +1761,10 @@ fn module_refcnt() -> Result<i64, String> {
 
 /// Compile selftests/stress/exit_window.bpf.c (clang, as selftests/progs/build.sh
 /// does), put it on the verity image and enroll it.
-fn exit_window_object(env: &Env) -> Result<String, String> {
-    let src = format!("{}/selftests/stress/exit_window.bpf.c", env.root);
-    let out = "/run/bpfld-stress-exit_window.bpf.o";
+/// Compile `selftests/stress/NAME.bpf.c` in the VM, put it on fs-verity and enroll it.
+fn guest_object(env: &Env, name: &str) -> Result<String, String> {
+    let src = format!("{}/selftests/stress/{name}.bpf.c", env.root);
+    let out = format!("/run/bpfld-stress-{name}.bpf.o");
     // The guest's own architecture: its UAPI headers, and pt_regs for bpf_tracing.h.
     let (multiarch, target) = match std::env::consts::ARCH {
         "aarch64" => ("aarch64-linux-gnu", "-D__TARGET_ARCH_arm64"),
@@ -1772,11 +1774,11 @@ fn exit_window_object(env: &Env) -> Result<String, String> {
     run(
         "clang",
         &[
-            "-target", "bpf", &inc, target, "-g", "-O2", "-Wall", "-Werror", "-c", &src, "-o", out,
+            "-target", "bpf", &inc, target, "-g", "-O2", "-Wall", "-Werror", "-c", &src, "-o", &out,
         ],
     )?;
-    let bytes = std::fs::read(out).map_err(|e| format!("{out}: {e}"))?;
-    let (path, d) = put_object("exit_window.bpf.o", &bytes)?;
+    let bytes = std::fs::read(&out).map_err(|e| format!("{out}: {e}"))?;
+    let (path, d) = put_object(&format!("{name}.bpf.o"), &bytes)?;
     dev()?
         .trust_add(&d)
         .map_err(|e| format!("enroll {path}: {e}"))?;
@@ -1799,7 +1801,7 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
     let _w = Watchdog::start("stress_kthread_exit_window", 120);
     outcome((|| {
         let (lo, hi) = function_range("bpfld_iso_thread", "bpfld")?;
-        let probe = exit_window_object(env)?;
+        let probe = guest_object(env, "exit_window")?;
         let policy = PolicyCopy::take()?;
         let xdp = corpus("xdp.bpf.o");
         let before = Snapshot::take();
@@ -1882,6 +1884,170 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
         }
         Ok(())
     })())
+}
+
+// ---------------------------------------------------------------------------------
+// 6. Out of memory in the middle of a load.
+
+/// `MemAvailable` in /proc/meminfo, in KiB.
+fn mem_available_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The kernel log from now on, read without blocking.
+struct KernelLog(File);
+
+impl KernelLog {
+    fn open() -> Result<KernelLog, String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        // SAFETY: lseek(2) on our fd: skip to the end of the ring buffer.
+        unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
+        Ok(KernelLog(f))
+    }
+
+    /// The messages logged since the last call.
+    fn drain(&mut self) -> Vec<String> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let rec = String::from_utf8_lossy(&buf[..n]);
+                    let msg = rec.split_once(';').map(|x| x.1).unwrap_or(&rec);
+                    out.push(msg.lines().next().unwrap_or("").to_string());
+                }
+                // EPIPE: records were overwritten; go on with the next ones.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// Set `/proc/self/oom_score_adj`, returning the old value.
+fn oom_score_adj(v: &str) -> Result<String, String> {
+    let p = "/proc/self/oom_score_adj";
+    let old = std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"))?;
+    std::fs::write(p, v).map_err(|e| format!("{p}: {e}"))?;
+    Ok(old.trim().to_string())
+}
+
+/// A load whose map creation runs the system out of memory (selftests/stress/oom_map.bpf.c:
+/// 8 GiB of per-CPU memory asked for in a 2 GiB VM). The kernel allocates it in bpfld's
+/// loading thread, which the OOM killer never picks; it kills the caller (this test
+/// makes the child the first choice). Before bpfld passed the caller's SIGKILL on to the
+/// thread, the thread went on allocating, the OOM killer went on through every other
+/// task, and the kernel panicked: "System is deadlocked on memory" (fuzz seed 7 input
+/// 11,785, Documentation/fuzzing.rst). Now the caller dies as it would with libbpf, the
+/// thread's allocation fails, and nothing is left behind: no map, no memory, no splat.
+pub fn oom_kill_mid_load(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_oom_kill_mid_load", 600);
+    outcome((|| {
+        let obj = guest_object(env, "oom_map")?;
+        let mut klog = KernelLog::open()?;
+        let before = Snapshot::take();
+        let avail0 = mem_available_kib();
+        let old = oom_score_adj("-1000")?;
+        let t0 = Instant::now();
+        let o = obj.clone();
+        let child = fork_child(move || {
+            if std::fs::write("/proc/self/oom_score_adj", "1000").is_err() {
+                return 9;
+            }
+            let Ok(d) = dev() else { return 10 };
+            let Ok(f) = open(&o) else { return 11 };
+            match load(&d, &f) {
+                Ok(_) => 0,
+                Err(e) => 20 + e.errno.min(200),
+            }
+        });
+        let st = child.and_then(|pid| wait(pid, 0).map(|st| (pid, st)));
+        let restored = oom_score_adj(&old);
+        let (pid, st) = st?;
+        restored?;
+        let took = t0.elapsed();
+        let log = klog.drain();
+        let oom_killed = log
+            .iter()
+            .any(|l| l.contains(&format!("Killed process {pid} ")));
+        let splats: Vec<&String> = log
+            .iter()
+            .filter(|l| {
+                [
+                    "BUG:",
+                    "WARNING:",
+                    "KASAN",
+                    "Oops",
+                    "blocked for more than",
+                    "refcount_t:",
+                ]
+                .iter()
+                .any(|p| l.contains(p))
+            })
+            .collect();
+        if !splats.is_empty() {
+            return Err(format!("kernel log: {splats:?}"));
+        }
+        let how = if libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL && oom_killed {
+            "OOM-killed".to_string()
+        } else if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 20 + libc::ENOMEM {
+            // The allocation failed before the OOM killer chose the child: also the
+            // caller paying, not the kernel.
+            "refused with ENOMEM".to_string()
+        } else {
+            return Err(format!(
+                "child {pid}: {} (OOM kill logged: {oom_killed}); want an OOM kill or ENOMEM",
+                status_text(st)
+            ));
+        };
+        // Everything comes back: maps and programs at once, memory once freed.
+        before.unchanged()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut avail = mem_available_kib();
+        while avail < avail0 * 9 / 10 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(200));
+            avail = mem_available_kib();
+        }
+        if avail < avail0 * 9 / 10 {
+            return Err(format!(
+                "MemAvailable {avail} KiB after, {avail0} KiB before: memory not given back"
+            ));
+        }
+        // And the module still loads.
+        let d = dev()?;
+        load(&d, &open(&corpus("xdp.bpf.o"))?).map_err(|e| format!("xdp.bpf.o after: {e}"))?;
+        println!(
+            "# 8 GiB per-CPU map in a {} MiB VM: child {how} after {} ms; MemAvailable {} MiB before, {} MiB after",
+            total_ram_mib(),
+            took.as_millis(),
+            avail0 / 1024,
+            avail / 1024
+        );
+        Ok(())
+    })())
+}
+
+fn total_ram_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
 }
 
 #[cfg(test)]
