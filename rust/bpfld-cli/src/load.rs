@@ -253,7 +253,13 @@ pub fn inspect(path: &str) -> Result<String, LoadError> {
     if let Some(b) = obj.btf.as_ref() {
         let _ = writeln!(s, "btf: {} bytes", b.data().len());
     }
-    let _ = writeln!(s, "maps: {}", obj.maps.len());
+    let cpus = kernel_info().possible_cpus;
+    let _ = writeln!(
+        s,
+        "maps: {} (about {} bytes allocated at creation with {cpus} possible CPUs)",
+        obj.maps.len(),
+        plan.map_memory(cpus)
+    );
     for (i, (m, pm)) in obj.maps.iter().zip(plan.maps.iter()).enumerate() {
         let d = pm.def;
         let _ =

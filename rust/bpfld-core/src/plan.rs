@@ -602,6 +602,15 @@ pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
 }
 
 impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
+    /// About how many bytes creating this plan's maps allocates at once
+    /// ([`MapDef::memory_estimate`] summed over the maps to create, inner map templates
+    /// included), on a kernel with `cpus` possible CPUs.
+    pub fn map_memory(&self, cpus: u32) -> u64 {
+        self.maps.iter().filter(|m| m.create).fold(0u64, |sum, m| {
+            sum.saturating_add(m.def.memory_estimate(cpus))
+        })
+    }
+
     /// Link, relocate and settle everything `obj` will send to the kernel.
     pub fn build(
         obj: &'o Object<'a, A>,

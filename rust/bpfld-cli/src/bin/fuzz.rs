@@ -1526,6 +1526,121 @@ fn is_splat(line: &str) -> bool {
     SPLATS.iter().any(|p| line.contains(p))
 }
 
+/// The splats among `lines`, leaving out the stack trace of OOM reports (from "invoked
+/// oom-killer" to "Killed process"): an input whose maps need more memory than the VM
+/// has gets its loading child OOM-killed, which is the expected outcome.
+fn splats(lines: &[String]) -> Vec<&String> {
+    let mut in_oom = false;
+    lines
+        .iter()
+        .filter(|l| {
+            if l.contains("invoked oom-killer:") {
+                in_oom = true;
+            } else if l.contains("Killed process") {
+                in_oom = false;
+            }
+            is_splat(l) && !(in_oom && l.contains("Call Trace"))
+        })
+        .collect()
+}
+
+/// Inputs whose maps ask for more than this at creation load in a child process.
+const CHILD_MAP_BYTES: u64 = 64 << 20;
+
+/// What the maps of `bytes` ask the kernel to allocate when they are created (0 if the
+/// core cannot parse it: then bpfld refuses it before creating anything).
+fn map_memory(bytes: &[u8]) -> u64 {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let mut a = VecAlloc::default();
+    let Ok(elf) = Elf::parse(bytes, &mut a) else {
+        return 0;
+    };
+    let Ok(obj) = Object::parse(elf, "fz", &mut a) else {
+        return 0;
+    };
+    obj.maps
+        .iter()
+        .filter(|m| m.autocreate)
+        .fold(0u64, |sum, m| {
+            sum.saturating_add(m.def.memory_estimate(cpus))
+        })
+}
+
+/// How a load went.
+enum Loaded {
+    /// Loaded; the check of what it returned.
+    Yes(Result<(), String>),
+    /// Refused.
+    No(bpfld::dev::KLoadError),
+    /// The loading child (pid) was killed.
+    Killed(i32),
+    /// The child could not be run or did not report.
+    Broken(String),
+}
+
+/// Load in a child process that the OOM killer picks first (this process is exempt:
+/// see `main`). An input whose maps need more memory than the VM has then costs the
+/// child, as it would cost a libbpf caller, and the run goes on; whether the kernel
+/// survives it, gives the memory back and leaks nothing is checked as for any input.
+fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts) -> Loaded {
+    let mut p = [0i32; 2];
+    // SAFETY: pipe2 writes two new fds into `p`.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Loaded::Broken(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds are new and ours.
+    let (rd, wr) = unsafe {
+        use std::os::fd::FromRawFd;
+        (File::from_raw_fd(p[0]), File::from_raw_fd(p[1]))
+    };
+    // SAFETY: fork(2) of this single-threaded process; the child only loads, writes its
+    // report and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Loaded::Broken(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(rd);
+        let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
+        let report = match dev.load(file, opts) {
+            Ok(l) => format!("O{}", check_loaded(&l).err().unwrap_or_default()),
+            Err(e) => format!("E{} {}", e.errno, e.msg),
+        };
+        let mut wr = wr;
+        let _ = wr.write_all(report.as_bytes());
+        // SAFETY: leave without running this process's exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    drop(wr);
+    let mut report = String::new();
+    let mut rd = rd;
+    let _ = rd.read_to_string(&mut report);
+    let mut st = 0;
+    // SAFETY: waitpid(2) of our child.
+    while unsafe { libc::waitpid(pid, &mut st, 0) } < 0 {
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return Loaded::Broken(format!("waitpid: {}", std::io::Error::last_os_error()));
+        }
+    }
+    if libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL {
+        return Loaded::Killed(pid);
+    }
+    match report.split_at_checked(1) {
+        Some(("O", "")) => Loaded::Yes(Ok(())),
+        Some(("O", e)) => Loaded::Yes(Err(e.to_string())),
+        Some(("E", rest)) => {
+            let (errno, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+            Loaded::No(bpfld::dev::KLoadError {
+                errno: errno.parse().unwrap_or(0),
+                msg: msg.to_string(),
+                log: String::new(),
+                digest: Vec::new(),
+            })
+        }
+        _ => Loaded::Broken(format!("child {pid}: status {st:#x}, report {report:?}")),
+    }
+}
+
 impl Kmsg {
     fn open() -> Result<Kmsg, String> {
         let file = OpenOptions::new()
@@ -1633,6 +1748,10 @@ struct Stats {
     inputs: u64,
     loaded: u64,
     refused: u64,
+    /// Inputs loaded in a child that the OOM killer killed (see `load_in_child`).
+    oom_killed: u64,
+    /// Inputs loaded in a child because their maps are big.
+    in_child: u64,
     env_errors: u64,
     findings: u64,
     errnos: std::collections::BTreeMap<i32, u64>,
@@ -1731,17 +1850,28 @@ impl Fuzzer {
                 log_size: *r.pick(&[256, 4096, 1 << 20]).unwrap(),
             },
         };
-        let res = self.dev.load(&file, &opts);
+        let big = map_memory(&inp.bytes) > CHILD_MAP_BYTES;
+        let res = if big {
+            self.stats.in_child += 1;
+            load_in_child(&self.dev, &file, &opts)
+        } else {
+            match self.dev.load(&file, &opts) {
+                Ok(l) => Loaded::Yes(check_loaded(&l)),
+                Err(e) => Loaded::No(e),
+            }
+        };
         let t2 = Instant::now();
         let dt = t2 - t1;
         self.stats.t_load += dt;
         drop(file);
         let _ = std::fs::remove_file(&path);
 
+        // Drained here already: the OOM report of a killed child must be in it.
+        let lines = self.kmsg.drain();
         match res {
-            Ok(l) => {
+            Loaded::Yes(checked) => {
                 self.stats.loaded += 1;
-                if let Err(e) = check_loaded(&l) {
+                if let Err(e) = checked {
                     findings.push(Finding {
                         kind: "bad-result",
                         detail: e,
@@ -1749,9 +1879,26 @@ impl Fuzzer {
                         fatal: false,
                     });
                 }
-                drop(l);
             }
-            Err(e) => {
+            Loaded::Killed(pid) => {
+                self.stats.oom_killed += 1;
+                let oom = format!("Killed process {pid} ");
+                if !lines.iter().any(|l| l.contains(&oom)) {
+                    findings.push(Finding {
+                        kind: "child-killed",
+                        detail: format!(
+                            "the loading child {pid} was killed, not by the OOM killer"
+                        ),
+                        dmesg: lines.clone(),
+                        fatal: false,
+                    });
+                }
+            }
+            Loaded::Broken(e) => {
+                self.stats.env_errors += 1;
+                self.say(&format!("# input {}: environment: {e}", inp.index));
+            }
+            Loaded::No(e) => {
                 self.stats.refused += 1;
                 *self.stats.errnos.entry(e.errno).or_default() += 1;
                 let key = format!("{}: {}", e.errno, squash_numbers(&e.msg));
@@ -1794,9 +1941,8 @@ impl Fuzzer {
         }
         let dirty = now != self.base;
         // Splats: new log records and taint flags.
-        let lines = self.kmsg.drain();
         let taint = read_taint();
-        let bad: Vec<&String> = lines.iter().filter(|l| is_splat(l)).collect();
+        let bad = splats(&lines);
         if !bad.is_empty() || taint != self.kmsg.taint {
             // Let the rest of the report reach the log.
             std::thread::sleep(Duration::from_secs(2));
@@ -2052,6 +2198,10 @@ fn cmd_run(o: Opts) -> i32 {
             return 2;
         }
     };
+    // Exempt from the OOM killer: inputs with big maps load in a child it picks first
+    // (load_in_child); an OOM while this process loads is then a finding (the VM dies)
+    // rather than the end of the run.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
     // Splats from before we started are reported, not blamed on an input.
     let pre_existing: Vec<String> = kmsg.drain().into_iter().filter(|l| is_splat(l)).collect();
     if std::path::Path::new(KMEMLEAK).exists() {
@@ -2365,6 +2515,8 @@ fn summary(fz: &Fuzzer, elapsed: Duration) -> String {
     let _ = writeln!(out, "inputs_per_second={:.2}", s.inputs as f64 / secs);
     let _ = writeln!(out, "loaded={}", s.loaded);
     let _ = writeln!(out, "refused={}", s.refused);
+    let _ = writeln!(out, "in_child={}", s.in_child);
+    let _ = writeln!(out, "oom_killed={}", s.oom_killed);
     let _ = writeln!(out, "environment_errors={}", s.env_errors);
     let _ = writeln!(out, "findings={}", s.findings);
     let _ = writeln!(

@@ -77,6 +77,88 @@ pub struct MapDef {
     pub value_type_id: u32,
 }
 
+impl MapDef {
+    /// About how many bytes `BPF_MAP_CREATE` allocates at once for this definition on a
+    /// kernel with `cpus` possible CPUs (6.12's `*_map_alloc`: preallocated elements,
+    /// bucket and pointer arrays, per-CPU values, ring buffer pages). Maps that allocate
+    /// on update (`BPF_F_NO_PREALLOC` hashes' elements, LPM tries, local storage,
+    /// arenas) count only what they allocate up front. The kernel module bounds the sum
+    /// over in-flight loads with it, because its loading thread's allocations are ones
+    /// the OOM killer cannot stop. Saturates instead of overflowing.
+    pub fn memory_estimate(&self, cpus: u32) -> u64 {
+        use uapi::*;
+        let n = u64::from(self.max_entries);
+        let key = round8(self.key_size);
+        let value = round8(self.value_size);
+        let cpus = u64::from(cpus.max(1));
+        // struct htab_elem without key and value, and struct bucket (6.12, no lockdep).
+        const HTAB_ELEM: u64 = 48;
+        const BUCKET: u64 = 16;
+        let buckets = n.checked_next_power_of_two().unwrap_or(u64::MAX);
+        let prealloc = self.map_flags & BPF_F_NO_PREALLOC == 0;
+        match self.map_type {
+            BPF_MAP_TYPE_ARRAY => n.saturating_mul(value),
+            BPF_MAP_TYPE_PERCPU_ARRAY => {
+                n.saturating_mul(value.saturating_mul(cpus).saturating_add(8))
+            }
+            BPF_MAP_TYPE_PROG_ARRAY
+            | BPF_MAP_TYPE_PERF_EVENT_ARRAY
+            | BPF_MAP_TYPE_CGROUP_ARRAY
+            | BPF_MAP_TYPE_ARRAY_OF_MAPS
+            | BPF_MAP_TYPE_DEVMAP
+            | BPF_MAP_TYPE_CPUMAP
+            | BPF_MAP_TYPE_XSKMAP
+            | BPF_MAP_TYPE_SOCKMAP
+            | BPF_MAP_TYPE_REUSEPORT_SOCKARRAY => n.saturating_mul(8),
+            BPF_MAP_TYPE_HASH | BPF_MAP_TYPE_HASH_OF_MAPS | BPF_MAP_TYPE_LRU_HASH => {
+                let elems = if prealloc || self.map_type == BPF_MAP_TYPE_LRU_HASH {
+                    n.saturating_mul(HTAB_ELEM.saturating_add(key).saturating_add(value))
+                } else {
+                    0
+                };
+                buckets.saturating_mul(BUCKET).saturating_add(elems)
+            }
+            BPF_MAP_TYPE_PERCPU_HASH | BPF_MAP_TYPE_LRU_PERCPU_HASH => {
+                let elems = if prealloc || self.map_type == BPF_MAP_TYPE_LRU_PERCPU_HASH {
+                    let one = HTAB_ELEM
+                        .saturating_add(key)
+                        .saturating_add(8)
+                        .saturating_add(value.saturating_mul(cpus));
+                    n.saturating_mul(one)
+                } else {
+                    0
+                };
+                buckets.saturating_mul(BUCKET).saturating_add(elems)
+            }
+            BPF_MAP_TYPE_DEVMAP_HASH | BPF_MAP_TYPE_SOCKHASH => buckets.saturating_mul(BUCKET),
+            BPF_MAP_TYPE_STACK_TRACE => {
+                let bucket = 16u64.saturating_add(u64::from(self.value_size));
+                buckets
+                    .saturating_mul(8)
+                    .saturating_add(n.saturating_mul(bucket))
+            }
+            BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK => n
+                .saturating_add(1)
+                .saturating_mul(u64::from(self.value_size)),
+            BPF_MAP_TYPE_RINGBUF | BPF_MAP_TYPE_USER_RINGBUF => n,
+            BPF_MAP_TYPE_BLOOM_FILTER => {
+                let hashes = match self.map_extra & 0xf {
+                    0 => 5,
+                    h => h,
+                };
+                // bits = entries * hashes / ln 2, rounded up to a power of two.
+                let bits = n.saturating_mul(hashes).saturating_mul(3) / 2;
+                bits.checked_next_power_of_two().unwrap_or(u64::MAX) / 8
+            }
+            _ => 0,
+        }
+    }
+}
+
+fn round8(v: u32) -> u64 {
+    u64::from(v).saturating_add(7) & !7
+}
+
 /// One map of the object.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Map<'a> {
@@ -1085,5 +1167,83 @@ mod tests {
             s(&internal_map_name("obj", ".rodata.str1.1")),
             ".rodata.str1.1"
         );
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::MapDef;
+    use crate::uapi::*;
+
+    fn def(map_type: u32, key: u32, value: u32, n: u32, flags: u32) -> MapDef {
+        MapDef {
+            map_type,
+            key_size: key,
+            value_size: value,
+            max_entries: n,
+            map_flags: flags,
+            ..MapDef::default()
+        }
+    }
+
+    #[test]
+    fn estimates_follow_the_kernel_allocators() {
+        // Values round up to 8 bytes; per-CPU arrays add a pointer per entry.
+        assert_eq!(
+            def(BPF_MAP_TYPE_ARRAY, 4, 12, 100, 0).memory_estimate(2),
+            1600
+        );
+        assert_eq!(
+            def(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1 << 24, 0).memory_estimate(2),
+            (1u64 << 24) * 24
+        );
+        // Preallocated hashes: buckets (a power of two) plus elements.
+        assert_eq!(
+            def(BPF_MAP_TYPE_HASH, 4, 8, 1000, 0).memory_estimate(4),
+            1024 * 16 + 1000 * (48 + 8 + 8)
+        );
+        // Without preallocation only the buckets are allocated up front.
+        assert_eq!(
+            def(BPF_MAP_TYPE_HASH, 4, 8, 1000, BPF_F_NO_PREALLOC).memory_estimate(4),
+            1024 * 16
+        );
+        // LRU maps always preallocate.
+        assert_eq!(
+            def(BPF_MAP_TYPE_LRU_PERCPU_HASH, 8, 16, 10, BPF_F_NO_PREALLOC).memory_estimate(2),
+            16 * 16 + 10 * (48 + 8 + 8 + 32)
+        );
+        assert_eq!(
+            def(BPF_MAP_TYPE_RINGBUF, 0, 0, 1 << 20, 0).memory_estimate(8),
+            1 << 20
+        );
+        assert_eq!(
+            def(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 8, 0).memory_estimate(8),
+            64
+        );
+        // Bloom filter: 1000 entries x 5 hashes x 1.5 bits, rounded up to 8192 bits.
+        assert_eq!(
+            def(BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 1000, 0).memory_estimate(1),
+            1024
+        );
+        // Lazily allocated maps count nothing.
+        assert_eq!(
+            def(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 1 << 30, 1).memory_estimate(1),
+            0
+        );
+        assert_eq!(
+            def(BPF_MAP_TYPE_ARENA, 0, 0, 1 << 20, 0).memory_estimate(1),
+            0
+        );
+    }
+
+    #[test]
+    fn estimates_saturate() {
+        let d = def(BPF_MAP_TYPE_PERCPU_HASH, u32::MAX, u32::MAX, u32::MAX, 0);
+        assert_eq!(d.memory_estimate(u32::MAX), u64::MAX);
+        let mut d = def(BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, u32::MAX, 0);
+        d.map_extra = 0xf;
+        // 2^32 entries x 15 hashes x 1.5 bits, rounded up: 2^37 bits.
+        assert_eq!(d.memory_estimate(1), 1 << 34);
+        assert_eq!(def(u32::MAX, 1, 1, 1, 0).memory_estimate(0), 0);
     }
 }
