@@ -65,7 +65,8 @@ impl Vmlinux {
         })?;
         let offsets = alloc.alloc::<u32>(n + 1).map_err(|_| ENOMEM)?;
         let blob_len = blob.len();
-        let btf = Btf::parse(blob, offsets).map_err(|e| {
+        // The kernel's own BTF: its names were checked at boot (Btf::parse_kernel).
+        let btf = Btf::parse_kernel(blob, offsets).map_err(|e| {
             pr_err!("vmlinux BTF: {}\n", e);
             EINVAL
         })?;

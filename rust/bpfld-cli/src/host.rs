@@ -30,14 +30,32 @@ pub struct HostBtf {
 impl HostBtf {
     /// Read and index the running kernel's BTF.
     pub fn load() -> Result<HostBtf, String> {
-        Self::from_file("/sys/kernel/btf/vmlinux")
+        Self::read("/sys/kernel/btf/vmlinux", true)
     }
 
-    /// Read and index a raw BTF file.
+    /// Read and index a raw BTF file the kernel produced and checked (another kernel's
+    /// `/sys/kernel/btf/vmlinux`), as [`HostBtf::load`] does.
+    pub fn from_kernel_file(path: &str) -> Result<HostBtf, String> {
+        Self::read(path, true)
+    }
+
+    /// Read and index a raw BTF file, checked as an object's BTF would be.
     pub fn from_file(path: &str) -> Result<HostBtf, String> {
+        Self::read(path, false)
+    }
+
+    /// `kernel`: the running kernel's own BTF, whose names the kernel checked
+    /// ([`Btf::parse_kernel`]).
+    fn read(path: &str, kernel: bool) -> Result<HostBtf, String> {
         let blob = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
         let n = btf::count_types(&blob).map_err(|e| format!("{path}: {e}"))?;
-        let btf = Btf::parse(blob, vec![0u32; n + 1]).map_err(|e| format!("{path}: {e}"))?;
+        let offsets = vec![0u32; n + 1];
+        let btf = if kernel {
+            Btf::parse_kernel(blob, offsets)
+        } else {
+            Btf::parse(blob, offsets)
+        }
+        .map_err(|e| format!("{path}: {e}"))?;
         let index = kernel_index_in(&btf, 1..btf.type_count(), &mut VecAlloc::default())
             .map_err(|e| format!("{path}: index: {e}"))?;
         Ok(HostBtf {
@@ -67,7 +85,7 @@ impl HostBtf {
                 let Ok(n) = btf::count_types(&blob) else {
                     continue;
                 };
-                if let Ok(b) = Btf::parse_split(blob, vec![0u32; n + 1], &self.btf) {
+                if let Ok(b) = Btf::parse_split_kernel(blob, vec![0u32; n + 1], &self.btf) {
                     v.push((name, b));
                 }
             }

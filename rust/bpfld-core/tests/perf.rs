@@ -68,7 +68,7 @@ type OwnedBtf = Btf<Vec<u8>, Vec<u32>>;
 
 fn parse(blob: Vec<u8>) -> OwnedBtf {
     let n = btf::count_types(&blob).unwrap();
-    Btf::parse(blob, vec![0u32; n + 1]).unwrap()
+    Btf::parse_kernel(blob, vec![0u32; n + 1]).unwrap()
 }
 
 /// Kernel BTF as `bpfld::host::HostBtf` and the module's `Vmlinux` present it.
@@ -140,7 +140,7 @@ fn btf_parse_and_index() {
             let t = Instant::now();
             let n = btf::count_types(&b).unwrap();
             count.push(t.elapsed().as_nanos() as u64);
-            let bt = Btf::parse(b, vec![0u32; n + 1]).unwrap();
+            let bt = Btf::parse_kernel(b, vec![0u32; n + 1]).unwrap();
             parse_ns.push(t.elapsed().as_nanos() as u64);
             let t = Instant::now();
             let idx = kernel_index_in(&bt, 1..bt.type_count(), &mut Heap).unwrap();

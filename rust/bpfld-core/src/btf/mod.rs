@@ -66,6 +66,7 @@ pub use view::{
 
 use crate::error::{Ctx, Error, Result, ResultExt};
 use crate::limits::MAX_RESOLVE_DEPTH;
+use core::ops::Range;
 
 /// `BTF_MAGIC`, as read little-endian from the first two bytes.
 pub const BTF_MAGIC: u16 = 0xeb9f;
@@ -347,6 +348,25 @@ pub trait Types {
 
     /// The string at offset `off` of the string section(s).
     fn name_at(&self, off: u32) -> Result<'static, &str>;
+
+    /// The bytes of the string at `off` (no UTF-8 check), or `None` outside the strings.
+    fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {
+        self.name_at(off).ok().map(str::as_bytes)
+    }
+
+    /// Call `f(id, kind, name_off)` for each type of `ids`, in order: the walks over
+    /// every type of a kernel BTF. [`Btf`] reads only the first two words of each record.
+    fn for_each_head(
+        &self,
+        ids: Range<u32>,
+        f: &mut dyn FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
+    ) -> Result<'static, ()> {
+        for id in ids {
+            let t = self.type_by_id(id)?;
+            f(id, t.kind(), t.name_off())?;
+        }
+        Ok(())
+    }
 
     /// Follow modifiers (const, volatile, restrict, type tags) and typedefs from `id` to
     /// the first other type (libbpf's `skip_mods_and_typedefs`).

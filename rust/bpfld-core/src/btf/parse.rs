@@ -235,7 +235,16 @@ where
     /// Validate `blob` as a base BTF (vmlinux, or an object's `.BTF`) and index it into
     /// `offsets`, whose length must be [`count_types`]` + 1`.
     pub fn parse(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build(blob, offsets, None)
+        Self::build(blob, offsets, None, Names::Full)
+    }
+
+    /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, the
+    /// module's copy of it): the kernel checked every name when it booted
+    /// (`btf_check_all_metas`), so names are only checked to lie in the string section,
+    /// as libbpf's `btf__parse` does; every structural check stays. Reading a name
+    /// still checks its UTF-8 ([`Type::name`](super::Type::name)).
+    pub fn parse_kernel(blob: D, offsets: O) -> Result<'static, Self> {
+        Self::build(blob, offsets, None, Names::InSection)
     }
 
     /// Validate `blob` as split BTF on top of `base` (a module's BTF on vmlinux): its ids
@@ -255,10 +264,40 @@ where
             blob,
             offsets,
             Some((base.string_section(), base.hdr.str_len, base.type_count())),
+            Names::Full,
         )
     }
 
-    fn build(blob: D, mut offsets: O, base: Option<(&[u8], u32, u32)>) -> Result<'static, Self> {
+    /// [`Btf::parse_split`] for a loaded module's BTF (`/sys/kernel/btf/MODULE`), with
+    /// names checked as by [`Btf::parse_kernel`].
+    pub fn parse_split_kernel<BD, BO>(
+        blob: D,
+        offsets: O,
+        base: &Btf<BD, BO>,
+    ) -> Result<'static, Self>
+    where
+        BD: Deref<Target = [u8]>,
+        BO: Deref<Target = [u32]>,
+    {
+        if base.is_split() {
+            return Err(Error::new(Kind::Unsupported(
+                "split BTF on top of split BTF",
+            )));
+        }
+        Self::build(
+            blob,
+            offsets,
+            Some((base.string_section(), base.hdr.str_len, base.type_count())),
+            Names::InSection,
+        )
+    }
+
+    fn build(
+        blob: D,
+        mut offsets: O,
+        base: Option<(&[u8], u32, u32)>,
+        names: Names,
+    ) -> Result<'static, Self> {
         let hdr = Header::parse(&blob)?;
         let (base_strs, start_str_off, start_id) = base.unwrap_or((&[], 0, 1));
         let split = base.is_some();
@@ -292,6 +331,7 @@ where
             strs: Strings::new(base_strs, start_str_off, strs),
             type_count: start_id.saturating_add(n as u32),
             idents: [const { Cell::new(0) }; IDENT_CACHE],
+            names,
         };
         for (i, &off) in offsets.iter().enumerate().skip(1) {
             let id = start_id.saturating_add(i as u32).saturating_sub(1);
@@ -461,6 +501,17 @@ struct Checker<'s> {
     /// `off % IDENT_CACHE`: deduplicated BTF names many members with the same few
     /// strings (`next`, `flags`, `data`), which are then checked once.
     idents: [Cell<u32>; IDENT_CACHE],
+    names: Names,
+}
+
+/// How much of a name [`Checker`] checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// Everything the kernel's `BPF_BTF_LOAD` checks (an object's BTF).
+    Full,
+    /// That it lies in the string section, and is empty where it must be (the running
+    /// kernel's BTF).
+    InSection,
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
@@ -477,6 +528,17 @@ impl Checker<'_> {
     }
 
     fn name_inner(&self, off: u32, rule: Rule) -> core::result::Result<(), Bad> {
+        if self.names == Names::InSection {
+            return if rule == Rule::Empty && off != 0 {
+                Err(Bad::MustBeEmpty)
+            } else if off <= BTF_MAX_NAME_OFFSET
+                && self.strs.tail(off).is_some_and(|t| !t.is_empty())
+            {
+                Ok(())
+            } else {
+                Err(Bad::Offset)
+            };
+        }
         if self.name_fast(off, rule) {
             return Ok(());
         }
@@ -1069,6 +1131,41 @@ where
 
     fn name_at(&self, off: u32) -> Result<'static, &str> {
         Btf::name_at(self, off)
+    }
+
+    fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {
+        self.strings().bytes(off)
+    }
+
+    /// The provided method's result, reading each record's first two words through the
+    /// offsets (the records were checked by [`Btf::parse`]).
+    fn for_each_head(
+        &self,
+        ids: Range<u32>,
+        f: &mut dyn FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
+    ) -> Result<'static, ()> {
+        let start = self.start_id;
+        let (Some(lo), Some(hi)) = (ids.start.checked_sub(start), ids.end.checked_sub(start))
+        else {
+            return Err(Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(ids.start)));
+        };
+        let offs = self
+            .offsets
+            .get((lo as usize).saturating_add(1)..(hi as usize).saturating_add(1))
+            .ok_or_else(|| Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(ids.end)))?;
+        let data: &[u8] = &self.data;
+        for (id, &off) in ids.zip(offs) {
+            let off = off as usize;
+            let (Some(name_off), Some(kind)) = (
+                bytes::u32_at(data, off),
+                bytes::u32_at(data, off.saturating_add(4))
+                    .and_then(|info| BtfKind::from_u32((info >> 24) & 0x1f)),
+            ) else {
+                return Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(id)));
+            };
+            f(id, kind, name_off)?;
+        }
+        Ok(())
     }
 
     /// The provided method's result, reading only the kind and name of each record: the

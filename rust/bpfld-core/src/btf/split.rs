@@ -87,4 +87,8 @@ impl Types for SplitBtf<'_> {
     fn name_at(&self, off: u32) -> Result<'static, &str> {
         self.strings().get(off)
     }
+
+    fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {
+        self.strings().bytes(off)
+    }
 }

@@ -35,7 +35,7 @@
 
 use core::ops::{Deref, DerefMut, Range};
 
-use crate::btf::{BtfKind, Type, Types};
+use crate::btf::{BtfKind, Types};
 use crate::error::{Ctx, Error, Kind, Result, What};
 use crate::mem::Alloc;
 
@@ -111,20 +111,27 @@ pub fn index_key(kind: BtfKind, essential: &str) -> u32 {
     (kind_family(kind).as_u32() << HASH_BITS) | (fnv1a(essential.as_bytes()) & HASH_MASK)
 }
 
-/// Whether type `t` is indexed (a named non-FUNC type), and its key. The kind is looked
-/// at first (FUNCs are most named types), and the name's bytes are hashed without a
-/// UTF-8 check: a parsed BTF's names are all valid, and a lookup compares names again.
-fn key_of(t: &Type<'_>) -> Result<'static, Option<u32>> {
-    let kind = t.kind();
-    if kind == BtfKind::Func {
+/// Whether type `kind` with name offset `name_off` of `types` is indexed (a named
+/// non-FUNC type), and its key. The kind is looked at first (FUNCs are most named
+/// types), and the name's bytes are hashed without a UTF-8 check: a parsed BTF's names
+/// are all valid, and a lookup compares names again.
+fn key_of<T: Types + ?Sized>(
+    types: &T,
+    kind: BtfKind,
+    name_off: u32,
+    hash: bool,
+) -> Result<'static, Option<u32>> {
+    if kind == BtfKind::Func || name_off == 0 {
         return Ok(None);
     }
-    let Some(name) = t.name_bytes() else {
-        // Not a string of this BTF: the error of `name`.
-        return t.name().map(|_| None);
+    let Some(name) = types.name_bytes_at(name_off) else {
+        return Err(Error::malformed("name offset outside the string section"));
     };
     if name.is_empty() {
         return Ok(None);
+    }
+    if !hash {
+        return Ok(Some(0));
     }
     let ess = name.get(..essential_len(name)).unwrap_or(name);
     Ok(Some(
@@ -146,11 +153,16 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
     pub fn count<T: Types + ?Sized>(types: &T, ids: Range<u32>) -> Result<'static, usize> {
         check_ids(types, &ids)?;
         let mut n: usize = 0;
-        for id in ids {
-            if key_of(&types.type_by_id(id)?)?.is_some() {
+        types.for_each_head(ids, &mut |id, kind, name_off| {
+            // Counting needs no hash.
+            if key_of(types, kind, name_off, false)
+                .map_err(|e| e.ctx(Ctx::BtfType(id)))?
+                .is_some()
+            {
                 n = n.saturating_add(1);
             }
-        }
+            Ok(())
+        })?;
         Ok(n)
     }
 
@@ -166,14 +178,17 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
         check_ids(types, &ids)?;
         let first_id = ids.start;
         let mut slots = entries.iter_mut();
-        for id in ids {
-            if let Some(key) = key_of(&types.type_by_id(id)?)? {
+        types.for_each_head(ids, &mut |id, kind, name_off| {
+            if let Some(key) =
+                key_of(types, kind, name_off, true).map_err(|e| e.ctx(Ctx::BtfType(id)))?
+            {
                 let slot = slots
                     .next()
                     .ok_or_else(|| Error::new(Kind::TooSmall("kernel type index")))?;
                 *slot = IndexEntry { key, id };
             }
-        }
+            Ok(())
+        })?;
         if slots.next().is_some() {
             return Err(Error::malformed(
                 "kernel type index buffer longer than its count",
