@@ -177,6 +177,51 @@ pub fn sort_by<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering) {
     introsort(v, depth, &less);
 }
 
+/// Stable sort of `v` by a `u32` key: LSD radix sort, 11 bits per pass, through
+/// `scratch` (at least as long as `v`; otherwise `v` is left unsorted).
+pub fn radix_sort_by_u32<T: Copy>(v: &mut [T], scratch: &mut [T], key: impl Fn(&T) -> u32) {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    let Some(scratch) = scratch.get_mut(..v.len()) else {
+        return;
+    };
+    let mut from_v = true;
+    for pass in 0..3u32 {
+        let shift = pass.saturating_mul(BITS);
+        let digit = |x: &T| ((key(x) >> shift) as usize) & (BUCKETS - 1);
+        let (src, dst): (&[T], &mut [T]) = if from_v {
+            (&*v, &mut *scratch)
+        } else {
+            (&*scratch, &mut *v)
+        };
+        let mut pos = [0usize; BUCKETS];
+        for x in src {
+            if let Some(c) = pos.get_mut(digit(x)) {
+                *c = c.saturating_add(1);
+            }
+        }
+        let mut sum = 0usize;
+        for c in pos.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum = sum.saturating_add(n);
+        }
+        for x in src {
+            if let Some(p) = pos.get_mut(digit(x)) {
+                if let Some(d) = dst.get_mut(*p) {
+                    *d = *x;
+                }
+                *p = p.saturating_add(1);
+            }
+        }
+        from_v = !from_v;
+    }
+    // Three passes end in `scratch`.
+    if !from_v {
+        copy(v, scratch);
+    }
+}
+
 /// Sort `v` by a key.
 pub fn sort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
     sort_by(v, |a, b| key(a).cmp(&key(b)));
@@ -202,6 +247,30 @@ mod tests {
             w.sort();
             assert_eq!(v, w);
         }
+    }
+
+    #[test]
+    fn radix_sort_is_a_stable_sort_by_key() {
+        let mut seed = 0x9e37_79b9u32;
+        for n in [0usize, 1, 2, 7, 100, 5000, 70_000] {
+            let v: Vec<(u32, u32)> = (0..n as u32)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    // Few distinct keys at small n, all 32 bits used at large n.
+                    (if n < 200 { seed % 7 } else { seed }, i)
+                })
+                .collect();
+            let mut got = v.clone();
+            let mut scratch = std::vec![(0, 0); n];
+            radix_sort_by_u32(&mut got, &mut scratch, |e| e.0);
+            let mut want = v.clone();
+            want.sort_by_key(|e| e.0);
+            assert_eq!(got, want, "n = {n}");
+        }
+        // A scratch too short leaves the input as it was.
+        let mut v = std::vec![3u32, 1, 2];
+        radix_sort_by_u32(&mut v, &mut [0; 2], |x| *x);
+        assert_eq!(v, [3, 1, 2]);
     }
 
     #[test]

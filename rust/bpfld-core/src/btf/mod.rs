@@ -354,18 +354,16 @@ pub trait Types {
         self.name_at(off).ok().map(str::as_bytes)
     }
 
-    /// Call `f(id, kind, name_off)` for each type of `ids`, in order: the walks over
-    /// every type of a kernel BTF. [`Btf`] reads only the first two words of each record.
-    fn for_each_head(
-        &self,
-        ids: Range<u32>,
-        f: &mut dyn FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
-    ) -> Result<'static, ()> {
-        for id in ids {
-            let t = self.type_by_id(id)?;
-            f(id, t.kind(), t.name_off())?;
-        }
-        Ok(())
+    /// Whether the string at `off` is empty, or `None` outside the strings.
+    fn name_is_empty_at(&self, off: u32) -> Option<bool> {
+        self.name_bytes_at(off).map(<[u8]>::is_empty)
+    }
+
+    /// Direct access to the records' first words, when the types are one parsed
+    /// [`Btf`]: the walks over every type of a kernel BTF use it instead of
+    /// [`Types::type_by_id`].
+    fn raw_heads(&self) -> Option<RawHeads<'_>> {
+        None
     }
 
     /// Follow modifiers (const, volatile, restrict, type tags) and typedefs from `id` to
@@ -474,4 +472,57 @@ fn chain_error<T: Types + ?Sized>(types: &T, id: u32, through_arrays: bool) -> E
         MAX_RESOLVE_DEPTH,
     )
     .ctx(Ctx::BtfType(id))
+}
+
+/// The name offset and kind of each record of one parsed [`Btf`] ([`Types::raw_heads`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RawHeads<'a> {
+    pub(crate) data: &'a [u8],
+    /// Record offsets; index 0 is `void`.
+    pub(crate) offsets: &'a [u32],
+    pub(crate) start_id: u32,
+    /// Types with a name, other than FUNCs, among all of them.
+    pub(crate) named: u32,
+}
+
+impl RawHeads<'_> {
+    /// The number of named non-FUNC types of `ids`, if it is known without a walk
+    /// (`ids` are all the records).
+    pub fn named_in(&self, ids: &Range<u32>) -> Option<usize> {
+        let all = self.offsets.len().saturating_sub(1);
+        let end = (self.start_id as usize).saturating_add(all);
+        (ids.start == self.start_id && ids.end as usize == end).then_some(self.named as usize)
+    }
+
+    /// Call `f(id, kind, name_off)` for each type of `ids`, in order.
+    pub fn for_each(
+        &self,
+        ids: Range<u32>,
+        mut f: impl FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
+    ) -> Result<'static, ()> {
+        let not_found =
+            |id| Error::new(crate::error::Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(id));
+        let (Some(lo), Some(hi)) = (
+            ids.start.checked_sub(self.start_id),
+            ids.end.checked_sub(self.start_id),
+        ) else {
+            return Err(not_found(ids.start));
+        };
+        let offs = self
+            .offsets
+            .get((lo as usize).saturating_add(1)..(hi as usize).saturating_add(1))
+            .ok_or_else(|| not_found(ids.end))?;
+        for (id, &off) in ids.zip(offs) {
+            let off = off as usize;
+            let (Some(name_off), Some(kind)) = (
+                crate::bytes::u32_at(self.data, off),
+                crate::bytes::u32_at(self.data, off.saturating_add(4))
+                    .and_then(|info| BtfKind::from_u32((info >> 24) & 0x1f)),
+            ) else {
+                return Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(id)));
+            };
+            f(id, kind, name_off)?;
+        }
+        Ok(())
+    }
 }

@@ -155,7 +155,7 @@ fn walk(
     blob: &[u8],
     hdr: &Header,
     first_id: u32,
-    mut f: impl FnMut(u32, usize) -> Result<'static, ()>,
+    mut f: impl FnMut(u32, usize, BtfKind) -> Result<'static, ()>,
 ) -> Result<'static, usize> {
     let range = hdr.type_range();
     let mut off = range.start;
@@ -179,7 +179,7 @@ fn walk(
         if len > rest {
             return Err(Error::malformed("BTF type record runs past the type section").ctx(ctx));
         }
-        f(id, off)?;
+        f(id, off, kind)?;
         off = off.saturating_add(len);
         n = n.saturating_add(1);
     }
@@ -191,7 +191,7 @@ fn walk(
 /// if the blob were a base BTF (starting at 1), also for split BTF.
 pub fn count_types(blob: &[u8]) -> Result<'static, usize> {
     let hdr = Header::parse(blob)?;
-    walk(blob, &hdr, 1, |_, _| Ok(()))
+    walk(blob, &hdr, 1, |_, _, _| Ok(()))
 }
 
 /// A validated BTF blob and its index.
@@ -210,6 +210,8 @@ pub struct Btf<D, O> {
     hdr: Header,
     start_id: u32,
     start_str_off: u32,
+    /// Types with a name, other than FUNCs (what the CO-RE candidate index holds).
+    named: u32,
 }
 
 impl<D, O> fmt::Debug for Btf<D, O>
@@ -235,16 +237,18 @@ where
     /// Validate `blob` as a base BTF (vmlinux, or an object's `.BTF`) and index it into
     /// `offsets`, whose length must be [`count_types`]` + 1`.
     pub fn parse(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build(blob, offsets, None, Names::Full)
+        Self::build(blob, offsets, None, Checks::Full)
     }
 
-    /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, the
-    /// module's copy of it): the kernel checked every name when it booted
-    /// (`btf_check_all_metas`), so names are only checked to lie in the string section,
-    /// as libbpf's `btf__parse` does; every structural check stays. Reading a name
-    /// still checks its UTF-8 ([`Type::name`](super::Type::name)).
+    /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
+    /// the module reads): checks the header, the string section and every record's kind
+    /// and length, which is what finding the types needs, and not what the records
+    /// say. The kernel checked all of that when it booted (`btf_parse_vmlinux`: every
+    /// name, id and member, more than libbpf's `btf__parse` does), and whatever bpfld
+    /// later reads is still bounds-checked where it is read: a type id past the last
+    /// type, a name outside the strings or not UTF-8 is an error then, not before.
     pub fn parse_kernel(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build(blob, offsets, None, Names::InSection)
+        Self::build(blob, offsets, None, Checks::Structure)
     }
 
     /// Validate `blob` as split BTF on top of `base` (a module's BTF on vmlinux): its ids
@@ -264,12 +268,12 @@ where
             blob,
             offsets,
             Some((base.string_section(), base.hdr.str_len, base.type_count())),
-            Names::Full,
+            Checks::Full,
         )
     }
 
-    /// [`Btf::parse_split`] for a loaded module's BTF (`/sys/kernel/btf/MODULE`), with
-    /// names checked as by [`Btf::parse_kernel`].
+    /// [`Btf::parse_split`] for a loaded module's BTF (`/sys/kernel/btf/MODULE`),
+    /// checked as by [`Btf::parse_kernel`].
     pub fn parse_split_kernel<BD, BO>(
         blob: D,
         offsets: O,
@@ -288,7 +292,7 @@ where
             blob,
             offsets,
             Some((base.string_section(), base.hdr.str_len, base.type_count())),
-            Names::InSection,
+            Checks::Structure,
         )
     }
 
@@ -296,7 +300,7 @@ where
         blob: D,
         mut offsets: O,
         base: Option<(&[u8], u32, u32)>,
-        names: Names,
+        checks: Checks,
     ) -> Result<'static, Self> {
         let hdr = Header::parse(&blob)?;
         let (base_strs, start_str_off, start_id) = base.unwrap_or((&[], 0, 1));
@@ -311,27 +315,48 @@ where
             Some(void) => *void = 0,
             None => return Err(Error::new(Kind::TooSmall("BTF type offsets"))),
         }
-        let n = walk(&blob, &hdr, start_id, |id, off| {
+        let names = Strings::new(base_strs, start_str_off, strs);
+        let mut named: u32 = 0;
+        let n = walk(&blob, &hdr, start_id, |id, off, kind| {
             let idx = id.saturating_sub(start_id).saturating_add(1) as usize;
-            match offsets.get_mut(idx) {
-                Some(slot) => {
-                    // Blobs are at most MAX_KERNEL_BTF_SIZE, so offsets fit u32.
-                    *slot = off as u32;
-                    Ok(())
+            let Some(slot) = offsets.get_mut(idx) else {
+                return Err(Error::new(Kind::TooSmall("BTF type offsets")));
+            };
+            // Blobs are at most MAX_KERNEL_BTF_SIZE, so offsets fit u32.
+            *slot = off as u32;
+            // What the CO-RE candidate index will hold (core_relo::KernelIndex).
+            if kind != BtfKind::Func {
+                let name_off = bytes::u32_at(&blob, off).unwrap_or(0);
+                if name_off != 0
+                    && names
+                        .tail(name_off)
+                        .and_then(|t| t.first())
+                        .is_some_and(|&c| c != 0)
+                {
+                    named = named.saturating_add(1);
                 }
-                None => Err(Error::new(Kind::TooSmall("BTF type offsets"))),
             }
+            Ok(())
         })?;
         if n.saturating_add(1) != slots {
             return Err(Error::malformed(
                 "BTF type offsets: buffer length is not the type count + 1",
             ));
         }
+        if checks == Checks::Structure {
+            return Ok(Btf {
+                data: blob,
+                offsets,
+                hdr,
+                start_id,
+                start_str_off,
+                named,
+            });
+        }
         let checker = Checker {
             strs: Strings::new(base_strs, start_str_off, strs),
             type_count: start_id.saturating_add(n as u32),
             idents: [const { Cell::new(0) }; IDENT_CACHE],
-            names,
         };
         for (i, &off) in offsets.iter().enumerate().skip(1) {
             let id = start_id.saturating_add(i as u32).saturating_sub(1);
@@ -343,6 +368,7 @@ where
             hdr,
             start_id,
             start_str_off,
+            named,
         })
     }
 }
@@ -501,17 +527,16 @@ struct Checker<'s> {
     /// `off % IDENT_CACHE`: deduplicated BTF names many members with the same few
     /// strings (`next`, `flags`, `data`), which are then checked once.
     idents: [Cell<u32>; IDENT_CACHE],
-    names: Names,
 }
 
-/// How much of a name [`Checker`] checks.
+/// What [`Btf::build`] checks.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Names {
+enum Checks {
     /// Everything the kernel's `BPF_BTF_LOAD` checks (an object's BTF).
     Full,
-    /// That it lies in the string section, and is empty where it must be (the running
+    /// The header, the string section and each record's kind and length (the running
     /// kernel's BTF).
-    InSection,
+    Structure,
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
@@ -528,17 +553,6 @@ impl Checker<'_> {
     }
 
     fn name_inner(&self, off: u32, rule: Rule) -> core::result::Result<(), Bad> {
-        if self.names == Names::InSection {
-            return if rule == Rule::Empty && off != 0 {
-                Err(Bad::MustBeEmpty)
-            } else if off <= BTF_MAX_NAME_OFFSET
-                && self.strs.tail(off).is_some_and(|t| !t.is_empty())
-            {
-                Ok(())
-            } else {
-                Err(Bad::Offset)
-            };
-        }
         if self.name_fast(off, rule) {
             return Ok(());
         }
@@ -1003,6 +1017,7 @@ where
             hdr: self.hdr,
             start_id: self.start_id,
             start_str_off: self.start_str_off,
+            named: self.named,
         }
     }
 
@@ -1137,35 +1152,18 @@ where
         self.strings().bytes(off)
     }
 
-    /// The provided method's result, reading each record's first two words through the
-    /// offsets (the records were checked by [`Btf::parse`]).
-    fn for_each_head(
-        &self,
-        ids: Range<u32>,
-        f: &mut dyn FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
-    ) -> Result<'static, ()> {
-        let start = self.start_id;
-        let (Some(lo), Some(hi)) = (ids.start.checked_sub(start), ids.end.checked_sub(start))
-        else {
-            return Err(Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(ids.start)));
-        };
-        let offs = self
-            .offsets
-            .get((lo as usize).saturating_add(1)..(hi as usize).saturating_add(1))
-            .ok_or_else(|| Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(ids.end)))?;
-        let data: &[u8] = &self.data;
-        for (id, &off) in ids.zip(offs) {
-            let off = off as usize;
-            let (Some(name_off), Some(kind)) = (
-                bytes::u32_at(data, off),
-                bytes::u32_at(data, off.saturating_add(4))
-                    .and_then(|info| BtfKind::from_u32((info >> 24) & 0x1f)),
-            ) else {
-                return Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(id)));
-            };
-            f(id, kind, name_off)?;
-        }
-        Ok(())
+    fn name_is_empty_at(&self, off: u32) -> Option<bool> {
+        // A string's first byte, without looking for its end.
+        self.strings().tail(off)?.first().map(|&c| c == 0)
+    }
+
+    fn raw_heads(&self) -> Option<super::RawHeads<'_>> {
+        Some(super::RawHeads {
+            data: &self.data,
+            offsets: &self.offsets,
+            start_id: self.start_id,
+            named: self.named,
+        })
     }
 
     /// The provided method's result, reading only the kind and name of each record: the

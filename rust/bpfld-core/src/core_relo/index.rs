@@ -124,14 +124,15 @@ fn key_of<T: Types + ?Sized>(
     if kind == BtfKind::Func || name_off == 0 {
         return Ok(None);
     }
-    let Some(name) = types.name_bytes_at(name_off) else {
-        return Err(Error::malformed("name offset outside the string section"));
-    };
+    let outside = || Error::malformed("name offset outside the string section");
+    if !hash {
+        // Counting: whether it is named is enough.
+        let empty = types.name_is_empty_at(name_off).ok_or_else(outside)?;
+        return Ok(if empty { None } else { Some(0) });
+    }
+    let name = types.name_bytes_at(name_off).ok_or_else(outside)?;
     if name.is_empty() {
         return Ok(None);
-    }
-    if !hash {
-        return Ok(Some(0));
     }
     let ess = name.get(..essential_len(name)).unwrap_or(name);
     Ok(Some(
@@ -152,8 +153,12 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
     /// First pass: the number of entries the index of `ids` (of `types`) needs.
     pub fn count<T: Types + ?Sized>(types: &T, ids: Range<u32>) -> Result<'static, usize> {
         check_ids(types, &ids)?;
+        if let Some(n) = types.raw_heads().and_then(|r| r.named_in(&ids)) {
+            // Counted while parsing; `fill` checks it.
+            return Ok(n);
+        }
         let mut n: usize = 0;
-        types.for_each_head(ids, &mut |id, kind, name_off| {
+        walk_heads(types, ids, |id, kind, name_off| {
             // Counting needs no hash.
             if key_of(types, kind, name_off, false)
                 .map_err(|e| e.ctx(Ctx::BtfType(id)))?
@@ -175,25 +180,8 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
     where
         E: DerefMut,
     {
-        check_ids(types, &ids)?;
         let first_id = ids.start;
-        let mut slots = entries.iter_mut();
-        types.for_each_head(ids, &mut |id, kind, name_off| {
-            if let Some(key) =
-                key_of(types, kind, name_off, true).map_err(|e| e.ctx(Ctx::BtfType(id)))?
-            {
-                let slot = slots
-                    .next()
-                    .ok_or_else(|| Error::new(Kind::TooSmall("kernel type index")))?;
-                *slot = IndexEntry { key, id };
-            }
-            Ok(())
-        })?;
-        if slots.next().is_some() {
-            return Err(Error::malformed(
-                "kernel type index buffer longer than its count",
-            ));
-        }
+        fill(types, ids, &mut entries)?;
         crate::util::sort_by_key(&mut entries, |e| (e.key, e.id));
         Ok(KernelIndex {
             entries,
@@ -265,6 +253,50 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
     }
 }
 
+/// `f(id, kind, name_off)` for each type of `ids`, through the records directly when
+/// `types` is one [`crate::btf::Btf`].
+fn walk_heads<T: Types + ?Sized>(
+    types: &T,
+    ids: Range<u32>,
+    mut f: impl FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
+) -> Result<'static, ()> {
+    if let Some(raw) = types.raw_heads() {
+        return raw.for_each(ids, f);
+    }
+    for id in ids {
+        let t = types.type_by_id(id)?;
+        f(id, t.kind(), t.name_off())?;
+    }
+    Ok(())
+}
+
+/// Entries of `ids` of `types`, in id order, into `entries` (of exactly their number).
+fn fill<T: Types + ?Sized>(
+    types: &T,
+    ids: Range<u32>,
+    entries: &mut [IndexEntry],
+) -> Result<'static, ()> {
+    check_ids(types, &ids)?;
+    let mut slots = entries.iter_mut();
+    walk_heads(types, ids, |id, kind, name_off| {
+        if let Some(key) =
+            key_of(types, kind, name_off, true).map_err(|e| e.ctx(Ctx::BtfType(id)))?
+        {
+            let slot = slots
+                .next()
+                .ok_or_else(|| Error::new(Kind::TooSmall("kernel type index")))?;
+            *slot = IndexEntry { key, id };
+        }
+        Ok(())
+    })?;
+    if slots.next().is_some() {
+        return Err(Error::malformed(
+            "kernel type index buffer longer than its count",
+        ));
+    }
+    Ok(())
+}
+
 /// Count, allocate exactly, build: the [`KernelIndex`] of `ids` of `types` in `alloc`'s
 /// memory. For vmlinux `ids` is `1..type_count()`; for a module's split BTF, its own ids
 /// ([`crate::btf::Btf::local_ids`]).
@@ -274,8 +306,17 @@ pub fn kernel_index_in<A: Alloc, T: Types + ?Sized>(
     alloc: &mut A,
 ) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
     let n = KernelIndex::<A::Buf<IndexEntry>>::count(types, ids.clone())?;
-    let buf = alloc.alloc::<IndexEntry>(n)?;
-    KernelIndex::build(types, ids, buf)
+    let mut entries = alloc.alloc::<IndexEntry>(n)?;
+    let first_id = ids.start;
+    fill(types, ids, &mut entries)?;
+    // Filled in id order: a stable sort by key alone gives (key, id) order.
+    let mut scratch = alloc.alloc::<IndexEntry>(n)?;
+    crate::util::radix_sort_by_u32(&mut entries, &mut scratch, |e| e.key);
+    Ok(KernelIndex {
+        entries,
+        first_id,
+        type_count: types.type_count(),
+    })
 }
 
 /// The first index whose entry's key is not below `key` (binary search with checked

@@ -46,7 +46,8 @@ fn btf_part(a: &Args) -> Result<(), String> {
     let n = a.iters;
     println!();
     println!("## A.1 vmlinux BTF: read + parse (+ bpfld's CO-RE index), {n} runs each");
-    println!("bpfld: HostBtf::from_file = read, btf::count_types + Btf::parse (type offsets),");
+    println!("bpfld: HostBtf::from_kernel_file = read, btf::count_types + Btf::parse_kernel");
+    println!("(record structure, type offsets; the kernel checked the rest at boot) and");
     println!("kernel_index_in (CO-RE candidate index), what bpfld.ko caches at its first CO-RE");
     println!("load. libbpf: btf__parse (type offsets), what bpf_object__load does at every load");
     println!("that needs kernel BTF (libbpf has no candidate index: bpf_core_add_cands scans all");
