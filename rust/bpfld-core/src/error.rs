@@ -215,9 +215,13 @@ impl<'a> Error<'a> {
         self.kind.errno()
     }
 
-    /// Add an outer context entry (kept if there is room).
+    /// Add an outer context entry (kept if there is room). The same entry twice in a
+    /// row (a callee and its caller both naming the type or index) is kept once.
     #[must_use]
     pub fn ctx(mut self, c: Ctx<'a>) -> Self {
+        if self.ctx.iter().flatten().last() == Some(&c) {
+            return self;
+        }
         if let Some(slot) = self.ctx.iter_mut().find(|s| s.is_none()) {
             *slot = Some(c);
         }
@@ -261,6 +265,17 @@ impl<'a, T> ResultExt<'a, T> for Result<'a, T> {
 mod tests {
     use super::*;
     use std::format;
+
+    #[test]
+    fn a_context_repeated_in_a_row_is_kept_once() {
+        let e = Error::malformed("bad")
+            .ctx(Ctx::BtfType(3))
+            .ctx(Ctx::BtfType(3))
+            .ctx(Ctx::Value(What::Index, 1))
+            .ctx(Ctx::Value(What::Index, 1))
+            .ctx(Ctx::BtfType(3));
+        assert_eq!(format!("{e}"), "btf type [3]: index 1: btf type [3]: bad");
+    }
 
     #[test]
     fn display_outermost_first() {
