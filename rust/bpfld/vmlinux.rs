@@ -26,23 +26,73 @@
 use crate::ffi;
 use crate::kalloc::KAlloc;
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
-use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
 use bpfld_core::plan::{KernelBtf, KernelType};
 use core::ffi::{c_char, c_void};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
 
 #[path = "../../build/kconfig_values.rs"]
 mod kconfig_values;
 
+type FuncIndex = KernelIndex<KVVec<IndexEntry>>;
+
 /// vmlinux BTF with its type index and its CO-RE candidate index.
 pub(crate) struct Vmlinux {
     btf: Btf<KVVec<u8>, KVVec<u32>>,
     index: KernelIndex<KVVec<IndexEntry>>,
+    /// The FUNC index (kfuncs, attach targets): null until the first FUNC lookup builds
+    /// it, then a `KBox` leaked into the pointer, freed by `drop`.
+    funcs: AtomicPtr<FuncIndex>,
     /// Memory held (blob and index), for the log and the benchmark.
     pub(crate) bytes: usize,
+}
+
+impl Vmlinux {
+    /// The FUNC index, built on first use (by whichever load gets there first; a load
+    /// that loses the race frees its copy). `None` if it cannot be allocated.
+    fn funcs(&self) -> Option<&FuncIndex> {
+        let p = self.funcs.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: non-null values come from KBox::into_raw below and are freed only
+            // by `drop`, which has `&mut self`.
+            return Some(unsafe { &*p });
+        }
+        let idx = func_index_in(&self.btf, 1..self.btf.type_count(), &mut KAlloc::default()).ok()?;
+        let (len, bytes) = (idx.len(), idx.bytes());
+        let new = KBox::into_raw(KBox::new(idx, GFP_KERNEL).ok()?);
+        let p = match self.funcs.compare_exchange(
+            core::ptr::null_mut(),
+            new,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                pr_info!("vmlinux FUNC index cached: {} entries, {} bytes\n", len, bytes);
+                new
+            }
+            Err(theirs) => {
+                // SAFETY: `new` came from KBox::into_raw above and was never shared.
+                drop(unsafe { KBox::from_raw(new) });
+                theirs
+            }
+        };
+        // SAFETY: as above.
+        Some(unsafe { &*p })
+    }
+}
+
+impl Drop for Vmlinux {
+    fn drop(&mut self) {
+        let p = *self.funcs.get_mut();
+        if !p.is_null() {
+            // SAFETY: set once from KBox::into_raw; nothing else can reach it now.
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
 }
 
 impl Vmlinux {
@@ -75,7 +125,12 @@ impl Vmlinux {
             ENOMEM
         })?;
         let bytes = blob_len + (n + 1) * 4 + index.bytes();
-        Ok(Vmlinux { btf, index, bytes })
+        Ok(Vmlinux {
+            btf,
+            index,
+            funcs: AtomicPtr::new(core::ptr::null_mut()),
+            bytes,
+        })
     }
 }
 
@@ -112,10 +167,19 @@ impl KernelBtf for Vmlinux {
         if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
             return None;
         }
-        let id = self.btf.find_by_name_kind(name, kind).ok()??;
+        // By index: the FUNC index for FUNCs, the CO-RE index for other named kinds
+        // (the same answers as a scan of every type, in a binary search).
+        let id = match kind {
+            BtfKind::Func => match self.funcs() {
+                Some(f) => f.find(&self.btf, name, kind),
+                None => self.btf.find_by_name_kind(name, kind),
+            },
+            BtfKind::Void => self.btf.find_by_name_kind(name, kind),
+            _ => self.index.find(&self.btf, name, kind),
+        };
         Some(KernelType {
             btf_obj_id: 0,
-            type_id: id,
+            type_id: id.ok()??,
         })
     }
 

@@ -7,7 +7,7 @@
 //! reads them, so that a load sees the same values.
 
 use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
-use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType};
@@ -25,6 +25,8 @@ pub struct HostBtf {
     index: KernelIndex<Vec<IndexEntry>>,
     /// Module BTFs (`/sys/kernel/btf/<module>`), read on first use.
     modules: OnceCell<Vec<(String, OwnedBtf)>>,
+    /// The FUNC index (kfuncs, attach targets), built on the first FUNC lookup.
+    funcs: OnceCell<Option<KernelIndex<Vec<IndexEntry>>>>,
 }
 
 impl HostBtf {
@@ -62,6 +64,7 @@ impl HostBtf {
             btf,
             index,
             modules: OnceCell::new(),
+            funcs: OnceCell::new(),
         })
     }
 
@@ -104,10 +107,27 @@ impl KernelBtf for HostBtf {
         if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
             return None;
         }
-        let id = self.btf.find_by_name_kind(name, kind).ok()??;
+        let id = match kind {
+            BtfKind::Func => {
+                let funcs = self.funcs.get_or_init(|| {
+                    func_index_in(
+                        &self.btf,
+                        1..self.btf.type_count(),
+                        &mut VecAlloc::default(),
+                    )
+                    .ok()
+                });
+                match funcs {
+                    Some(f) => f.find(&self.btf, name, kind),
+                    None => self.btf.find_by_name_kind(name, kind),
+                }
+            }
+            BtfKind::Void => self.btf.find_by_name_kind(name, kind),
+            _ => self.index.find(&self.btf, name, kind),
+        };
         Some(KernelType {
             btf_obj_id: 0,
-            type_id: id,
+            type_id: id.ok()??,
         })
     }
 

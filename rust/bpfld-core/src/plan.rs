@@ -1382,15 +1382,16 @@ struct KernStOps {
     data_off: u32,
 }
 
-fn kern_st_ops_types(k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
+/// The kernel's struct_ops type for local `tname` and its `bpf_struct_ops_<type>`
+/// wrapper; looked up through `kb` (an index, where it has one), read through `k`.
+fn kern_st_ops_types(kb: &dyn KernelBtf, k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
+    let find = |name: &str| kb.find(None, name, BtfKind::Struct).map(|t| t.type_id);
     // The kernel type has the essential name (no ___flavor suffix).
     let ess = tname
         .find("___")
         .and_then(|i| tname.get(..i))
         .unwrap_or(tname);
-    let type_id = k
-        .find_by_name_kind(ess, BtfKind::Struct)?
-        .ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
+    let type_id = find(ess).ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
     let mut buf = [0u8; limits::MAX_NAME_LEN];
     let prefix = b"bpf_struct_ops_";
     let full = prefix.len().saturating_add(ess.len());
@@ -1401,11 +1402,9 @@ fn kern_st_ops_types(k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
     crate::util::copy(a, prefix);
     crate::util::copy(b, ess.as_bytes());
     let vname = core::str::from_utf8(dst).map_err(|_| Error::malformed("struct_ops type name"))?;
-    let vtype_id = k
-        .find_by_name_kind(vname, BtfKind::Struct)?
-        .ok_or(Error::new(Kind::NotFound(
-            "bpf_struct_ops_<type> in kernel BTF",
-        )))?;
+    let vtype_id = find(vname).ok_or(Error::new(Kind::NotFound(
+        "bpf_struct_ops_<type> in kernel BTF",
+    )))?;
     let vt = k.type_by_id(vtype_id)?;
     let data = vt
         .members()?
@@ -1492,8 +1491,8 @@ impl<A: Alloc> StructOps<A> {
                 funcs: alloc.alloc(0)?,
             });
         }
-        let k = kbtf
-            .and_then(|k| k.vmlinux())
+        let (kb, k) = kbtf
+            .and_then(|kb| Some((kb, kb.vmlinux()?)))
             .ok_or(Error::new(Kind::Unsupported(
                 "struct_ops maps need the kernel's BTF",
             )))?;
@@ -1507,7 +1506,7 @@ impl<A: Alloc> StructOps<A> {
             let tname = obj
                 .btf_strings
                 .get(btf.type_by_id(m.st_type_id)?.name_off())?;
-            let ks = kern_st_ops_types(k, tname).ctx(Ctx::Map(m.name))?;
+            let ks = kern_st_ops_types(kb, k, tname).ctx(Ctx::Map(m.name))?;
             total_value = total_value.saturating_add(idx(ks.vsize));
         }
         let n_funcs = obj.st_ops_funcs.len();
@@ -1519,7 +1518,7 @@ impl<A: Alloc> StructOps<A> {
             let c = Ctx::Map(m.name);
             let lt = btf.type_by_id(m.st_type_id)?;
             let tname = obj.btf_strings.get(lt.name_off())?;
-            let ks = kern_st_ops_types(k, tname).ctx(c)?;
+            let ks = kern_st_ops_types(kb, k, tname).ctx(c)?;
             let kt = k.type_by_id(ks.type_id)?;
             let vstart = vat;
             let fstart = fat;

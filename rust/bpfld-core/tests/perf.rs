@@ -13,7 +13,7 @@
 //! check that the results are the same on every run. Inputs that are missing are skipped.
 
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
-use bpfld_core::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
 use bpfld_core::elf::Elf;
 use bpfld_core::error::{Error, Kind};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
@@ -75,6 +75,8 @@ fn parse(blob: Vec<u8>) -> OwnedBtf {
 struct Kernel {
     btf: OwnedBtf,
     index: KernelIndex<Vec<IndexEntry>>,
+    /// Built at load here (lazily there).
+    funcs: KernelIndex<Vec<IndexEntry>>,
 }
 
 impl Kernel {
@@ -82,7 +84,8 @@ impl Kernel {
         let blob = std::fs::read(path).ok()?;
         let btf = parse(blob);
         let index = kernel_index_in(&btf, 1..btf.type_count(), &mut Heap).unwrap();
-        Some(Kernel { btf, index })
+        let funcs = func_index_in(&btf, 1..btf.type_count(), &mut Heap).unwrap();
+        Some(Kernel { btf, index, funcs })
     }
 }
 
@@ -91,10 +94,14 @@ impl KernelBtf for Kernel {
         if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
             return None;
         }
-        let id = self.btf.find_by_name_kind(name, kind).ok()??;
+        let id = match kind {
+            BtfKind::Func => self.funcs.find(&self.btf, name, kind),
+            BtfKind::Void => self.btf.find_by_name_kind(name, kind),
+            _ => self.index.find(&self.btf, name, kind),
+        };
         Some(KernelType {
             btf_obj_id: 0,
-            type_id: id,
+            type_id: id.ok()??,
         })
     }
 

@@ -23,6 +23,11 @@
 //! "no match" for a FUNC, and the field and enumerator relocations fail while parsing a
 //! FUNC root's access string, before candidates are looked at.
 //!
+//! The same structure over FUNCs alone ([`func_index_in`], key: FUNC and the hash of the
+//! whole name) serves exact lookups of kfuncs and attach targets; with the CO-RE index,
+//! [`KernelIndex::find`] finds any named kernel type by name and kind without the scan
+//! of every type that `Types::find_by_name_kind` does.
+//!
 //! The index is built once into caller memory ([`KernelIndex::count`], allocate, then
 //! [`KernelIndex::build`]; or [`kernel_index_in`]) and may be cached and shared by
 //! every load against the same kernel BTF: it is immutable afterwards.
@@ -111,17 +116,32 @@ pub fn index_key(kind: BtfKind, essential: &str) -> u32 {
     (kind_family(kind).as_u32() << HASH_BITS) | (fnv1a(essential.as_bytes()) & HASH_MASK)
 }
 
-/// Whether type `kind` with name offset `name_off` of `types` is indexed (a named
-/// non-FUNC type), and its key. The kind is looked at first (FUNCs are most named
-/// types), and the name's bytes are hashed without a UTF-8 check: a parsed BTF's names
+/// Which types an index holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Subset {
+    /// Named non-FUNC types, keyed by kind family and essential name (CO-RE candidates).
+    Candidates,
+    /// Named FUNCs, keyed by their whole name (kfuncs, attach targets).
+    Funcs,
+}
+
+/// The key of a FUNC named `name` in a [`Subset::Funcs`] index.
+fn func_key(name: &[u8]) -> u32 {
+    (BtfKind::Func.as_u32() << HASH_BITS) | (fnv1a(name) & HASH_MASK)
+}
+
+/// Whether type `kind` with name offset `name_off` of `types` is in an index of `subset`,
+/// and its key (`hash`: else any `Some` will do, for counting). The kind is looked at
+/// first, and the name's bytes are hashed without a UTF-8 check: a parsed BTF's names
 /// are all valid, and a lookup compares names again.
 fn key_of<T: Types + ?Sized>(
     types: &T,
     kind: BtfKind,
     name_off: u32,
+    subset: Subset,
     hash: bool,
 ) -> Result<'static, Option<u32>> {
-    if kind == BtfKind::Func || name_off == 0 {
+    if (kind == BtfKind::Func) != (subset == Subset::Funcs) || name_off == 0 {
         return Ok(None);
     }
     let outside = || Error::malformed("name offset outside the string section");
@@ -133,6 +153,9 @@ fn key_of<T: Types + ?Sized>(
     let name = types.name_bytes_at(name_off).ok_or_else(outside)?;
     if name.is_empty() {
         return Ok(None);
+    }
+    if subset == Subset::Funcs {
+        return Ok(Some(func_key(name)));
     }
     let ess = name.get(..essential_len(name)).unwrap_or(name);
     Ok(Some(
@@ -152,23 +175,7 @@ pub struct KernelIndex<E> {
 impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
     /// First pass: the number of entries the index of `ids` (of `types`) needs.
     pub fn count<T: Types + ?Sized>(types: &T, ids: Range<u32>) -> Result<'static, usize> {
-        check_ids(types, &ids)?;
-        if let Some(n) = types.raw_heads().and_then(|r| r.named_in(&ids)) {
-            // Counted while parsing; `fill` checks it.
-            return Ok(n);
-        }
-        let mut n: usize = 0;
-        walk_heads(types, ids, |id, kind, name_off| {
-            // Counting needs no hash.
-            if key_of(types, kind, name_off, false)
-                .map_err(|e| e.ctx(Ctx::BtfType(id)))?
-                .is_some()
-            {
-                n = n.saturating_add(1);
-            }
-            Ok(())
-        })?;
-        Ok(n)
+        count(types, ids, Subset::Candidates)
     }
 
     /// Second pass: fill `entries`, whose length must be [`KernelIndex::count`], and sort.
@@ -181,7 +188,7 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
         E: DerefMut,
     {
         let first_id = ids.start;
-        fill(types, ids, &mut entries)?;
+        fill(types, ids, &mut entries, Subset::Candidates)?;
         crate::util::sort_by_key(&mut entries, |e| (e.key, e.id));
         Ok(KernelIndex {
             entries,
@@ -231,6 +238,34 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
         types.type_count() == self.type_count
     }
 
+    /// The first type of `types` called `name` of kind `kind`, as
+    /// `Types::find_by_name_kind` finds it, through this index: a FUNC index
+    /// ([`func_index_in`]) for FUNCs, the CO-RE index ([`kernel_index_in`]) for the other
+    /// named kinds. `None` also when `kind` is not one this index holds.
+    pub fn find<T: Types + ?Sized>(
+        &self,
+        types: &T,
+        name: &str,
+        kind: BtfKind,
+    ) -> Result<'static, Option<u32>> {
+        let key = if kind == BtfKind::Func {
+            func_key(name.as_bytes())
+        } else {
+            index_key(kind, essential_name(name))
+        };
+        let start = lower_bound(&self.entries, key);
+        for e in self.entries.get(start..).unwrap_or_default() {
+            if e.key != key {
+                break;
+            }
+            let t = types.type_by_id(e.id)?;
+            if t.kind() == kind && t.name_eq(name) {
+                return Ok(Some(e.id));
+            }
+        }
+        Ok(None)
+    }
+
     /// Ids of the indexed types that are CO-RE candidates for a local type of kind `kind`
     /// named `name` (flavor allowed), ascending: same essential name, compatible kind.
     /// `types` must be the BTF the index was built from.
@@ -275,12 +310,13 @@ fn fill<T: Types + ?Sized>(
     types: &T,
     ids: Range<u32>,
     entries: &mut [IndexEntry],
+    subset: Subset,
 ) -> Result<'static, ()> {
     check_ids(types, &ids)?;
     let mut slots = entries.iter_mut();
     walk_heads(types, ids, |id, kind, name_off| {
         if let Some(key) =
-            key_of(types, kind, name_off, true).map_err(|e| e.ctx(Ctx::BtfType(id)))?
+            key_of(types, kind, name_off, subset, true).map_err(|e| e.ctx(Ctx::BtfType(id)))?
         {
             let slot = slots
                 .next()
@@ -297,18 +333,40 @@ fn fill<T: Types + ?Sized>(
     Ok(())
 }
 
-/// Count, allocate exactly, build: the [`KernelIndex`] of `ids` of `types` in `alloc`'s
-/// memory. For vmlinux `ids` is `1..type_count()`; for a module's split BTF, its own ids
-/// ([`crate::btf::Btf::local_ids`]).
-pub fn kernel_index_in<A: Alloc, T: Types + ?Sized>(
+/// The number of entries an index of `subset` over `ids` needs.
+fn count<T: Types + ?Sized>(types: &T, ids: Range<u32>, subset: Subset) -> Result<'static, usize> {
+    check_ids(types, &ids)?;
+    if subset == Subset::Candidates {
+        if let Some(n) = types.raw_heads().and_then(|r| r.named_in(&ids)) {
+            // Counted while parsing; `fill` checks it.
+            return Ok(n);
+        }
+    }
+    let mut n: usize = 0;
+    walk_heads(types, ids, |id, kind, name_off| {
+        // Counting needs no hash.
+        if key_of(types, kind, name_off, subset, false)
+            .map_err(|e| e.ctx(Ctx::BtfType(id)))?
+            .is_some()
+        {
+            n = n.saturating_add(1);
+        }
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// Count, allocate exactly, fill, radix-sort.
+fn index_in<A: Alloc, T: Types + ?Sized>(
     types: &T,
     ids: Range<u32>,
     alloc: &mut A,
+    subset: Subset,
 ) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
-    let n = KernelIndex::<A::Buf<IndexEntry>>::count(types, ids.clone())?;
+    let n = count(types, ids.clone(), subset)?;
     let mut entries = alloc.alloc::<IndexEntry>(n)?;
     let first_id = ids.start;
-    fill(types, ids, &mut entries)?;
+    fill(types, ids, &mut entries, subset)?;
     // Filled in id order: a stable sort by key alone gives (key, id) order.
     let mut scratch = alloc.alloc::<IndexEntry>(n)?;
     crate::util::radix_sort_by_u32(&mut entries, &mut scratch, |e| e.key);
@@ -317,6 +375,28 @@ pub fn kernel_index_in<A: Alloc, T: Types + ?Sized>(
         first_id,
         type_count: types.type_count(),
     })
+}
+
+/// Count, allocate exactly, build: the [`KernelIndex`] of `ids` of `types` in `alloc`'s
+/// memory. For vmlinux `ids` is `1..type_count()`; for a module's split BTF, its own ids
+/// ([`crate::btf::Btf::local_ids`]).
+pub fn kernel_index_in<A: Alloc, T: Types + ?Sized>(
+    types: &T,
+    ids: Range<u32>,
+    alloc: &mut A,
+) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
+    index_in(types, ids, alloc, Subset::Candidates)
+}
+
+/// The index of the named FUNCs of `ids` of `types`, for [`KernelIndex::find`] of FUNCs
+/// (kfuncs, attach targets). About 3/4 of vmlinux's named types are FUNCs: built apart
+/// from the CO-RE index, when the first lookup of a FUNC needs it.
+pub fn func_index_in<A: Alloc, T: Types + ?Sized>(
+    types: &T,
+    ids: Range<u32>,
+    alloc: &mut A,
+) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
+    index_in(types, ids, alloc, Subset::Funcs)
 }
 
 /// The first index whose entry's key is not below `key` (binary search with checked
