@@ -177,30 +177,29 @@ pub fn sort_by<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering) {
     introsort(v, depth, &less);
 }
 
-/// Stable sort of `v` by a `u32` key: LSD radix sort, 11 bits per pass, through
-/// `scratch` (at least as long as `v`; otherwise `v` is left unsorted).
+/// Stable sort of `v` by a `u32` key: LSD radix sort, a byte per pass, through `scratch`
+/// (at least as long as `v`, which holds at most `u32::MAX` elements; otherwise `v` is
+/// left unsorted). Its counts take 1 KiB of stack: it runs on kernel stacks.
 pub fn radix_sort_by_u32<T: Copy>(v: &mut [T], scratch: &mut [T], key: impl Fn(&T) -> u32) {
-    const BITS: u32 = 11;
-    const BUCKETS: usize = 1 << BITS;
     let Some(scratch) = scratch.get_mut(..v.len()) else {
         return;
     };
-    let mut from_v = true;
-    for pass in 0..3u32 {
-        let shift = pass.saturating_mul(BITS);
-        let digit = |x: &T| ((key(x) >> shift) as usize) & (BUCKETS - 1);
-        let (src, dst): (&[T], &mut [T]) = if from_v {
+    // Four passes: from `v` to `scratch` and back, twice, so the result is in `v`.
+    for pass in 0..4u32 {
+        let shift = pass.saturating_mul(8);
+        let digit = |x: &T| ((key(x) >> shift) & 0xff) as usize;
+        let (src, dst): (&[T], &mut [T]) = if pass % 2 == 0 {
             (&*v, &mut *scratch)
         } else {
             (&*scratch, &mut *v)
         };
-        let mut pos = [0usize; BUCKETS];
+        let mut pos = [0u32; 256];
         for x in src {
             if let Some(c) = pos.get_mut(digit(x)) {
                 *c = c.saturating_add(1);
             }
         }
-        let mut sum = 0usize;
+        let mut sum = 0u32;
         for c in pos.iter_mut() {
             let n = *c;
             *c = sum;
@@ -208,17 +207,12 @@ pub fn radix_sort_by_u32<T: Copy>(v: &mut [T], scratch: &mut [T], key: impl Fn(&
         }
         for x in src {
             if let Some(p) = pos.get_mut(digit(x)) {
-                if let Some(d) = dst.get_mut(*p) {
+                if let Some(d) = dst.get_mut(*p as usize) {
                     *d = *x;
                 }
                 *p = p.saturating_add(1);
             }
         }
-        from_v = !from_v;
-    }
-    // Three passes end in `scratch`.
-    if !from_v {
-        copy(v, scratch);
     }
 }
 
