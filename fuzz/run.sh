@@ -7,7 +7,7 @@
 # non-zero if any target crashed, timed out or ran out of memory. Crash inputs are in
 # fuzz/artifacts/TARGET/.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]      targets: parse plan plan_structured
+#   fuzz/run.sh [SECONDS] [TARGET...]      targets: parse plan plan_structured kernel_btf
 #
 # The machine has stable Rust only: RUSTC_BOOTSTRAP=1 lets it take the nightly-only
 # flags cargo fuzz passes (-Zsanitizer=address, sancov). Targets are built optimised
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse plan plan_structured)
+[ ${#targets[@]} -gt 0 ] || targets=(parse plan plan_structured kernel_btf)
 export RUSTC_BOOTSTRAP=1
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$here"

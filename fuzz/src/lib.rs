@@ -9,7 +9,8 @@
 
 pub mod mutate;
 
-use bpfld_core::btf::BtfKind;
+use bpfld_core::btf::{self, Btf, BtfKind, Types};
+use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
 use bpfld_core::elf::Elf;
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::Object;
@@ -92,4 +93,87 @@ pub fn run_plan(data: &[u8]) {
         }
     }
     let _ = Plan::build(&obj, &ki, None, &mut a);
+}
+
+/// Kernel BTF from hostile bytes, checked for structure only (`Btf::parse_kernel`, what
+/// bpfld trusts the running kernel's BTF with), with both indexes.
+struct HostileKernel<'d> {
+    btf: Btf<&'d [u8], Vec<u32>>,
+    core: KernelIndex<Vec<IndexEntry>>,
+    funcs: KernelIndex<Vec<IndexEntry>>,
+}
+
+impl KernelBtf for HostileKernel<'_> {
+    fn find(&self, _: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+        let index = if kind == BtfKind::Func { &self.funcs } else { &self.core };
+        let id = index.find(&self.btf, name, kind).ok()??;
+        Some(KernelType {
+            btf_obj_id: 0,
+            type_id: id,
+        })
+    }
+
+    fn vmlinux(&self) -> Option<&dyn Types> {
+        Some(&self.btf)
+    }
+
+    fn core_target(&self) -> Option<Target<'_>> {
+        Target::new(&self.btf, &self.core).ok()
+    }
+}
+
+/// The input as the running kernel's BTF: the bytes themselves, or, for an object, its
+/// `.BTF` (so that the object seeds work), parsed for structure only, indexed, looked
+/// up through, and, for an object, planned against (CO-RE, kfuncs, attach targets and
+/// struct_ops all read the unvalidated records).
+pub fn run_kernel_btf(data: &[u8]) {
+    let mut a = VecAlloc {
+        limit: ALLOC_LIMIT,
+        ..VecAlloc::default()
+    };
+    let elf = Elf::parse(data, &mut a).ok();
+    let raw = match &elf {
+        Some(e) => match e.section_by_name(".BTF") {
+            Some(s) => s.data,
+            None => return,
+        },
+        None => data,
+    };
+    let Ok(n) = btf::count_types(raw) else {
+        return;
+    };
+    let Ok(btf) = Btf::parse_kernel(raw, vec![0u32; n.saturating_add(1)]) else {
+        return;
+    };
+    let ids = 1..btf.type_count();
+    let (Ok(core), Ok(funcs)) = (
+        kernel_index_in(&btf, ids.clone(), &mut a),
+        func_index_in(&btf, ids.clone(), &mut a),
+    ) else {
+        return;
+    };
+    for id in ids.take(2048) {
+        let Ok(t) = btf.type_by_id(id) else {
+            continue;
+        };
+        let name = t.name().unwrap_or("");
+        let _ = core.find(&btf, name, t.kind());
+        let _ = funcs.find(&btf, name, BtfKind::Func);
+        let _ = core.candidates(&btf, t.kind(), name).take(16).count();
+        let _ = btf.resolve_size(id);
+        let _ = btf.skip_mods_and_typedefs(id);
+    }
+    let Some(elf) = elf else {
+        return;
+    };
+    let Ok(obj) = Object::parse(elf, "fuzz", &mut a) else {
+        return;
+    };
+    let k = HostileKernel { btf, core, funcs };
+    let ki = KernelInfo {
+        page_size: 4096,
+        possible_cpus: 2,
+        kernel_version: 0x060c00,
+    };
+    let _ = Plan::build(&obj, &ki, Some(&k), &mut a);
 }

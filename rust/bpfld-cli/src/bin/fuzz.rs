@@ -1552,7 +1552,8 @@ const KERNEL_KNOWN: &[(&str, &[&str])] = &[(
     &["self-detected stall", "reuseport_array_free"],
 )];
 
-/// How long to wait for the kernel to finish after a [`KERNEL_KNOWN`] report.
+/// How long to wait for the kernel to finish after a [`KERNEL_KNOWN`] report, or for
+/// objects that did not leak when replayed alone to come back.
 const KNOWN_SETTLE: Duration = Duration::from_secs(600);
 
 fn kernel_known(lines: &[String]) -> Option<&'static str> {
@@ -2050,12 +2051,16 @@ impl Fuzzer {
                 found = true;
             }
         }
-        // Nothing leaked alone, and the objects have come back since: they were freed
-        // late (sleepable programs wait for RCU tasks trace; KASAN and TCG are slow).
+        // Nothing leaked alone, and the objects come back if given time: they were freed
+        // late (sleepable programs wait for RCU tasks trace; freeing a big preallocated
+        // per-CPU map takes minutes on the debug kernel; KASAN and TCG are slow). A leak
+        // never comes back, so waiting long here costs only in this rare case.
         if !found {
-            if let Ok(now) = before.settle(self.o.settle) {
+            let t = Instant::now();
+            if let Ok(now) = before.settle(KNOWN_SETTLE) {
                 self.say(&format!(
-                    "# inputs {window:?}: the objects came back late ({now:?}), none leaked when replayed alone"
+                    "# inputs {window:?}: the objects came back late ({now:?}, {:.0} s more), none leaked when replayed alone",
+                    t.elapsed().as_secs_f64()
                 ));
                 self.base = now;
                 pending.clear();
