@@ -61,12 +61,19 @@ impl Fail {
     }
 }
 
+/// `ENOTSUPP`: kernel-internal, though some BPF commands return it to user space, which
+/// sees "Unknown error 524". The caller gets `EOPNOTSUPP`; the message keeps the
+/// kernel's number.
+const ENOTSUPP: i32 = 524;
+const EOPNOTSUPP: i32 = 95;
+
 #[inline(never)]
 fn fail(errno: i32, args: core::fmt::Arguments<'_>) -> Fail {
     let msg = KBox::new(Msg::new(), GFP_KERNEL).ok().map(|mut m| {
         let _ = m.write_fmt(args);
         m
     });
+    let errno = if errno == ENOTSUPP { EOPNOTSUPP } else { errno };
     Fail { errno, msg }
 }
 
