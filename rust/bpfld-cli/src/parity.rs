@@ -846,7 +846,10 @@ pub fn libbpf_only(st: &Static, errno: i32, msg: &str, what: &str) -> Outcome {
 pub fn both_fail(lib: &Libbpf, errno: i32, msg: &str) -> Outcome {
     let mut row = Outcome::new(Cat::BothFail);
     let same = match lib.errno() {
-        Some(le) if le == errno => "same errno".to_string(),
+        // bpfld reports the kernel-internal ENOTSUPP as EOPNOTSUPP.
+        Some(le) if le == errno || (le == 524 && errno == libc::EOPNOTSUPP) => {
+            "same errno".to_string()
+        }
         Some(le) => format!("errno differs: libbpf {}", errno_name(le)),
         None => "libbpf gave no errno".to_string(),
     };
