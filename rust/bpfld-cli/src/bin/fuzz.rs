@@ -2277,6 +2277,16 @@ fn cmd_run(o: Opts) -> i32 {
     for l in fz.pre_existing.clone() {
         fz.say(&format!("# kernel log before the run: {l}"));
     }
+    // KASAN reports only its first bug unless kasan_multi_shot: after one before the run
+    // (the debug kernel sometimes has one while booting under heavy load, from an
+    // interrupt in start_kernel, before bpfld is loaded) it would stay silent about the
+    // inputs. Such a boot cannot fuzz.
+    let multi_shot = std::fs::read_to_string("/proc/cmdline")
+        .is_ok_and(|c| c.split_whitespace().any(|w| w == "kasan_multi_shot"));
+    if !multi_shot && fz.pre_existing.iter().any(|l| l.contains("KASAN")) {
+        fz.say("# KASAN reported a bug before the run and reports only one: boot again");
+        return 3;
+    }
 
     // Baseline: every corpus object unmutated; the first that loads is the canary.
     let base_start = Instant::now();
