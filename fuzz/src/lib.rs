@@ -10,7 +10,9 @@
 pub mod mutate;
 
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
-use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{
+    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
+};
 use bpfld_core::elf::Elf;
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::Object;
@@ -105,8 +107,7 @@ struct HostileKernel<'d> {
 
 impl KernelBtf for HostileKernel<'_> {
     fn find(&self, _: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
-        let index = if kind == BtfKind::Func { &self.funcs } else { &self.core };
-        let id = index.find(&self.btf, name, kind).ok()??;
+        let id = find_in_kernel(&self.btf, &self.core, Some(&self.funcs), name, kind).ok()??;
         Some(KernelType {
             btf_obj_id: 0,
             type_id: id,

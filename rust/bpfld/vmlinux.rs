@@ -26,7 +26,9 @@
 use crate::ffi;
 use crate::kalloc::KAlloc;
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
-use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{
+    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
+};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
 use bpfld_core::plan::{KernelBtf, KernelType};
@@ -167,16 +169,9 @@ impl KernelBtf for Vmlinux {
         if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
             return None;
         }
-        // By index: the FUNC index for FUNCs, the CO-RE index for other named kinds
-        // (the same answers as a scan of every type, in a binary search).
-        let id = match kind {
-            BtfKind::Func => match self.funcs() {
-                Some(f) => f.find(&self.btf, name, kind),
-                None => self.btf.find_by_name_kind(name, kind),
-            },
-            BtfKind::Void => self.btf.find_by_name_kind(name, kind),
-            _ => self.index.find(&self.btf, name, kind),
-        };
+        // By index (the same answers as a scan of every type, in a binary search).
+        let funcs = if kind == BtfKind::Func { self.funcs() } else { None };
+        let id = find_in_kernel(&self.btf, &self.index, funcs, name, kind);
         Some(KernelType {
             btf_obj_id: 0,
             type_id: id.ok()??,

@@ -7,7 +7,9 @@
 //! reads them, so that a load sees the same values.
 
 use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
-use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{
+    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
+};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType};
@@ -107,24 +109,18 @@ impl KernelBtf for HostBtf {
         if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
             return None;
         }
-        let id = match kind {
-            BtfKind::Func => {
-                let funcs = self.funcs.get_or_init(|| {
-                    func_index_in(
-                        &self.btf,
-                        1..self.btf.type_count(),
-                        &mut VecAlloc::default(),
-                    )
-                    .ok()
-                });
-                match funcs {
-                    Some(f) => f.find(&self.btf, name, kind),
-                    None => self.btf.find_by_name_kind(name, kind),
-                }
-            }
-            BtfKind::Void => self.btf.find_by_name_kind(name, kind),
-            _ => self.index.find(&self.btf, name, kind),
+        // The FUNC index is built at the first FUNC lookup.
+        let funcs = if kind == BtfKind::Func {
+            self.funcs
+                .get_or_init(|| {
+                    let ids = 1..self.btf.type_count();
+                    func_index_in(&self.btf, ids, &mut VecAlloc::default()).ok()
+                })
+                .as_ref()
+        } else {
+            None
         };
+        let id = find_in_kernel(&self.btf, &self.index, funcs, name, kind);
         Some(KernelType {
             btf_obj_id: 0,
             type_id: id.ok()??,

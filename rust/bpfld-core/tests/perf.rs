@@ -13,7 +13,9 @@
 //! check that the results are the same on every run. Inputs that are missing are skipped.
 
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
-use bpfld_core::core_relo::{func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target};
+use bpfld_core::core_relo::{
+    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
+};
 use bpfld_core::elf::Elf;
 use bpfld_core::error::{Error, Kind};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
@@ -94,11 +96,7 @@ impl KernelBtf for Kernel {
         if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
             return None;
         }
-        let id = match kind {
-            BtfKind::Func => self.funcs.find(&self.btf, name, kind),
-            BtfKind::Void => self.btf.find_by_name_kind(name, kind),
-            _ => self.index.find(&self.btf, name, kind),
-        };
+        let id = find_in_kernel(&self.btf, &self.index, Some(&self.funcs), name, kind);
         Some(KernelType {
             btf_obj_id: 0,
             type_id: id.ok()??,

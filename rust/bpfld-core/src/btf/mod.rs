@@ -485,7 +485,7 @@ pub struct RawHeads<'a> {
     pub(crate) named: u32,
 }
 
-impl RawHeads<'_> {
+impl<'a> RawHeads<'a> {
     /// The number of named non-FUNC types of `ids`, if it is known without a walk
     /// (`ids` are all the records).
     pub fn named_in(&self, ids: &Range<u32>) -> Option<usize> {
@@ -494,12 +494,11 @@ impl RawHeads<'_> {
         (ids.start == self.start_id && ids.end as usize == end).then_some(self.named as usize)
     }
 
-    /// Call `f(id, kind, name_off)` for each type of `ids`, in order.
-    pub fn for_each(
+    /// `(id, kind, name_off)` of each type of `ids`, in order.
+    pub fn iter(
         &self,
         ids: Range<u32>,
-        mut f: impl FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
-    ) -> Result<'static, ()> {
+    ) -> Result<'static, impl Iterator<Item = Result<'static, (u32, BtfKind, u32)>> + 'a> {
         let not_found =
             |id| Error::new(crate::error::Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(id));
         let (Some(lo), Some(hi)) = (
@@ -512,17 +511,17 @@ impl RawHeads<'_> {
             .offsets
             .get((lo as usize).saturating_add(1)..(hi as usize).saturating_add(1))
             .ok_or_else(|| not_found(ids.end))?;
-        for (id, &off) in ids.zip(offs) {
+        let data = self.data;
+        Ok(ids.zip(offs).map(move |(id, &off)| {
             let off = off as usize;
-            let (Some(name_off), Some(kind)) = (
-                crate::bytes::u32_at(self.data, off),
-                crate::bytes::u32_at(self.data, off.saturating_add(4))
+            match (
+                crate::bytes::u32_at(data, off),
+                crate::bytes::u32_at(data, off.saturating_add(4))
                     .and_then(|info| BtfKind::from_u32((info >> 24) & 0x1f)),
-            ) else {
-                return Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(id)));
-            };
-            f(id, kind, name_off)?;
-        }
-        Ok(())
+            ) {
+                (Some(name_off), Some(kind)) => Ok((id, kind, name_off)),
+                _ => Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(id))),
+            }
+        }))
     }
 }

@@ -259,17 +259,7 @@ where
         BD: Deref<Target = [u8]>,
         BO: Deref<Target = [u32]>,
     {
-        if base.is_split() {
-            return Err(Error::new(Kind::Unsupported(
-                "split BTF on top of split BTF",
-            )));
-        }
-        Self::build(
-            blob,
-            offsets,
-            Some((base.string_section(), base.hdr.str_len, base.type_count())),
-            Checks::Full,
-        )
+        Self::build_split(blob, offsets, base, Checks::Full)
     }
 
     /// [`Btf::parse_split`] for a loaded module's BTF (`/sys/kernel/btf/MODULE`),
@@ -278,6 +268,19 @@ where
         blob: D,
         offsets: O,
         base: &Btf<BD, BO>,
+    ) -> Result<'static, Self>
+    where
+        BD: Deref<Target = [u8]>,
+        BO: Deref<Target = [u32]>,
+    {
+        Self::build_split(blob, offsets, base, Checks::Structure)
+    }
+
+    fn build_split<BD, BO>(
+        blob: D,
+        offsets: O,
+        base: &Btf<BD, BO>,
+        checks: Checks,
     ) -> Result<'static, Self>
     where
         BD: Deref<Target = [u8]>,
@@ -292,7 +295,7 @@ where
             blob,
             offsets,
             Some((base.string_section(), base.hdr.str_len, base.type_count())),
-            Checks::Structure,
+            checks,
         )
     }
 
@@ -1021,6 +1024,16 @@ where
         }
     }
 
+    /// The first words of every record ([`Types::raw_heads`]).
+    fn heads(&self) -> super::RawHeads<'_> {
+        super::RawHeads {
+            data: &self.data,
+            offsets: &self.offsets,
+            start_id: self.start_id,
+            named: self.named,
+        }
+    }
+
     /// Byte offset of the record of local type `id`.
     pub(crate) fn record_offset(&self, id: u32) -> Result<'static, usize> {
         if id == 0 {
@@ -1158,16 +1171,11 @@ where
     }
 
     fn raw_heads(&self) -> Option<super::RawHeads<'_>> {
-        Some(super::RawHeads {
-            data: &self.data,
-            offsets: &self.offsets,
-            start_id: self.start_id,
-            named: self.named,
-        })
+        Some(self.heads())
     }
 
-    /// The provided method's result, reading only the kind and name of each record: the
-    /// kernel's attach target and kfunc lookups scan all of vmlinux once per name.
+    /// The provided method's result, reading only the kind and name of each record
+    /// ([`Types::raw_heads`]).
     fn find_by_name_kind(&self, name: &str, kind: BtfKind) -> Result<'static, Option<u32>> {
         if kind == BtfKind::Void && name == "void" {
             return Ok(Some(0));
@@ -1177,20 +1185,11 @@ where
             // provided method reports that.
             return find_by_name_kind_slow(self, name, kind);
         }
-        let data: &[u8] = &self.data;
         let strs = self.strings();
-        let want = kind.as_u32();
-        for (i, &off) in self.offsets.iter().enumerate().skip(1) {
-            let off = off as usize;
-            let (Some(name_off), Some(info)) = (
-                bytes::u32_at(data, off),
-                bytes::u32_at(data, off.saturating_add(4)),
-            ) else {
-                return Err(Error::malformed("corrupt BTF index").ctx(Ctx::BtfType(i as u32)));
-            };
-            if (info >> 24) & 0x1f == want && strs.eq_at(name_off, name.as_bytes()) {
-                // Base BTF: id == index, and the type count fits u32.
-                return Ok(Some(i as u32));
+        for head in self.heads().iter(self.local_ids())? {
+            let (id, k, name_off) = head?;
+            if k == kind && strs.eq_at(name_off, name.as_bytes()) {
+                return Ok(Some(id));
             }
         }
         Ok(None)

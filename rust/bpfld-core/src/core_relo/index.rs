@@ -296,7 +296,11 @@ fn walk_heads<T: Types + ?Sized>(
     mut f: impl FnMut(u32, BtfKind, u32) -> Result<'static, ()>,
 ) -> Result<'static, ()> {
     if let Some(raw) = types.raw_heads() {
-        return raw.for_each(ids, f);
+        for head in raw.iter(ids)? {
+            let (id, kind, name_off) = head?;
+            f(id, kind, name_off)?;
+        }
+        return Ok(());
     }
     for id in ids {
         let t = types.type_by_id(id)?;
@@ -397,6 +401,29 @@ pub fn func_index_in<A: Alloc, T: Types + ?Sized>(
     alloc: &mut A,
 ) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
     index_in(types, ids, alloc, Subset::Funcs)
+}
+
+/// The first type called `name` of kind `kind` in kernel BTF `types`, as
+/// `Types::find_by_name_kind` finds it, through its indexes: `funcs` ([`func_index_in`])
+/// for FUNCs, `core` ([`kernel_index_in`]) for the other named kinds; a scan for `void`,
+/// and for FUNCs without a FUNC index.
+pub fn find_in_kernel<T, C, F>(
+    types: &T,
+    core: &KernelIndex<C>,
+    funcs: Option<&KernelIndex<F>>,
+    name: &str,
+    kind: BtfKind,
+) -> Result<'static, Option<u32>>
+where
+    T: Types + ?Sized,
+    C: Deref<Target = [IndexEntry]>,
+    F: Deref<Target = [IndexEntry]>,
+{
+    match (kind, funcs) {
+        (BtfKind::Func, Some(f)) => f.find(types, name, kind),
+        (BtfKind::Func | BtfKind::Void, _) => types.find_by_name_kind(name, kind),
+        _ => core.find(types, name, kind),
+    }
 }
 
 /// The first index whose entry's key is not below `key` (binary search with checked

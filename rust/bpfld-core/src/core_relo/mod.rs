@@ -93,8 +93,8 @@ mod tests;
 mod selftests;
 
 pub use index::{
-    essential_name, essential_name_len, func_index_in, index_key, kernel_index_in, kind_family,
-    kinds_core_compat, Candidates, IndexEntry, KernelIndex,
+    essential_name, essential_name_len, find_in_kernel, func_index_in, index_key, kernel_index_in,
+    kind_family, kinds_core_compat, Candidates, IndexEntry, KernelIndex,
 };
 // For ksym and kfunc resolution (crate::externs), which checks types as CO-RE does.
 pub(crate) use compat::types_are_compat;
