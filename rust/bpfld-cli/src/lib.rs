@@ -5,6 +5,7 @@
 
 pub mod dev;
 pub mod host;
+pub mod kmsg;
 pub mod ktap;
 pub mod load;
 pub mod loaddir;

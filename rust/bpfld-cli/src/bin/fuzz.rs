@@ -48,6 +48,7 @@
 //! `--keep-going`. Exit status: 0 clean, 1 findings, 2 usage or environment error.
 
 use bpfld::dev::{Device, KLoad, KLoadOpts, DEVICE};
+use bpfld::kmsg::{KernelLog, OomReports};
 use bpfld::sys::{next_ids, obj_info, MapInfo, ProgInfo};
 use bpfld_core::btf::{self, Btf, BtfExt, BtfKind};
 use bpfld_core::elf::{self, Elf};
@@ -1511,7 +1512,7 @@ const SPLATS: &[&str] = &[
 
 /// The kernel log, read record by record as it grows, and the taint flags.
 struct Kmsg {
-    file: File,
+    log: KernelLog,
     taint: u64,
 }
 
@@ -1530,15 +1531,11 @@ fn is_splat(line: &str) -> bool {
 /// oom-killer" to "Killed process"): an input whose maps need more memory than the VM
 /// has gets its loading child OOM-killed, which is the expected outcome.
 fn splats(lines: &[String]) -> Vec<&String> {
-    let mut in_oom = false;
+    let mut oom = OomReports::default();
     lines
         .iter()
         .filter(|l| {
-            if l.contains("invoked oom-killer:") {
-                in_oom = true;
-            } else if l.contains("Killed process") {
-                in_oom = false;
-            }
+            let in_oom = oom.inside(l);
             is_splat(l) && !(in_oom && l.contains("Call Trace"))
         })
         .collect()
@@ -1662,38 +1659,15 @@ fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts) -> Loaded {
 
 impl Kmsg {
     fn open() -> Result<Kmsg, String> {
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open("/dev/kmsg")
-            .map_err(|e| format!("/dev/kmsg: {e}"))?;
         Ok(Kmsg {
-            file,
+            log: KernelLog::open()?,
             taint: read_taint(),
         })
     }
 
     /// The records logged since the last call (message text only).
     fn drain(&mut self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match self.file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let rec = String::from_utf8_lossy(&buf[..n]);
-                    // "prio,seq,usec,flags;text\n KEY=value..."
-                    let text = rec.split_once(';').map(|(_, t)| t).unwrap_or(&rec);
-                    let first = text.lines().next().unwrap_or("").to_string();
-                    out.push(first);
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
-                    out.push("[bpfld-fuzz: kernel log records were overwritten]".into());
-                }
-                Err(_) => break,
-            }
-        }
-        out
+        self.log.drain()
     }
 }
 

@@ -44,11 +44,12 @@
 //! load identically through the module.
 
 use bpfld::dev::{cstr, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
+use bpfld::kmsg::KernelLog;
 use bpfld::parity::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -200,61 +201,38 @@ fn enable_verity(path: &Path) -> Result<(), String> {
 }
 
 /// New `/dev/kmsg` records, read without blocking.
-struct Kmsg(Option<File>);
+struct Kmsg(Option<KernelLog>);
 
 impl Kmsg {
     /// Positioned after the last record so far.
     fn open() -> Kmsg {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open("/dev/kmsg")
-            .ok();
-        if let Some(f) = &f {
-            // SAFETY: lseek on an fd we own; SEEK_END on /dev/kmsg skips the backlog.
-            unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
-        }
-        Kmsg(f)
+        Kmsg(KernelLog::open_at_end().ok())
     }
 
     /// Messages since the last call that look like a kernel problem.
     fn problems(&mut self) -> Vec<String> {
-        let Some(f) = self.0.as_mut() else {
+        let Some(log) = self.0.as_mut() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let rec = String::from_utf8_lossy(&buf[..n]);
-                    let msg = rec.split_once(';').map_or(&*rec, |(_, m)| m);
-                    let msg = msg.lines().next().unwrap_or("").trim();
-                    if [
-                        "WARNING:",
-                        "BUG:",
-                        "Oops",
-                        "KASAN",
-                        "UBSAN",
-                        "general protection",
-                        "Call Trace",
-                        "stack-protector",
-                        "rcu_sched self-detected stall",
-                    ]
-                    .iter()
-                    .any(|p| msg.contains(p))
-                    {
-                        out.push(msg.to_string());
-                    }
-                }
-                // EPIPE: records were overwritten before we read them; go on.
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
-                Err(_) => break,
-            }
-        }
-        out
+        log.drain()
+            .into_iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| {
+                [
+                    "WARNING:",
+                    "BUG:",
+                    "Oops",
+                    "KASAN",
+                    "UBSAN",
+                    "general protection",
+                    "Call Trace",
+                    "stack-protector",
+                    "rcu_sched self-detected stall",
+                ]
+                .iter()
+                .any(|p| m.contains(p))
+            })
+            .collect()
     }
 }
 

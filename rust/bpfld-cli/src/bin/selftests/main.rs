@@ -333,15 +333,11 @@ fn dmesg_no_warnings(_: &Env) -> Outcome {
     };
     // An OOM report (stress_oom_kill_mid_load causes one) carries a stack trace
     // between "invoked oom-killer" and "Killed process"; only that is expected.
-    let mut in_oom = false;
+    let mut oom = bpfld::kmsg::OomReports::default();
     let bad: Vec<&str> = log
         .lines()
         .filter(|l| {
-            if l.contains("invoked oom-killer:") {
-                in_oom = true;
-            } else if l.contains("Out of memory: Killed process") {
-                in_oom = false;
-            }
+            let in_oom = oom.inside(l);
             let bad = [
                 "WARNING:",
                 "BUG:",

@@ -19,6 +19,7 @@
 use super::{fail, Env};
 use crate::util::{self, fd_count, run, Snapshot};
 use bpfld::dev::{digest_arg, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
+use bpfld::kmsg::KernelLog;
 use bpfld::ktap::Outcome;
 use bpfld::sys::{obj_info, MapInfo, ProgInfo};
 use bpfld::uapi;
@@ -1889,52 +1890,18 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
 // ---------------------------------------------------------------------------------
 // 6. Out of memory in the middle of a load.
 
-/// `MemAvailable` in /proc/meminfo, in KiB.
-fn mem_available_kib() -> u64 {
+/// A field of /proc/meminfo (`"MemAvailable:"`), in KiB; 0 if missing.
+fn meminfo_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
 
-/// The kernel log from now on, read without blocking.
-struct KernelLog(File);
-
-impl KernelLog {
-    fn open() -> Result<KernelLog, String> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open("/dev/kmsg")
-            .map_err(|e| format!("/dev/kmsg: {e}"))?;
-        // SAFETY: lseek(2) on our fd: skip to the end of the ring buffer.
-        unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_END) };
-        Ok(KernelLog(f))
-    }
-
-    /// The messages logged since the last call.
-    fn drain(&mut self) -> Vec<String> {
-        use std::io::Read;
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match self.0.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let rec = String::from_utf8_lossy(&buf[..n]);
-                    let msg = rec.split_once(';').map(|x| x.1).unwrap_or(&rec);
-                    out.push(msg.lines().next().unwrap_or("").to_string());
-                }
-                // EPIPE: records were overwritten; go on with the next ones.
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
-                Err(_) => break,
-            }
-        }
-        out
-    }
+fn mem_available_kib() -> u64 {
+    meminfo_kib("MemAvailable:")
 }
 
 /// Set `/proc/self/oom_score_adj`, returning the old value.
@@ -1957,7 +1924,7 @@ pub fn oom_kill_mid_load(env: &Env) -> Outcome {
     let _w = Watchdog::start("stress_oom_kill_mid_load", 600);
     outcome((|| {
         let obj = guest_object(env, "oom_map")?;
-        let mut klog = KernelLog::open()?;
+        let mut klog = KernelLog::open_at_end()?;
         let before = Snapshot::take();
         let avail0 = mem_available_kib();
         let old = oom_score_adj("-1000")?;
@@ -2041,13 +2008,7 @@ pub fn oom_kill_mid_load(env: &Env) -> Outcome {
 }
 
 fn total_ram_mib() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        / 1024
+    meminfo_kib("MemTotal:") / 1024
 }
 
 #[cfg(test)]

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! The kernel log (`/dev/kmsg`), read without blocking, for the tools that watch the
+//! kernel while they load: the fuzzer, the parity harness and the selftests.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+
+/// The line [`KernelLog::drain`] puts where records were overwritten before being read.
+pub const OVERWRITTEN: &str = "[kernel log records were overwritten before they were read]";
+
+/// A reader of `/dev/kmsg`.
+pub struct KernelLog(File);
+
+impl KernelLog {
+    /// From the oldest record still in the ring buffer.
+    pub fn open() -> Result<KernelLog, String> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map(KernelLog)
+            .map_err(|e| format!("/dev/kmsg: {e}"))
+    }
+
+    /// From the next record on.
+    pub fn open_at_end() -> Result<KernelLog, String> {
+        let log = Self::open()?;
+        // SAFETY: lseek(2) on an fd we own; SEEK_END on /dev/kmsg skips the backlog.
+        unsafe { libc::lseek(log.0.as_raw_fd(), 0, libc::SEEK_END) };
+        Ok(log)
+    }
+
+    /// The first line of each record logged since the last call (its text, without the
+    /// `prio,seq,usec,flags;` prefix); [`OVERWRITTEN`] where records were lost.
+    pub fn drain(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let rec = String::from_utf8_lossy(&buf[..n]);
+                    let text = rec.split_once(';').map_or(&*rec, |(_, t)| t);
+                    out.push(text.lines().next().unwrap_or("").to_string());
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => out.push(OVERWRITTEN.into()),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// Follows OOM reports through log lines: from "invoked oom-killer" to "Killed process".
+/// A report's stack trace is expected when a load runs the machine out of memory; the
+/// callers leave it out of what they call a splat.
+#[derive(Default)]
+pub struct OomReports {
+    inside: bool,
+}
+
+impl OomReports {
+    /// Whether `line`, the next line of the log, is inside an OOM report.
+    pub fn inside(&mut self, line: &str) -> bool {
+        if line.contains("invoked oom-killer:") {
+            self.inside = true;
+        } else if line.contains("Killed process") {
+            self.inside = false;
+        }
+        self.inside
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OomReports;
+
+    #[test]
+    fn oom_reports_span_from_the_invocation_to_the_kill() {
+        let lines = [
+            "WARNING: before",
+            "bpfld-load invoked oom-killer: gfp_mask=0x2cc2",
+            "Call Trace:",
+            "Out of memory: Killed process 302 (bpfld-selftests)",
+            "Call Trace:",
+        ];
+        let mut o = OomReports::default();
+        let inside: Vec<bool> = lines.iter().map(|l| o.inside(l)).collect();
+        assert_eq!(inside, [false, true, true, false, false]);
+    }
+}
