@@ -109,7 +109,7 @@ pub fn cstr_e<'a>(
     max: usize,
     what: &'static str,
 ) -> Result<'a, &'a str> {
-    cstr(table, off, max).ok_or(Error::malformed(what))
+    cstr(table, off, max).ok_or_else(|| Error::malformed(what))
 }
 
 /// `a + b` for offsets, with an error on overflow.

@@ -296,10 +296,10 @@ impl<'a> Elf<'a> {
         if hdr.sh_type == SHT_NOBITS {
             return Ok(&[]);
         }
-        bytes::slice(self.data, hdr.sh_offset, hdr.sh_size).ok_or(
+        bytes::slice(self.data, hdr.sh_offset, hdr.sh_size).ok_or_else(|| {
             Error::malformed("section extends past the end of the file")
-                .ctx(Ctx::Value(What::Offset, hdr.sh_offset)),
-        )
+                .ctx(Ctx::Value(What::Offset, hdr.sh_offset))
+        })
     }
 
     fn raw_header(&self, index: u32) -> Result<'a, SectionHeader> {
@@ -407,10 +407,10 @@ impl<'a> Elf<'a> {
             .symtab
             .get(off..off.saturating_add(SYM_SIZE as usize))
             .filter(|b| b.len() == SYM_SIZE as usize)
-            .ok_or(
+            .ok_or_else(|| {
                 Error::malformed("symbol index out of range")
-                    .ctx(Ctx::Value(What::Index, u64::from(index))),
-            )?;
+                    .ctx(Ctx::Value(What::Index, u64::from(index)))
+            })?;
         let sym = read_sym(b).ok_or(Error::malformed("truncated symbol"))?;
         let name = bytes::cstr_checked(
             self.strtab,
@@ -466,7 +466,7 @@ impl<'a> Elf<'a> {
 
 fn read_header(data: &[u8]) -> Result<'static, Header> {
     let ident: [u8; 16] =
-        bytes::array(data, 0).ok_or(hdr_err("file too short for an ELF header"))?;
+        bytes::array(data, 0).ok_or_else(|| hdr_err("file too short for an ELF header"))?;
     if ident.get(..SELFMAG) != Some(&ELFMAG[..]) {
         return Err(hdr_err("not an ELF file (bad magic)"));
     }
@@ -488,9 +488,9 @@ fn read_header(data: &[u8]) -> Result<'static, Header> {
     if ident.get(EI_VERSION) != Some(&EV_CURRENT) {
         return Err(hdr_err("unknown ELF version"));
     }
-    let h = |o| u16_at(data, o).ok_or(hdr_err("truncated ELF header"));
-    let w = |o| u32_at(data, o).ok_or(hdr_err("truncated ELF header"));
-    let q = |o| u64_at(data, o).ok_or(hdr_err("truncated ELF header"));
+    let h = |o| u16_at(data, o).ok_or_else(|| hdr_err("truncated ELF header"));
+    let w = |o| u32_at(data, o).ok_or_else(|| hdr_err("truncated ELF header"));
+    let q = |o| u64_at(data, o).ok_or_else(|| hdr_err("truncated ELF header"));
     let ehdr = Header {
         e_ident: ident,
         e_type: h(16)?,
@@ -537,7 +537,7 @@ fn read_header(data: &[u8]) -> Result<'static, Header> {
 fn section_counts(data: &[u8], ehdr: &Header) -> Result<'static, (u32, u32)> {
     let first = bytes::slice(data, ehdr.e_shoff, SHDR_SIZE)
         .and_then(read_shdr)
-        .ok_or(hdr_err("section header table past end of file"))?;
+        .ok_or_else(|| hdr_err("section header table past end of file"))?;
     let shnum = match ehdr.e_shnum {
         0 => first.sh_size,
         n => u64::from(n),

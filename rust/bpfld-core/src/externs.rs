@@ -186,12 +186,12 @@ pub fn resolve<'a, A: Alloc>(
         }
     }
     if let Some(first) = need_config {
-        let cfg = config.ok_or(
+        let cfg = config.ok_or_else(|| {
             Error::new(Kind::Unsupported(
                 "CONFIG_ externs need the kernel's configuration, which is not available",
             ))
-            .ctx(Ctx::Extern(first)),
-        )?;
+            .ctx(Ctx::Extern(first))
+        })?;
         for (e, st) in obj.externs.iter().zip(state.iter_mut()) {
             let Some(k) = e.kcfg() else { continue };
             if st.set || !e.name.starts_with("CONFIG_") {
@@ -204,12 +204,12 @@ pub fn resolve<'a, A: Alloc>(
         }
     }
     if let Some(first) = need_symbols {
-        let syms = symbols.ok_or(
+        let syms = symbols.ok_or_else(|| {
             Error::new(Kind::Unsupported(
                 "typeless ksyms need kernel symbol addresses, which are not available",
             ))
-            .ctx(Ctx::Extern(first)),
-        )?;
+            .ctx(Ctx::Extern(first))
+        })?;
         // libbpf's kallsyms pass sets every ksym variable it finds, typed ones too.
         for (e, st) in obj.externs.iter().zip(state.iter_mut()) {
             let Some(k) = e.ksym() else { continue };

@@ -382,11 +382,13 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
             *len = len
                 .checked_add(cnt)
                 .filter(|&n| idx(n) <= limits::MAX_PROG_INSNS)
-                .ok_or(Error::limit(
-                    "instructions after linking",
-                    u64::from(*len).saturating_add(u64::from(cnt)),
-                    limits::MAX_PROG_INSNS,
-                ))?;
+                .ok_or_else(|| {
+                    Error::limit(
+                        "instructions after linking",
+                        u64::from(*len).saturating_add(u64::from(cnt)),
+                        limits::MAX_PROG_INSNS,
+                    )
+                })?;
             Ok(())
         };
         // The entry's call graph, then its exception callback's (libbpf appends the
@@ -881,10 +883,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 } else {
                     BtfKind::Func
                 };
-                let found = find_attach(k, t.module, t.prefix, t.name, kind).ok_or(
+                let found = find_attach(k, t.module, t.prefix, t.name, kind).ok_or_else(|| {
                     Error::new(Kind::NotFound("BTF attach target in the kernel"))
-                        .ctx(Ctx::Symbol(t.name)),
-                )?;
+                        .ctx(Ctx::Symbol(t.name))
+                })?;
                 Some(found)
             }
             (BtfSource::None, _) => None,
@@ -1532,11 +1534,12 @@ impl<A: Alloc> StructOps<A> {
                 let mc = Ctx::Symbol(mname);
                 let moff = member.bit_offset / 8;
                 let msize = btf.resolve_size(member.type_id).ctx(mc).ctx(c)?;
-                let mdata = bytes::slice(m.data, u64::from(moff), u64::from(msize)).ok_or(
-                    Error::malformed("struct_ops member outside its data")
-                        .ctx(mc)
-                        .ctx(c),
-                )?;
+                let mdata =
+                    bytes::slice(m.data, u64::from(moff), u64::from(msize)).ok_or_else(|| {
+                        Error::malformed("struct_ops member outside its data")
+                            .ctx(mc)
+                            .ctx(c)
+                    })?;
                 let prog = obj
                     .st_ops_funcs
                     .iter()

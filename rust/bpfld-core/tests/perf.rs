@@ -208,11 +208,14 @@ fn plan_objects() {
             };
             let name = obj_path.file_name().unwrap().to_string_lossy().into_owned();
             let mut times = vec![];
+            let mut parse_times = vec![];
             let mut outcome = String::new();
             for _ in 0..iters() {
                 let mut a = Heap;
+                let t = Instant::now();
                 let elf = Elf::parse(&data, &mut a).unwrap();
                 let obj = Object::parse(elf, &name, &mut a).unwrap();
+                parse_times.push(t.elapsed().as_nanos() as u64);
                 let t = Instant::now();
                 let r = Plan::build_with(&obj, &kinfo, Some(&k), &opts, &mut a);
                 times.push(t.elapsed().as_nanos() as u64);
@@ -222,7 +225,8 @@ fn plan_objects() {
                 };
             }
             println!(
-                "PERF plan {name} on {}: {:.3} ms ({outcome})",
+                "PERF parse {name}: {:.3} ms, plan on {}: {:.3} ms ({outcome})",
+                median(parse_times),
                 path.display(),
                 median(times)
             );

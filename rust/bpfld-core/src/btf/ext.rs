@@ -226,11 +226,11 @@ impl<'a, R: ExtRecord> InfoSection<'a, R> {
             let len = (num as usize)
                 .checked_mul(rec_size)
                 .filter(|&l| l <= body.len())
-                .ok_or(
+                .ok_or_else(|| {
                     Error::malformed(".BTF.ext block runs past its subsection")
                         .ctx(block)
-                        .ctx(what),
-                )?;
+                        .ctx(what)
+                })?;
             let (recs, tail) = (
                 body.get(..len).unwrap_or(&[]),
                 body.get(len..).unwrap_or(&[]),
@@ -402,7 +402,7 @@ fn subsection<'a, R: ExtRecord>(
     }
     let start = u64::from(hdr_len).saturating_add(u64::from(off));
     let sub = bytes::slice(ext, start, u64::from(len))
-        .ok_or(Error::malformed(".BTF.ext subsection runs past the section").ctx(what))?;
+        .ok_or_else(|| Error::malformed(".BTF.ext subsection runs past the section").ctx(what))?;
     InfoSection::parse(sub)
 }
 

@@ -191,7 +191,7 @@ where
             let b = self
                 .strings()
                 .bytes(name_off)
-                .ok_or(fail("parameter name offset outside the string section"))?;
+                .ok_or_else(|| fail("parameter name offset outside the string section"))?;
             if !super::parse::is_ident(b) {
                 return Err(fail("parameter name is not a valid identifier"));
             }

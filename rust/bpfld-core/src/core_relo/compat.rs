@@ -130,7 +130,7 @@ impl Stack {
     }
 
     fn push(&mut self, f: Frame) -> Result<'static, ()> {
-        let slot = self.frames.get_mut(self.len).ok_or(too_deep())?;
+        let slot = self.frames.get_mut(self.len).ok_or_else(|| too_deep())?;
         *slot = f;
         self.len = self.len.saturating_add(1);
         Ok(())

@@ -410,11 +410,11 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
         relo_idx: u32,
     ) -> Result<'l, CoreOutcome> {
         let at = Ctx::Reloc(relo_idx);
-        let kind = CoreReloKind::from_u32(relo.kind).ok_or(
+        let kind = CoreReloKind::from_u32(relo.kind).ok_or_else(|| {
             Error::new(Kind::Unsupported("CO-RE relocation kind"))
                 .ctx(Ctx::Value(What::Id, u64::from(relo.kind)))
-                .ctx(at),
-        )?;
+                .ctx(at)
+        })?;
         let lt = local.type_by_id(relo.type_id).map_err(|e| e.ctx(at))?;
         let name = lt.name().map_err(|e| e.ctx(at))?;
         let named = |e: Error<'static>| -> Error<'l> {

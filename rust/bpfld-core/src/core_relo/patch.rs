@@ -36,10 +36,10 @@ fn poison(insns: &mut [Insn], idx: usize, n: usize) -> Result<'static, Patched> 
     let end = idx
         .checked_add(n)
         .ok_or(Error::malformed("instruction index overflow"))?;
-    let slots = insns.get_mut(idx..end).ok_or(
+    let slots = insns.get_mut(idx..end).ok_or_else(|| {
         Error::malformed("CO-RE relocated instruction past the program's end")
-            .ctx(Ctx::Insn(idx as u32)),
-    )?;
+            .ctx(Ctx::Insn(idx as u32))
+    })?;
     for i in slots {
         *i = Insn {
             code: CALL,
@@ -75,9 +75,9 @@ fn size_code(bytes: u32) -> Option<u8> {
 /// for value mismatches, the value found; the caller adds the relocation and program.
 pub fn patch(insns: &mut [Insn], idx: usize, o: &CoreOutcome) -> Result<'static, Patched> {
     let at = Ctx::Insn(u32::try_from(idx).unwrap_or(u32::MAX));
-    let insn = *insns
-        .get(idx)
-        .ok_or(Error::malformed("CO-RE relocated instruction past the program's end").ctx(at))?;
+    let insn = *insns.get(idx).ok_or_else(|| {
+        Error::malformed("CO-RE relocated instruction past the program's end").ctx(at)
+    })?;
     match insn.class() {
         BPF_ALU | BPF_ALU64 => {
             if insn.code & 0x08 != BPF_K {
@@ -134,11 +134,11 @@ pub fn patch(insns: &mut [Insn], idx: usize, o: &CoreOutcome) -> Result<'static,
                     .ctx(Ctx::Value(What::Size, u64::from(o.orig_sz)))
                     .ctx(at));
                 }
-                let sz = size_code(o.new_sz).ok_or(
+                let sz = size_code(o.new_sz).ok_or_else(|| {
                     Error::malformed("CO-RE relocated field size is not 1, 2, 4 or 8 bytes")
                         .ctx(Ctx::Value(What::Size, u64::from(o.new_sz)))
-                        .ctx(at),
-                )?;
+                        .ctx(at)
+                })?;
                 code = (insn.code & 0xe0) | sz | insn.class();
             }
             if let Some(i) = insns.get_mut(idx) {

@@ -16,7 +16,7 @@ use core::fmt;
 use super::compat::{fields_are_compat, types_are_compat, types_match};
 use super::index::essential_name;
 use super::CoreReloKind;
-use crate::btf::{Array, BtfKind, CoreRelo, Types};
+use crate::btf::{Array, BtfKind, CoreRelo, Members, Types};
 use crate::error::{Ctx, Error, Result, What};
 use crate::limits::MAX_CORE_SPEC_LEN;
 
@@ -101,7 +101,10 @@ impl Spec {
     }
 
     fn push_acc(&mut self, a: Accessor) -> Result<'static, ()> {
-        let slot = self.acc.get_mut(self.len).ok_or(too_long(self.len))?;
+        let slot = self
+            .acc
+            .get_mut(self.len)
+            .ok_or_else(|| too_long(self.len))?;
         *slot = a;
         self.len = self.len.saturating_add(1);
         Ok(())
@@ -111,7 +114,7 @@ impl Spec {
         let slot = self
             .raw
             .get_mut(self.raw_len)
-            .ok_or(too_long(self.raw_len))?;
+            .ok_or_else(|| too_long(self.raw_len))?;
         *slot = idx;
         self.raw_len = self.raw_len.saturating_add(1);
         Ok(())
@@ -177,7 +180,7 @@ fn parse_access(s: &str, spec: &mut Spec) -> Result<'static, ()> {
                 .checked_mul(10)
                 .and_then(|v| v.checked_add(u32::from(c.wrapping_sub(b'0'))))
                 .filter(|&v| v <= i32::MAX as u32)
-                .ok_or(bad("CO-RE access string index does not fit an int"))?;
+                .ok_or_else(|| bad("CO-RE access string index does not fit an int"))?;
         }
         if spec.raw_len == MAX_CORE_SPEC_LEN {
             return Err(too_long(spec.raw_len));
@@ -230,7 +233,7 @@ pub(super) fn parse<L: Types + ?Sized>(
         let e = u16::try_from(first)
             .ok()
             .and_then(|i| t.enum_values().ok()?.get(i))
-            .ok_or(bad("CO-RE enumerator index past the enum's last value"))?;
+            .ok_or_else(|| bad("CO-RE enumerator index past the enum's last value"))?;
         if let Some(a) = spec.acc.first_mut() {
             a.name_off = e.name_off;
             a.named = true;
@@ -256,7 +259,7 @@ pub(super) fn parse<L: Types + ?Sized>(
             let m = u16::try_from(idx)
                 .ok()
                 .and_then(|i| t.members().ok()?.get(i))
-                .ok_or(bad("CO-RE access index past the last member").ctx(at))?;
+                .ok_or_else(|| bad("CO-RE access index past the last member").ctx(at))?;
             spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
             if m.name_off != 0 {
                 if m.name()?.is_empty() {
@@ -324,7 +327,7 @@ fn match_member<L: Types + ?Sized>(
     let lm = u16::try_from(la.idx)
         .ok()
         .and_then(|i| lt.members().ok()?.get(i))
-        .ok_or(bad("CO-RE local accessor past the last member"))?;
+        .ok_or_else(|| bad("CO-RE local accessor past the last member"))?;
     let local_name = lm.name()?;
 
     let root = targ.skip_mods_and_typedefs(targ_id)?;
@@ -346,18 +349,21 @@ fn match_member<L: Types + ?Sized>(
         let f = depth
             .checked_sub(1)
             .and_then(|d| frames.get_mut(d))
-            .ok_or(bad("CO-RE member search stack underflow"))?;
+            .ok_or_else(|| bad("CO-RE member search stack underflow"))?;
         let m = targ
             .type_by_id(f.tid)?
             .members()?
             .get(f.i)
-            .ok_or(bad("CO-RE member search index past the last member"))?;
+            .ok_or_else(|| bad("CO-RE member search index past the last member"))?;
         spec.bit_offset = spec.bit_offset.wrapping_sub(m.bit_offset);
         spec.raw_len = spec.raw_len.saturating_sub(1);
         f.i = f.i.saturating_add(1);
         Ok(())
     };
 
+    // The members of the type on top, fetched again only when that type changes.
+    let mut cached: Option<(u32, Members<'_>)> = None;
+    let local_name = local_name.as_bytes();
     loop {
         let Some(&top) = depth.checked_sub(1).and_then(|d| frames.get(d)) else {
             return Ok(None);
@@ -371,22 +377,34 @@ fn match_member<L: Types + ?Sized>(
             undo(&mut frames, depth, spec)?;
             continue;
         }
-        let t = targ.type_by_id(top.tid)?;
-        let m = t
-            .members()?
+        let members = match cached {
+            Some((tid, ms)) if tid == top.tid => ms,
+            _ => {
+                let ms = targ.type_by_id(top.tid)?.members()?;
+                cached = Some((top.tid, ms));
+                ms
+            }
+        };
+        let m = members
             .get(top.i)
-            .ok_or(bad("CO-RE member search index past the last member"))?;
+            .ok_or_else(|| bad("CO-RE member search index past the last member"))?;
         if spec.raw_len == MAX_CORE_SPEC_LEN {
             return Err(too_long(spec.raw_len));
         }
         spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
         spec.push_raw(u32::from(top.i))?;
 
-        let name = m.name()?;
+        // Names compared as bytes: equal to the local (UTF-8) name or not, the target's
+        // need no UTF-8 check of their own.
+        let name = m
+            .name_bytes()
+            .ok_or_else(|| bad("CO-RE target member name outside the strings"))?;
         if name.is_empty() {
             let inner = targ.skip_mods_and_typedefs(m.type_id)?;
             if inner.kind().is_composite() {
-                let f = frames.get_mut(depth).ok_or(too_long(spec.raw_len))?;
+                let f = frames
+                    .get_mut(depth)
+                    .ok_or_else(|| too_long(spec.raw_len))?;
                 *f = Frame {
                     tid: inner.id(),
                     i: 0,
@@ -414,7 +432,12 @@ fn match_member<L: Types + ?Sized>(
             undo(&mut frames, depth, spec)?;
             continue;
         }
-        undo(&mut frames, depth, spec)?;
+        // Not this member: undo its step and go on to the next.
+        spec.bit_offset = spec.bit_offset.wrapping_sub(m.bit_offset);
+        spec.raw_len = spec.raw_len.saturating_sub(1);
+        if let Some(f) = depth.checked_sub(1).and_then(|d| frames.get_mut(d)) {
+            f.i = f.i.saturating_add(1);
+        }
     }
 }
 

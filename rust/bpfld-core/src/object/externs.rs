@@ -492,9 +492,9 @@ fn layout_ksyms<A: Alloc>(
         let offset = u32::from(i).saturating_mul(4);
         match kind {
             BtfKind::Func => {
-                let (dummy_id, dummy_name) = dummy.ok_or(
-                    Error::malformed("kfunc in a second .ksyms DATASEC").ctx(Ctx::BtfType(vid)),
-                )?;
+                let (dummy_id, dummy_name) = dummy.ok_or_else(|| {
+                    Error::malformed("kfunc in a second .ksyms DATASEC").ctx(Ctx::BtfType(vid))
+                })?;
                 let nparams = b.type_by_id(proto)?.vlen();
                 for j in 0..nparams {
                     let needs = b
@@ -583,13 +583,13 @@ fn layout_kconfig<'a, A: Alloc>(
             let name = vt.name()?;
             let e = find_by_name(names_idx, externs, |e| e.name, name)
                 .and_then(|i| externs.get(crate::bytes::idx(i)))
-                .ok_or(
+                .ok_or_else(|| {
                     Error::new(Kind::NotFound("extern symbol for the .kconfig entry"))
-                        .ctx(Ctx::BtfType(vid)),
-                )?;
+                        .ctx(Ctx::BtfType(vid))
+                })?;
             e.kcfg()
                 .map(|k| k.data_off)
-                .ok_or(Error::malformed("ksym listed in .kconfig").ctx(Ctx::BtfType(vid)))?
+                .ok_or_else(|| Error::malformed("ksym listed in .kconfig").ctx(Ctx::BtfType(vid)))?
         };
         b.set_var_linkage(vid, BTF_VAR_GLOBAL_ALLOCATED)?;
         b.set_secinfo_offset(sec, i, data_off)?;

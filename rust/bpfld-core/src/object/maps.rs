@@ -311,23 +311,21 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
             n_data = n_data.saturating_add(1);
         }
         if st_ops_kind(s.name).is_some() && s.kind() == elf::SHT_PROGBITS {
-            let btf = obj
-                .btf
-                .as_ref()
-                .ok_or(Error::malformed("struct_ops without .BTF").ctx(Ctx::Section(s.name)))?;
-            let id = st_ops_datasec(&st_ids, s.name).ok_or(
-                Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(Ctx::Section(s.name)),
-            )?;
+            let btf = obj.btf.as_ref().ok_or_else(|| {
+                Error::malformed("struct_ops without .BTF").ctx(Ctx::Section(s.name))
+            })?;
+            let id = st_ops_datasec(&st_ids, s.name).ok_or_else(|| {
+                Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(Ctx::Section(s.name))
+            })?;
             n_data = n_data.saturating_add(usize::from(btf.type_by_id(id)?.vlen()));
         }
     }
     let mut n_btf = 0usize;
     let mut datasec = None;
     if let Some(shndx) = obj.maps_shndx {
-        let btf = obj
-            .btf
-            .as_ref()
-            .ok_or(Error::malformed("BTF-defined maps without .BTF").ctx(Ctx::Section(".maps")))?;
+        let btf = obj.btf.as_ref().ok_or_else(|| {
+            Error::malformed("BTF-defined maps without .BTF").ctx(Ctx::Section(".maps"))
+        })?;
         let id = btf
             .find_by_name_kind(".maps", BtfKind::Datasec)?
             .ok_or(Error::new(Kind::NotFound("DATASEC '.maps'")))?;
@@ -525,7 +523,7 @@ fn push_st_ops_maps<'a, A: Alloc>(
         let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
         let c = Ctx::Section(s.name);
         let ds = st_ops_datasec(st_ids, s.name)
-            .ok_or(Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(c))?;
+            .ok_or_else(|| Error::new(Kind::NotFound("struct_ops DATASEC")).ctx(c))?;
         for vi in btf.type_by_id(ds)?.secinfos()? {
             let var = btf.type_by_id(vi.type_id)?;
             let var_name = names.get(var.name_off())?;
@@ -547,11 +545,12 @@ fn push_st_ops_maps<'a, A: Alloc>(
                     .ctx(c));
             }
             let size = t.size().unwrap_or(0);
-            let data = bytes::slice(s.data, u64::from(vi.offset), u64::from(size)).ok_or(
-                Error::malformed("struct_ops variable beyond the end of its section")
-                    .ctx(vc)
-                    .ctx(c),
-            )?;
+            let data =
+                bytes::slice(s.data, u64::from(vi.offset), u64::from(size)).ok_or_else(|| {
+                    Error::malformed("struct_ops variable beyond the end of its section")
+                        .ctx(vc)
+                        .ctx(c)
+                })?;
             push(
                 tmp,
                 n,
@@ -925,11 +924,11 @@ pub(super) fn collect_slots<'a, A: Alloc>(
                     .checked_add(8)
                     .is_some_and(|e| e <= m.sec_offset.saturating_add(m.def_size))
             });
-        let (mi, map) = found.ok_or(
+        let (mi, map) = found.ok_or_else(|| {
             Error::new(Kind::NotFound("map containing this .values relocation"))
                 .ctx(sc)
-                .ctx(c),
-        )?;
+                .ctx(c)
+        })?;
         let mc = Ctx::Map(map.name);
         let target = match map.def.map_type {
             uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS | uapi::BPF_MAP_TYPE_HASH_OF_MAPS => {
@@ -944,19 +943,22 @@ pub(super) fn collect_slots<'a, A: Alloc>(
                     )
                     .ctx(mc));
                 }
-                let t = find_by_name(&maps_by_name, &obj.maps, |m| m.name, sym.name).ok_or(
-                    Error::new(Kind::NotFound("map referenced by 'values'"))
-                        .ctx(sc)
-                        .ctx(mc),
+                let t = find_by_name(&maps_by_name, &obj.maps, |m| m.name, sym.name).ok_or_else(
+                    || {
+                        Error::new(Kind::NotFound("map referenced by 'values'"))
+                            .ctx(sc)
+                            .ctx(mc)
+                    },
                 )?;
                 SlotTarget::Map(t)
             }
             uapi::BPF_MAP_TYPE_PROG_ARRAY => {
-                let pi = find_by_name(&progs_by_name, &obj.progs, |p| p.name, sym.name).ok_or(
-                    Error::new(Kind::NotFound("program referenced by 'values'"))
-                        .ctx(sc)
-                        .ctx(mc),
-                )?;
+                let pi = find_by_name(&progs_by_name, &obj.progs, |p| p.name, sym.name)
+                    .ok_or_else(|| {
+                        Error::new(Kind::NotFound("program referenced by 'values'"))
+                            .ctx(sc)
+                            .ctx(mc)
+                    })?;
                 let p = obj
                     .progs
                     .get(idx(pi))
@@ -980,11 +982,11 @@ pub(super) fn collect_slots<'a, A: Alloc>(
         };
         let values_off = map
             .values_off
-            .ok_or(Error::malformed("map has no 'values' member").ctx(mc))?;
+            .ok_or_else(|| Error::malformed("map has no 'values' member").ctx(mc))?;
         let within = r.offset.saturating_sub(map.sec_offset);
         let moff = within
             .checked_sub(values_off)
-            .ok_or(Error::malformed("relocation before the 'values' member").ctx(mc))?;
+            .ok_or_else(|| Error::malformed("relocation before the 'values' member").ctx(mc))?;
         if moff % 8 != 0 {
             return Err(Error::malformed("misaligned 'values' relocation").ctx(mc));
         }
@@ -1070,11 +1072,11 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
                         && r.offset >= m.sec_offset
                         && r.offset < m.sec_offset.saturating_add(m.def_size)
                 })
-                .ok_or(
+                .ok_or_else(|| {
                     Error::new(Kind::NotFound("struct_ops map at relocation offset"))
                         .ctx(sc)
-                        .ctx(c),
-                )?;
+                        .ctx(c)
+                })?;
             let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
             let t = btf.type_by_id(map.st_type_id)?;
             let moff_bits = r.offset.saturating_sub(map.sec_offset).saturating_mul(8);
@@ -1082,11 +1084,11 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
                 .members()?
                 .enumerate()
                 .find(|(_, m)| u64::from(m.bit_offset) == moff_bits)
-                .ok_or(
+                .ok_or_else(|| {
                     Error::malformed("struct_ops relocation not at a member")
                         .ctx(sc)
-                        .ctx(Ctx::Map(map.name)),
-                )?;
+                        .ctx(Ctx::Map(map.name))
+                })?;
             let mt = btf.skip_mods_and_typedefs(m.type_id)?;
             let is_fn_ptr = mt.kind() == BtfKind::Ptr
                 && btf
@@ -1112,11 +1114,11 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
                                 && u64::from(p.insn_off) == sym_insn
                         })
                 })
-                .ok_or(
+                .ok_or_else(|| {
                     Error::malformed("struct_ops member does not point to a struct_ops program")
                         .ctx(sc)
-                        .ctx(Ctx::Map(map.name)),
-                )?;
+                        .ctx(Ctx::Map(map.name))
+                })?;
             let slot = out
                 .get_mut(n)
                 .ok_or(Error::malformed("struct_ops relocation count"))?;

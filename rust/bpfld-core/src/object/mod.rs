@@ -620,11 +620,11 @@ fn collect_progs<'a, A: Alloc>(
                     .ctx(c),
             );
         }
-        let code = bytes::slice(sec.data, off, size).ok_or(
+        let code = bytes::slice(sec.data, off, size).ok_or_else(|| {
             Error::malformed("program crosses its section's end")
                 .ctx(Ctx::Prog(s.name))
-                .ctx(c),
-        )?;
+                .ctx(c)
+        })?;
         let is_text = Some(sec.index) == text;
         let global = s.bind() != elf::STB_LOCAL;
         let (spec, autoload, sec_name) = if is_text {
@@ -816,9 +816,10 @@ fn classify_reloc<'a, A: Alloc>(
         && sym.kind() == elf::STT_NOTYPE
     {
         // libbpf's `bpf_program__record_reloc`: the extern with this symbol.
-        let ext = RelocTargets::<A>::first(&targets.ext_by_sym, u64::from(sym_idx)).ok_or(
-            Error::malformed("relocation against an extern without a BTF declaration").ctx(sc),
-        )?;
+        let ext =
+            RelocTargets::<A>::first(&targets.ext_by_sym, u64::from(sym_idx)).ok_or_else(|| {
+                Error::malformed("relocation against an extern without a BTF declaration").ctx(sc)
+            })?;
         return Ok(RelocKind::Extern {
             ext,
             call: ins.is_call(),
@@ -857,13 +858,14 @@ fn classify_reloc<'a, A: Alloc>(
     }
     if Some(shndx) == obj.maps_shndx {
         let map = RelocTargets::<A>::first(&targets.btf_map_by_off, value)
-            .ok_or(Error::new(Kind::NotFound("map at this .maps offset")).ctx(sc))?;
+            .ok_or_else(|| Error::new(Kind::NotFound("map at this .maps offset")).ctx(sc))?;
         return Ok(RelocKind::Map { map });
     }
-    let map = RelocTargets::<A>::first(&targets.data_map_by_sec, u64::from(shndx)).ok_or(
-        Error::malformed("relocation against a section that is neither a map nor global data")
-            .ctx(sc),
-    )?;
+    let map =
+        RelocTargets::<A>::first(&targets.data_map_by_sec, u64::from(shndx)).ok_or_else(|| {
+            Error::malformed("relocation against a section that is neither a map nor global data")
+                .ctx(sc)
+        })?;
     Ok(RelocKind::Data {
         map,
         sym_off: value,
