@@ -107,6 +107,9 @@ impl Drop for Bpfld {
         // SAFETY: registered in `init`. The module cannot be unloaded while a file on
         // /dev/bpfld is open (fops.owner), so no ioctl is running.
         unsafe { ffi::bpfld_misc_deregister() };
+        // SAFETY: as above, no load is running; the pool's threads are stopped and
+        // waited for before the module's text goes.
+        unsafe { ffi::bpfld_pool_stop() };
         drop_state();
         pr_info!("unloaded\n");
     }

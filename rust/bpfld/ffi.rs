@@ -65,6 +65,8 @@ extern "C" {
         f: extern "C" fn(*mut c_void) -> c_int,
         arg: *mut c_void,
     ) -> c_int;
+    /// Module exit: stop the idle loading threads (no load can be running).
+    pub(crate) fn bpfld_pool_stop();
     /// A fatal signal is pending: in the isolated thread, the caller is dying and passed
     /// its SIGKILL on; in the caller, it is dying.
     pub(crate) fn bpfld_fatal_signal_pending() -> bool;

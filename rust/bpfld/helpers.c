@@ -200,12 +200,21 @@ unsigned int bpfld_kernel_version(void)
  * kern_sys_bpf() installs every object it creates as an fd of `current`, and later
  * commands find maps and BTF by fd number. If those fds lived in the caller's table, a
  * sibling thread could close or dup2() a number between two commands and make a
- * program use a map bpfld did not create. So the whole plan runs in a short-lived
- * kernel thread, whose fd table (init_files) no user task shares, impersonating the
- * caller: its credentials (every capability and LSM check stays the caller's), its
- * memory cgroup (the maps are charged to the caller) and its address space (the
- * verifier writes its log to the caller's buffer). Results leave that thread as
- * struct file references, and reach the caller's table only once everything succeeded.
+ * program use a map bpfld did not create. So the whole plan runs in a kernel thread,
+ * whose fd table (init_files) no user task shares, impersonating the caller: its
+ * credentials (every capability and LSM check stays the caller's), its memory cgroup
+ * (the maps are charged to the caller) and its address space (the verifier writes its
+ * log to the caller's buffer). Results leave that thread as struct file references, and
+ * reach the caller's table only once everything succeeded.
+ *
+ * The threads are kept between loads: a few idle ones wait in a pool, so that a load
+ * costs a wake-up rather than a kthread_create() (kthreadd forking a thread) and an
+ * exit. A load takes an idle thread or starts one; a thread goes back to the pool
+ * after its load unless the pool is full, its caller passed a SIGKILL on, or the OOM
+ * killer picked it: then it exits, as every thread did before the pool. The module's
+ * exit stops the idle ones (bpfld_pool_stop()), which is also what keeps the module's
+ * text alive under a thread that has woken its caller and has yet to get back into
+ * the pool (stress_kthread_exit_window checks both).
  */
 struct bpfld_iso {
 	int (*fn)(void *arg);
@@ -214,15 +223,75 @@ struct bpfld_iso {
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
 	int ret;
+	/* Set under bpfld_pool.lock by the thread once it is done with this load: the
+	 * caller must not signal the thread any more (it may be running someone else's). */
+	bool finished;
 	struct completion done;
 };
 
-static int bpfld_iso_thread(void *data)
+struct bpfld_worker {
+	struct task_struct *task;	/* a reference of ours */
+	struct list_head node;		/* bpfld_pool.all */
+	struct list_head idle;		/* bpfld_pool.idle, while idle */
+	struct bpfld_iso *job;		/* handed over under bpfld_pool.lock */
+};
+
+static struct {
+	spinlock_t lock;
+	struct list_head all;	/* every thread that may run module code */
+	struct list_head idle;
+	unsigned int nidle;
+	bool stopping;
+} bpfld_pool = {
+	.lock = __SPIN_LOCK_UNLOCKED(bpfld_pool.lock),
+	.all = LIST_HEAD_INIT(bpfld_pool.all),
+	.idle = LIST_HEAD_INIT(bpfld_pool.idle),
+};
+
+/* Idle threads kept: enough for one load per CPU, no more than 8. */
+static unsigned int bpfld_pool_max_idle(void)
 {
-	struct bpfld_iso *iso = data;
+	return clamp_t(unsigned int, num_online_cpus(), 1, 8);
+}
+
+/* Run one load. Returns true if this thread may go back to the pool. */
+static bool bpfld_iso_run(struct bpfld_iso *iso)
+{
 	const struct cred *old_cred;
 	struct mem_cgroup *old_memcg;
+
+	if (iso->mm)
+		kthread_use_mm(iso->mm);
+	old_memcg = set_active_memcg(iso->memcg);
+	old_cred = override_creds(iso->cred);
+
+	iso->ret = iso->fn(iso->arg);
+
+	revert_creds(old_cred);
+	set_active_memcg(old_memcg);
+	if (iso->mm && test_thread_flag(TIF_MEMDIE)) {
+		/* The OOM killer made this thread a victim (its SIGKILL, see below): that
+		 * is undone by exit_oom_victim(), which only exit_mm() calls, for a task
+		 * with an mm. So leave the mm to do_exit() instead of kthread_unuse_mm():
+		 * exit_mm() detaches it like kthread_unuse_mm() but drops an mm_users
+		 * reference (take one) where kthread_unuse_mm() drops the mm_count one
+		 * kthread_use_mm() took (drop it here; mm_users keeps the mm alive).
+		 */
+		mmget(iso->mm);
+		mmdrop(iso->mm);
+		return false;
+	}
+	if (iso->mm)
+		kthread_unuse_mm(iso->mm);
+	return true;
+}
+
+static int bpfld_worker_fn(void *data)
+{
+	struct bpfld_worker *w = data;
 	struct rlimit *nofile = &current->signal->rlim[RLIMIT_NOFILE];
+	struct bpfld_iso *iso;
+	bool reuse;
 
 	/* Our own signal_struct: objects with many maps must not hit the kthread default. */
 	task_lock(current->group_leader);
@@ -236,34 +305,105 @@ static int bpfld_iso_thread(void *data)
 	 */
 	kernel_sigaction(SIGKILL, SIG_DFL);
 
-	if (iso->mm)
-		kthread_use_mm(iso->mm);
-	old_memcg = set_active_memcg(iso->memcg);
-	old_cred = override_creds(iso->cred);
+	for (;;) {
+		set_current_state(TASK_IDLE);
+		spin_lock(&bpfld_pool.lock);
+		iso = w->job;
+		w->job = NULL;
+		spin_unlock(&bpfld_pool.lock);
+		if (!iso) {
+			if (kthread_should_stop())
+				break;
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
 
-	iso->ret = iso->fn(iso->arg);
+		reuse = bpfld_iso_run(iso);
 
-	revert_creds(old_cred);
-	set_active_memcg(old_memcg);
-	if (iso->mm && test_thread_flag(TIF_MEMDIE)) {
-		/* The OOM killer made this thread a victim (its SIGKILL, see above): that
-		 * is undone by exit_oom_victim(), which only exit_mm() calls, for a task
-		 * with an mm. So leave the mm to do_exit() instead of kthread_unuse_mm():
-		 * exit_mm() detaches it like kthread_unuse_mm() but drops an mm_users
-		 * reference (take one) where kthread_unuse_mm() drops the mm_count one
-		 * kthread_use_mm() took (drop it here; mm_users keeps the mm alive).
-		 */
-		mmget(iso->mm);
-		mmdrop(iso->mm);
-	} else if (iso->mm) {
-		kthread_unuse_mm(iso->mm);
+		spin_lock(&bpfld_pool.lock);
+		/* A thread with a signal pending (its caller's SIGKILL) or picked by the
+		 * OOM killer must exit; so must one the pool has no room for. */
+		reuse = reuse && !signal_pending(current) && !bpfld_pool.stopping &&
+			bpfld_pool.nidle < bpfld_pool_max_idle();
+		iso->finished = true;
+		if (reuse) {
+			list_add(&w->idle, &bpfld_pool.idle);
+			bpfld_pool.nidle++;
+		} else {
+			list_del(&w->node);
+		}
+		spin_unlock(&bpfld_pool.lock);
+		if (!reuse) {
+			/* Off the pool's lists: nobody stops this thread, so it must not run
+			 * module code once its caller, who holds the module, is woken. */
+			put_task_struct(w->task);
+			kfree(w);
+			kthread_complete_and_exit(&iso->done, 0);
+		}
+		/* Back in the pool: from here on the module's exit stops this thread
+		 * (kthread_stop() waits for it to leave), so returning here is safe. */
+		complete(&iso->done);
 	}
-	/* After this, iso (on the caller's stack) must not be touched, and neither must
-	 * the module's text: the caller returns from the ioctl and may close /dev/bpfld,
-	 * dropping the last reference on the module, as soon as it is woken. So complete
-	 * and exit without returning here (stress_kthread_exit_window checks it).
-	 */
-	kthread_complete_and_exit(&iso->done, 0);
+	__set_current_state(TASK_RUNNING);
+	return 0;
+}
+
+/* Hand `iso` to an idle thread, or to a new one. Returns the thread, referenced. */
+static struct task_struct *bpfld_pool_start(struct bpfld_iso *iso)
+{
+	struct bpfld_worker *w = NULL;
+	struct task_struct *t;
+
+	spin_lock(&bpfld_pool.lock);
+	if (!list_empty(&bpfld_pool.idle)) {
+		w = list_first_entry(&bpfld_pool.idle, struct bpfld_worker, idle);
+		list_del(&w->idle);
+		bpfld_pool.nidle--;
+		w->job = iso;
+		t = get_task_struct(w->task);
+	}
+	spin_unlock(&bpfld_pool.lock);
+	if (w) {
+		wake_up_process(t);
+		return t;
+	}
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return ERR_PTR(-ENOMEM);
+	w->job = iso;
+	t = kthread_create(bpfld_worker_fn, w, "bpfld-load");
+	if (IS_ERR(t)) {
+		kfree(w);
+		return t;
+	}
+	w->task = get_task_struct(t);
+	spin_lock(&bpfld_pool.lock);
+	list_add(&w->node, &bpfld_pool.all);
+	spin_unlock(&bpfld_pool.lock);
+	wake_up_process(t);
+	return get_task_struct(t);
+}
+
+/* Module exit: no load is running (every caller holds the module); stop the threads. */
+void bpfld_pool_stop(void);
+void bpfld_pool_stop(void)
+{
+	struct bpfld_worker *w, *tmp;
+	LIST_HEAD(all);
+
+	spin_lock(&bpfld_pool.lock);
+	bpfld_pool.stopping = true;
+	list_splice_init(&bpfld_pool.all, &all);
+	INIT_LIST_HEAD(&bpfld_pool.idle);
+	bpfld_pool.nidle = 0;
+	spin_unlock(&bpfld_pool.lock);
+	list_for_each_entry_safe(w, tmp, &all, node) {
+		kthread_stop(w->task);
+		put_task_struct(w->task);
+		kfree(w);
+	}
 }
 
 int bpfld_run_isolated(int (*fn)(void *arg), void *arg);
@@ -278,21 +418,23 @@ int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
 	iso.mm = get_task_mm(current);
 	iso.memcg = iso.mm ? get_mem_cgroup_from_mm(iso.mm) : NULL;
 
-	t = kthread_create(bpfld_iso_thread, &iso, "bpfld-load");
+	t = bpfld_pool_start(&iso);
 	if (IS_ERR(t)) {
 		ret = PTR_ERR(t);
 	} else {
-		get_task_struct(t);
-		wake_up_process(t);
 		/* A dying caller (SIGKILL, or picked by the OOM killer while the thread
 		 * allocates a map's memory for it) passes the signal on, so the thread stops
 		 * where the kernel checks for one and unwinds; the allocation that ran the
 		 * system out of memory then fails instead of the OOM killer going on to every
 		 * other task (and panicking). Either way wait for the thread to finish: it
-		 * uses `iso` on this stack, our credentials and our mm.
+		 * uses `iso` on this stack, our credentials and our mm. Once it is finished
+		 * with us it may be running another load: then it must not be signalled.
 		 */
 		if (wait_for_completion_killable(&iso.done)) {
-			send_sig(SIGKILL, t, 1);
+			spin_lock(&bpfld_pool.lock);
+			if (!iso.finished)
+				send_sig(SIGKILL, t, 1);
+			spin_unlock(&bpfld_pool.lock);
 			wait_for_completion(&iso.done);
 		}
 		put_task_struct(t);

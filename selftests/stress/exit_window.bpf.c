@@ -5,7 +5,7 @@
  *
  * The return probe of complete() looks, in bpfld's loading threads ("bpfld-load"),
  * at where complete() returns to; if that lies in [state[0], state[1]) (the module's
- * bpfld_iso_thread, from /proc/kallsyms), it holds the thread for a moment (bpf_loop),
+ * bpfld_worker_fn, from /proc/kallsyms), it holds the thread for a moment (bpf_loop),
  * so that user space can look at the module while the thread has yet to return into
  * it. The entry probe counts the loading threads' calls.
  *

@@ -1752,6 +1752,30 @@ fn kprobe_attach(prog_fd: RawFd, func: &std::ffi::CStr, retprobe: bool) -> Resul
     crate::loads::perf_attach(&mut attr, prog_fd).map_err(|e| format!("kprobe {func:?}: {e}"))
 }
 
+/// Live tasks named "bpfld-load" (the module's loading threads), zombies not counted.
+fn loading_threads() -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // "pid (comm) S ...": the comm in parentheses, then the state.
+            let (Some(a), Some(b)) = (stat.find('('), stat.rfind(')')) else {
+                return false;
+            };
+            let state = stat[b + 1..].trim_start().chars().next();
+            &stat[a + 1..b] == "bpfld-load" && !matches!(state, Some('Z' | 'X'))
+        })
+        .count()
+}
+
 fn module_refcnt() -> Result<i64, String> {
     std::fs::read_to_string("/sys/module/bpfld/refcnt")
         .map_err(|e| format!("/sys/module/bpfld/refcnt: {e}"))?
@@ -1786,22 +1810,26 @@ fn guest_object(env: &Env, name: &str) -> Result<String, String> {
     Ok(path)
 }
 
-/// The loading thread must not run module code once the caller may have dropped the
-/// last reference on the module. bpfld_iso_thread() calls complete() and then returns
-/// (into its own code, in the module) to kthread(); the caller returns from the ioctl as
-/// soon as complete() has woken it, closes /dev/bpfld, and rmmod can then free the
-/// module's text under the thread.
+/// A loading thread must not run module code the module's exit does not wait for.
+/// A thread of the pool (helpers.c) calls complete() to wake its caller and then returns
+/// into bpfld_worker_fn() to wait for the next load; the caller returns from the ioctl
+/// as soon as it is woken and closes /dev/bpfld, dropping the last reference on the
+/// module, and rmmod may then run the module's exit while the thread is still on its
+/// way back. That exit must stop the pool's threads and wait for them to leave before
+/// the module's text is freed.
 ///
 /// Probes on complete() (selftests/stress/exit_window.bpf.c) hold the loading thread
-/// for a moment after complete() returns, when called from bpfld_iso_thread(). The test
-/// fails if, after a load returned and /dev/bpfld was closed, the module's refcount is 0
-/// while a loading thread is held there, i.e. about to return into module code that
-/// rmmod would free. `BPFLD_STRESS_UNLOAD_IN_WINDOW=1` then also calls rmmod in that
-/// window, to show the consequence (an oops; it panics the test VM).
+/// for a moment after complete() returns, when called from bpfld_worker_fn(). Whenever
+/// a load has returned and /dev/bpfld is closed (module refcount 0) while a thread is
+/// held there, the test unloads the module right then: rmmod must succeed, must not
+/// return before the held thread is released, must leave no loading thread alive (an
+/// idle thread left behind would sleep in freed module code), and nothing may splat
+/// (the run's dmesg check); then it inserts the module again. (That rmmod waits for the
+/// held thread does not alone show the exit waited: the thread is inside a BPF program,
+/// in an RCU read-side section, and unloading waits for RCU anyway.)
 pub fn kthread_exit_window(env: &Env) -> Outcome {
-    let _w = Watchdog::start("stress_kthread_exit_window", 120);
+    let _w = Watchdog::start("stress_kthread_exit_window", 180);
     outcome((|| {
-        let (lo, hi) = function_range("bpfld_iso_thread", "bpfld")?;
         let probe = guest_object(env, "exit_window")?;
         let policy = PolicyCopy::take()?;
         let xdp = corpus("xdp.bpf.o");
@@ -1816,8 +1844,14 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
             .ok_or("no map 'state'")?
             .fd
             .as_raw_fd();
-        map_update_u64(state, 0, lo)?;
-        map_update_u64(state, 1, hi)?;
+        // Where bpfld_worker_fn is in the module inserted now.
+        let set_range = || -> Result<(u64, u64), String> {
+            let (lo, hi) = function_range("bpfld_worker_fn", "bpfld")?;
+            map_update_u64(state, 0, lo)?;
+            map_update_u64(state, 1, hi)?;
+            Ok((lo, hi))
+        };
+        let (lo, hi) = set_range()?;
         let prog = |n: &str| -> Result<RawFd, String> {
             Ok(pl
                 .progs
@@ -1829,27 +1863,35 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
         };
         let _entry = kprobe_attach(prog("on_complete")?, c"complete", false)?;
         let _exit = kprobe_attach(prog("after_complete")?, c"complete", true)?;
-        let unload = std::env::var("BPFLD_STRESS_UNLOAD_IN_WINDOW").is_ok_and(|v| v == "1");
-        let mut windows = 0;
+        let mut unloads = Vec::new();
         let mut rcs = Vec::new();
-        for i in 0..scaled(EXIT_WINDOW_LOADS) {
+        for _ in 0..scaled(EXIT_WINDOW_LOADS) {
             {
                 let d = dev()?;
                 let l = load(&d, &open(&xdp)?).map_err(|e| format!("xdp.bpf.o: {e}"))?;
                 drop(l);
             }
-            // /dev/bpfld is closed: nothing should hold the module now.
+            // /dev/bpfld is closed: nothing holds the module now.
             let rc = module_refcnt()?;
             let held = map_u64(state, 2)?;
             rcs.push(rc);
             if rc == 0 && held > 0 {
-                windows += 1;
-                if unload {
-                    println!(
-                        "# load {i}: rmmod while the loading thread is held: {:?}",
-                        delete_module()
-                    );
+                let t0 = Instant::now();
+                delete_module().map_err(|e| {
+                    format!("rmmod while a loading thread is held after complete(): errno {e}")
+                })?;
+                let still_held = map_u64(state, 2)?;
+                let left = loading_threads();
+                unloads.push(t0.elapsed());
+                if still_held > 0 || left > 0 {
+                    return Err(format!(
+                        "rmmod returned in {:?} with {still_held} loading thread(s) still held after complete(), on their way back into the module's code, and {left} loading thread(s) alive: the module's exit must stop the pool's threads and wait for them",
+                        t0.elapsed()
+                    ));
                 }
+                insmod(env)?;
+                policy.restore()?;
+                set_range()?;
             }
             let t0 = Instant::now();
             while map_u64(state, 2)? > 0 {
@@ -1858,31 +1900,26 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
                 }
                 thread::sleep(Duration::from_millis(5));
             }
-            if unload && !std::path::Path::new("/sys/module/bpfld").exists() {
-                thread::sleep(Duration::from_millis(100));
-                insmod(env)?;
-                policy.restore()?;
-            }
         }
         let (held_total, calls, last) =
             (map_u64(state, 3)?, map_u64(state, 4)?, map_u64(state, 5)?);
         drop((_entry, _exit, pl));
         println!(
-            "# bpfld_iso_thread at {lo:#x}..{hi:#x}; complete() called by loading threads {calls} times (last return address {last:#x} {}); {held_total} held after complete() returned into bpfld_iso_thread; module refcount after each load and close: {rcs:?}",
-            ksym(last)
+            "# bpfld_worker_fn at first {lo:#x}..{hi:#x}; complete() called by loading threads {calls} times (last return address {last:#x} {}); {held_total} held after complete() returned into bpfld_worker_fn; module refcount after each load and close: {rcs:?}; rmmod in that window {} times, each returning after the held thread was released ({unloads:?})",
+            ksym(last),
+            unloads.len()
         );
-        if calls == 0 {
+        if calls == 0 || held_total == 0 {
             return Err(
-                "the probe saw no complete() from a loading thread: it cannot judge".into(),
+                "the probe never held a loading thread after complete(): it cannot judge".into(),
             );
         }
-        before.unchanged()?;
-        if windows > 0 {
+        if unloads.is_empty() {
             return Err(format!(
-                "in {windows} of {} loads, the ioctl had returned and /dev/bpfld was closed (module refcount 0: rmmod would free the module) while the loading thread had still to return from complete() into bpfld_iso_thread(), i.e. into module code: helpers.c must exit the thread without returning into the module (kthread_complete_and_exit())",
-                rcs.len()
+                "no load returned while its thread was held (refcounts {rcs:?}): the window was never tested"
             ));
         }
+        before.unchanged()?;
         Ok(())
     })())
 }
