@@ -26,6 +26,8 @@ extern "C" {
     pub(crate) fn bpfld_sys_bpf(cmd: c_int, attr: *mut c_void, size: c_uint) -> c_int;
     /// The `dev_mode` module parameter.
     pub(crate) fn bpfld_dev_mode() -> bool;
+    /// The `log_phases` module parameter.
+    pub(crate) fn bpfld_log_phases() -> bool;
 
     /// `fget(fd)`: a counted reference, or NULL (bad fd, or an `O_PATH` fd).
     pub(crate) fn bpfld_fget(fd: c_int) -> *mut file;

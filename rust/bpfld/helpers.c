@@ -81,6 +81,21 @@ bool bpfld_dev_mode(void)
 	return dev_mode;
 }
 
+/*
+ * Where a load's time goes: with log_phases=1 (writable at runtime, through
+ * /sys/module/bpfld/parameters/log_phases) every load logs its steps' durations
+ * (scripts/bench-vm reads them; Documentation/benchmarks.rst).
+ */
+static bool log_phases;
+module_param(log_phases, bool, 0644);
+MODULE_PARM_DESC(log_phases, "log the duration of each step of every load");
+
+bool bpfld_log_phases(void);
+bool bpfld_log_phases(void)
+{
+	return READ_ONCE(log_phases);
+}
+
 /* --- The object file ------------------------------------------------------------- */
 
 /* fget() refuses O_PATH fds (FMODE_PATH), so those come back NULL like bad fds. */

@@ -319,6 +319,11 @@ fn load_verified(
         Verdict::Unknown => return Err(fail(EKEYREJECTED, format_args!("digest is not trusted"))),
         Verdict::Builtin | Verdict::Enrolled | Verdict::DevMode => {}
     }
+    let mut ph = Phases {
+        start: t0,
+        checked: now(),
+        ..Phases::default()
+    };
 
     // SAFETY: as above.
     let size = unsafe { ffi::bpfld_file_size(f.0) };
@@ -335,6 +340,7 @@ fn load_verified(
     }
     let data = read_once(&f, size)?;
     drop(f);
+    ph.read = now();
 
     // libbpf's object name: the file name up to its first '.'.
     let full =
@@ -362,9 +368,18 @@ fn load_verified(
         progs: KVec::new(),
         maps: KVec::new(),
         fail: None,
+        ph: Phases::default(),
     };
     // SAFETY: `job` outlives the call: bpfld_run_isolated waits for the thread to finish.
     let ret = unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_>).cast()) };
+    ph = Phases {
+        back: now(),
+        ..job.ph.with_caller(&ph)
+    };
+    // SAFETY: reads a bool module parameter.
+    if unsafe { ffi::bpfld_log_phases() } {
+        ph.log(full, job.bpf_ns);
+    }
     req.receipt = job.receipt;
     req.bpf_time_ns = job.bpf_ns;
     req.mem_bytes = (data.len() as u64).saturating_add(job.mem);
@@ -437,6 +452,65 @@ struct Job<'d> {
     progs: KVec<Created>,
     maps: KVec<Created>,
     fail: Option<Fail>,
+    /// The loading thread's timestamps.
+    ph: Phases,
+}
+
+/// `ktime_get_ns()`.
+fn now() -> u64 {
+    // SAFETY: reads the monotonic clock.
+    unsafe { ffi::bpfld_ktime_ns() }
+}
+
+/// When each step of a load ended (`ktime_get_ns()`; 0: not reached), logged with the
+/// `log_phases` module parameter: where bpfld's own time goes.
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    /// The request (after `check_request`).
+    start: u64,
+    /// fs-verity digest read and the policy consulted.
+    checked: u64,
+    /// The file read into memory.
+    read: u64,
+    /// The loading thread started on the job (the hand-off).
+    thread: u64,
+    parsed: u64,
+    planned: u64,
+    /// The plan executed (the kernel's BPF commands included).
+    executed: u64,
+    /// The objects taken out of the thread's file table; the thread's work ends.
+    taken: u64,
+    /// The caller running again.
+    back: u64,
+}
+
+impl Phases {
+    /// The thread's stamps with the caller's.
+    fn with_caller(self, caller: &Phases) -> Phases {
+        Phases {
+            start: caller.start,
+            checked: caller.checked,
+            read: caller.read,
+            ..self
+        }
+    }
+
+    fn log(&self, obj: &str, bpf_ns: u64) {
+        let d = |a: u64, b: u64| if a == 0 || b == 0 { 0 } else { b.saturating_sub(a) };
+        pr_info!(
+            "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {}\n",
+            obj,
+            d(self.start, self.checked),
+            d(self.checked, self.read),
+            d(self.read, self.thread),
+            d(self.thread, self.parsed),
+            d(self.parsed, self.planned),
+            d(self.planned, self.executed),
+            bpf_ns,
+            d(self.executed, self.taken),
+            d(self.taken, self.back)
+        );
+    }
 }
 
 /// Trampoline called by `bpfld_run_isolated` in the loading thread.
@@ -445,9 +519,12 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     let job = unsafe { &mut *arg.cast::<Job<'_>>() };
     // Parsing and planning are sibling calls, not nested ones: their deepest frames
     // (object parser, CO-RE) do not stack (see scripts/stack-depth).
+    job.ph.thread = now();
     let mut alloc = KAlloc::default();
     let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
+        job.ph.parsed = now();
         let mut plan = make_plan(job, &obj, &mut alloc)?;
+        job.ph.planned = now();
         job.receipt = plan.receipt;
         let n_progs = plan.progs.len();
         let n_maps = obj
@@ -466,6 +543,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         run_plan(job, &mut plan, &obj)
     });
     job.mem = alloc.bytes as u64;
+    job.ph.taken = now();
     if let Err(f) = res {
         job.fail = Some(f);
     }
@@ -625,6 +703,7 @@ fn run_plan(
     };
     let res = exec::execute(plan, &mut k, &mut map_fds, &mut prog_fds);
     job.bpf_ns = k.ns;
+    job.ph.executed = now();
     res.map_err(core_fail)?;
 
     // Move every object out of this thread's table. From here on failure must close

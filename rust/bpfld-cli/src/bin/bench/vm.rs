@@ -6,6 +6,7 @@
 use crate::stats::{bytes, bytes_cell, ratio, time, time_cell, Stats, Table};
 use crate::{libbpf, Object};
 use bpfld::dev::{Device, KLoadOpts, KStats, DEVICE};
+use bpfld::kmsg::KernelLog;
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
@@ -40,7 +41,32 @@ fn sh(cmd: &str, args: &[&str]) -> Result<String, String> {
 }
 
 fn insmod(module: &str) -> Result<(), String> {
-    sh("insmod", &[module, "dev_mode=1"]).map(|_| ())
+    sh("insmod", &[module, "dev_mode=1"])?;
+    // Each load then logs where its time went (B.2, steps); a module without the
+    // parameter simply has no steps to show.
+    let _ = std::fs::write("/sys/module/bpfld/parameters/log_phases", "Y");
+    Ok(())
+}
+
+/// The steps of a load the module logs with `log_phases=1`, in its order; "bpf" is the
+/// part of "execute" inside the kernel's BPF commands.
+const STEPS: [&str; 9] = [
+    "check", "read", "handoff", "parse", "plan", "execute", "bpf", "take", "return",
+];
+
+/// The durations in the module's "phases of 'NAME' (ns): check N read N ..." line.
+fn parse_steps(line: &str, name: &str) -> Option<[u64; 9]> {
+    let rest = line.split(&format!("phases of '{name}' (ns): ")).nth(1)?;
+    let words: Vec<&str> = rest
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '(' || c == ')'))
+        .collect();
+    let mut out = [0u64; 9];
+    for (slot, step) in out.iter_mut().zip(STEPS) {
+        let i = words.iter().position(|w| *w == step)?;
+        *slot = words.get(i + 1)?.parse().ok()?;
+    }
+    Some(out)
 }
 
 /// One load through the ioctl.
@@ -50,13 +76,15 @@ struct KSample {
     wall_ns: u64,
     /// The module's own figures.
     stats: KStats,
+    /// The module's steps ([`STEPS`]), when it logged them.
+    steps: Option<[u64; 9]>,
 }
 
 /// Where a module's programs and maps are more than `Device::load` first offers, it
 /// repeats the ioctl (ENOSPC): refuse such objects rather than time two loads.
 const ROOM: usize = 16;
 
-fn kload(dev: &Device, path: &str) -> Result<KSample, String> {
+fn kload(dev: &Device, path: &str, log: &mut Option<KernelLog>) -> Result<KSample, String> {
     let opts = KLoadOpts {
         log_level: 0,
         log_size: 0,
@@ -72,9 +100,14 @@ fn kload(dev: &Device, path: &str) -> Result<KSample, String> {
             l.maps.len()
         ));
     }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let steps = log
+        .as_mut()
+        .and_then(|k| k.drain().iter().find_map(|l| parse_steps(l, name)));
     Ok(KSample {
         wall_ns,
         stats: l.stats,
+        steps,
     })
 }
 
@@ -226,6 +259,45 @@ pub fn run(a: &Args) -> Result<String, String> {
         "Load memory: mem_bytes, the file's copy plus the core's buffers for the load."
     );
     let _ = write!(out, "{o2}");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "B.2 steps: where bpfld's overhead goes, from the module's log_phases lines (medians):"
+    );
+    let _ = writeln!(
+        out,
+        "check = fs-verity digest + policy; read = the file into memory; handoff = to the"
+    );
+    let _ = writeln!(
+        out,
+        "loading thread; exec - bpf = the executor's own part; take = fds out of the thread;"
+    );
+    let _ = writeln!(out, "return = back to the caller (fput flush included).");
+    let mut st = Table::new(&[
+        "object", "check", "read", "handoff", "parse", "plan", "exec - bpf", "take", "return",
+    ]);
+    for r in &rows {
+        let v: Vec<[u64; 9]> = r.ours.iter().filter_map(|s| s.steps).collect();
+        if v.is_empty() {
+            continue;
+        }
+        let med = |f: &dyn Fn(&[u64; 9]) -> u64| {
+            col(&v, f).map(|s| time(s.median)).unwrap_or_default()
+        };
+        let m = |i: usize| med(&|s| s[i]);
+        st.row(vec![
+            r.obj.name.clone(),
+            m(0),
+            m(1),
+            m(2),
+            m(3),
+            m(4),
+            med(&|s| s[5].saturating_sub(s[6])),
+            m(7),
+            m(8),
+        ]);
+    }
+    let _ = write!(out, "{st}");
 
     // B.3: the first CO-RE load after insmod builds and caches the vmlinux index.
     let core = objs.iter().find(|o| o.group == "core").cloned();
@@ -241,8 +313,8 @@ pub fn run(a: &Args) -> Result<String, String> {
             sh("rmmod", &["bpfld"])?;
             insmod(&a.module)?;
             let dev = Device::open(DEVICE).map_err(|e| format!("{DEVICE}: {e}"))?;
-            first.push(kload(&dev, &o.path)?);
-            second.push(kload(&dev, &o.path)?);
+            first.push(kload(&dev, &o.path, &mut None)?);
+            second.push(kload(&dev, &o.path, &mut None)?);
         }
         let mut t = Table::new(&["load", "ioctl wall", "in module", "bpfld overhead"]);
         for (label, v) in [("first", &first), ("second", &second)] {
@@ -311,13 +383,14 @@ fn object(a: &Args, o: &Object) -> Result<Row, String> {
     // each, then the two alternating.
     let mut server = libbpf::Server::start(&a.libbpf_bench)?;
     let lib_first = server.load(&o.path)?;
-    kload(&dev, &o.path)?;
+    let mut log = KernelLog::open_at_end().ok();
+    kload(&dev, &o.path, &mut log)?;
     let (mut ours, mut lib) = (Vec::new(), Vec::new());
     for i in 0..n {
         if i % 2 == 1 {
             lib.push(server.load(&o.path)?);
         }
-        ours.push(kload(&dev, &o.path)?);
+        ours.push(kload(&dev, &o.path, &mut log)?);
         if i % 2 == 0 {
             lib.push(server.load(&o.path)?);
         }
