@@ -315,6 +315,11 @@ impl<'a> Elf<'a> {
 
     fn section_name(&self, index: u32) -> Result<'a, &'a str> {
         let hdr = self.raw_header(index)?;
+        self.name_of(index, &hdr)
+    }
+
+    /// The name of section `index`, whose header is `hdr`.
+    fn name_of(&self, index: u32, hdr: &SectionHeader) -> Result<'a, &'a str> {
         bytes::cstr_checked(
             self.shstrtab,
             bytes::usize_of(u64::from(hdr.sh_name))?,
@@ -347,7 +352,7 @@ impl<'a> Elf<'a> {
             return Err(Error::malformed("reference to the null section"));
         }
         let hdr = self.raw_header(index)?;
-        let name = self.section_name(index)?;
+        let name = self.name_of(index, &hdr)?;
         let data = self.extent(&hdr).ctx(Ctx::Section(name))?;
         Ok(Section {
             index,
@@ -373,12 +378,20 @@ impl<'a> Elf<'a> {
         &self,
         alloc: &mut A,
     ) -> Result<'static, SectionNames<A::Buf<u32>>> {
-        let mut sorted =
-            alloc.alloc::<u32>(bytes::usize_of(u64::from(self.shnum.saturating_sub(1)))?)?;
-        for (slot, i) in sorted.iter_mut().zip(1..self.shnum) {
+        let n = bytes::usize_of(u64::from(self.shnum.saturating_sub(1)))?;
+        let mut sorted = alloc.alloc::<u32>(n)?;
+        // Each name read once, not at every comparison.
+        let mut names = alloc.alloc::<&str>(n)?;
+        for ((slot, name), i) in sorted.iter_mut().zip(names.iter_mut()).zip(1..self.shnum) {
             *slot = i;
+            *name = self.section_name(i).unwrap_or("");
         }
-        let name = |i: u32| self.section(i).map(|s| s.name).unwrap_or("");
+        let name = |i: u32| {
+            i.checked_sub(1)
+                .and_then(|k| names.get(k as usize))
+                .copied()
+                .unwrap_or("")
+        };
         crate::util::sort_by_key(&mut sorted, |&i| (name(i), i));
         Ok(SectionNames { sorted })
     }

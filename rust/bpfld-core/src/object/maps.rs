@@ -605,17 +605,23 @@ fn data_type_ids<'a, A: Alloc>(
     }
     crate::util::sort_by_key(&mut ids, |(name, _)| *name);
     for id in 1..btf.type_count() {
-        let name = btf.type_by_id(id)?.name()?;
-        let k = ids.partition_point(|(n, _)| *n < name);
+        // Every name looked for starts with '.' (.data*, .rodata*, .bss*, .kconfig):
+        // most types are out at their first byte, and names compare as bytes (the
+        // parse checked them).
+        let t = btf.type_by_id(id)?;
+        let Some(name) = t.name_bytes().filter(|n| n.first() == Some(&b'.')) else {
+            continue;
+        };
+        let k = ids.partition_point(|(n, _)| n.as_bytes() < name);
         // Sections with the same name are set together, once: the first type wins.
         if ids
             .get(k)
-            .is_none_or(|(n, first)| *n != name || *first != 0)
+            .is_none_or(|(n, first)| n.as_bytes() != name || *first != 0)
         {
             continue;
         }
         for (n, first) in ids.get_mut(k..).unwrap_or_default() {
-            if *n != name {
+            if n.as_bytes() != name {
                 break;
             }
             *first = id;

@@ -274,16 +274,23 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(out, "return = back to the caller (fput flush included).");
     let mut st = Table::new(&[
-        "object", "check", "read", "handoff", "parse", "plan", "exec - bpf", "take", "return",
+        "object",
+        "check",
+        "read",
+        "handoff",
+        "parse",
+        "plan",
+        "exec - bpf",
+        "take",
+        "return",
     ]);
     for r in &rows {
         let v: Vec<[u64; 9]> = r.ours.iter().filter_map(|s| s.steps).collect();
         if v.is_empty() {
             continue;
         }
-        let med = |f: &dyn Fn(&[u64; 9]) -> u64| {
-            col(&v, f).map(|s| time(s.median)).unwrap_or_default()
-        };
+        let med =
+            |f: &dyn Fn(&[u64; 9]) -> u64| col(&v, f).map(|s| time(s.median)).unwrap_or_default();
         let m = |i: usize| med(&|s| s[i]);
         st.row(vec![
             r.obj.name.clone(),
