@@ -766,6 +766,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 .insns
                 .get_mut(dst_start..dst_start.saturating_add(idx(p.insn_cnt)))
                 .ok_or(Error::malformed("instruction buffer"))?;
+            no_raw_fds(obj, &p).ctx(c)?;
             crate::insn::decode_into(p.code, dst).ctx(c)?;
             core.apply(&p, dst).ctx(c)?;
             len = len.max(off.saturating_add(p.insn_cnt));
@@ -1274,6 +1275,57 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         }
         h.finalize().into()
     }
+}
+
+/// An `ld_imm64` of the file that names a map or a BTF object by file descriptor (or by
+/// an index into `fd_array`) without a relocation making it one of the object's maps:
+/// libbpf would hand the number to the kernel as a descriptor of its caller's, and in
+/// bpfld's loading thread it would name whatever that descriptor is in the thread's
+/// table, e.g. another load's map. Refused (found by the fuzzer: seed 7, input 35,579).
+fn no_raw_fds<A: Alloc>(obj: &Object<'_, A>, p: &Prog<'_>) -> Result<'static, ()> {
+    let relos = obj.prog_relos(p);
+    let relocated = |i: u32| {
+        relos
+            .binary_search_by_key(&i, |r| r.insn)
+            .ok()
+            .and_then(|k| relos.get(k))
+            .is_some_and(|r| {
+                matches!(
+                    r.kind,
+                    RelocKind::Map { .. } | RelocKind::Data { .. } | RelocKind::Extern { .. }
+                )
+            })
+    };
+    let mut i = 0u32;
+    while i < p.insn_cnt {
+        let Some(ins) = p.insn(i) else { break };
+        if !ins.is_ld_imm64() {
+            i = i.saturating_add(1);
+            continue;
+        }
+        let why = match ins.src() {
+            uapi::BPF_PSEUDO_MAP_FD | uapi::BPF_PSEUDO_MAP_VALUE => Some(
+                "ld_imm64 names a map by file descriptor without a relocation (a descriptor \
+                 in the file means nothing to a loader in the kernel)",
+            ),
+            uapi::BPF_PSEUDO_MAP_IDX | uapi::BPF_PSEUDO_MAP_IDX_VALUE => Some(
+                "ld_imm64 names a map by fd_array index without a relocation (bpfld passes \
+                 no fd_array)",
+            ),
+            // The second half's imm is the BTF object's fd (0: vmlinux).
+            uapi::BPF_PSEUDO_BTF_ID
+                if p.insn(i.saturating_add(1)).is_some_and(|hi| hi.imm != 0) =>
+            {
+                Some("ld_imm64 names a BTF object by file descriptor without a relocation")
+            }
+            _ => None,
+        };
+        if let Some(why) = why.filter(|_| !relocated(i)) {
+            return Err(Error::new(Kind::Unsupported(why)).ctx(Ctx::Insn(i)));
+        }
+        i = i.saturating_add(2);
+    }
+    Ok(())
 }
 
 /// CO-RE outcomes, resolved once per relocation record in `.BTF.ext` order (so that

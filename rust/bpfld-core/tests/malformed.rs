@@ -1409,6 +1409,55 @@ fn reloc_cases() -> Vec<Case> {
                 "prog 'entry': insn #0: ",
             ),
         ),
+        // A descriptor written in the file would name whatever that number is in the
+        // loading thread's table (fuzz seed 7, input 35,579: src 1, imm -2).
+        case(
+            "ld_imm64 of a map by raw fd",
+            "calls",
+            |e| {
+                e.set_insn("syscall", 0, [0x18, 0x11, 0, 0, 0xfe, 0xff, 0xff, 0xff]);
+                e.set_insn("syscall", 1, [0; 8]);
+            },
+            err(
+                Plan,
+                Kind::Unsupported(
+                    "ld_imm64 names a map by file descriptor without a relocation (a descriptor \
+                     in the file means nothing to a loader in the kernel)",
+                ),
+                "prog 'entry': insn #0: ",
+            ),
+        ),
+        case(
+            "ld_imm64 of a map value by fd_array index",
+            "calls",
+            |e| {
+                e.set_insn("syscall", 0, [0x18, 0x61, 0, 0, 0, 0, 0, 0]);
+                e.set_insn("syscall", 1, [0; 8]);
+            },
+            err(
+                Plan,
+                Kind::Unsupported(
+                    "ld_imm64 names a map by fd_array index without a relocation (bpfld passes \
+                     no fd_array)",
+                ),
+                "prog 'entry': insn #0: ",
+            ),
+        ),
+        case(
+            "ld_imm64 of a BTF id in a BTF object by raw fd",
+            "calls",
+            |e| {
+                e.set_insn("syscall", 0, [0x18, 0x31, 0, 0, 1, 0, 0, 0]);
+                e.set_insn("syscall", 1, [0, 0, 0, 0, 3, 0, 0, 0]);
+            },
+            err(
+                Plan,
+                Kind::Unsupported(
+                    "ld_imm64 names a BTF object by file descriptor without a relocation",
+                ),
+                "prog 'entry': insn #0: ",
+            ),
+        ),
         case(
             "call to an extern (kfunc-style) symbol",
             "calls",
