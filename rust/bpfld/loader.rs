@@ -7,9 +7,9 @@
 //!    larger than the core's limit; read once, through the page cache where fs-verity
 //!    verifies every page, into a private buffer. Nothing else is read from the file.
 //! 3. Parse and plan with `bpfld_core` (vmlinux BTF only if the object needs it).
-//! 4. Execute the plan in a kernel thread that impersonates the caller but owns a
-//!    file table no user task can touch (see `bpfld_run_isolated` in helpers.c); the
-//!    created objects come back as file references.
+//! 4. Execute the plan in a kernel thread (from a pool) that impersonates the caller
+//!    but owns a file table no user task can touch (see `bpfld_run_isolated` in
+//!    helpers.c); the created objects come back as file references.
 //! 5. Reserve fds in the caller, copy the results out, and only then install the fds:
 //!    a failure at any step releases everything and leaves the caller's table as it was.
 //!
