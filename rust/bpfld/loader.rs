@@ -279,8 +279,7 @@ fn load_verified(
     digest: &mut BpfldDigest,
     name: &mut [u8; 64],
 ) -> core::result::Result<Msg<512>, Fail> {
-    // SAFETY: reads the monotonic clock.
-    let t0 = unsafe { ffi::bpfld_ktime_ns() };
+    let t0 = now();
     // The object file.
     // SAFETY: fget takes its own reference (or returns NULL).
     let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
@@ -368,17 +367,15 @@ fn load_verified(
         progs: KVec::new(),
         maps: KVec::new(),
         fail: None,
-        ph: Phases::default(),
+        // The thread adds its own.
+        ph,
     };
     // SAFETY: `job` outlives the call: bpfld_run_isolated waits for the thread to finish.
     let ret = unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_>).cast()) };
-    ph = Phases {
-        back: now(),
-        ..job.ph.with_caller(&ph)
-    };
+    job.ph.back = now();
     // SAFETY: reads a bool module parameter.
     if unsafe { ffi::bpfld_log_phases() } {
-        ph.log(full, job.bpf_ns);
+        job.ph.log(full, job.bpf_ns);
     }
     req.receipt = job.receipt;
     req.bpf_time_ns = job.bpf_ns;
@@ -404,8 +401,7 @@ fn load_verified(
     drop(job);
     drop(data);
 
-    // SAFETY: reads the monotonic clock.
-    req.time_ns = unsafe { ffi::bpfld_ktime_ns() }.saturating_sub(t0);
+    req.time_ns = now().saturating_sub(t0);
     install(req, arg, progs, maps)
 }
 
@@ -452,7 +448,7 @@ struct Job<'d> {
     progs: KVec<Created>,
     maps: KVec<Created>,
     fail: Option<Fail>,
-    /// The loading thread's timestamps.
+    /// The load's timestamps: the caller's, then the loading thread's.
     ph: Phases,
 }
 
@@ -485,16 +481,6 @@ struct Phases {
 }
 
 impl Phases {
-    /// The thread's stamps with the caller's.
-    fn with_caller(self, caller: &Phases) -> Phases {
-        Phases {
-            start: caller.start,
-            checked: caller.checked,
-            read: caller.read,
-            ..self
-        }
-    }
-
     fn log(&self, obj: &str, bpf_ns: u64) {
         let d = |a: u64, b: u64| if a == 0 || b == 0 { 0 } else { b.saturating_sub(a) };
         pr_info!(
@@ -607,8 +593,7 @@ impl Bpf for KernelBpf {
             // The caller was killed: no more commands, only the rollback.
             return Err(4); // EINTR
         }
-        // SAFETY: reads the monotonic clock.
-        let t0 = unsafe { ffi::bpfld_ktime_ns() };
+        let t0 = now();
         // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;
         // the core filled its pointers from buffers of the plan that outlive the call.
         let ret = unsafe {
@@ -652,8 +637,7 @@ impl Bpf for KernelBpf {
                 }
             }
         };
-        // SAFETY: reads the monotonic clock.
-        let t1 = unsafe { ffi::bpfld_ktime_ns() };
+        let t1 = now();
         self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
         if ret < 0 {
             Err(-ret)

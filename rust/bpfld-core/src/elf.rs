@@ -199,7 +199,7 @@ impl<'a> Elf<'a> {
 
         for index in 1..self.shnum {
             let hdr = self.raw_header(index)?;
-            let name = self.section_name(index)?;
+            let name = self.name_of(index, &hdr)?;
             let c = Ctx::Section(name);
             let data = self.extent(&hdr).ctx(c)?;
             if !data.is_empty() {
@@ -277,7 +277,7 @@ impl<'a> Elf<'a> {
             if hdr.sh_type != SHT_REL {
                 continue;
             }
-            let c = Ctx::Section(self.section_name(index)?);
+            let c = Ctx::Section(self.name_of(index, &hdr)?);
             if hdr.sh_entsize != REL_SIZE || hdr.sh_size % REL_SIZE != 0 {
                 return Err(Error::malformed("relocation entry size is not 16").ctx(c));
             }

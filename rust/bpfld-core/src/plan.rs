@@ -311,14 +311,7 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
     /// The `.text` function a call or callback at `prog`'s instruction `i` targets, or
     /// `None` if the instruction is not one (or is a kfunc call).
     fn call_target(&self, p: &Prog<'a>, i: u32, ins: Insn) -> Result<'a, Option<u32>> {
-        let relo = self
-            .obj
-            .prog_relos(p)
-            .binary_search_by_key(&i, |r| r.insn)
-            .ok();
-        let relo = relo
-            .and_then(|r| self.obj.prog_relos(p).get(r))
-            .map(|r| r.kind);
+        let relo = self.obj.prog_relo_at(p, i).map(|r| r.kind);
         let is_func_addr = matches!(relo, Some(RelocKind::SubprogAddr { .. }));
         if !ins.is_subprog_call() && !is_func_addr && !ins.is_pseudo_func() {
             return Ok(None);
@@ -1283,18 +1276,13 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 /// bpfld's loading thread it would name whatever that descriptor is in the thread's
 /// table, e.g. another load's map. Refused (found by the fuzzer: seed 7, input 35,579).
 fn no_raw_fds<A: Alloc>(obj: &Object<'_, A>, p: &Prog<'_>) -> Result<'static, ()> {
-    let relos = obj.prog_relos(p);
     let relocated = |i: u32| {
-        relos
-            .binary_search_by_key(&i, |r| r.insn)
-            .ok()
-            .and_then(|k| relos.get(k))
-            .is_some_and(|r| {
-                matches!(
-                    r.kind,
-                    RelocKind::Map { .. } | RelocKind::Data { .. } | RelocKind::Extern { .. }
-                )
-            })
+        obj.prog_relo_at(p, i).is_some_and(|r| {
+            matches!(
+                r.kind,
+                RelocKind::Map { .. } | RelocKind::Data { .. } | RelocKind::Extern { .. }
+            )
+        })
     };
     let mut i = 0u32;
     while i < p.insn_cnt {

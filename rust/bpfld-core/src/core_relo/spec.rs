@@ -344,21 +344,34 @@ fn match_member<L: Types + ?Sized>(
         };
     }
 
-    // Undo the speculative step of the frame at `depth - 1` and move to its next member.
-    let undo = |frames: &mut [Frame], depth: usize, spec: &mut Spec| -> Result<'static, ()> {
+    // Undo the speculative step (into a member at `bit_offset`) of the frame at
+    // `depth - 1` and move to its next member.
+    let step_past = |frames: &mut [Frame],
+                     depth: usize,
+                     spec: &mut Spec,
+                     bit_offset: u32|
+     -> Result<'static, ()> {
         let f = depth
             .checked_sub(1)
             .and_then(|d| frames.get_mut(d))
+            .ok_or_else(|| bad("CO-RE member search stack underflow"))?;
+        spec.bit_offset = spec.bit_offset.wrapping_sub(bit_offset);
+        spec.raw_len = spec.raw_len.saturating_sub(1);
+        f.i = f.i.saturating_add(1);
+        Ok(())
+    };
+    // The same after a level above returned, its member read again.
+    let undo = |frames: &mut [Frame], depth: usize, spec: &mut Spec| -> Result<'static, ()> {
+        let f = depth
+            .checked_sub(1)
+            .and_then(|d| frames.get(d))
             .ok_or_else(|| bad("CO-RE member search stack underflow"))?;
         let m = targ
             .type_by_id(f.tid)?
             .members()?
             .get(f.i)
             .ok_or_else(|| bad("CO-RE member search index past the last member"))?;
-        spec.bit_offset = spec.bit_offset.wrapping_sub(m.bit_offset);
-        spec.raw_len = spec.raw_len.saturating_sub(1);
-        f.i = f.i.saturating_add(1);
-        Ok(())
+        step_past(frames, depth, spec, m.bit_offset)
     };
 
     // The members of the type on top, fetched again only when that type changes.
@@ -433,11 +446,7 @@ fn match_member<L: Types + ?Sized>(
             continue;
         }
         // Not this member: undo its step and go on to the next.
-        spec.bit_offset = spec.bit_offset.wrapping_sub(m.bit_offset);
-        spec.raw_len = spec.raw_len.saturating_sub(1);
-        if let Some(f) = depth.checked_sub(1).and_then(|d| frames.get_mut(d)) {
-            f.i = f.i.saturating_add(1);
-        }
+        step_past(&mut frames, depth, spec, m.bit_offset)?;
     }
 }
 

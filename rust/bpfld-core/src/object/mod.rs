@@ -394,6 +394,13 @@ impl<'a, A: Alloc> Object<'a, A> {
         self.relos.get(start..end).unwrap_or_default()
     }
 
+    /// The relocation of `p`'s instruction `insn` (relative to `p`), if it has one.
+    pub fn prog_relo_at(&self, p: &Prog<'_>, insn: u32) -> Option<&Reloc> {
+        let relos = self.prog_relos(p);
+        let k = relos.binary_search_by_key(&insn, |r| r.insn).ok()?;
+        relos.get(k)
+    }
+
     /// Index of the program of section `sec_idx` that contains instruction `insn`.
     pub fn prog_at(&self, sec_idx: u32, insn: u64) -> Option<u32> {
         // Programs are sorted by (section, offset): find the last one starting at or

@@ -426,22 +426,35 @@ fn wait_d_state(pid: libc::pid_t, limit: Duration) -> bool {
     false
 }
 
+/// The module's loading threads: their /proc directory and state letter.
+fn loading_kthread_procs() -> Vec<(std::path::PathBuf, Option<char>)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "bpfld-load"))
+        .map(|p| {
+            let state = proc_state(&format!("{}/stat", p.display()));
+            (p, state)
+        })
+        .collect()
+}
+
 /// The module's loading threads alive now, with their kernel stacks.
 fn loading_kthreads() -> Vec<String> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let p = e.path();
-        if std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "bpfld-load") {
+    loading_kthread_procs()
+        .into_iter()
+        .map(|(p, state)| {
             let stack = std::fs::read_to_string(p.join("stack")).unwrap_or_default();
-            v.push(format!(
+            format!(
                 "{} [{}]: {}",
                 p.display(),
-                proc_state(&format!("{}/stat", p.display())).unwrap_or('?'),
+                state.unwrap_or('?'),
                 stack.lines().collect::<Vec<_>>().join(" <- ")
-            ));
-        }
-    }
-    v
+            )
+        })
+        .collect()
 }
 
 /// Prints the kernel stacks of every task in D state if a test runs longer than it
@@ -1752,30 +1765,6 @@ fn kprobe_attach(prog_fd: RawFd, func: &std::ffi::CStr, retprobe: bool) -> Resul
     crate::loads::perf_attach(&mut attr, prog_fd).map_err(|e| format!("kprobe {func:?}: {e}"))
 }
 
-/// Live tasks named "bpfld-load" (the module's loading threads), zombies not counted.
-fn loading_threads() -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    dir.flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            // "pid (comm) S ...": the comm in parentheses, then the state.
-            let (Some(a), Some(b)) = (stat.find('('), stat.rfind(')')) else {
-                return false;
-            };
-            let state = stat[b + 1..].trim_start().chars().next();
-            &stat[a + 1..b] == "bpfld-load" && !matches!(state, Some('Z' | 'X'))
-        })
-        .count()
-}
-
 fn module_refcnt() -> Result<i64, String> {
     std::fs::read_to_string("/sys/module/bpfld/refcnt")
         .map_err(|e| format!("/sys/module/bpfld/refcnt: {e}"))?
@@ -1881,7 +1870,11 @@ pub fn kthread_exit_window(env: &Env) -> Outcome {
                     format!("rmmod while a loading thread is held after complete(): errno {e}")
                 })?;
                 let still_held = map_u64(state, 2)?;
-                let left = loading_threads();
+                // Zombies (and threads gone meanwhile) have left the module's code.
+                let left = loading_kthread_procs()
+                    .iter()
+                    .filter(|(_, state)| state.is_some_and(|s| !matches!(s, 'Z' | 'X')))
+                    .count();
                 unloads.push(t0.elapsed());
                 if still_held > 0 || left > 0 {
                     return Err(format!(
