@@ -362,6 +362,7 @@ fn load_verified(
         maps_cap: req.maps_cnt as usize,
         receipt: [0; 32],
         bpf_ns: 0,
+        cmds: CmdTimes::default(),
         mem: 0,
         needed: None,
         progs: KVec::new(),
@@ -375,7 +376,7 @@ fn load_verified(
     job.ph.back = now();
     // SAFETY: reads a bool module parameter.
     if unsafe { ffi::bpfld_log_phases() } {
-        job.ph.log(full, job.bpf_ns);
+        job.ph.log(full, job.bpf_ns, &job.cmds);
     }
     req.receipt = job.receipt;
     req.bpf_time_ns = job.bpf_ns;
@@ -441,6 +442,8 @@ struct Job<'d> {
     receipt: [u8; 32],
     /// Nanoseconds spent in kern_sys_bpf.
     bpf_ns: u64,
+    /// The same, per command.
+    cmds: CmdTimes,
     /// Bytes the core's allocator handed out.
     mem: u64,
     /// Set when the caller's arrays are too small: (programs, maps) needed.
@@ -480,11 +483,39 @@ struct Phases {
     back: u64,
 }
 
+/// Calls and nanoseconds per BPF command the executor issues, in [`CmdTimes::NAMES`]
+/// order: to compare the kernel's time on bpfld's commands with its time on libbpf's.
+#[derive(Clone, Copy, Default)]
+struct CmdTimes {
+    calls: [u32; 5],
+    ns: [u64; 5],
+}
+
+impl CmdTimes {
+    /// libbpf's names (`libbpf_bpf_cmd_str()`), as the bench prints them for both.
+    const NAMES: [&'static str; 5] = [
+        "BTF_LOAD",
+        "MAP_CREATE",
+        "MAP_UPDATE_ELEM",
+        "MAP_FREEZE",
+        "PROG_LOAD",
+    ];
+
+    fn add(&mut self, cmd: usize, ns: u64) {
+        if let (Some(c), Some(n)) = (self.calls.get_mut(cmd), self.ns.get_mut(cmd)) {
+            *c = c.saturating_add(1);
+            *n = n.saturating_add(ns);
+        }
+    }
+}
+
 impl Phases {
-    fn log(&self, obj: &str, bpf_ns: u64) {
+    fn log(&self, obj: &str, bpf_ns: u64, cmds: &CmdTimes) {
         let d = |a: u64, b: u64| if a == 0 || b == 0 { 0 } else { b.saturating_sub(a) };
+        let (c, n) = (&cmds.calls, &cmds.ns);
+        let k = &CmdTimes::NAMES;
         pr_info!(
-            "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {}\n",
+            "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
             obj,
             d(self.start, self.checked),
             d(self.checked, self.read),
@@ -494,7 +525,22 @@ impl Phases {
             d(self.planned, self.executed),
             bpf_ns,
             d(self.executed, self.taken),
-            d(self.taken, self.back)
+            d(self.taken, self.back),
+            k[0],
+            c[0],
+            n[0],
+            k[1],
+            c[1],
+            n[1],
+            k[2],
+            c[2],
+            n[2],
+            k[3],
+            c[3],
+            n[3],
+            k[4],
+            c[4],
+            n[4]
         );
     }
 }
@@ -584,6 +630,7 @@ struct KernelBpf {
     log: Log,
     /// Nanoseconds spent in kern_sys_bpf so far.
     ns: u64,
+    cmds: CmdTimes,
 }
 
 impl Bpf for KernelBpf {
@@ -593,6 +640,13 @@ impl Bpf for KernelBpf {
             // The caller was killed: no more commands, only the rollback.
             return Err(4); // EINTR
         }
+        let which = match cmd {
+            Cmd::BtfLoad(_) => 0,
+            Cmd::MapCreate(_) => 1,
+            Cmd::MapUpdate(_) => 2,
+            Cmd::MapFreeze(_) => 3,
+            Cmd::ProgLoad(_) => 4,
+        };
         let t0 = now();
         // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;
         // the core filled its pointers from buffers of the plan that outlive the call.
@@ -639,6 +693,7 @@ impl Bpf for KernelBpf {
         };
         let t1 = now();
         self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
+        self.cmds.add(which, t1.saturating_sub(t0));
         if ret < 0 {
             Err(-ret)
         } else {
@@ -684,9 +739,11 @@ fn run_plan(
     let mut k = KernelBpf {
         log: job.log,
         ns: 0,
+        cmds: CmdTimes::default(),
     };
     let res = exec::execute(plan, &mut k, &mut map_fds, &mut prog_fds);
     job.bpf_ns = k.ns;
+    job.cmds = k.cmds;
     job.ph.executed = now();
     res.map_err(core_fail)?;
 

@@ -16,7 +16,7 @@
  *       bpf_object__close() (not timed).  Iteration 0 is the first load of
  *       the process (libbpf's feature probes run then, and are cached for
  *       the later ones).  One line per iteration:
- *         load I TOTAL_NS OPEN_NS BPF_NS BPF_CALLS PEAK LIVE PROGS MAPS CMDS
+ *         load I TOTAL_NS OPEN_NS BPF_NS BPF_CALLS PEAK LIVE PROGS MAPS CMDS CMD_NS
  *       or, when the load failed (and the program stops):
  *         fail I ERRNO MESSAGE
  *   libbpf_bench serve
@@ -28,7 +28,7 @@
  * NS are CLOCK_MONOTONIC nanoseconds.  BPF_NS and BPF_CALLS: time spent in,
  * and number of, bpf(2) calls during the load (libbpf issues every one
  * through syscall(2), which this program defines and forwards to libc's);
- * CMDS lists them as CMD:COUNT,... .  LIVE and PEAK are heap bytes
+ * CMDS lists them as CMD:COUNT,... and CMD_NS their time as CMD:NS,... .  LIVE and PEAK are heap bytes
  * (malloc_usable_size of every block) held at the end of the step and at
  * most during it, above what was held before it: this program replaces
  * malloc and friends (glibc's documented interposition) and forwards them to
@@ -147,6 +147,7 @@ static unsigned long long now_ns(void)
 
 #define MAX_CMD 64
 static unsigned long long bpf_ns;
+static unsigned long long cmd_ns[MAX_CMD];
 static unsigned int bpf_calls, cmd_calls[MAX_CMD];
 
 long syscall(long nr, ...)
@@ -167,10 +168,13 @@ long syscall(long nr, ...)
 		return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	t0 = now_ns();
 	r = real(nr, a[0], a[1], a[2]);
-	bpf_ns += now_ns() - t0;
+	t0 = now_ns() - t0;
+	bpf_ns += t0;
 	bpf_calls++;
-	if (a[0] >= 0 && a[0] < MAX_CMD)
+	if (a[0] >= 0 && a[0] < MAX_CMD) {
 		cmd_calls[a[0]]++;
+		cmd_ns[a[0]] += t0;
+	}
 	return r;
 }
 
@@ -231,13 +235,14 @@ static int load_once(const char *path, int i)
 	struct bpf_map *map;
 	int err, progs = 0, maps = 0;
 	long base = heap_live;
-	char cmds[256];
-	size_t off = 0;
+	char cmds[256], times[512];
+	size_t off = 0, toff = 0;
 
 	heap_peak = heap_live;
 	bpf_ns = 0;
 	bpf_calls = 0;
 	memset(cmd_calls, 0, sizeof(cmd_calls));
+	memset(cmd_ns, 0, sizeof(cmd_ns));
 	last_warning[0] = 0;
 	t0 = now_ns();
 	obj = bpf_object__open_file(path, NULL);
@@ -258,13 +263,18 @@ static int load_once(const char *path, int i)
 	bpf_object__for_each_map(map, obj)
 		maps += bpf_map__fd(map) >= 0;
 	cmds[0] = 0;
+	times[0] = 0;
 	for (int c = 0; c < MAX_CMD; c++) {
 		if (cmd_calls[c] && off < sizeof(cmds))
 			off += snprintf(cmds + off, sizeof(cmds) - off, "%s%s:%u", off ? "," : "",
 					cmd_name(c), cmd_calls[c]);
+		if (cmd_calls[c] && toff < sizeof(times))
+			toff += snprintf(times + toff, sizeof(times) - toff, "%s%s:%llu",
+					 toff ? "," : "", cmd_name(c), cmd_ns[c]);
 	}
-	printf("load %d %llu %llu %llu %u %ld %ld %d %d %s\n", i, t2 - t0, t1 - t0, bpf_ns,
-	       bpf_calls, heap_peak - base, heap_live - base, progs, maps, cmds[0] ? cmds : "-");
+	printf("load %d %llu %llu %llu %u %ld %ld %d %d %s %s\n", i, t2 - t0, t1 - t0, bpf_ns,
+	       bpf_calls, heap_peak - base, heap_live - base, progs, maps, cmds[0] ? cmds : "-",
+	       times[0] ? times : "-");
 	bpf_object__close(obj);
 	return 0;
 }

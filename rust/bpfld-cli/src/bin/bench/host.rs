@@ -372,6 +372,16 @@ fn objects_part(a: &Args) -> Result<(), String> {
         let l = r.lib.first().map(|s| s.cmds.as_str()).unwrap_or("-");
         println!("  {}: {o} | {l}", r.obj.name);
     }
+    println!();
+    println!("## A.2 the kernel's time per bpf(2) command, medians, bpfld / libbpf");
+    let cmd_rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let ours = r.ours.iter().map(|s| s.cmd_ns).collect();
+            (r.obj.name.as_str(), ours, &r.lib[..])
+        })
+        .collect();
+    print!("{}", libbpf::cmd_table(&cmd_rows));
     if !notes.is_empty() {
         println!("notes:");
         for s in notes {

@@ -4,6 +4,7 @@
 //! tree's libbpf) runs one load or BTF parse per request, so that its runs can be
 //! interleaved with bpfld's and both see the same machine.
 
+use crate::stats::{time, Stats, Table};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -22,6 +23,64 @@ pub struct LoadSample {
     pub maps: usize,
     /// `CMD:COUNT,...`
     pub cmds: String,
+    /// Nanoseconds inside `bpf(2)` per command, by libbpf's command name.
+    pub cmd_ns: Vec<(String, u64)>,
+}
+
+/// The BPF commands bpfld issues, by libbpf's names: the columns of [`cmd_table`].
+pub const CMDS: [&str; 5] = [
+    "BTF_LOAD",
+    "MAP_CREATE",
+    "MAP_UPDATE_ELEM",
+    "MAP_FREEZE",
+    "PROG_LOAD",
+];
+
+impl LoadSample {
+    /// Nanoseconds inside `bpf(2)` for command `cmd`, or for all commands not in
+    /// [`CMDS`] (`None`).
+    pub fn ns_of(&self, cmd: Option<&str>) -> u64 {
+        self.cmd_ns
+            .iter()
+            .filter(|(k, _)| match cmd {
+                Some(c) => k == c,
+                None => !CMDS.contains(&k.as_str()),
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// One object's row of [`cmd_table`]: its name, bpfld's nanoseconds per [`CMDS`]
+/// command of each load, libbpf's loads.
+pub type CmdRow<'a> = (&'a str, Vec<[u64; 5]>, &'a [LoadSample]);
+
+/// The kernel's time per BPF command, medians, "bpfld / libbpf", one row per object.
+pub fn cmd_table(rows: &[CmdRow<'_>]) -> Table {
+    let mut heads = vec!["object"];
+    heads.extend(CMDS);
+    heads.push("other");
+    let mut t = Table::new(&heads);
+    let med = |v: Vec<u64>| Stats::of(&v).map(|s| time(s.median)).unwrap_or_default();
+    for (name, ours, lib) in rows {
+        if ours.is_empty() {
+            continue;
+        }
+        let mut cells = vec![name.to_string()];
+        for (i, c) in CMDS.iter().enumerate() {
+            cells.push(format!(
+                "{} / {}",
+                med(ours.iter().map(|s| s[i]).collect()),
+                med(lib.iter().map(|s| s.ns_of(Some(c))).collect())
+            ));
+        }
+        cells.push(format!(
+            "- / {}",
+            med(lib.iter().map(|s| s.ns_of(None)).collect())
+        ));
+        t.row(cells);
+    }
+    t
 }
 
 /// One `btf__parse`.
@@ -108,6 +167,15 @@ impl Server {
             },
             maps: num(f.next(), l)?,
             cmds: f.next().unwrap_or("-").to_string(),
+            cmd_ns: f
+                .next()
+                .unwrap_or("-")
+                .split(',')
+                .filter_map(|c| {
+                    let (k, v) = c.split_once(':')?;
+                    Some((k.to_string(), v.parse().ok()?))
+                })
+                .collect(),
         })
     }
 

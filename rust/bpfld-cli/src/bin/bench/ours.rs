@@ -5,6 +5,7 @@
 //! command timed by wrapping the executor's [`Bpf`] implementation.
 
 use crate::heap::Mark;
+use crate::libbpf;
 use bpfld::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use bpfld::load::object_name;
 use bpfld::sys::{own, UserBpf};
@@ -27,20 +28,25 @@ pub struct TimedBpf {
     pub calls: u32,
     /// Commands by name.
     pub cmds: BTreeMap<&'static str, u32>,
+    /// Nanoseconds per command, in [`libbpf::CMDS`] order.
+    pub cmd_ns: [u64; 5],
 }
 
 impl Bpf for TimedBpf {
     fn bpf(&mut self, cmd: Cmd<'_>) -> Result<i32, i32> {
-        let name = match cmd {
-            Cmd::BtfLoad(_) => "BTF_LOAD",
-            Cmd::MapCreate(_) => "MAP_CREATE",
-            Cmd::MapUpdate(_) => "MAP_UPDATE_ELEM",
-            Cmd::MapFreeze(_) => "MAP_FREEZE",
-            Cmd::ProgLoad(_) => "PROG_LOAD",
+        let i = match cmd {
+            Cmd::BtfLoad(_) => 0,
+            Cmd::MapCreate(_) => 1,
+            Cmd::MapUpdate(_) => 2,
+            Cmd::MapFreeze(_) => 3,
+            Cmd::ProgLoad(_) => 4,
         };
+        let name = libbpf::CMDS[i];
         let t = Instant::now();
         let r = self.inner.bpf(cmd);
-        self.ns += t.elapsed().as_nanos() as u64;
+        let ns = t.elapsed().as_nanos() as u64;
+        self.ns += ns;
+        self.cmd_ns[i] += ns;
         self.calls += 1;
         *self.cmds.entry(name).or_default() += 1;
         r
@@ -78,6 +84,8 @@ pub struct LoadSample {
     pub maps: usize,
     /// `CMD:COUNT,...`
     pub cmds: String,
+    /// Nanoseconds per command, in [`libbpf::CMDS`] order.
+    pub cmd_ns: [u64; 5],
 }
 
 /// Planning (no kernel).
@@ -188,6 +196,7 @@ pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
         progs: progs.len(),
         maps: maps.len(),
         cmds: cmds.join(","),
+        cmd_ns: bpf.cmd_ns,
     })
 }
 

@@ -69,6 +69,20 @@ fn parse_steps(line: &str, name: &str) -> Option<[u64; 9]> {
     Some(out)
 }
 
+/// Nanoseconds per command ([`libbpf::CMDS`]) in the phases line's "commands (calls:ns) NAME
+/// CALLS:NS ..." part.
+fn parse_cmds(line: &str, name: &str) -> Option<[u64; 5]> {
+    let rest = line.split(&format!("phases of '{name}' (ns): ")).nth(1)?;
+    let rest = rest.split("commands (calls:ns) ").nth(1)?;
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let mut out = [0u64; 5];
+    for (slot, cmd) in out.iter_mut().zip(libbpf::CMDS) {
+        let i = words.iter().position(|w| *w == cmd)?;
+        *slot = words.get(i + 1)?.split_once(':')?.1.parse().ok()?;
+    }
+    Some(out)
+}
+
 /// One load through the ioctl.
 #[derive(Clone, Copy, Debug, Default)]
 struct KSample {
@@ -78,6 +92,8 @@ struct KSample {
     stats: KStats,
     /// The module's steps ([`STEPS`]), when it logged them.
     steps: Option<[u64; 9]>,
+    /// Its time per BPF command ([`libbpf::CMDS`]), when it logged them.
+    cmds: Option<[u64; 5]>,
 }
 
 /// Where a module's programs and maps are more than `Device::load` first offers, it
@@ -101,13 +117,13 @@ fn kload(dev: &Device, path: &str, log: &mut Option<KernelLog>) -> Result<KSampl
         ));
     }
     let name = path.rsplit('/').next().unwrap_or(path);
-    let steps = log
-        .as_mut()
-        .and_then(|k| k.drain().iter().find_map(|l| parse_steps(l, name)));
+    let lines = log.as_mut().map(|k| k.drain()).unwrap_or_default();
+    let line = lines.iter().find(|l| parse_steps(l, name).is_some());
     Ok(KSample {
         wall_ns,
         stats: l.stats,
-        steps,
+        steps: line.and_then(|l| parse_steps(l, name)),
+        cmds: line.and_then(|l| parse_cmds(l, name)),
     })
 }
 
@@ -305,6 +321,24 @@ pub fn run(a: &Args) -> Result<String, String> {
         ]);
     }
     let _ = write!(out, "{st}");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "B.2 commands: the kernel's time per BPF command, medians, bpfld / libbpf (the same"
+    );
+    let _ = writeln!(
+        out,
+        "commands on the same object; 'other' is what libbpf alone issues):"
+    );
+    let cmd_rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let ours = r.ours.iter().filter_map(|s| s.cmds).collect();
+            (r.obj.name.as_str(), ours, &r.lib[..])
+        })
+        .collect();
+    let ct = libbpf::cmd_table(&cmd_rows);
+    let _ = write!(out, "{ct}");
 
     // B.3: the first CO-RE load after insmod builds and caches the vmlinux index.
     let core = objs.iter().find(|o| o.group == "core").cloned();
