@@ -68,8 +68,52 @@ pub fn run_parse(data: &[u8]) {
     }
 }
 
+/// `data` as the module reads it (`elf::read_used`: DWARF left zero). A read outside
+/// the file is a crash.
+pub fn read_as_module(data: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; data.len()];
+    let r = bpfld_core::elf::read_used(&mut buf, |dst, off| {
+        let src = usize::try_from(off)
+            .ok()
+            .and_then(|o| data.get(o..o.checked_add(dst.len())?))
+            .ok_or(())?;
+        dst.copy_from_slice(src);
+        Ok::<(), ()>(())
+    });
+    assert!(r.is_ok(), "read_used read outside the file");
+    buf
+}
+
+/// The receipt, or the error's text, of parsing and planning `data` with the fake
+/// kernel BTF.
+fn outcome(data: &[u8]) -> Result<[u8; 32], String> {
+    let mut a = VecAlloc {
+        limit: ALLOC_LIMIT,
+        ..VecAlloc::default()
+    };
+    let elf = Elf::parse(data, &mut a).map_err(|e| e.to_string())?;
+    let obj = Object::parse(elf, "fuzz", &mut a).map_err(|e| e.to_string())?;
+    let ki = KernelInfo {
+        page_size: 4096,
+        possible_cpus: 2,
+        kernel_version: 0x060c00,
+    };
+    let plan = Plan::build(&obj, &ki, Some(&FakeKernelBtf), &mut a).map_err(|e| e.to_string())?;
+    Ok(plan.receipt)
+}
+
+/// What the module reads of `data` must plan exactly as the whole file: the core never
+/// reads what `elf::read_used` skips.
+pub fn run_module_read(data: &[u8]) {
+    let sparse = read_as_module(data);
+    if sparse != data {
+        assert_eq!(outcome(&sparse), outcome(data), "the module's read changes the plan");
+    }
+}
+
 /// Parse and plan, with and without kernel BTF.
 pub fn run_plan(data: &[u8]) {
+    run_module_read(data);
     let mut a = VecAlloc {
         limit: ALLOC_LIMIT,
         ..VecAlloc::default()

@@ -5,7 +5,8 @@
 //! 1. Check the request (sizes, flags, reserved fields).
 //! 2. The object: a regular file with fs-verity, whose digest the policy trusts, no
 //!    larger than the core's limit; read once, through the page cache where fs-verity
-//!    verifies every page, into a private buffer. Nothing else is read from the file.
+//!    verifies every page, into a private buffer: the headers and every section but
+//!    DWARF's (`elf::read_used`), which nothing uses. Nothing else is read from the file.
 //! 3. Parse and plan with `bpfld_core` (vmlinux BTF only if the object needs it).
 //! 4. Execute the plan in a kernel thread (from a pool) that impersonates the caller
 //!    but owns a file table no user task can touch (see `bpfld_run_isolated` in
@@ -406,27 +407,32 @@ fn load_verified(
     install(req, arg, progs, maps)
 }
 
-/// Read the whole file once into a private buffer.
+/// Read the file once into a private buffer: what the core uses of it, every byte of
+/// that once, through the page cache where fs-verity verifies each page
+/// (`elf::read_used`: DWARF is neither read nor verified, and stays zero).
 fn read_once(f: &FileRef, size: usize) -> core::result::Result<KVVec<u8>, Fail> {
     let mut buf = KVVec::from_elem(0u8, size, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory for the file")))?;
-    let mut pos: i64 = 0;
-    let mut done = 0;
-    while done < size {
-        let rest = &mut buf[done..];
-        // SAFETY: `rest` is writable for its length; `f` is a valid file.
-        let n = unsafe { ffi::bpfld_read(f.0, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
-        if n < 0 {
-            return Err(fail(
-                -(n as i32),
-                format_args!("reading the file failed (fs-verity mismatch?)"),
-            ));
+    bpfld_core::elf::read_used(&mut buf, |dst, off| {
+        let mut pos = i64::try_from(off).map_err(|_| fail(22, format_args!("file offset")))?;
+        let mut done = 0;
+        while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
+            // SAFETY: `rest` is writable for its length; `f` is a valid file.
+            let n =
+                unsafe { ffi::bpfld_read(f.0, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
+            if n < 0 {
+                return Err(fail(
+                    -(n as i32),
+                    format_args!("reading the file failed (fs-verity mismatch?)"),
+                ));
+            }
+            if n == 0 {
+                return Err(fail(5, format_args!("file shorter than its size")));
+            }
+            done += n as usize;
         }
-        if n == 0 {
-            return Err(fail(5, format_args!("file shorter than its size")));
-        }
-        done += n as usize;
-    }
+        Ok(())
+    })?;
     Ok(buf)
 }
 

@@ -142,6 +142,18 @@ impl Sources {
     }
 }
 
+/// Read the object at `path` as the module does ([`bpfld_core::elf::read_used`]): the
+/// headers and every section but DWARF's, which stays zero. The same bytes give the same
+/// plan and receipt on the host as in the kernel.
+pub fn read_object(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path)?;
+    let size = usize::try_from(f.metadata()?.len()).map_err(std::io::Error::other)?;
+    let mut buf = vec![0u8; size];
+    bpfld_core::elf::read_used(&mut buf, |dst, off| f.read_exact_at(dst, off))?;
+    Ok(buf)
+}
+
 /// Load `path` with the user-space executor on the running kernel.
 pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
     load_userspace_with(path, &LoadOpts::default())
@@ -149,7 +161,7 @@ pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
 
 /// [`load_userspace`] with options.
 pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, LoadError> {
-    let data = std::fs::read(path).map_err(|e| LoadError {
+    let data = read_object(path).map_err(|e| LoadError {
         msg: format!("{path}: {e}"),
         errno: e.raw_os_error().unwrap_or(libc::EIO),
         log: String::new(),
@@ -228,7 +240,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
 
 /// A human-readable description of what loading `path` would do, without loading.
 pub fn inspect(path: &str) -> Result<String, LoadError> {
-    let data = std::fs::read(path).map_err(|e| LoadError {
+    let data = read_object(path).map_err(|e| LoadError {
         msg: format!("{path}: {e}"),
         errno: e.raw_os_error().unwrap_or(libc::EIO),
         log: String::new(),

@@ -477,6 +477,120 @@ impl<'a> Elf<'a> {
     }
 }
 
+/// Gap between two sections' contents up to which [`read_used`] reads through rather than
+/// issuing a second read (alignment padding, small DWARF sections).
+pub const READ_GAP: u64 = 512;
+
+/// Read into `buf` (zeroed, as long as the file) what the core uses of the file: the ELF
+/// header, the section header table and the contents of every section except DWARF's:
+/// sections named `.debug*` that are `SHT_PROGBITS` and neither allocated nor code, and
+/// the relocation sections that apply to them. Nothing in the core reads those; they are
+/// most of an object built with `-g` (a CO-RE object with `vmlinux.h` is ~85% DWARF),
+/// and a caller that reads through fs-verity would verify them for nothing. What it
+/// skips stays zero.
+///
+/// `read(dst, offset)` must fill `dst` from the file at `offset`. If the headers do not
+/// describe an ELF64 object with an in-bounds section header table and section name
+/// table, the whole file is read, so that [`Elf::parse`] reports what is wrong with it.
+/// Returns the number of bytes read (ranges that overlap are counted twice).
+pub fn read_used<E>(
+    buf: &mut [u8],
+    mut read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
+) -> core::result::Result<u64, E> {
+    let len = buf.len() as u64;
+    let mut total = 0u64;
+    let mut get = |buf: &mut [u8], start: u64, end: u64| {
+        let end = end.min(len);
+        match (usize::try_from(start), usize::try_from(end)) {
+            (Ok(s), Ok(e)) if s < e => match buf.get_mut(s..e) {
+                Some(dst) => {
+                    total = total.saturating_add(end.saturating_sub(start));
+                    read(dst, start)
+                }
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    };
+    get(buf, 0, EHDR_SIZE as u64)?;
+    let Some(ehdr) = read_header(buf).ok() else {
+        get(buf, EHDR_SIZE as u64, len)?;
+        return Ok(total);
+    };
+    get(buf, ehdr.e_shoff, ehdr.e_shoff.saturating_add(SHDR_SIZE))?;
+    let table = section_counts(buf, &ehdr)
+        .ok()
+        .and_then(|(shnum, shstrndx)| {
+            let end = add(ehdr.e_shoff, mul(u64::from(shnum), SHDR_SIZE).ok()?).ok()?;
+            Some((shnum, shstrndx, end))
+        });
+    let Some((shnum, shstrndx, table_end)) = table else {
+        get(buf, EHDR_SIZE as u64, len)?;
+        return Ok(total);
+    };
+    get(buf, ehdr.e_shoff, table_end)?;
+    let header = |buf: &[u8], i: u32| {
+        let off = ehdr
+            .e_shoff
+            .checked_add(u64::from(i).checked_mul(SHDR_SIZE)?)?;
+        bytes::slice(buf, off, SHDR_SIZE).and_then(read_shdr)
+    };
+    let names = match header(buf, shstrndx) {
+        Some(h)
+            if h.sh_type == SHT_STRTAB
+                && h.sh_offset.checked_add(h.sh_size).is_some_and(|e| e <= len) =>
+        {
+            h
+        }
+        _ => {
+            get(buf, EHDR_SIZE as u64, len)?;
+            return Ok(total);
+        }
+    };
+    get(
+        buf,
+        names.sh_offset,
+        names.sh_offset.saturating_add(names.sh_size),
+    )?;
+    let is_dwarf = |buf: &[u8], h: &SectionHeader| {
+        const PREFIX: &[u8] = b".debug";
+        h.sh_type == SHT_PROGBITS
+            && h.sh_flags & u64::from(SHF_ALLOC | SHF_EXECINSTR) == 0
+            && u64::from(h.sh_name) < names.sh_size
+            && bytes::slice(buf, names.sh_offset, names.sh_size)
+                .and_then(|t| bytes::slice(t, u64::from(h.sh_name), PREFIX.len() as u64))
+                == Some(PREFIX)
+    };
+    // Sections in index order, adjacent ones read together.
+    let mut pending: Option<(u64, u64)> = None;
+    for i in 1..shnum {
+        let Some(h) = header(buf, i) else { continue };
+        if h.sh_type == SHT_NOBITS || h.sh_size == 0 {
+            continue;
+        }
+        let skip = is_dwarf(buf, &h)
+            || (h.sh_type == SHT_REL
+                && h.sh_info < shnum
+                && header(buf, h.sh_info).is_some_and(|t| is_dwarf(buf, &t)));
+        if skip {
+            continue;
+        }
+        let (a, b) = (h.sh_offset, h.sh_offset.saturating_add(h.sh_size));
+        pending = match pending {
+            Some((s, e)) if a >= s && a <= e.saturating_add(READ_GAP) => Some((s, e.max(b))),
+            Some((s, e)) => {
+                get(buf, s, e)?;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((s, e)) = pending {
+        get(buf, s, e)?;
+    }
+    Ok(total)
+}
+
 fn read_header(data: &[u8]) -> Result<'static, Header> {
     let ident: [u8; 16] =
         bytes::array(data, 0).ok_or_else(|| hdr_err("file too short for an ELF header"))?;

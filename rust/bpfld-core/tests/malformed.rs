@@ -15,12 +15,13 @@
 
 mod support;
 
+use bpfld_core::elf;
 use bpfld_core::error::{errno, Kind};
 use bpfld_core::limits;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use support::btf::{self as b, Btf};
 use support::elf::{eh, Ed, Sh, St};
-use support::{fixtures, run, run_with, PlanSummary, Stage, TestAlloc};
+use support::{fixtures, read_as_module, run, run_with, Failure, PlanSummary, Stage, TestAlloc};
 
 /// What a corrupted object must produce.
 #[derive(Clone, Debug)]
@@ -69,6 +70,7 @@ fn case(name: &str, fixture: &str, edit: impl FnOnce(&mut Ed), expect: Expect) -
 fn check(c: &Case) -> Result<(), String> {
     let got = catch_unwind(AssertUnwindSafe(|| run(&c.bytes)))
         .map_err(|p| format!("{}: PANIC: {}", c.name, panic_text(&p)))?;
+    same_as_module_read(&c.name, &c.bytes, &got)?;
     match (&c.expect, got) {
         (Expect::Ok, Ok(_)) => Ok(()),
         (Expect::Ok, Err(f)) => Err(format!("{}: expected success, got {f}", c.name)),
@@ -84,6 +86,23 @@ fn check(c: &Case) -> Result<(), String> {
             }
         }
     }
+}
+
+/// The module reads only what the core uses (`elf::read_used`): the pipeline on those
+/// bytes must give exactly `full`, its result on the whole file.
+fn same_as_module_read(
+    name: &str,
+    bytes: &[u8],
+    full: &Result<PlanSummary, Failure>,
+) -> Result<(), String> {
+    let sparse = catch_unwind(AssertUnwindSafe(|| run(&read_as_module(bytes).0)))
+        .map_err(|p| format!("{name}: PANIC on the module's read: {}", panic_text(&p)))?;
+    if &sparse != full {
+        return Err(format!(
+            "{name}: the module's read (DWARF skipped) changes the result:\n    whole file {full:?}\n    module     {sparse:?}"
+        ));
+    }
+    Ok(())
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -119,6 +138,49 @@ fn fixtures_are_valid() {
         let moved = Ed::new(bytes).headers_first();
         let q = run(&moved.b).unwrap_or_else(|f| panic!("{name} relaid: {f}"));
         assert_eq!(q.receipt, p.receipt, "{name}: relayout changed the plan");
+    }
+}
+
+#[test]
+fn module_read_skips_dwarf_only() {
+    let Some(fx) = fixtures() else { return };
+    for (name, bytes) in fx {
+        // Both layouts: sections before the headers and after.
+        for e in [Ed::new(bytes), Ed::new(bytes).headers_first()] {
+            let (sparse, _) = read_as_module(&e.b);
+            let (mut dwarf, mut skipped) = (0, 0);
+            for i in 1..e.shnum() {
+                let (sec, off) = (e.sec_name(i), e.sh(i, Sh::Offset) as usize);
+                let data = e.sec_data(i);
+                let got = &sparse[off..off + data.len()];
+                if sec.starts_with(".debug") || sec.starts_with(".rel.debug") {
+                    // Small ones between two read sections are read through.
+                    let zero = got.iter().all(|&b| b == 0) && data.iter().any(|&b| b != 0);
+                    assert!(
+                        zero || data.len() as u64 <= elf::READ_GAP,
+                        "{name}: {sec} ({} bytes) was read",
+                        data.len()
+                    );
+                    dwarf += data.len();
+                    skipped += if zero { data.len() } else { 0 };
+                } else if e.sh(i, Sh::Type) != u64::from(elf::SHT_NOBITS) {
+                    assert_eq!(got, data, "{name}: {sec} was not read");
+                }
+            }
+            assert!(
+                skipped * 2 > dwarf,
+                "{name}: built with -g, but only {skipped} of {dwarf} DWARF bytes skipped"
+            );
+            same_as_module_read(name, &e.b, &run(&e.b)).unwrap();
+        }
+    }
+    // Not an ELF object, or a header table out of bounds: everything is read.
+    for junk in [
+        &b"not an ELF file at all"[..],
+        &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0],
+    ] {
+        let (sparse, read) = read_as_module(junk);
+        assert_eq!((&sparse[..], read), (junk, junk.len() as u64));
     }
 }
 
@@ -2215,7 +2277,13 @@ fn random_mutations_never_panic() {
                 mutate(&mut b, &layout, &mut r);
             }
             let t = std::time::Instant::now();
-            match catch_unwind(AssertUnwindSafe(|| run(&b))) {
+            let got = catch_unwind(AssertUnwindSafe(|| run(&b)));
+            if let Ok(full) = &got {
+                if let Err(e) = same_as_module_read(&format!("{name} seed {seed:#x}"), &b, full) {
+                    panics.push(e);
+                }
+            }
+            match got {
                 Ok(Ok(_)) => ok += 1,
                 Ok(Err(f)) => {
                     // A limit error must show a value over its limit (see

@@ -283,6 +283,22 @@ pub fn run(bytes: &[u8]) -> Result<PlanSummary, Failure> {
     run_with(bytes, &mut TestAlloc::new(), true)
 }
 
+/// `bytes` as the module reads them ([`bpfld_core::elf::read_used`]: DWARF left zero),
+/// and how many bytes that read.
+pub fn read_as_module(bytes: &[u8]) -> (Vec<u8>, u64) {
+    let mut buf = vec![0u8; bytes.len()];
+    let n = bpfld_core::elf::read_used(&mut buf, |dst, off| {
+        let src = usize::try_from(off)
+            .ok()
+            .and_then(|o| bytes.get(o..o.checked_add(dst.len())?))
+            .ok_or(())?;
+        dst.copy_from_slice(src);
+        Ok::<(), ()>(())
+    })
+    .expect("read_used asked for bytes outside the file");
+    (buf, n)
+}
+
 /// CPU time of the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`): the cost
 /// comparisons use it, so that other tests and processes running at the same time do
 /// not count.

@@ -431,7 +431,7 @@ fn object(
             lib.push(server.load(&o.path)?);
         }
     }
-    let data = std::fs::read(&o.path).map_err(|e| format!("{}: {e}", o.path))?;
+    let data = bpfld::load::read_object(&o.path).map_err(|e| format!("{}: {e}", o.path))?;
     let name = bpfld::load::object_name(&o.path);
     let mut plan = Vec::new();
     let mut notes = Vec::new();

@@ -151,7 +151,7 @@ fn ns(t: Instant) -> u64 {
 pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
     let mark = Mark::start();
     let t0 = Instant::now();
-    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let data = bpfld::load::read_object(path).map_err(|e| format!("{path}: {e}"))?;
     let name = object_name(path);
     let mut alloc = VecAlloc::default();
     let elf = Elf::parse(&data, &mut alloc).map_err(|e| e.to_string())?;
