@@ -74,9 +74,77 @@ impl OomReports {
     }
 }
 
+/// Markers of kernel log lines that mean something went wrong in the kernel: warnings,
+/// bugs, sanitizer and lockdep reports, stalls, hung tasks, and kmemleak giving up. One
+/// list for every tool that watches the log (fuzzer, parity harness, selftests).
+pub const SPLATS: &[&str] = &[
+    "BUG:",
+    "WARNING:",
+    "KASAN",
+    "UBSAN",
+    "Oops",
+    "Call Trace",
+    "general protection fault",
+    "kernel BUG",
+    "list_add corruption",
+    "list_del corruption",
+    "refcount_t:",
+    "possible circular locking",
+    "possible recursive locking",
+    "inconsistent lock state",
+    "suspicious RCU usage",
+    "sleeping function called",
+    "INFO: task",
+    "rcu_sched self-detected stall",
+    "rcu: INFO",
+    "stack-protector",
+    "panicked at",
+    "Kernel panic",
+    "leak detector disabled",
+    "Memory pool empty",
+];
+
+/// Whether `line` is a splat ([`SPLATS`]).
+pub fn is_splat(line: &str) -> bool {
+    SPLATS.iter().any(|p| line.contains(p))
+}
+
+/// The splats among `lines`, leaving out the stack trace of OOM reports (from "invoked
+/// oom-killer" to "Killed process"): a load whose maps need more memory than the
+/// machine has gets its caller OOM-killed, which is the expected outcome.
+pub fn splats<S: AsRef<str>>(lines: &[S]) -> Vec<&S> {
+    let mut oom = OomReports::default();
+    lines
+        .iter()
+        .filter(|l| {
+            let l = l.as_ref();
+            let in_oom = oom.inside(l);
+            is_splat(l) && !(in_oom && l.contains("Call Trace"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::OomReports;
+    use super::{splats, OomReports};
+
+    #[test]
+    fn splats_leave_out_oom_stack_traces_only() {
+        let lines = [
+            "bpfld: loaded 'x'",
+            "bpfld-load invoked oom-killer: gfp_mask=0x2cc2",
+            "Call Trace:",
+            "WARNING: CPU: 1 PID: 2 at mm/page_alloc.c:1 inside the report",
+            "Out of memory: Killed process 302 (bpfld-selftests)",
+            "Call Trace:",
+            "INFO: task rmmod:99 blocked for more than 120 seconds.",
+        ];
+        assert_eq!(
+            splats(&lines),
+            [&lines[3], &lines[5], &lines[6]],
+            "the OOM report's own trace is expected; nothing else is"
+        );
+    }
 
     #[test]
     fn oom_reports_span_from_the_invocation_to_the_kill() {

@@ -48,7 +48,7 @@
 //! `--keep-going`. Exit status: 0 clean, 1 findings, 2 usage or environment error.
 
 use bpfld::dev::{Device, KLoad, KLoadOpts, DEVICE};
-use bpfld::kmsg::{KernelLog, OomReports};
+use bpfld::kmsg::KernelLog;
 use bpfld::sys::{next_ids, obj_info, MapInfo, ProgInfo};
 use bpfld_core::btf::{self, Btf, BtfExt, BtfKind};
 use bpfld_core::elf::{self, Elf};
@@ -1482,34 +1482,6 @@ impl Counts {
     }
 }
 
-/// Lines of the kernel log that mean something went wrong in the kernel.
-const SPLATS: &[&str] = &[
-    "BUG:",
-    "WARNING:",
-    "KASAN",
-    "UBSAN",
-    "Oops",
-    "Call Trace",
-    "general protection fault",
-    "kernel BUG",
-    "list_add corruption",
-    "list_del corruption",
-    "refcount_t:",
-    "possible circular locking",
-    "possible recursive locking",
-    "inconsistent lock state",
-    "suspicious RCU usage",
-    "sleeping function called",
-    "INFO: task",
-    "rcu_sched self-detected stall",
-    "rcu: INFO",
-    "stack-protector",
-    "panicked at",
-    "Kernel panic",
-    "leak detector disabled",
-    "Memory pool empty",
-];
-
 /// The kernel log, read record by record as it grows, and the taint flags.
 struct Kmsg {
     log: KernelLog,
@@ -1521,24 +1493,6 @@ fn read_taint() -> u64 {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn is_splat(line: &str) -> bool {
-    SPLATS.iter().any(|p| line.contains(p))
-}
-
-/// The splats among `lines`, leaving out the stack trace of OOM reports (from "invoked
-/// oom-killer" to "Killed process"): an input whose maps need more memory than the VM
-/// has gets its loading child OOM-killed, which is the expected outcome.
-fn splats(lines: &[String]) -> Vec<&String> {
-    let mut oom = OomReports::default();
-    lines
-        .iter()
-        .filter(|l| {
-            let in_oom = oom.inside(l);
-            is_splat(l) && !(in_oom && l.contains("Call Trace"))
-        })
-        .collect()
 }
 
 /// Kernel behaviour that any `CAP_BPF` process reaches with bare `bpf(2)`, reproduced
@@ -1937,7 +1891,7 @@ impl Fuzzer {
         let dirty = now != self.base;
         // Splats: new log records and taint flags.
         let taint = read_taint();
-        let bad = splats(&lines);
+        let bad = bpfld::kmsg::splats(&lines);
         if !bad.is_empty() || taint != self.kmsg.taint {
             // Let the rest of the report reach the log.
             std::thread::sleep(Duration::from_secs(2));
@@ -2230,7 +2184,11 @@ fn cmd_run(o: Opts) -> i32 {
     // rather than the end of the run.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
     // Splats from before we started are reported, not blamed on an input.
-    let pre_existing: Vec<String> = kmsg.drain().into_iter().filter(|l| is_splat(l)).collect();
+    let pre_existing: Vec<String> = kmsg
+        .drain()
+        .into_iter()
+        .filter(|l| bpfld::kmsg::is_splat(l))
+        .collect();
     if std::path::Path::new(KMEMLEAK).exists() {
         let _ = std::fs::write(KMEMLEAK, "clear");
     }
@@ -2481,7 +2439,7 @@ fn cmd_run(o: Opts) -> i32 {
         .kmsg
         .drain()
         .into_iter()
-        .filter(|l| is_splat(l))
+        .filter(|l| bpfld::kmsg::is_splat(l))
         .collect();
     if !late.is_empty() {
         let inp = Input {

@@ -214,25 +214,12 @@ impl Kmsg {
         let Some(log) = self.0.as_mut() else {
             return Vec::new();
         };
-        log.drain()
+        let lines: Vec<String> = log
+            .drain()
             .into_iter()
             .map(|m| m.trim().to_string())
-            .filter(|m| {
-                [
-                    "WARNING:",
-                    "BUG:",
-                    "Oops",
-                    "KASAN",
-                    "UBSAN",
-                    "general protection",
-                    "Call Trace",
-                    "stack-protector",
-                    "rcu_sched self-detected stall",
-                ]
-                .iter()
-                .any(|p| m.contains(p))
-            })
-            .collect()
+            .collect();
+        bpfld::kmsg::splats(&lines).into_iter().cloned().collect()
     }
 }
 

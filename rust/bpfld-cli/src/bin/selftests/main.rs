@@ -333,24 +333,8 @@ fn dmesg_no_warnings(_: &Env) -> Outcome {
     };
     // An OOM report (stress_oom_kill_mid_load causes one) carries a stack trace
     // between "invoked oom-killer" and "Killed process"; only that is expected.
-    let mut oom = bpfld::kmsg::OomReports::default();
-    let bad: Vec<&str> = log
-        .lines()
-        .filter(|l| {
-            let in_oom = oom.inside(l);
-            let bad = [
-                "WARNING:",
-                "BUG:",
-                "Oops",
-                "KASAN",
-                "UBSAN",
-                "general protection",
-            ]
-            .iter()
-            .any(|p| l.contains(p));
-            bad || (l.contains("Call Trace") && !in_oom)
-        })
-        .collect();
+    let lines: Vec<&str> = log.lines().collect();
+    let bad: Vec<&str> = bpfld::kmsg::splats(&lines).into_iter().copied().collect();
     if bad.is_empty() {
         Outcome::Pass
     } else {
