@@ -2088,11 +2088,12 @@ impl Fuzzer {
     fn progress(&mut self, done: u64, started: Instant) {
         let secs = started.elapsed().as_secs_f64();
         let line = format!(
-            "progress: {done} inputs in {secs:.0}s ({:.1}/s): {} loaded, {} refused, {} findings",
+            "progress: {done} inputs in {secs:.0}s ({:.1}/s): {} loaded, {} refused, {} findings; {}",
             done as f64 / secs.max(1e-9),
             self.stats.loaded,
             self.stats.refused,
-            self.stats.findings
+            self.stats.findings,
+            memory_line()
         );
         let _ = std::fs::write(
             PathBuf::from(&self.o.out).join("progress"),
@@ -2100,6 +2101,28 @@ impl Fuzzer {
         );
         self.say(&line);
     }
+}
+
+/// Where the guest's memory is (MiB), so that a run that slowly runs out shows it: the
+/// VM has 2 GiB, and this process is exempt from the OOM killer.
+fn memory_line() -> String {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |text: &str, key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            .map_or_else(|| "?".into(), |k| (k / 1024).to_string())
+    };
+    format!(
+        "MiB available {} slab {} percpu {} vmalloc {} shmem {}, fuzzer rss {}",
+        kib(&meminfo, "MemAvailable"),
+        kib(&meminfo, "Slab"),
+        kib(&meminfo, "Percpu"),
+        kib(&meminfo, "VmallocUsed"),
+        kib(&meminfo, "Shmem"),
+        kib(&status, "VmRSS")
+    )
 }
 
 /// A refusal message with its numbers blanked, to group messages.
