@@ -1800,6 +1800,7 @@ impl Fuzzer {
             },
         };
         let big = map_memory(&inp.bytes) > CHILD_MAP_BYTES;
+        let avail_before = if big { mem_available_mib() } else { None };
         let res = if big {
             self.stats.in_child += 1;
             load_in_child(&self.dev, &file, &opts)
@@ -1814,6 +1815,18 @@ impl Fuzzer {
         self.stats.t_load += dt;
         drop(file);
         let _ = std::fs::remove_file(&path);
+        if let Some(before) = avail_before {
+            // A big map's memory goes back from a workqueue after its id is gone (per-CPU
+            // frees of millions of entries take minutes on the debug kernel): let it come
+            // back before the next input allocates, or the OOM killer takes the guest's
+            // shell for what is two inputs' memory at once.
+            if let Err(short) = wait_for_memory(before, Duration::from_secs(300)) {
+                self.say(&format!(
+                    "# input {}: {short} MiB of memory still out 300 s after its load",
+                    inp.index
+                ));
+            }
+        }
 
         // Drained here already: the OOM report of a killed child must be in it.
         let lines = self.kmsg.drain();
@@ -2100,6 +2113,35 @@ impl Fuzzer {
             format!("{line}\n"),
         );
         self.say(&line);
+    }
+}
+
+/// `MemAvailable` in MiB.
+fn mem_available_mib() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches(" kB")
+        .parse::<u64>()
+        .ok()
+        .map(|k| k / 1024)
+}
+
+/// Wait until `MemAvailable` is back within 64 MiB of `before` (MiB), at most `limit`;
+/// `Err` is how many MiB are still out.
+fn wait_for_memory(before: u64, limit: Duration) -> Result<(), u64> {
+    let start = Instant::now();
+    loop {
+        let now = mem_available_mib().unwrap_or(before);
+        if now.saturating_add(64) >= before {
+            return Ok(());
+        }
+        if start.elapsed() >= limit {
+            return Err(before - now);
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
