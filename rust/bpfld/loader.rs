@@ -489,7 +489,7 @@ struct Phases {
     back: u64,
 }
 
-/// Calls and nanoseconds per BPF command the executor issues, in [`CmdTimes::NAMES`]
+/// Calls and nanoseconds per BPF command the executor issues, in [`Cmd::NAMES`]
 /// order: to compare the kernel's time on bpfld's commands with its time on libbpf's.
 #[derive(Clone, Copy, Default)]
 struct CmdTimes {
@@ -498,15 +498,6 @@ struct CmdTimes {
 }
 
 impl CmdTimes {
-    /// libbpf's names (`libbpf_bpf_cmd_str()`), as the bench prints them for both.
-    const NAMES: [&'static str; 5] = [
-        "BTF_LOAD",
-        "MAP_CREATE",
-        "MAP_UPDATE_ELEM",
-        "MAP_FREEZE",
-        "PROG_LOAD",
-    ];
-
     fn add(&mut self, cmd: usize, ns: u64) {
         if let (Some(c), Some(n)) = (self.calls.get_mut(cmd), self.ns.get_mut(cmd)) {
             *c = c.saturating_add(1);
@@ -519,7 +510,7 @@ impl Phases {
     fn log(&self, obj: &str, bpf_ns: u64, cmds: &CmdTimes) {
         let d = |a: u64, b: u64| if a == 0 || b == 0 { 0 } else { b.saturating_sub(a) };
         let (c, n) = (&cmds.calls, &cmds.ns);
-        let k = &CmdTimes::NAMES;
+        let k = &Cmd::NAMES;
         pr_info!(
             "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
             obj,
@@ -646,13 +637,7 @@ impl Bpf for KernelBpf {
             // The caller was killed: no more commands, only the rollback.
             return Err(4); // EINTR
         }
-        let which = match cmd {
-            Cmd::BtfLoad(_) => 0,
-            Cmd::MapCreate(_) => 1,
-            Cmd::MapUpdate(_) => 2,
-            Cmd::MapFreeze(_) => 3,
-            Cmd::ProgLoad(_) => 4,
-        };
+        let which = cmd.index();
         let t0 = now();
         // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;
         // the core filled its pointers from buffers of the plan that outlive the call.

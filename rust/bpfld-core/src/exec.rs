@@ -32,6 +32,29 @@ pub enum Cmd<'x> {
     ProgLoad(&'x mut ProgLoadAttr),
 }
 
+impl Cmd<'_> {
+    /// The commands' names as libbpf spells them (`libbpf_bpf_cmd_str()`), in
+    /// [`Cmd::index`] order: for tools that time commands by kind.
+    pub const NAMES: [&'static str; 5] = [
+        "BTF_LOAD",
+        "MAP_CREATE",
+        "MAP_UPDATE_ELEM",
+        "MAP_FREEZE",
+        "PROG_LOAD",
+    ];
+
+    /// This command's place in [`Cmd::NAMES`].
+    pub fn index(&self) -> usize {
+        match self {
+            Cmd::BtfLoad(_) => 0,
+            Cmd::MapCreate(_) => 1,
+            Cmd::MapUpdate(_) => 2,
+            Cmd::MapFreeze(_) => 3,
+            Cmd::ProgLoad(_) => 4,
+        }
+    }
+}
+
 /// Where the verifier writes its log for program loads.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Log {

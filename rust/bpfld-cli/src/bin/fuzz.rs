@@ -2116,17 +2116,23 @@ impl Fuzzer {
     }
 }
 
-/// `MemAvailable` in MiB.
-fn mem_available_mib() -> Option<u64> {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+/// Field `key` of a `/proc` file in "Key:   N kB" lines (`text`), in MiB.
+fn mib_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
         .trim()
         .trim_end_matches(" kB")
         .parse::<u64>()
         .ok()
         .map(|k| k / 1024)
+}
+
+/// `MemAvailable` in MiB.
+fn mem_available_mib() -> Option<u64> {
+    mib_field(
+        &std::fs::read_to_string("/proc/meminfo").ok()?,
+        "MemAvailable",
+    )
 }
 
 /// Wait until `MemAvailable` is back within 64 MiB of `before` (MiB), at most `limit`;
@@ -2150,20 +2156,16 @@ fn wait_for_memory(before: u64, limit: Duration) -> Result<(), u64> {
 fn memory_line() -> String {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = |text: &str, key: &str| -> String {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
-            .map_or_else(|| "?".into(), |k| (k / 1024).to_string())
-    };
+    let mib =
+        |text: &str, key: &str| mib_field(text, key).map_or_else(|| "?".into(), |m| m.to_string());
     format!(
         "MiB available {} slab {} percpu {} vmalloc {} shmem {}, fuzzer rss {}",
-        kib(&meminfo, "MemAvailable"),
-        kib(&meminfo, "Slab"),
-        kib(&meminfo, "Percpu"),
-        kib(&meminfo, "VmallocUsed"),
-        kib(&meminfo, "Shmem"),
-        kib(&status, "VmRSS")
+        mib(&meminfo, "MemAvailable"),
+        mib(&meminfo, "Slab"),
+        mib(&meminfo, "Percpu"),
+        mib(&meminfo, "VmallocUsed"),
+        mib(&meminfo, "Shmem"),
+        mib(&status, "VmRSS")
     )
 }
 

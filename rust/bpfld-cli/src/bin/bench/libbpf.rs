@@ -28,13 +28,7 @@ pub struct LoadSample {
 }
 
 /// The BPF commands bpfld issues, by libbpf's names: the columns of [`cmd_table`].
-pub const CMDS: [&str; 5] = [
-    "BTF_LOAD",
-    "MAP_CREATE",
-    "MAP_UPDATE_ELEM",
-    "MAP_FREEZE",
-    "PROG_LOAD",
-];
+pub const CMDS: [&str; 5] = bpfld_core::exec::Cmd::NAMES;
 
 impl LoadSample {
     /// Nanoseconds inside `bpf(2)` for command `cmd`, or for all commands not in

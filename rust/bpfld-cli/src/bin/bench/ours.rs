@@ -5,7 +5,6 @@
 //! command timed by wrapping the executor's [`Bpf`] implementation.
 
 use crate::heap::Mark;
-use crate::libbpf;
 use bpfld::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use bpfld::load::object_name;
 use bpfld::sys::{own, UserBpf};
@@ -28,20 +27,14 @@ pub struct TimedBpf {
     pub calls: u32,
     /// Commands by name.
     pub cmds: BTreeMap<&'static str, u32>,
-    /// Nanoseconds per command, in [`libbpf::CMDS`] order.
+    /// Nanoseconds per command, in [`Cmd::NAMES`] order.
     pub cmd_ns: [u64; 5],
 }
 
 impl Bpf for TimedBpf {
     fn bpf(&mut self, cmd: Cmd<'_>) -> Result<i32, i32> {
-        let i = match cmd {
-            Cmd::BtfLoad(_) => 0,
-            Cmd::MapCreate(_) => 1,
-            Cmd::MapUpdate(_) => 2,
-            Cmd::MapFreeze(_) => 3,
-            Cmd::ProgLoad(_) => 4,
-        };
-        let name = libbpf::CMDS[i];
+        let i = cmd.index();
+        let name = Cmd::NAMES[i];
         let t = Instant::now();
         let r = self.inner.bpf(cmd);
         let ns = t.elapsed().as_nanos() as u64;
@@ -84,7 +77,7 @@ pub struct LoadSample {
     pub maps: usize,
     /// `CMD:COUNT,...`
     pub cmds: String,
-    /// Nanoseconds per command, in [`libbpf::CMDS`] order.
+    /// Nanoseconds per command, in [`Cmd::NAMES`] order.
     pub cmd_ns: [u64; 5],
 }
 

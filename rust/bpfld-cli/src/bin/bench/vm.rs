@@ -118,12 +118,12 @@ fn kload(dev: &Device, path: &str, log: &mut Option<KernelLog>) -> Result<KSampl
     }
     let name = path.rsplit('/').next().unwrap_or(path);
     let lines = log.as_mut().map(|k| k.drain()).unwrap_or_default();
-    let line = lines.iter().find(|l| parse_steps(l, name).is_some());
+    let found = lines.iter().find_map(|l| Some((parse_steps(l, name)?, l)));
     Ok(KSample {
         wall_ns,
         stats: l.stats,
-        steps: line.and_then(|l| parse_steps(l, name)),
-        cmds: line.and_then(|l| parse_cmds(l, name)),
+        steps: found.map(|(s, _)| s),
+        cmds: found.and_then(|(_, l)| parse_cmds(l, name)),
     })
 }
 
