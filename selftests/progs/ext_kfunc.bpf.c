@@ -40,8 +40,12 @@ extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
 extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
 
 int kthreadd_found;
-int cpu0_set;
-int cpu1_set = -1;
+/* One byte each: x86-64 returns a bool in %al and leaves the rest of %rax as it is,
+ * and the JIT maps R0 to %rax, so a 4-byte store of the result would keep whatever the
+ * kfunc left in the upper bits (the KASAN kernel's bpf_cpumask_test_cpu leaves some).
+ */
+unsigned char cpu0_set;
+unsigned char cpu1_set = 0xff;
 int weight;
 int sum;
 
