@@ -57,20 +57,38 @@ impl KernelLog {
 /// Follows OOM reports through log lines: from "invoked oom-killer" to "Killed process".
 /// A report's stack trace is expected when a load runs the machine out of memory; the
 /// callers leave it out of what they call a splat.
+///
+/// So is the report of an allocation that fails after the kill (`warn_alloc()`: "page
+/// allocation failure" or "vmalloc error", up to its stack trace): the killed caller's
+/// loading thread gets its SIGKILL and the allocator lets a dying task's allocation fail
+/// rather than kill again, which is the point. Allocations made without `__GFP_NOWARN`
+/// report it, e.g. the KASAN kernel's shadow pages for a map's vmalloc area. Only after
+/// a kill: an allocation failure on its own is still a splat.
 #[derive(Default)]
 pub struct OomReports {
     inside: bool,
+    killed: bool,
+    failure: bool,
 }
 
 impl OomReports {
-    /// Whether `line`, the next line of the log, is inside an OOM report.
+    /// Whether `line`, the next line of the log, is inside an OOM report (or the report
+    /// of an allocation failure that follows a kill).
     pub fn inside(&mut self, line: &str) -> bool {
         if line.contains("invoked oom-killer:") {
             self.inside = true;
         } else if line.contains("Killed process") {
             self.inside = false;
+            self.killed = true;
+        } else if self.killed
+            && (line.contains("page allocation failure:") || line.contains("vmalloc error:"))
+        {
+            self.failure = true;
+        } else if self.failure && line.contains("Call Trace") {
+            self.failure = false;
+            return true;
         }
-        self.inside
+        self.inside || self.failure
     }
 }
 
@@ -110,8 +128,9 @@ pub fn is_splat(line: &str) -> bool {
 }
 
 /// The splats among `lines`, leaving out the stack trace of OOM reports (from "invoked
-/// oom-killer" to "Killed process"): a load whose maps need more memory than the
-/// machine has gets its caller OOM-killed, which is the expected outcome.
+/// oom-killer" to "Killed process", and allocation failures after the kill; see
+/// [`OomReports`]): a load whose maps need more memory than the machine has gets its
+/// caller OOM-killed, which is the expected outcome.
 pub fn splats<S: AsRef<str>>(lines: &[S]) -> Vec<&S> {
     let mut oom = OomReports::default();
     lines
@@ -158,5 +177,31 @@ mod tests {
         let mut o = OomReports::default();
         let inside: Vec<bool> = lines.iter().map(|l| o.inside(l)).collect();
         assert_eq!(inside, [false, true, true, false, false]);
+    }
+
+    #[test]
+    fn allocation_failures_are_expected_only_after_a_kill() {
+        // Seed 7 input 73,142 on the KASAN kernel: the child is killed, then the loading
+        // thread's shadow-page allocation fails and says so.
+        let lines = [
+            "bpfld-load: page allocation failure: order:0, mode:0x40dc0(GFP_KERNEL|__GFP_COMP|__GFP_ZERO)",
+            "Call Trace:",
+            "bpfld-load invoked oom-killer: gfp_mask=0x40dc0(GFP_KERNEL|__GFP_COMP|__GFP_ZERO), order=0",
+            "Call Trace:",
+            "Out of memory: Killed process 160 (bpfld-fuzz) total-vm:61360kB",
+            "bpfld-load: page allocation failure: order:0, mode:0x40dc0(GFP_KERNEL|__GFP_COMP|__GFP_ZERO)",
+            "CPU: 1 UID: 0 PID: 142 Comm: bpfld-load Tainted: G           O       6.12.117 #1",
+            "Call Trace:",
+            "Mem-Info:",
+            "Call Trace:",
+            "vmalloc error: size 268435456, failed to allocate pages, mode:0xdc0(GFP_KERNEL|__GFP_ZERO)",
+            "Call Trace:",
+            "WARNING: CPU: 0 PID: 7 at mm/slub.c:1 after the kill",
+        ];
+        assert_eq!(
+            splats(&lines),
+            [&lines[1], &lines[9], &lines[12]],
+            "before the kill an allocation failure is a splat; after it, its one trace is not"
+        );
     }
 }
