@@ -4,8 +4,9 @@
 //! in development mode) against libbpf's open + load of the same files.
 
 use crate::stats::{bytes, bytes_cell, ratio, time, time_cell, Stats, Table};
-use crate::{libbpf, Object};
+use crate::{libbpf, ours, Object};
 use bpfld::dev::{Device, KLoadOpts, KStats, DEVICE};
+use bpfld::host::HostBtf;
 use bpfld::kmsg::KernelLog;
 use std::fmt::Write as _;
 use std::process::Command;
@@ -140,6 +141,10 @@ fn cached_bytes() -> Option<u64> {
 struct Row {
     obj: Object,
     ours: Vec<KSample>,
+    /// The kernel's time per command ([`libbpf::CMDS`]) of each load by bpfld's
+    /// user-space executor (the same plan, bpf(2) from this process); empty if it could
+    /// not load the object here.
+    user: Vec<[u64; 5]>,
     lib: Vec<libbpf::LoadSample>,
     /// libbpf's first load in its process.
     lib_first: libbpf::LoadSample,
@@ -181,11 +186,14 @@ pub fn run(a: &Args) -> Result<String, String> {
         "# the ratios are what to read. Figures are median [p10..p90] of the runs."
     );
 
+    // The user-space executor plans against this kernel's BTF, indexed once as the
+    // module keeps its index.
+    let host = HostBtf::load().ok();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for o in &objs {
         eprintln!("bench: {}", o.name);
-        match object(a, o) {
+        match object(a, o, host.as_ref()) {
             Ok(r) => rows.push(r),
             Err(e) => skipped.push(format!("{}: {e}", o.name)),
         }
@@ -339,6 +347,25 @@ pub fn run(a: &Args) -> Result<String, String> {
         .collect();
     let ct = libbpf::cmd_table(&cmd_rows);
     let _ = write!(out, "{ct}");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "B.2 commands from user space: the same, with bpfld's plan executed by its user-space"
+    );
+    let _ = writeln!(
+        out,
+        "executor (bpf(2) from this process, as in Part A) / libbpf; set beside the table"
+    );
+    let _ = writeln!(
+        out,
+        "above, it separates what bpfld asks from where the module asks it:"
+    );
+    let user_rows: Vec<_> = rows
+        .iter()
+        .map(|r| (r.obj.name.as_str(), r.user.clone(), &r.lib[..]))
+        .collect();
+    let ut = libbpf::cmd_table(&user_rows);
+    let _ = write!(out, "{ut}");
 
     // B.3: the first CO-RE load after insmod builds and caches the vmlinux index.
     let core = objs.iter().find(|o| o.group == "core").cloned();
@@ -417,7 +444,7 @@ pub fn run(a: &Args) -> Result<String, String> {
     Ok(out)
 }
 
-fn object(a: &Args, o: &Object) -> Result<Row, String> {
+fn object(a: &Args, o: &Object, host: Option<&HostBtf>) -> Result<Row, String> {
     let n = a.iters;
     let dev = Device::open(DEVICE).map_err(|e| format!("{DEVICE}: {e}"))?;
     // A fresh libbpf process (its first load runs the feature probes), then one warm-up
@@ -426,19 +453,32 @@ fn object(a: &Args, o: &Object) -> Result<Row, String> {
     let lib_first = server.load(&o.path)?;
     let mut log = KernelLog::open_at_end().ok();
     kload(&dev, &o.path, &mut log)?;
-    let (mut ours, mut lib) = (Vec::new(), Vec::new());
+    // The user-space executor too, if it can load the object here (it reads kconfig and
+    // kallsyms from /proc); a failure only leaves its row out.
+    let mut userspace = host.filter(|h| ours::load_once(&o.path, h).is_ok());
+    let (mut ours_v, mut user, mut lib) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         if i % 2 == 1 {
             lib.push(server.load(&o.path)?);
         }
-        ours.push(kload(&dev, &o.path, &mut log)?);
+        ours_v.push(kload(&dev, &o.path, &mut log)?);
+        if let Some(h) = userspace {
+            match ours::load_once(&o.path, h) {
+                Ok(s) => user.push(s.cmd_ns),
+                Err(_) => {
+                    user.clear();
+                    userspace = None;
+                }
+            }
+        }
         if i % 2 == 0 {
             lib.push(server.load(&o.path)?);
         }
     }
     Ok(Row {
         obj: o.clone(),
-        ours,
+        ours: ours_v,
+        user,
         lib,
         lib_first,
     })
