@@ -49,6 +49,19 @@ fn insmod(module: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the running kernel records a stack trace per allocation (kmemleak), which
+/// weighs on every BPF command and more on deep (module) stacks than on bpf(2)'s.
+fn kmemleak() -> &'static str {
+    const PROBE: &str = "zcat /proc/config.gz | grep -x CONFIG_DEBUG_KMEMLEAK=y";
+    match sh("sh", &["-c", PROBE]) {
+        Ok(_) => "on (a debug kernel: every allocation records a stack trace)",
+        Err(_) if std::path::Path::new("/proc/config.gz").exists() => {
+            "off (scripts/kernel --variant bench)"
+        }
+        Err(_) => "unknown (no /proc/config.gz)",
+    }
+}
+
 /// The steps of a load the module logs with `log_phases=1`, in its order; "bpf" is the
 /// part of "execute" inside the kernel's BPF commands.
 const STEPS: [&str; 9] = [
@@ -185,6 +198,7 @@ pub fn run(a: &Args) -> Result<String, String> {
         out,
         "# the ratios are what to read. Figures are median [p10..p90] of the runs."
     );
+    let _ = writeln!(out, "# kmemleak: {}", kmemleak());
 
     // The user-space executor plans against this kernel's BTF, indexed once as the
     // module keeps its index.
