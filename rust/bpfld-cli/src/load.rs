@@ -138,6 +138,7 @@ impl Sources {
             core,
             kconfig: self.config.as_ref().map(|c| c as &dyn KernelConfig),
             symbols: self.symbols.as_ref().map(|s| s as &dyn KernelSymbols),
+            ..bpfld_core::plan::Options::default()
         }
     }
 }
@@ -187,7 +188,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
     } else {
         bpfld_core::plan::CoreMode::Bpfld
     });
-    let mut plan = Plan::build_with(&obj, &kernel_info(), kb, &popts, &mut alloc)
+    let plan = Plan::build_with(&obj, &kernel_info(), kb, &popts, &mut alloc)
         .map_err(|e| core_err(path, e))?;
     let core_relos = obj
         .btf_ext
@@ -197,7 +198,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
     let mut map_fds = vec![-1; plan.maps.len()];
     let mut prog_fds = vec![-1; plan.progs.len()];
     let mut bpf = UserBpf::default();
-    if let Err(e) = exec::execute(&mut plan, &mut bpf, &mut map_fds, &mut prog_fds) {
+    if let Err(e) = exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds) {
         let mut err = core_err(path, e);
         err.log = std::mem::take(&mut bpf.log);
         return Err(err);

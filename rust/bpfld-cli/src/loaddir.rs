@@ -804,6 +804,7 @@ impl Run<'_> {
             core: plan::CoreMode::Bpfld,
             kconfig: config.as_ref().map(|c| c as &dyn KernelConfig),
             symbols: symbols.as_ref().map(|s| s as &dyn KernelSymbols),
+            ..plan::Options::default()
         };
         let mut alloc = VecAlloc::default();
         let p = Plan::build_with(obj, &kernel_info(), kbtf, &opts, &mut alloc)

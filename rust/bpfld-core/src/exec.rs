@@ -10,9 +10,14 @@
 //!
 //! Failure is atomic: every fd created so far is closed before the error returns, and
 //! the error names the step and the map or program.
+//!
+//! The plan is only read: a program whose instructions name maps is copied into one
+//! scratch buffer and the map fds are written there, so the plan's receipt may be
+//! computed ([`Plan::compute_receipt`]) by another thread while this one runs.
 
 use crate::bytes::idx;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
+use crate::insn::Insn;
 use crate::mem::Alloc;
 use crate::object::{MapKind, SlotTarget};
 use crate::plan::Plan;
@@ -125,9 +130,11 @@ impl<B: Bpf> Cleanup<'_, '_, B> {
 }
 
 /// Perform `plan`, writing fds into `map_fds` (one per object map) and `prog_fds` (one
-/// per planned program). On error nothing stays open.
+/// per planned program). `alloc` gives the scratch buffer of the programs that use maps
+/// (as long as the longest of them). On error nothing stays open.
 pub fn execute<'a, A: Alloc, B: Bpf>(
-    plan: &mut Plan<'_, 'a, A>,
+    plan: &Plan<'_, 'a, A>,
+    alloc: &mut A,
     bpf: &mut B,
     map_fds: &mut [i32],
     prog_fds: &mut [i32],
@@ -144,7 +151,16 @@ pub fn execute<'a, A: Alloc, B: Bpf>(
         out: Loaded { map_fds, prog_fds },
         btf_fd: -1,
     };
-    match run(plan, &mut c) {
+    // Sized before anything is created: a failure here leaves nothing to undo.
+    let longest = plan
+        .progs
+        .iter()
+        .filter(|p| p.sites.len > 0)
+        .map(|p| p.insns.len)
+        .max()
+        .unwrap_or(0);
+    let mut scratch = alloc.alloc::<Insn>(idx(longest))?;
+    match run(plan, &mut scratch, &mut c) {
         Ok(()) => {
             // Programs and maps hold the BTF object; the fd itself is not handed out.
             if c.btf_fd >= 0 {
@@ -164,7 +180,8 @@ fn fd_u32(fd: i32) -> u32 {
 }
 
 fn run<'a, A: Alloc, B: Bpf>(
-    plan: &mut Plan<'_, 'a, A>,
+    plan: &Plan<'_, 'a, A>,
+    scratch: &mut [Insn],
     c: &mut Cleanup<'_, '_, B>,
 ) -> Result<'a, ()> {
     let obj = plan.obj;
@@ -251,25 +268,32 @@ fn run<'a, A: Alloc, B: Bpf>(
     for k in 0..plan.progs.len() {
         let p = *plan.progs.get(k).ok_or(Error::malformed("program index"))?;
         let ctx = Ctx::Prog(p.name);
-        // Write the map fds into the instructions.
-        let sites = p.sites;
-        for si in 0..sites.len {
-            let site = *plan
-                .fd_sites
-                .get(idx(sites.start.saturating_add(si)))
-                .ok_or(Error::malformed("fd site"))?;
-            let fd = *c
-                .out
-                .map_fds
-                .get(idx(site.map))
-                .ok_or(Error::malformed("fd site map"))?;
-            let ins = plan
-                .insns
-                .get_mut(idx(site.insn))
-                .ok_or(Error::malformed("fd site insn"))?;
-            ins.imm = fd;
-        }
-        let insns = plan.prog_insns(&p);
+        // The map fds go into a copy of the instructions; a program without maps is
+        // sent as planned.
+        let planned = plan.prog_insns(&p);
+        let insns: &[Insn] = if p.sites.len == 0 {
+            planned
+        } else {
+            let copy = scratch
+                .get_mut(..planned.len())
+                .ok_or(Error::malformed("scratch instructions"))?;
+            copy.copy_from_slice(planned);
+            for site in plan.prog_sites(&p) {
+                let fd = *c
+                    .out
+                    .map_fds
+                    .get(idx(site.map))
+                    .ok_or(Error::malformed("fd site map"))?;
+                let at = site
+                    .insn
+                    .checked_sub(p.insns.start)
+                    .ok_or(Error::malformed("fd site insn"))?;
+                copy.get_mut(idx(at))
+                    .ok_or(Error::malformed("fd site insn"))?
+                    .imm = fd;
+            }
+            copy
+        };
         let fi = plan.prog_func_info(&p);
         let li = plan.prog_line_info(&p);
         let log = c.bpf.prog_log(k);

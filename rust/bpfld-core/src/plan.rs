@@ -72,6 +72,10 @@ pub struct Options<'e> {
     /// Kernel symbol addresses, for typeless `__ksym` variables (planning fails if the
     /// object has some and this is `None`).
     pub symbols: Option<&'e dyn KernelSymbols>,
+    /// Leave [`Plan::receipt`] zero: the caller computes it with
+    /// [`Plan::compute_receipt`], e.g. on another CPU while [`crate::exec`] performs the
+    /// plan (which only reads it).
+    pub defer_receipt: bool,
 }
 
 impl core::fmt::Debug for Options<'_> {
@@ -80,6 +84,7 @@ impl core::fmt::Debug for Options<'_> {
             .field("core", &self.core)
             .field("kconfig", &self.kconfig.is_some())
             .field("symbols", &self.symbols.is_some())
+            .field("defer_receipt", &self.defer_receipt)
             .finish()
     }
 }
@@ -711,7 +716,9 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         }
         plan.settle_maps(kinfo, &st.vtypes)?;
         plan.check_slots(&st.load)?;
-        plan.receipt = plan.compute_receipt();
+        if !opts.defer_receipt {
+            plan.receipt = plan.compute_receipt();
+        }
         Ok(plan)
     }
 
@@ -1170,7 +1177,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         p.core_relos.of(&self.core_relos)
     }
 
-    fn compute_receipt(&self) -> [u8; 32] {
+    /// The receipt of this plan (what [`Plan::build_with`] stores in [`Plan::receipt`]
+    /// unless [`Options::defer_receipt`]): a SHA-256 over everything the plan sends, fd
+    /// sites holding map indices. Reads the plan only.
+    pub fn compute_receipt(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         let u32s = |h: &mut Sha256, v: &[u32]| v.iter().for_each(|x| h.update(x.to_le_bytes()));
         let bytes_ = |h: &mut Sha256, b: &[u8]| {

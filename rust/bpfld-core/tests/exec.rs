@@ -9,8 +9,10 @@ mod support;
 
 use bpfld_core::elf::Elf;
 use bpfld_core::exec::{self, Bpf, Cmd};
+use bpfld_core::insn::Insn;
 use bpfld_core::object::Object;
-use bpfld_core::plan::{KernelBtf, Plan};
+use bpfld_core::plan::{KernelBtf, Options, Plan};
+use bpfld_core::uapi;
 use std::collections::BTreeSet;
 use support::{fixtures, kinfo, FakeKernelBtf, TestAlloc};
 
@@ -35,6 +37,9 @@ struct Script {
     open: BTreeSet<i32>,
     closed: Vec<i32>,
     dropped: Vec<i32>,
+    /// The `imm` of every `ld_imm64` naming a map (by fd or by value) that programs
+    /// arrived with.
+    map_imms: Vec<i32>,
 }
 
 impl Bpf for Script {
@@ -53,9 +58,28 @@ impl Bpf for Script {
             Cmd::MapUpdate(_) => (Seen::Update, false),
             Cmd::MapFreeze(_) => (Seen::Freeze, false),
             Cmd::ProgLoad(a) => (
-                Seen::Prog {
-                    btf_fd: a.prog_btf_fd,
-                    func_info: a.func_info_cnt,
+                {
+                    // SAFETY: the executor points `insns` at `insn_cnt` instructions
+                    // that outlive the command.
+                    let insns = unsafe {
+                        std::slice::from_raw_parts(a.insns as *const Insn, a.insn_cnt as usize)
+                    };
+                    self.map_imms.extend(
+                        insns
+                            .iter()
+                            .filter(|i| {
+                                i.is_ld_imm64()
+                                    && matches!(
+                                        i.src(),
+                                        uapi::BPF_PSEUDO_MAP_FD | uapi::BPF_PSEUDO_MAP_VALUE
+                                    )
+                            })
+                            .map(|i| i.imm),
+                    );
+                    Seen::Prog {
+                        btf_fd: a.prog_btf_fd,
+                        func_info: a.func_info_cnt,
+                    }
                 },
                 true,
             ),
@@ -106,10 +130,10 @@ fn execute(name: &str, s: &mut Script) -> Option<Outcome> {
     let obj = Object::parse(elf, name, a).unwrap();
     let kb = FakeKernelBtf;
     let kb: Option<&dyn KernelBtf> = Some(&kb);
-    let mut plan = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+    let plan = Plan::build(&obj, &kinfo(), kb, a).unwrap();
     let mut maps = vec![0; plan.maps.len()];
     let mut progs = vec![0; plan.progs.len()];
-    Some(match exec::execute(&mut plan, s, &mut maps, &mut progs) {
+    Some(match exec::execute(&plan, a, s, &mut maps, &mut progs) {
         Ok(()) => Ok((maps, progs)),
         Err(e) => Err((e.errno(), format!("{e}"))),
     })
@@ -233,4 +257,49 @@ fn refused_btf_is_optional_without_struct_ops() {
     }
     assert!(n_maps >= 3);
     assert!(s.open.iter().all(|f| maps.contains(f) || progs.contains(f)));
+}
+
+/// The executor reads the plan only: map fds go into a copy of each program, so the
+/// receipt may be computed while it runs (the module hashes on another CPU), and a
+/// deferred receipt is the one `Plan::build` computes.
+#[test]
+fn plan_is_read_only_and_receipt_can_be_deferred() {
+    let Some(bytes) = fixtures().map(|f| f.get("maps").unwrap().clone()) else {
+        return;
+    };
+    let a = &mut TestAlloc::new();
+    let elf = Elf::parse(&bytes, a).unwrap();
+    let obj = Object::parse(elf, "maps", a).unwrap();
+    let kb = FakeKernelBtf;
+    let kb: Option<&dyn KernelBtf> = Some(&kb);
+    let eager = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+    let opts = Options {
+        defer_receipt: true,
+        ..Options::default()
+    };
+    let plan = Plan::build_with(&obj, &kinfo(), kb, &opts, a).unwrap();
+    assert_eq!(plan.receipt, [0; 32], "deferred: left zero");
+    assert_ne!(eager.receipt, [0; 32]);
+    assert_eq!(plan.compute_receipt(), eager.receipt);
+    assert!(!plan.fd_sites.is_empty(), "the fixture's programs use maps");
+
+    let before: Vec<Insn> = plan.insns.to_vec();
+    let mut s = Script::default();
+    let mut maps = vec![0; plan.maps.len()];
+    let mut progs = vec![0; plan.progs.len()];
+    exec::execute(&plan, a, &mut s, &mut maps, &mut progs).unwrap();
+    assert_eq!(
+        &plan.insns[..],
+        &before[..],
+        "the plan's instructions are unchanged"
+    );
+    assert_eq!(plan.compute_receipt(), eager.receipt);
+    // Each program got the fds of the maps it names, not the planned zeros.
+    assert!(!s.map_imms.is_empty());
+    for imm in &s.map_imms {
+        assert!(
+            maps.contains(imm),
+            "imm {imm} is not a created map fd {maps:?}"
+        );
+    }
 }

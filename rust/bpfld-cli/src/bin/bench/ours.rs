@@ -130,6 +130,7 @@ impl Sources {
             core: CoreMode::Bpfld,
             kconfig: self.config.as_ref().map(|c| c as &dyn KernelConfig),
             symbols: self.symbols.as_ref().map(|s| s as &dyn KernelSymbols),
+            ..Options::default()
         }
     }
 }
@@ -153,7 +154,7 @@ pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
     let t1 = Instant::now();
     let sources = Sources::for_object(&obj)?;
     let kb: &dyn KernelBtf = kbtf;
-    let mut plan = Plan::build_with(
+    let plan = Plan::build_with(
         &obj,
         &kernel_info(),
         Some(kb),
@@ -165,7 +166,7 @@ pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
     let mut map_fds = vec![-1; plan.maps.len()];
     let mut prog_fds = vec![-1; plan.progs.len()];
     let mut bpf = TimedBpf::default();
-    exec::execute(&mut plan, &mut bpf, &mut map_fds, &mut prog_fds).map_err(|e| {
+    exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds).map_err(|e| {
         let log = bpf.inner.log.lines().last().unwrap_or_default().to_string();
         format!("{e} {log}")
     })?;
