@@ -67,6 +67,14 @@ extern "C" {
         f: extern "C" fn(*mut c_void) -> c_int,
         arg: *mut c_void,
     ) -> c_int;
+    /// Run `f(arg)` on another CPU's workqueue (or right away, returning NULL: one CPU, or
+    /// no memory); `bpfld_beside_wait` on the handle must follow before `arg` goes away.
+    pub(crate) fn bpfld_beside_start(
+        f: extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    ) -> *mut c_void;
+    /// Wait for the work `bpfld_beside_start` queued (uninterruptibly) and free it.
+    pub(crate) fn bpfld_beside_wait(handle: *mut c_void);
     /// Module exit: stop the idle loading threads (no load can be running).
     pub(crate) fn bpfld_pool_stop();
     /// A fatal signal is pending: in the isolated thread, the caller is dying and passed

@@ -26,6 +26,7 @@ use crate::vmlinux::{BuiltConfig, ExportedSymbols, Vmlinux};
 use crate::State;
 use bpfld_core::elf::Elf;
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
+use bpfld_core::insn::Insn;
 use bpfld_core::limits;
 use bpfld_core::object::{MapKind, Object};
 use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan};
@@ -552,9 +553,80 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     let mut alloc = KAlloc::default();
     let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
         job.ph.parsed = now();
-        let mut plan = make_plan(job, &obj, &mut alloc)?;
+        let plan = make_plan(job, &obj, &mut alloc)?;
         job.ph.planned = now();
-        job.receipt = plan.receipt;
+        // The receipt is hashed beside this thread while it issues the commands, which
+        // only read the plan (read by two threads at once: no interior mutability).
+        // `beside` is declared after `work` and `plan`, so every way out of this
+        // closure waits for the hash before they are dropped.
+        require_sync(&*plan);
+        let mut work = ReceiptWork {
+            plan: &plan,
+            out: [0; 32],
+        };
+        let arg: *mut ReceiptWork<'_, '_, '_> = &mut work;
+        let hashed = obj.btf.as_ref().map_or(0, |b| b.data().len())
+            + plan.insns.len() * core::mem::size_of::<Insn>();
+        let beside = Beside(if hashed >= BESIDE_MIN_BYTES {
+            // SAFETY: `work` stays in place and alive, untouched by this thread, until
+            // `beside` is dropped, which waits for `hash_receipt` to finish with it.
+            unsafe { ffi::bpfld_beside_start(hash_receipt, arg.cast()) }
+        } else {
+            hash_receipt(arg.cast());
+            core::ptr::null_mut()
+        });
+        let res = run_with_plan(job, &plan, &obj, &mut alloc);
+        drop(beside);
+        job.receipt = work.out;
+        res
+    });
+    job.mem = alloc.bytes as u64;
+    job.ph.taken = now();
+    if let Err(f) = res {
+        job.fail = Some(f);
+    }
+    0
+}
+
+/// Below this many bytes of BTF and instructions the receipt is hashed in the loading
+/// thread: handing it to another CPU (a wake-up there, a wait here) would cost more.
+const BESIDE_MIN_BYTES: usize = 16 * 1024;
+
+/// The receipt's hash, computed beside the loading thread.
+struct ReceiptWork<'p, 'o, 'a> {
+    plan: &'p Plan<'o, 'a, KAlloc>,
+    out: [u8; 32],
+}
+
+/// Waits for the work `bpfld_beside_start` queued when dropped.
+struct Beside(*mut c_void);
+
+impl Drop for Beside {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from bpfld_beside_start and is waited for once.
+        unsafe { ffi::bpfld_beside_wait(self.0) };
+    }
+}
+
+/// Compile-time check of what is shared between threads.
+fn require_sync<T: Sync + ?Sized>(_: &T) {}
+
+/// Run by `bpfld_beside_start` (on a workqueue, or right away).
+extern "C" fn hash_receipt(arg: *mut c_void) {
+    // SAFETY: `arg` is the `ReceiptWork` of run_job, which waits for us before it is
+    // dropped; the plan it points to is only read, by us and by the loading thread.
+    let w = unsafe { &mut *arg.cast::<ReceiptWork<'_, '_, '_>>() };
+    w.out = w.plan.compute_receipt();
+}
+
+/// Check the caller's room for the results, then execute the plan.
+fn run_with_plan(
+    job: &mut Job<'_>,
+    plan: &Plan<'_, '_, KAlloc>,
+    obj: &Object<'_, KAlloc>,
+    alloc: &mut KAlloc,
+) -> core::result::Result<(), Fail> {
+    {
         let n_progs = plan.progs.len();
         let n_maps = obj
             .maps
@@ -569,14 +641,8 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
                 format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
             ));
         }
-        run_plan(job, &mut plan, &obj)
-    });
-    job.mem = alloc.bytes as u64;
-    job.ph.taken = now();
-    if let Err(f) = res {
-        job.fail = Some(f);
     }
-    0
+    run_plan(job, plan, obj, alloc)
 }
 
 /// Parse into the heap, keeping the parser's frames off the planner's.
@@ -616,6 +682,8 @@ fn make_plan<'o, 'a>(
     let opts = plan::Options {
         kconfig: Some(&BuiltConfig),
         symbols: Some(&ExportedSymbols),
+        // run_job hashes it beside the commands.
+        defer_receipt: true,
         ..plan::Options::default()
     };
     let plan = Plan::build_with(obj, &kinfo, kbtf, &opts, alloc).map_err(core_fail)?;
@@ -718,8 +786,9 @@ impl Bpf for KernelBpf {
 #[inline(never)]
 fn run_plan(
     job: &mut Job<'_>,
-    plan: &mut Plan<'_, '_, KAlloc>,
+    plan: &Plan<'_, '_, KAlloc>,
     obj: &Object<'_, KAlloc>,
+    alloc: &mut KAlloc,
 ) -> core::result::Result<(), Fail> {
     let n_maps = plan.maps.len();
     let n_progs = plan.progs.len();
@@ -732,7 +801,7 @@ fn run_plan(
         ns: 0,
         cmds: CmdTimes::default(),
     };
-    let res = exec::execute(plan, &mut k, &mut map_fds, &mut prog_fds);
+    let res = exec::execute(plan, alloc, &mut k, &mut map_fds, &mut prog_fds);
     job.bpf_ns = k.ns;
     job.cmds = k.cmds;
     job.ph.executed = now();

@@ -417,6 +417,20 @@ fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
 
 /// Load one corpus object through /dev/bpfld and check its behaviour with the same
 /// directive engine the libbpf reference uses (`libbpf_dump --check-ids`).
+/// `receipt` is what `bpfld inspect` plans for `path` here, and not all zeros.
+fn same_receipt(path: &str, receipt: &[u8; 32]) -> Result<(), String> {
+    let text = bpfld::load::inspect(path).map_err(|e| format!("inspect: {}", e.msg))?;
+    let want = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("receipt: sha256:"))
+        .ok_or("inspect printed no receipt")?;
+    let got: String = receipt.iter().map(|b| format!("{b:02x}")).collect();
+    if *receipt == [0; 32] || got != want {
+        return Err(format!("module receipt {got}, user space plans {want}"));
+    }
+    Ok(())
+}
+
 pub fn load_object(env: &Env, obj: &str) -> Outcome {
     let path = obj_path(obj);
     if let Some((prog, errno)) = expected_failure(env, obj) {
@@ -448,6 +462,11 @@ pub fn load_object(env: &Env, obj: &str) -> Outcome {
         st.bpf_time_ns / 1000,
         st.mem_bytes.div_ceil(1024)
     );
+    // The module's receipt (hashed beside the commands for larger objects) is the one
+    // the core computes in user space for the same file on the same kernel.
+    if let Err(e) = same_receipt(&path, &l.receipt) {
+        return fail(format!("{obj}: {e}"));
+    }
     let mut args = vec![
         "--check-ids".to_string(),
         format!(
