@@ -496,8 +496,9 @@ void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
 	unsigned int cpu;
 
 	/* Another CPU's: an unbound worker is often woken on this CPU, where it preempts
-	 * the loading thread and the two run one after the other. (Only a hint: this
-	 * thread may move; the work then merely runs elsewhere.) */
+	 * the loading thread and the two run one after the other. Only a hint: this
+	 * thread may move, and a CPU that goes offline meanwhile has its work run on
+	 * another (queue_work_on() only needs a CPU that has been online). */
 	cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
 	if (cpu < nr_cpu_ids)
 		b = kmalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
