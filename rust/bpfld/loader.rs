@@ -565,8 +565,9 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             out: [0; 32],
         };
         let arg: *mut ReceiptWork<'_, '_, '_> = &mut work;
-        let hashed = obj.btf.as_ref().map_or(0, |b| b.data().len())
-            + plan.insns.len() * core::mem::size_of::<Insn>();
+        let hashed = obj.btf.as_ref().map_or(0, |b| b.data().len()).saturating_add(
+            plan.insns.len().saturating_mul(core::mem::size_of::<Insn>()),
+        );
         let beside = Beside(if hashed >= BESIDE_MIN_BYTES {
             // SAFETY: `work` stays in place and alive, untouched by this thread, until
             // `beside` is dropped, which waits for `hash_receipt` to finish with it.
