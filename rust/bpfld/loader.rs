@@ -576,7 +576,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             hash_receipt(arg.cast());
             core::ptr::null_mut()
         });
-        let res = run_with_plan(job, &plan, &obj, &mut alloc);
+        let res = run_plan(job, &plan, &obj, &mut alloc);
         drop(beside);
         job.receipt = work.out;
         res
@@ -618,32 +618,6 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
     // dropped; the plan it points to is only read, by us and by the loading thread.
     let w = unsafe { &mut *arg.cast::<ReceiptWork<'_, '_, '_>>() };
     w.out = w.plan.compute_receipt();
-}
-
-/// Check the caller's room for the results, then execute the plan.
-fn run_with_plan(
-    job: &mut Job<'_>,
-    plan: &Plan<'_, '_, KAlloc>,
-    obj: &Object<'_, KAlloc>,
-    alloc: &mut KAlloc,
-) -> core::result::Result<(), Fail> {
-    {
-        let n_progs = plan.progs.len();
-        let n_maps = obj
-            .maps
-            .iter()
-            .zip(plan.maps.iter())
-            .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
-            .count();
-        if job.progs_cap < n_progs || job.maps_cap < n_maps {
-            job.needed = Some((n_progs as u32, n_maps as u32));
-            return Err(fail(
-                28,
-                format_args!("room for {} programs and {} maps needed", n_progs, n_maps),
-            ));
-        }
-    }
-    run_plan(job, plan, obj, alloc)
 }
 
 /// Parse into the heap, keeping the parser's frames off the planner's.
@@ -783,7 +757,8 @@ impl Bpf for KernelBpf {
     }
 }
 
-/// Execute the plan, then take every created object out of this thread's table.
+/// Check the caller's room for the results, execute the plan, then take every created
+/// object out of this thread's table.
 #[inline(never)]
 fn run_plan(
     job: &mut Job<'_>,
@@ -791,8 +766,21 @@ fn run_plan(
     obj: &Object<'_, KAlloc>,
     alloc: &mut KAlloc,
 ) -> core::result::Result<(), Fail> {
-    let n_maps = plan.maps.len();
     let n_progs = plan.progs.len();
+    let out_maps = obj
+        .maps
+        .iter()
+        .zip(plan.maps.iter())
+        .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
+        .count();
+    if job.progs_cap < n_progs || job.maps_cap < out_maps {
+        job.needed = Some((n_progs as u32, out_maps as u32));
+        return Err(fail(
+            28,
+            format_args!("room for {} programs and {} maps needed", n_progs, out_maps),
+        ));
+    }
+    let n_maps = plan.maps.len();
     let mut map_fds = KVVec::from_elem(-1i32, n_maps, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut prog_fds = KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)
