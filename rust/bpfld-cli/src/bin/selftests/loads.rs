@@ -415,22 +415,22 @@ fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
     None
 }
 
-/// Load one corpus object through /dev/bpfld and check its behaviour with the same
-/// directive engine the libbpf reference uses (`libbpf_dump --check-ids`).
 /// `receipt` is what `bpfld inspect` plans for `path` here, and not all zeros.
 fn same_receipt(path: &str, receipt: &[u8; 32]) -> Result<(), String> {
     let text = bpfld::load::inspect(path).map_err(|e| format!("inspect: {}", e.msg))?;
     let want = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("receipt: sha256:"))
+        .find_map(|l| l.trim().strip_prefix("receipt: "))
         .ok_or("inspect printed no receipt")?;
-    let got: String = receipt.iter().map(|b| format!("{b:02x}")).collect();
+    let got = format_digest(uapi::BPFLD_HASH_SHA256, receipt);
     if *receipt == [0; 32] || got != want {
         return Err(format!("module receipt {got}, user space plans {want}"));
     }
     Ok(())
 }
 
+/// Load one corpus object through /dev/bpfld and check its behaviour with the same
+/// directive engine the libbpf reference uses (`libbpf_dump --check-ids`).
 pub fn load_object(env: &Env, obj: &str) -> Outcome {
     let path = obj_path(obj);
     if let Some((prog, errno)) = expected_failure(env, obj) {
