@@ -60,8 +60,8 @@ pub use fixup::{extern_datasec, DatasecElf, ExternSec, VarSymbol};
 pub use parse::{count_types, Btf, Header};
 pub use split::SplitBtf;
 pub use view::{
-    Array, DeclTag, EnumValue, EnumValues, Func, IntEncoding, Member, Members, Param, Params,
-    Secinfos, Strings, Type, Var, VarSecinfo,
+    Array, DeclTag, EnumValue, EnumValues, Func, IntEncoding, Member, Members, NameMatch, Param,
+    Params, Secinfos, Strings, Type, Var, VarSecinfo,
 };
 
 use crate::error::{Ctx, Error, Result, ResultExt};

@@ -2181,3 +2181,36 @@ fn error_contexts_fit() {
     assert_eq!(e.contexts().count(), 4);
     assert!(e.contexts().any(|c| *c == Ctx::Value(What::Index, 0)));
 }
+
+#[test]
+fn strings_match_at_stops_at_the_first_difference() {
+    // Offsets: 0 "", 1 "pid", 5 "pids", 10 "tgid", 15 "p" without a NUL (end of table).
+    let table = b"\0pid\0pids\0tgid\0p";
+    let s = Strings::new(&[], 0, table);
+    assert_eq!(s.match_at(0, b"pid"), Some(NameMatch::Empty));
+    assert_eq!(s.match_at(1, b"pid"), Some(NameMatch::Equal));
+    assert_eq!(s.match_at(1, b"pi"), Some(NameMatch::Other));
+    assert_eq!(s.match_at(1, b"pids"), Some(NameMatch::Other));
+    assert_eq!(s.match_at(5, b"pids"), Some(NameMatch::Equal));
+    assert_eq!(s.match_at(10, b"pid"), Some(NameMatch::Other));
+    // A suffix of a stored string is a string too.
+    assert_eq!(s.match_at(2, b"id"), Some(NameMatch::Equal));
+    // A string the table's end cuts off is no name, as for `bytes` (a mismatch before
+    // the end is still one).
+    assert_eq!(s.match_at(15, b"p"), None);
+    assert_eq!(s.match_at(15, b"x"), Some(NameMatch::Other));
+    assert_eq!(s.match_at(16, b"p"), None);
+    assert_eq!(s.match_at(17, b"p"), None);
+    // The same answers as the comparisons it replaces in the CO-RE member search.
+    for off in 0..15u32 {
+        for name in [&b"pid"[..], b"pids", b"id", b"tgid", b"p"] {
+            let want = match s.bytes(off) {
+                Some([]) => NameMatch::Empty,
+                Some(b) if b == name => NameMatch::Equal,
+                Some(_) => NameMatch::Other,
+                None => continue,
+            };
+            assert_eq!(s.match_at(off, name), Some(want), "offset {off}, {name:?}");
+        }
+    }
+}

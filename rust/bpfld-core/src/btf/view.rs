@@ -63,6 +63,29 @@ impl<'a> Strings<'a> {
             && !name.contains(&0)
     }
 
+    /// How the string at `off` compares with `name` (which has no NUL): empty, equal or
+    /// another string, read no further than the first difference; `None` for an
+    /// offset outside the strings. For searches that meet many names and skip almost
+    /// all of them at their first byte (a CO-RE member search over a kernel struct).
+    #[inline]
+    pub fn match_at(&self, off: u32, name: &[u8]) -> Option<NameMatch> {
+        let rest = self.tail(off)?;
+        if *rest.first()? == 0 {
+            return Some(NameMatch::Empty);
+        }
+        for (i, &c) in name.iter().enumerate() {
+            if rest.get(i) != Some(&c) {
+                return Some(NameMatch::Other);
+            }
+        }
+        // Equal only up to a NUL: a table that ends inside the string has none (parsed
+        // BTF always ends with one).
+        match *rest.get(name.len())? {
+            0 => Some(NameMatch::Equal),
+            _ => Some(NameMatch::Other),
+        }
+    }
+
     /// The string at `off`, which must be valid UTF-8.
     pub fn get(&self, off: u32) -> Result<'static, &'a str> {
         let b = match self.bytes(off) {
@@ -85,6 +108,17 @@ impl<'a> Strings<'a> {
                 .ctx(Ctx::Value(What::Offset, u64::from(off)))
         })
     }
+}
+
+/// What [`Strings::match_at`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameMatch {
+    /// The empty string (an anonymous member or type).
+    Empty,
+    /// The name looked for.
+    Equal,
+    /// Another name.
+    Other,
 }
 
 /// Index of the first NUL byte of `b`, eight bytes at a time (string ends are looked
@@ -433,6 +467,12 @@ impl<'a> Member<'a> {
     /// Name (`""` when anonymous).
     pub fn name(&self) -> Result<'static, &'a str> {
         self.strs.get(self.name_off)
+    }
+
+    /// How the name compares with `name` (see [`Strings::match_at`]).
+    #[inline]
+    pub fn name_match(&self, name: &[u8]) -> Option<NameMatch> {
+        self.strs.match_at(self.name_off, name)
     }
 }
 

@@ -16,7 +16,7 @@ use core::fmt;
 use super::compat::{fields_are_compat, types_are_compat, types_match};
 use super::index::essential_name;
 use super::CoreReloKind;
-use crate::btf::{Array, BtfKind, CoreRelo, Members, Types};
+use crate::btf::{Array, BtfKind, CoreRelo, Members, NameMatch, Types};
 use crate::error::{Ctx, Error, Result, What};
 use crate::limits::MAX_CORE_SPEC_LEN;
 
@@ -410,9 +410,9 @@ fn match_member<L: Types + ?Sized>(
         // Names compared as bytes: equal to the local (UTF-8) name or not, the target's
         // need no UTF-8 check of their own.
         let name = m
-            .name_bytes()
+            .name_match(local_name)
             .ok_or_else(|| bad("CO-RE target member name outside the strings"))?;
-        if name.is_empty() {
+        if name == NameMatch::Empty {
             let inner = targ.skip_mods_and_typedefs(m.type_id)?;
             if inner.kind().is_composite() {
                 let f = frames
@@ -426,7 +426,7 @@ fn match_member<L: Types + ?Sized>(
                 depth = depth.saturating_add(1);
                 continue;
             }
-        } else if name == local_name {
+        } else if name == NameMatch::Equal {
             spec.push_acc(Accessor {
                 type_id: top.tid,
                 idx: u32::from(top.i),
