@@ -316,6 +316,11 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
     /// The `.text` function a call or callback at `prog`'s instruction `i` targets, or
     /// `None` if the instruction is not one (or is a kfunc call).
     fn call_target(&self, p: &Prog<'a>, i: u32, ins: Insn) -> Result<'a, Option<u32>> {
+        // Only calls and ld_imm64 carry relocations (Object::parse refuses others):
+        // every other instruction is out before the relocation lookup.
+        if !ins.is_call() && !ins.is_ld_imm64() {
+            return Ok(None);
+        }
         let relo = self.obj.prog_relo_at(p, i).map(|r| r.kind);
         let is_func_addr = matches!(relo, Some(RelocKind::SubprogAddr { .. }));
         if !ins.is_subprog_call() && !is_func_addr && !ins.is_pseudo_func() {
