@@ -349,6 +349,12 @@ pub trait Types {
     /// The string at offset `off` of the string section(s).
     fn name_at(&self, off: u32) -> Result<'static, &str>;
 
+    /// The kind of type `id`, `None` past the last type: for walks over every type that
+    /// look at few kinds, cheaper than [`Types::type_by_id`] on a parsed [`Btf`].
+    fn kind_of(&self, id: u32) -> Option<BtfKind> {
+        self.type_by_id(id).ok().map(|t| t.kind())
+    }
+
     /// The bytes of the string at `off` (no UTF-8 check), or `None` outside the strings.
     fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {
         self.name_at(off).ok().map(str::as_bytes)

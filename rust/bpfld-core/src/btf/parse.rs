@@ -1012,6 +1012,16 @@ where
         self.type_with_strings(id, self.strings())
     }
 
+    /// The kind and name offset of type `id` from its record's first two words, `None`
+    /// for void and past the last type.
+    #[inline]
+    pub fn head(&self, id: u32) -> Option<(BtfKind, u32)> {
+        let off = self.record_offset(id).ok()?;
+        let name_off = bytes::u32_at(&self.data, off)?;
+        let info = bytes::u32_at(&self.data, off.saturating_add(4))?;
+        Some((BtfKind::from_u32((info >> 24) & 0x1f)?, name_off))
+    }
+
     /// A borrowed view of the same BTF, e.g. to join it into a [`super::SplitBtf`].
     pub fn borrowed(&self) -> Btf<&[u8], &[u32]> {
         Btf {
@@ -1090,6 +1100,19 @@ where
             ));
         }
         for id in self.local_ids() {
+            // The kinds checked below; the rest are out before their record is read.
+            if !matches!(
+                self.head(id).map(|(kind, _)| kind),
+                Some(
+                    BtfKind::Var
+                        | BtfKind::TypeTag
+                        | BtfKind::DeclTag
+                        | BtfKind::Func
+                        | BtfKind::Datasec
+                ) | None
+            ) {
+                continue;
+            }
             let t = self.type_by_id(id)?;
             let kind = t.kind();
             let fail_at = |m: &'static str, i: Option<usize>| {
@@ -1163,6 +1186,13 @@ where
 
     fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {
         self.strings().bytes(off)
+    }
+
+    fn kind_of(&self, id: u32) -> Option<BtfKind> {
+        if id == 0 {
+            return Some(BtfKind::Void);
+        }
+        self.head(id).map(|(kind, _)| kind)
     }
 
     fn name_is_empty_at(&self, off: u32) -> Option<bool> {

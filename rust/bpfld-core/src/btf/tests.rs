@@ -2214,3 +2214,43 @@ fn strings_match_at_stops_at_the_first_difference() {
         }
     }
 }
+
+#[test]
+fn kind_of_and_head_read_the_record_as_type_by_id_does() {
+    let mut b = B::new();
+    let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32);
+    let p = b.ptr(int);
+    let s = b.struct_("s", 8, &[("a", int, 0), ("b", p, 32)]);
+    let v = b.var("x", s, BTF_VAR_GLOBAL_ALLOCATED);
+    b.datasec(".data", 8, &[(v, 0, 8)]);
+    let btf = parse(b.build()).unwrap();
+    assert_eq!(Types::kind_of(&btf, 0), Some(BtfKind::Void));
+    assert_eq!(btf.head(0), None);
+    for id in 1..btf.type_count() {
+        let t = btf.type_by_id(id).unwrap();
+        assert_eq!(Types::kind_of(&btf, id), Some(t.kind()), "type {id}");
+        assert_eq!(btf.head(id), Some((t.kind(), t.name_off())), "type {id}");
+    }
+    assert_eq!(Types::kind_of(&btf, btf.type_count()), None);
+    assert_eq!(btf.head(btf.type_count()), None);
+    // The provided method (through type_by_id) agrees.
+    struct Plain<'b>(&'b VBtf);
+    impl Types for Plain<'_> {
+        fn type_count(&self) -> u32 {
+            self.0.type_count()
+        }
+        fn type_by_id(&self, id: u32) -> Result<'static, Type<'_>> {
+            self.0.type_by_id(id)
+        }
+        fn name_at(&self, off: u32) -> Result<'static, &str> {
+            self.0.name_at(off)
+        }
+    }
+    for id in 0..=btf.type_count() {
+        assert_eq!(
+            Plain(&btf).kind_of(id),
+            Types::kind_of(&btf, id),
+            "type {id}"
+        );
+    }
+}

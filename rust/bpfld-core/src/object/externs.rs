@@ -163,10 +163,7 @@ fn vars_and_funcs_by_name<A: Alloc>(
     btf: &impl Types,
     alloc: &mut A,
 ) -> Result<'static, A::Buf<u32>> {
-    let is_decl = |id: u32| {
-        btf.type_by_id(id)
-            .is_ok_and(|t| matches!(t.kind(), BtfKind::Var | BtfKind::Func))
-    };
+    let is_decl = |id: u32| matches!(btf.kind_of(id), Some(BtfKind::Var | BtfKind::Func));
     let n = (1..btf.type_count()).filter(|&id| is_decl(id)).count();
     let mut ids = alloc.alloc::<u32>(n)?;
     for (slot, id) in ids
@@ -209,6 +206,9 @@ fn find_extern_btf_id(btf: &impl Types, by_name: &[u32], name: &str) -> Result<'
 /// entry for that id. One pass over the DATASECs.
 fn find_extern_secs(btf: &impl Types, decls: &mut [(u32, u32)]) -> Result<'static, ()> {
     for sid in 1..btf.type_count() {
+        if btf.kind_of(sid).is_some_and(|k| k != BtfKind::Datasec) {
+            continue;
+        }
         let t = btf.type_by_id(sid)?;
         if t.kind() != BtfKind::Datasec {
             continue;
@@ -344,6 +344,9 @@ fn describe<'a>(
 /// libbpf's `find_int_btf_id`: the first INT of 32 bits.
 fn find_int32(btf: &impl Types) -> Result<'static, u32> {
     for id in 1..btf.type_count() {
+        if btf.kind_of(id).is_some_and(|k| k != BtfKind::Int) {
+            continue;
+        }
         let t = btf.type_by_id(id)?;
         if t.kind() == BtfKind::Int && t.int()?.bits == 32 {
             return Ok(id);

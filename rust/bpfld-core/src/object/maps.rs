@@ -608,6 +608,12 @@ fn data_type_ids<'a, A: Alloc>(
         // Every name looked for starts with '.' (.data*, .rodata*, .bss*, .kconfig):
         // most types are out at their first byte, and names compare as bytes (the
         // parse checked them).
+        let dot = btf
+            .head(id)
+            .and_then(|(_, name_off)| btf.strings().tail(name_off)?.first().copied());
+        if dot.is_some_and(|c| c != b'.') {
+            continue;
+        }
         let t = btf.type_by_id(id)?;
         let Some(name) = t.name_bytes().filter(|n| n.first() == Some(&b'.')) else {
             continue;
