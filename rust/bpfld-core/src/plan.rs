@@ -315,12 +315,15 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
 
     /// The `.text` function a call or callback at `prog`'s instruction `i` targets, or
     /// `None` if the instruction is not one (or is a kfunc call).
-    fn call_target(&self, p: &Prog<'a>, i: u32, ins: Insn) -> Result<'a, Option<u32>> {
+    fn call_target(&self, p: &Prog<'a>, i: u32) -> Result<'a, Option<u32>> {
         // Only calls and ld_imm64 carry relocations (Object::parse refuses others):
-        // every other instruction is out before the relocation lookup.
-        if !ins.is_call() && !ins.is_ld_imm64() {
+        // every other instruction is out at its opcode, before it is decoded and its
+        // relocation looked up.
+        let op = p.opcode(i).ok_or(Error::malformed("instruction"))?;
+        if op != uapi::CALL && op != uapi::LD_IMM64 {
             return Ok(None);
         }
+        let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
         let relo = self.obj.prog_relo_at(p, i).map(|r| r.kind);
         let is_func_addr = matches!(relo, Some(RelocKind::SubprogAddr { .. }));
         if !ins.is_subprog_call() && !is_func_addr && !ins.is_pseudo_func() {
@@ -412,9 +415,8 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
                 let mut pushed = false;
                 let mut i = next;
                 while i < p.insn_cnt {
-                    let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
                     let target = self
-                        .call_target(&p, i, ins)
+                        .call_target(&p, i)
                         .ctx(Ctx::Insn(i))
                         .ctx(Ctx::Prog(p.name))?;
                     i = i.saturating_add(1);
@@ -777,8 +779,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             len = len.max(off.saturating_add(p.insn_cnt));
             // Calls and callbacks.
             for i in 0..p.insn_cnt {
-                let ins = p.insn(i).ok_or(Error::malformed("instruction"))?;
-                let Some(t) = l.call_target(&p, i, ins).ctx(Ctx::Insn(i)).ctx(c)? else {
+                let Some(t) = l.call_target(&p, i).ctx(Ctx::Insn(i)).ctx(c)? else {
                     continue;
                 };
                 let from = i64::from(off).saturating_add(i64::from(i));

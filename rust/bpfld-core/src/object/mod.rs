@@ -100,6 +100,13 @@ impl Prog<'_> {
     pub fn insn(&self, i: u32) -> Option<Insn> {
         Insn::read(self.code, usize::try_from(i).ok()?.checked_mul(INSN_SIZE)?)
     }
+
+    /// The opcode of instruction `i`, read alone (for walks that stop at few).
+    #[inline]
+    pub fn opcode(&self, i: u32) -> Option<u8> {
+        let at = usize::try_from(i).ok()?.checked_mul(INSN_SIZE)?;
+        self.code.get(at).copied()
+    }
 }
 
 /// What a relocation does.
