@@ -381,6 +381,7 @@ struct Raw<'a> {
 }
 
 impl<'a> Raw<'a> {
+    #[inline]
     fn at(&self, i: u16) -> Option<&'a [u8]> {
         if i >= self.len {
             return None;
@@ -400,6 +401,7 @@ impl<'a> Raw<'a> {
     }
 }
 
+#[inline]
 fn w(rec: &[u8], off: usize) -> u32 {
     bytes::u32_at(rec, off).unwrap_or(0)
 }
@@ -485,6 +487,14 @@ pub struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
+    /// How member `i`'s name compares with `name` ([`Strings::match_at`]), reading only
+    /// its name offset; `None` past the last member or for an offset outside the
+    /// strings.
+    #[inline]
+    pub fn name_match_at(&self, i: u16, name: &[u8]) -> Option<NameMatch> {
+        self.strs.match_at(w(self.raw.at(i)?, 0), name)
+    }
+
     fn decode(&self, r: &[u8]) -> Member<'a> {
         let off = w(r, 8);
         let (bit_offset, bitfield_size) = if self.kflag {

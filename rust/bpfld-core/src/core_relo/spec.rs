@@ -398,20 +398,29 @@ fn match_member<L: Types + ?Sized>(
                 ms
             }
         };
-        let m = members
-            .get(top.i)
-            .ok_or_else(|| bad("CO-RE member search index past the last member"))?;
         if spec.raw_len == MAX_CORE_SPEC_LEN {
             return Err(too_long(spec.raw_len));
         }
-        spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
-        spec.push_raw(u32::from(top.i))?;
-
         // Names compared as bytes: equal to the local (UTF-8) name or not, the target's
         // need no UTF-8 check of their own.
-        let name = m
-            .name_match(local_name)
+        let name = members
+            .name_match_at(top.i, local_name)
             .ok_or_else(|| bad("CO-RE target member name outside the strings"))?;
+        if name == NameMatch::Other {
+            // Not this member, and nothing to undo: libbpf's speculative step into it
+            // (bit offset and raw spec) would be taken back right away.
+            let f = depth
+                .checked_sub(1)
+                .and_then(|d| frames.get_mut(d))
+                .ok_or_else(|| bad("CO-RE member search stack underflow"))?;
+            f.i = f.i.saturating_add(1);
+            continue;
+        }
+        let m = members
+            .get(top.i)
+            .ok_or_else(|| bad("CO-RE member search index past the last member"))?;
+        spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
+        spec.push_raw(u32::from(top.i))?;
         if name == NameMatch::Empty {
             let inner = targ.skip_mods_and_typedefs(m.type_id)?;
             if inner.kind().is_composite() {
