@@ -9,7 +9,8 @@
 //! kept), the type section with the new record at its end, then the string section,
 //! with the name appended unless it already starts a string there (libbpf's string
 //! set only knows the strings at string boundaries, and finds the first of equal ones).
-//! The result is parsed again, so it carries the same invariants as any [`Btf`].
+//! The result is parsed again, so it carries the same invariants as any [`Btf`]; the
+//! records it copies unchanged are not checked a second time (`Btf::parse_appended`).
 
 use core::ops::Deref;
 
@@ -129,7 +130,8 @@ where
         }
         let n = super::count_types(&blob)?;
         let offsets = alloc.alloc::<u32>(n.saturating_add(1))?;
-        let btf = Btf::parse(blob, offsets)?;
+        // Only the new VAR is checked again: the rest is this BTF's records and strings.
+        let btf = Btf::parse_appended(blob, offsets, self.type_count())?;
         let id = btf.type_count().saturating_sub(1);
         Ok((btf, id, name_off))
     }
@@ -138,7 +140,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{parse, B};
-    use super::super::{BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED};
+    use super::super::{Types, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED};
     use super::*;
     use crate::mem::VecAlloc;
 
@@ -175,9 +177,41 @@ mod tests {
             .unwrap();
         assert_eq!(g2.string_section().len(), g.string_section().len());
         assert_eq!(g2.name_at(off2).unwrap(), "x");
+        // Checked again as the new record it is: a VAR's name must be an identifier.
+        assert!(g.with_var("1x", 1, int, &mut a).is_err());
         assert!(g.with_var("", 1, int, &mut a).is_err());
         assert!(g.with_var("y", 7, int, &mut a).is_err());
         assert!(g.with_var("y", 1, 999, &mut a).is_err());
+    }
+
+    #[test]
+    fn appended_parse_equals_a_full_parse() {
+        let mut b = B::new();
+        let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32);
+        let s = b.struct_("s", 8, &[("a", int, 0), ("b", int, 32)]);
+        b.var("x", s, BTF_VAR_GLOBAL_ALLOCATED);
+        let btf = parse(b.build()).unwrap();
+        let mut a = VecAlloc::default();
+        let (g, _, _) = btf
+            .with_var("dummy_ksym", BTF_VAR_GLOBAL_ALLOCATED, int, &mut a)
+            .unwrap();
+        let blob = g.data().to_vec();
+        let n = crate::btf::count_types(&blob).unwrap();
+        let full = Btf::parse(blob, std::vec![0u32; n + 1]).unwrap();
+        assert_eq!(full.type_count(), g.type_count());
+        let ids = 1..g.type_count();
+        let (hf, hg) = (Types::raw_heads(&full), Types::raw_heads(&g));
+        assert_eq!(
+            hf.and_then(|h| h.named_in(&ids)),
+            hg.and_then(|h| h.named_in(&ids))
+        );
+        for id in ids {
+            assert_eq!(
+                full.record_offset(id).unwrap(),
+                g.record_offset(id).unwrap()
+            );
+            assert_eq!(full.head(id), g.head(id));
+        }
     }
 
     #[test]

@@ -240,6 +240,16 @@ where
         Self::build(blob, offsets, None, Checks::Full)
     }
 
+    /// [`Btf::parse`] of a blob whose types below id `checked` are the records of a BTF
+    /// that [`Btf::parse`] validated, copied unchanged, with its whole string section
+    /// first in the new one (the layout of [`Btf::with_var`]): those records refer to
+    /// the same names and to ids below `checked`, so only the types from `checked` on
+    /// are checked again, with the header, the strings and every record's kind and
+    /// length.
+    pub(crate) fn parse_appended(blob: D, offsets: O, checked: u32) -> Result<'static, Self> {
+        Self::build(blob, offsets, None, Checks::From(checked))
+    }
+
     /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
     /// the module reads): checks the header, the string section and every record's kind
     /// and length, which is what finding the types needs, and not what the records
@@ -361,7 +371,12 @@ where
             type_count: start_id.saturating_add(n as u32),
             idents: [const { Cell::new(0) }; IDENT_CACHE],
         };
-        for (i, &off) in offsets.iter().enumerate().skip(1) {
+        let first = match checks {
+            Checks::From(id) => id.max(start_id),
+            _ => start_id,
+        };
+        let skip = first.saturating_sub(start_id).saturating_add(1) as usize;
+        for (i, &off) in offsets.iter().enumerate().skip(skip) {
             let id = start_id.saturating_add(i as u32).saturating_sub(1);
             checker.check(&blob, off as usize, id)?;
         }
@@ -540,6 +555,9 @@ enum Checks {
     /// The header, the string section and each record's kind and length (the running
     /// kernel's BTF).
     Structure,
+    /// [`Checks::Full`] for the types from this id on, [`Checks::Structure`] below it
+    /// (see [`Btf::parse_appended`]).
+    From(u32),
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
