@@ -2254,3 +2254,41 @@ fn kind_of_and_head_read_the_record_as_type_by_id_does() {
         );
     }
 }
+
+#[test]
+fn members_next_not_other_passes_over_other_names() {
+    let mut b = B::new();
+    let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32);
+    let inner = b.struct_("", 4, &[("x", int, 0)]);
+    let s = b.struct_(
+        "s",
+        16,
+        &[
+            ("a", int, 0),
+            ("", inner, 32),
+            ("b", int, 64),
+            ("a", int, 96),
+        ],
+    );
+    let btf = parse(b.build()).unwrap();
+    let ms = btf.type_by_id(s).unwrap().members().unwrap();
+    assert_eq!(
+        ms.next_not_other(0, b"b"),
+        Some((1, Some(NameMatch::Empty)))
+    );
+    assert_eq!(
+        ms.next_not_other(2, b"b"),
+        Some((2, Some(NameMatch::Equal)))
+    );
+    assert_eq!(ms.next_not_other(3, b"b"), None);
+    assert_eq!(
+        ms.next_not_other(2, b"a"),
+        Some((3, Some(NameMatch::Equal)))
+    );
+    assert_eq!(
+        ms.next_not_other(0, b"a"),
+        Some((0, Some(NameMatch::Equal)))
+    );
+    assert_eq!(ms.next_not_other(4, b"a"), None);
+    assert_eq!(ms.next_not_other(9, b"a"), None);
+}

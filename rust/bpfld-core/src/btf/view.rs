@@ -487,12 +487,23 @@ pub struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
-    /// How member `i`'s name compares with `name` ([`Strings::match_at`]), reading only
-    /// its name offset; `None` past the last member or for an offset outside the
-    /// strings.
-    #[inline]
-    pub fn name_match_at(&self, i: u16, name: &[u8]) -> Option<NameMatch> {
-        self.strs.match_at(w(self.raw.at(i)?, 0), name)
+    /// The first member from index `from` on whose name is not another than `name`
+    /// (it is `name`, empty, or an offset outside the strings: `None` in the pair),
+    /// reading only name offsets; `None` if every remaining member has another name.
+    pub fn next_not_other(&self, from: u16, name: &[u8]) -> Option<(u16, Option<NameMatch>)> {
+        if self.raw.stride == 0 {
+            return None;
+        }
+        let start = usize::from(from).checked_mul(self.raw.stride)?;
+        let end = usize::from(self.raw.len).checked_mul(self.raw.stride)?;
+        let recs = self.raw.data.get(start..end)?;
+        for (k, r) in recs.chunks_exact(self.raw.stride).enumerate() {
+            let m = self.strs.match_at(w(r, 0), name);
+            if m != Some(NameMatch::Other) {
+                return Some((from.saturating_add(k as u16), m));
+            }
+        }
+        None
     }
 
     fn decode(&self, r: &[u8]) -> Member<'a> {

@@ -401,21 +401,21 @@ fn match_member<L: Types + ?Sized>(
         if spec.raw_len == MAX_CORE_SPEC_LEN {
             return Err(too_long(spec.raw_len));
         }
-        // Names compared as bytes: equal to the local (UTF-8) name or not, the target's
+        // Members of other names are passed over in one scan: libbpf's speculative
+        // step into each (bit offset and raw spec) would be taken back right away.
+        // Names compare as bytes: equal to the local (UTF-8) name or not, the target's
         // need no UTF-8 check of their own.
-        let name = members
-            .name_match_at(top.i, local_name)
-            .ok_or_else(|| bad("CO-RE target member name outside the strings"))?;
-        if name == NameMatch::Other {
-            // Not this member, and nothing to undo: libbpf's speculative step into it
-            // (bit offset and raw spec) would be taken back right away.
-            let f = depth
-                .checked_sub(1)
-                .and_then(|d| frames.get_mut(d))
-                .ok_or_else(|| bad("CO-RE member search stack underflow"))?;
-            f.i = f.i.saturating_add(1);
+        let f = depth
+            .checked_sub(1)
+            .and_then(|d| frames.get_mut(d))
+            .ok_or_else(|| bad("CO-RE member search stack underflow"))?;
+        let Some((i, name)) = members.next_not_other(top.i, local_name) else {
+            f.i = top.n;
             continue;
-        }
+        };
+        f.i = i;
+        let top = *f;
+        let name = name.ok_or_else(|| bad("CO-RE target member name outside the strings"))?;
         let m = members
             .get(top.i)
             .ok_or_else(|| bad("CO-RE member search index past the last member"))?;
