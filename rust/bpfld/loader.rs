@@ -6,7 +6,8 @@
 //! 2. The object: a regular file with fs-verity, whose digest the policy trusts, no
 //!    larger than the core's limit; read once, through the page cache where fs-verity
 //!    verifies every page, into a private buffer: the headers and every section but
-//!    DWARF's (`elf::read_used`), which nothing uses. Nothing else is read from the file.
+//!    DWARF's (`elf::read_used`), which nothing uses, packed. Nothing else is read from
+//!    the file.
 //! 3. Parse and plan with `bpfld_core` (vmlinux BTF only if the object needs it).
 //! 4. Execute the plan in a kernel thread (from a pool) that impersonates the caller
 //!    but owns a file table no user task can touch (see `bpfld_run_isolated` in
@@ -24,7 +25,7 @@ use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
 use crate::vmlinux::{BuiltConfig, ExportedSymbols, Vmlinux};
 use crate::State;
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::insn::Insn;
 use bpfld_core::limits;
@@ -353,7 +354,7 @@ fn load_verified(
     // and the core's frames are deep (BTF and CO-RE walks).
     let mut job = Job {
         state,
-        data: &data,
+        data: data.image(),
         obj_name,
         log: Log {
             buf: req.log_buf,
@@ -386,7 +387,7 @@ fn load_verified(
     }
     req.receipt = job.receipt;
     req.bpf_time_ns = job.bpf_ns;
-    req.mem_bytes = (data.len() as u64).saturating_add(job.mem);
+    req.mem_bytes = (data.bytes() as u64).saturating_add(job.mem);
     if let Some((p, m)) = job.needed {
         req.progs_cnt = p;
         req.maps_cnt = m;
@@ -416,12 +417,10 @@ fn load_verified(
 }
 
 /// Read the file once into a private buffer: what the core uses of it, every byte of
-/// that once, through the page cache where fs-verity verifies each page
-/// (`elf::read_used`: DWARF is neither read nor verified, and stays zero).
-fn read_once(f: &FileRef, size: usize) -> core::result::Result<KVVec<u8>, Fail> {
-    let mut buf = KVVec::from_elem(0u8, size, GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory for the file")))?;
-    bpfld_core::elf::read_used(&mut buf, |dst, off| {
+/// that once, through the page cache where fs-verity verifies each page, packed
+/// (`elf::read_used`: DWARF is neither read, verified nor held).
+fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, Fail> {
+    let packed = bpfld_core::elf::read_used(size as u64, &mut KAlloc::default(), |dst, off| {
         let mut pos = i64::try_from(off).map_err(|_| fail(22, format_args!("file offset")))?;
         let mut done = 0;
         while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
@@ -440,15 +439,18 @@ fn read_once(f: &FileRef, size: usize) -> core::result::Result<KVVec<u8>, Fail> 
             done += n as usize;
         }
         Ok(())
-    })?;
-    Ok(buf)
+    });
+    packed.map_err(|e| match e {
+        ReadError::Read(f) => f,
+        ReadError::Core(_) => fail(12, format_args!("no memory for the file")),
+    })
 }
 
 /// The work of the isolated thread: in, the verified bytes; out, the created objects
 /// as file references with what the caller is told about them.
 struct Job<'d> {
     state: &'d State,
-    data: &'d [u8],
+    data: Image<'d>,
     obj_name: &'d str,
     log: Log,
     progs_cap: usize,
@@ -630,11 +632,11 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
 /// Parse into the heap, keeping the parser's frames off the planner's.
 #[inline(never)]
 fn parse<'d>(
-    data: &'d [u8],
+    data: Image<'d>,
     name: &'d str,
     alloc: &mut KAlloc,
 ) -> core::result::Result<KBox<Object<'d, KAlloc>>, Fail> {
-    let elf = Elf::parse(data, alloc).map_err(core_fail)?;
+    let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
     let obj = Object::parse(elf, name, alloc).map_err(core_fail)?;
     KBox::new(obj, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }

@@ -4,7 +4,7 @@
 
 use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use crate::sys::{obj_info, own, MapInfo, ProgInfo, UserBpf};
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, Packed, ReadError};
 use bpfld_core::exec;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::VecAlloc;
@@ -144,15 +144,25 @@ impl Sources {
 }
 
 /// Read the object at `path` as the module does ([`bpfld_core::elf::read_used`]): the
-/// headers and every section but DWARF's, which stays zero. The same bytes give the same
-/// plan and receipt on the host as in the kernel.
-pub fn read_object(path: &str) -> std::io::Result<Vec<u8>> {
+/// headers and every section but DWARF's, packed. The same bytes give the same plan and
+/// receipt on the host as in the kernel; parse them with [`Elf::parse_image`].
+pub fn read_object(path: &str) -> std::io::Result<Packed<VecAlloc>> {
     use std::os::unix::fs::FileExt;
     let f = std::fs::File::open(path)?;
-    let size = usize::try_from(f.metadata()?.len()).map_err(std::io::Error::other)?;
-    let mut buf = vec![0u8; size];
-    bpfld_core::elf::read_used(&mut buf, |dst, off| f.read_exact_at(dst, off))?;
-    Ok(buf)
+    let size = f.metadata()?.len();
+    if size > bpfld_core::limits::MAX_FILE_SIZE as u64 {
+        return Err(std::io::Error::other(format!(
+            "file is {size} bytes, the limit is {}",
+            bpfld_core::limits::MAX_FILE_SIZE
+        )));
+    }
+    bpfld_core::elf::read_used(size, &mut VecAlloc::default(), |dst, off| {
+        f.read_exact_at(dst, off)
+    })
+    .map_err(|e| match e {
+        ReadError::Read(e) => e,
+        ReadError::Core(e) => std::io::Error::other(e.to_string()),
+    })
 }
 
 /// Load `path` with the user-space executor on the running kernel.
@@ -170,7 +180,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
     let kbtf = HostBtf::load().ok();
     let name = object_name(path);
     let mut alloc = VecAlloc::default();
-    let elf = Elf::parse(&data, &mut alloc).map_err(|e| core_err(path, e))?;
+    let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| core_err(path, e))?;
     let mut obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
     for d in &opts.disable {
         if !obj.set_autoload(d, false) {
@@ -249,7 +259,7 @@ pub fn inspect(path: &str) -> Result<String, LoadError> {
     let kbtf = HostBtf::load().ok();
     let name = object_name(path);
     let mut alloc = VecAlloc::default();
-    let elf = Elf::parse(&data, &mut alloc).map_err(|e| core_err(path, e))?;
+    let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| core_err(path, e))?;
     let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
     let sources = Sources::for_object(path, &obj)?;

@@ -55,13 +55,91 @@ const REL_SIZE: u64 = 16;
 ///   table; relocation sections are whole numbers of records linked to it.
 #[derive(Clone, Copy)]
 pub struct Elf<'a> {
-    data: &'a [u8],
+    img: Image<'a>,
     shoff: u64,
+    /// The section header table.
+    shdrs: &'a [u8],
     shnum: u32,
     shstrtab: &'a [u8],
     symtab: &'a [u8],
     strtab: &'a [u8],
     symtab_index: u32,
+}
+
+/// Where a piece of the file is in a packed buffer (see [`read_used`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Piece {
+    /// Offset in the file.
+    pub file_off: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Offset in the buffer.
+    pub at: u64,
+}
+
+/// The bytes of an object file the parser reads: the whole file, or the pieces of it
+/// that [`read_used`] read, packed into one buffer. Offsets are always the file's.
+#[derive(Clone, Copy, Debug)]
+pub struct Image<'a> {
+    data: &'a [u8],
+    /// Sorted by file offset and disjoint; empty for a whole file.
+    pieces: &'a [Piece],
+    file_len: u64,
+}
+
+impl<'a> Image<'a> {
+    /// A whole file.
+    pub fn whole(data: &'a [u8]) -> Self {
+        Image {
+            data,
+            pieces: &[],
+            file_len: data.len() as u64,
+        }
+    }
+
+    /// `data` holding the pieces of a file of `file_len` bytes ([`read_used`]).
+    pub fn packed(data: &'a [u8], pieces: &'a [Piece], file_len: u64) -> Self {
+        Image {
+            data,
+            pieces,
+            file_len,
+        }
+    }
+
+    /// The file's length.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// The bytes held (the whole file, or the packed pieces).
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The file's bytes `off..off + len`, if they are inside the file and were read (all
+    /// within one piece).
+    pub fn get(&self, off: u64, len: u64) -> Option<&'a [u8]> {
+        if self.pieces.is_empty() {
+            return bytes::slice(self.data, off, len);
+        }
+        let end = off.checked_add(len)?;
+        if end > self.file_len {
+            return None;
+        }
+        if len == 0 {
+            return Some(&[]);
+        }
+        let k = self.pieces.partition_point(|p| p.file_off <= off);
+        let p = self.pieces.get(k.checked_sub(1)?)?;
+        if end > p.file_off.checked_add(p.len)? {
+            return None;
+        }
+        bytes::slice(
+            self.data,
+            p.at.checked_add(off.checked_sub(p.file_off)?)?,
+            len,
+        )
+    }
 }
 
 /// A section: its index, name, header and bytes (empty for `SHT_NOBITS`).
@@ -155,21 +233,33 @@ fn hdr_err(msg: &'static str) -> Error<'static> {
 impl<'a> Elf<'a> {
     /// Validate `data` as a BPF relocatable object. `alloc` provides scratch memory for
     /// the overlap check (freed on return).
-    #[inline(never)]
     pub fn parse<A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, Elf<'a>> {
-        if data.len() > limits::MAX_FILE_SIZE {
+        Self::parse_image(Image::whole(data), alloc)
+    }
+
+    /// [`Elf::parse`] of what [`read_used`] read of a file. The sections it did not read
+    /// (DWARF) are checked as any other, from their headers, and have no bytes.
+    #[inline(never)]
+    pub fn parse_image<A: Alloc>(img: Image<'a>, alloc: &mut A) -> Result<'a, Elf<'a>> {
+        if img.file_len() > limits::MAX_FILE_SIZE as u64 {
             return Err(Error::limit(
                 "file bytes",
-                data.len(),
+                img.file_len(),
                 limits::MAX_FILE_SIZE,
             ));
         }
-        let ehdr = read_header(data)?;
-        let (shnum, shstrndx) = section_counts(data, &ehdr)?;
+        let head = img.get(0, img.file_len().min(EHDR_SIZE as u64));
+        let ehdr = read_header(head.unwrap_or(&[]))?;
+        let (shnum, shstrndx) = section_counts(&img, &ehdr)?;
         let shoff = ehdr.e_shoff;
+        // Inside the file (section_counts), and read whole (read_used reads it).
+        let shdrs = img
+            .get(shoff, mul(u64::from(shnum), SHDR_SIZE)?)
+            .ok_or_else(|| hdr_err("section header table was not read"))?;
         let mut elf = Elf {
-            data,
+            img,
             shoff,
+            shdrs,
             shnum,
             shstrtab: &[],
             symtab: &[],
@@ -201,8 +291,8 @@ impl<'a> Elf<'a> {
             let hdr = self.raw_header(index)?;
             let name = self.name_of(index, &hdr)?;
             let c = Ctx::Section(name);
-            let data = self.extent(&hdr).ctx(c)?;
-            if !data.is_empty() {
+            self.extent(&hdr).ctx(c)?;
+            if hdr.sh_type != SHT_NOBITS && hdr.sh_size != 0 {
                 let start = hdr.sh_offset;
                 let end = add(start, hdr.sh_size)?;
                 if start < EHDR_SIZE as u64 || (start < sht_end && end > self.shoff) {
@@ -292,14 +382,32 @@ impl<'a> Elf<'a> {
     }
 
     /// The bytes a header describes: inside the file, or empty for NOBITS.
+    /// For a section [`read_used`] does not read, no bytes (the core uses none of them);
+    /// for any other, an error if they were not read.
     fn extent(&self, hdr: &SectionHeader) -> Result<'a, &'a [u8]> {
         if hdr.sh_type == SHT_NOBITS {
             return Ok(&[]);
         }
-        bytes::slice(self.data, hdr.sh_offset, hdr.sh_size).ok_or_else(|| {
-            Error::malformed("section extends past the end of the file")
-                .ctx(Ctx::Value(What::Offset, hdr.sh_offset))
-        })
+        let in_file = hdr
+            .sh_offset
+            .checked_add(hdr.sh_size)
+            .is_some_and(|end| end <= self.img.file_len());
+        if !in_file {
+            return Err(Error::malformed("section extends past the end of the file")
+                .ctx(Ctx::Value(What::Offset, hdr.sh_offset)));
+        }
+        match self.img.get(hdr.sh_offset, hdr.sh_size) {
+            Some(b) => Ok(b),
+            None if self.unread(hdr) => Ok(&[]),
+            None => Err(Error::malformed("section contents were not read")
+                .ctx(Ctx::Value(What::Offset, hdr.sh_offset))),
+        }
+    }
+
+    /// Whether [`read_used`] leaves the section of header `hdr` unread.
+    fn unread(&self, hdr: &SectionHeader) -> bool {
+        let names = Names(self.shstrtab);
+        skipped(&names, hdr, |i| self.raw_header(i).ok())
     }
 
     fn raw_header(&self, index: u32) -> Result<'a, SectionHeader> {
@@ -307,8 +415,8 @@ impl<'a> Elf<'a> {
             return Err(Error::malformed("section index out of range")
                 .ctx(Ctx::Value(What::Index, u64::from(index))));
         }
-        let off = add(self.shoff, mul(u64::from(index), SHDR_SIZE)?)?;
-        let b = bytes::slice(self.data, off, SHDR_SIZE)
+        let off = mul(u64::from(index), SHDR_SIZE)?;
+        let b = bytes::slice(self.shdrs, off, SHDR_SIZE)
             .ok_or(Error::malformed("section header past end of file"))?;
         read_shdr(b).ok_or(Error::malformed("truncated section header"))
     }
@@ -336,9 +444,9 @@ impl<'a> Elf<'a> {
         })
     }
 
-    /// The whole file.
-    pub fn data(&self) -> &'a [u8] {
-        self.data
+    /// The bytes parsed: the whole file, or [`read_used`]'s packed pieces of it.
+    pub fn image(&self) -> Image<'a> {
+        self.img
     }
 
     /// Number of section headers (including the null section 0).
@@ -478,117 +586,308 @@ impl<'a> Elf<'a> {
 }
 
 /// Gap between two sections' contents up to which [`read_used`] reads through rather than
-/// issuing a second read (alignment padding, small DWARF sections).
+/// starting another piece (alignment padding, small DWARF sections).
 pub const READ_GAP: u64 = 512;
 
-/// Read into `buf` (zeroed, as long as the file) what the core uses of the file: the ELF
-/// header, the section header table and the contents of every section except DWARF's:
-/// sections named `.debug*` that are `SHT_PROGBITS` and neither allocated nor code, and
-/// the relocation sections that apply to them. Nothing in the core reads those; they are
-/// most of an object built with `-g` (a CO-RE object with `vmlinux.h` is ~85% DWARF),
-/// and a caller that reads through fs-verity would verify them for nothing. What it
-/// skips stays zero.
-///
-/// `read(dst, offset)` must fill `dst` from the file at `offset`. If the headers do not
-/// describe an ELF64 object with an in-bounds section header table and section name
-/// table, the whole file is read, so that [`Elf::parse`] reports what is wrong with it.
-/// Returns the number of bytes read (ranges that overlap are counted twice).
-pub fn read_used<E>(
-    buf: &mut [u8],
-    mut read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
-) -> core::result::Result<u64, E> {
-    let len = buf.len() as u64;
-    let mut total = 0u64;
-    let mut get = |buf: &mut [u8], start: u64, end: u64| {
-        let end = end.min(len);
-        match (usize::try_from(start), usize::try_from(end)) {
-            (Ok(s), Ok(e)) if s < e => match buf.get_mut(s..e) {
-                Some(dst) => {
-                    total = total.saturating_add(end.saturating_sub(start));
-                    read(dst, start)
-                }
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        }
-    };
-    get(buf, 0, EHDR_SIZE as u64)?;
-    let Some(ehdr) = read_header(buf).ok() else {
-        get(buf, EHDR_SIZE as u64, len)?;
-        return Ok(total);
-    };
-    get(buf, ehdr.e_shoff, ehdr.e_shoff.saturating_add(SHDR_SIZE))?;
-    let table = section_counts(buf, &ehdr)
-        .ok()
-        .and_then(|(shnum, shstrndx)| {
-            let end = add(ehdr.e_shoff, mul(u64::from(shnum), SHDR_SIZE).ok()?).ok()?;
-            Some((shnum, shstrndx, end))
-        });
-    let Some((shnum, shstrndx, table_end)) = table else {
-        get(buf, EHDR_SIZE as u64, len)?;
-        return Ok(total);
-    };
-    get(buf, ehdr.e_shoff, table_end)?;
-    let header = |buf: &[u8], i: u32| {
-        let off = ehdr
-            .e_shoff
-            .checked_add(u64::from(i).checked_mul(SHDR_SIZE)?)?;
-        bytes::slice(buf, off, SHDR_SIZE).and_then(read_shdr)
-    };
-    let names = match header(buf, shstrndx) {
-        Some(h)
-            if h.sh_type == SHT_STRTAB
-                && h.sh_offset.checked_add(h.sh_size).is_some_and(|e| e <= len) =>
-        {
-            h
-        }
-        _ => {
-            get(buf, EHDR_SIZE as u64, len)?;
-            return Ok(total);
-        }
-    };
-    get(
-        buf,
-        names.sh_offset,
-        names.sh_offset.saturating_add(names.sh_size),
-    )?;
-    let is_dwarf = |buf: &[u8], h: &SectionHeader| {
-        const PREFIX: &[u8] = b".debug";
+/// The section names of a `.shstrtab`, for [`skipped`].
+struct Names<'n>(&'n [u8]);
+
+impl Names<'_> {
+    fn starts_with(&self, off: u32, prefix: &[u8]) -> bool {
+        let off = off as usize;
+        off < self.0.len() && self.0.get(off..off.saturating_add(prefix.len())) == Some(prefix)
+    }
+}
+
+/// Whether [`read_used`] leaves a section unread: DWARF (named `.debug*`, `SHT_PROGBITS`,
+/// neither allocated nor code) and the relocation sections that apply to it. `header`
+/// gives a section's header by index.
+fn skipped(
+    names: &Names<'_>,
+    h: &SectionHeader,
+    header: impl Fn(u32) -> Option<SectionHeader>,
+) -> bool {
+    let is_dwarf = |h: &SectionHeader| {
         h.sh_type == SHT_PROGBITS
             && h.sh_flags & u64::from(SHF_ALLOC | SHF_EXECINSTR) == 0
-            && u64::from(h.sh_name) < names.sh_size
-            && bytes::slice(buf, names.sh_offset, names.sh_size)
-                .and_then(|t| bytes::slice(t, u64::from(h.sh_name), PREFIX.len() as u64))
-                == Some(PREFIX)
+            && names.starts_with(h.sh_name, b".debug")
     };
-    // Sections in index order, adjacent ones read together.
-    let mut pending: Option<(u64, u64)> = None;
-    for i in 1..shnum {
-        let Some(h) = header(buf, i) else { continue };
-        if h.sh_type == SHT_NOBITS || h.sh_size == 0 {
-            continue;
+    is_dwarf(h) || (h.sh_type == SHT_REL && header(h.sh_info).is_some_and(|t| is_dwarf(&t)))
+}
+
+/// Why [`read_used`] failed.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The caller's read failed.
+    Read(E),
+    /// No memory for the buffers.
+    Core(Error<'static>),
+}
+
+impl<E> From<Error<'static>> for ReadError<E> {
+    fn from(e: Error<'static>) -> Self {
+        ReadError::Core(e)
+    }
+}
+
+/// What [`read_used`] read: the pieces of the file, packed.
+pub struct Packed<A: Alloc> {
+    /// The pieces' bytes, one after the other.
+    pub data: A::Buf<u8>,
+    /// Where each piece is, in file order.
+    pub pieces: A::Buf<Piece>,
+    /// The file's length.
+    pub file_len: u64,
+    /// Bytes read from the file (each once).
+    pub read: u64,
+}
+
+impl<A: Alloc> Packed<A> {
+    /// The bytes to parse ([`Elf::parse_image`]).
+    pub fn image(&self) -> Image<'_> {
+        Image::packed(&self.data, &self.pieces, self.file_len)
+    }
+
+    /// Memory held: the bytes and the piece table.
+    pub fn bytes(&self) -> usize {
+        self.data.len().saturating_add(
+            self.pieces
+                .len()
+                .saturating_mul(core::mem::size_of::<Piece>()),
+        )
+    }
+}
+
+/// Read what the core uses of a file of `file_len` bytes, each byte once, packed into a
+/// buffer from `alloc`: the ELF header, the section header table, and the contents of
+/// every section except DWARF's and the relocations that apply to it (see [`skipped`]).
+/// Nothing in the core reads those; they are most of an object built with `-g` (a CO-RE
+/// object with `vmlinux.h` is ~85% DWARF), and a caller that reads through fs-verity
+/// would verify them for nothing, and hold them.
+///
+/// `read(dst, offset)` must fill `dst` from the file at `offset`; no byte is asked for
+/// twice. If the headers do not describe an ELF64 object whose section header table,
+/// name table and used sections are inside the file and do not overlap, the whole file
+/// is read as one piece, so that [`Elf::parse_image`] reports what is wrong with it.
+pub fn read_used<A: Alloc, E>(
+    file_len: u64,
+    alloc: &mut A,
+    mut read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
+) -> core::result::Result<Packed<A>, ReadError<E>> {
+    let mut total = 0u64;
+    let mut get = |dst: &mut [u8], off: u64| {
+        if dst.is_empty() {
+            return Ok(());
         }
-        let skip = is_dwarf(buf, &h)
-            || (h.sh_type == SHT_REL
-                && h.sh_info < shnum
-                && header(buf, h.sh_info).is_some_and(|t| is_dwarf(buf, &t)));
-        if skip {
-            continue;
+        total = total.saturating_add(dst.len() as u64);
+        read(dst, off).map_err(ReadError::Read)
+    };
+    let mut packed = pack(file_len, alloc, &mut get)?;
+    packed.read = total;
+    Ok(packed)
+}
+
+fn pack<A: Alloc, E>(
+    file_len: u64,
+    alloc: &mut A,
+    get: &mut impl FnMut(&mut [u8], u64) -> core::result::Result<(), ReadError<E>>,
+) -> core::result::Result<Packed<A>, ReadError<E>> {
+    // The ELF header.
+    let mut head = [0u8; EHDR_SIZE];
+    let n = file_len.min(EHDR_SIZE as u64) as usize;
+    get(head.get_mut(..n).unwrap_or_default(), 0)?;
+    let head = head.get(..n).unwrap_or_default();
+    let whole = |alloc: &mut A, get: &mut _, sources: &[(u64, &[u8])]| {
+        let mut pieces = alloc.alloc::<Piece>(1)?;
+        if let Some(p) = pieces.first_mut() {
+            *p = Piece {
+                file_off: 0,
+                len: file_len,
+                at: 0,
+            };
         }
-        let (a, b) = (h.sh_offset, h.sh_offset.saturating_add(h.sh_size));
-        pending = match pending {
-            Some((s, e)) if a >= s && a <= e.saturating_add(READ_GAP) => Some((s, e.max(b))),
-            Some((s, e)) => {
-                get(buf, s, e)?;
-                Some((a, b))
+        let data = fill(&pieces, sources, alloc, get)?;
+        Ok(Packed {
+            data,
+            pieces,
+            file_len,
+            read: 0,
+        })
+    };
+
+    // The section header table and the section names, when they are where they can be.
+    let table = read_header(head).ok().filter(|ehdr| {
+        ehdr.e_shoff >= EHDR_SIZE as u64
+            && ehdr
+                .e_shoff
+                .checked_add(SHDR_SIZE)
+                .is_some_and(|e| e <= file_len)
+    });
+    let Some(ehdr) = table else {
+        return whole(alloc, get, &[(0, head)]);
+    };
+    let shoff = ehdr.e_shoff;
+    let mut first = [0u8; SHDR_SIZE as usize];
+    get(&mut first, shoff)?;
+    let one = [Piece {
+        file_off: shoff,
+        len: SHDR_SIZE,
+        at: 0,
+    }];
+    let Ok((shnum, shstrndx)) = section_counts(&Image::packed(&first, &one, file_len), &ehdr)
+    else {
+        return whole(alloc, get, &[(0, head), (shoff, &first)]);
+    };
+    let table_len = mul(u64::from(shnum), SHDR_SIZE)?;
+    let mut shdrs = crate::mem::alloc_n::<A, u8>(alloc, table_len)?;
+    crate::util::copy(shdrs.get_mut(..first.len()).unwrap_or_default(), &first);
+    get(
+        shdrs.get_mut(first.len()..).unwrap_or_default(),
+        shoff.saturating_add(SHDR_SIZE),
+    )?;
+    let header = |i: u32| {
+        let off = u64::from(i).checked_mul(SHDR_SIZE)?;
+        bytes::slice(&shdrs, off, SHDR_SIZE).and_then(read_shdr)
+    };
+    let names_hdr = header(shstrndx).filter(|h| {
+        h.sh_type == SHT_STRTAB
+            && h.sh_offset >= EHDR_SIZE as u64
+            && h.sh_offset
+                .checked_add(h.sh_size)
+                .is_some_and(|e| e <= file_len)
+    });
+    let Some(names_hdr) = names_hdr else {
+        return whole(alloc, get, &[(0, head), (shoff, &shdrs)]);
+    };
+    let mut names = crate::mem::alloc_n::<A, u8>(alloc, names_hdr.sh_size)?;
+    get(&mut names, names_hdr.sh_offset)?;
+    let sources: [(u64, &[u8]); 3] = [(0, head), (shoff, &shdrs), (names_hdr.sh_offset, &names)];
+
+    // The ranges to hold, sorted; ranges that overlap or run past the end of the file
+    // mean a file Elf::parse refuses.
+    let used = || {
+        (1..shnum)
+            .filter(|&i| i != shstrndx)
+            .filter_map(header)
+            .filter(|h| h.sh_type != SHT_NOBITS && h.sh_size != 0)
+            .filter(|h| !skipped(&Names(&names), h, header))
+            // Past the end (or wrapping): u64::MAX, which the check below sees.
+            .map(|h| {
+                let end = h.sh_offset.checked_add(h.sh_size);
+                (
+                    h.sh_offset,
+                    end.filter(|&e| e <= file_len).unwrap_or(u64::MAX),
+                )
+            })
+    };
+    let n_ranges = used().count().saturating_add(sources.len());
+    let mut ranges = crate::mem::alloc_n::<A, (u64, u64)>(alloc, n_ranges as u64)?;
+    let known = sources
+        .iter()
+        .map(|(o, b)| (*o, o.saturating_add(b.len() as u64)));
+    for (slot, r) in ranges.iter_mut().zip(known.chain(used())) {
+        *slot = r;
+    }
+    crate::util::sort_by_key(&mut ranges, |r| *r);
+    let overlap = ranges.windows(2).any(|w| match w {
+        [(_, end_a), (start_b, _)] => start_b < end_a,
+        _ => false,
+    });
+    if overlap || ranges.iter().any(|&(_, end)| end > file_len) {
+        return whole(alloc, get, &sources);
+    }
+
+    // Pieces: the ranges, with gaps up to READ_GAP read through.
+    let starts_piece = |prev_end: Option<u64>, start: u64| {
+        prev_end.is_none_or(|e| start > e.saturating_add(READ_GAP))
+    };
+    let mut n_pieces = 0usize;
+    let mut prev_end = None;
+    for &(s, e) in ranges.iter() {
+        if starts_piece(prev_end, s) {
+            n_pieces = n_pieces.saturating_add(1);
+        }
+        prev_end = Some(e);
+    }
+    let mut pieces = crate::mem::alloc_n::<A, Piece>(alloc, n_pieces as u64)?;
+    let (mut k, mut at, mut prev_end) = (0usize, 0u64, None);
+    for &(s, e) in ranges.iter() {
+        if starts_piece(prev_end, s) {
+            if let Some(p) = pieces.get_mut(k) {
+                *p = Piece {
+                    file_off: s,
+                    len: 0,
+                    at,
+                };
             }
-            None => Some((a, b)),
-        };
+            k = k.saturating_add(1);
+        }
+        if let Some(p) = k.checked_sub(1).and_then(|i| pieces.get_mut(i)) {
+            // Sorted and disjoint: each range ends after the one before.
+            let len = e.saturating_sub(p.file_off);
+            at = at.saturating_add(len.saturating_sub(p.len));
+            p.len = len;
+        }
+        prev_end = Some(e);
     }
-    if let Some((s, e)) = pending {
-        get(buf, s, e)?;
+    let data = fill(&pieces, &sources, alloc, get)?;
+    Ok(Packed {
+        data,
+        pieces,
+        file_len,
+        read: 0,
+    })
+}
+
+/// Allocate the buffer for `pieces` and fill it: what `sources` (file offset, bytes
+/// already read) hold is copied from them, the rest read with `get`.
+fn fill<A: Alloc, E>(
+    pieces: &[Piece],
+    sources: &[(u64, &[u8])],
+    alloc: &mut A,
+    get: &mut impl FnMut(&mut [u8], u64) -> core::result::Result<(), ReadError<E>>,
+) -> core::result::Result<A::Buf<u8>, ReadError<E>> {
+    let len = pieces.iter().fold(0u64, |n, p| n.saturating_add(p.len));
+    let mut data = crate::mem::alloc_n::<A, u8>(alloc, len)?;
+    for p in pieces {
+        let end = p.file_off.saturating_add(p.len);
+        let mut pos = p.file_off;
+        while pos < end {
+            // The source holding `pos`, or the first one after it.
+            let next = sources
+                .iter()
+                .filter(|(o, b)| o.saturating_add(b.len() as u64) > pos && *o < end)
+                .min_by_key(|(o, _)| *o);
+            let (upto, src) = match next {
+                Some(&(o, b)) if o <= pos => {
+                    (o.saturating_add(b.len() as u64).min(end), Some((o, b)))
+                }
+                Some(&(o, _)) => (o, None),
+                None => (end, None),
+            };
+            let from = usize::try_from(p.at.saturating_add(pos.saturating_sub(p.file_off)))
+                .unwrap_or(usize::MAX);
+            let n = usize::try_from(upto.saturating_sub(pos)).unwrap_or(0);
+            let dst = data
+                .get_mut(from..from.saturating_add(n))
+                .ok_or(Error::malformed("packed read"))?;
+            match src {
+                Some((o, b)) => {
+                    let i = usize::try_from(pos.saturating_sub(o)).unwrap_or(usize::MAX);
+                    let b = b
+                        .get(i..i.saturating_add(n))
+                        .ok_or(Error::malformed("packed read"))?;
+                    crate::util::copy(dst, b);
+                }
+                None => get(dst, pos)?,
+            }
+            if upto <= pos {
+                break;
+            }
+            pos = upto;
+        }
     }
-    Ok(total)
+    Ok(data)
 }
 
 fn read_header(data: &[u8]) -> Result<'static, Header> {
@@ -661,8 +960,9 @@ fn read_header(data: &[u8]) -> Result<'static, Header> {
 }
 
 /// Section count and name table index, with ELF's escape values for large files.
-fn section_counts(data: &[u8], ehdr: &Header) -> Result<'static, (u32, u32)> {
-    let first = bytes::slice(data, ehdr.e_shoff, SHDR_SIZE)
+fn section_counts(img: &Image<'_>, ehdr: &Header) -> Result<'static, (u32, u32)> {
+    let first = img
+        .get(ehdr.e_shoff, SHDR_SIZE)
         .and_then(read_shdr)
         .ok_or_else(|| hdr_err("section header table past end of file"))?;
     let shnum = match ehdr.e_shnum {
@@ -676,7 +976,7 @@ fn section_counts(data: &[u8], ehdr: &Header) -> Result<'static, (u32, u32)> {
         return Err(Error::limit("sections", shnum, limits::MAX_SECTIONS));
     }
     let end = add(ehdr.e_shoff, mul(shnum, SHDR_SIZE)?)?;
-    if end > data.len() as u64 || ehdr.e_shoff < EHDR_SIZE as u64 {
+    if end > img.file_len() || ehdr.e_shoff < EHDR_SIZE as u64 {
         return Err(hdr_err("section header table outside the file"));
     }
     let shstrndx = match u32::from(ehdr.e_shstrndx) {
@@ -728,5 +1028,47 @@ impl<B: core::ops::Deref<Target = [u32]>> SectionNames<B> {
         let k = self.sorted.partition_point(|&i| name_of(i) < name);
         let s = elf.section(*self.sorted.get(k)?).ok()?;
         (s.name == name).then_some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_image_maps_file_offsets_to_its_pieces() {
+        // A 100-byte file of which 0..10 and 40..60 were read, packed as 30 bytes.
+        let data: [u8; 30] = core::array::from_fn(|i| i as u8);
+        let pieces = [
+            Piece {
+                file_off: 0,
+                len: 10,
+                at: 0,
+            },
+            Piece {
+                file_off: 40,
+                len: 20,
+                at: 10,
+            },
+        ];
+        let img = Image::packed(&data, &pieces, 100);
+        assert_eq!(img.file_len(), 100);
+        assert_eq!(img.get(0, 10), Some(&data[..10]));
+        assert_eq!(img.get(42, 3), Some(&data[12..15]));
+        assert_eq!(img.get(40, 20), Some(&data[10..30]));
+        // Not read, across two pieces, past a piece, past the file.
+        assert_eq!(img.get(20, 4), None);
+        assert_eq!(img.get(8, 40), None);
+        assert_eq!(img.get(55, 10), None);
+        assert_eq!(img.get(99, 2), None);
+        assert_eq!(img.get(u64::MAX, 2), None);
+        // Nothing is always there inside the file.
+        assert_eq!(img.get(20, 0), Some(&[][..]));
+        assert_eq!(img.get(100, 0), Some(&[][..]));
+        assert_eq!(img.get(101, 0), None);
+        // A whole file is its own image.
+        let whole = Image::whole(&data);
+        assert_eq!(whole.get(5, 20), Some(&data[5..25]));
+        assert_eq!(whole.get(25, 6), None);
     }
 }

@@ -16,7 +16,7 @@ use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{
     find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
 };
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, Image};
 use bpfld_core::error::{Error, Kind};
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
@@ -205,9 +205,23 @@ fn plan_objects() {
             ..Options::default()
         };
         for obj_path in objects() {
-            let Ok(data) = std::fs::read(&obj_path) else {
+            let Ok(whole) = std::fs::read(&obj_path) else {
                 println!("PERF {}: unreadable, skipped", obj_path.display());
                 continue;
+            };
+            // What bpfld.ko parses: the file without DWARF, packed (elf::read_used);
+            // BPFLD_PERF_WHOLE=1 parses the whole file instead.
+            let packed = bpfld_core::elf::read_used(whole.len() as u64, &mut Heap, |dst, off| {
+                let o = off as usize;
+                dst.copy_from_slice(&whole[o..o + dst.len()]);
+                Ok::<(), ()>(())
+            })
+            .ok()
+            .unwrap();
+            let img = if std::env::var_os("BPFLD_PERF_WHOLE").is_some() {
+                Image::whole(&whole)
+            } else {
+                packed.image()
             };
             let name = obj_path.file_name().unwrap().to_string_lossy().into_owned();
             let mut times = vec![];
@@ -217,7 +231,7 @@ fn plan_objects() {
             for _ in 0..iters() {
                 let mut a = Heap;
                 let t = Instant::now();
-                let elf = Elf::parse(&data, &mut a).unwrap();
+                let elf = Elf::parse_image(img, &mut a).unwrap();
                 let obj = Object::parse(elf, &name, &mut a).unwrap();
                 parse_times.push(t.elapsed().as_nanos() as u64);
                 let t = Instant::now();

@@ -13,7 +13,7 @@ pub mod btf;
 pub mod elf;
 
 use bpfld_core::btf::BtfKind;
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, Image, Packed};
 use bpfld_core::error::{Error, Kind};
 use bpfld_core::mem::Alloc;
 use bpfld_core::object::Object;
@@ -252,7 +252,16 @@ pub struct PlanSummary {
 
 /// Run the whole pipeline on `bytes` with `a`, with the fake kernel BTF.
 pub fn run_with(bytes: &[u8], a: &mut TestAlloc, kbtf: bool) -> Result<PlanSummary, Failure> {
-    let elf = Elf::parse(bytes, a).map_err(|e| failure(Stage::Elf, e))?;
+    run_image_with(Image::whole(bytes), a, kbtf)
+}
+
+/// Run the whole pipeline on what [`read_as_module`] read.
+pub fn run_image(img: Image<'_>) -> Result<PlanSummary, Failure> {
+    run_image_with(img, &mut TestAlloc::new(), true)
+}
+
+fn run_image_with(img: Image<'_>, a: &mut TestAlloc, kbtf: bool) -> Result<PlanSummary, Failure> {
+    let elf = Elf::parse_image(img, a).map_err(|e| failure(Stage::Elf, e))?;
     let obj = Object::parse(elf, "obj", a).map_err(|e| failure(Stage::Object, e))?;
     let kb = FakeKernelBtf;
     let kb: Option<&dyn KernelBtf> = if kbtf { Some(&kb) } else { None };
@@ -283,20 +292,27 @@ pub fn run(bytes: &[u8]) -> Result<PlanSummary, Failure> {
     run_with(bytes, &mut TestAlloc::new(), true)
 }
 
-/// `bytes` as the module reads them ([`bpfld_core::elf::read_used`]: DWARF left zero),
-/// and how many bytes that read.
-pub fn read_as_module(bytes: &[u8]) -> (Vec<u8>, u64) {
-    let mut buf = vec![0u8; bytes.len()];
-    let n = bpfld_core::elf::read_used(&mut buf, |dst, off| {
-        let src = usize::try_from(off)
-            .ok()
-            .and_then(|o| bytes.get(o..o.checked_add(dst.len())?))
+/// `bytes` as the module reads them ([`bpfld_core::elf::read_used`]: DWARF not read),
+/// packed; `read` says how many bytes that read.
+pub fn read_as_module(bytes: &[u8]) -> Packed<TestAlloc> {
+    let mut seen = vec![false; bytes.len()];
+    let p = bpfld_core::elf::read_used(bytes.len() as u64, &mut TestAlloc::new(), |dst, off| {
+        let o = usize::try_from(off).map_err(|_| ())?;
+        let src = bytes
+            .get(o..o.checked_add(dst.len()).ok_or(())?)
             .ok_or(())?;
         dst.copy_from_slice(src);
+        // Each byte once.
+        for s in &mut seen[o..o + dst.len()] {
+            assert!(!*s, "read_used read file offset {o}.. twice");
+            *s = true;
+        }
         Ok::<(), ()>(())
-    })
-    .expect("read_used asked for bytes outside the file");
-    (buf, n)
+    });
+    match p {
+        Ok(p) => p,
+        Err(_) => panic!("read_used asked for bytes outside the file, or had no memory"),
+    }
 }
 
 /// CPU time of the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`): the cost

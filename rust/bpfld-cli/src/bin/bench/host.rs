@@ -438,7 +438,7 @@ fn object(
     for (label, t) in targets {
         let mut v = Vec::new();
         for _ in 0..5 * n {
-            match ours::plan_once(&data, &name, t) {
+            match ours::plan_once(data.image(), &name, t) {
                 Ok(s) => v.push(s),
                 Err(e) => {
                     v.clear();

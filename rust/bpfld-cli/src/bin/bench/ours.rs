@@ -8,7 +8,7 @@ use crate::heap::Mark;
 use bpfld::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use bpfld::load::object_name;
 use bpfld::sys::{own, UserBpf};
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, Image};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::VecAlloc;
@@ -148,7 +148,7 @@ pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
     let data = bpfld::load::read_object(path).map_err(|e| format!("{path}: {e}"))?;
     let name = object_name(path);
     let mut alloc = VecAlloc::default();
-    let elf = Elf::parse(&data, &mut alloc).map_err(|e| e.to_string())?;
+    let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| e.to_string())?;
     let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| e.to_string())?;
     let parse_ns = ns(t0);
     let t1 = Instant::now();
@@ -195,11 +195,11 @@ pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
 }
 
 /// Parse and plan `data` (the object `name`) against `kbtf`, without the kernel.
-pub fn plan_once(data: &[u8], name: &str, kbtf: &HostBtf) -> Result<PlanSample, String> {
+pub fn plan_once(data: Image<'_>, name: &str, kbtf: &HostBtf) -> Result<PlanSample, String> {
     let mark = Mark::start();
     let t0 = Instant::now();
     let mut alloc = VecAlloc::default();
-    let elf = Elf::parse(data, &mut alloc).map_err(|e| e.to_string())?;
+    let elf = Elf::parse_image(data, &mut alloc).map_err(|e| e.to_string())?;
     let obj = Object::parse(elf, name, &mut alloc).map_err(|e| e.to_string())?;
     let parse_ns = ns(t0);
     let t1 = Instant::now();

@@ -447,13 +447,21 @@ pub fn load_object(env: &Env, obj: &str) -> Outcome {
     };
     // The module's cost report must be coherent: some time, at most all of it in the
     // kernel's BPF commands (at least one program or map was created), and at least
-    // the file's copy in memory.
+    // the copy of what it read of the file (read_used: the file without DWARF, packed).
     let st = l.stats;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    if st.time_ns == 0 || st.bpf_time_ns == 0 || st.bpf_time_ns > st.time_ns || st.mem_bytes < size
+    let held = match bpfld::load::read_object(&path) {
+        Ok(p) => p.bytes() as u64,
+        Err(e) => return fail(format!("{obj}: {e}")),
+    };
+    if st.time_ns == 0
+        || st.bpf_time_ns == 0
+        || st.bpf_time_ns > st.time_ns
+        || st.mem_bytes < held
+        || held > size + 64
     {
         return fail(format!(
-            "{obj}: incoherent load statistics {st:?} (file {size} bytes)"
+            "{obj}: incoherent load statistics {st:?} (file {size} bytes, {held} read)"
         ));
     }
     println!(
