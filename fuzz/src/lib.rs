@@ -13,7 +13,7 @@ use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{
     find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
 };
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, Image, Packed};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::Object;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType, Plan};
@@ -68,30 +68,34 @@ pub fn run_parse(data: &[u8]) {
     }
 }
 
-/// `data` as the module reads it (`elf::read_used`: DWARF left zero). A read outside
-/// the file is a crash.
-pub fn read_as_module(data: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0u8; data.len()];
-    let r = bpfld_core::elf::read_used(&mut buf, |dst, off| {
-        let src = usize::try_from(off)
-            .ok()
-            .and_then(|o| data.get(o..o.checked_add(dst.len())?))
-            .ok_or(())?;
+/// `data` as the module reads it (`elf::read_used`: DWARF not read, packed). A read
+/// outside the file, or of a byte twice, is a crash.
+pub fn read_as_module(data: &[u8]) -> Packed<VecAlloc> {
+    let mut seen = vec![false; data.len()];
+    let r = bpfld_core::elf::read_used(data.len() as u64, &mut VecAlloc::default(), |dst, off| {
+        let o = usize::try_from(off).map_err(|_| ())?;
+        let src = data.get(o..o.checked_add(dst.len()).ok_or(())?).ok_or(())?;
         dst.copy_from_slice(src);
+        for s in &mut seen[o..o + dst.len()] {
+            assert!(!*s, "read_used read a byte twice");
+            *s = true;
+        }
         Ok::<(), ()>(())
     });
-    assert!(r.is_ok(), "read_used read outside the file");
-    buf
+    match r {
+        Ok(p) => p,
+        Err(_) => panic!("read_used read outside the file"),
+    }
 }
 
-/// The receipt, or the error's text, of parsing and planning `data` with the fake
+/// The receipt, or the error's text, of parsing and planning `img` with the fake
 /// kernel BTF.
-fn outcome(data: &[u8]) -> Result<[u8; 32], String> {
+fn outcome(img: Image<'_>) -> Result<[u8; 32], String> {
     let mut a = VecAlloc {
         limit: ALLOC_LIMIT,
         ..VecAlloc::default()
     };
-    let elf = Elf::parse(data, &mut a).map_err(|e| e.to_string())?;
+    let elf = Elf::parse_image(img, &mut a).map_err(|e| e.to_string())?;
     let obj = Object::parse(elf, "fuzz", &mut a).map_err(|e| e.to_string())?;
     let ki = KernelInfo {
         page_size: 4096,
@@ -105,10 +109,12 @@ fn outcome(data: &[u8]) -> Result<[u8; 32], String> {
 /// What the module reads of `data` must plan exactly as the whole file: the core never
 /// reads what `elf::read_used` skips.
 pub fn run_module_read(data: &[u8]) {
-    let sparse = read_as_module(data);
-    if sparse != data {
-        assert_eq!(outcome(&sparse), outcome(data), "the module's read changes the plan");
-    }
+    let packed = read_as_module(data);
+    assert_eq!(
+        outcome(packed.image()),
+        outcome(Image::whole(data)),
+        "the module's read changes the plan"
+    );
 }
 
 /// Parse and plan, with and without kernel BTF.

@@ -292,7 +292,12 @@ impl<'a> Elf<'a> {
             let name = self.name_of(index, &hdr)?;
             let c = Ctx::Section(name);
             self.extent(&hdr).ctx(c)?;
-            if hdr.sh_type != SHT_NOBITS && hdr.sh_size != 0 {
+            let has_bytes = hdr.sh_type != SHT_NOBITS && hdr.sh_size != 0;
+            if has_bytes && self.img.get(hdr.sh_offset, hdr.sh_size).is_none() && !self.unread(&hdr)
+            {
+                return Err(Error::malformed("section contents were not read").ctx(c));
+            }
+            if has_bytes {
                 let start = hdr.sh_offset;
                 let end = add(start, hdr.sh_size)?;
                 if start < EHDR_SIZE as u64 || (start < sht_end && end > self.shoff) {
@@ -382,8 +387,7 @@ impl<'a> Elf<'a> {
     }
 
     /// The bytes a header describes: inside the file, or empty for NOBITS.
-    /// For a section [`read_used`] does not read, no bytes (the core uses none of them);
-    /// for any other, an error if they were not read.
+    /// For a section [`read_used`] does not read, no bytes (the core uses none of them).
     fn extent(&self, hdr: &SectionHeader) -> Result<'a, &'a [u8]> {
         if hdr.sh_type == SHT_NOBITS {
             return Ok(&[]);
@@ -396,12 +400,8 @@ impl<'a> Elf<'a> {
             return Err(Error::malformed("section extends past the end of the file")
                 .ctx(Ctx::Value(What::Offset, hdr.sh_offset)));
         }
-        match self.img.get(hdr.sh_offset, hdr.sh_size) {
-            Some(b) => Ok(b),
-            None if self.unread(hdr) => Ok(&[]),
-            None => Err(Error::malformed("section contents were not read")
-                .ctx(Ctx::Value(What::Offset, hdr.sh_offset))),
-        }
+        // Elf::parse_image checked that only such sections are missing.
+        Ok(self.img.get(hdr.sh_offset, hdr.sh_size).unwrap_or_default())
     }
 
     /// Whether [`read_used`] leaves the section of header `hdr` unread.

@@ -15,7 +15,7 @@
 
 mod support;
 
-use bpfld_core::elf;
+use bpfld_core::elf::{self, Elf};
 use bpfld_core::error::{errno, Kind};
 use bpfld_core::limits;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -186,6 +186,38 @@ fn module_read_skips_dwarf_only() {
             same_as_module_read(name, &e.b, &run(&e.b)).unwrap();
         }
     }
+    // An image that lacks a section the core uses is refused, not parsed as empty.
+    let Some(fx) = fixtures() else { return };
+    let bytes = &fx["attach"];
+    let packed = read_as_module(bytes);
+    let btf = Ed::new(bytes);
+    let (at, len) = (1..btf.shnum())
+        .find(|&i| btf.sec_name(i) == ".BTF")
+        .map(|i| (btf.sh(i, Sh::Offset), btf.sh(i, Sh::Size)))
+        .unwrap();
+    // The piece holding .BTF, cut around it.
+    let mut kept = vec![];
+    for p in packed.pieces.iter().copied() {
+        if p.file_off <= at && at + len <= p.file_off + p.len {
+            let before = at - p.file_off;
+            kept.push(elf::Piece { len: before, ..p });
+            kept.push(elf::Piece {
+                file_off: at + len,
+                len: p.len - before - len,
+                at: p.at + before + len,
+            });
+        } else {
+            kept.push(p);
+        }
+    }
+    assert_eq!(kept.len(), packed.pieces.len() + 1);
+    let img = elf::Image::packed(&packed.data, &kept, packed.file_len);
+    let e = Elf::parse_image(img, &mut TestAlloc::new()).err().unwrap();
+    assert_eq!(
+        e.kind(),
+        Kind::Malformed("section contents were not read"),
+        "{e}"
+    );
     // Not an ELF object, or a header table out of bounds: everything is read.
     for junk in [
         &b"not an ELF file at all"[..],
