@@ -294,7 +294,7 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "Load memory: mem_bytes, the file's copy plus the core's buffers for the load."
+        "Load memory: mem_bytes, what was read of the file (no DWARF) plus the core's buffers."
     );
     let _ = write!(out, "{o2}");
     let _ = writeln!(out);
