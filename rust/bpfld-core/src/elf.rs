@@ -291,10 +291,10 @@ impl<'a> Elf<'a> {
             let hdr = self.raw_header(index)?;
             let name = self.name_of(index, &hdr)?;
             let c = Ctx::Section(name);
-            self.extent(&hdr).ctx(c)?;
+            let data = self.extent(&hdr).ctx(c)?;
             let has_bytes = hdr.sh_type != SHT_NOBITS && hdr.sh_size != 0;
-            if has_bytes && self.img.get(hdr.sh_offset, hdr.sh_size).is_none() && !self.unread(&hdr)
-            {
+            // extent gives no bytes for a section with bytes only when they were not read.
+            if has_bytes && data.is_empty() && !self.unread(&hdr) {
                 return Err(Error::malformed("section contents were not read").ctx(c));
             }
             if has_bytes {

@@ -195,9 +195,7 @@ mod tests {
         let (g, _, _) = btf
             .with_var("dummy_ksym", BTF_VAR_GLOBAL_ALLOCATED, int, &mut a)
             .unwrap();
-        let blob = g.data().to_vec();
-        let n = crate::btf::count_types(&blob).unwrap();
-        let full = Btf::parse(blob, std::vec![0u32; n + 1]).unwrap();
+        let full = parse(g.data().to_vec()).unwrap();
         assert_eq!(full.type_count(), g.type_count());
         let ids = 1..g.type_count();
         let (hf, hg) = (Types::raw_heads(&full), Types::raw_heads(&g));

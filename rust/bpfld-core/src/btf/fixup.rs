@@ -304,7 +304,7 @@ where
     /// `bpf_object_fixup_btf`).
     pub fn fixup_datasecs(&mut self, elf: &mut impl DatasecElf) -> Result<'static, ()> {
         for id in self.local_ids() {
-            if self.head(id).map(|(kind, _)| kind) == Some(BtfKind::Datasec) {
+            if self.kind_of(id) == Some(BtfKind::Datasec) {
                 self.fixup_datasec(id, elf)?;
             }
         }

@@ -1040,6 +1040,15 @@ where
         Some((BtfKind::from_u32((info >> 24) & 0x1f)?, name_off))
     }
 
+    /// The kind of type `id` ([`Types::kind_of`]), read from its record's info word.
+    #[inline]
+    pub fn kind_of(&self, id: u32) -> Option<BtfKind> {
+        if id == 0 {
+            return Some(BtfKind::Void);
+        }
+        self.head(id).map(|(kind, _)| kind)
+    }
+
     /// A borrowed view of the same BTF, e.g. to join it into a [`super::SplitBtf`].
     pub fn borrowed(&self) -> Btf<&[u8], &[u32]> {
         Btf {
@@ -1120,7 +1129,7 @@ where
         for id in self.local_ids() {
             // The kinds checked below; the rest are out before their record is read.
             if !matches!(
-                self.head(id).map(|(kind, _)| kind),
+                self.kind_of(id),
                 Some(
                     BtfKind::Var
                         | BtfKind::TypeTag
@@ -1207,10 +1216,7 @@ where
     }
 
     fn kind_of(&self, id: u32) -> Option<BtfKind> {
-        if id == 0 {
-            return Some(BtfKind::Void);
-        }
-        self.head(id).map(|(kind, _)| kind)
+        Btf::kind_of(self, id)
     }
 
     fn name_is_empty_at(&self, off: u32) -> Option<bool> {

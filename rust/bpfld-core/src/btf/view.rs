@@ -470,12 +470,6 @@ impl<'a> Member<'a> {
     pub fn name(&self) -> Result<'static, &'a str> {
         self.strs.get(self.name_off)
     }
-
-    /// How the name compares with `name` (see [`Strings::match_at`]).
-    #[inline]
-    pub fn name_match(&self, name: &[u8]) -> Option<NameMatch> {
-        self.strs.match_at(self.name_off, name)
-    }
 }
 
 /// Iterator over the members of a STRUCT or UNION.

@@ -101,7 +101,7 @@ pub(crate) fn collect<'a, A: Alloc>(
     // `Ok(Some(tag))` for a tag on a global FUNC, `Ok(None)` for one on anything else;
     // `Err` for types that are no such tag at all.
     let tag_at = |id: u32| -> Result<'a, Option<Option<Tag<'a>>>> {
-        if b.head(id).is_some_and(|(kind, _)| kind != BtfKind::DeclTag) {
+        if b.kind_of(id).is_some_and(|k| k != BtfKind::DeclTag) {
             return Ok(None);
         }
         let t = b.type_by_id(id)?;

@@ -445,7 +445,7 @@ impl<'a, A: Alloc> Object<'a, A> {
         }
         crate::util::sort_by_key(&mut names, |(name, _)| *name);
         for id in 1..btf.type_count() {
-            if btf.head(id).is_some_and(|(kind, _)| kind != BtfKind::Func) {
+            if btf.kind_of(id).is_some_and(|k| k != BtfKind::Func) {
                 continue;
             }
             let t = btf.type_by_id(id)?;
