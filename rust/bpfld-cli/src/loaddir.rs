@@ -43,7 +43,7 @@ use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use crate::sys::{obj_info, obj_pin, prog_info_map_ids, sys_bpf, ProgInfo};
 use bpfld_core::elf::Elf;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
-use bpfld_core::mem::VecAlloc;
+use bpfld_core::mem::{Alloc, VecAlloc};
 use bpfld_core::object::{MapDef, MapKind, Object};
 use bpfld_core::plan::{self, KernelBtf, Plan};
 use bpfld_core::uapi;
@@ -97,7 +97,7 @@ pub fn map_pin_name(obj: &str, name: &str) -> String {
 
 /// The reason of an Android-style critical object (the text of its `critical`
 /// section, or `critical` if it has none); `None` for an optional object.
-pub fn critical_reason(elf: &Elf<'_>) -> Option<String> {
+pub fn critical_reason<A: Alloc>(elf: &Elf<'_, A>) -> Option<String> {
     let sec = elf.section_by_name("critical")?;
     let text = crate::dev::cstr(sec.data);
     let text = text.trim();

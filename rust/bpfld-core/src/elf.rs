@@ -4,9 +4,10 @@
 //!
 //! [`Elf::parse`] validates the whole container once: the header, the section header
 //! table, every section's extent and name, the symbol table and the relocation sections.
-//! Afterwards every accessor re-reads fixed-size records through [`crate::bytes`] helpers,
-//! so a record that was validated cannot be misread, and one that was not (symbols,
-//! relocations, read lazily because there can be many) fails with an error, never a panic.
+//! The sections it decodes once and keeps (with their names and bytes); symbols and
+//! relocations, of which there can be many, are re-read at each access through
+//! [`crate::bytes`] helpers, so one that is out of bounds fails with an error, never a
+//! panic.
 //!
 //! The record types are goblin's zero-copy `elf64` structs; we fill them field by field
 //! from little-endian bytes instead of casting, so no alignment is required of the file.
@@ -53,8 +54,9 @@ const REL_SIZE: u64 = 16;
 ///   section.
 /// - `symtab` (if any) is a whole number of symbols inside the file, linked to a string
 ///   table; relocation sections are whole numbers of records linked to it.
-#[derive(Clone, Copy)]
-pub struct Elf<'a> {
+/// - `table` holds every section decoded and checked (index 0: the null section, never
+///   handed out).
+pub struct Elf<'a, A: Alloc> {
     img: Image<'a>,
     shoff: u64,
     /// The section header table.
@@ -64,6 +66,10 @@ pub struct Elf<'a> {
     symtab: &'a [u8],
     strtab: &'a [u8],
     symtab_index: u32,
+    /// Each section decoded once by `check_sections`: the object's passes look sections
+    /// up many times, and decoding one (its header, its name's UTF-8 check, its bytes'
+    /// place in a packed image) was a third of a small object's parse.
+    table: A::Buf<Section<'a>>,
 }
 
 /// Where a piece of the file is in a packed buffer (see [`read_used`]).
@@ -143,7 +149,7 @@ impl<'a> Image<'a> {
 }
 
 /// A section: its index, name, header and bytes (empty for `SHT_NOBITS`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Section<'a> {
     /// Section index.
     pub index: u32,
@@ -230,17 +236,17 @@ fn hdr_err(msg: &'static str) -> Error<'static> {
     Error::malformed(msg).ctx(Ctx::Step("ELF header"))
 }
 
-impl<'a> Elf<'a> {
-    /// Validate `data` as a BPF relocatable object. `alloc` provides scratch memory for
-    /// the overlap check (freed on return).
-    pub fn parse<A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, Elf<'a>> {
+impl<'a, A: Alloc> Elf<'a, A> {
+    /// Validate `data` as a BPF relocatable object. `alloc` provides the section table
+    /// and scratch memory for the overlap check (freed on return).
+    pub fn parse(data: &'a [u8], alloc: &mut A) -> Result<'a, Elf<'a, A>> {
         Self::parse_image(Image::whole(data), alloc)
     }
 
     /// [`Elf::parse`] of what [`read_used`] read of a file. The sections it did not read
     /// (DWARF) are checked as any other, from their headers, and have no bytes.
     #[inline(never)]
-    pub fn parse_image<A: Alloc>(img: Image<'a>, alloc: &mut A) -> Result<'a, Elf<'a>> {
+    pub fn parse_image(img: Image<'a>, alloc: &mut A) -> Result<'a, Elf<'a, A>> {
         if img.file_len() > limits::MAX_FILE_SIZE as u64 {
             return Err(Error::limit(
                 "file bytes",
@@ -265,6 +271,7 @@ impl<'a> Elf<'a> {
             symtab: &[],
             strtab: &[],
             symtab_index: 0,
+            table: alloc.alloc(bytes::usize_of(u64::from(shnum))?)?,
         };
 
         // The section name table first: every other check wants names in its errors.
@@ -280,7 +287,7 @@ impl<'a> Elf<'a> {
 
     /// Check each section header, find the symbol table, check extents do not overlap.
     #[inline(never)]
-    fn check_sections<A: Alloc>(&mut self, alloc: &mut A) -> Result<'a, ()> {
+    fn check_sections(&mut self, alloc: &mut A) -> Result<'a, ()> {
         let sht_end = add(self.shoff, mul(u64::from(self.shnum), SHDR_SIZE)?)?;
         let mut extents =
             alloc.alloc::<(u64, u64, u32)>(bytes::usize_of(u64::from(self.shnum))?)?;
@@ -309,6 +316,16 @@ impl<'a> Elf<'a> {
                 *slot = (start, end, index);
                 n_extents = n_extents.saturating_add(1);
             }
+            let slot = self
+                .table
+                .get_mut(bytes::usize_of(u64::from(index))?)
+                .ok_or(Error::malformed("section count"))?;
+            *slot = Section {
+                index,
+                name,
+                hdr,
+                data,
+            };
             match hdr.sh_type {
                 SHT_SYMTAB => {
                     if symtab.is_some() {
@@ -421,9 +438,17 @@ impl<'a> Elf<'a> {
         read_shdr(b).ok_or(Error::malformed("truncated section header"))
     }
 
+    /// The name of section `index`, once `check_sections` decoded it.
     fn section_name(&self, index: u32) -> Result<'a, &'a str> {
-        let hdr = self.raw_header(index)?;
-        self.name_of(index, &hdr)
+        self.decoded(index).map(|s| s.name)
+    }
+
+    /// Section `index`, once `check_sections` decoded it.
+    fn decoded(&self, index: u32) -> Result<'a, Section<'a>> {
+        self.table.get(index as usize).copied().ok_or_else(|| {
+            Error::malformed("section index out of range")
+                .ctx(Ctx::Value(What::Index, u64::from(index)))
+        })
     }
 
     /// The name of section `index`, whose header is `hdr`.
@@ -459,15 +484,7 @@ impl<'a> Elf<'a> {
         if index == 0 {
             return Err(Error::malformed("reference to the null section"));
         }
-        let hdr = self.raw_header(index)?;
-        let name = self.name_of(index, &hdr)?;
-        let data = self.extent(&hdr).ctx(Ctx::Section(name))?;
-        Ok(Section {
-            index,
-            name,
-            hdr,
-            data,
-        })
+        self.decoded(index)
     }
 
     /// All sections except the null section, in index order.
@@ -482,10 +499,10 @@ impl<'a> Elf<'a> {
     }
 
     /// An index answering [`Elf::section_by_name`] in O(log sections).
-    pub fn section_names<A: Alloc>(
+    pub fn section_names<B: Alloc>(
         &self,
-        alloc: &mut A,
-    ) -> Result<'static, SectionNames<A::Buf<u32>>> {
+        alloc: &mut B,
+    ) -> Result<'static, SectionNames<B::Buf<u32>>> {
         let n = bytes::usize_of(u64::from(self.shnum.saturating_sub(1)))?;
         let mut sorted = alloc.alloc::<u32>(n)?;
         // Each name read once, not at every comparison.
@@ -1023,7 +1040,7 @@ pub struct SectionNames<B> {
 
 impl<B: core::ops::Deref<Target = [u32]>> SectionNames<B> {
     /// The first section of `elf` (the one this index was built from) called `name`.
-    pub fn find<'a>(&self, elf: &Elf<'a>, name: &str) -> Option<Section<'a>> {
+    pub fn find<'a, A: Alloc>(&self, elf: &Elf<'a, A>, name: &str) -> Option<Section<'a>> {
         let name_of = |i: u32| elf.section(i).map(|s| s.name).unwrap_or("");
         let k = self.sorted.partition_point(|&i| name_of(i) < name);
         let s = elf.section(*self.sorted.get(k)?).ok()?;

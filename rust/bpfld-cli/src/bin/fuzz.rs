@@ -471,7 +471,7 @@ impl Seed {
 }
 
 /// File offset of a section's name (the string table is validated by `Elf::parse`).
-fn section_name_offset(elf: &Elf<'_>, sh_name: u32) -> Option<u32> {
+fn section_name_offset(elf: &Elf<'_, VecAlloc>, sh_name: u32) -> Option<u32> {
     let shstrndx = rd(elf.image().data(), 62, 2) as u32;
     let st = elf.section(shstrndx).ok()?;
     u32::try_from(st.hdr.sh_offset.checked_add(u64::from(sh_name))?).ok()

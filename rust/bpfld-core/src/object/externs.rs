@@ -374,7 +374,7 @@ fn ksyms_has_func(btf: &impl Types) -> Result<'static, bool> {
 /// documentation). `names` are the file's BTF strings, which outlive the copy.
 #[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(
-    elf: &Elf<'a>,
+    elf: &Elf<'a, A>,
     btf: &mut Option<ObjBtf<A>>,
     names: RawStrings<'a>,
     alloc: &mut A,

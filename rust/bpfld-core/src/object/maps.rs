@@ -302,7 +302,7 @@ fn data_kind(s: &Section<'_>) -> Option<MapKind> {
 /// global data maps in section order.
 #[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     let st_ids = st_ops_datasecs(obj.btf.as_ref())?;
     let mut n_data = 0usize;
     for s in elf.sections() {
@@ -380,7 +380,7 @@ fn push_btf_maps<'a, A: Alloc>(
     tmp: &mut [Map<'a>],
     n: &mut usize,
 ) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     obj.maps_datasec = id;
     let sec = elf.section(shndx)?;
     let names = obj.btf_strings;
@@ -408,7 +408,7 @@ fn push_data_maps<'a, A: Alloc>(
     n: &mut usize,
     alloc: &mut A,
 ) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     let ids = data_type_ids(obj, alloc)?;
     let find = |name: &str| {
         let k = ids.partition_point(|(n, _)| *n < name);
@@ -510,7 +510,7 @@ fn push_st_ops_maps<'a, A: Alloc>(
     tmp: &mut [Map<'a>],
     n: &mut usize,
 ) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     for s in elf.sections() {
         let s = s?;
         let Some((link, optional)) = st_ops_kind(s.name) else {
@@ -888,7 +888,7 @@ pub(super) fn collect_slots<'a, A: Alloc>(
     obj: &mut Object<'a, A>,
     alloc: &mut A,
 ) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     let Some(maps_shndx) = obj.maps_shndx else {
         obj.slots = alloc.alloc(0)?;
         return Ok(());
@@ -1044,7 +1044,7 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
     obj: &mut Object<'a, A>,
     alloc: &mut A,
 ) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     let mut count = 0usize;
     for s in elf.sections() {
         let s = s?;

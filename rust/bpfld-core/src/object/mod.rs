@@ -238,7 +238,7 @@ pub type ObjBtf<A> = Btf<<A as Alloc>::Buf<u8>, <A as Alloc>::Buf<u32>>;
 /// A parsed BPF object.
 pub struct Object<'a, A: Alloc> {
     /// The ELF container.
-    pub elf: Elf<'a>,
+    pub elf: Elf<'a, A>,
     /// Its sections by name.
     pub sec_names: SectionNames<A::Buf<u32>>,
     /// Object name (the file name up to its first `.`), used in internal map names.
@@ -301,7 +301,7 @@ pub use maps::Map;
 impl<'a, A: Alloc> Object<'a, A> {
     /// Parse `elf` as a libbpf-style BPF object named `name`.
     #[inline(never)]
-    pub fn parse(elf: Elf<'a>, name: &'a str, alloc: &mut A) -> Result<'a, Self> {
+    pub fn parse(elf: Elf<'a, A>, name: &'a str, alloc: &mut A) -> Result<'a, Self> {
         let Scan {
             license,
             kern_version,
@@ -476,7 +476,7 @@ struct Scan<'a> {
 
 /// Find the sections with a special meaning (license, version, BTF, .text, .maps).
 #[inline(never)]
-fn scan_sections<'a>(elf: &Elf<'a>) -> Result<'a, Scan<'a>> {
+fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
     let mut license = [0u8; LICENSE_LEN];
     let mut kern_version = None;
     let mut btf_sec = None;
@@ -557,7 +557,10 @@ struct VarSym<'a> {
 
 /// The global and weak `STT_OBJECT` symbols sorted by (name, symbol index), so each
 /// DATASEC variable finds the first one of its name in O(log symbols).
-fn index_global_vars<'a, A: Alloc>(elf: &Elf<'a>, alloc: &mut A) -> Result<'a, A::Buf<VarSym<'a>>> {
+fn index_global_vars<'a, A: Alloc>(
+    elf: &Elf<'a, A>,
+    alloc: &mut A,
+) -> Result<'a, A::Buf<VarSym<'a>>> {
     let is_var = |s: &Symbol<'a>| {
         s.kind() == elf::STT_OBJECT && (s.bind() == elf::STB_GLOBAL || s.bind() == elf::STB_WEAK)
     };
@@ -578,13 +581,13 @@ fn index_global_vars<'a, A: Alloc>(elf: &Elf<'a>, alloc: &mut A) -> Result<'a, A
 }
 
 /// What the BTF DATASEC fixup needs to know about the ELF file.
-struct ElfFacts<'e, 'a, B> {
-    elf: &'e Elf<'a>,
+struct ElfFacts<'e, 'a, A: Alloc, B> {
+    elf: &'e Elf<'a, A>,
     sec_names: &'e SectionNames<B>,
     vars: &'e [VarSym<'a>],
 }
 
-impl<B: core::ops::Deref<Target = [u32]>> btf::DatasecElf for ElfFacts<'_, '_, B> {
+impl<A: Alloc, B: core::ops::Deref<Target = [u32]>> btf::DatasecElf for ElfFacts<'_, '_, A, B> {
     fn section_size(&mut self, name: &str) -> Option<u64> {
         self.sec_names.find(self.elf, name).map(|s| s.size())
     }
@@ -598,7 +601,7 @@ impl<B: core::ops::Deref<Target = [u32]>> btf::DatasecElf for ElfFacts<'_, '_, B
 /// Every `STT_FUNC` of an executable section, sorted by (section, offset).
 #[inline(never)]
 fn collect_progs<'a, A: Alloc>(
-    elf: &Elf<'a>,
+    elf: &Elf<'a, A>,
     text: Option<u32>,
     alloc: &mut A,
 ) -> Result<'a, A::Buf<Prog<'a>>> {
@@ -701,8 +704,8 @@ fn collect_progs<'a, A: Alloc>(
 }
 
 /// Relocation sections that apply to program code.
-fn code_rel_sections<'e, 'a>(
-    elf: &'e Elf<'a>,
+fn code_rel_sections<'e, 'a, A: Alloc>(
+    elf: &'e Elf<'a, A>,
 ) -> impl Iterator<Item = Result<'a, (Section<'a>, Section<'a>)>> + 'e {
     elf.sections().filter_map(move |s| {
         let s = match s {
@@ -723,9 +726,9 @@ fn code_rel_sections<'e, 'a>(
 /// Classify every relocation of program code, as libbpf's `bpf_program__record_reloc`.
 #[inline(never)]
 fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
-    let elf = obj.elf;
+    let elf = &obj.elf;
     let mut total = 0usize;
-    for r in code_rel_sections(&elf) {
+    for r in code_rel_sections(elf) {
         let (rel, _) = r?;
         total = total.saturating_add(elf.rels(&rel).count());
     }
@@ -736,7 +739,7 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
     // (program index, relocation) pairs, grouped below.
     let mut tmp = alloc.alloc::<(u32, Reloc)>(total)?;
     let mut n = 0usize;
-    for r in code_rel_sections(&elf) {
+    for r in code_rel_sections(elf) {
         let (rel, target) = r?;
         for (i, r) in elf.rels(&rel).enumerate() {
             let index = bytes::u32_of(i)?;
