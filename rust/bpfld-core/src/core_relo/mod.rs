@@ -23,6 +23,9 @@
 //!    `bpf_core_types_match` for TYPE_MATCHES); every match yields a value. Matches that disagree are an ambiguity error. Candidates that did not match
 //!    are dropped for every later relocation with the same local root type, as libbpf's
 //!    candidate cache does (`cands->len = j`).
+//!    A relocation repeating an earlier one (same root type, access string and kind:
+//!    the same field read in several places) while the same candidates are alive has
+//!    that one's outcome, which the relocator remembers instead of matching again.
 //! 4. No match: existence kinds give 0 and the others *poison* the instruction.
 //! 5. [`patch`] checks that the instruction holds the local value and writes the new one
 //!    (or the poison).
@@ -53,9 +56,10 @@
 //!
 //! The index is built into caller memory (8 bytes per named non-FUNC kernel type: 120
 //! KiB, under 1 byte per type, for a 6.18 distribution vmlinux). A relocator allocates
-//! two specs (1.3 KiB each: too large for a kernel stack) and a candidate cache of 16
+//! two specs (1.3 KiB each: too large for a kernel stack), a candidate cache of 16
 //! bytes per slot, two slots per relocation it is sized for (rounded up to a power of
-//! two); nothing else. Candidates per local root type are bounded by
+//! two), and a table of outcomes of one slot per relocation (rounded up likewise, at
+//! most [`MEMO_MAX_SLOTS`], of `size_of::<Memo>()` bytes each); nothing else. Candidates per local root type are bounded by
 //! [`MAX_CORE_CANDIDATES`] (the cache records the survivors as a bitmask), spec length by
 //! [`crate::limits::MAX_CORE_SPEC_LEN`], type comparison levels and loops by
 //! [`crate::limits::MAX_RESOLVE_DEPTH`] as in libbpf. libbpf's recursions (member search
@@ -311,6 +315,24 @@ pub struct CacheSlot {
     alive: u64,
 }
 
+/// Slots of the outcome table at most (see [`Memo`]): beyond, relocations that repeat an
+/// earlier one are matched again.
+pub const MEMO_MAX_SLOTS: usize = 1024;
+
+/// A resolved relocation (root type id 0: a free slot) and the candidates alive after
+/// it. A later relocation with the same key, while exactly these candidates are alive,
+/// resolves the same: every alive candidate matched this spec (the survivors of a
+/// match are the candidates that matched), so they all match again, the first is the
+/// same, and the survivors stay these.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memo {
+    type_id: u32,
+    access_str_off: u32,
+    kind: u32,
+    alive: u64,
+    out: CoreOutcome,
+}
+
 /// Resolves the CO-RE relocations of one object against kernel BTF. See the module docs.
 pub struct CoreRelocator<'t, A: Alloc> {
     vmlinux: Target<'t>,
@@ -320,6 +342,9 @@ pub struct CoreRelocator<'t, A: Alloc> {
     cache: A::Buf<CacheSlot>,
     roots: usize,
     max_roots: usize,
+    /// Outcomes by (root type, access string, kind), open addressing at most 3/4 full.
+    memo: A::Buf<Memo>,
+    memos: usize,
 }
 
 /// Which candidates of a cached root are alive.
@@ -346,6 +371,11 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
             .max(8)
             .checked_next_power_of_two()
             .ok_or(Error::new(Kind::NoMemory))?;
+        let memo_slots = max_relos
+            .max(8)
+            .checked_next_power_of_two()
+            .ok_or(Error::new(Kind::NoMemory))?
+            .min(MEMO_MAX_SLOTS);
         Ok(CoreRelocator {
             vmlinux,
             modules,
@@ -353,6 +383,8 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
             cache: alloc.alloc::<CacheSlot>(slots)?,
             roots: 0,
             max_roots: max_relos,
+            memo: alloc.alloc::<Memo>(memo_slots)?,
+            memos: 0,
         })
     }
 
@@ -366,6 +398,81 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
                     .len()
                     .saturating_mul(core::mem::size_of::<CacheSlot>()),
             )
+            .saturating_add(self.memo.len().saturating_mul(core::mem::size_of::<Memo>()))
+    }
+
+    /// Where the outcome of `relo` is or would go in the memo table: the slot holding
+    /// its key, or the free slot ending its probe; `None` if the table is full there.
+    fn memo_slot(&self, relo: &CoreRelo) -> Option<usize> {
+        let mask = self.memo.len().checked_sub(1)?;
+        let h = relo.type_id.wrapping_mul(0x9e37_79b1)
+            ^ relo.access_str_off.wrapping_mul(0x85eb_ca6b)
+            ^ relo.kind;
+        let mut i = h as usize & mask;
+        for _ in 0..self.memo.len() {
+            let m = self.memo.get(i)?;
+            if m.type_id == 0
+                || (m.type_id == relo.type_id
+                    && m.access_str_off == relo.access_str_off
+                    && m.kind == relo.kind)
+            {
+                return Some(i);
+            }
+            i = i.wrapping_add(1) & mask;
+        }
+        None
+    }
+
+    /// The remembered outcome of `relo`, if the candidates alive now for its root type
+    /// are those alive after it was resolved.
+    fn remembered(&self, relo: &CoreRelo) -> Option<CoreOutcome> {
+        let m = self.memo.get(self.memo_slot(relo)?)?;
+        if m.type_id == 0 {
+            return None;
+        }
+        let alive = self.alive_of(relo.type_id)?;
+        (alive == m.alive).then_some(m.out)
+    }
+
+    /// Remember `out` as the outcome of `relo`, after which `alive` are alive.
+    fn remember(&mut self, relo: &CoreRelo, alive: u64, out: CoreOutcome) {
+        let Some(i) = self.memo_slot(relo) else {
+            return;
+        };
+        let full = self.memos >= (self.memo.len() >> 2).saturating_mul(3);
+        let Some(m) = self.memo.get_mut(i) else {
+            return;
+        };
+        if m.type_id == 0 {
+            if full {
+                return;
+            }
+            self.memos = self.memos.saturating_add(1);
+        }
+        *m = Memo {
+            type_id: relo.type_id,
+            access_str_off: relo.access_str_off,
+            kind: relo.kind,
+            alive,
+            out,
+        };
+    }
+
+    /// The alive candidates of root type `local_id`, if it has a cache slot.
+    fn alive_of(&self, local_id: u32) -> Option<u64> {
+        let mask = self.cache.len().checked_sub(1)?;
+        let mut i = (local_id.wrapping_mul(0x9e37_79b1) as usize) & mask;
+        for _ in 0..self.cache.len() {
+            let s = self.cache.get(i)?;
+            if s.local_id == local_id {
+                return Some(s.alive);
+            }
+            if s.local_id == 0 {
+                return None;
+            }
+            i = i.wrapping_add(1) & mask;
+        }
+        None
     }
 
     /// The cache slot of `local_id`, claimed if new.
@@ -439,6 +546,9 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
         kind: CoreReloKind,
         name: &str,
     ) -> Result<'static, CoreOutcome> {
+        if let Some(out) = self.remembered(relo) {
+            return Ok(out);
+        }
         let (vmlinux, modules) = (self.vmlinux, self.modules);
         let lkind = local.type_by_id(relo.type_id)?.kind();
         {
@@ -530,16 +640,17 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
             }
         }
 
-        let out = match first {
+        let (out, alive) = match first {
             Some((mut res, _)) => {
                 res.matched = matched;
                 if let Some(s) = self.cache.get_mut(slot) {
                     s.alive = matched_mask;
                 }
-                res
+                (res, matched_mask)
             }
-            None => calc::relo(kind, local, ls, None)?,
+            None => (calc::relo(kind, local, ls, None)?, alive),
         };
+        self.remember(relo, alive, out);
         Ok(out)
     }
 

@@ -839,6 +839,72 @@ fn ambiguity_and_narrowing() {
     c.resolve(&env.local, &rx, 1).unwrap();
 }
 
+/// A relocator that matches every relocation again (no outcome table).
+fn forgetful<'t>(mut c: CoreRelocator<'t, VecAlloc>) -> CoreRelocator<'t, VecAlloc> {
+    c.memo = Vec::new();
+    c
+}
+
+#[test]
+fn repeated_relocations_resolve_as_if_matched_again() {
+    // Two flavors of s, so that which candidates are alive changes between repeats.
+    let mut l = B::new();
+    let int = l.int("int", 4, 1, 32);
+    let s = l.struct_("s", 12, &[("a", int, 0), ("b", int, 32), ("c", int, 64)]);
+    let u = l.struct_("u", 4, &[("a", int, 0)]);
+    let accesses = ["0:0", "0:1", "0:2", "0", "1"];
+    strs(&mut l, &accesses);
+    let mut t = B::new();
+    let tint = t.int("int", 4, 1, 32);
+    t.struct_("s", 8, &[("a", tint, 0), ("b", tint, 32)]);
+    t.struct_(
+        "s___2",
+        12,
+        &[("x", tint, 0), ("a", tint, 32), ("c", tint, 64)],
+    );
+    t.struct_("u", 8, &[("x", tint, 0), ("a", tint, 32)]);
+    let env = Env::new(&l, &t);
+    let kinds = [
+        K::FieldByteOffset,
+        K::FieldExists,
+        K::FieldByteSize,
+        K::TypeIdTarget,
+        K::TypeExists,
+    ];
+    let mut rng = Lcg(11);
+    let (mut hits, mut outcomes) = (0, 0);
+    for _ in 0..3000 {
+        let mut remembering = env.relocator();
+        let mut matching = forgetful(env.relocator());
+        let mut seen = Vec::new();
+        for i in 0..8 {
+            let r = env.relo(
+                if rng.next() % 3 == 0 { u } else { s },
+                accesses[rng.next() as usize % accesses.len()],
+                kinds[rng.next() as usize % kinds.len()],
+            );
+            let key = (r.type_id, r.access_str_off, r.kind);
+            hits += usize::from(seen.contains(&key));
+            seen.push(key);
+            match (
+                remembering.resolve(&env.local, &r, i),
+                matching.resolve(&env.local, &r, i),
+            ) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "relocation {i}: {key:?}");
+                    outcomes += 1;
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("relocation {i}: {a:?} against {b:?}"),
+            }
+        }
+    }
+    assert!(
+        hits > 1000 && outcomes > 1000,
+        "{hits} repeats, {outcomes} outcomes"
+    );
+}
+
 #[test]
 fn module_candidates_only_without_vmlinux_ones() {
     let mut l = B::new();
