@@ -25,18 +25,49 @@ use crate::mem::Alloc;
 const VAR_LEN: usize = BTF_TYPE_LEN + 4;
 
 /// The offset of the first string of `strs` equal to `name`, walking string starts from
-/// offset 0 as libbpf's `strset__new` indexes them.
+/// offset 0 as libbpf's `strset__new` indexes them: the first offset that is 0 or
+/// follows a NUL, holding `name` and then a NUL. Found by scanning for `name`'s first
+/// byte eight bytes at a time: the object's whole string section is searched for a
+/// name it usually lacks.
 fn find_string(strs: &[u8], name: &[u8]) -> Option<u32> {
-    let mut off = 0usize;
-    while off < strs.len() {
-        let rest = strs.get(off..)?;
-        let len = rest.iter().position(|&b| b == 0)?;
-        if rest.get(..len) == Some(name) {
-            return u32::try_from(off).ok();
+    let Some(&first) = name.first() else {
+        // The empty string: the first string start holding a NUL.
+        let at = (0..strs.len()).find(|&i| {
+            strs.get(i) == Some(&0) && (i == 0 || strs.get(i.wrapping_sub(1)) == Some(&0))
+        })?;
+        return u32::try_from(at).ok();
+    };
+    let mut from = 0usize;
+    while let Some(at) = next_byte(strs, from, first) {
+        let starts = at == 0 || strs.get(at.wrapping_sub(1)) == Some(&0);
+        let end = at.checked_add(name.len())?;
+        if starts && strs.get(at..end) == Some(name) && strs.get(end) == Some(&0) {
+            return u32::try_from(at).ok();
         }
-        off = off.checked_add(len)?.checked_add(1)?;
+        from = at.checked_add(1)?;
     }
     None
+}
+
+/// The first offset at or after `from` of byte `b` in `hay`.
+fn next_byte(hay: &[u8], from: usize, b: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let rep = LOW.wrapping_mul(u64::from(b));
+    let mut i = from;
+    while let Some(chunk) = hay.get(i..i.checked_add(8)?) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ rep;
+        // A zero byte of x is a match; the lowest flagged byte is always a true one.
+        let t = x.wrapping_sub(LOW) & !x & HIGH;
+        if t != 0 {
+            return i.checked_add((t.trailing_zeros() / 8) as usize);
+        }
+        i = i.checked_add(8)?;
+    }
+    let k = hay.get(i..)?.iter().position(|&c| c == b)?;
+    i.checked_add(k)
 }
 
 /// The object's BTF, grown by one type.
@@ -143,6 +174,7 @@ mod tests {
     use super::super::{Types, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED};
     use super::*;
     use crate::mem::VecAlloc;
+    use std::vec::Vec;
 
     #[test]
     fn appends_var_and_string() {
@@ -219,5 +251,44 @@ mod tests {
         assert_eq!(find_string(s, b"b"), Some(4));
         assert_eq!(find_string(s, b""), Some(0));
         assert_eq!(find_string(s, b"c"), None);
+    }
+
+    /// libbpf's walk, string by string.
+    fn walk(strs: &[u8], name: &[u8]) -> Option<u32> {
+        let mut off = 0usize;
+        while off < strs.len() {
+            let rest = &strs[off..];
+            let len = rest.iter().position(|&b| b == 0)?;
+            if &rest[..len] == name {
+                return u32::try_from(off).ok();
+            }
+            off += len + 1;
+        }
+        None
+    }
+
+    #[test]
+    fn find_string_equals_the_walk() {
+        // Short strings over a 3-letter alphabet, so that names recur inside others, at
+        // every alignment, with and without a final NUL.
+        let mut x: u32 = 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let alphabet = b"ab\0";
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let strs: Vec<u8> = (0..len).map(|_| alphabet[(next() % 3) as usize]).collect();
+            let n = (next() % 4) as usize;
+            let name: Vec<u8> = (0..n).map(|_| alphabet[(next() % 2) as usize]).collect();
+            assert_eq!(
+                find_string(&strs, &name),
+                walk(&strs, &name),
+                "{strs:?} {name:?}"
+            );
+        }
     }
 }
