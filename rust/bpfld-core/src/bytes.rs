@@ -66,12 +66,40 @@ pub fn put_u32(buf: &mut [u8], off: usize, v: u32) -> bool {
     }
 }
 
+/// Index of the first byte `x` of `b`, eight bytes at a time: names and string tables
+/// are searched for their NULs at every step of a parse.
+#[inline]
+pub fn find_byte(b: &[u8], x: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let rep = LO.wrapping_mul(u64::from(x));
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0usize;
+    for c in chunks.by_ref() {
+        let mut w = [0u8; 8];
+        crate::util::copy(&mut w, c);
+        let w = u64::from_le_bytes(w) ^ rep;
+        // Sets the high bit of the lowest zero byte of `w`, a byte equal to `x` (bits
+        // above it may be wrong, which the lowest-set-bit count ignores).
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            return Some(at.saturating_add((z.trailing_zeros() / 8) as usize));
+        }
+        at = at.saturating_add(8);
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == x)
+        .map(|i| at.saturating_add(i))
+}
+
 /// The NUL-terminated string starting at `off` in a string table, at most `max` bytes
 /// long (without the NUL), which must be valid UTF-8.
 pub fn cstr(table: &[u8], off: usize, max: usize) -> Option<&str> {
     let rest = table.get(off..)?;
     let window = rest.get(..max.saturating_add(1)).unwrap_or(rest);
-    let end = window.iter().position(|&b| b == 0)?;
+    let end = find_byte(window, 0)?;
     core::str::from_utf8(window.get(..end)?).ok()
 }
 
@@ -92,7 +120,7 @@ pub enum BadName {
 pub fn cstr_checked(table: &[u8], off: usize, max: usize) -> core::result::Result<&str, BadName> {
     let rest = table.get(off..).ok_or(BadName::Offset)?;
     let window = rest.get(..max.saturating_add(1)).unwrap_or(rest);
-    let Some(end) = window.iter().position(|&b| b == 0) else {
+    let Some(end) = find_byte(window, 0) else {
         return Err(if rest.len() > max {
             BadName::TooLong
         } else {
@@ -146,6 +174,26 @@ pub fn idx(i: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_byte_equals_position() {
+        // Every length to 40 and every start in a buffer of few distinct bytes, so that
+        // matches fall on every lane and next to others.
+        let buf: std::vec::Vec<u8> = (0..64u32).map(|i| (i * 7 % 5) as u8).collect();
+        for start in 0..8 {
+            for len in 0..40 {
+                let b = &buf[start..start + len];
+                for x in 0..6u8 {
+                    assert_eq!(find_byte(b, x), b.iter().position(|&c| c == x));
+                }
+            }
+        }
+        assert_eq!(find_byte(&[0x80, 0x7f, 0xff, 1], 0xff), Some(2));
+        assert_eq!(
+            find_byte(&[0x01, 0x00, 0x01, 0x00, 0, 0, 0, 0, 0x01], 1),
+            Some(0)
+        );
+    }
 
     #[test]
     fn reads_are_bounded() {

@@ -51,23 +51,7 @@ fn find_string(strs: &[u8], name: &[u8]) -> Option<u32> {
 
 /// The first offset at or after `from` of byte `b` in `hay`.
 fn next_byte(hay: &[u8], from: usize, b: u8) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let rep = LOW.wrapping_mul(u64::from(b));
-    let mut i = from;
-    while let Some(chunk) = hay.get(i..i.checked_add(8)?) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w) ^ rep;
-        // A zero byte of x is a match; the lowest flagged byte is always a true one.
-        let t = x.wrapping_sub(LOW) & !x & HIGH;
-        if t != 0 {
-            return i.checked_add((t.trailing_zeros() / 8) as usize);
-        }
-        i = i.checked_add(8)?;
-    }
-    let k = hay.get(i..)?.iter().position(|&c| c == b)?;
-    i.checked_add(k)
+    from.checked_add(bytes::find_byte(hay.get(from..)?, b)?)
 }
 
 /// The object's BTF, grown by one type.

@@ -34,7 +34,7 @@ impl<'a> Strings<'a> {
     /// The bytes of the NUL-terminated string at `off`, without the NUL.
     pub fn bytes(&self, off: u32) -> Option<&'a [u8]> {
         let rest = self.tail(off)?;
-        rest.get(..nul_pos(rest)?)
+        rest.get(..crate::bytes::find_byte(rest, 0)?)
     }
 
     /// The rest of the string table `off` falls in, from `off` on (the string at `off`,
@@ -119,33 +119,6 @@ pub enum NameMatch {
     Equal,
     /// Another name.
     Other,
-}
-
-/// Index of the first NUL byte of `b`, eight bytes at a time (string ends are looked
-/// up for every name at parse and index time).
-#[inline]
-pub(crate) fn nul_pos(b: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0usize;
-    for c in chunks.by_ref() {
-        let mut w = [0u8; 8];
-        crate::util::copy(&mut w, c);
-        let w = u64::from_le_bytes(w);
-        // Sets the high bit of the lowest zero byte (bits above it may be wrong, which
-        // the lowest-set-bit count ignores).
-        let z = w.wrapping_sub(LO) & !w & HI;
-        if z != 0 {
-            return Some(at.saturating_add((z.trailing_zeros() / 8) as usize));
-        }
-        at = at.saturating_add(8);
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&c| c == 0)
-        .map(|i| at.saturating_add(i))
 }
 
 /// One BTF type: the fixed `btf_type` fields plus its trailing entries.
