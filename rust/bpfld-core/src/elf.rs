@@ -366,8 +366,9 @@ impl<'a, A: Alloc> Elf<'a, A> {
         let Some(si) = symtab else {
             return Err(Error::malformed("no symbol table (.symtab)"));
         };
-        let sh = self.raw_header(si)?;
-        let c = Ctx::Section(self.section_name(si)?);
+        let symtab_sec = self.decoded(si)?;
+        let sh = symtab_sec.hdr;
+        let c = Ctx::Section(symtab_sec.name);
         if sh.sh_entsize != SYM_SIZE || sh.sh_size % SYM_SIZE != 0 {
             return Err(Error::malformed("symbol table entry size is not 24").ctx(c));
         }
@@ -375,21 +376,21 @@ impl<'a, A: Alloc> Elf<'a, A> {
         if count > limits::MAX_SYMBOLS as u64 {
             return Err(Error::limit("symbols", count, limits::MAX_SYMBOLS).ctx(c));
         }
-        let strtab_hdr = self.raw_header(sh.sh_link).ctx(c)?;
-        if strtab_hdr.sh_type != SHT_STRTAB || sh.sh_link == 0 {
+        let strtab_sec = self.decoded(sh.sh_link).ctx(c)?;
+        if strtab_sec.hdr.sh_type != SHT_STRTAB || sh.sh_link == 0 {
             return Err(Error::malformed("symbol table is not linked to a string table").ctx(c));
         }
-        self.symtab = self.extent(&sh).ctx(c)?;
-        self.strtab = self.extent(&strtab_hdr).ctx(c)?;
+        self.symtab = symtab_sec.data;
+        self.strtab = strtab_sec.data;
         self.symtab_index = si;
 
         // Relocation sections must refer to this symbol table and a real target section.
-        for index in 1..self.shnum {
-            let hdr = self.raw_header(index)?;
+        for s in self.table.iter().skip(1) {
+            let hdr = s.hdr;
             if hdr.sh_type != SHT_REL {
                 continue;
             }
-            let c = Ctx::Section(self.name_of(index, &hdr)?);
+            let c = Ctx::Section(s.name);
             if hdr.sh_entsize != REL_SIZE || hdr.sh_size % REL_SIZE != 0 {
                 return Err(Error::malformed("relocation entry size is not 16").ctx(c));
             }
