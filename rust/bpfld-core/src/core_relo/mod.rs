@@ -347,6 +347,21 @@ pub struct CoreRelocator<'t, A: Alloc> {
     memos: usize,
 }
 
+/// The first slot of `table` (open addressing, linear probing, a power-of-two length)
+/// from hash `h` on for which `stop` holds: the key's slot or a free one. `None` if
+/// none does.
+fn probe<T>(table: &[T], h: u32, stop: impl Fn(&T) -> bool) -> Option<usize> {
+    let mask = table.len().checked_sub(1)?;
+    let mut i = h as usize & mask;
+    for _ in 0..table.len() {
+        if stop(table.get(i)?) {
+            return Some(i);
+        }
+        i = i.wrapping_add(1) & mask;
+    }
+    None
+}
+
 /// Which candidates of a cached root are alive.
 fn is_alive(alive: u64, k: u32) -> bool {
     alive.checked_shr(k).is_some_and(|b| b & 1 == 1)
@@ -404,23 +419,15 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
     /// Where the outcome of `relo` is or would go in the memo table: the slot holding
     /// its key, or the free slot ending its probe; `None` if the table is full there.
     fn memo_slot(&self, relo: &CoreRelo) -> Option<usize> {
-        let mask = self.memo.len().checked_sub(1)?;
         let h = relo.type_id.wrapping_mul(0x9e37_79b1)
             ^ relo.access_str_off.wrapping_mul(0x85eb_ca6b)
             ^ relo.kind;
-        let mut i = h as usize & mask;
-        for _ in 0..self.memo.len() {
-            let m = self.memo.get(i)?;
-            if m.type_id == 0
+        probe(&self.memo, h, |m| {
+            m.type_id == 0
                 || (m.type_id == relo.type_id
                     && m.access_str_off == relo.access_str_off
                     && m.kind == relo.kind)
-            {
-                return Some(i);
-            }
-            i = i.wrapping_add(1) & mask;
-        }
-        None
+        })
     }
 
     /// The remembered outcome of `relo`, if the candidates alive now for its root type
@@ -458,53 +465,47 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
         };
     }
 
+    /// Where root type `local_id` is or would go in the candidate cache: the slot holding
+    /// it, or the free slot ending its probe; `None` if the cache is full there.
+    fn cache_probe(&self, local_id: u32) -> Option<usize> {
+        probe(&self.cache, local_id.wrapping_mul(0x9e37_79b1), |s| {
+            s.local_id == local_id || s.local_id == 0
+        })
+    }
+
     /// The alive candidates of root type `local_id`, if it has a cache slot.
     fn alive_of(&self, local_id: u32) -> Option<u64> {
-        let mask = self.cache.len().checked_sub(1)?;
-        let mut i = (local_id.wrapping_mul(0x9e37_79b1) as usize) & mask;
-        for _ in 0..self.cache.len() {
-            let s = self.cache.get(i)?;
-            if s.local_id == local_id {
-                return Some(s.alive);
-            }
-            if s.local_id == 0 {
-                return None;
-            }
-            i = i.wrapping_add(1) & mask;
-        }
-        None
+        let s = self.cache.get(self.cache_probe(local_id)?)?;
+        (s.local_id == local_id).then_some(s.alive)
     }
 
     /// The cache slot of `local_id`, claimed if new.
     fn slot(&mut self, local_id: u32) -> Result<'static, usize> {
-        let mask = self.cache.len().saturating_sub(1);
-        let mut i = (local_id.wrapping_mul(0x9e37_79b1) as usize) & mask;
-        for _ in 0..self.cache.len() {
-            let s = self
-                .cache
-                .get_mut(i)
-                .ok_or(Error::malformed("CO-RE cache index out of range"))?;
-            if s.local_id == local_id {
-                return Ok(i);
-            }
-            if s.local_id == 0 {
-                if self.roots >= self.max_roots {
-                    break;
-                }
-                *s = CacheSlot {
-                    local_id,
-                    alive: u64::MAX,
-                };
-                self.roots = self.roots.saturating_add(1);
-                return Ok(i);
-            }
-            i = i.wrapping_add(1) & mask;
+        let full = || {
+            Error::limit(
+                "CO-RE local root types",
+                self.roots.saturating_add(1),
+                self.max_roots,
+            )
+        };
+        let i = self.cache_probe(local_id).ok_or_else(full)?;
+        let Some(s) = self.cache.get(i).copied() else {
+            return Err(Error::malformed("CO-RE cache index out of range"));
+        };
+        if s.local_id == local_id {
+            return Ok(i);
         }
-        Err(Error::limit(
-            "CO-RE local root types",
-            self.roots.saturating_add(1),
-            self.max_roots,
-        ))
+        if self.roots >= self.max_roots {
+            return Err(full());
+        }
+        if let Some(s) = self.cache.get_mut(i) {
+            *s = CacheSlot {
+                local_id,
+                alive: u64::MAX,
+            };
+        }
+        self.roots = self.roots.saturating_add(1);
+        Ok(i)
     }
 
     /// Resolve relocation number `relo_idx` (for messages) of `local`, the object's BTF:
