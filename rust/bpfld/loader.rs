@@ -6,8 +6,8 @@
 //! 2. The object: a regular file with fs-verity, whose digest the policy trusts, no
 //!    larger than the core's limit; read once, through the page cache where fs-verity
 //!    verifies every page, into a private buffer: the headers and every section but
-//!    DWARF's (`elf::read_used`), which nothing uses, packed. Nothing else is read from
-//!    the file.
+//!    DWARF's (`elf::read_used`), which nothing uses, packed; a file of at most 16 KiB
+//!    whole, in one call. Nothing else is read from the file.
 //! 3. Parse and plan with `bpfld_core` (vmlinux BTF only if the object needs it).
 //! 4. Execute the plan in a kernel thread (from a pool) that impersonates the caller
 //!    but owns a file table no user task can touch (see `bpfld_run_isolated` in
@@ -25,7 +25,7 @@ use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
 use crate::vmlinux::{BuiltConfig, ExportedSymbols, Vmlinux};
 use crate::State;
-use bpfld_core::elf::{Elf, Image, Packed, ReadError};
+use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::insn::Insn;
 use bpfld_core::limits;
@@ -418,9 +418,10 @@ fn load_verified(
 
 /// Read the file once into a private buffer: what the core uses of it, every byte of
 /// that once, through the page cache where fs-verity verifies each page, packed
-/// (`elf::read_used`: DWARF is neither read, verified nor held).
+/// (`elf::read_used`: DWARF is neither read, verified nor held); a file of at most
+/// `elf::SMALL_FILE` bytes whole, with one `kernel_read()` (`elf::read_small_whole`).
 fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, Fail> {
-    let packed = bpfld_core::elf::read_used(size as u64, &mut KAlloc::default(), |dst, off| {
+    let read = |dst: &mut [u8], off: u64| {
         let mut pos = i64::try_from(off).map_err(|_| fail(22, format_args!("file offset")))?;
         let mut done = 0;
         while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
@@ -439,7 +440,8 @@ fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, F
             done += n as usize;
         }
         Ok(())
-    });
+    };
+    let packed = elf::read_small_whole(size as u64, elf::SMALL_FILE, &mut KAlloc::default(), read);
     packed.map_err(|e| match e {
         ReadError::Read(f) => f,
         ReadError::Core(_) => fail(12, format_args!("no memory for the file")),

@@ -156,9 +156,12 @@ pub fn read_object(path: &str) -> std::io::Result<Packed<VecAlloc>> {
             bpfld_core::limits::MAX_FILE_SIZE
         )));
     }
-    bpfld_core::elf::read_used(size, &mut VecAlloc::default(), |dst, off| {
-        f.read_exact_at(dst, off)
-    })
+    bpfld_core::elf::read_small_whole(
+        size,
+        bpfld_core::elf::SMALL_FILE,
+        &mut VecAlloc::default(),
+        |dst, off| f.read_exact_at(dst, off),
+    )
     .map_err(|e| match e {
         ReadError::Read(e) => e,
         ReadError::Core(e) => std::io::Error::other(e.to_string()),

@@ -607,6 +607,9 @@ impl<'a, A: Alloc> Elf<'a, A> {
 /// starting another piece (alignment padding, small DWARF sections).
 pub const READ_GAP: u64 = 512;
 
+/// Files up to this size are read whole, in one call ([`read_small_whole`]): four pages.
+pub const SMALL_FILE: u64 = 16 * 1024;
+
 /// The section names of a `.shstrtab`, for [`skipped`].
 struct Names<'n>(&'n [u8]);
 
@@ -705,6 +708,55 @@ pub fn read_used<A: Alloc, E>(
     Ok(packed)
 }
 
+/// [`read_used`], except that a file of at most `whole_up_to` bytes is read whole, with
+/// one call of `read`: for a small file the calls cost more than the DWARF bytes
+/// (`read_used` makes one for the ELF header, two for the section header table, one
+/// for the section names and one per run of used sections).
+pub fn read_small_whole<A: Alloc, E>(
+    file_len: u64,
+    whole_up_to: u64,
+    alloc: &mut A,
+    mut read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
+) -> core::result::Result<Packed<A>, ReadError<E>> {
+    if file_len > whole_up_to {
+        return read_used(file_len, alloc, read);
+    }
+    let mut get = |dst: &mut [u8], off: u64| {
+        if dst.is_empty() {
+            return Ok(());
+        }
+        read(dst, off).map_err(ReadError::Read)
+    };
+    let mut packed = read_whole(file_len, alloc, &mut get, &[])?;
+    packed.read = file_len;
+    Ok(packed)
+}
+
+/// The whole file as one piece; what `sources` (file offset, bytes already read) hold
+/// is copied from them.
+fn read_whole<A: Alloc, E>(
+    file_len: u64,
+    alloc: &mut A,
+    get: &mut impl FnMut(&mut [u8], u64) -> core::result::Result<(), ReadError<E>>,
+    sources: &[(u64, &[u8])],
+) -> core::result::Result<Packed<A>, ReadError<E>> {
+    let mut pieces = alloc.alloc::<Piece>(1)?;
+    if let Some(p) = pieces.first_mut() {
+        *p = Piece {
+            file_off: 0,
+            len: file_len,
+            at: 0,
+        };
+    }
+    let data = fill(&pieces, sources, alloc, get)?;
+    Ok(Packed {
+        data,
+        pieces,
+        file_len,
+        read: 0,
+    })
+}
+
 fn pack<A: Alloc, E>(
     file_len: u64,
     alloc: &mut A,
@@ -715,24 +767,6 @@ fn pack<A: Alloc, E>(
     let n = file_len.min(EHDR_SIZE as u64) as usize;
     get(head.get_mut(..n).unwrap_or_default(), 0)?;
     let head = head.get(..n).unwrap_or_default();
-    let whole = |alloc: &mut A, get: &mut _, sources: &[(u64, &[u8])]| {
-        let mut pieces = alloc.alloc::<Piece>(1)?;
-        if let Some(p) = pieces.first_mut() {
-            *p = Piece {
-                file_off: 0,
-                len: file_len,
-                at: 0,
-            };
-        }
-        let data = fill(&pieces, sources, alloc, get)?;
-        Ok(Packed {
-            data,
-            pieces,
-            file_len,
-            read: 0,
-        })
-    };
-
     // The section header table and the section names, when they are where they can be.
     let table = read_header(head).ok().filter(|ehdr| {
         ehdr.e_shoff >= EHDR_SIZE as u64
@@ -742,7 +776,7 @@ fn pack<A: Alloc, E>(
                 .is_some_and(|e| e <= file_len)
     });
     let Some(ehdr) = table else {
-        return whole(alloc, get, &[(0, head)]);
+        return read_whole(file_len, alloc, get, &[(0, head)]);
     };
     let shoff = ehdr.e_shoff;
     let mut first = [0u8; SHDR_SIZE as usize];
@@ -754,7 +788,7 @@ fn pack<A: Alloc, E>(
     }];
     let Ok((shnum, shstrndx)) = section_counts(&Image::packed(&first, &one, file_len), &ehdr)
     else {
-        return whole(alloc, get, &[(0, head), (shoff, &first)]);
+        return read_whole(file_len, alloc, get, &[(0, head), (shoff, &first)]);
     };
     let table_len = mul(u64::from(shnum), SHDR_SIZE)?;
     let mut shdrs = crate::mem::alloc_n::<A, u8>(alloc, table_len)?;
@@ -775,7 +809,7 @@ fn pack<A: Alloc, E>(
                 .is_some_and(|e| e <= file_len)
     });
     let Some(names_hdr) = names_hdr else {
-        return whole(alloc, get, &[(0, head), (shoff, &shdrs)]);
+        return read_whole(file_len, alloc, get, &[(0, head), (shoff, &shdrs)]);
     };
     let mut names = crate::mem::alloc_n::<A, u8>(alloc, names_hdr.sh_size)?;
     get(&mut names, names_hdr.sh_offset)?;
@@ -812,7 +846,7 @@ fn pack<A: Alloc, E>(
         _ => false,
     });
     if overlap || ranges.iter().any(|&(_, end)| end > file_len) {
-        return whole(alloc, get, &sources);
+        return read_whole(file_len, alloc, get, &sources);
     }
 
     // Pieces: the ranges, with gaps up to READ_GAP read through.

@@ -229,6 +229,58 @@ fn module_read_skips_dwarf_only() {
     }
 }
 
+/// `elf::read_small_whole`: a file up to the size given is read with one call, whole,
+/// and parses as the whole file does; a larger one is read as `read_used` reads it.
+#[test]
+fn small_files_are_read_whole_in_one_call() {
+    let Some(fx) = fixtures() else { return };
+    let read = |bytes: &[u8], up_to: u64, calls: &mut Vec<(u64, usize)>| {
+        elf::read_small_whole(
+            bytes.len() as u64,
+            up_to,
+            &mut TestAlloc::new(),
+            |dst, off| {
+                calls.push((off, dst.len()));
+                let o = off as usize;
+                dst.copy_from_slice(&bytes[o..o + dst.len()]);
+                Ok::<(), ()>(())
+            },
+        )
+        .ok()
+        .unwrap()
+    };
+    let mut small = 0;
+    for (name, bytes) in fx {
+        let len = bytes.len() as u64;
+        small += usize::from(len <= elf::SMALL_FILE);
+        let mut calls = vec![];
+        let p = read(bytes, len, &mut calls);
+        assert_eq!(calls, [(0, bytes.len())], "{name}");
+        assert_eq!(
+            (&p.data[..], p.read, p.pieces.len()),
+            (&bytes[..], len, 1),
+            "{name}"
+        );
+        assert_eq!(run_image(p.image()), run(bytes), "{name}");
+        // One byte over the limit: read_used's pieces.
+        let mut calls = vec![];
+        let p = read(bytes, len - 1, &mut calls);
+        let q = read_as_module(bytes);
+        assert!(calls.len() > 1, "{name}");
+        assert_eq!(
+            (&p.data[..], &p.pieces[..], p.read),
+            (&q.data[..], &q.pieces[..], q.read)
+        );
+    }
+    // The fixtures are what the limit is for.
+    assert!(small > 0, "no fixture of at most {} bytes", elf::SMALL_FILE);
+    // An empty file: no call at all, and the parser says what is wrong.
+    let mut calls = vec![];
+    let p = read(&[], 0, &mut calls);
+    assert!(calls.is_empty() && p.data.is_empty());
+    assert!(run_image(p.image()).is_err());
+}
+
 #[test]
 fn attach_targets_need_kernel_btf() {
     let Some(fx) = fixtures() else { return };

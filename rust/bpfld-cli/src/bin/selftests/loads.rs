@@ -447,7 +447,8 @@ pub fn load_object(env: &Env, obj: &str) -> Outcome {
     };
     // The module's cost report must be coherent: some time, at most all of it in the
     // kernel's BPF commands (at least one program or map was created), and at least
-    // the copy of what it read of the file (read_used: the file without DWARF, packed).
+    // the copy of what it read of the file (read_small_whole: the file without DWARF,
+    // packed, or the whole of a file of at most 16 KiB).
     let st = l.stats;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let held = match bpfld::load::read_object(&path) {
