@@ -97,6 +97,7 @@ const FIXED_AFTER: &[Named] = &[
     ("stress_rmmod_during_loads", stress::rmmod_during_loads),
     ("stress_policy_race", stress::policy_race),
     ("stress_signals", stress::signals),
+    ("stress_cpu_hotplug", stress::cpu_hotplug),
     ("stress_kthread_exit_window", stress::kthread_exit_window),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
     ("policy_seal", loads::policy_seal),

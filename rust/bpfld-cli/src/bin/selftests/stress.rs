@@ -1799,6 +1799,192 @@ fn guest_object(env: &Env, name: &str) -> Result<String, String> {
     Ok(path)
 }
 
+/// Run the calling thread on `cpu` only; false if the kernel refuses (it is off line).
+fn pin_to(cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it, and
+    // sched_setaffinity(0) reads it for the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// `stress_cpu_hotplug`: CPU 1 goes off line and back this often while loads run.
+const HOTPLUG_CYCLES: usize = 6;
+const CPU1_ONLINE: &str = "/sys/devices/system/cpu/cpu1/online";
+
+/// Put CPU 1 off or on line, retrying while the kernel is busy (EBUSY).
+fn cpu1_online(on: bool) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..100 {
+        match std::fs::write(CPU1_ONLINE, if on { "1" } else { "0" }) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!("{CPU1_ONLINE} <- {}: {last}", u8::from(on)))
+}
+
+/// `Cpus_allowed_list` of the loading threads seen busy (state other than idle) during
+/// a slow load made from CPU 1, one sample a millisecond, and of those idle after it.
+fn affinity_around_a_load() -> Result<(Vec<String>, Vec<String>), String> {
+    // Five times slow.o's loop: tens of samples under TCG.
+    let bytes = socket_object("stress_slower", 0, 5 * SLOW_ITERS);
+    let (slow, d) = put_object("slower.o", &bytes)?;
+    dev()?
+        .trust_add(&d)
+        .map_err(|e| format!("enroll {slow}: {e}"))?;
+    let allowed = |p: &std::path::Path| {
+        let status = std::fs::read_to_string(p.join("status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+    };
+    let done = AtomicBool::new(false);
+    let mut mid = vec![];
+    let loaded = thread::scope(|sc| {
+        let h = sc.spawn(|| {
+            let r = if pin_to(1) {
+                dev().and_then(|d| {
+                    let f = open(&slow)?;
+                    load(&d, &f).map(drop).map_err(|e| format!("slow.o: {e}"))
+                })
+            } else {
+                Err("cannot run on CPU 1".to_string())
+            };
+            done.store(true, Ordering::Relaxed);
+            r
+        });
+        while !done.load(Ordering::Relaxed) {
+            for (p, state) in loading_kthread_procs() {
+                if state.is_some_and(|c| c != 'I') {
+                    mid.extend(allowed(&p));
+                }
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        h.join()
+            .map_err(|_| "the loading thread panicked".to_string())?
+    });
+    loaded?;
+    let idle = loading_kthread_procs()
+        .iter()
+        .filter(|(_, state)| *state == Some('I'))
+        .filter_map(|(p, _)| allowed(p))
+        .collect();
+    Ok((mid, idle))
+}
+
+/// The loading thread is woken bound to its caller's CPU and, back in the pool, sleeps
+/// bound to the CPU of its last load (helpers.c, bpfld_bind_here). Loads from callers
+/// on CPU 0 and CPU 1 in turn while CPU 1 goes off line and comes back: every load
+/// must succeed with the reference result, nothing may leak, at most one idle thread
+/// per CPU may remain, a load from each CPU must work afterwards, and nothing may
+/// splat (the run's dmesg check). First, during a slow load from CPU 1, the loading
+/// thread must be free to run on every CPU, and once idle, bound to one.
+pub fn cpu_hotplug(_: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_cpu_hotplug", 150);
+    outcome((|| {
+        if !std::path::Path::new(CPU1_ONLINE).exists() {
+            return Err(format!(
+                "{CPU1_ONLINE} missing: the VM runs 2 CPUs with hotplug"
+            ));
+        }
+        // The thread is bound on purpose from its wake-up to its unbinding and from its
+        // binding to its sleep, each a few microseconds of a load of a second or so.
+        let (mid, idle) = affinity_around_a_load()?;
+        let free = mid.iter().filter(|m| *m == "0-1").count();
+        if free < 10 || free * 10 < mid.len() * 9 {
+            let mut seen = mid.clone();
+            seen.dedup();
+            return Err(format!(
+                "the loading thread in the middle of a load: {free} of {} samples free to run on CPUs 0-1 (seen: {seen:?})",
+                mid.len()
+            ));
+        }
+        if idle.is_empty() || idle.iter().any(|m| m.contains(['-', ','])) {
+            return Err(format!(
+                "idle loading threads' CPUs: {idle:?} (one CPU each)"
+            ));
+        }
+        let obj = corpus("xdp.bpf.o");
+        let want = Expect::of(&load(&dev()?, &open(&obj)?).map_err(|e| format!("xdp: {e}"))?);
+        let before = Snapshot::take();
+        let stop = Arc::new(AtomicBool::new(false));
+        let loader = {
+            let (obj, want, stop) = (obj.clone(), want.clone(), stop.clone());
+            thread::spawn(move || -> Result<(usize, usize), String> {
+                let d = dev()?;
+                let (mut n, mut on_cpu1) = (0usize, 0usize);
+                while !stop.load(Ordering::Relaxed) {
+                    // Refused while CPU 1 is off line: the load then runs on CPU 0.
+                    on_cpu1 += usize::from(pin_to(n % 2) && n % 2 == 1);
+                    let l = load(&d, &open(&obj)?).map_err(|e| format!("load {n}: {e}"))?;
+                    check_load(&l, &want).map_err(|e| format!("load {n}: {e}"))?;
+                    n += 1;
+                }
+                Ok((n, on_cpu1))
+            })
+        };
+        let cycles = scaled(HOTPLUG_CYCLES);
+        let mut toggled = Ok(());
+        for _ in 0..cycles {
+            thread::sleep(Duration::from_millis(150));
+            toggled = cpu1_online(false);
+            thread::sleep(Duration::from_millis(150));
+            toggled = toggled.and(cpu1_online(true));
+            if toggled.is_err() {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let joined = loader
+            .join()
+            .map_err(|_| "the loading thread panicked".to_string());
+        cpu1_online(true)?;
+        toggled?;
+        let (loads, on_cpu1) = joined??;
+        if loads < cycles || on_cpu1 == 0 {
+            return Err(format!(
+                "only {loads} loads ({on_cpu1} from CPU 1) during {cycles} cycles"
+            ));
+        }
+        // In a thread of its own: the pinning must not outlive the test.
+        thread::scope(|sc| {
+            sc.spawn(|| -> Result<(), String> {
+                let d = dev()?;
+                for cpu in [0, 1] {
+                    if !pin_to(cpu) {
+                        return Err(format!("cannot run on CPU {cpu} after the cycles"));
+                    }
+                    let l = load(&d, &open(&obj)?).map_err(|e| format!("after, CPU {cpu}: {e}"))?;
+                    check_load(&l, &want).map_err(|e| format!("after, CPU {cpu}: {e}"))?;
+                }
+                Ok(())
+            })
+            .join()
+            .map_err(|_| "the loading thread panicked".to_string())?
+        })?;
+        before.unchanged()?;
+        let threads = loading_kthread_procs();
+        if threads.len() > 2 {
+            return Err(format!(
+                "{} loading threads left: {:?}",
+                threads.len(),
+                loading_kthreads()
+            ));
+        }
+        println!(
+            "# {loads} loads ({on_cpu1} from CPU 1) while CPU 1 went off line and back {cycles} times; {} loading threads left",
+            threads.len()
+        );
+        Ok(())
+    })())
+}
+
 /// A loading thread must not run module code the module's exit does not wait for.
 /// A thread of the pool (helpers.c) calls complete() to wake its caller and then returns
 /// into bpfld_worker_fn() to wait for the next load; the caller returns from the ioctl
