@@ -18,7 +18,6 @@
 #include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/sched/isolation.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -271,27 +270,12 @@ static unsigned int bpfld_pool_max_idle(void)
 	return clamp_t(unsigned int, num_online_cpus(), 1, 8);
 }
 
-/*
- * Hand-offs stay on one CPU. The caller's CPU is free while the caller waits, so the
- * thread is woken there (bound to it: no interrupt to wake another CPU, and the file
- * just read is in this CPU's cache), unbound for the load itself (bpfld_iso_run, so a
- * long verification can move like any task), and bound again to the CPU it is on before
- * it wakes its caller: select_idle_sibling() wakes a per-CPU kthread's wakee on the
- * kthread's CPU if the wakee last ran there, instead of on an idle CPU.
- */
-static void bpfld_bind_here(struct task_struct *t)
-{
-	set_cpus_allowed_ptr(t, cpumask_of(raw_smp_processor_id()));
-}
-
 /* Run one load. Returns true if this thread may go back to the pool. */
 static bool bpfld_iso_run(struct bpfld_iso *iso)
 {
 	const struct cred *old_cred;
 	struct mem_cgroup *old_memcg;
 
-	/* Woken bound to the caller's CPU (bpfld_bind_here): free to move again. */
-	set_cpus_allowed_ptr(current, housekeeping_cpumask(HK_TYPE_KTHREAD));
 	if (iso->mm)
 		kthread_use_mm(iso->mm);
 	old_memcg = set_active_memcg(iso->memcg);
@@ -375,7 +359,6 @@ static int bpfld_worker_fn(void *data)
 		}
 		/* Back in the pool: from here on the module's exit stops this thread
 		 * (kthread_stop() waits for it to leave), so returning here is safe. */
-		bpfld_bind_here(current);
 		complete(&iso->done);
 	}
 	__set_current_state(TASK_RUNNING);
@@ -398,7 +381,6 @@ static struct task_struct *bpfld_pool_start(struct bpfld_iso *iso)
 	}
 	spin_unlock(&bpfld_pool.lock);
 	if (w) {
-		bpfld_bind_here(t);
 		wake_up_process(t);
 		return t;
 	}
@@ -416,7 +398,6 @@ static struct task_struct *bpfld_pool_start(struct bpfld_iso *iso)
 	spin_lock(&bpfld_pool.lock);
 	list_add(&w->node, &bpfld_pool.all);
 	spin_unlock(&bpfld_pool.lock);
-	bpfld_bind_here(t);
 	wake_up_process(t);
 	return get_task_struct(t);
 }
