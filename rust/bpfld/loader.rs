@@ -426,8 +426,7 @@ fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, F
         let mut done = 0;
         while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
             // SAFETY: `rest` is writable for its length; `f` is a valid file.
-            let n =
-                unsafe { ffi::bpfld_read(f.0, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
+            let n = unsafe { ffi::bpfld_read(f.0, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
             if n < 0 {
                 return Err(fail(
                     -(n as i32),
@@ -520,7 +519,13 @@ impl CmdTimes {
 
 impl Phases {
     fn log(&self, obj: &str, bpf_ns: u64, cmds: &CmdTimes) {
-        let d = |a: u64, b: u64| if a == 0 || b == 0 { 0 } else { b.saturating_sub(a) };
+        let d = |a: u64, b: u64| {
+            if a == 0 || b == 0 {
+                0
+            } else {
+                b.saturating_sub(a)
+            }
+        };
         let (c, n) = (&cmds.calls, &cmds.ns);
         let k = &Cmd::NAMES;
         pr_info!(
@@ -576,9 +581,15 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             out: [0; 32],
         };
         let arg: *mut ReceiptWork<'_, '_, '_> = &mut work;
-        let hashed = obj.btf.as_ref().map_or(0, |b| b.data().len()).saturating_add(
-            plan.insns.len().saturating_mul(core::mem::size_of::<Insn>()),
-        );
+        let hashed = obj
+            .btf
+            .as_ref()
+            .map_or(0, |b| b.data().len())
+            .saturating_add(
+                plan.insns
+                    .len()
+                    .saturating_mul(core::mem::size_of::<Insn>()),
+            );
         let beside = Beside(if hashed >= BESIDE_MIN_BYTES {
             // SAFETY: `work` stays in place and alive, untouched by this thread, until
             // `beside` is dropped, which waits for `hash_receipt` to finish with it.

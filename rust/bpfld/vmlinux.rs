@@ -63,7 +63,8 @@ impl Vmlinux {
             // by `drop`, which has `&mut self`.
             return Some(unsafe { &*p });
         }
-        let idx = func_index_in(&self.btf, 1..self.btf.type_count(), &mut KAlloc::default()).ok()?;
+        let idx =
+            func_index_in(&self.btf, 1..self.btf.type_count(), &mut KAlloc::default()).ok()?;
         let (len, bytes) = (idx.len(), idx.bytes());
         let new = KBox::into_raw(KBox::new(idx, GFP_KERNEL).ok()?);
         let p = match self.funcs.compare_exchange(
@@ -73,7 +74,11 @@ impl Vmlinux {
             Ordering::Acquire,
         ) {
             Ok(_) => {
-                pr_info!("vmlinux FUNC index cached: {} entries, {} bytes\n", len, bytes);
+                pr_info!(
+                    "vmlinux FUNC index cached: {} entries, {} bytes\n",
+                    len,
+                    bytes
+                );
                 new
             }
             Err(theirs) => {
@@ -170,7 +175,11 @@ impl KernelBtf for Vmlinux {
             return None;
         }
         // By index (the same answers as a scan of every type, in a binary search).
-        let funcs = if kind == BtfKind::Func { self.funcs() } else { None };
+        let funcs = if kind == BtfKind::Func {
+            self.funcs()
+        } else {
+            None
+        };
         let id = find_in_kernel(&self.btf, &self.index, funcs, name, kind);
         Some(KernelType {
             btf_obj_id: 0,
