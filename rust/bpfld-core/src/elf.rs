@@ -693,19 +693,9 @@ impl<A: Alloc> Packed<A> {
 pub fn read_used<A: Alloc, E>(
     file_len: u64,
     alloc: &mut A,
-    mut read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
+    read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
 ) -> core::result::Result<Packed<A>, ReadError<E>> {
-    let mut total = 0u64;
-    let mut get = |dst: &mut [u8], off: u64| {
-        if dst.is_empty() {
-            return Ok(());
-        }
-        total = total.saturating_add(dst.len() as u64);
-        read(dst, off).map_err(ReadError::Read)
-    };
-    let mut packed = pack(file_len, alloc, &mut get)?;
-    packed.read = total;
-    Ok(packed)
+    read_counted(file_len, None, alloc, read)
 }
 
 /// [`read_used`], except that a file of at most `whole_up_to` bytes is read whole, with
@@ -716,19 +706,34 @@ pub fn read_small_whole<A: Alloc, E>(
     file_len: u64,
     whole_up_to: u64,
     alloc: &mut A,
+    read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
+) -> core::result::Result<Packed<A>, ReadError<E>> {
+    read_counted(file_len, Some(whole_up_to), alloc, read)
+}
+
+/// [`read_used`] and [`read_small_whole`]: `read` behind the calls' bookkeeping (no
+/// call for no bytes, the bytes read counted into [`Packed::read`]); the whole file
+/// if it is at most `whole_up_to` bytes, else packed.
+fn read_counted<A: Alloc, E>(
+    file_len: u64,
+    whole_up_to: Option<u64>,
+    alloc: &mut A,
     mut read: impl FnMut(&mut [u8], u64) -> core::result::Result<(), E>,
 ) -> core::result::Result<Packed<A>, ReadError<E>> {
-    if file_len > whole_up_to {
-        return read_used(file_len, alloc, read);
-    }
+    let mut total = 0u64;
     let mut get = |dst: &mut [u8], off: u64| {
         if dst.is_empty() {
             return Ok(());
         }
+        total = total.saturating_add(dst.len() as u64);
         read(dst, off).map_err(ReadError::Read)
     };
-    let mut packed = read_whole(file_len, alloc, &mut get, &[])?;
-    packed.read = file_len;
+    let mut packed = if whole_up_to.is_some_and(|w| file_len <= w) {
+        read_whole(file_len, alloc, &mut get, &[])?
+    } else {
+        pack(file_len, alloc, &mut get)?
+    };
+    packed.read = total;
     Ok(packed)
 }
 
