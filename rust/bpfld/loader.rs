@@ -29,7 +29,7 @@ use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::insn::Insn;
 use bpfld_core::limits;
-use bpfld_core::object::{MapKind, Object};
+use bpfld_core::object::{MapKind, Object, ParseOptions};
 use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan};
 use bpfld_core::uapi as bpf;
 use core::ffi::{c_int, c_void};
@@ -569,7 +569,11 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     let mut alloc = KAlloc::default();
     let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
         job.ph.parsed = now();
-        let plan = make_plan(job, &obj, &mut alloc)?;
+        // The names of the object's BTF are checked beside the commands (parse
+        // deferred them); where the plan fails, a fault of theirs is what a full parse
+        // would have reported first.
+        let plan = make_plan(job, &obj, &mut alloc)
+            .map_err(|f| obj.check_btf_names(&mut alloc).err().map_or(f, core_fail))?;
         job.ph.planned = now();
         // The receipt is hashed beside this thread while it issues the commands, which
         // only read the plan (read by two threads at once: no interior mutability).
@@ -578,6 +582,8 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         require_sync(&*plan);
         let mut work = ReceiptWork {
             plan: &plan,
+            obj: &obj,
+            names: None,
             out: [0; 32],
         };
         let arg: *mut ReceiptWork<'_, '_, '_> = &mut work;
@@ -601,7 +607,12 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         let res = run_plan(job, &plan, &obj, &mut alloc);
         drop(beside);
         job.receipt = work.out;
-        res
+        // A fault in the names fails the load, whatever the commands did: what they
+        // created is still in `job`, which the caller drops without installing.
+        match work.names.take() {
+            Some(f) => Err(f),
+            None => res,
+        }
     });
     job.mem = alloc.bytes as u64;
     job.ph.taken = now();
@@ -615,9 +626,13 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
 /// thread: handing it to another CPU (a wake-up there, a wait here) would cost more.
 const BESIDE_MIN_BYTES: usize = 16 * 1024;
 
-/// The receipt's hash, computed beside the loading thread.
+/// The work beside the loading thread: the check of the object's BTF names that the
+/// parse deferred, and the receipt's hash.
 struct ReceiptWork<'p, 'o, 'a> {
     plan: &'p Plan<'o, 'a, KAlloc>,
+    obj: &'o Object<'a, KAlloc>,
+    /// Set if the names are not what a full parse accepts.
+    names: Option<Fail>,
     out: [u8; 32],
 }
 
@@ -639,6 +654,13 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
     // SAFETY: `arg` is the `ReceiptWork` of run_job, which waits for us before it is
     // dropped; the plan it points to is only read, by us and by the loading thread.
     let w = unsafe { &mut *arg.cast::<ReceiptWork<'_, '_, '_>>() };
+    // Its own allocator: the loading thread's is in use. The type offsets it needs (4
+    // bytes a type) are freed before this returns.
+    w.names = w
+        .obj
+        .check_btf_names(&mut KAlloc::default())
+        .err()
+        .map(core_fail);
     w.out = w.plan.compute_receipt();
 }
 
@@ -650,7 +672,11 @@ fn parse<'d>(
     alloc: &mut KAlloc,
 ) -> core::result::Result<KBox<Object<'d, KAlloc>>, Fail> {
     let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
-    let obj = Object::parse(elf, name, alloc).map_err(core_fail)?;
+    // The BTF names are checked beside the commands (run_job).
+    let opts = ParseOptions {
+        defer_btf_names: true,
+    };
+    let obj = Object::parse_with(elf, name, &opts, alloc).map_err(core_fail)?;
     KBox::new(obj, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }
 

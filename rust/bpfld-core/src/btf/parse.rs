@@ -250,6 +250,16 @@ where
         Self::build(blob, offsets, None, Checks::From(checked))
     }
 
+    /// [`Btf::parse`] without the checks of names (type, member, enumerator and
+    /// parameter names: offsets, UTF-8, identifiers, lengths), which are most of its
+    /// work on an object's BTF and which a later [`Btf::parse`] of the same blob makes
+    /// (see `ParseOptions::defer_btf_names` in `object`). Everything else is checked,
+    /// so the types are as safe to walk as after [`Btf::parse`]. When it fails, the
+    /// error is the one [`Btf::parse`] reports, names included.
+    pub(crate) fn parse_without_names(blob: D, offsets: O) -> Result<'static, Self> {
+        Self::build(blob, offsets, None, Checks::NoNames)
+    }
+
     /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
     /// the module reads): checks the header, the string section and every record's kind
     /// and length, which is what finding the types needs, and not what the records
@@ -366,19 +376,32 @@ where
                 named,
             });
         }
-        let checker = Checker {
+        let mut checker = Checker {
             strs: Strings::new(base_strs, start_str_off, strs),
             type_count: start_id.saturating_add(n as u32),
             idents: [const { Cell::new(0) }; IDENT_CACHE],
+            names: checks != Checks::NoNames,
         };
         let first = match checks {
             Checks::From(id) => id.max(start_id),
             _ => start_id,
         };
         let skip = first.saturating_sub(start_id).saturating_add(1) as usize;
-        for (i, &off) in offsets.iter().enumerate().skip(skip) {
-            let id = start_id.saturating_add(i as u32).saturating_sub(1);
-            checker.check(&blob, off as usize, id)?;
+        let check_all = |checker: &Checker<'_>| -> Result<'static, ()> {
+            for (i, &off) in offsets.iter().enumerate().skip(skip) {
+                let id = start_id.saturating_add(i as u32).saturating_sub(1);
+                checker.check(&blob, off as usize, id)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = check_all(&checker) {
+            if checker.names {
+                return Err(e);
+            }
+            // The first fault in type order may be a name before this one: report what
+            // the full check reports.
+            checker.names = true;
+            return Err(check_all(&checker).err().unwrap_or(e));
         }
         Ok(Btf {
             data: blob,
@@ -545,6 +568,8 @@ struct Checker<'s> {
     /// `off % IDENT_CACHE`: deduplicated BTF names many members with the same few
     /// strings (`next`, `flags`, `data`), which are then checked once.
     idents: [Cell<u32>; IDENT_CACHE],
+    /// Whether names are checked (see [`Checks::NoNames`]).
+    names: bool,
 }
 
 /// What [`Btf::build`] checks.
@@ -558,6 +583,8 @@ enum Checks {
     /// [`Checks::Full`] for the types from this id on, [`Checks::Structure`] below it
     /// (see [`Btf::parse_appended`]).
     From(u32),
+    /// [`Checks::Full`] but for names (see [`Btf::parse_without_names`]).
+    NoNames,
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
@@ -570,6 +597,9 @@ fn at(i: usize) -> Ctx<'static> {
 
 impl Checker<'_> {
     fn name(&self, off: u32, site: Site, rule: Rule) -> Result<'static, ()> {
+        if !self.names {
+            return Ok(());
+        }
         self.name_inner(off, rule).map_err(|b| name_error(site, b))
     }
 

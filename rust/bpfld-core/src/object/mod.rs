@@ -276,6 +276,9 @@ pub struct Object<'a, A: Alloc> {
     /// The string section of `.BTF` as in the file: names borrowed from it live as long
     /// as the file bytes (the fixed-up copy only changes sizes, offsets and linkage).
     pub btf_strings: RawStrings<'a>,
+    /// `.BTF` as in the file, when its names are still to be checked
+    /// ([`ParseOptions::defer_btf_names`]).
+    deferred_btf: Option<&'a [u8]>,
 }
 
 /// A `.BTF` string section in the file's bytes.
@@ -298,10 +301,64 @@ impl<'a> RawStrings<'a> {
 
 pub use maps::Map;
 
+/// What [`Object::parse_with`] may leave for later.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParseOptions {
+    /// Parse `.BTF` without checking its names, which is most of the parse of an object
+    /// whose BTF holds `vmlinux.h`'s types (the kernel's `BTF_LOAD` checks them again).
+    /// Every other check is made, so everything that follows may walk the types;
+    /// [`Object::check_btf_names`] then makes the full check of the section, and
+    /// nothing may be handed out before it passed. A parse that fails anyway reports
+    /// what [`Object::parse`] would.
+    pub defer_btf_names: bool,
+}
+
 impl<'a, A: Alloc> Object<'a, A> {
     /// Parse `elf` as a libbpf-style BPF object named `name`.
-    #[inline(never)]
     pub fn parse(elf: Elf<'a, A>, name: &'a str, alloc: &mut A) -> Result<'a, Self> {
+        Self::parse_with(elf, name, &ParseOptions::default(), alloc)
+    }
+
+    /// [`Object::parse`] with `opts`.
+    #[inline(never)]
+    pub fn parse_with(
+        elf: Elf<'a, A>,
+        name: &'a str,
+        opts: &ParseOptions,
+        alloc: &mut A,
+    ) -> Result<'a, Self> {
+        // `.BTF` once it parsed without its names checked.
+        let mut deferred = None;
+        Self::parse_deferring(elf, name, opts.defer_btf_names, &mut deferred, alloc).map_err(|e| {
+            match deferred {
+                // Past `.BTF`, the full parse would have stopped at a fault of its names.
+                Some(data) => first_fault(e, data, alloc),
+                None => e,
+            }
+        })
+    }
+
+    /// The full check of `.BTF` that [`ParseOptions::defer_btf_names`] left for later,
+    /// of the section as it is in the file, with the error [`Object::parse`] reports.
+    /// Needs memory for the type offsets (4 bytes a type). Nothing to do if names were
+    /// not deferred.
+    pub fn check_btf_names(&self, alloc: &mut A) -> Result<'a, ()> {
+        match self.deferred_btf {
+            Some(data) => check_btf(data, alloc),
+            None => Ok(()),
+        }
+    }
+
+    // Not inlined: parse_with's frame stays small on the loading thread's deepest chain
+    // (scripts/stack-depth).
+    #[inline(never)]
+    fn parse_deferring(
+        elf: Elf<'a, A>,
+        name: &'a str,
+        defer_btf_names: bool,
+        deferred: &mut Option<&'a [u8]>,
+        alloc: &mut A,
+    ) -> Result<'a, Self> {
         let Scan {
             license,
             kern_version,
@@ -312,9 +369,11 @@ impl<'a, A: Alloc> Object<'a, A> {
         } = scan_sections(&elf)?;
 
         let mut btf = match btf_sec {
-            Some(s) => Some(load_btf(&s, alloc).ctx(Ctx::Section(".BTF"))?),
+            Some(s) => Some(load_btf(&s, defer_btf_names, alloc).ctx(Ctx::Section(".BTF"))?),
             None => None,
         };
+        let deferred_btf = btf_sec.filter(|_| defer_btf_names).map(|s| s.data);
+        *deferred = deferred_btf;
         // Taken before the extern fixups, which may grow the copy's string section.
         let btf_strings = match (&btf, btf_sec) {
             (Some(b), Some(s)) => RawStrings {
@@ -358,6 +417,7 @@ impl<'a, A: Alloc> Object<'a, A> {
             maps_shndx,
             maps_datasec: 0,
             btf_strings,
+            deferred_btf,
         };
         maps::collect(&mut obj, alloc)?;
         // Before hidden subprograms turn static: libbpf relocates with their BTF global.
@@ -530,7 +590,11 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
 
 /// Copy and index the object's BTF (fixed up once the externs are known).
 #[inline(never)]
-fn load_btf<'a, A: Alloc>(s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A>> {
+fn load_btf<'a, A: Alloc>(
+    s: &Section<'a>,
+    defer_names: bool,
+    alloc: &mut A,
+) -> Result<'a, ObjBtf<A>> {
     if s.kind() != elf::SHT_PROGBITS {
         return Err(Error::malformed(".BTF is not PROGBITS"));
     }
@@ -544,7 +608,30 @@ fn load_btf<'a, A: Alloc>(s: &Section<'a>, alloc: &mut A) -> Result<'a, ObjBtf<A
     let n = btf::count_types(s.data)?;
     let blob = alloc_copy(alloc, s.data)?;
     let offsets = alloc.alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)?;
-    Btf::parse(blob, offsets)
+    if defer_names {
+        Btf::parse_without_names(blob, offsets)
+    } else {
+        Btf::parse(blob, offsets)
+    }
+}
+
+/// `e`, or the fault of `.BTF`'s names (`data`) that a full parse reports before it.
+#[inline(never)]
+fn first_fault<'a, A: Alloc>(e: Error<'a>, data: &'a [u8], alloc: &mut A) -> Error<'a> {
+    check_btf(data, alloc).err().unwrap_or(e)
+}
+
+/// [`Btf::parse`]'s checks of `.BTF` as it is in the file (see
+/// [`Object::check_btf_names`]).
+#[inline(never)]
+fn check_btf<'a, A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, ()> {
+    let n = btf::count_types(data).ctx(Ctx::Section(".BTF"))?;
+    let offsets = alloc
+        .alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)
+        .ctx(Ctx::Section(".BTF"))?;
+    Btf::parse(data, offsets)
+        .map(|_| ())
+        .ctx(Ctx::Section(".BTF"))
 }
 
 /// A global or weak `STT_OBJECT` symbol, for the DATASEC fixup.

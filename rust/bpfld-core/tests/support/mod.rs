@@ -16,7 +16,7 @@ use bpfld_core::btf::BtfKind;
 use bpfld_core::elf::{Elf, Image, Packed};
 use bpfld_core::error::{Error, Kind};
 use bpfld_core::mem::Alloc;
-use bpfld_core::object::Object;
+use bpfld_core::object::{Object, ParseOptions};
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType, Plan};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -252,20 +252,32 @@ pub struct PlanSummary {
 
 /// Run the whole pipeline on `bytes` with `a`, with the fake kernel BTF.
 pub fn run_with(bytes: &[u8], a: &mut TestAlloc, kbtf: bool) -> Result<PlanSummary, Failure> {
-    run_image_with(Image::whole(bytes), a, kbtf)
+    run_image_with(Image::whole(bytes), a, kbtf, false)
 }
 
-/// Run the whole pipeline on what [`read_as_module`] read.
+/// Run the whole pipeline on what [`read_as_module`] read, as the module runs it: the
+/// object's BTF names checked after the plan (`ParseOptions::defer_btf_names`, their
+/// error preferred to the plan's), which must not change any result.
 pub fn run_image(img: Image<'_>) -> Result<PlanSummary, Failure> {
-    run_image_with(img, &mut TestAlloc::new(), true)
+    run_image_with(img, &mut TestAlloc::new(), true, true)
 }
 
-fn run_image_with(img: Image<'_>, a: &mut TestAlloc, kbtf: bool) -> Result<PlanSummary, Failure> {
+fn run_image_with(
+    img: Image<'_>,
+    a: &mut TestAlloc,
+    kbtf: bool,
+    defer_btf_names: bool,
+) -> Result<PlanSummary, Failure> {
     let elf = Elf::parse_image(img, a).map_err(|e| failure(Stage::Elf, e))?;
-    let obj = Object::parse(elf, "obj", a).map_err(|e| failure(Stage::Object, e))?;
+    let opts = ParseOptions { defer_btf_names };
+    let obj = Object::parse_with(elf, "obj", &opts, a).map_err(|e| failure(Stage::Object, e))?;
     let kb = FakeKernelBtf;
     let kb: Option<&dyn KernelBtf> = if kbtf { Some(&kb) } else { None };
-    let plan = Plan::build(&obj, &kinfo(), kb, a).map_err(|e| failure(Stage::Plan, e))?;
+    let planned = Plan::build(&obj, &kinfo(), kb, a);
+    // The module checks the names beside the commands, and reports their fault first.
+    obj.check_btf_names(a)
+        .map_err(|e| failure(Stage::Object, e))?;
+    let plan = planned.map_err(|e| failure(Stage::Plan, e))?;
     Ok(PlanSummary {
         progs: plan
             .progs

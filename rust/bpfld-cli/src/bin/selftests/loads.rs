@@ -548,8 +548,68 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
             trust(&p, true)?;
             expect_refusal(&p, errno, what)?;
         }
+        // BTF names are checked beside the commands (ParseOptions::defer_btf_names): a
+        // bad one must still refuse the load, with the full parse's message, whether
+        // the plan reads the name (a map definition's member: the plan fails first) or
+        // nothing does (a parameter name: the commands run, then the load is undone).
+        for (what, name, bad) in [
+            (
+                "BTF member name",
+                "max_entries",
+                "member name is not a valid identifier",
+            ),
+            (
+                "BTF parameter name",
+                "x",
+                "parameter name is not a valid identifier",
+            ),
+        ] {
+            let mut m = good.clone();
+            let at = btf_string(&m, name)?;
+            m[at] = b'-';
+            let p = obj_path(&format!("bad-{}.o", what.replace(' ', "-")));
+            std::fs::write(&p, &m).map_err(|e| e.to_string())?;
+            run("fsverity", &["enable", &p])?;
+            trust(&p, true)?;
+            let before = Snapshot::take();
+            match load(&p) {
+                Ok(_) => return Err(format!("{what}: loaded")),
+                Err(e) if e.errno == libc::EINVAL && e.msg.contains(bad) => {
+                    println!("# {what}: errno {} ({})", e.errno, e.msg)
+                }
+                Err(e) => return Err(format!("{what}: {e}, want EINVAL and {bad:?}")),
+            }
+            before.unchanged().map_err(|e| format!("{what}: {e}"))?;
+        }
         Ok(())
     })())
+}
+
+/// The file offset of the string `name` in the `.BTF` string section of `elf`.
+fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
+    let mut a = bpfld_core::mem::VecAlloc::default();
+    let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
+    let sec = e
+        .sections()
+        .flatten()
+        .find(|s| s.name == ".BTF")
+        .ok_or("no .BTF")?;
+    let base = sec.data.as_ptr() as usize - elf.as_ptr() as usize;
+    let u32_at = |o: usize| -> Result<usize, String> {
+        let b = sec.data.get(o..o + 4).ok_or(".BTF header truncated")?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let (hdr_len, str_off, str_len) = (u32_at(4)?, u32_at(16)?, u32_at(20)?);
+    let strs = sec
+        .data
+        .get(hdr_len + str_off..hdr_len + str_off + str_len)
+        .ok_or(".BTF strings out of range")?;
+    let want = format!("\0{name}\0");
+    let i = strs
+        .windows(want.len())
+        .position(|w| w == want.as_bytes())
+        .ok_or(format!("no BTF string {name:?}"))?;
+    Ok(base + hdr_len + str_off + i + 1)
 }
 
 pub fn verifier_reject(_: &Env) -> Outcome {
