@@ -607,11 +607,22 @@ fn load_btf<'a, A: Alloc>(
     }
     let n = btf::count_types(s.data)?;
     let blob = alloc_copy(alloc, s.data)?;
+    index_btf(blob, n, !defer_names, alloc)
+}
+
+/// Index `blob`, which holds `n` types ([`btf::count_types`]), with every check of
+/// [`Btf::parse`], or all but its names'.
+fn index_btf<'a, D: core::ops::Deref<Target = [u8]>, A: Alloc>(
+    blob: D,
+    n: usize,
+    names: bool,
+    alloc: &mut A,
+) -> Result<'a, Btf<D, A::Buf<u32>>> {
     let offsets = alloc.alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)?;
-    if defer_names {
-        Btf::parse_without_names(blob, offsets)
-    } else {
+    if names {
         Btf::parse(blob, offsets)
+    } else {
+        Btf::parse_without_names(blob, offsets)
     }
 }
 
@@ -625,11 +636,8 @@ fn first_fault<'a, A: Alloc>(e: Error<'a>, data: &'a [u8], alloc: &mut A) -> Err
 /// [`Object::check_btf_names`]).
 #[inline(never)]
 fn check_btf<'a, A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, ()> {
-    let n = btf::count_types(data).ctx(Ctx::Section(".BTF"))?;
-    let offsets = alloc
-        .alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)
-        .ctx(Ctx::Section(".BTF"))?;
-    Btf::parse(data, offsets)
+    btf::count_types(data)
+        .and_then(|n| index_btf(data, n, true, alloc))
         .map(|_| ())
         .ctx(Ctx::Section(".BTF"))
 }

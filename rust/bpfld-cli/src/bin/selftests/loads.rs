@@ -595,21 +595,19 @@ fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
         .find(|s| s.name == ".BTF")
         .ok_or("no .BTF")?;
     let base = sec.data.as_ptr() as usize - elf.as_ptr() as usize;
-    let u32_at = |o: usize| -> Result<usize, String> {
-        let b = sec.data.get(o..o + 4).ok_or(".BTF header truncated")?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let (hdr_len, str_off, str_len) = (u32_at(4)?, u32_at(16)?, u32_at(20)?);
+    let range = bpfld_core::btf::Header::parse(sec.data)
+        .map_err(|e| e.to_string())?
+        .str_range();
     let strs = sec
         .data
-        .get(hdr_len + str_off..hdr_len + str_off + str_len)
+        .get(range.clone())
         .ok_or(".BTF strings out of range")?;
     let want = format!("\0{name}\0");
     let i = strs
         .windows(want.len())
         .position(|w| w == want.as_bytes())
         .ok_or(format!("no BTF string {name:?}"))?;
-    Ok(base + hdr_len + str_off + i + 1)
+    Ok(base + range.start + i + 1)
 }
 
 pub fn verifier_reject(_: &Env) -> Outcome {
