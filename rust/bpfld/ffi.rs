@@ -73,6 +73,12 @@ extern "C" {
         f: extern "C" fn(*mut c_void),
         arg: *mut c_void,
     ) -> *mut c_void;
+    /// As `bpfld_beside_start`, but where that would run `f` in the caller it does
+    /// nothing and returns NULL.
+    pub(crate) fn bpfld_beside_try_start(
+        f: extern "C" fn(arg: *mut c_void),
+        arg: *mut c_void,
+    ) -> *mut c_void;
     /// Wait for the work `bpfld_beside_start` queued (uninterruptibly) and free it.
     pub(crate) fn bpfld_beside_wait(handle: *mut c_void);
     /// Module exit: stop the idle loading threads (no load can be running).

@@ -469,12 +469,14 @@ int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
 }
 
 /*
- * Work beside the loading thread: the plan's receipt (a SHA-256 over its instructions
- * and BTF, 0.5-1.7 ms a load under TCG) is computed on another CPU's workqueue while
- * the loading thread issues the plan's commands, which only read the plan. The caller must
- * call bpfld_beside_wait() before what `arg` points to goes away, and before it
- * returns to whoever holds the module. With one CPU online, or without memory for the
- * work item, `fn` runs right away in the caller and the handle is NULL.
+ * Work beside the loading thread, on another CPU's workqueue: the plan, made while the
+ * loading thread issues BPF_BTF_LOAD (which needs only the parsed object), and the
+ * plan's receipt (a SHA-256 over its instructions and BTF, 0.5-1.7 ms a load under
+ * TCG), computed while the loading thread issues the plan's commands, which only read
+ * the plan. The caller must call bpfld_beside_wait() before what `arg` points to goes
+ * away, and before it returns to whoever holds the module. With one CPU online, or
+ * without memory for the work item, the handle is NULL and bpfld_beside_start() runs
+ * `fn` right away in the caller (bpfld_beside_try_start() leaves that to the caller).
  */
 struct bpfld_beside {
 	struct work_struct work;
@@ -489,8 +491,9 @@ static void bpfld_beside_fn(struct work_struct *work)
 	b->fn(b->arg);
 }
 
-void *bpfld_beside_start(void (*fn)(void *arg), void *arg);
-void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
+/* As bpfld_beside_start(), but NULL without running fn where that would run it here. */
+void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg);
+void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg)
 {
 	struct bpfld_beside *b = NULL;
 	unsigned int cpu;
@@ -502,14 +505,22 @@ void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
 	cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
 	if (cpu < nr_cpu_ids)
 		b = kmalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
-	if (!b) {
-		fn(arg);
+	if (!b)
 		return NULL;
-	}
 	INIT_WORK(&b->work, bpfld_beside_fn);
 	b->fn = fn;
 	b->arg = arg;
 	queue_work_on(cpu, system_wq, &b->work);
+	return b;
+}
+
+void *bpfld_beside_start(void (*fn)(void *arg), void *arg);
+void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
+{
+	void *b = bpfld_beside_try_start(fn, arg);
+
+	if (!b)
+		fn(arg);
 	return b;
 }
 

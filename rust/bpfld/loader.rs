@@ -356,16 +356,18 @@ fn load_verified(
         state,
         data: data.image(),
         obj_name,
-        log: Log {
-            buf: req.log_buf,
-            size: req.log_size,
-            level: req.log_level,
+        bpf: KernelBpf {
+            log: Log {
+                buf: req.log_buf,
+                size: req.log_size,
+                level: req.log_level,
+            },
+            ns: 0,
+            cmds: CmdTimes::default(),
         },
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
         receipt: [0; 32],
-        bpf_ns: 0,
-        cmds: CmdTimes::default(),
         mem: 0,
         needed: None,
         progs: KVec::new(),
@@ -379,14 +381,14 @@ fn load_verified(
     job.ph.back = now();
     // With log_phases, a failed load is logged here, a loaded one once time_ns is
     // taken: the printk (0.13-0.15 ms under TCG) is no part of the load.
-    let (ph, cmds, bpf_ns) = (job.ph, job.cmds, job.bpf_ns);
+    let (ph, cmds, bpf_ns) = (job.ph, job.bpf.cmds, job.bpf.ns);
     // SAFETY: reads a bool module parameter.
     let log_phases = unsafe { ffi::bpfld_log_phases() };
     if log_phases && (job.fail.is_some() || ret != 0) {
         ph.log(full, bpf_ns, &cmds);
     }
     req.receipt = job.receipt;
-    req.bpf_time_ns = job.bpf_ns;
+    req.bpf_time_ns = job.bpf.ns;
     req.mem_bytes = (data.bytes() as u64).saturating_add(job.mem);
     if let Some((p, m)) = job.needed {
         req.progs_cnt = p;
@@ -453,14 +455,12 @@ struct Job<'d> {
     state: &'d State,
     data: Image<'d>,
     obj_name: &'d str,
-    log: Log,
+    /// The executor's way to the kernel, with the verifier log and the time spent in
+    /// kern_sys_bpf.
+    bpf: KernelBpf,
     progs_cap: usize,
     maps_cap: usize,
     receipt: [u8; 32],
-    /// Nanoseconds spent in kern_sys_bpf.
-    bpf_ns: u64,
-    /// The same, per command.
-    cmds: CmdTimes,
     /// Bytes the core's allocator handed out.
     mem: u64,
     /// Set when the caller's arrays are too small: (programs, maps) needed.
@@ -491,7 +491,11 @@ struct Phases {
     /// The loading thread started on the job (the hand-off).
     thread: u64,
     parsed: u64,
+    /// The plan made and the object's BTF loaded (the two run side by side).
     planned: u64,
+    /// Of `bpf_ns`, the `BPF_BTF_LOAD` issued while the plan was made: the plan step
+    /// is logged without it, as the execute step is without its commands.
+    ahead_ns: u64,
     /// The plan executed (the kernel's BPF commands included).
     executed: u64,
     /// The objects taken out of the thread's file table; the thread's work ends.
@@ -535,9 +539,9 @@ impl Phases {
             d(self.checked, self.read),
             d(self.read, self.thread),
             d(self.thread, self.parsed),
-            d(self.parsed, self.planned),
+            d(self.parsed, self.planned).saturating_sub(self.ahead_ns),
             d(self.planned, self.executed),
-            bpf_ns,
+            bpf_ns.saturating_sub(self.ahead_ns),
             d(self.executed, self.taken),
             d(self.taken, self.back),
             k[0],
@@ -569,12 +573,14 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     let mut alloc = KAlloc::default();
     let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
         job.ph.parsed = now();
-        // The names of the object's BTF are checked beside the commands (parse
-        // deferred them); where the plan fails, a fault of theirs is what a full parse
-        // would have reported first.
-        let plan = make_plan(job, &obj, &mut alloc)
+        // The plan is made beside this thread while it loads the object's BTF, which
+        // needs nothing of the plan. The names of the object's BTF are checked beside
+        // the commands (parse deferred them); where the plan fails, a fault of theirs
+        // is what a full parse would have reported first.
+        let (plan, btf) = plan_and_load_btf(job, &obj, &mut alloc)
             .map_err(|f| obj.check_btf_names(&mut alloc).err().map_or(f, core_fail))?;
         job.ph.planned = now();
+        job.ph.ahead_ns = job.bpf.ns;
         // The receipt is hashed beside this thread while it issues the commands, which
         // only read the plan (read by two threads at once: no interior mutability).
         // `beside` is declared after `work` and `plan`, so every way out of this
@@ -604,7 +610,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             hash_receipt(arg.cast());
             core::ptr::null_mut()
         });
-        let res = run_plan(job, &plan, &obj, &mut alloc);
+        let res = run_plan(job, &plan, &obj, btf, &mut alloc);
         drop(beside);
         job.receipt = work.out;
         // A fault in the names fails the load, whatever the commands did: what they
@@ -614,7 +620,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             None => res,
         }
     });
-    job.mem = alloc.bytes as u64;
+    job.mem = job.mem.saturating_add(alloc.bytes as u64);
     job.ph.taken = now();
     if let Err(f) = res {
         job.fail = Some(f);
@@ -623,7 +629,10 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
 }
 
 /// Below this many bytes of BTF and instructions the receipt is hashed in the loading
-/// thread: handing it to another CPU (a wake-up there, a wait here) would cost more.
+/// thread, and below this many bytes of BTF the plan is made there before the BTF is
+/// loaded: handing work to another CPU (a wake-up there, a wait here: 0.2-0.5 ms under
+/// TCG) would cost more than it saves (`BPF_BTF_LOAD` of 1.5-6 KiB of BTF takes 0.3-0.6
+/// ms there, of 28-37 KiB 1.0-2.2 ms).
 const BESIDE_MIN_BYTES: usize = 16 * 1024;
 
 /// The work beside the loading thread: the check of the object's BTF names that the
@@ -680,18 +689,88 @@ fn parse<'d>(
     KBox::new(obj, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }
 
-/// Plan the parsed object into the heap, in the loading thread.
+/// The work beside the loading thread while it loads the object's BTF: the plan.
+struct PlanWork<'o, 'a, 'v> {
+    obj: &'o Object<'a, KAlloc>,
+    vmlinux: Option<&'v Vmlinux>,
+    out: Option<core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail>>,
+    /// Bytes its allocator handed out.
+    bytes: usize,
+}
+
+/// Run by `bpfld_beside_try_start` on a workqueue.
+extern "C" fn plan_beside(arg: *mut c_void) {
+    // SAFETY: `arg` is the `PlanWork` of plan_and_load_btf, which waits for us before
+    // it is used or dropped; the object and the vmlinux index are only read, by us and
+    // (the object's BTF) by the loading thread.
+    let w = unsafe { &mut *arg.cast::<PlanWork<'_, '_, '_>>() };
+    let mut alloc = KAlloc::default();
+    w.out = Some(make_plan(w.vmlinux, w.obj, &mut alloc));
+    w.bytes = alloc.bytes;
+}
+
+/// The plan of `obj`, and the kernel's answer to its BTF (`BPF_BTF_LOAD`, the first
+/// command of every load, which needs only the object): the two side by side on two
+/// CPUs when there are two, else one after the other. If the plan fails, the BTF's fd
+/// is closed.
 #[inline(never)]
-fn make_plan<'o, 'a>(
-    job: &Job<'_>,
+fn plan_and_load_btf<'o, 'a>(
+    job: &mut Job<'_>,
     obj: &'o Object<'a, KAlloc>,
     alloc: &mut KAlloc,
-) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
-    let vmlinux = if plan::needs_kernel_btf(obj) {
+) -> core::result::Result<(KBox<Plan<'o, 'a, KAlloc>>, exec::BtfLoad), Fail> {
+    // Here, not beside: building the index (the first CO-RE load) takes long, and its
+    // memory is the module's for as long as it is loaded.
+    let held = if plan::needs_kernel_btf(obj) {
         Some(job.state.vmlinux()?)
     } else {
         None
     };
+    let vmlinux = held.as_deref();
+    require_sync(obj);
+    require_sync(&vmlinux);
+    let mut work = PlanWork {
+        obj,
+        vmlinux,
+        out: None,
+        bytes: 0,
+    };
+    let arg: *mut PlanWork<'_, '_, '_> = &mut work;
+    let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
+    let beside = if btf_bytes >= BESIDE_MIN_BYTES {
+        // SAFETY: `work` stays in place and alive, untouched by this thread, until
+        // `beside` is dropped, which waits for `plan_beside` to finish with it.
+        Beside(unsafe { ffi::bpfld_beside_try_start(plan_beside, arg.cast()) })
+    } else {
+        Beside(core::ptr::null_mut())
+    };
+    let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
+    drop(beside);
+    let plan = match work.out.take() {
+        Some(p) => {
+            job.mem = job.mem.saturating_add(work.bytes as u64);
+            p
+        }
+        // Not beside (little or no BTF, one CPU, no memory for the work item): here.
+        None => make_plan(vmlinux, obj, alloc),
+    };
+    match (plan, btf) {
+        (Ok(plan), Ok(btf)) => Ok((plan, btf)),
+        (Err(f), Ok(btf)) => {
+            btf.close(&mut job.bpf);
+            Err(f)
+        }
+        (_, Err(f)) => Err(f),
+    }
+}
+
+/// Plan the parsed object into the heap.
+#[inline(never)]
+fn make_plan<'o, 'a>(
+    vmlinux: Option<&Vmlinux>,
+    obj: &'o Object<'a, KAlloc>,
+    alloc: &mut KAlloc,
+) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
     // SAFETY: these read constants of the running kernel.
     let kinfo = unsafe {
         KernelInfo {
@@ -700,7 +779,7 @@ fn make_plan<'o, 'a>(
             kernel_version: ffi::bpfld_kernel_version(),
         }
     };
-    let kbtf = vmlinux.as_deref().map(|v| v as &dyn KernelBtf);
+    let kbtf = vmlinux.map(|v| v as &dyn KernelBtf);
     // Extern values: see crate::vmlinux for these sources and their limits.
     let opts = plan::Options {
         kconfig: Some(&BuiltConfig),
@@ -812,6 +891,7 @@ fn run_plan(
     job: &mut Job<'_>,
     plan: &Plan<'_, '_, KAlloc>,
     obj: &Object<'_, KAlloc>,
+    btf: exec::BtfLoad,
     alloc: &mut KAlloc,
 ) -> core::result::Result<(), Fail> {
     let n_progs = plan.progs.len();
@@ -822,6 +902,7 @@ fn run_plan(
         .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
         .count();
     if job.progs_cap < n_progs || job.maps_cap < out_maps {
+        btf.close(&mut job.bpf);
         job.needed = Some((n_progs as u32, out_maps as u32));
         return Err(fail(
             28,
@@ -829,18 +910,16 @@ fn run_plan(
         ));
     }
     let n_maps = plan.maps.len();
-    let mut map_fds = KVVec::from_elem(-1i32, n_maps, GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
-    let mut prog_fds = KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
-    let mut k = KernelBpf {
-        log: job.log,
-        ns: 0,
-        cmds: CmdTimes::default(),
+    let fds = KVVec::from_elem(-1i32, n_maps, GFP_KERNEL)
+        .and_then(|m| Ok((m, KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)?)));
+    let (mut map_fds, mut prog_fds) = match fds {
+        Ok(fds) => fds,
+        Err(_) => {
+            btf.close(&mut job.bpf);
+            return Err(fail(12, format_args!("no memory")));
+        }
     };
-    let res = exec::execute(plan, alloc, &mut k, &mut map_fds, &mut prog_fds);
-    job.bpf_ns = k.ns;
-    job.cmds = k.cmds;
+    let res = exec::execute_with_btf(plan, btf, alloc, &mut job.bpf, &mut map_fds, &mut prog_fds);
     job.ph.executed = now();
     res.map_err(core_fail)?;
 
@@ -869,7 +948,7 @@ fn run_plan(
                 .push(c, GFP_KERNEL)
                 .map_err(|_| fail(12, format_args!("no memory")));
         } else {
-            k.close(fd);
+            job.bpf.close(fd);
         }
     }
     let maps = obj.maps.iter().zip(plan.maps.iter()).zip(map_fds.iter());
@@ -895,7 +974,7 @@ fn run_plan(
                 .push(c, GFP_KERNEL)
                 .map_err(|_| fail(12, format_args!("no memory")));
         } else {
-            k.close(fd);
+            job.bpf.close(fd);
         }
     }
     res?;

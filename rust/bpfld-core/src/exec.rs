@@ -14,12 +14,16 @@
 //! The plan is only read: a program whose instructions name maps is copied into one
 //! scratch buffer and the map fds are written there, so the plan's receipt may be
 //! computed ([`Plan::compute_receipt`]) by another thread while this one runs.
+//!
+//! The object's BTF needs nothing of the plan: [`load_btf`] issues its `BPF_BTF_LOAD`
+//! from the parsed object alone, so an executor may run it while another thread
+//! plans, then go on with [`execute_with_btf`]. [`execute`] does both in turn.
 
 use crate::bytes::idx;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::Insn;
 use crate::mem::Alloc;
-use crate::object::{MapKind, SlotTarget};
+use crate::object::{MapKind, Object, SlotTarget};
 use crate::plan::Plan;
 use crate::uapi::{self, BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr};
 
@@ -129,6 +133,47 @@ impl<B: Bpf> Cleanup<'_, '_, B> {
     }
 }
 
+/// What `BPF_BTF_LOAD` of an object's BTF gave ([`load_btf`]). It may hold an fd:
+/// hand it to [`execute_with_btf`], which always closes it, or [`BtfLoad::close`] it.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub enum BtfLoad {
+    /// The object has no BTF.
+    Absent,
+    /// The kernel's fd of the object's BTF.
+    Fd(i32),
+    /// The kernel refused the BTF with this errno (what follows decides whether the
+    /// load goes on without it).
+    Refused(i32),
+}
+
+impl BtfLoad {
+    /// Close the fd, if any.
+    pub fn close<B: Bpf>(self, bpf: &mut B) {
+        if let BtfLoad::Fd(fd) = self {
+            bpf.close(fd);
+        }
+    }
+}
+
+/// Issue `BPF_BTF_LOAD` for `obj`'s BTF (after the parse's fixups), the first command
+/// of every load. Needs no plan. Fails only before issuing anything.
+pub fn load_btf<'a, A: Alloc, B: Bpf>(obj: &Object<'a, A>, bpf: &mut B) -> Result<'a, BtfLoad> {
+    let Some(btf) = obj.btf.as_ref() else {
+        return Ok(BtfLoad::Absent);
+    };
+    let data = btf.data();
+    let mut a = BtfLoadAttr {
+        btf: data.as_ptr() as u64,
+        btf_size: u32::try_from(data.len()).map_err(|_| Error::malformed("BTF size"))?,
+        ..BtfLoadAttr::default()
+    };
+    Ok(match bpf.bpf(Cmd::BtfLoad(&mut a)) {
+        Ok(fd) => BtfLoad::Fd(fd),
+        Err(e) => BtfLoad::Refused(e),
+    })
+}
+
 /// Perform `plan`, writing fds into `map_fds` (one per object map) and `prog_fds` (one
 /// per planned program). `alloc` gives the scratch buffer of the programs that use maps
 /// (as long as the longest of them). On error nothing stays open.
@@ -139,19 +184,45 @@ pub fn execute<'a, A: Alloc, B: Bpf>(
     map_fds: &mut [i32],
     prog_fds: &mut [i32],
 ) -> Result<'a, ()> {
+    // Nothing is created before the fd arrays are checked.
     if map_fds.len() != plan.maps.len() || prog_fds.len() != plan.progs.len() {
+        return Err(Error::new(Kind::TooSmall(
+            "fd arrays do not match the plan",
+        )));
+    }
+    let btf = load_btf(plan.obj, bpf)?;
+    execute_with_btf(plan, btf, alloc, bpf, map_fds, prog_fds)
+}
+
+/// [`execute`] after [`load_btf`] of the plan's object: `btf` is what that gave, and is
+/// closed here whatever happens (once the programs and maps hold it, on success).
+pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
+    plan: &Plan<'_, 'a, A>,
+    btf: BtfLoad,
+    alloc: &mut A,
+    bpf: &mut B,
+    map_fds: &mut [i32],
+    prog_fds: &mut [i32],
+) -> Result<'a, ()> {
+    if map_fds.len() != plan.maps.len() || prog_fds.len() != plan.progs.len() {
+        btf.close(bpf);
         return Err(Error::new(Kind::TooSmall(
             "fd arrays do not match the plan",
         )));
     }
     map_fds.fill(-1);
     prog_fds.fill(-1);
+    let (btf_fd, refused) = match btf {
+        BtfLoad::Absent => (-1, None),
+        BtfLoad::Fd(fd) => (fd, None),
+        BtfLoad::Refused(e) => (-1, Some(e)),
+    };
     let mut c = Cleanup {
         bpf,
         out: Loaded { map_fds, prog_fds },
-        btf_fd: -1,
+        btf_fd,
     };
-    // Sized before anything is created: a failure here leaves nothing to undo.
+    // The scratch for programs with map fds; failing here closes the BTF's fd.
     let longest = plan
         .progs
         .iter()
@@ -159,8 +230,10 @@ pub fn execute<'a, A: Alloc, B: Bpf>(
         .map(|p| p.insns.len)
         .max()
         .unwrap_or(0);
-    let mut scratch = alloc.alloc::<Insn>(idx(longest))?;
-    match run(plan, &mut scratch, &mut c) {
+    let res = alloc
+        .alloc::<Insn>(idx(longest))
+        .and_then(|mut scratch| run(plan, refused, &mut scratch, &mut c));
+    match res {
         Ok(()) => {
             // Programs and maps hold the BTF object; the fd itself is not handed out.
             if c.btf_fd >= 0 {
@@ -179,28 +252,22 @@ fn fd_u32(fd: i32) -> u32 {
     u32::try_from(fd).unwrap_or(0)
 }
 
+/// `refused`: the errno of a refused `BPF_BTF_LOAD`.
 fn run<'a, A: Alloc, B: Bpf>(
     plan: &Plan<'_, 'a, A>,
+    refused: Option<i32>,
     scratch: &mut [Insn],
     c: &mut Cleanup<'_, '_, B>,
 ) -> Result<'a, ()> {
     let obj = plan.obj;
-    if let Some(btf) = obj.btf.as_ref() {
-        let data = btf.data();
-        let mut a = BtfLoadAttr {
-            btf: data.as_ptr() as u64,
-            btf_size: u32::try_from(data.len()).map_err(|_| Error::malformed("BTF size"))?,
-            ..BtfLoadAttr::default()
-        };
-        match c.bpf.bpf(Cmd::BtfLoad(&mut a)) {
-            Ok(fd) => c.btf_fd = fd,
-            // struct_ops maps are typed by it: mandatory there (libbpf's
-            // kernel_needs_btf()).
-            Err(e) if obj.maps.iter().any(|m| m.kind == MapKind::StructOps) => {
-                return Err(kerr("BPF_BTF_LOAD", e))
-            }
-            Err(e) => c.bpf.btf_dropped(e),
+    match refused {
+        // struct_ops maps are typed by it: mandatory there (libbpf's
+        // kernel_needs_btf()).
+        Some(e) if obj.maps.iter().any(|m| m.kind == MapKind::StructOps) => {
+            return Err(kerr("BPF_BTF_LOAD", e))
         }
+        Some(e) => c.bpf.btf_dropped(e),
+        None => {}
     }
 
     for (i, m) in obj.maps.iter().enumerate() {

@@ -28,7 +28,7 @@ enum Seen {
 
 /// A kernel that hands out fds from 100 up, fails command number `fail_at` (0-based)
 /// with `errno`, and records what it saw, created and closed.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Script {
     fail_at: Option<(usize, i32)>,
     fail_btf: Option<i32>,
@@ -131,12 +131,70 @@ fn execute(name: &str, s: &mut Script) -> Option<Outcome> {
     let kb = FakeKernelBtf;
     let kb: Option<&dyn KernelBtf> = Some(&kb);
     let plan = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+    let mut split = s.clone();
     let mut maps = vec![0; plan.maps.len()];
     let mut progs = vec![0; plan.progs.len()];
-    Some(match exec::execute(&plan, a, s, &mut maps, &mut progs) {
+    let whole = match exec::execute(&plan, a, s, &mut maps, &mut progs) {
         Ok(()) => Ok((maps, progs)),
         Err(e) => Err((e.errno(), format!("{e}"))),
-    })
+    };
+    // The module's way: the BTF first (beside the planning), then the rest. The same
+    // commands, fds, cleanup and result.
+    let mut maps = vec![0; plan.maps.len()];
+    let mut progs = vec![0; plan.progs.len()];
+    let btf = exec::load_btf(&obj, &mut split).unwrap();
+    let parts = match exec::execute_with_btf(&plan, btf, a, &mut split, &mut maps, &mut progs) {
+        Ok(()) => Ok((maps, progs)),
+        Err(e) => Err((e.errno(), format!("{e}"))),
+    };
+    assert_eq!(parts, whole, "{name}: load_btf + execute_with_btf");
+    assert_eq!(split.seen, s.seen, "{name}: commands");
+    assert_eq!(split.closed, s.closed, "{name}: closed");
+    assert_eq!(split.open, s.open, "{name}: left open");
+    assert_eq!(split.dropped, s.dropped, "{name}: BTF dropped");
+    Some(whole)
+}
+
+#[test]
+fn btf_loaded_ahead_is_closed_on_every_way_out() {
+    let Some(fx) = fixtures() else { return };
+    let bytes = fx.get("maps").unwrap();
+    let a = &mut TestAlloc::new();
+    let elf = Elf::parse(bytes, a).unwrap();
+    let obj = Object::parse(elf, "maps", a).unwrap();
+    let kb = FakeKernelBtf;
+    let kb: Option<&dyn KernelBtf> = Some(&kb);
+    let plan = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+
+    // Not executed (the plan failed, say): closed by its holder.
+    let mut s = Script::default();
+    let btf = exec::load_btf(&obj, &mut s).unwrap();
+    assert_eq!(btf, exec::BtfLoad::Fd(101));
+    btf.close(&mut s);
+    assert_eq!((s.closed.clone(), s.open.len()), (vec![101], 0));
+
+    // Handed to an execution that cannot start: closed there.
+    let mut s = Script::default();
+    let btf = exec::load_btf(&obj, &mut s).unwrap();
+    let e = exec::execute_with_btf(&plan, btf, a, &mut s, &mut [], &mut [])
+        .expect_err("fd arrays that do not match");
+    assert!(format!("{e}").contains("fd arrays"), "{e}");
+    assert_eq!(
+        (s.seen.len(), s.closed.clone(), s.open.len()),
+        (1, vec![101], 0)
+    );
+
+    // Refused: nothing to close; the execution decides (no struct_ops here: goes on).
+    let mut s = Script {
+        fail_btf: Some(22),
+        ..Script::default()
+    };
+    let btf = exec::load_btf(&obj, &mut s).unwrap();
+    assert_eq!(btf, exec::BtfLoad::Refused(22));
+    let mut maps = vec![0; plan.maps.len()];
+    let mut progs = vec![0; plan.progs.len()];
+    exec::execute_with_btf(&plan, btf, a, &mut s, &mut maps, &mut progs).unwrap();
+    assert_eq!(s.dropped, vec![22]);
 }
 
 #[test]

@@ -581,12 +581,45 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
             }
             before.unchanged().map_err(|e| format!("{what}: {e}"))?;
         }
+        // A plan that fails while the object's BTF is being loaded beside it (BTF of
+        // 16 KiB or more: core_task's is 30 KiB): the BTF object is closed again.
+        let mut m =
+            std::fs::read(format!("{}/core_task.bpf.o", env.corpus)).map_err(|e| e.to_string())?;
+        // A CO-RE access string of two or more indices ("0:92", a member of
+        // task_struct) made "0:9:".
+        let access = |s: &[u8]| {
+            s.len() >= 4 && s.starts_with(b"0:") && s[2..].iter().all(u8::is_ascii_digit)
+        };
+        let at = btf_string_where(&m, access)?;
+        let end = at + m[at..].iter().position(|&b| b == 0).unwrap_or(0);
+        m[end - 1] = b':';
+        let p = obj_path("bad-CO-RE-access.o");
+        std::fs::write(&p, &m).map_err(|e| e.to_string())?;
+        run("fsverity", &["enable", &p])?;
+        trust(&p, true)?;
+        let before = Snapshot::take();
+        match load(&p) {
+            Ok(_) => return Err("CO-RE access string: loaded".into()),
+            Err(e) if e.errno == libc::EINVAL && e.msg.contains("CO-RE access string") => {
+                println!("# CO-RE access string: errno {} ({})", e.errno, e.msg)
+            }
+            Err(e) => return Err(format!("CO-RE access string: {e}, want EINVAL")),
+        }
+        before
+            .unchanged()
+            .map_err(|e| format!("CO-RE access string: {e}"))?;
         Ok(())
     })())
 }
 
 /// The file offset of the string `name` in the `.BTF` string section of `elf`.
 fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
+    btf_string_where(elf, |s| s == name.as_bytes()).map_err(|e| format!("{e} {name:?}"))
+}
+
+/// The file offset of the first string of the `.BTF` string section of `elf` for which
+/// `pred` holds.
+fn btf_string_where(elf: &[u8], pred: impl Fn(&[u8]) -> bool) -> Result<usize, String> {
     let mut a = bpfld_core::mem::VecAlloc::default();
     let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
     let sec = e
@@ -602,12 +635,14 @@ fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
         .data
         .get(range.clone())
         .ok_or(".BTF strings out of range")?;
-    let want = format!("\0{name}\0");
-    let i = strs
-        .windows(want.len())
-        .position(|w| w == want.as_bytes())
-        .ok_or(format!("no BTF string {name:?}"))?;
-    Ok(base + range.start + i + 1)
+    let mut at = 0;
+    for s in strs.split(|&b| b == 0) {
+        if pred(s) {
+            return Ok(base + range.start + at);
+        }
+        at += s.len() + 1;
+    }
+    Err("no such BTF string".into())
 }
 
 pub fn verifier_reject(_: &Env) -> Outcome {
@@ -654,9 +689,21 @@ pub fn no_cap_bpf(_: &Env) -> Outcome {
 }
 
 pub fn arrays_too_small(_: &Env) -> Outcome {
+    // core_task's BTF (30 KiB) is loaded while the plan is made on another CPU, then
+    // closed when the caller's arrays turn out too small.
     outcome((|| {
+        for name in ["subprogs.bpf.o", "core_task.bpf.o"] {
+            too_small(name).map_err(|e| format!("{name}: {e}"))?;
+        }
+        Ok(())
+    })())
+}
+
+/// Load `name` with room for one program: ENOSPC, the counts needed, nothing left.
+fn too_small(name: &str) -> Result<(), String> {
+    {
         let d = dev()?;
-        let f = open(&obj_path("subprogs.bpf.o"))?;
+        let f = open(&obj_path(name))?;
         let mut progs: Vec<uapi::BpfldProgInfo> = vec![
             // SAFETY: all-zero is valid for this plain struct.
             unsafe { std::mem::zeroed() };
@@ -684,7 +731,7 @@ pub fn arrays_too_small(_: &Env) -> Outcome {
             ));
         }
         before.unchanged()
-    })())
+    }
 }
 
 /// Offset of global `var` in the DATASEC of `section` of an object, using bpfld-core.

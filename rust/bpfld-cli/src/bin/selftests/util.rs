@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub progs: usize,
     /// BPF maps in the system.
     pub maps: usize,
+    /// BTF objects in the system (vmlinux's and modules' included).
+    pub btfs: usize,
 }
 
 impl Snapshot {
@@ -49,6 +51,7 @@ impl Snapshot {
             fds: fd_count(),
             progs: next_ids(uapi::BPF_PROG_GET_NEXT_ID).len(),
             maps: next_ids(uapi::BPF_MAP_GET_NEXT_ID).len(),
+            btfs: next_ids(uapi::BPF_BTF_GET_NEXT_ID).len(),
         }
     }
 
@@ -78,7 +81,10 @@ impl Snapshot {
     /// Nothing more than in `self`: fewer is an earlier test's objects finishing
     /// their way out, not a leak of this one.
     fn within(&self, before: &Snapshot) -> bool {
-        self.fds <= before.fds && self.progs <= before.progs && self.maps <= before.maps
+        self.fds <= before.fds
+            && self.progs <= before.progs
+            && self.maps <= before.maps
+            && self.btfs <= before.btfs
     }
 
     /// Compare with a later snapshot. Objects are freed asynchronously (a sleepable
