@@ -308,7 +308,11 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "loading thread; exec - bpf = the executor's own part; take = fds out of the thread;"
+        "loading thread; plan = not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF"
+    );
+    let _ = writeln!(
+        out,
+        "or more); exec - bpf = the executor's own part; take = fds out of the thread;"
     );
     let _ = writeln!(out, "return = back to the caller (fput flush included).");
     let mut st = Table::new(&[
