@@ -288,8 +288,21 @@ struct Linker<'o, 'a, A: Alloc> {
     /// Functions in append order.
     order: A::Buf<u32>,
     n_order: usize,
-    /// DFS frames: (function, next instruction to scan).
+    /// DFS frames: (function, next of its candidates to look at).
     stack: A::Buf<(u32, u32)>,
+    /// The instructions of function `f` that may call or take the address of a
+    /// function (`CALL`, `LD_IMM64`; every other one is none, see `call_target`):
+    /// `cands[cand_start[f]..cand_start[f + 1]]`, in order. Found once per plan, so
+    /// that the two linking passes of each entry look at these and not at every
+    /// instruction of every function it reaches.
+    cand_start: A::Buf<u32>,
+    cands: A::Buf<u32>,
+}
+
+/// An instruction `call_target` must look at: a call or an `ld_imm64` (or one past
+/// the code, which it reports).
+fn may_call(op: Option<u8>) -> bool {
+    !matches!(op, Some(o) if o != uapi::CALL && o != uapi::LD_IMM64)
 }
 
 const ABSENT: u32 = u32::MAX;
@@ -297,13 +310,49 @@ const ABSENT: u32 = u32::MAX;
 impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
     fn new(obj: &'o Object<'a, A>, alloc: &mut A) -> Result<'a, Self> {
         let n = obj.progs.len();
+        let count = |p: &Prog<'a>| (0..p.insn_cnt).filter(|&i| may_call(p.opcode(i))).count();
+        let total = obj
+            .progs
+            .iter()
+            .map(count)
+            .fold(0usize, usize::saturating_add);
+        let mut cand_start = alloc.alloc::<u32>(n.saturating_add(1))?;
+        let mut cands = alloc.alloc::<u32>(total)?;
+        let mut at = 0usize;
+        for (k, p) in obj.progs.iter().enumerate() {
+            *cand_start
+                .get_mut(k)
+                .ok_or(Error::malformed("function index"))? = bytes::u32_of(at)?;
+            for i in (0..p.insn_cnt).filter(|&i| may_call(p.opcode(i))) {
+                *cands
+                    .get_mut(at)
+                    .ok_or(Error::malformed("call candidates"))? = i;
+                at = at.saturating_add(1);
+            }
+        }
+        *cand_start
+            .get_mut(n)
+            .ok_or(Error::malformed("function index"))? = bytes::u32_of(at)?;
         Ok(Linker {
             obj,
             sub_off: alloc.alloc(n)?,
             order: alloc.alloc(n)?,
             n_order: 0,
             stack: alloc.alloc(n.saturating_add(1))?,
+            cand_start,
+            cands,
         })
+    }
+
+    /// The candidates of function `f` (see `cands`).
+    fn cands_of(&self, f: u32) -> Result<'a, &[u32]> {
+        let range = |k: usize| self.cand_start.get(k).map(|&v| idx(v));
+        let (lo, hi) = range(idx(f))
+            .zip(range(idx(f).saturating_add(1)))
+            .ok_or(Error::malformed("function index"))?;
+        self.cands
+            .get(lo..hi)
+            .ok_or(Error::malformed("call candidates"))
     }
 
     fn prog(&self, i: u32) -> Result<'a, &'o Prog<'a>> {
@@ -412,18 +461,24 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
                 let top = depth.saturating_sub(1);
                 let (f, next) = *self.stack.get(top).ok_or(Error::malformed("stack"))?;
                 let p = *self.prog(f)?;
+                let n_cands = self.cands_of(f)?.len();
                 let mut pushed = false;
-                let mut i = next;
-                while i < p.insn_cnt {
+                let mut c = idx(next);
+                while c < n_cands {
+                    let i = *self
+                        .cands_of(f)?
+                        .get(c)
+                        .ok_or(Error::malformed("call candidates"))?;
                     let target = self
                         .call_target(&p, i)
                         .ctx(Ctx::Insn(i))
                         .ctx(Ctx::Prog(p.name))?;
-                    i = i.saturating_add(1);
+                    c = c.saturating_add(1);
                     let Some(t) = target else { continue };
                     if self.sub_off.get(idx(t)) == Some(&ABSENT) {
                         append(self, t, &mut len)?;
-                        *self.stack.get_mut(top).ok_or(Error::malformed("stack"))? = (f, i);
+                        *self.stack.get_mut(top).ok_or(Error::malformed("stack"))? =
+                            (f, bytes::u32_of(c)?);
                         *self
                             .stack
                             .get_mut(depth)
@@ -778,7 +833,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             core.apply(&p, dst).ctx(c)?;
             len = len.max(off.saturating_add(p.insn_cnt));
             // Calls and callbacks.
-            for i in 0..p.insn_cnt {
+            for &i in l.cands_of(f)? {
                 let Some(t) = l.call_target(&p, i).ctx(Ctx::Insn(i)).ctx(c)? else {
                     continue;
                 };
