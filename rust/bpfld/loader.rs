@@ -744,16 +744,21 @@ fn plan_and_load_btf<'o, 'a>(
     } else {
         Beside(core::ptr::null_mut())
     };
+    if beside.0.is_null() {
+        // Not beside (little or no BTF, one CPU, no memory for the work item): the
+        // plan first, then the BTF of a plan that stands, in this thread.
+        let plan = make_plan(vmlinux, obj, alloc)?;
+        let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
+        return Ok((plan, btf));
+    }
     let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
     drop(beside);
-    let plan = match work.out.take() {
-        Some(p) => {
-            job.mem = job.mem.saturating_add(work.bytes as u64);
-            p
-        }
-        // Not beside (little or no BTF, one CPU, no memory for the work item): here.
-        None => make_plan(vmlinux, obj, alloc),
-    };
+    job.mem = job.mem.saturating_add(work.bytes as u64);
+    // Set by plan_beside, which has finished (the drop waited for it).
+    let plan = work
+        .out
+        .take()
+        .unwrap_or_else(|| Err(fail(5, format_args!("the plan was not made"))));
     match (plan, btf) {
         (Ok(plan), Ok(btf)) => Ok((plan, btf)),
         (Err(f), Ok(btf)) => {
