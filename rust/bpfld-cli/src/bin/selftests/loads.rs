@@ -701,37 +701,35 @@ pub fn arrays_too_small(_: &Env) -> Outcome {
 
 /// Load `name` with room for one program: ENOSPC, the counts needed, nothing left.
 fn too_small(name: &str) -> Result<(), String> {
-    {
-        let d = dev()?;
-        let f = open(&obj_path(name))?;
-        let mut progs: Vec<uapi::BpfldProgInfo> = vec![
-            // SAFETY: all-zero is valid for this plain struct.
-            unsafe { std::mem::zeroed() };
-            1
-        ];
-        let mut req = uapi::BpfldLoad {
-            size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
-            obj_fd: f.as_raw_fd(),
-            prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
-            progs: progs.as_mut_ptr() as u64,
-            progs_cnt: 1,
-            map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
-            ..Default::default()
-        };
-        let before = Snapshot::take();
-        // SAFETY: the ioctl writes at most progs_cnt (1) entries to `progs`.
-        match unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) } {
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {}
-            r => return Err(format!("{r:?}, want ENOSPC")),
-        }
-        if req.progs_cnt != 3 || req.maps_cnt < 1 {
-            return Err(format!(
-                "needed counts {} progs {} maps, want 3 and >= 1",
-                req.progs_cnt, req.maps_cnt
-            ));
-        }
-        before.unchanged()
+    let d = dev()?;
+    let f = open(&obj_path(name))?;
+    let mut progs: Vec<uapi::BpfldProgInfo> = vec![
+        // SAFETY: all-zero is valid for this plain struct.
+        unsafe { std::mem::zeroed() };
+        1
+    ];
+    let mut req = uapi::BpfldLoad {
+        size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+        obj_fd: f.as_raw_fd(),
+        prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+        progs: progs.as_mut_ptr() as u64,
+        progs_cnt: 1,
+        map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+        ..Default::default()
+    };
+    let before = Snapshot::take();
+    // SAFETY: the ioctl writes at most progs_cnt (1) entries to `progs`.
+    match unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) } {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {}
+        r => return Err(format!("{r:?}, want ENOSPC")),
     }
+    if req.progs_cnt != 3 || req.maps_cnt < 1 {
+        return Err(format!(
+            "needed counts {} progs {} maps, want 3 and >= 1",
+            req.progs_cnt, req.maps_cnt
+        ));
+    }
+    before.unchanged()
 }
 
 /// Offset of global `var` in the DATASEC of `section` of an object, using bpfld-core.
