@@ -303,7 +303,7 @@ where
     /// [`Btf::fixup_datasec`] on every DATASEC, in id order (libbpf's
     /// `bpf_object_fixup_btf`).
     pub fn fixup_datasecs(&mut self, elf: &mut impl DatasecElf) -> Result<'static, ()> {
-        for id in self.local_ids() {
+        for id in self.ids_of_kind(BtfKind::Datasec) {
             if self.kind_of(id) == Some(BtfKind::Datasec) {
                 self.fixup_datasec(id, elf)?;
             }

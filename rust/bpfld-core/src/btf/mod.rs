@@ -28,7 +28,8 @@
 //! NUL-terminated UTF-8 string obeying the kernel's naming rules for its place, and every
 //! referenced type id is below the type count. The blob is private and only changed by
 //! the setters of this module, which keep these invariants (they never change a record's
-//! length). Readers therefore need no re-validation; they still use checked reads, and
+//! length or kind: the spans of DATASECs and DECL_TAGs [`Btf::ids_of_kind`] gives stay
+//! right). Readers therefore need no re-validation; they still use checked reads, and
 //! a read that "cannot fail" degrades to an empty iterator or an error, never a panic.
 //!
 //! What is *not* checked at parse time is what the kernel checks only later (its
@@ -439,13 +440,20 @@ pub trait Types {
         if kind == BtfKind::Void && name == "void" {
             return Ok(Some(0));
         }
-        for id in 1..self.type_count() {
+        for id in self.ids_of_kind(kind) {
             let t = self.type_by_id(id)?;
             if t.kind() == kind && t.name_eq(name) {
                 return Ok(Some(id));
             }
         }
         Ok(None)
+    }
+
+    /// The ids, in order, among which every type of kind `kind` is: all of them unless
+    /// an implementation knows a narrower range ([`Btf::ids_of_kind`]).
+    fn ids_of_kind(&self, kind: BtfKind) -> Range<u32> {
+        let _ = kind;
+        1..self.type_count()
     }
 }
 

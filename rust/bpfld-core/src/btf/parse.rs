@@ -212,6 +212,18 @@ pub struct Btf<D, O> {
     start_str_off: u32,
     /// Types with a name, other than FUNCs (what the CO-RE candidate index holds).
     named: u32,
+    /// `first..end` ids of the DATASECs and of the DECL_TAGs ([`Btf::ids_of_kind`]).
+    spans: [(u32, u32); 2],
+}
+
+/// The kinds whose span of ids [`Btf`] keeps: what loaders look for by kind alone.
+/// Clang emits the DATASECs together, last; DECL_TAGs are rare.
+fn span_slot(kind: BtfKind) -> Option<usize> {
+    match kind {
+        BtfKind::Datasec => Some(0),
+        BtfKind::DeclTag => Some(1),
+        _ => None,
+    }
 }
 
 impl<D, O> fmt::Debug for Btf<D, O>
@@ -340,6 +352,7 @@ where
         }
         let names = Strings::new(base_strs, start_str_off, strs);
         let mut named: u32 = 0;
+        let mut spans = [(0u32, 0u32); 2];
         let n = walk(&blob, &hdr, start_id, |id, off, kind| {
             let idx = id.saturating_sub(start_id).saturating_add(1) as usize;
             let Some(slot) = offsets.get_mut(idx) else {
@@ -347,6 +360,14 @@ where
             };
             // Blobs are at most MAX_KERNEL_BTF_SIZE, so offsets fit u32.
             *slot = off as u32;
+            if let Some(span) = span_slot(kind).and_then(|i| spans.get_mut(i)) {
+                let end = id.saturating_add(1);
+                *span = if span.0 == span.1 {
+                    (id, end)
+                } else {
+                    (span.0, end)
+                };
+            }
             // What the CO-RE candidate index will hold (core_relo::KernelIndex).
             if kind != BtfKind::Func {
                 let name_off = bytes::u32_at(&blob, off).unwrap_or(0);
@@ -374,6 +395,7 @@ where
                 start_id,
                 start_str_off,
                 named,
+                spans,
             });
         }
         let mut checker = Checker {
@@ -410,6 +432,7 @@ where
             start_id,
             start_str_off,
             named,
+            spans,
         })
     }
 }
@@ -1045,6 +1068,18 @@ where
         self.start_id..self.type_count()
     }
 
+    /// The local ids, in order, among which every local type of kind `kind` is: for
+    /// DATASEC and DECL_TAG, from the first to the last of that kind (empty if there is
+    /// none), else all of them. What a scan for one of those kinds needs to visit.
+    pub fn ids_of_kind(&self, kind: BtfKind) -> Range<u32> {
+        match span_slot(kind).and_then(|i| self.spans.get(i)) {
+            Some(&(first, end)) if first < end => first..end,
+            // None of that kind: an empty range at the first local id.
+            Some(_) => self.start_id..self.start_id,
+            None => self.local_ids(),
+        }
+    }
+
     /// This blob's strings (for split BTF, base offsets are not readable through it).
     pub fn strings(&self) -> Strings<'_> {
         Strings::new(&[], self.start_str_off, self.string_section())
@@ -1088,6 +1123,7 @@ where
             start_id: self.start_id,
             start_str_off: self.start_str_off,
             named: self.named,
+            spans: self.spans,
         }
     }
 
@@ -1258,6 +1294,15 @@ where
         Some(self.heads())
     }
 
+    fn ids_of_kind(&self, kind: BtfKind) -> Range<u32> {
+        if self.is_split() {
+            // The base's types are not visible through a lone split BTF.
+            1..self.type_count()
+        } else {
+            Btf::ids_of_kind(self, kind)
+        }
+    }
+
     /// The provided method's result, reading only the kind and name of each record
     /// ([`Types::raw_heads`]).
     fn find_by_name_kind(&self, name: &str, kind: BtfKind) -> Result<'static, Option<u32>> {
@@ -1270,7 +1315,7 @@ where
             return find_by_name_kind_slow(self, name, kind);
         }
         let strs = self.strings();
-        for head in self.heads().iter(self.local_ids())? {
+        for head in self.heads().iter(Btf::ids_of_kind(self, kind))? {
             let (id, k, name_off) = head?;
             if k == kind && strs.eq_at(name_off, name.as_bytes()) {
                 return Ok(Some(id));

@@ -2292,3 +2292,75 @@ fn members_next_not_other_passes_over_other_names() {
     assert_eq!(ms.next_not_other(4, b"a"), None);
     assert_eq!(ms.next_not_other(9, b"a"), None);
 }
+
+/// Every type of a kind the spans cover.
+fn all_of_kind(btf: &VBtf, kind: BtfKind) -> Vec<u32> {
+    btf.local_ids()
+        .filter(|&id| btf.kind_of(id) == Some(kind))
+        .collect()
+}
+
+#[test]
+fn ids_of_kind_spans_the_datasecs_and_decl_tags() {
+    // DATASECs apart (not all at the end, as clang puts them), one DECL_TAG.
+    let mut b = B::new();
+    let int = b.int("int", 4, 1, 32);
+    let v = b.var("v", int, 1);
+    let d1 = b.datasec(".data", 4, &[(v, 0, 4)]);
+    b.ptr(int);
+    let proto = b.proto(int, &[]);
+    let f = b.func("f", proto, 1);
+    let tag = b.decl_tag("t", f, -1);
+    let d2 = b.datasec(".bss", 0, &[]);
+    b.ptr(int);
+    let d3 = b.datasec(".ksyms", 0, &[]);
+    b.int("long", 8, 1, 64);
+    let btf = parse(b.build()).unwrap();
+    assert_eq!(btf.ids_of_kind(BtfKind::Datasec), d1..d3 + 1);
+    assert_eq!(btf.ids_of_kind(BtfKind::DeclTag), tag..tag + 1);
+    assert_eq!(btf.ids_of_kind(BtfKind::Int), btf.local_ids());
+    for kind in [BtfKind::Datasec, BtfKind::DeclTag] {
+        let span: Vec<u32> = btf
+            .ids_of_kind(kind)
+            .filter(|&id| btf.kind_of(id) == Some(kind))
+            .collect();
+        assert_eq!(span, all_of_kind(&btf, kind));
+    }
+    assert_eq!(
+        btf.find_by_name_kind(".bss", BtfKind::Datasec).unwrap(),
+        Some(d2)
+    );
+    assert_eq!(
+        btf.find_by_name_kind(".ksyms", BtfKind::Datasec).unwrap(),
+        Some(d3)
+    );
+    assert_eq!(btf.find_by_name_kind("v", BtfKind::Datasec).unwrap(), None);
+    // Through the trait, as generic callers (externs) see it.
+    assert_eq!(Types::ids_of_kind(&btf, BtfKind::Datasec), d1..d3 + 1);
+
+    // None of them: empty spans, lookups find nothing.
+    let mut b = B::new();
+    b.int("int", 4, 1, 32);
+    let btf = parse(b.build()).unwrap();
+    assert!(btf.ids_of_kind(BtfKind::Datasec).is_empty());
+    assert!(btf.ids_of_kind(BtfKind::DeclTag).is_empty());
+    assert_eq!(
+        btf.find_by_name_kind(".bss", BtfKind::Datasec).unwrap(),
+        None
+    );
+
+    // A borrowed view keeps the spans; split BTF is scanned whole through the trait.
+    let base = parse(sample().build()).unwrap();
+    assert_eq!(
+        base.borrowed().ids_of_kind(BtfKind::Datasec),
+        base.ids_of_kind(BtfKind::Datasec)
+    );
+    assert!(!base.ids_of_kind(BtfKind::Datasec).is_empty());
+    let mut s = B::split(base.type_count(), base.header().str_len);
+    s.datasec(".data", 0, &[]);
+    let split = parse_split(s.build(), &base).unwrap();
+    assert_eq!(
+        Types::ids_of_kind(&split, BtfKind::Datasec),
+        1..split.type_count()
+    );
+}

@@ -119,7 +119,7 @@ pub(crate) fn collect<'a, A: Alloc>(
         Ok(Some(Some(Tag { func, id, callback })))
     };
     let (mut n, mut bad) = (0usize, None);
-    for id in 1..b.type_count() {
+    for id in b.ids_of_kind(BtfKind::DeclTag) {
         match tag_at(id).map_err(|e| e.ctx(Ctx::BtfType(id)))? {
             Some(Some(_)) => n = n.saturating_add(1),
             Some(None) if bad.is_none() => bad = Some(id),
@@ -131,7 +131,7 @@ pub(crate) fn collect<'a, A: Alloc>(
     }
     let mut tags = alloc.alloc::<Tag<'a>>(n)?;
     let mut k = 0usize;
-    for id in 1..b.type_count() {
+    for id in b.ids_of_kind(BtfKind::DeclTag) {
         if let Some(Some(t)) = tag_at(id).map_err(|e| e.ctx(Ctx::BtfType(id)))? {
             if let Some(slot) = tags.get_mut(k) {
                 *slot = t;

@@ -205,7 +205,7 @@ fn find_extern_btf_id(btf: &impl Types, by_name: &[u32], name: &str) -> Result<'
 /// (BTF id, 0) pairs sorted by id; each 0 becomes the first DATASEC (by id) with an
 /// entry for that id. One pass over the DATASECs.
 fn find_extern_secs(btf: &impl Types, decls: &mut [(u32, u32)]) -> Result<'static, ()> {
-    for sid in 1..btf.type_count() {
+    for sid in btf.ids_of_kind(BtfKind::Datasec) {
         if btf.kind_of(sid).is_some_and(|k| k != BtfKind::Datasec) {
             continue;
         }
