@@ -70,6 +70,17 @@ pub struct Elf<'a, A: Alloc> {
     /// up many times, and decoding one (its header, its name's UTF-8 check, its bytes'
     /// place in a packed image) was a third of a small object's parse.
     table: A::Buf<Section<'a>>,
+    /// Each symbol's name decoded once (`decode_symbol_names`): relocations look their
+    /// symbol up one by one, and checking its name each time (the NUL, UTF-8) was a
+    /// third of the parse of an object with ten thousand of them.
+    sym_names: A::Buf<SymName<'a>>,
+}
+
+/// A symbol's name, or why it has none (reported when the symbol is used).
+#[derive(Clone, Copy, Debug, Default)]
+struct SymName<'a> {
+    name: &'a str,
+    bad: Option<BadName>,
 }
 
 /// Where a piece of the file is in a packed buffer (see [`read_used`]).
@@ -272,6 +283,7 @@ impl<'a, A: Alloc> Elf<'a, A> {
             strtab: &[],
             symtab_index: 0,
             table: alloc.alloc(bytes::usize_of(u64::from(shnum))?)?,
+            sym_names: alloc.alloc(0)?,
         };
 
         // The section name table first: every other check wants names in its errors.
@@ -282,7 +294,32 @@ impl<'a, A: Alloc> Elf<'a, A> {
         elf.shstrtab = elf.extent(&shstr).ctx(Ctx::Step("section name table"))?;
 
         elf.check_sections(alloc)?;
+        elf.sym_names = elf.decode_symbol_names(alloc)?;
         Ok(elf)
+    }
+
+    /// The name of every symbol, or why it has none, in index order.
+    #[inline(never)]
+    fn decode_symbol_names(&self, alloc: &mut A) -> Result<'a, A::Buf<SymName<'a>>> {
+        let mut names = alloc.alloc::<SymName<'a>>(self.symbol_count() as usize)?;
+        let records = self.symtab.chunks_exact(SYM_SIZE as usize);
+        for (slot, rec) in names.iter_mut().zip(records) {
+            let st_name = bytes::u32_at(rec, 0).unwrap_or(0);
+            *slot = match self.symbol_name(st_name) {
+                Ok(name) => SymName { name, bad: None },
+                Err(why) => SymName {
+                    name: "",
+                    bad: Some(why),
+                },
+            };
+        }
+        Ok(names)
+    }
+
+    /// The name at `st_name` in `.strtab`, checked.
+    fn symbol_name(&self, st_name: u32) -> core::result::Result<&'a str, BadName> {
+        let off = bytes::usize_of(u64::from(st_name)).map_err(|_| BadName::Offset)?;
+        bytes::cstr_checked(self.strtab, off, limits::MAX_NAME_LEN)
     }
 
     /// Check each section header, find the symbol table, check extents do not overlap.
@@ -551,12 +588,13 @@ impl<'a, A: Alloc> Elf<'a, A> {
                     .ctx(Ctx::Value(What::Index, u64::from(index)))
             })?;
         let sym = read_sym(b).ok_or(Error::malformed("truncated symbol"))?;
-        let name = bytes::cstr_checked(
-            self.strtab,
-            bytes::usize_of(u64::from(sym.st_name))?,
-            limits::MAX_NAME_LEN,
-        )
-        .map_err(|why| {
+        let decoded = match self.sym_names.get(index as usize) {
+            Some(&SymName { name, bad: None }) => Ok(name),
+            Some(&SymName { bad: Some(why), .. }) => Err(why),
+            // Not decoded (cannot happen: one per symbol).
+            None => self.symbol_name(sym.st_name),
+        };
+        let name = decoded.map_err(|why| {
             Error::malformed(match why {
                 BadName::Offset => "invalid symbol name: offset past .strtab",
                 BadName::TooLong => "invalid symbol name: longer than 512 bytes (MAX_NAME_LEN)",

@@ -249,7 +249,7 @@ where
     /// Validate `blob` as a base BTF (vmlinux, or an object's `.BTF`) and index it into
     /// `offsets`, whose length must be [`count_types`]` + 1`.
     pub fn parse(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build(blob, offsets, None, Checks::Full)
+        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::Full)
     }
 
     /// [`Btf::parse`] of a blob whose types below id `checked` are the records of a BTF
@@ -259,7 +259,9 @@ where
     /// are checked again, with the header, the strings and every record's kind and
     /// length.
     pub(crate) fn parse_appended(blob: D, offsets: O, checked: u32) -> Result<'static, Self> {
-        Self::build(blob, offsets, None, Checks::From(checked))
+        // One record to check: no use for the name cache, whose 4 KiB would be on the
+        // stack of the deepest chain of a load (object parse -> externs -> here).
+        Self::build::<1>(blob, offsets, None, Checks::From(checked))
     }
 
     /// [`Btf::parse`] without the checks of names (type, member, enumerator and
@@ -269,7 +271,7 @@ where
     /// so the types are as safe to walk as after [`Btf::parse`]. When it fails, the
     /// error is the one [`Btf::parse`] reports, names included.
     pub(crate) fn parse_without_names(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build(blob, offsets, None, Checks::NoNames)
+        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::NoNames)
     }
 
     /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
@@ -280,7 +282,7 @@ where
     /// later reads is still bounds-checked where it is read: a type id past the last
     /// type, a name outside the strings or not UTF-8 is an error then, not before.
     pub fn parse_kernel(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build(blob, offsets, None, Checks::Structure)
+        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::Structure)
     }
 
     /// Validate `blob` as split BTF on top of `base` (a module's BTF on vmlinux): its ids
@@ -323,7 +325,7 @@ where
                 "split BTF on top of split BTF",
             )));
         }
-        Self::build(
+        Self::build::<IDENT_CACHE>(
             blob,
             offsets,
             Some((base.string_section(), base.hdr.str_len, base.type_count())),
@@ -331,7 +333,8 @@ where
         )
     }
 
-    fn build(
+    /// Validate and index; `N` is the number of slots of the checker's name cache.
+    fn build<const N: usize>(
         blob: D,
         mut offsets: O,
         base: Option<(&[u8], u32, u32)>,
@@ -401,7 +404,7 @@ where
         let mut checker = Checker {
             strs: Strings::new(base_strs, start_str_off, strs),
             type_count: start_id.saturating_add(n as u32),
-            idents: [const { Cell::new(0) }; IDENT_CACHE],
+            idents: [const { Cell::new(0) }; N],
             names: checks != Checks::NoNames,
         };
         let first = match checks {
@@ -409,7 +412,7 @@ where
             _ => start_id,
         };
         let skip = first.saturating_sub(start_id).saturating_add(1) as usize;
-        let check_all = |checker: &Checker<'_>| -> Result<'static, ()> {
+        let check_all = |checker: &Checker<'_, N>| -> Result<'static, ()> {
             for (i, &off) in offsets.iter().enumerate().skip(skip) {
                 let id = start_id.saturating_add(i as u32).saturating_sub(1);
                 checker.check(&blob, off as usize, id)?;
@@ -584,13 +587,14 @@ fn in_set(mask: u128, c: u8) -> bool {
 const IDENT_CACHE: usize = 1024;
 
 /// Validation state: the strings names resolve in and the number of valid type ids.
-struct Checker<'s> {
+struct Checker<'s, const N: usize> {
     strs: Strings<'s>,
     type_count: u32,
     /// Name offsets last found to be valid identifiers, plus 1 (0: empty), at
-    /// `off % IDENT_CACHE`: deduplicated BTF names many members with the same few
-    /// strings (`next`, `flags`, `data`), which are then checked once.
-    idents: [Cell<u32>; IDENT_CACHE],
+    /// `off % N` ([`IDENT_CACHE`] slots for whole BTFs): deduplicated BTF names many
+    /// members with the same few strings (`next`, `flags`, `data`), which are then
+    /// checked once.
+    idents: [Cell<u32>; N],
     /// Whether names are checked (see [`Checks::NoNames`]).
     names: bool,
 }
@@ -618,7 +622,7 @@ fn at(i: usize) -> Ctx<'static> {
     Ctx::Value(What::Index, i as u64)
 }
 
-impl Checker<'_> {
+impl<const N: usize> Checker<'_, N> {
     fn name(&self, off: u32, site: Site, rule: Rule) -> Result<'static, ()> {
         if !self.names {
             return Ok(());
@@ -663,7 +667,7 @@ impl Checker<'_> {
                 false
             }
             Rule::OptIdent | Rule::Ident => {
-                let slot = self.idents.get(off as usize % IDENT_CACHE);
+                let slot = self.idents.get((off as usize).checked_rem(N).unwrap_or(0));
                 let tag = off.saturating_add(1);
                 if slot.is_some_and(|s| s.get() == tag) {
                     return true;
