@@ -1658,7 +1658,9 @@ impl<A: Alloc> StructOps<A> {
                     .map(|f| f.prog);
                 let mut kernel_member = None;
                 for (ki, km) in kt.members()?.enumerate() {
-                    if k.name_at(km.name_off)? == mname {
+                    // Bytes, not a checked string: only an equal name is used, and
+                    // the kernel's type has a few dozen members to compare.
+                    if k.name_bytes_at(km.name_off) == Some(mname.as_bytes()) {
                         kernel_member = Some((ki, km));
                         break;
                     }
