@@ -680,13 +680,20 @@ fn parse<'d>(
     name: &'d str,
     alloc: &mut KAlloc,
 ) -> core::result::Result<KBox<Object<'d, KAlloc>>, Fail> {
+    // The box first, and the parse's result moved straight into it: this frame is
+    // on the deepest call chain of a load (scripts/stack-depth), and an object held
+    // here while a box for it was made took two copies of it.
+    let slot = KBox::<Object<'d, KAlloc>>::new_uninit(GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
     let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
     // The BTF names are checked beside the commands (run_job).
     let opts = ParseOptions {
         defer_btf_names: true,
     };
-    let obj = Object::parse_with(elf, name, &opts, alloc).map_err(core_fail)?;
-    KBox::new(obj, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
+    match Object::parse_with(elf, name, &opts, alloc) {
+        Ok(obj) => Ok(KBox::write(slot, obj)),
+        Err(e) => Err(core_fail(e)),
+    }
 }
 
 /// The work beside the loading thread while it loads the object's BTF: the plan.
