@@ -844,12 +844,15 @@ fn pack<A: Alloc, E>(
         let off = u64::from(i).checked_mul(SHDR_SIZE)?;
         bytes::slice(&shdrs, off, SHDR_SIZE).and_then(read_shdr)
     };
+    // Not over the ELF header nor the section header table, both read already: no
+    // byte is read twice (the parse then refuses the overlap, from the whole file).
+    let table_end = shoff.saturating_add(table_len);
     let names_hdr = header(shstrndx).filter(|h| {
         h.sh_type == SHT_STRTAB
             && h.sh_offset >= EHDR_SIZE as u64
             && h.sh_offset
                 .checked_add(h.sh_size)
-                .is_some_and(|e| e <= file_len)
+                .is_some_and(|e| e <= file_len && (e <= shoff || h.sh_offset >= table_end))
     });
     let Some(names_hdr) = names_hdr else {
         return read_whole(file_len, alloc, get, &[(0, head), (shoff, &shdrs)]);

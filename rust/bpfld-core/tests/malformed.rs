@@ -684,6 +684,22 @@ fn section_cases() -> Vec<Case> {
             ),
         ),
         case(
+            "section names over the section headers",
+            "basic",
+            |e| {
+                // The names' last bytes are the table's first: read once, by the
+                // module's reader too (fuzz plan, crash-c3679f00).
+                let n = e.get(0x3e, 2) as usize;
+                let o = e.shoff() as u64 + 10 - e.sh(n, Sh::Size);
+                e.set_sh(n, Sh::Offset, o);
+            },
+            mal(
+                Elf,
+                "section data overlaps the ELF headers",
+                "overlaps the ELF headers",
+            ),
+        ),
+        case(
             "overlapping sections",
             "basic",
             |e| {
