@@ -212,7 +212,8 @@ pub struct Btf<D, O> {
     start_str_off: u32,
     /// Types with a name, other than FUNCs (what the CO-RE candidate index holds).
     named: u32,
-    /// `first..end` ids of the DATASECs and of the DECL_TAGs ([`Btf::ids_of_kind`]).
+    /// `first..end` ids of the DATASECs and of the DECL_TAGs ([`Btf::ids_of_kind`]);
+    /// empty at `start_id` when there is none.
     spans: [(u32, u32); 2],
 }
 
@@ -355,7 +356,7 @@ where
         }
         let names = Strings::new(base_strs, start_str_off, strs);
         let mut named: u32 = 0;
-        let mut spans = [(0u32, 0u32); 2];
+        let mut spans = [(start_id, start_id); 2];
         let n = walk(&blob, &hdr, start_id, |id, off, kind| {
             let idx = id.saturating_sub(start_id).saturating_add(1) as usize;
             let Some(slot) = offsets.get_mut(idx) else {
@@ -1077,9 +1078,7 @@ where
     /// none), else all of them. What a scan for one of those kinds needs to visit.
     pub fn ids_of_kind(&self, kind: BtfKind) -> Range<u32> {
         match span_slot(kind).and_then(|i| self.spans.get(i)) {
-            Some(&(first, end)) if first < end => first..end,
-            // None of that kind: an empty range at the first local id.
-            Some(_) => self.start_id..self.start_id,
+            Some(&(first, end)) => first..end,
             None => self.local_ids(),
         }
     }
