@@ -29,3 +29,22 @@ vm_died_booting() {
 	grep -E 'Kernel panic|BUG:|Oops|general protection fault|invalid opcode|RIP:' "$2" | head -6 | sed 's/^/    /' >&2
 	return 0
 }
+
+# vm_boot LOG MARKER CONSOLE CMD...: run CMD, which boots the VM, with its output in
+# CONSOLE; run it again while the kernel dies before the guest command starts, at most
+# VM_BOOT_TRIES times in all, keeping the consoles given up on as CONSOLE.bootN. LOG
+# (a function taking a message) reports each boot's exit status and time.
+vm_boot() {
+	local log=$1 marker=$2 console=$3 try start status
+	shift 3
+	for try in $(seq "$VM_BOOT_TRIES"); do
+		start=$(date +%s)
+		status=0
+		"$@" >"$console" 2>&1 || status=$?
+		"$log" "VM exited with $status after $(( $(date +%s) - start ))s"
+		vm_died_booting "$marker" "$console" || return 0
+		if [ "$try" -lt "$VM_BOOT_TRIES" ]; then
+			cp "$console" "$console.boot$try"
+		fi
+	done
+}
