@@ -574,11 +574,14 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
         job.ph.parsed = now();
         // The plan is made beside this thread while it loads the object's BTF, which
-        // needs nothing of the plan. The names of the object's BTF are checked beside
-        // the commands (parse deferred them); where the plan fails, a fault of theirs
-        // is what a full parse would have reported first.
-        let (plan, btf) = plan_and_load_btf(job, &obj, &mut alloc)
-            .map_err(|f| obj.check_btf_names(&mut alloc).err().map_or(f, core_fail))?;
+        // needs nothing of the plan. The object's BTF is checked in full beside the
+        // commands (the parse checked its structure only); where the plan fails, a
+        // fault of the BTF is what a full parse would have reported first.
+        let (plan, btf) = plan_and_load_btf(job, &obj, &mut alloc).map_err(|f| {
+            obj.check_deferred_btf(&mut alloc)
+                .err()
+                .map_or(f, core_fail)
+        })?;
         job.ph.planned = now();
         job.ph.ahead_ns = job.bpf.ns;
         // The receipt is hashed beside this thread while it issues the commands, which
@@ -589,7 +592,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         let mut work = ReceiptWork {
             plan: &plan,
             obj: &obj,
-            names: None,
+            btf_fault: None,
             out: [0; 32],
         };
         let arg: *mut ReceiptWork<'_, '_, '_> = &mut work;
@@ -613,9 +616,9 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         let res = run_plan(job, &plan, &obj, btf, &mut alloc);
         drop(beside);
         job.receipt = work.out;
-        // A fault in the names fails the load, whatever the commands did: what they
+        // A fault of the BTF fails the load, whatever the commands did: what they
         // created is still in `job`, which the caller drops without installing.
-        match work.names.take() {
+        match work.btf_fault.take() {
             Some(f) => Err(f),
             None => res,
         }
@@ -635,13 +638,13 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
 /// ms there, of 28-37 KiB 1.0-2.2 ms).
 const BESIDE_MIN_BYTES: usize = 16 * 1024;
 
-/// The work beside the loading thread: the check of the object's BTF names that the
+/// The work beside the loading thread: the full check of the object's BTF that the
 /// parse deferred, and the receipt's hash.
 struct ReceiptWork<'p, 'o, 'a> {
     plan: &'p Plan<'o, 'a, KAlloc>,
     obj: &'o Object<'a, KAlloc>,
-    /// Set if the names are not what a full parse accepts.
-    names: Option<Fail>,
+    /// Set if the BTF is not what a full parse accepts.
+    btf_fault: Option<Fail>,
     out: [u8; 32],
 }
 
@@ -665,9 +668,9 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
     let w = unsafe { &mut *arg.cast::<ReceiptWork<'_, '_, '_>>() };
     // Its own allocator: the loading thread's is in use. The type offsets it needs (4
     // bytes a type) are freed before this returns.
-    w.names = w
+    w.btf_fault = w
         .obj
-        .check_btf_names(&mut KAlloc::default())
+        .check_deferred_btf(&mut KAlloc::default())
         .err()
         .map(core_fail);
     w.out = w.plan.compute_receipt();
@@ -686,9 +689,9 @@ fn parse<'d>(
     let slot = KBox::<Object<'d, KAlloc>>::new_uninit(GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
-    // The BTF names are checked beside the commands (run_job).
+    // The BTF is checked in full beside the commands (run_job).
     let opts = ParseOptions {
-        defer_btf_names: true,
+        defer_btf_checks: true,
     };
     match Object::parse_with(elf, name, &opts, alloc) {
         Ok(obj) => Ok(KBox::write(slot, obj)),

@@ -32,6 +32,14 @@
 //! right). Readers therefore need no re-validation; they still use checked reads, and
 //! a read that "cannot fail" degrades to an empty iterator or an error, never a panic.
 //!
+//! [`Btf::parse_kernel`] (the running kernel's BTF) and `Btf::parse_deferred` (an
+//! object's BTF whose full check runs later, `ParseOptions::defer_btf_checks`) establish
+//! only the first two: every record in bounds and of a known kind and length. Since
+//! both are read by the same code as fully checked BTF, that code relies on nothing
+//! more: a bad id, name or size read from such a BTF is an error (or a wrong answer,
+//! which the later full check of an object's BTF turns into its refusal), and every
+//! walk through references is bounded ([`crate::limits::MAX_RESOLVE_DEPTH`]).
+//!
 //! What is *not* checked at parse time is what the kernel checks only later (its
 //! "resolve" pass: a FUNC points at a FUNC_PROTO, member sizes fit, no reference cycles)
 //! and what clang leaves for the loader to fix (DATASEC sizes and offsets, extern

@@ -202,8 +202,10 @@ pub fn count_types(blob: &[u8]) -> Result<'static, usize> {
 /// # Invariants
 ///
 /// See the module documentation of [`crate::btf`]: every record was validated by
-/// [`Btf::parse`], the offsets point at record starts, and only this module writes to the
-/// blob, without changing any record's length or breaking a validated property.
+/// [`Btf::parse`] (its structure only by [`Btf::parse_kernel`] and
+/// `Btf::parse_deferred`), the offsets point at record starts, and only this module
+/// writes to the blob, without changing any record's length or breaking a validated
+/// property.
 pub struct Btf<D, O> {
     data: D,
     offsets: O,
@@ -254,25 +256,15 @@ where
     }
 
     /// [`Btf::parse`] of a blob whose types below id `checked` are the records of a BTF
-    /// that [`Btf::parse`] validated, copied unchanged, with its whole string section
-    /// first in the new one (the layout of [`Btf::with_var`]): those records refer to
-    /// the same names and to ids below `checked`, so only the types from `checked` on
-    /// are checked again, with the header, the strings and every record's kind and
-    /// length.
+    /// that [`Btf::parse`] validated (or, parsed by [`Btf::parse_deferred`], will),
+    /// copied unchanged, with its whole string section first in the new one (the layout
+    /// of [`Btf::with_var`]): those records refer to the same names and to ids below
+    /// `checked`, so only the types from `checked` on are checked again, with the
+    /// header, the strings and every record's kind and length.
     pub(crate) fn parse_appended(blob: D, offsets: O, checked: u32) -> Result<'static, Self> {
         // One record to check: no use for the name cache, whose 4 KiB would be on the
         // stack of the deepest chain of a load (object parse -> externs -> here).
         Self::build::<1>(blob, offsets, None, Checks::From(checked))
-    }
-
-    /// [`Btf::parse`] without the checks of names (type, member, enumerator and
-    /// parameter names: offsets, UTF-8, identifiers, lengths), which are most of its
-    /// work on an object's BTF and which a later [`Btf::parse`] of the same blob makes
-    /// (see `ParseOptions::defer_btf_names` in `object`). Everything else is checked,
-    /// so the types are as safe to walk as after [`Btf::parse`]. When it fails, the
-    /// error is the one [`Btf::parse`] reports, names included.
-    pub(crate) fn parse_without_names(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::NoNames)
     }
 
     /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
@@ -283,7 +275,20 @@ where
     /// later reads is still bounds-checked where it is read: a type id past the last
     /// type, a name outside the strings or not UTF-8 is an error then, not before.
     pub fn parse_kernel(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::Structure)
+        // No record is checked: no name cache on the stack.
+        Self::build::<1>(blob, offsets, None, Checks::Structure)
+    }
+
+    /// An object's BTF with [`Btf::parse_kernel`]'s checks only, for a caller that makes
+    /// the full check of the same bytes before it hands anything out (see
+    /// `ParseOptions::defer_btf_checks` in `object`): what the records say (ids, sizes,
+    /// members, names) is most of [`Btf::parse`]'s work on an object whose BTF holds
+    /// `vmlinux.h`'s types. Everything that reads the types bounds-checks what it reads,
+    /// as for the kernel's BTF, and bounds its walks
+    /// ([`crate::limits::MAX_RESOLVE_DEPTH`]). When this fails, the error is the one
+    /// [`Btf::parse`] reports: the structure is checked first there too.
+    pub(crate) fn parse_deferred(blob: D, offsets: O) -> Result<'static, Self> {
+        Self::build::<1>(blob, offsets, None, Checks::Structure)
     }
 
     /// Validate `blob` as split BTF on top of `base` (a module's BTF on vmlinux): its ids
@@ -402,32 +407,19 @@ where
                 spans,
             });
         }
-        let mut checker = Checker {
+        let checker = Checker {
             strs: Strings::new(base_strs, start_str_off, strs),
             type_count: start_id.saturating_add(n as u32),
             idents: [const { Cell::new(0) }; N],
-            names: checks != Checks::NoNames,
         };
         let first = match checks {
             Checks::From(id) => id.max(start_id),
             _ => start_id,
         };
         let skip = first.saturating_sub(start_id).saturating_add(1) as usize;
-        let check_all = |checker: &Checker<'_, N>| -> Result<'static, ()> {
-            for (i, &off) in offsets.iter().enumerate().skip(skip) {
-                let id = start_id.saturating_add(i as u32).saturating_sub(1);
-                checker.check(&blob, off as usize, id)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = check_all(&checker) {
-            if checker.names {
-                return Err(e);
-            }
-            // The first fault in type order may be a name before this one: report what
-            // the full check reports.
-            checker.names = true;
-            return Err(check_all(&checker).err().unwrap_or(e));
+        for (i, &off) in offsets.iter().enumerate().skip(skip) {
+            let id = start_id.saturating_add(i as u32).saturating_sub(1);
+            checker.check(&blob, off as usize, id)?;
         }
         Ok(Btf {
             data: blob,
@@ -596,8 +588,6 @@ struct Checker<'s, const N: usize> {
     /// members with the same few strings (`next`, `flags`, `data`), which are then
     /// checked once.
     idents: [Cell<u32>; N],
-    /// Whether names are checked (see [`Checks::NoNames`]).
-    names: bool,
 }
 
 /// What [`Btf::build`] checks.
@@ -611,8 +601,6 @@ enum Checks {
     /// [`Checks::Full`] for the types from this id on, [`Checks::Structure`] below it
     /// (see [`Btf::parse_appended`]).
     From(u32),
-    /// [`Checks::Full`] but for names (see [`Btf::parse_without_names`]).
-    NoNames,
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
@@ -625,9 +613,6 @@ fn at(i: usize) -> Ctx<'static> {
 
 impl<const N: usize> Checker<'_, N> {
     fn name(&self, off: u32, site: Site, rule: Rule) -> Result<'static, ()> {
-        if !self.names {
-            return Ok(());
-        }
         self.name_inner(off, rule).map_err(|b| name_error(site, b))
     }
 

@@ -276,8 +276,8 @@ pub struct Object<'a, A: Alloc> {
     /// The string section of `.BTF` as in the file: names borrowed from it live as long
     /// as the file bytes (the fixed-up copy only changes sizes, offsets and linkage).
     pub btf_strings: RawStrings<'a>,
-    /// `.BTF` as in the file, when its names are still to be checked
-    /// ([`ParseOptions::defer_btf_names`]).
+    /// `.BTF` as in the file, when it is still to be checked
+    /// ([`ParseOptions::defer_btf_checks`]).
     deferred_btf: Option<&'a [u8]>,
 }
 
@@ -304,13 +304,16 @@ pub use maps::Map;
 /// What [`Object::parse_with`] may leave for later.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ParseOptions {
-    /// Parse `.BTF` without checking its names, which is most of the parse of an object
-    /// whose BTF holds `vmlinux.h`'s types (the kernel's `BTF_LOAD` checks them again).
-    /// Every other check is made, so everything that follows may walk the types;
-    /// [`Object::check_btf_names`] then makes the full check of the section, and
-    /// nothing may be handed out before it passed. A parse that fails anyway reports
-    /// what [`Object::parse`] would.
-    pub defer_btf_names: bool,
+    /// Parse `.BTF` checking only its structure (header, strings, each record's kind and
+    /// length: what walking the types needs), not what its records say (ids, sizes,
+    /// members, names), which is most of the parse of an object whose BTF holds
+    /// `vmlinux.h`'s types (the kernel's `BTF_LOAD` checks it all again). What follows
+    /// reads the types as it reads the kernel's BTF, bounds-checked where read;
+    /// [`Object::check_deferred_btf`] then makes the full check of the section, and
+    /// nothing may be handed out before it passed, and its fault is the error to report
+    /// whatever else failed. A parse that fails anyway reports what [`Object::parse`]
+    /// would.
+    pub defer_btf_checks: bool,
 }
 
 impl<'a, A: Alloc> Object<'a, A> {
@@ -329,20 +332,20 @@ impl<'a, A: Alloc> Object<'a, A> {
     ) -> Result<'a, Self> {
         // `.BTF` once it parsed without its names checked.
         let mut deferred = None;
-        Self::parse_deferring(elf, name, opts.defer_btf_names, &mut deferred, alloc).map_err(|e| {
+        Self::parse_deferring(elf, name, opts.defer_btf_checks, &mut deferred, alloc).map_err(|e| {
             match deferred {
-                // Past `.BTF`, the full parse would have stopped at a fault of its names.
+                // Past `.BTF`, the full parse would have stopped at a fault of its own.
                 Some(data) => first_fault(e, data, alloc),
                 None => e,
             }
         })
     }
 
-    /// The full check of `.BTF` that [`ParseOptions::defer_btf_names`] left for later,
+    /// The full check of `.BTF` that [`ParseOptions::defer_btf_checks`] left for later,
     /// of the section as it is in the file, with the error [`Object::parse`] reports.
-    /// Needs memory for the type offsets (4 bytes a type). Nothing to do if names were
-    /// not deferred.
-    pub fn check_btf_names(&self, alloc: &mut A) -> Result<'a, ()> {
+    /// Needs memory for the type offsets (4 bytes a type). Nothing to do if the check
+    /// was not deferred.
+    pub fn check_deferred_btf(&self, alloc: &mut A) -> Result<'a, ()> {
         match self.deferred_btf {
             Some(data) => check_btf(data, alloc),
             None => Ok(()),
@@ -355,7 +358,7 @@ impl<'a, A: Alloc> Object<'a, A> {
     fn parse_deferring(
         elf: Elf<'a, A>,
         name: &'a str,
-        defer_btf_names: bool,
+        defer_btf_checks: bool,
         deferred: &mut Option<&'a [u8]>,
         alloc: &mut A,
     ) -> Result<'a, Self> {
@@ -369,10 +372,10 @@ impl<'a, A: Alloc> Object<'a, A> {
         } = scan_sections(&elf)?;
 
         let mut btf = match btf_sec {
-            Some(s) => Some(load_btf(&s, defer_btf_names, alloc).ctx(Ctx::Section(".BTF"))?),
+            Some(s) => Some(load_btf(&s, defer_btf_checks, alloc).ctx(Ctx::Section(".BTF"))?),
             None => None,
         };
-        let deferred_btf = btf_sec.filter(|_| defer_btf_names).map(|s| s.data);
+        let deferred_btf = btf_sec.filter(|_| defer_btf_checks).map(|s| s.data);
         *deferred = deferred_btf;
         // Taken before the extern fixups, which may grow the copy's string section.
         let btf_strings = match (&btf, btf_sec) {
@@ -592,7 +595,7 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
 #[inline(never)]
 fn load_btf<'a, A: Alloc>(
     s: &Section<'a>,
-    defer_names: bool,
+    defer_checks: bool,
     alloc: &mut A,
 ) -> Result<'a, ObjBtf<A>> {
     if s.kind() != elf::SHT_PROGBITS {
@@ -607,33 +610,33 @@ fn load_btf<'a, A: Alloc>(
     }
     let n = btf::count_types(s.data)?;
     let blob = alloc_copy(alloc, s.data)?;
-    index_btf(blob, n, !defer_names, alloc)
+    index_btf(blob, n, !defer_checks, alloc)
 }
 
 /// Index `blob`, which holds `n` types ([`btf::count_types`]), with every check of
-/// [`Btf::parse`], or all but its names'.
+/// [`Btf::parse`], or (`full` false) its structure's only.
 fn index_btf<'a, D: core::ops::Deref<Target = [u8]>, A: Alloc>(
     blob: D,
     n: usize,
-    names: bool,
+    full: bool,
     alloc: &mut A,
 ) -> Result<'a, Btf<D, A::Buf<u32>>> {
     let offsets = alloc.alloc::<u32>(n.checked_add(1).ok_or(Error::new(Kind::NoMemory))?)?;
-    if names {
+    if full {
         Btf::parse(blob, offsets)
     } else {
-        Btf::parse_without_names(blob, offsets)
+        Btf::parse_deferred(blob, offsets)
     }
 }
 
-/// `e`, or the fault of `.BTF`'s names (`data`) that a full parse reports before it.
+/// `e`, or the fault of `.BTF` (`data`) that a full parse reports before it.
 #[inline(never)]
 fn first_fault<'a, A: Alloc>(e: Error<'a>, data: &'a [u8], alloc: &mut A) -> Error<'a> {
     check_btf(data, alloc).err().unwrap_or(e)
 }
 
 /// [`Btf::parse`]'s checks of `.BTF` as it is in the file (see
-/// [`Object::check_btf_names`]).
+/// [`Object::check_deferred_btf`]).
 #[inline(never)]
 fn check_btf<'a, A: Alloc>(data: &'a [u8], alloc: &mut A) -> Result<'a, ()> {
     btf::count_types(data)

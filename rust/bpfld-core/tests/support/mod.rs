@@ -256,7 +256,7 @@ pub fn run_with(bytes: &[u8], a: &mut TestAlloc, kbtf: bool) -> Result<PlanSumma
 }
 
 /// Run the whole pipeline on what [`read_as_module`] read, as the module runs it: the
-/// object's BTF names checked after the plan (`ParseOptions::defer_btf_names`, their
+/// object's BTF checked in full after the plan (`ParseOptions::defer_btf_checks`, its
 /// error preferred to the plan's), which must not change any result.
 pub fn run_image(img: Image<'_>) -> Result<PlanSummary, Failure> {
     run_image_with(img, &mut TestAlloc::new(), true, true)
@@ -266,16 +266,16 @@ fn run_image_with(
     img: Image<'_>,
     a: &mut TestAlloc,
     kbtf: bool,
-    defer_btf_names: bool,
+    defer_btf_checks: bool,
 ) -> Result<PlanSummary, Failure> {
     let elf = Elf::parse_image(img, a).map_err(|e| failure(Stage::Elf, e))?;
-    let opts = ParseOptions { defer_btf_names };
+    let opts = ParseOptions { defer_btf_checks };
     let obj = Object::parse_with(elf, "obj", &opts, a).map_err(|e| failure(Stage::Object, e))?;
     let kb = FakeKernelBtf;
     let kb: Option<&dyn KernelBtf> = if kbtf { Some(&kb) } else { None };
     let planned = Plan::build(&obj, &kinfo(), kb, a);
-    // The module checks the names beside the commands, and reports their fault first.
-    obj.check_btf_names(a)
+    // The module checks the BTF beside the commands, and reports its fault first.
+    obj.check_deferred_btf(a)
         .map_err(|e| failure(Stage::Object, e))?;
     let plan = planned.map_err(|e| failure(Stage::Plan, e))?;
     Ok(PlanSummary {

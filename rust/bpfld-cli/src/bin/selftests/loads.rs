@@ -555,10 +555,12 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
         m[61] = 0x7f;
         cases.push(("huge section count", m, libc::E2BIG, ""));
         cases.push(("empty", Vec::new(), libc::EINVAL, ""));
-        // BTF names are checked beside the commands (ParseOptions::defer_btf_names): a
-        // bad one must still refuse the load, with the full parse's message, whether
-        // the plan reads the name (a map definition's member: the plan fails first) or
-        // nothing does (a parameter name: the commands run, then the load is undone).
+        // The BTF is checked in full beside the commands (ParseOptions::
+        // defer_btf_checks; the parse checks its structure only): a bad name or record
+        // must still refuse the load, with the full parse's message, whether the plan
+        // reads it (a map definition's member name: the plan fails first) or nothing
+        // does (a parameter name, an INT's width: the commands run, then the load is
+        // undone).
         for (what, name, bad) in [
             (
                 "BTF member name",
@@ -576,6 +578,17 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
             m[at] = b'-';
             cases.push((what, m, libc::EINVAL, bad));
         }
+        // The array index type's width (nr_bits, the low byte of the INT's data word):
+        // 255 bits in 4 bytes.
+        let mut m = good.clone();
+        let at = btf_int_data(&m, "__ARRAY_SIZE_TYPE__")?;
+        m[at] = 0xff;
+        cases.push((
+            "BTF INT width",
+            m,
+            libc::EINVAL,
+            "INT bits + offset exceed 128",
+        ));
         // A plan that fails while the object's BTF is being loaded beside it (BTF of
         // 16 KiB or more: core_task's is 30 KiB): the BTF object is closed again.
         let mut m =
@@ -608,6 +621,38 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
 /// The file offset of the string `name` in the `.BTF` string section of `elf`.
 fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
     btf_string_where(elf, |s| s == name.as_bytes()).map_err(|e| format!("{e} {name:?}"))
+}
+
+/// The file offset of the data word (encoding, offset, bits) of the `.BTF` INT named
+/// `name` in `elf`, found by walking the records as the kernel lays them out.
+fn btf_int_data(elf: &[u8], name: &str) -> Result<usize, String> {
+    use bpfld_core::btf::{BtfKind, Header, BTF_TYPE_LEN};
+    let name_at = btf_string(elf, name)?;
+    let mut a = bpfld_core::mem::VecAlloc::default();
+    let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
+    let sec = e
+        .sections()
+        .flatten()
+        .find(|s| s.name == ".BTF")
+        .ok_or("no .BTF")?;
+    let base = sec.data.as_ptr() as usize - elf.as_ptr() as usize;
+    let hdr = Header::parse(sec.data).map_err(|e| e.to_string())?;
+    let (types, strs) = (hdr.type_range(), hdr.str_range());
+    let word = |at: usize| {
+        sec.data
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    let mut at = types.start;
+    while at < types.end {
+        let (name_off, info) = (word(at).ok_or("BTF")?, word(at + 4).ok_or("BTF")?);
+        let kind = BtfKind::from_u32((info >> 24) & 0x1f).ok_or("BTF kind")?;
+        if kind == BtfKind::Int && base + strs.start + name_off as usize == name_at {
+            return Ok(base + at + BTF_TYPE_LEN);
+        }
+        at += BTF_TYPE_LEN + kind.extra_len((info & 0xffff) as u16);
+    }
+    Err(format!("no BTF INT {name:?}"))
 }
 
 /// The file offset of the first string of the `.BTF` string section of `elf` for which
