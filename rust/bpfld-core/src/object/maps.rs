@@ -604,14 +604,19 @@ fn data_type_ids<'a, A: Alloc>(
         *slot = (name, 0);
     }
     crate::util::sort_by_key(&mut ids, |(name, _)| *name);
-    for id in 1..btf.type_count() {
+    let strs = btf.strings();
+    let heads = btf
+        .raw_heads()
+        .ok_or(Error::malformed("corrupt BTF index"))?;
+    for head in heads.iter(btf.local_ids())? {
+        let (id, _, name_off) = head?;
         // Every name looked for starts with '.' (.data*, .rodata*, .bss*, .kconfig):
-        // most types are out at their first byte, and names compare as bytes (the
-        // parse checked them).
-        let dot = btf
-            .head(id)
-            .and_then(|(_, name_off)| btf.strings().tail(name_off)?.first().copied());
-        if dot.is_some_and(|c| c != b'.') {
+        // most types are out at their first byte, read from the record's first word.
+        // Names compare as bytes.
+        if strs
+            .tail(name_off)
+            .is_some_and(|t| t.first().is_some_and(|&c| c != b'.'))
+        {
             continue;
         }
         let t = btf.type_by_id(id)?;
