@@ -2543,7 +2543,11 @@ fn hidden_source(funcs: usize) -> String {
 /// entries x functions x records (100 entries over a 100-function chain with 80,000
 /// extra line_info records took 2.4 s; the limits allowed hours of kernel CPU). Now
 /// `plan.rs` `ByFunc` groups the records by function once. Here: 4x the entry
-/// programs over the same records must cost well under 4x.
+/// programs over the same records must cost well under 4x. Each entry still rebases
+/// the records of the functions it reaches, so the cost has a per-entry part: the
+/// ratio is 1.8-2.0 on the development machine (it was bounded by 2.0 and failed now
+/// and then); the old scan, whose per-entry part (every record, per linked function)
+/// dwarfed the parse, would make it close to 4, which 3.0 still tells apart.
 #[test]
 fn info_rebasing_cost_is_linear() {
     if fixtures().is_none() {
@@ -2559,7 +2563,7 @@ fn info_rebasing_cost_is_linear() {
     };
     let r = slowdown(&build(5), &build(20));
     assert!(
-        r < 2.0,
+        r < 3.0,
         "4x entry programs over the same line_info: {r:.1}x slower"
     );
 }
