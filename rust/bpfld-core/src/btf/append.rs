@@ -10,7 +10,8 @@
 //! with the name appended unless it already starts a string there (libbpf's string
 //! set only knows the strings at string boundaries, and finds the first of equal ones).
 //! The result is parsed again, so it carries the same invariants as any [`Btf`]; the
-//! records it copies unchanged are not checked a second time (`Btf::parse_appended`).
+//! records it copies unchanged are neither walked nor checked a second time
+//! (`Btf::parse_appended`): their offsets are this index's, moved.
 
 use core::ops::Deref;
 
@@ -143,10 +144,11 @@ where
                 return Err(Error::malformed("BTF header"));
             }
         }
-        let n = super::count_types(&blob)?;
-        let offsets = alloc.alloc::<u32>(n.saturating_add(1))?;
-        // Only the new VAR is checked again: the rest is this BTF's records and strings.
-        let btf = Btf::parse_appended(blob, offsets, self.type_count())?;
+        // This BTF's records and one more: their offsets moved from this index, and
+        // only the new VAR walked and checked.
+        let mut offsets = alloc.alloc::<u32>(self.type_count().saturating_add(1) as usize)?;
+        let known = self.known(&mut offsets, hdr_len)?;
+        let btf = Btf::parse_appended(blob, offsets, known)?;
         let id = btf.type_count().saturating_sub(1);
         Ok((btf, id, name_off))
     }

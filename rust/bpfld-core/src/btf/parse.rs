@@ -155,11 +155,12 @@ fn walk(
     blob: &[u8],
     hdr: &Header,
     first_id: u32,
+    from: Resume,
     mut f: impl FnMut(u32, usize, BtfKind) -> Result<'static, ()>,
 ) -> Result<'static, usize> {
     let range = hdr.type_range();
-    let mut off = range.start;
-    let mut n: u32 = 0;
+    let mut off = range.start.saturating_add(from.at);
+    let mut n: u32 = from.records;
     while off < range.end {
         let id = first_id.saturating_add(n);
         if id as usize > MAX_BTF_TYPES {
@@ -191,7 +192,25 @@ fn walk(
 /// if the blob were a base BTF (starting at 1), also for split BTF.
 pub fn count_types(blob: &[u8]) -> Result<'static, usize> {
     let hdr = Header::parse(blob)?;
-    walk(blob, &hdr, 1, |_, _, _| Ok(()))
+    walk(blob, &hdr, 1, Resume::default(), |_, _, _| Ok(()))
+}
+
+/// Where [`walk`] starts: after `records` records, `at` bytes into the type section.
+#[derive(Clone, Copy, Default)]
+struct Resume {
+    records: u32,
+    at: usize,
+}
+
+/// The index of the records a blob starts with, known from an earlier parse of them
+/// (see [`Btf::parse_appended`]): their offsets are in place, and the walk resumes
+/// after them.
+#[derive(Clone, Copy)]
+pub(crate) struct Known {
+    /// Where the first record not indexed yet starts.
+    from: Resume,
+    named: u32,
+    spans: [(u32, u32); 2],
 }
 
 /// A validated BTF blob and its index.
@@ -252,19 +271,21 @@ where
     /// Validate `blob` as a base BTF (vmlinux, or an object's `.BTF`) and index it into
     /// `offsets`, whose length must be [`count_types`]` + 1`.
     pub fn parse(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::Full)
+        Self::build::<IDENT_CACHE>(blob, offsets, None, Checks::Full, None)
     }
 
-    /// [`Btf::parse`] of a blob whose types below id `checked` are the records of a BTF
-    /// that [`Btf::parse`] validated (or, parsed by [`Btf::parse_deferred`], will),
-    /// copied unchanged, with its whole string section first in the new one (the layout
-    /// of [`Btf::with_var`]): those records refer to the same names and to ids below
-    /// `checked`, so only the types from `checked` on are checked again, with the
-    /// header, the strings and every record's kind and length.
-    pub(crate) fn parse_appended(blob: D, offsets: O, checked: u32) -> Result<'static, Self> {
+    /// [`Btf::parse`] of a blob that starts with the records of a BTF that
+    /// [`Btf::parse`] validated (or, parsed by [`Btf::parse_deferred`], will), copied
+    /// unchanged, with its whole string section first in the new one (the layout of
+    /// [`Btf::with_var`]), indexed as `known` says ([`Btf::known`], offsets already in
+    /// `offsets`): those records refer to the same names and to ids below theirs, so
+    /// only the records after them are walked and checked, with the header and the
+    /// strings.
+    pub(crate) fn parse_appended(blob: D, offsets: O, known: Known) -> Result<'static, Self> {
         // One record to check: no use for the name cache, whose 4 KiB would be on the
         // stack of the deepest chain of a load (object parse -> externs -> here).
-        Self::build::<1>(blob, offsets, None, Checks::From(checked))
+        let first = 1u32.saturating_add(known.from.records);
+        Self::build::<1>(blob, offsets, None, Checks::From(first), Some(known))
     }
 
     /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
@@ -276,7 +297,7 @@ where
     /// type, a name outside the strings or not UTF-8 is an error then, not before.
     pub fn parse_kernel(blob: D, offsets: O) -> Result<'static, Self> {
         // No record is checked: no name cache on the stack.
-        Self::build::<1>(blob, offsets, None, Checks::Structure)
+        Self::build::<1>(blob, offsets, None, Checks::Structure, None)
     }
 
     /// An object's BTF with [`Btf::parse_kernel`]'s checks only, for a caller that makes
@@ -288,7 +309,7 @@ where
     /// ([`crate::limits::MAX_RESOLVE_DEPTH`]). When this fails, the error is the one
     /// [`Btf::parse`] reports: the structure is checked first there too.
     pub(crate) fn parse_deferred(blob: D, offsets: O) -> Result<'static, Self> {
-        Self::build::<1>(blob, offsets, None, Checks::Structure)
+        Self::build::<1>(blob, offsets, None, Checks::Structure, None)
     }
 
     /// Validate `blob` as split BTF on top of `base` (a module's BTF on vmlinux): its ids
@@ -336,15 +357,18 @@ where
             offsets,
             Some((base.string_section(), base.hdr.str_len, base.type_count())),
             checks,
+            None,
         )
     }
 
-    /// Validate and index; `N` is the number of slots of the checker's name cache.
+    /// Validate and index (the records after those `known` covers); `N` is the number
+    /// of slots of the checker's name cache.
     fn build<const N: usize>(
         blob: D,
         mut offsets: O,
         base: Option<(&[u8], u32, u32)>,
         checks: Checks,
+        known: Option<Known>,
     ) -> Result<'static, Self> {
         let hdr = Header::parse(&blob)?;
         let (base_strs, start_str_off, start_id) = base.unwrap_or((&[], 0, 1));
@@ -360,9 +384,11 @@ where
             None => return Err(Error::new(Kind::TooSmall("BTF type offsets"))),
         }
         let names = Strings::new(base_strs, start_str_off, strs);
-        let mut named: u32 = 0;
-        let mut spans = [(start_id, start_id); 2];
-        let n = walk(&blob, &hdr, start_id, |id, off, kind| {
+        let (from, mut named, mut spans) = match known {
+            Some(k) => (k.from, k.named, k.spans),
+            None => (Resume::default(), 0, [(start_id, start_id); 2]),
+        };
+        let n = walk(&blob, &hdr, start_id, from, |id, off, kind| {
             let idx = id.saturating_sub(start_id).saturating_add(1) as usize;
             let Some(slot) = offsets.get_mut(idx) else {
                 return Err(Error::new(Kind::TooSmall("BTF type offsets")));
@@ -1051,6 +1077,34 @@ where
     pub fn type_count(&self) -> u32 {
         self.start_id
             .saturating_add(self.offsets.len().saturating_sub(1) as u32)
+    }
+
+    /// This (non-split) BTF's index, for a blob that starts with its header and its
+    /// records, the type section at `type_start` (see [`Btf::parse_appended`]): the
+    /// record offsets moved there are written to `offsets` (void and one per record;
+    /// what follows is left alone), and the rest is returned.
+    pub(crate) fn known(&self, offsets: &mut [u32], type_start: usize) -> Result<'static, Known> {
+        let records = self.offsets.len().saturating_sub(1);
+        let old_start = self.hdr.type_range().start;
+        let dst = offsets
+            .get_mut(..self.offsets.len())
+            .ok_or(Error::new(Kind::TooSmall("BTF type offsets")))?;
+        for (d, &o) in dst.iter_mut().zip(self.offsets.iter()).skip(1) {
+            let moved = (o as usize)
+                .checked_sub(old_start)
+                .and_then(|rel| rel.checked_add(type_start))
+                .and_then(|at| u32::try_from(at).ok())
+                .ok_or(Error::malformed("BTF type offsets"))?;
+            *d = moved;
+        }
+        Ok(Known {
+            from: Resume {
+                records: u32::try_from(records).map_err(|_| Error::malformed("BTF types"))?,
+                at: self.hdr.type_len as usize,
+            },
+            named: self.named,
+            spans: self.spans,
+        })
     }
 
     /// Ids of this blob's own types.
