@@ -207,7 +207,9 @@ mod tests {
         let mut b = B::new();
         let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32);
         let s = b.struct_("s", 8, &[("a", int, 0), ("b", int, 32)]);
-        b.var("x", s, BTF_VAR_GLOBAL_ALLOCATED);
+        let x = b.var("x", s, BTF_VAR_GLOBAL_ALLOCATED);
+        b.decl_tag("t", s, 0);
+        b.datasec(".data", 8, &[(x, 0, 8)]);
         let btf = parse(b.build()).unwrap();
         let mut a = VecAlloc::default();
         let (g, _, _) = btf
@@ -215,6 +217,11 @@ mod tests {
             .unwrap();
         let full = parse(g.data().to_vec()).unwrap();
         assert_eq!(full.type_count(), g.type_count());
+        // The spans of DATASECs and DECL_TAGs carried over from the index `g` grew from.
+        for kind in [BtfKind::Datasec, BtfKind::DeclTag] {
+            assert_eq!(full.ids_of_kind(kind), g.ids_of_kind(kind), "{kind:?}");
+            assert_eq!(full.ids_of_kind(kind).len(), 1, "{kind:?}");
+        }
         let ids = 1..g.type_count();
         let (hf, hg) = (Types::raw_heads(&full), Types::raw_heads(&g));
         assert_eq!(

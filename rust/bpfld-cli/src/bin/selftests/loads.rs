@@ -720,7 +720,8 @@ pub fn no_cap_bpf(_: &Env) -> Outcome {
         match st.code() {
             Some(libc::EPERM) => Ok(()),
             c => Err(format!(
-                "load without capabilities: exit {c:?}, want EPERM (and no leak)"
+                "load without capabilities: exit {c:?} (signal {:?}), want EPERM (and no leak)",
+                std::os::unix::process::ExitStatusExt::signal(&st)
             )),
         }
     })())
