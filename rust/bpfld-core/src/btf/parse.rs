@@ -284,8 +284,7 @@ where
     pub(crate) fn parse_appended(blob: D, offsets: O, known: Known) -> Result<'static, Self> {
         // One record to check: no use for the name cache, whose 4 KiB would be on the
         // stack of the deepest chain of a load (object parse -> externs -> here).
-        let first = 1u32.saturating_add(known.from.records);
-        Self::build::<1>(blob, offsets, None, Checks::From(first), Some(known))
+        Self::build::<1>(blob, offsets, None, Checks::Full, Some(known))
     }
 
     /// [`Btf::parse`] for the running kernel's own BTF (`/sys/kernel/btf/vmlinux`, what
@@ -361,8 +360,8 @@ where
         )
     }
 
-    /// Validate and index (the records after those `known` covers); `N` is the number
-    /// of slots of the checker's name cache.
+    /// Validate and index the records after those `known` covers (all of them without
+    /// it); `N` is the number of slots of the checker's name cache.
     fn build<const N: usize>(
         blob: D,
         mut offsets: O,
@@ -438,11 +437,8 @@ where
             type_count: start_id.saturating_add(n as u32),
             idents: [const { Cell::new(0) }; N],
         };
-        let first = match checks {
-            Checks::From(id) => id.max(start_id),
-            _ => start_id,
-        };
-        let skip = first.saturating_sub(start_id).saturating_add(1) as usize;
+        // Void, and the records `known` covers: checked when they were parsed.
+        let skip = from.records.saturating_add(1) as usize;
         for (i, &off) in offsets.iter().enumerate().skip(skip) {
             let id = start_id.saturating_add(i as u32).saturating_sub(1);
             checker.check(&blob, off as usize, id)?;
@@ -624,9 +620,6 @@ enum Checks {
     /// The header, the string section and each record's kind and length (the running
     /// kernel's BTF).
     Structure,
-    /// [`Checks::Full`] for the types from this id on, [`Checks::Structure`] below it
-    /// (see [`Btf::parse_appended`]).
-    From(u32),
 }
 
 fn bad(msg: &'static str) -> Error<'static> {
