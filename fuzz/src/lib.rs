@@ -89,10 +89,8 @@ pub fn read_as_module(data: &[u8]) -> Packed<VecAlloc> {
 }
 
 /// The receipt, or the error's text, of parsing and planning `img` with the fake
-/// kernel BTF.
-/// The receipt of `img`'s plan, or the error. `module`: as bpfld.ko parses, the BTF
-/// checked in full only after the plan (`ParseOptions::defer_btf_checks`), its fault
-/// reported first.
+/// kernel BTF. `module`: as bpfld.ko parses, the BTF checked in full only after the
+/// plan (`ParseOptions::defer_btf_checks`), its fault reported first.
 fn outcome(img: Image<'_>, module: bool) -> Result<[u8; 32], String> {
     let mut a = VecAlloc {
         limit: ALLOC_LIMIT,

@@ -330,7 +330,7 @@ impl<'a, A: Alloc> Object<'a, A> {
         opts: &ParseOptions,
         alloc: &mut A,
     ) -> Result<'a, Self> {
-        // `.BTF` once it parsed without its names checked.
+        // `.BTF` once it parsed with its checks deferred.
         let mut deferred = None;
         Self::parse_deferring(elf, name, opts.defer_btf_checks, &mut deferred, alloc).map_err(|e| {
             match deferred {

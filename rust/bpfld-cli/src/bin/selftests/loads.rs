@@ -626,21 +626,12 @@ fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
 /// The file offset of the data word (encoding, offset, bits) of the `.BTF` INT named
 /// `name` in `elf`, found by walking the records as the kernel lays them out.
 fn btf_int_data(elf: &[u8], name: &str) -> Result<usize, String> {
-    use bpfld_core::btf::{BtfKind, Header, BTF_TYPE_LEN};
+    use bpfld_core::btf::{BtfKind, BTF_TYPE_LEN};
     let name_at = btf_string(elf, name)?;
-    let mut a = bpfld_core::mem::VecAlloc::default();
-    let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
-    let sec = e
-        .sections()
-        .flatten()
-        .find(|s| s.name == ".BTF")
-        .ok_or("no .BTF")?;
-    let base = sec.data.as_ptr() as usize - elf.as_ptr() as usize;
-    let hdr = Header::parse(sec.data).map_err(|e| e.to_string())?;
+    let (base, data, hdr) = btf_section(elf)?;
     let (types, strs) = (hdr.type_range(), hdr.str_range());
     let word = |at: usize| {
-        sec.data
-            .get(at..at + 4)
+        data.get(at..at + 4)
             .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
     };
     let mut at = types.start;
@@ -655,9 +646,8 @@ fn btf_int_data(elf: &[u8], name: &str) -> Result<usize, String> {
     Err(format!("no BTF INT {name:?}"))
 }
 
-/// The file offset of the first string of the `.BTF` string section of `elf` for which
-/// `pred` holds.
-fn btf_string_where(elf: &[u8], pred: impl Fn(&[u8]) -> bool) -> Result<usize, String> {
+/// The `.BTF` section of `elf`: its file offset, its bytes and its header.
+fn btf_section(elf: &[u8]) -> Result<(usize, &[u8], bpfld_core::btf::Header), String> {
     let mut a = bpfld_core::mem::VecAlloc::default();
     let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
     let sec = e
@@ -666,13 +656,16 @@ fn btf_string_where(elf: &[u8], pred: impl Fn(&[u8]) -> bool) -> Result<usize, S
         .find(|s| s.name == ".BTF")
         .ok_or("no .BTF")?;
     let base = sec.data.as_ptr() as usize - elf.as_ptr() as usize;
-    let range = bpfld_core::btf::Header::parse(sec.data)
-        .map_err(|e| e.to_string())?
-        .str_range();
-    let strs = sec
-        .data
-        .get(range.clone())
-        .ok_or(".BTF strings out of range")?;
+    let hdr = bpfld_core::btf::Header::parse(sec.data).map_err(|e| e.to_string())?;
+    Ok((base, sec.data, hdr))
+}
+
+/// The file offset of the first string of the `.BTF` string section of `elf` for which
+/// `pred` holds.
+fn btf_string_where(elf: &[u8], pred: impl Fn(&[u8]) -> bool) -> Result<usize, String> {
+    let (base, data, hdr) = btf_section(elf)?;
+    let range = hdr.str_range();
+    let strs = data.get(range.clone()).ok_or(".BTF strings out of range")?;
     let mut at = 0;
     for s in strs.split(|&b| b == 0) {
         if pred(s) {
