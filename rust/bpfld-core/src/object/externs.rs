@@ -157,32 +157,38 @@ fn is_extern(s: &Symbol<'_>) -> bool {
         && s.kind() == elf::STT_NOTYPE
 }
 
-/// The BTF VAR and FUNC type ids sorted by (name, id), so that each extern finds the
-/// first one of its name in O(log types) instead of a walk over all types.
-fn vars_and_funcs_by_name<A: Alloc>(
-    btf: &impl Types,
-    alloc: &mut A,
-) -> Result<'static, A::Buf<u32>> {
-    let is_decl = |id: u32| matches!(btf.kind_of(id), Some(BtfKind::Var | BtfKind::Func));
-    let n = (1..btf.type_count()).filter(|&id| is_decl(id)).count();
-    let mut ids = alloc.alloc::<u32>(n)?;
-    for (slot, id) in ids
-        .iter_mut()
-        .zip((1..btf.type_count()).filter(|&id| is_decl(id)))
-    {
-        *slot = id;
+/// libbpf's `find_extern_btf_id` for every extern at once: `decls` holds (name, 0)
+/// pairs sorted by name; each 0 becomes the lowest id of a VAR or FUNC so called. One
+/// walk over the VARs and FUNCs, each name found by a binary search among the externs'
+/// (few) names, instead of sorting every VAR and FUNC by name to search that.
+fn find_extern_decls(btf: &impl Types, decls: &mut [(&str, u32)]) {
+    for kind in [BtfKind::Var, BtfKind::Func] {
+        for id in btf.ids_of_kind(kind) {
+            if btf.kind_of(id) != Some(kind) {
+                continue;
+            }
+            // A name outside the strings matches no extern (externs have names).
+            let Some(name) = btf.type_by_id(id).ok().and_then(|t| t.name_bytes()) else {
+                continue;
+            };
+            let k = decls.partition_point(|(n, _)| n.as_bytes() < name);
+            for (n, d) in decls.iter_mut().skip(k) {
+                if n.as_bytes() != name {
+                    break;
+                }
+                if *d == 0 || id < *d {
+                    *d = id;
+                }
+            }
+        }
     }
-    let name = |id: u32| btf.type_by_id(id).and_then(|t| t.name()).unwrap_or("");
-    crate::util::sort_by_key(&mut ids, |&id| (name(id), id));
-    Ok(ids)
 }
 
-/// libbpf's `find_extern_btf_id`: the first VAR or FUNC called `name` (from
-/// [`vars_and_funcs_by_name`]), which must be declared `extern`.
-fn find_extern_btf_id(btf: &impl Types, by_name: &[u32], name: &str) -> Result<'static, u32> {
-    let name_of = |id: u32| btf.type_by_id(id).and_then(|t| t.name()).unwrap_or("");
-    let k = by_name.partition_point(|&id| name_of(id) < name);
-    let Some(&id) = by_name.get(k).filter(|&&id| name_of(id) == name) else {
+/// The BTF declaration [`find_extern_decls`] found for extern `name`, which must be
+/// declared `extern`.
+fn find_extern_btf_id(btf: &impl Types, decls: &[(&str, u32)], name: &str) -> Result<'static, u32> {
+    let k = decls.partition_point(|(n, _)| *n < name);
+    let Some(&(_, id)) = decls.get(k).filter(|(n, id)| *n == name && *id != 0) else {
         return Err(Error::new(Kind::NotFound(
             "BTF VAR or FUNC declaring the extern",
         )));
@@ -418,14 +424,19 @@ pub(super) fn collect<'a, A: Alloc>(
     };
     // Each extern's BTF declaration, then the DATASEC of each, with two indexes
     // instead of two walks over all types per extern.
-    let by_name = vars_and_funcs_by_name(&*b, alloc)?;
-    let mut decls = alloc.alloc::<(u32, u32)>(count)?;
     let externs = || {
         (1u32..)
             .zip(elf.symbols())
             .filter_map(|(i, s)| s.ok().map(|s| (i, s)))
             .filter(|(_, s)| is_extern(s) && !s.name.is_empty())
     };
+    let mut by_name = alloc.alloc::<(&str, u32)>(count)?;
+    for ((_, s), d) in externs().zip(by_name.iter_mut()) {
+        *d = (s.name, 0);
+    }
+    crate::util::sort_by_key(&mut by_name, |(n, _)| *n);
+    find_extern_decls(&*b, &mut by_name);
+    let mut decls = alloc.alloc::<(u32, u32)>(count)?;
     for ((_, s), d) in externs().zip(decls.iter_mut()) {
         let id = find_extern_btf_id(&*b, &by_name, s.name).ctx(Ctx::Extern(s.name))?;
         *d = (id, 0);
