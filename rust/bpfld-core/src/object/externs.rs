@@ -729,6 +729,40 @@ mod tests {
     }
 
     #[test]
+    fn each_extern_finds_the_lowest_var_or_func_of_its_name() {
+        use crate::btf::testutil::{self, B};
+        use crate::btf::{BTF_FUNC_EXTERN, BTF_VAR_GLOBAL_EXTERN};
+        let mut b = B::new();
+        let int = b.int("int", 4, 0, 32);
+        let proto = b.proto(int, &[]);
+        let f_late = b.var("f", int, BTF_VAR_GLOBAL_EXTERN); // 3, below the FUNC "f"
+        let f_func = b.func("f", proto, u32::from(BTF_FUNC_EXTERN)); // 4
+        let g_func = b.func("g", proto, u32::from(BTF_FUNC_EXTERN)); // 5, below the VAR "g"
+        let _g_var = b.var("g", int, BTF_VAR_GLOBAL_EXTERN);
+        let _h_int = b.int("h", 4, 0, 32); // neither VAR nor FUNC
+        let btf = testutil::parse(b.build()).unwrap();
+        assert!(f_late < f_func);
+        // Two symbols of one name share its declaration.
+        let mut decls = [("f", 0), ("g", 0), ("g", 0), ("h", 0), ("missing", 0)];
+        find_extern_decls(&btf, &mut decls);
+        assert_eq!(
+            decls,
+            [
+                ("f", f_late),
+                ("g", g_func),
+                ("g", g_func),
+                ("h", 0),
+                ("missing", 0)
+            ]
+        );
+        assert_eq!(find_extern_btf_id(&btf, &decls, "g").unwrap(), g_func);
+        for absent in ["h", "missing", "e", "z"] {
+            let e = find_extern_btf_id(&btf, &decls, absent).unwrap_err();
+            assert!(std::format!("{e}").contains("declaring the extern"), "{e}");
+        }
+    }
+
+    #[test]
     fn order_and_kconfig_layout_like_libbpf() {
         with_obj("layout", ALL_KINDS, |obj| {
             let names: Vec<&str> = obj.externs.iter().map(|e| e.name).collect();
