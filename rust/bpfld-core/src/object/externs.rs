@@ -159,26 +159,25 @@ fn is_extern(s: &Symbol<'_>) -> bool {
 
 /// libbpf's `find_extern_btf_id` for every extern at once: `decls` holds (name, 0)
 /// pairs sorted by name; each 0 becomes the lowest id of a VAR or FUNC so called. One
-/// walk over the VARs and FUNCs, each name found by a binary search among the externs'
-/// (few) names, instead of sorting every VAR and FUNC by name to search that.
+/// walk over the types, each VAR's and FUNC's name found by a binary search among the
+/// externs' (few) names, instead of sorting every VAR and FUNC by name to search that.
 fn find_extern_decls(btf: &impl Types, decls: &mut [(&str, u32)]) {
-    for kind in [BtfKind::Var, BtfKind::Func] {
-        for id in btf.ids_of_kind(kind) {
-            if btf.kind_of(id) != Some(kind) {
-                continue;
+    for id in 1..btf.type_count() {
+        if !matches!(btf.kind_of(id), Some(BtfKind::Var | BtfKind::Func)) {
+            continue;
+        }
+        // A name outside the strings matches no extern (externs have names).
+        let Some(name) = btf.type_by_id(id).ok().and_then(|t| t.name_bytes()) else {
+            continue;
+        };
+        let k = decls.partition_point(|(n, _)| n.as_bytes() < name);
+        for (n, d) in decls.iter_mut().skip(k) {
+            if n.as_bytes() != name {
+                break;
             }
-            // A name outside the strings matches no extern (externs have names).
-            let Some(name) = btf.type_by_id(id).ok().and_then(|t| t.name_bytes()) else {
-                continue;
-            };
-            let k = decls.partition_point(|(n, _)| n.as_bytes() < name);
-            for (n, d) in decls.iter_mut().skip(k) {
-                if n.as_bytes() != name {
-                    break;
-                }
-                if *d == 0 || id < *d {
-                    *d = id;
-                }
+            // Ids come in order: the first found is the lowest.
+            if *d == 0 {
+                *d = id;
             }
         }
     }
