@@ -30,6 +30,7 @@ use super::{
 use crate::bytes;
 use crate::error::{Ctx, Error, Kind, Result, What};
 use crate::limits::{MAX_BTF_SIZE, MAX_BTF_TYPES, MAX_KERNEL_BTF_SIZE, MAX_NAME_LEN};
+use crate::mem::Alloc;
 
 /// `struct btf_header`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1064,6 +1065,20 @@ where
     /// First string offset of this blob: 0, or the base's string section length.
     pub fn start_str_off(&self) -> u32 {
         self.start_str_off
+    }
+
+    /// This BTF with its bytes copied into memory from `alloc` (which fixups may then
+    /// write), its index kept: the bytes are the same, so is what was checked of them.
+    pub fn copied<A: Alloc>(self, alloc: &mut A) -> Result<'static, Btf<A::Buf<u8>, O>> {
+        Ok(Btf {
+            data: crate::mem::alloc_copy(alloc, &self.data)?,
+            offsets: self.offsets,
+            hdr: self.hdr,
+            start_id: self.start_id,
+            start_str_off: self.start_str_off,
+            named: self.named,
+            spans: self.spans,
+        })
     }
 
     /// Number of type ids including `void` (and the base's, for split BTF).

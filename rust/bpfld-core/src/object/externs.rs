@@ -36,8 +36,8 @@
 
 use super::{find_by_name, index_by_name, ObjBtf, RawStrings};
 use crate::btf::{
-    BtfKind, Types, VarSecinfo, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL, BTF_INT_BOOL, BTF_INT_SIGNED,
-    BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN, KCONFIG_SEC, KSYMS_SEC,
+    Btf, BtfKind, Types, VarSecinfo, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL, BTF_INT_BOOL,
+    BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN, KCONFIG_SEC, KSYMS_SEC,
 };
 use crate::core_relo::essential_name;
 use crate::elf::{self, Elf, Symbol};
@@ -375,27 +375,36 @@ fn ksyms_has_func(btf: &impl Types) -> Result<'static, bool> {
     Ok(false)
 }
 
+/// The id and name offset of the VAR libbpf adds for kfuncs (`add_dummy_ksym_var`).
+pub(super) type DummyKsym = (u32, u32);
+
+/// The object's BTF, indexed where it lies in the file, in memory of its own (what
+/// the fixups write): copied once, with libbpf's dummy VAR appended (before any
+/// extern is looked at, whether or not the kfuncs are referenced) when the first
+/// `.ksyms` DATASEC lists a FUNC.
+pub(super) fn own_btf<'a, A: Alloc>(
+    b: Btf<&'a [u8], A::Buf<u32>>,
+    alloc: &mut A,
+) -> Result<'a, (ObjBtf<A>, Option<DummyKsym>)> {
+    if ksyms_has_func(&b)? {
+        let int = find_int32(&b)?;
+        let (grown, id, name_off) = b.with_var(DUMMY_KSYM, BTF_VAR_GLOBAL_ALLOCATED, int, alloc)?;
+        return Ok((grown, Some((id, name_off))));
+    }
+    Ok((b.copied(alloc)?, None))
+}
+
 /// Collect the externs of `elf` and fix `btf` up for them (see the module
-/// documentation). `names` are the file's BTF strings, which outlive the copy.
+/// documentation); `dummy` is what [`own_btf`] added. `names` are the file's BTF
+/// strings, which outlive the copy.
 #[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(
     elf: &Elf<'a, A>,
     btf: &mut Option<ObjBtf<A>>,
+    dummy: Option<DummyKsym>,
     names: RawStrings<'a>,
     alloc: &mut A,
 ) -> Result<'a, A::Buf<Extern<'a>>> {
-    // libbpf adds the dummy VAR first, whether or not the kfuncs are referenced.
-    let mut dummy = None;
-    if let Some(b) = btf.as_ref() {
-        if ksyms_has_func(b)? {
-            let int = find_int32(b)?;
-            let (grown, id, name_off) =
-                b.with_var(DUMMY_KSYM, BTF_VAR_GLOBAL_ALLOCATED, int, alloc)?;
-            *btf = Some(grown);
-            dummy = Some((id, name_off));
-        }
-    }
-
     let mut count = 0usize;
     for s in elf.symbols() {
         let s = s?;

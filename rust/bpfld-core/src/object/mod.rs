@@ -49,7 +49,7 @@ use crate::elf::{self, Elf, Section, SectionNames, Symbol};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::{Insn, INSN_SIZE};
 use crate::limits;
-use crate::mem::{alloc_copy, Alloc};
+use crate::mem::Alloc;
 use crate::section::{self, ProgSpec};
 use crate::uapi;
 
@@ -371,20 +371,27 @@ impl<'a, A: Alloc> Object<'a, A> {
             maps_shndx,
         } = scan_sections(&elf)?;
 
-        let mut btf = match btf_sec {
+        let in_file = match btf_sec {
             Some(s) => Some(load_btf(&s, defer_btf_checks, alloc).ctx(Ctx::Section(".BTF"))?),
             None => None,
         };
         let deferred_btf = btf_sec.filter(|_| defer_btf_checks).map(|s| s.data);
         *deferred = deferred_btf;
-        // Taken before the extern fixups, which may grow the copy's string section.
-        let btf_strings = match (&btf, btf_sec) {
+        // The file's, which outlive the copy (whose string section may grow).
+        let btf_strings = match (&in_file, btf_sec) {
             (Some(b), Some(s)) => RawStrings {
                 strs: s.data.get(b.header().str_range()).unwrap_or_default(),
             },
             _ => RawStrings::default(),
         };
-        let externs = externs::collect(&elf, &mut btf, btf_strings, alloc)?;
+        let (mut btf, dummy) = match in_file {
+            Some(b) => {
+                let (b, dummy) = externs::own_btf(b, alloc)?;
+                (Some(b), dummy)
+            }
+            None => (None, None),
+        };
+        let externs = externs::collect(&elf, &mut btf, dummy, btf_strings, alloc)?;
         let sec_names = elf.section_names(alloc)?;
         if let Some(b) = btf.as_mut() {
             let vars = index_global_vars(&elf, alloc)?;
@@ -591,13 +598,14 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
     })
 }
 
-/// Copy and index the object's BTF (fixed up once the externs are known).
+/// Index the object's BTF where it lies in the file ([`externs::own_btf`] copies it
+/// where the fixups can write).
 #[inline(never)]
 fn load_btf<'a, A: Alloc>(
     s: &Section<'a>,
     defer_checks: bool,
     alloc: &mut A,
-) -> Result<'a, ObjBtf<A>> {
+) -> Result<'a, Btf<&'a [u8], A::Buf<u32>>> {
     if s.kind() != elf::SHT_PROGBITS {
         return Err(Error::malformed(".BTF is not PROGBITS"));
     }
@@ -609,8 +617,7 @@ fn load_btf<'a, A: Alloc>(
         ));
     }
     let n = btf::count_types(s.data)?;
-    let blob = alloc_copy(alloc, s.data)?;
-    index_btf(blob, n, !defer_checks, alloc)
+    index_btf(s.data, n, !defer_checks, alloc)
 }
 
 /// Index `blob`, which holds `n` types ([`btf::count_types`]), with every check of
