@@ -79,6 +79,10 @@ extern "C" {
         f: extern "C" fn(arg: *mut c_void),
         arg: *mut c_void,
     ) -> *mut c_void;
+    /// Wait (uninterruptibly; spinning while it runs on another CPU, for at most 2 ms)
+    /// until the function of the work `bpfld_beside_start` queued has returned, after
+    /// which what it was handed may be read or go; `bpfld_beside_wait` must follow.
+    pub(crate) fn bpfld_beside_sync(handle: *mut c_void);
     /// Wait for the work `bpfld_beside_start` queued (uninterruptibly) and free it.
     pub(crate) fn bpfld_beside_wait(handle: *mut c_void);
     /// Module exit: stop the idle loading threads (no load can be running).

@@ -577,7 +577,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         // needs nothing of the plan. The object's BTF is checked in full beside the
         // commands (the parse checked its structure only); where the plan fails, a
         // fault of the BTF is what a full parse would have reported first.
-        let (plan, btf) = plan_and_load_btf(job, &obj, &mut alloc).map_err(|f| {
+        let (plan, btf, _planned) = plan_and_load_btf(job, &obj, &mut alloc).map_err(|f| {
             obj.check_deferred_btf(&mut alloc)
                 .err()
                 .map_or(f, core_fail)
@@ -651,6 +651,18 @@ struct ReceiptWork<'p, 'o, 'a> {
 /// Waits for the work `bpfld_beside_start` queued when dropped.
 struct Beside(*mut c_void);
 
+impl Beside {
+    /// Wait until the work's function has returned: what it was handed may then be
+    /// read, or go. Spins while the function runs on another CPU (see
+    /// `bpfld_beside_sync`), so that its end needs no wake-up here; the drop, later,
+    /// waits for the work item itself, which is done by then.
+    fn sync(&self) {
+        // SAFETY: the handle came from bpfld_beside_try_start (or is NULL) and has not
+        // been waited for (`self` is alive).
+        unsafe { ffi::bpfld_beside_sync(self.0) };
+    }
+}
+
 impl Drop for Beside {
     fn drop(&mut self) {
         // SAFETY: the handle came from bpfld_beside_start and is waited for once.
@@ -722,13 +734,14 @@ extern "C" fn plan_beside(arg: *mut c_void) {
 /// The plan of `obj`, and the kernel's answer to its BTF (`BPF_BTF_LOAD`, the first
 /// command of every load, which needs only the object): the two side by side on two
 /// CPUs when there are two, else one after the other. If the plan fails, the BTF's fd
-/// is closed.
+/// is closed. The work item that made the plan beside is returned, finished with
+/// the plan: dropped later, after the commands, its wait then finds it done.
 #[inline(never)]
 fn plan_and_load_btf<'o, 'a>(
     job: &mut Job<'_>,
     obj: &'o Object<'a, KAlloc>,
     alloc: &mut KAlloc,
-) -> core::result::Result<(KBox<Plan<'o, 'a, KAlloc>>, exec::BtfLoad), Fail> {
+) -> core::result::Result<(KBox<Plan<'o, 'a, KAlloc>>, exec::BtfLoad, Beside), Fail> {
     // Here, not beside: building the index (the first CO-RE load) takes long, and its
     // memory is the module's for as long as it is loaded.
     let held = if plan::needs_kernel_btf(obj) {
@@ -749,7 +762,8 @@ fn plan_and_load_btf<'o, 'a>(
     let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
     let beside = if btf_bytes >= BESIDE_MIN_BYTES {
         // SAFETY: `work` stays in place and alive, untouched by this thread, until
-        // `beside` is dropped, which waits for `plan_beside` to finish with it.
+        // `beside.sync()` below, or the drop of `beside` on a way out before it, both
+        // of which wait for `plan_beside` to return.
         Beside(unsafe { ffi::bpfld_beside_try_start(plan_beside, arg.cast()) })
     } else {
         Beside(core::ptr::null_mut())
@@ -759,18 +773,18 @@ fn plan_and_load_btf<'o, 'a>(
         // plan first, then the BTF of a plan that stands, in this thread.
         let plan = make_plan(vmlinux, obj, alloc)?;
         let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
-        return Ok((plan, btf));
+        return Ok((plan, btf, beside));
     }
     let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
-    drop(beside);
+    beside.sync();
     job.mem = job.mem.saturating_add(work.bytes as u64);
-    // Set by plan_beside, which has finished (the drop waited for it).
+    // Set by plan_beside, which has returned (sync waited for it).
     let plan = work
         .out
         .take()
         .unwrap_or_else(|| Err(fail(5, format_args!("the plan was not made"))));
     match (plan, btf) {
-        (Ok(plan), Ok(btf)) => Ok((plan, btf)),
+        (Ok(plan), Ok(btf)) => Ok((plan, btf, beside)),
         (Err(f), Ok(btf)) => {
             btf.close(&mut job.bpf);
             Err(f)
