@@ -79,7 +79,7 @@ extern "C" {
         f: extern "C" fn(arg: *mut c_void),
         arg: *mut c_void,
     ) -> *mut c_void;
-    /// Wait (uninterruptibly; spinning while it runs on another CPU, for at most 2 ms)
+    /// Wait (uninterruptibly; spinning while it runs on another CPU, for at most 5 ms)
     /// until the function of the work `bpfld_beside_start` queued has returned, after
     /// which what it was handed may be read or go; `bpfld_beside_wait` must follow.
     pub(crate) fn bpfld_beside_sync(handle: *mut c_void);
