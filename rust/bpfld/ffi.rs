@@ -61,29 +61,41 @@ extern "C" {
     /// `LINUX_VERSION_CODE`.
     pub(crate) fn bpfld_kernel_version() -> c_uint;
 
-    /// Run `f(arg)` in a kernel thread with the caller's credentials, memory cgroup and
-    /// address space, and a file table no user task shares; returns `f`'s result.
-    pub(crate) fn bpfld_run_isolated(
-        f: extern "C" fn(*mut c_void) -> c_int,
+    /// Wake a kernel thread that takes on the caller's credentials, memory cgroup and
+    /// address space, with a file table no user task shares, and waits for its job;
+    /// NULL with `*err` set if there is none. `bpfld_iso_finish` must follow.
+    pub(crate) fn bpfld_iso_begin(err: *mut c_int) -> *mut c_void;
+    /// Run `f(arg)` in the thread of `bpfld_iso_begin` and return its result once it
+    /// is done (with `f` None, let the thread go: 0). Frees the handle.
+    pub(crate) fn bpfld_iso_finish(
+        iso: *mut c_void,
+        f: Option<extern "C" fn(*mut c_void) -> c_int>,
         arg: *mut c_void,
     ) -> c_int;
+    /// In the loading thread: wake the caller of `bpfld_iso_finish` for `iso`, this
+    /// thread's job, whose end is near.
+    pub(crate) fn bpfld_iso_nearly_done(iso: *mut c_void);
     /// Run `f(arg)` on another CPU's workqueue (or right away, returning NULL: one CPU, or
     /// no memory); `bpfld_beside_wait` on the handle must follow before `arg` goes away.
     pub(crate) fn bpfld_beside_start(
         f: extern "C" fn(*mut c_void),
         arg: *mut c_void,
     ) -> *mut c_void;
-    /// As `bpfld_beside_start`, but where that would run `f` in the caller it does
-    /// nothing and returns NULL.
-    pub(crate) fn bpfld_beside_try_start(
-        f: extern "C" fn(arg: *mut c_void),
+    /// Queue work on another CPU whose function `bpfld_beside_open` gives later (its
+    /// worker waits for it); NULL with one CPU online or no memory.
+    pub(crate) fn bpfld_beside_prepare() -> *mut c_void;
+    /// Give the work of `bpfld_beside_prepare` its function, or none; at most once.
+    pub(crate) fn bpfld_beside_open(
+        handle: *mut c_void,
+        f: Option<extern "C" fn(*mut c_void)>,
         arg: *mut c_void,
-    ) -> *mut c_void;
+    );
     /// Wait (uninterruptibly; spinning while it runs on another CPU, for at most 5 ms)
     /// until the function of the work `bpfld_beside_start` queued has returned, after
     /// which what it was handed may be read or go; `bpfld_beside_wait` must follow.
     pub(crate) fn bpfld_beside_sync(handle: *mut c_void);
-    /// Wait for the work `bpfld_beside_start` queued (uninterruptibly) and free it.
+    /// Wait for the work `bpfld_beside_start` or `bpfld_beside_prepare` queued
+    /// (uninterruptibly; a work never opened is cancelled first) and free it.
     pub(crate) fn bpfld_beside_wait(handle: *mut c_void);
     /// Module exit: stop the idle loading threads (no load can be running).
     pub(crate) fn bpfld_pool_stop();

@@ -49,16 +49,36 @@ static struct miscdevice bpfld_misc = {
 	.mode = 0600,
 };
 
+/* The work beside the loading thread (bpfld_beside_prepare()): CPU-bound, and it may
+ * spin while it waits for the parsed object, so it does not take part in the
+ * workqueue's concurrency management, where it would hold up other work on its CPU. */
+static struct workqueue_struct *bpfld_wq;
+
+/* Module init: the workqueue, then the device (after which loads may come). */
 int bpfld_misc_register(void);
 int bpfld_misc_register(void)
 {
-	return misc_register(&bpfld_misc);
+	int ret;
+
+	bpfld_wq = alloc_workqueue("bpfld_beside", WQ_CPU_INTENSIVE, 0);
+	if (!bpfld_wq)
+		return -ENOMEM;
+	ret = misc_register(&bpfld_misc);
+	if (ret) {
+		destroy_workqueue(bpfld_wq);
+		bpfld_wq = NULL;
+	}
+	return ret;
 }
 
+/* Module exit: no load is running (every caller holds the module), and every load
+ * waited for its work items (bpfld_beside_wait()). */
 void bpfld_misc_deregister(void);
 void bpfld_misc_deregister(void)
 {
 	misc_deregister(&bpfld_misc);
+	destroy_workqueue(bpfld_wq);
+	bpfld_wq = NULL;
 }
 
 int bpfld_sys_bpf(int cmd, void *attr, unsigned int size);
@@ -225,7 +245,10 @@ unsigned int bpfld_kernel_version(void)
  *
  * The threads are kept between loads: a few idle ones wait in a pool, so that a load
  * costs a wake-up rather than a kthread_create() (kthreadd forking a thread) and an
- * exit. A load takes an idle thread or starts one; a thread goes back to the pool
+ * exit. That wake-up is asked for before the caller reads the object
+ * (bpfld_iso_begin()), the job handed over once it is read (bpfld_iso_finish()), and
+ * the caller woken shortly before the thread is done (bpfld_iso_nearly_done()): the
+ * two wake-ups of a load overlap work instead of adding to it. A load takes an idle thread or starts one; a thread goes back to the pool
  * after its load unless the pool is full, its caller passed a SIGKILL on, or the OOM
  * killer picked it: then it exits, as every thread did before the pool. The module's
  * exit stops the idle ones (bpfld_pool_stop()), which is also what keeps the module's
@@ -233,8 +256,13 @@ unsigned int bpfld_kernel_version(void)
  * the pool (stress_kthread_exit_window checks both).
  */
 struct bpfld_iso {
+	/* Set by bpfld_iso_finish(), published by `input`. */
 	int (*fn)(void *arg);
 	void *arg;
+	int input;			/* BPFLD_ISO_* */
+	struct completion input_set;
+	struct task_struct *caller;	/* alive until bpfld_iso_finish() returns */
+	struct task_struct *thread;	/* a reference of ours */
 	const struct cred *cred;
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
@@ -243,6 +271,8 @@ struct bpfld_iso {
 	 * caller must not signal the thread any more (it may be running someone else's). */
 	bool finished;
 	struct completion done;
+	/* Completed by bpfld_iso_nearly_done() (and with `done`): see bpfld_iso_finish(). */
+	struct completion near;
 };
 
 struct bpfld_worker {
@@ -264,10 +294,57 @@ static struct {
 	.idle = LIST_HEAD_INIT(bpfld_pool.idle),
 };
 
+enum {
+	BPFLD_ISO_WAITING,	/* the caller is still reading the object */
+	BPFLD_ISO_GO,		/* fn and arg are set */
+	BPFLD_ISO_ABORT,	/* the caller failed before: no fn */
+};
+
 /* Idle threads kept: enough for one load per CPU, no more than 8. */
 static unsigned int bpfld_pool_max_idle(void)
 {
 	return clamp_t(unsigned int, num_online_cpus(), 1, 8);
+}
+
+static bool bpfld_task_on_cpu(struct task_struct *p)
+{
+#ifdef CONFIG_SMP
+	return READ_ONCE(p->on_cpu);
+#else
+	return false;
+#endif
+}
+
+/* Longest spin of bpfld_iso_await() and bpfld_beside_sync(): the plans of the
+ * benchmarks' CO-RE objects outlast the BPF_BTF_LOAD beside them by up to 2.5 ms under
+ * TCG (netif_receive_skb), a tenth of that on hardware, and the largest objects' reads
+ * take 0.6 ms there. */
+#define BPFLD_SPIN_NS (5 * NSEC_PER_MSEC)
+
+/*
+ * The thread is woken before its caller reads the object (bpfld_iso_begin()), so that
+ * the wake-up of an idle CPU (0.15-0.25 ms under TCG) overlaps the read. Wait for the
+ * job: spinning while the caller runs on another CPU and nothing else wants this one,
+ * as a mutex waiter spins on a running owner (asleep, the caller's publication would
+ * have to wake us: the same wake-up again), bounded in time; else asleep. Returns true
+ * if there is a job to run.
+ */
+static bool bpfld_iso_await(struct bpfld_iso *iso)
+{
+	u64 until = ktime_get_ns() + BPFLD_SPIN_NS;
+	int in;
+
+	while ((in = smp_load_acquire(&iso->input)) == BPFLD_ISO_WAITING) {
+		if (need_resched() || !bpfld_task_on_cpu(iso->caller) ||
+		    ktime_get_ns() >= until) {
+			/* The caller publishes (or aborts) once it has read the file. */
+			wait_for_completion_state(&iso->input_set, TASK_IDLE);
+			in = smp_load_acquire(&iso->input);
+			break;
+		}
+		cpu_relax();
+	}
+	return in == BPFLD_ISO_GO;
 }
 
 /* Run one load. Returns true if this thread may go back to the pool. */
@@ -281,7 +358,8 @@ static bool bpfld_iso_run(struct bpfld_iso *iso)
 	old_memcg = set_active_memcg(iso->memcg);
 	old_cred = override_creds(iso->cred);
 
-	iso->ret = iso->fn(iso->arg);
+	if (bpfld_iso_await(iso))
+		iso->ret = iso->fn(iso->arg);
 
 	revert_creds(old_cred);
 	set_active_memcg(old_memcg);
@@ -314,7 +392,7 @@ static int bpfld_worker_fn(void *data)
 	nofile->rlim_cur = nofile->rlim_max = INR_OPEN_MAX * 256;
 	task_unlock(current->group_leader);
 	/* Our own sighand too (kthreadd's children do not share it): let the caller's
-	 * SIGKILL (see bpfld_run_isolated) be fatal here, which is what the rest of the
+	 * SIGKILL (see bpfld_iso_finish) be fatal here, which is what the rest of the
 	 * kernel looks for to stop work early: the verifier and vmalloc() give up on a
 	 * fatal signal, and the OOM killer lets a dying task's allocations fail instead of
 	 * killing other tasks for them (out_of_memory(), task_will_free_mem()).
@@ -355,10 +433,12 @@ static int bpfld_worker_fn(void *data)
 			 * module code once its caller, who holds the module, is woken. */
 			put_task_struct(w->task);
 			kfree(w);
+			complete(&iso->near);
 			kthread_complete_and_exit(&iso->done, 0);
 		}
 		/* Back in the pool: from here on the module's exit stops this thread
 		 * (kthread_stop() waits for it to leave), so returning here is safe. */
+		complete(&iso->near);
 		complete(&iso->done);
 	}
 	__set_current_state(TASK_RUNNING);
@@ -422,49 +502,110 @@ void bpfld_pool_stop(void)
 	}
 }
 
-int bpfld_run_isolated(int (*fn)(void *arg), void *arg);
-int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
+/*
+ * Wake a loading thread for the caller, before the caller reads the object: the thread
+ * takes on the caller's credentials, memory cgroup and mm, then waits for its job
+ * (bpfld_iso_await()). NULL with *err set if no thread could be had. Every handle
+ * returned must be passed to bpfld_iso_finish().
+ */
+struct bpfld_iso *bpfld_iso_begin(int *err);
+struct bpfld_iso *bpfld_iso_begin(int *err)
 {
-	struct bpfld_iso iso = { .fn = fn, .arg = arg };
+	struct bpfld_iso *iso = kzalloc(sizeof(*iso), GFP_KERNEL);
 	struct task_struct *t;
+
+	if (!iso) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	init_completion(&iso->done);
+	init_completion(&iso->near);
+	init_completion(&iso->input_set);
+	iso->input = BPFLD_ISO_WAITING;
+	iso->caller = current;
+	iso->cred = get_current_cred();
+	iso->mm = get_task_mm(current);
+	iso->memcg = iso->mm ? get_mem_cgroup_from_mm(iso->mm) : NULL;
+
+	t = bpfld_pool_start(iso);
+	if (IS_ERR(t)) {
+		*err = PTR_ERR(t);
+		mem_cgroup_put(iso->memcg);
+		if (iso->mm)
+			mmput(iso->mm);
+		put_cred(iso->cred);
+		kfree(iso);
+		return NULL;
+	}
+	iso->thread = t;
+	return iso;
+}
+
+/*
+ * In the loading thread, `iso` being its job: what is left takes little time (the
+ * results are being taken out of its file table), so wake the caller now.
+ */
+void bpfld_iso_nearly_done(struct bpfld_iso *iso);
+void bpfld_iso_nearly_done(struct bpfld_iso *iso)
+{
+	complete(&iso->near);
+}
+
+/*
+ * Hand the thread of bpfld_iso_begin() its job, `fn(arg)`, and return `fn`'s result
+ * once it is done; with `fn` NULL, let the thread go without one (returns 0). Frees
+ * `iso`.
+ */
+int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg);
+int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
+{
 	int ret;
 
-	init_completion(&iso.done);
-	iso.cred = get_current_cred();
-	iso.mm = get_task_mm(current);
-	iso.memcg = iso.mm ? get_mem_cgroup_from_mm(iso.mm) : NULL;
+	iso->fn = fn;
+	iso->arg = arg;
+	smp_store_release(&iso->input, fn ? BPFLD_ISO_GO : BPFLD_ISO_ABORT);
+	complete(&iso->input_set);
 
-	t = bpfld_pool_start(&iso);
-	if (IS_ERR(t)) {
-		ret = PTR_ERR(t);
-	} else {
-		/* A dying caller (SIGKILL, or picked by the OOM killer while the thread
-		 * allocates a map's memory for it) passes the signal on, so the thread stops
-		 * where the kernel checks for one and unwinds; the allocation that ran the
-		 * system out of memory then fails instead of the OOM killer going on to every
-		 * other task (and panicking). Either way wait for the thread to finish: it
-		 * uses `iso` on this stack, our credentials and our mm. Once it is finished
-		 * with us it may be running another load: then it must not be signalled.
-		 */
-		if (wait_for_completion_killable(&iso.done)) {
-			spin_lock(&bpfld_pool.lock);
-			if (!iso.finished)
-				send_sig(SIGKILL, t, 1);
-			spin_unlock(&bpfld_pool.lock);
-			wait_for_completion(&iso.done);
-		}
-		put_task_struct(t);
-		ret = iso.ret;
+	/* Woken when the thread is nearly done (bpfld_iso_nearly_done()), so that this
+	 * wake-up (0.15-0.25 ms under TCG) overlaps what it still does; then spin for the
+	 * end while it runs and nothing else wants this CPU (bounded), as in
+	 * bpfld_iso_await(). A fatal signal ends the spin and is handled below. */
+	if (!wait_for_completion_killable(&iso->near)) {
+		u64 until = ktime_get_ns() + BPFLD_SPIN_NS;
+
+		while (!completion_done(&iso->done) && bpfld_task_on_cpu(iso->thread) &&
+		       !need_resched() && !fatal_signal_pending(current) &&
+		       ktime_get_ns() < until)
+			cpu_relax();
 	}
+
+	/* A dying caller (SIGKILL, or picked by the OOM killer while the thread allocates
+	 * a map's memory for it) passes the signal on, so the thread stops where the
+	 * kernel checks for one and unwinds; the allocation that ran the system out of
+	 * memory then fails instead of the OOM killer going on to every other task (and
+	 * panicking). Either way wait for the thread to finish: it uses `iso`, our
+	 * credentials and our mm. Once it is finished with us it may be running another
+	 * load: then it must not be signalled.
+	 */
+	if (wait_for_completion_killable(&iso->done)) {
+		spin_lock(&bpfld_pool.lock);
+		if (!iso->finished)
+			send_sig(SIGKILL, iso->thread, 1);
+		spin_unlock(&bpfld_pool.lock);
+		wait_for_completion(&iso->done);
+	}
+	put_task_struct(iso->thread);
+	ret = fn ? iso->ret : 0;
 	/* What the thread closed (failed loads, inner map templates, the BTF fd) was
 	 * queued for delayed fput, as kernel threads do: release it now, so that when the
 	 * ioctl returns every object bpfld created and did not hand out is gone.
 	 */
 	flush_delayed_fput();
-	mem_cgroup_put(iso.memcg);
-	if (iso.mm)
-		mmput(iso.mm);
-	put_cred(iso.cred);
+	mem_cgroup_put(iso->memcg);
+	if (iso->mm)
+		mmput(iso->mm);
+	put_cred(iso->cred);
+	kfree(iso);
 	return ret;
 }
 
@@ -476,33 +617,70 @@ int bpfld_run_isolated(int (*fn)(void *arg), void *arg)
  * the plan. The caller must call bpfld_beside_wait() before what `arg` points to goes
  * away, and before it returns to whoever holds the module. With one CPU online, or
  * without memory for the work item, the handle is NULL and bpfld_beside_start() runs
- * `fn` right away in the caller (bpfld_beside_try_start() leaves that to the caller).
+ * `fn` right away in the caller.
+ *
+ * The plan's work is queued before the object is parsed (bpfld_beside_prepare()), so
+ * that its worker's wake-up (0.11-0.15 ms under TCG) overlaps the parse; it is given
+ * its function and argument once the object exists (bpfld_beside_open()).
  */
 struct bpfld_beside {
 	struct work_struct work;
+	/* Set by bpfld_beside_open(), published by `gate`. */
 	void (*fn)(void *arg);
 	void *arg;
+	int gate;			/* BPFLD_GATE_* */
+	struct completion opened;
+	struct task_struct *owner;	/* who queued the work; waits for it */
 	int state;	/* BPFLD_BESIDE_*, for bpfld_beside_sync() */
 };
 
 enum {
 	BPFLD_BESIDE_QUEUED,
 	BPFLD_BESIDE_RUNNING,
-	BPFLD_BESIDE_DONE,	/* fn returned: it no longer touches arg */
+	BPFLD_BESIDE_DONE,	/* fn returned (or was not given): it no longer touches arg */
 };
+
+enum {
+	BPFLD_GATE_SHUT,	/* fn not given yet */
+	BPFLD_GATE_OPEN,	/* fn and arg are set */
+	BPFLD_GATE_CANCELLED,	/* no fn after all */
+};
+
+/* Wait for bpfld_beside_open(): spinning while the owner runs and nothing else wants
+ * this CPU, as bpfld_iso_await() waits for the loading thread's caller; else asleep.
+ * Returns true if there is a function to run. */
+static bool bpfld_beside_await(struct bpfld_beside *b)
+{
+	u64 until = ktime_get_ns() + BPFLD_SPIN_NS;
+	int gate;
+
+	while ((gate = smp_load_acquire(&b->gate)) == BPFLD_GATE_SHUT) {
+		if (need_resched() || !bpfld_task_on_cpu(b->owner) ||
+		    ktime_get_ns() >= until) {
+			wait_for_completion_state(&b->opened, TASK_IDLE);
+			gate = smp_load_acquire(&b->gate);
+			break;
+		}
+		cpu_relax();
+	}
+	return gate == BPFLD_GATE_OPEN;
+}
 
 static void bpfld_beside_fn(struct work_struct *work)
 {
 	struct bpfld_beside *b = container_of(work, struct bpfld_beside, work);
 
-	WRITE_ONCE(b->state, BPFLD_BESIDE_RUNNING);
-	b->fn(b->arg);
+	if (bpfld_beside_await(b)) {
+		WRITE_ONCE(b->state, BPFLD_BESIDE_RUNNING);
+		b->fn(b->arg);
+	}
 	smp_store_release(&b->state, BPFLD_BESIDE_DONE);
 }
 
-/* As bpfld_beside_start(), but NULL without running fn where that would run it here. */
-void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg);
-void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg)
+/* Queue work on another CPU whose function bpfld_beside_open() gives later; NULL where
+ * there is no other CPU online or no memory. */
+void *bpfld_beside_prepare(void);
+void *bpfld_beside_prepare(void)
 {
 	struct bpfld_beside *b = NULL;
 	unsigned int cpu;
@@ -517,27 +695,39 @@ void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg)
 	if (!b)
 		return NULL;
 	INIT_WORK(&b->work, bpfld_beside_fn);
+	b->fn = NULL;
+	b->arg = NULL;
+	b->gate = BPFLD_GATE_SHUT;
+	init_completion(&b->opened);
+	b->owner = current;
+	b->state = BPFLD_BESIDE_QUEUED;
+	queue_work_on(cpu, bpfld_wq, &b->work);
+	return b;
+}
+
+/* Give the work of bpfld_beside_prepare() its function, or (fn NULL) none. Once. */
+void bpfld_beside_open(void *handle, void (*fn)(void *arg), void *arg);
+void bpfld_beside_open(void *handle, void (*fn)(void *arg), void *arg)
+{
+	struct bpfld_beside *b = handle;
+
 	b->fn = fn;
 	b->arg = arg;
-	b->state = BPFLD_BESIDE_QUEUED;
-	queue_work_on(cpu, system_wq, &b->work);
-	return b;
+	smp_store_release(&b->gate, fn ? BPFLD_GATE_OPEN : BPFLD_GATE_CANCELLED);
+	complete(&b->opened);
 }
 
 void *bpfld_beside_start(void (*fn)(void *arg), void *arg);
 void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
 {
-	void *b = bpfld_beside_try_start(fn, arg);
+	void *b = bpfld_beside_prepare();
 
-	if (!b)
+	if (b)
+		bpfld_beside_open(b, fn, arg);
+	else
 		fn(arg);
 	return b;
 }
-
-/* Longest spin of bpfld_beside_sync(): the plans of the benchmarks' CO-RE objects
- * outlast the BPF_BTF_LOAD beside them by up to 2.5 ms under TCG (netif_receive_skb),
- * a tenth of that on hardware. */
-#define BPFLD_BESIDE_SPIN_NS (5 * NSEC_PER_MSEC)
 
 /*
  * Wait until the work's function has returned: what `arg` points to may then go, and
@@ -557,7 +747,7 @@ void bpfld_beside_sync(void *handle)
 
 	if (!b)
 		return;
-	until = ktime_get_ns() + BPFLD_BESIDE_SPIN_NS;
+	until = ktime_get_ns() + BPFLD_SPIN_NS;
 	while (READ_ONCE(b->state) == BPFLD_BESIDE_RUNNING && !need_resched() &&
 	       ktime_get_ns() < until)
 		cpu_relax();
@@ -572,13 +762,15 @@ void bpfld_beside_wait(void *handle)
 
 	if (!b)
 		return;
+	if (READ_ONCE(b->gate) == BPFLD_GATE_SHUT)
+		bpfld_beside_open(b, NULL, NULL);
 	/* Uninterruptible, as the work reads the caller's plan: bounded by one hash. */
 	flush_work(&b->work);
 	kfree(b);
 }
 
 /* The caller is dying; in the loading thread, it passed its SIGKILL on (see
- * bpfld_run_isolated).
+ * bpfld_iso_finish()).
  */
 bool bpfld_fatal_signal_pending(void);
 bool bpfld_fatal_signal_pending(void)

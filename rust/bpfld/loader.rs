@@ -10,7 +10,7 @@
 //!    whole, in one call. Nothing else is read from the file.
 //! 3. Parse and plan with `bpfld_core` (vmlinux BTF only if the object needs it).
 //! 4. Execute the plan in a kernel thread (from a pool) that impersonates the caller
-//!    but owns a file table no user task can touch (see `bpfld_run_isolated` in
+//!    but owns a file table no user task can touch (see `bpfld_iso_begin` in
 //!    helpers.c); the created objects come back as file references.
 //! 5. Reserve fds in the caller, copy the results out, and only then install the fds:
 //!    a failure at any step releases everything and leaves the caller's table as it was.
@@ -340,6 +340,8 @@ fn load_verified(
             ),
         ));
     }
+    // The loading thread is woken first: its wake-up overlaps the read.
+    let iso = Isolated::begin()?;
     let data = read_once(&f, size)?;
     drop(f);
     ph.read = now();
@@ -375,16 +377,16 @@ fn load_verified(
         fail: None,
         // The thread adds its own.
         ph,
+        iso: core::ptr::null_mut(),
     };
-    // SAFETY: `job` outlives the call: bpfld_run_isolated waits for the thread to finish.
-    let ret = unsafe { ffi::bpfld_run_isolated(run_job, (&mut job as *mut Job<'_>).cast()) };
+    iso.run(&mut job);
     job.ph.back = now();
     // With log_phases, a failed load is logged here, a loaded one once time_ns is
     // taken: the printk (0.13-0.15 ms under TCG) is no part of the load.
     let (ph, cmds, bpf_ns) = (job.ph, job.bpf.cmds, job.bpf.ns);
     // SAFETY: reads a bool module parameter.
     let log_phases = unsafe { ffi::bpfld_log_phases() };
-    if log_phases && (job.fail.is_some() || ret != 0) {
+    if log_phases && job.fail.is_some() {
         ph.log(full, bpf_ns, &cmds);
     }
     req.receipt = job.receipt;
@@ -395,16 +397,13 @@ fn load_verified(
         req.maps_cnt = m;
     }
     // SAFETY: reads the current task's pending signals.
-    if (job.fail.is_some() || ret != 0) && unsafe { ffi::bpfld_fatal_signal_pending() } {
-        // The thread stopped because we passed our SIGKILL on (see helpers.c), or was
-        // not started because of it: say so rather than what the interruption broke.
+    if job.fail.is_some() && unsafe { ffi::bpfld_fatal_signal_pending() } {
+        // The thread stopped because we passed our SIGKILL on (see helpers.c): say so
+        // rather than what the interruption broke.
         return Err(fail(4, format_args!("interrupted: the caller was killed")));
     }
     if let Some(f) = job.fail.take() {
         return Err(f);
-    }
-    if ret != 0 {
-        return Err(fail(-ret, format_args!("loading thread failed to start")));
     }
     let progs = core::mem::take(&mut job.progs);
     let maps = core::mem::take(&mut job.maps);
@@ -470,6 +469,8 @@ struct Job<'d> {
     fail: Option<Fail>,
     /// The load's timestamps: the caller's, then the loading thread's.
     ph: Phases,
+    /// The handle of the loading thread's job (`Isolated::run` sets it).
+    iso: *mut c_void,
 }
 
 /// `ktime_get_ns()`.
@@ -563,7 +564,41 @@ impl Phases {
     }
 }
 
-/// Trampoline called by `bpfld_run_isolated` in the loading thread.
+/// A loading thread woken for this load (`bpfld_iso_begin`), waiting for its job: let
+/// go without one when dropped.
+struct Isolated(*mut c_void);
+
+impl Isolated {
+    fn begin() -> core::result::Result<Self, Fail> {
+        let mut err: c_int = 0;
+        // SAFETY: `err` is written only when NULL is returned.
+        let iso = unsafe { ffi::bpfld_iso_begin(&mut err) };
+        if iso.is_null() {
+            return Err(fail(-err, format_args!("loading thread failed to start")));
+        }
+        Ok(Self(iso))
+    }
+
+    /// Run `job` in the thread (`run_job`, which reports in `job`) and wait for it.
+    fn run(mut self, job: &mut Job<'_>) {
+        let iso = core::mem::replace(&mut self.0, core::ptr::null_mut());
+        job.iso = iso;
+        // SAFETY: `iso` came from bpfld_iso_begin and is finished once (`self.0` is
+        // cleared); `job` outlives the call, which waits for the thread to finish.
+        unsafe { ffi::bpfld_iso_finish(iso, Some(run_job), (job as *mut Job<'_>).cast()) };
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: as in `run`; without a function the thread only lets go.
+            unsafe { ffi::bpfld_iso_finish(self.0, None, core::ptr::null_mut()) };
+        }
+    }
+}
+
+/// Trampoline called by `bpfld_iso_finish` in the loading thread.
 extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Job` passed by `load_verified`, which waits for us.
     let job = unsafe { &mut *arg.cast::<Job<'_>>() };
@@ -571,17 +606,21 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // (object parser, CO-RE) do not stack (see scripts/stack-depth).
     job.ph.thread = now();
     let mut alloc = KAlloc::default();
-    let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
+    // The plan's work, queued by the parse for an object with enough BTF.
+    let mut early = Beside(core::ptr::null_mut());
+    let res = parse(job.data, job.obj_name, &mut alloc, &mut early).and_then(|obj| {
         job.ph.parsed = now();
         // The plan is made beside this thread while it loads the object's BTF, which
         // needs nothing of the plan. The object's BTF is checked in full beside the
         // commands (the parse checked its structure only); where the plan fails, a
         // fault of the BTF is what a full parse would have reported first.
-        let (plan, btf, _planned) = plan_and_load_btf(job, &obj, &mut alloc).map_err(|f| {
-            obj.check_deferred_btf(&mut alloc)
-                .err()
-                .map_or(f, core_fail)
-        })?;
+        let early = core::mem::replace(&mut early, Beside(core::ptr::null_mut()));
+        let (plan, btf, _planned) =
+            plan_and_load_btf(job, &obj, early, &mut alloc).map_err(|f| {
+                obj.check_deferred_btf(&mut alloc)
+                    .err()
+                    .map_or(f, core_fail)
+            })?;
         job.ph.planned = now();
         job.ph.ahead_ns = job.bpf.ns;
         // The receipt is hashed beside this thread while it issues the commands, which
@@ -648,16 +687,24 @@ struct ReceiptWork<'p, 'o, 'a> {
     out: [u8; 32],
 }
 
-/// Waits for the work `bpfld_beside_start` queued when dropped.
+/// Waits for the work `bpfld_beside_start` or `bpfld_beside_prepare` queued when
+/// dropped (cancelling the latter's if it was never opened).
 struct Beside(*mut c_void);
 
 impl Beside {
+    /// Work on another CPU, given its function later by `open` (NULL: none, one CPU
+    /// online or no memory).
+    fn prepare() -> Self {
+        // SAFETY: no arguments; the handle is waited for by our drop.
+        Self(unsafe { ffi::bpfld_beside_prepare() })
+    }
+
     /// Wait until the work's function has returned: what it was handed may then be
     /// read, or go. Spins while the function runs on another CPU (see
     /// `bpfld_beside_sync`), so that its end needs no wake-up here; the drop, later,
     /// waits for the work item itself, which is done by then.
     fn sync(&self) {
-        // SAFETY: the handle came from bpfld_beside_try_start (or is NULL) and has not
+        // SAFETY: the handle came from bpfld_beside_prepare (or is NULL) and has not
         // been waited for (`self` is alive).
         unsafe { ffi::bpfld_beside_sync(self.0) };
     }
@@ -665,7 +712,8 @@ impl Beside {
 
 impl Drop for Beside {
     fn drop(&mut self) {
-        // SAFETY: the handle came from bpfld_beside_start and is waited for once.
+        // SAFETY: the handle came from bpfld_beside_start or bpfld_beside_prepare (or
+        // is NULL) and is waited for once.
         unsafe { ffi::bpfld_beside_wait(self.0) };
     }
 }
@@ -688,12 +736,15 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
     w.out = w.plan.compute_receipt();
 }
 
-/// Parse into the heap, keeping the parser's frames off the planner's.
+/// Parse into the heap, keeping the parser's frames off the planner's. For an object
+/// with at least `BESIDE_MIN_BYTES` of BTF, queue the plan's work on another CPU into
+/// `early` first (`Beside::prepare`): its worker wakes while the object is parsed.
 #[inline(never)]
 fn parse<'d>(
     data: Image<'d>,
     name: &'d str,
     alloc: &mut KAlloc,
+    early: &mut Beside,
 ) -> core::result::Result<KBox<Object<'d, KAlloc>>, Fail> {
     // The box first, and the parse's result moved straight into it: this frame is
     // on the deepest call chain of a load (scripts/stack-depth), and an object held
@@ -701,6 +752,7 @@ fn parse<'d>(
     let slot = KBox::<Object<'d, KAlloc>>::new_uninit(GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
+    *early = plan_work_for(&elf);
     // The BTF is checked in full beside the commands (run_job).
     let opts = ParseOptions {
         defer_btf_checks: true,
@@ -708,6 +760,18 @@ fn parse<'d>(
     match Object::parse_with(elf, name, &opts, alloc) {
         Ok(obj) => Ok(KBox::write(slot, obj)),
         Err(e) => Err(core_fail(e)),
+    }
+}
+
+/// The plan's work on another CPU (`Beside::prepare`), for an object with at least
+/// `BESIDE_MIN_BYTES` of BTF; else none. Apart from `parse`, whose frame is on the
+/// deepest call chain of a load.
+#[inline(never)]
+fn plan_work_for(elf: &Elf<'_, KAlloc>) -> Beside {
+    if elf.section_by_name(".BTF").map_or(0, |s| s.size()) >= BESIDE_MIN_BYTES as u64 {
+        Beside::prepare()
+    } else {
+        Beside(core::ptr::null_mut())
     }
 }
 
@@ -720,7 +784,7 @@ struct PlanWork<'o, 'a, 'v> {
     bytes: usize,
 }
 
-/// Run by `bpfld_beside_try_start` on a workqueue.
+/// Run on a workqueue, given by `bpfld_beside_open`.
 extern "C" fn plan_beside(arg: *mut c_void) {
     // SAFETY: `arg` is the `PlanWork` of plan_and_load_btf, which waits for us before
     // it is used or dropped; the object and the vmlinux index are only read, by us and
@@ -740,6 +804,7 @@ extern "C" fn plan_beside(arg: *mut c_void) {
 fn plan_and_load_btf<'o, 'a>(
     job: &mut Job<'_>,
     obj: &'o Object<'a, KAlloc>,
+    early: Beside,
     alloc: &mut KAlloc,
 ) -> core::result::Result<(KBox<Plan<'o, 'a, KAlloc>>, exec::BtfLoad, Beside), Fail> {
     // Here, not beside: building the index (the first CO-RE load) takes long, and its
@@ -759,15 +824,8 @@ fn plan_and_load_btf<'o, 'a>(
         bytes: 0,
     };
     let arg: *mut PlanWork<'_, '_, '_> = &mut work;
-    let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
-    let beside = if btf_bytes >= BESIDE_MIN_BYTES {
-        // SAFETY: `work` stays in place and alive, untouched by this thread, until
-        // `beside.sync()` below, or the drop of `beside` on a way out before it, both
-        // of which wait for `plan_beside` to return.
-        Beside(unsafe { ffi::bpfld_beside_try_start(plan_beside, arg.cast()) })
-    } else {
-        Beside(core::ptr::null_mut())
-    };
+    // Declared after `work`, so dropped before it on every way out.
+    let beside = early;
     if beside.0.is_null() {
         // Not beside (little or no BTF, one CPU, no memory for the work item): the
         // plan first, then the BTF of a plan that stands, in this thread.
@@ -775,6 +833,10 @@ fn plan_and_load_btf<'o, 'a>(
         let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
         return Ok((plan, btf, beside));
     }
+    // SAFETY: the handle came from bpfld_beside_prepare and is opened once; `work`
+    // stays in place and alive, untouched by this thread, until `beside.sync()` below
+    // (or the drop of `beside`), which waits for `plan_beside` to return.
+    unsafe { ffi::bpfld_beside_open(beside.0, Some(plan_beside), arg.cast()) };
     let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
     beside.sync();
     job.mem = job.mem.saturating_add(work.bytes as u64);
@@ -950,6 +1012,9 @@ fn run_plan(
     };
     let res = exec::execute_with_btf(plan, btf, alloc, &mut job.bpf, &mut map_fds, &mut prog_fds);
     job.ph.executed = now();
+    // What is left is short: the caller's wake-up overlaps it.
+    // SAFETY: `job.iso` is this thread's job, which is running.
+    unsafe { ffi::bpfld_iso_nearly_done(job.iso) };
     res.map_err(core_fail)?;
 
     // Move every object out of this thread's table. From here on failure must close
