@@ -81,21 +81,17 @@ extern "C" {
         f: extern "C" fn(*mut c_void),
         arg: *mut c_void,
     ) -> *mut c_void;
-    /// Queue work on another CPU whose function `bpfld_beside_open` gives later (its
-    /// worker waits for it); NULL with one CPU online or no memory.
-    pub(crate) fn bpfld_beside_prepare() -> *mut c_void;
-    /// Give the work of `bpfld_beside_prepare` its function, or none; at most once.
-    pub(crate) fn bpfld_beside_open(
-        handle: *mut c_void,
-        f: Option<extern "C" fn(*mut c_void)>,
+    /// As `bpfld_beside_start`, but where that would run `f` in the caller it does
+    /// nothing and returns NULL.
+    pub(crate) fn bpfld_beside_try_start(
+        f: extern "C" fn(arg: *mut c_void),
         arg: *mut c_void,
-    );
+    ) -> *mut c_void;
     /// Wait (uninterruptibly; spinning while it runs on another CPU, for at most 5 ms)
     /// until the function of the work `bpfld_beside_start` queued has returned, after
     /// which what it was handed may be read or go; `bpfld_beside_wait` must follow.
     pub(crate) fn bpfld_beside_sync(handle: *mut c_void);
-    /// Wait for the work `bpfld_beside_start` or `bpfld_beside_prepare` queued
-    /// (uninterruptibly; a work never opened is cancelled first) and free it.
+    /// Wait for the work `bpfld_beside_start` queued (uninterruptibly) and free it.
     pub(crate) fn bpfld_beside_wait(handle: *mut c_void);
     /// Module exit: stop the idle loading threads (no load can be running).
     pub(crate) fn bpfld_pool_stop();

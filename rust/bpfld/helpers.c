@@ -49,9 +49,9 @@ static struct miscdevice bpfld_misc = {
 	.mode = 0600,
 };
 
-/* The work beside the loading thread (bpfld_beside_prepare()): CPU-bound, and it may
- * spin while it waits for the parsed object, so it does not take part in the
- * workqueue's concurrency management, where it would hold up other work on its CPU. */
+/* The work beside the loading thread (bpfld_beside_start()): CPU-bound for up to a few
+ * milliseconds (a plan, a hash), so it does not take part in the workqueue's
+ * concurrency management, where it would hold up other work queued on its CPU. */
 static struct workqueue_struct *bpfld_wq;
 
 /* Module init: the workqueue, then the device (after which loads may come). */
@@ -315,10 +315,10 @@ static bool bpfld_task_on_cpu(struct task_struct *p)
 #endif
 }
 
-/* Longest spin of bpfld_iso_await() and bpfld_beside_sync(): the plans of the
- * benchmarks' CO-RE objects outlast the BPF_BTF_LOAD beside them by up to 2.5 ms under
- * TCG (netif_receive_skb), a tenth of that on hardware, and the largest objects' reads
- * take 0.6 ms there. */
+/* Longest spin of bpfld_iso_await(), bpfld_iso_finish() and bpfld_beside_sync(): the
+ * plans of the benchmarks' CO-RE objects outlast the BPF_BTF_LOAD beside them by up to
+ * 2.5 ms under TCG (netif_receive_skb), a tenth of that on hardware, and the largest
+ * objects' reads take 0.6 ms there. */
 #define BPFLD_SPIN_NS (5 * NSEC_PER_MSEC)
 
 /*
@@ -617,70 +617,33 @@ int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
  * the plan. The caller must call bpfld_beside_wait() before what `arg` points to goes
  * away, and before it returns to whoever holds the module. With one CPU online, or
  * without memory for the work item, the handle is NULL and bpfld_beside_start() runs
- * `fn` right away in the caller.
- *
- * The plan's work is queued before the object is parsed (bpfld_beside_prepare()), so
- * that its worker's wake-up (0.11-0.15 ms under TCG) overlaps the parse; it is given
- * its function and argument once the object exists (bpfld_beside_open()).
+ * `fn` right away in the caller (bpfld_beside_try_start() leaves that to the caller).
  */
 struct bpfld_beside {
 	struct work_struct work;
-	/* Set by bpfld_beside_open(), published by `gate`. */
 	void (*fn)(void *arg);
 	void *arg;
-	int gate;			/* BPFLD_GATE_* */
-	struct completion opened;
-	struct task_struct *owner;	/* who queued the work; waits for it */
 	int state;	/* BPFLD_BESIDE_*, for bpfld_beside_sync() */
 };
 
 enum {
 	BPFLD_BESIDE_QUEUED,
 	BPFLD_BESIDE_RUNNING,
-	BPFLD_BESIDE_DONE,	/* fn returned (or was not given): it no longer touches arg */
+	BPFLD_BESIDE_DONE,	/* fn returned: it no longer touches arg */
 };
-
-enum {
-	BPFLD_GATE_SHUT,	/* fn not given yet */
-	BPFLD_GATE_OPEN,	/* fn and arg are set */
-	BPFLD_GATE_CANCELLED,	/* no fn after all */
-};
-
-/* Wait for bpfld_beside_open(): spinning while the owner runs and nothing else wants
- * this CPU, as bpfld_iso_await() waits for the loading thread's caller; else asleep.
- * Returns true if there is a function to run. */
-static bool bpfld_beside_await(struct bpfld_beside *b)
-{
-	u64 until = ktime_get_ns() + BPFLD_SPIN_NS;
-	int gate;
-
-	while ((gate = smp_load_acquire(&b->gate)) == BPFLD_GATE_SHUT) {
-		if (need_resched() || !bpfld_task_on_cpu(b->owner) ||
-		    ktime_get_ns() >= until) {
-			wait_for_completion_state(&b->opened, TASK_IDLE);
-			gate = smp_load_acquire(&b->gate);
-			break;
-		}
-		cpu_relax();
-	}
-	return gate == BPFLD_GATE_OPEN;
-}
 
 static void bpfld_beside_fn(struct work_struct *work)
 {
 	struct bpfld_beside *b = container_of(work, struct bpfld_beside, work);
 
-	if (bpfld_beside_await(b)) {
-		WRITE_ONCE(b->state, BPFLD_BESIDE_RUNNING);
-		b->fn(b->arg);
-	}
+	WRITE_ONCE(b->state, BPFLD_BESIDE_RUNNING);
+	b->fn(b->arg);
 	smp_store_release(&b->state, BPFLD_BESIDE_DONE);
 }
 
-/* Queue work on another CPU whose function bpfld_beside_open() gives later; NULL where
- * there is no other CPU online or no memory. */
-void *bpfld_beside_prepare(void);
-void *bpfld_beside_prepare(void)
+/* As bpfld_beside_start(), but NULL without running fn where that would run it here. */
+void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg);
+void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg)
 {
 	struct bpfld_beside *b = NULL;
 	unsigned int cpu;
@@ -695,36 +658,19 @@ void *bpfld_beside_prepare(void)
 	if (!b)
 		return NULL;
 	INIT_WORK(&b->work, bpfld_beside_fn);
-	b->fn = NULL;
-	b->arg = NULL;
-	b->gate = BPFLD_GATE_SHUT;
-	init_completion(&b->opened);
-	b->owner = current;
+	b->fn = fn;
+	b->arg = arg;
 	b->state = BPFLD_BESIDE_QUEUED;
 	queue_work_on(cpu, bpfld_wq, &b->work);
 	return b;
 }
 
-/* Give the work of bpfld_beside_prepare() its function, or (fn NULL) none. Once. */
-void bpfld_beside_open(void *handle, void (*fn)(void *arg), void *arg);
-void bpfld_beside_open(void *handle, void (*fn)(void *arg), void *arg)
-{
-	struct bpfld_beside *b = handle;
-
-	b->fn = fn;
-	b->arg = arg;
-	smp_store_release(&b->gate, fn ? BPFLD_GATE_OPEN : BPFLD_GATE_CANCELLED);
-	complete(&b->opened);
-}
-
 void *bpfld_beside_start(void (*fn)(void *arg), void *arg);
 void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
 {
-	void *b = bpfld_beside_prepare();
+	void *b = bpfld_beside_try_start(fn, arg);
 
-	if (b)
-		bpfld_beside_open(b, fn, arg);
-	else
+	if (!b)
 		fn(arg);
 	return b;
 }
@@ -762,8 +708,6 @@ void bpfld_beside_wait(void *handle)
 
 	if (!b)
 		return;
-	if (READ_ONCE(b->gate) == BPFLD_GATE_SHUT)
-		bpfld_beside_open(b, NULL, NULL);
 	/* Uninterruptible, as the work reads the caller's plan: bounded by one hash. */
 	flush_work(&b->work);
 	kfree(b);

@@ -27,7 +27,6 @@ use crate::vmlinux::{BuiltConfig, ExportedSymbols, Vmlinux};
 use crate::State;
 use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
-use bpfld_core::insn::Insn;
 use bpfld_core::limits;
 use bpfld_core::object::{MapKind, Object, ParseOptions};
 use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan};
@@ -606,21 +605,17 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // (object parser, CO-RE) do not stack (see scripts/stack-depth).
     job.ph.thread = now();
     let mut alloc = KAlloc::default();
-    // The plan's work, queued by the parse for an object with enough BTF.
-    let mut early = Beside(core::ptr::null_mut());
-    let res = parse(job.data, job.obj_name, &mut alloc, &mut early).and_then(|obj| {
+    let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
         job.ph.parsed = now();
         // The plan is made beside this thread while it loads the object's BTF, which
         // needs nothing of the plan. The object's BTF is checked in full beside the
         // commands (the parse checked its structure only); where the plan fails, a
         // fault of the BTF is what a full parse would have reported first.
-        let early = core::mem::replace(&mut early, Beside(core::ptr::null_mut()));
-        let (plan, btf, _planned) =
-            plan_and_load_btf(job, &obj, early, &mut alloc).map_err(|f| {
-                obj.check_deferred_btf(&mut alloc)
-                    .err()
-                    .map_or(f, core_fail)
-            })?;
+        let (plan, btf, _planned) = plan_and_load_btf(job, &obj, &mut alloc).map_err(|f| {
+            obj.check_deferred_btf(&mut alloc)
+                .err()
+                .map_or(f, core_fail)
+        })?;
         job.ph.planned = now();
         job.ph.ahead_ns = job.bpf.ns;
         // The receipt is hashed beside this thread while it issues the commands, which
@@ -635,16 +630,10 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             out: [0; 32],
         };
         let arg: *mut ReceiptWork<'_, '_, '_> = &mut work;
-        let hashed = obj
-            .btf
-            .as_ref()
-            .map_or(0, |b| b.data().len())
-            .saturating_add(
-                plan.insns
-                    .len()
-                    .saturating_mul(core::mem::size_of::<Insn>()),
-            );
-        let beside = Beside(if hashed >= BESIDE_MIN_BYTES {
+        // Beside whenever a program is loaded: each PROG_LOAD outlasts the hash of a
+        // small object and the wake-up of the CPU it runs on (0.1-0.25 ms under TCG),
+        // which this thread does not wait for.
+        let beside = Beside(if !plan.progs.is_empty() {
             // SAFETY: `work` stays in place and alive, untouched by this thread, until
             // `beside` is dropped, which waits for `hash_receipt` to finish with it.
             unsafe { ffi::bpfld_beside_start(hash_receipt, arg.cast()) }
@@ -670,9 +659,8 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     0
 }
 
-/// Below this many bytes of BTF and instructions the receipt is hashed in the loading
-/// thread, and below this many bytes of BTF the plan is made there before the BTF is
-/// loaded: handing work to another CPU (a wake-up there, a wait here: 0.2-0.5 ms under
+/// Below this many bytes of BTF the plan is made in the loading thread before the BTF
+/// is loaded: handing it to another CPU (a wake-up there, a wait here: 0.2-0.5 ms under
 /// TCG) would cost more than it saves (`BPF_BTF_LOAD` of 1.5-6 KiB of BTF takes 0.3-0.6
 /// ms there, of 28-37 KiB 1.0-2.2 ms).
 const BESIDE_MIN_BYTES: usize = 16 * 1024;
@@ -687,24 +675,17 @@ struct ReceiptWork<'p, 'o, 'a> {
     out: [u8; 32],
 }
 
-/// Waits for the work `bpfld_beside_start` or `bpfld_beside_prepare` queued when
-/// dropped (cancelling the latter's if it was never opened).
+/// Waits for the work `bpfld_beside_start` or `bpfld_beside_try_start` queued when
+/// dropped.
 struct Beside(*mut c_void);
 
 impl Beside {
-    /// Work on another CPU, given its function later by `open` (NULL: none, one CPU
-    /// online or no memory).
-    fn prepare() -> Self {
-        // SAFETY: no arguments; the handle is waited for by our drop.
-        Self(unsafe { ffi::bpfld_beside_prepare() })
-    }
-
     /// Wait until the work's function has returned: what it was handed may then be
     /// read, or go. Spins while the function runs on another CPU (see
     /// `bpfld_beside_sync`), so that its end needs no wake-up here; the drop, later,
     /// waits for the work item itself, which is done by then.
     fn sync(&self) {
-        // SAFETY: the handle came from bpfld_beside_prepare (or is NULL) and has not
+        // SAFETY: the handle came from bpfld_beside_try_start (or is NULL) and has not
         // been waited for (`self` is alive).
         unsafe { ffi::bpfld_beside_sync(self.0) };
     }
@@ -712,8 +693,8 @@ impl Beside {
 
 impl Drop for Beside {
     fn drop(&mut self) {
-        // SAFETY: the handle came from bpfld_beside_start or bpfld_beside_prepare (or
-        // is NULL) and is waited for once.
+        // SAFETY: the handle came from bpfld_beside_start or bpfld_beside_try_start
+        // (or is NULL) and is waited for once.
         unsafe { ffi::bpfld_beside_wait(self.0) };
     }
 }
@@ -736,15 +717,12 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
     w.out = w.plan.compute_receipt();
 }
 
-/// Parse into the heap, keeping the parser's frames off the planner's. For an object
-/// with at least `BESIDE_MIN_BYTES` of BTF, queue the plan's work on another CPU into
-/// `early` first (`Beside::prepare`): its worker wakes while the object is parsed.
+/// Parse into the heap, keeping the parser's frames off the planner's.
 #[inline(never)]
 fn parse<'d>(
     data: Image<'d>,
     name: &'d str,
     alloc: &mut KAlloc,
-    early: &mut Beside,
 ) -> core::result::Result<KBox<Object<'d, KAlloc>>, Fail> {
     // The box first, and the parse's result moved straight into it: this frame is
     // on the deepest call chain of a load (scripts/stack-depth), and an object held
@@ -752,7 +730,6 @@ fn parse<'d>(
     let slot = KBox::<Object<'d, KAlloc>>::new_uninit(GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
-    *early = plan_work_for(&elf);
     // The BTF is checked in full beside the commands (run_job).
     let opts = ParseOptions {
         defer_btf_checks: true,
@@ -760,18 +737,6 @@ fn parse<'d>(
     match Object::parse_with(elf, name, &opts, alloc) {
         Ok(obj) => Ok(KBox::write(slot, obj)),
         Err(e) => Err(core_fail(e)),
-    }
-}
-
-/// The plan's work on another CPU (`Beside::prepare`), for an object with at least
-/// `BESIDE_MIN_BYTES` of BTF; else none. Apart from `parse`, whose frame is on the
-/// deepest call chain of a load.
-#[inline(never)]
-fn plan_work_for(elf: &Elf<'_, KAlloc>) -> Beside {
-    if elf.section_by_name(".BTF").map_or(0, |s| s.size()) >= BESIDE_MIN_BYTES as u64 {
-        Beside::prepare()
-    } else {
-        Beside(core::ptr::null_mut())
     }
 }
 
@@ -784,7 +749,7 @@ struct PlanWork<'o, 'a, 'v> {
     bytes: usize,
 }
 
-/// Run on a workqueue, given by `bpfld_beside_open`.
+/// Run by `bpfld_beside_try_start` on a workqueue.
 extern "C" fn plan_beside(arg: *mut c_void) {
     // SAFETY: `arg` is the `PlanWork` of plan_and_load_btf, which waits for us before
     // it is used or dropped; the object and the vmlinux index are only read, by us and
@@ -804,7 +769,6 @@ extern "C" fn plan_beside(arg: *mut c_void) {
 fn plan_and_load_btf<'o, 'a>(
     job: &mut Job<'_>,
     obj: &'o Object<'a, KAlloc>,
-    early: Beside,
     alloc: &mut KAlloc,
 ) -> core::result::Result<(KBox<Plan<'o, 'a, KAlloc>>, exec::BtfLoad, Beside), Fail> {
     // Here, not beside: building the index (the first CO-RE load) takes long, and its
@@ -824,8 +788,15 @@ fn plan_and_load_btf<'o, 'a>(
         bytes: 0,
     };
     let arg: *mut PlanWork<'_, '_, '_> = &mut work;
-    // Declared after `work`, so dropped before it on every way out.
-    let beside = early;
+    let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
+    let beside = if btf_bytes >= BESIDE_MIN_BYTES {
+        // SAFETY: `work` stays in place and alive, untouched by this thread, until
+        // `beside.sync()` below, or the drop of `beside` on a way out before it, both
+        // of which wait for `plan_beside` to return.
+        Beside(unsafe { ffi::bpfld_beside_try_start(plan_beside, arg.cast()) })
+    } else {
+        Beside(core::ptr::null_mut())
+    };
     if beside.0.is_null() {
         // Not beside (little or no BTF, one CPU, no memory for the work item): the
         // plan first, then the BTF of a plan that stands, in this thread.
@@ -833,10 +804,6 @@ fn plan_and_load_btf<'o, 'a>(
         let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
         return Ok((plan, btf, beside));
     }
-    // SAFETY: the handle came from bpfld_beside_prepare and is opened once; `work`
-    // stays in place and alive, untouched by this thread, until `beside.sync()` below
-    // (or the drop of `beside`), which waits for `plan_beside` to return.
-    unsafe { ffi::bpfld_beside_open(beside.0, Some(plan_beside), arg.cast()) };
     let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
     beside.sync();
     job.mem = job.mem.saturating_add(work.bytes as u64);
