@@ -248,12 +248,13 @@ unsigned int bpfld_kernel_version(void)
  * exit. That wake-up is asked for before the caller reads the object
  * (bpfld_iso_begin()), the job handed over once it is read (bpfld_iso_finish()), and
  * the caller woken shortly before the thread is done (bpfld_iso_nearly_done()): the
- * two wake-ups of a load overlap work instead of adding to it. A load takes an idle thread or starts one; a thread goes back to the pool
- * after its load unless the pool is full, its caller passed a SIGKILL on, or the OOM
- * killer picked it: then it exits, as every thread did before the pool. The module's
- * exit stops the idle ones (bpfld_pool_stop()), which is also what keeps the module's
- * text alive under a thread that has woken its caller and has yet to get back into
- * the pool (stress_kthread_exit_window checks both).
+ * two wake-ups of a load overlap work instead of adding to it. A load takes an idle
+ * thread or starts one; a thread goes back to the pool after its load unless the pool
+ * is full, its caller passed a SIGKILL on, or the OOM killer picked it: then it
+ * exits, as every thread did before the pool. The module's exit stops the idle ones
+ * (bpfld_pool_stop()), which is also what keeps the module's text alive under a thread
+ * that has woken its caller and has yet to get back into the pool
+ * (stress_kthread_exit_window checks both).
  */
 struct bpfld_iso {
 	/* Set by bpfld_iso_finish(), published by `input`. */
