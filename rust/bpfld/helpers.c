@@ -272,7 +272,8 @@ struct bpfld_iso {
 	 * caller must not signal the thread any more (it may be running someone else's). */
 	bool finished;
 	struct completion done;
-	/* Completed by bpfld_iso_nearly_done() (and with `done`): see bpfld_iso_finish(). */
+	/* Completed by bpfld_iso_nearly_done() (else once the job returns): see
+	 * bpfld_iso_finish(). */
 	struct completion near;
 };
 
@@ -415,6 +416,9 @@ static int bpfld_worker_fn(void *data)
 		__set_current_state(TASK_RUNNING);
 
 		reuse = bpfld_iso_run(iso);
+		/* The caller's wake-up, if the job did not ask for it (a load that failed
+		 * before its commands); the caller still waits for `done`. */
+		complete(&iso->near);
 
 		spin_lock(&bpfld_pool.lock);
 		/* A thread with a signal pending (its caller's SIGKILL) or picked by the
@@ -434,12 +438,10 @@ static int bpfld_worker_fn(void *data)
 			 * module code once its caller, who holds the module, is woken. */
 			put_task_struct(w->task);
 			kfree(w);
-			complete(&iso->near);
 			kthread_complete_and_exit(&iso->done, 0);
 		}
 		/* Back in the pool: from here on the module's exit stops this thread
 		 * (kthread_stop() waits for it to leave), so returning here is safe. */
-		complete(&iso->near);
 		complete(&iso->done);
 	}
 	__set_current_state(TASK_RUNNING);
@@ -503,6 +505,16 @@ void bpfld_pool_stop(void)
 	}
 }
 
+/* Drop what bpfld_iso_begin() took of the caller, and `iso`. */
+static void bpfld_iso_free(struct bpfld_iso *iso)
+{
+	mem_cgroup_put(iso->memcg);
+	if (iso->mm)
+		mmput(iso->mm);
+	put_cred(iso->cred);
+	kfree(iso);
+}
+
 /*
  * Wake a loading thread for the caller, before the caller reads the object: the thread
  * takes on the caller's credentials, memory cgroup and mm, then waits for its job
@@ -531,11 +543,7 @@ struct bpfld_iso *bpfld_iso_begin(int *err)
 	t = bpfld_pool_start(iso);
 	if (IS_ERR(t)) {
 		*err = PTR_ERR(t);
-		mem_cgroup_put(iso->memcg);
-		if (iso->mm)
-			mmput(iso->mm);
-		put_cred(iso->cred);
-		kfree(iso);
+		bpfld_iso_free(iso);
 		return NULL;
 	}
 	iso->thread = t;
@@ -602,11 +610,7 @@ int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
 	 * ioctl returns every object bpfld created and did not hand out is gone.
 	 */
 	flush_delayed_fput();
-	mem_cgroup_put(iso->memcg);
-	if (iso->mm)
-		mmput(iso->mm);
-	put_cred(iso->cred);
-	kfree(iso);
+	bpfld_iso_free(iso);
 	return ret;
 }
 
