@@ -430,13 +430,23 @@ pub(super) fn collect<'a, A: Alloc>(
             Error::new(Kind::NotFound("BTF (externs are declared in BTF)")).ctx(Ctx::Extern(name)),
         );
     };
+    // The externs' symbol indices, from one more walk over the symbols: the steps
+    // below visit the externs three times, a few among hundreds of symbols.
+    let mut sym_idx = alloc.alloc::<u32>(count)?;
+    let found = (1u32..).zip(elf.symbols()).filter_map(|(i, s)| {
+        s.ok()
+            .filter(|s| is_extern(s) && !s.name.is_empty())
+            .map(|_| i)
+    });
+    for (d, i) in sym_idx.iter_mut().zip(found) {
+        *d = i;
+    }
     // Each extern's BTF declaration, then the DATASEC of each, with two indexes
     // instead of two walks over all types per extern.
     let externs = || {
-        (1u32..)
-            .zip(elf.symbols())
-            .filter_map(|(i, s)| s.ok().map(|s| (i, s)))
-            .filter(|(_, s)| is_extern(s) && !s.name.is_empty())
+        sym_idx
+            .iter()
+            .filter_map(|&i| elf.symbol(i).ok().map(|s| (i, s)))
     };
     let mut by_name = alloc.alloc::<(&str, u32)>(count)?;
     for ((_, s), d) in externs().zip(by_name.iter_mut()) {
