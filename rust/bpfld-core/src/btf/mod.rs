@@ -28,8 +28,8 @@
 //! NUL-terminated UTF-8 string obeying the kernel's naming rules for its place, and every
 //! referenced type id is below the type count. The blob is private and only changed by
 //! the setters of this module, which keep these invariants (they never change a record's
-//! length or kind: the spans of DATASECs and DECL_TAGs [`Btf::ids_of_kind`] gives stay
-//! right). Readers therefore need no re-validation; they still use checked reads, and
+//! length, kind or name: the spans of DATASECs and DECL_TAGs [`Btf::ids_of_kind`] gives,
+//! and of names starting with '.' [`Btf::ids_dot_named`] gives, stay right). Readers therefore need no re-validation; they still use checked reads, and
 //! a read that "cannot fail" degrades to an empty iterator or an error, never a panic.
 //!
 //! [`Btf::parse_kernel`] (the running kernel's BTF) and `Btf::parse_deferred` (an

@@ -211,7 +211,7 @@ pub(crate) struct Known {
     /// Where the first record not indexed yet starts.
     from: Resume,
     named: u32,
-    spans: [(u32, u32); 2],
+    spans: [(u32, u32); SPANS],
 }
 
 /// A validated BTF blob and its index.
@@ -234,10 +234,19 @@ pub struct Btf<D, O> {
     start_str_off: u32,
     /// Types with a name, other than FUNCs (what the CO-RE candidate index holds).
     named: u32,
-    /// `first..end` ids of the DATASECs and of the DECL_TAGs ([`Btf::ids_of_kind`]);
-    /// empty at `start_id` when there is none.
-    spans: [(u32, u32); 2],
+    /// `first..end` ids of the DATASECs, of the DECL_TAGs ([`Btf::ids_of_kind`]) and
+    /// of the types whose name starts with '.' ([`Btf::ids_dot_named`]); empty at
+    /// `start_id` when there is none.
+    spans: [(u32, u32); SPANS],
 }
+
+/// Slots of [`Btf`]'s spans: [`span_slot`]'s, then [`DOT_NAMED`].
+const SPANS: usize = 3;
+
+/// The span of the types named ".something": data sections' DATASECs (clang's, last),
+/// and whatever else a file names so, which libbpf's `btf__find_by_name` of a data
+/// section's name would also find.
+const DOT_NAMED: usize = 2;
 
 /// The kinds whose span of ids [`Btf`] keeps: what loaders look for by kind alone.
 /// Clang emits the DATASECs together, last; DECL_TAGs are rare.
@@ -386,7 +395,7 @@ where
         let names = Strings::new(base_strs, start_str_off, strs);
         let (from, mut named, mut spans) = match known {
             Some(k) => (k.from, k.named, k.spans),
-            None => (Resume::default(), 0, [(start_id, start_id); 2]),
+            None => (Resume::default(), 0, [(start_id, start_id); SPANS]),
         };
         let n = walk(&blob, &hdr, start_id, from, |id, off, kind| {
             let idx = id.saturating_sub(start_id).saturating_add(1) as usize;
@@ -395,25 +404,33 @@ where
             };
             // Blobs are at most MAX_KERNEL_BTF_SIZE, so offsets fit u32.
             *slot = off as u32;
-            if let Some(span) = span_slot(kind).and_then(|i| spans.get_mut(i)) {
-                let end = id.saturating_add(1);
-                *span = if span.0 == span.1 {
-                    (id, end)
-                } else {
-                    (span.0, end)
-                };
-            }
-            // What the CO-RE candidate index will hold (core_relo::KernelIndex).
-            if kind != BtfKind::Func {
-                let name_off = bytes::u32_at(&blob, off).unwrap_or(0);
-                if name_off != 0
-                    && names
-                        .tail(name_off)
-                        .and_then(|t| t.first())
-                        .is_some_and(|&c| c != 0)
-                {
-                    named = named.saturating_add(1);
+            let mut widen = |slot: usize| {
+                if let Some(span) = spans.get_mut(slot) {
+                    let end = id.saturating_add(1);
+                    *span = if span.0 == span.1 {
+                        (id, end)
+                    } else {
+                        (span.0, end)
+                    };
                 }
+            };
+            if let Some(slot) = span_slot(kind) {
+                widen(slot);
+            }
+            let name_off = bytes::u32_at(&blob, off).unwrap_or(0);
+            let first = match name_off {
+                0 => 0,
+                _ => names
+                    .tail(name_off)
+                    .and_then(|t| t.first())
+                    .map_or(0, |&c| c),
+            };
+            // What the CO-RE candidate index will hold (core_relo::KernelIndex).
+            if kind != BtfKind::Func && first != 0 {
+                named = named.saturating_add(1);
+            }
+            if first == b'.' {
+                widen(DOT_NAMED);
             }
             Ok(())
         })?;
@@ -1125,6 +1142,16 @@ where
     /// none), else all of them. What a scan for one of those kinds needs to visit.
     pub fn ids_of_kind(&self, kind: BtfKind) -> Range<u32> {
         match span_slot(kind).and_then(|i| self.spans.get(i)) {
+            Some(&(first, end)) => first..end,
+            None => self.local_ids(),
+        }
+    }
+
+    /// The local ids, in order, among which every local type whose name starts with
+    /// '.' is (from the first to the last, empty if there is none): what a search by
+    /// a data section's name needs to visit.
+    pub fn ids_dot_named(&self) -> Range<u32> {
+        match self.spans.get(DOT_NAMED) {
             Some(&(first, end)) => first..end,
             None => self.local_ids(),
         }

@@ -2301,6 +2301,33 @@ fn all_of_kind(btf: &VBtf, kind: BtfKind) -> Vec<u32> {
 }
 
 #[test]
+fn ids_dot_named_spans_every_name_starting_with_a_dot() {
+    // A struct named ".x" before the DATASECs (crafted: clang names no type so), a
+    // FUNC named ".f" after them; types named otherwise around both.
+    let mut b = B::new();
+    let int = b.int("int", 4, 1, 32);
+    let s = b.struct_(".x", 4, &[("a", int, 0)]);
+    b.ptr(int);
+    let d = b.datasec(".data", 0, &[]);
+    let proto = b.proto(int, &[]);
+    let f = b.func(".f", proto, 1);
+    b.int("long", 8, 1, 64);
+    let btf = parse(b.build()).unwrap();
+    assert_eq!(btf.ids_dot_named(), s..f + 1);
+    let dotted: Vec<u32> = btf
+        .local_ids()
+        .filter(|&id| btf.type_by_id(id).unwrap().name().unwrap().starts_with('.'))
+        .collect();
+    assert_eq!(dotted, [s, d, f]);
+    assert_eq!(btf.borrowed().ids_dot_named(), btf.ids_dot_named());
+
+    // None: an empty span.
+    let mut b = B::new();
+    b.int("int", 4, 1, 32);
+    assert!(parse(b.build()).unwrap().ids_dot_named().is_empty());
+}
+
+#[test]
 fn ids_of_kind_spans_the_datasecs_and_decl_tags() {
     // DATASECs apart (not all at the end, as clang puts them), one DECL_TAG.
     let mut b = B::new();

@@ -608,11 +608,11 @@ fn data_type_ids<'a, A: Alloc>(
     let heads = btf
         .raw_heads()
         .ok_or(Error::malformed("corrupt BTF index"))?;
-    for head in heads.iter(btf.local_ids())? {
+    for head in heads.iter(btf.ids_dot_named())? {
         let (id, _, name_off) = head?;
         // Every name looked for starts with '.' (.data*, .rodata*, .bss*, .kconfig):
-        // most types are out at their first byte, read from the record's first word.
-        // Names compare as bytes.
+        // only the span of such names is visited (clang's DATASECs, last), and the
+        // other types in it are out at their first byte. Names compare as bytes.
         if strs
             .tail(name_off)
             .is_some_and(|t| t.first().is_some_and(|&c| c != b'.'))
