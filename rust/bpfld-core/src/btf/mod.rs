@@ -381,16 +381,27 @@ pub trait Types {
         None
     }
 
+    /// The kind of type `id` and its record's third word (the type it refers to, or its
+    /// size), `None` for void and past the last type: what following modifiers and
+    /// typedefs needs, cheaper than [`Types::type_by_id`] on a parsed [`Btf`].
+    fn kind_and_ref(&self, id: u32) -> Option<(BtfKind, u32)> {
+        let t = self.type_by_id(id).ok()?;
+        (t.kind() != BtfKind::Void).then(|| (t.kind(), t.raw_size_or_type()))
+    }
+
     /// Follow modifiers (const, volatile, restrict, type tags) and typedefs from `id` to
     /// the first other type (libbpf's `skip_mods_and_typedefs`).
     fn skip_mods_and_typedefs(&self, id: u32) -> Result<'static, Type<'_>> {
-        let mut t = self.type_by_id(id)?;
+        // The chain is followed on the records' words; the view is built of its end.
+        let mut cur = id;
         for _ in 0..MAX_RESOLVE_DEPTH {
-            if !(t.kind().is_mod() || t.kind() == BtfKind::Typedef) {
-                return Ok(t);
+            match self.kind_and_ref(cur) {
+                Some((k, next)) if k.is_mod() || k == BtfKind::Typedef => cur = next,
+                _ => return self.type_by_id(cur),
             }
-            t = self.type_by_id(t.raw_size_or_type())?;
         }
+        // Too deep; a bad id at that depth is reported as such, as it always was.
+        self.type_by_id(cur)?;
         Err(chain_error(self, id, false))
     }
 
@@ -401,15 +412,22 @@ pub trait Types {
         let mut nelems: u32 = 1;
         let mut cur = id;
         for _ in 0..MAX_RESOLVE_DEPTH {
-            let t = self.type_by_id(cur)?;
-            let size = match t.kind() {
+            let (kind, sot) = match self.kind_and_ref(cur) {
+                Some(head) => head,
+                // Void, or a bad id, which the view reports.
+                None => {
+                    let t = self.type_by_id(cur)?;
+                    (t.kind(), t.raw_size_or_type())
+                }
+            };
+            let size = match kind {
                 BtfKind::Int
                 | BtfKind::Struct
                 | BtfKind::Union
                 | BtfKind::Enum
                 | BtfKind::Enum64
                 | BtfKind::Datasec
-                | BtfKind::Float => t.raw_size_or_type(),
+                | BtfKind::Float => sot,
                 BtfKind::Ptr => BPF_PTR_SIZE,
                 BtfKind::Typedef
                 | BtfKind::Volatile
@@ -418,11 +436,11 @@ pub trait Types {
                 | BtfKind::Var
                 | BtfKind::DeclTag
                 | BtfKind::TypeTag => {
-                    cur = t.raw_size_or_type();
+                    cur = sot;
                     continue;
                 }
                 BtfKind::Array => {
-                    let a = t.array()?;
+                    let a = self.type_by_id(cur)?.array()?;
                     nelems = nelems
                         .checked_mul(a.nelems)
                         .ok_or(Error::malformed("array size overflows u32"))

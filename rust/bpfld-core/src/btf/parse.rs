@@ -1362,6 +1362,13 @@ where
         Btf::kind_of(self, id)
     }
 
+    fn kind_and_ref(&self, id: u32) -> Option<(BtfKind, u32)> {
+        let off = self.record_offset(id).ok()?;
+        let info = bytes::u32_at(&self.data, off.saturating_add(4))?;
+        let sot = bytes::u32_at(&self.data, off.saturating_add(8))?;
+        Some((BtfKind::from_u32((info >> 24) & 0x1f)?, sot))
+    }
+
     fn name_is_empty_at(&self, off: u32) -> Option<bool> {
         // A string's first byte, without looking for its end.
         self.strings().tail(off)?.first().map(|&c| c == 0)

@@ -10,7 +10,7 @@ use core::ops::Deref;
 
 use super::parse::Btf;
 use super::view::{Strings, Type};
-use super::Types;
+use super::{BtfKind, Types};
 use crate::error::{Error, Kind, Result};
 
 /// A split BTF joined to the base it was parsed on; implements [`Types`] over both.
@@ -86,6 +86,14 @@ impl Types for SplitBtf<'_> {
 
     fn name_at(&self, off: u32) -> Result<'static, &str> {
         self.strings().get(off)
+    }
+
+    fn kind_and_ref(&self, id: u32) -> Option<(BtfKind, u32)> {
+        if id < self.split.start_id() {
+            Types::kind_and_ref(&self.base, id)
+        } else {
+            Types::kind_and_ref(&self.split, id)
+        }
     }
 
     fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {

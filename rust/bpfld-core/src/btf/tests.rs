@@ -2256,6 +2256,71 @@ fn kind_of_and_head_read_the_record_as_type_by_id_does() {
 }
 
 #[test]
+fn chains_followed_on_record_words_end_where_views_end() {
+    // Btf's kind_and_ref (two words of the record) against the provided method (a
+    // view per step), and what skip_mods_and_typedefs and resolve_size make of both:
+    // chains through modifiers, typedefs and arrays, a cycle, chains 31, 32 and 40
+    // deep, a chain 32 deep ending past the last type, void.
+    let mut b = sample();
+    let arr2 = b.array(ids::ARRAY, ids::INT, 3);
+    let cyc1 = b.typedef("cyc_a", arr2 + 2);
+    b.typedef("cyc_b", cyc1);
+    let tops: Vec<u32> = [31, 32, 40]
+        .into_iter()
+        .map(|depth| {
+            let mut deep = ids::INT;
+            for _ in 0..depth {
+                deep = b.refk(BTF_KIND_CONST, "", deep);
+            }
+            deep
+        })
+        .collect();
+    let mut bad = 9_999;
+    for _ in 0..32 {
+        bad = b.refk(BTF_KIND_VOLATILE, "", bad);
+    }
+    b.typedef("to_void", 0);
+    let blob = b.build();
+    let n = count_types(&blob).unwrap();
+    let btf = Btf::parse_kernel(&blob[..], std::vec![0u32; n + 1]).unwrap();
+    struct Plain<'b>(&'b Btf<&'b [u8], Vec<u32>>);
+    impl Types for Plain<'_> {
+        fn type_count(&self) -> u32 {
+            self.0.type_count()
+        }
+        fn type_by_id(&self, id: u32) -> Result<'static, Type<'_>> {
+            self.0.type_by_id(id)
+        }
+        fn name_at(&self, off: u32) -> Result<'static, &str> {
+            self.0.name_at(off)
+        }
+    }
+    let plain = Plain(&btf);
+    for id in 0..=btf.type_count() + 1 {
+        assert_eq!(
+            Types::kind_and_ref(&btf, id),
+            plain.kind_and_ref(id),
+            "type {id}"
+        );
+        assert_eq!(
+            btf.skip_mods_and_typedefs(id).map(|t| t.id()),
+            plain.skip_mods_and_typedefs(id).map(|t| t.id()),
+            "type {id}"
+        );
+        assert_eq!(btf.resolve_size(id), plain.resolve_size(id), "type {id}");
+    }
+    assert_eq!(Types::kind_and_ref(&btf, 0), None);
+    // As before the words were read: 31 modifiers are followed, 32 are too many, and
+    // the id past the 32nd is looked up (a bad one reported as such).
+    assert_eq!(btf.skip_mods_and_typedefs(tops[0]).unwrap().id(), ids::INT);
+    assert!(btf.skip_mods_and_typedefs(tops[1]).is_err());
+    assert_eq!(
+        btf.skip_mods_and_typedefs(bad).map(|t| t.id()).unwrap_err(),
+        btf.type_by_id(9_999).map(|t| t.id()).unwrap_err()
+    );
+}
+
+#[test]
 fn members_next_not_other_passes_over_other_names() {
     let mut b = B::new();
     let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32);
