@@ -63,15 +63,19 @@ extern "C" {
 
     /// Wake a kernel thread that takes on the caller's credentials, memory cgroup and
     /// address space, with a file table no user task shares, and waits for its job;
-    /// NULL with `*err` set if there is none. `bpfld_iso_finish` must follow.
+    /// NULL with `*err` set if there is none. `bpfld_iso_finish`, then
+    /// `bpfld_iso_release`, must follow.
     pub(crate) fn bpfld_iso_begin(err: *mut c_int) -> *mut c_void;
     /// Run `f(arg)` in the thread of `bpfld_iso_begin` and return its result once it
-    /// is done (with `f` None, let the thread go: 0). Frees the handle.
+    /// has returned (with `f` None, let the thread go: 0); `arg` is then no longer used.
     pub(crate) fn bpfld_iso_finish(
         iso: *mut c_void,
         f: Option<extern "C" fn(*mut c_void) -> c_int>,
         arg: *mut c_void,
     ) -> c_int;
+    /// After `bpfld_iso_finish`: wait for the thread to be done with the load (it
+    /// undoes the caller's credentials, memory cgroup and mm), and free the handle.
+    pub(crate) fn bpfld_iso_release(iso: *mut c_void);
     /// In the loading thread: wake the caller of `bpfld_iso_finish` for `iso`, this
     /// thread's job, whose end is near.
     pub(crate) fn bpfld_iso_nearly_done(iso: *mut c_void);

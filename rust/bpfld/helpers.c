@@ -262,15 +262,20 @@ struct bpfld_iso {
 	void *arg;
 	int input;			/* BPFLD_ISO_* */
 	struct completion input_set;
-	struct task_struct *caller;	/* alive until bpfld_iso_finish() returns */
+	struct task_struct *caller;	/* alive until bpfld_iso_release() returns */
 	struct task_struct *thread;	/* a reference of ours */
 	const struct cred *cred;
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
 	int ret;
+	/* Set (release) by the thread once `fn` returned: `ret` is set and `arg` is no
+	 * longer used; what the thread still does is its own undoing (bpfld_iso_run()). */
+	int ready;
 	/* Set under bpfld_pool.lock by the thread once it is done with this load: the
 	 * caller must not signal the thread any more (it may be running someone else's). */
 	bool finished;
+	/* Set by the caller once it has waited for `done` (bpfld_iso_join()). */
+	bool joined;
 	struct completion done;
 	/* Completed by bpfld_iso_nearly_done() (else once the job returns): see
 	 * bpfld_iso_finish(). */
@@ -360,8 +365,10 @@ static bool bpfld_iso_run(struct bpfld_iso *iso)
 	old_memcg = set_active_memcg(iso->memcg);
 	old_cred = override_creds(iso->cred);
 
-	if (bpfld_iso_await(iso))
+	if (bpfld_iso_await(iso)) {
 		iso->ret = iso->fn(iso->arg);
+		smp_store_release(&iso->ready, 1);
+	}
 
 	revert_creds(old_cred);
 	set_active_memcg(old_memcg);
@@ -394,7 +401,7 @@ static int bpfld_worker_fn(void *data)
 	nofile->rlim_cur = nofile->rlim_max = INR_OPEN_MAX * 256;
 	task_unlock(current->group_leader);
 	/* Our own sighand too (kthreadd's children do not share it): let the caller's
-	 * SIGKILL (see bpfld_iso_finish) be fatal here, which is what the rest of the
+	 * SIGKILL (see bpfld_iso_join) be fatal here, which is what the rest of the
 	 * kernel looks for to stop work early: the verifier and vmalloc() give up on a
 	 * fatal signal, and the OOM killer lets a dying task's allocations fail instead of
 	 * killing other tasks for them (out_of_memory(), task_will_free_mem()).
@@ -519,7 +526,7 @@ static void bpfld_iso_free(struct bpfld_iso *iso)
  * Wake a loading thread for the caller, before the caller reads the object: the thread
  * takes on the caller's credentials, memory cgroup and mm, then waits for its job
  * (bpfld_iso_await()). NULL with *err set if no thread could be had. Every handle
- * returned must be passed to bpfld_iso_finish().
+ * returned must be passed to bpfld_iso_finish(), then to bpfld_iso_release().
  */
 struct bpfld_iso *bpfld_iso_begin(int *err);
 struct bpfld_iso *bpfld_iso_begin(int *err)
@@ -561,41 +568,18 @@ void bpfld_iso_nearly_done(struct bpfld_iso *iso)
 }
 
 /*
- * Hand the thread of bpfld_iso_begin() its job, `fn(arg)`, and return `fn`'s result
- * once it is done; with `fn` NULL, let the thread go without one (returns 0). Frees
- * `iso`.
+ * Wait for the thread to be done with this load (`done`). A dying caller (SIGKILL, or
+ * picked by the OOM killer while the thread allocates a map's memory for it) passes the
+ * signal on, so the thread stops where the kernel checks for one and unwinds; the
+ * allocation that ran the system out of memory then fails instead of the OOM killer
+ * going on to every other task (and panicking). Either way wait for the thread to
+ * finish: it uses `iso`, our credentials and our mm. Once it is finished with us it may
+ * be running another load: then it must not be signalled.
  */
-int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg);
-int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
+static void bpfld_iso_join(struct bpfld_iso *iso)
 {
-	int ret;
-
-	iso->fn = fn;
-	iso->arg = arg;
-	smp_store_release(&iso->input, fn ? BPFLD_ISO_GO : BPFLD_ISO_ABORT);
-	complete(&iso->input_set);
-
-	/* Woken when the thread is nearly done (bpfld_iso_nearly_done()), so that this
-	 * wake-up (0.15-0.25 ms under TCG) overlaps what it still does; then spin for the
-	 * end while it runs and nothing else wants this CPU (bounded), as in
-	 * bpfld_iso_await(). A fatal signal ends the spin and is handled below. */
-	if (!wait_for_completion_killable(&iso->near)) {
-		u64 until = ktime_get_ns() + BPFLD_SPIN_NS;
-
-		while (!completion_done(&iso->done) && bpfld_task_on_cpu(iso->thread) &&
-		       !need_resched() && !fatal_signal_pending(current) &&
-		       ktime_get_ns() < until)
-			cpu_relax();
-	}
-
-	/* A dying caller (SIGKILL, or picked by the OOM killer while the thread allocates
-	 * a map's memory for it) passes the signal on, so the thread stops where the
-	 * kernel checks for one and unwinds; the allocation that ran the system out of
-	 * memory then fails instead of the OOM killer going on to every other task (and
-	 * panicking). Either way wait for the thread to finish: it uses `iso`, our
-	 * credentials and our mm. Once it is finished with us it may be running another
-	 * load: then it must not be signalled.
-	 */
+	if (iso->joined)
+		return;
 	if (wait_for_completion_killable(&iso->done)) {
 		spin_lock(&bpfld_pool.lock);
 		if (!iso->finished)
@@ -603,15 +587,55 @@ int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
 		spin_unlock(&bpfld_pool.lock);
 		wait_for_completion(&iso->done);
 	}
-	put_task_struct(iso->thread);
-	ret = fn ? iso->ret : 0;
+	iso->joined = true;
+}
+
+/*
+ * Hand the thread of bpfld_iso_begin() its job, `fn(arg)`, and return `fn`'s result
+ * once it has returned; with `fn` NULL, let the thread go without one (returns 0).
+ * The thread may still be undoing what it took on of the caller: bpfld_iso_release()
+ * must follow, before the caller returns.
+ */
+int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg);
+int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
+{
+	iso->fn = fn;
+	iso->arg = arg;
+	smp_store_release(&iso->input, fn ? BPFLD_ISO_GO : BPFLD_ISO_ABORT);
+	complete(&iso->input_set);
+
+	/* Woken when the thread is nearly done (bpfld_iso_nearly_done()), so that this
+	 * wake-up (0.15-0.25 ms under TCG) overlaps what it still does; then spin until
+	 * `fn` has returned, while the thread runs and nothing else wants this CPU
+	 * (bounded), as in bpfld_iso_await(). A fatal signal ends the spin and is handled
+	 * by bpfld_iso_join(). */
+	if (!wait_for_completion_killable(&iso->near)) {
+		u64 until = ktime_get_ns() + BPFLD_SPIN_NS;
+
+		while (!smp_load_acquire(&iso->ready) && !completion_done(&iso->done) &&
+		       bpfld_task_on_cpu(iso->thread) && !need_resched() &&
+		       !fatal_signal_pending(current) && ktime_get_ns() < until)
+			cpu_relax();
+	}
+	if (!smp_load_acquire(&iso->ready))
+		bpfld_iso_join(iso);
 	/* What the thread closed (failed loads, inner map templates, the BTF fd) was
-	 * queued for delayed fput, as kernel threads do: release it now, so that when the
-	 * ioctl returns every object bpfld created and did not hand out is gone.
+	 * queued for delayed fput, as kernel threads do: release it now, while the thread
+	 * undoes its impersonation, so that when the ioctl returns every object bpfld
+	 * created and did not hand out is gone.
 	 */
 	flush_delayed_fput();
+	return fn ? iso->ret : 0;
+}
+
+/* After bpfld_iso_finish(): wait for the thread to be done with this load, and free
+ * `iso`. */
+void bpfld_iso_release(struct bpfld_iso *iso);
+void bpfld_iso_release(struct bpfld_iso *iso)
+{
+	bpfld_iso_join(iso);
+	put_task_struct(iso->thread);
 	bpfld_iso_free(iso);
-	return ret;
 }
 
 /*
@@ -719,7 +743,7 @@ void bpfld_beside_wait(void *handle)
 }
 
 /* The caller is dying; in the loading thread, it passed its SIGKILL on (see
- * bpfld_iso_finish()).
+ * bpfld_iso_join()).
  */
 bool bpfld_fatal_signal_pending(void);
 bool bpfld_fatal_signal_pending(void)

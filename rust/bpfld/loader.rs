@@ -340,7 +340,7 @@ fn load_verified(
         ));
     }
     // The loading thread is woken first: its wake-up overlaps the read.
-    let iso = Isolated::begin()?;
+    let mut iso = Isolated::begin()?;
     let data = read_once(&f, size)?;
     drop(f);
     ph.read = now();
@@ -382,7 +382,7 @@ fn load_verified(
     job.ph.back = now();
     // With log_phases, a failed load is logged here, a loaded one once time_ns is
     // taken: the printk (0.13-0.15 ms under TCG) is no part of the load.
-    let (ph, cmds, bpf_ns) = (job.ph, job.bpf.cmds, job.bpf.ns);
+    let (mut ph, cmds, bpf_ns) = (job.ph, job.bpf.cmds, job.bpf.ns);
     // SAFETY: reads a bool module parameter.
     let log_phases = unsafe { ffi::bpfld_log_phases() };
     if log_phases && job.fail.is_some() {
@@ -408,6 +408,11 @@ fn load_verified(
     let maps = core::mem::take(&mut job.maps);
     drop(job);
     drop(data);
+    // The thread's own end (it undoes the caller's credentials, memory cgroup and mm),
+    // which the above overlapped.
+    ph.joining = now();
+    drop(iso);
+    ph.joined = now();
 
     req.time_ns = now().saturating_sub(t0);
     if log_phases {
@@ -501,8 +506,11 @@ struct Phases {
     executed: u64,
     /// The objects taken out of the thread's file table; the thread's work ends.
     taken: u64,
-    /// The caller running again.
+    /// The caller running again, the job's function having returned.
     back: u64,
+    /// The caller done with the results, then the thread done with the load.
+    joining: u64,
+    joined: u64,
 }
 
 /// Calls and nanoseconds per BPF command the executor issues, in [`Cmd::NAMES`]
@@ -534,7 +542,7 @@ impl Phases {
         let (c, n) = (&cmds.calls, &cmds.ns);
         let k = &Cmd::NAMES;
         pr_info!(
-            "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
+            "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} join {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
             obj,
             d(self.start, self.checked),
             d(self.checked, self.read),
@@ -545,6 +553,7 @@ impl Phases {
             bpf_ns.saturating_sub(self.ahead_ns),
             d(self.executed, self.taken),
             d(self.taken, self.back),
+            d(self.joining, self.joined),
             k[0],
             c[0],
             n[0],
@@ -564,9 +573,13 @@ impl Phases {
     }
 }
 
-/// A loading thread woken for this load (`bpfld_iso_begin`), waiting for its job: let
-/// go without one when dropped.
-struct Isolated(*mut c_void);
+/// A loading thread woken for this load (`bpfld_iso_begin`), waiting for its job (let
+/// go without one if there is none); dropped, it waits for the thread to be done.
+struct Isolated {
+    iso: *mut c_void,
+    /// `bpfld_iso_finish` was called.
+    finished: bool,
+}
 
 impl Isolated {
     fn begin() -> core::result::Result<Self, Fail> {
@@ -576,25 +589,34 @@ impl Isolated {
         if iso.is_null() {
             return Err(fail(-err, format_args!("loading thread failed to start")));
         }
-        Ok(Self(iso))
+        Ok(Self {
+            iso,
+            finished: false,
+        })
     }
 
-    /// Run `job` in the thread (`run_job`, which reports in `job`) and wait for it.
-    fn run(mut self, job: &mut Job<'_>) {
-        let iso = core::mem::replace(&mut self.0, core::ptr::null_mut());
-        job.iso = iso;
-        // SAFETY: `iso` came from bpfld_iso_begin and is finished once (`self.0` is
-        // cleared); `job` outlives the call, which waits for the thread to finish.
-        unsafe { ffi::bpfld_iso_finish(iso, Some(run_job), (job as *mut Job<'_>).cast()) };
+    /// Run `job` in the thread (`run_job`, which reports in `job`) and wait until it
+    /// has returned; the thread's own end is waited for by the drop.
+    fn run(&mut self, job: &mut Job<'_>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        job.iso = self.iso;
+        // SAFETY: `self.iso` came from bpfld_iso_begin and is finished once (`finished`
+        // is set); `job` outlives the call, which waits until `run_job` has returned.
+        unsafe { ffi::bpfld_iso_finish(self.iso, Some(run_job), (job as *mut Job<'_>).cast()) };
     }
 }
 
 impl Drop for Isolated {
     fn drop(&mut self) {
-        if !self.0.is_null() {
+        if !self.finished {
             // SAFETY: as in `run`; without a function the thread only lets go.
-            unsafe { ffi::bpfld_iso_finish(self.0, None, core::ptr::null_mut()) };
+            unsafe { ffi::bpfld_iso_finish(self.iso, None, core::ptr::null_mut()) };
         }
+        // SAFETY: finished above or in `run`, released once.
+        unsafe { ffi::bpfld_iso_release(self.iso) };
     }
 }
 

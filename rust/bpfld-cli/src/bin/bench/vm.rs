@@ -64,18 +64,18 @@ fn kmemleak() -> &'static str {
 
 /// The steps of a load the module logs with `log_phases=1`, in its order; "bpf" is the
 /// part of "execute" inside the kernel's BPF commands.
-const STEPS: [&str; 9] = [
-    "check", "read", "handoff", "parse", "plan", "execute", "bpf", "take", "return",
+const STEPS: [&str; 10] = [
+    "check", "read", "handoff", "parse", "plan", "execute", "bpf", "take", "return", "join",
 ];
 
 /// The durations in the module's "phases of 'NAME' (ns): check N read N ..." line.
-fn parse_steps(line: &str, name: &str) -> Option<[u64; 9]> {
+fn parse_steps(line: &str, name: &str) -> Option<[u64; 10]> {
     let rest = line.split(&format!("phases of '{name}' (ns): ")).nth(1)?;
     let words: Vec<&str> = rest
         .split_whitespace()
         .map(|w| w.trim_matches(|c| c == '(' || c == ')'))
         .collect();
-    let mut out = [0u64; 9];
+    let mut out = [0u64; 10];
     for (slot, step) in out.iter_mut().zip(STEPS) {
         let i = words.iter().position(|w| *w == step)?;
         *slot = words.get(i + 1)?.parse().ok()?;
@@ -105,7 +105,7 @@ struct KSample {
     /// The module's own figures.
     stats: KStats,
     /// The module's steps ([`STEPS`]), when it logged them.
-    steps: Option<[u64; 9]>,
+    steps: Option<[u64; 10]>,
     /// Its time per BPF command ([`libbpf::CMDS`]), when it logged them.
     cmds: Option<[u64; 5]>,
 }
@@ -314,7 +314,14 @@ pub fn run(a: &Args) -> Result<String, String> {
         out,
         "or more); exec - bpf = the executor's own part; take = fds out of the thread;"
     );
-    let _ = writeln!(out, "return = back to the caller (fput flush included).");
+    let _ = writeln!(
+        out,
+        "return = back to the caller (fput flush included); join = the thread's end, after"
+    );
+    let _ = writeln!(
+        out,
+        "the caller's own (what of it the caller did not overlap)."
+    );
     let mut st = Table::new(&[
         "object",
         "check",
@@ -325,14 +332,15 @@ pub fn run(a: &Args) -> Result<String, String> {
         "exec - bpf",
         "take",
         "return",
+        "join",
     ]);
     for r in &rows {
-        let v: Vec<[u64; 9]> = r.ours.iter().filter_map(|s| s.steps).collect();
+        let v: Vec<[u64; 10]> = r.ours.iter().filter_map(|s| s.steps).collect();
         if v.is_empty() {
             continue;
         }
         let med =
-            |f: &dyn Fn(&[u64; 9]) -> u64| col(&v, f).map(|s| time(s.median)).unwrap_or_default();
+            |f: &dyn Fn(&[u64; 10]) -> u64| col(&v, f).map(|s| time(s.median)).unwrap_or_default();
         let m = |i: usize| med(&|s| s[i]);
         st.row(vec![
             r.obj.name.clone(),
@@ -344,6 +352,7 @@ pub fn run(a: &Args) -> Result<String, String> {
             med(&|s| s[5].saturating_sub(s[6])),
             m(7),
             m(8),
+            m(9),
         ]);
     }
     let _ = write!(out, "{st}");
