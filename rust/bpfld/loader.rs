@@ -423,8 +423,7 @@ fn load_verified(
 
 /// Read the file once into a private buffer: what the core uses of it, every byte of
 /// that once, through the page cache where fs-verity verifies each page, packed
-/// (`elf::read_used`: DWARF is not held, nor read but where it shares the file's first
-/// or last 4 KiB with what is used); a file of at most
+/// (`elf::read_used`: DWARF is neither read, verified nor held); a file of at most
 /// `elf::SMALL_FILE` bytes whole, with one `kernel_read()` (`elf::read_small_whole`).
 fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, Fail> {
     let read = |dst: &mut [u8], off: u64| {

@@ -645,15 +645,6 @@ impl<'a, A: Alloc> Elf<'a, A> {
 /// starting another piece (alignment padding, small DWARF sections).
 pub const READ_GAP: u64 = 512;
 
-/// What [`read_used`] reads of each end of a file before it knows where the sections
-/// are: at the start the ELF header and, as clang lays an object out, the first
-/// sections (programs, data); at the end, when the section header table ends within
-/// this of it, the table and the string table before it. Two calls instead of four to
-/// eight (header, table, names, and the pieces these hold), for some DWARF bytes read
-/// and not kept: under TCG a `kernel_read()` of a cached page costs about 20 us, its
-/// bytes about 2 us a KiB.
-pub const EDGE: u64 = 4096;
-
 /// Files up to this size are read whole, in one call ([`read_small_whole`]): four pages.
 pub const SMALL_FILE: u64 = 16 * 1024;
 
@@ -706,8 +697,7 @@ pub struct Packed<A: Alloc> {
     pub pieces: A::Buf<Piece>,
     /// The file's length.
     pub file_len: u64,
-    /// Bytes read from the file, each once: what `data` holds, and of the file's first
-    /// and last [`EDGE`] bytes what it does not.
+    /// Bytes read from the file (each once).
     pub read: u64,
 }
 
@@ -733,9 +723,6 @@ impl<A: Alloc> Packed<A> {
 /// Nothing in the core reads those; they are most of an object built with `-g` (a CO-RE
 /// object with `vmlinux.h` is ~85% DWARF), and a caller that reads through fs-verity
 /// would verify them for nothing, and hold them.
-///
-/// The file's first [`EDGE`] bytes are read first, and its last ones (from the section
-/// header table on) when the table is there: the DWARF among them is read, not held.
 ///
 /// `read(dst, offset)` must fill `dst` from the file at `offset`; no byte is asked for
 /// twice. If the headers do not describe an ELF64 object whose section header table,
@@ -818,11 +805,11 @@ fn pack<A: Alloc, E>(
     alloc: &mut A,
     get: &mut impl FnMut(&mut [u8], u64) -> core::result::Result<(), ReadError<E>>,
 ) -> core::result::Result<Packed<A>, ReadError<E>> {
-    // The file's start: the ELF header and, in clang's layout, the first sections.
-    let mut prefix = crate::mem::alloc_n::<A, u8>(alloc, file_len.min(EDGE))?;
-    get(&mut prefix, 0)?;
-    let pre_len = prefix.len() as u64;
-    let head = prefix.get(..EHDR_SIZE).unwrap_or(&prefix);
+    // The ELF header.
+    let mut head = [0u8; EHDR_SIZE];
+    let n = file_len.min(EHDR_SIZE as u64) as usize;
+    get(head.get_mut(..n).unwrap_or_default(), 0)?;
+    let head = head.get(..n).unwrap_or_default();
     // The section header table and the section names, when they are where they can be.
     let table = read_header(head).ok().filter(|ehdr| {
         ehdr.e_shoff >= EHDR_SIZE as u64
@@ -832,40 +819,27 @@ fn pack<A: Alloc, E>(
                 .is_some_and(|e| e <= file_len)
     });
     let Some(ehdr) = table else {
-        return read_whole(file_len, alloc, get, &[(0, &prefix)]);
+        return read_whole(file_len, alloc, get, &[(0, head)]);
     };
     let shoff = ehdr.e_shoff;
-    // The file's end, from the section header table (or EDGE bytes before the end, if
-    // that is earlier) when the table ends within EDGE bytes of it, as clang lays an
-    // object out: the table and the string table before it, in one call.
-    let table_end = shoff.checked_add(u64::from(ehdr.e_shnum).saturating_mul(SHDR_SIZE));
-    let tail_from = table_end
-        .filter(|&e| ehdr.e_shnum != 0 && e <= file_len && file_len - e <= EDGE)
-        .map(|_| shoff.min(file_len.saturating_sub(EDGE)).max(pre_len));
-    let tail_from = tail_from.unwrap_or(file_len);
-    let mut tail = crate::mem::alloc_n::<A, u8>(alloc, file_len.saturating_sub(tail_from))?;
-    get(&mut tail, tail_from)?;
-    let edges: [(u64, &[u8]); 2] = [(0, &prefix), (tail_from, &tail)];
-    let one = |len: u64, at: u64| Piece {
-        file_off: at,
-        len,
+    let mut first = [0u8; SHDR_SIZE as usize];
+    get(&mut first, shoff)?;
+    let one = [Piece {
+        file_off: shoff,
+        len: SHDR_SIZE,
         at: 0,
-    };
-    let first = fill(&[one(SHDR_SIZE, shoff)], &edges, alloc, get)?;
-    let first_piece = [one(SHDR_SIZE, shoff)];
-    let Ok((shnum, shstrndx)) =
-        section_counts(&Image::packed(&first, &first_piece, file_len), &ehdr)
+    }];
+    let Ok((shnum, shstrndx)) = section_counts(&Image::packed(&first, &one, file_len), &ehdr)
     else {
-        return read_whole(
-            file_len,
-            alloc,
-            get,
-            &[edges[0], edges[1], (shoff, &*first)],
-        );
+        return read_whole(file_len, alloc, get, &[(0, head), (shoff, &first)]);
     };
     let table_len = mul(u64::from(shnum), SHDR_SIZE)?;
-    let with_first = [edges[0], edges[1], (shoff, &*first)];
-    let shdrs = fill(&[one(table_len, shoff)], &with_first, alloc, get)?;
+    let mut shdrs = crate::mem::alloc_n::<A, u8>(alloc, table_len)?;
+    crate::util::copy(shdrs.get_mut(..first.len()).unwrap_or_default(), &first);
+    get(
+        shdrs.get_mut(first.len()..).unwrap_or_default(),
+        shoff.saturating_add(SHDR_SIZE),
+    )?;
     let header = |i: u32| {
         let off = u64::from(i).checked_mul(SHDR_SIZE)?;
         bytes::slice(&shdrs, off, SHDR_SIZE).and_then(read_shdr)
@@ -880,25 +854,12 @@ fn pack<A: Alloc, E>(
                 .checked_add(h.sh_size)
                 .is_some_and(|e| e <= file_len && (e <= shoff || h.sh_offset >= table_end))
     });
-    let with_table = [edges[0], edges[1], (shoff, &*shdrs)];
     let Some(names_hdr) = names_hdr else {
-        return read_whole(file_len, alloc, get, &with_table);
+        return read_whole(file_len, alloc, get, &[(0, head), (shoff, &shdrs)]);
     };
-    let names = fill(
-        &[one(names_hdr.sh_size, names_hdr.sh_offset)],
-        &with_table,
-        alloc,
-        get,
-    )?;
-    // What the pieces are filled from, then what they must hold besides the sections:
-    // the header, the table and the names.
-    let sources: [(u64, &[u8]); 4] = [
-        edges[0],
-        edges[1],
-        (shoff, &shdrs),
-        (names_hdr.sh_offset, &names),
-    ];
-    let held = [(0, head), (shoff, &*shdrs), (names_hdr.sh_offset, &*names)];
+    let mut names = crate::mem::alloc_n::<A, u8>(alloc, names_hdr.sh_size)?;
+    get(&mut names, names_hdr.sh_offset)?;
+    let sources: [(u64, &[u8]); 3] = [(0, head), (shoff, &shdrs), (names_hdr.sh_offset, &names)];
 
     // The ranges to hold, sorted; ranges that overlap or run past the end of the file
     // mean a file Elf::parse refuses.
@@ -917,9 +878,9 @@ fn pack<A: Alloc, E>(
                 )
             })
     };
-    let n_ranges = used().count().saturating_add(held.len());
+    let n_ranges = used().count().saturating_add(sources.len());
     let mut ranges = crate::mem::alloc_n::<A, (u64, u64)>(alloc, n_ranges as u64)?;
-    let known = held
+    let known = sources
         .iter()
         .map(|(o, b)| (*o, o.saturating_add(b.len() as u64)));
     for (slot, r) in ranges.iter_mut().zip(known.chain(used())) {

@@ -180,12 +180,9 @@ fn module_read_skips_dwarf_only() {
                 skipped > 0 || dwarf <= elf::READ_GAP as usize,
                 "{name}: built with -g, but none of {dwarf} DWARF bytes skipped"
             );
-            // What is held was read, with at most the file's first and last EDGE bytes
-            // besides; the skipped bytes are not in memory.
-            let held = packed.data.len() as u64;
-            assert!(held <= packed.read, "{name}");
-            assert!(packed.read <= held + 2 * elf::EDGE, "{name}");
-            assert!(held + skipped as u64 <= e.b.len() as u64, "{name}");
+            // What is held is what was read: the skipped bytes are not in memory.
+            assert_eq!(packed.data.len() as u64, packed.read, "{name}");
+            assert!(packed.read + skipped as u64 <= e.b.len() as u64, "{name}");
             same_as_module_read(name, &e.b, &run(&e.b)).unwrap();
         }
     }
@@ -229,38 +226,6 @@ fn module_read_skips_dwarf_only() {
         let p = read_as_module(junk);
         assert_eq!((&p.data[..], p.read), (junk, junk.len() as u64));
         assert_eq!(p.pieces.len(), 1);
-    }
-}
-
-/// `elf::read_used` reads the file's first `EDGE` bytes, then (the section header table
-/// being last, as clang writes it) its last ones from the table on, and then only the
-/// pieces those did not hold: no call for the header, the table or the names.
-#[test]
-fn file_edges_are_read_first() {
-    let Some(fx) = fixtures() else { return };
-    for (name, bytes) in fx {
-        let len = bytes.len() as u64;
-        let mut calls = vec![];
-        let p = elf::read_used(len, &mut TestAlloc::new(), |dst, off| {
-            calls.push((off, dst.len() as u64));
-            let o = off as usize;
-            dst.copy_from_slice(&bytes[o..o + dst.len()]);
-            Ok::<(), ()>(())
-        })
-        .ok()
-        .unwrap();
-        assert_eq!(calls[0], (0, len.min(elf::EDGE)), "{name}");
-        if len > elf::EDGE {
-            let (off, n) = calls[1];
-            assert_eq!(off + n, len, "{name}: {calls:?}");
-            assert!(
-                n <= elf::EDGE.max(len - Ed::new(bytes).shoff() as u64),
-                "{name}"
-            );
-        }
-        assert!(calls.len() <= p.pieces.len() + 2, "{name}: {calls:?}");
-        assert_eq!(p.read, calls.iter().map(|c| c.1).sum::<u64>(), "{name}");
-        assert_eq!(run_image(p.image()), run(bytes), "{name}");
     }
 }
 
