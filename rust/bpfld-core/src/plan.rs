@@ -552,7 +552,13 @@ impl<A: Alloc, R: ExtRecord + Default> ByFunc<A, R> {
         let mut start = alloc.alloc::<u32>(n.saturating_add(1))?;
         let mut seen = alloc.alloc::<bool>(bytes::usize_of(u64::from(obj.elf.section_count()))?)?;
         // Calls `f(function, record)` for every record that belongs to a function.
-        let each = |seen: &mut [bool], f: &mut dyn FnMut(usize, R)| {
+        fn each<A: Alloc, R: ExtRecord>(
+            obj: &Object<'_, A>,
+            btf: &impl Types,
+            info: &InfoSection<'_, R>,
+            seen: &mut [bool],
+            mut f: impl FnMut(usize, R),
+        ) {
             seen.fill(false);
             for b in info.blocks() {
                 let Some(sec) = btf
@@ -566,15 +572,32 @@ impl<A: Alloc, R: ExtRecord + Default> ByFunc<A, R> {
                     Some(s) if !*s => *s = true,
                     _ => continue,
                 }
+                // Records come in instruction order, mostly many to a function: the
+                // last function found is tried first (functions do not overlap, so it
+                // is the one prog_at would find).
+                let mut last: Option<(u64, u64, u32)> = None;
                 for r in b.records() {
-                    if let Some(p) = obj.prog_at(sec.index, u64::from(r.insn_idx())) {
+                    let insn = u64::from(r.insn_idx());
+                    let p = match last {
+                        Some((from, to, p)) if insn >= from && insn < to => Some(p),
+                        _ => {
+                            let p = obj.prog_at(sec.index, insn);
+                            last = p.and_then(|p| {
+                                let pr = obj.progs.get(idx(p))?;
+                                let from = u64::from(pr.insn_off);
+                                Some((from, from.checked_add(u64::from(pr.insn_cnt))?, p))
+                            });
+                            p
+                        }
+                    };
+                    if let Some(p) = p {
                         f(idx(p), r);
                     }
                 }
             }
-        };
+        }
         let mut total = 0u32;
-        each(&mut seen, &mut |p, _| {
+        each(obj, btf, info, &mut seen, |p, _| {
             if let Some(c) = start.get_mut(p.saturating_add(1)) {
                 *c = c.saturating_add(1);
                 total = total.saturating_add(1);
@@ -589,7 +612,7 @@ impl<A: Alloc, R: ExtRecord + Default> ByFunc<A, R> {
         let mut recs = alloc.alloc::<R>(idx(total))?;
         let mut fill = alloc.alloc::<u32>(n)?;
         crate::util::copy(&mut fill, &start);
-        each(&mut seen, &mut |p, r| {
+        each(obj, btf, info, &mut seen, |p, r| {
             if let Some(at) = fill.get_mut(p) {
                 if let Some(d) = recs.get_mut(idx(*at)) {
                     *d = r;
