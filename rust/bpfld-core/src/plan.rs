@@ -1683,7 +1683,7 @@ impl<A: Alloc> StructOps<A> {
                 for (ki, km) in kt.members()?.enumerate() {
                     // Bytes, not a checked string: only an equal name is used, and
                     // the kernel's type has a few dozen members to compare.
-                    if k.name_bytes_at(km.name_off) == Some(mname.as_bytes()) {
+                    if k.name_eq_at(km.name_off, mname.as_bytes()) {
                         kernel_member = Some((ki, km));
                         break;
                     }

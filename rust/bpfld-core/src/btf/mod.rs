@@ -369,6 +369,12 @@ pub trait Types {
         self.name_at(off).ok().map(str::as_bytes)
     }
 
+    /// Whether the string at `off` is `name` (false outside the strings): on a parsed
+    /// [`Btf`] one comparison, without looking for the stored string's end.
+    fn name_eq_at(&self, off: u32, name: &[u8]) -> bool {
+        self.name_bytes_at(off) == Some(name)
+    }
+
     /// Whether the string at `off` is empty, or `None` outside the strings.
     fn name_is_empty_at(&self, off: u32) -> Option<bool> {
         self.name_bytes_at(off).map(<[u8]>::is_empty)

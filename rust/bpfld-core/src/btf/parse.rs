@@ -1358,6 +1358,10 @@ where
         self.strings().bytes(off)
     }
 
+    fn name_eq_at(&self, off: u32, name: &[u8]) -> bool {
+        self.strings().eq_at(off, name)
+    }
+
     fn kind_of(&self, id: u32) -> Option<BtfKind> {
         Btf::kind_of(self, id)
     }

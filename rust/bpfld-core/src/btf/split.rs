@@ -99,4 +99,8 @@ impl Types for SplitBtf<'_> {
     fn name_bytes_at(&self, off: u32) -> Option<&[u8]> {
         self.strings().bytes(off)
     }
+
+    fn name_eq_at(&self, off: u32, name: &[u8]) -> bool {
+        self.strings().eq_at(off, name)
+    }
 }

@@ -2253,6 +2253,16 @@ fn kind_of_and_head_read_the_record_as_type_by_id_does() {
             "type {id}"
         );
     }
+    // So does the name comparison, at every offset (inside names, past the end).
+    for off in 0..btf.header().str_len + 2 {
+        for name in [&b"int"[..], b"nt", b"x", b"", b".data", b"in", b"int\0"] {
+            assert_eq!(
+                Plain(&btf).name_eq_at(off, name),
+                Types::name_eq_at(&btf, off, name),
+                "offset {off}, {name:?}"
+            );
+        }
+    }
 }
 
 #[test]
