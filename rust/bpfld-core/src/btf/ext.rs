@@ -84,6 +84,7 @@ pub struct FuncInfo {
 impl ExtRecord for FuncInfo {
     const MIN_SIZE: usize = 8;
     const WHAT: &'static str = "func_info";
+    #[inline]
     fn read(rec: &[u8]) -> Option<Self> {
         Some(FuncInfo {
             insn_off: bytes::u32_at(rec, 0)?,
@@ -123,6 +124,7 @@ impl LineInfo {
 impl ExtRecord for LineInfo {
     const MIN_SIZE: usize = 16;
     const WHAT: &'static str = "line_info";
+    #[inline]
     fn read(rec: &[u8]) -> Option<Self> {
         Some(LineInfo {
             insn_off: bytes::u32_at(rec, 0)?,
@@ -152,6 +154,7 @@ pub struct CoreRelo {
 impl ExtRecord for CoreRelo {
     const MIN_SIZE: usize = 16;
     const WHAT: &'static str = "core_relo";
+    #[inline]
     fn read(rec: &[u8]) -> Option<Self> {
         Some(CoreRelo {
             insn_off: bytes::u32_at(rec, 0)?,

@@ -1215,21 +1215,28 @@ where
     }
 
     /// Byte offset of the record of local type `id`.
+    // Inlined into every lookup by id; the errors are built apart (no_record).
+    #[inline]
     pub(crate) fn record_offset(&self, id: u32) -> Result<'static, usize> {
-        if id == 0 {
-            return Err(Error::new(Kind::NotFound("record of void")).ctx(Ctx::BtfType(id)));
+        let idx = id.wrapping_sub(self.start_id).wrapping_add(1) as usize;
+        match self.offsets.get(idx) {
+            Some(&o) if id >= self.start_id && id != 0 => Ok(o as usize),
+            _ => Err(self.no_record(id)),
         }
-        if id < self.start_id {
-            return Err(Error::new(Kind::NotFound(
-                "type of the base BTF (read split BTF through SplitBtf)",
-            ))
-            .ctx(Ctx::BtfType(id)));
-        }
-        let idx = id.saturating_sub(self.start_id).saturating_add(1) as usize;
-        self.offsets
-            .get(idx)
-            .map(|&o| o as usize)
-            .ok_or_else(|| Error::new(Kind::NotFound("BTF type id")).ctx(Ctx::BtfType(id)))
+    }
+
+    /// Why type `id` has no record here (see [`Btf::record_offset`]).
+    #[cold]
+    #[inline(never)]
+    fn no_record(&self, id: u32) -> Error<'static> {
+        let why = if id == 0 {
+            "record of void"
+        } else if id < self.start_id {
+            "type of the base BTF (read split BTF through SplitBtf)"
+        } else {
+            "BTF type id"
+        };
+        Error::new(Kind::NotFound(why)).ctx(Ctx::BtfType(id))
     }
 
     /// The type `id`, naming through `strs` (which for split BTF also covers the base).

@@ -97,6 +97,7 @@ impl Prog<'_> {
     }
 
     /// Instruction `i` of this program.
+    #[inline]
     pub fn insn(&self, i: u32) -> Option<Insn> {
         Insn::read(self.code, usize::try_from(i).ok()?.checked_mul(INSN_SIZE)?)
     }
