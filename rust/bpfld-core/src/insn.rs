@@ -27,6 +27,7 @@ pub struct Insn {
 
 impl Insn {
     /// Decode the instruction at byte offset `off` of `buf`.
+    #[inline]
     pub fn read(buf: &[u8], off: usize) -> Option<Insn> {
         let b: [u8; INSN_SIZE] = bytes::array(buf, off)?;
         let [code, regs, o0, o1, i0, i1, i2, i3] = b;

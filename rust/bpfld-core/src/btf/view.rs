@@ -383,6 +383,7 @@ macro_rules! entry_iter {
     ($iter:ident, $item:ty, $decode:ident) => {
         impl<'a> $iter<'a> {
             /// Entry `i`, if `i < len()`.
+            #[inline]
             pub fn get(&self, i: u16) -> Option<$item> {
                 self.raw.at(i).map(|r| self.$decode(r))
             }
@@ -395,6 +396,7 @@ macro_rules! entry_iter {
 
         impl<'a> Iterator for $iter<'a> {
             type Item = $item;
+            #[inline]
             fn next(&mut self) -> Option<$item> {
                 let r = self.raw.next()?;
                 Some(self.$decode(r))
