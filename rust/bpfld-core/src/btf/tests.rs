@@ -2215,6 +2215,22 @@ fn strings_match_at_stops_at_the_first_difference() {
     }
 }
 
+/// `T` through the required methods of [`Types`] only: every provided method takes its
+/// default, to compare with `T`'s own.
+struct Plain<'b, T>(&'b T);
+
+impl<T: Types> Types for Plain<'_, T> {
+    fn type_count(&self) -> u32 {
+        self.0.type_count()
+    }
+    fn type_by_id(&self, id: u32) -> Result<'static, Type<'_>> {
+        self.0.type_by_id(id)
+    }
+    fn name_at(&self, off: u32) -> Result<'static, &str> {
+        self.0.name_at(off)
+    }
+}
+
 #[test]
 fn kind_of_and_head_read_the_record_as_type_by_id_does() {
     let mut b = B::new();
@@ -2234,18 +2250,6 @@ fn kind_of_and_head_read_the_record_as_type_by_id_does() {
     assert_eq!(Types::kind_of(&btf, btf.type_count()), None);
     assert_eq!(btf.head(btf.type_count()), None);
     // The provided method (through type_by_id) agrees.
-    struct Plain<'b>(&'b VBtf);
-    impl Types for Plain<'_> {
-        fn type_count(&self) -> u32 {
-            self.0.type_count()
-        }
-        fn type_by_id(&self, id: u32) -> Result<'static, Type<'_>> {
-            self.0.type_by_id(id)
-        }
-        fn name_at(&self, off: u32) -> Result<'static, &str> {
-            self.0.name_at(off)
-        }
-    }
     for id in 0..=btf.type_count() {
         assert_eq!(
             Plain(&btf).kind_of(id),
@@ -2293,18 +2297,6 @@ fn chains_followed_on_record_words_end_where_views_end() {
     let blob = b.build();
     let n = count_types(&blob).unwrap();
     let btf = Btf::parse_kernel(&blob[..], std::vec![0u32; n + 1]).unwrap();
-    struct Plain<'b>(&'b Btf<&'b [u8], Vec<u32>>);
-    impl Types for Plain<'_> {
-        fn type_count(&self) -> u32 {
-            self.0.type_count()
-        }
-        fn type_by_id(&self, id: u32) -> Result<'static, Type<'_>> {
-            self.0.type_by_id(id)
-        }
-        fn name_at(&self, off: u32) -> Result<'static, &str> {
-            self.0.name_at(off)
-        }
-    }
     let plain = Plain(&btf);
     for id in 0..=btf.type_count() + 1 {
         assert_eq!(
