@@ -68,14 +68,17 @@ const STEPS: [&str; 10] = [
     "check", "read", "handoff", "parse", "plan", "execute", "bpf", "take", "return", "join",
 ];
 
+/// Nanoseconds per step, in [`STEPS`] order.
+type StepTimes = [u64; STEPS.len()];
+
 /// The durations in the module's "phases of 'NAME' (ns): check N read N ..." line.
-fn parse_steps(line: &str, name: &str) -> Option<[u64; 10]> {
+fn parse_steps(line: &str, name: &str) -> Option<StepTimes> {
     let rest = line.split(&format!("phases of '{name}' (ns): ")).nth(1)?;
     let words: Vec<&str> = rest
         .split_whitespace()
         .map(|w| w.trim_matches(|c| c == '(' || c == ')'))
         .collect();
-    let mut out = [0u64; 10];
+    let mut out = [0u64; STEPS.len()];
     for (slot, step) in out.iter_mut().zip(STEPS) {
         let i = words.iter().position(|w| *w == step)?;
         *slot = words.get(i + 1)?.parse().ok()?;
@@ -105,7 +108,7 @@ struct KSample {
     /// The module's own figures.
     stats: KStats,
     /// The module's steps ([`STEPS`]), when it logged them.
-    steps: Option<[u64; 10]>,
+    steps: Option<StepTimes>,
     /// Its time per BPF command ([`libbpf::CMDS`]), when it logged them.
     cmds: Option<[u64; 5]>,
 }
@@ -335,12 +338,12 @@ pub fn run(a: &Args) -> Result<String, String> {
         "join",
     ]);
     for r in &rows {
-        let v: Vec<[u64; 10]> = r.ours.iter().filter_map(|s| s.steps).collect();
+        let v: Vec<StepTimes> = r.ours.iter().filter_map(|s| s.steps).collect();
         if v.is_empty() {
             continue;
         }
         let med =
-            |f: &dyn Fn(&[u64; 10]) -> u64| col(&v, f).map(|s| time(s.median)).unwrap_or_default();
+            |f: &dyn Fn(&StepTimes) -> u64| col(&v, f).map(|s| time(s.median)).unwrap_or_default();
         let m = |i: usize| med(&|s| s[i]);
         st.row(vec![
             r.obj.name.clone(),
