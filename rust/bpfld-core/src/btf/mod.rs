@@ -29,8 +29,9 @@
 //! referenced type id is below the type count. The blob is private and only changed by
 //! the setters of this module, which keep these invariants (they never change a record's
 //! length, kind or name: the spans of DATASECs and DECL_TAGs [`Btf::ids_of_kind`] gives,
-//! and of names starting with '.' [`Btf::ids_dot_named`] gives, stay right). Readers therefore need no re-validation; they still use checked reads, and
-//! a read that "cannot fail" degrades to an empty iterator or an error, never a panic.
+//! and of names starting with '.' [`Btf::ids_dot_named`] gives, stay right). Readers
+//! therefore need no re-validation; they still use checked reads, and a read that
+//! "cannot fail" degrades to an empty iterator or an error, never a panic.
 //!
 //! [`Btf::parse_kernel`] (the running kernel's BTF) and `Btf::parse_deferred` (an
 //! object's BTF whose full check runs later, `ParseOptions::defer_btf_checks`) establish
