@@ -341,7 +341,8 @@ fn load_verified(
     }
     // The loading thread is woken first: its wake-up overlaps the read.
     let mut iso = Isolated::begin()?;
-    let data = read_once(&f, size)?;
+    ph.woken = now();
+    let data = read_once(&f, size, &mut ph.kernel_read_ns)?;
     drop(f);
     ph.read = now();
 
@@ -425,8 +426,14 @@ fn load_verified(
 /// that once, through the page cache where fs-verity verifies each page, packed
 /// (`elf::read_used`: DWARF is neither read, verified nor held); a file of at most
 /// `elf::SMALL_FILE` bytes whole, with one `kernel_read()` (`elf::read_small_whole`).
-fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, Fail> {
+/// The time spent in `kernel_read()` is added to `kernel_read_ns`.
+fn read_once(
+    f: &FileRef,
+    size: usize,
+    kernel_read_ns: &mut u64,
+) -> core::result::Result<Packed<KAlloc>, Fail> {
     let read = |dst: &mut [u8], off: u64| {
+        let t = now();
         let mut pos = i64::try_from(off).map_err(|_| fail(22, format_args!("file offset")))?;
         let mut done = 0;
         while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
@@ -443,6 +450,7 @@ fn read_once(f: &FileRef, size: usize) -> core::result::Result<Packed<KAlloc>, F
             }
             done += n as usize;
         }
+        *kernel_read_ns = kernel_read_ns.saturating_add(now().saturating_sub(t));
         Ok(())
     };
     let packed = elf::read_small_whole(size as u64, elf::SMALL_FILE, &mut KAlloc::default(), read);
@@ -491,8 +499,13 @@ struct Phases {
     start: u64,
     /// fs-verity digest read and the policy consulted.
     checked: u64,
+    /// A loading thread taken from the pool (or started) and woken.
+    woken: u64,
     /// The file read into memory.
     read: u64,
+    /// Of the read, the time inside `kernel_read()` (the rest: the buffers, the ELF
+    /// header and section table that choose what to read, the copies).
+    kernel_read_ns: u64,
     /// The loading thread started on the job (the hand-off).
     thread: u64,
     parsed: u64,
@@ -507,7 +520,8 @@ struct Phases {
     taken: u64,
     /// The caller running again, the job's function having returned.
     back: u64,
-    /// The caller done with the results, then the thread done with the load.
+    /// The caller done with the results (the job and the file's copy dropped), then
+    /// the thread done with the load.
     joining: u64,
     joined: u64,
 }
@@ -541,10 +555,12 @@ impl Phases {
         let (c, n) = (&cmds.calls, &cmds.ns);
         let k = &Cmd::NAMES;
         pr_info!(
-            "phases of '{}' (ns): check {} read {} handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} join {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
+            "phases of '{}' (ns): check {} wake {} read {} (kernel_read {}) handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} free {} join {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
             obj,
             d(self.start, self.checked),
-            d(self.checked, self.read),
+            d(self.checked, self.woken),
+            d(self.woken, self.read),
+            self.kernel_read_ns,
             d(self.read, self.thread),
             d(self.thread, self.parsed),
             d(self.parsed, self.planned).saturating_sub(self.ahead_ns),
@@ -552,6 +568,7 @@ impl Phases {
             bpf_ns.saturating_sub(self.ahead_ns),
             d(self.executed, self.taken),
             d(self.taken, self.back),
+            d(self.back, self.joining),
             d(self.joining, self.joined),
             k[0],
             c[0],

@@ -62,10 +62,23 @@ fn kmemleak() -> &'static str {
     }
 }
 
-/// The steps of a load the module logs with `log_phases=1`, in its order; "bpf" is the
-/// part of "execute" inside the kernel's BPF commands.
-const STEPS: [&str; 10] = [
-    "check", "read", "handoff", "parse", "plan", "execute", "bpf", "take", "return", "join",
+/// The steps of a load the module logs with `log_phases=1`, in its order; "kernel_read"
+/// is the part of "read" inside `kernel_read()`, "bpf" the part of "execute" inside the
+/// kernel's BPF commands.
+const STEPS: [&str; 13] = [
+    "check",
+    "wake",
+    "read",
+    "kernel_read",
+    "handoff",
+    "parse",
+    "plan",
+    "execute",
+    "bpf",
+    "take",
+    "return",
+    "free",
+    "join",
 ];
 
 /// Nanoseconds per step, in [`STEPS`] order.
@@ -307,34 +320,41 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "check = fs-verity digest + policy; read = the file into memory; handoff = to the"
+        "check = fs-verity digest + policy; wake = a loading thread woken; read = the file"
     );
     let _ = writeln!(
         out,
-        "loading thread; plan = not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF"
+        "into memory (kread: of it, inside kernel_read()); handoff = to the loading thread;"
     );
     let _ = writeln!(
         out,
-        "or more); exec - bpf = the executor's own part; take = fds out of the thread;"
+        "plan = not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF or more);"
     );
     let _ = writeln!(
         out,
-        "return = back to the caller (fput flush included); join = the thread's end, after"
+        "exec - bpf = the executor's own part; take = fds out of the thread; return = back"
     );
     let _ = writeln!(
         out,
-        "the caller's own (what of it the caller did not overlap)."
+        "to the caller (fput flush included); free = the caller drops the job and the file's"
+    );
+    let _ = writeln!(
+        out,
+        "copy; join = the thread's end, after the caller's own (what it did not overlap)."
     );
     let mut st = Table::new(&[
         "object",
         "check",
+        "wake",
         "read",
+        "kread",
         "handoff",
         "parse",
         "plan",
         "exec - bpf",
         "take",
         "return",
+        "free",
         "join",
     ]);
     for r in &rows {
@@ -352,10 +372,13 @@ pub fn run(a: &Args) -> Result<String, String> {
             m(2),
             m(3),
             m(4),
-            med(&|s| s[5].saturating_sub(s[6])),
-            m(7),
-            m(8),
+            m(5),
+            m(6),
+            med(&|s| s[7].saturating_sub(s[8])),
             m(9),
+            m(10),
+            m(11),
+            m(12),
         ]);
     }
     let _ = write!(out, "{st}");
