@@ -555,7 +555,11 @@ impl Phases {
         let (c, n) = (&cmds.calls, &cmds.ns);
         let k = &Cmd::NAMES;
         pr_info!(
-            "phases of '{}' (ns): check {} wake {} read {} (kernel_read {}) handoff {} parse {} plan {} execute {} (bpf {}) take {} return {} free {} join {} commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n",
+            concat!(
+                "phases of '{}' (ns): check {} wake {} read {} (kernel_read {}) handoff {} ",
+                "parse {} plan {} execute {} (bpf {}) take {} return {} free {} join {} ",
+                "commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n"
+            ),
             obj,
             d(self.start, self.checked),
             d(self.checked, self.woken),
