@@ -403,6 +403,31 @@ pub fn run(a: &Args) -> Result<String, String> {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
+        "B.2 PROG_LOAD spread: the kernel's time in PROG_LOAD per load, median [p10..p90],"
+    );
+    let _ = writeln!(
+        out,
+        "from the module and from libbpf: the medians above can sit in either of two modes"
+    );
+    let _ = writeln!(
+        out,
+        "some objects' loads take from either loader (Documentation/benchmarks.rst)."
+    );
+    let prog_load = libbpf::CMDS.iter().position(|c| *c == "PROG_LOAD");
+    let mut pt = Table::new(&["object", "bpfld ioctl", "libbpf"]);
+    for (name, ours, lib) in &cmd_rows {
+        if let (Some(i), false) = (prog_load, ours.is_empty()) {
+            pt.row(vec![
+                name.to_string(),
+                time_cell(col(ours, |s| s[i])),
+                time_cell(col(lib, |s| s.ns_of(Some("PROG_LOAD")))),
+            ]);
+        }
+    }
+    let _ = write!(out, "{pt}");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
         "B.2 commands from user space: the same, with bpfld's plan executed by its user-space"
     );
     let _ = writeln!(
