@@ -342,21 +342,27 @@ pub fn run(a: &Args) -> Result<String, String> {
         out,
         "copy; join = the thread's end, after the caller's own (what it did not overlap)."
     );
-    let mut st = Table::new(&[
-        "object",
-        "check",
-        "wake",
-        "read",
-        "kread",
-        "handoff",
-        "parse",
-        "plan",
-        "exec - bpf",
-        "take",
-        "return",
-        "free",
-        "join",
-    ]);
+    // One column per step, "bpf" taken off "execute" instead of shown.
+    let bpf = STEPS
+        .iter()
+        .position(|s| *s == "bpf")
+        .ok_or("STEPS lacks \"bpf\"")?;
+    let cols: Vec<(usize, &str)> = STEPS
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != bpf)
+        .map(|(i, s)| {
+            let head = match *s {
+                "kernel_read" => "kread",
+                "execute" => "exec - bpf",
+                other => other,
+            };
+            (i, head)
+        })
+        .collect();
+    let mut heads = vec!["object"];
+    heads.extend(cols.iter().map(|&(_, h)| h));
+    let mut st = Table::new(&heads);
     for r in &rows {
         let v: Vec<StepTimes> = r.ours.iter().filter_map(|s| s.steps).collect();
         if v.is_empty() {
@@ -364,22 +370,15 @@ pub fn run(a: &Args) -> Result<String, String> {
         }
         let med =
             |f: &dyn Fn(&StepTimes) -> u64| col(&v, f).map(|s| time(s.median)).unwrap_or_default();
-        let m = |i: usize| med(&|s| s[i]);
-        st.row(vec![
-            r.obj.name.clone(),
-            m(0),
-            m(1),
-            m(2),
-            m(3),
-            m(4),
-            m(5),
-            m(6),
-            med(&|s| s[7].saturating_sub(s[8])),
-            m(9),
-            m(10),
-            m(11),
-            m(12),
-        ]);
+        let mut cells = vec![r.obj.name.clone()];
+        for &(i, _) in &cols {
+            cells.push(if STEPS[i] == "execute" {
+                med(&|s| s[i].saturating_sub(s[bpf]))
+            } else {
+                med(&|s| s[i])
+            });
+        }
+        st.row(cells);
     }
     let _ = write!(out, "{st}");
     let _ = writeln!(out);
@@ -413,16 +412,17 @@ pub fn run(a: &Args) -> Result<String, String> {
         out,
         "some objects' loads take from either loader (Documentation/benchmarks.rst)."
     );
-    let prog_load = libbpf::CMDS.iter().position(|c| *c == "PROG_LOAD");
+    let prog_load = libbpf::CMDS
+        .iter()
+        .position(|c| *c == "PROG_LOAD")
+        .ok_or("CMDS lacks \"PROG_LOAD\"")?;
     let mut pt = Table::new(&["object", "bpfld ioctl", "libbpf"]);
-    for (name, ours, lib) in &cmd_rows {
-        if let (Some(i), false) = (prog_load, ours.is_empty()) {
-            pt.row(vec![
-                name.to_string(),
-                time_cell(col(ours, |s| s[i])),
-                time_cell(col(lib, |s| s.ns_of(Some("PROG_LOAD")))),
-            ]);
-        }
+    for (name, ours, lib) in cmd_rows.iter().filter(|(_, ours, _)| !ours.is_empty()) {
+        pt.row(vec![
+            name.to_string(),
+            time_cell(col(ours, |s| s[prog_load])),
+            time_cell(col(lib, |s| s.ns_of(Some(libbpf::CMDS[prog_load])))),
+        ]);
     }
     let _ = write!(out, "{pt}");
     let _ = writeln!(out);
