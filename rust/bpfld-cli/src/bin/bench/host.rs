@@ -4,7 +4,7 @@
 //! user-space executor against libbpf (the tree's, statically linked).
 
 use crate::heap::Mark;
-use crate::stats::{bytes, bytes_cell, ratio, time, time_cell, Stats, Table};
+use crate::stats::{bytes, bytes_cell, col, ratio, time, time_cell, Stats, Table};
 use crate::{libbpf, ours, Object};
 use bpfld::host::HostBtf;
 use bpfld_core::btf::{self, Btf};
@@ -23,10 +23,6 @@ pub struct Args {
 
 fn ns(t: Instant) -> u64 {
     t.elapsed().as_nanos() as u64
-}
-
-fn col<T>(v: &[T], f: impl Fn(&T) -> u64) -> Option<Stats> {
-    Stats::of(&v.iter().map(f).collect::<Vec<_>>())
 }
 
 pub fn run(a: &Args) -> Result<(), String> {

@@ -37,6 +37,11 @@ impl Stats {
     }
 }
 
+/// The statistics of one figure `f` of each sample in `v`.
+pub fn col<T>(v: &[T], f: impl Fn(&T) -> u64) -> Option<Stats> {
+    Stats::of(&v.iter().map(f).collect::<Vec<_>>())
+}
+
 /// A duration in nanoseconds with a unit that keeps three or four digits.
 pub fn time(ns: f64) -> String {
     if ns >= 10e9 {

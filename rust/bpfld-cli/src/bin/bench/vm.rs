@@ -3,7 +3,7 @@
 //! Part B, inside the test VM: loads through `/dev/bpfld` (objects on fs-verity, module
 //! in development mode) against libbpf's open + load of the same files.
 
-use crate::stats::{bytes, bytes_cell, ratio, time, time_cell, Stats, Table};
+use crate::stats::{bytes, bytes_cell, col, ratio, time, time_cell, Table};
 use crate::{libbpf, ours, Object};
 use bpfld::dev::{Device, KLoadOpts, KStats, DEVICE};
 use bpfld::host::HostBtf;
@@ -177,10 +177,6 @@ struct Row {
     lib: Vec<libbpf::LoadSample>,
     /// libbpf's first load in its process.
     lib_first: libbpf::LoadSample,
-}
-
-fn col<T>(v: &[T], f: impl Fn(&T) -> u64) -> Option<Stats> {
-    Stats::of(&v.iter().map(f).collect::<Vec<_>>())
 }
 
 pub fn run(a: &Args) -> Result<String, String> {
