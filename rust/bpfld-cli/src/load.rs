@@ -122,12 +122,7 @@ impl Sources {
             s.config = Some(HostConfig::load().map_err(fail)?);
         }
         if externs::needs_kernel_symbols(obj) {
-            let names: Vec<&str> = obj
-                .externs
-                .iter()
-                .filter(|e| e.ksym().is_some_and(|k| !k.func))
-                .map(|e| e.name)
-                .collect();
+            let names: Vec<&str> = externs::symbol_names(obj).collect();
             s.symbols = Some(HostSymbols::load(&names).map_err(fail)?);
         }
         Ok(s)

@@ -790,12 +790,7 @@ impl Run<'_> {
             None
         };
         let symbols = if externs::needs_kernel_symbols(obj) {
-            let names: Vec<&str> = obj
-                .externs
-                .iter()
-                .filter(|e| e.ksym().is_some_and(|k| !k.func))
-                .map(|e| e.name)
-                .collect();
+            let names: Vec<&str> = externs::symbol_names(obj).collect();
             Some(HostSymbols::load(&names).map_err(cant)?)
         } else {
             None

@@ -122,6 +122,19 @@ pub fn needs_kernel_symbols<A: Alloc>(obj: &Object<'_, A>) -> bool {
         .any(|e| e.ksym().is_some_and(|k| k.type_id == 0))
 }
 
+/// The names [`resolve`] asks [`KernelSymbols::address`] about: none unless `obj` has
+/// typeless `__ksym` variables ([`needs_kernel_symbols`]), then every `__ksym` variable,
+/// typed ones too (libbpf's kallsyms pass sets them all), in the order of the externs.
+pub fn symbol_names<'o, 'a, A: Alloc>(
+    obj: &'o Object<'a, A>,
+) -> impl Iterator<Item = &'a str> + 'o {
+    let any = needs_kernel_symbols(obj);
+    obj.externs
+        .iter()
+        .filter(move |e| any && e.ksym().is_some_and(|k| !k.func))
+        .map(|e| e.name)
+}
+
 /// Whether `obj` has typed `__ksym` variables or kfuncs (which need vmlinux BTF).
 pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
     obj.externs
@@ -939,6 +952,49 @@ mod tests {
                     [true, true, true, false, true, true, true, false, false, true, true, false]
                 );
             });
+        }
+
+        /// symbol_names lists what resolve asks for: the kernel module looks those up
+        /// before planning (one BPF program run each), so the two must agree.
+        #[test]
+        fn symbol_names_are_what_resolve_asks() {
+            struct Asked(std::cell::RefCell<Vec<std::string::String>>);
+            impl KernelSymbols for Asked {
+                fn address(&self, name: &str) -> SymbolAddress {
+                    self.0.borrow_mut().push(name.into());
+                    Syms.address(name)
+                }
+            }
+            let Some(data) = compile_c("names", &std::format!("{PRELUDE}{ALL_KINDS}")) else {
+                return;
+            };
+            let k = kernel();
+            let cfg = config();
+            let mut a = VecAlloc::default();
+            let elf = Elf::parse(&data, &mut a).unwrap();
+            let obj = Object::parse(elf, "t", &mut a).unwrap();
+            let asked = Asked(Default::default());
+            let opts = Options {
+                kconfig: Some(&cfg),
+                symbols: Some(&asked),
+                ..Options::default()
+            };
+            Plan::build_with(&obj, &KINFO, Some(&k as &dyn KernelBtf), &opts, &mut a).unwrap();
+            let names: Vec<&str> = symbol_names(&obj).collect();
+            assert!(
+                names.contains(&"tless") && names.contains(&"pcpu"),
+                "{names:?}"
+            );
+            assert_eq!(*asked.0.borrow(), names);
+            // Without a typeless ksym there is nothing to look up.
+            let typed = "extern const int pcpu __ksym;\n\
+                         SEC(\"xdp\") int p(void *c) { return (long)&pcpu != 0; }\n";
+            let Some(data) = compile_c("names_typed", &std::format!("{PRELUDE}{typed}")) else {
+                return;
+            };
+            let elf = Elf::parse(&data, &mut a).unwrap();
+            let obj = Object::parse(elf, "t", &mut a).unwrap();
+            assert_eq!(symbol_names(&obj).count(), 0);
         }
 
         #[test]
