@@ -24,6 +24,18 @@ extern "C" {
     /// `kern_sys_bpf()`: the `bpf(2)` commands the kernel lets modules issue, with
     /// kernel pointers in `attr` (except verifier log buffers, which stay user pointers).
     pub(crate) fn bpfld_sys_bpf(cmd: c_int, attr: *mut c_void, size: c_uint) -> c_int;
+    /// Load the kallsyms lookup program (a `BPF_PROG_TYPE_SYSCALL` program calling
+    /// `bpf_kallsyms_lookup_name()`): its fd in this thread's table, or a negative errno.
+    pub(crate) fn bpfld_ksym_open() -> c_int;
+    /// Run the program of `bpfld_ksym_open` for `name` (`len` bytes, no NUL): 0 with
+    /// `*addr` set, `-ENOENT` (no such symbol), `-EPERM` (the caller may not see kernel
+    /// addresses) or another negative errno.
+    pub(crate) fn bpfld_ksym_lookup(
+        prog_fd: c_int,
+        name: *const c_char,
+        len: usize,
+        addr: *mut u64,
+    ) -> c_int;
     /// The `dev_mode` module parameter.
     pub(crate) fn bpfld_dev_mode() -> bool;
     /// The `log_phases` module parameter.

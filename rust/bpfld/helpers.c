@@ -12,8 +12,10 @@
 #include <linux/dcache.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
+#include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/fsverity.h>
+#include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
@@ -752,6 +754,110 @@ bool bpfld_fatal_signal_pending(void)
 }
 
 /* In the loading thread: close an fd of init_files. */
+/* --- Kernel symbol addresses, for typeless __ksym externs ------------------------ *
+ *
+ * libbpf reads /proc/kallsyms; kallsyms_lookup_name() is not exported to modules in
+ * 6.12. The BPF helper bpf_kallsyms_lookup_name() is, to BPF_PROG_TYPE_SYSCALL
+ * programs, and kern_sys_bpf() runs such a program in the kernel with a kernel pointer
+ * as its context (libbpf's light skeleton loader programs call the same helper for
+ * their typeless ksyms). So a load with typeless ksyms loads such a program
+ * (bpfld_ksym_open()) once, in the loading thread, as the caller (the helper answers
+ * -EPERM to a caller that may not see kernel addresses, where /proc/kallsyms shows
+ * zeros), runs it once per name and closes it. Names are looked up to 503 bytes (the
+ * program's stack holds the name and the result; kernel symbols may have up to 511).
+ * kallsyms_lookup_name() returns the first of several symbols of one name (libbpf
+ * refuses such a name as ambiguous) and also searches the modules' symbols (which
+ * /proc/kallsyms lists too).
+ */
+#define BPFLD_KSYM_NAME_LEN 504
+
+struct bpfld_ksym_ctx {
+	char name[BPFLD_KSYM_NAME_LEN];
+	u64 addr;
+};
+
+/* The lookup program's fd in this thread's table, or a negative errno. */
+int bpfld_ksym_open(void);
+int bpfld_ksym_open(void)
+{
+	static const char license[] = "GPL";
+	const int n = 2 * BPFLD_KSYM_NAME_LEN / 8 + 11;
+	union bpf_attr attr = {};
+	struct bpf_insn *insns, *i;
+	int off, fd;
+
+	insns = kcalloc(n, sizeof(*insns), GFP_KERNEL);
+	if (!insns)
+		return -ENOMEM;
+	i = insns;
+	/* The verifier lets a helper read memory of the stack or a map, not of the
+	 * context: the name is copied to the stack (its 512 bytes: the name, then the
+	 * helper's result). */
+	for (off = 0; off < BPFLD_KSYM_NAME_LEN; off += 8) {
+		*i++ = BPF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, off);
+		*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, -512 + off);
+	}
+	*i++ = BPF_MOV64_REG(BPF_REG_6, BPF_REG_1);
+	/* r0 = bpf_kallsyms_lookup_name(fp - 512, BPFLD_KSYM_NAME_LEN, 0, fp - 8) */
+	*i++ = BPF_MOV64_REG(BPF_REG_1, BPF_REG_10);
+	*i++ = BPF_ALU64_IMM(BPF_ADD, BPF_REG_1, -512);
+	*i++ = BPF_MOV64_IMM(BPF_REG_2, BPFLD_KSYM_NAME_LEN);
+	*i++ = BPF_MOV64_IMM(BPF_REG_3, 0);
+	*i++ = BPF_MOV64_REG(BPF_REG_4, BPF_REG_10);
+	*i++ = BPF_ALU64_IMM(BPF_ADD, BPF_REG_4, -8);
+	/* A helper id, as user space writes it (not BPF_EMIT_CALL's kernel offset). */
+	*i++ = BPF_RAW_INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_kallsyms_lookup_name);
+	/* ctx->addr = *(fp - 8); return r0 */
+	*i++ = BPF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, -8);
+	*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_6, BPF_REG_1,
+			   offsetof(struct bpfld_ksym_ctx, addr));
+	*i++ = BPF_EXIT_INSN();
+
+	attr.prog_type = BPF_PROG_TYPE_SYSCALL;
+	attr.prog_flags = BPF_F_SLEEPABLE;
+	attr.insns = (u64)(unsigned long)insns;
+	attr.insn_cnt = i - insns;
+	attr.license = (u64)(unsigned long)license;
+	strscpy(attr.prog_name, "bpfld_kallsyms", sizeof(attr.prog_name));
+	fd = kern_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+	kfree(insns);
+	return fd;
+}
+
+/*
+ * The address of kernel symbol `name` (`len` bytes, no NUL) through the program of
+ * bpfld_ksym_open(): 0 and *addr set, -ENOENT (no such symbol), -EPERM (the caller may
+ * not see kernel addresses), -ENAMETOOLONG (503 bytes at most), or another negative
+ * errno.
+ */
+int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr);
+int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
+{
+	struct bpfld_ksym_ctx *ctx;
+	union bpf_attr attr = {};
+	int err;
+
+	*addr = 0;
+	if (!len || memchr(name, 0, len))
+		return -ENOENT;
+	if (len >= BPFLD_KSYM_NAME_LEN)
+		return -ENAMETOOLONG;
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	memcpy(ctx->name, name, len);
+	attr.test.prog_fd = prog_fd;
+	attr.test.ctx_in = (u64)(unsigned long)ctx;
+	attr.test.ctx_size_in = sizeof(*ctx);
+	err = kern_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	if (!err)
+		err = (int)attr.test.retval;
+	if (!err)
+		*addr = ctx->addr;
+	kfree(ctx);
+	return err;
+}
+
 void bpfld_close_fd(int fd);
 void bpfld_close_fd(int fd)
 {

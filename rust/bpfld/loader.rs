@@ -23,7 +23,7 @@ use crate::kalloc::KAlloc;
 use crate::msg::{hex, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
-use crate::vmlinux::{BuiltConfig, ExportedSymbols, Vmlinux};
+use crate::vmlinux::{BuiltConfig, LookedUpSymbols, Vmlinux};
 use crate::State;
 use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
@@ -787,6 +787,7 @@ fn parse<'d>(
 struct PlanWork<'o, 'a, 'v> {
     obj: &'o Object<'a, KAlloc>,
     vmlinux: Option<&'v Vmlinux>,
+    symbols: &'v LookedUpSymbols<'a>,
     out: Option<core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail>>,
     /// Bytes its allocator handed out.
     bytes: usize,
@@ -799,7 +800,7 @@ extern "C" fn plan_beside(arg: *mut c_void) {
     // (the object's BTF) by the loading thread.
     let w = unsafe { &mut *arg.cast::<PlanWork<'_, '_, '_>>() };
     let mut alloc = KAlloc::default();
-    w.out = Some(make_plan(w.vmlinux, w.obj, &mut alloc));
+    w.out = Some(make_plan(w.vmlinux, w.symbols, w.obj, &mut alloc));
     w.bytes = alloc.bytes;
 }
 
@@ -822,11 +823,15 @@ fn plan_and_load_btf<'o, 'a>(
         None
     };
     let vmlinux = held.as_deref();
+    // Here, as the caller, in this thread's fd table: see LookedUpSymbols.
+    let symbols = look_up_symbols(obj)?;
     require_sync(obj);
     require_sync(&vmlinux);
+    require_sync(&symbols);
     let mut work = PlanWork {
         obj,
         vmlinux,
+        symbols: &symbols,
         out: None,
         bytes: 0,
     };
@@ -843,7 +848,7 @@ fn plan_and_load_btf<'o, 'a>(
     if beside.0.is_null() {
         // Not beside (little or no BTF, one CPU, no memory for the work item): the
         // plan first, then the BTF of a plan that stands, in this thread.
-        let plan = make_plan(vmlinux, obj, alloc)?;
+        let plan = make_plan(vmlinux, &symbols, obj, alloc)?;
         let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
         return Ok((plan, btf, beside));
     }
@@ -865,10 +870,29 @@ fn plan_and_load_btf<'o, 'a>(
     }
 }
 
+/// The kernel symbol addresses the plan of `obj` needs (none if it has no typeless
+/// ksyms). Not inlined: the error's message stays out of the frame of
+/// `plan_and_load_btf`, on the deepest call chain of a load (scripts/stack-depth).
+#[inline(never)]
+fn look_up_symbols<'a>(
+    obj: &Object<'a, KAlloc>,
+) -> core::result::Result<LookedUpSymbols<'a>, Fail> {
+    LookedUpSymbols::look_up(obj).map_err(|e| {
+        fail(
+            e.errno,
+            format_args!(
+                "extern '{}': looking up kernel symbol addresses failed (errno {})",
+                e.name, e.errno
+            ),
+        )
+    })
+}
+
 /// Plan the parsed object into the heap.
 #[inline(never)]
 fn make_plan<'o, 'a>(
     vmlinux: Option<&Vmlinux>,
+    symbols: &LookedUpSymbols<'a>,
     obj: &'o Object<'a, KAlloc>,
     alloc: &mut KAlloc,
 ) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
@@ -884,7 +908,7 @@ fn make_plan<'o, 'a>(
     // Extern values: see crate::vmlinux for these sources and their limits.
     let opts = plan::Options {
         kconfig: Some(&BuiltConfig),
-        symbols: Some(&ExportedSymbols),
+        symbols: Some(symbols),
         // run_job hashes it beside the commands.
         defer_receipt: true,
         ..plan::Options::default()

@@ -11,13 +11,13 @@
 //!   `build/kconfig_values.rs`. vermagic ties the module to that kernel release; the
 //!   values are the running kernel's as long as the module is built from the tree of
 //!   the kernel it runs on (as a distribution or Android kernel build does).
-//! - typeless `__ksym` variables (resolved by address): [`ExportedSymbols`], through
-//!   `__symbol_get()`, which finds only symbols exported with `EXPORT_SYMBOL_GPL` (and
-//!   logs a warning for one exported without `_GPL`).
-//!   `kallsyms_lookup_name()` and `kallsyms_on_each_symbol()` are not exported to
-//!   modules in 6.12, so any other name is refused (even a weak one, since a missing
-//!   symbol cannot be told from an unexported one). Typed ksyms and kfuncs need no
-//!   address: they resolve through vmlinux BTF.
+//! - typeless `__ksym` variables (resolved by address): [`LookedUpSymbols`], through
+//!   the BPF helper `bpf_kallsyms_lookup_name()`, called by a small
+//!   `BPF_PROG_TYPE_SYSCALL` program that the loading thread loads and runs with
+//!   `kern_sys_bpf()` (`kallsyms_lookup_name()` itself is not exported to modules in
+//!   6.12; helpers.c says more). Every name is looked up before the plan, as the
+//!   caller: a caller that may not see kernel addresses gets an error naming the extern.
+//!   Typed ksyms and kfuncs need no address: they resolve through vmlinux BTF.
 //! - module BTF: not searched ([`KernelBtf::in_module`] keeps its default), since a
 //!   program using module BTF needs the module BTF's fd, which `kern_sys_bpf` cannot
 //!   obtain (no `BPF_BTF_GET_FD_BY_ID`); a ksym or kfunc only a module defines counts as
@@ -29,10 +29,10 @@ use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{
     find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
 };
-use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
+use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
+use bpfld_core::object::Object;
 use bpfld_core::plan::{KernelBtf, KernelType};
-use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
@@ -208,42 +208,76 @@ impl KernelConfig for BuiltConfig {
     }
 }
 
-extern "C" {
-    /// `__symbol_get()`: the address of an `EXPORT_SYMBOL_GPL` symbol, taking a reference
-    /// on its module; NULL if there is no such export (or it is not GPL-only).
-    fn __symbol_get(symbol: *const c_char) -> *mut c_void;
-    /// `__symbol_put()`: drop the module reference `__symbol_get()` took for `symbol`,
-    /// which must have been found (it is a BUG() otherwise).
-    fn __symbol_put(symbol: *const c_char);
+/// Kernel symbol addresses for one load's typeless ksyms, looked up before the plan
+/// (see the module documentation): the plan asks for the names
+/// [`externs::symbol_names`] lists, and only those.
+pub(crate) struct LookedUpSymbols<'a> {
+    found: KVVec<(&'a str, SymbolAddress)>,
 }
 
-/// Addresses of exported kernel symbols, for typeless ksyms (see the module
-/// documentation).
-pub(crate) struct ExportedSymbols;
+/// Why a name was not looked up or could not be.
+const HIDDEN: &str = "kernel symbol addresses are hidden from the caller (kptr_restrict; \
+     CAP_SYSLOG), as /proc/kallsyms shows them as 0";
+const TOO_LONG: &str = "a name longer than bpfld's kallsyms lookup takes (503 bytes)";
+const FAILED: &str = "the kallsyms lookup failed";
+/// Errnos of `bpfld_ksym_lookup`.
+const LOOKUP_EPERM: i32 = 1;
+const LOOKUP_ENOENT: i32 = 2;
+const LOOKUP_ENAMETOOLONG: i32 = 36;
+const NOT_ASKED: &str = "not looked up before the plan";
 
-/// Why [`ExportedSymbols`] cannot resolve a name.
-const NOT_EXPORTED: &str = "typeless ksym that the kernel does not export with EXPORT_SYMBOL_GPL \
-     (bpfld.ko has no kallsyms lookup; declare the ksym with its type to resolve it through BTF)";
+impl<'a> LookedUpSymbols<'a> {
+    /// Look up every name the plan of `obj` will ask for: none (and no BPF program) if
+    /// it has no typeless ksyms. Runs in the loading thread, as the caller.
+    pub(crate) fn look_up<A: Alloc>(obj: &Object<'a, A>) -> Result<Self, LookupFailed<'a>> {
+        let mut found = KVVec::new();
+        let mut names = externs::symbol_names(obj).peekable();
+        let Some(&first) = names.peek() else {
+            return Ok(Self { found });
+        };
+        // SAFETY: loads a program into this thread's table; closed below.
+        let fd = unsafe { ffi::bpfld_ksym_open() };
+        if fd < 0 {
+            return Err(LookupFailed {
+                name: first,
+                errno: -fd,
+            });
+        }
+        let mut res = Ok(());
+        for name in names {
+            let mut addr = 0u64;
+            // SAFETY: `name` is valid for `name.len()` bytes; `addr` is written only.
+            let err =
+                unsafe { ffi::bpfld_ksym_lookup(fd, name.as_ptr().cast(), name.len(), &mut addr) };
+            let a = match -err {
+                0 => SymbolAddress::At(addr),
+                LOOKUP_ENOENT => SymbolAddress::Missing,
+                LOOKUP_EPERM => SymbolAddress::Unavailable(HIDDEN),
+                LOOKUP_ENAMETOOLONG => SymbolAddress::Unavailable(TOO_LONG),
+                _ => SymbolAddress::Unavailable(FAILED),
+            };
+            if found.push((name, a), GFP_KERNEL).is_err() {
+                res = Err(LookupFailed { name, errno: 12 });
+                break;
+            }
+        }
+        // SAFETY: `fd` is the program's, in this thread's table, closed once.
+        unsafe { ffi::bpfld_close_fd(fd) };
+        res.map(|()| Self { found })
+    }
+}
 
-impl KernelSymbols for ExportedSymbols {
+/// A load's symbol lookups could not be made: the extern that needed them first.
+pub(crate) struct LookupFailed<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) errno: i32,
+}
+
+impl KernelSymbols for LookedUpSymbols<'_> {
     fn address(&self, name: &str) -> SymbolAddress {
-        let mut buf = [0u8; bpfld_core::limits::MAX_NAME_LEN + 1];
-        // BTF names have no NUL and are at most MAX_NAME_LEN bytes; anything else
-        // cannot be a kernel symbol.
-        if name.len() >= buf.len() || name.as_bytes().contains(&0) {
-            return SymbolAddress::Missing;
-        }
-        buf[..name.len()].copy_from_slice(name.as_bytes());
-        // SAFETY: `buf` is NUL-terminated (zeroed, and `name` is shorter than it and has
-        // no NUL); `__symbol_get` only reads it.
-        let p = unsafe { __symbol_get(buf.as_ptr().cast()) };
-        if p.is_null() {
-            return SymbolAddress::Unavailable(NOT_EXPORTED);
-        }
-        // SAFETY: `__symbol_get` found `buf`'s symbol and took a reference on its module,
-        // which therefore cannot go away before this put; only the address is kept, as
-        // libbpf keeps only the address it reads from kallsyms.
-        unsafe { __symbol_put(buf.as_ptr().cast()) };
-        SymbolAddress::At(p as u64)
+        self.found
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(SymbolAddress::Unavailable(NOT_ASKED), |&(_, a)| a)
     }
 }

@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /* A typeless __ksym (`const void`), resolved by address (/proc/kallsyms in user
- * space, an exported symbol in the kernel module): bpf_prog_put, a function the
- * kernel exports with EXPORT_SYMBOL_GPL; and a weak typeless one the kernel does
- * not have (address 0). The address is an ld_imm64 constant. The module,
- * which can only see exported symbols, refuses the object: a weak symbol it
- * does not see may exist unexported, and 0 would then be a lie.
+ * space, bpf_kallsyms_lookup_name() in the kernel module): bpf_prog_put, a kernel
+ * function; and a weak typeless one the kernel does not have (address 0). The
+ * address is an ld_imm64 constant.
  */
-// bpfld: module-fail errno=95 the module sees only exported symbols and cannot tell a missing weak one from an unexported one (rust/bpfld/vmlinux.rs)
 // bpfld: run prog=addr_run kind=syscall retval=0
 // bpfld: global is_kernel_text expect-after-run=1
 // bpfld: global missing expect-after-run=1

@@ -720,6 +720,35 @@ pub fn no_cap_bpf(_: &Env) -> Outcome {
     })())
 }
 
+/// Typeless ksyms are looked up as the caller (bpf_kallsyms_lookup_name() in a
+/// program the module loads): with kptr_restrict=2 nobody may see kernel addresses,
+/// and the load is refused naming the extern, leaving nothing behind (the lookup
+/// program included); with kptr_restrict back, the same object loads.
+pub fn ksym_addresses_hidden(_: &Env) -> Outcome {
+    const KPTR: &str = "/proc/sys/kernel/kptr_restrict";
+    let old = match std::fs::read_to_string(KPTR) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Fail(format!("{KPTR}: {e}")),
+    };
+    let path = obj_path("ext_ksym_addr.bpf.o");
+    let hidden = std::fs::write(KPTR, "2")
+        .map_err(|e| format!("{KPTR}: {e}"))
+        .and_then(|()| {
+            expect_refusal_saying(
+                &path,
+                libc::EOPNOTSUPP,
+                "extern 'bpf_prog_put': unsupported: kernel symbol addresses are hidden",
+                "kptr_restrict=2",
+            )
+        });
+    let restored = std::fs::write(KPTR, old.trim()).map_err(|e| format!("{KPTR}: {e}"));
+    outcome(hidden.and(restored).and_then(|()| {
+        load(&path)
+            .map(drop)
+            .map_err(|e| format!("kptr_restrict={}: {e}", old.trim()))
+    }))
+}
+
 pub fn arrays_too_small(_: &Env) -> Outcome {
     // core_task's BTF (30 KiB) is loaded while the plan is made on another CPU, then
     // closed when the caller's arrays turn out too small.

@@ -74,6 +74,10 @@ const FIXED_AFTER: &[Named] = &[
     ("verifier_reject_returns_log", loads::verifier_reject),
     ("no_cap_bpf_eperm", loads::no_cap_bpf),
     ("arrays_too_small_enospc", loads::arrays_too_small),
+    (
+        "ksym_addresses_hidden_eopnotsupp",
+        loads::ksym_addresses_hidden,
+    ),
     ("attach_tracepoint", loads::attach_tracepoint),
     ("attach_kprobe", loads::attach_kprobe),
     ("attach_cgroup_sysctl", loads::attach_cgroup_sysctl),
