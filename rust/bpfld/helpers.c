@@ -753,7 +753,6 @@ bool bpfld_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
-/* In the loading thread: close an fd of init_files. */
 /* --- Kernel symbol addresses, for typeless __ksym externs ------------------------ *
  *
  * libbpf reads /proc/kallsyms; kallsyms_lookup_name() is not exported to modules in
@@ -790,9 +789,11 @@ int bpfld_ksym_open(void)
 	if (!insns)
 		return -ENOMEM;
 	i = insns;
-	/* The verifier lets a helper read memory of the stack or a map, not of the
+	/*
+	 * The verifier lets a helper read memory of the stack or a map, not of the
 	 * context: the name is copied to the stack (its 512 bytes: the name, then the
-	 * helper's result). */
+	 * helper's result).
+	 */
 	for (off = 0; off < BPFLD_KSYM_NAME_LEN; off += 8) {
 		*i++ = BPF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, off);
 		*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, -512 + off);
@@ -858,6 +859,7 @@ int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
 	return err;
 }
 
+/* In the loading thread: close an fd of init_files. */
 void bpfld_close_fd(int fd);
 void bpfld_close_fd(int fd)
 {
