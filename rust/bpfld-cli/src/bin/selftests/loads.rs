@@ -1177,6 +1177,9 @@ pub fn parallel_loads(env: &Env) -> Outcome {
             "tail_calls.bpf.o",
             "tc.bpf.o",
             "maps_kinds.bpf.o",
+            // Typeless ksyms: a kallsyms lookup program loaded, run and closed per
+            // load, in each loading thread at once.
+            "ext_ksym_addr.bpf.o",
         ];
         let _ = env;
         let before = Snapshot::take();
