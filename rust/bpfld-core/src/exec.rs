@@ -91,7 +91,28 @@ pub trait Bpf {
     fn prog_log(&mut self, _prog: usize) -> Log {
         Log::default()
     }
+    /// Map the arena map `map_fd` where the loader's caller can reach it (libbpf maps
+    /// it in the loading process): `len` bytes, shared, read-write, at `addr` unless
+    /// 0 (and then nowhere else); then write `data` at `data_off` in the mapping (the
+    /// `__arena` globals). Returns the mapping's address, or a positive errno with
+    /// nothing left mapped. Its first mapping sets the arena's user address, which
+    /// its programs need before they load. By default refused (`EOPNOTSUPP`).
+    fn map_arena(
+        &mut self,
+        _map_fd: i32,
+        _len: u64,
+        _addr: u64,
+        _data: &[u8],
+        _data_off: u64,
+    ) -> core::result::Result<u64, i32> {
+        Err(EOPNOTSUPP)
+    }
+    /// Undo [`Bpf::map_arena`]: the load failed after it.
+    fn unmap_arena(&mut self, _addr: u64, _len: u64) {}
 }
+
+/// `EOPNOTSUPP`.
+const EOPNOTSUPP: i32 = 95;
 
 /// The fds of a performed plan.
 pub struct Loaded<'r> {
@@ -111,10 +132,15 @@ struct Cleanup<'e, 'r, B: Bpf> {
     bpf: &'e mut B,
     out: Loaded<'r>,
     btf_fd: i32,
+    /// The arena's mapping (address, length), once made.
+    arena: Option<(u64, u64)>,
 }
 
 impl<B: Bpf> Cleanup<'_, '_, B> {
     fn release(&mut self) {
+        if let Some((addr, len)) = self.arena.take() {
+            self.bpf.unmap_arena(addr, len);
+        }
         for fd in self
             .out
             .prog_fds
@@ -221,6 +247,7 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         bpf,
         out: Loaded { map_fds, prog_fds },
         btf_fd,
+        arena: None,
     };
     // The scratch for programs with map fds; failing here closes the BTF's fd.
     let longest = plan
@@ -318,6 +345,15 @@ fn run<'a, A: Alloc, B: Bpf>(
                 .bpf(Cmd::MapFreeze(&mut a))
                 .map_err(|e| kerr("BPF_MAP_FREEZE", e))
                 .ctx(ctx)?;
+        }
+        // libbpf maps the arena right after creating it, and writes its globals.
+        if let Some(a) = plan.arena.filter(|a| idx(a.map) == i) {
+            let addr = c
+                .bpf
+                .map_arena(fd, a.len, a.addr, data, a.data_off)
+                .map_err(|e| kerr("mmap of the arena", e))
+                .ctx(ctx)?;
+            c.arena = Some((addr, a.len));
         }
     }
 

@@ -198,6 +198,56 @@ pub struct PlannedMap {
     pub vmlinux_value_type_id: u32,
 }
 
+/// The object's arena map (libbpf's `bpf_map_mmap_sz`): the executor maps it (which
+/// sets the arena's user address, which programs need before they load) and writes
+/// the map's `data`, the `__arena` globals, at `data_off`: 0, where libbpf 1.5 puts
+/// them (later versions put them at the end of the arena, `arena_data_off`; the
+/// relocations follow `data_off`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlannedArena {
+    /// The map.
+    pub map: u32,
+    /// Bytes to map: `max_entries` pages.
+    pub len: u64,
+    /// Where in the mapping the globals start.
+    pub data_off: u64,
+    /// The address asked for (`map_extra`), 0 for any.
+    pub addr: u64,
+}
+
+/// Lay out the arena of `obj` for pages of `page_size` bytes.
+fn plan_arena<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    page_size: u32,
+) -> Result<'a, Option<PlannedArena>> {
+    let Some(map) = obj.arena_map else {
+        return Ok(None);
+    };
+    let m = obj
+        .maps
+        .get(idx(map))
+        .ok_or(Error::malformed("map index"))?;
+    let page = u64::from(page_size.max(1));
+    let len = u64::from(m.def.max_entries).saturating_mul(page);
+    let data = m.data.len() as u64;
+    let data_alloc = data.div_ceil(page).saturating_mul(page);
+    if data_alloc > len {
+        // libbpf: "declared ARENA map size ... is too small", E2BIG.
+        return Err(Error::limit(
+            "bytes of global __arena variables, in pages of the arena",
+            data_alloc,
+            len,
+        )
+        .ctx(Ctx::Map(m.name)));
+    }
+    Ok(Some(PlannedArena {
+        map,
+        len,
+        data_off: 0,
+        addr: m.def.map_extra,
+    }))
+}
+
 /// The value of one struct_ops map: the kernel's `bpf_struct_ops_<type>` with the
 /// object's scalar members copied in; program fds go at [`StOpsPlan::funcs`] offsets.
 #[derive(Clone, Copy, Debug, Default)]
@@ -256,6 +306,8 @@ pub struct Plan<'o, 'a, A: Alloc> {
     pub kconfig: A::Buf<u8>,
     /// `kern_version` sent with every program.
     pub kern_version: u32,
+    /// The arena map, mapped by the executor right after its creation.
+    pub arena: Option<PlannedArena>,
     /// SHA-256 over the plan (see the module documentation).
     pub receipt: [u8; 32],
 }
@@ -763,6 +815,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             ));
         }
 
+        let arena = plan_arena(obj, kinfo.page_size)?;
         let mut plan = Plan {
             obj,
             maps: alloc.alloc(obj.maps.len())?,
@@ -778,6 +831,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             externs: ext.state,
             kconfig: ext.kconfig,
             kern_version: obj.kern_version.unwrap_or(kinfo.kernel_version),
+            arena,
             receipt: [0; 32],
         };
 
@@ -882,7 +936,12 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                         }
                         let d0 = *dst.get(i).ok_or(Error::malformed("instruction"))?;
                         if let RelocKind::Data { sym_off, .. } = r.kind {
-                            // libbpf: insn[1].imm = insn[0].imm + sym_off, in 32 bits.
+                            // libbpf: insn[1].imm = insn[0].imm + sym_off, in 32 bits;
+                            // an `__arena` global's offset counts from the globals' start.
+                            let sym_off = match self.arena {
+                                Some(a) if a.map == map => sym_off.wrapping_add(a.data_off),
+                                _ => sym_off,
+                            };
                             let d1 = dst
                                 .get_mut(i.saturating_add(1))
                                 .ok_or(Error::malformed("ld_imm64 half"))?;
@@ -1874,5 +1933,118 @@ mod tests {
         assert_eq!(ringbuf_size(3 * 4096, 4096), 4 * 4096);
         assert_eq!(ringbuf_size(256 * 1024, 4096), 256 * 1024);
         assert_eq!(ringbuf_size(u32::MAX - 1, 4096), u32::MAX - 1);
+    }
+
+    /// An arena map with `__arena` globals, as the selftests declare them.
+    fn arena_src(pages: u32, second: bool) -> std::string::String {
+        std::format!(
+            r#"
+#define __arena_global SEC(".addr_space.1")
+struct {{
+    int (*type)[33];
+    int (*map_flags)[1024];
+    int (*max_entries)[{pages}];
+    enum {{ __unique_value_1 = 0x40000000 }} map_extra; /* 1 << 44 in the selftests,
+        which clang 14's 32-bit BTF enums turn into 0 */
+}} arena SEC(".maps");
+{}
+int __arena_global first = 5;
+long __arena_global second_var = 7;
+SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
+"#,
+            if second {
+                "struct { int (*type)[33]; int (*map_flags)[1024]; \
+                 int (*max_entries)[1]; } arena2 SEC(\".maps\");"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// Plan `src` (compiled as `name`, unique per test: tests run at once) for pages
+    /// of 4 KiB and hand the plan or the error's text to `f`.
+    fn plan_arena_of(
+        name: &str,
+        src: &str,
+        f: impl FnOnce(core::result::Result<&Plan<'_, '_, crate::mem::VecAlloc>, std::string::String>),
+    ) {
+        use crate::object::externs::{compile_c, PRELUDE};
+        let Some(data) = compile_c(name, &std::format!("{PRELUDE}{src}")) else {
+            return;
+        };
+        let mut a = crate::mem::VecAlloc::default();
+        let elf = crate::elf::Elf::parse(&data, &mut a).unwrap();
+        let obj = match Object::parse(elf, "t", &mut a) {
+            Ok(o) => o,
+            Err(e) => return f(Err(std::format!("{e}"))),
+        };
+        let kinfo = KernelInfo {
+            page_size: 4096,
+            possible_cpus: 2,
+            kernel_version: 0x060c11,
+        };
+        match Plan::build_with(&obj, &kinfo, None, &Options::default(), &mut a) {
+            Ok(p) => f(Ok(&p)),
+            Err(e) => f(Err(std::format!("{e}"))),
+        };
+    }
+
+    /// libbpf 1.5's layout: the globals at the start of the arena; ld_imm64 of a
+    /// global = the arena map's value at the global's offset.
+    #[test]
+    fn arena_globals_at_the_start() {
+        plan_arena_of("arena_start", &arena_src(10, false), |p| {
+            let p = p.unwrap();
+            let a = p.arena.expect("arena planned");
+            let m = &p.obj.maps[a.map as usize];
+            assert_eq!(m.name, "arena");
+            assert_eq!((a.len, a.data_off, a.addr), (40960, 0, 0x4000_0000));
+            // The section's bytes: 5 at 0, 7 at 8.
+            assert_eq!(&m.data[..4], &5i32.to_le_bytes());
+            assert_eq!(&m.data[8..16], &7i64.to_le_bytes());
+            let ins = &p.insns[..];
+            let offs: std::vec::Vec<i32> = p
+                .fd_sites
+                .iter()
+                .filter(|s| s.map == a.map)
+                .map(|s| {
+                    let i = s.insn as usize;
+                    assert_eq!(ins[i].src(), uapi::BPF_PSEUDO_MAP_VALUE);
+                    ins[i + 1].imm
+                })
+                .collect();
+            assert!(offs.contains(&0) && offs.contains(&8), "{offs:?}");
+        });
+    }
+
+    #[test]
+    fn arena_refusals() {
+        // One page, and the globals need one: they fit.
+        plan_arena_of("arena_fit", &arena_src(1, false), |p| {
+            assert_eq!(p.unwrap().arena.unwrap().len, 4096);
+        });
+        // No page for them: E2BIG, as libbpf.
+        plan_arena_of("arena_small", &arena_src(0, false), |p| {
+            let e = p.err().unwrap();
+            assert!(e.contains("map 'arena'") && e.contains("__arena"), "{e}");
+        });
+        // libbpf supports one arena per object.
+        plan_arena_of("arena_two", &arena_src(10, true), |p| {
+            let e = p.err().unwrap();
+            assert!(
+                e.contains("map 'arena2'") && e.contains("second ARENA"),
+                "{e}"
+            );
+        });
+        // Globals without an arena map.
+        let src = "int x SEC(\".addr_space.1\") = 1;\n\
+                   SEC(\"syscall\") int prog(void *ctx) { return x; }\n";
+        plan_arena_of("arena_none", src, |p| {
+            let e = p.err().unwrap();
+            assert!(
+                e.contains(".addr_space.1") && e.contains("ARENA map"),
+                "{e}"
+            );
+        });
     }
 }

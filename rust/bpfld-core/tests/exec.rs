@@ -40,7 +40,17 @@ struct Script {
     /// The `imm` of every `ld_imm64` naming a map (by fd or by value) that programs
     /// arrived with.
     map_imms: Vec<i32>,
+    /// Map arenas (else the trait's default refuses).
+    arena: bool,
+    /// Arena mappings made: (map fd, length, address asked, data, data offset), and
+    /// the number of commands seen before.
+    mapped: Vec<(i32, u64, u64, Vec<u8>, u64, usize)>,
+    /// Arena mappings undone: (address, length).
+    unmapped: Vec<(u64, u64)>,
 }
+
+/// Where the scripted kernel maps arenas.
+const ARENA_AT: u64 = 0x7f00_0000_0000;
 
 impl Bpf for Script {
     fn bpf(&mut self, cmd: Cmd<'_>) -> Result<i32, i32> {
@@ -115,6 +125,27 @@ impl Bpf for Script {
 
     fn btf_dropped(&mut self, errno: i32) {
         self.dropped.push(errno);
+    }
+
+    fn map_arena(
+        &mut self,
+        map_fd: i32,
+        len: u64,
+        addr: u64,
+        data: &[u8],
+        data_off: u64,
+    ) -> Result<u64, i32> {
+        if !self.arena {
+            return Err(95);
+        }
+        assert!(self.open.contains(&map_fd), "arena fd {map_fd} not open");
+        self.mapped
+            .push((map_fd, len, addr, data.to_vec(), data_off, self.seen.len()));
+        Ok(ARENA_AT)
+    }
+
+    fn unmap_arena(&mut self, addr: u64, len: u64) {
+        self.unmapped.push((addr, len));
     }
 }
 
@@ -360,4 +391,51 @@ fn plan_is_read_only_and_receipt_can_be_deferred() {
             "imm {imm} is not a created map fd {maps:?}"
         );
     }
+}
+
+/// The arena is mapped right after its MAP_CREATE, with its globals at the end of its
+/// pages; a failure after that unmaps it; an executor that cannot map arenas refuses
+/// the object, naming the map, with nothing left open.
+#[test]
+fn the_arena_is_mapped_after_its_creation_and_unmapped_on_failure() {
+    let mut s = Script {
+        arena: true,
+        ..Script::default()
+    };
+    let Some(r) = execute("arena", &mut s) else {
+        return;
+    };
+    let (maps, _) = r.unwrap();
+    assert_eq!(s.mapped.len(), 1, "{:?}", s.mapped);
+    let (fd, len, addr, data, off, after) = s.mapped[0].clone();
+    assert!(maps.contains(&fd));
+    assert_eq!((len, addr, off), (4 * 4096, 0, 0));
+    assert_eq!(&data[..4], &3i32.to_le_bytes());
+    assert!(
+        matches!(s.seen[after - 1], Seen::Map { .. }),
+        "{:?}",
+        s.seen
+    );
+    assert!(s.unmapped.is_empty());
+    assert!(matches!(s.seen.last(), Some(Seen::Prog { .. })));
+
+    let last = s.seen.len() - 1;
+    let mut f = Script {
+        arena: true,
+        fail_at: Some((last, 13)),
+        ..Script::default()
+    };
+    let (errno, msg) = execute("arena", &mut f).unwrap().unwrap_err();
+    assert_eq!(errno, 13, "{msg}");
+    assert_eq!(f.unmapped, vec![(ARENA_AT, 4 * 4096)]);
+    assert!(f.open.is_empty(), "leaked {:?}", f.open);
+
+    let mut n = Script::default();
+    let (errno, msg) = execute("arena", &mut n).unwrap().unwrap_err();
+    assert_eq!(errno, 95, "{msg}");
+    assert!(
+        msg.contains("map 'arena'") && msg.contains("mmap of the arena"),
+        "{msg}"
+    );
+    assert!(n.open.is_empty(), "leaked {:?}", n.open);
 }

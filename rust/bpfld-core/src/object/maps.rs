@@ -301,6 +301,49 @@ fn data_kind(s: &Section<'_>) -> Option<MapKind> {
 /// Collect BTF-defined maps (with inner templates right after their outer map), then
 /// global data maps in section order.
 #[inline(never)]
+/// The object's arena map and its initial data (libbpf's `init_arena_map_data`): at
+/// most one `BPF_MAP_TYPE_ARENA` map, which the global `__arena` variables of
+/// `.addr_space.1` (`arena_sec`) need; their bytes become the map's `data`, which the
+/// executor writes into the arena once it is mapped.
+pub(super) fn attach_arena_data<'a, A: Alloc>(
+    obj: &mut Object<'a, A>,
+    arena_sec: Option<Section<'a>>,
+) -> Result<'a, ()> {
+    let mut arena = None;
+    for (i, m) in obj.maps.iter().enumerate() {
+        if m.def.map_type != uapi::BPF_MAP_TYPE_ARENA {
+            continue;
+        }
+        if arena.is_some() {
+            return Err(Error::new(Kind::Unsupported(
+                "a second ARENA map (libbpf supports one per object)",
+            ))
+            .ctx(Ctx::Map(m.name)));
+        }
+        arena = Some(bytes::u32_of(i)?);
+    }
+    obj.arena_map = arena;
+    let Some(s) = arena_sec else {
+        return Ok(());
+    };
+    let c = Ctx::Section(s.name);
+    if s.kind() != elf::SHT_PROGBITS {
+        return Err(Error::new(Kind::Unsupported("a zero-filled (NOBITS) .addr_space.1")).ctx(c));
+    }
+    let i = arena.ok_or_else(|| {
+        Error::new(Kind::NotFound(
+            "the ARENA map that global __arena variables need (declare one in .maps)",
+        ))
+        .ctx(c)
+    })?;
+    let m = obj
+        .maps
+        .get_mut(idx(i))
+        .ok_or(Error::malformed("map index"))?;
+    m.data = s.data;
+    Ok(())
+}
+
 pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
     let elf = &obj.elf;
     let st_ids = st_ops_datasecs(obj.btf.as_ref())?;

@@ -274,6 +274,11 @@ pub struct Object<'a, A: Alloc> {
     pub maps_shndx: Option<u32>,
     /// BTF id of the `.maps` DATASEC.
     pub maps_datasec: u32,
+    /// Index of `.addr_space.1` (global `__arena` variables), if present: its bytes are
+    /// the initial data of the arena map ([`Object::arena_map`]).
+    pub arena_shndx: Option<u32>,
+    /// The object's `BPF_MAP_TYPE_ARENA` map (there is at most one, as in libbpf).
+    pub arena_map: Option<u32>,
     /// The string section of `.BTF` as in the file: names borrowed from it live as long
     /// as the file bytes (the fixed-up copy only changes sizes, offsets and linkage).
     pub btf_strings: RawStrings<'a>,
@@ -370,6 +375,7 @@ impl<'a, A: Alloc> Object<'a, A> {
             ext_sec,
             text_shndx,
             maps_shndx,
+            arena_sec,
         } = scan_sections(&elf)?;
 
         let in_file = match btf_sec {
@@ -427,10 +433,13 @@ impl<'a, A: Alloc> Object<'a, A> {
             text_shndx,
             maps_shndx,
             maps_datasec: 0,
+            arena_shndx: arena_sec.map(|s| s.index),
+            arena_map: None,
             btf_strings,
             deferred_btf,
         };
         maps::collect(&mut obj, alloc)?;
+        maps::attach_arena_data(&mut obj, arena_sec)?;
         // Before hidden subprograms turn static: libbpf relocates with their BTF global.
         obj.exc_cbs = exc_cb::collect(&obj, alloc)?;
         obj.mark_hidden_funcs_static(alloc)?;
@@ -543,6 +552,7 @@ struct Scan<'a> {
     ext_sec: Option<Section<'a>>,
     text_shndx: Option<u32>,
     maps_shndx: Option<u32>,
+    arena_sec: Option<Section<'a>>,
 }
 
 /// Find the sections with a special meaning (license, version, BTF, .text, .maps).
@@ -554,6 +564,7 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
     let mut ext_sec = None;
     let mut text_shndx = None;
     let mut maps_shndx = None;
+    let mut arena_sec = None;
     for s in elf.sections() {
         let s = s?;
         let c = Ctx::Section(s.name);
@@ -583,9 +594,7 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
             ".BTF" => btf_sec = Some(s),
             ".BTF.ext" => ext_sec = Some(s),
             ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
-            ".addr_space.1" => {
-                return Err(Error::new(Kind::Unsupported("BPF arena global data")).ctx(c))
-            }
+            ".addr_space.1" => arena_sec = Some(s),
             _ => {}
         }
     }
@@ -596,6 +605,7 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
         ext_sec,
         text_shndx,
         maps_shndx,
+        arena_sec,
     })
 }
 
@@ -981,6 +991,17 @@ fn classify_reloc<'a, A: Alloc>(
             return Err(Error::malformed("misaligned subprogram address relocation").ctx(sc));
         }
         return Ok(RelocKind::SubprogAddr { sym_off: value });
+    }
+    if shndx == obj.arena_shndx.unwrap_or(0) {
+        // libbpf: `__arena` globals are data of the arena map, placed at its end (the
+        // plan adds where, which depends on the page size).
+        let map = obj.arena_map.ok_or_else(|| {
+            Error::malformed("relocation against .addr_space.1 without an arena map").ctx(sc)
+        })?;
+        return Ok(RelocKind::Data {
+            map,
+            sym_off: value,
+        });
     }
     if Some(shndx) == obj.maps_shndx {
         let map = RelocTargets::<A>::first(&targets.btf_map_by_off, value)

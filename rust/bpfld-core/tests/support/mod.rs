@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// The C fixtures in `tests/fixtures/`, compiled once per test binary.
-pub const FIXTURES: &[&str] = &["basic", "calls", "maps", "attach"];
+pub const FIXTURES: &[&str] = &["basic", "calls", "maps", "attach", "arena"];
 
 /// `true` when running under CI, where a missing tool is a failure, not a skip.
 pub fn in_ci() -> bool {
