@@ -41,6 +41,9 @@ pub struct UserBpf {
     pub log: String,
     /// Log level to request from the start (0: only on failure).
     pub log_level: u32,
+    /// The arena's mapping in this process (address, length), kept after a load as
+    /// libbpf keeps it until the object is closed.
+    pub arena: Option<(u64, u64)>,
 }
 
 impl UserBpf {
@@ -95,6 +98,65 @@ impl Bpf for UserBpf {
 
     fn prog_log(&mut self, _prog: usize) -> Log {
         Log::default()
+    }
+
+    fn map_arena(
+        &mut self,
+        map_fd: i32,
+        len: u64,
+        addr: u64,
+        data: &[u8],
+        data_off: u64,
+    ) -> Result<u64, i32> {
+        let n = usize::try_from(len).map_err(|_| libc::E2BIG)?;
+        let end = data_off
+            .checked_add(data.len() as u64)
+            .filter(|&e| e <= len)
+            .ok_or(libc::EINVAL)?;
+        // libbpf maps at map_extra with MAP_FIXED; without replacing whatever this
+        // process has there.
+        let flags = libc::MAP_SHARED
+            | if addr != 0 {
+                libc::MAP_FIXED_NOREPLACE
+            } else {
+                0
+            };
+        // SAFETY: a new shared mapping of the map's fd; at a fixed address only where
+        // nothing is mapped (MAP_FIXED_NOREPLACE), so no memory of ours changes.
+        let p = unsafe {
+            libc::mmap(
+                addr as *mut libc::c_void,
+                n,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                map_fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
+        }
+        if !data.is_empty() {
+            // SAFETY: [data_off, end) lies in the new mapping of `n` bytes (checked
+            // above), which nothing else references yet.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    data.as_ptr(),
+                    (p as *mut u8).add(data_off as usize),
+                    (end - data_off) as usize,
+                )
+            };
+        }
+        self.arena = Some((p as u64, len));
+        Ok(p as u64)
+    }
+
+    fn unmap_arena(&mut self, addr: u64, len: u64) {
+        // SAFETY: the mapping map_arena made, unmapped once.
+        unsafe { libc::munmap(addr as *mut libc::c_void, len as usize) };
+        self.arena = None;
     }
 }
 
