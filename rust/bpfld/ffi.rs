@@ -36,6 +36,20 @@ extern "C" {
         len: usize,
         addr: *mut u64,
     ) -> c_int;
+    /// Map arena map `fd` in the current task's address space (`len` bytes, at `addr`
+    /// if not 0, never over a mapping) and write `data` at `data_off`: 0 with `*out`
+    /// set, or a negative errno with nothing mapped.
+    pub(crate) fn bpfld_arena_map(
+        fd: c_int,
+        len: u64,
+        addr: u64,
+        data: *const c_void,
+        data_len: usize,
+        data_off: u64,
+        out: *mut u64,
+    ) -> c_long;
+    /// `vm_munmap(addr, len)` in the current task's address space.
+    pub(crate) fn bpfld_arena_unmap(addr: u64, len: u64);
     /// The `dev_mode` module parameter.
     pub(crate) fn bpfld_dev_mode() -> bool;
     /// The `log_phases` module parameter.

@@ -19,6 +19,7 @@
 #include <linux/kthread.h>
 #include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -857,6 +858,52 @@ int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
 		*addr = ctx->addr;
 	kfree(ctx);
 	return err;
+}
+
+/* --- Arenas ---------------------------------------------------------------------- *
+ *
+ * libbpf maps a BPF_MAP_TYPE_ARENA map in the loading process right after creating
+ * it: the first mapping sets the arena's user address, which its programs need before
+ * they load, and the global __arena variables are written into it. The loading thread
+ * runs in the caller's address space (kthread_use_mm() in bpfld_iso_run()), so it maps
+ * the arena there: shared, read-write, at the object's map_extra if it gives one but
+ * never over an existing mapping (MAP_FIXED_NOREPLACE, where libbpf uses MAP_FIXED in
+ * its own process). A load that fails afterwards unmaps it; a load that succeeds
+ * leaves it to the caller, with its address in bpfld_map_info.
+ */
+long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_len,
+		     u64 data_off, u64 *out);
+long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_len,
+		     u64 data_off, u64 *out)
+{
+	unsigned long flags = MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0);
+	struct file *file;
+	unsigned long a;
+
+	if (!current->mm)
+		return -EOPNOTSUPP;
+	if (data_off > len || data_len > len - data_off)
+		return -EINVAL;
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	a = vm_mmap(file, addr, len, PROT_READ | PROT_WRITE, flags, 0);
+	fput(file);
+	if (IS_ERR_VALUE(a))
+		return (long)a;
+	if (data_len && copy_to_user((void __user *)(a + data_off), data, data_len)) {
+		vm_munmap(a, len);
+		return -EFAULT;
+	}
+	*out = a;
+	return 0;
+}
+
+/* Undo bpfld_arena_map(), in the thread that made it or in the caller. */
+void bpfld_arena_unmap(u64 addr, u64 len);
+void bpfld_arena_unmap(u64 addr, u64 len)
+{
+	vm_munmap(addr, len);
 }
 
 /* In the loading thread: close an fd of init_files. */

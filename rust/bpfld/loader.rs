@@ -366,6 +366,7 @@ fn load_verified(
             },
             ns: 0,
             cmds: CmdTimes::default(),
+            arena: None,
         },
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
@@ -381,6 +382,8 @@ fn load_verified(
     };
     iso.run(&mut job);
     job.ph.back = now();
+    // Unmapped on every way out but success.
+    let arena = ArenaMapping(job.bpf.arena.take());
     // With log_phases, a failed load is logged here, a loaded one once time_ns is
     // taken: the printk (0.13-0.15 ms under TCG) is no part of the load.
     let (mut ph, cmds, bpf_ns) = (job.ph, job.bpf.cmds, job.bpf.ns);
@@ -419,7 +422,11 @@ fn load_verified(
     if log_phases {
         ph.log(full, bpf_ns, &cmds);
     }
-    install(req, arg, progs, maps)
+    let r = install(req, arg, progs, maps, arena.addr());
+    if r.is_ok() {
+        arena.keep();
+    }
+    r
 }
 
 /// Read the file once into a private buffer: what the core uses of it, every byte of
@@ -923,6 +930,34 @@ struct KernelBpf {
     /// Nanoseconds spent in kern_sys_bpf so far.
     ns: u64,
     cmds: CmdTimes,
+    /// The arena mapped in the caller (address, length), once the executor made it.
+    arena: Option<(u64, u64)>,
+}
+
+/// The arena a load mapped in the caller (address, length): unmapped when dropped,
+/// unless the load succeeded ([`ArenaMapping::keep`]). Dropped in the caller.
+struct ArenaMapping(Option<(u64, u64)>);
+
+impl ArenaMapping {
+    /// Its address, 0 if none.
+    fn addr(&self) -> u64 {
+        self.0.map_or(0, |(a, _)| a)
+    }
+
+    /// Leave it to the caller.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ArenaMapping {
+    fn drop(&mut self) {
+        if let Some((addr, len)) = self.0.take() {
+            // SAFETY: a mapping bpfld_arena_map made in this task's address space (the
+            // loading thread used the caller's), not handed out.
+            unsafe { ffi::bpfld_arena_unmap(addr, len) };
+        }
+    }
 }
 
 impl Bpf for KernelBpf {
@@ -1006,6 +1041,41 @@ impl Bpf for KernelBpf {
         } else {
             self.log
         }
+    }
+
+    fn map_arena(
+        &mut self,
+        map_fd: i32,
+        len: u64,
+        addr: u64,
+        data: &[u8],
+        data_off: u64,
+    ) -> core::result::Result<u64, i32> {
+        let mut at = 0u64;
+        // SAFETY: `data` is valid for its length; `map_fd` is the arena's fd in this
+        // thread's table; `at` is written only.
+        let r = unsafe {
+            ffi::bpfld_arena_map(
+                map_fd,
+                len,
+                addr,
+                data.as_ptr().cast(),
+                data.len(),
+                data_off,
+                &mut at,
+            )
+        };
+        if r < 0 {
+            return Err(i32::try_from(-r).unwrap_or(22));
+        }
+        self.arena = Some((at, len));
+        Ok(at)
+    }
+
+    fn unmap_arena(&mut self, addr: u64, len: u64) {
+        // SAFETY: the mapping map_arena made, in this thread's (the caller's) mm.
+        unsafe { ffi::bpfld_arena_unmap(addr, len) };
+        self.arena = None;
     }
 }
 
@@ -1138,6 +1208,7 @@ fn install(
     arg: usize,
     mut progs: KVec<Created>,
     mut maps: KVec<Created>,
+    arena_addr: u64,
 ) -> core::result::Result<Msg<512>, Fail> {
     let total = progs.len() + maps.len();
     let mut fds =
@@ -1201,7 +1272,12 @@ fn install(
                 fd: fds[progs.len() + j],
                 id: c.id,
                 pinning: c.pinning,
-                reserved: [0; 4],
+                addr: if c.kind == bpf::BPF_MAP_TYPE_ARENA {
+                    arena_addr
+                } else {
+                    0
+                },
+                reserved: [0; 2],
             },
             GFP_KERNEL,
         );

@@ -61,7 +61,8 @@ pub(crate) struct BpfldMapInfo {
     pub(crate) fd: i32,
     pub(crate) id: u32,
     pub(crate) pinning: u32,
-    pub(crate) reserved: [u32; 4],
+    pub(crate) addr: u64,
+    pub(crate) reserved: [u32; 2],
 }
 
 /// `struct bpfld_load`.

@@ -61,7 +61,11 @@ struct bpfld_map_info {
 	__s32 fd;			/* map fd, in the caller, O_CLOEXEC */
 	__u32 id;			/* kernel map id */
 	__u32 pinning;			/* 1: the object asks for pinning by name */
-	__u32 reserved[4];
+	__u64 addr;			/* BPF_MAP_TYPE_ARENA: where the module mapped the
+					 * arena in the caller (shared, read-write, its
+					 * max_entries pages; the caller may munmap() it);
+					 * 0 for other maps */
+	__u32 reserved[2];
 };
 
 /*

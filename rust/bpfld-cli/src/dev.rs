@@ -91,6 +91,41 @@ pub struct KMap {
     pub id: u32,
     /// The object asks for pinning by name.
     pub pinning: bool,
+    /// An arena: where the module mapped it in this process.
+    pub arena: Option<ArenaMapping>,
+}
+
+/// An arena the module mapped in this process for a load: unmapped when dropped.
+#[derive(Debug)]
+pub struct ArenaMapping {
+    /// Its address.
+    pub addr: u64,
+    /// Its length (the arena's `max_entries` pages).
+    pub len: u64,
+}
+
+impl ArenaMapping {
+    /// The mapping at `addr` (none if 0) of arena map `fd`.
+    fn of(fd: i32, addr: u64) -> Option<ArenaMapping> {
+        if addr == 0 {
+            return None;
+        }
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+        let info = crate::sys::obj_info::<crate::sys::MapInfo>(fd).ok()?;
+        Some(ArenaMapping {
+            addr,
+            len: u64::from(info.max_entries).saturating_mul(page),
+        })
+    }
+}
+
+impl Drop for ArenaMapping {
+    fn drop(&mut self) {
+        // SAFETY: the arena mapping the module made in this process for a load, which
+        // nothing here references once it is dropped.
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len as usize) };
+    }
 }
 
 /// What `BPFLD_IOC_LOAD` returned.
@@ -283,6 +318,7 @@ impl Device {
                             fd: own_fd(m.fd),
                             id: m.id,
                             pinning: m.pinning != 0,
+                            arena: ArenaMapping::of(m.fd, m.addr),
                         })
                         .collect();
                     return Ok(KLoad {

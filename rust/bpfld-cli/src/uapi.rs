@@ -114,8 +114,10 @@ pub struct BpfldMapInfo {
     pub id: u32,
     /// 1 if the object asks for pinning by name.
     pub pinning: u32,
+    /// An arena map: where the module mapped it in this process; else 0.
+    pub addr: u64,
     /// Reserved.
-    pub reserved: [u32; 4],
+    pub reserved: [u32; 2],
 }
 
 /// `struct bpfld_load`.

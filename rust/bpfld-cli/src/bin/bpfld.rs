@@ -163,12 +163,13 @@ fn load(args: &[&str]) -> Result<(), String> {
             .iter()
             .map(|m| {
                 format!(
-                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{}}}",
+                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{},\"addr\":{}}}",
                     json_str(&m.name),
                     m.map_type,
                     m.fd.as_raw_fd(),
                     m.id,
-                    m.pinning
+                    m.pinning,
+                    m.arena.as_ref().map_or(0, |a| a.addr)
                 )
             })
             .collect();
@@ -203,13 +204,17 @@ fn load(args: &[&str]) -> Result<(), String> {
             );
         }
         for m in &l.maps {
-            println!(
+            print!(
                 "map {} type {} fd {} id {}",
                 m.name,
                 m.map_type,
                 m.fd.as_raw_fd(),
                 m.id
             );
+            if let Some(a) = &m.arena {
+                print!(" mapped at {:#x}", a.addr);
+            }
+            println!();
         }
     }
     Ok(())
