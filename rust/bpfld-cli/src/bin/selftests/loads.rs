@@ -749,6 +749,79 @@ pub fn ksym_addresses_hidden(_: &Env) -> Outcome {
     }))
 }
 
+/// An arena is mapped in the caller at its map_extra, its globals written at its
+/// start and its address reported; dropping the load unmaps it. Where the caller has
+/// something mapped already, the load fails (EEXIST, naming the map), leaves nothing
+/// behind and does not touch that mapping.
+pub fn arena_mapped_in_caller(_: &Env) -> Outcome {
+    const AT: u64 = 0x4000_0000;
+    let path = obj_path("arena.bpf.o");
+    let mapped = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("40000000-"))
+    };
+    outcome((|| {
+        let before = Snapshot::take();
+        {
+            let l = load(&path).map_err(|e| format!("load: {e}"))?;
+            let a = l
+                .maps
+                .iter()
+                .find_map(|m| m.arena.as_ref())
+                .ok_or("no arena mapping reported")?;
+            if a.addr != AT || a.len != 4 * 4096 {
+                return Err(format!(
+                    "arena at {:#x}, {} bytes; want {AT:#x}, 16384",
+                    a.addr, a.len
+                ));
+            }
+            // SAFETY: the module mapped the arena here, read-write, for as long as `l`.
+            let counter = unsafe { std::ptr::read_volatile(a.addr as *const i32) };
+            if counter != 3 {
+                return Err(format!("counter in the arena: {counter}, want 3"));
+            }
+            println!("# arena mapped at {:#x}, counter {counter}", a.addr);
+        }
+        if mapped() {
+            return Err("the arena stayed mapped after the load was dropped".into());
+        }
+        before.unchanged()?;
+        // Something of ours at the arena's address: refused, untouched.
+        // SAFETY: a new private anonymous mapping at a fixed address nothing uses
+        // (checked above), unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                AT as *mut libc::c_void,
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p != AT as *mut libc::c_void {
+            return Err(format!(
+                "mmap at {AT:#x}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: our own page, just mapped.
+        unsafe { std::ptr::write_volatile(p as *mut u32, 0xb0f1d) };
+        let r = expect_refusal_saying(&path, libc::EEXIST, "map 'arena'", "arena over a mapping");
+        // SAFETY: as above.
+        let kept = unsafe { std::ptr::read_volatile(p as *const u32) };
+        // SAFETY: our mapping, unmapped once.
+        unsafe { libc::munmap(p, 4096) };
+        r?;
+        if kept != 0xb0f1d {
+            return Err(format!("the caller's page changed: {kept:#x}"));
+        }
+        Ok(())
+    })())
+}
+
 pub fn arrays_too_small(_: &Env) -> Outcome {
     // core_task's BTF (30 KiB) is loaded while the plan is made on another CPU, then
     // closed when the caller's arrays turn out too small.

@@ -78,6 +78,7 @@ const FIXED_AFTER: &[Named] = &[
         "ksym_addresses_hidden_eopnotsupp",
         loads::ksym_addresses_hidden,
     ),
+    ("arena_mapped_in_caller", loads::arena_mapped_in_caller),
     ("attach_tracepoint", loads::attach_tracepoint),
     ("attach_kprobe", loads::attach_kprobe),
     ("attach_cgroup_sysctl", loads::attach_cgroup_sysctl),
