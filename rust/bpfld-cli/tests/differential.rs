@@ -75,8 +75,18 @@ fn compare_object(
     let path = obj.to_str().unwrap();
     let mut notes = Vec::new();
     if lib.open_failed() {
-        // libbpf refused the whole object: so must we.
+        // libbpf refused the whole object: so must we, unless the object says this
+        // host's libbpf or kernel may be too old for it.
         return match load_userspace(path) {
+            Ok(_) if host_skip(obj).is_some() => Ok(Outcome {
+                progs: 0,
+                expected_failures: 0,
+                notes: vec![format!(
+                    "skip: libbpf refuses the object ({}), bpfld loads it; host-skip: {}",
+                    lib.fails_summary(),
+                    host_skip(obj).unwrap_or_default()
+                )],
+            }),
             Ok(_) => Err(format!(
                 "libbpf refuses the object ({}), bpfld loads it",
                 lib.fails_summary()

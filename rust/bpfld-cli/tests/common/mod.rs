@@ -81,6 +81,22 @@ pub fn libbpf_dump_ids(corpus: &Path, ids: &[u32], map_ids: &[u32]) -> Dump {
     ))
 }
 
+/// The reason of an object-wide `// bpfld: host-skip REASON` directive in the source
+/// of corpus object `obj` (`selftests/progs/NAME.c` for `NAME.o`): the object needs
+/// what this host may lack (a newer kernel or libbpf), so that a refusal here is not
+/// a finding. `None` without one (a `host-skip prog=P` covers one program only).
+pub fn host_skip(obj: &Path) -> Option<String> {
+    let name = obj.file_name()?.to_str()?.strip_suffix(".o")?;
+    let src = repo_root()
+        .join("selftests/progs")
+        .join(format!("{name}.c"));
+    let text = std::fs::read_to_string(src).ok()?;
+    text.lines()
+        .filter_map(|l| l.strip_prefix("// bpfld: host-skip"))
+        .find(|rest| !rest.trim_start().starts_with("prog="))
+        .map(|rest| rest.trim().to_string())
+}
+
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
