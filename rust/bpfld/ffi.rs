@@ -37,7 +37,7 @@ extern "C" {
         addr: *mut u64,
     ) -> c_int;
     /// Map arena map `fd` in the current task's address space (`len` bytes, at `addr`
-    /// if not 0, never over a mapping) and write `data` at `data_off`: 0 with `*out`
+    /// if not 0, never over a mapping) and write `data` at its start: 0 with `*out`
     /// set, or a negative errno with nothing mapped.
     pub(crate) fn bpfld_arena_map(
         fd: c_int,
@@ -45,7 +45,6 @@ extern "C" {
         addr: u64,
         data: *const c_void,
         data_len: usize,
-        data_off: u64,
         out: *mut u64,
     ) -> c_long;
     /// `vm_munmap(addr, len)` in the current task's address space.

@@ -872,9 +872,9 @@ int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
  * leaves it to the caller, with its address in bpfld_map_info.
  */
 long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_len,
-		     u64 data_off, u64 *out);
+		     u64 *out);
 long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_len,
-		     u64 data_off, u64 *out)
+		     u64 *out)
 {
 	unsigned long flags = MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0);
 	struct file *file;
@@ -882,7 +882,7 @@ long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_le
 
 	if (!current->mm)
 		return -EOPNOTSUPP;
-	if (data_off > len || data_len > len - data_off)
+	if (data_len > len)
 		return -EINVAL;
 	file = fget(fd);
 	if (!file)
@@ -891,7 +891,7 @@ long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_le
 	fput(file);
 	if (IS_ERR_VALUE(a))
 		return (long)a;
-	if (data_len && copy_to_user((void __user *)(a + data_off), data, data_len)) {
+	if (data_len && copy_to_user((void __user *)a, data, data_len)) {
 		vm_munmap(a, len);
 		return -EFAULT;
 	}

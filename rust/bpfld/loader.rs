@@ -1049,21 +1049,12 @@ impl Bpf for KernelBpf {
         len: u64,
         addr: u64,
         data: &[u8],
-        data_off: u64,
     ) -> core::result::Result<u64, i32> {
         let mut at = 0u64;
         // SAFETY: `data` is valid for its length; `map_fd` is the arena's fd in this
         // thread's table; `at` is written only.
         let r = unsafe {
-            ffi::bpfld_arena_map(
-                map_fd,
-                len,
-                addr,
-                data.as_ptr().cast(),
-                data.len(),
-                data_off,
-                &mut at,
-            )
+            ffi::bpfld_arena_map(map_fd, len, addr, data.as_ptr().cast(), data.len(), &mut at)
         };
         if r < 0 {
             return Err(i32::try_from(-r).unwrap_or(22));

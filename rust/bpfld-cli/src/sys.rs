@@ -41,9 +41,6 @@ pub struct UserBpf {
     pub log: String,
     /// Log level to request from the start (0: only on failure).
     pub log_level: u32,
-    /// The arena's mapping in this process (address, length), kept after a load as
-    /// libbpf keeps it until the object is closed.
-    pub arena: Option<(u64, u64)>,
 }
 
 impl UserBpf {
@@ -100,21 +97,14 @@ impl Bpf for UserBpf {
         Log::default()
     }
 
-    fn map_arena(
-        &mut self,
-        map_fd: i32,
-        len: u64,
-        addr: u64,
-        data: &[u8],
-        data_off: u64,
-    ) -> Result<u64, i32> {
+    fn map_arena(&mut self, map_fd: i32, len: u64, addr: u64, data: &[u8]) -> Result<u64, i32> {
         let n = usize::try_from(len).map_err(|_| libc::E2BIG)?;
-        let end = data_off
-            .checked_add(data.len() as u64)
-            .filter(|&e| e <= len)
-            .ok_or(libc::EINVAL)?;
+        if data.len() > n {
+            return Err(libc::EINVAL);
+        }
         // libbpf maps at map_extra with MAP_FIXED; without replacing whatever this
-        // process has there.
+        // process has there. The mapping stays for the process's life, as libbpf keeps
+        // it until the object is closed.
         let flags = libc::MAP_SHARED
             | if addr != 0 {
                 libc::MAP_FIXED_NOREPLACE
@@ -139,24 +129,16 @@ impl Bpf for UserBpf {
                 .unwrap_or(libc::EIO));
         }
         if !data.is_empty() {
-            // SAFETY: [data_off, end) lies in the new mapping of `n` bytes (checked
-            // above), which nothing else references yet.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    data.as_ptr(),
-                    (p as *mut u8).add(data_off as usize),
-                    (end - data_off) as usize,
-                )
-            };
+            // SAFETY: `data` fits the new mapping of `n` bytes (checked above), which
+            // nothing else references yet.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p as *mut u8, data.len()) };
         }
-        self.arena = Some((p as u64, len));
         Ok(p as u64)
     }
 
     fn unmap_arena(&mut self, addr: u64, len: u64) {
         // SAFETY: the mapping map_arena made, unmapped once.
         unsafe { libc::munmap(addr as *mut libc::c_void, len as usize) };
-        self.arena = None;
     }
 }
 

@@ -77,21 +77,20 @@ fn compare_object(
     if lib.open_failed() {
         // libbpf refused the whole object: so must we, unless the object says this
         // host's libbpf or kernel may be too old for it.
-        return match load_userspace(path) {
-            Ok(_) if host_skip(obj).is_some() => Ok(Outcome {
+        return match (load_userspace(path), host_skip(obj)) {
+            (Ok(_), Some(why)) => Ok(Outcome {
                 progs: 0,
                 expected_failures: 0,
                 notes: vec![format!(
-                    "skip: libbpf refuses the object ({}), bpfld loads it; host-skip: {}",
-                    lib.fails_summary(),
-                    host_skip(obj).unwrap_or_default()
+                    "skip: libbpf refuses the object ({}), bpfld loads it; host-skip: {why}",
+                    lib.fails_summary()
                 )],
             }),
-            Ok(_) => Err(format!(
+            (Ok(_), None) => Err(format!(
                 "libbpf refuses the object ({}), bpfld loads it",
                 lib.fails_summary()
             )),
-            Err(e) => Ok(Outcome {
+            (Err(e), _) => Ok(Outcome {
                 progs: 0,
                 expected_failures: 1,
                 notes: vec![format!("both refuse: bpfld: {}", first_line(&e.msg))],

@@ -93,7 +93,7 @@ pub trait Bpf {
     }
     /// Map the arena map `map_fd` where the loader's caller can reach it (libbpf maps
     /// it in the loading process): `len` bytes, shared, read-write, at `addr` unless
-    /// 0 (and then nowhere else); then write `data` at `data_off` in the mapping (the
+    /// 0 (and then nowhere else); then write `data` at the mapping's start (the
     /// `__arena` globals). Returns the mapping's address, or a positive errno with
     /// nothing left mapped. Its first mapping sets the arena's user address, which
     /// its programs need before they load. By default refused (`EOPNOTSUPP`).
@@ -103,7 +103,6 @@ pub trait Bpf {
         _len: u64,
         _addr: u64,
         _data: &[u8],
-        _data_off: u64,
     ) -> core::result::Result<u64, i32> {
         Err(EOPNOTSUPP)
     }
@@ -350,7 +349,7 @@ fn run<'a, A: Alloc, B: Bpf>(
         if let Some(a) = plan.arena.filter(|a| idx(a.map) == i) {
             let addr = c
                 .bpf
-                .map_arena(fd, a.len, a.addr, data, a.data_off)
+                .map_arena(fd, a.len, a.addr, data)
                 .map_err(|e| kerr("mmap of the arena", e))
                 .ctx(ctx)?;
             c.arena = Some((addr, a.len));

@@ -200,17 +200,14 @@ pub struct PlannedMap {
 
 /// The object's arena map (libbpf's `bpf_map_mmap_sz`): the executor maps it (which
 /// sets the arena's user address, which programs need before they load) and writes
-/// the map's `data`, the `__arena` globals, at `data_off`: 0, where libbpf 1.5 puts
-/// them (later versions put them at the end of the arena, `arena_data_off`; the
-/// relocations follow `data_off`).
+/// the map's `data`, the `__arena` globals, at the mapping's start, where libbpf 1.5
+/// puts them (later versions put them at the end of the arena, `arena_data_off`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PlannedArena {
     /// The map.
     pub map: u32,
     /// Bytes to map: `max_entries` pages.
     pub len: u64,
-    /// Where in the mapping the globals start.
-    pub data_off: u64,
     /// The address asked for (`map_extra`), 0 for any.
     pub addr: u64,
 }
@@ -243,7 +240,6 @@ fn plan_arena<'a, A: Alloc>(
     Ok(Some(PlannedArena {
         map,
         len,
-        data_off: 0,
         addr: m.def.map_extra,
     }))
 }
@@ -936,12 +932,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                         }
                         let d0 = *dst.get(i).ok_or(Error::malformed("instruction"))?;
                         if let RelocKind::Data { sym_off, .. } = r.kind {
-                            // libbpf: insn[1].imm = insn[0].imm + sym_off, in 32 bits;
-                            // an `__arena` global's offset counts from the globals' start.
-                            let sym_off = match self.arena {
-                                Some(a) if a.map == map => sym_off.wrapping_add(a.data_off),
-                                _ => sym_off,
-                            };
+                            // libbpf: insn[1].imm = insn[0].imm + sym_off, in 32 bits.
                             let d1 = dst
                                 .get_mut(i.saturating_add(1))
                                 .ok_or(Error::malformed("ld_imm64 half"))?;
@@ -1998,7 +1989,7 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
             let a = p.arena.expect("arena planned");
             let m = &p.obj.maps[a.map as usize];
             assert_eq!(m.name, "arena");
-            assert_eq!((a.len, a.data_off, a.addr), (40960, 0, 0x4000_0000));
+            assert_eq!((a.len, a.addr), (40960, 0x4000_0000));
             // The section's bytes: 5 at 0, 7 at 8.
             assert_eq!(&m.data[..4], &5i32.to_le_bytes());
             assert_eq!(&m.data[8..16], &7i64.to_le_bytes());

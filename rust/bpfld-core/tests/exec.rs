@@ -42,9 +42,9 @@ struct Script {
     map_imms: Vec<i32>,
     /// Map arenas (else the trait's default refuses).
     arena: bool,
-    /// Arena mappings made: (map fd, length, address asked, data, data offset), and
-    /// the number of commands seen before.
-    mapped: Vec<(i32, u64, u64, Vec<u8>, u64, usize)>,
+    /// Arena mappings made: (map fd, length, address asked, data), and the number of
+    /// commands seen before.
+    mapped: Vec<(i32, u64, u64, Vec<u8>, usize)>,
     /// Arena mappings undone: (address, length).
     unmapped: Vec<(u64, u64)>,
 }
@@ -127,20 +127,13 @@ impl Bpf for Script {
         self.dropped.push(errno);
     }
 
-    fn map_arena(
-        &mut self,
-        map_fd: i32,
-        len: u64,
-        addr: u64,
-        data: &[u8],
-        data_off: u64,
-    ) -> Result<u64, i32> {
+    fn map_arena(&mut self, map_fd: i32, len: u64, addr: u64, data: &[u8]) -> Result<u64, i32> {
         if !self.arena {
             return Err(95);
         }
         assert!(self.open.contains(&map_fd), "arena fd {map_fd} not open");
         self.mapped
-            .push((map_fd, len, addr, data.to_vec(), data_off, self.seen.len()));
+            .push((map_fd, len, addr, data.to_vec(), self.seen.len()));
         Ok(ARENA_AT)
     }
 
@@ -393,9 +386,9 @@ fn plan_is_read_only_and_receipt_can_be_deferred() {
     }
 }
 
-/// The arena is mapped right after its MAP_CREATE, with its globals at the end of its
-/// pages; a failure after that unmaps it; an executor that cannot map arenas refuses
-/// the object, naming the map, with nothing left open.
+/// The arena is mapped right after its MAP_CREATE and given its globals; a failure
+/// after that unmaps it; an executor that cannot map arenas refuses the object,
+/// naming the map, with nothing left open.
 #[test]
 fn the_arena_is_mapped_after_its_creation_and_unmapped_on_failure() {
     let mut s = Script {
@@ -407,9 +400,9 @@ fn the_arena_is_mapped_after_its_creation_and_unmapped_on_failure() {
     };
     let (maps, _) = r.unwrap();
     assert_eq!(s.mapped.len(), 1, "{:?}", s.mapped);
-    let (fd, len, addr, data, off, after) = s.mapped[0].clone();
+    let (fd, len, addr, data, after) = s.mapped[0].clone();
     assert!(maps.contains(&fd));
-    assert_eq!((len, addr, off), (4 * 4096, 0, 0));
+    assert_eq!((len, addr), (4 * 4096, 0));
     assert_eq!(&data[..4], &3i32.to_le_bytes());
     assert!(
         matches!(s.seen[after - 1], Seen::Map { .. }),

@@ -57,15 +57,8 @@ impl Bpf for TimedBpf {
         self.inner.prog_log(prog)
     }
 
-    fn map_arena(
-        &mut self,
-        map_fd: i32,
-        len: u64,
-        addr: u64,
-        data: &[u8],
-        data_off: u64,
-    ) -> Result<u64, i32> {
-        self.inner.map_arena(map_fd, len, addr, data, data_off)
+    fn map_arena(&mut self, map_fd: i32, len: u64, addr: u64, data: &[u8]) -> Result<u64, i32> {
+        self.inner.map_arena(map_fd, len, addr, data)
     }
 
     fn unmap_arena(&mut self, addr: u64, len: u64) {
