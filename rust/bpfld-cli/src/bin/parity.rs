@@ -174,6 +174,46 @@ struct VerityArg {
     reserved2: [u64; 11],
 }
 
+/// Hold one task-bound perf event (the software `dummy` event, counting nothing) for
+/// the rest of the process, so that the scheduler's `perf_sched_events` static branch
+/// stays on for the whole run.
+///
+/// libbpf loads an object that uses `BPF_KSYSCALL` (its `LINUX_HAS_SYSCALL_WRAPPER`
+/// extern) by first probing with a kprobe perf event on this process; the first
+/// task-bound event turns that branch on and its close turns it off one second later,
+/// and each switch rewrites the branch's sites in `prepare_task_switch()` with int3
+/// patching. Under TCG another vCPU has executed such a site's stale int3 after the
+/// patch ended: an "Oops: int3" in `prepare_task_switch` on the idle CPU, twice while
+/// `bpf_syscall_macro` was in flight and once at `bpf_tcp_nogpl`, the object after it,
+/// loaded within that second. With this event held the probe's events only count and
+/// nothing is patched. bpfld computes the extern without a probe. Not fatal if refused.
+fn hold_perf_sched_events() -> Option<std::os::fd::OwnedFd> {
+    // struct perf_event_attr as of PERF_ATTR_SIZE_VER0 (64 bytes): type
+    // PERF_TYPE_SOFTWARE (1), size 64, config PERF_COUNT_SW_DUMMY (9); everything else
+    // 0 (enabled, no sampling).
+    let mut attr = [0u8; 64];
+    attr[0..4].copy_from_slice(&1u32.to_ne_bytes());
+    attr[4..8].copy_from_slice(&64u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&9u64.to_ne_bytes());
+    // SAFETY: perf_event_open reads `size` (64) bytes of `attr`; pid 0 (this process),
+    // cpu -1 (any), no group, no flags.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr.as_ptr(),
+            0 as libc::pid_t,
+            -1 as libc::c_int,
+            -1 as libc::c_int,
+            0 as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new fd that nothing else owns.
+    Some(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+}
+
 /// Enable fs-verity (SHA-256, 4 KiB blocks) on `path`; already enabled is fine.
 fn enable_verity(path: &Path) -> Result<(), String> {
     let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -255,6 +295,14 @@ fn guest(args: &[String]) -> Result<i32, String> {
             up.split(' ').next().unwrap_or("?")
         );
     };
+
+    let _perf = hold_perf_sched_events();
+    if _perf.is_none() {
+        step(&format!(
+            "no perf event held ({}): libbpf's kprobe probes will patch the scheduler",
+            std::io::Error::last_os_error()
+        ));
+    }
 
     // The module, in development trust mode.
     if !Path::new(DEVICE).exists() {
