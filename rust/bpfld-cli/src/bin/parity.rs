@@ -296,8 +296,9 @@ fn guest(args: &[String]) -> Result<i32, String> {
         );
     };
 
-    let _perf = hold_perf_sched_events();
-    if _perf.is_none() {
+    // Held until the guest's run ends.
+    let perf_hold = hold_perf_sched_events();
+    if perf_hold.is_none() {
         step(&format!(
             "no perf event held ({}): libbpf's kprobe probes will patch the scheduler",
             std::io::Error::last_os_error()
