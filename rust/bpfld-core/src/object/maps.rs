@@ -298,9 +298,6 @@ fn data_kind(s: &Section<'_>) -> Option<MapKind> {
     None
 }
 
-/// Collect BTF-defined maps (with inner templates right after their outer map), then
-/// global data maps in section order.
-#[inline(never)]
 /// The object's arena map and its initial data (libbpf's `init_arena_map_data`): at
 /// most one `BPF_MAP_TYPE_ARENA` map, which the global `__arena` variables of
 /// `.addr_space.1` (`arena_sec`) need; their bytes become the map's `data`, which the
@@ -344,6 +341,9 @@ pub(super) fn attach_arena_data<'a, A: Alloc>(
     Ok(())
 }
 
+/// Collect BTF-defined maps (with inner templates right after their outer map), then
+/// global data maps in section order.
+#[inline(never)]
 pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
     let elf = &obj.elf;
     let st_ids = st_ops_datasecs(obj.btf.as_ref())?;
