@@ -992,7 +992,7 @@ fn classify_reloc<'a, A: Alloc>(
         }
         return Ok(RelocKind::SubprogAddr { sym_off: value });
     }
-    if shndx == obj.arena_shndx.unwrap_or(0) {
+    if Some(shndx) == obj.arena_shndx {
         // libbpf: `__arena` globals are data of the arena map, at its start.
         let map = obj.arena_map.ok_or_else(|| {
             Error::malformed("relocation against .addr_space.1 without an arena map").ctx(sc)
