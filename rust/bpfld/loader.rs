@@ -116,6 +116,31 @@ struct Created {
     pinning: u32,
 }
 
+/// libbpf's object name: the file name up to its first `.`, at most 15 bytes
+/// (`BPF_OBJ_NAME_LEN - 1`), cut as libbpf cuts it, bytewise. The core uses it only to
+/// prefix the names of internal maps, where every byte the kernel refuses in a name
+/// becomes `_` (libbpf's `internal_map_name`); doing that here already keeps the name
+/// ASCII, so that a file name cut inside a UTF-8 character, or not UTF-8 at all, gives
+/// the prefix libbpf would give (and no `str` is ever cut off a character boundary).
+fn object_name<'b>(file: &[u8], out: &'b mut [u8; 15]) -> &'b str {
+    let stem = file
+        .split(|&b| b == 0 || b == b'.')
+        .next()
+        .unwrap_or_default();
+    let mut n = 0usize;
+    for (d, &c) in out.iter_mut().zip(stem) {
+        *d = if c.is_ascii_alphanumeric() || c == b'_' {
+            c
+        } else {
+            b'_'
+        };
+        n = n.saturating_add(1);
+    }
+    out.get(..n)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or_default()
+}
+
 /// Copy `s` into a NUL-terminated fixed array, truncated.
 fn name_into<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];
@@ -346,11 +371,10 @@ fn load_verified(
     drop(f);
     ph.read = now();
 
-    // libbpf's object name: the file name up to its first '.'.
     let full =
         core::str::from_utf8(&name[..name.iter().position(|&b| b == 0).unwrap_or(0)]).unwrap_or("");
-    let obj_name = full.split('.').next().unwrap_or("");
-    let obj_name = &obj_name[..obj_name.len().min(15)];
+    let mut obj_name = [0u8; 15];
+    let obj_name = object_name(&name[..], &mut obj_name);
 
     // Parse, plan and execute on the isolated thread: its stack starts nearly empty,
     // and the core's frames are deep (BTF and CO-RE walks).

@@ -618,6 +618,65 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
     })())
 }
 
+/// A file's name is whatever its caller made it: a load names the internal maps as
+/// libbpf does (the name up to its first `.`, at most 8 of its bytes before the
+/// section's name, each byte the kernel refuses in a name made `_`), also when libbpf's
+/// 15-byte cut of the object name falls inside a UTF-8 character (which once made the
+/// module cut a `str` there: a kernel BUG) and when the name is not UTF-8 at all.
+pub fn object_names_any_bytes(env: &Env) -> Outcome {
+    outcome((|| {
+        use std::ffi::{OsStr, OsString};
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = std::fs::read(format!("{}/global_data.bpf.o", env.corpus))
+            .map_err(|e| e.to_string())?;
+        let cases: [(&[u8], &str); 3] = [
+            // 'é' is bytes 14 and 15 of the name: the 15-byte cut falls inside it.
+            ("aaaaaaaaaaaaaa\u{e9}.bpf.o".as_bytes(), "aaaaaaaa"),
+            // "été" in Latin-1: not UTF-8.
+            (b"\xe9t\xe9.bpf.o", "_t_"),
+            ("\u{e9}.bpf.o".as_bytes(), "__"),
+        ];
+        for (name, prefix) in cases {
+            let shown = String::from_utf8_lossy(name);
+            let mut p = OsString::from(format!("{MNT}/"));
+            p.push(OsStr::from_bytes(name));
+            std::fs::write(&p, &bytes).map_err(|e| format!("{shown}: {e}"))?;
+            let st = std::process::Command::new("fsverity")
+                .arg("enable")
+                .arg(&p)
+                .status()
+                .map_err(|e| format!("fsverity: {e}"))?;
+            if !st.success() {
+                return Err(format!("fsverity enable {shown}: {st}"));
+            }
+            let before = Snapshot::take();
+            let f = File::open(&p).map_err(|e| format!("{shown}: {e}"))?;
+            let l = dev()?
+                .load(&f, &KLoadOpts::default())
+                .map_err(|e| format!("{shown}: errno {}: {}", e.errno, e.msg))?;
+            // The kernel's names of the maps (KMap's is the object's).
+            let mut names = Vec::new();
+            for m in &l.maps {
+                let info = bpfld::sys::obj_info::<bpfld::sys::MapInfo>(m.fd.as_raw_fd())
+                    .map_err(|e| format!("{shown}: map info of {}: {e}", m.name))?;
+                let end = info.name.iter().position(|&b| b == 0).unwrap_or(16);
+                names.push(String::from_utf8_lossy(&info.name[..end]).into_owned());
+            }
+            for sec in [".data", ".rodata", ".bss"] {
+                let want = format!("{prefix}{sec}");
+                if !names.contains(&want) {
+                    return Err(format!("{shown}: no map {want} among {names:?}"));
+                }
+            }
+            drop(l);
+            drop(f);
+            before.unchanged()?;
+            std::fs::remove_file(&p).map_err(|e| format!("{shown}: {e}"))?;
+        }
+        Ok(())
+    })())
+}
+
 /// The file offset of the string `name` in the `.BTF` string section of `elf`.
 fn btf_string(elf: &[u8], name: &str) -> Result<usize, String> {
     btf_string_where(elf, |s| s == name.as_bytes()).map_err(|e| format!("{e} {name:?}"))

@@ -71,6 +71,7 @@ const FIXED_BEFORE: &[Named] = &[
 const FIXED_AFTER: &[Named] = &[
     ("refuse_revoked", loads::refuse_revoked),
     ("refuse_malformed", loads::refuse_malformed),
+    ("object_names_any_bytes", loads::object_names_any_bytes),
     ("verifier_reject_returns_log", loads::verifier_reject),
     ("no_cap_bpf_eperm", loads::no_cap_bpf),
     ("arrays_too_small_enospc", loads::arrays_too_small),
