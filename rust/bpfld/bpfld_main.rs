@@ -22,6 +22,18 @@
 //!     errx(1, "%s", req.err_msg);
 //! ```
 
+#![deny(
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable
+)]
+
 use core::ffi::{c_int, c_long, c_uint, c_ulong};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
@@ -154,10 +166,16 @@ fn version(arg: usize) -> Result<c_int> {
         flags: 0,
         core_version: [0; 32],
     };
-    let src = bpfld_core::VERSION.as_bytes();
     // Keep the last byte as the terminating NUL.
-    let n = src.len().min(v.core_version.len() - 1);
-    v.core_version[..n].copy_from_slice(&src[..n]);
+    let room = v.core_version.len().saturating_sub(1);
+    for (d, s) in v
+        .core_version
+        .iter_mut()
+        .take(room)
+        .zip(bpfld_core::VERSION.bytes())
+    {
+        *d = s;
+    }
     UserSlice::new(arg, core::mem::size_of_val(&v))
         .writer()
         .write(&v)?;
@@ -186,7 +204,7 @@ fn trust_change(state: &State, arg: usize, enroll: bool) -> Result<c_int> {
             p.revoke(&d)
         }
     };
-    let h = msg::hex::<129>(&d.digest[..(d.size as usize).min(64)]);
+    let h = msg::hex::<129>(d.digest.get(..d.size as usize).unwrap_or(&d.digest));
     match res {
         Ok(()) => pr_info!(
             "policy: {} digest {}\n",
@@ -233,7 +251,8 @@ fn trust_list(state: &State, arg: usize) -> Result<c_int> {
     let room = req.count as usize;
     let mut w = UserSlice::new(
         req.entries as usize,
-        room.min(entries.len()) * req.entry_size as usize,
+        room.min(entries.len())
+            .saturating_mul(req.entry_size as usize),
     )
     .writer();
     for e in entries.iter().take(room) {

@@ -20,7 +20,7 @@
 use crate::ffi;
 use crate::ffi::File as file;
 use crate::kalloc::KAlloc;
-use crate::msg::{hex, Msg};
+use crate::msg::{c_text, hex, neg_errno, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
 use crate::vmlinux::{BuiltConfig, LookedUpSymbols, Vmlinux};
@@ -144,8 +144,9 @@ fn object_name<'b>(file: &[u8], out: &'b mut [u8; 15]) -> &'b str {
 /// Copy `s` into a NUL-terminated fixed array, truncated.
 fn name_into<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];
-    let n = s.len().min(N - 1);
-    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    for (d, c) in out.iter_mut().take(N.saturating_sub(1)).zip(s.bytes()) {
+        *d = c;
+    }
     out
 }
 
@@ -160,7 +161,7 @@ pub(crate) fn load(state: &State, arg: usize) -> Result<c_int> {
             req.err_msg = f.bytes();
             req.err_errno = f.errno as u32;
             UserSlice::new(arg, size).writer().write(&req)?;
-            Err(Error::from_errno(-f.errno))
+            Err(Error::from_errno(f.errno.saturating_neg()))
         }
     }
 }
@@ -185,8 +186,7 @@ impl Caller {
     }
 
     fn comm(&self) -> &str {
-        let end = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
-        core::str::from_utf8(&self.comm[..end]).unwrap_or("?")
+        c_text(&self.comm).unwrap_or("?")
     }
 }
 
@@ -258,7 +258,12 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
     let mut name = [0u8; 64];
     let res = check_request(req)
         .and_then(|()| load_verified(state, req, arg, dev_mode, &mut digest, &mut name));
-    let mut dhex = hex::<129>(&digest.digest[..digest.size as usize]);
+    let mut dhex = hex::<129>(
+        digest
+            .digest
+            .get(..digest.size as usize)
+            .unwrap_or_default(),
+    );
     if digest.size == 0 {
         let _ = dhex.write_str("none");
     }
@@ -267,8 +272,7 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
     } else {
         "sha256"
     };
-    let obj = core::str::from_utf8(&name[..name.iter().position(|&b| b == 0).unwrap_or(0)])
-        .unwrap_or("?");
+    let obj = c_text(&name).unwrap_or("?");
     match &res {
         Ok(summary) => pr_info!(
             "{}load by {}[{}] uid {}: '{}' {}:{}: ok: {}\n",
@@ -371,8 +375,7 @@ fn load_verified(
     drop(f);
     ph.read = now();
 
-    let full =
-        core::str::from_utf8(&name[..name.iter().position(|&b| b == 0).unwrap_or(0)]).unwrap_or("");
+    let full = c_text(&name[..]).unwrap_or("");
     let mut obj_name = [0u8; 15];
     let obj_name = object_name(&name[..], &mut obj_name);
 
@@ -472,14 +475,14 @@ fn read_once(
             let n = unsafe { ffi::bpfld_read(f.0, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
             if n < 0 {
                 return Err(fail(
-                    -(n as i32),
+                    neg_errno(n as i64),
                     format_args!("reading the file failed (fs-verity mismatch?)"),
                 ));
             }
             if n == 0 {
                 return Err(fail(5, format_args!("file shorter than its size")));
             }
-            done += n as usize;
+            done = done.saturating_add(n as usize);
         }
         *kernel_read_ns = kernel_read_ns.saturating_add(now().saturating_sub(t));
         Ok(())
@@ -638,7 +641,10 @@ impl Isolated {
         // SAFETY: `err` is written only when NULL is returned.
         let iso = unsafe { ffi::bpfld_iso_begin(&mut err) };
         if iso.is_null() {
-            return Err(fail(-err, format_args!("loading thread failed to start")));
+            return Err(fail(
+                neg_errno(err.into()),
+                format_args!("loading thread failed to start"),
+            ));
         }
         Ok(Self {
             iso,
@@ -1040,7 +1046,7 @@ impl Bpf for KernelBpf {
         self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
         self.cmds.add(which, t1.saturating_sub(t0));
         if ret < 0 {
-            Err(-ret)
+            Err(neg_errno(ret.into()))
         } else {
             Ok(ret)
         }
@@ -1081,7 +1087,7 @@ impl Bpf for KernelBpf {
             ffi::bpfld_arena_map(map_fd, len, addr, data.as_ptr().cast(), data.len(), &mut at)
         };
         if r < 0 {
-            return Err(i32::try_from(-r).unwrap_or(22));
+            return Err(neg_errno(r));
         }
         self.arena = Some((at, len));
         Ok(at)
@@ -1217,7 +1223,7 @@ fn run_plan(
 }
 
 /// Reserve fds in the caller, report, then install. Nothing is installed unless
-/// everything else succeeded.
+/// everything else succeeded, and every way out before that gives the fds back.
 fn install(
     req: &mut BpfldLoad,
     arg: usize,
@@ -1225,9 +1231,11 @@ fn install(
     mut maps: KVec<Created>,
     arena_addr: u64,
 ) -> core::result::Result<Msg<512>, Fail> {
-    let total = progs.len() + maps.len();
-    let mut fds =
-        KVec::with_capacity(total, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))?;
+    let nomem = |_| fail(12, format_args!("no memory"));
+    let total = progs.len().saturating_add(maps.len());
+    let mut fds = KVec::with_capacity(total, GFP_KERNEL).map_err(nomem)?;
+    let mut pinfo = KVec::with_capacity(progs.len(), GFP_KERNEL).map_err(nomem)?;
+    let mut minfo = KVec::with_capacity(maps.len(), GFP_KERNEL).map_err(nomem)?;
     let unreserve = |fds: &KVec<i32>| {
         for &fd in fds.iter() {
             // SAFETY: each fd was reserved by us and not installed.
@@ -1240,51 +1248,47 @@ fn install(
         if fd < 0 {
             unreserve(&fds);
             return Err(fail(
-                -fd,
+                neg_errno(fd.into()),
                 format_args!("no free fds in the caller for {} objects", total),
             ));
         }
         // Capacity was reserved above.
         let _ = fds.push(fd, GFP_NOWAIT);
     }
+    let prog_fds = fds.get(..progs.len()).unwrap_or_default();
+    let map_fds = fds.get(progs.len()..).unwrap_or_default();
 
     let mut summary = Msg::<512>::new();
-    let mut pinfo = KVec::with_capacity(progs.len(), GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
-    for (i, c) in progs.iter().enumerate() {
-        let name =
-            core::str::from_utf8(&c.name[..c.name.iter().position(|&b| b == 0).unwrap_or(0)])
-                .unwrap_or("?");
+    for (i, (c, &fd)) in progs.iter().zip(prog_fds).enumerate() {
         let _ = write!(
             summary,
             "{}{}({})",
             if i == 0 { "progs " } else { " " },
-            name,
+            c_text(&c.name).unwrap_or("?"),
             hex::<17>(&c.tag).as_str()
         );
+        // Capacity was reserved above.
         let _ = pinfo.push(
             BpfldProgInfo {
                 name: c.name,
                 section: c.section,
                 prog_type: c.kind,
                 expected_attach_type: c.expected_attach_type,
-                fd: fds[i],
+                fd,
                 id: c.id,
                 tag: c.tag,
                 attach_btf_id: c.attach_btf_id,
                 reserved: [0; 3],
             },
-            GFP_KERNEL,
+            GFP_NOWAIT,
         );
     }
-    let mut minfo = KVec::with_capacity(maps.len(), GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
-    for (j, c) in maps.iter().enumerate() {
+    for (c, &fd) in maps.iter().zip(map_fds) {
         let _ = minfo.push(
             BpfldMapInfo {
                 name: c.name,
                 map_type: c.kind,
-                fd: fds[progs.len() + j],
+                fd,
                 id: c.id,
                 pinning: c.pinning,
                 addr: if c.kind == bpf::BPF_MAP_TYPE_ARENA {
@@ -1294,7 +1298,7 @@ fn install(
                 },
                 reserved: [0; 2],
             },
-            GFP_KERNEL,
+            GFP_NOWAIT,
         );
     }
     let _ = write!(summary, ", {} maps", maps.len());
@@ -1302,7 +1306,9 @@ fn install(
     let copy = || -> Result {
         let mut w = UserSlice::new(
             req.progs as usize,
-            pinfo.len() * core::mem::size_of::<BpfldProgInfo>(),
+            pinfo
+                .len()
+                .saturating_mul(core::mem::size_of::<BpfldProgInfo>()),
         )
         .writer();
         for p in pinfo.iter() {
@@ -1310,7 +1316,9 @@ fn install(
         }
         let mut w = UserSlice::new(
             req.maps as usize,
-            minfo.len() * core::mem::size_of::<BpfldMapInfo>(),
+            minfo
+                .len()
+                .saturating_mul(core::mem::size_of::<BpfldMapInfo>()),
         )
         .writer();
         for m in minfo.iter() {
@@ -1330,10 +1338,10 @@ fn install(
             format_args!("cannot write the results to the caller's memory"),
         ));
     }
-    for (i, c) in Iterator::chain(progs.iter_mut(), maps.iter_mut()).enumerate() {
-        // SAFETY: `fds[i]` is reserved and unused; the file reference moves into the
+    for (c, &fd) in Iterator::chain(progs.iter_mut(), maps.iter_mut()).zip(fds.iter()) {
+        // SAFETY: `fd` is reserved and unused; the file reference moves into the
         // caller's table.
-        unsafe { ffi::bpfld_install_fd(fds[i], c.file.take()) };
+        unsafe { ffi::bpfld_install_fd(fd, c.file.take()) };
     }
     Ok(summary)
 }
@@ -1346,8 +1354,12 @@ impl State {
         if let Some(v) = guard.as_ref() {
             return Ok(v.clone());
         }
-        let v = Vmlinux::load()
-            .map_err(|e| fail(-e.to_errno(), format_args!("cannot read vmlinux BTF")))?;
+        let v = Vmlinux::load().map_err(|e| {
+            fail(
+                neg_errno(e.to_errno().into()),
+                format_args!("cannot read vmlinux BTF"),
+            )
+        })?;
         pr_info!("vmlinux BTF cached: {} bytes\n", v.bytes);
         let v = Arc::new(v, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))?;
         *guard = Some(v.clone());

@@ -20,7 +20,23 @@ impl<const N: usize> Msg<N> {
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+        self.buf
+            .get(..self.len)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("?")
+    }
+
+    /// Appends as much of `bytes` as fits before the terminating NUL.
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let room = self
+            .buf
+            .get_mut(self.len..N.saturating_sub(1))
+            .unwrap_or_default();
+        let n = bytes.len().min(room.len());
+        for (d, s) in room.iter_mut().zip(bytes) {
+            *d = *s;
+        }
+        self.len = self.len.saturating_add(n);
     }
 }
 
@@ -28,23 +44,34 @@ impl<const N: usize> fmt::Write for Msg<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let room = N.saturating_sub(1).saturating_sub(self.len);
         if s.len() <= room {
-            self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
-            self.len += s.len();
+            self.push_bytes(s.as_bytes());
             return Ok(());
         }
         // Cut on a char boundary, leaving room for "...".
         let mut n = room.saturating_sub(3);
         while n > 0 && !s.is_char_boundary(n) {
-            n -= 1;
+            n = n.saturating_sub(1);
         }
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        for _ in 0..3.min(N.saturating_sub(1).saturating_sub(self.len)) {
-            self.buf[self.len] = b'.';
-            self.len += 1;
-        }
+        self.push_bytes(s.as_bytes().get(..n).unwrap_or_default());
+        self.push_bytes(b"...");
         Err(fmt::Error)
     }
+}
+
+/// The text of a byte array up to its first NUL (all of it if there is none), if it is
+/// UTF-8.
+pub(crate) fn c_text(bytes: &[u8]) -> Option<&str> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(bytes.get(..end)?).ok()
+}
+
+/// The errno of a negative kernel return value: `EIO` for anything else (a value that
+/// is no errno would otherwise become one).
+pub(crate) fn neg_errno(ret: i64) -> i32 {
+    i32::try_from(ret.saturating_neg())
+        .ok()
+        .filter(|e| (1..4096).contains(e))
+        .unwrap_or(5)
 }
 
 /// Lowercase hex of `bytes` into a message.

@@ -8,7 +8,7 @@
 //! it cannot be unloaded and reloaded with a fresh policy). `dev_mode=1` (a read-only
 //! module parameter) trusts any verity file that is not revoked, and every load says so.
 
-use crate::uapi::{self, BpfldDigest, BPFLD_DIGEST_MAX};
+use crate::uapi::{self, BpfldDigest};
 use kernel::prelude::*;
 
 #[path = "../../build/builtin_digests.rs"]
@@ -47,9 +47,9 @@ fn valid(d: &BpfldDigest) -> bool {
         _ => false,
     };
     size_ok
-        && d.digest[d.size as usize..BPFLD_DIGEST_MAX]
-            .iter()
-            .all(|&b| b == 0)
+        && d.digest
+            .get(d.size as usize..)
+            .is_some_and(|rest| rest.iter().all(|&b| b == 0))
 }
 
 impl Policy {
@@ -76,7 +76,7 @@ impl Policy {
     }
 
     fn room(&self) -> Result {
-        if self.enrolled.len() + self.revoked.len() >= MAX_RUNTIME_ENTRIES {
+        if self.enrolled.len().saturating_add(self.revoked.len()) >= MAX_RUNTIME_ENTRIES {
             return Err(ENOSPC);
         }
         Ok(())

@@ -25,6 +25,7 @@
 
 use crate::ffi;
 use crate::kalloc::KAlloc;
+use crate::msg::neg_errno;
 use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{
     find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
@@ -120,7 +121,8 @@ impl Vmlinux {
             pr_err!("vmlinux BTF: {}\n", e);
             EINVAL
         })?;
-        let offsets = alloc.alloc::<u32>(n + 1).map_err(|_| ENOMEM)?;
+        let slots = n.checked_add(1).ok_or(ENOMEM)?;
+        let offsets = alloc.alloc::<u32>(slots).map_err(|_| ENOMEM)?;
         let blob_len = blob.len();
         // The kernel's own BTF: its names were checked at boot (Btf::parse_kernel).
         let btf = Btf::parse_kernel(blob, offsets).map_err(|e| {
@@ -131,7 +133,9 @@ impl Vmlinux {
             pr_err!("vmlinux BTF index: {}\n", e);
             ENOMEM
         })?;
-        let bytes = blob_len + (n + 1) * 4 + index.bytes();
+        let bytes = blob_len
+            .saturating_add(slots.saturating_mul(4))
+            .saturating_add(index.bytes());
         Ok(Vmlinux {
             btf,
             index,
@@ -151,18 +155,17 @@ fn read_all(f: *mut crate::ffi::File) -> Result<KVVec<u8>> {
     }
     let mut buf = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
     let mut pos: i64 = 0;
-    let mut done = 0;
-    while done < size {
-        let rest = &mut buf[done..];
+    let mut done = 0usize;
+    while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
         // SAFETY: `rest` is writable for `rest.len()` bytes; `f` is valid.
         let n = unsafe { ffi::bpfld_read(f, rest.as_mut_ptr().cast(), rest.len(), &mut pos) };
         if n < 0 {
-            return Err(Error::from_errno(n as i32));
+            return Err(Error::from_errno(neg_errno(n as i64).saturating_neg()));
         }
         if n == 0 {
             return Err(EIO);
         }
-        done += n as usize;
+        done = done.saturating_add(n as usize);
     }
     Ok(buf)
 }
@@ -240,7 +243,7 @@ impl<'a> LookedUpSymbols<'a> {
         if fd < 0 {
             return Err(LookupFailed {
                 name: first,
-                errno: -fd,
+                errno: neg_errno(fd.into()),
             });
         }
         let mut res = Ok(());
@@ -249,7 +252,7 @@ impl<'a> LookedUpSymbols<'a> {
             // SAFETY: `name` is valid for `name.len()` bytes; `addr` is written only.
             let err =
                 unsafe { ffi::bpfld_ksym_lookup(fd, name.as_ptr().cast(), name.len(), &mut addr) };
-            let a = match -err {
+            let a = match err.saturating_neg() {
                 0 => SymbolAddress::At(addr),
                 LOOKUP_ENOENT => SymbolAddress::Missing,
                 LOOKUP_EPERM => SymbolAddress::Unavailable(HIDDEN),
