@@ -20,7 +20,7 @@
 use crate::ffi;
 use crate::ffi::File as file;
 use crate::kalloc::KAlloc;
-use crate::msg::{c_text, hex, neg_errno, Msg};
+use crate::msg::{c_text, hex, neg_errno, Escaped, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
 use crate::vmlinux::{BuiltConfig, LookedUpSymbols, Vmlinux};
@@ -277,25 +277,25 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
         Ok(summary) => pr_info!(
             "{}load by {}[{}] uid {}: '{}' {}:{}: ok: {}\n",
             mode,
-            caller.comm(),
+            Escaped(caller.comm()),
             caller.pid,
             caller.uid,
-            obj,
+            Escaped(obj),
             alg,
             dhex.as_str(),
-            summary.as_str()
+            Escaped(summary.as_str())
         ),
         Err(f) => pr_warn!(
             "{}load by {}[{}] uid {}: '{}' {}:{}: refused (errno {}): {}\n",
             mode,
-            caller.comm(),
+            Escaped(caller.comm()),
             caller.pid,
             caller.uid,
-            obj,
+            Escaped(obj),
             alg,
             dhex.as_str(),
             f.errno,
-            f.text()
+            Escaped(f.text())
         ),
     }
     res.map(|_| ())
@@ -594,7 +594,7 @@ impl Phases {
                 "parse {} plan {} execute {} (bpf {}) take {} return {} free {} join {} ",
                 "commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n"
             ),
-            obj,
+            Escaped(obj),
             d(self.start, self.checked),
             d(self.checked, self.woken),
             d(self.woken, self.read),

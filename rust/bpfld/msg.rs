@@ -58,6 +58,26 @@ impl<const N: usize> fmt::Write for Msg<N> {
     }
 }
 
+/// Text for the kernel log with its control characters (newlines among them) written as
+/// `\xNN`: what bpfld logs of a load holds names the caller chose (the file's, its
+/// task's) and names from the object (sections and symbols, in error messages), and a
+/// newline in one would start a log line of their making.
+pub(crate) struct Escaped<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "\\x{:02x}", u32::from(c))?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The text of a byte array up to its first NUL (all of it if there is none), if it is
 /// UTF-8.
 pub(crate) fn c_text(bytes: &[u8]) -> Option<&str> {

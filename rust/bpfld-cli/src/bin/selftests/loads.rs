@@ -622,19 +622,22 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
 /// libbpf does (the name up to its first `.`, at most 8 of its bytes before the
 /// section's name, each byte the kernel refuses in a name made `_`), also when libbpf's
 /// 15-byte cut of the object name falls inside a UTF-8 character (which once made the
-/// module cut a `str` there: a kernel BUG) and when the name is not UTF-8 at all.
+/// module cut a `str` there: a kernel BUG) and when the name is not UTF-8 at all; and
+/// a newline in the name does not start a line of the kernel log (the module's line of
+/// the load writes it `\x0a`).
 pub fn object_names_any_bytes(env: &Env) -> Outcome {
     outcome((|| {
         use std::ffi::{OsStr, OsString};
         use std::os::unix::ffi::OsStrExt;
         let bytes = std::fs::read(format!("{}/global_data.bpf.o", env.corpus))
             .map_err(|e| e.to_string())?;
-        let cases: [(&[u8], &str); 3] = [
+        let cases: [(&[u8], &str); 4] = [
             // 'é' is bytes 14 and 15 of the name: the 15-byte cut falls inside it.
             ("aaaaaaaaaaaaaa\u{e9}.bpf.o".as_bytes(), "aaaaaaaa"),
             // "été" in Latin-1: not UTF-8.
             (b"\xe9t\xe9.bpf.o", "_t_"),
             ("\u{e9}.bpf.o".as_bytes(), "__"),
+            (b"x\nforged by the name.bpf.o", "x_forged"),
         ];
         for (name, prefix) in cases {
             let shown = String::from_utf8_lossy(name);
@@ -672,6 +675,23 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
             drop(f);
             before.unchanged()?;
             std::fs::remove_file(&p).map_err(|e| format!("{shown}: {e}"))?;
+        }
+        // syslog(2) prints a record's embedded newline as a new line of its own.
+        let mut buf = vec![0u8; 1 << 20];
+        // SAFETY: SYSLOG_ACTION_READ_ALL (3) writes at most `buf.len()` bytes to `buf`.
+        let n = unsafe { libc::klogctl(3, buf.as_mut_ptr().cast(), buf.len() as i32) };
+        if n < 0 {
+            return Err(format!("syslog: {}", std::io::Error::last_os_error()));
+        }
+        let log = String::from_utf8_lossy(&buf[..n as usize]);
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains("forged by the name") && !l.contains("load by"))
+        {
+            return Err(format!("a file name started a log line: {line:?}"));
+        }
+        if !log.contains("x\\x0aforged by the name") {
+            return Err("the load of 'x\\nforged by the name.bpf.o' is not in the log".into());
         }
         Ok(())
     })())
