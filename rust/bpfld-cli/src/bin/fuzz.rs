@@ -1735,6 +1735,30 @@ struct Input {
     desc: String,
 }
 
+/// The file name input `index` is loaded from: usually `fz-INDEX.o`; one in four has
+/// random bytes (any but `/` and NUL, UTF-8 or not) before `-INDEX`, and `.bpf.o` or
+/// nothing after it. The module takes the object's name from the file's, and the
+/// caller chooses it: a name cut inside a UTF-8 character once made the ioctl BUG.
+/// From a generator of its own, so that the inputs' bytes do not change with it.
+fn input_file_name(seed: u64, index: u64) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let mut r = Rng::for_input(seed ^ 0x6e61_6d65, index);
+    if !r.chance(1, 4) {
+        return format!("fz-{index}.o").into();
+    }
+    let mut name: Vec<u8> = (0..r.below(40))
+        .map(|_| match r.next() as u8 {
+            b'/' | 0 => b'_',
+            b => b,
+        })
+        .collect();
+    name.extend_from_slice(format!("-{index}").as_bytes());
+    if r.chance(1, 2) {
+        name.extend_from_slice(b".bpf.o");
+    }
+    std::ffi::OsString::from_vec(name)
+}
+
 /// What went wrong with an input.
 struct Finding {
     kind: &'static str,
@@ -1766,7 +1790,7 @@ impl Fuzzer {
         let _ = self.inflight.write_all_at(marker.as_bytes(), 0);
 
         let t0 = Instant::now();
-        let path = PathBuf::from(&self.o.dir).join(format!("fz-{}.o", inp.index));
+        let path = PathBuf::from(&self.o.dir).join(input_file_name(self.o.seed, inp.index));
         let _ = std::fs::remove_file(&path);
         let salt: Vec<u8> = if r.chance(1, 8) {
             (0..r.below(33)).map(|_| r.next() as u8).collect()
@@ -2039,6 +2063,7 @@ impl Fuzzer {
     }
 
     fn save(&mut self, inp: &Input, f: &Finding) {
+        let name = input_file_name(self.o.seed, inp.index);
         self.stats.findings += 1;
         let dir = PathBuf::from(&self.o.out).join("findings").join(format!(
             "{:03}-{}-i{}",
@@ -2047,8 +2072,15 @@ impl Fuzzer {
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join("input.o"), &inp.bytes);
         let info = format!(
-            "kind: {}\nseed: {}\nindex: {}\nmutation: {}\ndetail: {}\nregenerate: bpfld-fuzz emit --corpus CORPUS --seed {} --index {}\n",
-            f.kind, self.o.seed, inp.index, inp.desc, f.detail, self.o.seed, inp.index
+            "kind: {}\nseed: {}\nindex: {}\nfile name: {}\nmutation: {}\ndetail: {}\nregenerate: bpfld-fuzz emit --corpus CORPUS --seed {} --index {}\n",
+            f.kind,
+            self.o.seed,
+            inp.index,
+            name.as_encoded_bytes().escape_ascii(),
+            inp.desc,
+            f.detail,
+            self.o.seed,
+            inp.index
         );
         let _ = std::fs::write(dir.join("info.txt"), &info);
         if !f.dmesg.is_empty() {
