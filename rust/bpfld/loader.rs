@@ -696,6 +696,13 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
                 .err()
                 .map_or(f, core_fail)
         })?;
+        if let exec::BtfLoad::Refused(_) = btf {
+            // The kernel refused the object's BTF. The full check the parse deferred
+            // then comes first, not beside the commands: a BTF the kernel refuses is
+            // most often one that check refuses too, and the commands would create the
+            // maps (of any size the object asks) of an object refused after them.
+            obj.check_deferred_btf(&mut alloc).map_err(core_fail)?;
+        }
         job.ph.planned = now();
         job.ph.ahead_ns = job.bpf.ns;
         // The receipt is hashed beside this thread while it issues the commands, which

@@ -559,8 +559,9 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
         // defer_btf_checks; the parse checks its structure only): a bad name or record
         // must still refuse the load, with the full parse's message, whether the plan
         // reads it (a map definition's member name: the plan fails first) or nothing
-        // does (a parameter name, an INT's width: the commands run, then the load is
-        // undone).
+        // does (a parameter name, an INT's width: the kernel refuses such a BTF, and
+        // the full check then comes before the commands; where the kernel took it,
+        // the commands would run and the load be undone).
         for (what, name, bad) in [
             (
                 "BTF member name",
@@ -613,6 +614,29 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
             run("fsverity", &["enable", &p])?;
             trust(&p, true)?;
             expect_refusal_saying(&p, errno, says, what)?;
+        }
+        // A BTF the kernel refuses (the INT width above) is checked in full before any
+        // command, not beside them: no map is made for the object it then refuses (the
+        // kernel hands map ids out in order, so two probes around the load tell).
+        let probe_id = || -> Result<u32, String> {
+            let fd = util::create_array_map("probe").map_err(|e| format!("probe map: {e}"))?;
+            bpfld::sys::obj_info::<bpfld::sys::MapInfo>(fd.as_raw_fd())
+                .map(|i| i.id)
+                .map_err(|e| format!("probe map info: {e}"))
+        };
+        let first = probe_id()?;
+        let p = obj_path("bad-BTF-INT-width.o");
+        expect_refusal_saying(
+            &p,
+            libc::EINVAL,
+            "INT bits + offset exceed 128",
+            "BTF INT width",
+        )?;
+        let made = probe_id()?.wrapping_sub(first).wrapping_sub(1);
+        if made != 0 {
+            return Err(format!(
+                "BTF INT width: {made} map(s) created for an object refused for its BTF"
+            ));
         }
         Ok(())
     })())
