@@ -53,7 +53,7 @@ use bpfld::sys::{next_ids, obj_info, MapInfo, ProgInfo};
 use bpfld_core::btf::{self, Btf, BtfExt, BtfKind};
 use bpfld_core::elf::{self, Elf};
 use bpfld_core::mem::VecAlloc;
-use bpfld_core::object::Object;
+use bpfld_core::object::{Object, ParseOptions};
 use bpfld_core::uapi;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -1525,7 +1525,13 @@ fn map_memory(bytes: &[u8]) -> u64 {
     let Ok(elf) = Elf::parse(bytes, &mut a) else {
         return 0;
     };
-    let Ok(obj) = Object::parse(elf, "fz", &mut a) else {
+    // As the module parses: with the BTF's full check deferred, it creates the maps
+    // before that check can refuse the object (Object::check_deferred_btf), so an
+    // object whose BTF fails it still gets its maps for a while.
+    let opts = ParseOptions {
+        defer_btf_checks: true,
+    };
+    let Ok(obj) = Object::parse_with(elf, "fz", &opts, &mut a) else {
         return 0;
     };
     obj.maps
