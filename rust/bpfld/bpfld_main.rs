@@ -161,21 +161,11 @@ pub extern "C" fn bpfld_rust_ioctl(
 }
 
 fn version(arg: usize) -> Result<c_int> {
-    let mut v = uapi::BpfldVersion {
+    let v = uapi::BpfldVersion {
         uapi_version: uapi::BPFLD_UAPI_VERSION,
         flags: 0,
-        core_version: [0; 32],
+        core_version: msg::name_into(bpfld_core::VERSION),
     };
-    // Keep the last byte as the terminating NUL.
-    let room = v.core_version.len().saturating_sub(1);
-    for (d, s) in v
-        .core_version
-        .iter_mut()
-        .take(room)
-        .zip(bpfld_core::VERSION.bytes())
-    {
-        *d = s;
-    }
     UserSlice::new(arg, core::mem::size_of_val(&v))
         .writer()
         .write(&v)?;

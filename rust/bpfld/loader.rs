@@ -20,7 +20,7 @@
 use crate::ffi;
 use crate::ffi::File as file;
 use crate::kalloc::KAlloc;
-use crate::msg::{c_text, hex, neg_errno, Escaped, Msg};
+use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
 use crate::vmlinux::{BuiltConfig, LookedUpSymbols, Vmlinux};
@@ -139,15 +139,6 @@ fn object_name<'b>(file: &[u8], out: &'b mut [u8; 15]) -> &'b str {
     out.get(..n)
         .and_then(|b| core::str::from_utf8(b).ok())
         .unwrap_or_default()
-}
-
-/// Copy `s` into a NUL-terminated fixed array, truncated.
-fn name_into<const N: usize>(s: &str) -> [u8; N] {
-    let mut out = [0u8; N];
-    for (d, c) in out.iter_mut().take(N.saturating_sub(1)).zip(s.bytes()) {
-        *d = c;
-    }
-    out
 }
 
 pub(crate) fn load(state: &State, arg: usize) -> Result<c_int> {

@@ -78,6 +78,15 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// Copy `s` into a NUL-terminated fixed array, truncated.
+pub(crate) fn name_into<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (d, c) in out.iter_mut().take(N.saturating_sub(1)).zip(s.bytes()) {
+        *d = c;
+    }
+    out
+}
+
 /// The text of a byte array up to its first NUL (all of it if there is none), if it is
 /// UTF-8.
 pub(crate) fn c_text(bytes: &[u8]) -> Option<&str> {

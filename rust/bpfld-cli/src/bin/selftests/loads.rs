@@ -686,8 +686,7 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
             for m in &l.maps {
                 let info = bpfld::sys::obj_info::<bpfld::sys::MapInfo>(m.fd.as_raw_fd())
                     .map_err(|e| format!("{shown}: map info of {}: {e}", m.name))?;
-                let end = info.name.iter().position(|&b| b == 0).unwrap_or(16);
-                names.push(String::from_utf8_lossy(&info.name[..end]).into_owned());
+                names.push(bpfld::dev::cstr(&info.name));
             }
             for sec in [".data", ".rodata", ".bss"] {
                 let want = format!("{prefix}{sec}");
