@@ -1572,11 +1572,9 @@ struct KernStOps {
 /// wrapper; looked up through `kb` (an index, where it has one), read through `k`.
 fn kern_st_ops_types(kb: &dyn KernelBtf, k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
     let find = |name: &str| kb.find(None, name, BtfKind::Struct).map(|t| t.type_id);
-    // The kernel type has the essential name (no ___flavor suffix).
-    let ess = tname
-        .find("___")
-        .and_then(|i| tname.get(..i))
-        .unwrap_or(tname);
+    // The kernel type has the essential name: up to the last ___flavor separator, as
+    // libbpf's bpf_core_essential_name_len() cuts it (`ops___a___b` looks up `ops___a`).
+    let ess = crate::core_relo::essential_name(tname);
     let type_id = find(ess).ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
     let mut buf = [0u8; limits::MAX_NAME_LEN];
     let prefix = b"bpf_struct_ops_";
@@ -1608,12 +1606,7 @@ fn kern_st_ops_types(kb: &dyn KernelBtf, k: &dyn Types, tname: &str) -> Result<'
 
 /// Final autoload of struct_ops programs, from the slot references counted by
 /// [`StructOps::resolve`] (see there).
-fn settle_st_ops_load<A: Alloc>(
-    obj: &Object<'_, A>,
-    load: &mut [bool],
-    refs: &[(u32, u32)],
-    dropped: &[bool],
-) {
+fn settle_st_ops_load<A: Alloc>(obj: &Object<'_, A>, load: &mut [bool], refs: &[(u32, u32)]) {
     for (i, (l, p)) in load.iter_mut().zip(obj.progs.iter()).enumerate() {
         if p.spec
             .is_none_or(|s| s.prog_type != uapi::BPF_PROG_TYPE_STRUCT_OPS)
@@ -1623,8 +1616,6 @@ fn settle_st_ops_load<A: Alloc>(
         let (all, created) = refs.get(i).copied().unwrap_or((0, 0));
         if all > 0 {
             *l = created > 0;
-        } else if dropped.get(i).copied().unwrap_or(false) {
-            *l = false;
         }
     }
 }
@@ -1653,11 +1644,8 @@ impl<A: Alloc> StructOps<A> {
         // libbpf's bpf_object_adjust_struct_ops_autoload(): a struct_ops program that
         // struct_ops map slots refer to is loaded iff one of those maps is created; one
         // no slot refers to keeps its autoload and fails to plan ("not referenced").
-        // `refs[p]` = (slots of any map, slots of created maps); slots of created maps
-        // whose member the kernel lacks are dropped below, and `dropped[p]` notes that
-        // libbpf then turns the program's autoload off.
+        // `refs[p]` = (slots of any map, slots of created maps).
         let mut refs = alloc.alloc::<(u32, u32)>(n_progs)?;
-        let mut dropped = alloc.alloc::<bool>(n_progs)?;
         for f in obj.st_ops_funcs.iter() {
             let created = obj.maps.get(idx(f.map)).is_some_and(|m| m.autocreate);
             if let Some(r) = refs.get_mut(idx(f.prog)) {
@@ -1667,7 +1655,7 @@ impl<A: Alloc> StructOps<A> {
         }
         if n_maps == 0 {
             // No struct_ops map created: nothing to attach struct_ops programs to.
-            settle_st_ops_load(obj, &mut load, &refs, &dropped);
+            settle_st_ops_load(obj, &mut load, &refs);
             return Ok(StructOps {
                 load,
                 attach,
@@ -1739,23 +1727,16 @@ impl<A: Alloc> StructOps<A> {
                     }
                 }
                 let Some((kidx, km)) = kernel_member else {
-                    if mdata.iter().any(|&b| b != 0) || prog.is_some() && mdata.is_empty() {
+                    // libbpf skips zero members the kernel lacks. A member set to a
+                    // program is not zero there: libbpf writes the program's pointer
+                    // into the map's data when it collects the section's relocations,
+                    // and refuses the member (ENOTSUP) in bpf_map__init_kern_struct_ops().
+                    if mdata.iter().any(|&b| b != 0) || prog.is_some() {
                         return Err(Error::new(Kind::Unsupported(
                             "struct_ops member not in the kernel's type",
                         ))
                         .ctx(mc)
                         .ctx(c));
-                    }
-                    // libbpf skips zero members the kernel lacks, and drops the slot's
-                    // program from this map.
-                    if let Some(p) = prog {
-                        if let Some(r) = refs.get_mut(idx(p)) {
-                            r.0 = r.0.saturating_sub(1);
-                            r.1 = r.1.saturating_sub(1);
-                        }
-                        if let Some(d) = dropped.get_mut(idx(p)) {
-                            *d = true;
-                        }
                     }
                     continue;
                 };
@@ -1841,7 +1822,7 @@ impl<A: Alloc> StructOps<A> {
                 },
             };
         }
-        settle_st_ops_load(obj, &mut load, &refs, &dropped);
+        settle_st_ops_load(obj, &mut load, &refs);
         let mut exact = alloc.alloc::<StOpsSlot>(fat)?;
         crate::util::copy(&mut exact, funcs.get(..fat).unwrap_or_default());
         Ok(StructOps {
