@@ -37,6 +37,9 @@ fn field<T: Types + ?Sized>(kind: CoreReloKind, spec: Option<(&Spec, &T)>) -> Si
     let mut out = Side::default();
     if kind == CoreReloKind::FieldExists {
         out.val = u64::from(spec.is_some());
+        // The compiler always emits 1 here: an instruction holding anything else is
+        // refused, as libbpf's validation (left on for this kind) refuses it.
+        out.validate = true;
         return Ok(Some(out));
     }
     let Some((spec, types)) = spec else {

@@ -283,7 +283,10 @@ fn field_offsets_sizes_existence() {
 
     for f in ["0:0", "0:1", "0:2"] {
         let o = ok(env.one(s, f, K::FieldExists));
-        assert_eq!((o.orig_val, o.new_val, o.poison), (1, 1, false));
+        assert_eq!(
+            (o.orig_val, o.new_val, o.poison, o.validate),
+            (1, 1, false, true)
+        );
     }
     let o = ok(env.one(s, "0:0", K::FieldSigned));
     assert_eq!((o.orig_val, o.new_val), (1, 1));
