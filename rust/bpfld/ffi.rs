@@ -56,7 +56,7 @@ extern "C" {
 
     /// `fget(fd)`: a counted reference, or NULL (bad fd, or an `O_PATH` fd).
     pub(crate) fn bpfld_fget(fd: c_int) -> *mut file;
-    /// `fput()`.
+    /// `fput()`; in a kernel thread `__fput_sync()` (released before this returns).
     pub(crate) fn bpfld_fput(f: *mut file);
     /// 0: regular file, 1: directory, 2: other.
     pub(crate) fn bpfld_file_kind(f: *mut file) -> c_int;
@@ -104,6 +104,8 @@ extern "C" {
     /// In the loading thread: wake the caller of `bpfld_iso_finish` for `iso`, this
     /// thread's job, whose end is near.
     pub(crate) fn bpfld_iso_nearly_done(iso: *mut c_void);
+    /// Whether the caller of `iso` (a `bpfld_iso_begin` handle) is a 32-bit task.
+    pub(crate) fn bpfld_iso_compat(iso: *const c_void) -> bool;
     /// Run `f(arg)` on another CPU's workqueue (or right away, returning NULL: one CPU, or
     /// no memory); `bpfld_beside_wait` on the handle must follow before `arg` goes away.
     pub(crate) fn bpfld_beside_start(
@@ -127,7 +129,7 @@ extern "C" {
     /// A fatal signal is pending: in the isolated thread, the caller is dying and passed
     /// its SIGKILL on; in the caller, it is dying.
     pub(crate) fn bpfld_fatal_signal_pending() -> bool;
-    /// In the isolated thread: `close_fd(fd)`.
+    /// In the isolated thread: `close_fd(fd)`, the file released before this returns.
     pub(crate) fn bpfld_close_fd(fd: c_int);
     /// In the isolated thread: `file_close_fd(fd)`, the file with the fd's reference.
     pub(crate) fn bpfld_take_fd(fd: c_int) -> *mut file;

@@ -129,10 +129,23 @@ struct file *bpfld_fget(int fd)
 	return fget(fd);
 }
 
+/*
+ * fput() of a task releases the file on its way back to user space (task work); in a
+ * kernel thread it queues the file on a list global to the system, released by a
+ * delayed work item. The loading thread releases its files at once instead
+ * (__fput_sync()): what a load created and did not hand out (failed loads, inner map
+ * templates, the BTF, the kallsyms program, the files of a failed load) is gone when
+ * its ioctl returns, without flushing that global list, which holds other threads'
+ * files (flush_delayed_fput() is for the boot only). Its files are BPF objects and
+ * /sys/kernel/btf/vmlinux, which no umount waits for.
+ */
 void bpfld_fput(struct file *file);
 void bpfld_fput(struct file *file)
 {
-	fput(file);
+	if (current->flags & PF_KTHREAD)
+		__fput_sync(file);
+	else
+		fput(file);
 }
 
 /* 0: regular file, 1: directory, 2: anything else (pipe, socket, device, ...). */
@@ -270,6 +283,10 @@ struct bpfld_iso {
 	const struct cred *cred;
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
+	/* The caller's address-space limit, which the thread's mappings in the caller's
+	 * mm (an arena) obey, and whether the caller is a 32-bit task. */
+	struct rlimit as_limit;
+	bool compat;
 	int ret;
 	/* Set (release) by the thread once `fn` returned: `ret` is set and `arg` is no
 	 * longer used; what the thread still does is its own undoing (bpfld_iso_run()). */
@@ -357,9 +374,18 @@ static bool bpfld_iso_await(struct bpfld_iso *iso)
 	return in == BPFLD_ISO_GO;
 }
 
+/* The thread's RLIMIT_AS (its own signal_struct, read by may_expand_vm()). */
+static void bpfld_set_as_limit(const struct rlimit *r)
+{
+	task_lock(current->group_leader);
+	current->signal->rlim[RLIMIT_AS] = *r;
+	task_unlock(current->group_leader);
+}
+
 /* Run one load. Returns true if this thread may go back to the pool. */
 static bool bpfld_iso_run(struct bpfld_iso *iso)
 {
+	static const struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	const struct cred *old_cred;
 	struct mem_cgroup *old_memcg;
 
@@ -367,12 +393,14 @@ static bool bpfld_iso_run(struct bpfld_iso *iso)
 		kthread_use_mm(iso->mm);
 	old_memcg = set_active_memcg(iso->memcg);
 	old_cred = override_creds(iso->cred);
+	bpfld_set_as_limit(&iso->as_limit);
 
 	if (bpfld_iso_await(iso)) {
 		iso->ret = iso->fn(iso->arg);
 		smp_store_release(&iso->ready, 1);
 	}
 
+	bpfld_set_as_limit(&unlimited);
 	revert_creds(old_cred);
 	set_active_memcg(old_memcg);
 	if (iso->mm && test_thread_flag(TIF_MEMDIE)) {
@@ -461,14 +489,28 @@ static int bpfld_worker_fn(void *data)
 /* Hand `iso` to an idle thread, or to a new one. Returns the thread, referenced. */
 static struct task_struct *bpfld_pool_start(struct bpfld_iso *iso)
 {
-	struct bpfld_worker *w = NULL;
+	struct bpfld_worker *w;
 	struct task_struct *t;
 
+again:
+	w = NULL;
 	spin_lock(&bpfld_pool.lock);
 	if (!list_empty(&bpfld_pool.idle)) {
 		w = list_first_entry(&bpfld_pool.idle, struct bpfld_worker, idle);
 		list_del(&w->idle);
 		bpfld_pool.nidle--;
+		if (unlikely(__fatal_signal_pending(w->task))) {
+			/* SIGKILLed while idle: its default action (bpfld_worker_fn) lets one
+			 * from user space in too, and the job would fail at its first check
+			 * for a fatal signal. Stop the thread (it has no job: it leaves its
+			 * loop) and take another. */
+			list_del(&w->node);
+			spin_unlock(&bpfld_pool.lock);
+			kthread_stop(w->task);
+			put_task_struct(w->task);
+			kfree(w);
+			goto again;
+		}
 		w->job = iso;
 		t = get_task_struct(w->task);
 	}
@@ -546,6 +588,10 @@ struct bpfld_iso *bpfld_iso_begin(int *err)
 	init_completion(&iso->input_set);
 	iso->input = BPFLD_ISO_WAITING;
 	iso->caller = current;
+	iso->compat = in_compat_syscall();
+	task_lock(current->group_leader);
+	iso->as_limit = current->signal->rlim[RLIMIT_AS];
+	task_unlock(current->group_leader);
 	iso->cred = get_current_cred();
 	iso->mm = get_task_mm(current);
 	iso->memcg = iso->mm ? get_mem_cgroup_from_mm(iso->mm) : NULL;
@@ -558,6 +604,13 @@ struct bpfld_iso *bpfld_iso_begin(int *err)
 	}
 	iso->thread = t;
 	return iso;
+}
+
+/* Whether the caller of `iso` is a 32-bit task (its ioctl came through compat_ioctl). */
+bool bpfld_iso_compat(const struct bpfld_iso *iso);
+bool bpfld_iso_compat(const struct bpfld_iso *iso)
+{
+	return iso->compat;
 }
 
 /*
@@ -622,12 +675,7 @@ int bpfld_iso_finish(struct bpfld_iso *iso, int (*fn)(void *arg), void *arg)
 	}
 	if (!smp_load_acquire(&iso->ready))
 		bpfld_iso_join(iso);
-	/* What the thread closed (failed loads, inner map templates, the BTF fd) was
-	 * queued for delayed fput, as kernel threads do: release it now, while the thread
-	 * undoes its impersonation, so that when the ioctl returns every object bpfld
-	 * created and did not hand out is gone.
-	 */
-	flush_delayed_fput();
+	/* What the thread closed is released already (bpfld_close_fd(), bpfld_fput()). */
 	return fn ? iso->ret : 0;
 }
 
@@ -906,11 +954,18 @@ void bpfld_arena_unmap(u64 addr, u64 len)
 	vm_munmap(addr, len);
 }
 
-/* In the loading thread: close an fd of init_files. */
+/*
+ * In the loading thread: close an fd of init_files, releasing its file at once (see
+ * bpfld_fput()). close_fd() would also flush the file: BPF objects' files have no
+ * ->flush, and no lock or dnotify watch is ever taken on the thread's fds.
+ */
 void bpfld_close_fd(int fd);
 void bpfld_close_fd(int fd)
 {
-	close_fd(fd);
+	struct file *file = file_close_fd(fd);
+
+	if (file)
+		__fput_sync(file);
 }
 
 /* In the loading thread: take the file of one of our fds out of init_files. */

@@ -1123,6 +1123,21 @@ fn run_plan(
             format_args!("room for {} programs and {} maps needed", n_progs, out_maps),
         ));
     }
+    if let Some(a) = plan.arena {
+        // SAFETY: `job.iso` is this thread's job, which is running.
+        if unsafe { ffi::bpfld_iso_compat(job.iso) } {
+            btf.close(&mut job.bpf);
+            let name = obj.maps.get(a.map as usize).map_or("", |m| m.name);
+            return Err(fail(
+                95,
+                format_args!(
+                    "map '{}': an arena is mapped in the caller's address space, out of a \
+                     32-bit caller's reach: load this object from a 64-bit process",
+                    name
+                ),
+            ));
+        }
+    }
     let n_maps = plan.maps.len();
     let fds = KVVec::from_elem(-1i32, n_maps, GFP_KERNEL)
         .and_then(|m| Ok((m, KVVec::from_elem(-1i32, n_progs, GFP_KERNEL)?)));

@@ -390,7 +390,7 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "to the caller (fput flush included); free = the caller drops the job and the file's"
+        "to the caller; free = the caller drops the job and the file's"
     );
     let _ = writeln!(
         out,

@@ -18,13 +18,40 @@ const OBJ: &str = "/run/bpfld-verity/global_data.bpf.o";
 const DIR: &str = "/sys/fs/bpf/cex-gd";
 const DIR2: &str = "/sys/fs/bpf/cex-rollback";
 
+/// The pins of global_data.bpf.o.
+const GD_PINS: [&str; 8] = [
+    "map_bss",
+    "map_data",
+    "map_data_foo",
+    "map_rodata",
+    "map_rodata_bar",
+    "map_rodata_str1_1",
+    "prog_gd_run",
+    "prog_gd_xdp",
+];
+
 /// Run the example: (exit code, stdout, stderr).
 fn example(env: &Env, dir: &str) -> Result<(i32, String, String), String> {
-    let tool = format!("{}/bpfld-load", env.corpus);
-    let out = Command::new(&tool)
-        .args([OBJ, dir])
-        .output()
-        .map_err(|e| format!("{tool}: {e}"))?;
+    run_tool(&format!("{}/bpfld-load", env.corpus), &[OBJ, dir], None)
+}
+
+/// Run `tool` with `args`, with its address space limited to `as_kib` KiB if given
+/// (RLIMIT_AS, by the shell's `ulimit -v`): (exit code, stdout, stderr).
+fn run_tool(
+    tool: &str,
+    args: &[&str],
+    as_kib: Option<u64>,
+) -> Result<(i32, String, String), String> {
+    let out = match as_kib {
+        None => Command::new(tool).args(args).output(),
+        Some(k) => Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v {k} && exec \"$0\" \"$@\""))
+            .arg(tool)
+            .args(args)
+            .output(),
+    }
+    .map_err(|e| format!("{tool}: {e}"))?;
     Ok((
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -82,18 +109,8 @@ pub fn c_example_global_data_rollback(env: &Env) -> Outcome {
         }
         let first = pins(DIR)?;
         let names: Vec<&str> = first.keys().map(String::as_str).collect();
-        let want = [
-            "map_bss",
-            "map_data",
-            "map_data_foo",
-            "map_rodata",
-            "map_rodata_bar",
-            "map_rodata_str1_1",
-            "prog_gd_run",
-            "prog_gd_xdp",
-        ];
-        if names != want {
-            return Err(format!("pins {names:?}, want {want:?}; output:\n{out}"));
+        if names != GD_PINS {
+            return Err(format!("pins {names:?}, want {GD_PINS:?}; output:\n{out}"));
         }
         // Again into the same directory: the first pin exists, the run fails and
         // leaves the directory as it was.
@@ -128,6 +145,68 @@ pub fn c_example_global_data_rollback(env: &Env) -> Outcome {
     for d in [DIR, DIR2] {
         let _ = std::fs::remove_dir_all(d);
     }
+    let empty = std::collections::BTreeSet::new();
+    match r.and_then(|()| before.new_since_are(&empty, &empty)) {
+        Ok(()) => Outcome::Pass,
+        Err(e) => fail(e),
+    }
+}
+
+const DIR3: &str = "/sys/fs/bpf/cex-compat";
+
+/// The example built as a 32-bit program (its ioctl goes through compat_ioctl) loads
+/// and pins what the 64-bit one does; an arena, which the loading thread maps in the
+/// caller's address space with the 64-bit layout, is refused to it by name, with
+/// nothing left behind. The caller's RLIMIT_AS holds for that mapping: a 1 GiB arena
+/// under a 256 MiB limit fails with ENOMEM (the module ignored the limit before),
+/// and loads without one.
+pub fn c_example_compat_and_limits(env: &Env) -> Outcome {
+    let before = Ids::read();
+    let r = (|| {
+        let tool = format!("{}/bpfld-load", env.corpus);
+        let tool32 = format!("{}/bpfld-load32", env.corpus);
+        let _ = std::fs::remove_dir_all(DIR3);
+        let (code, out, err) = run_tool(&tool32, &[OBJ, DIR3], None)?;
+        if code != 0 {
+            return Err(format!("32-bit example: exit {code}: {err}"));
+        }
+        let names: Vec<String> = pins(DIR3)?.into_keys().collect();
+        if names != GD_PINS {
+            return Err(format!(
+                "32-bit example pinned {names:?}, want {GD_PINS:?}; output:\n{out}"
+            ));
+        }
+        std::fs::remove_dir_all(DIR3).map_err(|e| format!("{DIR3}: {e}"))?;
+        println!("# 32-bit caller: {} pins, as the 64-bit one", names.len());
+
+        let arena = "/run/bpfld-verity/arena.bpf.o";
+        let (code, _, err) = run_tool(&tool32, &[arena, DIR3], None)?;
+        if code != 1 || !err.contains("map 'arena'") || !err.contains("32-bit") {
+            return Err(format!("arena from a 32-bit caller: exit {code}: {err}"));
+        }
+        if !err.contains("(errno 95)") {
+            return Err(format!(
+                "arena from a 32-bit caller: want EOPNOTSUPP: {err}"
+            ));
+        }
+        println!("# {}", err.trim());
+
+        let large = "/run/bpfld-verity/arena_large.bpf.o";
+        let (code, _, err) = run_tool(&tool, &[large, DIR3], Some(256 * 1024))?;
+        if code != 1 || !err.contains("map 'arena'") || !err.contains("(errno 12)") {
+            return Err(format!(
+                "1 GiB arena under ulimit -v 262144: exit {code}: {err}"
+            ));
+        }
+        println!("# {}", err.trim());
+        let (code, _, err) = run_tool(&tool, &[large, DIR3], None)?;
+        if code != 0 {
+            return Err(format!("1 GiB arena without a limit: exit {code}: {err}"));
+        }
+        std::fs::remove_dir_all(DIR3).map_err(|e| format!("{DIR3}: {e}"))?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(DIR3);
     let empty = std::collections::BTreeSet::new();
     match r.and_then(|()| before.new_since_are(&empty, &empty)) {
         Ok(()) => Outcome::Pass,

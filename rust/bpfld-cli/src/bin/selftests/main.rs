@@ -66,6 +66,10 @@ const FIXED_BEFORE: &[Named] = &[
         "c_example_global_data_rollback",
         cexample::c_example_global_data_rollback,
     ),
+    (
+        "c_example_compat_and_limits",
+        cexample::c_example_compat_and_limits,
+    ),
 ];
 
 const FIXED_AFTER: &[Named] = &[
@@ -105,6 +109,7 @@ const FIXED_AFTER: &[Named] = &[
     ("stress_signals", stress::signals),
     ("stress_cpu_hotplug", stress::cpu_hotplug),
     ("stress_kthread_exit_window", stress::kthread_exit_window),
+    ("stress_idle_thread_killed", stress::idle_thread_killed),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
     ("policy_seal", loads::policy_seal),
     ("kmemleak_no_bpfld_leaks", kmemleak_no_leaks),

@@ -2190,6 +2190,72 @@ fn total_ram_mib() -> u64 {
     meminfo_kib("MemTotal:") / 1024
 }
 
+/// An idle loading thread can be SIGKILLed from user space (its default action lets
+/// the caller's SIGKILL in, `bpfld_worker_fn()`). Such a thread must not be handed the
+/// next load, which would fail at its first check for a fatal signal (EINTR, the
+/// caller's "killed"): the pool stops it and takes another, or starts one.
+pub fn idle_thread_killed(_: &Env) -> Outcome {
+    outcome((|| {
+        let xdp = corpus("xdp.bpf.o");
+        let before = Snapshot::take();
+        let load_once = || -> Result<(), String> {
+            let d = dev()?;
+            let l = load(&d, &open(&xdp)?).map_err(|e| format!("xdp.bpf.o: {e}"))?;
+            drop(l);
+            Ok(())
+        };
+        // Two loads at once leave two threads in the pool (one per CPU).
+        thread::scope(|s| {
+            let t = s.spawn(load_once);
+            let r = load_once();
+            t.join()
+                .map_err(|_| "loading thread panicked".to_string())?
+                .and(r)
+        })?;
+        let idle: Vec<i32> = loading_kthread_procs()
+            .iter()
+            .filter_map(|(p, _)| p.file_name()?.to_str()?.parse().ok())
+            .collect();
+        if idle.is_empty() {
+            return Err("no idle loading thread after two loads".into());
+        }
+        for &pid in &idle {
+            // SAFETY: kill(2) of a kernel thread by pid; no memory involved.
+            if unsafe { libc::kill(pid, libc::SIGKILL) } != 0 {
+                return Err(format!(
+                    "kill -9 {pid}: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+        for i in 0..3 {
+            load_once()
+                .map_err(|e| format!("load {i} after SIGKILL to idle threads {idle:?}: {e}"))?;
+        }
+        let t0 = Instant::now();
+        loop {
+            let left: Vec<i32> = loading_kthread_procs()
+                .iter()
+                .filter(|(_, s)| s.is_some_and(|s| !matches!(s, 'Z' | 'X')))
+                .filter_map(|(p, _)| p.file_name()?.to_str()?.parse().ok())
+                .filter(|pid| idle.contains(pid))
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(5) {
+                return Err(format!("killed idle threads still alive: {left:?}"));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        println!(
+            "# {} idle loading threads killed; 3 loads after them succeeded",
+            idle.len()
+        );
+        before.unchanged()
+    })())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
