@@ -165,6 +165,7 @@ pub fn c_example_compat_and_limits(env: &Env) -> Outcome {
     let r = (|| {
         let tool = format!("{}/bpfld-load", env.corpus);
         let tool32 = format!("{}/bpfld-load32", env.corpus);
+        crate::loads::mount_bpffs()?;
         let _ = std::fs::remove_dir_all(DIR3);
         let (code, out, err) = run_tool(&tool32, &[OBJ, DIR3], None)?;
         if code != 0 {

@@ -352,15 +352,21 @@ pub fn enroll_corpus(env: &Env) -> Outcome {
 
 /// examples/bpfld-load.c (the C example of Documentation/uapi.rst): load and pin,
 /// then a refusal with the module's message.
+/// Mount bpffs on /sys/fs/bpf unless it is mounted there.
+pub fn mount_bpffs() -> Result<(), String> {
+    if !Path::new("/sys/fs/bpf/.").exists() || std::fs::read_dir("/sys/fs/bpf").is_err() {
+        let _ = run("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"]);
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    if !mounts.lines().any(|l| l.contains(" /sys/fs/bpf bpf ")) {
+        run("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"])?;
+    }
+    Ok(())
+}
+
 pub fn c_example(env: &Env) -> Outcome {
     outcome((|| {
-        if !Path::new("/sys/fs/bpf/.").exists() || std::fs::read_dir("/sys/fs/bpf").is_err() {
-            let _ = run("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"]);
-        }
-        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-        if !mounts.lines().any(|l| l.contains(" /sys/fs/bpf bpf ")) {
-            run("mount", &["-t", "bpf", "bpf", "/sys/fs/bpf"])?;
-        }
+        mount_bpffs()?;
         let tool = format!("{}/bpfld-load", env.corpus);
         let before = Snapshot::take();
         let out = run(&tool, &[&obj_path("xdp.bpf.o"), "/sys/fs/bpf/cex"])?;
