@@ -129,6 +129,9 @@ extern "C" {
     /// A fatal signal is pending: in the isolated thread, the caller is dying and passed
     /// its SIGKILL on; in the caller, it is dying.
     pub(crate) fn bpfld_fatal_signal_pending() -> bool;
+    /// In the isolated thread: 0 if the frozen one-element array map `fd` holds `data`
+    /// (`len` bytes, zeros after), else a negative errno (`-EBADMSG`: it does not).
+    pub(crate) fn bpfld_frozen_value_check(fd: c_int, data: *const c_void, len: u32) -> c_int;
     /// In the isolated thread: `close_fd(fd)`, the file released before this returns.
     pub(crate) fn bpfld_close_fd(fd: c_int);
     /// In the isolated thread: `file_close_fd(fd)`, the file with the fd's reference.

@@ -1021,6 +1021,40 @@ u32 bpfld_map_file_id(struct file *file)
 	return map->id;
 }
 
+/*
+ * In the loading thread, after BPF_MAP_FREEZE of a global data map (.rodata, .kconfig:
+ * an array of one element) at `fd`: 0 if its value is `data` (`len` bytes, then zeros
+ * up to the value size), -EBADMSG if not. The verifier takes a frozen read-only map's
+ * contents as constants, and between the update and the freeze any process with
+ * CAP_SYS_ADMIN can open the map by id and write it. Once it is frozen nothing from
+ * user space can (a writable mapping made before would have failed the freeze), and
+ * the programs that will use it cannot (BPF_F_RDONLY_PROG).
+ */
+int bpfld_frozen_value_check(int fd, const void *data, u32 len);
+int bpfld_frozen_value_check(int fd, const void *data, u32 len)
+{
+	struct bpf_map *map = bpf_map_get(fd);
+	const u8 *v;
+	u32 key = 0;
+	int ret = 0;
+
+	if (IS_ERR(map))
+		return PTR_ERR(map);
+	if (map->map_type != BPF_MAP_TYPE_ARRAY || map->max_entries != 1 ||
+	    len > map->value_size || !READ_ONCE(map->frozen)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	rcu_read_lock();
+	v = map->ops->map_lookup_elem(map, &key);
+	if (!v || memcmp(v, data, len) || memchr_inv(v + len, 0, map->value_size - len))
+		ret = -EBADMSG;
+	rcu_read_unlock();
+out:
+	bpf_map_put(map);
+	return ret;
+}
+
 /* --- Handing results to the caller ------------------------------------------------ */
 
 int bpfld_reserve_fd(void);

@@ -1091,6 +1091,18 @@ impl Bpf for KernelBpf {
         Ok(at)
     }
 
+    fn check_frozen(&mut self, map_fd: i32, data: &[u8]) -> core::result::Result<(), i32> {
+        let len = u32::try_from(data.len()).map_err(|_| 22)?;
+        // SAFETY: `map_fd` is a map fd of this thread's table; `data` is valid for `len`
+        // bytes and only read.
+        let r = unsafe { ffi::bpfld_frozen_value_check(map_fd, data.as_ptr().cast(), len) };
+        if r < 0 {
+            Err(neg_errno(r.into()))
+        } else {
+            Ok(())
+        }
+    }
+
     fn unmap_arena(&mut self, addr: u64, len: u64) {
         // SAFETY: the mapping map_arena made, in this thread's (the caller's) mm.
         unsafe { ffi::bpfld_arena_unmap(addr, len) };

@@ -108,6 +108,15 @@ pub trait Bpf {
     }
     /// Undo [`Bpf::map_arena`]: the load failed after it.
     fn unmap_arena(&mut self, _addr: u64, _len: u64) {}
+    /// After `BPF_MAP_FREEZE` of a read-only global data map (`.rodata`, `.kconfig`):
+    /// check that its one value is `data`, zero-filled to the value size, and return a
+    /// positive errno if not. The verifier takes a frozen map's contents as constants,
+    /// and between the update and the freeze another process allowed to open maps by
+    /// id could have written it. By default not checked (user space, like libbpf);
+    /// the module checks.
+    fn check_frozen(&mut self, _map_fd: i32, _data: &[u8]) -> core::result::Result<(), i32> {
+        Ok(())
+    }
 }
 
 /// `EOPNOTSUPP`.
@@ -343,6 +352,16 @@ fn run<'a, A: Alloc, B: Bpf>(
             c.bpf
                 .bpf(Cmd::MapFreeze(&mut a))
                 .map_err(|e| kerr("BPF_MAP_FREEZE", e))
+                .ctx(ctx)?;
+            c.bpf
+                .check_frozen(fd, data)
+                .map_err(|e| {
+                    kerr(
+                        "the frozen value's check (written by another process between \
+                     BPF_MAP_UPDATE_ELEM and BPF_MAP_FREEZE?)",
+                        e,
+                    )
+                })
                 .ctx(ctx)?;
         }
         // libbpf maps the arena right after creating it, and writes its globals.

@@ -47,6 +47,10 @@ struct Script {
     mapped: Vec<(i32, u64, u64, Vec<u8>, usize)>,
     /// Arena mappings undone: (address, length).
     unmapped: Vec<(u64, u64)>,
+    /// Frozen maps checked: (fd, value length), after how many commands.
+    checked: Vec<(i32, usize, usize)>,
+    /// Answer every frozen map's check with EBADMSG (written before its freeze).
+    frozen_written: bool,
 }
 
 /// Where the scripted kernel maps arenas.
@@ -139,6 +143,21 @@ impl Bpf for Script {
 
     fn unmap_arena(&mut self, addr: u64, len: u64) {
         self.unmapped.push((addr, len));
+    }
+
+    fn check_frozen(&mut self, map_fd: i32, data: &[u8]) -> Result<(), i32> {
+        assert!(self.open.contains(&map_fd), "checked fd {map_fd} not open");
+        assert_eq!(
+            self.seen.last(),
+            Some(&Seen::Freeze),
+            "checked right after its freeze"
+        );
+        self.checked.push((map_fd, data.len(), self.seen.len()));
+        if self.frozen_written {
+            Err(74)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -310,6 +329,46 @@ fn a_failure_at_any_step_closes_everything() {
             assert!(msg.contains("errno 13"), "{name}: {msg}");
         }
     }
+}
+
+/// Every frozen map is checked right after its freeze; a map written by someone else
+/// in between fails the load there, naming the map, with everything closed.
+#[test]
+fn a_frozen_map_that_changed_fails_the_load() {
+    let mut found = false;
+    for name in ["basic", "calls", "maps", "attach"] {
+        let mut full = Script::default();
+        if execute(name, &mut full).is_none() {
+            return;
+        }
+        let freezes = full.seen.iter().filter(|s| **s == Seen::Freeze).count();
+        assert_eq!(full.checked.len(), freezes, "{name}: one check per freeze");
+        if freezes == 0 {
+            continue;
+        }
+        found = true;
+        assert!(
+            full.checked.iter().all(|c| c.1 > 0),
+            "{name}: {:?}",
+            full.checked
+        );
+        let mut s = Script {
+            frozen_written: true,
+            ..Script::default()
+        };
+        let (errno, msg) = execute(name, &mut s).unwrap().unwrap_err();
+        assert_eq!(errno, 74, "{name}: {msg}");
+        assert!(
+            msg.contains("map '") && msg.contains("BPF_MAP_FREEZE"),
+            "{name}: {msg}"
+        );
+        assert!(s.open.is_empty(), "{name}: leaked {:?}", s.open);
+        assert!(
+            !s.seen.iter().any(|c| matches!(c, Seen::Prog { .. })),
+            "{name}: a program was loaded after the failed check"
+        );
+    }
+    assert!(found, "no fixture freezes a map");
 }
 
 #[test]

@@ -110,6 +110,10 @@ const FIXED_AFTER: &[Named] = &[
     ("stress_cpu_hotplug", stress::cpu_hotplug),
     ("stress_kthread_exit_window", stress::kthread_exit_window),
     ("stress_idle_thread_killed", stress::idle_thread_killed),
+    (
+        "stress_rodata_written_before_freeze",
+        stress::rodata_written_before_freeze,
+    ),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
     ("policy_seal", loads::policy_seal),
     ("kmemleak_no_bpfld_leaks", kmemleak_no_leaks),

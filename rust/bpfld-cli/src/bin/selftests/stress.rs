@@ -2190,6 +2190,119 @@ fn total_ram_mib() -> u64 {
     meminfo_kib("MemTotal:") / 1024
 }
 
+/// A map's fd by id (`BPF_MAP_GET_FD_BY_ID`: needs CAP_SYS_ADMIN).
+fn map_fd_by_id(id: u32) -> Result<OwnedFd, String> {
+    #[repr(C)]
+    struct IdAttr {
+        id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    let mut a = IdAttr {
+        id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    // SAFETY: MAP_GET_FD_BY_ID reads this struct and returns a new fd, ours to own.
+    unsafe { bpfld::sys::sys_bpf(bpfld_core::uapi::BPF_MAP_GET_FD_BY_ID, &mut a) }
+        // SAFETY: the fd was just returned to us.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .map_err(|e| format!("map id {id}: {e}"))
+}
+
+/// The verifier takes a frozen `.rodata` map's contents as constants. Between the
+/// module's `BPF_MAP_UPDATE_ELEM` of the value and its `BPF_MAP_FREEZE`, a process
+/// with CAP_SYS_ADMIN can open the map by id and write it; the module must then refuse
+/// the load (EBADMSG, naming the map) rather than verify the programs against a value
+/// the object does not hold. A probe on map_freeze() (selftests/stress/
+/// freeze_window.bpf.c) holds the loading thread in that window while this test
+/// writes the map.
+pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_rodata_written_before_freeze", 120);
+    outcome((|| {
+        let probe = guest_object(env, "freeze_window")?;
+        let target = guest_object(env, "frozen_rodata")?;
+        let before = Snapshot::take();
+        let pl = load(&dev()?, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
+        let state = pl
+            .maps
+            .iter()
+            .find(|m| m.name == "state")
+            .ok_or("no map 'state'")?
+            .fd
+            .as_raw_fd();
+        let hold = pl
+            .progs
+            .iter()
+            .find(|p| p.name == "hold_freeze")
+            .ok_or("no program hold_freeze")?
+            .fd
+            .as_raw_fd();
+        let kp = kprobe_attach(hold, c"map_freeze", false)?;
+        let newest = bpfld::sys::next_ids(bpfld_core::uapi::BPF_MAP_GET_NEXT_ID)
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        let (res, written) = thread::scope(|s| {
+            let h = s.spawn(|| -> Result<KLoad, String> {
+                let d = dev()?;
+                load(&d, &open(&target)?).map_err(|e| format!("errno {}: {}", e.errno, e.msg))
+            });
+            let written = (|| -> Result<u32, String> {
+                let t0 = Instant::now();
+                while map_u64(state, 0)? == 0 {
+                    if t0.elapsed() > Duration::from_secs(30) || h.is_finished() {
+                        return Err("the loading thread was never held in map_freeze()".into());
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                let id = bpfld::sys::next_ids(bpfld_core::uapi::BPF_MAP_GET_NEXT_ID)
+                    .into_iter()
+                    .filter(|&id| id > newest)
+                    .find(|&id| {
+                        map_fd_by_id(id)
+                            .and_then(|fd| {
+                                obj_info::<MapInfo>(fd.as_raw_fd()).map_err(|e| e.to_string())
+                            })
+                            .is_ok_and(|i| bpfld::dev::cstr(&i.name).ends_with(".rodata"))
+                    })
+                    .ok_or("no new .rodata map")?;
+                let fd = map_fd_by_id(id)?;
+                map_update_u64(fd.as_raw_fd(), 0, 0xbad)?;
+                Ok(id)
+            })();
+            // Let the thread go whatever happened.
+            let go = map_update_u64(state, 1, 1);
+            let res = h.join().map_err(|_| "loading thread panicked".to_string());
+            (res.and_then(|r| go.map(|()| r)), written)
+        });
+        let id = written?;
+        match res? {
+            Err(e) if e.starts_with("errno 74:") && e.contains(".rodata") => {
+                println!("# map id {id} written in the window; refused: {e}");
+            }
+            Err(e) => return Err(format!("want EBADMSG naming .rodata, got {e}")),
+            Ok(l) => {
+                let v = l
+                    .maps
+                    .iter()
+                    .find(|m| m.name.ends_with(".rodata"))
+                    .map(|m| util::map_lookup(m.fd.as_raw_fd(), 0, 4));
+                return Err(format!(
+                    "loaded although its .rodata (map id {id}) was written before the \
+                     freeze; the frozen value the verifier used: {v:?}"
+                ));
+            }
+        }
+        if map_u64(state, 2)? != 1 {
+            return Err(format!("{} holds, want 1", map_u64(state, 2)?));
+        }
+        drop(kp);
+        drop(pl);
+        before.unchanged()
+    })())
+}
+
 /// An idle loading thread can be SIGKILLed from user space (its default action lets
 /// the caller's SIGKILL in, `bpfld_worker_fn()`). Such a thread must not be handed the
 /// next load, which would fail at its first check for a fatal signal (EINTR, the
