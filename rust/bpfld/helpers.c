@@ -148,14 +148,16 @@ void bpfld_fput(struct file *file)
 		fput(file);
 }
 
-/* 0: regular file, 1: directory, 2: anything else (pipe, socket, device, ...). */
+/* 0: regular file open for reading, 1: directory, 2: anything else (pipe, socket,
+ * device, ...), 3: a regular file not open for reading (open(2)'s access mode 3, which
+ * fs-verity lets through: kernel_read() would warn and fail). */
 int bpfld_file_kind(struct file *file);
 int bpfld_file_kind(struct file *file)
 {
 	umode_t mode = file_inode(file)->i_mode;
 
 	if (S_ISREG(mode))
-		return 0;
+		return file->f_mode & FMODE_READ ? 0 : 3;
 	return S_ISDIR(mode) ? 1 : 2;
 }
 

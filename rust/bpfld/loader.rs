@@ -20,7 +20,7 @@
 use crate::ffi;
 use crate::ffi::File as file;
 use crate::kalloc::KAlloc;
-use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, Msg};
+use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
 use crate::vmlinux::{BuiltConfig, LookedUpSymbols, Vmlinux};
@@ -263,7 +263,7 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
     } else {
         "sha256"
     };
-    let obj = c_text(&name).unwrap_or("?");
+
     match &res {
         Ok(summary) => pr_info!(
             "{}load by {}[{}] uid {}: '{}' {}:{}: ok: {}\n",
@@ -271,7 +271,7 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
             Escaped(caller.comm()),
             caller.pid,
             caller.uid,
-            Escaped(obj),
+            EscapedBytes(&name),
             alg,
             dhex.as_str(),
             Escaped(summary.as_str())
@@ -282,7 +282,7 @@ fn do_load(state: &State, req: &mut BpfldLoad, arg: usize) -> core::result::Resu
             Escaped(caller.comm()),
             caller.pid,
             caller.uid,
-            Escaped(obj),
+            EscapedBytes(&name),
             alg,
             dhex.as_str(),
             f.errno,
@@ -317,6 +317,7 @@ fn load_verified(
     match unsafe { ffi::bpfld_file_kind(f.0) } {
         0 => {}
         1 => return Err(fail(21, format_args!("obj_fd is a directory"))),
+        3 => return Err(fail(9, format_args!("obj_fd is not open for reading"))),
         _ => return Err(fail(22, format_args!("obj_fd is not a regular file"))),
     }
     let mut alg = 0u8;
@@ -400,6 +401,9 @@ fn load_verified(
     };
     iso.run(&mut job);
     job.ph.back = now();
+    // As far as the load got, if it fails (`bpf_time_ns` is set whatever happens);
+    // taken again at its end if it succeeds.
+    req.time_ns = job.ph.back.saturating_sub(t0);
     // Unmapped on every way out but success.
     let arena = ArenaMapping(job.bpf.arena.take());
     // With log_phases, a failed load is logged here, a loaded one once time_ns is
@@ -435,6 +439,15 @@ fn load_verified(
     ph.joining = now();
     drop(iso);
     ph.joined = now();
+    // A revocation that returned while the object was being loaded: nothing of it may
+    // reach the caller after that (uapi.rst: "refuse a digest from now on").
+    if state.policy.lock().check(digest, dev_mode) == Verdict::Revoked {
+        req.time_ns = now().saturating_sub(t0);
+        return Err(fail(
+            EKEYREVOKED,
+            format_args!("digest was revoked during the load"),
+        ));
+    }
 
     req.time_ns = now().saturating_sub(t0);
     if log_phases {
@@ -1236,7 +1249,7 @@ fn run_plan(
         if !unsafe { ffi::bpfld_prog_uses_only(c.file.0, files.as_ptr(), files.len() as c_int) } {
             pr_crit!(
                 "program '{}' uses a map this load did not create: refusing it\n",
-                p.name
+                Escaped(p.name)
             );
             return Err(fail(
                 5,

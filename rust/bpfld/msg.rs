@@ -78,6 +78,36 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// [`Escaped`] for bytes up to their first NUL that need not be UTF-8 (a file's name):
+/// bytes that are not UTF-8 are written as `\xNN` too, rather than the name not at all.
+pub(crate) struct EscapedBytes<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Display for EscapedBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
+        let mut rest = self.0.get(..end).unwrap_or_default();
+        loop {
+            let e = match core::str::from_utf8(rest) {
+                Ok(s) => return Escaped(s).fmt(f),
+                Err(e) => e,
+            };
+            let good = e.valid_up_to();
+            if let Some(s) = rest.get(..good).and_then(|g| core::str::from_utf8(g).ok()) {
+                Escaped(s).fmt(f)?;
+            }
+            // The invalid bytes (all that is left if the text ends inside a character).
+            let bad = good.saturating_add(e.error_len().unwrap_or(rest.len()));
+            for b in rest
+                .get(good..bad)
+                .unwrap_or_else(|| rest.get(good..).unwrap_or_default())
+            {
+                write!(f, "\\x{:02x}", b)?;
+            }
+            rest = rest.get(bad..).unwrap_or_default();
+        }
+    }
+}
+
 /// Copy `s` into a NUL-terminated fixed array, truncated.
 pub(crate) fn name_into<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];

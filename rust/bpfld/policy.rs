@@ -90,7 +90,8 @@ impl Policy {
         if !valid(d) {
             return Err(EINVAL);
         }
-        if self.enrolled.iter().any(|e| e == d) {
+        // A revoked digest stays revoked, and is listed once, as revoked.
+        if self.enrolled.iter().any(|e| e == d) || self.revoked.iter().any(|r| r == d) {
             return Ok(());
         }
         self.room()?;
@@ -107,6 +108,22 @@ impl Policy {
             return Err(EINVAL);
         }
         if self.revoked.iter().any(|r| r == d) {
+            return Ok(());
+        }
+        // An enrolled digest moves to the revoked list: revoking it never needs room
+        // (a full table must not keep a compromised object trusted).
+        if let Some(i) = self.enrolled.iter().position(|e| e == d) {
+            self.revoked.push(*d, GFP_KERNEL)?;
+            let last = self.enrolled.len().saturating_sub(1);
+            let s = self.enrolled.as_mut_slice();
+            if let (Some(&moved), true) = (s.get(last), i < last) {
+                if let Some(slot) = s.get_mut(i) {
+                    *slot = moved;
+                }
+            }
+            // SAFETY: `last` < len (`i` was found); the element at `last` was copied to
+            // `i` (or is the one removed), and BpfldDigest has no destructor.
+            unsafe { self.enrolled.set_len(last) };
             return Ok(());
         }
         self.room()?;

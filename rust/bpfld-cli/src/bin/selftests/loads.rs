@@ -184,6 +184,16 @@ pub fn refuse_fd_kinds(_: &Env) -> Outcome {
         // SAFETY: `o` is ours.
         let o = unsafe { OwnedFd::from_raw_fd(o) };
         load_fd_expect(o.as_raw_fd(), libc::EBADF, "O_PATH fd")?;
+        // Access mode 3 (neither read nor write, open(2) allows it for ioctl-only
+        // use): fs-verity lets it through, kernel_read() would warn and fail.
+        // SAFETY: open(2) on a NUL-terminated path.
+        let n = unsafe { libc::open(path.as_ptr(), 3 | libc::O_CLOEXEC) };
+        if n < 0 {
+            return Err(format!("open mode 3: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: `n` is ours.
+        let n = unsafe { OwnedFd::from_raw_fd(n) };
+        load_fd_expect(n.as_raw_fd(), libc::EBADF, "fd not open for reading")?;
         load_fd_expect(9999, libc::EBADF, "closed fd")?;
         Ok(())
     })())
@@ -721,6 +731,12 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
         }
         if !log.contains("x\\x0aforged by the name") {
             return Err("the load of 'x\\nforged by the name.bpf.o' is not in the log".into());
+        }
+        // A name that is not UTF-8 is logged with its other bytes as \xNN, not as '?'.
+        if !log.contains("\\xe9t\\xe9.bpf.o'") {
+            return Err(
+                "the load of the Latin-1 name is not in the log as '\\xe9t\\xe9.bpf.o'".into(),
+            );
         }
         Ok(())
     })())
@@ -1386,6 +1402,54 @@ pub fn parallel_loads(env: &Env) -> Outcome {
         }
         println!("# 8 threads x 25 loads: {total} programs");
         before.unchanged()
+    })())
+}
+
+/// Revoking an enrolled digest needs no room: in a table filled to its 4096 runtime
+/// entries it still succeeds (it moved to the revoked list; before, ENOSPC kept it
+/// trusted), and the digest is listed once, as revoked; enrolling it again changes
+/// nothing. Runs after every test that enrolls: the table stays full.
+pub fn policy_full_table_revoke(_: &Env) -> Outcome {
+    outcome((|| {
+        let d = dev()?;
+        let mut first = None;
+        let mut n = 0u32;
+        loop {
+            let mut raw = [0x5au8; 32];
+            raw[..4].copy_from_slice(&n.to_le_bytes());
+            let dg = bpfld::dev::digest_arg(uapi::BPFLD_HASH_SHA256, &raw).ok_or("digest")?;
+            match d.trust_add(&dg) {
+                Ok(()) => {
+                    first.get_or_insert(dg);
+                    n += 1;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => return Err(format!("enroll #{n}: {e}")),
+            }
+            if n > 5000 {
+                return Err("no ENOSPC after 5000 enrollments".into());
+            }
+        }
+        let dg = first.ok_or("the table was full before the test")?;
+        d.trust_revoke(&dg)
+            .map_err(|e| format!("revoking an enrolled digest in a full table: {e}"))?;
+        let listed = |d: &bpfld::dev::Device| -> Result<Vec<u32>, String> {
+            let (entries, _) = d.trust_list().map_err(|e| format!("list: {e}"))?;
+            Ok(entries
+                .iter()
+                .filter(|e| e.digest == dg)
+                .map(|e| e.state)
+                .collect())
+        };
+        if listed(&d)? != [uapi::BPFLD_TRUST_REVOKED] {
+            return Err(format!("listed as {:?}, want [revoked]", listed(&d)?));
+        }
+        d.trust_add(&dg).map_err(|e| format!("enroll again: {e}"))?;
+        if listed(&d)? != [uapi::BPFLD_TRUST_REVOKED] {
+            return Err(format!("enrolled again: listed as {:?}", listed(&d)?));
+        }
+        println!("# {n} digests enrolled until ENOSPC; one of them revoked in the full table");
+        Ok(())
     })())
 }
 

@@ -1777,6 +1777,11 @@ fn module_refcnt() -> Result<i64, String> {
 /// does), put it on the verity image and enroll it.
 /// Compile `selftests/stress/NAME.bpf.c` in the VM, put it on fs-verity and enroll it.
 fn guest_object(env: &Env, name: &str) -> Result<String, String> {
+    guest_object_digest(env, name).map(|(path, _)| path)
+}
+
+/// [`guest_object`], with the object's digest.
+fn guest_object_digest(env: &Env, name: &str) -> Result<(String, uapi::BpfldDigest), String> {
     let src = format!("{}/selftests/stress/{name}.bpf.c", env.root);
     let out = format!("/run/bpfld-stress-{name}.bpf.o");
     // The guest's own architecture: its UAPI headers, and pt_regs for bpf_tracing.h.
@@ -1796,7 +1801,7 @@ fn guest_object(env: &Env, name: &str) -> Result<String, String> {
     dev()?
         .trust_add(&d)
         .map_err(|e| format!("enroll {path}: {e}"))?;
-    Ok(path)
+    Ok((path, d))
 }
 
 /// Run the calling thread on `cpu` only; false if the kernel refuses (it is off line).
@@ -2296,6 +2301,78 @@ pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
         }
         if map_u64(state, 2)? != 1 {
             return Err(format!("{} holds, want 1", map_u64(state, 2)?));
+        }
+        drop(kp);
+        drop(pl);
+        before.unchanged()
+    })())
+}
+
+/// A revocation that returns while an object of that digest is being loaded wins:
+/// nothing of the load reaches the caller (uapi.rst: "refuse a digest from now on").
+/// The probe of `stress_rodata_written_before_freeze` holds the loading thread in
+/// map_freeze() while the test revokes the digest; the module checks the policy again
+/// before it installs anything.
+pub fn revoked_during_load(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_revoked_during_load", 120);
+    outcome((|| {
+        let probe = guest_object(env, "freeze_window")?;
+        let (target, digest) = guest_object_digest(env, "revoked_mid_load")?;
+        let before = Snapshot::take();
+        let pl = load(&dev()?, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
+        let state = pl
+            .maps
+            .iter()
+            .find(|m| m.name == "state")
+            .ok_or("no map 'state'")?
+            .fd
+            .as_raw_fd();
+        let hold = pl
+            .progs
+            .iter()
+            .find(|p| p.name == "hold_freeze")
+            .ok_or("no program hold_freeze")?
+            .fd
+            .as_raw_fd();
+        let kp = kprobe_attach(hold, c"map_freeze", false)?;
+        let (res, revoked) = thread::scope(|s| {
+            let h = s.spawn(|| -> Result<KLoad, String> {
+                let d = dev()?;
+                load(&d, &open(&target)?).map_err(|e| format!("errno {}: {}", e.errno, e.msg))
+            });
+            let revoked = (|| -> Result<(), String> {
+                let t0 = Instant::now();
+                while map_u64(state, 0)? == 0 {
+                    if t0.elapsed() > Duration::from_secs(30) || h.is_finished() {
+                        return Err("the loading thread was never held in map_freeze()".into());
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                dev()?
+                    .trust_revoke(&digest)
+                    .map_err(|e| format!("revoke: {e}"))
+            })();
+            let go = map_update_u64(state, 1, 1);
+            let res = h.join().map_err(|_| "loading thread panicked".to_string());
+            (res.and_then(|r| go.map(|()| r)), revoked)
+        });
+        revoked?;
+        match res? {
+            Err(e) if e.starts_with("errno 128:") && e.contains("revoked during the load") => {
+                println!("# revoked while held in map_freeze(): {e}");
+            }
+            Err(e) => return Err(format!("want EKEYREVOKED, got {e}")),
+            Ok(l) => {
+                return Err(format!(
+                    "loaded {} programs although its digest was revoked during the load",
+                    l.progs.len()
+                ))
+            }
+        }
+        match load(&dev()?, &open(&target)?) {
+            Err(e) if e.errno == 128 => {}
+            Err(e) => return Err(format!("next load: want EKEYREVOKED, got {e}")),
+            Ok(_) => return Err("the revoked digest loads again".into()),
         }
         drop(kp);
         drop(pl);
