@@ -66,15 +66,17 @@ pub(crate) struct Escaped<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write;
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "\\x{:02x}", u32::from(c))?;
-            } else {
-                f.write_char(c)?;
-            }
+        // The text between control characters in one piece: a load's log line is
+        // formatted into printk's buffer with the load's caller waiting.
+        let mut rest = self.0;
+        while let Some((i, c)) = rest.char_indices().find(|(_, c)| c.is_control()) {
+            f.write_str(rest.get(..i).unwrap_or_default())?;
+            write!(f, "\\x{:02x}", u32::from(c))?;
+            rest = rest
+                .get(i.saturating_add(c.len_utf8())..)
+                .unwrap_or_default();
         }
-        Ok(())
+        f.write_str(rest)
     }
 }
 
