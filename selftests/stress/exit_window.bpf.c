@@ -20,34 +20,10 @@
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 8);
-	__type(key, __u32);
-	__type(value, __u64);
-} state SEC(".maps");
+#include "loader_probe.h"
 
 /* Iterations of the hold: tens of milliseconds under TCG. */
 #define HOLD (1 << 20)
-
-static __u64 *slot(__u32 k)
-{
-	return bpf_map_lookup_elem(&state, &k);
-}
-
-/* Whether the current task is one of bpfld's loading threads ("bpfld-load"). */
-static int from_loader(void)
-{
-	union {
-		char c[16];
-		__u64 w[2];
-	} comm = {};
-
-	bpf_get_current_comm(comm.c, sizeof(comm.c));
-	/* "bpfld-lo", "ad\0" */
-	return comm.w[0] == 0x6f6c2d646c667062ULL && (comm.w[1] & 0xffffff) == 0x6461;
-}
 
 SEC("kprobe/complete")
 int on_complete(struct pt_regs *ctx)

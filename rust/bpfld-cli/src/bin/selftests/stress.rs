@@ -2215,20 +2215,18 @@ fn map_fd_by_id(id: u32) -> Result<OwnedFd, String> {
         .map_err(|e| format!("map id {id}: {e}"))
 }
 
-/// The verifier takes a frozen `.rodata` map's contents as constants. Between the
-/// module's `BPF_MAP_UPDATE_ELEM` of the value and its `BPF_MAP_FREEZE`, a process
-/// with CAP_SYS_ADMIN can open the map by id and write it; the module must then refuse
-/// the load (EBADMSG, naming the map) rather than verify the programs against a value
-/// the object does not hold. A probe on map_freeze() (selftests/stress/
-/// freeze_window.bpf.c) holds the loading thread in that window while this test
-/// writes the map.
-pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
-    let _w = Watchdog::start("stress_rodata_written_before_freeze", 120);
-    outcome((|| {
-        let probe = guest_object(env, "freeze_window")?;
-        let target = guest_object(env, "frozen_rodata")?;
-        let before = Snapshot::take();
-        let pl = load(&dev()?, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
+/// selftests/stress/freeze_window.bpf.c loaded and attached to map_freeze(): from
+/// then on a loading thread that freezes a map waits there until let go.
+struct FreezeProbe {
+    // Dropped in this order: the probe's attachment, then its program and map.
+    _kprobe: OwnedFd,
+    state: RawFd,
+    _load: KLoad,
+}
+
+impl FreezeProbe {
+    fn attach(probe: &str) -> Result<FreezeProbe, String> {
+        let pl = load(&dev()?, &open(probe)?).map_err(|e| format!("{probe}: {e}"))?;
         let state = pl
             .maps
             .iter()
@@ -2243,43 +2241,81 @@ pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
             .ok_or("no program hold_freeze")?
             .fd
             .as_raw_fd();
-        let kp = kprobe_attach(hold, c"map_freeze", false)?;
-        let newest = bpfld::sys::next_ids(bpfld_core::uapi::BPF_MAP_GET_NEXT_ID)
-            .into_iter()
-            .max()
-            .unwrap_or(0);
-        let (res, written) = thread::scope(|s| {
+        Ok(FreezeProbe {
+            _kprobe: kprobe_attach(hold, c"map_freeze", false)?,
+            state,
+            _load: pl,
+        })
+    }
+
+    /// Load `target` in another thread; once its loading thread is held in
+    /// map_freeze(), run `act`, then let the thread go (whatever `act` returned).
+    /// Returns the load's result (a refusal as "errno N: message") and `act`'s.
+    fn load_held<T>(
+        &self,
+        target: &str,
+        act: impl FnOnce() -> Result<T, String>,
+    ) -> (Result<Result<KLoad, String>, String>, Result<T, String>) {
+        thread::scope(|s| {
             let h = s.spawn(|| -> Result<KLoad, String> {
                 let d = dev()?;
-                load(&d, &open(&target)?).map_err(|e| format!("errno {}: {}", e.errno, e.msg))
+                load(&d, &open(target)?).map_err(|e| format!("errno {}: {}", e.errno, e.msg))
             });
-            let written = (|| -> Result<u32, String> {
+            let acted = (|| {
                 let t0 = Instant::now();
-                while map_u64(state, 0)? == 0 {
+                while map_u64(self.state, 0)? == 0 {
                     if t0.elapsed() > Duration::from_secs(30) || h.is_finished() {
                         return Err("the loading thread was never held in map_freeze()".into());
                     }
                     thread::sleep(Duration::from_millis(1));
                 }
-                let id = bpfld::sys::next_ids(bpfld_core::uapi::BPF_MAP_GET_NEXT_ID)
-                    .into_iter()
-                    .filter(|&id| id > newest)
-                    .find(|&id| {
-                        map_fd_by_id(id)
-                            .and_then(|fd| {
-                                obj_info::<MapInfo>(fd.as_raw_fd()).map_err(|e| e.to_string())
-                            })
-                            .is_ok_and(|i| bpfld::dev::cstr(&i.name).ends_with(".rodata"))
-                    })
-                    .ok_or("no new .rodata map")?;
-                let fd = map_fd_by_id(id)?;
-                map_update_u64(fd.as_raw_fd(), 0, 0xbad)?;
-                Ok(id)
+                act()
             })();
-            // Let the thread go whatever happened.
-            let go = map_update_u64(state, 1, 1);
+            let go = map_update_u64(self.state, 1, 1);
             let res = h.join().map_err(|_| "loading thread panicked".to_string());
-            (res.and_then(|r| go.map(|()| r)), written)
+            (res.and_then(|r| go.map(|()| r)), acted)
+        })
+    }
+
+    /// Loading threads held so far.
+    fn holds(&self) -> Result<u64, String> {
+        map_u64(self.state, 2)
+    }
+}
+
+/// The verifier takes a frozen `.rodata` map's contents as constants. Between the
+/// module's `BPF_MAP_UPDATE_ELEM` of the value and its `BPF_MAP_FREEZE`, a process
+/// with CAP_SYS_ADMIN can open the map by id and write it; the module must then refuse
+/// the load (EBADMSG, naming the map) rather than verify the programs against a value
+/// the object does not hold. A probe on map_freeze() (selftests/stress/
+/// freeze_window.bpf.c) holds the loading thread in that window while this test
+/// writes the map.
+pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_rodata_written_before_freeze", 120);
+    outcome((|| {
+        let probe = guest_object(env, "freeze_window")?;
+        let target = guest_object(env, "frozen_rodata")?;
+        let before = Snapshot::take();
+        let fp = FreezeProbe::attach(&probe)?;
+        let newest = bpfld::sys::next_ids(bpfld_core::uapi::BPF_MAP_GET_NEXT_ID)
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        let (res, written) = fp.load_held(&target, || {
+            let id = bpfld::sys::next_ids(bpfld_core::uapi::BPF_MAP_GET_NEXT_ID)
+                .into_iter()
+                .filter(|&id| id > newest)
+                .find(|&id| {
+                    map_fd_by_id(id)
+                        .and_then(|fd| {
+                            obj_info::<MapInfo>(fd.as_raw_fd()).map_err(|e| e.to_string())
+                        })
+                        .is_ok_and(|i| bpfld::dev::cstr(&i.name).ends_with(".rodata"))
+                })
+                .ok_or("no new .rodata map")?;
+            let fd = map_fd_by_id(id)?;
+            map_update_u64(fd.as_raw_fd(), 0, 0xbad)?;
+            Ok(id)
         });
         let id = written?;
         match res? {
@@ -2299,11 +2335,10 @@ pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
                 ));
             }
         }
-        if map_u64(state, 2)? != 1 {
-            return Err(format!("{} holds, want 1", map_u64(state, 2)?));
+        if fp.holds()? != 1 {
+            return Err(format!("{} holds, want 1", fp.holds()?));
         }
-        drop(kp);
-        drop(pl);
+        drop(fp);
         before.unchanged()
     })())
 }
@@ -2319,42 +2354,11 @@ pub fn revoked_during_load(env: &Env) -> Outcome {
         let probe = guest_object(env, "freeze_window")?;
         let (target, digest) = guest_object_digest(env, "revoked_mid_load")?;
         let before = Snapshot::take();
-        let pl = load(&dev()?, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
-        let state = pl
-            .maps
-            .iter()
-            .find(|m| m.name == "state")
-            .ok_or("no map 'state'")?
-            .fd
-            .as_raw_fd();
-        let hold = pl
-            .progs
-            .iter()
-            .find(|p| p.name == "hold_freeze")
-            .ok_or("no program hold_freeze")?
-            .fd
-            .as_raw_fd();
-        let kp = kprobe_attach(hold, c"map_freeze", false)?;
-        let (res, revoked) = thread::scope(|s| {
-            let h = s.spawn(|| -> Result<KLoad, String> {
-                let d = dev()?;
-                load(&d, &open(&target)?).map_err(|e| format!("errno {}: {}", e.errno, e.msg))
-            });
-            let revoked = (|| -> Result<(), String> {
-                let t0 = Instant::now();
-                while map_u64(state, 0)? == 0 {
-                    if t0.elapsed() > Duration::from_secs(30) || h.is_finished() {
-                        return Err("the loading thread was never held in map_freeze()".into());
-                    }
-                    thread::sleep(Duration::from_millis(1));
-                }
-                dev()?
-                    .trust_revoke(&digest)
-                    .map_err(|e| format!("revoke: {e}"))
-            })();
-            let go = map_update_u64(state, 1, 1);
-            let res = h.join().map_err(|_| "loading thread panicked".to_string());
-            (res.and_then(|r| go.map(|()| r)), revoked)
+        let fp = FreezeProbe::attach(&probe)?;
+        let (res, revoked) = fp.load_held(&target, || {
+            dev()?
+                .trust_revoke(&digest)
+                .map_err(|e| format!("revoke: {e}"))
         });
         revoked?;
         match res? {
@@ -2374,8 +2378,7 @@ pub fn revoked_during_load(env: &Env) -> Outcome {
             Err(e) => return Err(format!("next load: want EKEYREVOKED, got {e}")),
             Ok(_) => return Err("the revoked digest loads again".into()),
         }
-        drop(kp);
-        drop(pl);
+        drop(fp);
         before.unchanged()
     })())
 }
