@@ -202,6 +202,53 @@ struct file *bpfld_open_path(const char *path)
 	return IS_ERR(f) ? NULL : f;
 }
 
+struct bpfld_names {
+	struct dir_context ctx;
+	char *buf;
+	size_t len;
+	size_t used;
+	bool full;
+};
+
+static bool bpfld_name_actor(struct dir_context *ctx, const char *name, int namlen,
+			     loff_t off, u64 ino, unsigned int d_type)
+{
+	struct bpfld_names *n = container_of(ctx, struct bpfld_names, ctx);
+
+	if (namlen <= 0 || (name[0] == '.' && (namlen == 1 || (namlen == 2 && name[1] == '.'))))
+		return true;
+	if (n->len - n->used < (size_t)namlen + 1) {
+		n->full = true;
+		return false;
+	}
+	memcpy(n->buf + n->used, name, namlen);
+	n->buf[n->used + namlen] = '\0';
+	n->used += namlen + 1;
+	return true;
+}
+
+/* The names in directory @path (without "." and ".."), each followed by a NUL, into
+ * @buf: the bytes used, -ENOSPC if they do not fit in @len, or another -errno. */
+long bpfld_list_dir(const char *path, char *buf, size_t len);
+long bpfld_list_dir(const char *path, char *buf, size_t len)
+{
+	struct bpfld_names n = {
+		.ctx.actor = bpfld_name_actor,
+		.buf = buf,
+		.len = len,
+	};
+	struct file *f = filp_open(path, O_RDONLY | O_DIRECTORY, 0);
+	int err;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	err = iterate_dir(f, &n.ctx);
+	bpfld_fput(f);
+	if (err)
+		return err;
+	return n.full ? -ENOSPC : (long)n.used;
+}
+
 /* --- Who is asking ---------------------------------------------------------------- */
 
 void bpfld_caller(char *comm, int *pid, unsigned int *uid);

@@ -23,7 +23,7 @@ use crate::kalloc::KAlloc;
 use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
-use crate::vmlinux::{BuiltConfig, LookedUpSymbols, Vmlinux};
+use crate::vmlinux::{BuiltConfig, LoadBtf, LookedUpSymbols, Vmlinux};
 use crate::State;
 use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
@@ -952,7 +952,9 @@ fn make_plan<'o, 'a>(
             kernel_version: ffi::bpfld_kernel_version(),
         }
     };
-    let kbtf = vmlinux.map(|v| v as &dyn KernelBtf);
+    // With the modules' BTF for CO-RE, read only if a relocation needs it.
+    let load_btf = vmlinux.map(LoadBtf::new);
+    let kbtf = load_btf.as_ref().map(|v| v as &dyn KernelBtf);
     // Extern values: see crate::vmlinux for these sources and their limits.
     let opts = plan::Options {
         kconfig: Some(&BuiltConfig),
@@ -961,8 +963,11 @@ fn make_plan<'o, 'a>(
         defer_receipt: true,
         ..plan::Options::default()
     };
-    let plan = Plan::build_with(obj, &kinfo, kbtf, &opts, alloc).map_err(core_fail)?;
-    KBox::new(plan, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
+    let plan = Plan::build_with(obj, &kinfo, kbtf, &opts, alloc);
+    // The load's memory counts the modules' BTF it read.
+    let module_bytes = load_btf.as_ref().map_or(0, |b| b.module_bytes.get());
+    alloc.bytes = alloc.bytes.saturating_add(module_bytes);
+    KBox::new(plan.map_err(core_fail)?, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
 }
 
 /// `kern_sys_bpf` in the loading thread.

@@ -18,22 +18,27 @@
 //!   6.12; helpers.c says more). Every name is looked up before the plan, as the
 //!   caller: a caller that may not see kernel addresses gets an error naming the extern.
 //!   Typed ksyms and kfuncs need no address: they resolve through vmlinux BTF.
-//! - module BTF: not searched ([`KernelBtf::in_module`] keeps its default), since a
-//!   program using module BTF needs the module BTF's fd, which `kern_sys_bpf` cannot
-//!   obtain (no `BPF_BTF_GET_FD_BY_ID`); a ksym or kfunc only a module defines counts as
-//!   missing (an error unless weak).
+//! - module BTF, for CO-RE: [`ModuleBtfs`], every `/sys/kernel/btf/<module>`, read when
+//!   a relocation's local type has no candidate in vmlinux (as libbpf reads them), for
+//!   that load only. Not for externs and attach targets ([`KernelBtf::in_module`] keeps
+//!   its default): a program using module BTF there needs the module BTF's fd, which
+//!   `kern_sys_bpf` cannot obtain (no `BPF_BTF_GET_FD_BY_ID`); a ksym or kfunc only a
+//!   module defines counts as missing (an error unless weak).
 
 use crate::ffi;
 use crate::kalloc::KAlloc;
 use crate::msg::neg_errno;
-use bpfld_core::btf::{self, Btf, BtfKind, Types};
+use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
 use bpfld_core::core_relo::{
-    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
+    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex,
+    ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
 use bpfld_core::object::Object;
 use bpfld_core::plan::{KernelBtf, KernelType};
+use core::cell::{Cell, OnceCell};
+use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
@@ -196,6 +201,173 @@ impl KernelBtf for Vmlinux {
 
     fn core_target(&self) -> Option<Target<'_>> {
         Target::new(&self.btf, &self.index).ok()
+    }
+}
+
+/// One kernel module's BTF, split on vmlinux, with its CO-RE candidate index.
+struct ModuleBtf {
+    btf: Btf<KVVec<u8>, KVVec<u32>>,
+    index: KernelIndex<KVVec<IndexEntry>>,
+}
+
+/// The directory of the kernel's BTF objects.
+const BTF_DIR: &core::ffi::CStr = c"/sys/kernel/btf";
+/// Room for the directory's names at most (1,000 modules of 56-byte names take 57 KB).
+const MAX_NAMES_BYTES: usize = 1 << 20;
+
+/// Failure to read the modules' BTF, as the core reports it.
+fn module_btf_error(errno: i32) -> bpfld_core::Error<'static> {
+    bpfld_core::Error::new(bpfld_core::error::Kind::Kernel {
+        op: "reading kernel module BTF (/sys/kernel/btf)",
+        errno,
+    })
+}
+
+/// vmlinux and, for one load's CO-RE relocations, the kernel modules' BTFs: every
+/// `/sys/kernel/btf/<module>`, read the first time a relocation's local type has no
+/// candidate in vmlinux (libbpf's `load_module_btfs` runs then too), and dropped with
+/// the load, since modules come and go while vmlinux stays.
+pub(crate) struct LoadBtf<'v> {
+    vmlinux: &'v Vmlinux,
+    modules: OnceCell<core::result::Result<KVVec<ModuleBtf>, i32>>,
+    /// Bytes the modules' BTFs and indexes hold, once read.
+    pub(crate) module_bytes: Cell<usize>,
+}
+
+impl<'v> LoadBtf<'v> {
+    pub(crate) fn new(vmlinux: &'v Vmlinux) -> Self {
+        LoadBtf {
+            vmlinux,
+            modules: OnceCell::new(),
+            module_bytes: Cell::new(0),
+        }
+    }
+
+    /// Read every module's BTF: a module that went away after the listing is skipped;
+    /// any other failure fails (libbpf fails the load if a module's BTF cannot be read).
+    #[inline(never)]
+    fn read_modules(&self) -> core::result::Result<KVVec<ModuleBtf>, i32> {
+        let (names, used) = list_dir(BTF_DIR)?;
+        let mut out = KVVec::new();
+        let mut bytes = 0usize;
+        let listed = names.get(..used).unwrap_or_default();
+        for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+            if name == b"vmlinux" {
+                continue;
+            }
+            // "/sys/kernel/btf/" and a module name (at most 55 bytes) and a NUL.
+            let mut path = [0u8; 128];
+            let mut len = 0usize;
+            let parts: [&[u8]; 3] = [BTF_DIR.to_bytes(), b"/", name];
+            for &b in parts.iter().flat_map(|p| p.iter()) {
+                if let Some(p) = path.get_mut(len) {
+                    *p = b;
+                }
+                len = len.saturating_add(1);
+            }
+            if len >= path.len() {
+                continue;
+            }
+            // SAFETY: `path` is NUL-terminated.
+            let f = unsafe { ffi::bpfld_open_path(path.as_ptr().cast::<c_char>()) };
+            if f.is_null() {
+                continue;
+            }
+            let res = read_all(f);
+            // SAFETY: `f` is the counted reference from `bpfld_open_path`, dropped once.
+            unsafe { ffi::bpfld_fput(f) };
+            let m = res
+                .map_err(|e| e.to_errno().saturating_neg())
+                .and_then(|blob| self.module_btf(blob));
+            match m {
+                Ok(m) => {
+                    bytes = bytes
+                        .saturating_add(m.btf.data().len())
+                        .saturating_add(m.index.bytes());
+                    out.push(m, GFP_KERNEL).map_err(|_| 12)?;
+                }
+                Err(errno) => {
+                    pr_warn!(
+                        "module BTF {}: cannot be read for CO-RE (errno {})\n",
+                        crate::msg::EscapedBytes(name),
+                        errno
+                    );
+                    return Err(errno);
+                }
+            }
+        }
+        self.module_bytes.set(bytes);
+        Ok(out)
+    }
+
+    /// Parse and index one module's BTF (checked by the kernel when the module loaded).
+    fn module_btf(&self, blob: KVVec<u8>) -> core::result::Result<ModuleBtf, i32> {
+        let base = &self.vmlinux.btf;
+        let mut alloc = KAlloc::default();
+        let n = btf::count_types(&blob).map_err(|_| 74)?;
+        let offsets = alloc.alloc::<u32>(n.saturating_add(1)).map_err(|_| 12)?;
+        let btf = Btf::parse_split_kernel(blob, offsets, base).map_err(|_| 74)?;
+        let joined = SplitBtf::new(base, &btf).map_err(|_| 74)?;
+        let index = kernel_index_in(&joined, btf.local_ids(), &mut alloc).map_err(|_| 12)?;
+        Ok(ModuleBtf { btf, index })
+    }
+
+    fn modules(&self) -> core::result::Result<&[ModuleBtf], i32> {
+        match self.modules.get_or_init(|| self.read_modules()) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(*e),
+        }
+    }
+}
+
+impl KernelBtf for LoadBtf<'_> {
+    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+        self.vmlinux.find(module, name, kind)
+    }
+
+    fn vmlinux(&self) -> Option<&dyn Types> {
+        self.vmlinux.vmlinux()
+    }
+
+    fn core_target(&self) -> Option<Target<'_>> {
+        self.vmlinux.core_target()
+    }
+
+    fn core_modules(&self) -> Option<&dyn ModuleTargets> {
+        Some(self)
+    }
+}
+
+impl ModuleTargets for LoadBtf<'_> {
+    fn count(&self) -> bpfld_core::Result<'static, usize> {
+        self.modules().map(|m| m.len()).map_err(module_btf_error)
+    }
+
+    fn module(&self, i: usize) -> bpfld_core::Result<'static, CoreModuleBtf<'_>> {
+        let m = self
+            .modules()
+            .map_err(module_btf_error)?
+            .get(i)
+            .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
+        CoreModuleBtf::new(&self.vmlinux.btf, &m.btf, &m.index)
+    }
+}
+
+/// The names in directory `dir`, each followed by a NUL, and the bytes they take.
+fn list_dir(dir: &core::ffi::CStr) -> core::result::Result<(KVVec<u8>, usize), i32> {
+    let mut len = 16 << 10;
+    loop {
+        let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| 12)?;
+        // SAFETY: `dir` is NUL-terminated; `buf` is writable for `len` bytes.
+        let n = unsafe { ffi::bpfld_list_dir(dir.as_ptr(), buf.as_mut_ptr().cast(), len) };
+        if n >= 0 {
+            return Ok((buf, usize::try_from(n).unwrap_or(0)));
+        }
+        let errno = neg_errno(n as i64);
+        if errno != 28 || len >= MAX_NAMES_BYTES {
+            return Err(errno);
+        }
+        len = len.saturating_mul(2);
     }
 }
 

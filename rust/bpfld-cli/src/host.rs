@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 //! Facts about the host kernel for planning in user space: vmlinux BTF for attach
-//! targets, CO-RE, typed ksyms and kfuncs (and module BTF, only to refuse externs
-//! defined there); page size, possible CPUs, version; the kernel configuration for
+//! targets, CO-RE, typed ksyms and kfuncs; module BTF for CO-RE on types vmlinux lacks
+//! (and to refuse externs defined there); page size, possible CPUs, version; the kernel configuration for
 //! `CONFIG_*` externs; `/proc/kallsyms` for typeless ksyms. Files are read as libbpf
 //! reads them, so that a load sees the same values.
 
 use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
 use bpfld_core::core_relo::{
-    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex, Target,
+    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex,
+    ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::VecAlloc;
@@ -20,13 +21,19 @@ use std::io::Read;
 /// A parsed BTF blob owned by user space.
 type OwnedBtf = Btf<Vec<u8>, Vec<u32>>;
 
+/// A kernel module's BTF, split on vmlinux, with its CO-RE candidate index.
+struct ModuleBtf {
+    btf: OwnedBtf,
+    index: KernelIndex<Vec<IndexEntry>>,
+}
+
 /// The running kernel's vmlinux BTF (from `/sys/kernel/btf/vmlinux`) and its CO-RE
 /// candidate index.
 pub struct HostBtf {
     btf: OwnedBtf,
     index: KernelIndex<Vec<IndexEntry>>,
     /// Module BTFs (`/sys/kernel/btf/<module>`), read on first use.
-    modules: OnceCell<Vec<(String, OwnedBtf)>>,
+    modules: OnceCell<Vec<(String, ModuleBtf)>>,
     /// The FUNC index (kfuncs, attach targets), built on the first FUNC lookup.
     funcs: OnceCell<Option<KernelIndex<Vec<IndexEntry>>>>,
 }
@@ -70,19 +77,20 @@ impl HostBtf {
         })
     }
 
-    /// Every readable module BTF of the running kernel, split on vmlinux.
-    fn modules(&self) -> &[(String, OwnedBtf)] {
+    /// Every readable module BTF of the running kernel, split on vmlinux, in the
+    /// directory's order, as the module reads them (libbpf takes them in load order;
+    /// only which module a message names can differ).
+    fn modules(&self) -> &[(String, ModuleBtf)] {
         self.modules.get_or_init(|| {
             let mut v = Vec::new();
             let Ok(dir) = std::fs::read_dir("/sys/kernel/btf") else {
                 return v;
             };
-            let mut names: Vec<String> = dir
+            let names: Vec<String> = dir
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| n != "vmlinux")
                 .collect();
-            names.sort();
             for name in names {
                 let Ok(blob) = std::fs::read(format!("/sys/kernel/btf/{name}")) else {
                     continue;
@@ -90,8 +98,15 @@ impl HostBtf {
                 let Ok(n) = btf::count_types(&blob) else {
                     continue;
                 };
-                if let Ok(b) = Btf::parse_split_kernel(blob, vec![0u32; n + 1], &self.btf) {
-                    v.push((name, b));
+                let Ok(btf) = Btf::parse_split_kernel(blob, vec![0u32; n + 1], &self.btf) else {
+                    continue;
+                };
+                let Ok(joined) = SplitBtf::new(&self.btf, &btf) else {
+                    continue;
+                };
+                let index = kernel_index_in(&joined, btf.local_ids(), &mut VecAlloc::default());
+                if let Ok(index) = index {
+                    v.push((name, ModuleBtf { btf, index }));
                 }
             }
             v
@@ -135,8 +150,12 @@ impl KernelBtf for HostBtf {
         Target::new(&self.btf, &self.index).ok()
     }
 
+    fn core_modules(&self) -> Option<&dyn ModuleTargets> {
+        Some(self)
+    }
+
     fn in_module(&self, name: &str, kind: BtfKind) -> bool {
-        self.modules().iter().any(|(_, m)| {
+        self.modules().iter().any(|(_, ModuleBtf { btf: m, .. })| {
             let Ok(joined) = SplitBtf::new(&self.btf, m) else {
                 return false;
             };
@@ -146,6 +165,20 @@ impl KernelBtf for HostBtf {
                     .is_ok_and(|t| t.kind() == kind && t.name().is_ok_and(|n| n == name))
             })
         })
+    }
+}
+
+impl ModuleTargets for HostBtf {
+    fn count(&self) -> bpfld_core::Result<'static, usize> {
+        Ok(self.modules().len())
+    }
+
+    fn module(&self, i: usize) -> bpfld_core::Result<'static, CoreModuleBtf<'_>> {
+        let (_, m) = self
+            .modules()
+            .get(i)
+            .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
+        CoreModuleBtf::new(&self.btf, &m.btf, &m.index)
     }
 }
 

@@ -114,6 +114,12 @@ pub trait KernelBtf {
         None
     }
 
+    /// The kernel modules' BTFs for CO-RE, searched for a local type that vmlinux has no
+    /// candidate for (as libbpf does), and read only then. The default knows no modules.
+    fn core_modules(&self) -> Option<&dyn core_relo::ModuleTargets> {
+        None
+    }
+
     /// Whether a kernel module's BTF (not vmlinux) has a type `name` of `kind`. libbpf
     /// resolves ksyms and kfuncs there when vmlinux lacks them; bpfld cannot (the
     /// program would need the module BTF's fd), so it refuses such an extern rather
@@ -1487,12 +1493,15 @@ impl<A: Alloc> CoreRelos<A> {
                 outcomes: alloc.alloc(0)?,
             });
         }
-        let target = kbtf
-            .and_then(|k| k.core_target())
+        let (target, modules) = kbtf
+            .and_then(|k| Some((k.core_target()?, k.core_modules())))
             .ok_or(Error::new(Kind::Unsupported(
                 "CO-RE relocations need the kernel's BTF",
             )))?;
         let mut relocator = CoreRelocator::new(target, &[], alloc, total)?;
+        if let Some(m) = modules {
+            relocator.set_lazy_modules(m);
+        }
         let mut tmp = alloc.alloc::<(u32, u32, CoreOutcome)>(total)?;
         let mut n = 0usize;
         for block in info.blocks() {

@@ -107,7 +107,7 @@ pub use spec::{Accessor, Spec, SpecText};
 
 use core::ops::Deref;
 
-use crate::btf::{CoreRelo, Types};
+use crate::btf::{Btf, CoreRelo, SplitBtf, Types};
 use crate::error::{Ctx, Error, Kind, Result, What};
 use crate::limits::{MAX_CORE_CANDIDATES, MAX_RELOCS};
 use crate::mem::Alloc;
@@ -233,7 +233,7 @@ pub struct CoreOutcome {
     /// Target field type when `new_sz` is set.
     pub new_type_id: u32,
     /// Which target the first matching candidate came from: 0 for vmlinux, `i + 1` for
-    /// `modules[i]`; `None` if nothing matched or no target was consulted.
+    /// module `i`; `None` if nothing matched or no target was consulted.
     pub target: Option<u32>,
     /// The first matching candidate's type id in that target (0: none).
     pub target_type_id: u32,
@@ -333,10 +333,66 @@ pub struct Memo {
     out: CoreOutcome,
 }
 
+/// Kernel module BTFs, read only when a relocation needs them: libbpf's
+/// `bpf_core_find_cands` looks in module BTFs for a local type only when vmlinux has no
+/// candidate for it, and reads them (`load_module_btfs`) the first time that happens.
+pub trait ModuleTargets {
+    /// How many module BTFs there are, reading them on the first call. An error fails
+    /// the relocation that asked.
+    fn count(&self) -> Result<'static, usize>;
+
+    /// Module `i` (`i < count()`).
+    fn module(&self, i: usize) -> Result<'static, ModuleBtf<'_>>;
+}
+
+/// A kernel module's BTF as [`ModuleTargets::module`] lends it: its split BTF joined to
+/// vmlinux, and its index ([`kernel_index_in`] over the two, for the split's own ids).
+#[derive(Debug)]
+pub struct ModuleBtf<'a> {
+    types: SplitBtf<'a>,
+    index: KernelIndex<&'a [IndexEntry]>,
+}
+
+impl<'a> ModuleBtf<'a> {
+    /// Join `split` to `base` (see [`SplitBtf::new`]), with `index` built from the two.
+    pub fn new<BD, BO, SD, SO, E>(
+        base: &'a Btf<BD, BO>,
+        split: &'a Btf<SD, SO>,
+        index: &'a KernelIndex<E>,
+    ) -> Result<'static, Self>
+    where
+        BD: Deref<Target = [u8]>,
+        BO: Deref<Target = [u32]>,
+        SD: Deref<Target = [u8]>,
+        SO: Deref<Target = [u32]>,
+        E: Deref<Target = [IndexEntry]>,
+    {
+        let types = SplitBtf::new(base, split)?;
+        if !index.matches(&types) {
+            return Err(Error::malformed(
+                "kernel type index was built from another BTF",
+            ));
+        }
+        Ok(ModuleBtf {
+            types,
+            index: index.borrowed(),
+        })
+    }
+}
+
+/// Where a relocator finds module BTFs.
+#[derive(Clone, Copy)]
+enum Modules<'t> {
+    /// Given up front.
+    Listed(&'t [Target<'t>]),
+    /// Read on first need.
+    Lazy(&'t dyn ModuleTargets),
+}
+
 /// Resolves the CO-RE relocations of one object against kernel BTF. See the module docs.
 pub struct CoreRelocator<'t, A: Alloc> {
     vmlinux: Target<'t>,
-    modules: &'t [Target<'t>],
+    modules: Modules<'t>,
     /// Local spec, candidate spec.
     specs: A::Buf<Spec>,
     cache: A::Buf<CacheSlot>,
@@ -393,7 +449,7 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
             .min(MEMO_MAX_SLOTS);
         Ok(CoreRelocator {
             vmlinux,
-            modules,
+            modules: Modules::Listed(modules),
             specs: alloc.alloc::<Spec>(2)?,
             cache: alloc.alloc::<CacheSlot>(slots)?,
             roots: 0,
@@ -401,6 +457,12 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
             memo: alloc.alloc::<Memo>(memo_slots)?,
             memos: 0,
         })
+    }
+
+    /// Take module BTFs from `modules` instead, which is asked for them only when
+    /// vmlinux has no candidate for a local type.
+    pub fn set_lazy_modules(&mut self, modules: &'t dyn ModuleTargets) {
+        self.modules = Modules::Lazy(modules);
     }
 
     /// Bytes this relocator allocated.
@@ -632,12 +694,26 @@ impl<'t, A: Alloc> CoreRelocator<'t, A> {
             in_vmlinux = true;
             visit(0, vmlinux.types, id?)?;
         }
-        if !in_vmlinux {
-            for (i, m) in modules.iter().enumerate() {
-                let no = u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1);
-                for id in m.index.candidates(m.types, lkind, name) {
-                    visit(no, m.types, id?)?;
+        let count = match modules {
+            _ if in_vmlinux => 0,
+            Modules::Listed(list) => list.len(),
+            Modules::Lazy(lazy) => lazy.count()?,
+        };
+        for i in 0..count {
+            let no = u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1);
+            let lent;
+            let (types, index): (&dyn Types, _) = match modules {
+                Modules::Listed(list) => {
+                    let t = list.get(i).ok_or(Error::malformed("module index"))?;
+                    (t.types, t.index)
                 }
+                Modules::Lazy(lazy) => {
+                    lent = lazy.module(i)?;
+                    (&lent.types, lent.index)
+                }
+            };
+            for id in index.candidates(types, lkind, name) {
+                visit(no, types, id?)?;
             }
         }
 

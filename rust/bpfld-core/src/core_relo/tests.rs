@@ -952,6 +952,109 @@ fn module_candidates_only_without_vmlinux_ones() {
     assert_eq!((o.new_val, o.target, o.matched), (4, Some(0), 1));
 }
 
+/// Module BTFs held by the test, "read" (counted) on each `count()`.
+struct LazyModules<'t> {
+    base: &'t VBtf,
+    modules: &'t [(VBtf, KernelIndex<Vec<IndexEntry>>)],
+    reads: std::cell::Cell<u32>,
+    fail: bool,
+}
+
+impl ModuleTargets for LazyModules<'_> {
+    fn count(&self) -> Result<'static, usize> {
+        self.reads.set(self.reads.get() + 1);
+        if self.fail {
+            return Err(Error::new(Kind::NoMemory));
+        }
+        Ok(self.modules.len())
+    }
+
+    fn module(&self, i: usize) -> Result<'static, ModuleBtf<'_>> {
+        let (split, index) = self
+            .modules
+            .get(i)
+            .ok_or(Error::malformed("module index"))?;
+        ModuleBtf::new(self.base, split, index)
+    }
+}
+
+#[test]
+fn lazy_modules_are_read_only_for_a_type_vmlinux_lacks() {
+    let mut l = B::new();
+    let int = l.int("int", 4, 1, 32);
+    let s = l.struct_("mod_s", 4, &[("a", int, 0)]);
+    let k = l.struct_("kern_s", 4, &[("a", int, 0)]);
+    let gone = l.struct_("gone_s", 4, &[("a", int, 0)]);
+    strs(&mut l, &["0:0"]);
+    let local = parse(l.build()).unwrap();
+
+    let mut v = B::new();
+    let vint = v.int("int", 4, 1, 32);
+    v.struct_("kern_s", 8, &[("x", vint, 0), ("a", vint, 32)]);
+    let vml = parse(v.build()).unwrap();
+    let mut m = B::split(vml.type_count(), vml.header().str_len);
+    m.struct_("mod_s", 8, &[("x", vint, 0), ("a", vint, 32)]);
+    let split = parse_split(m.build(), &vml).unwrap();
+    let mut alloc = VecAlloc::default();
+    let mi = {
+        let both = crate::btf::SplitBtf::new(&vml, &split).unwrap();
+        kernel_index_in(&both, split.local_ids(), &mut alloc).unwrap()
+    };
+    let owned = [(split, mi)];
+    let both = crate::btf::SplitBtf::new(&vml, &owned[0].0).unwrap();
+    let vi = kernel_index_in(&vml, 1..vml.type_count(), &mut alloc).unwrap();
+    let vt = Target::new(&vml, &vi).unwrap();
+    let mods = [Target::new(&both, &owned[0].1).unwrap()];
+    let r = |id, kind: K| CoreRelo {
+        insn_off: 0,
+        type_id: id,
+        access_str_off: str_off(&local, "0:0"),
+        kind: kind as u32,
+    };
+
+    let lazy = LazyModules {
+        base: &vml,
+        modules: &owned,
+        reads: Default::default(),
+        fail: false,
+    };
+    let mut c = CoreRelocator::new(vt, &[], &mut alloc, 8).unwrap();
+    c.set_lazy_modules(&lazy);
+    // In vmlinux: the modules are not read.
+    let o = c.resolve(&local, &r(k, K::FieldByteOffset), 0).unwrap();
+    assert_eq!((o.new_val, o.target), (4, Some(0)));
+    assert_eq!(lazy.reads.get(), 0);
+    // Only in the module: read, and the module's layout is used.
+    let o = c.resolve(&local, &r(s, K::FieldByteOffset), 1).unwrap();
+    assert_eq!((o.new_val, o.target, o.matched), (4, Some(1), 1));
+    assert!(o.target_type_id >= vml.type_count());
+    assert_eq!(lazy.reads.get(), 1);
+    // Nowhere: the modules are asked again (the provider caches what it read).
+    let o = c.resolve(&local, &r(gone, K::FieldExists), 2).unwrap();
+    assert_eq!((o.new_val, o.target), (0, None));
+    assert_eq!(lazy.reads.get(), 2);
+
+    // The same answers as modules given up front.
+    let mut listed = CoreRelocator::new(vt, &mods, &mut alloc, 8).unwrap();
+    let o = listed
+        .resolve(&local, &r(s, K::FieldByteOffset), 1)
+        .unwrap();
+    assert_eq!((o.new_val, o.target, o.matched), (4, Some(1), 1));
+
+    // Modules that cannot be read fail only the relocation that needed them.
+    let failing = LazyModules {
+        base: &vml,
+        modules: &owned,
+        reads: Default::default(),
+        fail: true,
+    };
+    let mut c = CoreRelocator::new(vt, &[], &mut alloc, 8).unwrap();
+    c.set_lazy_modules(&failing);
+    assert!(c.resolve(&local, &r(k, K::FieldByteOffset), 0).is_ok());
+    let e = c.resolve(&local, &r(s, K::FieldByteOffset), 1).unwrap_err();
+    assert!(e.to_string().contains("memory"), "{e}");
+}
+
 #[test]
 fn cache_capacity_and_candidate_limits() {
     let mut l = B::new();
