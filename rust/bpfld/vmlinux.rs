@@ -18,12 +18,13 @@
 //!   6.12; helpers.c says more). Every name is looked up before the plan, as the
 //!   caller: a caller that may not see kernel addresses gets an error naming the extern.
 //!   Typed ksyms and kfuncs need no address: they resolve through vmlinux BTF.
-//! - module BTF, for CO-RE: [`ModuleBtfs`], every `/sys/kernel/btf/<module>`, read when
-//!   a relocation's local type has no candidate in vmlinux (as libbpf reads them), for
-//!   that load only. Not for externs and attach targets ([`KernelBtf::in_module`] keeps
-//!   its default): a program using module BTF there needs the module BTF's fd, which
-//!   `kern_sys_bpf` cannot obtain (no `BPF_BTF_GET_FD_BY_ID`); a ksym or kfunc only a
-//!   module defines counts as missing (an error unless weak).
+//! - module BTF: [`LoadBtf`], every `/sys/kernel/btf/<module>`, read when a CO-RE
+//!   relocation's local type has no candidate in vmlinux (as libbpf reads them), or
+//!   when a ksym or kfunc is not in vmlinux, for that load only. CO-RE relocations
+//!   resolve against it. A ksym or kfunc that only a module defines is refused by name
+//!   ([`KernelBtf::in_module`]), as in user space, where libbpf would resolve it: the
+//!   program would need the module BTF's fd, which `kern_sys_bpf` cannot obtain (no
+//!   `BPF_BTF_GET_FD_BY_ID`).
 
 use crate::ffi;
 use crate::kalloc::KAlloc;
@@ -335,6 +336,16 @@ impl KernelBtf for LoadBtf<'_> {
 
     fn core_modules(&self) -> Option<&dyn ModuleTargets> {
         Some(self)
+    }
+
+    fn in_module(&self, name: &str, kind: BtfKind) -> bool {
+        // Modules that cannot be read: the extern counts as missing, as before.
+        self.modules().is_ok_and(|mods| {
+            mods.iter().any(|m| {
+                CoreModuleBtf::new(&self.vmlinux.btf, &m.btf, &m.index)
+                    .is_ok_and(|m| m.defines(name, kind))
+            })
+        })
     }
 }
 

@@ -155,15 +155,8 @@ impl KernelBtf for HostBtf {
     }
 
     fn in_module(&self, name: &str, kind: BtfKind) -> bool {
-        self.modules().iter().any(|(_, ModuleBtf { btf: m, .. })| {
-            let Ok(joined) = SplitBtf::new(&self.btf, m) else {
-                return false;
-            };
-            m.local_ids().any(|id| {
-                joined
-                    .type_by_id(id)
-                    .is_ok_and(|t| t.kind() == kind && t.name().is_ok_and(|n| n == name))
-            })
+        self.modules().iter().any(|(_, m)| {
+            CoreModuleBtf::new(&self.btf, &m.btf, &m.index).is_ok_and(|m| m.defines(name, kind))
         })
     }
 }

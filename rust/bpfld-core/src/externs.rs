@@ -1081,6 +1081,24 @@ mod tests {
                 &std::format!("extern int f(int) __ksym __weak; {body}"),
                 &["extern 'f'", "kernel module"],
             );
+            // An attach target only a module has: refused by name, not missing.
+            let fentry = "SEC(\"fentry/f\") int p(void *c) { return 0; }";
+            expect(
+                "module_fentry",
+                None,
+                None,
+                &m,
+                fentry,
+                &["'f'", "attach target in a kernel module's BTF"],
+            );
+            expect(
+                "missing_fentry",
+                None,
+                None,
+                &k,
+                fentry,
+                &["'f'", "BTF attach target in the kernel"],
+            );
             expect(
                 "virtual",
                 None,

@@ -1024,10 +1024,8 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 } else {
                     BtfKind::Func
                 };
-                let found = find_attach(k, t.module, t.prefix, t.name, kind).ok_or_else(|| {
-                    Error::new(Kind::NotFound("BTF attach target in the kernel"))
-                        .ctx(Ctx::Symbol(t.name))
-                })?;
+                let found =
+                    find_attach(k, t.module, t.prefix, t.name, kind).ctx(Ctx::Symbol(t.name))?;
                 Some(found)
             }
             (BtfSource::None, _) => None,
@@ -1867,15 +1865,27 @@ fn find_attach(
     prefix: &str,
     name: &str,
     kind: BtfKind,
-) -> Option<KernelType> {
+) -> Result<'static, KernelType> {
+    let missing = Error::new(Kind::NotFound("BTF attach target in the kernel"));
     let mut buf = [0u8; limits::MAX_NAME_LEN];
-    let full = prefix.len().checked_add(name.len())?;
-    let dst = buf.get_mut(..full)?;
+    let full = prefix.len().checked_add(name.len()).ok_or(missing)?;
+    let dst = buf.get_mut(..full).ok_or(missing)?;
     let (a, b) = dst.split_at_mut(prefix.len());
     crate::util::copy(a, prefix.as_bytes());
     crate::util::copy(b, name.as_bytes());
-    let s = core::str::from_utf8(dst).ok()?;
-    k.find(module, s, kind)
+    let s = core::str::from_utf8(dst).map_err(|_| missing)?;
+    if let Some(found) = k.find(module, s, kind) {
+        return Ok(found);
+    }
+    // libbpf finds it in a module's BTF (any module's, or the one named), which needs
+    // that BTF's fd: refused by name rather than reported missing.
+    let vmlinux_only = module.is_some_and(|m| "vmlinux".starts_with(m));
+    if !vmlinux_only && k.in_module(s, kind) {
+        return Err(Error::new(Kind::Unsupported(
+            "BTF attach target in a kernel module's BTF (only vmlinux is supported)",
+        )));
+    }
+    Err(missing)
 }
 
 /// libbpf's `adjust_ringbuf_sz`: the kernel wants a power-of-2 multiple of the page size.

@@ -107,7 +107,7 @@ pub use spec::{Accessor, Spec, SpecText};
 
 use core::ops::Deref;
 
-use crate::btf::{Btf, CoreRelo, SplitBtf, Types};
+use crate::btf::{Btf, BtfKind, CoreRelo, SplitBtf, Types};
 use crate::error::{Ctx, Error, Kind, Result, What};
 use crate::limits::{MAX_CORE_CANDIDATES, MAX_RELOCS};
 use crate::mem::Alloc;
@@ -377,6 +377,23 @@ impl<'a> ModuleBtf<'a> {
             types,
             index: index.borrowed(),
         })
+    }
+
+    /// Whether the module itself (not vmlinux) has a type called `name` of kind
+    /// `kind`: through the index, or for FUNCs, which it leaves out, a scan of the
+    /// module's own types.
+    pub fn defines(&self, name: &str, kind: BtfKind) -> bool {
+        if kind == BtfKind::Func {
+            let types = &self.types;
+            return types.split().local_ids().any(|id| {
+                types
+                    .type_by_id(id)
+                    .is_ok_and(|t| t.kind() == kind && t.name_eq(name))
+            });
+        }
+        self.index
+            .find(&self.types, name, kind)
+            .is_ok_and(|id| id.is_some())
     }
 }
 

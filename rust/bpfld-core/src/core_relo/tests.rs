@@ -1056,6 +1056,35 @@ fn lazy_modules_are_read_only_for_a_type_vmlinux_lacks() {
 }
 
 #[test]
+fn module_btf_defines_its_own_types_only() {
+    let mut v = B::new();
+    let vint = v.int("int", 4, 1, 32);
+    v.struct_("kern_s", 4, &[("a", vint, 0)]);
+    let vml = parse(v.build()).unwrap();
+    let mut m = B::split(vml.type_count(), vml.header().str_len);
+    m.struct_("mod_s", 4, &[("a", vint, 0)]);
+    let proto = m.proto(vint, &[]);
+    m.func("mod_fn", proto, 1);
+    let split = parse_split(m.build(), &vml).unwrap();
+    let mut alloc = VecAlloc::default();
+    let mi = {
+        let both = crate::btf::SplitBtf::new(&vml, &split).unwrap();
+        kernel_index_in(&both, split.local_ids(), &mut alloc).unwrap()
+    };
+    let mb = ModuleBtf::new(&vml, &split, &mi).unwrap();
+    assert!(mb.defines("mod_s", BtfKind::Struct));
+    assert!(mb.defines("mod_fn", BtfKind::Func));
+    assert!(!mb.defines("mod_s", BtfKind::Union));
+    assert!(!mb.defines("mod_fn", BtfKind::Var));
+    // vmlinux's types are not the module's.
+    assert!(!mb.defines("kern_s", BtfKind::Struct));
+    assert!(!mb.defines("int", BtfKind::Int));
+    // An index built from other BTF is refused.
+    let vi = kernel_index_in(&vml, 1..vml.type_count(), &mut alloc).unwrap();
+    assert!(ModuleBtf::new(&vml, &split, &vi).is_err());
+}
+
+#[test]
 fn cache_capacity_and_candidate_limits() {
     let mut l = B::new();
     let int = l.int("int", 4, 1, 32);

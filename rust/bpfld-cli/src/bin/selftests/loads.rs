@@ -873,6 +873,29 @@ pub fn ksym_addresses_hidden(_: &Env) -> Outcome {
     }))
 }
 
+/// A kfunc or an fentry target that only a loaded module's BTF defines (bpfld.ko's own
+/// bpfld_dev_mode) is refused by name: libbpf would resolve it there, and the module
+/// cannot pass that BTF's fd. Before, the module took the weak kfunc for missing and
+/// loaded the object, and called the target missing (ENOENT).
+pub fn refuse_module_btf_refs(env: &Env) -> Outcome {
+    let cases = [
+        (
+            "module_kfunc",
+            "extern 'bpfld_dev_mode': unsupported: ksym or kfunc defined in a kernel module's BTF",
+            "weak kfunc in bpfld.ko's BTF",
+        ),
+        (
+            "module_fentry",
+            "sym 'bpfld_dev_mode': unsupported: BTF attach target in a kernel module's BTF",
+            "fentry target in bpfld.ko's BTF",
+        ),
+    ];
+    outcome(cases.iter().try_for_each(|(name, says, what)| {
+        let path = crate::stress::guest_object(env, name)?;
+        expect_refusal_saying(&path, libc::EOPNOTSUPP, says, what)
+    }))
+}
+
 /// An arena is mapped in the caller at its map_extra, its globals written at its
 /// start and its address reported; dropping the load unmaps it. Where the caller has
 /// something mapped already, the load fails (EEXIST, naming the map), leaves nothing

@@ -83,6 +83,10 @@ const FIXED_AFTER: &[Named] = &[
         "ksym_addresses_hidden_eopnotsupp",
         loads::ksym_addresses_hidden,
     ),
+    (
+        "refuse_module_btf_eopnotsupp",
+        loads::refuse_module_btf_refs,
+    ),
     ("arena_mapped_in_caller", loads::arena_mapped_in_caller),
     ("attach_tracepoint", loads::attach_tracepoint),
     ("attach_kprobe", loads::attach_kprobe),

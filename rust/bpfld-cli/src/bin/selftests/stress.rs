@@ -1773,10 +1773,9 @@ fn module_refcnt() -> Result<i64, String> {
         .map_err(|_| "refcnt".into())
 }
 
-/// Compile selftests/stress/exit_window.bpf.c (clang, as selftests/progs/build.sh
-/// does), put it on the verity image and enroll it.
-/// Compile `selftests/stress/NAME.bpf.c` in the VM, put it on fs-verity and enroll it.
-fn guest_object(env: &Env, name: &str) -> Result<String, String> {
+/// Compile `selftests/stress/NAME.bpf.c` in the VM (clang, as selftests/progs/build.sh
+/// does), put it on fs-verity and enroll it.
+pub(crate) fn guest_object(env: &Env, name: &str) -> Result<String, String> {
     guest_object_digest(env, name).map(|(path, _)| path)
 }
 
