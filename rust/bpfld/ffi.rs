@@ -72,8 +72,14 @@ extern "C" {
     pub(crate) fn bpfld_read(f: *mut file, buf: *mut c_void, len: usize, pos: *mut i64) -> c_long;
     /// The file's name (last path component), NUL-terminated, into `buf`.
     pub(crate) fn bpfld_file_name(f: *mut file, buf: *mut c_char, len: usize);
-    /// `filp_open(path, O_RDONLY)`, or NULL.
-    pub(crate) fn bpfld_open_path(path: *const c_char) -> *mut file;
+    /// `filp_open(path, O_RDONLY)`, or NULL with `*err` set to the negative errno.
+    pub(crate) fn bpfld_open_path(path: *const c_char, err: *mut c_int) -> *mut file;
+    /// Act as the kernel (`prepare_kernel_cred(&init_task)`, `override_creds()`) until
+    /// `bpfld_as_kernel_end(old)`: the credentials to restore, or NULL (no memory;
+    /// nothing changed).
+    pub(crate) fn bpfld_as_kernel_begin() -> *const c_void;
+    /// `revert_creds(old)`, for `old` from `bpfld_as_kernel_begin`.
+    pub(crate) fn bpfld_as_kernel_end(old: *const c_void);
 
     /// The calling task: comm (16 bytes), tgid, uid.
     pub(crate) fn bpfld_caller(comm: *mut c_char, pid: *mut c_int, uid: *mut c_uint);

@@ -194,12 +194,40 @@ void bpfld_file_name(struct file *file, char *buf, size_t len)
 	release_dentry_name_snapshot(&snap);
 }
 
-struct file *bpfld_open_path(const char *path);
-struct file *bpfld_open_path(const char *path)
+struct file *bpfld_open_path(const char *path, int *err);
+struct file *bpfld_open_path(const char *path, int *err)
 {
 	struct file *f = filp_open(path, O_RDONLY, 0);
 
-	return IS_ERR(f) ? NULL : f;
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	*err = 0;
+	return f;
+}
+
+/* Act as the kernel until bpfld_as_kernel_end(old): the module's reads of the kernel's
+ * own BTF files (/sys/kernel/btf) then depend neither on the caller's credentials and
+ * LSM domain nor on which thread makes the plan (a workqueue runs as the kernel
+ * already). NULL if there is no memory, and nothing changed. */
+const struct cred *bpfld_as_kernel_begin(void);
+const struct cred *bpfld_as_kernel_begin(void)
+{
+	struct cred *kernel = prepare_kernel_cred(&init_task);
+	const struct cred *old;
+
+	if (!kernel)
+		return NULL;
+	old = override_creds(kernel);
+	put_cred(kernel);	/* current->cred holds its own reference */
+	return old;
+}
+
+void bpfld_as_kernel_end(const struct cred *old);
+void bpfld_as_kernel_end(const struct cred *old)
+{
+	revert_creds(old);
 }
 
 struct bpfld_names {

@@ -31,7 +31,7 @@ use crate::kalloc::KAlloc;
 use crate::msg::neg_errno;
 use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
 use bpfld_core::core_relo::{
-    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex,
+    find_in_kernel, func_index_in, kernel_index_in, module_read_error, IndexEntry, KernelIndex,
     ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress};
@@ -112,10 +112,14 @@ impl Drop for Vmlinux {
 impl Vmlinux {
     pub(crate) fn load() -> Result<Self> {
         let path = c"/sys/kernel/btf/vmlinux";
-        // SAFETY: `path` is a NUL-terminated string.
-        let f = unsafe { ffi::bpfld_open_path(path.as_ptr()) };
+        let mut err = 0;
+        // SAFETY: `path` is a NUL-terminated string; `err` is written only.
+        let f = unsafe { ffi::bpfld_open_path(path.as_ptr(), &mut err) };
         if f.is_null() {
-            pr_err!("cannot open /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF?)\n");
+            pr_err!(
+                "cannot open /sys/kernel/btf/vmlinux (errno {}; CONFIG_DEBUG_INFO_BTF?)\n",
+                err.saturating_neg()
+            );
             return Err(ENOENT);
         }
         let res = read_all(f);
@@ -209,6 +213,8 @@ impl KernelBtf for Vmlinux {
 struct ModuleBtf {
     btf: Btf<KVVec<u8>, KVVec<u32>>,
     index: KernelIndex<KVVec<IndexEntry>>,
+    /// Memory held: the blob, its type offsets and the index.
+    bytes: usize,
 }
 
 /// The directory of the kernel's BTF objects.
@@ -216,12 +222,14 @@ const BTF_DIR: &core::ffi::CStr = c"/sys/kernel/btf";
 /// Room for the directory's names at most (1,000 modules of 56-byte names take 57 KB).
 const MAX_NAMES_BYTES: usize = 1 << 20;
 
-/// Failure to read the modules' BTF, as the core reports it.
-fn module_btf_error(errno: i32) -> bpfld_core::Error<'static> {
-    bpfld_core::Error::new(bpfld_core::error::Kind::Kernel {
-        op: "reading kernel module BTF (/sys/kernel/btf)",
-        errno,
-    })
+/// Positive errnos of the module BTF reads.
+mod errno {
+    pub(super) const ENOENT: i32 = 2;
+    pub(super) const E2BIG: i32 = 7;
+    pub(super) const ENOMEM: i32 = 12;
+    pub(super) const ENODEV: i32 = 19;
+    pub(super) const ENOSPC: i32 = 28;
+    pub(super) const EBADMSG: i32 = 74;
 }
 
 /// vmlinux and, for one load's CO-RE relocations, the kernel modules' BTFs: every
@@ -244,10 +252,24 @@ impl<'v> LoadBtf<'v> {
         }
     }
 
-    /// Read every module's BTF: a module that went away after the listing is skipped;
-    /// any other failure fails (libbpf fails the load if a module's BTF cannot be read).
+    /// Read every module's BTF, as the kernel (see `bpfld_as_kernel_begin`). A module
+    /// that went away after the listing (ENOENT on open, ENODEV on read) is skipped;
+    /// any other failure fails, as libbpf fails the load when a module's BTF cannot be
+    /// loaded (`load_module_btfs`).
     #[inline(never)]
     fn read_modules(&self) -> core::result::Result<KVVec<ModuleBtf>, i32> {
+        // SAFETY: no precondition; undone below.
+        let old = unsafe { ffi::bpfld_as_kernel_begin() };
+        if old.is_null() {
+            return Err(errno::ENOMEM);
+        }
+        let res = self.read_each();
+        // SAFETY: `old` is what bpfld_as_kernel_begin returned, restored once.
+        unsafe { ffi::bpfld_as_kernel_end(old) };
+        res
+    }
+
+    fn read_each(&self) -> core::result::Result<KVVec<ModuleBtf>, i32> {
         let (names, used) = list_dir(BTF_DIR)?;
         let mut out = KVVec::new();
         let mut bytes = 0usize;
@@ -269,24 +291,27 @@ impl<'v> LoadBtf<'v> {
             if len >= path.len() {
                 continue;
             }
-            // SAFETY: `path` is NUL-terminated.
-            let f = unsafe { ffi::bpfld_open_path(path.as_ptr().cast::<c_char>()) };
-            if f.is_null() {
-                continue;
-            }
-            let res = read_all(f);
-            // SAFETY: `f` is the counted reference from `bpfld_open_path`, dropped once.
-            unsafe { ffi::bpfld_fput(f) };
-            let m = res
-                .map_err(|e| e.to_errno().saturating_neg())
-                .and_then(|blob| self.module_btf(blob));
+            let mut err = 0;
+            // SAFETY: `path` is NUL-terminated; `err` is written only.
+            let f = unsafe { ffi::bpfld_open_path(path.as_ptr().cast::<c_char>(), &mut err) };
+            let opened = !f.is_null();
+            let m = if !opened {
+                Err(err.saturating_neg())
+            } else {
+                let res = read_all(f);
+                // SAFETY: `f` is the counted reference from `bpfld_open_path`, dropped
+                // once.
+                unsafe { ffi::bpfld_fput(f) };
+                res.map_err(|e| e.to_errno().saturating_neg())
+                    .and_then(|blob| self.module_btf(blob))
+            };
             match m {
                 Ok(m) => {
-                    bytes = bytes
-                        .saturating_add(m.btf.data().len())
-                        .saturating_add(m.index.bytes());
-                    out.push(m, GFP_KERNEL).map_err(|_| 12)?;
+                    bytes = bytes.saturating_add(m.bytes);
+                    out.push(m, GFP_KERNEL).map_err(|_| errno::ENOMEM)?;
                 }
+                Err(errno::ENOENT) if !opened => {}
+                Err(errno::ENODEV) if opened => {}
                 Err(errno) => {
                     pr_warn!(
                         "module BTF {}: cannot be read for CO-RE (errno {})\n",
@@ -305,12 +330,16 @@ impl<'v> LoadBtf<'v> {
     fn module_btf(&self, blob: KVVec<u8>) -> core::result::Result<ModuleBtf, i32> {
         let base = &self.vmlinux.btf;
         let mut alloc = KAlloc::default();
-        let n = btf::count_types(&blob).map_err(|_| 74)?;
-        let offsets = alloc.alloc::<u32>(n.saturating_add(1)).map_err(|_| 12)?;
-        let btf = Btf::parse_split_kernel(blob, offsets, base).map_err(|_| 74)?;
-        let joined = SplitBtf::new(base, &btf).map_err(|_| 74)?;
-        let index = kernel_index_in(&joined, btf.local_ids(), &mut alloc).map_err(|_| 12)?;
-        Ok(ModuleBtf { btf, index })
+        let n = btf::count_types(&blob).map_err(|_| errno::EBADMSG)?;
+        let offsets = alloc
+            .alloc::<u32>(n.saturating_add(1))
+            .map_err(|_| errno::ENOMEM)?;
+        let btf = Btf::parse_split_kernel(blob, offsets, base).map_err(|_| errno::EBADMSG)?;
+        let joined = SplitBtf::new(base, &btf).map_err(|_| errno::EBADMSG)?;
+        let index =
+            kernel_index_in(&joined, btf.local_ids(), &mut alloc).map_err(|_| errno::ENOMEM)?;
+        let bytes = btf.data().len().saturating_add(alloc.bytes);
+        Ok(ModuleBtf { btf, index, bytes })
     }
 
     fn modules(&self) -> core::result::Result<&[ModuleBtf], i32> {
@@ -351,13 +380,13 @@ impl KernelBtf for LoadBtf<'_> {
 
 impl ModuleTargets for LoadBtf<'_> {
     fn count(&self) -> bpfld_core::Result<'static, usize> {
-        self.modules().map(|m| m.len()).map_err(module_btf_error)
+        self.modules().map(|m| m.len()).map_err(module_read_error)
     }
 
     fn module(&self, i: usize) -> bpfld_core::Result<'static, CoreModuleBtf<'_>> {
         let m = self
             .modules()
-            .map_err(module_btf_error)?
+            .map_err(module_read_error)?
             .get(i)
             .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
         CoreModuleBtf::new(&self.vmlinux.btf, &m.btf, &m.index)
@@ -368,15 +397,18 @@ impl ModuleTargets for LoadBtf<'_> {
 fn list_dir(dir: &core::ffi::CStr) -> core::result::Result<(KVVec<u8>, usize), i32> {
     let mut len = 16 << 10;
     loop {
-        let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| 12)?;
+        let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| errno::ENOMEM)?;
         // SAFETY: `dir` is NUL-terminated; `buf` is writable for `len` bytes.
         let n = unsafe { ffi::bpfld_list_dir(dir.as_ptr(), buf.as_mut_ptr().cast(), len) };
         if n >= 0 {
             return Ok((buf, usize::try_from(n).unwrap_or(0)));
         }
-        let errno = neg_errno(n as i64);
-        if errno != 28 || len >= MAX_NAMES_BYTES {
-            return Err(errno);
+        let e = neg_errno(n as i64);
+        if e != errno::ENOSPC {
+            return Err(e);
+        }
+        if len >= MAX_NAMES_BYTES {
+            return Err(errno::E2BIG);
         }
         len = len.saturating_mul(2);
     }

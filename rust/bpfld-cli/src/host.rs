@@ -8,7 +8,7 @@
 
 use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
 use bpfld_core::core_relo::{
-    find_in_kernel, func_index_in, kernel_index_in, IndexEntry, KernelIndex,
+    find_in_kernel, func_index_in, kernel_index_in, module_read_error, IndexEntry, KernelIndex,
     ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
@@ -32,8 +32,11 @@ struct ModuleBtf {
 pub struct HostBtf {
     btf: OwnedBtf,
     index: KernelIndex<Vec<IndexEntry>>,
-    /// Module BTFs (`/sys/kernel/btf/<module>`), read on first use.
-    modules: OnceCell<Vec<(String, ModuleBtf)>>,
+    /// Module BTFs (`/sys/kernel/btf/<module>`), read on first use, or why not.
+    modules: OnceCell<Result<Vec<(String, ModuleBtf)>, i32>>,
+    /// Whether `btf` is the running kernel's, on which its modules' BTF is split (a
+    /// BTF given as a file stands alone, as libbpf's `btf_custom_path` does).
+    running: bool,
     /// The FUNC index (kfuncs, attach targets), built on the first FUNC lookup.
     funcs: OnceCell<Option<KernelIndex<Vec<IndexEntry>>>>,
 }
@@ -41,7 +44,9 @@ pub struct HostBtf {
 impl HostBtf {
     /// Read and index the running kernel's BTF.
     pub fn load() -> Result<HostBtf, String> {
-        Self::read("/sys/kernel/btf/vmlinux", true)
+        let mut b = Self::read("/sys/kernel/btf/vmlinux", true)?;
+        b.running = true;
+        Ok(b)
     }
 
     /// Read and index a raw BTF file the kernel produced and checked (another kernel's
@@ -73,44 +78,26 @@ impl HostBtf {
             btf,
             index,
             modules: OnceCell::new(),
+            running: false,
             funcs: OnceCell::new(),
         })
     }
 
-    /// Every readable module BTF of the running kernel, split on vmlinux, in the
-    /// directory's order, as the module reads them (libbpf takes them in load order;
-    /// only which module a message names can differ).
-    fn modules(&self) -> &[(String, ModuleBtf)] {
-        self.modules.get_or_init(|| {
-            let mut v = Vec::new();
-            let Ok(dir) = std::fs::read_dir("/sys/kernel/btf") else {
-                return v;
-            };
-            let names: Vec<String> = dir
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "vmlinux")
-                .collect();
-            for name in names {
-                let Ok(blob) = std::fs::read(format!("/sys/kernel/btf/{name}")) else {
-                    continue;
-                };
-                let Ok(n) = btf::count_types(&blob) else {
-                    continue;
-                };
-                let Ok(btf) = Btf::parse_split_kernel(blob, vec![0u32; n + 1], &self.btf) else {
-                    continue;
-                };
-                let Ok(joined) = SplitBtf::new(&self.btf, &btf) else {
-                    continue;
-                };
-                let index = kernel_index_in(&joined, btf.local_ids(), &mut VecAlloc::default());
-                if let Ok(index) = index {
-                    v.push((name, ModuleBtf { btf, index }));
-                }
+    /// Every module BTF of the running kernel, split on vmlinux, in the directory's
+    /// order, as the module reads them (libbpf takes them in load order). None for a BTF
+    /// read from a file. A module that went away after the listing is skipped; any
+    /// other failure is an errno, as in the module (libbpf fails the load).
+    fn modules(&self) -> Result<&[(String, ModuleBtf)], i32> {
+        let read = self.modules.get_or_init(|| {
+            if !self.running {
+                return Ok(Vec::new());
             }
-            v
-        })
+            read_modules(&self.btf)
+        });
+        match read {
+            Ok(v) => Ok(v),
+            Err(e) => Err(*e),
+        }
     }
 
     /// The parsed BTF.
@@ -155,24 +142,55 @@ impl KernelBtf for HostBtf {
     }
 
     fn in_module(&self, name: &str, kind: BtfKind) -> bool {
-        self.modules().iter().any(|(_, m)| {
-            CoreModuleBtf::new(&self.btf, &m.btf, &m.index).is_ok_and(|m| m.defines(name, kind))
+        self.modules().is_ok_and(|mods| {
+            mods.iter().any(|(_, m)| {
+                CoreModuleBtf::new(&self.btf, &m.btf, &m.index).is_ok_and(|m| m.defines(name, kind))
+            })
         })
     }
 }
 
 impl ModuleTargets for HostBtf {
     fn count(&self) -> bpfld_core::Result<'static, usize> {
-        Ok(self.modules().len())
+        self.modules().map(|m| m.len()).map_err(module_read_error)
     }
 
     fn module(&self, i: usize) -> bpfld_core::Result<'static, CoreModuleBtf<'_>> {
         let (_, m) = self
             .modules()
+            .map_err(module_read_error)?
             .get(i)
             .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
         CoreModuleBtf::new(&self.btf, &m.btf, &m.index)
     }
+}
+
+/// Read `/sys/kernel/btf/<module>` for every module, split on `base` (the running
+/// kernel's vmlinux BTF).
+fn read_modules(base: &OwnedBtf) -> Result<Vec<(String, ModuleBtf)>, i32> {
+    let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir("/sys/kernel/btf").map_err(errno)? {
+        let name = entry.map_err(errno)?.file_name();
+        let name = name.to_string_lossy();
+        if name == "vmlinux" {
+            continue;
+        }
+        let blob = match std::fs::read(format!("/sys/kernel/btf/{name}")) {
+            Ok(b) => b,
+            // Unloaded since the listing.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENODEV)) => continue,
+            Err(e) => return Err(errno(e)),
+        };
+        let n = btf::count_types(&blob).map_err(|_| libc::EBADMSG)?;
+        let btf =
+            Btf::parse_split_kernel(blob, vec![0u32; n + 1], base).map_err(|_| libc::EBADMSG)?;
+        let joined = SplitBtf::new(base, &btf).map_err(|_| libc::EBADMSG)?;
+        let index = kernel_index_in(&joined, btf.local_ids(), &mut VecAlloc::default())
+            .map_err(|_| libc::ENOMEM)?;
+        v.push((name.into_owned(), ModuleBtf { btf, index }));
+    }
+    Ok(v)
 }
 
 /// The running kernel's configuration, for `CONFIG_*` externs.

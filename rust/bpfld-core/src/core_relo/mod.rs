@@ -345,6 +345,14 @@ pub trait ModuleTargets {
     fn module(&self, i: usize) -> Result<'static, ModuleBtf<'_>>;
 }
 
+/// Failure `errno` (positive) to read the kernel modules' BTF, for [`ModuleTargets::count`].
+pub fn module_read_error(errno: i32) -> Error<'static> {
+    Error::new(Kind::Kernel {
+        op: "reading kernel module BTF (/sys/kernel/btf)",
+        errno,
+    })
+}
+
 /// A kernel module's BTF as [`ModuleTargets::module`] lends it: its split BTF joined to
 /// vmlinux, and its index ([`kernel_index_in`] over the two, for the split's own ids).
 #[derive(Debug)]
