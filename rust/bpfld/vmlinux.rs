@@ -29,11 +29,12 @@
 use crate::ffi;
 use crate::kalloc::KAlloc;
 use crate::msg::neg_errno;
-use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
+use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{
-    find_in_kernel, func_index_in, kernel_index_in, module_read_error, IndexEntry, KernelIndex,
-    ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
+    find_in_kernel, func_index_in, kernel_index_in, module_index_in, module_read_error, IndexEntry,
+    KernelIndex, ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
+use bpfld_core::error::Kind;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
 use bpfld_core::object::Object;
@@ -335,9 +336,10 @@ impl<'v> LoadBtf<'v> {
             .alloc::<u32>(n.saturating_add(1))
             .map_err(|_| errno::ENOMEM)?;
         let btf = Btf::parse_split_kernel(blob, offsets, base).map_err(|_| errno::EBADMSG)?;
-        let joined = SplitBtf::new(base, &btf).map_err(|_| errno::EBADMSG)?;
-        let index =
-            kernel_index_in(&joined, btf.local_ids(), &mut alloc).map_err(|_| errno::ENOMEM)?;
+        let index = module_index_in(base, &btf, &mut alloc).map_err(|e| match e.kind() {
+            Kind::NoMemory => errno::ENOMEM,
+            _ => errno::EBADMSG,
+        })?;
         let bytes = btf.data().len().saturating_add(alloc.bytes);
         Ok(ModuleBtf { btf, index, bytes })
     }

@@ -6,11 +6,12 @@
 //! `CONFIG_*` externs; `/proc/kallsyms` for typeless ksyms. Files are read as libbpf
 //! reads them, so that a load sees the same values.
 
-use bpfld_core::btf::{self, Btf, BtfKind, SplitBtf, Types};
+use bpfld_core::btf::{self, Btf, BtfKind, Types};
 use bpfld_core::core_relo::{
-    find_in_kernel, func_index_in, kernel_index_in, module_read_error, IndexEntry, KernelIndex,
-    ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
+    find_in_kernel, func_index_in, kernel_index_in, module_index_in, module_read_error, IndexEntry,
+    KernelIndex, ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
+use bpfld_core::error::Kind;
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType};
@@ -185,9 +186,11 @@ fn read_modules(base: &OwnedBtf) -> Result<Vec<(String, ModuleBtf)>, i32> {
         let n = btf::count_types(&blob).map_err(|_| libc::EBADMSG)?;
         let btf =
             Btf::parse_split_kernel(blob, vec![0u32; n + 1], base).map_err(|_| libc::EBADMSG)?;
-        let joined = SplitBtf::new(base, &btf).map_err(|_| libc::EBADMSG)?;
-        let index = kernel_index_in(&joined, btf.local_ids(), &mut VecAlloc::default())
-            .map_err(|_| libc::ENOMEM)?;
+        let index =
+            module_index_in(base, &btf, &mut VecAlloc::default()).map_err(|e| match e.kind() {
+                Kind::NoMemory => libc::ENOMEM,
+                _ => libc::EBADMSG,
+            })?;
         v.push((name.into_owned(), ModuleBtf { btf, index }));
     }
     Ok(v)

@@ -40,7 +40,7 @@
 
 use core::ops::{Deref, DerefMut, Range};
 
-use crate::btf::{BtfKind, Types};
+use crate::btf::{Btf, BtfKind, SplitBtf, Types};
 use crate::error::{Ctx, Error, Kind, Result, What};
 use crate::mem::Alloc;
 
@@ -238,6 +238,19 @@ impl<E: Deref<Target = [IndexEntry]>> KernelIndex<E> {
         types.type_count() == self.type_count
     }
 
+    /// [`KernelIndex::borrowed`], if it [`KernelIndex::matches`] `types`.
+    pub fn borrowed_for<T: Types + ?Sized>(
+        &self,
+        types: &T,
+    ) -> Result<'static, KernelIndex<&[IndexEntry]>> {
+        if !self.matches(types) {
+            return Err(Error::malformed(
+                "kernel type index was built from another BTF",
+            ));
+        }
+        Ok(self.borrowed())
+    }
+
     /// The first type of `types` called `name` of kind `kind`, as
     /// `Types::find_by_name_kind` finds it, through this index: a FUNC index
     /// ([`func_index_in`]) for FUNCs, the CO-RE index ([`kernel_index_in`]) for the other
@@ -390,6 +403,25 @@ pub fn kernel_index_in<A: Alloc, T: Types + ?Sized>(
     alloc: &mut A,
 ) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>> {
     index_in(types, ids, alloc, Subset::Candidates)
+}
+
+/// [`kernel_index_in`] for a kernel module's BTF `split` (from
+/// [`Btf::parse_split_kernel`]): its own ids, read joined to the `base` (vmlinux) it was
+/// parsed on.
+pub fn module_index_in<A, BD, BO, SD, SO>(
+    base: &Btf<BD, BO>,
+    split: &Btf<SD, SO>,
+    alloc: &mut A,
+) -> Result<'static, KernelIndex<A::Buf<IndexEntry>>>
+where
+    A: Alloc,
+    BD: Deref<Target = [u8]>,
+    BO: Deref<Target = [u32]>,
+    SD: Deref<Target = [u8]>,
+    SO: Deref<Target = [u32]>,
+{
+    let joined = SplitBtf::new(base, split)?;
+    kernel_index_in(&joined, split.local_ids(), alloc)
 }
 
 /// The index of the named FUNCs of `ids` of `types`, for [`KernelIndex::find`] of FUNCs

@@ -98,7 +98,7 @@ mod selftests;
 
 pub use index::{
     essential_name, essential_name_len, find_in_kernel, func_index_in, index_key, kernel_index_in,
-    kind_family, kinds_core_compat, Candidates, IndexEntry, KernelIndex,
+    kind_family, kinds_core_compat, module_index_in, Candidates, IndexEntry, KernelIndex,
 };
 // For ksym and kfunc resolution (crate::externs), which checks types as CO-RE does.
 pub(crate) use compat::types_are_compat;
@@ -281,14 +281,9 @@ impl<'t> Target<'t> {
         types: &'t dyn Types,
         index: &'t KernelIndex<E>,
     ) -> Result<'static, Self> {
-        if !index.matches(types) {
-            return Err(Error::malformed(
-                "kernel type index was built from another BTF",
-            ));
-        }
         Ok(Target {
             types,
-            index: index.borrowed(),
+            index: index.borrowed_for(types)?,
         })
     }
 
@@ -376,15 +371,8 @@ impl<'a> ModuleBtf<'a> {
         E: Deref<Target = [IndexEntry]>,
     {
         let types = SplitBtf::new(base, split)?;
-        if !index.matches(&types) {
-            return Err(Error::malformed(
-                "kernel type index was built from another BTF",
-            ));
-        }
-        Ok(ModuleBtf {
-            types,
-            index: index.borrowed(),
-        })
+        let index = index.borrowed_for(&types)?;
+        Ok(ModuleBtf { types, index })
     }
 
     /// Whether the module itself (not vmlinux) has a type called `name` of kind

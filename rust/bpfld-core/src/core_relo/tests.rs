@@ -933,7 +933,7 @@ fn module_candidates_only_without_vmlinux_ones() {
 
     let mut alloc = VecAlloc::default();
     let vi = kernel_index_in(&vml, 1..vml.type_count(), &mut alloc).unwrap();
-    let mi = kernel_index_in(&both, split.local_ids(), &mut alloc).unwrap();
+    let mi = module_index_in(&vml, &split, &mut alloc).unwrap();
     assert_eq!(mi.len(), 2);
     let vt = Target::new(&vml, &vi).unwrap();
     let mods = [Target::new(&both, &mi).unwrap()];
@@ -996,10 +996,7 @@ fn lazy_modules_are_read_only_for_a_type_vmlinux_lacks() {
     m.struct_("mod_s", 8, &[("x", vint, 0), ("a", vint, 32)]);
     let split = parse_split(m.build(), &vml).unwrap();
     let mut alloc = VecAlloc::default();
-    let mi = {
-        let both = crate::btf::SplitBtf::new(&vml, &split).unwrap();
-        kernel_index_in(&both, split.local_ids(), &mut alloc).unwrap()
-    };
+    let mi = module_index_in(&vml, &split, &mut alloc).unwrap();
     let owned = [(split, mi)];
     let both = crate::btf::SplitBtf::new(&vml, &owned[0].0).unwrap();
     let vi = kernel_index_in(&vml, 1..vml.type_count(), &mut alloc).unwrap();
@@ -1067,10 +1064,7 @@ fn module_btf_defines_its_own_types_only() {
     m.func("mod_fn", proto, 1);
     let split = parse_split(m.build(), &vml).unwrap();
     let mut alloc = VecAlloc::default();
-    let mi = {
-        let both = crate::btf::SplitBtf::new(&vml, &split).unwrap();
-        kernel_index_in(&both, split.local_ids(), &mut alloc).unwrap()
-    };
+    let mi = module_index_in(&vml, &split, &mut alloc).unwrap();
     let mb = ModuleBtf::new(&vml, &split, &mi).unwrap();
     assert!(mb.defines("mod_s", BtfKind::Struct));
     assert!(mb.defines("mod_fn", BtfKind::Func));
