@@ -36,6 +36,23 @@ extern "C" {
         len: usize,
         addr: *mut u64,
     ) -> c_int;
+    /// Load the module BTF lookup program (a `BPF_PROG_TYPE_SYSCALL` program calling
+    /// `bpf_btf_find_by_name_kind()`): its fd in this thread's table, or a negative
+    /// errno.
+    pub(crate) fn bpfld_btf_find_open() -> c_int;
+    /// Run the program of `bpfld_btf_find_open` for `prefix` + `name` of BTF kind
+    /// `kind`: the fd of the module BTF object where the kernel finds it, if under
+    /// `id`; else `-ENOENT`, `-ESRCH` (in vmlinux, or under another id) or another
+    /// negative errno.
+    pub(crate) fn bpfld_btf_find(
+        prog_fd: c_int,
+        prefix: *const c_char,
+        plen: usize,
+        name: *const c_char,
+        len: usize,
+        kind: u32,
+        id: u32,
+    ) -> c_int;
     /// Map arena map `fd` in the current task's address space (`len` bytes, at `addr`
     /// if not 0, never over a mapping) and write `data` at its start: 0 with `*out`
     /// set, or a negative errno with nothing mapped.

@@ -985,6 +985,120 @@ int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
 	return err;
 }
 
+/* --- Kernel module BTF objects, for kfuncs, ksyms and attach targets in modules --- *
+ *
+ * A program that calls a module's kfunc, reads a module's typed ksym or attaches to a
+ * module's function names that module's BTF object by fd (fd_array, the ld_imm64's
+ * second half, attach_btf_obj_fd); libbpf opens it by id (BPF_BTF_GET_FD_BY_ID),
+ * which kern_sys_bpf() does not take, and btf_get_fd_by_id() is not exported. The
+ * BPF helper bpf_btf_find_by_name_kind() is, to BPF_PROG_TYPE_SYSCALL programs: it
+ * finds a type by name and kind in vmlinux, then in the modules by BTF id (the order
+ * libbpf loads them in), and for a module's returns a new fd of its BTF object in the
+ * current task's table with the type's id. So a load that uses modules loads such a
+ * program (bpfld_btf_find_open()) in the loading thread, runs it once per module with
+ * a type the plan found there, and checks that the kernel found the same id.
+ */
+struct bpfld_btf_find_ctx {
+	char name[BPFLD_KSYM_NAME_LEN];
+	u32 kind;
+	u32 pad;
+	s64 ret;
+};
+
+void bpfld_close_fd(int fd);
+
+/* The program's fd in this thread's table, or a negative errno. */
+int bpfld_btf_find_open(void);
+int bpfld_btf_find_open(void)
+{
+	static const char license[] = "GPL";
+	const int n = 2 * BPFLD_KSYM_NAME_LEN / 8 + 12;
+	union bpf_attr attr = {};
+	struct bpf_insn *insns, *i;
+	int off, fd;
+
+	insns = kcalloc(n, sizeof(*insns), GFP_KERNEL);
+	if (!insns)
+		return -ENOMEM;
+	i = insns;
+	/* The name to the stack (a helper may not read the context), as for kallsyms. */
+	for (off = 0; off < BPFLD_KSYM_NAME_LEN; off += 8) {
+		*i++ = BPF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, off);
+		*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, -512 + off);
+	}
+	*i++ = BPF_MOV64_REG(BPF_REG_6, BPF_REG_1);
+	/* r0 = bpf_btf_find_by_name_kind(fp - 512, BPFLD_KSYM_NAME_LEN, ctx->kind, 0) */
+	*i++ = BPF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_1,
+			   offsetof(struct bpfld_btf_find_ctx, kind));
+	*i++ = BPF_MOV64_REG(BPF_REG_1, BPF_REG_10);
+	*i++ = BPF_ALU64_IMM(BPF_ADD, BPF_REG_1, -512);
+	*i++ = BPF_MOV64_IMM(BPF_REG_2, BPFLD_KSYM_NAME_LEN);
+	*i++ = BPF_MOV64_IMM(BPF_REG_4, 0);
+	*i++ = BPF_RAW_INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_btf_find_by_name_kind);
+	/* ctx->ret = r0; return 0 */
+	*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_6, BPF_REG_0,
+			   offsetof(struct bpfld_btf_find_ctx, ret));
+	*i++ = BPF_MOV64_IMM(BPF_REG_0, 0);
+	*i++ = BPF_EXIT_INSN();
+
+	attr.prog_type = BPF_PROG_TYPE_SYSCALL;
+	attr.prog_flags = BPF_F_SLEEPABLE;
+	attr.insns = (u64)(unsigned long)insns;
+	attr.insn_cnt = i - insns;
+	attr.license = (u64)(unsigned long)license;
+	strscpy(attr.prog_name, "bpfld_btf_find", sizeof(attr.prog_name));
+	fd = kern_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+	kfree(insns);
+	return fd;
+}
+
+/*
+ * The fd of the module BTF object that has `prefix` + `name` (`plen` + `len` bytes, no
+ * NUL) of BTF kind `kind` with id `id`, through the program of bpfld_btf_find_open():
+ * the fd (in this thread's table), or -ENOENT (no such type), -ESRCH (the kernel found
+ * it in vmlinux, or under another id: another module came first), -ENAMETOOLONG, or
+ * another negative errno.
+ */
+int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *name,
+		   size_t len, u32 kind, u32 id);
+int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *name,
+		   size_t len, u32 kind, u32 id)
+{
+	struct bpfld_btf_find_ctx *ctx;
+	union bpf_attr attr = {};
+	int err, fd;
+	s64 ret;
+
+	if (!len || memchr(name, 0, len) || memchr(prefix, 0, plen))
+		return -ENOENT;
+	if (plen >= BPFLD_KSYM_NAME_LEN || len >= BPFLD_KSYM_NAME_LEN - plen)
+		return -ENAMETOOLONG;
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	memcpy(ctx->name, prefix, plen);
+	memcpy(ctx->name + plen, name, len);
+	ctx->kind = kind;
+	attr.test.prog_fd = prog_fd;
+	attr.test.ctx_in = (u64)(unsigned long)ctx;
+	attr.test.ctx_size_in = sizeof(*ctx);
+	err = kern_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	ret = ctx->ret;
+	kfree(ctx);
+	if (err)
+		return err;
+	if (ret < 0)
+		return ret;
+	fd = (int)(ret >> 32);
+	if (fd <= 0)
+		return -ESRCH; /* vmlinux's */
+	if ((u32)ret != id) {
+		bpfld_close_fd(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
 /* --- Arenas ---------------------------------------------------------------------- *
  *
  * libbpf maps a BPF_MAP_TYPE_ARENA map in the loading process right after creating

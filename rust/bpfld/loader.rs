@@ -29,7 +29,7 @@ use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::limits;
 use bpfld_core::object::{MapKind, Object, ParseOptions};
-use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan};
+use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan, PlannedModule};
 use bpfld_core::uapi as bpf;
 use core::ffi::{c_int, c_void};
 use core::fmt::Write;
@@ -39,6 +39,7 @@ use kernel::sync::Arc;
 use kernel::uaccess::UserSlice;
 
 const ENODATA: i32 = 61;
+const ESRCH: i32 = 3;
 const EKEYREVOKED: i32 = 128;
 const EKEYREJECTED: i32 = 129;
 
@@ -386,6 +387,7 @@ fn load_verified(
             ns: 0,
             cmds: CmdTimes::default(),
             arena: None,
+            btf_find: None,
         },
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
@@ -978,6 +980,19 @@ struct KernelBpf {
     cmds: CmdTimes,
     /// The arena mapped in the caller (address, length), once the executor made it.
     arena: Option<(u64, u64)>,
+    /// The module BTF lookup program (`bpfld_btf_find_open`), once loaded: closed by
+    /// [`KernelBpf::close_lookup`] in the loading thread.
+    btf_find: Option<c_int>,
+}
+
+impl KernelBpf {
+    /// Close the module BTF lookup program, if loaded (in the loading thread).
+    fn close_lookup(&mut self) {
+        if let Some(fd) = self.btf_find.take().filter(|&fd| fd >= 0) {
+            // SAFETY: the program's fd in this thread's table, closed once.
+            unsafe { ffi::bpfld_close_fd(fd) };
+        }
+    }
 }
 
 /// The arena a load mapped in the caller (address, length): unmapped when dropped,
@@ -1066,6 +1081,53 @@ impl Bpf for KernelBpf {
         } else {
             Ok(ret)
         }
+    }
+
+    fn module_btf_fd(&mut self, m: &PlannedModule<'_>) -> core::result::Result<i32, i32> {
+        // Kernel time: a program load (the first time) and a run.
+        let t0 = now();
+        let prog = match self.btf_find {
+            Some(fd) => fd,
+            None => {
+                // SAFETY: loads a program into this thread's table; closed by
+                // `close_lookup`.
+                let fd = unsafe { ffi::bpfld_btf_find_open() };
+                self.btf_find = Some(fd);
+                fd
+            }
+        };
+        if prog < 0 {
+            self.ns = self.ns.saturating_add(now().saturating_sub(t0));
+            return Err(neg_errno(prog.into()));
+        }
+        // SAFETY: the names are valid for their lengths; `prog` is the lookup program
+        // in this thread's table.
+        let fd = unsafe {
+            ffi::bpfld_btf_find(
+                prog,
+                m.sym_prefix.as_ptr().cast(),
+                m.sym_prefix.len(),
+                m.sym.as_ptr().cast(),
+                m.sym.len(),
+                m.kind,
+                m.type_id,
+            )
+        };
+        self.ns = self.ns.saturating_add(now().saturating_sub(t0));
+        if fd < 0 {
+            let e = neg_errno(fd.into());
+            if e == ESRCH {
+                pr_warn!(
+                    "module BTF {}: the kernel finds {}{} elsewhere than bpfld did \
+                     (another module of that name first, or it changed)\n",
+                    crate::msg::Escaped(m.name()),
+                    crate::msg::Escaped(m.sym_prefix),
+                    crate::msg::Escaped(m.sym)
+                );
+            }
+            return Err(e);
+        }
+        Ok(fd)
     }
 
     fn btf_dropped(&mut self, errno: i32) {
@@ -1179,6 +1241,7 @@ fn run_plan(
         }
     };
     let res = exec::execute_with_btf(plan, btf, alloc, &mut job.bpf, &mut map_fds, &mut prog_fds);
+    job.bpf.close_lookup();
     job.ph.executed = now();
     // What is left is short: the caller's wake-up overlaps it.
     // SAFETY: `job.iso` is this thread's job, which is running.

@@ -20,11 +20,12 @@
 //!   Typed ksyms and kfuncs need no address: they resolve through vmlinux BTF.
 //! - module BTF: [`LoadBtf`], every `/sys/kernel/btf/<module>`, read when a CO-RE
 //!   relocation's local type has no candidate in vmlinux (as libbpf reads them), or
-//!   when a ksym or kfunc is not in vmlinux, for that load only. CO-RE relocations
-//!   resolve against it. A ksym or kfunc that only a module defines is refused by name
-//!   ([`KernelBtf::in_module`]), as in user space, where libbpf would resolve it: the
-//!   program would need the module BTF's fd, which `kern_sys_bpf` cannot obtain (no
-//!   `BPF_BTF_GET_FD_BY_ID`).
+//!   when a ksym, kfunc or attach target is not in vmlinux, for that load only. CO-RE
+//!   relocations, ksyms, kfuncs and attach targets resolve against it as libbpf's do.
+//!   The programs then name the module's BTF object by fd, which `kern_sys_bpf` cannot
+//!   open by id (no `BPF_BTF_GET_FD_BY_ID`): the executor gets it from the BPF helper
+//!   `bpf_btf_find_by_name_kind()` in a `BPF_PROG_TYPE_SYSCALL` program (the
+//!   `module_btf_fd` of `loader.rs`, `bpfld_btf_find` in helpers.c).
 
 use crate::ffi;
 use crate::kalloc::KAlloc;
@@ -38,7 +39,7 @@ use bpfld_core::error::Kind;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::Alloc;
 use bpfld_core::object::Object;
-use bpfld_core::plan::{KernelBtf, KernelType};
+use bpfld_core::plan::{KernelBtf, KernelType, MODULE_NAME_LEN};
 use core::cell::{Cell, OnceCell};
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -182,12 +183,7 @@ fn read_all(f: *mut crate::ffi::File) -> Result<KVVec<u8>> {
 }
 
 impl KernelBtf for Vmlinux {
-    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
-        // Module BTF needs a BTF object fd in BPF_PROG_LOAD, which kern_sys_bpf cannot
-        // obtain (no BPF_BTF_GET_FD_BY_ID): vmlinux only.
-        if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
-            return None;
-        }
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
         // By index (the same answers as a scan of every type, in a binary search).
         let funcs = if kind == BtfKind::Func {
             self.funcs()
@@ -196,7 +192,7 @@ impl KernelBtf for Vmlinux {
         };
         let id = find_in_kernel(&self.btf, &self.index, funcs, name, kind);
         Some(KernelType {
-            btf_obj_id: 0,
+            module: 0,
             type_id: id.ok()??,
         })
     }
@@ -212,6 +208,8 @@ impl KernelBtf for Vmlinux {
 
 /// One kernel module's BTF, split on vmlinux, with its CO-RE candidate index.
 struct ModuleBtf {
+    /// The module's name (`/sys/kernel/btf/<name>`), NUL-padded.
+    name: [u8; MODULE_NAME_LEN],
     btf: Btf<KVVec<u8>, KVVec<u32>>,
     index: KernelIndex<KVVec<IndexEntry>>,
     /// Memory held: the blob, its type offsets and the index.
@@ -276,7 +274,8 @@ impl<'v> LoadBtf<'v> {
         let mut bytes = 0usize;
         let listed = names.get(..used).unwrap_or_default();
         for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
-            if name == b"vmlinux" {
+            // A module's name is shorter than MODULE_NAME_LEN.
+            if name == b"vmlinux" || name.len() >= MODULE_NAME_LEN {
                 continue;
             }
             // "/sys/kernel/btf/" and a module name (at most 55 bytes) and a NUL.
@@ -304,7 +303,7 @@ impl<'v> LoadBtf<'v> {
                 // once.
                 unsafe { ffi::bpfld_fput(f) };
                 res.map_err(|e| e.to_errno().saturating_neg())
-                    .and_then(|blob| self.module_btf(blob))
+                    .and_then(|blob| self.module_btf(name, blob))
             };
             match m {
                 Ok(m) => {
@@ -328,7 +327,7 @@ impl<'v> LoadBtf<'v> {
     }
 
     /// Parse and index one module's BTF (checked by the kernel when the module loaded).
-    fn module_btf(&self, blob: KVVec<u8>) -> core::result::Result<ModuleBtf, i32> {
+    fn module_btf(&self, name: &[u8], blob: KVVec<u8>) -> core::result::Result<ModuleBtf, i32> {
         let base = &self.vmlinux.btf;
         let mut alloc = KAlloc::default();
         let n = btf::count_types(&blob).map_err(|_| errno::EBADMSG)?;
@@ -341,7 +340,16 @@ impl<'v> LoadBtf<'v> {
             _ => errno::EBADMSG,
         })?;
         let bytes = btf.data().len().saturating_add(alloc.bytes);
-        Ok(ModuleBtf { btf, index, bytes })
+        let mut m = ModuleBtf {
+            name: [0; MODULE_NAME_LEN],
+            btf,
+            index,
+            bytes,
+        };
+        for (d, &s) in m.name.iter_mut().zip(name) {
+            *d = s;
+        }
+        Ok(m)
     }
 
     fn modules(&self) -> core::result::Result<&[ModuleBtf], i32> {
@@ -353,8 +361,8 @@ impl<'v> LoadBtf<'v> {
 }
 
 impl KernelBtf for LoadBtf<'_> {
-    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
-        self.vmlinux.find(module, name, kind)
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
+        self.vmlinux.find(name, kind)
     }
 
     fn vmlinux(&self) -> Option<&dyn Types> {
@@ -367,16 +375,6 @@ impl KernelBtf for LoadBtf<'_> {
 
     fn core_modules(&self) -> Option<&dyn ModuleTargets> {
         Some(self)
-    }
-
-    fn in_module(&self, name: &str, kind: BtfKind) -> bool {
-        // Modules that cannot be read: the extern counts as missing, as before.
-        self.modules().is_ok_and(|mods| {
-            mods.iter().any(|m| {
-                CoreModuleBtf::new(&self.vmlinux.btf, &m.btf, &m.index)
-                    .is_ok_and(|m| m.defines(name, kind))
-            })
-        })
     }
 }
 
@@ -392,6 +390,19 @@ impl ModuleTargets for LoadBtf<'_> {
             .get(i)
             .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
         CoreModuleBtf::new(&self.vmlinux.btf, &m.btf, &m.index)
+    }
+
+    fn name(&self, i: usize) -> bpfld_core::Result<'static, &str> {
+        let m = self
+            .modules()
+            .map_err(module_read_error)?
+            .get(i)
+            .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
+        let n = m.name.iter().position(|&b| b == 0).unwrap_or(m.name.len());
+        m.name
+            .get(..n)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .ok_or(bpfld_core::Error::malformed("module name is not UTF-8"))
     }
 }
 

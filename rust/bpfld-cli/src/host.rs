@@ -108,10 +108,7 @@ impl HostBtf {
 }
 
 impl KernelBtf for HostBtf {
-    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
-        if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
-            return None;
-        }
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
         // The FUNC index is built at the first FUNC lookup.
         let funcs = if kind == BtfKind::Func {
             self.funcs
@@ -125,7 +122,7 @@ impl KernelBtf for HostBtf {
         };
         let id = find_in_kernel(&self.btf, &self.index, funcs, name, kind);
         Some(KernelType {
-            btf_obj_id: 0,
+            module: 0,
             type_id: id.ok()??,
         })
     }
@@ -141,14 +138,6 @@ impl KernelBtf for HostBtf {
     fn core_modules(&self) -> Option<&dyn ModuleTargets> {
         Some(self)
     }
-
-    fn in_module(&self, name: &str, kind: BtfKind) -> bool {
-        self.modules().is_ok_and(|mods| {
-            mods.iter().any(|(_, m)| {
-                CoreModuleBtf::new(&self.btf, &m.btf, &m.index).is_ok_and(|m| m.defines(name, kind))
-            })
-        })
-    }
 }
 
 impl ModuleTargets for HostBtf {
@@ -163,6 +152,15 @@ impl ModuleTargets for HostBtf {
             .get(i)
             .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
         CoreModuleBtf::new(&self.btf, &m.btf, &m.index)
+    }
+
+    fn name(&self, i: usize) -> bpfld_core::Result<'static, &str> {
+        let (name, _) = self
+            .modules()
+            .map_err(module_read_error)?
+            .get(i)
+            .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
+        Ok(name)
     }
 }
 

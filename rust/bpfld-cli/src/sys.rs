@@ -4,6 +4,7 @@
 //! object-info queries the tests and the CLI need.
 
 use bpfld_core::exec::{Bpf, Cmd, Log};
+use bpfld_core::plan::PlannedModule;
 use bpfld_core::uapi;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -139,6 +140,66 @@ impl Bpf for UserBpf {
     fn unmap_arena(&mut self, addr: u64, len: u64) {
         // SAFETY: the mapping map_arena made, unmapped once.
         unsafe { libc::munmap(addr as *mut libc::c_void, len as usize) };
+    }
+
+    fn module_btf_fd(&mut self, m: &PlannedModule<'_>) -> Result<i32, i32> {
+        module_btf_fd(m.name())
+    }
+}
+
+/// `struct bpf_btf_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BtfInfo {
+    pub btf: u64,
+    pub btf_size: u32,
+    pub id: u32,
+    pub name: u64,
+    pub name_len: u32,
+    pub kernel_btf: u32,
+}
+
+/// An fd of the BTF object of kernel module `name`, found as libbpf's
+/// `load_module_btfs` finds it: every BTF object by id, the kernel's ones by name.
+pub fn module_btf_fd(name: &str) -> Result<i32, i32> {
+    let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let mut a = NextIdAttr::default();
+    loop {
+        // SAFETY: the GET_NEXT_ID commands read and write this struct only.
+        match unsafe { sys_bpf(uapi::BPF_BTF_GET_NEXT_ID, &mut a) } {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Err(libc::ENOENT),
+            Err(e) => return Err(errno(e)),
+        }
+        a.start_id = a.next_id;
+        let mut by_id = NextIdAttr {
+            start_id: a.next_id,
+            ..NextIdAttr::default()
+        };
+        // SAFETY: BPF_BTF_GET_FD_BY_ID reads `btf_id` (the first field) and the flags.
+        let fd = match unsafe { sys_bpf(uapi::BPF_BTF_GET_FD_BY_ID, &mut by_id) } {
+            Ok(fd) => own(fd),
+            // Gone since it was listed.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(errno(e)),
+        };
+        let mut buf = [0u8; 64];
+        let mut info = BtfInfo {
+            name: buf.as_mut_ptr() as u64,
+            name_len: buf.len() as u32,
+            ..BtfInfo::default()
+        };
+        let mut ia = InfoAttr {
+            bpf_fd: std::os::fd::AsRawFd::as_raw_fd(&fd) as u32,
+            info_len: std::mem::size_of::<BtfInfo>() as u32,
+            info: &mut info as *mut BtfInfo as u64,
+        };
+        // SAFETY: the kernel writes the info and at most `name_len` bytes of name.
+        unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut ia) }.map_err(errno)?;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if info.kernel_btf != 0 && &buf[..end] == name.as_bytes() {
+            return Ok(std::os::fd::IntoRawFd::into_raw_fd(fd));
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::Insn;
 use crate::mem::Alloc;
 use crate::object::{MapKind, Object, SlotTarget};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedModule};
 use crate::uapi::{self, BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr};
 
 /// A `bpf(2)` command with its attributes.
@@ -106,6 +106,14 @@ pub trait Bpf {
     ) -> core::result::Result<u64, i32> {
         Err(EOPNOTSUPP)
     }
+    /// An fd of kernel module `m`'s BTF object, for the programs that use the module's
+    /// kfuncs, ksyms or functions (libbpf opens it by id, `BPF_BTF_GET_FD_BY_ID`). It is
+    /// closed with [`Bpf::close`] once the programs are loaded (they hold the BTF), or
+    /// when the load fails. Returns a positive errno if it cannot be had. By default
+    /// refused (`EOPNOTSUPP`).
+    fn module_btf_fd(&mut self, _m: &PlannedModule<'_>) -> core::result::Result<i32, i32> {
+        Err(EOPNOTSUPP)
+    }
     /// Undo [`Bpf::map_arena`]: the load failed after it.
     fn unmap_arena(&mut self, _addr: u64, _len: u64) {}
     /// After `BPF_MAP_FREEZE` of a read-only global data map (`.rodata`, `.kconfig`):
@@ -140,6 +148,8 @@ struct Cleanup<'e, 'r, B: Bpf> {
     bpf: &'e mut B,
     out: Loaded<'r>,
     btf_fd: i32,
+    /// Per module of the plan, its BTF's fd (-1 until opened).
+    module_fds: &'r mut [i32],
     /// The arena's mapping (address, length), once made.
     arena: Option<(u64, u64)>,
 }
@@ -160,9 +170,21 @@ impl<B: Bpf> Cleanup<'_, '_, B> {
                 *fd = -1;
             }
         }
+        self.close_btfs();
+    }
+
+    /// Close the fds of the object's BTF and the modules' (the programs and maps that
+    /// use them hold the BTF objects).
+    fn close_btfs(&mut self) {
         if self.btf_fd >= 0 {
             self.bpf.close(self.btf_fd);
             self.btf_fd = -1;
+        }
+        for fd in self.module_fds.iter_mut() {
+            if *fd >= 0 {
+                self.bpf.close(*fd);
+                *fd = -1;
+            }
         }
     }
 }
@@ -251,10 +273,32 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         BtfLoad::Fd(fd) => (fd, None),
         BtfLoad::Refused(e) => (-1, Some(e)),
     };
+    // Module BTF fds, and the fd_array of kfunc calls into modules (index 0 unused:
+    // an `off` of 0 means vmlinux).
+    let modules = plan.modules();
+    let fd_array_len = modules
+        .iter()
+        .map(|m| idx(m.fd_idx))
+        .max()
+        .filter(|&n| n > 0)
+        .map_or(0, |n| n.saturating_add(1));
+    let bufs = alloc.alloc::<i32>(modules.len()).and_then(|m| {
+        let a = alloc.alloc::<i32>(fd_array_len)?;
+        Ok((m, a))
+    });
+    let (mut module_fds, mut fd_array) = match bufs {
+        Ok(b) => b,
+        Err(e) => {
+            btf.close(bpf);
+            return Err(e);
+        }
+    };
+    module_fds.fill(-1);
     let mut c = Cleanup {
         bpf,
         out: Loaded { map_fds, prog_fds },
         btf_fd,
+        module_fds: &mut module_fds,
         arena: None,
     };
     // The scratch for programs with map fds; failing here closes the BTF's fd.
@@ -267,13 +311,11 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         .unwrap_or(0);
     let res = alloc
         .alloc::<Insn>(idx(longest))
-        .and_then(|mut scratch| run(plan, refused, &mut scratch, &mut c));
+        .and_then(|mut scratch| run(plan, refused, &mut scratch, &mut fd_array, &mut c));
     match res {
         Ok(()) => {
-            // Programs and maps hold the BTF object; the fd itself is not handed out.
-            if c.btf_fd >= 0 {
-                c.bpf.close(c.btf_fd);
-            }
+            // Programs and maps hold the BTF objects; the fds are not handed out.
+            c.close_btfs();
             Ok(())
         }
         Err(e) => {
@@ -287,11 +329,13 @@ fn fd_u32(fd: i32) -> u32 {
     u32::try_from(fd).unwrap_or(0)
 }
 
-/// `refused`: the errno of a refused `BPF_BTF_LOAD`.
+/// `refused`: the errno of a refused `BPF_BTF_LOAD`; `fd_array`: as long as the
+/// plan's kfunc calls into modules need.
 fn run<'a, A: Alloc, B: Bpf>(
     plan: &Plan<'_, 'a, A>,
     refused: Option<i32>,
     scratch: &mut [Insn],
+    fd_array: &mut [i32],
     c: &mut Cleanup<'_, '_, B>,
 ) -> Result<'a, ()> {
     let obj = plan.obj;
@@ -303,6 +347,22 @@ fn run<'a, A: Alloc, B: Bpf>(
         }
         Some(e) => c.bpf.btf_dropped(e),
         None => {}
+    }
+
+    // Before anything is created (libbpf opens them while it resolves the externs).
+    fd_array.fill(0);
+    for (m, slot) in plan.modules().iter().zip(c.module_fds.iter_mut()) {
+        let fd = c
+            .bpf
+            .module_btf_fd(m)
+            .map_err(|e| kerr("opening the kernel module's BTF object", e))
+            .ctx(Ctx::Symbol(m.sym))?;
+        *slot = fd;
+        if m.fd_idx != 0 {
+            *fd_array
+                .get_mut(idx(m.fd_idx))
+                .ok_or(Error::malformed("fd_array index"))? = fd;
+        }
     }
 
     for (i, m) in obj.maps.iter().enumerate() {
@@ -400,11 +460,12 @@ fn run<'a, A: Alloc, B: Bpf>(
                 .ok_or(Error::malformed("scratch instructions"))?;
             copy.copy_from_slice(planned);
             for site in plan.prog_sites(&p) {
-                let fd = *c
-                    .out
-                    .map_fds
-                    .get(idx(site.map))
-                    .ok_or(Error::malformed("fd site map"))?;
+                let fd = if site.module != 0 {
+                    c.module_fds.get(idx(site.module).wrapping_sub(1))
+                } else {
+                    c.out.map_fds.get(idx(site.map))
+                };
+                let fd = *fd.ok_or(Error::malformed("fd site map"))?;
                 let at = site
                     .insn
                     .checked_sub(p.insns.start)
@@ -419,10 +480,12 @@ fn run<'a, A: Alloc, B: Bpf>(
         let li = plan.prog_line_info(&p);
         let log = c.bpf.prog_log(k);
         let (attach_id, attach_obj) = match p.attach {
-            Some(a) if a.btf_obj_id != 0 => {
-                return Err(
-                    Error::new(Kind::Unsupported("attach targets in kernel module BTF")).ctx(ctx),
-                )
+            Some(a) if a.module != 0 => {
+                let fd = c
+                    .module_fds
+                    .get(idx(a.module).wrapping_sub(1))
+                    .ok_or(Error::malformed("attach module"))?;
+                (a.type_id, fd_u32(*fd))
             }
             Some(a) => (a.type_id, 0),
             None => (0, 0),
@@ -441,6 +504,11 @@ fn run<'a, A: Alloc, B: Bpf>(
             expected_attach_type: p.expected_attach_type,
             attach_btf_id: attach_id,
             attach_fd: attach_obj,
+            fd_array: if fd_array.is_empty() {
+                0
+            } else {
+                fd_array.as_ptr() as u64
+            },
             ..ProgLoadAttr::default()
         };
         if c.btf_fd < 0 && !plan.prog_core_relos(&p).is_empty() {
@@ -547,6 +615,15 @@ fn create_map<'a, A: Alloc, B: Bpf>(
         btf_vmlinux_value_type_id: pm.vmlinux_value_type_id,
         ..MapCreateAttr::default()
     };
+    if pm.value_type_module != 0 {
+        // A module's struct_ops type: its value type is in that module's BTF.
+        let fd = c
+            .module_fds
+            .get(idx(pm.value_type_module).wrapping_sub(1))
+            .ok_or(Error::malformed("struct_ops module"))?;
+        a.value_type_btf_obj_fd = *fd;
+        a.map_flags |= uapi::BPF_F_VTYPE_BTF_OBJ_FD;
+    }
     if pm.with_btf && c.btf_fd >= 0 {
         a.btf_fd = fd_u32(c.btf_fd);
         a.btf_key_type_id = d.key_type_id;

@@ -15,10 +15,11 @@
 //!   value stays zero; a missing strong one fails the plan naming the extern.
 //! - [`KernelSymbols`] gives addresses of kernel symbols (`/proc/kallsyms` in user
 //!   space), for typeless `__ksym` variables.
-//! - [`KernelBtf`] gives vmlinux BTF ids for typed `__ksym` variables and kfuncs,
-//!   checked against the local declaration with libbpf's `bpf_core_types_are_compat`.
-//!   A name found only in a kernel module's BTF is refused: loading it would need the
-//!   module BTF's fd in the program, which bpfld does not pass.
+//! - [`KernelBtf`] gives BTF ids for typed `__ksym` variables and kfuncs, checked
+//!   against the local declaration with libbpf's `bpf_core_types_are_compat`: in
+//!   vmlinux, else (as libbpf's `find_ksym_btf_id`) in the first kernel module whose own
+//!   BTF has the name. A module's becomes a [`crate::plan::PlannedModule`] of the plan, whose BTF
+//!   object the program names by fd (see [`apply`]).
 //!
 //! # Invariants
 //!
@@ -34,7 +35,7 @@ use crate::insn::Insn;
 use crate::mem::Alloc;
 use crate::object::externs::kconfig_size;
 use crate::object::{Extern, ExternKind, Kcfg, KcfgType, Ksym, Object};
-use crate::plan::{KernelBtf, KernelInfo};
+use crate::plan::{find_in_modules, KernelBtf, KernelInfo, ModuleList};
 use crate::uapi;
 
 /// libbpf's `POISON_CALL_KFUNC_BASE`: a call to an unresolved weak kfunc becomes a call
@@ -81,8 +82,12 @@ pub trait KernelSymbols {
 pub struct Resolved {
     /// Resolved; a weak extern that is not stays zero (or a poisoned call).
     pub set: bool,
-    /// vmlinux BTF id of a typed ksym (VAR) or kfunc (FUNC).
+    /// BTF id of a typed ksym (VAR) or kfunc (FUNC), in vmlinux or `module`'s BTF.
     pub kernel_btf_id: u32,
+    /// 0 for vmlinux, else the module's place in the plan's modules plus one.
+    pub module: u32,
+    /// For a module's kfunc: the module BTF's index in `fd_array` (the call's `off`).
+    pub fd_idx: u32,
     /// Address of a typeless ksym.
     pub addr: u64,
 }
@@ -142,13 +147,17 @@ pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
         .any(|e| e.ksym().is_some_and(|k| k.type_id != 0))
 }
 
-/// Resolve every extern of `obj` (libbpf's `bpf_object__resolve_externs`).
-pub fn resolve<'a, A: Alloc>(
+/// Resolve every extern of `obj` (libbpf's `bpf_object__resolve_externs`); the kernel
+/// modules whose BTF a kfunc or ksym is found in are added to `modules`. Out of line:
+/// its frame stays off the deeper CO-RE chain that `Plan::build_with` goes on to.
+#[inline(never)]
+pub(crate) fn resolve<'a, A: Alloc>(
     obj: &Object<'a, A>,
     kinfo: &KernelInfo,
     kbtf: Option<&dyn KernelBtf>,
     config: Option<&dyn KernelConfig>,
     symbols: Option<&dyn KernelSymbols>,
+    modules: &mut ModuleList<'a, A>,
     alloc: &mut A,
 ) -> Result<'a, Externs<A>> {
     let n = obj.externs.len();
@@ -268,9 +277,9 @@ pub fn resolve<'a, A: Alloc>(
             }
             let c = Ctx::Extern(e.name);
             let r = if k.func {
-                resolve_kfunc(e, k, local, kb, vmlinux, st)
+                resolve_kfunc(e, k, local, kb, vmlinux, modules, st)
             } else {
-                resolve_ksym_var(e, k, local, kb, vmlinux, st)
+                resolve_ksym_var(e, k, local, kb, vmlinux, modules, st)
             };
             r.ctx(c)?;
         }
@@ -286,82 +295,107 @@ pub fn resolve<'a, A: Alloc>(
     Ok(Externs { state, kconfig })
 }
 
+/// libbpf's `find_ksym_btf_id`: `name` of `kind` in vmlinux, else in the first module
+/// whose own BTF has it. Calls `check` with the BTF it was found in and its id; if that
+/// accepts, records the module (if any) in `modules` and `st`.
+#[allow(clippy::too_many_arguments)]
+fn find_ksym<'a, A: Alloc>(
+    name: &'a str,
+    kind: BtfKind,
+    kb: &dyn KernelBtf,
+    vmlinux: &dyn Types,
+    modules: &mut ModuleList<'a, A>,
+    st: &mut Resolved,
+    check: impl FnOnce(&dyn Types, u32) -> Result<'static, bool>,
+) -> Result<'static, Option<()>> {
+    if let Some(found) = kb.find(name, kind) {
+        if !check(vmlinux, found.type_id)? {
+            return Ok(None);
+        }
+        st.kernel_btf_id = found.type_id;
+    } else {
+        let Some(found) = find_in_modules(kb, None, name, kind)? else {
+            return Ok(None);
+        };
+        let mods = kb
+            .core_modules()
+            .ok_or(Error::malformed("module without module BTFs"))?;
+        let m = mods.module(found.index)?;
+        if !check(m.types(), found.type_id)? {
+            return Ok(None);
+        }
+        let kfunc = kind == BtfKind::Func;
+        st.module = modules.add(kb, found, "", name, kind, kfunc)?;
+        st.fd_idx = modules
+            .as_slice()
+            .get(idx(st.module).saturating_sub(1))
+            .map(|m| m.fd_idx)
+            .unwrap_or(0);
+        st.kernel_btf_id = found.type_id;
+    }
+    st.set = true;
+    Ok(Some(()))
+}
+
 /// libbpf's `bpf_object__resolve_ksym_var_btf_id`.
-fn resolve_ksym_var(
-    e: &Extern<'_>,
+fn resolve_ksym_var<'a, A: Alloc>(
+    e: &Extern<'a>,
     k: &Ksym,
     local: &impl Types,
     kb: &dyn KernelBtf,
     vmlinux: &dyn Types,
+    modules: &mut ModuleList<'a, A>,
     st: &mut Resolved,
 ) -> Result<'static, ()> {
-    let Some(found) = kb.find(None, e.name, BtfKind::Var) else {
-        if kb.in_module(e.name, BtfKind::Var) {
-            return Err(module_btf());
+    let check = |kern: &dyn Types, id: u32| {
+        let var = kern.type_by_id(id)?;
+        let targ = kern.skip_mods_and_typedefs(var.var()?.type_id)?.id();
+        if !types_are_compat(local, k.type_id, kern, targ).unwrap_or(false) {
+            return Err(
+                Error::malformed("ksym type is incompatible with the kernel's variable")
+                    .ctx(Ctx::BtfType(id)),
+            );
         }
-        if e.weak {
-            return Ok(());
-        }
+        Ok(true)
+    };
+    if find_ksym(e.name, BtfKind::Var, kb, vmlinux, modules, st, check)?.is_none() && !e.weak {
         return Err(Error::new(Kind::NotFound(
             "ksym variable in the kernel's BTF",
         )));
-    };
-    if found.btf_obj_id != 0 {
-        return Err(module_btf());
     }
-    let var = vmlinux.type_by_id(found.type_id)?;
-    let targ = vmlinux.skip_mods_and_typedefs(var.var()?.type_id)?.id();
-    if !types_are_compat(local, k.type_id, vmlinux, targ).unwrap_or(false) {
-        return Err(
-            Error::malformed("ksym type is incompatible with the kernel's variable")
-                .ctx(Ctx::BtfType(found.type_id)),
-        );
-    }
-    st.set = true;
-    st.kernel_btf_id = found.type_id;
     Ok(())
 }
 
 /// libbpf's `bpf_object__resolve_ksym_func_btf_id`.
-fn resolve_kfunc(
-    e: &Extern<'_>,
+fn resolve_kfunc<'a, A: Alloc>(
+    e: &Extern<'a>,
     k: &Ksym,
     local: &impl Types,
     kb: &dyn KernelBtf,
     vmlinux: &dyn Types,
+    modules: &mut ModuleList<'a, A>,
     st: &mut Resolved,
 ) -> Result<'static, ()> {
-    let Some(found) = kb.find(None, e.essential, BtfKind::Func) else {
-        if kb.in_module(e.essential, BtfKind::Func) {
-            return Err(module_btf());
+    let mut found = false;
+    let check = |kern: &dyn Types, id: u32| {
+        found = true;
+        let proto = kern.type_by_id(id)?.raw_size_or_type();
+        if !types_are_compat(local, k.type_id, kern, proto).unwrap_or(false) {
+            if e.weak {
+                return Ok(false);
+            }
+            return Err(
+                Error::malformed("kfunc prototype is incompatible with the kernel's")
+                    .ctx(Ctx::BtfType(proto)),
+            );
         }
-        if e.weak {
-            return Ok(());
-        }
-        return Err(Error::new(Kind::NotFound("kfunc in the kernel's BTF")));
+        Ok(true)
     };
-    if found.btf_obj_id != 0 {
-        return Err(module_btf());
+    let set = find_ksym(e.essential, BtfKind::Func, kb, vmlinux, modules, st, check)?;
+    if set.is_none() && !found && !e.weak {
+        return Err(Error::new(Kind::NotFound("kfunc in the kernel's BTF")));
     }
-    let proto = vmlinux.type_by_id(found.type_id)?.raw_size_or_type();
-    if !types_are_compat(local, k.type_id, vmlinux, proto).unwrap_or(false) {
-        if e.weak {
-            return Ok(());
-        }
-        return Err(
-            Error::malformed("kfunc prototype is incompatible with the kernel's")
-                .ctx(Ctx::BtfType(proto)),
-        );
-    }
-    st.set = true;
-    st.kernel_btf_id = found.type_id;
     Ok(())
-}
-
-fn module_btf() -> Error<'static> {
-    Error::new(Kind::Unsupported(
-        "ksym or kfunc defined in a kernel module's BTF (only vmlinux is supported)",
-    ))
 }
 
 /// The bytes of `k`'s value in the `.kconfig` map value.
@@ -533,17 +567,30 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
+/// What fd an extern's instruction needs ([`apply`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdNeed {
+    /// None.
+    None,
+    /// The `.kconfig` map's, in the instruction's `imm`.
+    Kconfig,
+    /// The BTF object fd of the plan's module at this place plus one, in the second
+    /// half's `imm` (a typed ksym of a module).
+    ModuleBtf(u32),
+}
+
 /// What an extern relocation writes (libbpf's `bpf_object__relocate_data`,
 /// `RELO_EXTERN_LD64` and `RELO_EXTERN_CALL`). `insns` starts at the relocated
-/// instruction (two slots for an `ld_imm64`); `ext` is the extern's index. Returns
-/// whether the `.kconfig` map's fd must be written at the instruction.
+/// instruction (two slots for an `ld_imm64`); `ext` is the extern's index. Returns the
+/// fd the executor must write. A module's kfunc call gets its BTF's `fd_array` index
+/// in `off`; the index is fixed by the plan, the array is the executor's.
 pub fn apply(
     insns: &mut [Insn],
     ext: u32,
     e: &Extern<'_>,
     st: &Resolved,
     call: bool,
-) -> Result<'static, bool> {
+) -> Result<'static, FdNeed> {
     let (first, rest) = insns
         .split_first_mut()
         .ok_or(Error::malformed("extern relocation outside the program"))?;
@@ -555,8 +602,8 @@ pub fn apply(
             first.set_src(uapi::BPF_PSEUDO_KFUNC_CALL);
             first.imm =
                 i32::try_from(st.kernel_btf_id).map_err(|_| Error::malformed("kernel BTF id"))?;
-            // vmlinux: no module BTF fd index.
-            first.off = 0;
+            // 0 for vmlinux.
+            first.off = i16::try_from(st.fd_idx).map_err(|_| Error::malformed("fd_array index"))?;
         } else {
             // libbpf's `poison_kfunc_call`.
             *first = Insn {
@@ -566,7 +613,7 @@ pub fn apply(
                 imm: POISON_CALL_KFUNC_BASE.wrapping_add(ext as i32),
             };
         }
-        return Ok(false);
+        return Ok(FdNeed::None);
     }
     let second = rest
         .first_mut()
@@ -576,19 +623,22 @@ pub fn apply(
             first.set_src(uapi::BPF_PSEUDO_MAP_VALUE);
             first.imm = 0;
             second.imm = k.data_off as i32;
-            Ok(true)
+            Ok(FdNeed::Kconfig)
         }
         ExternKind::Ksym(k) => {
             if k.type_id != 0 && st.set {
                 first.set_src(uapi::BPF_PSEUDO_BTF_ID);
                 first.imm = st.kernel_btf_id as i32;
-                // vmlinux: BTF object fd 0.
+                // vmlinux: BTF object fd 0; a module's is the executor's to write.
                 second.imm = 0;
+                if st.module != 0 {
+                    return Ok(FdNeed::ModuleBtf(st.module));
+                }
             } else {
                 first.imm = st.addr as u32 as i32;
                 second.imm = (st.addr >> 32) as u32 as i32;
             }
-            Ok(false)
+            Ok(FdNeed::None)
         }
     }
 }
@@ -706,11 +756,23 @@ mod tests {
         let set = Resolved {
             set: true,
             kernel_btf_id: 1234,
-            addr: 0,
+            ..Resolved::default()
         };
-        assert!(!apply(&mut i, 0, &kfunc, &set, true).unwrap());
+        assert_eq!(apply(&mut i, 0, &kfunc, &set, true).unwrap(), FdNeed::None);
         assert_eq!(i[0].src(), uapi::BPF_PSEUDO_KFUNC_CALL);
-        assert_eq!(i[0].imm, 1234);
+        assert_eq!((i[0].imm, i[0].off), (1234, 0));
+        // A module's kfunc: its BTF's fd_array index in off.
+        let in_module = Resolved {
+            module: 2,
+            fd_idx: 3,
+            ..set
+        };
+        let mut i = [call];
+        assert_eq!(
+            apply(&mut i, 0, &kfunc, &in_module, true).unwrap(),
+            FdNeed::None
+        );
+        assert_eq!((i[0].imm, i[0].off), (1234, 3));
         let mut i = [call];
         apply(&mut i, 7, &kfunc, &Resolved::default(), true).unwrap();
         assert_eq!(
@@ -736,7 +798,7 @@ mod tests {
             ..Extern::default()
         };
         let mut i = [ld, Insn::default()];
-        assert!(apply(&mut i, 0, &kc, &set, false).unwrap());
+        assert_eq!(apply(&mut i, 0, &kc, &set, false).unwrap(), FdNeed::Kconfig);
         assert_eq!(i[0].src(), uapi::BPF_PSEUDO_MAP_VALUE);
         assert_eq!(i[1].imm, 12);
         let var = Extern {
@@ -756,12 +818,22 @@ mod tests {
             kind: ExternKind::Ksym(Ksym::default()),
             ..Extern::default()
         };
+        // A module's typed ksym: the executor writes its BTF's fd in the second half.
         let mut i = [ld, Insn::default()];
+        assert_eq!(
+            apply(&mut i, 0, &var, &in_module, false).unwrap(),
+            FdNeed::ModuleBtf(2)
+        );
+        assert_eq!(
+            (i[0].src(), i[0].imm, i[1].imm),
+            (uapi::BPF_PSEUDO_BTF_ID, 1234, 0)
+        );
         let at = Resolved {
             set: true,
-            kernel_btf_id: 0,
             addr: 0xffff_ffff_8100_0000,
+            ..Resolved::default()
         };
+        let mut i = [ld, Insn::default()];
         apply(&mut i, 0, &typeless, &at, false).unwrap();
         assert_eq!(
             (i[0].src(), i[0].imm as u32, i[1].imm as u32),
@@ -773,8 +845,11 @@ mod tests {
 
     mod plan {
         use super::super::*;
-        use crate::btf::testutil::{parse, VBtf, B};
+        use crate::btf::testutil::{parse, parse_split, VBtf, B};
         use crate::btf::{BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED};
+        use crate::core_relo::{
+            module_index_in, IndexEntry, KernelIndex, ModuleBtf, ModuleTargets,
+        };
         use crate::elf::Elf;
         use crate::mem::VecAlloc;
         use crate::object::externs::{compile_c, ALL_KINDS, PRELUDE};
@@ -785,10 +860,54 @@ mod tests {
         use std::vec::Vec;
 
         /// A kernel with: `kf(struct task_struct *)`, `kf_bad(int, int)` (the local
-        /// declaration has one parameter), a per-CPU `int pcpu`.
+        /// declaration has one parameter), a per-CPU `int pcpu`; and, with a module,
+        /// `testmod` whose BTF has `int f(int)`, `int mvar` and `int mvar2`.
         struct Kernel {
             btf: VBtf,
-            module: Option<&'static str>,
+            module: Option<(VBtf, KernelIndex<Vec<IndexEntry>>)>,
+        }
+
+        /// `testmod`'s ids: after vmlinux's 8 types.
+        const MOD_F: u32 = 10;
+        const MOD_VAR: u32 = 11;
+        const MOD_OPS: u32 = 14;
+        const MOD_OPS_VALUE: u32 = 15;
+
+        fn with_module(k: Kernel) -> Kernel {
+            let mut m = B::split(k.btf.type_count(), k.btf.header().str_len);
+            let proto = m.proto(1, &[("a", 1)]); // 9
+            assert_eq!(m.func("f", proto, 1), MOD_F);
+            assert_eq!(m.var("mvar", 1, BTF_VAR_GLOBAL_ALLOCATED), MOD_VAR);
+            m.var("mvar2", 1, BTF_VAR_GLOBAL_ALLOCATED); // 12
+                                                         // A struct_ops type of the module and its kernel wrapper.
+            let fptr = m.ptr(proto); // 13
+            let ops = m.struct_("mod_ops", 16, &[("f", fptr, 0), ("x", 1, 64)]); // 14
+            assert_eq!(ops, MOD_OPS);
+            let wrapper = m.struct_(
+                "bpf_struct_ops_mod_ops",
+                24,
+                &[("refcnt", 1, 0), ("data", ops, 64)],
+            );
+            assert_eq!(wrapper, MOD_OPS_VALUE);
+            let split = parse_split(m.build(), &k.btf).unwrap();
+            let index = module_index_in(&k.btf, &split, &mut VecAlloc::default()).unwrap();
+            Kernel {
+                module: Some((split, index)),
+                ..k
+            }
+        }
+
+        impl ModuleTargets for Kernel {
+            fn count(&self) -> Result<'static, usize> {
+                Ok(usize::from(self.module.is_some()))
+            }
+            fn module(&self, _: usize) -> Result<'static, ModuleBtf<'_>> {
+                let (split, index) = self.module.as_ref().ok_or(Error::malformed("no"))?;
+                ModuleBtf::new(&self.btf, split, index)
+            }
+            fn name(&self, _: usize) -> Result<'static, &str> {
+                Ok("testmod")
+            }
         }
 
         const KF: u32 = 5;
@@ -811,18 +930,18 @@ mod tests {
         }
 
         impl KernelBtf for Kernel {
-            fn find(&self, _: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+            fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
                 let id = self.btf.find_by_name_kind(name, kind).ok()??;
                 Some(KernelType {
-                    btf_obj_id: 0,
+                    module: 0,
                     type_id: id,
                 })
             }
             fn vmlinux(&self) -> Option<&dyn Types> {
                 Some(&self.btf)
             }
-            fn in_module(&self, name: &str, _: BtfKind) -> bool {
-                self.module == Some(name)
+            fn core_modules(&self) -> Option<&dyn ModuleTargets> {
+                Some(self)
             }
         }
 
@@ -883,6 +1002,207 @@ mod tests {
                 Ok(p) => f(Ok(&p)),
                 Err(e) => f(Err(std::format!("{e}"))),
             }
+        }
+
+        /// kfuncs, typed ksyms and attach targets that vmlinux lacks are found in the
+        /// module's BTF, as libbpf finds them: the kfunc call's `off` is the module's
+        /// `fd_array` index, the ksym's second half an fd site, the attach target the
+        /// module's place in the plan.
+        #[test]
+        fn module_btf_like_libbpf() {
+            let m = with_module(kernel());
+            // vmlinux's kf first, then the module's var and kfunc: one module, fd_array
+            // index 1 (given at the first kfunc, as libbpf does).
+            let src =
+                "struct task_struct { int pid; }; extern void kf(struct task_struct *) __ksym; \
+                       extern int f(int) __ksym; extern int mvar __ksym; \
+                       extern int mvar2 __ksym __weak; int o; \
+                       SEC(\"syscall\") int p(void *c) { kf(0); o = f(mvar) + \
+                       (int)(long)&mvar2; return 0; }";
+            plan_with("module_kfunc", src, &m, None, None, |p| {
+                let p = p.unwrap();
+                let mods = p.modules();
+                assert_eq!(mods.len(), 1, "{mods:?}");
+                assert_eq!(mods[0].name(), "testmod");
+                assert_eq!(mods[0].fd_idx, 1);
+                assert_eq!(mods[0].index, 0);
+                let ins: Vec<Insn> = p.insns.to_vec();
+                let calls: Vec<(i16, i32)> = ins
+                    .iter()
+                    .filter(|i| i.code == uapi::CALL && i.src() == uapi::BPF_PSEUDO_KFUNC_CALL)
+                    .map(|i| (i.off, i.imm))
+                    .collect();
+                assert_eq!(calls, [(0, KF as i32), (1, MOD_F as i32)]);
+                let vars: Vec<usize> = (0..ins.len() - 1)
+                    .filter(|&i| ins[i].is_ld_imm64() && ins[i].src() == uapi::BPF_PSEUDO_BTF_ID)
+                    .collect();
+                assert_eq!(vars.len(), 2, "{ins:?}");
+                let sites: Vec<(u32, u32)> = p
+                    .fd_sites
+                    .iter()
+                    .filter(|s| s.module != 0)
+                    .map(|s| (s.insn, s.module))
+                    .collect();
+                // Both ksyms name the module's BTF by fd, in their second half.
+                for &v in &vars {
+                    assert!(sites.contains(&(v as u32 + 1, 1)), "{sites:?} {v}");
+                    assert_eq!(ins[v + 1].imm, 0);
+                }
+                assert!(vars.iter().any(|&v| ins[v].imm == MOD_VAR as i32));
+                // Every site is in its program's span.
+                assert_eq!(
+                    p.fd_sites.len(),
+                    p.progs.iter().map(|q| q.sites.len).sum::<u32>() as usize
+                );
+            });
+            // fentry into the module, named or not; no kfunc, so no fd_array index.
+            for sec in ["fentry/f", "fentry/testmod:f", "fentry/test:f"] {
+                let src = std::format!("SEC(\"{sec}\") int p(void *c) {{ return 0; }}");
+                plan_with("module_fentry", &src, &m, None, None, |p| {
+                    let p = p.unwrap();
+                    let a = p.progs[0].attach.unwrap();
+                    assert_eq!((a.module, a.type_id), (1, MOD_F), "{sec}");
+                    let mods = p.modules();
+                    assert_eq!((mods.len(), mods[0].fd_idx, mods[0].sym), (1, 0, "f"));
+                });
+            }
+            // A plan of vmlinux alone has no modules, and its receipt is as before.
+            let plain =
+                "struct task_struct { int pid; }; extern void kf(struct task_struct *) __ksym; \
+                         SEC(\"syscall\") int p(void *c) { kf(0); return 0; }";
+            let mut receipts = Vec::new();
+            for k in [&m, &kernel()] {
+                plan_with("vmlinux_only", plain, k, None, None, |p| {
+                    let p = p.unwrap();
+                    assert!(p.modules().is_empty());
+                    receipts.push(p.receipt);
+                });
+            }
+            assert!(receipts.len() < 2 || receipts[0] == receipts[1]);
+        }
+
+        /// A struct_ops map of a module's type: laid out on the module's wrapper type,
+        /// created with the module's BTF (value_type_btf_obj_fd), its program attached
+        /// to the module's type.
+        #[test]
+        fn module_struct_ops_like_libbpf() {
+            let m = with_module(kernel());
+            let src = "struct mod_ops { int (*f)(int); int x; }; \
+                       SEC(\"struct_ops/f\") int f(void *c) { return 0; } \
+                       SEC(\".struct_ops\") struct mod_ops ops = { .f = (void *)f, .x = 7 };";
+            plan_with("module_st_ops", src, &m, None, None, |p| {
+                let p = p.unwrap();
+                let mods = p.modules();
+                assert_eq!(mods.len(), 1, "{mods:?}");
+                assert_eq!(
+                    (mods[0].sym, mods[0].type_id, mods[0].fd_idx),
+                    ("mod_ops", MOD_OPS, 0)
+                );
+                let mi = p.obj.maps.iter().position(|mm| mm.name == "ops").unwrap();
+                let pm = p.maps[mi];
+                assert_eq!(
+                    (pm.vmlinux_value_type_id, pm.value_type_module),
+                    (MOD_OPS_VALUE, 1)
+                );
+                assert_eq!(pm.def.value_size, 24);
+                let a = p.progs[0].attach.unwrap();
+                assert_eq!((a.module, a.type_id), (1, MOD_OPS));
+                let mut a = VecAlloc::default();
+                let mut maps = std::vec![0; p.maps.len()];
+                let mut progs = std::vec![0; p.progs.len()];
+                let mut r = Rec::default();
+                crate::exec::execute(p, &mut a, &mut r, &mut maps, &mut progs).unwrap();
+                assert_eq!(r.asked, [("testmod".into(), "mod_ops".into(), MOD_OPS)]);
+                // The program is attached to the module's type through its BTF fd.
+                assert_eq!(r.loads, [(false, 102)]);
+            });
+        }
+
+        /// Records what the executor sends: the module BTF fds asked for, and per
+        /// program whether it has an fd_array and its attach_btf_obj_fd. (What the
+        /// fd_array and the instructions hold is checked in the VM, against the
+        /// kernel: the core has no `unsafe` to read them here.)
+        #[derive(Default)]
+        struct Rec {
+            next: i32,
+            asked: Vec<(String, String, u32)>,
+            loads: Vec<(bool, u32)>,
+            closed: Vec<i32>,
+            refuse_module: Option<i32>,
+        }
+
+        impl crate::exec::Bpf for Rec {
+            fn bpf(&mut self, cmd: crate::exec::Cmd<'_>) -> core::result::Result<i32, i32> {
+                if let crate::exec::Cmd::ProgLoad(a) = &cmd {
+                    self.loads.push((a.fd_array != 0, a.attach_fd));
+                }
+                self.next += 1;
+                Ok(100 + self.next)
+            }
+            fn close(&mut self, fd: i32) {
+                self.closed.push(fd);
+            }
+            fn module_btf_fd(
+                &mut self,
+                m: &crate::plan::PlannedModule<'_>,
+            ) -> core::result::Result<i32, i32> {
+                self.asked.push((
+                    m.name().into(),
+                    std::format!("{}{}", m.sym_prefix, m.sym),
+                    m.type_id,
+                ));
+                if let Some(e) = self.refuse_module {
+                    return Err(e);
+                }
+                self.next += 1;
+                Ok(100 + self.next)
+            }
+        }
+
+        /// The executor opens each module's BTF once, before anything is created, and
+        /// hands its fd to the programs (fd_array, attach_btf_obj_fd); then closes it. Refused, the load
+        /// fails naming the symbol, with nothing left open.
+        #[test]
+        fn module_btf_fds_reach_the_programs() {
+            let m = with_module(kernel());
+            let src = "extern int f(int) __ksym; extern int mvar __ksym; int o; \
+                       SEC(\"syscall\") int p(void *c) { o = f(mvar); return 0; } \
+                       SEC(\"fentry/f\") int q(void *c) { return 0; }";
+            plan_with("module_exec", src, &m, None, None, |p| {
+                let p = p.unwrap();
+                let mut a = VecAlloc::default();
+                let mut maps = std::vec![0; p.maps.len()];
+                let mut progs = std::vec![0; p.progs.len()];
+                let mut r = Rec::default();
+                crate::exec::execute(p, &mut a, &mut r, &mut maps, &mut progs).unwrap();
+                assert_eq!(r.asked, [("testmod".into(), "f".into(), MOD_F)]);
+                // BTF 101, the module's BTF 102, then the .bss map and the programs.
+                let btf_fd = 102;
+                assert_eq!(r.loads.len(), 2);
+                assert_eq!(r.loads, [(true, 0), (true, btf_fd as u32)]);
+                assert!(
+                    r.closed.contains(&btf_fd) && r.closed.contains(&101),
+                    "{:?}",
+                    r.closed
+                );
+                assert!(progs.iter().all(|f| !r.closed.contains(f)));
+
+                let mut r = Rec {
+                    refuse_module: Some(95),
+                    ..Rec::default()
+                };
+                let e = crate::exec::execute(p, &mut a, &mut r, &mut maps, &mut progs)
+                    .expect_err("module BTF refused");
+                let text = std::format!("{e}");
+                assert!(
+                    text.contains("'f'") && text.contains("module's BTF"),
+                    "{text}"
+                );
+                assert_eq!(e.errno(), 95);
+                // Only the object's BTF was created, and it is closed.
+                assert_eq!((r.next, r.closed.as_slice()), (1, &[101][..]));
+                assert!(r.loads.is_empty());
+            });
         }
 
         #[test]
@@ -1069,27 +1389,23 @@ mod tests {
                 "extern int kf_bad(int) __ksym; int o; SEC(\"syscall\") int p(void *c) { o = kf_bad(1); return 0; }",
                 &["extern 'kf_bad'", "incompatible"],
             );
-            let m = Kernel {
-                module: Some("f"),
-                ..kernel()
-            };
-            expect(
-                "module",
-                None,
-                None,
-                &m,
-                &std::format!("extern int f(int) __ksym __weak; {body}"),
-                &["extern 'f'", "kernel module"],
-            );
-            // An attach target only a module has: refused by name, not missing.
+            let m = with_module(kernel());
             let fentry = "SEC(\"fentry/f\") int p(void *c) { return 0; }";
             expect(
-                "module_fentry",
+                "badproto_module",
                 None,
                 None,
                 &m,
-                fentry,
-                &["'f'", "attach target in a kernel module's BTF"],
+                "extern int f(int, int) __ksym; int o; SEC(\"syscall\") int p(void *c) { o = f(1, 2); return 0; }",
+                &["extern 'f'", "incompatible"],
+            );
+            expect(
+                "named_other_module",
+                None,
+                None,
+                &m,
+                "SEC(\"fentry/othermod:f\") int p(void *c) { return 0; }",
+                &["'f'", "BTF attach target in the kernel"],
             );
             expect(
                 "missing_fentry",

@@ -24,7 +24,7 @@ use crate::btf::{self, BtfKind, ExtRecord, InfoSection, Types};
 use crate::bytes::{self, idx};
 use crate::core_relo::{self, CoreOutcome, CoreRelocator};
 use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
-use crate::externs::{self, KernelConfig, KernelSymbols, Resolved};
+use crate::externs::{self, FdNeed, KernelConfig, KernelSymbols, Resolved};
 use crate::insn::Insn;
 use crate::limits;
 use crate::mem::Alloc;
@@ -92,17 +92,203 @@ impl core::fmt::Debug for Options<'_> {
 /// Where a type found in kernel BTF lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelType {
-    /// 0 for vmlinux, else the kernel's BTF object id of the module.
-    pub btf_obj_id: u32,
+    /// 0 for vmlinux, else the module: its place in [`Plan::modules`] plus one.
+    pub module: u32,
     /// Type id in that BTF.
     pub type_id: u32,
 }
 
+/// `MODULE_NAME_LEN`: a kernel module's name, NUL included.
+pub const MODULE_NAME_LEN: usize = 56;
+
+/// A kernel module whose BTF a plan uses: a kfunc, a typed ksym or an attach target
+/// that vmlinux lacks and the module defines (libbpf's `find_ksym_btf_id` and
+/// `find_kernel_btf_id` look there after vmlinux). Programs name the module's BTF
+/// object by fd: kfunc calls through `fd_array` (their `off`), typed ksyms in their
+/// `ld_imm64`'s second half, attach targets in `attach_btf_obj_fd`. The executor gets
+/// that fd ([`crate::exec::Bpf::module_btf_fd`]) and closes it after the programs load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedModule<'a> {
+    /// The module's name (`/sys/kernel/btf/<name>`), NUL-padded.
+    pub name: [u8; MODULE_NAME_LEN],
+    /// The first type the plan uses there, by which an executor may find the BTF
+    /// object: `sym_prefix` + `sym`, of BTF kind `kind`, id `type_id` in the module's
+    /// BTF.
+    pub sym_prefix: &'static str,
+    /// See `sym_prefix`.
+    pub sym: &'a str,
+    /// `BTF_KIND_*` of the type.
+    pub kind: u32,
+    /// Its id.
+    pub type_id: u32,
+    /// Index of the fd in `fd_array` (the `off` of calls of the module's kfuncs), as
+    /// libbpf numbers them: from 1, in the order the kfuncs resolve; 0 if the plan
+    /// calls none of the module's kfuncs.
+    pub fd_idx: u32,
+    /// The module's place in the kernel's [`core_relo::ModuleTargets`].
+    pub index: u32,
+}
+
+impl Default for PlannedModule<'_> {
+    fn default() -> Self {
+        PlannedModule {
+            name: [0; MODULE_NAME_LEN],
+            sym_prefix: "",
+            sym: "",
+            kind: 0,
+            type_id: 0,
+            fd_idx: 0,
+            index: 0,
+        }
+    }
+}
+
+impl PlannedModule<'_> {
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        let n = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.name.len());
+        self.name
+            .get(..n)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A type found in a kernel module's own BTF ([`find_in_modules`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModuleType {
+    /// The module's place in [`KernelBtf::core_modules`].
+    pub index: usize,
+    /// The type's id in the module's BTF.
+    pub type_id: u32,
+}
+
+/// libbpf's search of the module BTFs after vmlinux has no `name` of `kind`: the first
+/// module whose own types have it, among those whose name starts with `module` if one
+/// is given (`strncmp(mod->name, mod_name, mod_len)`). `None` when no module has it or
+/// the kernel knows no modules; an error if the modules cannot be read.
+pub fn find_in_modules(
+    k: &dyn KernelBtf,
+    module: Option<&str>,
+    name: &str,
+    kind: BtfKind,
+) -> Result<'static, Option<ModuleType>> {
+    let Some(mods) = k.core_modules() else {
+        return Ok(None);
+    };
+    for i in 0..mods.count()? {
+        if let Some(want) = module {
+            if !mods.name(i)?.starts_with(want) {
+                continue;
+            }
+        }
+        if let Some(type_id) = mods.module(i)?.find_own(name, kind) {
+            return Ok(Some(ModuleType { index: i, type_id }));
+        }
+    }
+    Ok(None)
+}
+
+/// The modules of a plan, as they are added: each once.
+pub(crate) struct ModuleList<'a, A: Alloc> {
+    pub(crate) list: A::Buf<PlannedModule<'a>>,
+    pub(crate) len: usize,
+    /// The last `fd_idx` given.
+    pub(crate) fd_idx: u32,
+}
+
+impl<'a, A: Alloc> ModuleList<'a, A> {
+    pub(crate) fn new(cap: usize, alloc: &mut A) -> Result<'static, Self> {
+        Ok(ModuleList {
+            list: alloc.alloc(cap)?,
+            len: 0,
+            fd_idx: 0,
+        })
+    }
+
+    /// The slot (place plus one) of module `found.index`, added if new, with
+    /// `sym_prefix` + `sym` of `kind` as its type; with an `fd_array` index if
+    /// `kfunc`.
+    pub(crate) fn add(
+        &mut self,
+        k: &dyn KernelBtf,
+        found: ModuleType,
+        sym_prefix: &'static str,
+        sym: &'a str,
+        kind: BtfKind,
+        kfunc: bool,
+    ) -> Result<'static, u32> {
+        let index = u32::try_from(found.index).map_err(|_| Error::malformed("module index"))?;
+        let at = match self
+            .list
+            .get(..self.len)
+            .unwrap_or_default()
+            .iter()
+            .position(|m| m.index == index)
+        {
+            Some(at) => at,
+            None => {
+                let mods = k
+                    .core_modules()
+                    .ok_or(Error::malformed("module without module BTFs"))?;
+                let mname = mods.name(found.index)?;
+                let mut name = [0u8; MODULE_NAME_LEN];
+                let d = name
+                    .get_mut(..mname.len())
+                    .filter(|_| mname.len() < MODULE_NAME_LEN)
+                    .ok_or(Error::malformed(
+                        "kernel module name longer than MODULE_NAME_LEN",
+                    ))?;
+                crate::util::copy(d, mname.as_bytes());
+                let slot = self
+                    .list
+                    .get_mut(self.len)
+                    .ok_or(Error::malformed("more modules than planned"))?;
+                *slot = PlannedModule {
+                    name,
+                    sym_prefix,
+                    sym,
+                    kind: kind as u32,
+                    type_id: found.type_id,
+                    fd_idx: 0,
+                    index,
+                };
+                self.len = self.len.saturating_add(1);
+                self.len.saturating_sub(1)
+            }
+        };
+        let m = self
+            .list
+            .get_mut(at)
+            .ok_or(Error::malformed("module slot"))?;
+        if kfunc && m.fd_idx == 0 {
+            // insn->off is an s16.
+            if self.fd_idx >= i16::MAX as u32 {
+                return Err(Error::limit(
+                    "kernel module BTFs called through fd_array",
+                    idx(self.fd_idx),
+                    i16::MAX as usize,
+                ));
+            }
+            self.fd_idx = self.fd_idx.saturating_add(1);
+            m.fd_idx = self.fd_idx;
+        }
+        bytes::u32_of(at.saturating_add(1))
+    }
+
+    pub(crate) fn as_slice(&self) -> &[PlannedModule<'a>] {
+        self.list.get(..self.len).unwrap_or_default()
+    }
+}
+
 /// Lookups in the running kernel's BTF (vmlinux and modules).
 pub trait KernelBtf {
-    /// The type called `name` of kind `kind`, in vmlinux when `module` is `None`, else in
-    /// that module's BTF.
-    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType>;
+    /// The type called `name` of kind `kind` in vmlinux (modules: [`find_in_modules`]).
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType>;
 
     /// vmlinux's types, for what needs more than a lookup (struct_ops layouts, CO-RE).
     fn vmlinux(&self) -> Option<&dyn Types> {
@@ -114,28 +300,24 @@ pub trait KernelBtf {
         None
     }
 
-    /// The kernel modules' BTFs for CO-RE, searched for a local type that vmlinux has no
-    /// candidate for (as libbpf does), and read only then. The default knows no modules.
+    /// The kernel modules' BTFs, searched for a CO-RE candidate, a kfunc, a typed ksym
+    /// or an attach target that vmlinux lacks (as libbpf does), and read only then. The
+    /// default knows no modules.
     fn core_modules(&self) -> Option<&dyn core_relo::ModuleTargets> {
         None
     }
-
-    /// Whether a kernel module's BTF (not vmlinux) has a type `name` of `kind`. libbpf
-    /// resolves ksyms and kfuncs there when vmlinux lacks them; bpfld cannot (the
-    /// program would need the module BTF's fd), so it refuses such an extern rather
-    /// than treat it as missing. The default knows no modules.
-    fn in_module(&self, _name: &str, _kind: BtfKind) -> bool {
-        false
-    }
 }
 
-/// An instruction whose `imm` must receive a map's fd.
+/// An instruction whose `imm` must receive a map's fd, or a kernel module BTF's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FdSite {
     /// Index into [`Plan::insns`].
     pub insn: u32,
-    /// Map index.
+    /// Map index (when `module` is 0).
     pub map: u32,
+    /// 0 for a map's fd; else the fd of the BTF of the module at this place (plus
+    /// one) in [`Plan::modules`] (the second half of a typed ksym's `ld_imm64`).
+    pub module: u32,
 }
 
 /// A half-open range of a plan buffer.
@@ -200,8 +382,12 @@ pub struct PlannedMap {
     pub with_btf: bool,
     /// Create it (false for maps of `?.struct_ops` sections).
     pub create: bool,
-    /// struct_ops: `bpf_struct_ops_<type>` in vmlinux BTF.
+    /// struct_ops: `bpf_struct_ops_<type>` in vmlinux BTF, or in `value_type_module`'s.
     pub vmlinux_value_type_id: u32,
+    /// struct_ops of a module's type: the module's place in [`Plan::modules`] plus
+    /// one, whose BTF fd goes in `value_type_btf_obj_fd` (`BPF_F_VTYPE_BTF_OBJ_FD`);
+    /// else 0.
+    pub value_type_module: u32,
 }
 
 /// The object's arena map (libbpf's `bpf_map_mmap_sz`): the executor maps it (which
@@ -310,6 +496,8 @@ pub struct Plan<'o, 'a, A: Alloc> {
     pub kern_version: u32,
     /// The arena map, mapped by the executor right after its creation.
     pub arena: Option<PlannedArena>,
+    /// The kernel modules whose BTF the programs use ([`Plan::modules`]).
+    pub(crate) module_list: ModuleList<'a, A>,
     /// SHA-256 over the plan (see the module documentation).
     pub receipt: [u8; 32],
 }
@@ -475,7 +663,7 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
 
     /// First pass for entry program `main`: append order and offsets, and sizes.
     #[inline(never)]
-    fn layout(&mut self, main: u32) -> Result<'a, Sizes> {
+    fn layout(&mut self, main: u32, externs: &[Resolved]) -> Result<'a, Sizes> {
         self.sub_off.fill(ABSENT);
         self.n_order = 0;
         let mut len: u32 = 0;
@@ -560,11 +748,13 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
                     .iter()
                     .filter(|r| match r.kind {
                         RelocKind::Map { .. } | RelocKind::Data { .. } => true,
-                        RelocKind::Extern { ext, call: false } => self
-                            .obj
-                            .externs
-                            .get(idx(ext))
-                            .is_some_and(|e| e.kcfg().is_some()),
+                        RelocKind::Extern { ext, call: false } => {
+                            self.obj
+                                .externs
+                                .get(idx(ext))
+                                .is_some_and(|e| e.kcfg().is_some())
+                                || externs.get(idx(ext)).is_some_and(|r| r.module != 0)
+                        }
                         _ => false,
                     })
                     .count(),
@@ -768,14 +958,61 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         opts: &Options<'_>,
         alloc: &mut A,
     ) -> Result<'o, Self> {
-        let ext = externs::resolve(obj, kinfo, kbtf, opts.kconfig, opts.symbols, alloc)?;
-        let st = StructOps::resolve(obj, kbtf, alloc)?;
+        // Each typed ksym or kfunc, struct_ops map and program's BTF attach target may
+        // bring one.
+        let may_bring = obj
+            .externs
+            .iter()
+            .filter(|e| e.ksym().is_some_and(|k| k.type_id != 0))
+            .count()
+            .saturating_add(
+                obj.maps
+                    .iter()
+                    .filter(|m| m.kind == MapKind::StructOps)
+                    .count(),
+            )
+            .saturating_add(
+                obj.progs
+                    .iter()
+                    .filter(|p| p.spec.is_some_and(|s| s.btf_source == BtfSource::Kernel))
+                    .count(),
+            );
+        let mut modules = ModuleList::new(may_bring, alloc)?;
+        let ext = externs::resolve(
+            obj,
+            kinfo,
+            kbtf,
+            opts.kconfig,
+            opts.symbols,
+            &mut modules,
+            alloc,
+        )?;
+        let st = StructOps::resolve(obj, kbtf, &mut modules, alloc)?;
         let core = match opts.core {
             CoreMode::Bpfld => CoreRelos::resolve(obj, &st.load, kbtf, alloc)?,
             CoreMode::Kernel => CoreRelos {
                 outcomes: alloc.alloc(0)?,
             },
         };
+        Self::link_all(obj, kinfo, kbtf, opts, alloc, modules, ext, st, core)
+    }
+
+    /// [`Plan::build_with`] once the externs, struct_ops and CO-RE are resolved: link
+    /// and write every program. Out of line: its frame (the linker, both passes) is not
+    /// on the stack while the CO-RE walks are, the deepest chain of a load.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn link_all(
+        obj: &'o Object<'a, A>,
+        kinfo: &KernelInfo,
+        kbtf: Option<&dyn KernelBtf>,
+        opts: &Options<'_>,
+        alloc: &mut A,
+        modules: ModuleList<'a, A>,
+        ext: externs::Externs<A>,
+        st: StructOps<A>,
+        core: CoreRelos<A>,
+    ) -> Result<'o, Self> {
         let kernel_core = opts.core == CoreMode::Kernel;
         let exti = ExtIndex::build(obj, alloc)?;
         let mut linker = Linker::new(obj, alloc)?;
@@ -793,7 +1030,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         let n_progs = mains().count();
         for m in mains() {
             let p = linker.prog(m)?;
-            let mut s = linker.layout(m).ctx(Ctx::Prog(p.name))?;
+            let mut s = linker.layout(m, &ext.state).ctx(Ctx::Prog(p.name))?;
             let (fi, li, cr) = info_counts(&linker, &exti)?;
             s.func_info = fi;
             s.line_info = li;
@@ -834,6 +1071,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             kconfig: ext.kconfig,
             kern_version: obj.kern_version.unwrap_or(kinfo.kernel_version),
             arena,
+            module_list: modules,
             receipt: [0; 32],
         };
 
@@ -842,7 +1080,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         for (k, m) in mains().enumerate() {
             let p = *linker.prog(m)?;
             let c = Ctx::Prog(p.name);
-            linker.layout(m).ctx(c)?;
+            linker.layout(m, &plan.externs).ctx(c)?;
             let st_attach = st.attach.get(idx(m)).copied().flatten();
             let mut pp = plan
                 .link_one(&linker, &exti, m, &mut at, kbtf, st_attach, &core)
@@ -883,7 +1121,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         m: u32,
         at: &mut Sizes,
         kbtf: Option<&dyn KernelBtf>,
-        st_attach: Option<(u32, u32)>,
+        st_attach: Option<(u32, u32, u32)>,
         core: &CoreRelos<A>,
     ) -> Result<'a, PlannedProg<'a>> {
         let obj = self.obj;
@@ -954,6 +1192,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                         let site = FdSite {
                             insn: bytes::u32_of(dst_start.saturating_add(i))?,
                             map,
+                            module: 0,
                         };
                         *self
                             .fd_sites
@@ -975,23 +1214,38 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                         let slots = dst
                             .get_mut(i..end)
                             .ok_or(Error::malformed("extern relocation outside the program"))?;
-                        let kconfig_fd = externs::apply(slots, ext, e, &st, call)
+                        let need = externs::apply(slots, ext, e, &st, call)
                             .ctx(Ctx::Extern(e.name))
                             .ctx(rc)
                             .ctx(c)?;
-                        if kconfig_fd {
-                            let map = obj
-                                .maps
-                                .iter()
-                                .position(|m| m.kind == MapKind::Kconfig)
-                                .ok_or(Error::malformed("kconfig extern without .kconfig map"))?;
+                        let site = match need {
+                            FdNeed::None => None,
+                            FdNeed::Kconfig => {
+                                let map = obj
+                                    .maps
+                                    .iter()
+                                    .position(|m| m.kind == MapKind::Kconfig)
+                                    .ok_or(Error::malformed(
+                                        "kconfig extern without .kconfig map",
+                                    ))?;
+                                Some(FdSite {
+                                    insn: bytes::u32_of(dst_start.saturating_add(i))?,
+                                    map: bytes::u32_of(map)?,
+                                    module: 0,
+                                })
+                            }
+                            // The second half of the ld_imm64.
+                            FdNeed::ModuleBtf(module) => Some(FdSite {
+                                insn: bytes::u32_of(dst_start.saturating_add(i).saturating_add(1))?,
+                                map: 0,
+                                module,
+                            }),
+                        };
+                        if let Some(site) = site {
                             *self
                                 .fd_sites
                                 .get_mut(at.sites)
-                                .ok_or(Error::malformed("fd sites"))? = FdSite {
-                                insn: bytes::u32_of(dst_start.saturating_add(i))?,
-                                map: bytes::u32_of(map)?,
-                            };
+                                .ok_or(Error::malformed("fd sites"))? = site;
                             at.sites = at.sites.saturating_add(1);
                         }
                     }
@@ -1024,8 +1278,8 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 } else {
                     BtfKind::Func
                 };
-                let found =
-                    find_attach(k, t.module, t.prefix, t.name, kind).ctx(Ctx::Symbol(t.name))?;
+                let found = find_attach(k, &mut self.module_list, t.module, t.prefix, t.name, kind)
+                    .ctx(Ctx::Symbol(t.name))?;
                 Some(found)
             }
             (BtfSource::None, _) => None,
@@ -1040,14 +1294,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 )))
             }
             (BtfSource::StructOpsMap, _) => {
-                let (type_id, member) = st_attach.ok_or(Error::malformed(
+                let (type_id, member, module) = st_attach.ok_or(Error::malformed(
                     "struct_ops program is not referenced by any struct_ops map",
                 ))?;
                 expected_attach_type = member;
-                Some(KernelType {
-                    btf_obj_id: 0,
-                    type_id,
-                })
+                Some(KernelType { module, type_id })
             }
         };
 
@@ -1189,7 +1440,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 
     /// The map definitions as libbpf sends them to a 6.12 kernel.
     #[inline(never)]
-    fn settle_maps(&mut self, kinfo: &KernelInfo, vtypes: &[(u32, u32)]) -> Result<'a, ()> {
+    fn settle_maps(&mut self, kinfo: &KernelInfo, vtypes: &[(u32, u32, u32)]) -> Result<'a, ()> {
         let has_btf = self.obj.btf.is_some();
         let obj = self.obj;
         for (i, (m, pm)) in obj.maps.iter().zip(self.maps.iter_mut()).enumerate() {
@@ -1228,11 +1479,13 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 def.value_type_id = 0;
             }
             let mut vmlinux_value_type_id = 0;
+            let mut value_type_module = 0;
             if m.kind == MapKind::StructOps {
                 // libbpf sends the kernel's value type, not the object's.
                 def.value_type_id = 0;
-                if let Some(&(vt, size)) = vtypes.get(i) {
+                if let Some(&(vt, size, module)) = vtypes.get(i) {
                     vmlinux_value_type_id = vt;
+                    value_type_module = module;
                     def.value_size = size;
                 }
             }
@@ -1241,6 +1494,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 with_btf: has_btf && !no_btf,
                 create: m.autocreate,
                 vmlinux_value_type_id,
+                value_type_module,
             };
         }
         Ok(())
@@ -1293,6 +1547,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
     /// Final instructions of `p`, mutable (the executor writes map fds at its sites).
     pub fn prog_insns_mut(&mut self, p: &PlannedProg<'_>) -> &mut [Insn] {
         p.insns.of_mut(&mut self.insns)
+    }
+
+    /// The kernel modules whose BTF the programs use, in the order they were found.
+    pub fn modules(&self) -> &[PlannedModule<'a>] {
+        self.module_list.as_slice()
     }
 
     /// Map fd sites of `p`.
@@ -1382,17 +1641,14 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         }
         for p in self.progs.iter() {
             bytes_(&mut h, &p.kname);
-            let (obj_id, type_id) = p
-                .attach
-                .map(|a| (a.btf_obj_id, a.type_id))
-                .unwrap_or((0, 0));
+            let (module, type_id) = p.attach.map(|a| (a.module, a.type_id)).unwrap_or((0, 0));
             u32s(
                 &mut h,
                 &[
                     p.prog_type,
                     p.expected_attach_type,
                     p.prog_flags,
-                    obj_id,
+                    module,
                     type_id,
                     p.insns.len,
                 ],
@@ -1404,7 +1660,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 let here = u64::from(p.insns.start).saturating_add(i as u64);
                 if let Some(s) = site_map.peek() {
                     if u64::from(s.insn) == here {
-                        ins.imm = s.map as i32;
+                        ins.imm = if s.module != 0 {
+                            s.module as i32
+                        } else {
+                            s.map as i32
+                        };
                         site_map.next();
                     }
                 }
@@ -1413,6 +1673,13 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             self.prog_func_info(p).iter().for_each(|r| u32s(&mut h, r));
             self.prog_line_info(p).iter().for_each(|r| u32s(&mut h, r));
             self.prog_core_relos(p).iter().for_each(|r| u32s(&mut h, r));
+        }
+        // Plans of vmlinux alone hash as before modules were known.
+        for m in self.modules() {
+            bytes_(&mut h, m.name().as_bytes());
+            bytes_(&mut h, m.sym_prefix.as_bytes());
+            bytes_(&mut h, m.sym.as_bytes());
+            u32s(&mut h, &[m.kind, m.type_id, m.fd_idx]);
         }
         h.finalize().into()
     }
@@ -1553,15 +1820,17 @@ impl<A: Alloc> CoreRelos<A> {
     }
 }
 
-/// struct_ops resolution against vmlinux BTF (libbpf's `bpf_map__init_kern_struct_ops`
-/// and `bpf_object_adjust_struct_ops_autoload`).
+/// struct_ops resolution against kernel BTF (libbpf's `bpf_map__init_kern_struct_ops`
+/// and `bpf_object_adjust_struct_ops_autoload`): vmlinux's types, else a module's.
 struct StructOps<A: Alloc> {
     /// Effective autoload per object program.
     load: A::Buf<bool>,
-    /// Per object program: (kernel struct type id, kernel member index) for struct_ops.
-    attach: A::Buf<Option<(u32, u32)>>,
-    /// Per object map: (vmlinux value type id, value size) for struct_ops maps.
-    vtypes: A::Buf<(u32, u32)>,
+    /// Per object program: (kernel struct type id, kernel member index, module slot:
+    /// 0 for vmlinux) for struct_ops.
+    attach: A::Buf<Option<(u32, u32, u32)>>,
+    /// Per object map: (kernel value type id, value size, module slot) for struct_ops
+    /// maps.
+    vtypes: A::Buf<(u32, u32, u32)>,
     maps: A::Buf<StOpsPlan>,
     values: A::Buf<u8>,
     funcs: A::Buf<StOpsSlot>,
@@ -1573,16 +1842,46 @@ struct KernStOps {
     vtype_id: u32,
     vsize: u32,
     data_off: u32,
+    /// The module (its place in [`KernelBtf::core_modules`]) whose BTF has the types,
+    /// `None` for vmlinux.
+    module: Option<usize>,
 }
 
 /// The kernel's struct_ops type for local `tname` and its `bpf_struct_ops_<type>`
-/// wrapper; looked up through `kb` (an index, where it has one), read through `k`.
-fn kern_st_ops_types(kb: &dyn KernelBtf, k: &dyn Types, tname: &str) -> Result<'static, KernStOps> {
-    let find = |name: &str| kb.find(None, name, BtfKind::Struct).map(|t| t.type_id);
+/// wrapper: in vmlinux (looked up through `kb`'s index, read through `vmlinux`), else
+/// in the first module whose BTF has the type (libbpf's `find_ksym_btf_id`), and the
+/// wrapper in the same BTF.
+fn kern_st_ops_types(
+    kb: &dyn KernelBtf,
+    vmlinux: &dyn Types,
+    tname: &str,
+) -> Result<'static, KernStOps> {
     // The kernel type has the essential name: up to the last ___flavor separator, as
     // libbpf's bpf_core_essential_name_len() cuts it (`ops___a___b` looks up `ops___a`).
     let ess = crate::core_relo::essential_name(tname);
-    let type_id = find(ess).ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
+    if let Some(t) = kb.find(ess, BtfKind::Struct) {
+        let find = |name: &str| kb.find(name, BtfKind::Struct).map(|t| t.type_id);
+        return kern_st_ops_wrapper(find, vmlinux, ess, t.type_id, None);
+    }
+    let found = find_in_modules(kb, None, ess, BtfKind::Struct)?
+        .ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
+    let mods = kb
+        .core_modules()
+        .ok_or(Error::malformed("module without module BTFs"))?;
+    let m = mods.module(found.index)?;
+    let find = |name: &str| m.find_own(name, BtfKind::Struct);
+    kern_st_ops_wrapper(find, m.types(), ess, found.type_id, Some(found.index))
+}
+
+/// [`kern_st_ops_types`] once the type is found: its `bpf_struct_ops_<type>` wrapper,
+/// found by `find` and read through `k`, and the data member's offset there.
+fn kern_st_ops_wrapper(
+    find: impl Fn(&str) -> Option<u32>,
+    k: &dyn Types,
+    ess: &str,
+    type_id: u32,
+    module: Option<usize>,
+) -> Result<'static, KernStOps> {
     let mut buf = [0u8; limits::MAX_NAME_LEN];
     let prefix = b"bpf_struct_ops_";
     let full = prefix.len().saturating_add(ess.len());
@@ -1608,6 +1907,7 @@ fn kern_st_ops_types(kb: &dyn KernelBtf, k: &dyn Types, tname: &str) -> Result<'
         vtype_id,
         vsize: vt.size().unwrap_or(0),
         data_off: data.bit_offset / 8,
+        module,
     })
 }
 
@@ -1632,6 +1932,7 @@ impl<A: Alloc> StructOps<A> {
     fn resolve<'a>(
         obj: &Object<'a, A>,
         kbtf: Option<&dyn KernelBtf>,
+        modules: &mut ModuleList<'a, A>,
         alloc: &mut A,
     ) -> Result<'a, Self> {
         let n_progs = obj.progs.len();
@@ -1639,8 +1940,8 @@ impl<A: Alloc> StructOps<A> {
         for (l, p) in load.iter_mut().zip(obj.progs.iter()) {
             *l = !p.is_subprog() && p.autoload;
         }
-        let mut attach = alloc.alloc::<Option<(u32, u32)>>(n_progs)?;
-        let mut vtypes = alloc.alloc::<(u32, u32)>(obj.maps.len())?;
+        let mut attach = alloc.alloc::<Option<(u32, u32, u32)>>(n_progs)?;
+        let mut vtypes = alloc.alloc::<(u32, u32, u32)>(obj.maps.len())?;
         let st_maps = || {
             obj.maps
                 .iter()
@@ -1672,7 +1973,7 @@ impl<A: Alloc> StructOps<A> {
                 funcs: alloc.alloc(0)?,
             });
         }
-        let (kb, k) = kbtf
+        let (kb, vmlinux) = kbtf
             .and_then(|kb| Some((kb, kb.vmlinux()?)))
             .ok_or(Error::new(Kind::Unsupported(
                 "struct_ops maps need the kernel's BTF",
@@ -1687,7 +1988,7 @@ impl<A: Alloc> StructOps<A> {
             let tname = obj
                 .btf_strings
                 .get(btf.type_by_id(m.st_type_id)?.name_off())?;
-            let ks = kern_st_ops_types(kb, k, tname).ctx(Ctx::Map(m.name))?;
+            let ks = kern_st_ops_types(kb, vmlinux, tname).ctx(Ctx::Map(m.name))?;
             total_value = total_value.saturating_add(idx(ks.vsize));
         }
         let n_funcs = obj.st_ops_funcs.len();
@@ -1699,7 +2000,26 @@ impl<A: Alloc> StructOps<A> {
             let c = Ctx::Map(m.name);
             let lt = btf.type_by_id(m.st_type_id)?;
             let tname = obj.btf_strings.get(lt.name_off())?;
-            let ks = kern_st_ops_types(kb, k, tname).ctx(c)?;
+            let ks = kern_st_ops_types(kb, vmlinux, tname).ctx(c)?;
+            // A module's types are read through its BTF (split on vmlinux), which the
+            // programs and the map then name by fd.
+            let held;
+            let (k, module): (&dyn Types, u32) = match ks.module {
+                None => (vmlinux, 0),
+                Some(i) => {
+                    let mods = kb
+                        .core_modules()
+                        .ok_or(Error::malformed("module without module BTFs"))?;
+                    held = mods.module(i)?;
+                    let found = ModuleType {
+                        index: i,
+                        type_id: ks.type_id,
+                    };
+                    let ess = crate::core_relo::essential_name(tname);
+                    let slot = modules.add(kb, found, "", ess, BtfKind::Struct, false)?;
+                    (held.types(), slot)
+                }
+            };
             let kt = k.type_by_id(ks.type_id)?;
             let vstart = vat;
             let fstart = fat;
@@ -1707,7 +2027,8 @@ impl<A: Alloc> StructOps<A> {
                 .get_mut(vat..vat.saturating_add(idx(ks.vsize)))
                 .ok_or(Error::malformed("struct_ops value size"))?;
             vat = vat.saturating_add(idx(ks.vsize));
-            *vtypes.get_mut(mi).ok_or(Error::malformed("map index"))? = (ks.vtype_id, ks.vsize);
+            *vtypes.get_mut(mi).ok_or(Error::malformed("map index"))? =
+                (ks.vtype_id, ks.vsize, module);
             for (i, member) in lt.members()?.enumerate() {
                 let mname = obj.btf_strings.get(member.name_off)?;
                 let mc = Ctx::Symbol(mname);
@@ -1779,8 +2100,8 @@ impl<A: Alloc> StructOps<A> {
                         .get_mut(idx(p))
                         .ok_or(Error::malformed("program index"))?;
                     match *slot {
-                        None => *slot = Some((ks.type_id, kidx)),
-                        Some(prev) if prev == (ks.type_id, kidx) => {}
+                        None => *slot = Some((ks.type_id, kidx, module)),
+                        Some(prev) if prev == (ks.type_id, kidx, module) => {}
                         Some(_) => {
                             return Err(Error::malformed(
                                 "struct_ops program reused for a different type or member",
@@ -1858,12 +2179,15 @@ fn info_counts<A: Alloc>(
     Ok((fi, li, cr))
 }
 
-/// libbpf looks up `prefix + name` of `kind` in vmlinux, or in the named module.
-fn find_attach(
+/// libbpf's `find_kernel_btf_id`: `prefix + name` of `kind` in vmlinux (unless another
+/// module is named), else in the first module (whose name starts with `module`, if
+/// given) that has it; such a module is added to `modules`.
+fn find_attach<'a, A: Alloc>(
     k: &dyn KernelBtf,
+    modules: &mut ModuleList<'a, A>,
     module: Option<&str>,
-    prefix: &str,
-    name: &str,
+    prefix: &'static str,
+    name: &'a str,
     kind: BtfKind,
 ) -> Result<'static, KernelType> {
     let missing = Error::new(Kind::NotFound("BTF attach target in the kernel"));
@@ -1874,18 +2198,17 @@ fn find_attach(
     crate::util::copy(a, prefix.as_bytes());
     crate::util::copy(b, name.as_bytes());
     let s = core::str::from_utf8(dst).map_err(|_| missing)?;
-    if let Some(found) = k.find(module, s, kind) {
-        return Ok(found);
+    let vmlinux = module.is_none_or(|m| "vmlinux".starts_with(m));
+    if vmlinux {
+        if let Some(found) = k.find(s, kind) {
+            return Ok(found);
+        }
     }
-    // libbpf finds it in a module's BTF (any module's, or the one named), which needs
-    // that BTF's fd: refused by name rather than reported missing.
-    let vmlinux_only = module.is_some_and(|m| "vmlinux".starts_with(m));
-    if !vmlinux_only && k.in_module(s, kind) {
-        return Err(Error::new(Kind::Unsupported(
-            "BTF attach target in a kernel module's BTF (only vmlinux is supported)",
-        )));
-    }
-    Err(missing)
+    let found = find_in_modules(k, module, s, kind)?.ok_or(missing)?;
+    Ok(KernelType {
+        module: modules.add(k, found, prefix, name, kind, false)?,
+        type_id: found.type_id,
+    })
 }
 
 /// libbpf's `adjust_ringbuf_sz`: the kernel wants a power-of-2 multiple of the page size.

@@ -414,6 +414,9 @@ pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 pub const BPF_F_PRESERVE_ELEMS: u32 = 1 << 11;
 pub const BPF_F_INNER_MAP: u32 = 1 << 12;
 pub const BPF_F_LINK: u32 = 1 << 13;
+pub const BPF_F_PATH_FD: u32 = 1 << 14;
+/// `value_type_btf_obj_fd` names the BTF of a struct_ops map's value type.
+pub const BPF_F_VTYPE_BTF_OBJ_FD: u32 = 1 << 15;
 
 /// Program flags (`prog_flags`).
 pub const BPF_F_STRICT_ALIGNMENT: u32 = 1 << 0;

@@ -2003,10 +2003,10 @@ struct Kern {
 }
 
 impl KernelBtf for Kern {
-    fn find(&self, _module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
         let id = self.btf.find_by_name_kind(name, kind).ok()??;
         Some(KernelType {
-            btf_obj_id: 0,
+            module: 0,
             type_id: id,
         })
     }
@@ -2665,9 +2665,9 @@ fn resolve_depth_past_limit() {
 struct AnyKernel;
 
 impl KernelBtf for AnyKernel {
-    fn find(&self, _module: Option<&str>, _name: &str, _kind: BtfKind) -> Option<KernelType> {
+    fn find(&self, _name: &str, _kind: BtfKind) -> Option<KernelType> {
         Some(KernelType {
-            btf_obj_id: 0,
+            module: 0,
             type_id: 1,
         })
     }

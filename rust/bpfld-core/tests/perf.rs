@@ -92,13 +92,10 @@ impl Kernel {
 }
 
 impl KernelBtf for Kernel {
-    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
-        if module.is_some_and(|m| !"vmlinux".starts_with(m)) {
-            return None;
-        }
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
         let id = find_in_kernel(&self.btf, &self.index, Some(&self.funcs), name, kind);
         Some(KernelType {
-            btf_obj_id: 0,
+            module: 0,
             type_id: id.ok()??,
         })
     }

@@ -338,6 +338,10 @@ pub trait ModuleTargets {
 
     /// Module `i` (`i < count()`).
     fn module(&self, i: usize) -> Result<'static, ModuleBtf<'_>>;
+
+    /// Module `i`'s name, as `/sys/kernel/btf/<name>` and the kernel's BTF object
+    /// call it (`i < count()`).
+    fn name(&self, i: usize) -> Result<'static, &str>;
 }
 
 /// Failure `errno` (positive) to read the kernel modules' BTF, for [`ModuleTargets::count`].
@@ -379,17 +383,27 @@ impl<'a> ModuleBtf<'a> {
     /// `kind`: through the index, or for FUNCs, which it leaves out, a scan of the
     /// module's own types.
     pub fn defines(&self, name: &str, kind: BtfKind) -> bool {
+        self.find_own(name, kind).is_some()
+    }
+
+    /// The id of the module's own type (not vmlinux's) called `name` of kind `kind`
+    /// (libbpf's `btf__find_by_name_kind_own`): through the index, or for FUNCs, which
+    /// it leaves out, a scan of the module's own types.
+    pub fn find_own(&self, name: &str, kind: BtfKind) -> Option<u32> {
         if kind == BtfKind::Func {
             let types = &self.types;
-            return types.split().local_ids().any(|id| {
+            return types.split().local_ids().find(|&id| {
                 types
                     .type_by_id(id)
                     .is_ok_and(|t| t.kind() == kind && t.name_eq(name))
             });
         }
-        self.index
-            .find(&self.types, name, kind)
-            .is_ok_and(|id| id.is_some())
+        self.index.find(&self.types, name, kind).ok().flatten()
+    }
+
+    /// The module's types, vmlinux's included (the ids of a split BTF).
+    pub fn types(&self) -> &SplitBtf<'a> {
+        &self.types
     }
 }
 

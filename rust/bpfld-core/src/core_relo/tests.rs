@@ -976,6 +976,10 @@ impl ModuleTargets for LazyModules<'_> {
             .ok_or(Error::malformed("module index"))?;
         ModuleBtf::new(self.base, split, index)
     }
+
+    fn name(&self, _: usize) -> Result<'static, &str> {
+        Ok("lazy")
+    }
 }
 
 #[test]

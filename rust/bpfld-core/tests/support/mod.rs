@@ -180,10 +180,10 @@ pub const KNOWN_KERNEL_NAMES: &[&str] = &[
 ];
 
 impl KernelBtf for FakeKernelBtf {
-    fn find(&self, module: Option<&str>, name: &str, _kind: BtfKind) -> Option<KernelType> {
+    fn find(&self, name: &str, _kind: BtfKind) -> Option<KernelType> {
         let i = KNOWN_KERNEL_NAMES.iter().position(|n| *n == name)?;
         Some(KernelType {
-            btf_obj_id: if module.is_some() { 7 } else { 0 },
+            module: 0,
             type_id: 100 + i as u32,
         })
     }

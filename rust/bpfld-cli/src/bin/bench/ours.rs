@@ -64,6 +64,10 @@ impl Bpf for TimedBpf {
     fn unmap_arena(&mut self, addr: u64, len: u64) {
         self.inner.unmap_arena(addr, len)
     }
+
+    fn module_btf_fd(&mut self, m: &bpfld_core::plan::PlannedModule<'_>) -> Result<i32, i32> {
+        self.inner.module_btf_fd(m)
+    }
 }
 
 /// One load on the host kernel.
