@@ -4,14 +4,15 @@
 //!
 //! ```text
 //! bpfld-parity guest --module KO --image IMG --tool LIBBPF_DUMP --todo TODO --out DIR
-//!                    [--timeout SECONDS]
+//!                    [--timeout SECONDS] [--testmod BPF_TESTMOD_KO]
 //! bpfld-parity report --out DIR --todo TODO --allowlist TSV --report MD [--expect TSV]
 //!                     [--manifest DIR] [--console FILE]... [--elapsed SECONDS]
 //!                     [--boots N] [--command TEXT] [--min-identical PERCENT]
 //! ```
 //!
-//! `guest` runs inside the VM. It inserts the module with `dev_mode=1` (any fs-verity
-//! file is trusted), copies the ext4 image IMG (made by the host with the objects in
+//! `guest` runs inside the VM. It inserts the kernel tree's `bpf_testmod.ko` if given
+//! (the selftests' kfuncs, ksyms, functions and struct_ops in a module), then the module
+//! with `dev_mode=1` (any fs-verity file is trusted), copies the ext4 image IMG (made by the host with the objects in
 //! it) into the guest's tmpfs, mounts it, enables fs-verity on every object that TODO
 //! (`SET<TAB>NAME` lines; the object is `SET/NAME.bpf.o` in the image) names, and then,
 //! one object at a time:
@@ -284,7 +285,12 @@ struct Record {
 }
 
 fn guest(args: &[String]) -> Result<i32, String> {
-    let o = options(args, &["module", "image", "tool", "todo", "out", "timeout"])?;
+    let o = options(
+        args,
+        &[
+            "module", "image", "tool", "todo", "out", "timeout", "testmod",
+        ],
+    )?;
     let out = PathBuf::from(one(&o, "out")?);
     let todo = read_todo(Path::new(one(&o, "todo")?))?;
     let timeout = Duration::from_secs(opt(&o, "timeout").unwrap_or("600").parse().unwrap_or(600));
@@ -305,6 +311,14 @@ fn guest(args: &[String]) -> Result<i32, String> {
         ));
     }
 
+    // The kernel tree's BPF selftest module, whose kfuncs, ksyms, functions and
+    // struct_ops many selftest objects use (as tools/testing/selftests/bpf loads it).
+    if let Some(testmod) = opt(&o, "testmod") {
+        if !Path::new("/sys/kernel/btf/bpf_testmod").exists() {
+            step("insmod bpf_testmod.ko");
+            run("insmod", &[testmod])?;
+        }
+    }
     // The module, in development trust mode.
     if !Path::new(DEVICE).exists() {
         step("insmod bpfld.ko dev_mode=1");

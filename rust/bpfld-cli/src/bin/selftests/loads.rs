@@ -874,26 +874,106 @@ pub fn ksym_addresses_hidden(_: &Env) -> Outcome {
 }
 
 /// A kfunc or an fentry target that only a loaded module's BTF defines (bpfld.ko's own
-/// bpfld_dev_mode) is refused by name: libbpf would resolve it there, and the module
-/// cannot pass that BTF's fd. Before, the module took the weak kfunc for missing and
-/// loaded the object, and called the target missing (ENOENT).
-pub fn refuse_module_btf_refs(env: &Env) -> Outcome {
-    let cases = [
-        (
-            "module_kfunc",
-            "extern 'bpfld_dev_mode': unsupported: ksym or kfunc defined in a kernel module's BTF",
-            "weak kfunc in bpfld.ko's BTF",
-        ),
-        (
-            "module_fentry",
-            "sym 'bpfld_dev_mode': unsupported: BTF attach target in a kernel module's BTF",
-            "fentry target in bpfld.ko's BTF",
-        ),
-    ];
-    outcome(cases.iter().try_for_each(|(name, says, what)| {
-        let path = crate::stress::guest_object(env, name)?;
-        expect_refusal_saying(&path, libc::EOPNOTSUPP, says, what)
-    }))
+/// bpfld_dev_mode) resolves there, as libbpf resolves it, and the program names that
+/// module's BTF object: the fentry program loads attached to it (its attach_btf_obj_id
+/// is bpfld.ko's BTF object); the kfunc call reaches the verifier with the module BTF's
+/// fd in fd_array, which refuses it as it refuses libbpf's load (bpfld_dev_mode is no
+/// registered kfunc). Before, the module refused both (EOPNOTSUPP), and before that
+/// took the weak kfunc for missing.
+pub fn module_btf_refs(env: &Env) -> Outcome {
+    outcome((|| {
+        let before = Snapshot::take();
+        let path = crate::stress::guest_object(env, "module_fentry")?;
+        let l = load(&path).map_err(|e| format!("module_fentry: {e}"))?;
+        let p = l.progs.first().ok_or("module_fentry: no program")?;
+        let info = bpfld::sys::obj_info::<bpfld::sys::ProgInfo>(p.fd.as_raw_fd())
+            .map_err(|e| format!("prog info: {e}"))?;
+        let fd =
+            bpfld::sys::module_btf_fd("bpfld").map_err(|e| format!("bpfld's BTF: errno {e}"))?;
+        let fd = bpfld::sys::own(fd);
+        let btf = bpfld::sys::obj_info::<bpfld::sys::BtfInfo>(fd.as_raw_fd())
+            .map_err(|e| format!("BTF info: {e}"))?;
+        if info.attach_btf_obj_id != btf.id || info.attach_btf_id == 0 || p.attach_btf_id == 0 {
+            return Err(format!(
+                "module_fentry: attached to BTF object {} type {}, want bpfld's BTF object {}",
+                info.attach_btf_obj_id, info.attach_btf_id, btf.id
+            ));
+        }
+        println!(
+            "# module_fentry: attach_btf_obj_id {} (bpfld.ko), attach_btf_id {}",
+            info.attach_btf_obj_id, info.attach_btf_id
+        );
+        drop((l, fd));
+        before
+            .unchanged()
+            .map_err(|e| format!("module_fentry: {e}"))?;
+
+        let path = crate::stress::guest_object(env, "module_kfunc")?;
+        let before = Snapshot::take();
+        match load(&path) {
+            Ok(_) => return Err("module_kfunc: loaded, want the verifier's refusal".into()),
+            Err(e) => {
+                let says = "calling kernel function bpfld_dev_mode is not allowed";
+                if e.errno != libc::EACCES || !e.log.contains(says) {
+                    return Err(format!("module_kfunc: {e}; want EACCES and {says:?}"));
+                }
+                println!(
+                    "# module_kfunc: errno {} ({}), verifier: {says}",
+                    e.errno, e.msg
+                );
+            }
+        }
+        before.unchanged().map_err(|e| format!("module_kfunc: {e}"))
+    })())
+}
+
+/// bpf_testmod.ko's kfunc and per-CPU variable (selftests/stress/testmod_ksym.bpf.c):
+/// both resolve in its BTF, the program loads, and one run through BPF_PROG_TEST_RUN
+/// stores 42 through the kfunc and reads it back through the variable. Then the load
+/// is dropped and the module removed again (the programs held it), leaving nothing.
+pub fn module_btf_testmod(env: &Env) -> Outcome {
+    let Some(testmod) = env.testmod.as_deref() else {
+        return Outcome::Skip("no --testmod (scripts/testmod builds it)".into());
+    };
+    let before = Snapshot::take();
+    if let Err(e) = run("insmod", &[testmod]) {
+        return fail(format!("insmod {testmod}: {e}"));
+    }
+    let res = (|| {
+        let path = crate::stress::guest_object(env, "testmod_ksym")?;
+        let l = load(&path).map_err(|e| format!("testmod_ksym: {e}"))?;
+        let p = l.progs.first().ok_or("testmod_ksym: no program")?;
+        let bss = l
+            .maps
+            .iter()
+            .find(|m| m.name.ends_with(".bss"))
+            .ok_or("testmod_ksym: no .bss map")?;
+        util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
+            .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
+        let v =
+            util::map_lookup(bss.fd.as_raw_fd(), 0, 4).map_err(|e| format!(".bss lookup: {e}"))?;
+        let out = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
+        if out != 42 {
+            return Err(format!("testmod_ksym: out = {out} after a run, want 42"));
+        }
+        println!(
+            "# testmod_ksym: loaded, kfunc and per-CPU ksym of bpf_testmod reached: out = {out}"
+        );
+        Ok(())
+    })();
+    // The programs hold the module until they are freed, which is asynchronous.
+    let mut removed = Err(String::new());
+    for _ in 0..100 {
+        removed = run("rmmod", &["bpf_testmod"]).map(drop);
+        if removed.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    outcome(
+        res.and(removed.map_err(|e| format!("rmmod bpf_testmod: {e}")))
+            .and_then(|()| before.unchanged()),
+    )
 }
 
 /// An arena is mapped in the caller at its map_extra, its globals written at its

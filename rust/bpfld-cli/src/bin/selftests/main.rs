@@ -32,6 +32,8 @@ pub struct Env {
     image: String,
     /// Source tree root (for the corpus sources with their directives).
     root: String,
+    /// The kernel tree's bpf_testmod.ko built for this kernel (`scripts/testmod`).
+    testmod: Option<String>,
 }
 
 /// A test: its name and body.
@@ -83,10 +85,8 @@ const FIXED_AFTER: &[Named] = &[
         "ksym_addresses_hidden_eopnotsupp",
         loads::ksym_addresses_hidden,
     ),
-    (
-        "refuse_module_btf_eopnotsupp",
-        loads::refuse_module_btf_refs,
-    ),
+    ("module_btf_refs", loads::module_btf_refs),
+    ("module_btf_testmod", loads::module_btf_testmod),
     ("arena_mapped_in_caller", loads::arena_mapped_in_caller),
     ("attach_tracepoint", loads::attach_tracepoint),
     ("attach_kprobe", loads::attach_kprobe),
@@ -134,6 +134,7 @@ fn main() {
     let mut args = argv.into_iter().skip(1);
     let (mut module, mut corpus, mut image, mut ktap_path, mut filter) =
         (None, None, None, None, None);
+    let mut testmod = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--module" => module = args.next(),
@@ -141,8 +142,9 @@ fn main() {
             "--image" => image = args.next(),
             "--ktap" => ktap_path = args.next(),
             "--filter" => filter = args.next(),
+            "--testmod" => testmod = args.next(),
             _ => {
-                eprintln!("usage: bpfld-selftests --module bpfld.ko --corpus DIR --image IMG [--ktap FILE] [--filter S]");
+                eprintln!("usage: bpfld-selftests --module bpfld.ko --corpus DIR --image IMG [--ktap FILE] [--filter S] [--testmod bpf_testmod.ko]");
                 std::process::exit(2);
             }
         }
@@ -160,6 +162,7 @@ fn main() {
         corpus,
         image,
         root,
+        testmod,
     };
     let mut tests: Vec<Test> = FIXED_BEFORE
         .iter()

@@ -154,6 +154,41 @@ pub fn map_lookup(fd: i32, key: u32, size: usize) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
+/// `BPF_PROG_TEST_RUN` of program `fd` once on `data` (a packet): its return value.
+pub fn prog_test_run(fd: i32, data: &[u8]) -> io::Result<u32> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct TestAttr {
+        prog_fd: u32,
+        retval: u32,
+        data_size_in: u32,
+        data_size_out: u32,
+        data_in: u64,
+        data_out: u64,
+        repeat: u32,
+        duration: u32,
+        ctx_size_in: u32,
+        ctx_size_out: u32,
+        ctx_in: u64,
+        ctx_out: u64,
+        flags: u32,
+        cpu: u32,
+        batch_size: u32,
+        _pad: u32,
+    }
+    let mut a = TestAttr {
+        prog_fd: fd as u32,
+        data_size_in: data.len() as u32,
+        data_in: data.as_ptr() as u64,
+        repeat: 1,
+        ..Default::default()
+    };
+    // SAFETY: the kernel reads `data_size_in` bytes of `data` and writes no output
+    // (no data_out, no ctx_out).
+    unsafe { sys_bpf(uapi::BPF_PROG_TEST_RUN, &mut a)? };
+    Ok(a.retval)
+}
+
 /// Drop every capability of the calling thread (capset with empty sets).
 pub fn drop_all_caps() -> io::Result<()> {
     #[repr(C)]
