@@ -1066,7 +1066,7 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 {
 	struct bpfld_btf_find_ctx *ctx;
 	union bpf_attr attr = {};
-	int err, fd;
+	int err, fd, hold;
 	s64 ret;
 
 	if (!len || memchr(name, 0, len) || memchr(prefix, 0, plen))
@@ -1082,7 +1082,18 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 	attr.test.prog_fd = prog_fd;
 	attr.test.ctx_in = (u64)(unsigned long)ctx;
 	attr.test.ctx_size_in = sizeof(*ctx);
+	/*
+	 * An fd of 0 reads as vmlinux, in the helper's result and where programs name a
+	 * BTF object (a ksym's second half, attach_btf_obj_fd). The loading threads share
+	 * init_files, where 0 may be free: held while the program runs, the module's BTF
+	 * gets another.
+	 */
+	hold = get_unused_fd_flags(O_CLOEXEC);
+	if (hold > 0)
+		put_unused_fd(hold);
 	err = kern_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	if (hold == 0)
+		put_unused_fd(hold);
 	ret = ctx->ret;
 	kfree(ctx);
 	if (err)

@@ -198,7 +198,19 @@ pub fn module_btf_fd(name: &str) -> Result<i32, i32> {
         unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut ia) }.map_err(errno)?;
         let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         if info.kernel_btf != 0 && &buf[..end] == name.as_bytes() {
-            return Ok(std::os::fd::IntoRawFd::into_raw_fd(fd));
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            if raw != 0 {
+                return Ok(std::os::fd::IntoRawFd::into_raw_fd(fd));
+            }
+            // 0 would name vmlinux (a ksym's second half, attach_btf_obj_fd): moved up
+            // (stdin was closed).
+            // SAFETY: duplicates an fd we own; `fd` is closed when dropped.
+            let up = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 1) };
+            return if up < 0 {
+                Err(errno(io::Error::last_os_error()))
+            } else {
+                Ok(up)
+            };
         }
     }
 }

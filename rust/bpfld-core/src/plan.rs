@@ -267,11 +267,12 @@ impl<'a, A: Alloc> ModuleList<'a, A> {
             .ok_or(Error::malformed("module slot"))?;
         if kfunc && m.fd_idx == 0 {
             // insn->off is an s16.
-            if self.fd_idx >= i16::MAX as u32 {
+            // libbpf's bound: fd_array_cnt (index 0 included) stays below INT16_MAX.
+            if self.fd_idx >= (i16::MAX as u32).saturating_sub(1) {
                 return Err(Error::limit(
                     "kernel module BTFs called through fd_array",
-                    idx(self.fd_idx),
-                    i16::MAX as usize,
+                    idx(self.fd_idx).saturating_add(1),
+                    (i16::MAX as usize).saturating_sub(1),
                 ));
             }
             self.fd_idx = self.fd_idx.saturating_add(1);
@@ -1703,6 +1704,20 @@ fn no_raw_fds<A: Alloc>(obj: &Object<'_, A>, p: &Prog<'_>) -> Result<'static, ()
     while i < p.insn_cnt {
         let Some(ins) = p.insn(i) else { break };
         if !ins.is_ld_imm64() {
+            // A kfunc call's off indexes fd_array, which bpfld passes when the object
+            // calls a module's kfuncs: as long as the kfuncs that relocations name need
+            // and no longer. The kernel reads the index without checking it against
+            // anything (a kernel buffer is not bounded as a user one is).
+            if ins.code == uapi::CALL
+                && ins.src() == uapi::BPF_PSEUDO_KFUNC_CALL
+                && ins.off != 0
+                && !relocated(i)
+            {
+                return Err(Error::new(Kind::Unsupported(
+                    "kfunc call names a module BTF by fd_array index without a relocation",
+                ))
+                .ctx(Ctx::Insn(i)));
+            }
             i = i.saturating_add(1);
             continue;
         }
@@ -1712,8 +1727,8 @@ fn no_raw_fds<A: Alloc>(obj: &Object<'_, A>, p: &Prog<'_>) -> Result<'static, ()
                  in the file means nothing to a loader in the kernel)",
             ),
             uapi::BPF_PSEUDO_MAP_IDX | uapi::BPF_PSEUDO_MAP_IDX_VALUE => Some(
-                "ld_imm64 names a map by fd_array index without a relocation (bpfld passes \
-                 no fd_array)",
+                "ld_imm64 names a map by fd_array index without a relocation (bpfld's \
+                 fd_array holds only the module BTFs of relocated kfunc calls)",
             ),
             // The second half's imm is the BTF object's fd (0: vmlinux).
             uapi::BPF_PSEUDO_BTF_ID

@@ -1612,8 +1612,8 @@ fn reloc_cases() -> Vec<Case> {
             err(
                 Plan,
                 Kind::Unsupported(
-                    "ld_imm64 names a map by fd_array index without a relocation (bpfld passes \
-                     no fd_array)",
+                    "ld_imm64 names a map by fd_array index without a relocation (bpfld's \
+                     fd_array holds only the module BTFs of relocated kfunc calls)",
                 ),
                 "prog 'entry': insn #0: ",
             ),
@@ -1629,6 +1629,23 @@ fn reloc_cases() -> Vec<Case> {
                 Plan,
                 Kind::Unsupported(
                     "ld_imm64 names a BTF object by file descriptor without a relocation",
+                ),
+                "prog 'entry': insn #0: ",
+            ),
+        ),
+        // The kernel reads fd_array[off] unchecked: bpfld's fd_array is as long as its
+        // relocated kfunc calls need, and a file's own off must not index past it.
+        case(
+            "kfunc call by fd_array index without a relocation",
+            "calls",
+            |e| {
+                // call, src BPF_PSEUDO_KFUNC_CALL, off 1000, imm (a BTF id) 5.
+                e.set_insn("syscall", 0, [0x85, 0x20, 0xe8, 0x03, 5, 0, 0, 0]);
+            },
+            err(
+                Plan,
+                Kind::Unsupported(
+                    "kfunc call names a module BTF by fd_array index without a relocation",
                 ),
                 "prog 'entry': insn #0: ",
             ),
