@@ -73,9 +73,9 @@ extern "C" {
 
     /// `fget(fd)`: a counted reference, or NULL (bad fd, or an `O_PATH` fd).
     pub(crate) fn bpfld_fget(fd: c_int) -> *mut file;
-    /// The names in directory `path` (NUL-terminated; "." and ".." left out), each
-    /// followed by a NUL, into `buf`: the bytes used, `-ENOSPC` if they do not fit in
-    /// `len`, or another negative errno.
+    /// The entries of directory `path` (without `.` and `..`), each its inode number
+    /// (a u64, native order), its name and a NUL, into `buf`: the bytes used, `-ENOSPC`
+    /// if they do not fit in `len`, or another negative errno.
     pub(crate) fn bpfld_list_dir(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
     /// `fput()`; in a kernel thread `__fput_sync()` (released before this returns).
     pub(crate) fn bpfld_fput(f: *mut file);

@@ -245,18 +245,21 @@ static bool bpfld_name_actor(struct dir_context *ctx, const char *name, int naml
 
 	if (namlen <= 0 || (name[0] == '.' && (namlen == 1 || (namlen == 2 && name[1] == '.'))))
 		return true;
-	if (n->len - n->used < (size_t)namlen + 1) {
+	if (n->len - n->used < sizeof(ino) + (size_t)namlen + 1) {
 		n->full = true;
 		return false;
 	}
+	memcpy(n->buf + n->used, &ino, sizeof(ino));
+	n->used += sizeof(ino);
 	memcpy(n->buf + n->used, name, namlen);
 	n->buf[n->used + namlen] = '\0';
 	n->used += namlen + 1;
 	return true;
 }
 
-/* The names in directory @path (without "." and ".."), each followed by a NUL, into
- * @buf: the bytes used, -ENOSPC if they do not fit in @len, or another -errno. */
+/* The entries of directory @path (without "." and ".."), each its inode number (a u64,
+ * native order), its name and a NUL, into @buf: the bytes used, -ENOSPC if they do not
+ * fit in @len, or another -errno. */
 long bpfld_list_dir(const char *path, char *buf, size_t len);
 long bpfld_list_dir(const char *path, char *buf, size_t len)
 {

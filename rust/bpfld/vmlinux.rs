@@ -18,9 +18,10 @@
 //!   6.12; helpers.c says more). Every name is looked up before the plan, as the
 //!   caller: a caller that may not see kernel addresses gets an error naming the extern.
 //!   Typed ksyms and kfuncs need no address: they resolve through vmlinux BTF.
-//! - module BTF: [`LoadBtf`], every `/sys/kernel/btf/<module>`, read when a CO-RE
+//! - module BTF: [`LoadBtf`], every `/sys/kernel/btf/<module>`, wanted when a CO-RE
 //!   relocation's local type has no candidate in vmlinux (as libbpf reads them), or
-//!   when a ksym, kfunc or attach target is not in vmlinux, for that load only. CO-RE
+//!   when a ksym, kfunc, attach target or struct_ops type is not in vmlinux; read again
+//!   only when the directory's listing changed (a module came, went or came back). CO-RE
 //!   relocations, ksyms, kfuncs and attach targets resolve against it as libbpf's do.
 //!   The programs then name the module's BTF object by fd, which `kern_sys_bpf` cannot
 //!   open by id (no `BPF_BTF_GET_FD_BY_ID`): the executor gets it from the BPF helper
@@ -45,6 +46,7 @@ use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
 
 #[path = "../../build/kconfig_values.rs"]
 mod kconfig_values;
@@ -60,6 +62,10 @@ pub(crate) struct Vmlinux {
     funcs: AtomicPtr<FuncIndex>,
     /// Memory held (blob and index), for the log and the benchmark.
     pub(crate) bytes: usize,
+    /// The kernel modules' BTFs last read, with the listing they were read for
+    /// ([`LoadBtf`]): a later load that lists the same modules under the same kernfs
+    /// inodes takes them as they are.
+    modules: Arc<Mutex<Option<Arc<ModuleSet>>>>,
 }
 
 impl Vmlinux {
@@ -148,11 +154,13 @@ impl Vmlinux {
         let bytes = blob_len
             .saturating_add(slots.saturating_mul(4))
             .saturating_add(index.bytes());
+        let modules = Arc::pin_init(kernel::new_mutex!(None, "bpfld_module_btfs"), GFP_KERNEL)?;
         Ok(Vmlinux {
             btf,
             index,
             funcs: AtomicPtr::new(core::ptr::null_mut()),
             bytes,
+            modules,
         })
     }
 }
@@ -231,14 +239,26 @@ mod errno {
     pub(super) const EBADMSG: i32 = 74;
 }
 
-/// vmlinux and, for one load's CO-RE relocations, the kernel modules' BTFs: every
-/// `/sys/kernel/btf/<module>`, read the first time a relocation's local type has no
-/// candidate in vmlinux (libbpf's `load_module_btfs` runs then too), and dropped with
-/// the load, since modules come and go while vmlinux stays.
+/// Every module's BTF as one listing of `/sys/kernel/btf` found them.
+pub(crate) struct ModuleSet {
+    /// The listing: per module entry, its kernfs inode number (a new one each time a
+    /// module is loaded: its BTF file is a new kernfs node) and its name.
+    listing: KVVec<(u64, [u8; MODULE_NAME_LEN])>,
+    /// The modules read (those gone meanwhile left out).
+    modules: KVVec<ModuleBtf>,
+}
+
+/// vmlinux and, for one load, the kernel modules' BTFs: every
+/// `/sys/kernel/btf/<module>`, wanted the first time a CO-RE relocation's local type
+/// has no candidate in vmlinux, or a kfunc, ksym, attach target or struct_ops type is
+/// not there (libbpf's `load_module_btfs` runs then too). The directory is listed each
+/// time; the BTFs are read again only if the listing changed since they were last
+/// read (a module loaded, unloaded or loaded again), else taken from [`Vmlinux`]'s
+/// cache, and the load holds them until it ends.
 pub(crate) struct LoadBtf<'v> {
     vmlinux: &'v Vmlinux,
-    modules: OnceCell<core::result::Result<KVVec<ModuleBtf>, i32>>,
-    /// Bytes the modules' BTFs and indexes hold, once read.
+    modules: OnceCell<core::result::Result<Arc<ModuleSet>, i32>>,
+    /// Bytes the modules' BTFs and indexes hold, if this load read them.
     pub(crate) module_bytes: Cell<usize>,
 }
 
@@ -251,33 +271,62 @@ impl<'v> LoadBtf<'v> {
         }
     }
 
-    /// Read every module's BTF, as the kernel (see `bpfld_as_kernel_begin`). A module
-    /// that went away after the listing (ENOENT on open, ENODEV on read) is skipped;
-    /// any other failure fails, as libbpf fails the load when a module's BTF cannot be
-    /// loaded (`load_module_btfs`).
+    /// Every module's BTF, listed and read as the kernel (see `bpfld_as_kernel_begin`).
+    /// A module that went away after the listing (ENOENT on open, ENODEV on read) is
+    /// skipped; any other failure fails, as libbpf fails the load when a module's BTF
+    /// cannot be loaded (`load_module_btfs`).
     #[inline(never)]
-    fn read_modules(&self) -> core::result::Result<KVVec<ModuleBtf>, i32> {
+    fn read_modules(&self) -> core::result::Result<Arc<ModuleSet>, i32> {
         // SAFETY: no precondition; undone below.
         let old = unsafe { ffi::bpfld_as_kernel_begin() };
         if old.is_null() {
             return Err(errno::ENOMEM);
         }
-        let res = self.read_each();
+        let res = self.listed_and_read();
         // SAFETY: `old` is what bpfld_as_kernel_begin returned, restored once.
         unsafe { ffi::bpfld_as_kernel_end(old) };
         res
     }
 
-    fn read_each(&self) -> core::result::Result<KVVec<ModuleBtf>, i32> {
+    /// The cached set if the listing matches it, else every module read anew (and
+    /// cached, replacing the old set, which loads holding it keep until they end).
+    fn listed_and_read(&self) -> core::result::Result<Arc<ModuleSet>, i32> {
         let (names, used) = list_dir(BTF_DIR)?;
-        let mut out = KVVec::new();
-        let mut bytes = 0usize;
-        let listed = names.get(..used).unwrap_or_default();
-        for name in listed.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let mut listing = KVVec::new();
+        for (ino, name) in entries(names.get(..used).unwrap_or_default()) {
             // A module's name is shorter than MODULE_NAME_LEN.
             if name == b"vmlinux" || name.len() >= MODULE_NAME_LEN {
                 continue;
             }
+            let mut n = [0u8; MODULE_NAME_LEN];
+            for (d, &c) in n.iter_mut().zip(name) {
+                *d = c;
+            }
+            listing
+                .push((ino, n), GFP_KERNEL)
+                .map_err(|_| errno::ENOMEM)?;
+        }
+        if let Some(set) = self.vmlinux.modules.lock().as_ref() {
+            if set.listing.as_slice() == listing.as_slice() {
+                return Ok(set.clone());
+            }
+        }
+        let modules = self.read_each(&listing)?;
+        let set =
+            Arc::new(ModuleSet { listing, modules }, GFP_KERNEL).map_err(|_| errno::ENOMEM)?;
+        *self.vmlinux.modules.lock() = Some(set.clone());
+        Ok(set)
+    }
+
+    fn read_each(
+        &self,
+        listing: &[(u64, [u8; MODULE_NAME_LEN])],
+    ) -> core::result::Result<KVVec<ModuleBtf>, i32> {
+        let mut out = KVVec::new();
+        let mut bytes = 0usize;
+        for (_, padded) in listing {
+            let n = padded.iter().position(|&b| b == 0).unwrap_or(padded.len());
+            let name = padded.get(..n).unwrap_or_default();
             // "/sys/kernel/btf/" and a module name (at most 55 bytes) and a NUL.
             let mut path = [0u8; 128];
             let mut len = 0usize;
@@ -314,7 +363,7 @@ impl<'v> LoadBtf<'v> {
                 Err(errno::ENODEV) if opened => {}
                 Err(errno) => {
                     pr_warn!(
-                        "module BTF {}: cannot be read for CO-RE (errno {})\n",
+                        "module BTF {}: cannot be read (errno {})\n",
                         crate::msg::EscapedBytes(name),
                         errno
                     );
@@ -354,7 +403,7 @@ impl<'v> LoadBtf<'v> {
 
     fn modules(&self) -> core::result::Result<&[ModuleBtf], i32> {
         match self.modules.get_or_init(|| self.read_modules()) {
-            Ok(v) => Ok(v),
+            Ok(v) => Ok(&v.modules),
             Err(e) => Err(*e),
         }
     }
@@ -406,7 +455,19 @@ impl ModuleTargets for LoadBtf<'_> {
     }
 }
 
-/// The names in directory `dir`, each followed by a NUL, and the bytes they take.
+/// The entries of a [`list_dir`] buffer: (inode number, name).
+fn entries(mut buf: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    core::iter::from_fn(move || {
+        let (ino, rest) = buf.split_first_chunk::<8>()?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        let (name, rest) = rest.split_at(end);
+        buf = rest.get(1..).unwrap_or_default();
+        Some((u64::from_ne_bytes(*ino), name))
+    })
+}
+
+/// The entries of directory `dir`, each its inode number (8 bytes, native order), its
+/// name and a NUL, and the bytes they take.
 fn list_dir(dir: &core::ffi::CStr) -> core::result::Result<(KVVec<u8>, usize), i32> {
     let mut len = 16 << 10;
     loop {

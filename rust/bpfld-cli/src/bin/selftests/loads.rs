@@ -930,48 +930,53 @@ pub fn module_btf_refs(env: &Env) -> Outcome {
 /// bpf_testmod.ko's kfunc and per-CPU variable (selftests/stress/testmod_ksym.bpf.c):
 /// both resolve in its BTF, the program loads, and one run through BPF_PROG_TEST_RUN
 /// stores 42 through the kfunc and reads it back through the variable. Then the load
-/// is dropped and the module removed again (the programs held it), leaving nothing.
+/// is dropped and the module removed (the programs held it). Twice: the second
+/// insertion is a new BTF object under the same name, which the module's cache of
+/// module BTFs must notice (a new kernfs inode); the earlier tests' loads filled it
+/// without bpf_testmod. Nothing is left behind.
 pub fn module_btf_testmod(env: &Env) -> Outcome {
     let Some(testmod) = env.testmod.as_deref() else {
         return Outcome::Skip("no --testmod (scripts/testmod builds it)".into());
     };
     let before = Snapshot::take();
-    if let Err(e) = run("insmod", &[testmod]) {
-        return fail(format!("insmod {testmod}: {e}"));
-    }
-    let res = (|| {
-        let path = crate::stress::guest_object(env, "testmod_ksym")?;
-        let l = load(&path).map_err(|e| format!("testmod_ksym: {e}"))?;
-        let p = l.progs.first().ok_or("testmod_ksym: no program")?;
-        let bss = l
-            .maps
-            .iter()
-            .find(|m| m.name.ends_with(".bss"))
-            .ok_or("testmod_ksym: no .bss map")?;
-        util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
-            .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
-        let v =
-            util::map_lookup(bss.fd.as_raw_fd(), 0, 4).map_err(|e| format!(".bss lookup: {e}"))?;
-        let out = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
-        if out != 42 {
-            return Err(format!("testmod_ksym: out = {out} after a run, want 42"));
+    let round = |r: u32| -> Result<(), String> {
+        run("insmod", &[testmod]).map_err(|e| format!("insmod {testmod}: {e}"))?;
+        let res = (|| {
+            let path = crate::stress::guest_object(env, "testmod_ksym")?;
+            let l = load(&path).map_err(|e| format!("testmod_ksym: {e}"))?;
+            let p = l.progs.first().ok_or("testmod_ksym: no program")?;
+            let bss = l
+                .maps
+                .iter()
+                .find(|m| m.name.ends_with(".bss"))
+                .ok_or("testmod_ksym: no .bss map")?;
+            util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
+                .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
+            let v = util::map_lookup(bss.fd.as_raw_fd(), 0, 4)
+                .map_err(|e| format!(".bss lookup: {e}"))?;
+            let out = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
+            if out != 42 {
+                return Err(format!("testmod_ksym: out = {out} after a run, want 42"));
+            }
+            println!(
+                "# round {r}: testmod_ksym loaded, bpf_testmod's kfunc and per-CPU ksym reached: out = {out}"
+            );
+            Ok(())
+        })();
+        // The programs hold the module until they are freed, which is asynchronous.
+        let mut removed = Err(String::new());
+        for _ in 0..100 {
+            removed = run("rmmod", &["bpf_testmod"]).map(drop);
+            if removed.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        println!(
-            "# testmod_ksym: loaded, kfunc and per-CPU ksym of bpf_testmod reached: out = {out}"
-        );
-        Ok(())
-    })();
-    // The programs hold the module until they are freed, which is asynchronous.
-    let mut removed = Err(String::new());
-    for _ in 0..100 {
-        removed = run("rmmod", &["bpf_testmod"]).map(drop);
-        if removed.is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    outcome(
         res.and(removed.map_err(|e| format!("rmmod bpf_testmod: {e}")))
+    };
+    outcome(
+        round(1)
+            .and_then(|()| round(2))
             .and_then(|()| before.unchanged()),
     )
 }
