@@ -904,30 +904,77 @@ struct bpfld_ksym_ctx {
 	u64 addr;
 };
 
-/* The lookup program's fd in this thread's table, or a negative errno. */
-int bpfld_ksym_open(void);
-int bpfld_ksym_open(void)
-{
-	static const char license[] = "GPL";
-	const int n = 2 * BPFLD_KSYM_NAME_LEN / 8 + 11;
-	union bpf_attr attr = {};
-	struct bpf_insn *insns, *i;
-	int off, fd;
+/* The instructions bpfld_name_to_stack() emits. */
+#define BPFLD_NAME_TO_STACK_INSNS (2 * BPFLD_KSYM_NAME_LEN / 8 + 1)
 
-	insns = kcalloc(n, sizeof(*insns), GFP_KERNEL);
-	if (!insns)
-		return -ENOMEM;
-	i = insns;
-	/*
-	 * The verifier lets a helper read memory of the stack or a map, not of the
-	 * context: the name is copied to the stack (its 512 bytes: the name, then the
-	 * helper's result).
-	 */
+/*
+ * The start of a lookup program, at @i: the name (the context's first
+ * BPFLD_KSYM_NAME_LEN bytes) copied to the stack's 512 bytes, since the verifier lets a
+ * helper read memory of the stack or a map, not of the context; r6 = the context.
+ * Returns where the program goes on.
+ */
+static struct bpf_insn *bpfld_name_to_stack(struct bpf_insn *i)
+{
+	int off;
+
 	for (off = 0; off < BPFLD_KSYM_NAME_LEN; off += 8) {
 		*i++ = BPF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, off);
 		*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, -512 + off);
 	}
 	*i++ = BPF_MOV64_REG(BPF_REG_6, BPF_REG_1);
+	return i;
+}
+
+/*
+ * Load @insns (up to @end) as a sleepable BPF_PROG_TYPE_SYSCALL program called @name,
+ * and free them: the program's fd in this thread's table, or a negative errno.
+ */
+static int bpfld_syscall_prog_load(struct bpf_insn *insns, struct bpf_insn *end,
+				   const char *name)
+{
+	static const char license[] = "GPL";
+	union bpf_attr attr = {};
+	int fd;
+
+	attr.prog_type = BPF_PROG_TYPE_SYSCALL;
+	attr.prog_flags = BPF_F_SLEEPABLE;
+	attr.insns = (u64)(unsigned long)insns;
+	attr.insn_cnt = end - insns;
+	attr.license = (u64)(unsigned long)license;
+	strscpy(attr.prog_name, name, sizeof(attr.prog_name));
+	fd = kern_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+	kfree(insns);
+	return fd;
+}
+
+/*
+ * Run program @prog_fd once with @ctx (@size bytes) as its context: kern_sys_bpf()'s
+ * result, the program's return value in *@retval.
+ */
+static int bpfld_syscall_prog_run(int prog_fd, void *ctx, u32 size, u32 *retval)
+{
+	union bpf_attr attr = {};
+	int err;
+
+	attr.test.prog_fd = prog_fd;
+	attr.test.ctx_in = (u64)(unsigned long)ctx;
+	attr.test.ctx_size_in = size;
+	err = kern_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	*retval = attr.test.retval;
+	return err;
+}
+
+/* The lookup program's fd in this thread's table, or a negative errno. */
+int bpfld_ksym_open(void);
+int bpfld_ksym_open(void)
+{
+	struct bpf_insn *insns, *i;
+
+	insns = kcalloc(BPFLD_NAME_TO_STACK_INSNS + 10, sizeof(*insns), GFP_KERNEL);
+	if (!insns)
+		return -ENOMEM;
+	/* The stack's 512 bytes: the name, then the helper's result. */
+	i = bpfld_name_to_stack(insns);
 	/* r0 = bpf_kallsyms_lookup_name(fp - 512, BPFLD_KSYM_NAME_LEN, 0, fp - 8) */
 	*i++ = BPF_MOV64_REG(BPF_REG_1, BPF_REG_10);
 	*i++ = BPF_ALU64_IMM(BPF_ADD, BPF_REG_1, -512);
@@ -942,16 +989,7 @@ int bpfld_ksym_open(void)
 	*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_6, BPF_REG_1,
 			   offsetof(struct bpfld_ksym_ctx, addr));
 	*i++ = BPF_EXIT_INSN();
-
-	attr.prog_type = BPF_PROG_TYPE_SYSCALL;
-	attr.prog_flags = BPF_F_SLEEPABLE;
-	attr.insns = (u64)(unsigned long)insns;
-	attr.insn_cnt = i - insns;
-	attr.license = (u64)(unsigned long)license;
-	strscpy(attr.prog_name, "bpfld_kallsyms", sizeof(attr.prog_name));
-	fd = kern_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
-	kfree(insns);
-	return fd;
+	return bpfld_syscall_prog_load(insns, i, "bpfld_kallsyms");
 }
 
 /*
@@ -964,7 +1002,7 @@ int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr);
 int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
 {
 	struct bpfld_ksym_ctx *ctx;
-	union bpf_attr attr = {};
+	u32 retval;
 	int err;
 
 	*addr = 0;
@@ -976,12 +1014,9 @@ int bpfld_ksym_lookup(int prog_fd, const char *name, size_t len, u64 *addr)
 	if (!ctx)
 		return -ENOMEM;
 	memcpy(ctx->name, name, len);
-	attr.test.prog_fd = prog_fd;
-	attr.test.ctx_in = (u64)(unsigned long)ctx;
-	attr.test.ctx_size_in = sizeof(*ctx);
-	err = kern_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	err = bpfld_syscall_prog_run(prog_fd, ctx, sizeof(*ctx), &retval);
 	if (!err)
-		err = (int)attr.test.retval;
+		err = (int)retval;
 	if (!err)
 		*addr = ctx->addr;
 	kfree(ctx);
@@ -1014,22 +1049,12 @@ void bpfld_close_fd(int fd);
 int bpfld_btf_find_open(void);
 int bpfld_btf_find_open(void)
 {
-	static const char license[] = "GPL";
-	const int n = 2 * BPFLD_KSYM_NAME_LEN / 8 + 12;
-	union bpf_attr attr = {};
 	struct bpf_insn *insns, *i;
-	int off, fd;
 
-	insns = kcalloc(n, sizeof(*insns), GFP_KERNEL);
+	insns = kcalloc(BPFLD_NAME_TO_STACK_INSNS + 10, sizeof(*insns), GFP_KERNEL);
 	if (!insns)
 		return -ENOMEM;
-	i = insns;
-	/* The name to the stack (a helper may not read the context), as for kallsyms. */
-	for (off = 0; off < BPFLD_KSYM_NAME_LEN; off += 8) {
-		*i++ = BPF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, off);
-		*i++ = BPF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, -512 + off);
-	}
-	*i++ = BPF_MOV64_REG(BPF_REG_6, BPF_REG_1);
+	i = bpfld_name_to_stack(insns);
 	/* r0 = bpf_btf_find_by_name_kind(fp - 512, BPFLD_KSYM_NAME_LEN, ctx->kind, 0) */
 	*i++ = BPF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_1,
 			   offsetof(struct bpfld_btf_find_ctx, kind));
@@ -1043,16 +1068,7 @@ int bpfld_btf_find_open(void)
 			   offsetof(struct bpfld_btf_find_ctx, ret));
 	*i++ = BPF_MOV64_IMM(BPF_REG_0, 0);
 	*i++ = BPF_EXIT_INSN();
-
-	attr.prog_type = BPF_PROG_TYPE_SYSCALL;
-	attr.prog_flags = BPF_F_SLEEPABLE;
-	attr.insns = (u64)(unsigned long)insns;
-	attr.insn_cnt = i - insns;
-	attr.license = (u64)(unsigned long)license;
-	strscpy(attr.prog_name, "bpfld_btf_find", sizeof(attr.prog_name));
-	fd = kern_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
-	kfree(insns);
-	return fd;
+	return bpfld_syscall_prog_load(insns, i, "bpfld_btf_find");
 }
 
 /*
@@ -1068,8 +1084,8 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 		   size_t len, u32 kind, u32 id)
 {
 	struct bpfld_btf_find_ctx *ctx;
-	union bpf_attr attr = {};
 	int err, fd, hold;
+	u32 retval;
 	s64 ret;
 
 	if (!len || memchr(name, 0, len) || memchr(prefix, 0, plen))
@@ -1082,9 +1098,6 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 	memcpy(ctx->name, prefix, plen);
 	memcpy(ctx->name + plen, name, len);
 	ctx->kind = kind;
-	attr.test.prog_fd = prog_fd;
-	attr.test.ctx_in = (u64)(unsigned long)ctx;
-	attr.test.ctx_size_in = sizeof(*ctx);
 	/*
 	 * An fd of 0 reads as vmlinux, in the helper's result and where programs name a
 	 * BTF object (a ksym's second half, attach_btf_obj_fd). The loading threads share
@@ -1094,7 +1107,7 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 	hold = get_unused_fd_flags(O_CLOEXEC);
 	if (hold > 0)
 		put_unused_fd(hold);
-	err = kern_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	err = bpfld_syscall_prog_run(prog_fd, ctx, sizeof(*ctx), &retval);
 	if (hold == 0)
 		put_unused_fd(hold);
 	ret = ctx->ret;

@@ -121,10 +121,7 @@ pub(crate) fn name_into<const N: usize>(s: &str) -> [u8; N] {
 
 /// The text of a byte array up to its first NUL (all of it if there is none), if it is
 /// UTF-8.
-pub(crate) fn c_text(bytes: &[u8]) -> Option<&str> {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(bytes.get(..end)?).ok()
-}
+pub(crate) use bpfld_core::util::c_text;
 
 /// The errno of a negative kernel return value: `EIO` for anything else (a value that
 /// is no errno would otherwise become one).

@@ -299,9 +299,7 @@ impl<'v> LoadBtf<'v> {
                 continue;
             }
             let mut n = [0u8; MODULE_NAME_LEN];
-            for (d, &c) in n.iter_mut().zip(name) {
-                *d = c;
-            }
+            bpfld_core::util::copy(&mut n, name);
             listing
                 .push((ino, n), GFP_KERNEL)
                 .map_err(|_| errno::ENOMEM)?;
@@ -324,9 +322,8 @@ impl<'v> LoadBtf<'v> {
     ) -> core::result::Result<KVVec<ModuleBtf>, i32> {
         let mut out = KVVec::new();
         let mut bytes = 0usize;
-        for (_, padded) in listing {
-            let n = padded.iter().position(|&b| b == 0).unwrap_or(padded.len());
-            let name = padded.get(..n).unwrap_or_default();
+        for &(_, padded) in listing {
+            let name = padded.split(|&b| b == 0).next().unwrap_or_default();
             // "/sys/kernel/btf/" and a module name (at most 55 bytes) and a NUL.
             let mut path = [0u8; 128];
             let mut len = 0usize;
@@ -352,7 +349,7 @@ impl<'v> LoadBtf<'v> {
                 // once.
                 unsafe { ffi::bpfld_fput(f) };
                 res.map_err(|e| e.to_errno().saturating_neg())
-                    .and_then(|blob| self.module_btf(name, blob))
+                    .and_then(|blob| self.module_btf(padded, blob))
             };
             match m {
                 Ok(m) => {
@@ -376,7 +373,11 @@ impl<'v> LoadBtf<'v> {
     }
 
     /// Parse and index one module's BTF (checked by the kernel when the module loaded).
-    fn module_btf(&self, name: &[u8], blob: KVVec<u8>) -> core::result::Result<ModuleBtf, i32> {
+    fn module_btf(
+        &self,
+        name: [u8; MODULE_NAME_LEN],
+        blob: KVVec<u8>,
+    ) -> core::result::Result<ModuleBtf, i32> {
         let base = &self.vmlinux.btf;
         let mut alloc = KAlloc::default();
         let n = btf::count_types(&blob).map_err(|_| errno::EBADMSG)?;
@@ -389,16 +390,12 @@ impl<'v> LoadBtf<'v> {
             _ => errno::EBADMSG,
         })?;
         let bytes = btf.data().len().saturating_add(alloc.bytes);
-        let mut m = ModuleBtf {
-            name: [0; MODULE_NAME_LEN],
+        Ok(ModuleBtf {
+            name,
             btf,
             index,
             bytes,
-        };
-        for (d, &s) in m.name.iter_mut().zip(name) {
-            *d = s;
-        }
-        Ok(m)
+        })
     }
 
     fn modules(&self) -> core::result::Result<&[ModuleBtf], i32> {
@@ -447,11 +444,7 @@ impl ModuleTargets for LoadBtf<'_> {
             .map_err(module_read_error)?
             .get(i)
             .ok_or(bpfld_core::Error::malformed("module BTF index"))?;
-        let n = m.name.iter().position(|&b| b == 0).unwrap_or(m.name.len());
-        m.name
-            .get(..n)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .ok_or(bpfld_core::Error::malformed("module name is not UTF-8"))
+        crate::msg::c_text(&m.name).ok_or(bpfld_core::Error::malformed("module name is not UTF-8"))
     }
 }
 

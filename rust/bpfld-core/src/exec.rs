@@ -155,6 +155,16 @@ struct Cleanup<'e, 'r, B: Bpf> {
 }
 
 impl<B: Bpf> Cleanup<'_, '_, B> {
+    /// The BTF fd of the plan's module in `slot` (its place plus one, as the plan's
+    /// sites, attach targets and struct_ops maps name it).
+    fn module_fd(&self, slot: u32) -> Result<'static, i32> {
+        idx(slot)
+            .checked_sub(1)
+            .and_then(|i| self.module_fds.get(i))
+            .copied()
+            .ok_or(Error::malformed("module slot"))
+    }
+
     fn release(&mut self) {
         if let Some((addr, len)) = self.arena.take() {
             self.bpf.unmap_arena(addr, len);
@@ -461,11 +471,13 @@ fn run<'a, A: Alloc, B: Bpf>(
             copy.copy_from_slice(planned);
             for site in plan.prog_sites(&p) {
                 let fd = if site.module != 0 {
-                    c.module_fds.get(idx(site.module).wrapping_sub(1))
+                    c.module_fd(site.module)?
                 } else {
-                    c.out.map_fds.get(idx(site.map))
+                    *c.out
+                        .map_fds
+                        .get(idx(site.map))
+                        .ok_or(Error::malformed("fd site map"))?
                 };
-                let fd = *fd.ok_or(Error::malformed("fd site map"))?;
                 let at = site
                     .insn
                     .checked_sub(p.insns.start)
@@ -480,13 +492,7 @@ fn run<'a, A: Alloc, B: Bpf>(
         let li = plan.prog_line_info(&p);
         let log = c.bpf.prog_log(k);
         let (attach_id, attach_obj) = match p.attach {
-            Some(a) if a.module != 0 => {
-                let fd = c
-                    .module_fds
-                    .get(idx(a.module).wrapping_sub(1))
-                    .ok_or(Error::malformed("attach module"))?;
-                (a.type_id, fd_u32(*fd))
-            }
+            Some(a) if a.module != 0 => (a.type_id, fd_u32(c.module_fd(a.module)?)),
             Some(a) => (a.type_id, 0),
             None => (0, 0),
         };
@@ -617,11 +623,7 @@ fn create_map<'a, A: Alloc, B: Bpf>(
     };
     if pm.value_type_module != 0 {
         // A module's struct_ops type: its value type is in that module's BTF.
-        let fd = c
-            .module_fds
-            .get(idx(pm.value_type_module).wrapping_sub(1))
-            .ok_or(Error::malformed("struct_ops module"))?;
-        a.value_type_btf_obj_fd = *fd;
+        a.value_type_btf_obj_fd = c.module_fd(pm.value_type_module)?;
         a.map_flags |= uapi::BPF_F_VTYPE_BTF_OBJ_FD;
     }
     if pm.with_btf && c.btf_fd >= 0 {

@@ -146,15 +146,7 @@ impl Default for PlannedModule<'_> {
 impl PlannedModule<'_> {
     /// The module's name.
     pub fn name(&self) -> &str {
-        let n = self
-            .name
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.name.len());
-        self.name
-            .get(..n)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or_default()
+        crate::util::c_text(&self.name).unwrap_or_default()
     }
 }
 

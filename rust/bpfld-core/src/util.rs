@@ -17,6 +17,13 @@ pub fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
     }
 }
 
+/// The text of a byte array up to its first NUL (all of it if there is none), if it is
+/// UTF-8: a C string in a fixed-size field (a kernel object or module name).
+pub fn c_text(bytes: &[u8]) -> Option<&str> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    core::str::from_utf8(bytes.get(..end)?).ok()
+}
+
 /// Swap elements `a <= b` of `v` (nothing if out of range or equal).
 #[inline]
 fn swap<T>(v: &mut [T], a: usize, b: usize) {

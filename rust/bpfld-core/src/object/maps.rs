@@ -191,12 +191,7 @@ pub struct Map<'a> {
 impl Map<'_> {
     /// The kernel name as text.
     pub fn kname_str(&self) -> &str {
-        let end = self
-            .kname
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.kname.len());
-        core::str::from_utf8(self.kname.get(..end).unwrap_or_default()).unwrap_or("?")
+        crate::util::c_text(&self.kname).unwrap_or("?")
     }
 }
 
