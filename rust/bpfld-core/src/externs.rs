@@ -874,6 +874,12 @@ mod tests {
         const MOD_OPS_VALUE: u32 = 15;
 
         fn with_module(k: Kernel) -> Kernel {
+            with_module_padded(k, false)
+        }
+
+        /// The module of [`with_module`]; with `pad`, one more type before the
+        /// struct_ops wrapper, which is then `MOD_OPS_VALUE + 1`.
+        fn with_module_padded(k: Kernel, pad: bool) -> Kernel {
             let mut m = B::split(k.btf.type_count(), k.btf.header().str_len);
             let proto = m.proto(1, &[("a", 1)]); // 9
             assert_eq!(m.func("f", proto, 1), MOD_F);
@@ -883,12 +889,15 @@ mod tests {
             let fptr = m.ptr(proto); // 13
             let ops = m.struct_("mod_ops", 16, &[("f", fptr, 0), ("x", 1, 64)]); // 14
             assert_eq!(ops, MOD_OPS);
+            if pad {
+                m.ptr(ops);
+            }
             let wrapper = m.struct_(
                 "bpf_struct_ops_mod_ops",
                 24,
                 &[("refcnt", 1, 0), ("data", ops, 64)],
             );
-            assert_eq!(wrapper, MOD_OPS_VALUE);
+            assert_eq!(wrapper, MOD_OPS_VALUE + u32::from(pad));
             let split = parse_split(m.build(), &k.btf).unwrap();
             let index = module_index_in(&k.btf, &split, &mut VecAlloc::default()).unwrap();
             Kernel {
@@ -1116,6 +1125,27 @@ mod tests {
                 // The program is attached to the module's type through its BTF fd.
                 assert_eq!(r.loads, [(false, 102)]);
             });
+            // The receipt covers the kernel's value type: the same object against a
+            // module whose wrapper has another id, all else equal, hashes otherwise.
+            let mut seen = Vec::new();
+            for pad in [false, true] {
+                plan_with(
+                    "module_st_ops",
+                    src,
+                    &with_module_padded(kernel(), pad),
+                    None,
+                    None,
+                    |p| {
+                        let p = p.unwrap();
+                        let mi = p.obj.maps.iter().position(|mm| mm.name == "ops").unwrap();
+                        seen.push((p.maps[mi].vmlinux_value_type_id, p.receipt));
+                    },
+                );
+            }
+            if let [(a, ra), (b, rb)] = seen[..] {
+                assert_eq!((a, b), (MOD_OPS_VALUE, MOD_OPS_VALUE + 1));
+                assert_ne!(ra, rb);
+            }
         }
 
         /// Records what the executor sends: the module BTF fds asked for, and per

@@ -1608,6 +1608,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 ],
             );
             h.update(d.map_extra.to_le_bytes());
+            // struct_ops: the kernel's value type and whose BTF it is in (other
+            // maps hash as before).
+            if pm.vmlinux_value_type_id != 0 {
+                u32s(&mut h, &[pm.vmlinux_value_type_id, pm.value_type_module]);
+            }
             bytes_(
                 &mut h,
                 if m.kind == MapKind::Kconfig {
