@@ -57,7 +57,37 @@ static struct miscdevice bpfld_misc = {
  * concurrency management, where it would hold up other work queued on its CPU. */
 static struct workqueue_struct *bpfld_wq;
 
-/* Module init: the workqueue, then the device (after which loads may come). */
+/* Module BTFs come and go with their modules: /sys/kernel/btf/<module> is created in
+ * the kernel's own module notifier (btf_module_notify, priority 0) on
+ * MODULE_STATE_COMING and removed on MODULE_STATE_GOING. This notifier runs after it
+ * (priority -1) and counts those events, so a change of /sys/kernel/btf's listing is
+ * always followed by a change of the count: a load that read the count before listing
+ * the directory, and finds it unchanged later, may reuse what it listed and read. The
+ * count is 0 (never equal to a recorded one) if the notifier could not be registered. */
+static atomic64_t bpfld_modules_events = ATOMIC64_INIT(1);
+static bool bpfld_modules_watched;
+
+static int bpfld_module_event(struct notifier_block *nb, unsigned long state, void *data)
+{
+	if (state == MODULE_STATE_COMING || state == MODULE_STATE_GOING)
+		atomic64_inc(&bpfld_modules_events);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block bpfld_module_nb = {
+	.notifier_call = bpfld_module_event,
+	.priority = -1,
+};
+
+u64 bpfld_modules_generation(void);
+u64 bpfld_modules_generation(void)
+{
+	/* Ordered before the directory listing that follows it. */
+	return bpfld_modules_watched ? atomic64_read_acquire(&bpfld_modules_events) : 0;
+}
+
+/* Module init: the workqueue, the module notifier, then the device (after which loads
+ * may come). */
 int bpfld_misc_register(void);
 int bpfld_misc_register(void)
 {
@@ -66,8 +96,12 @@ int bpfld_misc_register(void)
 	bpfld_wq = alloc_workqueue("bpfld_beside", WQ_CPU_INTENSIVE, 0);
 	if (!bpfld_wq)
 		return -ENOMEM;
+	bpfld_modules_watched = !register_module_notifier(&bpfld_module_nb);
 	ret = misc_register(&bpfld_misc);
 	if (ret) {
+		if (bpfld_modules_watched)
+			unregister_module_notifier(&bpfld_module_nb);
+		bpfld_modules_watched = false;
 		destroy_workqueue(bpfld_wq);
 		bpfld_wq = NULL;
 	}
@@ -80,6 +114,9 @@ void bpfld_misc_deregister(void);
 void bpfld_misc_deregister(void)
 {
 	misc_deregister(&bpfld_misc);
+	if (bpfld_modules_watched)
+		unregister_module_notifier(&bpfld_module_nb);
+	bpfld_modules_watched = false;
 	destroy_workqueue(bpfld_wq);
 	bpfld_wq = NULL;
 }

@@ -63,9 +63,10 @@ pub(crate) struct Vmlinux {
     /// Memory held (blob and index), for the log and the benchmark.
     pub(crate) bytes: usize,
     /// The kernel modules' BTFs last read, with the listing they were read for
-    /// ([`LoadBtf`]): a later load that lists the same modules under the same kernfs
-    /// inodes takes them as they are.
-    modules: Arc<Mutex<Option<Arc<ModuleSet>>>>,
+    /// ([`LoadBtf`]) and the module event count read before that listing: a later load
+    /// that reads the same count takes them without listing; one that lists the same
+    /// modules under the same kernfs inodes takes them as they are.
+    modules: Arc<Mutex<Option<KeptModules>>>,
 }
 
 impl Vmlinux {
@@ -239,10 +240,16 @@ mod errno {
     pub(super) const EBADMSG: i32 = 74;
 }
 
+/// The module event count read before a listing, and the set read for that listing.
+type KeptModules = (u64, Arc<ModuleSet>);
+
 /// Every module's BTF as one listing of `/sys/kernel/btf` found them.
 pub(crate) struct ModuleSet {
     /// The listing: per module entry, its kernfs inode number (a new one each time a
-    /// module is loaded: its BTF file is a new kernfs node) and its name.
+    /// module is loaded: its BTF file is a new kernfs node) and its name, in inode
+    /// order, which is the order the files were made in (kernfs numbers its nodes
+    /// cyclically, with a generation in the upper 32 bits), so the order the modules'
+    /// BTF objects got their ids in: libbpf's and the kernel's search order.
     listing: KVVec<(u64, [u8; MODULE_NAME_LEN])>,
     /// The modules read (those gone meanwhile left out).
     modules: KVVec<ModuleBtf>,
@@ -251,10 +258,11 @@ pub(crate) struct ModuleSet {
 /// vmlinux and, for one load, the kernel modules' BTFs: every
 /// `/sys/kernel/btf/<module>`, wanted the first time a CO-RE relocation's local type
 /// has no candidate in vmlinux, or a kfunc, ksym, attach target or struct_ops type is
-/// not there (libbpf's `load_module_btfs` runs then too). The directory is listed each
-/// time; the BTFs are read again only if the listing changed since they were last
-/// read (a module loaded, unloaded or loaded again), else taken from [`Vmlinux`]'s
-/// cache, and the load holds them until it ends.
+/// not there (libbpf's `load_module_btfs` runs then too). If no module was loaded or
+/// unloaded since the BTFs were last read (`bpfld_modules_generation`), they are taken
+/// from [`Vmlinux`]'s cache as they are; else the directory is listed, and they are
+/// read again only if the listing changed (a module loaded, unloaded or loaded again).
+/// The load holds them until it ends.
 pub(crate) struct LoadBtf<'v> {
     vmlinux: &'v Vmlinux,
     modules: OnceCell<core::result::Result<Arc<ModuleSet>, i32>>,
@@ -277,12 +285,21 @@ impl<'v> LoadBtf<'v> {
     /// cannot be loaded (`load_module_btfs`).
     #[inline(never)]
     fn read_modules(&self) -> core::result::Result<Arc<ModuleSet>, i32> {
+        // SAFETY: no precondition.
+        let generation = unsafe { ffi::bpfld_modules_generation() };
+        if generation != 0 {
+            if let Some((seen, set)) = self.vmlinux.modules.lock().as_ref() {
+                if *seen == generation {
+                    return Ok(set.clone());
+                }
+            }
+        }
         // SAFETY: no precondition; undone below.
         let old = unsafe { ffi::bpfld_as_kernel_begin() };
         if old.is_null() {
             return Err(errno::ENOMEM);
         }
-        let res = self.listed_and_read();
+        let res = self.listed_and_read(generation);
         // SAFETY: `old` is what bpfld_as_kernel_begin returned, restored once.
         unsafe { ffi::bpfld_as_kernel_end(old) };
         res
@@ -290,7 +307,9 @@ impl<'v> LoadBtf<'v> {
 
     /// The cached set if the listing matches it, else every module read anew (and
     /// cached, replacing the old set, which loads holding it keep until they end).
-    fn listed_and_read(&self) -> core::result::Result<Arc<ModuleSet>, i32> {
+    /// Either way it is kept with `generation`, the module event count read before
+    /// the listing: a load that stored an older count than another merely lists again.
+    fn listed_and_read(&self, generation: u64) -> core::result::Result<Arc<ModuleSet>, i32> {
         let (names, used) = list_dir(BTF_DIR)?;
         let mut listing = KVVec::new();
         for (ino, name) in entries(names.get(..used).unwrap_or_default()) {
@@ -304,15 +323,20 @@ impl<'v> LoadBtf<'v> {
                 .push((ino, n), GFP_KERNEL)
                 .map_err(|_| errno::ENOMEM)?;
         }
-        if let Some(set) = self.vmlinux.modules.lock().as_ref() {
-            if set.listing.as_slice() == listing.as_slice() {
-                return Ok(set.clone());
+        listing.sort_unstable_by_key(|&(ino, _)| ino);
+        {
+            let mut kept = self.vmlinux.modules.lock();
+            if let Some((seen, set)) = kept.as_mut() {
+                if set.listing.as_slice() == listing.as_slice() {
+                    *seen = generation;
+                    return Ok(set.clone());
+                }
             }
         }
         let modules = self.read_each(&listing)?;
         let set =
             Arc::new(ModuleSet { listing, modules }, GFP_KERNEL).map_err(|_| errno::ENOMEM)?;
-        *self.vmlinux.modules.lock() = Some(set.clone());
+        *self.vmlinux.modules.lock() = Some((generation, set.clone()));
         Ok(set)
     }
 

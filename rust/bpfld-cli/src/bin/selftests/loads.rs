@@ -932,8 +932,9 @@ pub fn module_btf_refs(env: &Env) -> Outcome {
 /// stores 42 through the kfunc and reads it back through the variable. Then the load
 /// is dropped and the module removed (the programs held it). Twice: the second
 /// insertion is a new BTF object under the same name, which the module's cache of
-/// module BTFs must notice (a new kernfs inode); the earlier tests' loads filled it
-/// without bpf_testmod. Nothing is left behind.
+/// module BTFs must notice (a module event, then a new kernfs inode); the earlier
+/// tests' loads filled it without bpf_testmod. In each round a second load takes the
+/// kept BTFs (its mem_bytes lacks them). Nothing is left behind.
 pub fn module_btf_testmod(env: &Env) -> Outcome {
     let Some(testmod) = env.testmod.as_deref() else {
         return Outcome::Skip("no --testmod (scripts/testmod builds it)".into());
@@ -961,6 +962,17 @@ pub fn module_btf_testmod(env: &Env) -> Outcome {
             println!(
                 "# round {r}: testmod_ksym loaded, bpf_testmod's kfunc and per-CPU ksym reached: out = {out}"
             );
+            // The first load after insmod reads the module BTFs (counted in its
+            // mem_bytes); the next takes them as kept, no module having come or gone.
+            let again = load(&path).map_err(|e| format!("testmod_ksym again: {e}"))?;
+            let (first, next) = (l.stats.mem_bytes, again.stats.mem_bytes);
+            println!("# round {r}: mem_bytes {first} (modules read), then {next} (kept)");
+            if first < next.saturating_add(8192) {
+                return Err(format!(
+                    "round {r}: mem_bytes {first} then {next}: the module BTFs were not \
+                     read after insmod, or read again without a module event"
+                ));
+            }
             Ok(())
         })();
         // The programs hold the module until they are freed, which is asynchronous.
