@@ -554,6 +554,11 @@ struct Phases {
     /// Of `bpf_ns`, the `BPF_BTF_LOAD` issued while the plan was made: the plan step
     /// is logged without it, as the execute step is without its commands.
     ahead_ns: u64,
+    /// With the plan made beside: when it was queued, started and ended on the other
+    /// CPU (logged as "queued", the wait for that CPU, and "made", the plan's time).
+    beside_queued: u64,
+    beside_started: u64,
+    beside_ended: u64,
     /// The plan executed (the kernel's BPF commands included).
     executed: u64,
     /// The objects taken out of the thread's file table; the thread's work ends.
@@ -597,7 +602,8 @@ impl Phases {
         pr_info!(
             concat!(
                 "phases of '{}' (ns): check {} wake {} read {} (kernel_read {}) handoff {} ",
-                "parse {} plan {} execute {} (bpf {}) take {} return {} free {} join {} ",
+                "parse {} plan {} (queued {} made {}) execute {} (bpf {}) take {} return {} ",
+                "free {} join {} ",
                 "commands (calls:ns) {} {}:{} {} {}:{} {} {}:{} {} {}:{} {} {}:{}\n"
             ),
             Escaped(obj),
@@ -608,6 +614,8 @@ impl Phases {
             d(self.read, self.thread),
             d(self.thread, self.parsed),
             d(self.parsed, self.planned).saturating_sub(self.ahead_ns),
+            d(self.beside_queued, self.beside_started),
+            d(self.beside_started, self.beside_ended),
             d(self.planned, self.executed),
             bpf_ns.saturating_sub(self.ahead_ns),
             d(self.executed, self.taken),
@@ -841,6 +849,9 @@ struct PlanWork<'o, 'a, 'v> {
     out: Option<core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail>>,
     /// Bytes its allocator handed out.
     bytes: usize,
+    /// When the work started and ended ([`Phases`]).
+    started: u64,
+    ended: u64,
 }
 
 /// Run by `bpfld_beside_try_start` on a workqueue.
@@ -849,9 +860,11 @@ extern "C" fn plan_beside(arg: *mut c_void) {
     // it is used or dropped; the object and the vmlinux index are only read, by us and
     // (the object's BTF) by the loading thread.
     let w = unsafe { &mut *arg.cast::<PlanWork<'_, '_, '_>>() };
+    w.started = now();
     let mut alloc = KAlloc::default();
     w.out = Some(make_plan(w.vmlinux, w.symbols, w.obj, &mut alloc));
     w.bytes = alloc.bytes;
+    w.ended = now();
 }
 
 /// The plan of `obj`, and the kernel's answer to its BTF (`BPF_BTF_LOAD`, the first
@@ -884,9 +897,12 @@ fn plan_and_load_btf<'o, 'a>(
         symbols: &symbols,
         out: None,
         bytes: 0,
+        started: 0,
+        ended: 0,
     };
     let arg: *mut PlanWork<'_, '_, '_> = &mut work;
     let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
+    let queued = now();
     let beside = if btf_bytes >= BESIDE_MIN_BYTES {
         // SAFETY: `work` stays in place and alive, untouched by this thread, until
         // `beside.sync()` below, or the drop of `beside` on a way out before it, both
@@ -905,6 +921,11 @@ fn plan_and_load_btf<'o, 'a>(
     let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
     beside.sync();
     job.mem = job.mem.saturating_add(work.bytes as u64);
+    (
+        job.ph.beside_queued,
+        job.ph.beside_started,
+        job.ph.beside_ended,
+    ) = (queued, work.started, work.ended);
     // Set by plan_beside, which has returned (sync waited for it).
     let plan = work
         .out

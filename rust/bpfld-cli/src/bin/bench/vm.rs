@@ -70,8 +70,9 @@ fn kmemleak() -> &'static str {
 
 /// The steps of a load the module logs with `log_phases=1`, in its order; "kernel_read"
 /// is the part of "read" inside `kernel_read()`, "bpf" the part of "execute" inside the
-/// kernel's BPF commands.
-const STEPS: [&str; 13] = [
+/// kernel's BPF commands; "queued" and "made" are the plan's wait for the other CPU
+/// and its time there, both within "plan" and the BTF_LOAD beside it.
+const STEPS: [&str; 15] = [
     "check",
     "wake",
     "read",
@@ -79,6 +80,8 @@ const STEPS: [&str; 13] = [
     "handoff",
     "parse",
     "plan",
+    "queued",
+    "made",
     "execute",
     "bpf",
     "take",
@@ -382,7 +385,11 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "plan = not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF or more);"
+        "plan = not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF or more),"
+    );
+    let _ = writeln!(
+        out,
+        "of which queued = waiting for the other CPU, made = the plan there (both overlap);"
     );
     let _ = writeln!(
         out,
