@@ -1121,15 +1121,16 @@ impl Bpf for KernelBpf {
             self.ns = self.ns.saturating_add(now().saturating_sub(t0));
             return Err(neg_errno(prog.into()));
         }
+        let (prefix, sym) = m.lookup_name();
         // SAFETY: the names are valid for their lengths; `prog` is the lookup program
         // in this thread's table.
         let fd = unsafe {
             ffi::bpfld_btf_find(
                 prog,
-                m.sym_prefix.as_ptr().cast(),
-                m.sym_prefix.len(),
-                m.sym.as_ptr().cast(),
-                m.sym.len(),
+                prefix.as_ptr().cast(),
+                prefix.len(),
+                sym.as_ptr().cast(),
+                sym.len(),
                 m.kind,
                 m.type_id,
             )
@@ -1142,8 +1143,8 @@ impl Bpf for KernelBpf {
                     "module BTF {}: the kernel finds {}{} elsewhere than bpfld did \
                      (another module of that name first, or it changed)\n",
                     crate::msg::Escaped(m.name()),
-                    crate::msg::Escaped(m.sym_prefix),
-                    crate::msg::Escaped(m.sym)
+                    crate::msg::Escaped(prefix),
+                    crate::msg::Escaped(sym)
                 );
             }
             return Err(e);

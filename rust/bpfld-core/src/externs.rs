@@ -1148,6 +1148,65 @@ mod tests {
             }
         }
 
+        /// `fentry/testmod:kf` attaches to the module's own `kf`; vmlinux has a `kf`
+        /// too, which the kernel's lookup by name would find first, so the module's BTF
+        /// object is asked for by the first of its types only it has (`own`). If it
+        /// has none, the plan is refused before anything is created.
+        #[test]
+        fn named_module_target_shadowed_by_vmlinux() {
+            let module = |own: bool| {
+                let k = kernel();
+                let mut m = B::split(k.btf.type_count(), k.btf.header().str_len);
+                let proto = m.proto(1, &[("a", 1)]); // 9
+                let kf = m.func("kf", proto, 1); // 10
+                if own {
+                    m.var("own", 1, BTF_VAR_GLOBAL_ALLOCATED); // 11
+                }
+                let split = parse_split(m.build(), &k.btf).unwrap();
+                let index = module_index_in(&k.btf, &split, &mut VecAlloc::default()).unwrap();
+                (
+                    Kernel {
+                        module: Some((split, index)),
+                        ..k
+                    },
+                    kf,
+                )
+            };
+            let src = "SEC(\"fentry/testmod:kf\") int p(void *c) { return 0; }";
+            let (k, kf) = module(true);
+            plan_with("shadowed", src, &k, None, None, |p| {
+                let p = p.unwrap();
+                let a = p.progs[0].attach.unwrap();
+                assert_eq!((a.module, a.type_id), (1, kf));
+                let m = &p.modules()[0];
+                assert_eq!(m.lookup_name(), ("", "own"));
+                assert_eq!((m.kind, m.type_id), (BtfKind::Var as u32, kf + 1));
+                let mut a = VecAlloc::default();
+                let mut maps = std::vec![0; p.maps.len()];
+                let mut progs = std::vec![0; p.progs.len()];
+                let mut r = Rec::default();
+                crate::exec::execute(p, &mut a, &mut r, &mut maps, &mut progs).unwrap();
+                assert_eq!(r.asked, [("testmod".into(), "own".into(), kf + 1)]);
+            });
+            // Not named: vmlinux's kf, no module.
+            let plain = "SEC(\"fentry/kf\") int p(void *c) { return 0; }";
+            plan_with("shadowed_plain", plain, &k, None, None, |p| {
+                let p = p.unwrap();
+                assert!(p.modules().is_empty());
+                assert_eq!(p.progs[0].attach.unwrap().type_id, KF);
+            });
+            let (k, _) = module(false);
+            plan_with("shadowed_none", src, &k, None, None, |p| {
+                let Err(e) = p else {
+                    panic!("planned, though nothing names testmod's BTF object")
+                };
+                assert!(
+                    e.contains("none of the module's first types is its alone"),
+                    "{e}"
+                );
+            });
+        }
+
         /// Records what the executor sends: the module BTF fds asked for, and per
         /// program whether it has an fd_array and its attach_btf_obj_fd. (What the
         /// fd_array and the instructions hold is checked in the VM, against the
@@ -1178,7 +1237,10 @@ mod tests {
             ) -> core::result::Result<i32, i32> {
                 self.asked.push((
                     m.name().into(),
-                    std::format!("{}{}", m.sym_prefix, m.sym),
+                    {
+                        let (p, s) = m.lookup_name();
+                        std::format!("{p}{s}")
+                    },
                     m.type_id,
                 ));
                 if let Some(e) = self.refuse_module {

@@ -127,7 +127,19 @@ pub struct PlannedModule<'a> {
     pub fd_idx: u32,
     /// The module's place in the kernel's [`core_relo::ModuleTargets`].
     pub index: u32,
+    /// A type of the module's own, by name (NUL-padded), that the executor asks for
+    /// instead of `sym_prefix` + `sym` where vmlinux or a module loaded earlier also
+    /// has that, and the kernel's lookup would find it there first (only a target in
+    /// a named module, `fentry/MOD:func`, can be that); `kind` and `type_id` are then
+    /// this type's. Empty otherwise.
+    pub probe: [u8; PROBE_NAME_LEN],
 }
+
+/// Room for [`PlannedModule::probe`]: a module type with a longer name is not taken.
+pub const PROBE_NAME_LEN: usize = 128;
+
+/// Types of a module tried for a [`PlannedModule::probe`] at most.
+const MAX_PROBES: usize = 256;
 
 impl Default for PlannedModule<'_> {
     fn default() -> Self {
@@ -139,6 +151,7 @@ impl Default for PlannedModule<'_> {
             type_id: 0,
             fd_idx: 0,
             index: 0,
+            probe: [0; PROBE_NAME_LEN],
         }
     }
 }
@@ -148,6 +161,36 @@ impl PlannedModule<'_> {
     pub fn name(&self) -> &str {
         crate::util::c_text(&self.name).unwrap_or_default()
     }
+
+    /// The name the executor asks the kernel for (of BTF kind `kind`, expecting
+    /// `type_id`), in two parts: `sym_prefix` and `sym`, or "" and `probe`.
+    pub fn lookup_name(&self) -> (&str, &str) {
+        match crate::util::c_text(&self.probe) {
+            Some(p) if !p.is_empty() => ("", p),
+            _ => (self.sym_prefix, self.sym),
+        }
+    }
+}
+
+/// Whether the kernel's lookup of `name` of `kind` by name
+/// (`bpf_btf_find_by_name_kind()`: vmlinux, then the modules by BTF id, which is
+/// their order in `mods`) finds it before module `i`.
+fn found_before(
+    k: &dyn KernelBtf,
+    mods: &dyn core_relo::ModuleTargets,
+    i: usize,
+    name: &str,
+    kind: BtfKind,
+) -> Result<'static, bool> {
+    if k.find(name, kind).is_some() {
+        return Ok(true);
+    }
+    for j in 0..i {
+        if mods.module(j)?.defines(name, kind) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A type found in a kernel module's own BTF ([`find_in_modules`]).
@@ -248,6 +291,7 @@ impl<'a, A: Alloc> ModuleList<'a, A> {
                     type_id: found.type_id,
                     fd_idx: 0,
                     index,
+                    probe: [0; PROBE_NAME_LEN],
                 };
                 self.len = self.len.saturating_add(1);
                 self.len.saturating_sub(1)
@@ -271,6 +315,66 @@ impl<'a, A: Alloc> ModuleList<'a, A> {
             m.fd_idx = self.fd_idx;
         }
         bytes::u32_of(at.saturating_add(1))
+    }
+
+    /// For module `slot` ([`ModuleList::add`]) of a target found in a named module by
+    /// `full` of `kind`: if that is also vmlinux's or an earlier module's, the kernel's
+    /// lookup by name would name another BTF object; the module is then looked up by
+    /// the first of its own types that only it has. Nothing changes for a module
+    /// whose lookup an earlier kfunc, ksym or target set (found by name, first).
+    pub(crate) fn unshadow(
+        &mut self,
+        k: &dyn KernelBtf,
+        slot: u32,
+        full: &str,
+        kind: BtfKind,
+    ) -> Result<'static, ()> {
+        let m = self
+            .list
+            .get_mut(idx(slot).wrapping_sub(1))
+            .filter(|_| idx(slot) <= self.len)
+            .ok_or(Error::malformed("module slot"))?;
+        let (p, s) = m.lookup_name();
+        let same = m.kind == kind as u32
+            && full.len() == p.len().saturating_add(s.len())
+            && full.starts_with(p)
+            && full.ends_with(s);
+        let mods = k
+            .core_modules()
+            .ok_or(Error::malformed("module without module BTFs"))?;
+        let i = idx(m.index);
+        if !same || !found_before(k, mods, i, full, kind)? {
+            return Ok(());
+        }
+        let own = mods.module(i)?;
+        let types = own.types();
+        // Types other than FUNCs first: a module's FUNCs are not indexed, and each
+        // check of one scans the earlier modules.
+        for funcs in [false, true] {
+            for id in types.split().local_ids().take(MAX_PROBES) {
+                let t = types.type_by_id(id)?;
+                let tkind = t.kind();
+                if (tkind == BtfKind::Func) != funcs {
+                    continue;
+                }
+                let name = types.name_at(t.name_off())?;
+                if name.is_empty()
+                    || name.len() >= PROBE_NAME_LEN
+                    || found_before(k, mods, i, name, tkind)?
+                {
+                    continue;
+                }
+                m.probe = [0; PROBE_NAME_LEN];
+                crate::util::copy(&mut m.probe, name.as_bytes());
+                (m.kind, m.type_id) = (tkind as u32, id);
+                return Ok(());
+            }
+        }
+        Err(Error::new(Kind::Unsupported(
+            "BTF attach target in a named kernel module: vmlinux or a module loaded \
+             earlier also has it, and none of the module's first types is its alone, by \
+             which the kernel could name the module's BTF object",
+        )))
     }
 
     pub(crate) fn as_slice(&self) -> &[PlannedModule<'a>] {
@@ -1675,8 +1779,9 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         // Plans of vmlinux alone hash as before modules were known.
         for m in self.modules() {
             bytes_(&mut h, m.name().as_bytes());
-            bytes_(&mut h, m.sym_prefix.as_bytes());
-            bytes_(&mut h, m.sym.as_bytes());
+            let (p, s) = m.lookup_name();
+            bytes_(&mut h, p.as_bytes());
+            bytes_(&mut h, s.as_bytes());
             u32s(&mut h, &[m.kind, m.type_id, m.fd_idx]);
         }
         h.finalize().into()
@@ -2217,8 +2322,12 @@ fn find_attach<'a, A: Alloc>(
         }
     }
     let found = find_in_modules(k, module, s, kind)?.ok_or(missing)?;
+    let slot = modules.add(k, found, prefix, name, kind, false)?;
+    if module.is_some() {
+        modules.unshadow(k, slot, s, kind)?;
+    }
     Ok(KernelType {
-        module: modules.add(k, found, prefix, name, kind, false)?,
+        module: slot,
         type_id: found.type_id,
     })
 }
