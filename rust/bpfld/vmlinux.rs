@@ -323,7 +323,8 @@ impl<'v> LoadBtf<'v> {
                 .push((ino, n), GFP_KERNEL)
                 .map_err(|_| errno::ENOMEM)?;
         }
-        listing.sort_unstable_by_key(|&(ino, _)| ino);
+        // The core's sort: core::slice's has panicking paths (objtool).
+        bpfld_core::util::sort_by(&mut listing, |a, b| a.0.cmp(&b.0));
         {
             let mut kept = self.vmlinux.modules.lock();
             if let Some((seen, set)) = kept.as_mut() {
