@@ -1148,10 +1148,13 @@ mod tests {
             }
         }
 
-        /// `fentry/testmod:kf` attaches to the module's own `kf`; vmlinux has a `kf`
-        /// too, which the kernel's lookup by name would find first, so the module's BTF
-        /// object is asked for by the first of its types only it has (`own`). If it
-        /// has none, the plan is refused before anything is created.
+        /// `fentry/testmod:kf`, where vmlinux has a `kf` too: as libbpf, which looks
+        /// through the module's split BTF, vmlinux's type first, the target is
+        /// vmlinux's `kf` with the module's BTF object (`kf_bad`, which only vmlinux
+        /// has, likewise). The kernel's lookup of `kf` by name would find vmlinux's
+        /// object, so the module's is asked for by the first of its types only it
+        /// has (`own`). If it has none, the plan is refused before anything is
+        /// created.
         #[test]
         fn named_module_target_shadowed_by_vmlinux() {
             let module = |own: bool| {
@@ -1174,10 +1177,17 @@ mod tests {
             };
             let src = "SEC(\"fentry/testmod:kf\") int p(void *c) { return 0; }";
             let (k, kf) = module(true);
+            let bad = "SEC(\"fentry/testmod:kf_bad\") int p(void *c) { return 0; }";
+            plan_with("shadowed_bad", bad, &k, None, None, |p| {
+                let p = p.unwrap();
+                let a = p.progs[0].attach.unwrap();
+                assert_eq!((a.module, a.type_id), (1, 7));
+                assert_eq!(p.modules()[0].lookup_name(), ("", "own"));
+            });
             plan_with("shadowed", src, &k, None, None, |p| {
                 let p = p.unwrap();
                 let a = p.progs[0].attach.unwrap();
-                assert_eq!((a.module, a.type_id), (1, kf));
+                assert_eq!((a.module, a.type_id), (1, KF));
                 let m = &p.modules()[0];
                 assert_eq!(m.lookup_name(), ("", "own"));
                 assert_eq!((m.kind, m.type_id), (BtfKind::Var as u32, kf + 1));

@@ -2298,7 +2298,10 @@ fn info_counts<A: Alloc>(
 
 /// libbpf's `find_kernel_btf_id`: `prefix + name` of `kind` in vmlinux (unless another
 /// module is named), else in the first module (whose name starts with `module`, if
-/// given) that has it; such a module is added to `modules`.
+/// given) that has it; such a module is added to `modules`. In a named module libbpf
+/// looks through the module's split BTF, vmlinux's types first: a name vmlinux has is
+/// then vmlinux's type, with the first module of that name as the BTF object (the
+/// kernel finds the function's address in that module's symbols).
 fn find_attach<'a, A: Alloc>(
     k: &dyn KernelBtf,
     modules: &mut ModuleList<'a, A>,
@@ -2321,7 +2324,24 @@ fn find_attach<'a, A: Alloc>(
             return Ok(found);
         }
     }
-    let found = find_in_modules(k, module, s, kind)?.ok_or(missing)?;
+    let in_base = match module {
+        Some(m) => k.find(s, kind).map(|t| (m, t.type_id)),
+        None => None,
+    };
+    let found = match in_base {
+        Some((m, type_id)) => {
+            let mods = k.core_modules().ok_or(missing)?;
+            let mut first = None;
+            for i in 0..mods.count()? {
+                if mods.name(i)?.starts_with(m) {
+                    first = Some(ModuleType { index: i, type_id });
+                    break;
+                }
+            }
+            first.ok_or(missing)?
+        }
+        None => find_in_modules(k, module, s, kind)?.ok_or(missing)?,
+    };
     let slot = modules.add(k, found, prefix, name, kind, false)?;
     if module.is_some() {
         modules.unshadow(k, slot, s, kind)?;
