@@ -934,7 +934,9 @@ pub fn module_btf_refs(env: &Env) -> Outcome {
 /// insertion is a new BTF object under the same name, which the module's cache of
 /// module BTFs must notice (a module event, then a new kernfs inode); the earlier
 /// tests' loads filled it without bpf_testmod. In each round a second load takes the
-/// kept BTFs (its mem_bytes lacks them). Nothing is left behind.
+/// kept BTFs (its mem_bytes lacks them), and an fentry program on the module's
+/// function that vmlinux also has loads as libbpf's would ([`testmod_shadow`]).
+/// Nothing is left behind.
 pub fn module_btf_testmod(env: &Env) -> Outcome {
     let Some(testmod) = env.testmod.as_deref() else {
         return Outcome::Skip("no --testmod (scripts/testmod builds it)".into());
@@ -962,6 +964,7 @@ pub fn module_btf_testmod(env: &Env) -> Outcome {
             println!(
                 "# round {r}: testmod_ksym loaded, bpf_testmod's kfunc and per-CPU ksym reached: out = {out}"
             );
+            testmod_shadow(env)?;
             // The first load after insmod reads the module BTFs (counted in its
             // mem_bytes); the next takes them as kept, no module having come or gone.
             let again = load(&path).map_err(|e| format!("testmod_ksym again: {e}"))?;
@@ -991,6 +994,43 @@ pub fn module_btf_testmod(env: &Env) -> Outcome {
             .and_then(|()| round(2))
             .and_then(|()| before.unchanged()),
     )
+}
+
+/// selftests/stress/testmod_shadow.bpf.c: `fentry/bpf_testmod:bpf_fentry_shadow_test`
+/// loads as libbpf loads it, attached through bpf_testmod's BTF object to vmlinux's
+/// type of that name (bpf_testmod is inserted).
+fn testmod_shadow(env: &Env) -> Result<(), String> {
+    use bpfld_core::btf::{BtfKind, Types};
+    let name = "bpf_fentry_shadow_test";
+    let path = crate::stress::guest_object(env, "testmod_shadow")?;
+    let l = load(&path).map_err(|e| format!("testmod_shadow: {e}"))?;
+    let p = l.progs.first().ok_or("testmod_shadow: no program")?;
+    let info = bpfld::sys::obj_info::<bpfld::sys::ProgInfo>(p.fd.as_raw_fd())
+        .map_err(|e| format!("prog info: {e}"))?;
+    let fd = bpfld::sys::module_btf_fd("bpf_testmod")
+        .map_err(|e| format!("bpf_testmod's BTF: errno {e}"))?;
+    let fd = bpfld::sys::own(fd);
+    let btf = bpfld::sys::obj_info::<bpfld::sys::BtfInfo>(fd.as_raw_fd())
+        .map_err(|e| format!("BTF info: {e}"))?;
+    let vmlinux = bpfld::host::HostBtf::load()?;
+    let want = vmlinux
+        .btf()
+        .find_by_name_kind(name, BtfKind::Func)
+        .ok()
+        .flatten()
+        .ok_or(format!("vmlinux has no {name}"))?;
+    if (info.attach_btf_obj_id, info.attach_btf_id) != (btf.id, want) {
+        return Err(format!(
+            "testmod_shadow: attached to BTF object {} type {}, want bpf_testmod's {} and \
+             vmlinux's {name} {want}",
+            info.attach_btf_obj_id, info.attach_btf_id, btf.id
+        ));
+    }
+    println!(
+        "# testmod_shadow: attach_btf_obj_id {} (bpf_testmod), attach_btf_id {want} (vmlinux's {name})",
+        btf.id
+    );
+    Ok(())
 }
 
 /// An arena is mapped in the caller at its map_extra, its globals written at its
