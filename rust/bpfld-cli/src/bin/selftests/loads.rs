@@ -888,22 +888,18 @@ pub fn module_btf_refs(env: &Env) -> Outcome {
         let p = l.progs.first().ok_or("module_fentry: no program")?;
         let info = bpfld::sys::obj_info::<bpfld::sys::ProgInfo>(p.fd.as_raw_fd())
             .map_err(|e| format!("prog info: {e}"))?;
-        let fd =
-            bpfld::sys::module_btf_fd("bpfld").map_err(|e| format!("bpfld's BTF: errno {e}"))?;
-        let fd = bpfld::sys::own(fd);
-        let btf = bpfld::sys::obj_info::<bpfld::sys::BtfInfo>(fd.as_raw_fd())
-            .map_err(|e| format!("BTF info: {e}"))?;
-        if info.attach_btf_obj_id != btf.id || info.attach_btf_id == 0 || p.attach_btf_id == 0 {
+        let btf = module_btf_id("bpfld")?;
+        if info.attach_btf_obj_id != btf || info.attach_btf_id == 0 || p.attach_btf_id == 0 {
             return Err(format!(
-                "module_fentry: attached to BTF object {} type {}, want bpfld's BTF object {}",
-                info.attach_btf_obj_id, info.attach_btf_id, btf.id
+                "module_fentry: attached to BTF object {} type {}, want bpfld's BTF object {btf}",
+                info.attach_btf_obj_id, info.attach_btf_id
             ));
         }
         println!(
             "# module_fentry: attach_btf_obj_id {} (bpfld.ko), attach_btf_id {}",
             info.attach_btf_obj_id, info.attach_btf_id
         );
-        drop((l, fd));
+        drop(l);
         before
             .unchanged()
             .map_err(|e| format!("module_fentry: {e}"))?;
@@ -1007,11 +1003,7 @@ fn testmod_shadow(env: &Env) -> Result<(), String> {
     let p = l.progs.first().ok_or("testmod_shadow: no program")?;
     let info = bpfld::sys::obj_info::<bpfld::sys::ProgInfo>(p.fd.as_raw_fd())
         .map_err(|e| format!("prog info: {e}"))?;
-    let fd = bpfld::sys::module_btf_fd("bpf_testmod")
-        .map_err(|e| format!("bpf_testmod's BTF: errno {e}"))?;
-    let fd = bpfld::sys::own(fd);
-    let btf = bpfld::sys::obj_info::<bpfld::sys::BtfInfo>(fd.as_raw_fd())
-        .map_err(|e| format!("BTF info: {e}"))?;
+    let btf = module_btf_id("bpf_testmod")?;
     let vmlinux = bpfld::host::HostBtf::load()?;
     let want = vmlinux
         .btf()
@@ -1019,18 +1011,26 @@ fn testmod_shadow(env: &Env) -> Result<(), String> {
         .ok()
         .flatten()
         .ok_or(format!("vmlinux has no {name}"))?;
-    if (info.attach_btf_obj_id, info.attach_btf_id) != (btf.id, want) {
+    if (info.attach_btf_obj_id, info.attach_btf_id) != (btf, want) {
         return Err(format!(
-            "testmod_shadow: attached to BTF object {} type {}, want bpf_testmod's {} and \
+            "testmod_shadow: attached to BTF object {} type {}, want bpf_testmod's {btf} and \
              vmlinux's {name} {want}",
-            info.attach_btf_obj_id, info.attach_btf_id, btf.id
+            info.attach_btf_obj_id, info.attach_btf_id
         ));
     }
     println!(
-        "# testmod_shadow: attach_btf_obj_id {} (bpf_testmod), attach_btf_id {want} (vmlinux's {name})",
-        btf.id
+        "# testmod_shadow: attach_btf_obj_id {btf} (bpf_testmod), attach_btf_id {want} (vmlinux's {name})"
     );
     Ok(())
+}
+
+/// The id of kernel module `module`'s BTF object.
+fn module_btf_id(module: &str) -> Result<u32, String> {
+    let fd = bpfld::sys::module_btf_fd(module).map_err(|e| format!("{module}'s BTF: errno {e}"))?;
+    let fd = bpfld::sys::own(fd);
+    let btf = bpfld::sys::obj_info::<bpfld::sys::BtfInfo>(fd.as_raw_fd())
+        .map_err(|e| format!("{module}'s BTF info: {e}"))?;
+    Ok(btf.id)
 }
 
 /// An arena is mapped in the caller at its map_extra, its globals written at its
