@@ -73,13 +73,13 @@ extern "C" {
 
     /// `fget(fd)`: a counted reference, or NULL (bad fd, or an `O_PATH` fd).
     pub(crate) fn bpfld_fget(fd: c_int) -> *mut file;
-    /// The entries of directory `path` (without `.` and `..`), each its inode number
-    /// (a u64, native order), its name and a NUL, into `buf`: the bytes used, `-ENOSPC`
-    /// if they do not fit in `len`, or another negative errno.
     /// A count of module loads and unloads, bumped after `/sys/kernel/btf` changed
     /// for them (a module notifier that runs after the kernel's BTF one); 0 if the
     /// module cannot watch them. Read it before listing the directory.
     pub(crate) fn bpfld_modules_generation() -> u64;
+    /// The entries of directory `path` (without `.` and `..`), each its inode number
+    /// (a u64, native order), its name and a NUL, into `buf`: the bytes used, `-ENOSPC`
+    /// if they do not fit in `len`, or another negative errno.
     pub(crate) fn bpfld_list_dir(path: *const c_char, buf: *mut c_char, len: usize) -> c_long;
     /// `fput()`; in a kernel thread `__fput_sync()` (released before this returns).
     pub(crate) fn bpfld_fput(f: *mut file);

@@ -204,8 +204,12 @@ pub struct ModuleType {
 
 /// libbpf's search of the module BTFs after vmlinux has no `name` of `kind`: the first
 /// module whose own types have it, among those whose name starts with `module` if one
-/// is given (`strncmp(mod->name, mod_name, mod_len)`). `None` when no module has it or
-/// the kernel knows no modules; an error if the modules cannot be read.
+/// is given (`strncmp(mod->name, mod_name, mod_len)`). A named module is searched as
+/// libbpf's `find_kernel_btf_id` searches it, through its split BTF, vmlinux's types
+/// first (vmlinux itself was not searched before): a name vmlinux has is vmlinux's
+/// type, in the first module of that name (whose symbols the kernel then takes the
+/// function's address from). `None` when no module has it or the kernel knows no
+/// modules; an error if the modules cannot be read.
 pub fn find_in_modules(
     k: &dyn KernelBtf,
     module: Option<&str>,
@@ -215,13 +219,18 @@ pub fn find_in_modules(
     let Some(mods) = k.core_modules() else {
         return Ok(None);
     };
+    let in_base = module.and_then(|_| k.find(name, kind)).map(|t| t.type_id);
     for i in 0..mods.count()? {
         if let Some(want) = module {
             if !mods.name(i)?.starts_with(want) {
                 continue;
             }
         }
-        if let Some(type_id) = mods.module(i)?.find_own(name, kind) {
+        let found = match in_base {
+            Some(type_id) => Some(type_id),
+            None => mods.module(i)?.find_own(name, kind),
+        };
+        if let Some(type_id) = found {
             return Ok(Some(ModuleType { index: i, type_id }));
         }
     }
@@ -2298,10 +2307,8 @@ fn info_counts<A: Alloc>(
 
 /// libbpf's `find_kernel_btf_id`: `prefix + name` of `kind` in vmlinux (unless another
 /// module is named), else in the first module (whose name starts with `module`, if
-/// given) that has it; such a module is added to `modules`. In a named module libbpf
-/// looks through the module's split BTF, vmlinux's types first: a name vmlinux has is
-/// then vmlinux's type, with the first module of that name as the BTF object (the
-/// kernel finds the function's address in that module's symbols).
+/// given) that has it, vmlinux's types first in a named one ([`find_in_modules`]);
+/// such a module is added to `modules`.
 fn find_attach<'a, A: Alloc>(
     k: &dyn KernelBtf,
     modules: &mut ModuleList<'a, A>,
@@ -2324,24 +2331,7 @@ fn find_attach<'a, A: Alloc>(
             return Ok(found);
         }
     }
-    let in_base = match module {
-        Some(m) => k.find(s, kind).map(|t| (m, t.type_id)),
-        None => None,
-    };
-    let found = match in_base {
-        Some((m, type_id)) => {
-            let mods = k.core_modules().ok_or(missing)?;
-            let mut first = None;
-            for i in 0..mods.count()? {
-                if mods.name(i)?.starts_with(m) {
-                    first = Some(ModuleType { index: i, type_id });
-                    break;
-                }
-            }
-            first.ok_or(missing)?
-        }
-        None => find_in_modules(k, module, s, kind)?.ok_or(missing)?,
-    };
+    let found = find_in_modules(k, module, s, kind)?.ok_or(missing)?;
     let slot = modules.add(k, found, prefix, name, kind, false)?;
     if module.is_some() {
         modules.unshadow(k, slot, s, kind)?;
