@@ -4,14 +4,15 @@
 //!
 //! ```text
 //! bpfld-parity guest --module KO --image IMG --tool LIBBPF_DUMP --todo TODO --out DIR
-//!                    [--timeout SECONDS] [--testmod BPF_TESTMOD_KO]
+//!                    [--timeout SECONDS] [--testmod KO[,KO...]]
 //! bpfld-parity report --out DIR --todo TODO --allowlist TSV --report MD [--expect TSV]
 //!                     [--manifest DIR] [--console FILE]... [--elapsed SECONDS]
 //!                     [--boots N] [--command TEXT] [--min-identical PERCENT]
 //! ```
 //!
-//! `guest` runs inside the VM. It inserts the kernel tree's `bpf_testmod.ko` if given
-//! (the selftests' kfuncs, ksyms, functions and struct_ops in a module), then the module
+//! `guest` runs inside the VM. It inserts the kernel tree's test modules if given, in
+//! order (`bpf_testmod.ko`: the selftests' kfuncs, ksyms, functions and struct_ops in a
+//! module; `bpf_test_modorder_x.ko` and `_y.ko`: a kfunc each), then the module
 //! with `dev_mode=1` (any fs-verity file is trusted), copies the ext4 image IMG (made by the host with the objects in
 //! it) into the guest's tmpfs, mounts it, enables fs-verity on every object that TODO
 //! (`SET<TAB>NAME` lines; the object is `SET/NAME.bpf.o` in the image) names, and then,
@@ -313,10 +314,15 @@ fn guest(args: &[String]) -> Result<i32, String> {
 
     // The kernel tree's BPF selftest module, whose kfuncs, ksyms, functions and
     // struct_ops many selftest objects use (as tools/testing/selftests/bpf loads it).
-    if let Some(testmod) = opt(&o, "testmod") {
-        if !Path::new("/sys/kernel/btf/bpf_testmod").exists() {
-            step("insmod bpf_testmod.ko");
-            run("insmod", &[testmod])?;
+    // In the order given: module BTF ids, and so the order the loaders search, follow it.
+    for ko in opt(&o, "testmod").into_iter().flat_map(|l| l.split(',')) {
+        let name = Path::new(ko)
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or(ko);
+        if !Path::new("/sys/kernel/btf").join(name).exists() {
+            step(&format!("insmod {name}.ko"));
+            run("insmod", &[ko])?;
         }
     }
     // The module, in development trust mode.

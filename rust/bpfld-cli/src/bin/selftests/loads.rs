@@ -974,20 +974,90 @@ pub fn module_btf_testmod(env: &Env) -> Outcome {
             }
             Ok(())
         })();
-        // The programs hold the module until they are freed, which is asynchronous.
-        let mut removed = Err(String::new());
-        for _ in 0..100 {
-            removed = run("rmmod", &["bpf_testmod"]).map(drop);
-            if removed.is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        res.and(removed.map_err(|e| format!("rmmod bpf_testmod: {e}")))
+        res.and(rmmod_when_free("bpf_testmod"))
     };
     outcome(
         round(1)
             .and_then(|()| round(2))
+            .and_then(|()| before.unchanged()),
+    )
+}
+
+/// `rmmod MODULE`, tried for up to 20 s: programs that call into a module hold it until
+/// they are freed, which is asynchronous.
+fn rmmod_when_free(module: &str) -> Result<(), String> {
+    let mut removed = Err(String::new());
+    for _ in 0..100 {
+        removed = run("rmmod", &[module]).map(drop);
+        if removed.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    removed.map_err(|e| format!("rmmod {module}: {e}"))
+}
+
+/// selftests/stress/module_order.bpf.c: one program calling kfuncs of two modules
+/// (the kernel tree's bpf_test_modorder_x.ko and _y.ko, built beside bpf_testmod.ko by
+/// scripts/testmod), each call reaching its own module, with the modules inserted in
+/// either order (their BTF ids, and so the order bpfld searches them, follow it).
+pub fn module_kfunc_order(env: &Env) -> Outcome {
+    let Some(testmod) = env.testmod.as_deref() else {
+        return Outcome::Skip("no --testmod (scripts/testmod builds it)".into());
+    };
+    let dir = Path::new(testmod).parent().unwrap_or(Path::new("."));
+    let ko = |m: &str| dir.join(format!("{m}.ko")).to_string_lossy().into_owned();
+    let before = Snapshot::take();
+    let round = |order: [&str; 2]| -> Result<(), String> {
+        let mut inserted = Vec::new();
+        let mut res = Ok(());
+        for m in order {
+            res = run("insmod", &[&ko(m)])
+                .map(drop)
+                .map_err(|e| format!("insmod {m}.ko: {e}"));
+            if res.is_err() {
+                break;
+            }
+            inserted.push(m);
+        }
+        let res = res.and_then(|()| {
+            let path = crate::stress::guest_object(env, "module_order")?;
+            let l = load(&path).map_err(|e| format!("module_order: {e}"))?;
+            let mut got = Vec::new();
+            for (name, want) in [("order_xy", b"xy"), ("order_yx", b"yx")] {
+                let p = l
+                    .progs
+                    .iter()
+                    .find(|p| p.name == name)
+                    .ok_or(format!("module_order: no program {name}"))?;
+                let ret = util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
+                    .map_err(|e| format!("{name}: BPF_PROG_TEST_RUN: {e}"))?;
+                let want = u32::from(want[0]) << 8 | u32::from(want[1]);
+                if ret != want {
+                    return Err(format!(
+                        "{name}: returned {ret:#x}, want {want:#x} (each kfunc's letter, \
+                         in the order called)"
+                    ));
+                }
+                got.push(format!("{name} {ret:#x}"));
+            }
+            println!(
+                "# modules inserted {} then {}: {}",
+                order[0],
+                order[1],
+                got.join(", ")
+            );
+            Ok(())
+        });
+        let mut removed = Ok(());
+        for m in inserted.iter().rev() {
+            removed = removed.and(rmmod_when_free(m));
+        }
+        res.and(removed)
+    };
+    outcome(
+        round(["bpf_test_modorder_x", "bpf_test_modorder_y"])
+            .and_then(|()| round(["bpf_test_modorder_y", "bpf_test_modorder_x"]))
             .and_then(|()| before.unchanged()),
     )
 }

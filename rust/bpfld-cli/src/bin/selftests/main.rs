@@ -87,6 +87,7 @@ const FIXED_AFTER: &[Named] = &[
     ),
     ("module_btf_refs", loads::module_btf_refs),
     ("module_btf_testmod", loads::module_btf_testmod),
+    ("module_kfunc_order", loads::module_kfunc_order),
     ("arena_mapped_in_caller", loads::arena_mapped_in_caller),
     ("attach_tracepoint", loads::attach_tracepoint),
     ("attach_kprobe", loads::attach_kprobe),
