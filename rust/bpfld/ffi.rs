@@ -91,6 +91,13 @@ extern "C" {
     pub(crate) fn bpfld_verity_digest(f: *mut file, digest: *mut u8, alg: *mut u8) -> c_int;
     /// `kernel_read()`: bytes read, 0 at EOF, or a negative errno.
     pub(crate) fn bpfld_read(f: *mut file, buf: *mut c_void, len: usize, pos: *mut i64) -> c_long;
+    /// Read `/proc/kallsyms` (opened by path): see helpers.c.
+    pub(crate) fn bpfld_read_kallsyms(
+        f: *mut file,
+        buf: *mut c_void,
+        len: usize,
+        pos: *mut i64,
+    ) -> c_long;
     /// The file's name (last path component), NUL-terminated, into `buf`.
     pub(crate) fn bpfld_file_name(f: *mut file, buf: *mut c_char, len: usize);
     /// `filp_open(path, O_RDONLY)`, or NULL with `*err` set to the negative errno.

@@ -17,6 +17,7 @@
 #include <linux/fsverity.h>
 #include <linux/kallsyms.h>
 #include <linux/kthread.h>
+#include <linux/magic.h>
 #include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/mman.h>
@@ -24,6 +25,8 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/seq_file.h>
+#include <linux/uio.h>
 #include <linux/uidgid.h>
 #include <linux/version.h>
 #include <linux/workqueue.h>
@@ -218,6 +221,38 @@ long bpfld_read(struct file *file, void *buf, size_t len, loff_t *pos);
 long bpfld_read(struct file *file, void *buf, size_t len, loff_t *pos)
 {
 	return kernel_read(file, buf, len, pos);
+}
+
+/*
+ * Read /proc/kallsyms, opened with bpfld_open_path() as the caller, from *@pos into
+ * @buf (@len bytes): the bytes read (*@pos moved on), 0 at its end, or a negative
+ * errno. Its proc file has a ->read (seq_read) and no ->read_iter, which
+ * kernel_read() refuses ("kernel read not supported"); so its seq_file is read
+ * directly, with seq_read_iter() into a kernel buffer, as seq_read() reads it into a
+ * user one. Only that file: its superblock must be proc's and its dentry "kallsyms"
+ * in proc's root (which kernel/kallsyms.c creates with seq_open_private(), its
+ * private_data a seq_file), whatever is mounted over /proc/kallsyms.
+ */
+long bpfld_read_kallsyms(struct file *file, void *buf, size_t len, loff_t *pos);
+long bpfld_read_kallsyms(struct file *file, void *buf, size_t len, loff_t *pos)
+{
+	struct dentry *d = file->f_path.dentry;
+	struct kvec kv = { .iov_base = buf, .iov_len = len };
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	ssize_t ret;
+
+	if (d->d_sb->s_magic != PROC_SUPER_MAGIC || d->d_parent != d->d_sb->s_root ||
+	    strcmp(d->d_name.name, "kallsyms") || !(file->f_mode & FMODE_READ) ||
+	    !file->private_data)
+		return -EINVAL;
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = *pos;
+	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, len);
+	ret = seq_read_iter(&kiocb, &iter);
+	if (ret > 0)
+		*pos = kiocb.ki_pos;
+	return ret;
 }
 
 /* The file's own name (its last path component), NUL-terminated into buf. */

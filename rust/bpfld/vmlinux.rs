@@ -17,6 +17,10 @@
 //!   `kern_sys_bpf()` (`kallsyms_lookup_name()` itself is not exported to modules in
 //!   6.12; helpers.c says more). Every name is looked up before the plan, as the
 //!   caller: a caller that may not see kernel addresses gets an error naming the extern.
+//!   The helper answers "no such symbol" for one at address 0 too (`__per_cpu_start`
+//!   on x86-64 6.12); a name it says is missing is then looked for among the symbols
+//!   at address 0 that `/proc/kallsyms`, read as the caller, lists first, where libbpf
+//!   finds it.
 //!   Typed ksyms and kfuncs need no address: they resolve through vmlinux BTF.
 //! - module BTF: [`LoadBtf`], every `/sys/kernel/btf/<module>`, wanted when a CO-RE
 //!   relocation's local type has no candidate in vmlinux (as libbpf reads them), or
@@ -37,7 +41,7 @@ use bpfld_core::core_relo::{
     KernelIndex, ModuleBtf as CoreModuleBtf, ModuleTargets, Target,
 };
 use bpfld_core::error::Kind;
-use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress};
+use bpfld_core::externs::{self, KernelConfig, KernelSymbols, SymbolAddress, ZeroListing};
 use bpfld_core::mem::Alloc;
 use bpfld_core::object::Object;
 use bpfld_core::plan::{KernelBtf, KernelType, MODULE_NAME_LEN};
@@ -573,8 +577,66 @@ impl<'a> LookedUpSymbols<'a> {
         }
         // SAFETY: `fd` is the program's, in this thread's table, closed once.
         unsafe { ffi::bpfld_close_fd(fd) };
-        res.map(|()| Self { found })
+        res?;
+        // The helper answers "missing" for a symbol at address 0 too: ask the head of
+        // /proc/kallsyms about those (read once, and only if a name is missing).
+        if found.iter().any(|(_, a)| *a == SymbolAddress::Missing) {
+            if let Some((head, len)) = kallsyms_zero_head() {
+                let head = head.get(..len).unwrap_or_default();
+                for (name, a) in found.iter_mut() {
+                    if *a == SymbolAddress::Missing
+                        && externs::kallsyms_at_zero(head, name) == ZeroListing::Listed
+                    {
+                        *a = SymbolAddress::At(0);
+                    }
+                }
+            }
+        }
+        Ok(Self { found })
     }
+}
+
+/// Bytes of `/proc/kallsyms` read at most for its symbols at address 0 (a few lines).
+const KALLSYMS_HEAD_MAX: usize = 16 << 10;
+
+/// The start of `/proc/kallsyms` through the end of its symbols at address 0 (see
+/// [`externs::kallsyms_at_zero`]) and the bytes read, read as the caller, as the helper
+/// asked: `None` if it cannot be read, or if that run does not end within
+/// [`KALLSYMS_HEAD_MAX`] bytes (as when the addresses are hidden from the caller and
+/// all read 0).
+fn kallsyms_zero_head() -> Option<(KVVec<u8>, usize)> {
+    let mut buf = KVVec::from_elem(0u8, KALLSYMS_HEAD_MAX, GFP_KERNEL).ok()?;
+    let mut err = 0;
+    // SAFETY: the path is NUL-terminated; `err` is written only.
+    let f = unsafe { ffi::bpfld_open_path(c"/proc/kallsyms".as_ptr(), &mut err) };
+    if f.is_null() {
+        return None;
+    }
+    let mut len = 0usize;
+    let mut pos = 0i64;
+    let end = loop {
+        let room = buf.get_mut(len..).unwrap_or_default();
+        if room.is_empty() {
+            break None;
+        }
+        // SAFETY: `f` is an open file; `room` is writable for `room.len()` bytes.
+        let n =
+            unsafe { ffi::bpfld_read_kallsyms(f, room.as_mut_ptr().cast(), room.len(), &mut pos) };
+        let Ok(n) = usize::try_from(n) else {
+            break None;
+        };
+        if n == 0 {
+            break None;
+        }
+        len = len.saturating_add(n.min(room.len()));
+        let head = buf.get(..len).unwrap_or_default();
+        if externs::kallsyms_at_zero(head, "") != ZeroListing::Unknown {
+            break Some(len);
+        }
+    };
+    // SAFETY: `f` is the counted reference from `bpfld_open_path`, dropped once.
+    unsafe { ffi::bpfld_fput(f) };
+    end.map(|len| (buf, len))
 }
 
 /// A load's symbol lookups could not be made: the extern that needed them first.

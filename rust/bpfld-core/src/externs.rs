@@ -111,6 +111,54 @@ pub const fn has_syscall_wrapper() -> bool {
     ))
 }
 
+/// What the head of `/proc/kallsyms` says of a symbol at address 0 ([`kallsyms_at_zero`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZeroListing {
+    /// Listed at address 0 (in vmlinux, not a module).
+    Listed,
+    /// Not among the symbols at address 0, which the text shows in full.
+    NotListed,
+    /// The text ends before a complete line at a non-zero address: read more (or the
+    /// addresses are hidden from the reader, which sees every one as 0).
+    Unknown,
+}
+
+/// Whether kallsyms text `text` (the start of `/proc/kallsyms`: `ADDR TYPE NAME` lines,
+/// `\t[MODULE]` after a module's) lists `name` at address 0.
+///
+/// `kallsyms_lookup_name()`, and so the BPF helper the kernel module resolves typeless
+/// ksyms with, answers 0 both for a missing symbol and for one at address 0, such as
+/// `__per_cpu_start` on x86-64 before 6.15 (its per-CPU area is linked at 0). libbpf
+/// reads such a symbol's 0 from `/proc/kallsyms`. The kernel lists symbols by address,
+/// so those at 0 come first; the answer is known once a line at a non-zero address
+/// ends them.
+pub fn kallsyms_at_zero(text: &[u8], name: &str) -> ZeroListing {
+    let mut listed = false;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            break; // incomplete
+        };
+        let mut fields = line.splitn(3, |&b| b == b' ');
+        let (Some(addr), Some(_ty), Some(rest)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return ZeroListing::Unknown;
+        };
+        if addr.is_empty() || !addr.iter().all(u8::is_ascii_hexdigit) {
+            return ZeroListing::Unknown;
+        }
+        if addr.iter().any(|&b| b != b'0') {
+            return if listed {
+                ZeroListing::Listed
+            } else {
+                ZeroListing::NotListed
+            };
+        }
+        // A module's symbol has its module after a tab; only vmlinux's count here.
+        listed |= rest == name.as_bytes();
+    }
+    ZeroListing::Unknown
+}
+
 /// Whether `obj` has `CONFIG_*` externs, so that the caller knows it must provide a
 /// [`KernelConfig`] (libbpf reads the configuration only then).
 pub fn needs_kernel_config<A: Alloc>(obj: &Object<'_, A>) -> bool {
@@ -646,6 +694,52 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kallsyms_at_zero_reads_the_zero_run() {
+        let text = b"0000000000000000 A fixed_percpu_data\n\
+0000000000000000 A __per_cpu_start\n\
+0000000000001000 A cpu_debug_store\n\
+ffffffff81000000 T _stext\n";
+        assert_eq!(
+            kallsyms_at_zero(text, "__per_cpu_start"),
+            ZeroListing::Listed
+        );
+        assert_eq!(
+            kallsyms_at_zero(text, "fixed_percpu_data"),
+            ZeroListing::Listed
+        );
+        // Listed, but not at 0.
+        assert_eq!(
+            kallsyms_at_zero(text, "cpu_debug_store"),
+            ZeroListing::NotListed
+        );
+        assert_eq!(kallsyms_at_zero(text, "_stext"), ZeroListing::NotListed);
+        assert_eq!(kallsyms_at_zero(text, "__per_cpu"), ZeroListing::NotListed);
+        // No symbol at 0 (x86-64 from 6.15, arm64).
+        assert_eq!(
+            kallsyms_at_zero(b"ffff800080000000 T _text\n", "__per_cpu_start"),
+            ZeroListing::NotListed
+        );
+        // Cut before the run ends: more is needed, whatever the cut.
+        for cut in 0..text.len() - b"ffffffff81000000 T _stext\n".len() - 20 {
+            assert_eq!(
+                kallsyms_at_zero(&text[..cut], "cpu_debug_store"),
+                ZeroListing::Unknown,
+                "cut at {cut}"
+            );
+        }
+        // Addresses hidden from the reader: every line reads 0, the run never ends.
+        let hidden = b"0000000000000000 T _stext\n0000000000000000 T _text\n";
+        assert_eq!(kallsyms_at_zero(hidden, "_stext"), ZeroListing::Unknown);
+        // A module's symbol at 0 is not vmlinux's.
+        let module = b"0000000000000000 t foo\t[mod]\nffffffff81000000 T _stext\n";
+        assert_eq!(kallsyms_at_zero(module, "foo"), ZeroListing::NotListed);
+        // Not kallsyms text.
+        assert_eq!(kallsyms_at_zero(b"hello\n", "x"), ZeroListing::Unknown);
+        assert_eq!(kallsyms_at_zero(b"zz T x\n", "x"), ZeroListing::Unknown);
+        assert_eq!(kallsyms_at_zero(b" T x\n", "x"), ZeroListing::Unknown);
+    }
 
     fn k(ty: KcfgType, size: u32, signed: bool) -> Kcfg {
         Kcfg {

@@ -873,6 +873,50 @@ pub fn ksym_addresses_hidden(_: &Env) -> Outcome {
     }))
 }
 
+/// A strong typeless ksym at address 0 (selftests/stress/ksym_zero.bpf.c:
+/// `__per_cpu_start`, at 0 on x86-64 6.12, elsewhere an ordinary address) loads, and a
+/// run stores the address /proc/kallsyms gives it, as libbpf's load would. The helper
+/// the module looks such ksyms up with answers "missing" for an address of 0; the
+/// module then finds the name among the head of /proc/kallsyms' symbols at 0.
+pub fn ksym_at_address_zero(env: &Env) -> Outcome {
+    outcome((|| {
+        let name = "__per_cpu_start";
+        let text = std::fs::read_to_string("/proc/kallsyms")
+            .map_err(|e| format!("/proc/kallsyms: {e}"))?;
+        let want = bpfld::host::HostSymbols::parse(&text, &[name])?;
+        let bpfld_core::externs::SymbolAddress::At(want) =
+            bpfld_core::externs::KernelSymbols::address(&want, name)
+        else {
+            return Err(format!("/proc/kallsyms has no single {name}"));
+        };
+        let before = Snapshot::take();
+        let path = crate::stress::guest_object(env, "ksym_zero")?;
+        let l = load(&path).map_err(|e| format!("ksym_zero: {e}"))?;
+        let p = l.progs.first().ok_or("ksym_zero: no program")?;
+        let data = l
+            .maps
+            .iter()
+            .find(|m| m.name.ends_with(".data"))
+            .ok_or("ksym_zero: no .data map")?;
+        util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
+            .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
+        let v = util::map_lookup(data.fd.as_raw_fd(), 0, 8).map_err(|e| format!(".data: {e}"))?;
+        let got = u64::from_ne_bytes(
+            v.get(..8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(".data: short")?,
+        );
+        if got != want {
+            return Err(format!(
+                "ksym_zero: {name} read as {got:#x}, /proc/kallsyms says {want:#x}"
+            ));
+        }
+        println!("# ksym_zero: {name} at {got:#x}, as /proc/kallsyms lists it");
+        drop(l);
+        before.unchanged()
+    })())
+}
+
 /// A kfunc or an fentry target that only a loaded module's BTF defines (bpfld.ko's own
 /// bpfld_dev_mode) resolves there, as libbpf resolves it, and the program names that
 /// module's BTF object: the fentry program loads attached to it (its attach_btf_obj_id

@@ -85,6 +85,7 @@ const FIXED_AFTER: &[Named] = &[
         "ksym_addresses_hidden_eopnotsupp",
         loads::ksym_addresses_hidden,
     ),
+    ("ksym_at_address_zero", loads::ksym_at_address_zero),
     ("module_btf_refs", loads::module_btf_refs),
     ("module_btf_testmod", loads::module_btf_testmod),
     ("module_kfunc_order", loads::module_kfunc_order),
