@@ -873,6 +873,30 @@ pub fn ksym_addresses_hidden(_: &Env) -> Outcome {
     }))
 }
 
+/// Load the object at `path` (`name` in messages), run its first program once
+/// (BPF_PROG_TEST_RUN on a 64-byte packet), and read the first `size` bytes of its
+/// global-data map whose name ends with `map_suffix` (".bss", ".data"): the load, still
+/// held, and those bytes.
+fn run_and_read_global(
+    path: &str,
+    name: &str,
+    map_suffix: &str,
+    size: usize,
+) -> Result<(KLoad, Vec<u8>), String> {
+    let l = load(path).map_err(|e| format!("{name}: {e}"))?;
+    let p = l.progs.first().ok_or(format!("{name}: no program"))?;
+    let map = l
+        .maps
+        .iter()
+        .find(|m| m.name.ends_with(map_suffix))
+        .ok_or(format!("{name}: no {map_suffix} map"))?;
+    util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
+        .map_err(|e| format!("{name}: BPF_PROG_TEST_RUN: {e}"))?;
+    let v = util::map_lookup(map.fd.as_raw_fd(), 0, size)
+        .map_err(|e| format!("{name}: {map_suffix} lookup: {e}"))?;
+    Ok((l, v))
+}
+
 /// A strong typeless ksym at address 0 (selftests/stress/ksym_zero.bpf.c:
 /// `__per_cpu_start`, at 0 on x86-64 6.12, elsewhere an ordinary address) loads, and a
 /// run stores the address /proc/kallsyms gives it, as libbpf's load would. The helper
@@ -891,16 +915,7 @@ pub fn ksym_at_address_zero(env: &Env) -> Outcome {
         };
         let before = Snapshot::take();
         let path = crate::stress::guest_object(env, "ksym_zero")?;
-        let l = load(&path).map_err(|e| format!("ksym_zero: {e}"))?;
-        let p = l.progs.first().ok_or("ksym_zero: no program")?;
-        let data = l
-            .maps
-            .iter()
-            .find(|m| m.name.ends_with(".data"))
-            .ok_or("ksym_zero: no .data map")?;
-        util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
-            .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
-        let v = util::map_lookup(data.fd.as_raw_fd(), 0, 8).map_err(|e| format!(".data: {e}"))?;
+        let (l, v) = run_and_read_global(&path, "ksym_zero", ".data", 8)?;
         let got = u64::from_ne_bytes(
             v.get(..8)
                 .and_then(|b| b.try_into().ok())
@@ -986,17 +1001,7 @@ pub fn module_btf_testmod(env: &Env) -> Outcome {
         run("insmod", &[testmod]).map_err(|e| format!("insmod {testmod}: {e}"))?;
         let res = (|| {
             let path = crate::stress::guest_object(env, "testmod_ksym")?;
-            let l = load(&path).map_err(|e| format!("testmod_ksym: {e}"))?;
-            let p = l.progs.first().ok_or("testmod_ksym: no program")?;
-            let bss = l
-                .maps
-                .iter()
-                .find(|m| m.name.ends_with(".bss"))
-                .ok_or("testmod_ksym: no .bss map")?;
-            util::prog_test_run(p.fd.as_raw_fd(), &[0u8; 64])
-                .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
-            let v = util::map_lookup(bss.fd.as_raw_fd(), 0, 4)
-                .map_err(|e| format!(".bss lookup: {e}"))?;
+            let (l, v) = run_and_read_global(&path, "testmod_ksym", ".bss", 4)?;
             let out = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
             if out != 42 {
                 return Err(format!("testmod_ksym: out = {out} after a run, want 42"));
