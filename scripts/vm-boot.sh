@@ -15,6 +15,15 @@
 
 VM_BOOT_TRIES=${VM_BOOT_TRIES:-3}
 
+# What a console shows when the kernel died.
+VM_DEATH_RE='Kernel panic|BUG:|Oops|general protection fault|invalid opcode'
+
+# vm_death_lines CONSOLE [RE]: the first lines of the death (and those matching RE),
+# indented, on stderr.
+vm_death_lines() {
+	grep -E "$VM_DEATH_RE|RIP:${2:+|$2}" "$1" | head -6 | sed 's/^/    /' >&2
+}
+
 # vm_marker_cmd MARKER: the shell command the guest runs first.
 vm_marker_cmd() {
 	printf ': >%s' "$1"
@@ -24,16 +33,17 @@ vm_marker_cmd() {
 # before the guest command started.
 vm_died_booting() {
 	[ ! -e "$1" ] || return 1
-	grep -qE 'Kernel panic|BUG:|Oops|general protection fault|invalid opcode' "$2" || return 1
+	grep -qE "$VM_DEATH_RE" "$2" || return 1
 	printf 'vm: the kernel died while booting, before the guest command started (not bpfld):\n' >&2
-	grep -E 'Kernel panic|BUG:|Oops|general protection fault|invalid opcode|RIP:' "$2" | head -6 | sed 's/^/    /' >&2
+	vm_death_lines "$2"
 	return 0
 }
 
 # vm_died_without MODULE CONSOLE: true (and says why on stderr) when the console shows
 # the kernel dying while MODULE was not loaded: the last "Modules linked in:" line (the
-# death's, or a warning's before it) does not name MODULE (a module being inserted is listed too, as "MODULE(+)"). For a
-# guest whose command does set-up of its own before it inserts bpfld: the parity
+# death's, or a warning's before it) does not name MODULE (a module being inserted is
+# listed too, as "MODULE(+)"). For a guest whose command does set-up of its own
+# before it inserts bpfld: the parity
 # harness holds a perf event first, and under TCG that static-branch patch has once
 # ended in an "Oops: int3" in prepare_task_switch, "Modules linked in:" empty
 # (Documentation/testing.rst). Such a death says nothing about MODULE.
@@ -41,13 +51,12 @@ vm_died_without() {
 	local mods
 	mods=$(grep 'Modules linked in:' "$2" | tail -n1)
 	[ -n "$mods" ] || return 1
-	grep -qE 'Kernel panic|BUG:|Oops|general protection fault|invalid opcode' "$2" || return 1
+	grep -qE "$VM_DEATH_RE" "$2" || return 1
 	if grep -qE "Modules linked in:.*[[:space:]]$1([[:space:](]|\$)" <<<"$mods"; then
 		return 1
 	fi
 	printf 'vm: the kernel died with %s not loaded (not %s):\n' "$1" "$1" >&2
-	grep -E 'Kernel panic|BUG:|Oops|general protection fault|invalid opcode|RIP:|Modules linked in:' "$2" |
-		head -6 | sed 's/^/    /' >&2
+	vm_death_lines "$2" 'Modules linked in:'
 	return 0
 }
 
