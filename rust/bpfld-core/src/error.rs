@@ -44,6 +44,8 @@ pub enum Kind {
     },
     /// An output buffer supplied by the caller is too small.
     TooSmall(&'static str),
+    /// Something the caller supplied does not match what the object needs.
+    Mismatch(&'static str),
 }
 
 /// Linux errno values used by [`Kind::errno`].
@@ -76,6 +78,7 @@ impl Kind {
             Kind::NoMemory => errno::ENOMEM,
             Kind::Kernel { errno, .. } => *errno,
             Kind::TooSmall(_) => errno::ENOSPC,
+            Kind::Mismatch(_) => errno::EINVAL,
         }
     }
 }
@@ -91,6 +94,7 @@ impl fmt::Display for Kind {
             Kind::NoMemory => f.write_str("out of memory"),
             Kind::Kernel { op, errno } => write!(f, "{op} failed: errno {errno}"),
             Kind::TooSmall(m) => write!(f, "{m}: output buffer too small"),
+            Kind::Mismatch(m) => f.write_str(m),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::bytes::idx;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::Insn;
 use crate::mem::Alloc;
-use crate::object::{MapKind, Object, SlotTarget};
+use crate::object::{MapDef, MapKind, Object, SlotTarget};
 use crate::plan::{Plan, PlannedModule};
 use crate::uapi::{self, BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr};
 
@@ -125,6 +125,65 @@ pub trait Bpf {
     fn check_frozen(&mut self, _map_fd: i32, _data: &[u8]) -> core::result::Result<(), i32> {
         Ok(())
     }
+    /// An fd of a map the loader's caller supplies for the object's map `name`, used
+    /// instead of creating one (libbpf's reuse of a pinned map). It must match `def`
+    /// as libbpf's `map_is_reuse_compat` has it: type, key and value sizes,
+    /// `max_entries`, flags and `map_extra`. Asked only for maps [`reuse_refusal`]
+    /// allows, in place of their `BPF_MAP_CREATE`. The fd is the executor's like a
+    /// created map's: closed with [`Bpf::close`] if the load fails, handed out with
+    /// the others if it succeeds. `None`: the caller supplied none (the default).
+    fn reuse_map(
+        &mut self,
+        _name: &str,
+        _def: &MapDef,
+    ) -> core::result::Result<Option<i32>, ReuseFail> {
+        Ok(None)
+    }
+}
+
+/// Why a map the loader's caller supplied cannot stand for one of the object's maps
+/// ([`Bpf::reuse_map`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReuseFail {
+    /// It differs from the object's definition in this field (`"map_type"`,
+    /// `"key_size"`, `"value_size"`, `"max_entries"`, `"map_flags"`, `"map_extra"`).
+    Differs(&'static str),
+    /// Checking or taking it failed with this positive errno.
+    Errno(i32),
+}
+
+/// Why map `i` of `plan` cannot be one the caller supplies ([`Bpf::reuse_map`]), or
+/// `None` if it can: a map whose contents are runtime data. Global data and kconfig
+/// maps hold values of the object itself (frozen `.rodata` is taken as constants by
+/// the verifier), a struct_ops map's value is built from the object's programs, the
+/// loader maps an arena for its caller, and an inner map template is no map of the
+/// object.
+pub fn reuse_refusal<A: Alloc>(plan: &Plan<'_, '_, A>, i: usize) -> Option<&'static str> {
+    let (Some(m), Some(pm)) = (plan.obj.maps.get(i), plan.maps.get(i)) else {
+        return Some("no such map");
+    };
+    if m.kind == MapKind::Inner {
+        Some("an inner map template is not a map of the object")
+    } else if m.kind.is_internal() {
+        Some("global data and kconfig maps hold the object's own values")
+    } else if m.kind == MapKind::StructOps {
+        Some("a struct_ops map's value holds the object's programs")
+    } else if pm.def.map_type == uapi::BPF_MAP_TYPE_ARENA {
+        Some("an arena is mapped for the caller by the loader")
+    } else if !pm.create {
+        Some("the map is not created by this load")
+    } else {
+        None
+    }
+}
+
+/// The index of the object's map called `name` (as [`crate::object::Map::name`]; inner
+/// map templates are not the object's maps).
+pub fn map_index<A: Alloc>(plan: &Plan<'_, '_, A>, name: &str) -> Option<usize> {
+    plan.obj
+        .maps
+        .iter()
+        .position(|m| m.kind != MapKind::Inner && m.name == name)
 }
 
 /// `EOPNOTSUPP`.
@@ -152,6 +211,8 @@ struct Cleanup<'e, 'r, B: Bpf> {
     module_fds: &'r mut [i32],
     /// The arena's mapping (address, length), once made.
     arena: Option<(u64, u64)>,
+    /// Per object map: supplied by the caller ([`Bpf::reuse_map`]), not created.
+    reused: &'r mut [bool],
 }
 
 impl<B: Bpf> Cleanup<'_, '_, B> {
@@ -294,9 +355,10 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         .map_or(0, |n| n.saturating_add(1));
     let bufs = alloc.alloc::<i32>(modules.len()).and_then(|m| {
         let a = alloc.alloc::<i32>(fd_array_len)?;
-        Ok((m, a))
+        let r = alloc.alloc::<bool>(plan.maps.len())?;
+        Ok((m, a, r))
     });
-    let (mut module_fds, mut fd_array) = match bufs {
+    let (mut module_fds, mut fd_array, mut reused) = match bufs {
         Ok(b) => b,
         Err(e) => {
             btf.close(bpf);
@@ -310,6 +372,7 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         btf_fd,
         module_fds: &mut module_fds,
         arena: None,
+        reused: &mut reused,
     };
     // The scratch for programs with map fds; failing here closes the BTF's fd.
     let longest = plan
@@ -381,6 +444,26 @@ fn run<'a, A: Alloc, B: Bpf>(
             continue;
         }
         let ctx = Ctx::Map(m.name);
+        // A map the caller supplies is neither created nor initialised (libbpf skips
+        // both for a reused map).
+        if reuse_refusal(plan, i).is_none() {
+            let pm = plan.maps.get(i).ok_or(Error::malformed("map index"))?;
+            let supplied = c.bpf.reuse_map(m.name, &pm.def).map_err(|f| match f {
+                ReuseFail::Differs(field) => Error::new(Kind::Mismatch(
+                    "the caller's map for reuse differs from the object's definition",
+                ))
+                .ctx(Ctx::Step(field)),
+                ReuseFail::Errno(e) => kerr("taking the caller's map for reuse", e),
+            });
+            if let Some(fd) = supplied.ctx(ctx)? {
+                *c.out
+                    .map_fds
+                    .get_mut(i)
+                    .ok_or(Error::malformed("map index"))? = fd;
+                *c.reused.get_mut(i).ok_or(Error::malformed("map index"))? = true;
+                continue;
+            }
+        }
         let inner_fd = match m.inner {
             Some(ii) => {
                 let fd = create_map(plan, c, idx(ii), -1)
@@ -447,6 +530,11 @@ fn run<'a, A: Alloc, B: Bpf>(
 
     for s in obj.slots.iter() {
         if let SlotTarget::Map(t) = s.target {
+            // libbpf fills a map-in-map's slots only when it created the map; a
+            // program array's, below, whoever made it.
+            if c.reused.get(idx(s.map)).copied().unwrap_or(false) {
+                continue;
+            }
             let fd = *c
                 .out
                 .map_fds

@@ -51,6 +51,11 @@ struct Script {
     checked: Vec<(i32, usize, usize)>,
     /// Answer every frozen map's check with EBADMSG (written before its freeze).
     frozen_written: bool,
+    /// Maps the caller supplies, by name: an fd (made here, as the module installs
+    /// one) or a refusal.
+    supply: Vec<(&'static str, Result<(), exec::ReuseFail>)>,
+    /// Every name the executor asked about, and the fd supplied for it.
+    asked: Vec<(String, Option<i32>)>,
 }
 
 /// Where the scripted kernel maps arenas.
@@ -158,6 +163,26 @@ impl Bpf for Script {
         } else {
             Ok(())
         }
+    }
+
+    fn reuse_map(
+        &mut self,
+        name: &str,
+        def: &bpfld_core::object::MapDef,
+    ) -> Result<Option<i32>, exec::ReuseFail> {
+        assert!(def.max_entries > 0, "{name}: asked with its definition");
+        let fd = match self.supply.iter().find(|(n, _)| *n == name) {
+            None => None,
+            Some((_, Err(f))) => return Err(*f),
+            Some((_, Ok(()))) => {
+                self.next_fd += 1;
+                let fd = 100 + self.next_fd;
+                self.open.insert(fd);
+                Some(fd)
+            }
+        };
+        self.asked.push((name.to_string(), fd));
+        Ok(fd)
     }
 }
 
@@ -490,4 +515,101 @@ fn the_arena_is_mapped_after_its_creation_and_unmapped_on_failure() {
         "{msg}"
     );
     assert!(n.open.is_empty(), "leaked {:?}", n.open);
+}
+
+#[test]
+fn maps_the_caller_supplies_are_used_instead_of_created() {
+    let mut full = Script::default();
+    let Some(r) = execute("maps", &mut full) else {
+        return;
+    };
+    let (full_maps, _) = r.unwrap();
+    let creates = |s: &Script| {
+        s.seen
+            .iter()
+            .filter(|c| matches!(c, Seen::Map { .. }))
+            .count()
+    };
+    let updates = |s: &Script| s.seen.iter().filter(|c| **c == Seen::Update).count();
+    // Asked for every map that may be reused, none supplied: the same load.
+    let asked: Vec<&str> = full.asked.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(asked, ["inner_a", "outer", "jumps", "sized"]);
+
+    // `sized` and `outer` supplied: neither created, the programs use the supplied
+    // fds, the map-in-map's slot is not written (as libbpf reuses a map), the program
+    // array's is.
+    let mut s = Script {
+        supply: vec![("sized", Ok(())), ("outer", Ok(()))],
+        ..Script::default()
+    };
+    let (maps, progs) = execute("maps", &mut s).unwrap().unwrap();
+    // (nor `outer`'s inner map template, made only to shape `outer`)
+    assert_eq!(creates(&s), creates(&full) - 3, "{:?}", s.seen);
+    assert_eq!(updates(&s), updates(&full) - 1, "{:?}", s.seen);
+    let supplied: Vec<i32> = s.asked.iter().filter_map(|(_, fd)| *fd).collect();
+    assert_eq!(supplied.len(), 2);
+    for fd in &supplied {
+        assert!(maps.contains(fd), "supplied fd {fd} handed out: {maps:?}");
+        assert!(s.map_imms.contains(fd), "supplied fd {fd} in the programs");
+    }
+    assert_eq!(maps.len(), full_maps.len());
+    let out: BTreeSet<i32> = maps
+        .iter()
+        .chain(&progs)
+        .copied()
+        .filter(|&f| f >= 0)
+        .collect();
+    assert_eq!(out, s.open);
+
+    // One that differs: refused, naming the map and the field; nothing left open.
+    let mut s = Script {
+        supply: vec![
+            ("sized", Ok(())),
+            ("jumps", Err(exec::ReuseFail::Differs("max_entries"))),
+        ],
+        ..Script::default()
+    };
+    let (errno, msg) = execute("maps", &mut s).unwrap().unwrap_err();
+    assert_eq!(errno, 22, "{msg}");
+    assert!(
+        msg.contains("map 'jumps'") && msg.contains("max_entries"),
+        "{msg}"
+    );
+    assert!(s.open.is_empty(), "left open: {:?}", s.open);
+
+    // Taking it failed: its errno.
+    let mut s = Script {
+        supply: vec![("outer", Err(exec::ReuseFail::Errno(9)))],
+        ..Script::default()
+    };
+    let (errno, msg) = execute("maps", &mut s).unwrap().unwrap_err();
+    assert_eq!(errno, 9, "{msg}");
+    assert!(msg.contains("map 'outer'"), "{msg}");
+    assert!(s.open.is_empty());
+
+    // A later failure closes the supplied fds with the rest.
+    let steps = {
+        let mut s = Script {
+            supply: vec![("sized", Ok(()))],
+            ..Script::default()
+        };
+        execute("maps", &mut s).unwrap().unwrap();
+        s.seen.len()
+    };
+    let mut s = Script {
+        supply: vec![("sized", Ok(()))],
+        fail_at: Some((steps - 1, 13)),
+        ..Script::default()
+    };
+    let (errno, _) = execute("maps", &mut s).unwrap().unwrap_err();
+    assert_eq!(errno, 13);
+    assert!(s.open.is_empty(), "left open: {:?}", s.open);
+    let sized = s
+        .asked
+        .iter()
+        .find(|(n, _)| n == "sized")
+        .unwrap()
+        .1
+        .unwrap();
+    assert!(s.closed.contains(&sized));
 }
