@@ -178,8 +178,26 @@ extern "C" {
     pub(crate) fn bpfld_prog_file_info(f: *mut file, id: *mut u32, tag: *mut u8);
     /// Every map the program uses is one of `maps[..n]` (files bpfld created).
     pub(crate) fn bpfld_prog_uses_only(prog: *mut file, maps: *const *mut file, n: c_int) -> bool;
-    /// Id of a map file bpfld created.
+    /// Id of a map file bpfld created or took (`bpfld_map_fget`).
     pub(crate) fn bpfld_map_file_id(f: *mut file) -> u32;
+    /// In the caller: the file of the BPF map at `fd`, referenced, or NULL with `*err`
+    /// (`-EBADF`, `-EINVAL`: not a map).
+    pub(crate) fn bpfld_map_fget(fd: c_int, err: *mut c_int) -> *mut file;
+    /// 0 if the map of `f` (from `bpfld_map_fget`) matches the definition, else which
+    /// field differs (1 type, 2 key size, 3 value size, 4 max_entries, 5 flags,
+    /// 6 map_extra).
+    pub(crate) fn bpfld_map_differs(
+        f: *mut file,
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        flags: u32,
+        extra: u64,
+    ) -> c_int;
+    /// A new fd (`O_CLOEXEC`) in the current task's table for another reference of
+    /// `f`, or a negative errno.
+    pub(crate) fn bpfld_fd_of(f: *mut file) -> c_int;
     /// `get_unused_fd_flags(O_CLOEXEC)` in the caller's table.
     pub(crate) fn bpfld_reserve_fd() -> c_int;
     /// `put_unused_fd()`.

@@ -1303,6 +1303,78 @@ bool bpfld_prog_uses_only(struct file *prog_file, struct file **maps, int n)
 }
 
 /* Files we created with BPF_MAP_CREATE: private_data is the map. */
+/*
+ * The file of the BPF map at @fd in the caller's table, referenced, for a load to use
+ * instead of creating one (struct bpfld_map_reuse); NULL with *@err -EBADF (no such
+ * fd, or it changed while looked at) or -EINVAL (not a map). bpf_map_get() checks
+ * that the fd is a map's (its f_op); the file fget() then returns for the same fd
+ * must be that map's (its private_data), or the fd was closed and reused between.
+ */
+struct file *bpfld_map_fget(int fd, int *err);
+struct file *bpfld_map_fget(int fd, int *err)
+{
+	struct bpf_map *map = bpf_map_get(fd);
+	struct file *file;
+
+	if (IS_ERR(map)) {
+		*err = PTR_ERR(map);
+		return NULL;
+	}
+	file = fget(fd);
+	if (!file || file->private_data != map) {
+		if (file)
+			fput(file);
+		bpf_map_put(map);
+		*err = -EBADF;
+		return NULL;
+	}
+	bpf_map_put(map);
+	return file;
+}
+
+/*
+ * Whether the map of @file (from bpfld_map_fget()) differs from a definition, as
+ * libbpf's map_is_reuse_compat() compares them (what BPF_OBJ_GET_INFO_BY_FD reports:
+ * the struct's fields): 0 if not, else 1 map_type, 2 key_size, 3 value_size,
+ * 4 max_entries, 5 map_flags, 6 map_extra. A devmap's BPF_F_RDONLY_PROG is left out:
+ * the kernel sets it on every devmap.
+ */
+int bpfld_map_differs(struct file *file, u32 type, u32 key_size, u32 value_size,
+		      u32 max_entries, u32 flags, u64 extra);
+int bpfld_map_differs(struct file *file, u32 type, u32 key_size, u32 value_size,
+		      u32 max_entries, u32 flags, u64 extra)
+{
+	const struct bpf_map *map = file->private_data;
+	u32 map_flags = map->map_flags;
+
+	if (map->map_type == BPF_MAP_TYPE_DEVMAP || map->map_type == BPF_MAP_TYPE_DEVMAP_HASH)
+		map_flags &= ~BPF_F_RDONLY_PROG;
+	if (map->map_type != type)
+		return 1;
+	if (map->key_size != key_size)
+		return 2;
+	if (map->value_size != value_size)
+		return 3;
+	if (map->max_entries != max_entries)
+		return 4;
+	if (map_flags != flags)
+		return 5;
+	if (map->map_extra != extra)
+		return 6;
+	return 0;
+}
+
+/* A new fd (O_CLOEXEC) in the current task's table for another reference of @file. */
+int bpfld_fd_of(struct file *file);
+int bpfld_fd_of(struct file *file)
+{
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd >= 0)
+		fd_install(fd, get_file(file));
+	return fd;
+}
+
 u32 bpfld_map_file_id(struct file *file);
 u32 bpfld_map_file_id(struct file *file)
 {

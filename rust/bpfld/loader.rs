@@ -22,13 +22,15 @@ use crate::ffi::File as file;
 use crate::kalloc::KAlloc;
 use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;
-use crate::uapi::{self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldProgInfo};
+use crate::uapi::{
+    self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldMapReuse, BpfldMapReuseList, BpfldProgInfo,
+};
 use crate::vmlinux::{BuiltConfig, LoadBtf, LookedUpSymbols, Vmlinux};
 use crate::State;
 use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
-use bpfld_core::exec::{self, Bpf, Cmd, Log};
+use bpfld_core::exec::{self, Bpf, Cmd, Log, ReuseFail};
 use bpfld_core::limits;
-use bpfld_core::object::{MapKind, Object, ParseOptions};
+use bpfld_core::object::{MapDef, MapKind, Object, ParseOptions};
 use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan, PlannedModule};
 use bpfld_core::uapi as bpf;
 use core::ffi::{c_int, c_void};
@@ -115,6 +117,153 @@ struct Created {
     expected_attach_type: u32,
     attach_btf_id: u32,
     pinning: u32,
+    /// A map the caller passed for reuse, not created.
+    reused: bool,
+}
+
+/// A map of the caller's to use for one of the object's (`struct bpfld_map_reuse`).
+struct MapReuse {
+    name: [u8; uapi::BPFLD_NAME_LEN],
+    len: usize,
+    /// Its map file (`bpfld_map_fget`).
+    file: FileRef,
+}
+
+impl MapReuse {
+    fn name(&self) -> &[u8] {
+        self.name.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Read and check the request's maps to reuse, and take a reference of each map, in
+/// the caller (its fds). Each must name a map once; which of the object's maps it is
+/// is checked once the object is planned ([`check_reuse`]).
+fn read_reuse(req: &BpfldLoad) -> core::result::Result<KVec<MapReuse>, Fail> {
+    let mut out = KVec::new();
+    if req.map_reuse == 0 {
+        return Ok(out);
+    }
+    let efault = |_| fail(14, format_args!("map_reuse: unreadable"));
+    let size = core::mem::size_of::<BpfldMapReuseList>();
+    let list: BpfldMapReuseList = UserSlice::new(req.map_reuse as usize, size)
+        .reader()
+        .read()
+        .map_err(efault)?;
+    if list.size as usize != size
+        || list.entry_size as usize != core::mem::size_of::<BpfldMapReuse>()
+        || list.reserved != 0
+    {
+        return Err(fail(
+            22,
+            format_args!("map_reuse: struct bpfld_map_reuse_list size, entry_size or reserved"),
+        ));
+    }
+    let count = list.count as usize;
+    if count > limits::MAX_MAPS {
+        return Err(fail(
+            7,
+            format_args!(
+                "map_reuse: {} maps, the limit is {}",
+                count,
+                limits::MAX_MAPS
+            ),
+        ));
+    }
+    out.reserve(count, GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    let mut r = UserSlice::new(
+        list.maps as usize,
+        count.saturating_mul(core::mem::size_of::<BpfldMapReuse>()),
+    )
+    .reader();
+    for i in 0..count {
+        let e: BpfldMapReuse = r.read().map_err(efault)?;
+        let Some(len) = e.name.iter().position(|&b| b == 0).filter(|&n| n > 0) else {
+            return Err(fail(
+                22,
+                format_args!("map_reuse entry {}: name empty or not NUL-terminated", i),
+            ));
+        };
+        let name = e.name.get(..len).unwrap_or_default();
+        if e.reserved != 0 {
+            return Err(fail(
+                22,
+                format_args!("map_reuse '{}': reserved must be zero", EscapedBytes(name)),
+            ));
+        }
+        let mut err: c_int = 0;
+        // SAFETY: `err` is written only when NULL is returned.
+        let file = FileRef(unsafe { ffi::bpfld_map_fget(e.fd, &mut err) });
+        if file.0.is_null() {
+            let errno = neg_errno(err.into());
+            return Err(fail(
+                errno,
+                format_args!(
+                    "map_reuse '{}': fd {} is {}",
+                    EscapedBytes(name),
+                    e.fd,
+                    if errno == 9 {
+                        "not open"
+                    } else {
+                        "not a BPF map"
+                    }
+                ),
+            ));
+        }
+        // Capacity was reserved above.
+        let _ = out.push(
+            MapReuse {
+                name: e.name,
+                len,
+                file,
+            },
+            GFP_KERNEL,
+        );
+    }
+    // Each name once.
+    out.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+    let twice = out
+        .iter()
+        .zip(out.iter().skip(1))
+        .find(|(a, b)| a.name() == b.name());
+    if let Some((a, _)) = twice {
+        return Err(fail(
+            22,
+            format_args!("map_reuse '{}': named twice", EscapedBytes(a.name())),
+        ));
+    }
+    Ok(out)
+}
+
+/// Each map to reuse names a map of the object that may be the caller's
+/// ([`exec::reuse_refusal`]); checked before any command but `BPF_BTF_LOAD`. Not
+/// inlined: its messages stay out of `run_job`'s frame, at the root of the deepest call
+/// chain of a load (scripts/stack-depth).
+#[inline(never)]
+fn check_reuse(reuse: &[MapReuse], plan: &Plan<'_, '_, KAlloc>) -> core::result::Result<(), Fail> {
+    for r in reuse {
+        let name = core::str::from_utf8(r.name()).ok();
+        let Some(i) = name.and_then(|n| exec::map_index(plan, n)) else {
+            return Err(fail(
+                2,
+                format_args!(
+                    "map_reuse '{}': the object has no such map",
+                    EscapedBytes(r.name())
+                ),
+            ));
+        };
+        if let Some(why) = exec::reuse_refusal(plan, i) {
+            return Err(fail(
+                22,
+                format_args!(
+                    "map_reuse '{}': cannot be reused: {}",
+                    EscapedBytes(r.name()),
+                    why
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// libbpf's object name: the file name up to its first `.`, at most 15 bytes
@@ -192,8 +341,7 @@ fn check_request(req: &BpfldLoad) -> core::result::Result<(), Fail> {
     if req.flags != 0 {
         return Err(fail(22, format_args!("unknown flags {:#x}", req.flags)));
     }
-    if req.reserved != 0
-        || req.time_ns != 0
+    if req.time_ns != 0
         || req.bpf_time_ns != 0
         || req.mem_bytes != 0
         || req.err_errno != 0
@@ -303,6 +451,8 @@ fn load_verified(
     name: &mut [u8; 64],
 ) -> core::result::Result<Msg<512>, Fail> {
     let t0 = now();
+    // The maps to reuse: part of the request, checked before the file.
+    let reuse = read_reuse(req)?;
     // The object file.
     // SAFETY: fget takes its own reference (or returns NULL).
     let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
@@ -388,6 +538,7 @@ fn load_verified(
             cmds: CmdTimes::default(),
             arena: None,
             btf_find: None,
+            reuse,
         },
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
@@ -710,6 +861,10 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
                 .err()
                 .map_or(f, core_fail)
         })?;
+        if let Err(f) = check_reuse(&job.bpf.reuse, &plan) {
+            btf.close(&mut job.bpf);
+            return Err(f);
+        }
         if let exec::BtfLoad::Refused(_) = btf {
             // The kernel refused the object's BTF. The full check the parse deferred
             // then comes first, not beside the commands: a BTF the kernel refuses is
@@ -1004,6 +1159,8 @@ struct KernelBpf {
     /// The module BTF lookup program (`bpfld_btf_find_open`), once loaded: closed by
     /// [`KernelBpf::close_lookup`] in the loading thread.
     btf_find: Option<c_int>,
+    /// The caller's maps to use instead of creating the object's of these names.
+    reuse: KVec<MapReuse>,
 }
 
 impl KernelBpf {
@@ -1160,6 +1317,51 @@ impl Bpf for KernelBpf {
         );
     }
 
+    fn reuse_map(
+        &mut self,
+        name: &str,
+        def: &MapDef,
+    ) -> core::result::Result<Option<i32>, ReuseFail> {
+        let Some(r) = self.reuse.iter().find(|r| r.name() == name.as_bytes()) else {
+            return Ok(None);
+        };
+        // SAFETY: `r.file` is a map file (bpfld_map_fget), referenced until the job ends.
+        let differs = unsafe {
+            ffi::bpfld_map_differs(
+                r.file.0,
+                def.map_type,
+                def.key_size,
+                def.value_size,
+                def.max_entries,
+                def.map_flags,
+                def.map_extra,
+            )
+        };
+        const FIELDS: [&str; 6] = [
+            "map_type",
+            "key_size",
+            "value_size",
+            "max_entries",
+            "map_flags",
+            "map_extra",
+        ];
+        if differs != 0 {
+            let field = usize::try_from(differs.saturating_sub(1))
+                .ok()
+                .and_then(|i| FIELDS.get(i))
+                .copied()
+                .unwrap_or("definition");
+            return Err(ReuseFail::Differs(field));
+        }
+        // SAFETY: as above; the fd goes into this thread's table, where the executor
+        // treats it as a created map's.
+        let fd = unsafe { ffi::bpfld_fd_of(r.file.0) };
+        if fd < 0 {
+            return Err(ReuseFail::Errno(neg_errno(fd.into())));
+        }
+        Ok(Some(fd))
+    }
+
     fn close(&mut self, fd: i32) {
         // SAFETY: `fd` is one the executor got from kern_sys_bpf in this thread's table.
         unsafe { ffi::bpfld_close_fd(fd) };
@@ -1287,6 +1489,7 @@ fn run_plan(
                 expected_attach_type: p.expected_attach_type,
                 attach_btf_id: p.attach.map(|a| a.type_id).unwrap_or(0),
                 pinning: 0,
+                reused: false,
             };
             // SAFETY: the file is a program file we created (file_close_fd returned it).
             unsafe { ffi::bpfld_prog_file_info(c.file.0, &mut c.id, c.tag.as_mut_ptr()) };
@@ -1301,10 +1504,12 @@ fn run_plan(
     let maps = obj.maps.iter().zip(plan.maps.iter()).zip(map_fds.iter());
     for ((m, pm), &fd) in maps.filter(|(_, &fd)| fd >= 0) {
         if res.is_ok() {
-            // SAFETY: `fd` is a map fd the executor created in this thread's table.
+            // SAFETY: `fd` is a map fd the executor created (or took from the caller,
+            // `reuse_map`) in this thread's table.
             let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
-            // SAFETY: the file is a map file we created.
+            // SAFETY: the file is a map file.
             let id = unsafe { ffi::bpfld_map_file_id(f.0) };
+            let reused = job.bpf.reuse.iter().any(|r| r.name() == m.name.as_bytes());
             let c = Created {
                 file: f,
                 id,
@@ -1315,6 +1520,7 @@ fn run_plan(
                 expected_attach_type: 0,
                 attach_btf_id: 0,
                 pinning: pm.def.pinning,
+                reused,
             };
             res = job
                 .maps
@@ -1327,7 +1533,8 @@ fn run_plan(
     res?;
 
     // The design makes this impossible (no user task shares the table the plan ran
-    // in); check it anyway before anything is handed out.
+    // in); check it anyway before anything is handed out. The maps are those created
+    // and those the caller passed.
     let mut files = KVec::with_capacity(job.maps.len(), GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     for m in job.maps.iter() {
@@ -1338,12 +1545,15 @@ fn run_plan(
         // all created by this load and referenced by us.
         if !unsafe { ffi::bpfld_prog_uses_only(c.file.0, files.as_ptr(), files.len() as c_int) } {
             pr_crit!(
-                "program '{}' uses a map this load did not create: refusing it\n",
+                "program '{}' uses a map this load did not create or take: refusing it\n",
                 Escaped(p.name)
             );
             return Err(fail(
                 5,
-                format_args!("prog '{}': uses a map this load did not create", p.name),
+                format_args!(
+                    "prog '{}': uses a map this load did not create or take",
+                    p.name
+                ),
             ));
         }
     }
@@ -1424,12 +1634,17 @@ fn install(
                 } else {
                     0
                 },
-                reserved: [0; 2],
+                flags: if c.reused { uapi::BPFLD_MAP_REUSED } else { 0 },
+                reserved: 0,
             },
             GFP_NOWAIT,
         );
     }
     let _ = write!(summary, ", {} maps", maps.len());
+    let reused = maps.iter().filter(|c| c.reused).count();
+    if reused > 0 {
+        let _ = write!(summary, " ({} reused)", reused);
+    }
 
     let copy = || -> Result {
         let mut w = UserSlice::new(

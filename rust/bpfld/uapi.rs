@@ -62,7 +62,31 @@ pub(crate) struct BpfldMapInfo {
     pub(crate) id: u32,
     pub(crate) pinning: u32,
     pub(crate) addr: u64,
-    pub(crate) reserved: [u32; 2],
+    pub(crate) flags: u32,
+    pub(crate) reserved: u32,
+}
+
+/// `BPFLD_MAP_REUSED`.
+pub(crate) const BPFLD_MAP_REUSED: u32 = 1 << 0;
+
+/// `struct bpfld_map_reuse`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct BpfldMapReuse {
+    pub(crate) name: [u8; BPFLD_NAME_LEN],
+    pub(crate) fd: i32,
+    pub(crate) reserved: u32,
+}
+
+/// `struct bpfld_map_reuse_list`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct BpfldMapReuseList {
+    pub(crate) size: u32,
+    pub(crate) count: u32,
+    pub(crate) entry_size: u32,
+    pub(crate) reserved: u32,
+    pub(crate) maps: u64,
 }
 
 /// `struct bpfld_load`.
@@ -90,7 +114,7 @@ pub(crate) struct BpfldLoad {
     pub(crate) time_ns: u64,
     pub(crate) bpf_time_ns: u64,
     pub(crate) mem_bytes: u64,
-    pub(crate) reserved: u64,
+    pub(crate) map_reuse: u64,
 }
 
 /// `struct bpfld_digest`.
@@ -132,6 +156,10 @@ unsafe impl AsBytes for BpfldProgInfo {}
 // SAFETY: as above.
 unsafe impl AsBytes for BpfldMapInfo {}
 // SAFETY: as above.
+unsafe impl FromBytes for BpfldMapReuse {}
+// SAFETY: as above.
+unsafe impl FromBytes for BpfldMapReuseList {}
+// SAFETY: as above.
 unsafe impl AsBytes for BpfldLoad {}
 // SAFETY: as above.
 unsafe impl FromBytes for BpfldLoad {}
@@ -151,6 +179,8 @@ const _: () = {
     assert!(core::mem::size_of::<BpfldProgInfo>() == 168);
     assert!(core::mem::size_of::<BpfldMapInfo>() == 96);
     assert!(core::mem::size_of::<BpfldLoad>() == 456);
+    assert!(core::mem::size_of::<BpfldMapReuse>() == 72);
+    assert!(core::mem::size_of::<BpfldMapReuseList>() == 24);
     assert!(core::mem::size_of::<BpfldDigest>() == 72);
     assert!(core::mem::size_of::<BpfldTrustEntry>() == 80);
     assert!(core::mem::size_of::<BpfldTrustList>() == 40);

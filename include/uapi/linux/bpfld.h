@@ -54,7 +54,10 @@ struct bpfld_prog_info {
 	__u32 reserved[3];
 };
 
-/* One created map (out). Inner map templates are not reported. */
+/* struct bpfld_map_info.flags */
+#define BPFLD_MAP_REUSED (1U << 0)	/* the caller's map (map_reuse), not created */
+
+/* One created or reused map (out). Inner map templates are not reported. */
 struct bpfld_map_info {
 	char name[BPFLD_NAME_LEN];	/* BTF variable or ELF section name */
 	__u32 map_type;			/* BPF_MAP_TYPE_* */
@@ -65,7 +68,34 @@ struct bpfld_map_info {
 					 * arena in the caller (shared, read-write, its
 					 * max_entries pages; the caller may munmap() it);
 					 * 0 for other maps */
-	__u32 reserved[2];
+	__u32 flags;			/* BPFLD_MAP_* */
+	__u32 reserved;
+};
+
+/*
+ * A map of the caller's to use for one of the object's maps instead of creating it,
+ * as libbpf reuses a map pinned by name. It must match the object's definition of
+ * that map as libbpf's check has it (type, key_size, value_size, max_entries,
+ * map_flags, map_extra) and be a map the object's contents do not define: not global
+ * data (.data, .rodata, .bss), .kconfig, struct_ops or an arena. It is neither
+ * created nor initialised (a map-in-map's 'values' are not written; a program
+ * array's are, as libbpf writes them); the load reports it with BPFLD_MAP_REUSED
+ * and a new fd of it.
+ */
+struct bpfld_map_reuse {
+	char name[BPFLD_NAME_LEN];	/* in: the map's name in the object, as
+					 * bpfld_map_info.name gives it, NUL-terminated */
+	__s32 fd;			/* in: a BPF map fd of the caller */
+	__u32 reserved;			/* must be zero */
+};
+
+/* The maps to reuse: struct bpfld_load.map_reuse points to one. */
+struct bpfld_map_reuse_list {
+	__u32 size;		/* in: sizeof(struct bpfld_map_reuse_list) */
+	__u32 count;		/* in: entries in maps (each name at most once) */
+	__u32 entry_size;	/* in: sizeof(struct bpfld_map_reuse) */
+	__u32 reserved;		/* must be zero */
+	__u64 maps;		/* in: array of struct bpfld_map_reuse */
 };
 
 /*
@@ -100,7 +130,7 @@ struct bpfld_load {
 				 * creation, program verification and JIT) */
 	__u64 mem_bytes;	/* out: memory the load held: the file's copy plus the
 				 * parser's and planner's buffers (all live until the end) */
-	__u64 reserved;		/* must be zero */
+	__u64 map_reuse;	/* in: 0, or a struct bpfld_map_reuse_list */
 };
 
 #define BPFLD_IOC_LOAD _IOWR(BPFLD_IOC_MAGIC, 0x01, struct bpfld_load)

@@ -93,6 +93,8 @@ pub struct KMap {
     pub pinning: bool,
     /// An arena: where the module mapped it in this process.
     pub arena: Option<ArenaMapping>,
+    /// The caller's map, passed for reuse ([`Device::load_reusing`]), not created.
+    pub reused: bool,
 }
 
 /// An arena the module mapped in this process for a load: unmapped when dropped.
@@ -259,6 +261,35 @@ impl Device {
     /// `BPFLD_IOC_LOAD` of the object open at `obj`. Grows the result arrays and
     /// retries if the module says they are too small.
     pub fn load(&self, obj: &impl AsRawFd, opts: &KLoadOpts) -> Result<KLoad, KLoadError> {
+        self.load_reusing(obj, opts, &[])
+    }
+
+    /// [`Device::load`], with maps of ours used for the object's maps of these names
+    /// instead of new ones (`struct bpfld_map_reuse`, as libbpf reuses a pinned map).
+    pub fn load_reusing(
+        &self,
+        obj: &impl AsRawFd,
+        opts: &KLoadOpts,
+        reuse: &[(&str, std::os::fd::BorrowedFd<'_>)],
+    ) -> Result<KLoad, KLoadError> {
+        let mut entries = Vec::with_capacity(reuse.len());
+        for (name, fd) in reuse {
+            let mut e = uapi::BpfldMapReuse {
+                name: [0; uapi::BPFLD_NAME_LEN],
+                fd: fd.as_raw_fd(),
+                reserved: 0,
+            };
+            let n = name.len().min(uapi::BPFLD_NAME_LEN - 1);
+            e.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+            entries.push(e);
+        }
+        let list = uapi::BpfldMapReuseList {
+            size: std::mem::size_of::<uapi::BpfldMapReuseList>() as u32,
+            count: entries.len() as u32,
+            entry_size: std::mem::size_of::<uapi::BpfldMapReuse>() as u32,
+            reserved: 0,
+            maps: entries.as_ptr() as u64,
+        };
         let mut progs_cap = 16usize;
         let mut maps_cap = 16usize;
         let mut log = vec![0u8; opts.log_size];
@@ -289,10 +320,16 @@ impl Device {
                 map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
                 maps: maps.as_mut_ptr() as u64,
                 maps_cnt: maps_cap as u32,
+                map_reuse: if entries.is_empty() {
+                    0
+                } else {
+                    &list as *const uapi::BpfldMapReuseList as u64
+                },
                 ..Default::default()
             };
-            // SAFETY: BPFLD_IOC_LOAD reads and writes a struct bpfld_load; the arrays
-            // and the log buffer it points to are live and of the stated sizes.
+            // SAFETY: BPFLD_IOC_LOAD reads and writes a struct bpfld_load; the arrays,
+            // the reuse list and the log buffer it points to are live and of the stated
+            // sizes.
             let res = unsafe { self.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) };
             let digest = req.digest[..(req.digest_size as usize).min(64)].to_vec();
             match res {
@@ -319,6 +356,7 @@ impl Device {
                             id: m.id,
                             pinning: m.pinning != 0,
                             arena: ArenaMapping::of(m.fd, m.addr),
+                            reused: m.flags & uapi::BPFLD_MAP_REUSED != 0,
                         })
                         .collect();
                     return Ok(KLoad {

@@ -116,8 +116,41 @@ pub struct BpfldMapInfo {
     pub pinning: u32,
     /// An arena map: where the module mapped it in this process; else 0.
     pub addr: u64,
+    /// `BPFLD_MAP_*`.
+    pub flags: u32,
     /// Reserved.
-    pub reserved: [u32; 2],
+    pub reserved: u32,
+}
+
+/// `BPFLD_MAP_REUSED`: the caller's map (`map_reuse`), not created.
+pub const BPFLD_MAP_REUSED: u32 = 1 << 0;
+
+/// `struct bpfld_map_reuse`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BpfldMapReuse {
+    /// The map's name in the object, NUL-terminated.
+    pub name: [u8; BPFLD_NAME_LEN],
+    /// A BPF map fd of the caller.
+    pub fd: i32,
+    /// Reserved (0).
+    pub reserved: u32,
+}
+
+/// `struct bpfld_map_reuse_list`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BpfldMapReuseList {
+    /// `sizeof(struct bpfld_map_reuse_list)`.
+    pub size: u32,
+    /// Entries in `maps`.
+    pub count: u32,
+    /// `sizeof(struct bpfld_map_reuse)`.
+    pub entry_size: u32,
+    /// Reserved (0).
+    pub reserved: u32,
+    /// Array of `struct bpfld_map_reuse`.
+    pub maps: u64,
 }
 
 /// `struct bpfld_load`.
@@ -166,8 +199,8 @@ pub struct BpfldLoad {
     pub bpf_time_ns: u64,
     /// Memory the load held.
     pub mem_bytes: u64,
-    /// Reserved.
-    pub reserved: u64,
+    /// 0, or a `struct bpfld_map_reuse_list`.
+    pub map_reuse: u64,
 }
 
 impl Default for BpfldLoad {
@@ -270,7 +303,9 @@ int main(void) {
     P(offsetof(struct bpfld_load, digest)); P(offsetof(struct bpfld_load, receipt));
     P(offsetof(struct bpfld_load, err_msg)); P(offsetof(struct bpfld_load, time_ns));
     P(offsetof(struct bpfld_load, bpf_time_ns)); P(offsetof(struct bpfld_load, mem_bytes));
-    P(offsetof(struct bpfld_load, reserved));
+    P(offsetof(struct bpfld_load, map_reuse)); P(offsetof(struct bpfld_map_info, flags));
+    P(BPFLD_MAP_REUSED); P(sizeof(struct bpfld_map_reuse)); P(offsetof(struct bpfld_map_reuse, fd));
+    P(sizeof(struct bpfld_map_reuse_list)); P(offsetof(struct bpfld_map_reuse_list, maps));
     P(sizeof(struct bpfld_digest)); P(offsetof(struct bpfld_digest, digest));
     P(sizeof(struct bpfld_trust_entry)); P(offsetof(struct bpfld_trust_entry, state));
     P(sizeof(struct bpfld_trust_list)); P(offsetof(struct bpfld_trust_list, entries));
@@ -396,8 +431,29 @@ int main(void) {
                 offset_of!(BpfldLoad, mem_bytes) as u64,
             ),
             (
-                "offsetof(struct bpfld_load, reserved)",
-                offset_of!(BpfldLoad, reserved) as u64,
+                "offsetof(struct bpfld_load, map_reuse)",
+                offset_of!(BpfldLoad, map_reuse) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_map_info, flags)",
+                offset_of!(BpfldMapInfo, flags) as u64,
+            ),
+            ("BPFLD_MAP_REUSED", BPFLD_MAP_REUSED.into()),
+            (
+                "sizeof(struct bpfld_map_reuse)",
+                size_of::<BpfldMapReuse>() as u64,
+            ),
+            (
+                "offsetof(struct bpfld_map_reuse, fd)",
+                offset_of!(BpfldMapReuse, fd) as u64,
+            ),
+            (
+                "sizeof(struct bpfld_map_reuse_list)",
+                size_of::<BpfldMapReuseList>() as u64,
+            ),
+            (
+                "offsetof(struct bpfld_map_reuse_list, maps)",
+                offset_of!(BpfldMapReuseList, maps) as u64,
             ),
             (
                 "sizeof(struct bpfld_digest)",

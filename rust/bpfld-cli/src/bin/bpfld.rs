@@ -10,9 +10,11 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: bpfld <command> [args]
 
 commands:
-  load [--pin DIR] [--json] [--log-level N] OBJ
+  load [--pin DIR] [--reuse-map NAME=PIN]... [--json] [--log-level N] OBJ
                            load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
-                           programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME
+                           programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME;
+                           --reuse-map uses the map pinned at PIN for OBJ's map NAME
+                           instead of creating one (not pinned again)
   load --userspace OBJ     load OBJ with bpf(2) from user space (no module, no policy)
   load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
                            load every DIR/*.o (Android boot style) and pin it as
@@ -100,10 +102,20 @@ fn load(args: &[&str]) -> Result<(), String> {
     let mut json = false;
     let mut opts = KLoadOpts::default();
     let mut obj = None;
+    let mut reuse = Vec::new();
     let mut it = args.iter();
     while let Some(&a) = it.next() {
         match a {
             "--pin" => pin = Some(*it.next().ok_or("--pin needs a directory")?),
+            "--reuse-map" => {
+                let (name, path) = it
+                    .next()
+                    .and_then(|v| v.split_once('='))
+                    .ok_or("--reuse-map needs NAME=PIN")?;
+                let fd = bpfld::loaddir::obj_get(std::path::Path::new(path))
+                    .map_err(|e| format!("--reuse-map {name}: BPF_OBJ_GET {path}: {e}"))?;
+                reuse.push((name, fd));
+            }
             "--json" => json = true,
             "--log-level" => {
                 opts.log_level = it
@@ -118,7 +130,11 @@ fn load(args: &[&str]) -> Result<(), String> {
     let obj = obj.ok_or("load needs an object file")?;
     let f = std::fs::File::open(obj).map_err(|e| format!("{obj}: {e}"))?;
     let dev = open()?;
-    let l = dev.load(&f, &opts).map_err(|e| {
+    let reuse: Vec<(&str, std::os::fd::BorrowedFd<'_>)> = reuse
+        .iter()
+        .map(|(n, fd)| (*n, std::os::fd::AsFd::as_fd(fd)))
+        .collect();
+    let l = dev.load_reusing(&f, &opts, &reuse).map_err(|e| {
         let d = if e.digest.is_empty() {
             String::new()
         } else {
@@ -132,7 +148,8 @@ fn load(args: &[&str]) -> Result<(), String> {
             let path = format!("{dir}/prog_{}", p.name);
             bpfld::sys::obj_pin(p.fd.as_raw_fd(), &path).map_err(|e| format!("pin {path}: {e}"))?;
         }
-        for m in &l.maps {
+        // A reused map has its pin already.
+        for m in l.maps.iter().filter(|m| !m.reused) {
             let path = format!(
                 "{dir}/map_{}",
                 m.name.trim_start_matches('.').replace('.', "_")
@@ -163,13 +180,14 @@ fn load(args: &[&str]) -> Result<(), String> {
             .iter()
             .map(|m| {
                 format!(
-                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{},\"addr\":{}}}",
+                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{},\"addr\":{},\"reused\":{}}}",
                     json_str(&m.name),
                     m.map_type,
                     m.fd.as_raw_fd(),
                     m.id,
                     m.pinning,
-                    m.arena.as_ref().map_or(0, |a| a.addr)
+                    m.arena.as_ref().map_or(0, |a| a.addr),
+                    m.reused
                 )
             })
             .collect();
@@ -213,6 +231,9 @@ fn load(args: &[&str]) -> Result<(), String> {
             );
             if let Some(a) = &m.arena {
                 print!(" mapped at {:#x}", a.addr);
+            }
+            if m.reused {
+                print!(" reused");
             }
             println!();
         }

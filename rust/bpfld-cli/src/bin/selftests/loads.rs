@@ -218,6 +218,11 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
     outcome((|| {
         let d = dev()?;
         let f = open(&obj_path("xdp.bpf.o"))?;
+        // A reuse list of an unknown size.
+        let bad_list = uapi::BpfldMapReuseList {
+            size: 8,
+            ..Default::default()
+        };
         let base = uapi::BpfldLoad {
             size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
             obj_fd: f.as_raw_fd(),
@@ -229,9 +234,9 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
             ("bad size", uapi::BpfldLoad { size: 8, ..base }),
             ("unknown flag", uapi::BpfldLoad { flags: 1, ..base }),
             (
-                "reserved not zero",
+                "map_reuse list size",
                 uapi::BpfldLoad {
-                    reserved: 1,
+                    map_reuse: &bad_list as *const uapi::BpfldMapReuseList as u64,
                     ..base
                 },
             ),
@@ -895,6 +900,162 @@ fn run_and_read_global(
     let v = util::map_lookup(map.fd.as_raw_fd(), 0, size)
         .map_err(|e| format!("{name}: {map_suffix} lookup: {e}"))?;
     Ok((l, v))
+}
+
+/// The sum over the possible CPUs of a per-CPU array's u64 at `key`.
+fn percpu_u64_sum(fd: i32, key: u32) -> Result<u64, String> {
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .map_err(|e| format!("possible CPUs: {e}"))?;
+    // "0-N" (or "0"): N + 1 CPUs.
+    let last = possible.trim().rsplit(['-', ',']).next().unwrap_or("0");
+    let cpus = last
+        .parse::<usize>()
+        .map_err(|e| format!("{possible:?}: {e}"))?
+        + 1;
+    let v = util::map_lookup(fd, key, 8 * cpus).map_err(|e| format!("lookup: {e}"))?;
+    Ok(v.chunks(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+        .sum())
+}
+
+/// Maps the caller passes for reuse (`struct bpfld_map_reuse`, as libbpf reuses a map
+/// pinned by name): a second load of xdp.bpf.o given the first's `proto_cnt` creates no
+/// map of that name, reports the first's (same id, `BPFLD_MAP_REUSED`), and its
+/// program counts into it. A map of another definition, a name the object lacks, a
+/// global data map, an fd that is no map and a name given twice are refused before
+/// anything is created, each naming the map; nothing leaks.
+pub fn map_reuse(_: &Env) -> Outcome {
+    use std::os::fd::{AsFd, BorrowedFd};
+    outcome((|| {
+        let d = dev()?;
+        let opts = KLoadOpts::default();
+        let f = open(&obj_path("xdp.bpf.o"))?;
+        let first = d.load(&f, &opts).map_err(|e| format!("first load: {e}"))?;
+        let shared = first
+            .maps
+            .iter()
+            .find(|m| m.name == "proto_cnt")
+            .ok_or("first load: no map proto_cnt")?;
+        if shared.reused {
+            return Err("first load: proto_cnt reported as reused".into());
+        }
+        let before = Snapshot::take();
+        let second = d
+            .load_reusing(&f, &opts, &[("proto_cnt", shared.fd.as_fd())])
+            .map_err(|e| format!("second load: {e}"))?;
+        let m = second
+            .maps
+            .iter()
+            .find(|m| m.name == "proto_cnt")
+            .ok_or("second load: no map proto_cnt")?;
+        if !m.reused || m.id != shared.id {
+            return Err(format!(
+                "second load: proto_cnt id {} reused {}, want id {} reused",
+                m.id, m.reused, shared.id
+            ));
+        }
+        let created = second.maps.iter().filter(|m| !m.reused).count();
+        let now = Snapshot::take();
+        if now.maps != before.maps + created {
+            return Err(format!(
+                "second load: {} maps more in the system, want {created} (none for proto_cnt)",
+                now.maps - before.maps
+            ));
+        }
+        let count = second
+            .progs
+            .iter()
+            .find(|p| p.name == "xdp_count")
+            .ok_or("second load: no program xdp_count")?;
+        let was = percpu_u64_sum(shared.fd.as_raw_fd(), 0)?;
+        util::prog_test_run(count.fd.as_raw_fd(), &[0u8; 64])
+            .map_err(|e| format!("BPF_PROG_TEST_RUN: {e}"))?;
+        let is = percpu_u64_sum(shared.fd.as_raw_fd(), 0)?;
+        if is != was + 1 {
+            return Err(format!(
+                "the second load's xdp_count run: the first's proto_cnt[0] {was} -> {is}, want +1"
+            ));
+        }
+        println!(
+            "# proto_cnt id {} shared: the second load's run counted into it ({was} -> {is})",
+            m.id
+        );
+        drop(second);
+
+        // Refusals: errno, the message's words, nothing created or left.
+        let other = util::create_array_map("bpfld_reuse").map_err(|e| e.to_string())?;
+        let g = open(&obj_path("global_data.bpf.o"))?;
+        let gl = d.load(&g, &opts).map_err(|e| format!("global_data: {e}"))?;
+        let data_map = gl
+            .maps
+            .iter()
+            .find(|m| m.name.ends_with(".bss") || m.name.ends_with(".data"))
+            .ok_or("global_data: no .bss or .data map")?
+            .name
+            .clone();
+        drop(gl);
+        let file = open(&obj_path("xdp.bpf.o"))?;
+        // (what, object, maps to reuse, errno, words of the message)
+        type Case<'c> = (
+            &'c str,
+            &'c File,
+            Vec<(&'c str, BorrowedFd<'c>)>,
+            i32,
+            &'c str,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "another definition",
+                &f,
+                vec![("proto_cnt", other.as_fd())],
+                libc::EINVAL,
+                "map_type",
+            ),
+            (
+                "no such map",
+                &f,
+                vec![("no_such_map", shared.fd.as_fd())],
+                libc::ENOENT,
+                "no_such_map",
+            ),
+            (
+                "global data",
+                &g,
+                vec![(data_map.as_str(), other.as_fd())],
+                libc::EINVAL,
+                "global data",
+            ),
+            (
+                "not a map",
+                &f,
+                vec![("proto_cnt", file.as_fd())],
+                libc::EINVAL,
+                "not a BPF map",
+            ),
+            (
+                "named twice",
+                &f,
+                vec![
+                    ("proto_cnt", shared.fd.as_fd()),
+                    ("proto_cnt", shared.fd.as_fd()),
+                ],
+                libc::EINVAL,
+                "named twice",
+            ),
+        ];
+        for (what, obj, reuse, errno, says) in cases {
+            let before = Snapshot::take();
+            match d.load_reusing(obj, &opts, &reuse) {
+                Ok(_) => return Err(format!("{what}: loaded, want errno {errno}")),
+                Err(e) if e.errno == errno && e.msg.contains(says) => {
+                    println!("# {what}: errno {} ({})", e.errno, e.msg)
+                }
+                Err(e) => return Err(format!("{what}: {e}, want errno {errno} saying {says:?}")),
+            }
+            before.unchanged().map_err(|e| format!("{what}: {e}"))?;
+        }
+        Ok(())
+    })())
 }
 
 /// A strong typeless ksym at address 0 (selftests/stress/ksym_zero.bpf.c:

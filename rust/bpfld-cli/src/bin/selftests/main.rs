@@ -81,6 +81,7 @@ const FIXED_AFTER: &[Named] = &[
     ("verifier_reject_returns_log", loads::verifier_reject),
     ("no_cap_bpf_eperm", loads::no_cap_bpf),
     ("arrays_too_small_enospc", loads::arrays_too_small),
+    ("map_reuse", loads::map_reuse),
     (
         "ksym_addresses_hidden_eopnotsupp",
         loads::ksym_addresses_hidden,
