@@ -23,7 +23,7 @@ use crate::kalloc::KAlloc;
 use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{
-    self, BpfldDigest, BpfldLoad, BpfldMapInfo, BpfldMapReuse, BpfldMapReuseList, BpfldProgInfo,
+    self, BpfldDigest, BpfldLoad, BpfldLoadOpts, BpfldMapInfo, BpfldMapReuse, BpfldProgInfo,
 };
 use crate::vmlinux::{BuiltConfig, LoadBtf, LookedUpSymbols, Vmlinux};
 use crate::State;
@@ -135,35 +135,86 @@ impl MapReuse {
     }
 }
 
-/// Read and check the request's maps to reuse, and take a reference of each map, in
-/// the caller (its fds). Each must name a map once; which of the object's maps it is
-/// is checked once the object is planned ([`check_reuse`]).
-fn read_reuse(req: &BpfldLoad) -> core::result::Result<KVec<MapReuse>, Fail> {
-    let mut out = KVec::new();
-    if req.map_reuse == 0 {
-        return Ok(out);
+/// Most bytes of `struct bpfld_load_opts` read from a caller (a later, larger version's
+/// unknown fields must be zero).
+const OPTS_MAX: usize = 4096;
+
+/// Read the request's options (`struct bpfld_load_opts`): all zero if it has none. A
+/// larger struct than this module's is accepted when its bytes beyond are zero (E2BIG
+/// if not), as `copy_struct_from_user()` accepts one.
+fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
+    let known = core::mem::size_of::<BpfldLoadOpts>();
+    let mut opts = BpfldLoadOpts {
+        size: 0,
+        map_reuse_cnt: 0,
+        map_reuse_size: 0,
+        reserved: 0,
+        map_reuse: 0,
+    };
+    if req.opts == 0 {
+        return Ok(opts);
     }
-    let efault = |_| fail(14, format_args!("map_reuse: unreadable"));
-    let size = core::mem::size_of::<BpfldMapReuseList>();
-    let list: BpfldMapReuseList = UserSlice::new(req.map_reuse as usize, size)
+    let efault = |_| fail(14, format_args!("opts: unreadable"));
+    let size: u32 = UserSlice::new(req.opts as usize, 4)
         .reader()
         .read()
         .map_err(efault)?;
-    if list.size as usize != size
-        || list.entry_size as usize != core::mem::size_of::<BpfldMapReuse>()
-        || list.reserved != 0
-    {
+    let size = size as usize;
+    if size < known {
         return Err(fail(
             22,
-            format_args!("map_reuse: struct bpfld_map_reuse_list size, entry_size or reserved"),
+            format_args!("struct bpfld_load_opts size {} unknown", size),
         ));
     }
-    let count = list.count as usize;
+    if size > OPTS_MAX {
+        return Err(fail(
+            7,
+            format_args!("struct bpfld_load_opts size {} above {}", size, OPTS_MAX),
+        ));
+    }
+    let mut r = UserSlice::new(req.opts as usize, size).reader();
+    opts = r.read().map_err(efault)?;
+    let mut rest = [0u8; 64];
+    let mut left = size.saturating_sub(known);
+    while left > 0 {
+        let n = left.min(rest.len());
+        let chunk = rest.get_mut(..n).unwrap_or_default();
+        r.read_slice(chunk).map_err(efault)?;
+        if chunk.iter().any(|&b| b != 0) {
+            return Err(fail(
+                7,
+                format_args!("struct bpfld_load_opts: fields this module does not know are set"),
+            ));
+        }
+        left = left.saturating_sub(n);
+    }
+    if opts.reserved != 0 {
+        return Err(fail(22, format_args!("opts: reserved must be zero")));
+    }
+    Ok(opts)
+}
+
+/// Read and check the options' maps to reuse, and take a reference of each map, in
+/// the caller (its fds). Each must name a map once; which of the object's maps it is
+/// is checked once the object is planned ([`check_reuse`]).
+fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<MapReuse>, Fail> {
+    let mut out = KVec::new();
+    let count = opts.map_reuse_cnt as usize;
+    if count == 0 {
+        return Ok(out);
+    }
+    let efault = |_| fail(14, format_args!("opts: map_reuse unreadable"));
+    if opts.map_reuse_size as usize != core::mem::size_of::<BpfldMapReuse>() {
+        return Err(fail(
+            22,
+            format_args!("opts: map_reuse_size {} unknown", opts.map_reuse_size),
+        ));
+    }
     if count > limits::MAX_MAPS {
         return Err(fail(
             7,
             format_args!(
-                "map_reuse: {} maps, the limit is {}",
+                "opts: map_reuse has {} maps, the limit is {}",
                 count,
                 limits::MAX_MAPS
             ),
@@ -172,7 +223,7 @@ fn read_reuse(req: &BpfldLoad) -> core::result::Result<KVec<MapReuse>, Fail> {
     out.reserve(count, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut r = UserSlice::new(
-        list.maps as usize,
+        opts.map_reuse as usize,
         count.saturating_mul(core::mem::size_of::<BpfldMapReuse>()),
     )
     .reader();
@@ -451,8 +502,8 @@ fn load_verified(
     name: &mut [u8; 64],
 ) -> core::result::Result<Msg<512>, Fail> {
     let t0 = now();
-    // The maps to reuse: part of the request, checked before the file.
-    let reuse = read_reuse(req)?;
+    // The options: part of the request, checked before the file.
+    let reuse = read_reuse(&read_opts(req)?)?;
     // The object file.
     // SAFETY: fget takes its own reference (or returns NULL).
     let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });

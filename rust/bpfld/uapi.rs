@@ -78,15 +78,15 @@ pub(crate) struct BpfldMapReuse {
     pub(crate) reserved: u32,
 }
 
-/// `struct bpfld_map_reuse_list`.
+/// `struct bpfld_load_opts`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub(crate) struct BpfldMapReuseList {
+pub(crate) struct BpfldLoadOpts {
     pub(crate) size: u32,
-    pub(crate) count: u32,
-    pub(crate) entry_size: u32,
+    pub(crate) map_reuse_cnt: u32,
+    pub(crate) map_reuse_size: u32,
     pub(crate) reserved: u32,
-    pub(crate) maps: u64,
+    pub(crate) map_reuse: u64,
 }
 
 /// `struct bpfld_load`.
@@ -114,7 +114,7 @@ pub(crate) struct BpfldLoad {
     pub(crate) time_ns: u64,
     pub(crate) bpf_time_ns: u64,
     pub(crate) mem_bytes: u64,
-    pub(crate) map_reuse: u64,
+    pub(crate) opts: u64,
 }
 
 /// `struct bpfld_digest`.
@@ -158,7 +158,7 @@ unsafe impl AsBytes for BpfldMapInfo {}
 // SAFETY: as above.
 unsafe impl FromBytes for BpfldMapReuse {}
 // SAFETY: as above.
-unsafe impl FromBytes for BpfldMapReuseList {}
+unsafe impl FromBytes for BpfldLoadOpts {}
 // SAFETY: as above.
 unsafe impl AsBytes for BpfldLoad {}
 // SAFETY: as above.
@@ -180,7 +180,7 @@ const _: () = {
     assert!(core::mem::size_of::<BpfldMapInfo>() == 96);
     assert!(core::mem::size_of::<BpfldLoad>() == 456);
     assert!(core::mem::size_of::<BpfldMapReuse>() == 72);
-    assert!(core::mem::size_of::<BpfldMapReuseList>() == 24);
+    assert!(core::mem::size_of::<BpfldLoadOpts>() == 24);
     assert!(core::mem::size_of::<BpfldDigest>() == 72);
     assert!(core::mem::size_of::<BpfldTrustEntry>() == 80);
     assert!(core::mem::size_of::<BpfldTrustList>() == 40);

@@ -55,7 +55,7 @@ struct bpfld_prog_info {
 };
 
 /* struct bpfld_map_info.flags */
-#define BPFLD_MAP_REUSED (1U << 0)	/* the caller's map (map_reuse), not created */
+#define BPFLD_MAP_REUSED (1U << 0)	/* the caller's map (opts' map_reuse), not created */
 
 /* One created or reused map (out). Inner map templates are not reported. */
 struct bpfld_map_info {
@@ -89,13 +89,17 @@ struct bpfld_map_reuse {
 	__u32 reserved;			/* must be zero */
 };
 
-/* The maps to reuse: struct bpfld_load.map_reuse points to one. */
-struct bpfld_map_reuse_list {
-	__u32 size;		/* in: sizeof(struct bpfld_map_reuse_list) */
-	__u32 count;		/* in: entries in maps (each name at most once) */
-	__u32 entry_size;	/* in: sizeof(struct bpfld_map_reuse) */
+/*
+ * Options of a load beyond the object itself (struct bpfld_load.opts). The struct may
+ * grow: a caller passes its own sizeof, and a module refuses (E2BIG) a larger one
+ * whose bytes beyond those it knows are not zero.
+ */
+struct bpfld_load_opts {
+	__u32 size;		/* in: sizeof(struct bpfld_load_opts) */
+	__u32 map_reuse_cnt;	/* in: entries in map_reuse (each name at most once) */
+	__u32 map_reuse_size;	/* in: sizeof(struct bpfld_map_reuse) */
 	__u32 reserved;		/* must be zero */
-	__u64 maps;		/* in: array of struct bpfld_map_reuse */
+	__u64 map_reuse;	/* in: array of struct bpfld_map_reuse */
 };
 
 /*
@@ -130,7 +134,7 @@ struct bpfld_load {
 				 * creation, program verification and JIT) */
 	__u64 mem_bytes;	/* out: memory the load held: the file's copy plus the
 				 * parser's and planner's buffers (all live until the end) */
-	__u64 map_reuse;	/* in: 0, or a struct bpfld_map_reuse_list */
+	__u64 opts;		/* in: 0, or a struct bpfld_load_opts */
 };
 
 #define BPFLD_IOC_LOAD _IOWR(BPFLD_IOC_MAGIC, 0x01, struct bpfld_load)

@@ -283,12 +283,12 @@ impl Device {
             e.name[..n].copy_from_slice(&name.as_bytes()[..n]);
             entries.push(e);
         }
-        let list = uapi::BpfldMapReuseList {
-            size: std::mem::size_of::<uapi::BpfldMapReuseList>() as u32,
-            count: entries.len() as u32,
-            entry_size: std::mem::size_of::<uapi::BpfldMapReuse>() as u32,
+        let load_opts = uapi::BpfldLoadOpts {
+            size: std::mem::size_of::<uapi::BpfldLoadOpts>() as u32,
+            map_reuse_cnt: entries.len() as u32,
+            map_reuse_size: std::mem::size_of::<uapi::BpfldMapReuse>() as u32,
             reserved: 0,
-            maps: entries.as_ptr() as u64,
+            map_reuse: entries.as_ptr() as u64,
         };
         let mut progs_cap = 16usize;
         let mut maps_cap = 16usize;
@@ -320,15 +320,15 @@ impl Device {
                 map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
                 maps: maps.as_mut_ptr() as u64,
                 maps_cnt: maps_cap as u32,
-                map_reuse: if entries.is_empty() {
+                opts: if entries.is_empty() {
                     0
                 } else {
-                    &list as *const uapi::BpfldMapReuseList as u64
+                    &load_opts as *const uapi::BpfldLoadOpts as u64
                 },
                 ..Default::default()
             };
             // SAFETY: BPFLD_IOC_LOAD reads and writes a struct bpfld_load; the arrays,
-            // the reuse list and the log buffer it points to are live and of the stated
+            // the options and the log buffer it points to are live and of the stated
             // sizes.
             let res = unsafe { self.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) };
             let digest = req.digest[..(req.digest_size as usize).min(64)].to_vec();

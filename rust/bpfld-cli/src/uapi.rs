@@ -122,7 +122,7 @@ pub struct BpfldMapInfo {
     pub reserved: u32,
 }
 
-/// `BPFLD_MAP_REUSED`: the caller's map (`map_reuse`), not created.
+/// `BPFLD_MAP_REUSED`: the caller's map (the options' `map_reuse`), not created.
 pub const BPFLD_MAP_REUSED: u32 = 1 << 0;
 
 /// `struct bpfld_map_reuse`.
@@ -137,20 +137,20 @@ pub struct BpfldMapReuse {
     pub reserved: u32,
 }
 
-/// `struct bpfld_map_reuse_list`.
+/// `struct bpfld_load_opts`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct BpfldMapReuseList {
-    /// `sizeof(struct bpfld_map_reuse_list)`.
+pub struct BpfldLoadOpts {
+    /// `sizeof(struct bpfld_load_opts)`.
     pub size: u32,
-    /// Entries in `maps`.
-    pub count: u32,
+    /// Entries in `map_reuse`.
+    pub map_reuse_cnt: u32,
     /// `sizeof(struct bpfld_map_reuse)`.
-    pub entry_size: u32,
+    pub map_reuse_size: u32,
     /// Reserved (0).
     pub reserved: u32,
     /// Array of `struct bpfld_map_reuse`.
-    pub maps: u64,
+    pub map_reuse: u64,
 }
 
 /// `struct bpfld_load`.
@@ -199,8 +199,8 @@ pub struct BpfldLoad {
     pub bpf_time_ns: u64,
     /// Memory the load held.
     pub mem_bytes: u64,
-    /// 0, or a `struct bpfld_map_reuse_list`.
-    pub map_reuse: u64,
+    /// 0, or a `struct bpfld_load_opts`.
+    pub opts: u64,
 }
 
 impl Default for BpfldLoad {
@@ -303,9 +303,9 @@ int main(void) {
     P(offsetof(struct bpfld_load, digest)); P(offsetof(struct bpfld_load, receipt));
     P(offsetof(struct bpfld_load, err_msg)); P(offsetof(struct bpfld_load, time_ns));
     P(offsetof(struct bpfld_load, bpf_time_ns)); P(offsetof(struct bpfld_load, mem_bytes));
-    P(offsetof(struct bpfld_load, map_reuse)); P(offsetof(struct bpfld_map_info, flags));
+    P(offsetof(struct bpfld_load, opts)); P(offsetof(struct bpfld_map_info, flags));
     P(BPFLD_MAP_REUSED); P(sizeof(struct bpfld_map_reuse)); P(offsetof(struct bpfld_map_reuse, fd));
-    P(sizeof(struct bpfld_map_reuse_list)); P(offsetof(struct bpfld_map_reuse_list, maps));
+    P(sizeof(struct bpfld_load_opts)); P(offsetof(struct bpfld_load_opts, map_reuse));
     P(sizeof(struct bpfld_digest)); P(offsetof(struct bpfld_digest, digest));
     P(sizeof(struct bpfld_trust_entry)); P(offsetof(struct bpfld_trust_entry, state));
     P(sizeof(struct bpfld_trust_list)); P(offsetof(struct bpfld_trust_list, entries));
@@ -431,8 +431,8 @@ int main(void) {
                 offset_of!(BpfldLoad, mem_bytes) as u64,
             ),
             (
-                "offsetof(struct bpfld_load, map_reuse)",
-                offset_of!(BpfldLoad, map_reuse) as u64,
+                "offsetof(struct bpfld_load, opts)",
+                offset_of!(BpfldLoad, opts) as u64,
             ),
             (
                 "offsetof(struct bpfld_map_info, flags)",
@@ -448,12 +448,12 @@ int main(void) {
                 offset_of!(BpfldMapReuse, fd) as u64,
             ),
             (
-                "sizeof(struct bpfld_map_reuse_list)",
-                size_of::<BpfldMapReuseList>() as u64,
+                "sizeof(struct bpfld_load_opts)",
+                size_of::<BpfldLoadOpts>() as u64,
             ),
             (
-                "offsetof(struct bpfld_map_reuse_list, maps)",
-                offset_of!(BpfldMapReuseList, maps) as u64,
+                "offsetof(struct bpfld_load_opts, map_reuse)",
+                offset_of!(BpfldLoadOpts, map_reuse) as u64,
             ),
             (
                 "sizeof(struct bpfld_digest)",

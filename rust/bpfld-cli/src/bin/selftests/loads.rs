@@ -218,11 +218,14 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
     outcome((|| {
         let d = dev()?;
         let f = open(&obj_path("xdp.bpf.o"))?;
-        // A reuse list of an unknown size.
-        let bad_list = uapi::BpfldMapReuseList {
+        // Options of a size no module has known, and larger ones with unknown fields set.
+        let short_opts = uapi::BpfldLoadOpts {
             size: 8,
             ..Default::default()
         };
+        let mut long_opts = [0u8; 64];
+        long_opts[..4].copy_from_slice(&64u32.to_ne_bytes());
+        long_opts[40] = 1;
         let base = uapi::BpfldLoad {
             size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
             obj_fd: f.as_raw_fd(),
@@ -230,15 +233,32 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
             map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
             ..Default::default()
         };
-        let cases: Vec<(&str, uapi::BpfldLoad)> = vec![
-            ("bad size", uapi::BpfldLoad { size: 8, ..base }),
-            ("unknown flag", uapi::BpfldLoad { flags: 1, ..base }),
+        let cases: Vec<(&str, uapi::BpfldLoad, i32)> = vec![
             (
-                "map_reuse list size",
+                "bad size",
+                uapi::BpfldLoad { size: 8, ..base },
+                libc::EINVAL,
+            ),
+            (
+                "unknown flag",
+                uapi::BpfldLoad { flags: 1, ..base },
+                libc::EINVAL,
+            ),
+            (
+                "opts size",
                 uapi::BpfldLoad {
-                    map_reuse: &bad_list as *const uapi::BpfldMapReuseList as u64,
+                    opts: &short_opts as *const uapi::BpfldLoadOpts as u64,
                     ..base
                 },
+                libc::EINVAL,
+            ),
+            (
+                "opts with unknown fields",
+                uapi::BpfldLoad {
+                    opts: long_opts.as_ptr() as u64,
+                    ..base
+                },
+                libc::E2BIG,
             ),
             (
                 "statistics output not zero",
@@ -246,6 +266,7 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
                     bpf_time_ns: 1,
                     ..base
                 },
+                libc::EINVAL,
             ),
             (
                 "output not zero",
@@ -253,6 +274,7 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
                     receipt: [1; 32],
                     ..base
                 },
+                libc::EINVAL,
             ),
             (
                 "prog_info_size",
@@ -260,6 +282,7 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
                     prog_info_size: 8,
                     ..base
                 },
+                libc::EINVAL,
             ),
             (
                 "log size without buffer",
@@ -267,14 +290,16 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
                     log_size: 100,
                     ..base
                 },
+                libc::EINVAL,
             ),
         ];
-        for (what, mut req) in cases {
+        for (what, mut req, errno) in cases {
             let before = Snapshot::take();
-            // SAFETY: BPFLD_IOC_LOAD on a struct bpfld_load with no arrays.
+            // SAFETY: BPFLD_IOC_LOAD on a struct bpfld_load with no arrays (its options,
+            // where given, are live and of the size they say).
             match unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) } {
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-                r => return Err(format!("{what}: {r:?}, want EINVAL")),
+                Err(e) if e.raw_os_error() == Some(errno) => {}
+                r => return Err(format!("{what}: {r:?}, want errno {errno}")),
             }
             if bpfld::dev::cstr(&req.err_msg).is_empty() {
                 return Err(format!("{what}: no err_msg"));
