@@ -125,6 +125,13 @@ pub trait Bpf {
     fn check_frozen(&mut self, _map_fd: i32, _data: &[u8]) -> core::result::Result<(), i32> {
         Ok(())
     }
+    /// An fd (in the executor's table) of the caller's BPF program that the object's
+    /// program `prog` attaches to ([`crate::plan::ProgTargets`]), for its
+    /// `attach_prog_fd`. Closed with [`Bpf::close`] right after its `BPF_PROG_LOAD`
+    /// (the program loaded holds the target). By default refused (`EOPNOTSUPP`).
+    fn target_prog_fd(&mut self, _prog: &str) -> core::result::Result<i32, i32> {
+        Err(EOPNOTSUPP)
+    }
     /// An fd of a map the loader's caller supplies for the object's map `name`, used
     /// instead of creating one (libbpf's reuse of a pinned map). It must match `def`
     /// as libbpf's `map_is_reuse_compat` has it: type, key and value sizes,
@@ -632,11 +639,23 @@ fn run<'a, A: Alloc, B: Bpf>(
                 a.core_relo_cnt = u32::try_from(cr.len()).unwrap_or(0);
             }
         }
-        let fd = c
-            .bpf
-            .bpf(Cmd::ProgLoad(&mut a))
-            .map_err(|e| kerr("BPF_PROG_LOAD", e))
-            .ctx(ctx)?;
+        // The caller's target program, held only for the command.
+        let target = if p.attach_prog {
+            let fd = c
+                .bpf
+                .target_prog_fd(p.name)
+                .map_err(|e| kerr("taking the caller's target program", e))
+                .ctx(ctx)?;
+            a.attach_fd = fd_u32(fd);
+            Some(fd)
+        } else {
+            None
+        };
+        let res = c.bpf.bpf(Cmd::ProgLoad(&mut a));
+        if let Some(fd) = target {
+            c.bpf.close(fd);
+        }
+        let fd = res.map_err(|e| kerr("BPF_PROG_LOAD", e)).ctx(ctx)?;
         *c.out
             .prog_fds
             .get_mut(k)

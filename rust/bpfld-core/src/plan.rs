@@ -76,6 +76,18 @@ pub struct Options<'e> {
     /// [`Plan::compute_receipt`], e.g. on another CPU while [`crate::exec`] performs the
     /// plan (which only reads it).
     pub defer_receipt: bool,
+    /// BPF programs of the caller's that the object's programs attach to (`freplace`,
+    /// `fentry`, `fexit`; libbpf's `bpf_program__set_attach_target()` with a program).
+    pub prog_targets: Option<&'e dyn ProgTargets>,
+}
+
+/// The caller's BPF programs to attach the object's programs to ([`Options`]).
+pub trait ProgTargets {
+    /// For the object's program `prog` (its function name): the BTF type id, in the
+    /// caller's target program's BTF, of the function to attach to, if the caller
+    /// names a target program for it. The executor then asks [`crate::exec::Bpf`] for
+    /// that program's fd (`attach_prog_fd`).
+    fn target(&self, prog: &str) -> Option<u32>;
 }
 
 impl core::fmt::Debug for Options<'_> {
@@ -85,6 +97,7 @@ impl core::fmt::Debug for Options<'_> {
             .field("kconfig", &self.kconfig.is_some())
             .field("symbols", &self.symbols.is_some())
             .field("defer_receipt", &self.defer_receipt)
+            .field("prog_targets", &self.prog_targets.is_some())
             .finish()
     }
 }
@@ -467,6 +480,9 @@ pub struct PlannedProg<'a> {
     pub prog_flags: u32,
     /// BTF attach target, if any.
     pub attach: Option<KernelType>,
+    /// `attach`'s type id is in the BTF of the caller's target program
+    /// ([`ProgTargets`]), whose fd goes in `attach_prog_fd`; `attach.module` is 0.
+    pub attach_prog: bool,
     /// Final instructions, in [`Plan::insns`].
     pub insns: Span,
     /// Map fd sites, in [`Plan::fd_sites`].
@@ -1188,8 +1204,9 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             let c = Ctx::Prog(p.name);
             linker.layout(m, &plan.externs).ctx(c)?;
             let st_attach = st.attach.get(idx(m)).copied().flatten();
+            let target = opts.prog_targets.and_then(|t| t.target(p.name));
             let mut pp = plan
-                .link_one(&linker, &exti, m, &mut at, kbtf, st_attach, &core)
+                .link_one(&linker, &exti, m, &mut at, kbtf, st_attach, target, &core)
                 .ctx(c)?;
             if kernel_core {
                 pp.core_relos = plan.write_core_relos(&linker, &exti, &mut at)?;
@@ -1228,6 +1245,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         at: &mut Sizes,
         kbtf: Option<&dyn KernelBtf>,
         st_attach: Option<(u32, u32, u32)>,
+        target: Option<u32>,
         core: &CoreRelos<A>,
     ) -> Result<'a, PlannedProg<'a>> {
         let obj = self.obj;
@@ -1375,6 +1393,19 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 
         let mut expected_attach_type = spec.expected_attach_type;
         let attach = match (spec.btf_source, spec.btf_target) {
+            // The caller's program, given for this one: its function, whatever the
+            // section names (libbpf's attach_prog_fd); the kernel takes one for these.
+            _ if target.is_some() => {
+                if spec.prog_type != uapi::BPF_PROG_TYPE_EXT
+                    && spec.prog_type != uapi::BPF_PROG_TYPE_TRACING
+                {
+                    return Err(Error::new(Kind::Unsupported(
+                        "a target program for other than freplace, fentry, fexit and \
+                         fmod_ret programs",
+                    )));
+                }
+                target.map(|type_id| KernelType { module: 0, type_id })
+            }
             (BtfSource::Kernel, Some(t)) => {
                 let k = kbtf.ok_or(Error::new(Kind::Unsupported(
                     "program needs kernel BTF to find its attach target",
@@ -1396,7 +1427,8 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             }
             (BtfSource::TargetProg, _) => {
                 return Err(Error::new(Kind::Unsupported(
-                    "freplace programs (their target program is not part of the object)",
+                    "freplace programs without a target program from the caller (the \
+                     load options' attach)",
                 )))
             }
             (BtfSource::StructOpsMap, _) => {
@@ -1417,6 +1449,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             expected_attach_type,
             prog_flags: spec.prog_flags,
             attach,
+            attach_prog: target.is_some(),
             insns: Span {
                 start: bytes::u32_of(base)?,
                 len,
@@ -1753,6 +1786,8 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         for p in self.progs.iter() {
             bytes_(&mut h, &p.kname);
             let (module, type_id) = p.attach.map(|a| (a.module, a.type_id)).unwrap_or((0, 0));
+            // No module has this slot: the type is the caller's target program's.
+            let module = if p.attach_prog { u32::MAX } else { module };
             u32s(
                 &mut h,
                 &[

@@ -56,6 +56,10 @@ struct Script {
     supply: Vec<(&'static str, Result<(), exec::ReuseFail>)>,
     /// Every name the executor asked about, and the fd supplied for it.
     asked: Vec<(String, Option<i32>)>,
+    /// Target programs handed out (`target_prog_fd`): program name, fd.
+    targets: Vec<(String, i32)>,
+    /// `attach_fd` of every `BPF_PROG_LOAD`, in order.
+    attach_fds: Vec<u32>,
 }
 
 /// Where the scripted kernel maps arenas.
@@ -95,6 +99,7 @@ impl Bpf for Script {
                             })
                             .map(|i| i.imm),
                     );
+                    self.attach_fds.push(a.attach_fd);
                     Seen::Prog {
                         btf_fd: a.prog_btf_fd,
                         func_info: a.func_info_cnt,
@@ -163,6 +168,14 @@ impl Bpf for Script {
         } else {
             Ok(())
         }
+    }
+
+    fn target_prog_fd(&mut self, prog: &str) -> Result<i32, i32> {
+        self.next_fd += 1;
+        let fd = 100 + self.next_fd;
+        self.open.insert(fd);
+        self.targets.push((prog.to_string(), fd));
+        Ok(fd)
     }
 
     fn reuse_map(
@@ -612,4 +625,73 @@ fn maps_the_caller_supplies_are_used_instead_of_created() {
         .1
         .unwrap();
     assert!(s.closed.contains(&sized));
+}
+
+/// The caller's target programs: `on_entry` (fentry) given one with function 7.
+struct Targets(&'static str);
+
+impl bpfld_core::plan::ProgTargets for Targets {
+    fn target(&self, prog: &str) -> Option<u32> {
+        (prog == self.0).then_some(7)
+    }
+}
+
+#[test]
+fn a_target_program_from_the_caller_is_attached_to() {
+    let Some(fx) = fixtures() else { return };
+    let bytes = fx.get("attach").unwrap();
+    let a = &mut TestAlloc::new();
+    let elf = Elf::parse(bytes, a).unwrap();
+    let obj = Object::parse(elf, "attach", a).unwrap();
+    let kb = FakeKernelBtf;
+    let kb: Option<&dyn KernelBtf> = Some(&kb);
+    let plain = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+    let targets = Targets("on_entry");
+    let opts = Options {
+        prog_targets: Some(&targets),
+        ..Options::default()
+    };
+    let plan = Plan::build_with(&obj, &kinfo(), kb, &opts, a).unwrap();
+    for (p, q) in plan.progs.iter().zip(plain.progs.iter()) {
+        if p.name == "on_entry" {
+            assert!(p.attach_prog && !q.attach_prog);
+            assert_eq!(p.attach.map(|t| (t.module, t.type_id)), Some((0, 7)));
+        } else {
+            assert!(!p.attach_prog);
+            assert_eq!(p.attach, q.attach, "{}", p.name);
+        }
+    }
+    assert_ne!(plan.receipt, plain.receipt, "the receipt names the target");
+
+    // Its fd goes in attach_fd and is closed right after the program's load.
+    let mut s = Script::default();
+    let mut maps = vec![0; plan.maps.len()];
+    let mut progs = vec![0; plan.progs.len()];
+    exec::execute(&plan, a, &mut s, &mut maps, &mut progs).unwrap();
+    assert_eq!(s.targets.len(), 1);
+    let (name, fd) = s.targets[0].clone();
+    assert_eq!(name, "on_entry");
+    let k = plan
+        .progs
+        .iter()
+        .position(|p| p.name == "on_entry")
+        .unwrap();
+    assert_eq!(s.attach_fds[k], fd as u32);
+    assert!(s.closed.contains(&fd) && !s.open.contains(&fd));
+
+    // Only freplace and tracing programs take one.
+    let lsm = Targets("on_open");
+    let opts = Options {
+        prog_targets: Some(&lsm),
+        ..Options::default()
+    };
+    let Err(e) = Plan::build_with(&obj, &kinfo(), kb, &opts, a) else {
+        panic!("an lsm program planned with a target program");
+    };
+    assert_eq!(e.errno(), 95);
+    let msg = format!("{e}");
+    assert!(
+        msg.contains("on_open") && msg.contains("target program"),
+        "{msg}"
+    );
 }
