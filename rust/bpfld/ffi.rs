@@ -195,6 +195,9 @@ extern "C" {
         flags: u32,
         extra: u64,
     ) -> c_int;
+    /// In the caller: the file of the BPF program at `fd`, referenced, or NULL with
+    /// `*err` (`-EBADF`, `-EINVAL`: not a program).
+    pub(crate) fn bpfld_prog_fget(fd: c_int, err: *mut c_int) -> *mut file;
     /// A new fd (`O_CLOEXEC`) in the current task's table for another reference of
     /// `f`, or a negative errno.
     pub(crate) fn bpfld_fd_of(f: *mut file) -> c_int;

@@ -1304,6 +1304,23 @@ bool bpfld_prog_uses_only(struct file *prog_file, struct file **maps, int n)
 
 /* Files we created with BPF_MAP_CREATE: private_data is the map. */
 /*
+ * The file at @fd in the caller's table if it is @obj's (its private_data: a BPF map
+ * or program just looked up by that fd, and referenced), with a reference; NULL with
+ * *@err -EBADF if the fd was closed and reused in between.
+ */
+static struct file *bpfld_fget_of(int fd, void *obj, int *err)
+{
+	struct file *file = fget(fd);
+
+	if (file && file->private_data == obj)
+		return file;
+	if (file)
+		fput(file);
+	*err = -EBADF;
+	return NULL;
+}
+
+/*
  * The file of the BPF map at @fd in the caller's table, referenced, for a load to use
  * instead of creating one (struct bpfld_map_reuse); NULL with *@err -EBADF (no such
  * fd, or it changed while looked at) or -EINVAL (not a map). bpf_map_get() checks
@@ -1320,14 +1337,7 @@ struct file *bpfld_map_fget(int fd, int *err)
 		*err = PTR_ERR(map);
 		return NULL;
 	}
-	file = fget(fd);
-	if (!file || file->private_data != map) {
-		if (file)
-			fput(file);
-		bpf_map_put(map);
-		*err = -EBADF;
-		return NULL;
-	}
+	file = bpfld_fget_of(fd, map, err);
 	bpf_map_put(map);
 	return file;
 }
@@ -1362,6 +1372,35 @@ int bpfld_map_differs(struct file *file, u32 type, u32 key_size, u32 value_size,
 	if (map->map_extra != extra)
 		return 6;
 	return 0;
+}
+
+/*
+ * The file of the BPF program at @fd in the caller's table, referenced, for a load's
+ * program to attach to (struct bpfld_attach_target); NULL with *@err -EBADF or -EINVAL
+ * (not a program, or one offloaded to a device). 6.12 exports no lookup of a program
+ * of any type, so bpf_prog_get_type_dev() is asked with each type in turn: it answers
+ * -EINVAL for a program of another type and for an fd that is no program. As for
+ * maps, the file fget() then returns for the fd must be that program's.
+ */
+struct file *bpfld_prog_fget(int fd, int *err);
+struct file *bpfld_prog_fget(int fd, int *err)
+{
+	struct bpf_prog *prog = ERR_PTR(-EINVAL);
+	struct file *file;
+	int type;
+
+	for (type = BPF_PROG_TYPE_UNSPEC + 1; type < __MAX_BPF_PROG_TYPE; type++) {
+		prog = bpf_prog_get_type_dev(fd, type, false);
+		if (!IS_ERR(prog) || PTR_ERR(prog) != -EINVAL)
+			break;
+	}
+	if (IS_ERR(prog)) {
+		*err = PTR_ERR(prog);
+		return NULL;
+	}
+	file = bpfld_fget_of(fd, prog, err);
+	bpf_prog_put(prog);
+	return file;
 }
 
 /* A new fd (O_CLOEXEC) in the current task's table for another reference of @file. */

@@ -23,7 +23,8 @@ use crate::kalloc::KAlloc;
 use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{
-    self, BpfldDigest, BpfldLoad, BpfldLoadOpts, BpfldMapInfo, BpfldMapReuse, BpfldProgInfo,
+    self, BpfldAttachTarget, BpfldDigest, BpfldLoad, BpfldLoadOpts, BpfldMapInfo, BpfldMapReuse,
+    BpfldProgInfo,
 };
 use crate::vmlinux::{BuiltConfig, LoadBtf, LookedUpSymbols, Vmlinux};
 use crate::State;
@@ -150,6 +151,9 @@ fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
         map_reuse_size: 0,
         reserved: 0,
         map_reuse: 0,
+        attach_cnt: 0,
+        attach_size: 0,
+        attach: 0,
     };
     if req.opts == 0 {
         return Ok(opts);
@@ -284,6 +288,152 @@ fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<MapReuse>, Fail
         ));
     }
     Ok(out)
+}
+
+/// A program of the object to attach to a program of the caller's, for the plan (plain
+/// data: read by the plan's CPU too).
+struct TargetId {
+    name: [u8; uapi::BPFLD_NAME_LEN],
+    len: usize,
+    btf_id: u32,
+}
+
+impl TargetId {
+    fn name(&self) -> &[u8] {
+        self.name.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The caller's target programs by program name ([`plan::ProgTargets`]).
+struct TargetIds(KVec<TargetId>);
+
+impl plan::ProgTargets for TargetIds {
+    fn target(&self, prog: &str) -> Option<u32> {
+        self.0
+            .iter()
+            .find(|t| t.name() == prog.as_bytes())
+            .map(|t| t.btf_id)
+    }
+}
+
+/// The caller's program file for an object's program (`bpfld_prog_fget`).
+struct TargetFile {
+    name: [u8; uapi::BPFLD_NAME_LEN],
+    len: usize,
+    file: FileRef,
+}
+
+/// Read and check the options' attach targets, and take a reference of each program,
+/// in the caller (its fds). Each names an object's program once; that it is one the
+/// object loads is checked once the object is planned ([`check_targets`]).
+fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<TargetFile>), Fail> {
+    let mut ids = KVec::new();
+    let mut files = KVec::new();
+    let count = opts.attach_cnt as usize;
+    if count == 0 {
+        return Ok((TargetIds(ids), files));
+    }
+    if opts.attach_size as usize != core::mem::size_of::<BpfldAttachTarget>() {
+        return Err(fail(
+            22,
+            format_args!("opts: attach_size {} unknown", opts.attach_size),
+        ));
+    }
+    if count > limits::MAX_PROGRAMS {
+        return Err(fail(
+            7,
+            format_args!(
+                "opts: attach has {} programs, the limit is {}",
+                count,
+                limits::MAX_PROGRAMS
+            ),
+        ));
+    }
+    let nomem = |_| fail(12, format_args!("no memory"));
+    ids.reserve(count, GFP_KERNEL).map_err(nomem)?;
+    files.reserve(count, GFP_KERNEL).map_err(nomem)?;
+    let mut r = UserSlice::new(
+        opts.attach as usize,
+        count.saturating_mul(core::mem::size_of::<BpfldAttachTarget>()),
+    )
+    .reader();
+    for i in 0..count {
+        let e: BpfldAttachTarget = r
+            .read()
+            .map_err(|_| fail(14, format_args!("opts: attach unreadable")))?;
+        let Some(len) = e.prog.iter().position(|&b| b == 0).filter(|&n| n > 0) else {
+            return Err(fail(
+                22,
+                format_args!(
+                    "attach entry {}: program name empty or not NUL-terminated",
+                    i
+                ),
+            ));
+        };
+        let name = e.prog.get(..len).unwrap_or_default();
+        if ids.iter().any(|t: &TargetId| t.name() == name) {
+            return Err(fail(
+                22,
+                format_args!("attach '{}': named twice", EscapedBytes(name)),
+            ));
+        }
+        let mut err: c_int = 0;
+        // SAFETY: `err` is written only when NULL is returned.
+        let file = FileRef(unsafe { ffi::bpfld_prog_fget(e.target_fd, &mut err) });
+        if file.0.is_null() {
+            let errno = neg_errno(err.into());
+            return Err(fail(
+                errno,
+                format_args!(
+                    "attach '{}': target_fd {} is {}",
+                    EscapedBytes(name),
+                    e.target_fd,
+                    if errno == 9 {
+                        "not open"
+                    } else {
+                        "not a BPF program"
+                    }
+                ),
+            ));
+        }
+        // Capacity was reserved above.
+        let _ = ids.push(
+            TargetId {
+                name: e.prog,
+                len,
+                btf_id: e.btf_id,
+            },
+            GFP_KERNEL,
+        );
+        let _ = files.push(
+            TargetFile {
+                name: e.prog,
+                len,
+                file,
+            },
+            GFP_KERNEL,
+        );
+    }
+    Ok((TargetIds(ids), files))
+}
+
+/// Each attach target names a program of the object; checked once it is parsed,
+/// before the plan (which asks for the targets by name). Not inlined, as
+/// [`check_reuse`].
+#[inline(never)]
+fn check_targets(targets: &TargetIds, obj: &Object<'_, KAlloc>) -> core::result::Result<(), Fail> {
+    for t in targets.0.iter() {
+        if !obj.progs.iter().any(|p| p.name.as_bytes() == t.name()) {
+            return Err(fail(
+                2,
+                format_args!(
+                    "attach '{}': the object has no such program",
+                    EscapedBytes(t.name())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Each map to reuse names a map of the object that may be the caller's
@@ -503,7 +653,9 @@ fn load_verified(
 ) -> core::result::Result<Msg<512>, Fail> {
     let t0 = now();
     // The options: part of the request, checked before the file.
-    let reuse = read_reuse(&read_opts(req)?)?;
+    let opts = read_opts(req)?;
+    let reuse = read_reuse(&opts)?;
+    let (targets, target_files) = read_targets(&opts)?;
     // The object file.
     // SAFETY: fget takes its own reference (or returns NULL).
     let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
@@ -590,7 +742,9 @@ fn load_verified(
             arena: None,
             btf_find: None,
             reuse,
+            targets: target_files,
         },
+        targets,
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
         receipt: [0; 32],
@@ -711,6 +865,8 @@ struct Job<'d> {
     /// The executor's way to the kernel, with the verifier log and the time spent in
     /// kern_sys_bpf.
     bpf: KernelBpf,
+    /// The caller's target programs' functions, for the plan.
+    targets: TargetIds,
     progs_cap: usize,
     maps_cap: usize,
     receipt: [u8; 32],
@@ -903,6 +1059,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     let mut alloc = KAlloc::default();
     let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
         job.ph.parsed = now();
+        check_targets(&job.targets, &obj)?;
         // The plan is made beside this thread while it loads the object's BTF, which
         // needs nothing of the plan. The object's BTF is checked in full beside the
         // commands (the parse checked its structure only); where the plan fails, a
@@ -1052,6 +1209,7 @@ struct PlanWork<'o, 'a, 'v> {
     obj: &'o Object<'a, KAlloc>,
     vmlinux: Option<&'v Vmlinux>,
     symbols: &'v LookedUpSymbols<'a>,
+    targets: &'v TargetIds,
     out: Option<core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail>>,
     /// Bytes its allocator handed out.
     bytes: usize,
@@ -1068,7 +1226,9 @@ extern "C" fn plan_beside(arg: *mut c_void) {
     let w = unsafe { &mut *arg.cast::<PlanWork<'_, '_, '_>>() };
     w.started = now();
     let mut alloc = KAlloc::default();
-    w.out = Some(make_plan(w.vmlinux, w.symbols, w.obj, &mut alloc));
+    w.out = Some(make_plan(
+        w.vmlinux, w.symbols, w.targets, w.obj, &mut alloc,
+    ));
     w.bytes = alloc.bytes;
     w.ended = now();
 }
@@ -1097,10 +1257,12 @@ fn plan_and_load_btf<'o, 'a>(
     require_sync(obj);
     require_sync(&vmlinux);
     require_sync(&symbols);
+    require_sync(&job.targets);
     let mut work = PlanWork {
         obj,
         vmlinux,
         symbols: &symbols,
+        targets: &job.targets,
         out: None,
         bytes: 0,
         started: 0,
@@ -1120,7 +1282,7 @@ fn plan_and_load_btf<'o, 'a>(
     if beside.0.is_null() {
         // Not beside (little or no BTF, one CPU, no memory for the work item): the
         // plan first, then the BTF of a plan that stands, in this thread.
-        let plan = make_plan(vmlinux, &symbols, obj, alloc)?;
+        let plan = make_plan(vmlinux, &symbols, &job.targets, obj, alloc)?;
         let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
         return Ok((plan, btf, beside));
     }
@@ -1170,6 +1332,7 @@ fn look_up_symbols<'a>(
 fn make_plan<'o, 'a>(
     vmlinux: Option<&Vmlinux>,
     symbols: &LookedUpSymbols<'a>,
+    targets: &TargetIds,
     obj: &'o Object<'a, KAlloc>,
     alloc: &mut KAlloc,
 ) -> core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail> {
@@ -1188,6 +1351,7 @@ fn make_plan<'o, 'a>(
     let opts = plan::Options {
         kconfig: Some(&BuiltConfig),
         symbols: Some(symbols),
+        prog_targets: Some(targets),
         // run_job hashes it beside the commands.
         defer_receipt: true,
         ..plan::Options::default()
@@ -1212,6 +1376,8 @@ struct KernelBpf {
     btf_find: Option<c_int>,
     /// The caller's maps to use instead of creating the object's of these names.
     reuse: KVec<MapReuse>,
+    /// The caller's programs that the object's programs of these names attach to.
+    targets: KVec<TargetFile>,
 }
 
 impl KernelBpf {
@@ -1366,6 +1532,21 @@ impl Bpf for KernelBpf {
             "the kernel refused the object's BTF (errno {}): loading without it, as libbpf does\n",
             errno
         );
+    }
+
+    fn target_prog_fd(&mut self, prog: &str) -> core::result::Result<i32, i32> {
+        let t = self
+            .targets
+            .iter()
+            .find(|t| t.name.get(..t.len) == Some(prog.as_bytes()))
+            .ok_or(2)?; // ENOENT
+                        // SAFETY: `t.file` is a program file (bpfld_prog_fget), referenced until the job
+                        // ends; the fd goes into this thread's table, closed by the executor.
+        let fd = unsafe { ffi::bpfld_fd_of(t.file.0) };
+        if fd < 0 {
+            return Err(neg_errno(fd.into()));
+        }
+        Ok(fd)
     }
 
     fn reuse_map(

@@ -87,6 +87,18 @@ pub(crate) struct BpfldLoadOpts {
     pub(crate) map_reuse_size: u32,
     pub(crate) reserved: u32,
     pub(crate) map_reuse: u64,
+    pub(crate) attach_cnt: u32,
+    pub(crate) attach_size: u32,
+    pub(crate) attach: u64,
+}
+
+/// `struct bpfld_attach_target`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct BpfldAttachTarget {
+    pub(crate) prog: [u8; BPFLD_NAME_LEN],
+    pub(crate) target_fd: i32,
+    pub(crate) btf_id: u32,
 }
 
 /// `struct bpfld_load`.
@@ -160,6 +172,8 @@ unsafe impl FromBytes for BpfldMapReuse {}
 // SAFETY: as above.
 unsafe impl FromBytes for BpfldLoadOpts {}
 // SAFETY: as above.
+unsafe impl FromBytes for BpfldAttachTarget {}
+// SAFETY: as above.
 unsafe impl AsBytes for BpfldLoad {}
 // SAFETY: as above.
 unsafe impl FromBytes for BpfldLoad {}
@@ -180,7 +194,8 @@ const _: () = {
     assert!(core::mem::size_of::<BpfldMapInfo>() == 96);
     assert!(core::mem::size_of::<BpfldLoad>() == 456);
     assert!(core::mem::size_of::<BpfldMapReuse>() == 72);
-    assert!(core::mem::size_of::<BpfldLoadOpts>() == 24);
+    assert!(core::mem::size_of::<BpfldLoadOpts>() == 40);
+    assert!(core::mem::size_of::<BpfldAttachTarget>() == 72);
     assert!(core::mem::size_of::<BpfldDigest>() == 72);
     assert!(core::mem::size_of::<BpfldTrustEntry>() == 80);
     assert!(core::mem::size_of::<BpfldTrustList>() == 40);

@@ -90,6 +90,21 @@ struct bpfld_map_reuse {
 };
 
 /*
+ * A BPF program of the caller's that one of the object's programs attaches to, as
+ * libbpf's bpf_program__set_attach_target(prog, target_fd, func) sets it: an freplace
+ * program replaces that function of the target, an fentry or fexit program traces
+ * it. The kernel's verifier checks that the function is one of the target's and, for
+ * freplace, that the prototypes match.
+ */
+struct bpfld_attach_target {
+	char prog[BPFLD_NAME_LEN];	/* in: the object's program (function name),
+					 * NUL-terminated */
+	__s32 target_fd;		/* in: a BPF program fd of the caller */
+	__u32 btf_id;			/* in: the function's BTF type id in the target
+					 * program's BTF */
+};
+
+/*
  * Options of a load beyond the object itself (struct bpfld_load.opts). The struct may
  * grow: a caller passes its own sizeof, and a module refuses (E2BIG) a larger one
  * whose bytes beyond those it knows are not zero.
@@ -100,6 +115,9 @@ struct bpfld_load_opts {
 	__u32 map_reuse_size;	/* in: sizeof(struct bpfld_map_reuse) */
 	__u32 reserved;		/* must be zero */
 	__u64 map_reuse;	/* in: array of struct bpfld_map_reuse */
+	__u32 attach_cnt;	/* in: entries in attach (each program at most once) */
+	__u32 attach_size;	/* in: sizeof(struct bpfld_attach_target) */
+	__u64 attach;		/* in: array of struct bpfld_attach_target */
 };
 
 /*

@@ -204,6 +204,26 @@ impl Default for KLoadOpts {
     }
 }
 
+/// What a load takes beyond its object (`struct bpfld_load_opts`).
+#[derive(Debug, Default)]
+pub struct KLoadExtra<'f> {
+    /// Maps of ours to use for the object's maps of these names instead of new ones
+    /// (as libbpf reuses a pinned map).
+    pub reuse: Vec<(&'f str, std::os::fd::BorrowedFd<'f>)>,
+    /// BPF programs of ours that the object's programs of these names attach to, and
+    /// the BTF type id of the function in each (libbpf's
+    /// `bpf_program__set_attach_target()`; [`crate::sys::prog_func_btf_id`]).
+    pub targets: Vec<(&'f str, std::os::fd::BorrowedFd<'f>, u32)>,
+}
+
+/// A name as the ioctls take it: NUL-terminated, cut to fit.
+fn name_arg(name: &str) -> [u8; uapi::BPFLD_NAME_LEN] {
+    let mut out = [0; uapi::BPFLD_NAME_LEN];
+    let n = name.len().min(uapi::BPFLD_NAME_LEN - 1);
+    out[..n].copy_from_slice(&name.as_bytes()[..n]);
+    out
+}
+
 fn own_fd(fd: i32) -> std::os::fd::OwnedFd {
     use std::os::fd::FromRawFd;
     // SAFETY: the module installed `fd` in our table for us; we own it from now on.
@@ -261,35 +281,45 @@ impl Device {
     /// `BPFLD_IOC_LOAD` of the object open at `obj`. Grows the result arrays and
     /// retries if the module says they are too small.
     pub fn load(&self, obj: &impl AsRawFd, opts: &KLoadOpts) -> Result<KLoad, KLoadError> {
-        self.load_reusing(obj, opts, &[])
+        self.load_with(obj, opts, &KLoadExtra::default())
     }
 
-    /// [`Device::load`], with maps of ours used for the object's maps of these names
-    /// instead of new ones (`struct bpfld_map_reuse`, as libbpf reuses a pinned map).
-    pub fn load_reusing(
+    /// [`Device::load`] with load options (`struct bpfld_load_opts`).
+    pub fn load_with(
         &self,
         obj: &impl AsRawFd,
         opts: &KLoadOpts,
-        reuse: &[(&str, std::os::fd::BorrowedFd<'_>)],
+        extra: &KLoadExtra<'_>,
     ) -> Result<KLoad, KLoadError> {
-        let mut entries = Vec::with_capacity(reuse.len());
-        for (name, fd) in reuse {
-            let mut e = uapi::BpfldMapReuse {
-                name: [0; uapi::BPFLD_NAME_LEN],
+        let reuse: Vec<uapi::BpfldMapReuse> = extra
+            .reuse
+            .iter()
+            .map(|(name, fd)| uapi::BpfldMapReuse {
+                name: name_arg(name),
                 fd: fd.as_raw_fd(),
                 reserved: 0,
-            };
-            let n = name.len().min(uapi::BPFLD_NAME_LEN - 1);
-            e.name[..n].copy_from_slice(&name.as_bytes()[..n]);
-            entries.push(e);
-        }
+            })
+            .collect();
+        let attach: Vec<uapi::BpfldAttachTarget> = extra
+            .targets
+            .iter()
+            .map(|(prog, fd, btf_id)| uapi::BpfldAttachTarget {
+                prog: name_arg(prog),
+                target_fd: fd.as_raw_fd(),
+                btf_id: *btf_id,
+            })
+            .collect();
         let load_opts = uapi::BpfldLoadOpts {
             size: std::mem::size_of::<uapi::BpfldLoadOpts>() as u32,
-            map_reuse_cnt: entries.len() as u32,
+            map_reuse_cnt: reuse.len() as u32,
             map_reuse_size: std::mem::size_of::<uapi::BpfldMapReuse>() as u32,
             reserved: 0,
-            map_reuse: entries.as_ptr() as u64,
+            map_reuse: reuse.as_ptr() as u64,
+            attach_cnt: attach.len() as u32,
+            attach_size: std::mem::size_of::<uapi::BpfldAttachTarget>() as u32,
+            attach: attach.as_ptr() as u64,
         };
+        let with_opts = !reuse.is_empty() || !attach.is_empty();
         let mut progs_cap = 16usize;
         let mut maps_cap = 16usize;
         let mut log = vec![0u8; opts.log_size];
@@ -320,7 +350,7 @@ impl Device {
                 map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
                 maps: maps.as_mut_ptr() as u64,
                 maps_cnt: maps_cap as u32,
-                opts: if entries.is_empty() {
+                opts: if !with_opts {
                     0
                 } else {
                     &load_opts as *const uapi::BpfldLoadOpts as u64

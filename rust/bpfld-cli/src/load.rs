@@ -163,6 +163,26 @@ pub fn read_object(path: &str) -> std::io::Result<Packed<VecAlloc>> {
     })
 }
 
+/// The function that program `prog` of the object at `path` names in its section
+/// (`freplace/FUNC`, `fentry/FUNC`, ...): what libbpf attaches it to in a target
+/// program when `bpf_program__set_attach_target()` is given none.
+pub fn section_function(path: &str, prog: &str) -> Result<String, String> {
+    let data = read_object(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| format!("{path}: {e}"))?;
+    let name = object_name(path);
+    let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| format!("{path}: {e}"))?;
+    let p = obj
+        .progs
+        .iter()
+        .find(|p| p.name == prog)
+        .ok_or_else(|| format!("{path}: no program {prog}"))?;
+    let spec = bpfld_core::section::classify(p.sec_name).map_err(|e| format!("{path}: {e}"))?;
+    spec.btf_target
+        .map(|t| t.name.to_string())
+        .ok_or_else(|| format!("{path}: program {prog}'s section names no function"))
+}
+
 /// Load `path` with the user-space executor on the running kernel.
 pub fn load_userspace(path: &str) -> Result<UserLoad, LoadError> {
     load_userspace_with(path, &LoadOpts::default())

@@ -215,6 +215,45 @@ pub fn module_btf_fd(name: &str) -> Result<i32, i32> {
     }
 }
 
+/// The BTF type id of function `func` in the BTF of BPF program `prog_fd` (what
+/// libbpf's `libbpf_find_prog_btf_id` looks up for `bpf_program__set_attach_target()`):
+/// the program's BTF object by id, read whole, and its FUNC of that name.
+pub fn prog_func_btf_id(prog_fd: RawFd, func: &str) -> Result<u32, String> {
+    use bpfld_core::btf::{self, Btf, BtfKind, Types};
+    let info: ProgInfo = obj_info(prog_fd).map_err(|e| format!("program info: {e}"))?;
+    if info.btf_id == 0 {
+        return Err("the target program has no BTF".into());
+    }
+    let mut by_id = NextIdAttr {
+        start_id: info.btf_id,
+        ..NextIdAttr::default()
+    };
+    // SAFETY: BPF_BTF_GET_FD_BY_ID reads `btf_id` (the first field) and the flags.
+    let fd = own(unsafe { sys_bpf(uapi::BPF_BTF_GET_FD_BY_ID, &mut by_id) }
+        .map_err(|e| format!("BTF {}: {e}", info.btf_id))?);
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let sized: BtfInfo = obj_info(raw).map_err(|e| format!("BTF info: {e}"))?;
+    let mut blob = vec![0u8; sized.btf_size as usize];
+    let mut bi = BtfInfo {
+        btf: blob.as_mut_ptr() as u64,
+        btf_size: blob.len() as u32,
+        ..BtfInfo::default()
+    };
+    let mut ia = InfoAttr {
+        bpf_fd: raw as u32,
+        info_len: std::mem::size_of::<BtfInfo>() as u32,
+        info: &mut bi as *mut BtfInfo as u64,
+    };
+    // SAFETY: the kernel writes at most `btf_size` bytes of BTF to `blob`.
+    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut ia) }
+        .map_err(|e| format!("BTF read: {e}"))?;
+    let n = btf::count_types(&blob).map_err(|e| format!("BTF: {e}"))?;
+    let b = Btf::parse_kernel(blob, vec![0u32; n + 1]).map_err(|e| format!("BTF: {e}"))?;
+    b.find_by_name_kind(func, BtfKind::Func)
+        .map_err(|e| format!("BTF: {e}"))?
+        .ok_or_else(|| format!("no function {func} in the target program's BTF"))
+}
+
 /// Take ownership of an fd returned by the executor.
 pub fn own(fd: i32) -> OwnedFd {
     // SAFETY: the executor hands each fd out once and never closes it after success.

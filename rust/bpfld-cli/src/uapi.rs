@@ -151,6 +151,24 @@ pub struct BpfldLoadOpts {
     pub reserved: u32,
     /// Array of `struct bpfld_map_reuse`.
     pub map_reuse: u64,
+    /// Entries in `attach`.
+    pub attach_cnt: u32,
+    /// `sizeof(struct bpfld_attach_target)`.
+    pub attach_size: u32,
+    /// Array of `struct bpfld_attach_target`.
+    pub attach: u64,
+}
+
+/// `struct bpfld_attach_target`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BpfldAttachTarget {
+    /// The object's program (function name), NUL-terminated.
+    pub prog: [u8; BPFLD_NAME_LEN],
+    /// A BPF program fd of the caller.
+    pub target_fd: i32,
+    /// The function's BTF type id in the target program's BTF.
+    pub btf_id: u32,
 }
 
 /// `struct bpfld_load`.
@@ -306,6 +324,8 @@ int main(void) {
     P(offsetof(struct bpfld_load, opts)); P(offsetof(struct bpfld_map_info, flags));
     P(BPFLD_MAP_REUSED); P(sizeof(struct bpfld_map_reuse)); P(offsetof(struct bpfld_map_reuse, fd));
     P(sizeof(struct bpfld_load_opts)); P(offsetof(struct bpfld_load_opts, map_reuse));
+    P(offsetof(struct bpfld_load_opts, attach)); P(sizeof(struct bpfld_attach_target));
+    P(offsetof(struct bpfld_attach_target, btf_id));
     P(sizeof(struct bpfld_digest)); P(offsetof(struct bpfld_digest, digest));
     P(sizeof(struct bpfld_trust_entry)); P(offsetof(struct bpfld_trust_entry, state));
     P(sizeof(struct bpfld_trust_list)); P(offsetof(struct bpfld_trust_list, entries));
@@ -454,6 +474,18 @@ int main(void) {
             (
                 "offsetof(struct bpfld_load_opts, map_reuse)",
                 offset_of!(BpfldLoadOpts, map_reuse) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_load_opts, attach)",
+                offset_of!(BpfldLoadOpts, attach) as u64,
+            ),
+            (
+                "sizeof(struct bpfld_attach_target)",
+                size_of::<BpfldAttachTarget>() as u64,
+            ),
+            (
+                "offsetof(struct bpfld_attach_target, btf_id)",
+                offset_of!(BpfldAttachTarget, btf_id) as u64,
             ),
             (
                 "sizeof(struct bpfld_digest)",

@@ -10,11 +10,15 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: bpfld <command> [args]
 
 commands:
-  load [--pin DIR] [--reuse-map NAME=PIN]... [--json] [--log-level N] OBJ
+  load [--pin DIR] [--reuse-map NAME=PIN]... [--attach-target PROG=PIN[:FUNC]]...
+       [--json] [--log-level N] OBJ
                            load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
                            programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME;
                            --reuse-map uses the map pinned at PIN for OBJ's map NAME
-                           instead of creating one (not pinned again)
+                           instead of creating one (not pinned again); --attach-target
+                           attaches OBJ's freplace/fentry/fexit program PROG to function
+                           FUNC (default: the one its section names) of the program
+                           pinned at PIN
   load --userspace OBJ     load OBJ with bpf(2) from user space (no module, no policy)
   load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
                            load every DIR/*.o (Android boot style) and pin it as
@@ -103,6 +107,7 @@ fn load(args: &[&str]) -> Result<(), String> {
     let mut opts = KLoadOpts::default();
     let mut obj = None;
     let mut reuse = Vec::new();
+    let mut targets = Vec::new();
     let mut it = args.iter();
     while let Some(&a) = it.next() {
         match a {
@@ -115,6 +120,19 @@ fn load(args: &[&str]) -> Result<(), String> {
                 let fd = bpfld::loaddir::obj_get(std::path::Path::new(path))
                     .map_err(|e| format!("--reuse-map {name}: BPF_OBJ_GET {path}: {e}"))?;
                 reuse.push((name, fd));
+            }
+            "--attach-target" => {
+                let (prog, rest) = it
+                    .next()
+                    .and_then(|v| v.split_once('='))
+                    .ok_or("--attach-target needs PROG=PIN[:FUNC]")?;
+                let (path, func) = match rest.split_once(':') {
+                    Some((p, f)) => (p, Some(f.to_string())),
+                    None => (rest, None),
+                };
+                let fd = bpfld::loaddir::obj_get(std::path::Path::new(path))
+                    .map_err(|e| format!("--attach-target {prog}: BPF_OBJ_GET {path}: {e}"))?;
+                targets.push((prog, fd, func));
             }
             "--json" => json = true,
             "--log-level" => {
@@ -134,7 +152,21 @@ fn load(args: &[&str]) -> Result<(), String> {
         .iter()
         .map(|(n, fd)| (*n, std::os::fd::AsFd::as_fd(fd)))
         .collect();
-    let l = dev.load_reusing(&f, &opts, &reuse).map_err(|e| {
+    let mut target_args = Vec::new();
+    for (prog, fd, func) in &targets {
+        let func = match func {
+            Some(f) => f.clone(),
+            None => bpfld::load::section_function(obj, prog)?,
+        };
+        let id = bpfld::sys::prog_func_btf_id(fd.as_raw_fd(), &func)
+            .map_err(|e| format!("--attach-target {prog}: {func}: {e}"))?;
+        target_args.push((*prog, std::os::fd::AsFd::as_fd(fd), id));
+    }
+    let extra = bpfld::dev::KLoadExtra {
+        reuse,
+        targets: target_args,
+    };
+    let l = dev.load_with(&f, &opts, &extra).map_err(|e| {
         let d = if e.digest.is_empty() {
             String::new()
         } else {

@@ -5,7 +5,9 @@
 
 use super::{fail, Env};
 use crate::util::{self, run, Snapshot};
-use bpfld::dev::{format_digest, parse_digest, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
+use bpfld::dev::{
+    format_digest, parse_digest, Device, KLoad, KLoadError, KLoadExtra, KLoadOpts, DEVICE,
+};
 use bpfld::ktap::Outcome;
 use bpfld::uapi;
 use std::fs::File;
@@ -927,6 +929,34 @@ fn run_and_read_global(
     Ok((l, v))
 }
 
+/// [`expect_refusal_saying`] for a load of the open `obj` with load options.
+fn expect_refusal_with(
+    d: &Device,
+    obj: &File,
+    extra: &KLoadExtra<'_>,
+    errno: i32,
+    says: &str,
+    what: &str,
+) -> Result<(), String> {
+    let before = Snapshot::take();
+    match d.load_with(obj, &KLoadOpts::default(), extra) {
+        Ok(_) => return Err(format!("{what}: loaded, want errno {errno}")),
+        Err(e) if e.errno == errno && e.msg.contains(says) => {
+            println!("# {what}: errno {} ({})", e.errno, e.msg)
+        }
+        Err(e) => return Err(format!("{what}: {e}, want errno {errno} saying {says:?}")),
+    }
+    before.unchanged().map_err(|e| format!("{what}: {e}"))
+}
+
+/// Load options with these maps to reuse.
+fn reusing<'f>(reuse: Vec<(&'f str, std::os::fd::BorrowedFd<'f>)>) -> KLoadExtra<'f> {
+    KLoadExtra {
+        reuse,
+        ..KLoadExtra::default()
+    }
+}
+
 /// The sum over the possible CPUs of a per-CPU array's u64 at `key`.
 fn percpu_u64_sum(fd: i32, key: u32) -> Result<u64, String> {
     let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible")
@@ -966,7 +996,7 @@ pub fn map_reuse(_: &Env) -> Outcome {
         }
         let before = Snapshot::take();
         let second = d
-            .load_reusing(&f, &opts, &[("proto_cnt", shared.fd.as_fd())])
+            .load_with(&f, &opts, &reusing(vec![("proto_cnt", shared.fd.as_fd())]))
             .map_err(|e| format!("second load: {e}"))?;
         let m = second
             .maps
@@ -1069,15 +1099,143 @@ pub fn map_reuse(_: &Env) -> Outcome {
             ),
         ];
         for (what, obj, reuse, errno, says) in cases {
-            let before = Snapshot::take();
-            match d.load_reusing(obj, &opts, &reuse) {
-                Ok(_) => return Err(format!("{what}: loaded, want errno {errno}")),
-                Err(e) if e.errno == errno && e.msg.contains(says) => {
-                    println!("# {what}: errno {} ({})", e.errno, e.msg)
-                }
-                Err(e) => return Err(format!("{what}: {e}, want errno {errno} saying {says:?}")),
+            expect_refusal_with(&d, obj, &reusing(reuse), errno, says, what)?;
+        }
+        Ok(())
+    })())
+}
+
+/// Programs attached to a BPF program of the caller's (`struct bpfld_attach_target`, as
+/// libbpf's `bpf_program__set_attach_target()`): selftests/stress/attach_ext.bpf.c's
+/// freplace and fentry programs, given attach_target.bpf.c's loaded program and its
+/// function pick(), load with that program as their target (their info names its
+/// BTF and pick()'s id); attached, the fentry program counts a run of the target and
+/// the freplace program changes what the run returns (1 -> 7). Without a target the
+/// load is refused as before; a name the object lacks, an fd that is no program and
+/// a target for a tc program are refused too, leaving nothing behind.
+pub fn attach_to_bpf_program(env: &Env) -> Outcome {
+    use std::os::fd::{AsFd, BorrowedFd};
+    outcome((|| {
+        let d = dev()?;
+        let opts = KLoadOpts::default();
+        let target_path = crate::stress::guest_object(env, "attach_target")?;
+        let ext_path = crate::stress::guest_object(env, "attach_ext")?;
+        let t = load(&target_path).map_err(|e| format!("attach_target: {e}"))?;
+        let target = t.progs.first().ok_or("attach_target: no program")?;
+        let tfd = target.fd.as_raw_fd();
+        let run = || util::prog_test_run(tfd, &[0u8; 64]).map_err(|e| format!("test run: {e}"));
+        if run()? != 1 {
+            return Err("the target returns other than 1 before anything is attached".into());
+        }
+        let pick = bpfld::sys::prog_func_btf_id(tfd, "pick")?;
+        let tinfo: bpfld::sys::ProgInfo = bpfld::sys::obj_info(tfd).map_err(|e| e.to_string())?;
+
+        // No target: as before (and as libbpf, which needs one too).
+        expect_refusal_saying(&ext_path, libc::EOPNOTSUPP, "target program", "no target")?;
+
+        let f = open(&ext_path)?;
+        let both = KLoadExtra {
+            targets: vec![
+                ("new_pick", target.fd.as_fd(), pick),
+                ("on_pick", target.fd.as_fd(), pick),
+            ],
+            ..KLoadExtra::default()
+        };
+        let l = d
+            .load_with(&f, &opts, &both)
+            .map_err(|e| format!("attach_ext: {e}"))?;
+        for name in ["new_pick", "on_pick"] {
+            let p = l
+                .progs
+                .iter()
+                .find(|p| p.name == name)
+                .ok_or(format!("attach_ext: no program {name}"))?;
+            let info: bpfld::sys::ProgInfo =
+                bpfld::sys::obj_info(p.fd.as_raw_fd()).map_err(|e| e.to_string())?;
+            if info.attach_btf_id != pick || info.attach_btf_obj_id != tinfo.btf_id {
+                return Err(format!(
+                    "{name}: attached to BTF {} type {}, want the target's BTF {} type {pick}",
+                    info.attach_btf_obj_id, info.attach_btf_id, tinfo.btf_id
+                ));
             }
-            before.unchanged().map_err(|e| format!("{what}: {e}"))?;
+        }
+        let prog = |name: &str| {
+            l.progs
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.fd.as_raw_fd())
+                .ok_or(format!("no program {name}"))
+        };
+        let bss = l
+            .maps
+            .iter()
+            .find(|m| m.name.ends_with(".bss"))
+            .ok_or("attach_ext: no .bss map")?;
+        // fentry: counts the target's call of pick().
+        let link =
+            util::attach_to_target(prog("on_pick")?).map_err(|e| format!("attach on_pick: {e}"))?;
+        let ret = run()?;
+        let v = util::map_lookup(bss.fd.as_raw_fd(), 0, 8).map_err(|e| e.to_string())?;
+        let traced = u64::from_ne_bytes(v[..8].try_into().unwrap_or([0; 8]));
+        drop(link);
+        if ret != 1 || traced != 1 {
+            return Err(format!(
+                "with on_pick attached: returned {ret}, traced {traced}; want 1, 1"
+            ));
+        }
+        // freplace: pick() is new_pick() now.
+        let link = util::attach_to_target(prog("new_pick")?)
+            .map_err(|e| format!("attach new_pick: {e}"))?;
+        let replaced = run()?;
+        drop(link);
+        let back = run()?;
+        if (replaced, back) != (7, 1) {
+            return Err(format!(
+                "with new_pick attached the target returned {replaced}, after {back}; want 7, 1"
+            ));
+        }
+        println!("# pick() traced once by on_pick, replaced by new_pick: 1 -> 7 -> 1");
+        drop(l);
+
+        // Refusals: errno, the message's words, nothing created or left.
+        let map = util::create_array_map("bpfld_notprog").map_err(|e| e.to_string())?;
+        let tf = open(&target_path)?;
+        type Case<'c> = (
+            &'c str,
+            &'c File,
+            Vec<(&'c str, BorrowedFd<'c>, u32)>,
+            i32,
+            &'c str,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "no such program",
+                &f,
+                vec![("no_such_prog", target.fd.as_fd(), pick)],
+                libc::ENOENT,
+                "no_such_prog",
+            ),
+            (
+                "not a program",
+                &f,
+                vec![("new_pick", map.as_fd(), pick)],
+                libc::EINVAL,
+                "not a BPF program",
+            ),
+            (
+                "a tc program",
+                &tf,
+                vec![("target", target.fd.as_fd(), pick)],
+                libc::EOPNOTSUPP,
+                "target program",
+            ),
+        ];
+        for (what, obj, targets, errno, says) in cases {
+            let extra = KLoadExtra {
+                targets,
+                ..KLoadExtra::default()
+            };
+            expect_refusal_with(&d, obj, &extra, errno, says, what)?;
         }
         Ok(())
     })())

@@ -154,6 +154,26 @@ pub fn map_lookup(fd: i32, key: u32, size: usize) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
+/// `BPF_RAW_TRACEPOINT_OPEN` without a name: attach a tracing or freplace program to
+/// the target it was loaded for (its BPF link's fd, detached when closed).
+pub fn attach_to_target(prog_fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct RawTpAttr {
+        name: u64,
+        prog_fd: u32,
+        _pad: u32,
+        cookie: u64,
+    }
+    let mut a = RawTpAttr {
+        prog_fd: prog_fd as u32,
+        ..Default::default()
+    };
+    // SAFETY: RAW_TRACEPOINT_OPEN reads this struct only (no name).
+    let fd = unsafe { sys_bpf(uapi::BPF_RAW_TRACEPOINT_OPEN, &mut a)? };
+    Ok(bpfld::sys::own(fd))
+}
+
 /// `BPF_PROG_TEST_RUN` of program `fd` once on `data` (a packet): its return value.
 pub fn prog_test_run(fd: i32, data: &[u8]) -> io::Result<u32> {
     #[repr(C)]
