@@ -929,6 +929,23 @@ fn run_and_read_global(
     Ok((l, v))
 }
 
+/// Run the `bpfld` command beside this binary.
+fn run_cli(args: &[&str]) -> Result<String, String> {
+    let bin = std::env::current_exe().map_err(|e| e.to_string())?;
+    let cli = bin.with_file_name("bpfld");
+    run(cli.to_str().unwrap_or("bpfld"), args)
+}
+
+/// Run `f` with BPF object `fd` pinned at `pin` (bpffs mounted), unpinned after.
+fn with_pin<T>(fd: i32, pin: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    mount_bpffs()?;
+    let _ = std::fs::remove_file(pin);
+    bpfld::sys::obj_pin(fd, pin).map_err(|e| format!("pin {pin}: {e}"))?;
+    let r = f();
+    std::fs::remove_file(pin).map_err(|e| format!("unpin {pin}: {e}"))?;
+    r
+}
+
 /// [`expect_refusal_saying`] for a load of the open `obj` with load options.
 fn expect_refusal_with(
     d: &Device,
@@ -1036,6 +1053,28 @@ pub fn map_reuse(_: &Env) -> Outcome {
             m.id
         );
         drop(second);
+
+        // The CLI: `bpfld load --reuse-map` of a pin reports the pinned map reused.
+        let pin = "/sys/fs/bpf/bpfld-reuse-proto_cnt";
+        let out = with_pin(shared.fd.as_raw_fd(), pin, || {
+            run_cli(&[
+                "load",
+                "--reuse-map",
+                &format!("proto_cnt={pin}"),
+                &obj_path("xdp.bpf.o"),
+            ])
+        })?;
+        // BPF_MAP_TYPE_PERCPU_ARRAY
+        let line = "map proto_cnt type 6 ";
+        if !out
+            .lines()
+            .any(|l| l.starts_with(line) && l.contains(&format!("id {} reused", shared.id)))
+        {
+            return Err(format!(
+                "bpfld load --reuse-map: no reused proto_cnt id {} in:\n{out}",
+                shared.id
+            ));
+        }
 
         // Refusals: errno, the message's words, nothing created or left.
         let other = util::create_array_map("bpfld_reuse").map_err(|e| e.to_string())?;
@@ -1195,6 +1234,23 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
             ));
         }
         println!("# pick() traced once by on_pick, replaced by new_pick: 1 -> 7 -> 1");
+        // The CLI: `bpfld load --attach-target` of a pin, the functions the sections name.
+        let pin = "/sys/fs/bpf/bpfld-attach-target";
+        let out = with_pin(tfd, pin, || {
+            run_cli(&[
+                "load",
+                "--attach-target",
+                &format!("new_pick={pin}"),
+                "--attach-target",
+                &format!("on_pick={pin}:pick"),
+                &ext_path,
+            ])
+        })?;
+        for name in ["new_pick", "on_pick"] {
+            if !out.lines().any(|l| l.starts_with(&format!("prog {name} "))) {
+                return Err(format!("bpfld load --attach-target: no {name} in:\n{out}"));
+            }
+        }
         drop(l);
 
         // Refusals: errno, the message's words, nothing created or left.
