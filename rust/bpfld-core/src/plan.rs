@@ -1425,9 +1425,10 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                     "BTF attach target missing from the section name",
                 ))
             }
+            // EINVAL, as libbpf's "attach program FD is not set".
             (BtfSource::TargetProg, _) => {
-                return Err(Error::new(Kind::Unsupported(
-                    "freplace programs without a target program from the caller (the \
+                return Err(Error::new(Kind::Mismatch(
+                    "an freplace program needs a target program from the caller (the \
                      load options' attach)",
                 )))
             }

@@ -1150,8 +1150,9 @@ pub fn map_reuse(_: &Env) -> Outcome {
 /// function pick(), load with that program as their target (their info names its
 /// BTF and pick()'s id); attached, the fentry program counts a run of the target and
 /// the freplace program changes what the run returns (1 -> 7). Without a target the
-/// load is refused as before; a name the object lacks, an fd that is no program and
-/// a target for a tc program are refused too, leaving nothing behind.
+/// load is refused with libbpf's errno (EINVAL); a name the object lacks, an fd that
+/// is no program and a target for a tc program are refused too, leaving nothing
+/// behind.
 pub fn attach_to_bpf_program(env: &Env) -> Outcome {
     use std::os::fd::{AsFd, BorrowedFd};
     outcome((|| {
@@ -1170,7 +1171,7 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
         let tinfo: bpfld::sys::ProgInfo = bpfld::sys::obj_info(tfd).map_err(|e| e.to_string())?;
 
         // No target: as before (and as libbpf, which needs one too).
-        expect_refusal_saying(&ext_path, libc::EOPNOTSUPP, "target program", "no target")?;
+        expect_refusal_saying(&ext_path, libc::EINVAL, "target program", "no target")?;
 
         let f = open(&ext_path)?;
         let both = KLoadExtra {
