@@ -1302,7 +1302,6 @@ bool bpfld_prog_uses_only(struct file *prog_file, struct file **maps, int n)
 	return ok;
 }
 
-/* Files we created with BPF_MAP_CREATE: private_data is the map. */
 /*
  * The file at @fd in the caller's table if it is @obj's (its private_data: a BPF map
  * or program just looked up by that fd, and referenced), with a reference; NULL with
@@ -1414,6 +1413,7 @@ int bpfld_fd_of(struct file *file)
 	return fd;
 }
 
+/* Files we created with BPF_MAP_CREATE or took (bpfld_map_fget): private_data is the map. */
 u32 bpfld_map_file_id(struct file *file);
 u32 bpfld_map_file_id(struct file *file)
 {

@@ -122,18 +122,79 @@ struct Created {
     reused: bool,
 }
 
-/// A map of the caller's to use for one of the object's (`struct bpfld_map_reuse`).
-struct MapReuse {
+/// A file of the caller's named for one of the object's maps or programs by the load
+/// options: a map to use for the object's map of that name (`struct bpfld_map_reuse`,
+/// `bpfld_map_fget`), or a program the object's program of that name attaches to
+/// (`struct bpfld_attach_target`, `bpfld_prog_fget`).
+struct NamedFile {
     name: [u8; uapi::BPFLD_NAME_LEN],
     len: usize,
-    /// Its map file (`bpfld_map_fget`).
     file: FileRef,
 }
 
-impl MapReuse {
+impl NamedFile {
     fn name(&self) -> &[u8] {
         self.name.get(..self.len).unwrap_or_default()
     }
+}
+
+/// The length of entry `i`'s name in the load options: NUL-terminated, not empty.
+fn entry_name(
+    raw: &[u8; uapi::BPFLD_NAME_LEN],
+    what: &str,
+    i: usize,
+) -> core::result::Result<usize, Fail> {
+    raw.iter()
+        .position(|&b| b == 0)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            fail(
+                22,
+                format_args!("{} entry {}: name empty or not NUL-terminated", what, i),
+            )
+        })
+}
+
+/// The file of the caller's fd `fd` that entry `name` of the load options' `what` names
+/// (its field `field`), taken by `fget` (`bpfld_map_fget`, `bpfld_prog_fget`), which
+/// refuses any other file than a `kind`.
+fn take_file(
+    fget: unsafe extern "C" fn(c_int, *mut c_int) -> *mut file,
+    fd: i32,
+    what: &str,
+    name: &[u8],
+    field: &str,
+    kind: &str,
+) -> core::result::Result<FileRef, Fail> {
+    let mut err: c_int = 0;
+    // SAFETY: `err` is written only when NULL is returned.
+    let file = FileRef(unsafe { fget(fd, &mut err) });
+    if !file.0.is_null() {
+        return Ok(file);
+    }
+    let errno = neg_errno(err.into());
+    Err(fail(
+        errno,
+        format_args!(
+            "{} '{}': {} {} is {}",
+            what,
+            EscapedBytes(name),
+            field,
+            fd,
+            if errno == 9 { "not open" } else { kind }
+        ),
+    ))
+}
+
+/// The name that two of `files` give, if any: each may name a map or program once.
+/// Sorts them by name.
+fn named_twice(files: &mut [NamedFile]) -> Option<&[u8]> {
+    files.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+    files
+        .iter()
+        .zip(files.iter().skip(1))
+        .find(|(a, b)| a.name() == b.name())
+        .map(|(a, _)| a.name())
 }
 
 /// Most bytes of `struct bpfld_load_opts` read from a caller (a later, larger version's
@@ -145,18 +206,8 @@ const OPTS_MAX: usize = 4096;
 /// if not), as `copy_struct_from_user()` accepts one.
 fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
     let known = core::mem::size_of::<BpfldLoadOpts>();
-    let mut opts = BpfldLoadOpts {
-        size: 0,
-        map_reuse_cnt: 0,
-        map_reuse_size: 0,
-        reserved: 0,
-        map_reuse: 0,
-        attach_cnt: 0,
-        attach_size: 0,
-        attach: 0,
-    };
     if req.opts == 0 {
-        return Ok(opts);
+        return Ok(BpfldLoadOpts::default());
     }
     let efault = |_| fail(14, format_args!("opts: unreadable"));
     let size: u32 = UserSlice::new(req.opts as usize, 4)
@@ -177,7 +228,7 @@ fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
         ));
     }
     let mut r = UserSlice::new(req.opts as usize, size).reader();
-    opts = r.read().map_err(efault)?;
+    let opts: BpfldLoadOpts = r.read().map_err(efault)?;
     let mut rest = [0u8; 64];
     let mut left = size.saturating_sub(known);
     while left > 0 {
@@ -201,7 +252,7 @@ fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
 /// Read and check the options' maps to reuse, and take a reference of each map, in
 /// the caller (its fds). Each must name a map once; which of the object's maps it is
 /// is checked once the object is planned ([`check_reuse`]).
-fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<MapReuse>, Fail> {
+fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<NamedFile>, Fail> {
     let mut out = KVec::new();
     let count = opts.map_reuse_cnt as usize;
     if count == 0 {
@@ -233,12 +284,7 @@ fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<MapReuse>, Fail
     .reader();
     for i in 0..count {
         let e: BpfldMapReuse = r.read().map_err(efault)?;
-        let Some(len) = e.name.iter().position(|&b| b == 0).filter(|&n| n > 0) else {
-            return Err(fail(
-                22,
-                format_args!("map_reuse entry {}: name empty or not NUL-terminated", i),
-            ));
-        };
+        let len = entry_name(&e.name, "map_reuse", i)?;
         let name = e.name.get(..len).unwrap_or_default();
         if e.reserved != 0 {
             return Err(fail(
@@ -246,28 +292,17 @@ fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<MapReuse>, Fail
                 format_args!("map_reuse '{}': reserved must be zero", EscapedBytes(name)),
             ));
         }
-        let mut err: c_int = 0;
-        // SAFETY: `err` is written only when NULL is returned.
-        let file = FileRef(unsafe { ffi::bpfld_map_fget(e.fd, &mut err) });
-        if file.0.is_null() {
-            let errno = neg_errno(err.into());
-            return Err(fail(
-                errno,
-                format_args!(
-                    "map_reuse '{}': fd {} is {}",
-                    EscapedBytes(name),
-                    e.fd,
-                    if errno == 9 {
-                        "not open"
-                    } else {
-                        "not a BPF map"
-                    }
-                ),
-            ));
-        }
+        let file = take_file(
+            ffi::bpfld_map_fget,
+            e.fd,
+            "map_reuse",
+            name,
+            "fd",
+            "not a BPF map",
+        )?;
         // Capacity was reserved above.
         let _ = out.push(
-            MapReuse {
+            NamedFile {
                 name: e.name,
                 len,
                 file,
@@ -275,16 +310,10 @@ fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<MapReuse>, Fail
             GFP_KERNEL,
         );
     }
-    // Each name once.
-    out.sort_unstable_by(|a, b| a.name().cmp(b.name()));
-    let twice = out
-        .iter()
-        .zip(out.iter().skip(1))
-        .find(|(a, b)| a.name() == b.name());
-    if let Some((a, _)) = twice {
+    if let Some(name) = named_twice(&mut out) {
         return Err(fail(
             22,
-            format_args!("map_reuse '{}': named twice", EscapedBytes(a.name())),
+            format_args!("map_reuse '{}': named twice", EscapedBytes(name)),
         ));
     }
     Ok(out)
@@ -316,17 +345,10 @@ impl plan::ProgTargets for TargetIds {
     }
 }
 
-/// The caller's program file for an object's program (`bpfld_prog_fget`).
-struct TargetFile {
-    name: [u8; uapi::BPFLD_NAME_LEN],
-    len: usize,
-    file: FileRef,
-}
-
 /// Read and check the options' attach targets, and take a reference of each program,
 /// in the caller (its fds). Each names an object's program once; that it is one the
 /// object loads is checked once the object is planned ([`check_targets`]).
-fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<TargetFile>), Fail> {
+fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<NamedFile>), Fail> {
     let mut ids = KVec::new();
     let mut files = KVec::new();
     let count = opts.attach_cnt as usize;
@@ -361,41 +383,16 @@ fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<T
         let e: BpfldAttachTarget = r
             .read()
             .map_err(|_| fail(14, format_args!("opts: attach unreadable")))?;
-        let Some(len) = e.prog.iter().position(|&b| b == 0).filter(|&n| n > 0) else {
-            return Err(fail(
-                22,
-                format_args!(
-                    "attach entry {}: program name empty or not NUL-terminated",
-                    i
-                ),
-            ));
-        };
+        let len = entry_name(&e.prog, "attach", i)?;
         let name = e.prog.get(..len).unwrap_or_default();
-        if ids.iter().any(|t: &TargetId| t.name() == name) {
-            return Err(fail(
-                22,
-                format_args!("attach '{}': named twice", EscapedBytes(name)),
-            ));
-        }
-        let mut err: c_int = 0;
-        // SAFETY: `err` is written only when NULL is returned.
-        let file = FileRef(unsafe { ffi::bpfld_prog_fget(e.target_fd, &mut err) });
-        if file.0.is_null() {
-            let errno = neg_errno(err.into());
-            return Err(fail(
-                errno,
-                format_args!(
-                    "attach '{}': target_fd {} is {}",
-                    EscapedBytes(name),
-                    e.target_fd,
-                    if errno == 9 {
-                        "not open"
-                    } else {
-                        "not a BPF program"
-                    }
-                ),
-            ));
-        }
+        let file = take_file(
+            ffi::bpfld_prog_fget,
+            e.target_fd,
+            "attach",
+            name,
+            "target_fd",
+            "not a BPF program",
+        )?;
         // Capacity was reserved above.
         let _ = ids.push(
             TargetId {
@@ -406,13 +403,19 @@ fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<T
             GFP_KERNEL,
         );
         let _ = files.push(
-            TargetFile {
+            NamedFile {
                 name: e.prog,
                 len,
                 file,
             },
             GFP_KERNEL,
         );
+    }
+    if let Some(name) = named_twice(&mut files) {
+        return Err(fail(
+            22,
+            format_args!("attach '{}': named twice", EscapedBytes(name)),
+        ));
     }
     Ok((TargetIds(ids), files))
 }
@@ -441,7 +444,7 @@ fn check_targets(targets: &TargetIds, obj: &Object<'_, KAlloc>) -> core::result:
 /// inlined: its messages stay out of `run_job`'s frame, at the root of the deepest call
 /// chain of a load (scripts/stack-depth).
 #[inline(never)]
-fn check_reuse(reuse: &[MapReuse], plan: &Plan<'_, '_, KAlloc>) -> core::result::Result<(), Fail> {
+fn check_reuse(reuse: &[NamedFile], plan: &Plan<'_, '_, KAlloc>) -> core::result::Result<(), Fail> {
     for r in reuse {
         let name = core::str::from_utf8(r.name()).ok();
         let Some(i) = name.and_then(|n| exec::map_index(plan, n)) else {
@@ -1375,9 +1378,9 @@ struct KernelBpf {
     /// [`KernelBpf::close_lookup`] in the loading thread.
     btf_find: Option<c_int>,
     /// The caller's maps to use instead of creating the object's of these names.
-    reuse: KVec<MapReuse>,
+    reuse: KVec<NamedFile>,
     /// The caller's programs that the object's programs of these names attach to.
-    targets: KVec<TargetFile>,
+    targets: KVec<NamedFile>,
 }
 
 impl KernelBpf {
@@ -1535,13 +1538,14 @@ impl Bpf for KernelBpf {
     }
 
     fn target_prog_fd(&mut self, prog: &str) -> core::result::Result<i32, i32> {
+        // ENOENT: not one the options name (the plan asks only for those).
         let t = self
             .targets
             .iter()
-            .find(|t| t.name.get(..t.len) == Some(prog.as_bytes()))
-            .ok_or(2)?; // ENOENT
-                        // SAFETY: `t.file` is a program file (bpfld_prog_fget), referenced until the job
-                        // ends; the fd goes into this thread's table, closed by the executor.
+            .find(|t| t.name() == prog.as_bytes())
+            .ok_or(2)?;
+        // SAFETY: `t.file` is a program file (bpfld_prog_fget), referenced until the job
+        // ends; the fd goes into this thread's table, closed by the executor.
         let fd = unsafe { ffi::bpfld_fd_of(t.file.0) };
         if fd < 0 {
             return Err(neg_errno(fd.into()));

@@ -80,7 +80,7 @@ pub(crate) struct BpfldMapReuse {
 
 /// `struct bpfld_load_opts`.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct BpfldLoadOpts {
     pub(crate) size: u32,
     pub(crate) map_reuse_cnt: u32,
