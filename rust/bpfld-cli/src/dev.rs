@@ -93,7 +93,7 @@ pub struct KMap {
     pub pinning: bool,
     /// An arena: where the module mapped it in this process.
     pub arena: Option<ArenaMapping>,
-    /// The caller's map, passed for reuse ([`Device::load_reusing`]), not created.
+    /// The caller's map, passed for reuse ([`Device::load_with`]), not created.
     pub reused: bool,
 }
 

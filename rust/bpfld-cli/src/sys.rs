@@ -172,13 +172,8 @@ pub fn module_btf_fd(name: &str) -> Result<i32, i32> {
             Err(e) => return Err(errno(e)),
         }
         a.start_id = a.next_id;
-        let mut by_id = NextIdAttr {
-            start_id: a.next_id,
-            ..NextIdAttr::default()
-        };
-        // SAFETY: BPF_BTF_GET_FD_BY_ID reads `btf_id` (the first field) and the flags.
-        let fd = match unsafe { sys_bpf(uapi::BPF_BTF_GET_FD_BY_ID, &mut by_id) } {
-            Ok(fd) => own(fd),
+        let fd = match btf_fd_by_id(a.next_id) {
+            Ok(fd) => fd,
             // Gone since it was listed.
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => return Err(errno(e)),
@@ -189,13 +184,8 @@ pub fn module_btf_fd(name: &str) -> Result<i32, i32> {
             name_len: buf.len() as u32,
             ..BtfInfo::default()
         };
-        let mut ia = InfoAttr {
-            bpf_fd: std::os::fd::AsRawFd::as_raw_fd(&fd) as u32,
-            info_len: std::mem::size_of::<BtfInfo>() as u32,
-            info: &mut info as *mut BtfInfo as u64,
-        };
-        // SAFETY: the kernel writes the info and at most `name_len` bytes of name.
-        unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut ia) }.map_err(errno)?;
+        // SAFETY: `name` points at `buf`, of `name_len` bytes.
+        unsafe { obj_info_into(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut info) }.map_err(errno)?;
         let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         if info.kernel_btf != 0 && &buf[..end] == name.as_bytes() {
             let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
@@ -224,13 +214,7 @@ pub fn prog_func_btf_id(prog_fd: RawFd, func: &str) -> Result<u32, String> {
     if info.btf_id == 0 {
         return Err("the target program has no BTF".into());
     }
-    let mut by_id = NextIdAttr {
-        start_id: info.btf_id,
-        ..NextIdAttr::default()
-    };
-    // SAFETY: BPF_BTF_GET_FD_BY_ID reads `btf_id` (the first field) and the flags.
-    let fd = own(unsafe { sys_bpf(uapi::BPF_BTF_GET_FD_BY_ID, &mut by_id) }
-        .map_err(|e| format!("BTF {}: {e}", info.btf_id))?);
+    let fd = btf_fd_by_id(info.btf_id).map_err(|e| format!("BTF {}: {e}", info.btf_id))?;
     let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
     let sized: BtfInfo = obj_info(raw).map_err(|e| format!("BTF info: {e}"))?;
     let mut blob = vec![0u8; sized.btf_size as usize];
@@ -239,14 +223,8 @@ pub fn prog_func_btf_id(prog_fd: RawFd, func: &str) -> Result<u32, String> {
         btf_size: blob.len() as u32,
         ..BtfInfo::default()
     };
-    let mut ia = InfoAttr {
-        bpf_fd: raw as u32,
-        info_len: std::mem::size_of::<BtfInfo>() as u32,
-        info: &mut bi as *mut BtfInfo as u64,
-    };
-    // SAFETY: the kernel writes at most `btf_size` bytes of BTF to `blob`.
-    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut ia) }
-        .map_err(|e| format!("BTF read: {e}"))?;
+    // SAFETY: `btf` points at `blob`, of `btf_size` bytes.
+    unsafe { obj_info_into(raw, &mut bi) }.map_err(|e| format!("BTF read: {e}"))?;
     let n = btf::count_types(&blob).map_err(|e| format!("BTF: {e}"))?;
     let b = Btf::parse_kernel(blob, vec![0u32; n + 1]).map_err(|e| format!("BTF: {e}"))?;
     b.find_by_name_kind(func, BtfKind::Func)
@@ -329,14 +307,36 @@ struct InfoAttr {
 /// `BPF_OBJ_GET_INFO_BY_FD` into `T`.
 pub fn obj_info<T: Default>(fd: RawFd) -> io::Result<T> {
     let mut info = T::default();
+    // SAFETY: a default info struct has no buffers for the kernel to fill (null, 0).
+    unsafe { obj_info_into(fd, &mut info)? };
+    Ok(info)
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info`, whose buffer fields the caller may have set.
+///
+/// # Safety
+///
+/// Every buffer `info` names must be writable for the length it gives.
+unsafe fn obj_info_into<T>(fd: RawFd, info: &mut T) -> io::Result<()> {
     let mut a = InfoAttr {
         bpf_fd: fd as u32,
         info_len: std::mem::size_of::<T>() as u32,
-        info: &mut info as *mut T as u64,
+        info: info as *mut T as u64,
     };
-    // SAFETY: `info` is a `T` of `info_len` bytes, written by the kernel.
+    // SAFETY: `info` is a `T` of `info_len` bytes, written by the kernel, with the
+    // buffers it names as the caller promises.
     unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
-    Ok(info)
+    Ok(())
+}
+
+/// `BPF_BTF_GET_FD_BY_ID`: an fd of BTF object `id`.
+fn btf_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut by_id = NextIdAttr {
+        start_id: id,
+        ..NextIdAttr::default()
+    };
+    // SAFETY: BPF_BTF_GET_FD_BY_ID reads `btf_id` (the first field) and the flags.
+    unsafe { sys_bpf(uapi::BPF_BTF_GET_FD_BY_ID, &mut by_id) }.map(own)
 }
 
 /// A program's info and the ids of the maps it uses (at most 64 are read; the info's
@@ -348,13 +348,8 @@ pub fn prog_info_map_ids(fd: RawFd) -> io::Result<(ProgInfo, Vec<u32>)> {
         map_ids: ids.as_mut_ptr() as u64,
         ..Default::default()
     };
-    let mut a = InfoAttr {
-        bpf_fd: fd as u32,
-        info_len: std::mem::size_of_val(&info) as u32,
-        info: &mut info as *mut ProgInfo as u64,
-    };
-    // SAFETY: the kernel writes the info struct and at most nr_map_ids ids to `ids`.
-    unsafe { sys_bpf(uapi::BPF_OBJ_GET_INFO_BY_FD, &mut a)? };
+    // SAFETY: `map_ids` points at `ids`, room for `nr_map_ids` ids.
+    unsafe { obj_info_into(fd, &mut info)? };
     ids.truncate((info.nr_map_ids as usize).min(ids.len()));
     Ok((info, ids))
 }
