@@ -11,7 +11,7 @@
 //! verity image if an earlier test has not.
 
 use super::{fail, loads, Env};
-use crate::util::{create_array_map, run};
+use crate::util::{cli_path, create_array_map, run};
 use bpfld::dev::{Device, KLoadOpts};
 use bpfld::ktap::Outcome;
 use bpfld::loaddir::{fd_kind, map_pin_name, obj_get, object_stem, prog_pin_name};
@@ -40,15 +40,10 @@ fn outcome(r: Result<(), String>) -> Outcome {
     }
 }
 
-fn cli() -> Result<String, String> {
-    let bin = std::env::current_exe().map_err(|e| e.to_string())?;
-    Ok(bin.with_file_name("bpfld").to_string_lossy().into_owned())
-}
-
 /// `bpfld load-dir DIR --pin-root ROOT`: exit code, stdout, stderr.
 fn load_dir(dir: &str, root: &str) -> Result<(i32, String, String), String> {
     let start = std::time::Instant::now();
-    let out = Command::new(cli()?)
+    let out = Command::new(cli_path()?)
         .args(["load-dir", dir, "--pin-root", root])
         .output()
         .map_err(|e| format!("bpfld load-dir: {e}"))?;
@@ -242,7 +237,7 @@ pub fn loaddir_corpus_pins(env: &Env) -> Outcome {
             .map_err(|e| e.to_string())?;
         let crit = format!("{DIR}/{CRITICAL_OBJ}");
         build_fixture(env, &crit, false)?;
-        run(&cli()?, &["trust", "add", &crit])?;
+        run(&cli_path()?, &["trust", "add", &crit])?;
         if corpus.len() < 20 {
             return Err(format!("only {} corpus objects", corpus.len()));
         }
@@ -487,7 +482,7 @@ pub fn loaddir_critical_failure_stops(env: &Env) -> Outcome {
         // reason).
         let b = format!("{CRIT_DIR}/b_critical.o");
         build_fixture(env, &b, true)?;
-        run(&cli()?, &["trust", "add", &b])?;
+        run(&cli_path()?, &["trust", "add", &b])?;
         std::fs::hard_link(format!("{MNT}/tc.bpf.o"), format!("{CRIT_DIR}/c.bpf.o"))
             .map_err(|e| e.to_string())?;
         let _ = std::fs::remove_dir_all(CRIT_ROOT);

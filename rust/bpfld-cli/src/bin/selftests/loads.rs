@@ -4,7 +4,7 @@
 //! errno and no leak, the corpus with its behaviour, attachment, races, parallelism.
 
 use super::{fail, Env};
-use crate::util::{self, run, Snapshot};
+use crate::util::{self, run, run_cli, Snapshot};
 use bpfld::dev::{
     format_digest, parse_digest, Device, KLoad, KLoadError, KLoadExtra, KLoadOpts, DEVICE,
 };
@@ -314,10 +314,8 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
 
 /// Enroll (or revoke) the digest of `path`, as computed by bpfld-core in user space.
 fn trust(path: &str, enroll: bool) -> Result<(), String> {
-    let bin = std::env::current_exe().map_err(|e| e.to_string())?;
-    let cli = bin.with_file_name("bpfld");
     let verb = if enroll { "add" } else { "revoke" };
-    run(cli.to_str().unwrap_or("bpfld"), &["trust", verb, path]).map(|_| ())
+    run_cli(&["trust", verb, path]).map(|_| ())
 }
 
 pub fn trust_needs_admin(_: &Env) -> Outcome {
@@ -375,14 +373,7 @@ pub fn enroll_corpus(env: &Env) -> Outcome {
         for o in corpus_objects(env) {
             trust(&obj_path(&o), true)?;
         }
-        let list = run(
-            std::env::current_exe()
-                .map_err(|e| e.to_string())?
-                .with_file_name("bpfld")
-                .to_str()
-                .unwrap_or("bpfld"),
-            &["trust", "list"],
-        )?;
+        let list = run_cli(&["trust", "list"])?;
         let n = list.lines().filter(|l| l.starts_with("enrolled ")).count();
         println!("# {n} digests enrolled");
         if n < corpus_objects(env).len() {
@@ -927,13 +918,6 @@ fn run_and_read_global(
     let v = util::map_lookup(map.fd.as_raw_fd(), 0, size)
         .map_err(|e| format!("{name}: {map_suffix} lookup: {e}"))?;
     Ok((l, v))
-}
-
-/// Run the `bpfld` command beside this binary.
-fn run_cli(args: &[&str]) -> Result<String, String> {
-    let bin = std::env::current_exe().map_err(|e| e.to_string())?;
-    let cli = bin.with_file_name("bpfld");
-    run(cli.to_str().unwrap_or("bpfld"), args)
 }
 
 /// Run `f` with BPF object `fd` pinned at `pin` (bpffs mounted), unpinned after.

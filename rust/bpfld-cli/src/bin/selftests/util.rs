@@ -7,6 +7,17 @@ use bpfld_core::uapi;
 use std::io;
 use std::process::Command;
 
+/// The `bpfld` command beside this binary.
+pub fn cli_path() -> Result<String, String> {
+    let bin = std::env::current_exe().map_err(|e| e.to_string())?;
+    Ok(bin.with_file_name("bpfld").to_string_lossy().into_owned())
+}
+
+/// [`run`] of the `bpfld` command beside this binary.
+pub fn run_cli(args: &[&str]) -> Result<String, String> {
+    run(&cli_path()?, args)
+}
+
 /// Run a command; `Err` carries its output when it fails.
 pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(cmd)
