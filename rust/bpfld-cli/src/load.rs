@@ -49,6 +49,9 @@ pub struct LoadOpts {
     pub disable: Vec<String>,
     /// Let the kernel apply CO-RE relocations (an oracle for bpfld's own engine).
     pub kernel_core: bool,
+    /// Maps of the caller's, open for the load, to use for the object's maps of these
+    /// names instead of new ones (as `bpfld load --reuse-map` hands them to the module).
+    pub reuse: Vec<(String, std::os::fd::RawFd)>,
 }
 
 /// A map created by the user-space executor.
@@ -59,6 +62,8 @@ pub struct LoadedMap {
     pub fd: OwnedFd,
     /// Kernel map id.
     pub id: u32,
+    /// The object asks for pinning by name (`LIBBPF_PIN_BY_NAME`).
+    pub pinning: bool,
 }
 
 /// Everything one user-space load created; dropping it closes every fd.
@@ -163,24 +168,47 @@ pub fn read_object(path: &str) -> std::io::Result<Packed<VecAlloc>> {
     })
 }
 
-/// The function that program `prog` of the object at `path` names in its section
-/// (`freplace/FUNC`, `fentry/FUNC`, ...): what libbpf attaches it to in a target
-/// program when `bpf_program__set_attach_target()` is given none.
-pub fn section_function(path: &str, prog: &str) -> Result<String, String> {
+/// Parse the object at `path` in user space and ask `f` about it.
+fn with_object<T>(
+    path: &str,
+    f: impl for<'o> FnOnce(&Object<'o, VecAlloc>) -> Result<T, String>,
+) -> Result<T, String> {
     let data = read_object(path).map_err(|e| format!("{path}: {e}"))?;
     let mut alloc = VecAlloc::default();
     let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| format!("{path}: {e}"))?;
     let name = object_name(path);
     let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| format!("{path}: {e}"))?;
-    let p = obj
-        .progs
-        .iter()
-        .find(|p| p.name == prog)
-        .ok_or_else(|| format!("{path}: no program {prog}"))?;
-    let spec = bpfld_core::section::classify(p.sec_name).map_err(|e| format!("{path}: {e}"))?;
-    spec.btf_target
-        .map(|t| t.name.to_string())
-        .ok_or_else(|| format!("{path}: program {prog}'s section names no function"))
+    f(&obj)
+}
+
+/// The function that program `prog` of the object at `path` names in its section
+/// (`freplace/FUNC`, `fentry/FUNC`, ...): what libbpf attaches it to in a target
+/// program when `bpf_program__set_attach_target()` is given none.
+pub fn section_function(path: &str, prog: &str) -> Result<String, String> {
+    with_object(path, |obj| {
+        let p = obj
+            .progs
+            .iter()
+            .find(|p| p.name == prog)
+            .ok_or_else(|| format!("{path}: no program {prog}"))?;
+        let spec = bpfld_core::section::classify(p.sec_name).map_err(|e| format!("{path}: {e}"))?;
+        spec.btf_target
+            .map(|t| t.name.to_string())
+            .ok_or_else(|| format!("{path}: program {prog}'s section names no function"))
+    })
+}
+
+/// The maps of the object at `path` that ask to be pinned by name (`pinning =
+/// LIBBPF_PIN_BY_NAME`), which libbpf reuses from, or pins at, `PIN_ROOT/NAME`.
+pub fn maps_pinned_by_name(path: &str) -> Result<Vec<String>, String> {
+    with_object(path, |obj| {
+        Ok(obj
+            .maps
+            .iter()
+            .filter(|m| m.kind != MapKind::Inner && m.def.pinning != 0)
+            .map(|m| m.name.to_string())
+            .collect())
+    })
 }
 
 /// Load `path` with the user-space executor on the running kernel.
@@ -225,7 +253,10 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
         .unwrap_or(0);
     let mut map_fds = vec![-1; plan.maps.len()];
     let mut prog_fds = vec![-1; plan.progs.len()];
-    let mut bpf = UserBpf::default();
+    let mut bpf = UserBpf {
+        reuse: opts.reuse.clone(),
+        ..UserBpf::default()
+    };
     if let Err(e) = exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds) {
         let mut err = core_err(path, e);
         err.log = std::mem::take(&mut bpf.log);
@@ -262,6 +293,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
             name: m.name.to_string(),
             fd,
             id: info.id,
+            pinning: m.def.pinning != 0,
         });
     }
     Ok(out)

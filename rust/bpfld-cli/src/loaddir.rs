@@ -14,43 +14,51 @@
 //! * **Pin names.** `ROOT/prog_<obj>_<section>_<name>` for each program (`<name>` is
 //!   its function name) and `ROOT/map_<obj>_<name>` for each map the module reports
 //!   (BTF-defined maps by variable name, global data by section: `.rodata` ->
-//!   `rodata`). In every part `/` becomes `_` (Android's rule for section names) and so
-//!   does `.` (bpffs refuses names with dots); a leading `.` or `?` is dropped. Android's
-//!   legacy loader pins `prog_<obj>_<section>` because its objects hold one program per
-//!   section; libbpf objects may hold several, hence the function name.
+//!   `rodata`). A map the object asks to pin by name (`pinning = LIBBPF_PIN_BY_NAME`)
+//!   is pinned as `ROOT/map__<name>` instead and shared by every object that has a map
+//!   of that name, as Android's `shared` maps are. In every part `/` becomes `_`
+//!   (Android's rule for section names) and so does `.` (bpffs refuses names with
+//!   dots); a leading `.` or `?` is dropped. Android's legacy loader pins
+//!   `prog_<obj>_<section>` because its objects hold one program per section; libbpf
+//!   objects may hold several, hence the function name.
 //! * **Criticality** is Android's: an object is critical iff it has an ELF section
 //!   called `critical` (what `CRITICAL("reason")` of Android's `bpf_helpers.h` emits;
 //!   its text is the reason). A failed optional object is reported and the run goes on;
 //!   a failed critical one stops the run at once and makes it fail.
 //! * **One object is all or nothing.** The module loads an object whole or not at all;
 //!   if pinning fails half-way, the pins this run made for the object are removed.
-//! * **Reuse.** If none of an object's pins exist, it is loaded and pinned. If some
-//!   exist, the object is planned in user space with the same core the module runs (same
-//!   kernel BTF, so the same programs and map definitions) and the pins are checked:
-//!   every map pin must hold a map whose type, key size, value size, max_entries, flags
-//!   and map_extra match (flags as the kernel stores them), every program pin a program
-//!   of the planned type and name that uses only this object's pinned maps. All present
-//!   and consistent: the object is *reused*, nothing is loaded. A mismatch is refused
-//!   with `ENOTUNIQ` (Android's errno for it) naming the pin and the attributes. Some
-//!   present and some missing is refused with `EOPNOTSUPP`: the module creates every map
-//!   itself and UAPI v1 cannot hand it existing ones, so loading would give the programs
-//!   new maps instead of the pinned ones (see the proposal in Documentation/android.rst).
+//! * **Reuse.** If none of an object's pins exist (its own or shared ones), it is
+//!   loaded and pinned. If some exist, the object is planned in user space with the same
+//!   core the module runs (same kernel BTF, so the same programs and map definitions)
+//!   and the pins are checked: every map pin must hold a map whose type, key size, value
+//!   size, max_entries, flags and map_extra match (flags as the kernel stores them),
+//!   every program pin a program of the planned type and name that uses only the
+//!   object's pinned maps. A mismatch is refused with `ENOTUNIQ` (Android's errno for
+//!   it) naming the pin and the attributes.
+//!   - All present and consistent: the object is *reused*, nothing is loaded.
+//!   - Some missing: the object is loaded with its pinned maps in place of new ones
+//!     (`bpfld_load_opts.map_reuse`: the module checks each map again and builds the
+//!     programs against it), and what was missing is pinned; existing program pins are
+//!     kept. A pinned map whose contents come from the object (global data, `.kconfig`,
+//!     struct_ops, arenas) cannot be taken over: `EOPNOTSUPP` naming it.
+//!
 //!   Reuse trusts that pins under ROOT were made by load-dir from the same directory in
 //!   this boot (bpffs does not survive a reboot), as Android's bpfloader does.
-
-use crate::dev::{format_digest, Device, KLoadOpts};
+//!
+use crate::dev::{format_digest, Device, KLoadExtra, KLoadOpts};
 use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
-use crate::sys::{obj_info, obj_pin, prog_info_map_ids, sys_bpf, ProgInfo};
+pub use crate::sys::{fd_kind, map_mismatch, obj_get};
+use crate::sys::{obj_info, obj_pin, prog_info_map_ids, MapInfo, ProgInfo};
 use bpfld_core::elf::Elf;
+use bpfld_core::exec;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::{Alloc, VecAlloc};
 use bpfld_core::object::{MapDef, MapKind, Object};
 use bpfld_core::plan::{self, KernelBtf, Plan};
-use bpfld_core::uapi;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -93,6 +101,21 @@ pub fn prog_pin_name(obj: &str, section: &str, name: &str) -> String {
 /// `map_<obj>_<name>`.
 pub fn map_pin_name(obj: &str, name: &str) -> String {
     format!("map_{}_{}", pin_part(obj), pin_part(name))
+}
+
+/// `map__<name>`: a map pinned by name (`LIBBPF_PIN_BY_NAME`), shared between objects
+/// (Android's `shared` maps have an empty object part).
+pub fn shared_map_pin_name(name: &str) -> String {
+    format!("map__{}", pin_part(name))
+}
+
+/// The pin name of map `name` of object `obj`, and whether it is shared.
+pub fn map_pin(obj: &str, name: &str, pinning: bool) -> (String, bool) {
+    if pinning {
+        (shared_map_pin_name(name), true)
+    } else {
+        (map_pin_name(obj, name), false)
+    }
 }
 
 /// The reason of an Android-style critical object (the text of its `critical`
@@ -152,7 +175,12 @@ pub struct LoadedMap {
     pub name: String,
     /// The map (closed on drop: the pin keeps it).
     pub fd: OwnedFd,
+    /// The object asks for pinning by name (`LIBBPF_PIN_BY_NAME`).
+    pub pinning: bool,
 }
+
+/// Maps to use for the object's maps of these names instead of creating them.
+pub type Reuse = [(String, OwnedFd)];
 
 /// Everything one object created.
 pub struct Loaded {
@@ -189,17 +217,27 @@ impl Failure {
 
 /// How objects get into the kernel.
 pub trait Loader {
-    /// Load the object open at `file` (whose path is `path`).
-    fn load(&self, path: &Path, file: &File) -> Result<Loaded, Failure>;
+    /// Load the object open at `file` (whose path is `path`), with the maps of `reuse`
+    /// in place of new ones.
+    fn load(&self, path: &Path, file: &File, reuse: &Reuse) -> Result<Loaded, Failure>;
 }
 
 impl Loader for Device {
-    fn load(&self, _path: &Path, file: &File) -> Result<Loaded, Failure> {
-        let l = Device::load(self, file, &KLoadOpts::default()).map_err(|e| Failure {
-            errno: e.errno,
-            msg: e.msg,
-            log: e.log,
-        })?;
+    fn load(&self, _path: &Path, file: &File, reuse: &Reuse) -> Result<Loaded, Failure> {
+        let extra = KLoadExtra {
+            reuse: reuse
+                .iter()
+                .map(|(n, fd)| (n.as_str(), fd.as_fd()))
+                .collect(),
+            ..KLoadExtra::default()
+        };
+        let l = self
+            .load_with(file, &KLoadOpts::default(), &extra)
+            .map_err(|e| Failure {
+                errno: e.errno,
+                msg: e.msg,
+                log: e.log,
+            })?;
         Ok(Loaded {
             progs: l
                 .progs
@@ -216,6 +254,7 @@ impl Loader for Device {
                 .map(|m| LoadedMap {
                     name: m.name,
                     fd: m.fd,
+                    pinning: m.pinning,
                 })
                 .collect(),
         })
@@ -227,9 +266,16 @@ impl Loader for Device {
 pub struct UserSpace;
 
 impl Loader for UserSpace {
-    fn load(&self, path: &Path, _file: &File) -> Result<Loaded, Failure> {
+    fn load(&self, path: &Path, _file: &File, reuse: &Reuse) -> Result<Loaded, Failure> {
         let p = path.to_string_lossy();
-        let l = crate::load::load_userspace(&p).map_err(|e| Failure {
+        let opts = crate::load::LoadOpts {
+            reuse: reuse
+                .iter()
+                .map(|(n, fd)| (n.clone(), fd.as_raw_fd()))
+                .collect(),
+            ..Default::default()
+        };
+        let l = crate::load::load_userspace_with(&p, &opts).map_err(|e| Failure {
             errno: e.errno,
             msg: e.msg,
             log: e.log,
@@ -250,6 +296,7 @@ impl Loader for UserSpace {
                 .map(|m| LoadedMap {
                     name: m.name,
                     fd: m.fd,
+                    pinning: m.pinning,
                 })
                 .collect(),
         })
@@ -259,7 +306,7 @@ impl Loader for UserSpace {
 /// What became of an object's pins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
-    /// Loaded now and pinned.
+    /// Loaded now and pinned (against the maps already pinned, if any).
     Pinned,
     /// Already pinned and consistent: nothing loaded.
     Reused,
@@ -280,6 +327,8 @@ pub struct ObjectReport {
     pub progs: usize,
     /// Maps pinned (or reused).
     pub maps: usize,
+    /// Of `maps`, how many were pinned already and taken over by this load.
+    pub reused_maps: usize,
     /// Pinned, reused or nothing.
     pub state: State,
     /// `Err` if the object failed.
@@ -298,9 +347,12 @@ impl ObjectReport {
             None => "-".to_string(),
         };
         let state = match self.state {
-            State::Pinned => "pinned",
-            State::Reused => "reused",
-            State::None => "-",
+            State::Pinned if self.reused_maps > 0 => {
+                format!("pinned,maps_reused={}", self.reused_maps)
+            }
+            State::Pinned => "pinned".to_string(),
+            State::Reused => "reused".to_string(),
+            State::None => "-".to_string(),
         };
         let result = match &self.result {
             Ok(()) => "ok".to_string(),
@@ -394,9 +446,10 @@ pub fn list_objects(dir: &Path) -> io::Result<Vec<String>> {
 struct Run<'l> {
     loader: &'l dyn Loader,
     root: PathBuf,
-    /// Pin name -> file that claimed it in this run (names are `_`-joined, so two
-    /// objects could produce the same one).
-    claimed: HashMap<String, String>,
+    /// Pin name -> the file that claimed it first in this run, and whether it is a
+    /// shared map's (names are `_`-joined, so two objects could produce the same one;
+    /// only shared maps' pins may be claimed again, as shared maps' pins).
+    claimed: HashMap<String, (String, bool)>,
     /// `<obj>` -> file.
     stems: HashMap<String, String>,
     /// vmlinux BTF for user-space plans, read on first need.
@@ -489,108 +542,6 @@ pub fn measure_verity(file: &File) -> Option<String> {
     Some(format_digest(algo, &d.bytes[..n]))
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct ObjGetAttr {
-    pathname: u64,
-    bpf_fd: u32,
-    file_flags: u32,
-    path_fd: i32,
-    /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
-    _pad: u32,
-}
-
-/// `BPF_OBJ_GET` of a pin, read-write.
-pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let mut a = ObjGetAttr {
-        pathname: c.as_ptr() as u64,
-        ..Default::default()
-    };
-    // SAFETY: `pathname` points at a live NUL-terminated string.
-    let fd = unsafe { sys_bpf(uapi::BPF_OBJ_GET, &mut a)? };
-    // SAFETY: BPF_OBJ_GET returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// What a BPF fd holds: `bpf-map`, `bpf-prog`, `bpf-link`, ... (its anon inode name).
-pub fn fd_kind(fd: RawFd) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map(|p| {
-            p.to_string_lossy()
-                .trim_start_matches("anon_inode:")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
-/// `struct bpf_map_info` of 6.12, up to `map_extra`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MapInfo {
-    pub map_type: u32,
-    pub id: u32,
-    pub key_size: u32,
-    pub value_size: u32,
-    pub max_entries: u32,
-    pub map_flags: u32,
-    pub name: [u8; 16],
-    pub ifindex: u32,
-    pub btf_vmlinux_value_type_id: u32,
-    pub netns_dev: u64,
-    pub netns_ino: u64,
-    pub btf_id: u32,
-    pub btf_key_type_id: u32,
-    pub btf_value_type_id: u32,
-    pub btf_vmlinux_id: u32,
-    pub map_extra: u64,
-}
-
-/// The attributes of `def` that a map created from it would not share with `have`:
-/// `attr have != want` for each, empty if compatible. Compared as the kernel stores
-/// them: `BPF_F_RDONLY`/`BPF_F_WRONLY` only restrict the creating fd and are not kept,
-/// and devmaps always get `BPF_F_RDONLY_PROG`.
-pub fn map_mismatch(def: &MapDef, have: &MapInfo) -> Vec<String> {
-    let mut flags = def.map_flags & !(uapi::BPF_F_RDONLY | BPF_F_WRONLY);
-    if matches!(
-        def.map_type,
-        uapi::BPF_MAP_TYPE_DEVMAP | uapi::BPF_MAP_TYPE_DEVMAP_HASH
-    ) {
-        flags |= BPF_F_RDONLY_PROG;
-    }
-    let mut v = Vec::new();
-    let mut cmp = |what: &str, have: u64, want: u64, hex: bool| {
-        if have != want {
-            v.push(if hex {
-                format!("{what} {have:#x} pinned, {want:#x} in the object")
-            } else {
-                format!("{what} {have} pinned, {want} in the object")
-            });
-        }
-    };
-    cmp("map_type", have.map_type.into(), def.map_type.into(), false);
-    cmp("key_size", have.key_size.into(), def.key_size.into(), false);
-    cmp(
-        "value_size",
-        have.value_size.into(),
-        def.value_size.into(),
-        false,
-    );
-    cmp(
-        "max_entries",
-        have.max_entries.into(),
-        def.max_entries.into(),
-        false,
-    );
-    cmp("map_flags", have.map_flags.into(), flags.into(), true);
-    cmp("map_extra", have.map_extra, def.map_extra, true);
-    v
-}
-
-const BPF_F_WRONLY: u32 = 1 << 4;
-const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-
 /// What a load of the object would create, planned in user space.
 struct Expected {
     progs: Vec<ExpProg>,
@@ -607,6 +558,19 @@ struct ExpProg {
 struct ExpMap {
     name: String,
     def: MapDef,
+    /// Why a load cannot take the pinned map over ([`exec::reuse_refusal`]).
+    refusal: Option<&'static str>,
+}
+
+/// The pins of an object that exist, checked against its plan.
+#[derive(Default)]
+struct Pins {
+    /// Every pin name that exists -> whether it is a shared map's.
+    names: BTreeMap<String, bool>,
+    /// The pinned maps, by the object's map names, for a load to take over.
+    maps: Vec<(String, OwnedFd)>,
+    /// The pin names that do not exist.
+    missing: Vec<String>,
 }
 
 /// The program and map ids of a program (`E2BIG` past the 64 map ids read).
@@ -626,6 +590,7 @@ impl Run<'_> {
             critical: None,
             progs: 0,
             maps: 0,
+            reused_maps: 0,
             state: State::None,
             result: Ok(()),
         };
@@ -636,6 +601,7 @@ impl Run<'_> {
             }
             r.progs = 0;
             r.maps = 0;
+            r.reused_maps = 0;
             r.state = State::None;
         }
         r
@@ -680,7 +646,7 @@ impl Run<'_> {
                 candidates.push(prog_pin_name(&stem, p.sec_name, p.name));
             }
             for m in o.maps.iter().filter(|m| m.kind != MapKind::Inner) {
-                candidates.push(map_pin_name(&stem, m.name));
+                candidates.push(map_pin(&stem, m.name, m.def.pinning != 0).0);
             }
         }
         let mut present = false;
@@ -691,6 +657,7 @@ impl Run<'_> {
                 Err(e) => return Err(Failure::io(&e, self.root.join(c).display())),
             }
         }
+        let mut pins = Pins::default();
         if present {
             let Some(obj) = obj.as_ref() else {
                 return Err(Failure::new(
@@ -699,25 +666,34 @@ impl Run<'_> {
                 ));
             };
             let exp = self.expected(file, obj)?;
-            let (progs, maps) = self.check_pins(&stem, file, &exp)?;
-            r.progs = progs;
-            r.maps = maps;
-            r.state = State::Reused;
-            return Ok(());
+            pins = self.check_pins(&stem, file, &exp)?;
+            if pins.missing.is_empty() {
+                self.claim(file, pins.names.iter().map(|(n, s)| (n.as_str(), *s)))?;
+                r.progs = exp.progs.len();
+                r.maps = exp.maps.len();
+                r.state = State::Reused;
+                return Ok(());
+            }
         }
 
-        let loaded = self.loader.load(&path, &f)?;
+        let loaded = self.loader.load(&path, &f, &pins.maps)?;
         let mut names = Vec::new();
         for m in &loaded.maps {
-            names.push((map_pin_name(&stem, &m.name), m.fd.as_raw_fd()));
+            let (n, shared) = map_pin(&stem, &m.name, m.pinning);
+            names.push((n, shared, m.fd.as_raw_fd()));
         }
         for p in &loaded.progs {
-            names.push((prog_pin_name(&stem, &p.section, &p.name), p.fd.as_raw_fd()));
+            let n = prog_pin_name(&stem, &p.section, &p.name);
+            names.push((n, false, p.fd.as_raw_fd()));
         }
-        self.claim(file, names.iter().map(|(n, _)| n.as_str()))?;
+        self.claim(
+            file,
+            names.iter().map(|(n, shared, _)| (n.as_str(), *shared)),
+        )?;
         // Maps first, as Android does: whoever finds a program pinned finds its maps.
+        // What was pinned already (the maps reused, the programs kept) stays as it is.
         let mut done: Vec<PathBuf> = Vec::new();
-        for (n, fd) in &names {
+        for (n, _, fd) in names.iter().filter(|(n, _, _)| !pins.names.contains_key(n)) {
             let p = self.root.join(n);
             if let Err(e) = obj_pin(*fd, &p.to_string_lossy()) {
                 for d in &done {
@@ -729,30 +705,36 @@ impl Run<'_> {
         }
         r.progs = loaded.progs.len();
         r.maps = loaded.maps.len();
+        r.reused_maps = pins.maps.len();
         r.state = State::Pinned;
         Ok(())
     }
 
-    /// Record `names` as this file's; refuse names another object already has, or that
-    /// bpffs cannot hold.
+    /// Record `names` (pin name, whether a shared map's) as this file's; refuse names
+    /// another object already has, unless both are shared maps', or that bpffs cannot
+    /// hold.
     fn claim<'n>(
         &mut self,
         file: &str,
-        names: impl Iterator<Item = &'n str> + Clone,
+        names: impl Iterator<Item = (&'n str, bool)> + Clone,
     ) -> Result<(), Failure> {
         let mut seen = BTreeSet::new();
-        for n in names.clone() {
+        for (n, shared) in names.clone() {
             if n.len() > NAME_MAX {
                 return Err(Failure::new(
                     libc::ENAMETOOLONG,
                     format!("pin name {n} is longer than {NAME_MAX} bytes"),
                 ));
             }
-            if let Some(other) = self.claimed.get(n) {
-                return Err(Failure::new(
-                    libc::EEXIST,
-                    format!("pin name {n} is also {other}'s"),
-                ));
+            match self.claimed.get(n) {
+                Some((_, true)) if shared => {}
+                Some((other, _)) => {
+                    return Err(Failure::new(
+                        libc::EEXIST,
+                        format!("pin name {n} is also {other}'s"),
+                    ))
+                }
+                None => {}
             }
             if !seen.insert(n) {
                 return Err(Failure::new(
@@ -761,8 +743,10 @@ impl Run<'_> {
                 ));
             }
         }
-        for n in names {
-            self.claimed.insert(n.to_string(), file.to_string());
+        for (n, shared) in names {
+            self.claimed
+                .entry(n.to_string())
+                .or_insert_with(|| (file.to_string(), shared));
         }
         Ok(())
     }
@@ -818,34 +802,30 @@ impl Run<'_> {
             .maps
             .iter()
             .zip(p.maps.iter())
-            .filter(|(m, pm)| m.kind != MapKind::Inner && pm.create)
-            .map(|(m, pm)| ExpMap {
+            .enumerate()
+            .filter(|(_, (m, pm))| m.kind != MapKind::Inner && pm.create)
+            .map(|(i, (m, pm))| ExpMap {
                 name: m.name.to_string(),
                 def: pm.def,
+                refusal: exec::reuse_refusal(&p, i),
             })
             .collect();
         Ok(Expected { progs, maps })
     }
 
-    /// Check existing pins against the plan; `(programs, maps)` if all are there and
-    /// consistent.
-    fn check_pins(
-        &mut self,
-        stem: &str,
-        file: &str,
-        exp: &Expected,
-    ) -> Result<(usize, usize), Failure> {
-        let mut present = Vec::new();
-        let mut missing = Vec::new();
+    /// Check the object's existing pins against its plan.
+    fn check_pins(&mut self, stem: &str, file: &str, exp: &Expected) -> Result<Pins, Failure> {
+        let mut pins = Pins::default();
         let mut map_ids = BTreeSet::new();
+        let mut refused = Vec::new();
         let mismatch = |n: &str, why: String| {
             Failure::new(ENOTUNIQ, format!("pinned {n} does not match {file}: {why}"))
         };
         for m in &exp.maps {
-            let n = map_pin_name(stem, &m.name);
+            let (n, shared) = map_pin(stem, &m.name, m.def.pinning != 0);
             let p = self.root.join(&n);
             if std::fs::symlink_metadata(&p).is_err() {
-                missing.push(n);
+                pins.missing.push(n);
                 continue;
             }
             let fd =
@@ -864,13 +844,17 @@ impl Run<'_> {
                 ));
             }
             map_ids.insert(info.id);
-            present.push(n);
+            if let Some(why) = m.refusal {
+                refused.push(format!("{n} ({why})"));
+            }
+            pins.maps.push((m.name.clone(), fd));
+            pins.names.insert(n, shared);
         }
         for pe in &exp.progs {
             let n = prog_pin_name(stem, &pe.section, &pe.name);
             let p = self.root.join(&n);
             if std::fs::symlink_metadata(&p).is_err() {
-                missing.push(n);
+                pins.missing.push(n);
                 continue;
             }
             let fd =
@@ -908,20 +892,19 @@ impl Run<'_> {
                     ),
                 ));
             }
-            present.push(n);
+            pins.names.insert(n, false);
         }
-        if !missing.is_empty() {
+        if !pins.missing.is_empty() && !refused.is_empty() {
             return Err(Failure::new(
                 libc::EOPNOTSUPP,
                 format!(
-                    "some pins exist ({}) and some do not ({}): /dev/bpfld (UAPI v1) cannot load programs against existing maps; remove the object's pins to reload it",
-                    present.join(" "),
-                    missing.join(" ")
+                    "some pins do not exist ({}), and a new load cannot take over {}; remove the object's pins to reload it",
+                    pins.missing.join(" "),
+                    refused.join(", ")
                 ),
             ));
         }
-        self.claim(file, present.iter().map(String::as_str))?;
-        Ok((exp.progs.len(), exp.maps.len()))
+        Ok(pins)
     }
 }
 
@@ -983,6 +966,7 @@ pub fn cli(args: &[&str]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bpfld_core::uapi;
 
     #[test]
     fn stems() {
@@ -1077,10 +1061,19 @@ mod tests {
             key_size: 4,
             value_size: 4,
             max_entries: 1,
-            map_flags: BPF_F_RDONLY_PROG,
+            map_flags: uapi::BPF_F_RDONLY_PROG,
             ..Default::default()
         };
         assert!(map_mismatch(&dev, &have).is_empty());
+    }
+
+    #[test]
+    fn shared_names() {
+        assert_eq!(
+            map_pin("xdp", "proto_cnt", false),
+            ("map_xdp_proto_cnt".into(), false)
+        );
+        assert_eq!(map_pin("xdp", "st.x", true), ("map__st_x".into(), true));
     }
 
     #[test]
@@ -1091,6 +1084,7 @@ mod tests {
             critical: None,
             progs: 3,
             maps: 1,
+            reused_maps: 0,
             state: State::Pinned,
             result: Ok(()),
         };
@@ -1099,11 +1093,20 @@ mod tests {
             "xdp.bpf.o sha256:abababababababab optional progs=3 maps=1 pinned ok"
         );
         let r = ObjectReport {
+            reused_maps: 1,
+            ..r
+        };
+        assert_eq!(
+            r.line(),
+            "xdp.bpf.o sha256:abababababababab optional progs=3 maps=1 pinned,maps_reused=1 ok"
+        );
+        let r = ObjectReport {
             file: "c.o".into(),
             digest: None,
             critical: Some("net".into()),
             progs: 0,
             maps: 0,
+            reused_maps: 0,
             state: State::None,
             result: Err(Failure::new(libc::ENODATA, "no fs-verity\nat all")),
         };

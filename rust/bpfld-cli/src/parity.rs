@@ -445,6 +445,7 @@ pub fn compare_loaded(
             &LoadOpts {
                 disable: failed.to_vec(),
                 kernel_core: true,
+                ..LoadOpts::default()
             },
         )
         .map_err(|e| format!("kernel CO-RE: {e}"))?;
@@ -918,7 +919,7 @@ impl<'p> UserLoads<'p> {
                     self.path,
                     &LoadOpts {
                         disable: disable.to_vec(),
-                        kernel_core: false,
+                        ..LoadOpts::default()
                     },
                 );
                 self.partial.push((disable.to_vec(), r));

@@ -3,7 +3,8 @@
 //! `bpf(2)` from user space: the user-space executor of the core's plans, and the
 //! object-info queries the tests and the CLI need.
 
-use bpfld_core::exec::{Bpf, Cmd, Log};
+use bpfld_core::exec::{Bpf, Cmd, Log, ReuseFail};
+use bpfld_core::object::MapDef;
 use bpfld_core::plan::PlannedModule;
 use bpfld_core::uapi;
 use std::io;
@@ -42,6 +43,10 @@ pub struct UserBpf {
     pub log: String,
     /// Log level to request from the start (0: only on failure).
     pub log_level: u32,
+    /// Maps to use for the object's maps of these names instead of creating them
+    /// ([`Bpf::reuse_map`]), as the module takes `bpfld_load_opts.map_reuse`. The
+    /// fds stay the caller's, open for the load; the executor takes its own references.
+    pub reuse: Vec<(String, RawFd)>,
 }
 
 impl UserBpf {
@@ -144,6 +149,27 @@ impl Bpf for UserBpf {
 
     fn module_btf_fd(&mut self, m: &PlannedModule<'_>) -> Result<i32, i32> {
         module_btf_fd(m.name())
+    }
+
+    fn reuse_map(&mut self, name: &str, def: &MapDef) -> Result<Option<i32>, ReuseFail> {
+        let Some(&(_, fd)) = self.reuse.iter().find(|(n, _)| n == name) else {
+            return Ok(None);
+        };
+        let errno = |e: io::Error| ReuseFail::Errno(e.raw_os_error().unwrap_or(libc::EIO));
+        if fd_kind(fd) != "bpf-map" {
+            return Err(ReuseFail::Errno(libc::EINVAL));
+        }
+        let info: MapInfo = obj_info(fd).map_err(errno)?;
+        if let Some((field, _, _)) = map_differences(def, &info).first() {
+            return Err(ReuseFail::Differs(field));
+        }
+        // The executor's own reference, closed or handed out like a created map's.
+        // SAFETY: duplicates an fd the caller keeps open for the load.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(errno(io::Error::last_os_error()));
+        }
+        Ok(Some(dup))
     }
 }
 
@@ -283,7 +309,7 @@ pub struct ProgInfo {
     pub _pad: u32,
 }
 
-/// `struct bpf_map_info` (the prefix we read).
+/// `struct bpf_map_info` of 6.12, up to `map_extra`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MapInfo {
@@ -294,6 +320,97 @@ pub struct MapInfo {
     pub max_entries: u32,
     pub map_flags: u32,
     pub name: [u8; 16],
+    pub ifindex: u32,
+    pub btf_vmlinux_value_type_id: u32,
+    pub netns_dev: u64,
+    pub netns_ino: u64,
+    pub btf_id: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    pub btf_vmlinux_id: u32,
+    pub map_extra: u64,
+}
+
+/// The attributes in which a map created from `def` would differ from `have`, in
+/// libbpf's `map_is_reuse_compat` order: `(attribute, have, want)`, empty if `have`
+/// can stand for it. Compared as the kernel stores them: `BPF_F_RDONLY` and
+/// `BPF_F_WRONLY` only restrict the creating fd and are not kept, and devmaps always
+/// get `BPF_F_RDONLY_PROG` (the module's `bpfld_map_differs` masks the same).
+pub fn map_differences(def: &MapDef, have: &MapInfo) -> Vec<(&'static str, u64, u64)> {
+    let mut flags = def.map_flags & !(uapi::BPF_F_RDONLY | uapi::BPF_F_WRONLY);
+    if matches!(
+        def.map_type,
+        uapi::BPF_MAP_TYPE_DEVMAP | uapi::BPF_MAP_TYPE_DEVMAP_HASH
+    ) {
+        flags |= uapi::BPF_F_RDONLY_PROG;
+    }
+    [
+        ("map_type", have.map_type.into(), def.map_type.into()),
+        ("key_size", have.key_size.into(), def.key_size.into()),
+        ("value_size", have.value_size.into(), def.value_size.into()),
+        (
+            "max_entries",
+            have.max_entries.into(),
+            def.max_entries.into(),
+        ),
+        ("map_flags", have.map_flags.into(), flags.into()),
+        ("map_extra", have.map_extra, def.map_extra),
+    ]
+    .into_iter()
+    .filter(|(_, h, w)| h != w)
+    .collect()
+}
+
+/// [`map_differences`] as words for a message about a pinned map: `attr have pinned,
+/// want in the object` for each (flags and `map_extra` in hex).
+pub fn map_mismatch(def: &MapDef, have: &MapInfo) -> Vec<String> {
+    map_differences(def, have)
+        .into_iter()
+        .map(|(what, have, want)| {
+            if what == "map_flags" || what == "map_extra" {
+                format!("{what} {have:#x} pinned, {want:#x} in the object")
+            } else {
+                format!("{what} {have} pinned, {want} in the object")
+            }
+        })
+        .collect()
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ObjGetAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+    path_fd: i32,
+    /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
+    _pad: u32,
+}
+
+/// `BPF_OBJ_GET` of a pin, read-write.
+pub fn obj_get(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut a = ObjGetAttr {
+        pathname: c.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `pathname` points at a live NUL-terminated string.
+    let fd = unsafe { sys_bpf(uapi::BPF_OBJ_GET, &mut a)? };
+    // SAFETY: BPF_OBJ_GET returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// What a BPF fd holds: `bpf-map`, `bpf-prog`, `bpf-link`, ... (its anon inode name).
+pub fn fd_kind(fd: RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| {
+            p.to_string_lossy()
+                .trim_start_matches("anon_inode:")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 #[repr(C)]

@@ -109,7 +109,7 @@ fn compare_object(
         path,
         &LoadOpts {
             disable: failed.clone(),
-            kernel_core: false,
+            ..LoadOpts::default()
         },
     )
     .map_err(|e| e.to_string())?;

@@ -42,6 +42,13 @@ fn pins(root: &Path) -> BTreeMap<String, u32> {
     m
 }
 
+fn bpffs_at_sys_fs_bpf() -> bool {
+    Path::new("/sys/fs/bpf").is_dir()
+        && std::fs::read_to_string("/proc/mounts")
+            .map(|m| m.contains(" /sys/fs/bpf bpf "))
+            .unwrap_or(false)
+}
+
 fn by_file(r: &Report) -> BTreeMap<&str, &ObjectReport> {
     r.objects.iter().map(|o| (o.file.as_str(), o)).collect()
 }
@@ -52,11 +59,7 @@ fn corpus_pins_then_reuse() {
         skip(&why);
         return;
     }
-    if !Path::new("/sys/fs/bpf").is_dir()
-        || std::fs::read_to_string("/proc/mounts")
-            .map(|m| !m.contains(" /sys/fs/bpf bpf "))
-            .unwrap_or(true)
-    {
+    if !bpffs_at_sys_fs_bpf() {
         skip("no bpffs at /sys/fs/bpf");
         return;
     }
@@ -132,15 +135,24 @@ fn corpus_pins_then_reuse() {
         );
         assert_eq!(pins(&root), p2);
 
-        // A missing program pin: EOPNOTSUPP (the module could not reuse the maps).
+        // A missing program pin: tc loaded again against its pinned map, which the new
+        // program uses; only the missing pin is made.
+        let tc_map = p2["map_tc_dport_cnt"];
+        let tc_prog = p2["prog_tc_tc_tc_count"];
         std::fs::remove_file(root.join("prog_tc_tc_tc_count")).unwrap();
         let fourth = run(&dir, &root);
-        let t = by_file(&fourth)["tc.bpf.o"].line();
+        let t = by_file(&fourth)["tc.bpf.o"];
+        assert_eq!(t.state, State::Pinned, "{}", t.line());
         assert!(
-            t.contains("failed errno=95 (EOPNOTSUPP): some pins exist"),
-            "{t}"
+            t.line().contains(" pinned,maps_reused=1 ok"),
+            "{}",
+            t.line()
         );
-        assert!(t.contains("(prog_tc_tc_tc_count)"), "{t}");
+        let p4 = pins(&root);
+        assert_eq!(p4["map_tc_dport_cnt"], tc_map);
+        assert_ne!(p4["prog_tc_tc_tc_count"], tc_prog);
+        assert_eq!(prog_map_ids(&root.join("prog_tc_tc_tc_count")), [tc_map]);
+        assert_eq!(p4.len(), p2.len());
         for o in &fourth.objects {
             if o.file != "tc.bpf.o"
                 && o.file != "xdp.bpf.o"
@@ -149,6 +161,79 @@ fn corpus_pins_then_reuse() {
                 assert_eq!(o.state, State::Reused, "{}", o.line());
             }
         }
+
+        // A missing program pin of an object whose global data is pinned: the pinned
+        // .rodata cannot be taken over (its contents are the object's), nothing changes.
+        std::fs::remove_file(root.join("prog_global_data_xdp_gd_xdp")).unwrap();
+        let p5 = pins(&root);
+        let fifth = run(&dir, &root);
+        let g = by_file(&fifth)["global_data.bpf.o"].line();
+        assert!(
+            g.contains("failed errno=95 (EOPNOTSUPP): some pins do not exist (prog_global_data_xdp_gd_xdp)")
+                && g.contains("map_global_data_rodata (global data"),
+            "{g}"
+        );
+        assert_eq!(pins(&root), p5);
+    });
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// The map ids a pinned program uses.
+fn prog_map_ids(pin: &Path) -> Vec<u32> {
+    let fd = obj_get(pin).unwrap();
+    bpfld::sys::prog_info_map_ids(fd.as_raw_fd()).unwrap().1
+}
+
+/// A map pinned by name (`LIBBPF_PIN_BY_NAME`) is one map for every object that has it:
+/// `map__<name>`, made by the first object and taken over by the next.
+#[test]
+fn shared_map_between_objects() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    if !bpffs_at_sys_fs_bpf() {
+        skip("no bpffs at /sys/fs/bpf");
+        return;
+    }
+    let corpus = build_corpus();
+    let src = objects(&corpus)
+        .into_iter()
+        .find(|o| file_name(o) == "maps_attrs.bpf.o")
+        .expect("maps_attrs.bpf.o in the corpus");
+    let dir = std::env::temp_dir().join(format!("bpfld-loaddir-shared-{}", std::process::id()));
+    let root =
+        Path::new("/sys/fs/bpf").join(format!("bpfld-loaddir-shared-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&src, dir.join("a.bpf.o")).unwrap();
+    std::fs::copy(&src, dir.join("b.bpf.o")).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let first = run(&dir, &root);
+        let lines: Vec<String> = first.objects.iter().map(ObjectReport::line).collect();
+        let (a, b) = (&first.objects[0], &first.objects[1]);
+        assert_eq!(a.state, State::Pinned, "{lines:?}");
+        assert!(b.line().contains(" pinned,maps_reused=1 ok"), "{lines:?}");
+        let p = pins(&root);
+        let shared = p["map__bpfld_st_pinned"];
+        assert!(!p.contains_key("map_a_bpfld_st_pinned"), "{:?}", p.keys());
+        // Every program of either object that uses the map uses the one pinned.
+        let mut users = 0;
+        for (n, _) in p.iter().filter(|(n, _)| n.starts_with("prog_")) {
+            let ids = prog_map_ids(&root.join(n));
+            if ids.contains(&shared) {
+                users += 1;
+            }
+        }
+        assert!(users >= 2, "{users} programs use the shared map; {lines:?}");
+        // The second run reuses both, and a third object now would too.
+        let second = run(&dir, &root);
+        assert!(second.objects.iter().all(|o| o.state == State::Reused));
+        assert_eq!(pins(&root), p);
     });
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,8 +3,9 @@
 //! `bpfld load-dir` in the VM, as Android's init would run it at boot: the whole corpus
 //! (plus an Android-style critical object) in one directory on fs-verity, loaded through
 //! `/dev/bpfld` and pinned; a second run reuses every pin and creates nothing; a pinned
-//! map made incompatible is refused with a clear error and nothing else changes; a
-//! failed critical object stops the run.
+//! map made incompatible is refused with a clear error and nothing else changes; an
+//! object with some pins missing is loaded against its pinned maps and a map pinned by
+//! name is shared between objects; a failed critical object stops the run.
 //!
 //! The tests run in order and build on each other. Each can start from a fresh VM
 //! (`selftests/run --filter loaddir`): the first inserts the module and prepares the
@@ -14,7 +15,7 @@ use super::{fail, loads, Env};
 use crate::util::{cli_path, create_array_map, run};
 use bpfld::dev::{Device, KLoadOpts};
 use bpfld::ktap::Outcome;
-use bpfld::loaddir::{fd_kind, map_pin_name, obj_get, object_stem, prog_pin_name};
+use bpfld::loaddir::{fd_kind, map_pin, obj_get, object_stem, prog_pin_name};
 use bpfld::sys::{obj_info, obj_pin, MapInfo, ProgInfo};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::AsRawFd;
@@ -205,8 +206,11 @@ fn direct_load(file: &str) -> Result<Result<Vec<String>, i32>, String> {
     let f = std::fs::File::open(format!("{DIR}/{file}")).map_err(|e| format!("{file}: {e}"))?;
     Ok(match dev.load(&f, &KLoadOpts::default()) {
         Ok(l) => {
-            let mut names: Vec<String> =
-                l.maps.iter().map(|m| map_pin_name(stem, &m.name)).collect();
+            let mut names: Vec<String> = l
+                .maps
+                .iter()
+                .map(|m| map_pin(stem, &m.name, m.pinning).0)
+                .collect();
             names.extend(
                 l.progs
                     .iter()
@@ -466,6 +470,123 @@ pub fn loaddir_incompatible_map_refused(env: &Env) -> Outcome {
             ));
         }
         before.new_since_are(&BTreeSet::new(), &BTreeSet::new())
+    })())
+}
+
+/// Pins that exist for part of an object: the object is loaded again through the
+/// module with its pinned maps in place of new ones (`map_reuse`), and only what was
+/// missing is pinned. A map pinned by name (`LIBBPF_PIN_BY_NAME`) is `map__<name>`,
+/// one map for every object that has it. Global data cannot be taken over.
+pub fn loaddir_partial_and_shared_pins(env: &Env) -> Outcome {
+    outcome((|| {
+        ensure_ready(env)?;
+        let prog = format!("{ROOT}/prog_tc_tc_tc_count");
+        let before_pins = pins(ROOT)?;
+        let (_, map_id) = before_pins
+            .get("map_tc_dport_cnt")
+            .cloned()
+            .ok_or("no map_tc_dport_cnt pin (loaddir_corpus_pins must run first)")?;
+        let shared_id = before_pins
+            .get("map__bpfld_st_pinned")
+            .map(|(_, id)| *id)
+            .ok_or("maps_attrs.bpf.o's map pinned by name is not map__bpfld_st_pinned")?;
+        let old_prog = before_pins[&"prog_tc_tc_tc_count".to_string()].1;
+        std::fs::remove_file(&prog).map_err(|e| format!("{prog}: {e}"))?;
+        // A second object with the by-name map: maps_attrs again, under another name.
+        let second = format!("{DIR}/zz_shared.bpf.o");
+        let _ = std::fs::remove_file(&second);
+        std::fs::hard_link(format!("{MNT}/maps_attrs.bpf.o"), &second)
+            .map_err(|e| format!("link {second}: {e}"))?;
+        // And global data pinned, a program pin missing.
+        let gd = format!("{ROOT}/prog_global_data_xdp_gd_xdp");
+        std::fs::remove_file(&gd).map_err(|e| format!("{gd}: {e}"))?;
+
+        let (code, out, err) = load_dir(DIR, ROOT)?;
+        let _ = std::fs::remove_file(&second);
+        if code != 0 {
+            return Err(format!("exit {code}: {err}"));
+        }
+        let lines = parse_lines(&out)?;
+        let line = |f: &str| lines.get(f).cloned().ok_or(format!("no line for {f}"));
+        let t = line("tc.bpf.o")?;
+        if t.state != "pinned,maps_reused=1" || t.result != "ok" {
+            return Err(format!("tc.bpf.o: {t:?}"));
+        }
+        let z = line("zz_shared.bpf.o")?;
+        if z.state != "pinned,maps_reused=1" || z.result != "ok" {
+            return Err(format!("zz_shared.bpf.o: {z:?}"));
+        }
+        let g = line("global_data.bpf.o")?;
+        if !g.result.starts_with(
+            "failed errno=95 (EOPNOTSUPP): some pins do not exist (prog_global_data_xdp_gd_xdp)",
+        ) || !g.result.contains("map_global_data_rodata (global data")
+        {
+            return Err(format!("global_data.bpf.o: {g:?}"));
+        }
+        let after = pins(ROOT)?;
+        if after.get("map_tc_dport_cnt").map(|(_, id)| *id) != Some(map_id) {
+            return Err(format!(
+                "map_tc_dport_cnt was {map_id}, now {:?}",
+                after.get("map_tc_dport_cnt")
+            ));
+        }
+        let new_prog = after
+            .get("prog_tc_tc_tc_count")
+            .ok_or("prog_tc_tc_tc_count not pinned again")?
+            .1;
+        if new_prog == old_prog {
+            return Err("prog_tc_tc_tc_count is the old program".into());
+        }
+        let uses = |pin: &str| -> Result<Vec<u32>, String> {
+            let fd =
+                obj_get(Path::new(&format!("{ROOT}/{pin}"))).map_err(|e| format!("{pin}: {e}"))?;
+            Ok(bpfld::sys::prog_info_map_ids(fd.as_raw_fd())
+                .map_err(|e| format!("{pin}: {e}"))?
+                .1)
+        };
+        if uses("prog_tc_tc_tc_count")? != [map_id] {
+            return Err(format!(
+                "the new tc_count uses maps {:?}, want [{map_id}]",
+                uses("prog_tc_tc_tc_count")?
+            ));
+        }
+        if after.get("map__bpfld_st_pinned").map(|(_, id)| *id) != Some(shared_id) {
+            return Err("map__bpfld_st_pinned changed".into());
+        }
+        let mut users = Vec::new();
+        for n in after.keys().filter(|n| n.starts_with("prog_zz_shared_")) {
+            if uses(n)?.contains(&shared_id) {
+                users.push(n.clone());
+            }
+        }
+        if users.is_empty() {
+            return Err(format!(
+                "no program of zz_shared.bpf.o uses map {shared_id}"
+            ));
+        }
+        if after
+            .keys()
+            .any(|n| n.starts_with("map_zz_shared_bpfld_st_pinned"))
+        {
+            return Err("zz_shared.bpf.o pinned its own copy of the shared map".into());
+        }
+        // Everything else as it was, less the removed global_data pin and plus tc's new
+        // program and zz_shared's own pins.
+        for (n, v) in &before_pins {
+            if n != "prog_tc_tc_tc_count"
+                && n != "prog_global_data_xdp_gd_xdp"
+                && after.get(n) != Some(v)
+            {
+                return Err(format!("{n}: {v:?} before, {:?} after", after.get(n)));
+            }
+        }
+        println!(
+            "# tc.bpf.o: program pinned again against map {map_id}; zz_shared.bpf.o: {} pins of its own, {} of its programs on map__bpfld_st_pinned ({shared_id}); global_data.bpf.o: {}",
+            after.keys().filter(|n| n.contains("_zz_shared_")).count(),
+            users.len(),
+            g.result
+        );
+        Ok(())
     })())
 }
 

@@ -107,6 +107,10 @@ const FIXED_AFTER: &[Named] = &[
         loaddir::loaddir_incompatible_map_refused,
     ),
     (
+        "loaddir_partial_and_shared_pins",
+        loaddir::loaddir_partial_and_shared_pins,
+    ),
+    (
         "loaddir_critical_failure_stops",
         loaddir::loaddir_critical_failure_stops,
     ),
