@@ -11,11 +11,14 @@ const USAGE: &str = "usage: bpfld <command> [args]
 
 commands:
   load [--pin DIR] [--reuse-map NAME=PIN]... [--attach-target PROG=PIN[:FUNC]]...
-       [--json] [--log-level N] OBJ
+       [--pin-root-path DIR] [--json] [--log-level N] OBJ
                            load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
                            programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME;
                            --reuse-map uses the map pinned at PIN for OBJ's map NAME
-                           instead of creating one (not pinned again); --attach-target
+                           instead of creating one (not pinned again); a map with
+                           pinning = LIBBPF_PIN_BY_NAME is reused from, or else pinned
+                           at, ROOT/NAME as libbpf does (ROOT: --pin-root-path,
+                           default /sys/fs/bpf); --attach-target
                            attaches OBJ's freplace/fentry/fexit program PROG to function
                            FUNC (default: the one its section names) of the program
                            pinned at PIN
@@ -108,6 +111,7 @@ fn load(args: &[&str]) -> Result<(), String> {
     let mut obj = None;
     let mut reuse = Vec::new();
     let mut targets = Vec::new();
+    let mut pin_root = "/sys/fs/bpf";
     let mut it = args.iter();
     while let Some(&a) = it.next() {
         match a {
@@ -119,7 +123,7 @@ fn load(args: &[&str]) -> Result<(), String> {
                     .ok_or("--reuse-map needs NAME=PIN")?;
                 let fd = bpfld::loaddir::obj_get(std::path::Path::new(path))
                     .map_err(|e| format!("--reuse-map {name}: BPF_OBJ_GET {path}: {e}"))?;
-                reuse.push((name, fd));
+                reuse.push((name.to_string(), fd));
             }
             "--attach-target" => {
                 let (prog, rest) = it
@@ -133,6 +137,9 @@ fn load(args: &[&str]) -> Result<(), String> {
                 let fd = bpfld::loaddir::obj_get(std::path::Path::new(path))
                     .map_err(|e| format!("--attach-target {prog}: BPF_OBJ_GET {path}: {e}"))?;
                 targets.push((prog, fd, func));
+            }
+            "--pin-root-path" => {
+                pin_root = it.next().ok_or("--pin-root-path needs a directory")?;
             }
             "--json" => json = true,
             "--log-level" => {
@@ -148,9 +155,25 @@ fn load(args: &[&str]) -> Result<(), String> {
     let obj = obj.ok_or("load needs an object file")?;
     let f = std::fs::File::open(obj).map_err(|e| format!("{obj}: {e}"))?;
     let dev = open()?;
+    // libbpf's LIBBPF_PIN_BY_NAME: the map pinned at ROOT/NAME is reused (the module
+    // checks it against the object); else the new map is pinned there. An object
+    // this tool cannot parse goes to the module as it is, which says why.
+    let by_name = bpfld::load::maps_pinned_by_name(obj).unwrap_or_default();
+    let mut pin_by_name = Vec::new();
+    for name in by_name {
+        if reuse.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let path = std::path::Path::new(pin_root).join(&name);
+        match bpfld::loaddir::obj_get(&path) {
+            Ok(fd) => reuse.push((name, fd)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => pin_by_name.push((name, path)),
+            Err(e) => return Err(format!("map {name}: BPF_OBJ_GET {}: {e}", path.display())),
+        }
+    }
     let reuse: Vec<(&str, std::os::fd::BorrowedFd<'_>)> = reuse
         .iter()
-        .map(|(n, fd)| (*n, std::os::fd::AsFd::as_fd(fd)))
+        .map(|(n, fd)| (n.as_str(), std::os::fd::AsFd::as_fd(fd)))
         .collect();
     let mut target_args = Vec::new();
     for (prog, fd, func) in &targets {
@@ -174,14 +197,28 @@ fn load(args: &[&str]) -> Result<(), String> {
         };
         format!("{obj}{d}: {e}")
     })?;
+    let mut pinned_by_name = Vec::new();
+    for (name, path) in &pin_by_name {
+        let Some(m) = l.maps.iter().find(|m| m.name == *name && !m.reused) else {
+            continue;
+        };
+        if let Err(e) = bpfld::sys::obj_pin(m.fd.as_raw_fd(), &path.to_string_lossy()) {
+            // As libbpf's failed load: the maps it pinned are unpinned.
+            for (_, p) in &pinned_by_name {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(format!("map {name}: pin {}: {e}", path.display()));
+        }
+        pinned_by_name.push((name.as_str(), path.clone()));
+    }
     if let Some(dir) = pin {
         std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
         for p in &l.progs {
             let path = format!("{dir}/prog_{}", p.name);
             bpfld::sys::obj_pin(p.fd.as_raw_fd(), &path).map_err(|e| format!("pin {path}: {e}"))?;
         }
-        // A reused map has its pin already.
-        for m in l.maps.iter().filter(|m| !m.reused) {
+        // A reused map has its pin already, and so has a map pinned by name.
+        for m in l.maps.iter().filter(|m| !m.reused && !m.pinning) {
             let path = format!(
                 "{dir}/map_{}",
                 m.name.trim_start_matches('.').replace('.', "_")
@@ -266,6 +303,9 @@ fn load(args: &[&str]) -> Result<(), String> {
             }
             if m.reused {
                 print!(" reused");
+            }
+            if let Some((_, p)) = pinned_by_name.iter().find(|(n, _)| *n == m.name) {
+                print!(" pinned {}", p.display());
             }
             println!();
         }

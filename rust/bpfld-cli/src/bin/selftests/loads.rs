@@ -1060,6 +1060,51 @@ pub fn map_reuse(_: &Env) -> Outcome {
             ));
         }
 
+        // `pinning = LIBBPF_PIN_BY_NAME`: the first `bpfld load` pins the new map at
+        // ROOT/NAME, the next reuses it, as libbpf does.
+        let root = "/sys/fs/bpf/bpfld-byname";
+        let _ = std::fs::remove_dir_all(root);
+        std::fs::create_dir_all(root).map_err(|e| format!("{root}: {e}"))?;
+        let by_name = || -> Result<(String, String), String> {
+            let args = [
+                "load",
+                "--pin-root-path",
+                root,
+                &obj_path("maps_attrs.bpf.o"),
+            ];
+            let first = run_cli(&args)?;
+            let second = run_cli(&args)?;
+            Ok((first, second))
+        };
+        let res = by_name();
+        let pin = format!("{root}/bpfld_st_pinned");
+        let pinned = bpfld::loaddir::obj_get(std::path::Path::new(&pin))
+            .map_err(|e| format!("BPF_OBJ_GET {pin}: {e}"))
+            .and_then(|fd| {
+                bpfld::sys::obj_info::<bpfld::sys::MapInfo>(fd.as_raw_fd())
+                    .map_err(|e| format!("{pin}: {e}"))
+            });
+        let _ = std::fs::remove_dir_all(root);
+        let (first, second) = res?;
+        let id = pinned?.id;
+        let line = |out: &str| {
+            out.lines()
+                .find(|l| l.starts_with("map bpfld_st_pinned "))
+                .map(str::to_string)
+                .unwrap_or_default()
+        };
+        if !line(&first).ends_with(&format!("id {id} pinned {pin}")) {
+            return Err(format!(
+                "first load by name: want id {id} pinned {pin}:\n{first}"
+            ));
+        }
+        if !line(&second).ends_with(&format!("id {id} reused")) {
+            return Err(format!(
+                "second load by name: want id {id} reused:\n{second}"
+            ));
+        }
+        println!("# maps_attrs' bpfld_st_pinned pinned by name as {pin} (id {id}), then reused");
+
         // Refusals: errno, the message's words, nothing created or left.
         let other = util::create_array_map("bpfld_reuse").map_err(|e| e.to_string())?;
         let g = open(&obj_path("global_data.bpf.o"))?;
