@@ -5,7 +5,7 @@
 use crate::uapi;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// The default device path.
 pub const DEVICE: &str = "/dev/bpfld";
@@ -291,21 +291,41 @@ impl Device {
         opts: &KLoadOpts,
         extra: &KLoadExtra<'_>,
     ) -> Result<KLoad, KLoadError> {
-        let reuse: Vec<uapi::BpfldMapReuse> = extra
+        let reuse: Vec<(&str, RawFd)> = extra
             .reuse
+            .iter()
+            .map(|(n, fd)| (*n, fd.as_raw_fd()))
+            .collect();
+        let targets: Vec<(&str, RawFd, u32)> = extra
+            .targets
+            .iter()
+            .map(|(n, fd, id)| (*n, fd.as_raw_fd(), *id))
+            .collect();
+        self.load_with_raw(obj, opts, &reuse, &targets)
+    }
+
+    /// [`Device::load_with`] with fd numbers as they are, open or not: for the fuzzer,
+    /// which also passes numbers that are closed, and the tests of the refusals.
+    pub fn load_with_raw(
+        &self,
+        obj: &impl AsRawFd,
+        opts: &KLoadOpts,
+        reuse: &[(&str, RawFd)],
+        targets: &[(&str, RawFd, u32)],
+    ) -> Result<KLoad, KLoadError> {
+        let reuse: Vec<uapi::BpfldMapReuse> = reuse
             .iter()
             .map(|(name, fd)| uapi::BpfldMapReuse {
                 name: name_arg(name),
-                fd: fd.as_raw_fd(),
+                fd: *fd,
                 reserved: 0,
             })
             .collect();
-        let attach: Vec<uapi::BpfldAttachTarget> = extra
-            .targets
+        let attach: Vec<uapi::BpfldAttachTarget> = targets
             .iter()
             .map(|(prog, fd, btf_id)| uapi::BpfldAttachTarget {
                 prog: name_arg(prog),
-                target_fd: fd.as_raw_fd(),
+                target_fd: *fd,
                 btf_id: *btf_id,
             })
             .collect();

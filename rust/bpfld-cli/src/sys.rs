@@ -387,6 +387,29 @@ struct ObjGetAttr {
     _pad: u32,
 }
 
+/// `bpf(BPF_MAP_CREATE)` of a map without BTF.
+pub fn create_map(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let mut a = uapi::MapCreateAttr {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        ..Default::default()
+    };
+    for (d, s) in a.map_name.iter_mut().zip(name.bytes().take(15)) {
+        *d = s;
+    }
+    // SAFETY: MAP_CREATE reads this struct only.
+    let fd = unsafe { sys_bpf(uapi::BPF_MAP_CREATE, &mut a)? };
+    Ok(own(fd))
+}
+
 /// `BPF_OBJ_GET` of a pin, read-write.
 pub fn obj_get(path: &std::path::Path) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;

@@ -27,8 +27,9 @@
 //!
 //! `run` writes each input to a file on an ext4 file system with the verity feature
 //! (`--dir`), enables fs-verity on it with `FS_IOC_ENABLE_VERITY`, loads it through
-//! `BPFLD_IOC_LOAD` (the module must run with `dev_mode=1`: no enrollment) and checks
-//! after every input:
+//! `BPFLD_IOC_LOAD` (the module must run with `dev_mode=1`: no enrollment), one input in
+//! four with load options that name the object's maps and programs and fds of every
+//! kind ([`gen_opts`]), and checks after every input:
 //!
 //! - the ioctl returned; a refusal carries an errno and a non-empty message, and the
 //!   errno is not one a valid verity file must never cause (EFAULT, EBADF, EIO, ...);
@@ -58,7 +59,7 @@ use bpfld_core::uapi;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -219,6 +220,9 @@ struct Seed {
     btf_types: u64,
     /// Whether bpfld_core parsed the whole object (else only the ELF layer is known).
     object_ok: bool,
+    /// The object's map and entry program names, for load options to name.
+    map_names: Vec<String>,
+    prog_names: Vec<String>,
 }
 
 /// Little-endian read of `w` bytes (0 past the end).
@@ -423,12 +427,21 @@ impl Seed {
         }
         // The object model: map definitions (the arrays their members point to).
         let obj_name = name.split('.').next().unwrap_or(name);
+        let mut map_names = Vec::new();
+        let mut prog_names = Vec::new();
         let object_ok = match Object::parse(elf, obj_name, &mut alloc) {
             Ok(obj) => {
                 if let (Some((off, size)), true) = (btf_sec, obj.maps_shndx.is_some()) {
                     let blob = data.get(off as usize..(off + size) as usize).unwrap_or(&[]);
                     layout_map_defs(&mut b, blob, off, obj.maps_datasec);
                 }
+                map_names = obj.maps.iter().map(|m| m.name.to_string()).collect();
+                prog_names = obj
+                    .progs
+                    .iter()
+                    .filter(|p| !p.is_subprog())
+                    .map(|p| p.name.to_string())
+                    .collect();
                 true
             }
             Err(_) => false,
@@ -455,6 +468,8 @@ impl Seed {
             nsyms,
             btf_types,
             object_ok,
+            map_names,
+            prog_names,
         })
     }
 
@@ -1152,6 +1167,12 @@ const SEC_NAMES: &[&str] = &[
 // Inputs.
 
 /// Input `index` of run `seed`: its bytes, the corpus object and what was done.
+/// Which of `n` corpus objects input `index` of run `seed` mutates (what [`generate`]
+/// picks first).
+fn seed_index(n: usize, seed: u64, index: u64) -> usize {
+    Rng::for_input(seed, index).below(n as u64) as usize
+}
+
 fn generate(seeds: &[Seed], seed: u64, index: u64) -> (Vec<u8>, String) {
     let mut r = Rng::for_input(seed, index);
     let s = &seeds[r.below(seeds.len() as u64) as usize];
@@ -1554,11 +1575,27 @@ enum Loaded {
     Broken(String),
 }
 
+/// Load `file` with the input's load options.
+fn load_opts(
+    dev: &Device,
+    file: &File,
+    opts: &KLoadOpts,
+    lo: &GenOpts,
+) -> Result<KLoad, bpfld::dev::KLoadError> {
+    let reuse: Vec<(&str, RawFd)> = lo.reuse.iter().map(|(n, f)| (n.as_str(), *f)).collect();
+    let targets: Vec<(&str, RawFd, u32)> = lo
+        .targets
+        .iter()
+        .map(|(n, f, id)| (n.as_str(), *f, *id))
+        .collect();
+    dev.load_with_raw(file, opts, &reuse, &targets)
+}
+
 /// Load in a child process that the OOM killer picks first (this process is exempt:
 /// see `main`). An input whose maps need more memory than the VM has then costs the
 /// child, as it would cost a libbpf caller, and the run goes on; whether the kernel
 /// survives it, gives the memory back and leaks nothing is checked as for any input.
-fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts) -> Loaded {
+fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts, lo: &GenOpts) -> Loaded {
     let mut p = [0i32; 2];
     // SAFETY: pipe2 writes two new fds into `p`.
     if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -1578,7 +1615,7 @@ fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts) -> Loaded {
     if pid == 0 {
         drop(rd);
         let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
-        let report = match dev.load(file, opts) {
+        let report = match load_opts(dev, file, opts, lo) {
             Ok(l) => format!("O{}", check_loaded(&l).err().unwrap_or_default()),
             Err(e) => format!("E{} {}", e.errno, e.msg),
         };
@@ -1705,6 +1742,9 @@ struct Stats {
     oom_killed: u64,
     /// Inputs loaded in a child because their maps are big.
     in_child: u64,
+    /// Inputs with load options ([`gen_opts`]), and how many of them loaded.
+    with_opts: u64,
+    opts_loaded: u64,
     /// Reports of known kernel behaviour ([`KERNEL_KNOWN`]).
     kernel_known: u64,
     env_errors: u64,
@@ -1724,6 +1764,8 @@ struct Stats {
 struct Fuzzer {
     o: Opts,
     seeds: Vec<Seed>,
+    /// What load options may name; made before the baseline counts.
+    opt_fds: OptFds,
     dev: Device,
     kmsg: Kmsg,
     base: Counts,
@@ -1739,6 +1781,127 @@ struct Input {
     index: u64,
     bytes: Vec<u8>,
     desc: String,
+}
+
+/// fds that an input's load options (`struct bpfld_load_opts`) may name, made before
+/// the run's baseline: maps of the shapes the corpus uses (so that some reuses are
+/// taken), a program (for attach targets), a file that is no BPF object.
+struct OptFds(Vec<(&'static str, OwnedFd)>);
+
+/// A number that is no open fd of this process (the fd limit is far below it).
+const CLOSED_FD: RawFd = 999_999;
+
+impl OptFds {
+    fn new() -> Result<OptFds, String> {
+        use bpfld::sys::create_map;
+        let map = |t, k, v, n, name: &'static str| {
+            create_map(t, k, v, n, name).map_err(|e| format!("BPF_MAP_CREATE {name}: {e}"))
+        };
+        let mut v = vec![
+            (
+                "array 4/8x1",
+                map(uapi::BPF_MAP_TYPE_ARRAY, 4, 8, 1, "fz_array")?,
+            ),
+            (
+                "hash 4/8x16",
+                map(uapi::BPF_MAP_TYPE_HASH, 4, 8, 16, "fz_hash")?,
+            ),
+            (
+                "percpu_array 4/8x256",
+                map(uapi::BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 256, "fz_pcpu")?,
+            ),
+            (
+                "prog_array 4/4x8",
+                map(uapi::BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 8, "fz_progs")?,
+            ),
+        ];
+        v.push(("socket_filter prog", trivial_prog()?));
+        let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        v.push(("/dev/null", OwnedFd::from(null)));
+        Ok(OptFds(v))
+    }
+}
+
+/// `r0 = 0; exit` as a socket filter.
+fn trivial_prog() -> Result<OwnedFd, String> {
+    let insns: [u64; 2] = [0xb7, 0x95];
+    let license = b"GPL\0";
+    let mut a = uapi::ProgLoadAttr {
+        prog_type: uapi::BPF_PROG_TYPE_SOCKET_FILTER,
+        insn_cnt: 2,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `insns` and `license` outlive the call, which reads them only.
+    let fd = unsafe { bpfld::sys::sys_bpf(uapi::BPF_PROG_LOAD, &mut a) }
+        .map_err(|e| format!("BPF_PROG_LOAD of a socket filter: {e}"))?;
+    Ok(bpfld::sys::own(fd))
+}
+
+/// The load options of one input.
+#[derive(Default)]
+struct GenOpts {
+    reuse: Vec<(String, RawFd)>,
+    targets: Vec<(String, RawFd, u32)>,
+    /// An fd given is not open: `EBADF` is then the right answer.
+    closed_fd: bool,
+    desc: String,
+}
+
+/// Load options for input `index`: for one in four, 0 to 3 maps to reuse and 0 to 2
+/// attach targets (at least one entry), each naming one of the object's maps or
+/// programs (or a name it lacks, or none) and one of `fds` (or a closed number). From a
+/// generator of its own, so that the inputs' bytes do not change with it.
+fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
+    let mut r = Rng::for_input(seed ^ 0x6f70_7473, index);
+    let mut g = GenOpts::default();
+    if !r.chance(1, 4) {
+        return g;
+    }
+    let (nr, nt) = loop {
+        let (a, b) = (r.below(4), r.below(3));
+        if a + b > 0 {
+            break (a, b);
+        }
+    };
+    let name = |r: &mut Rng, names: &[String]| -> String {
+        match r.below(10) {
+            0 => String::new(),
+            1 => "no_such_name".to_string(),
+            2 => "x".repeat(63),
+            _ => r.pick(names).cloned().unwrap_or_default(),
+        }
+    };
+    let fd = |r: &mut Rng, g: &mut GenOpts| -> (RawFd, &'static str) {
+        match r.pick(&fds.0) {
+            Some((what, f)) if !r.chance(1, 10) => (f.as_raw_fd(), what),
+            _ => {
+                g.closed_fd = true;
+                (CLOSED_FD, "closed fd")
+            }
+        }
+    };
+    g.desc.push_str(" opts[");
+    for _ in 0..nr {
+        let n = name(&mut r, &s.map_names);
+        let (f, what) = fd(&mut r, &mut g);
+        let _ = write!(g.desc, " reuse {n:?}={what}");
+        g.reuse.push((n, f));
+    }
+    for _ in 0..nt {
+        let n = name(&mut r, &s.prog_names);
+        let (f, what) = fd(&mut r, &mut g);
+        let id = match r.below(4) {
+            0 => 0,
+            1 => u32::MAX,
+            _ => r.below(200_000) as u32,
+        };
+        let _ = write!(g.desc, " target {n:?}={what}:{id}");
+        g.targets.push((n, f, id));
+    }
+    g.desc.push_str(" ]");
+    g
 }
 
 /// The file name input `index` is loaded from: usually `fz-INDEX.o`; one in four has
@@ -1829,13 +1992,22 @@ impl Fuzzer {
                 log_size: *r.pick(&[256, 4096, 1 << 20]).unwrap(),
             },
         };
+        let lo = gen_opts(
+            self.o.seed,
+            inp.index,
+            &self.seeds[seed_index(self.seeds.len(), self.o.seed, inp.index)],
+            &self.opt_fds,
+        );
+        if !lo.desc.is_empty() {
+            self.stats.with_opts += 1;
+        }
         let big = map_memory(&inp.bytes) > CHILD_MAP_BYTES;
         let avail_before = if big { mem_available_mib() } else { None };
         let res = if big {
             self.stats.in_child += 1;
-            load_in_child(&self.dev, &file, &opts)
+            load_in_child(&self.dev, &file, &opts, &lo)
         } else {
-            match self.dev.load(&file, &opts) {
+            match load_opts(&self.dev, &file, &opts, &lo) {
                 Ok(l) => Loaded::Yes(check_loaded(&l)),
                 Err(e) => Loaded::No(e),
             }
@@ -1863,6 +2035,9 @@ impl Fuzzer {
         match res {
             Loaded::Yes(checked) => {
                 self.stats.loaded += 1;
+                if !lo.desc.is_empty() {
+                    self.stats.opts_loaded += 1;
+                }
                 if let Err(e) = checked {
                     findings.push(Finding {
                         kind: "bad-result",
@@ -1905,7 +2080,9 @@ impl Fuzzer {
                         dmesg: vec![],
                         fatal: false,
                     });
-                } else if SUSPICIOUS_ERRNOS.contains(&e.errno) {
+                } else if SUSPICIOUS_ERRNOS.contains(&e.errno)
+                    && !(e.errno == libc::EBADF && lo.closed_fd)
+                {
                     findings.push(Finding {
                         kind: "bad-errno",
                         detail: format!("refused with errno {}: {}", errno_name(e.errno), e.msg),
@@ -1968,6 +2145,9 @@ impl Fuzzer {
             self.kmsg.taint = taint;
         }
         self.stats.t_check += t2.elapsed();
+        for f in &mut findings {
+            f.detail.push_str(&lo.desc);
+        }
         (findings, dirty)
     }
 
@@ -2297,10 +2477,18 @@ fn cmd_run(o: Opts) -> i32 {
     if std::path::Path::new(KMEMLEAK).exists() {
         let _ = std::fs::write(KMEMLEAK, "clear");
     }
+    let opt_fds = match OptFds::new() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("bpfld-fuzz: {e}");
+            return 2;
+        }
+    };
     let mut fz = Fuzzer {
         base: Counts::read(),
         o,
         seeds,
+        opt_fds,
         dev,
         kmsg,
         inflight,
@@ -2616,6 +2804,8 @@ fn summary(fz: &Fuzzer, elapsed: Duration) -> String {
     let _ = writeln!(out, "loaded={}", s.loaded);
     let _ = writeln!(out, "refused={}", s.refused);
     let _ = writeln!(out, "in_child={}", s.in_child);
+    let _ = writeln!(out, "with_load_options={}", s.with_opts);
+    let _ = writeln!(out, "with_load_options_loaded={}", s.opts_loaded);
     let _ = writeln!(out, "oom_killed={}", s.oom_killed);
     let _ = writeln!(out, "kernel_known={}", s.kernel_known);
     let _ = writeln!(out, "environment_errors={}", s.env_errors);

@@ -121,19 +121,7 @@ impl Snapshot {
 
 /// `bpf(BPF_MAP_CREATE)` of a small array map (a decoy for the race test).
 pub fn create_array_map(name: &str) -> io::Result<std::os::fd::OwnedFd> {
-    let mut a = uapi::MapCreateAttr {
-        map_type: uapi::BPF_MAP_TYPE_ARRAY,
-        key_size: 4,
-        value_size: 8,
-        max_entries: 1,
-        ..Default::default()
-    };
-    for (d, s) in a.map_name.iter_mut().zip(name.bytes().take(15)) {
-        *d = s;
-    }
-    // SAFETY: MAP_CREATE reads this struct only.
-    let fd = unsafe { sys_bpf(uapi::BPF_MAP_CREATE, &mut a)? };
-    Ok(bpfld::sys::own(fd))
+    bpfld::sys::create_map(uapi::BPF_MAP_TYPE_ARRAY, 4, 8, 1, name)
 }
 
 /// The ids of the maps program `fd` uses.
