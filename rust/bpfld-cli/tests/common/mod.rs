@@ -38,16 +38,22 @@ pub fn bpf_unavailable() -> Option<String> {
     None
 }
 
-/// Build `selftests/progs` (and the libbpf harness) into target/bpf-corpus.
+/// Build `selftests/progs` (and the libbpf harness) into target/bpf-corpus, once per
+/// test binary: its tests run in parallel, and two builds into one directory race.
 pub fn build_corpus() -> PathBuf {
-    let root = repo_root();
-    let out = root.join("target/bpf-corpus");
-    let st = Command::new(root.join("selftests/progs/build.sh"))
-        .arg(&out)
-        .status()
-        .expect("selftests/progs/build.sh");
-    assert!(st.success(), "building the BPF corpus failed");
-    out
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = repo_root();
+            let out = root.join("target/bpf-corpus");
+            let st = Command::new(root.join("selftests/progs/build.sh"))
+                .arg(&out)
+                .status()
+                .expect("selftests/progs/build.sh");
+            assert!(st.success(), "building the BPF corpus failed");
+            out
+        })
+        .clone()
 }
 
 /// Every `*.bpf.o` of the corpus, sorted.
