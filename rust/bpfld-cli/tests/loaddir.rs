@@ -53,8 +53,14 @@ fn by_file(r: &Report) -> BTreeMap<&str, &ObjectReport> {
     r.objects.iter().map(|o| (o.file.as_str(), o)).collect()
 }
 
-#[test]
-fn corpus_pins_then_reuse() {
+/// Run `body` on a boot directory that `fill` fills from the corpus and a pin root of
+/// its own under /sys/fs/bpf, both removed afterwards; skipped without `bpf(2)` or
+/// bpffs.
+fn with_dirs(
+    tag: &str,
+    fill: impl FnOnce(&Path, &Path),
+    body: impl FnOnce(&Path, &Path) + std::panic::UnwindSafe,
+) {
     if let Some(why) = bpf_unavailable() {
         skip(&why);
         return;
@@ -64,14 +70,28 @@ fn corpus_pins_then_reuse() {
         return;
     }
     let corpus = build_corpus();
-    let dir = std::env::temp_dir().join(format!("bpfld-loaddir-{}", std::process::id()));
-    let root = Path::new("/sys/fs/bpf").join(format!("bpfld-loaddir-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("bpfld-loaddir-{tag}-{}", std::process::id()));
+    let root = Path::new("/sys/fs/bpf").join(format!("bpfld-loaddir-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for o in objects(&corpus) {
-        std::fs::copy(&o, dir.join(file_name(&o))).unwrap();
+    fill(&corpus, &dir);
+    let result = std::panic::catch_unwind(|| body(&dir, &root));
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
     }
-    let result = std::panic::catch_unwind(|| {
+}
+
+#[test]
+fn corpus_pins_then_reuse() {
+    let fill = |corpus: &Path, dir: &Path| {
+        for o in objects(corpus) {
+            std::fs::copy(&o, dir.join(file_name(&o))).unwrap();
+        }
+    };
+    with_dirs("corpus", fill, |dir, root| {
+        let (dir, root) = (dir.to_path_buf(), root.to_path_buf());
         let first = run(&dir, &root);
         let n = first.objects.len();
         assert!(n >= 20, "{n} objects");
@@ -175,11 +195,6 @@ fn corpus_pins_then_reuse() {
         );
         assert_eq!(pins(&root), p5);
     });
-    let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
 
 /// The map ids a pinned program uses.
@@ -192,33 +207,21 @@ fn prog_map_ids(pin: &Path) -> Vec<u32> {
 /// `map__<name>`, made by the first object and taken over by the next.
 #[test]
 fn shared_map_between_objects() {
-    if let Some(why) = bpf_unavailable() {
-        skip(&why);
-        return;
-    }
-    if !bpffs_at_sys_fs_bpf() {
-        skip("no bpffs at /sys/fs/bpf");
-        return;
-    }
-    let corpus = build_corpus();
-    let src = objects(&corpus)
-        .into_iter()
-        .find(|o| file_name(o) == "maps_attrs.bpf.o")
-        .expect("maps_attrs.bpf.o in the corpus");
-    let dir = std::env::temp_dir().join(format!("bpfld-loaddir-shared-{}", std::process::id()));
-    let root =
-        Path::new("/sys/fs/bpf").join(format!("bpfld-loaddir-shared-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(&src, dir.join("a.bpf.o")).unwrap();
-    std::fs::copy(&src, dir.join("b.bpf.o")).unwrap();
-    let result = std::panic::catch_unwind(|| {
-        let first = run(&dir, &root);
+    let fill = |corpus: &Path, dir: &Path| {
+        let src = objects(corpus)
+            .into_iter()
+            .find(|o| file_name(o) == "maps_attrs.bpf.o")
+            .expect("maps_attrs.bpf.o in the corpus");
+        std::fs::copy(&src, dir.join("a.bpf.o")).unwrap();
+        std::fs::copy(&src, dir.join("b.bpf.o")).unwrap();
+    };
+    with_dirs("shared", fill, |dir, root| {
+        let first = run(dir, root);
         let lines: Vec<String> = first.objects.iter().map(ObjectReport::line).collect();
         let (a, b) = (&first.objects[0], &first.objects[1]);
         assert_eq!(a.state, State::Pinned, "{lines:?}");
         assert!(b.line().contains(" pinned,maps_reused=1 ok"), "{lines:?}");
-        let p = pins(&root);
+        let p = pins(root);
         let shared = p["map__bpfld_st_pinned"];
         assert!(!p.contains_key("map_a_bpfld_st_pinned"), "{:?}", p.keys());
         // Every program of either object that uses the map uses the one pinned.
@@ -230,14 +233,9 @@ fn shared_map_between_objects() {
             }
         }
         assert!(users >= 2, "{users} programs use the shared map; {lines:?}");
-        // The second run reuses both, and a third object now would too.
-        let second = run(&dir, &root);
+        // The second run reuses both.
+        let second = run(dir, root);
         assert!(second.objects.iter().all(|o| o.state == State::Reused));
-        assert_eq!(pins(&root), p);
+        assert_eq!(pins(root), p);
     });
-    let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
