@@ -44,7 +44,7 @@
 //!
 //!   Reuse trusts that pins under ROOT were made by load-dir from the same directory in
 //!   this boot (bpffs does not survive a reboot), as Android's bpfloader does.
-//!
+
 use crate::dev::{format_digest, Device, KLoadExtra, KLoadOpts};
 use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 pub use crate::sys::{fd_kind, map_mismatch, obj_get};
