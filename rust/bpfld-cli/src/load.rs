@@ -52,6 +52,19 @@ pub struct LoadOpts {
     /// Maps of the caller's, open for the load, to use for the object's maps of these
     /// names instead of new ones (as `bpfld load --reuse-map` hands them to the module).
     pub reuse: Vec<(String, std::os::fd::RawFd)>,
+    /// BPF programs of the caller's, open for the load, that the object's programs of
+    /// these names attach to, with the BTF id of the function in each (as
+    /// `bpfld load --attach-target` hands them to the module).
+    pub targets: Vec<(String, std::os::fd::RawFd, u32)>,
+}
+
+/// [`LoadOpts::targets`] as the planner asks for them.
+struct Targets<'a>(&'a [(String, std::os::fd::RawFd, u32)]);
+
+impl bpfld_core::plan::ProgTargets for Targets<'_> {
+    fn target(&self, prog: &str) -> Option<u32> {
+        self.0.iter().find(|t| t.0 == prog).map(|t| t.2)
+    }
 }
 
 /// A map created by the user-space executor.
@@ -238,12 +251,28 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
         }
     }
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
+    // As the module: a target for a program the object lacks is refused up front.
+    if let Some((t, _, _)) = opts
+        .targets
+        .iter()
+        .find(|(t, _, _)| !obj.progs.iter().any(|p| p.name == t.as_str()))
+    {
+        return Err(LoadError {
+            msg: format!("{path}: attach '{t}': the object has no such program"),
+            errno: libc::ENOENT,
+            log: String::new(),
+        });
+    }
     let sources = Sources::for_object(path, &obj)?;
-    let popts = sources.options(if opts.kernel_core {
+    let targets = Targets(&opts.targets);
+    let mut popts = sources.options(if opts.kernel_core {
         bpfld_core::plan::CoreMode::Kernel
     } else {
         bpfld_core::plan::CoreMode::Bpfld
     });
+    if !opts.targets.is_empty() {
+        popts.prog_targets = Some(&targets);
+    }
     let plan = Plan::build_with(&obj, &kernel_info(), kb, &popts, &mut alloc)
         .map_err(|e| core_err(path, e))?;
     let core_relos = obj
@@ -255,6 +284,11 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
     let mut prog_fds = vec![-1; plan.progs.len()];
     let mut bpf = UserBpf {
         reuse: opts.reuse.clone(),
+        targets: opts
+            .targets
+            .iter()
+            .map(|(n, fd, _)| (n.clone(), *fd))
+            .collect(),
         ..UserBpf::default()
     };
     if let Err(e) = exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds) {

@@ -47,6 +47,22 @@ pub struct UserBpf {
     /// ([`Bpf::reuse_map`]), as the module takes `bpfld_load_opts.map_reuse`. The
     /// fds stay the caller's, open for the load; the executor takes its own references.
     pub reuse: Vec<(String, RawFd)>,
+    /// Programs the object's programs of these names attach to
+    /// ([`Bpf::target_prog_fd`]); the caller's, as `reuse`.
+    pub targets: Vec<(String, RawFd)>,
+}
+
+/// A new fd (close-on-exec) for what `fd` holds.
+fn dup_fd(fd: RawFd) -> Result<i32, i32> {
+    // SAFETY: duplicates an fd the caller keeps open; the new one is the caller's.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
+    } else {
+        Ok(dup)
+    }
 }
 
 impl UserBpf {
@@ -164,12 +180,15 @@ impl Bpf for UserBpf {
             return Err(ReuseFail::Differs(field));
         }
         // The executor's own reference, closed or handed out like a created map's.
-        // SAFETY: duplicates an fd the caller keeps open for the load.
-        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            return Err(errno(io::Error::last_os_error()));
+        dup_fd(fd).map(Some).map_err(ReuseFail::Errno)
+    }
+
+    fn target_prog_fd(&mut self, prog: &str) -> Result<i32, i32> {
+        match self.targets.iter().find(|(n, _)| n == prog) {
+            // The executor closes it after the program's BPF_PROG_LOAD.
+            Some(&(_, fd)) => dup_fd(fd),
+            None => Err(libc::ENOENT),
         }
-        Ok(Some(dup))
     }
 }
 

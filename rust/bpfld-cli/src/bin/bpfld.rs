@@ -22,7 +22,8 @@ commands:
                            attaches OBJ's freplace/fentry/fexit program PROG to function
                            FUNC (default: the one its section names) of the program
                            pinned at PIN
-  load --userspace OBJ     load OBJ with bpf(2) from user space (no module, no policy)
+  load --userspace [--reuse-map ...] [--attach-target ...] [--pin-root-path DIR] OBJ
+                           load OBJ with bpf(2) from user space (no module, no policy)
   load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
                            load every DIR/*.o (Android boot style) and pin it as
                            prog_<obj>_<section>_<name>, map_<obj>_<name>; reuses pins
@@ -43,7 +44,6 @@ fn main() -> ExitCode {
         ["inspect", obj] => bpfld::load::inspect(obj)
             .map(|s| print!("{s}"))
             .map_err(|e| e.to_string()),
-        ["load", "--userspace", obj] => load_userspace(obj),
         ["load", rest @ ..] => load(rest),
         ["load-dir", rest @ ..] => bpfld::loaddir::cli(rest),
         ["digest", files @ ..] if !files.is_empty() => digest(files),
@@ -112,9 +112,11 @@ fn load(args: &[&str]) -> Result<(), String> {
     let mut reuse = Vec::new();
     let mut targets = Vec::new();
     let mut pin_root = "/sys/fs/bpf";
+    let mut userspace = false;
     let mut it = args.iter();
     while let Some(&a) = it.next() {
         match a {
+            "--userspace" => userspace = true,
             "--pin" => pin = Some(*it.next().ok_or("--pin needs a directory")?),
             "--reuse-map" => {
                 let (name, path) = it
@@ -154,7 +156,6 @@ fn load(args: &[&str]) -> Result<(), String> {
     }
     let obj = obj.ok_or("load needs an object file")?;
     let f = std::fs::File::open(obj).map_err(|e| format!("{obj}: {e}"))?;
-    let dev = open()?;
     // libbpf's LIBBPF_PIN_BY_NAME: the map pinned at ROOT/NAME is reused (the module
     // checks it against the object); else the new map is pinned there. An object
     // this tool cannot parse goes to the module as it is, which says why.
@@ -189,6 +190,30 @@ fn load(args: &[&str]) -> Result<(), String> {
         reuse,
         targets: target_args,
     };
+    if userspace {
+        if pin.is_some() || json {
+            return Err("--pin and --json need /dev/bpfld, not --userspace".into());
+        }
+        let lo = bpfld::load::LoadOpts {
+            reuse: extra
+                .reuse
+                .iter()
+                .map(|(n, fd)| (n.to_string(), fd.as_raw_fd()))
+                .collect(),
+            targets: extra
+                .targets
+                .iter()
+                .map(|(n, fd, id)| (n.to_string(), fd.as_raw_fd(), *id))
+                .collect(),
+            ..Default::default()
+        };
+        let l = bpfld::load::load_userspace_with(obj, &lo).map_err(|e| e.to_string())?;
+        let maps = l.maps.iter().map(|m| (m.name.as_str(), m.fd.as_raw_fd()));
+        let pinned = pin_maps_by_name(&pin_by_name, maps)?;
+        print_userspace(&l, &pinned);
+        return Ok(());
+    }
+    let dev = open()?;
     let l = dev.load_with(&f, &opts, &extra).map_err(|e| {
         let d = if e.digest.is_empty() {
             String::new()
@@ -197,20 +222,8 @@ fn load(args: &[&str]) -> Result<(), String> {
         };
         format!("{obj}{d}: {e}")
     })?;
-    let mut pinned_by_name = Vec::new();
-    for (name, path) in &pin_by_name {
-        let Some(m) = l.maps.iter().find(|m| m.name == *name && !m.reused) else {
-            continue;
-        };
-        if let Err(e) = bpfld::sys::obj_pin(m.fd.as_raw_fd(), &path.to_string_lossy()) {
-            // As libbpf's failed load: the maps it pinned are unpinned.
-            for (_, p) in &pinned_by_name {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(format!("map {name}: pin {}: {e}", path.display()));
-        }
-        pinned_by_name.push((name.as_str(), path.clone()));
-    }
+    let maps = l.maps.iter().map(|m| (m.name.as_str(), m.fd.as_raw_fd()));
+    let pinned_by_name = pin_maps_by_name(&pin_by_name, maps)?;
     if let Some(dir) = pin {
         std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
         for p in &l.progs {
@@ -313,8 +326,30 @@ fn load(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-fn load_userspace(path: &str) -> Result<(), String> {
-    let l = bpfld::load::load_userspace(path).map_err(|e| e.to_string())?;
+/// Pin the maps of `maps` (name, fd) that `todo` lists (by-name maps that had no pin)
+/// at their paths; if one fails, remove the pins made and fail, as libbpf's load does.
+fn pin_maps_by_name<'m>(
+    todo: &[(String, std::path::PathBuf)],
+    maps: impl Iterator<Item = (&'m str, std::os::fd::RawFd)>,
+) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    let maps: Vec<_> = maps.collect();
+    let mut done = Vec::new();
+    for (name, path) in todo {
+        let Some(&(_, fd)) = maps.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        if let Err(e) = bpfld::sys::obj_pin(fd, &path.to_string_lossy()) {
+            for (_, p) in &done {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(format!("map {name}: pin {}: {e}", path.display()));
+        }
+        done.push((name.clone(), path.clone()));
+    }
+    Ok(done)
+}
+
+fn print_userspace(l: &bpfld::load::UserLoad, pinned: &[(String, std::path::PathBuf)]) {
     for p in &l.progs {
         println!(
             "prog {} section {} id {} tag {}",
@@ -325,9 +360,11 @@ fn load_userspace(path: &str) -> Result<(), String> {
         );
     }
     for m in &l.maps {
-        println!("map {} id {}", m.name, m.id);
+        match pinned.iter().find(|(n, _)| *n == m.name) {
+            Some((_, p)) => println!("map {} id {} pinned {}", m.name, m.id, p.display()),
+            None => println!("map {} id {}", m.name, m.id),
+        }
     }
-    Ok(())
 }
 
 /// fs-verity digest of a file, computed by bpfld-core while streaming it.

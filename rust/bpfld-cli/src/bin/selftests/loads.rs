@@ -1281,6 +1281,36 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
                 return Err(format!("bpfld load --attach-target: no {name} in:\n{out}"));
             }
         }
+        // The user-space executor, given the same targets, loads the same programs
+        // (the same tags: the same instructions after the verifier's rewrites).
+        let uopts = bpfld::load::LoadOpts {
+            targets: vec![
+                ("new_pick".into(), tfd, pick),
+                ("on_pick".into(), tfd, pick),
+            ],
+            ..bpfld::load::LoadOpts::default()
+        };
+        let u = bpfld::load::load_userspace_with(&ext_path, &uopts)
+            .map_err(|e| format!("attach_ext from user space: {e}"))?;
+        for up in &u.progs {
+            let kp = l
+                .progs
+                .iter()
+                .find(|p| p.name == up.name)
+                .ok_or(format!("user space loaded {}, the module did not", up.name))?;
+            let ui: bpfld::sys::ProgInfo =
+                bpfld::sys::obj_info(up.fd.as_raw_fd()).map_err(|e| e.to_string())?;
+            if up.tag != kp.tag || ui.attach_btf_id != pick {
+                return Err(format!(
+                    "{}: user space tag {:02x?} attach type {}, module tag {:02x?}",
+                    up.name, up.tag, ui.attach_btf_id, kp.tag
+                ));
+            }
+        }
+        if u.progs.len() != 2 {
+            return Err(format!("user space loaded {} programs", u.progs.len()));
+        }
+        drop(u);
         drop(l);
 
         // Refusals: errno, the message's words, nothing created or left.

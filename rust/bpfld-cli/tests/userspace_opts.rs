@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! The user-space executor with load options, as the module takes them (the VM tests
+//! `map_reuse` and `attach_to_bpf_program` drive the module, and the latter this
+//! executor's targets too): a map of the caller's in place of the object's, and the
+//! refusals of targets made before any program load.
+//!
+//! Needs root and `bpf(2)`; without them the test prints why and passes, except under
+//! `CI=true`, where a skip is a failure.
+
+mod common;
+
+use bpfld::load::{load_userspace, load_userspace_with, LoadOpts};
+use bpfld::sys::{obj_info, prog_func_btf_id, MapInfo};
+use common::*;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `selftests/stress/NAME.bpf.c` compiled into `out` (they need no vmlinux.h).
+fn compile(name: &str, out: &Path) -> PathBuf {
+    let src = repo_root().join(format!("selftests/stress/{name}.bpf.c"));
+    let obj = out.join(format!("{name}.bpf.o"));
+    let st = Command::new("clang")
+        .args(["-target", "bpf", "-O2", "-g", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("clang");
+    assert!(st.success(), "clang {}", src.display());
+    obj
+}
+
+#[test]
+fn reuse_and_targets() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    let corpus = build_corpus();
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+
+    // A map of ours in place of xdp's proto_cnt.
+    let xdp = s(&corpus.join("xdp.bpf.o"));
+    let first = load_userspace(&xdp).expect("xdp");
+    let m = first.maps.iter().find(|m| m.name == "proto_cnt").unwrap();
+    let reuse = LoadOpts {
+        reuse: vec![("proto_cnt".into(), m.fd.as_raw_fd())],
+        ..LoadOpts::default()
+    };
+    let second = load_userspace_with(&xdp, &reuse).expect("xdp reusing proto_cnt");
+    let again = second.maps.iter().find(|m| m.name == "proto_cnt").unwrap();
+    assert_eq!(again.id, m.id);
+    let info: MapInfo = obj_info(again.fd.as_raw_fd()).unwrap();
+    assert_eq!(info.id, m.id);
+    // Another definition: refused, naming the field.
+    let other = bpfld::sys::create_map(bpfld_core::uapi::BPF_MAP_TYPE_ARRAY, 4, 8, 1, "o")
+        .expect("BPF_MAP_CREATE");
+    let bad = LoadOpts {
+        reuse: vec![("proto_cnt".into(), other.as_raw_fd())],
+        ..LoadOpts::default()
+    };
+    let e = load_userspace_with(&xdp, &bad)
+        .err()
+        .expect("a different map refused");
+    assert_eq!(e.errno, libc::EINVAL, "{e}");
+    assert!(
+        e.msg.contains("proto_cnt") && e.msg.contains("map_type"),
+        "{e}"
+    );
+
+    // Targets: the refusals made before any program load.
+    let dir = std::env::temp_dir().join(format!("bpfld-uopts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target_obj = compile("attach_target", &dir);
+    let ext_obj = compile("attach_ext", &dir);
+    let target = load_userspace(&s(&target_obj)).expect("attach_target");
+    let tfd = target.progs[0].fd.as_raw_fd();
+    let pick = prog_func_btf_id(tfd, "pick").expect("pick's BTF id");
+    // Loading with targets is tested in the VM (attach_to_bpf_program: the same tags
+    // as the module's): hosts may refuse tracing programs (this one: EPERM to root).
+    // A name the object lacks; no target for freplace; a target for a tc program.
+    let unknown = LoadOpts {
+        targets: vec![("no_such_prog".into(), tfd, pick)],
+        ..LoadOpts::default()
+    };
+    let e = load_userspace_with(&s(&ext_obj), &unknown)
+        .err()
+        .expect("unknown program");
+    assert_eq!(e.errno, libc::ENOENT, "{e}");
+    assert!(e.msg.contains("no_such_prog"), "{e}");
+    let e = load_userspace(&s(&ext_obj))
+        .err()
+        .expect("freplace without a target");
+    assert_eq!(e.errno, libc::EINVAL, "{e}");
+    let tc = LoadOpts {
+        targets: vec![("target".into(), tfd, pick)],
+        ..LoadOpts::default()
+    };
+    let e = load_userspace_with(&s(&target_obj), &tc)
+        .err()
+        .expect("a target for a tc program");
+    assert_eq!(e.errno, libc::EOPNOTSUPP, "{e}");
+    assert!(e.msg.contains("target program"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
