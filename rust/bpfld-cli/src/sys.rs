@@ -414,11 +414,26 @@ pub fn create_map(
     max_entries: u32,
     name: &str,
 ) -> io::Result<OwnedFd> {
-    let mut a = uapi::MapCreateAttr {
+    let def = MapDef {
         map_type,
         key_size,
         value_size,
         max_entries,
+        ..MapDef::default()
+    };
+    create_map_def(&def, name)
+}
+
+/// `bpf(BPF_MAP_CREATE)` of `def` (its type, sizes, entries, flags and `map_extra`),
+/// without BTF.
+pub fn create_map_def(def: &MapDef, name: &str) -> io::Result<OwnedFd> {
+    let mut a = uapi::MapCreateAttr {
+        map_type: def.map_type,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+        map_flags: def.map_flags,
+        map_extra: def.map_extra,
         ..Default::default()
     };
     for (d, s) in a.map_name.iter_mut().zip(name.bytes().take(15)) {

@@ -223,6 +223,9 @@ struct Seed {
     /// The object's map and entry program names, for load options to name.
     map_names: Vec<String>,
     prog_names: Vec<String>,
+    /// The object's maps a caller may supply (not global data, `.kconfig`,
+    /// struct_ops, arenas or inner templates), with their definitions.
+    reusable: Vec<(String, bpfld_core::object::MapDef)>,
 }
 
 /// Little-endian read of `w` bytes (0 past the end).
@@ -429,6 +432,7 @@ impl Seed {
         let obj_name = name.split('.').next().unwrap_or(name);
         let mut map_names = Vec::new();
         let mut prog_names = Vec::new();
+        let mut reusable = Vec::new();
         let object_ok = match Object::parse(elf, obj_name, &mut alloc) {
             Ok(obj) => {
                 if let (Some((off, size)), true) = (btf_sec, obj.maps_shndx.is_some()) {
@@ -436,6 +440,17 @@ impl Seed {
                     layout_map_defs(&mut b, blob, off, obj.maps_datasec);
                 }
                 map_names = obj.maps.iter().map(|m| m.name.to_string()).collect();
+                reusable = obj
+                    .maps
+                    .iter()
+                    .filter(|m| {
+                        use bpfld_core::object::MapKind;
+                        !m.kind.is_internal()
+                            && !matches!(m.kind, MapKind::StructOps | MapKind::Inner)
+                            && m.def.map_type != uapi::BPF_MAP_TYPE_ARENA
+                    })
+                    .map(|m| (m.name.to_string(), m.def))
+                    .collect();
                 prog_names = obj
                     .progs
                     .iter()
@@ -470,6 +485,7 @@ impl Seed {
             object_ok,
             map_names,
             prog_names,
+            reusable,
         })
     }
 
@@ -1846,6 +1862,9 @@ struct GenOpts {
     targets: Vec<(String, RawFd, u32)>,
     /// An fd given is not open: `EBADF` is then the right answer.
     closed_fd: bool,
+    /// A map to create for the input as the seed defines it, for `reuse[i]`: the load
+    /// may then take it (the others seldom match).
+    fresh: Option<(usize, bpfld_core::object::MapDef)>,
     desc: String,
 }
 
@@ -1858,6 +1877,16 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     let mut g = GenOpts::default();
     if !r.chance(1, 4) {
         return g;
+    }
+    // Half of them: one of the object's own maps, made to its definition.
+    if r.chance(1, 2) {
+        if let Some((n, def)) = r.pick(&s.reusable) {
+            g.desc = format!(" opts[ reuse {n:?}=a map of its definition ]");
+            g.fresh = Some((0, *def));
+            g.reuse.push((n.clone(), CLOSED_FD));
+            g.closed_fd = true;
+            return g;
+        }
     }
     let (nr, nt) = loop {
         let (a, b) = (r.below(4), r.below(3));
@@ -2001,6 +2030,18 @@ impl Fuzzer {
         if !lo.desc.is_empty() {
             self.stats.with_opts += 1;
         }
+        // The map made for the input (closed after the load, before the counts).
+        let mut lo = lo;
+        let mut made = None;
+        if let Some((i, def)) = lo.fresh {
+            if let Ok(fd) = bpfld::sys::create_map_def(&def, "fz_fresh") {
+                if let Some(e) = lo.reuse.get_mut(i) {
+                    e.1 = fd.as_raw_fd();
+                    lo.closed_fd = false;
+                }
+                made = Some(fd);
+            }
+        }
         let big = map_memory(&inp.bytes) > CHILD_MAP_BYTES;
         let avail_before = if big { mem_available_mib() } else { None };
         let res = if big {
@@ -2015,6 +2056,7 @@ impl Fuzzer {
         let t2 = Instant::now();
         let dt = t2 - t1;
         self.stats.t_load += dt;
+        drop(made);
         drop(file);
         let _ = std::fs::remove_file(&path);
         if let Some(before) = avail_before {
