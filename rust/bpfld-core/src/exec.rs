@@ -169,16 +169,21 @@ pub fn reuse_refusal<A: Alloc>(plan: &Plan<'_, '_, A>, i: usize) -> Option<&'sta
     let (Some(m), Some(pm)) = (plan.obj.maps.get(i), plan.maps.get(i)) else {
         return Some("no such map");
     };
-    if m.kind == MapKind::Inner {
+    map_reuse_refusal(m.kind, &pm.def)
+        .or_else(|| (!pm.create).then_some("the map is not created by this load"))
+}
+
+/// [`reuse_refusal`] for a map of kind `kind` and definition `def`, whatever the plan
+/// makes of it: what rules a map out by its nature.
+pub fn map_reuse_refusal(kind: MapKind, def: &MapDef) -> Option<&'static str> {
+    if kind == MapKind::Inner {
         Some("an inner map template is not a map of the object")
-    } else if m.kind.is_internal() {
+    } else if kind.is_internal() {
         Some("global data and kconfig maps hold the object's own values")
-    } else if m.kind == MapKind::StructOps {
+    } else if kind == MapKind::StructOps {
         Some("a struct_ops map's value holds the object's programs")
-    } else if pm.def.map_type == uapi::BPF_MAP_TYPE_ARENA {
+    } else if def.map_type == uapi::BPF_MAP_TYPE_ARENA {
         Some("an arena is mapped for the caller by the loader")
-    } else if !pm.create {
-        Some("the map is not created by this load")
     } else {
         None
     }

@@ -443,12 +443,7 @@ impl Seed {
                 reusable = obj
                     .maps
                     .iter()
-                    .filter(|m| {
-                        use bpfld_core::object::MapKind;
-                        !m.kind.is_internal()
-                            && !matches!(m.kind, MapKind::StructOps | MapKind::Inner)
-                            && m.def.map_type != uapi::BPF_MAP_TYPE_ARENA
-                    })
+                    .filter(|m| bpfld_core::exec::map_reuse_refusal(m.kind, &m.def).is_none())
                     .map(|m| (m.name.to_string(), m.def))
                     .collect();
                 prog_names = obj
@@ -1862,9 +1857,9 @@ struct GenOpts {
     targets: Vec<(String, RawFd, u32)>,
     /// An fd given is not open: `EBADF` is then the right answer.
     closed_fd: bool,
-    /// A map to create for the input as the seed defines it, for `reuse[i]`: the load
-    /// may then take it (the others seldom match).
-    fresh: Option<(usize, bpfld_core::object::MapDef)>,
+    /// A map to create for the input as the seed defines it, for the one entry of
+    /// `reuse`: the load may then take it (the others seldom match).
+    fresh: Option<bpfld_core::object::MapDef>,
     desc: String,
 }
 
@@ -1882,7 +1877,7 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     if r.chance(1, 2) {
         if let Some((n, def)) = r.pick(&s.reusable) {
             g.desc = format!(" opts[ reuse {n:?}=a map of its definition ]");
-            g.fresh = Some((0, *def));
+            g.fresh = Some(*def);
             g.reuse.push((n.clone(), CLOSED_FD));
             g.closed_fd = true;
             return g;
@@ -2021,7 +2016,7 @@ impl Fuzzer {
                 log_size: *r.pick(&[256, 4096, 1 << 20]).unwrap(),
             },
         };
-        let lo = gen_opts(
+        let mut lo = gen_opts(
             self.o.seed,
             inp.index,
             &self.seeds[seed_index(self.seeds.len(), self.o.seed, inp.index)],
@@ -2031,14 +2026,11 @@ impl Fuzzer {
             self.stats.with_opts += 1;
         }
         // The map made for the input (closed after the load, before the counts).
-        let mut lo = lo;
         let mut made = None;
-        if let Some((i, def)) = lo.fresh {
+        if let (Some(def), Some(entry)) = (lo.fresh, lo.reuse.first_mut()) {
             if let Ok(fd) = bpfld::sys::create_map_def(&def, "fz_fresh") {
-                if let Some(e) = lo.reuse.get_mut(i) {
-                    e.1 = fd.as_raw_fd();
-                    lo.closed_fd = false;
-                }
+                entry.1 = fd.as_raw_fd();
+                lo.closed_fd = false;
                 made = Some(fd);
             }
         }
