@@ -52,10 +52,11 @@ pub struct UserBpf {
     pub targets: Vec<(String, RawFd)>,
 }
 
-/// A new fd (close-on-exec) for what `fd` holds.
-fn dup_fd(fd: RawFd) -> Result<i32, i32> {
+/// A new fd (close-on-exec, numbered `min` or above) for what `fd` holds, or the
+/// errno.
+fn dup_fd(fd: RawFd, min: RawFd) -> Result<i32, i32> {
     // SAFETY: duplicates an fd the caller keeps open; the new one is the caller's.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
     if dup < 0 {
         Err(io::Error::last_os_error()
             .raw_os_error()
@@ -180,13 +181,13 @@ impl Bpf for UserBpf {
             return Err(ReuseFail::Differs(field));
         }
         // The executor's own reference, closed or handed out like a created map's.
-        dup_fd(fd).map(Some).map_err(ReuseFail::Errno)
+        dup_fd(fd, 0).map(Some).map_err(ReuseFail::Errno)
     }
 
     fn target_prog_fd(&mut self, prog: &str) -> Result<i32, i32> {
         match self.targets.iter().find(|(n, _)| n == prog) {
             // The executor closes it after the program's BPF_PROG_LOAD.
-            Some(&(_, fd)) => dup_fd(fd),
+            Some(&(_, fd)) => dup_fd(fd, 0),
             None => Err(libc::ENOENT),
         }
     }
@@ -239,13 +240,8 @@ pub fn module_btf_fd(name: &str) -> Result<i32, i32> {
             }
             // 0 would name vmlinux (a ksym's second half, attach_btf_obj_fd): moved up
             // (stdin was closed).
-            // SAFETY: duplicates an fd we own; `fd` is closed when dropped.
-            let up = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 1) };
-            return if up < 0 {
-                Err(errno(io::Error::last_os_error()))
-            } else {
-                Ok(up)
-            };
+            // `fd` is closed when dropped.
+            return dup_fd(raw, 1);
         }
     }
 }
@@ -395,17 +391,6 @@ pub fn map_mismatch(def: &MapDef, have: &MapInfo) -> Vec<String> {
         .collect()
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct ObjGetAttr {
-    pathname: u64,
-    bpf_fd: u32,
-    file_flags: u32,
-    path_fd: i32,
-    /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
-    _pad: u32,
-}
-
 /// `bpf(BPF_MAP_CREATE)` of a map without BTF.
 pub fn create_map(
     map_type: u32,
@@ -442,6 +427,17 @@ pub fn create_map_def(def: &MapDef, name: &str) -> io::Result<OwnedFd> {
     // SAFETY: MAP_CREATE reads this struct only.
     let fd = unsafe { sys_bpf(uapi::BPF_MAP_CREATE, &mut a)? };
     Ok(own(fd))
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ObjGetAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+    path_fd: i32,
+    /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
+    _pad: u32,
 }
 
 /// `BPF_OBJ_GET` of a pin, read-write.
