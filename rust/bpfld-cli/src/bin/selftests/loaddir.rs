@@ -540,9 +540,7 @@ pub fn loaddir_partial_and_shared_pins(env: &Env) -> Outcome {
         let uses = |pin: &str| -> Result<Vec<u32>, String> {
             let fd =
                 obj_get(Path::new(&format!("{ROOT}/{pin}"))).map_err(|e| format!("{pin}: {e}"))?;
-            Ok(bpfld::sys::prog_info_map_ids(fd.as_raw_fd())
-                .map_err(|e| format!("{pin}: {e}"))?
-                .1)
+            crate::util::prog_map_ids(fd.as_raw_fd()).map_err(|e| format!("{pin}: {e}"))
         };
         if uses("prog_tc_tc_tc_count")? != [map_id] {
             return Err(format!(
