@@ -24,7 +24,7 @@ use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;
 use crate::uapi::{
     self, BpfldAttachTarget, BpfldDigest, BpfldLoad, BpfldLoadOpts, BpfldMapInfo, BpfldMapReuse,
-    BpfldProgInfo,
+    BpfldProgAutoload, BpfldProgInfo,
 };
 use crate::vmlinux::{BuiltConfig, LoadBtf, LookedUpSymbols, Vmlinux};
 use crate::State;
@@ -132,7 +132,7 @@ struct NamedFile {
     file: FileRef,
 }
 
-impl NamedFile {
+impl Entry for NamedFile {
     fn name(&self) -> &[u8] {
         self.name.get(..self.len).unwrap_or_default()
     }
@@ -186,13 +186,18 @@ fn take_file(
     ))
 }
 
-/// The name that two of `files` give, if any: each may name a map or program once.
-/// Sorts them by name.
-fn named_twice(files: &mut [NamedFile]) -> Option<&[u8]> {
-    files.sort_unstable_by(|a, b| a.name().cmp(b.name()));
-    files
+/// An entry of the load options, which names one of the object's maps or programs.
+trait Entry {
+    fn name(&self) -> &[u8];
+}
+
+/// The name that two of `items` give, if any: each entry of the load options may name
+/// a map or program once. Sorts them by name.
+fn named_twice<T: Entry>(items: &mut [T]) -> Option<&[u8]> {
+    items.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+    items
         .iter()
-        .zip(files.iter().skip(1))
+        .zip(items.iter().skip(1))
         .find(|(a, b)| a.name() == b.name())
         .map(|(a, _)| a.name())
 }
@@ -201,9 +206,10 @@ fn named_twice(files: &mut [NamedFile]) -> Option<&[u8]> {
 /// unknown fields must be zero).
 const OPTS_MAX: usize = 4096;
 
-/// Read the request's options (`struct bpfld_load_opts`): all zero if it has none. A
-/// larger struct than this module's is accepted when its bytes beyond are zero (E2BIG
-/// if not), as `copy_struct_from_user()` accepts one.
+/// Read the request's options (`struct bpfld_load_opts`): all zero if it has none. As
+/// `copy_struct_from_user()` reads a struct: a smaller one than this module's (from
+/// `BPFLD_LOAD_OPTS_SIZE_VER0` on) leaves the fields it lacks zero, a larger one is
+/// accepted when its bytes beyond are zero (E2BIG if not).
 fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
     let known = core::mem::size_of::<BpfldLoadOpts>();
     if req.opts == 0 {
@@ -215,7 +221,7 @@ fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
         .read()
         .map_err(efault)?;
     let size = size as usize;
-    if size < known {
+    if size < uapi::BPFLD_LOAD_OPTS_SIZE_VER0 {
         return Err(fail(
             22,
             format_args!("struct bpfld_load_opts size {} unknown", size),
@@ -228,7 +234,15 @@ fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
         ));
     }
     let mut r = UserSlice::new(req.opts as usize, size).reader();
-    let opts: BpfldLoadOpts = r.read().map_err(efault)?;
+    let mut opts = BpfldLoadOpts::default();
+    // SAFETY: `opts` is a plain `repr(C)` struct of integers without padding (see
+    // uapi.rs), so any bytes read into it make a valid value; the slice covers it
+    // exactly and is dropped before `opts` is used again.
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut((&mut opts as *mut BpfldLoadOpts).cast::<u8>(), known)
+    };
+    r.read_slice(bytes.get_mut(..size.min(known)).unwrap_or_default())
+        .map_err(efault)?;
     let mut rest = [0u8; 64];
     let mut left = size.saturating_sub(known);
     while left > 0 {
@@ -418,6 +432,116 @@ fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<N
         ));
     }
     Ok((TargetIds(ids), files))
+}
+
+/// An entry program of the object to load or leave out (`struct bpfld_prog_autoload`).
+struct Autoload {
+    name: [u8; uapi::BPFLD_NAME_LEN],
+    len: usize,
+    load: bool,
+}
+
+impl Entry for Autoload {
+    fn name(&self) -> &[u8] {
+        self.name.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Read and check the options' autoload entries. Each names a program once; that it is
+/// one of the object's entry programs is checked once the object is parsed
+/// ([`apply_autoload`]).
+fn read_autoload(opts: &BpfldLoadOpts) -> core::result::Result<KVec<Autoload>, Fail> {
+    let mut out = KVec::new();
+    let count = opts.autoload_cnt as usize;
+    if count == 0 {
+        return Ok(out);
+    }
+    if opts.autoload_size as usize != core::mem::size_of::<BpfldProgAutoload>() {
+        return Err(fail(
+            22,
+            format_args!("opts: autoload_size {} unknown", opts.autoload_size),
+        ));
+    }
+    if count > limits::MAX_PROGRAMS {
+        return Err(fail(
+            7,
+            format_args!(
+                "opts: autoload has {} programs, the limit is {}",
+                count,
+                limits::MAX_PROGRAMS
+            ),
+        ));
+    }
+    out.reserve(count, GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory")))?;
+    let mut r = UserSlice::new(
+        opts.autoload as usize,
+        count.saturating_mul(core::mem::size_of::<BpfldProgAutoload>()),
+    )
+    .reader();
+    for i in 0..count {
+        let e: BpfldProgAutoload = r
+            .read()
+            .map_err(|_| fail(14, format_args!("opts: autoload unreadable")))?;
+        let len = entry_name(&e.prog, "autoload", i)?;
+        let name = e.prog.get(..len).unwrap_or_default();
+        if e.reserved != 0 {
+            return Err(fail(
+                22,
+                format_args!("autoload '{}': reserved must be zero", EscapedBytes(name)),
+            ));
+        }
+        if e.load > 1 {
+            return Err(fail(
+                22,
+                format_args!(
+                    "autoload '{}': load {} is neither 0 nor 1",
+                    EscapedBytes(name),
+                    e.load
+                ),
+            ));
+        }
+        // Capacity was reserved above.
+        let _ = out.push(
+            Autoload {
+                name: e.prog,
+                len,
+                load: e.load == 1,
+            },
+            GFP_KERNEL,
+        );
+    }
+    if let Some(name) = named_twice(&mut out) {
+        return Err(fail(
+            22,
+            format_args!("autoload '{}': named twice", EscapedBytes(name)),
+        ));
+    }
+    Ok(out)
+}
+
+/// Turn each entry program the options name on or off, as libbpf's
+/// `bpf_program__set_autoload()` before `bpf_object__load()`; once the object is
+/// parsed, before the attach targets are checked and the plan is made. Not inlined, as
+/// [`check_reuse`].
+#[inline(never)]
+fn apply_autoload(
+    entries: &[Autoload],
+    obj: &mut Object<'_, KAlloc>,
+) -> core::result::Result<(), Fail> {
+    for e in entries {
+        let found = core::str::from_utf8(e.name()).is_ok_and(|n| obj.set_autoload(n, e.load));
+        if !found {
+            return Err(fail(
+                2,
+                format_args!(
+                    "autoload '{}': the object has no such entry program",
+                    EscapedBytes(e.name())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Each attach target names a program of the object; checked once it is parsed,
@@ -659,6 +783,7 @@ fn load_verified(
     let opts = read_opts(req)?;
     let reuse = read_reuse(&opts)?;
     let (targets, target_files) = read_targets(&opts)?;
+    let autoload = read_autoload(&opts)?;
     // The object file.
     // SAFETY: fget takes its own reference (or returns NULL).
     let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
@@ -748,6 +873,7 @@ fn load_verified(
             targets: target_files,
         },
         targets,
+        autoload,
         progs_cap: req.progs_cnt as usize,
         maps_cap: req.maps_cnt as usize,
         receipt: [0; 32],
@@ -870,6 +996,8 @@ struct Job<'d> {
     bpf: KernelBpf,
     /// The caller's target programs' functions, for the plan.
     targets: TargetIds,
+    /// The entry programs the caller turns on or off.
+    autoload: KVec<Autoload>,
     progs_cap: usize,
     maps_cap: usize,
     receipt: [u8; 32],
@@ -1060,8 +1188,9 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // (object parser, CO-RE) do not stack (see scripts/stack-depth).
     job.ph.thread = now();
     let mut alloc = KAlloc::default();
-    let res = parse(job.data, job.obj_name, &mut alloc).and_then(|obj| {
+    let res = parse(job.data, job.obj_name, &mut alloc).and_then(|mut obj| {
         job.ph.parsed = now();
+        apply_autoload(&job.autoload, &mut obj)?;
         check_targets(&job.targets, &obj)?;
         // The plan is made beside this thread while it loads the object's BTF, which
         // needs nothing of the plan. The object's BTF is checked in full beside the

@@ -90,6 +90,21 @@ pub(crate) struct BpfldLoadOpts {
     pub(crate) attach_cnt: u32,
     pub(crate) attach_size: u32,
     pub(crate) attach: u64,
+    pub(crate) autoload_cnt: u32,
+    pub(crate) autoload_size: u32,
+    pub(crate) autoload: u64,
+}
+
+/// `BPFLD_LOAD_OPTS_SIZE_VER0`: the first `struct bpfld_load_opts`, up to `attach`.
+pub(crate) const BPFLD_LOAD_OPTS_SIZE_VER0: usize = 40;
+
+/// `struct bpfld_prog_autoload`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct BpfldProgAutoload {
+    pub(crate) prog: [u8; BPFLD_NAME_LEN],
+    pub(crate) load: u32,
+    pub(crate) reserved: u32,
 }
 
 /// `struct bpfld_attach_target`.
@@ -174,6 +189,8 @@ unsafe impl FromBytes for BpfldLoadOpts {}
 // SAFETY: as above.
 unsafe impl FromBytes for BpfldAttachTarget {}
 // SAFETY: as above.
+unsafe impl FromBytes for BpfldProgAutoload {}
+// SAFETY: as above.
 unsafe impl AsBytes for BpfldLoad {}
 // SAFETY: as above.
 unsafe impl FromBytes for BpfldLoad {}
@@ -194,8 +211,10 @@ const _: () = {
     assert!(core::mem::size_of::<BpfldMapInfo>() == 96);
     assert!(core::mem::size_of::<BpfldLoad>() == 456);
     assert!(core::mem::size_of::<BpfldMapReuse>() == 72);
-    assert!(core::mem::size_of::<BpfldLoadOpts>() == 40);
+    assert!(core::mem::size_of::<BpfldLoadOpts>() == 56);
+    assert!(core::mem::offset_of!(BpfldLoadOpts, autoload_cnt) == BPFLD_LOAD_OPTS_SIZE_VER0);
     assert!(core::mem::size_of::<BpfldAttachTarget>() == 72);
+    assert!(core::mem::size_of::<BpfldProgAutoload>() == 72);
     assert!(core::mem::size_of::<BpfldDigest>() == 72);
     assert!(core::mem::size_of::<BpfldTrustEntry>() == 80);
     assert!(core::mem::size_of::<BpfldTrustList>() == 40);

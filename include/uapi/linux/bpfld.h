@@ -105,9 +105,23 @@ struct bpfld_attach_target {
 };
 
 /*
+ * Whether one of the object's entry programs is loaded, as libbpf's
+ * bpf_program__set_autoload(prog, load) sets it: a program of a "?" section, which is
+ * not loaded by default, is loaded with load = 1; any program is left out with
+ * load = 0 (it is then neither loaded nor reported, and the receipt has no part of it).
+ */
+struct bpfld_prog_autoload {
+	char prog[BPFLD_NAME_LEN];	/* in: the object's entry program (function name),
+					 * NUL-terminated */
+	__u32 load;			/* in: 1 load it, 0 do not */
+	__u32 reserved;			/* must be zero */
+};
+
+/*
  * Options of a load beyond the object itself (struct bpfld_load.opts). The struct may
- * grow: a caller passes its own sizeof, and a module refuses (E2BIG) a larger one
- * whose bytes beyond those it knows are not zero.
+ * grow: a caller passes its own sizeof, and a module reads the fields that size holds
+ * (at least up to attach, the first version: BPFLD_LOAD_OPTS_SIZE_VER0) and refuses
+ * (E2BIG) a larger one whose bytes beyond those it knows are not zero.
  */
 struct bpfld_load_opts {
 	__u32 size;		/* in: sizeof(struct bpfld_load_opts) */
@@ -118,7 +132,13 @@ struct bpfld_load_opts {
 	__u32 attach_cnt;	/* in: entries in attach (each program at most once) */
 	__u32 attach_size;	/* in: sizeof(struct bpfld_attach_target) */
 	__u64 attach;		/* in: array of struct bpfld_attach_target */
+	__u32 autoload_cnt;	/* in: entries in autoload (each program at most once) */
+	__u32 autoload_size;	/* in: sizeof(struct bpfld_prog_autoload) */
+	__u64 autoload;		/* in: array of struct bpfld_prog_autoload */
 };
+
+/* The size of the first struct bpfld_load_opts, up to and with attach. */
+#define BPFLD_LOAD_OPTS_SIZE_VER0	40
 
 /*
  * BPFLD_IOC_LOAD: load every auto-loaded program of the BPF ELF object open at

@@ -214,6 +214,9 @@ pub struct KLoadExtra<'f> {
     /// the BTF type id of the function in each (libbpf's
     /// `bpf_program__set_attach_target()`; [`crate::sys::prog_func_btf_id`]).
     pub targets: Vec<(&'f str, std::os::fd::BorrowedFd<'f>, u32)>,
+    /// Entry programs to load (`true`, as a program of a `?` section) or leave out
+    /// (`false`): libbpf's `bpf_program__set_autoload()`.
+    pub autoload: Vec<(&'f str, bool)>,
 }
 
 /// A name as the ioctls take it: NUL-terminated, cut to fit.
@@ -301,7 +304,7 @@ impl Device {
             .iter()
             .map(|(n, fd, id)| (*n, fd.as_raw_fd(), *id))
             .collect();
-        self.load_with_raw(obj, opts, &reuse, &targets)
+        self.load_with_raw(obj, opts, &reuse, &targets, &extra.autoload)
     }
 
     /// [`Device::load_with`] with fd numbers as they are, open or not: for the fuzzer,
@@ -312,6 +315,7 @@ impl Device {
         opts: &KLoadOpts,
         reuse: &[(&str, RawFd)],
         targets: &[(&str, RawFd, u32)],
+        autoload: &[(&str, bool)],
     ) -> Result<KLoad, KLoadError> {
         let reuse: Vec<uapi::BpfldMapReuse> = reuse
             .iter()
@@ -329,6 +333,14 @@ impl Device {
                 btf_id: *btf_id,
             })
             .collect();
+        let autoload: Vec<uapi::BpfldProgAutoload> = autoload
+            .iter()
+            .map(|(prog, load)| uapi::BpfldProgAutoload {
+                prog: name_arg(prog),
+                load: u32::from(*load),
+                reserved: 0,
+            })
+            .collect();
         let load_opts = uapi::BpfldLoadOpts {
             size: std::mem::size_of::<uapi::BpfldLoadOpts>() as u32,
             map_reuse_cnt: reuse.len() as u32,
@@ -338,8 +350,11 @@ impl Device {
             attach_cnt: attach.len() as u32,
             attach_size: std::mem::size_of::<uapi::BpfldAttachTarget>() as u32,
             attach: attach.as_ptr() as u64,
+            autoload_cnt: autoload.len() as u32,
+            autoload_size: std::mem::size_of::<uapi::BpfldProgAutoload>() as u32,
+            autoload: autoload.as_ptr() as u64,
         };
-        let with_opts = !reuse.is_empty() || !attach.is_empty();
+        let with_opts = !reuse.is_empty() || !attach.is_empty() || !autoload.is_empty();
         let mut progs_cap = 16usize;
         let mut maps_cap = 16usize;
         let mut log = vec![0u8; opts.log_size];

@@ -45,8 +45,9 @@ pub struct LoadedProg {
 /// User-space knobs for a load.
 #[derive(Default, Clone)]
 pub struct LoadOpts {
-    /// Entry programs not to load (libbpf's `bpf_program__set_autoload(p, false)`).
-    pub disable: Vec<String>,
+    /// Entry programs to load (`true`, as a program of a `?` section) or not (`false`):
+    /// libbpf's `bpf_program__set_autoload()`, the options' `autoload` of the module.
+    pub autoload: Vec<(String, bool)>,
     /// Let the kernel apply CO-RE relocations (an oracle for bpfld's own engine).
     pub kernel_core: bool,
     /// Maps of the caller's, open for the load, to use for the object's maps of these
@@ -241,10 +242,10 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
     let mut alloc = VecAlloc::default();
     let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| core_err(path, e))?;
     let mut obj = Object::parse(elf, &name, &mut alloc).map_err(|e| core_err(path, e))?;
-    for d in &opts.disable {
-        if !obj.set_autoload(d, false) {
+    for (d, load) in &opts.autoload {
+        if !obj.set_autoload(d, *load) {
             return Err(LoadError {
-                msg: format!("{path}: no program '{d}'"),
+                msg: format!("{path}: autoload '{d}': the object has no such entry program"),
                 errno: libc::ENOENT,
                 log: String::new(),
             });

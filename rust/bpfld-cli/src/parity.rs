@@ -443,7 +443,7 @@ pub fn compare_loaded(
         let kern = load_userspace_with(
             path,
             &LoadOpts {
-                disable: failed.to_vec(),
+                autoload: failed.iter().map(|n| (n.clone(), false)).collect(),
                 kernel_core: true,
                 ..LoadOpts::default()
             },
@@ -918,7 +918,7 @@ impl<'p> UserLoads<'p> {
                 let r = load_userspace_with(
                     self.path,
                     &LoadOpts {
-                        disable: disable.to_vec(),
+                        autoload: disable.iter().map(|n| (n.clone(), false)).collect(),
                         ..LoadOpts::default()
                     },
                 );

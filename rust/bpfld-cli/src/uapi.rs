@@ -157,6 +157,27 @@ pub struct BpfldLoadOpts {
     pub attach_size: u32,
     /// Array of `struct bpfld_attach_target`.
     pub attach: u64,
+    /// Entries in `autoload`.
+    pub autoload_cnt: u32,
+    /// `sizeof(struct bpfld_prog_autoload)`.
+    pub autoload_size: u32,
+    /// Array of `struct bpfld_prog_autoload`.
+    pub autoload: u64,
+}
+
+/// `BPFLD_LOAD_OPTS_SIZE_VER0`: the first `struct bpfld_load_opts`, up to `attach`.
+pub const BPFLD_LOAD_OPTS_SIZE_VER0: u32 = 40;
+
+/// `struct bpfld_prog_autoload`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BpfldProgAutoload {
+    /// The object's entry program (function name), NUL-terminated.
+    pub prog: [u8; BPFLD_NAME_LEN],
+    /// 1: load it, 0: do not.
+    pub load: u32,
+    /// Reserved (0).
+    pub reserved: u32,
 }
 
 /// `struct bpfld_attach_target`.
@@ -326,6 +347,9 @@ int main(void) {
     P(sizeof(struct bpfld_load_opts)); P(offsetof(struct bpfld_load_opts, map_reuse));
     P(offsetof(struct bpfld_load_opts, attach)); P(sizeof(struct bpfld_attach_target));
     P(offsetof(struct bpfld_attach_target, btf_id));
+    P(offsetof(struct bpfld_load_opts, autoload_cnt)); P(offsetof(struct bpfld_load_opts, autoload));
+    P(BPFLD_LOAD_OPTS_SIZE_VER0); P(sizeof(struct bpfld_prog_autoload));
+    P(offsetof(struct bpfld_prog_autoload, load));
     P(sizeof(struct bpfld_digest)); P(offsetof(struct bpfld_digest, digest));
     P(sizeof(struct bpfld_trust_entry)); P(offsetof(struct bpfld_trust_entry, state));
     P(sizeof(struct bpfld_trust_list)); P(offsetof(struct bpfld_trust_list, entries));
@@ -486,6 +510,26 @@ int main(void) {
             (
                 "offsetof(struct bpfld_attach_target, btf_id)",
                 offset_of!(BpfldAttachTarget, btf_id) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_load_opts, autoload_cnt)",
+                offset_of!(BpfldLoadOpts, autoload_cnt) as u64,
+            ),
+            (
+                "offsetof(struct bpfld_load_opts, autoload)",
+                offset_of!(BpfldLoadOpts, autoload) as u64,
+            ),
+            (
+                "BPFLD_LOAD_OPTS_SIZE_VER0",
+                BPFLD_LOAD_OPTS_SIZE_VER0.into(),
+            ),
+            (
+                "sizeof(struct bpfld_prog_autoload)",
+                size_of::<BpfldProgAutoload>() as u64,
+            ),
+            (
+                "offsetof(struct bpfld_prog_autoload, load)",
+                offset_of!(BpfldProgAutoload, load) as u64,
             ),
             (
                 "sizeof(struct bpfld_digest)",

@@ -108,7 +108,7 @@ fn compare_object(
     let ours = load_userspace_with(
         path,
         &LoadOpts {
-            disable: failed.clone(),
+            autoload: failed.iter().map(|n| (n.clone(), false)).collect(),
             ..LoadOpts::default()
         },
     )

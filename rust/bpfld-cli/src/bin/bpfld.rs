@@ -11,7 +11,8 @@ const USAGE: &str = "usage: bpfld <command> [args]
 
 commands:
   load [--pin DIR] [--reuse-map NAME=PIN]... [--attach-target PROG=PIN[:FUNC]]...
-       [--pin-root-path DIR] [--json] [--log-level N] OBJ
+       [--enable PROG]... [--disable PROG]... [--pin-root-path DIR] [--json]
+       [--log-level N] OBJ
                            load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
                            programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME;
                            --reuse-map uses the map pinned at PIN for OBJ's map NAME
@@ -21,8 +22,11 @@ commands:
                            default /sys/fs/bpf); --attach-target
                            attaches OBJ's freplace/fentry/fexit program PROG to function
                            FUNC (default: the one its section names) of the program
-                           pinned at PIN
-  load --userspace [--reuse-map ...] [--attach-target ...] [--pin-root-path DIR] OBJ
+                           pinned at PIN; --enable loads PROG of a SEC(\"?...\"), which
+                           is not loaded by default, and --disable leaves PROG out,
+                           as libbpf's bpf_program__set_autoload()
+  load --userspace [--reuse-map ...] [--attach-target ...] [--enable/--disable PROG]...
+       [--pin-root-path DIR] OBJ
                            load OBJ with bpf(2) from user space (no module, no policy)
   load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
                            load every DIR/*.o (Android boot style) and pin it as
@@ -111,6 +115,7 @@ fn load(args: &[&str]) -> Result<(), String> {
     let mut obj = None;
     let mut reuse = Vec::new();
     let mut targets = Vec::new();
+    let mut autoload: Vec<(&str, bool)> = Vec::new();
     let mut pin_root = "/sys/fs/bpf";
     let mut userspace = false;
     let mut it = args.iter();
@@ -139,6 +144,12 @@ fn load(args: &[&str]) -> Result<(), String> {
                 let fd = bpfld::loaddir::obj_get(std::path::Path::new(path))
                     .map_err(|e| format!("--attach-target {prog}: BPF_OBJ_GET {path}: {e}"))?;
                 targets.push((prog, fd, func));
+            }
+            "--enable" | "--disable" => {
+                let prog = it
+                    .next()
+                    .ok_or_else(|| format!("{a} needs a program name"))?;
+                autoload.push((prog, a == "--enable"));
             }
             "--pin-root-path" => {
                 pin_root = it.next().ok_or("--pin-root-path needs a directory")?;
@@ -189,6 +200,7 @@ fn load(args: &[&str]) -> Result<(), String> {
     let extra = bpfld::dev::KLoadExtra {
         reuse,
         targets: target_args,
+        autoload,
     };
     if userspace {
         if pin.is_some() || json {
@@ -204,6 +216,11 @@ fn load(args: &[&str]) -> Result<(), String> {
                 .targets
                 .iter()
                 .map(|(n, fd, id)| (n.to_string(), fd.as_raw_fd(), *id))
+                .collect(),
+            autoload: extra
+                .autoload
+                .iter()
+                .map(|(n, l)| (n.to_string(), *l))
                 .collect(),
             ..Default::default()
         };

@@ -227,7 +227,7 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
         };
         let mut long_opts = [0u8; 64];
         long_opts[..4].copy_from_slice(&64u32.to_ne_bytes());
-        long_opts[40] = 1;
+        long_opts[60] = 1;
         let base = uapi::BpfldLoad {
             size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
             obj_fd: f.as_raw_fd(),
@@ -972,6 +972,234 @@ fn percpu_u64_sum(fd: i32, key: u32) -> Result<u64, String> {
     Ok(v.chunks(8)
         .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
         .sum())
+}
+
+/// A load of `obj` with these options' `autoload` entries set as given, field by
+/// field (`load` and `reserved` as they are), with the options struct `opts_size` bytes
+/// long: what `Device::load_with` cannot express. The names of the programs loaded
+/// (whose fds are closed), or the errno and message.
+fn load_raw_autoload(
+    d: &Device,
+    obj: &File,
+    entries: &[(&str, u32, u32)],
+    opts_size: u32,
+) -> Result<Vec<String>, (i32, String)> {
+    let autoload: Vec<uapi::BpfldProgAutoload> = entries
+        .iter()
+        .map(|(name, load, reserved)| {
+            let mut prog = [0u8; uapi::BPFLD_NAME_LEN];
+            prog[..name.len()].copy_from_slice(name.as_bytes());
+            uapi::BpfldProgAutoload {
+                prog,
+                load: *load,
+                reserved: *reserved,
+            }
+        })
+        .collect();
+    let opts = uapi::BpfldLoadOpts {
+        size: opts_size,
+        autoload_cnt: autoload.len() as u32,
+        autoload_size: std::mem::size_of::<uapi::BpfldProgAutoload>() as u32,
+        autoload: autoload.as_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: all-zero is valid for these plain structs.
+    let mut progs: [uapi::BpfldProgInfo; 4] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut maps: [uapi::BpfldMapInfo; 4] = unsafe { std::mem::zeroed() };
+    let mut req = uapi::BpfldLoad {
+        size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+        obj_fd: obj.as_raw_fd(),
+        prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+        progs: progs.as_mut_ptr() as u64,
+        progs_cnt: progs.len() as u32,
+        map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+        maps: maps.as_mut_ptr() as u64,
+        maps_cnt: maps.len() as u32,
+        opts: &opts as *const uapi::BpfldLoadOpts as u64,
+        ..Default::default()
+    };
+    // SAFETY: BPFLD_IOC_LOAD on a struct bpfld_load whose arrays, options and their
+    // autoload entries are live and of the sizes stated (a smaller `opts_size` only
+    // makes the module read less of `opts`).
+    let r = unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) };
+    match r {
+        Ok(_) => {
+            let progs = &progs[..(req.progs_cnt as usize).min(progs.len())];
+            for p in progs {
+                // SAFETY: fds the module installed in this process, closed once here.
+                drop(unsafe { OwnedFd::from_raw_fd(p.fd) });
+            }
+            for m in &maps[..(req.maps_cnt as usize).min(maps.len())] {
+                // SAFETY: as above.
+                drop(unsafe { OwnedFd::from_raw_fd(m.fd) });
+            }
+            Ok(progs.iter().map(|p| bpfld::dev::cstr(&p.name)).collect())
+        }
+        Err(e) => Err((
+            e.raw_os_error().unwrap_or(0),
+            bpfld::dev::cstr(&req.err_msg),
+        )),
+    }
+}
+
+/// The load options' `autoload` (libbpf's `bpf_program__set_autoload()`). autoload.bpf.o
+/// loads `xdp_always` alone by default (its other programs are in `?` sections). Turned
+/// on, `tc_optional` loads beside it; `xdp_always` turned off and `tc_optional` on
+/// loads `tc_optional` alone. Each load's receipt and tags are those of the user-space
+/// executor with the same settings, and each leaves nothing behind once closed.
+/// `xdp_bad` turned on fails at the verifier (`EACCES`) with nothing created. A name
+/// the object lacks (`ENOENT`), a name given twice, `load` 2 and a set `reserved`
+/// (`EINVAL`) are refused, naming the entry. Options of the first version's size (40
+/// bytes) are read only that far: their `autoload` is not seen. `bpfld load --enable
+/// --disable` does the same from the command line.
+pub fn autoload_option(_: &Env) -> Outcome {
+    outcome((|| {
+        let d = dev()?;
+        let path = obj_path("autoload.bpf.o");
+        let f = open(&path)?;
+        let names = |progs: &[String]| progs.join(",");
+        let cases: [(&[(&str, bool)], &str); 4] = [
+            (&[], "xdp_always"),
+            (&[("tc_optional", true)], "xdp_always,tc_optional"),
+            (
+                &[("xdp_always", false), ("tc_optional", true)],
+                "tc_optional",
+            ),
+            (&[("xdp_always", true), ("custom_off", false)], "xdp_always"),
+        ];
+        for (settings, want) in cases {
+            let what = format!("autoload {settings:?}");
+            let before = Snapshot::take();
+            let extra = KLoadExtra {
+                autoload: settings.to_vec(),
+                ..KLoadExtra::default()
+            };
+            let l = d
+                .load_with(&f, &KLoadOpts::default(), &extra)
+                .map_err(|e| format!("{what}: {e}"))?;
+            let got: Vec<String> = l.progs.iter().map(|p| p.name.clone()).collect();
+            if names(&got) != want {
+                return Err(format!("{what}: loaded {}, want {want}", names(&got)));
+            }
+            let lo = bpfld::load::LoadOpts {
+                autoload: settings.iter().map(|(n, b)| (n.to_string(), *b)).collect(),
+                ..Default::default()
+            };
+            let u = bpfld::load::load_userspace_with(&path, &lo)
+                .map_err(|e| format!("{what}, user space: {e}"))?;
+            if u.receipt != l.receipt {
+                return Err(format!(
+                    "{what}: module receipt {}, user space {}",
+                    format_digest(uapi::BPFLD_HASH_SHA256, &l.receipt),
+                    format_digest(uapi::BPFLD_HASH_SHA256, &u.receipt)
+                ));
+            }
+            for (k, p) in l.progs.iter().zip(u.progs.iter()) {
+                if k.name != p.name || k.tag != p.tag {
+                    return Err(format!(
+                        "{what}: module {} tag {:02x?}, user space {} tag {:02x?}",
+                        k.name, k.tag, p.name, p.tag
+                    ));
+                }
+            }
+            println!(
+                "# {what}: {} loaded, receipt {}",
+                names(&got),
+                format_digest(uapi::BPFLD_HASH_SHA256, &l.receipt)
+            );
+            drop(l);
+            drop(u);
+            before.unchanged().map_err(|e| format!("{what}: {e}"))?;
+        }
+        let with = |a: &[(&'static str, bool)]| KLoadExtra {
+            autoload: a.to_vec(),
+            ..KLoadExtra::default()
+        };
+        expect_refusal_with(
+            &d,
+            &f,
+            &with(&[("xdp_bad", true)]),
+            libc::EACCES,
+            "xdp_bad",
+            "xdp_bad turned on",
+        )?;
+        expect_refusal_with(
+            &d,
+            &f,
+            &with(&[("no_such_prog", true)]),
+            libc::ENOENT,
+            "autoload 'no_such_prog': the object has no such entry program",
+            "a program the object lacks",
+        )?;
+        expect_refusal_with(
+            &d,
+            &f,
+            &with(&[("tc_optional", true), ("tc_optional", false)]),
+            libc::EINVAL,
+            "autoload 'tc_optional': named twice",
+            "a program named twice",
+        )?;
+        let full = std::mem::size_of::<uapi::BpfldLoadOpts>() as u32;
+        for (what, entries, says) in [
+            (
+                "load 2",
+                [("tc_optional", 2, 0)],
+                "load 2 is neither 0 nor 1",
+            ),
+            ("reserved", [("tc_optional", 1, 7)], "reserved must be zero"),
+            ("an empty name", [("", 1, 0)], "name empty"),
+        ] {
+            let before = Snapshot::take();
+            match load_raw_autoload(&d, &f, &entries, full) {
+                Err((libc::EINVAL, msg)) if msg.contains(says) => {
+                    println!("# {what}: EINVAL ({msg})")
+                }
+                Err((errno, msg)) => {
+                    return Err(format!(
+                        "{what}: errno {errno} {msg:?}, want EINVAL {says:?}"
+                    ))
+                }
+                Ok(_) => return Err(format!("{what}: loaded, want EINVAL")),
+            }
+            before.unchanged().map_err(|e| format!("{what}: {e}"))?;
+        }
+        // The first version's options: 40 bytes, which end before `autoload_cnt`.
+        let ver0 = uapi::BPFLD_LOAD_OPTS_SIZE_VER0;
+        let got = load_raw_autoload(&d, &f, &[("tc_optional", 1, 0)], ver0)
+            .map_err(|(e, m)| format!("options of {ver0} bytes: errno {e} {m}"))?
+            .join(",");
+        if got != "xdp_always" {
+            return Err(format!(
+                "options of {ver0} bytes: loaded {got}, want xdp_always (autoload unread)"
+            ));
+        }
+        // Between the two sizes: `autoload_cnt` is read, `autoload_size` is not (0).
+        match load_raw_autoload(&d, &f, &[("tc_optional", 1, 0)], ver0 + 4) {
+            Err((libc::EINVAL, m)) if m.contains("autoload_size 0 unknown") => {}
+            r => {
+                return Err(format!(
+                    "options of {} bytes: {:?}, want EINVAL autoload_size 0",
+                    ver0 + 4,
+                    r
+                ))
+            }
+        }
+        // The command line.
+        let out = run_cli(&[
+            "load",
+            "--enable",
+            "tc_optional",
+            "--disable",
+            "xdp_always",
+            &path,
+        ])?;
+        let progs: Vec<&str> = out.lines().filter(|l| l.starts_with("prog ")).collect();
+        if progs.len() != 1 || !progs[0].starts_with("prog tc_optional ") {
+            return Err(format!("bpfld load --enable --disable: {progs:?}"));
+        }
+        Ok(())
+    })())
 }
 
 /// Maps the caller passes for reuse (`struct bpfld_map_reuse`, as libbpf reuses a map

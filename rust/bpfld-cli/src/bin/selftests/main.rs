@@ -82,6 +82,7 @@ const FIXED_AFTER: &[Named] = &[
     ("no_cap_bpf_eperm", loads::no_cap_bpf),
     ("arrays_too_small_enospc", loads::arrays_too_small),
     ("map_reuse", loads::map_reuse),
+    ("autoload_option", loads::autoload_option),
     ("attach_to_bpf_program", loads::attach_to_bpf_program),
     (
         "ksym_addresses_hidden_eopnotsupp",
