@@ -38,8 +38,9 @@
 //!   - All present and consistent: the object is *reused*, nothing is loaded.
 //!   - Some missing: the object is loaded with its pinned maps in place of new ones
 //!     (`bpfld_load_opts.map_reuse`: the module checks each map again and builds the
-//!     programs against it), and what was missing is pinned; existing program pins are
-//!     kept. A pinned map whose contents come from the object (global data, `.kconfig`,
+//!     programs against it), and what was missing is pinned; the programs whose pins
+//!     exist are kept and not loaded again (`bpfld_load_opts.autoload`), unless a
+//!     program array of the object holds them. A pinned map whose contents come from the object (global data, `.kconfig`,
 //!     struct_ops, arenas) cannot be taken over: `EOPNOTSUPP` naming it.
 //!
 //!   Reuse trusts that pins under ROOT were made by load-dir from the same directory in
@@ -53,7 +54,7 @@ use bpfld_core::elf::Elf;
 use bpfld_core::exec;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::{Alloc, VecAlloc};
-use bpfld_core::object::{MapDef, MapKind, Object};
+use bpfld_core::object::{MapDef, MapKind, Object, SlotTarget};
 use bpfld_core::plan::{self, KernelBtf, Plan};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -218,17 +219,30 @@ impl Failure {
 /// How objects get into the kernel.
 pub trait Loader {
     /// Load the object open at `file` (whose path is `path`), with the maps of `reuse`
-    /// in place of new ones.
-    fn load(&self, path: &Path, file: &File, reuse: &Reuse) -> Result<Loaded, Failure>;
+    /// in place of new ones and without the entry programs `skip`.
+    fn load(
+        &self,
+        path: &Path,
+        file: &File,
+        reuse: &Reuse,
+        skip: &[String],
+    ) -> Result<Loaded, Failure>;
 }
 
 impl Loader for Device {
-    fn load(&self, _path: &Path, file: &File, reuse: &Reuse) -> Result<Loaded, Failure> {
+    fn load(
+        &self,
+        _path: &Path,
+        file: &File,
+        reuse: &Reuse,
+        skip: &[String],
+    ) -> Result<Loaded, Failure> {
         let extra = KLoadExtra {
             reuse: reuse
                 .iter()
                 .map(|(n, fd)| (n.as_str(), fd.as_fd()))
                 .collect(),
+            autoload: skip.iter().map(|n| (n.as_str(), false)).collect(),
             ..KLoadExtra::default()
         };
         let l = self
@@ -266,13 +280,20 @@ impl Loader for Device {
 pub struct UserSpace;
 
 impl Loader for UserSpace {
-    fn load(&self, path: &Path, _file: &File, reuse: &Reuse) -> Result<Loaded, Failure> {
+    fn load(
+        &self,
+        path: &Path,
+        _file: &File,
+        reuse: &Reuse,
+        skip: &[String],
+    ) -> Result<Loaded, Failure> {
         let p = path.to_string_lossy();
         let opts = crate::load::LoadOpts {
             reuse: reuse
                 .iter()
                 .map(|(n, fd)| (n.clone(), fd.as_raw_fd()))
                 .collect(),
+            autoload: skip.iter().map(|n| (n.clone(), false)).collect(),
             ..Default::default()
         };
         let l = crate::load::load_userspace_with(&p, &opts).map_err(|e| Failure {
@@ -329,6 +350,8 @@ pub struct ObjectReport {
     pub maps: usize,
     /// Of `maps`, how many were pinned already and taken over by this load.
     pub reused_maps: usize,
+    /// Of `progs`, how many were pinned already and kept (not loaded again).
+    pub kept_progs: usize,
     /// Pinned, reused or nothing.
     pub state: State,
     /// `Err` if the object failed.
@@ -347,10 +370,16 @@ impl ObjectReport {
             None => "-".to_string(),
         };
         let state = match self.state {
-            State::Pinned if self.reused_maps > 0 => {
-                format!("pinned,maps_reused={}", self.reused_maps)
+            State::Pinned => {
+                let mut s = "pinned".to_string();
+                if self.reused_maps > 0 {
+                    s.push_str(&format!(",maps_reused={}", self.reused_maps));
+                }
+                if self.kept_progs > 0 {
+                    s.push_str(&format!(",progs_kept={}", self.kept_progs));
+                }
+                s
             }
-            State::Pinned => "pinned".to_string(),
             State::Reused => "reused".to_string(),
             State::None => "-".to_string(),
         };
@@ -569,8 +598,18 @@ struct Pins {
     names: BTreeMap<String, bool>,
     /// The pinned maps, by the object's map names, for a load to take over.
     maps: Vec<(String, OwnedFd)>,
+    /// The pinned programs that match the object's: (program name, pin name).
+    progs: Vec<(String, String)>,
     /// The pin names that do not exist.
     missing: Vec<String>,
+}
+
+/// Whether a program array of `obj` holds its program `name` (its `.values`).
+fn in_prog_array(obj: &Object<'_, VecAlloc>, name: &str) -> bool {
+    obj.slots.iter().any(|s| {
+        matches!(s.target, SlotTarget::Prog(p)
+            if obj.progs.get(p as usize).is_some_and(|p| p.name == name))
+    })
 }
 
 /// The program and map ids of a program (`E2BIG` past the 64 map ids read).
@@ -591,6 +630,7 @@ impl Run<'_> {
             progs: 0,
             maps: 0,
             reused_maps: 0,
+            kept_progs: 0,
             state: State::None,
             result: Ok(()),
         };
@@ -602,6 +642,7 @@ impl Run<'_> {
             r.progs = 0;
             r.maps = 0;
             r.reused_maps = 0;
+            r.kept_progs = 0;
             r.state = State::None;
         }
         r
@@ -676,7 +717,16 @@ impl Run<'_> {
             }
         }
 
-        let loaded = self.loader.load(&path, &f, &pins.maps)?;
+        // The programs pinned already are not loaded again (bpfloader keeps a pinned
+        // program), unless a program array of the object holds them: its slots are
+        // filled with the programs of this load.
+        let kept: Vec<&(String, String)> = pins
+            .progs
+            .iter()
+            .filter(|(name, _)| !obj.as_ref().is_some_and(|o| in_prog_array(o, name)))
+            .collect();
+        let skip: Vec<String> = kept.iter().map(|(name, _)| name.clone()).collect();
+        let loaded = self.loader.load(&path, &f, &pins.maps, &skip)?;
         let mut names = Vec::new();
         for m in &loaded.maps {
             let (n, shared) = map_pin(&stem, &m.name, m.pinning);
@@ -688,7 +738,10 @@ impl Run<'_> {
         }
         self.claim(
             file,
-            names.iter().map(|(n, shared, _)| (n.as_str(), *shared)),
+            names
+                .iter()
+                .map(|(n, shared, _)| (n.as_str(), *shared))
+                .chain(kept.iter().map(|(_, pin)| (pin.as_str(), false))),
         )?;
         // Maps first, as Android does: whoever finds a program pinned finds its maps.
         // What was pinned already (the maps reused, the programs kept) stays as it is.
@@ -703,9 +756,10 @@ impl Run<'_> {
             }
             done.push(p);
         }
-        r.progs = loaded.progs.len();
+        r.progs = loaded.progs.len() + kept.len();
         r.maps = loaded.maps.len();
         r.reused_maps = pins.maps.len();
+        r.kept_progs = kept.len();
         r.state = State::Pinned;
         Ok(())
     }
@@ -892,6 +946,7 @@ impl Run<'_> {
                     ),
                 ));
             }
+            pins.progs.push((pe.name.clone(), n.clone()));
             pins.names.insert(n, false);
         }
         if !pins.missing.is_empty() && !refused.is_empty() {
@@ -1085,6 +1140,7 @@ mod tests {
             progs: 3,
             maps: 1,
             reused_maps: 0,
+            kept_progs: 0,
             state: State::Pinned,
             result: Ok(()),
         };
@@ -1100,6 +1156,12 @@ mod tests {
             r.line(),
             "xdp.bpf.o sha256:abababababababab optional progs=3 maps=1 pinned,maps_reused=1 ok"
         );
+        let r = ObjectReport { kept_progs: 2, ..r };
+        assert_eq!(
+            r.line(),
+            "xdp.bpf.o sha256:abababababababab optional progs=3 maps=1 \
+             pinned,maps_reused=1,progs_kept=2 ok"
+        );
         let r = ObjectReport {
             file: "c.o".into(),
             digest: None,
@@ -1107,6 +1169,7 @@ mod tests {
             progs: 0,
             maps: 0,
             reused_maps: 0,
+            kept_progs: 0,
             state: State::None,
             result: Err(Failure::new(libc::ENODATA, "no fs-verity\nat all")),
         };

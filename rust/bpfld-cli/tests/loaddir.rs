@@ -156,20 +156,28 @@ fn corpus_pins_then_reuse() {
         assert_eq!(pins(&root), p2);
 
         // A missing program pin: tc loaded again against its pinned map, which the new
-        // program uses; only the missing pin is made.
+        // program uses; only the missing pin is made, and tc's other program, whose pin
+        // exists, is kept (not loaded again).
         let tc_map = p2["map_tc_dport_cnt"];
         let tc_prog = p2["prog_tc_tc_tc_count"];
+        let (other, other_id) = p2
+            .iter()
+            .find(|(n, _)| n.starts_with("prog_tc_classifier_"))
+            .map(|(n, id)| (n.clone(), *id))
+            .expect("tc.bpf.o's classifier program pinned");
         std::fs::remove_file(root.join("prog_tc_tc_tc_count")).unwrap();
         let fourth = run(&dir, &root);
         let t = by_file(&fourth)["tc.bpf.o"];
         assert_eq!(t.state, State::Pinned, "{}", t.line());
         assert!(
-            t.line().contains(" pinned,maps_reused=1 ok"),
+            t.line()
+                .contains(" progs=2 maps=1 pinned,maps_reused=1,progs_kept=1 ok"),
             "{}",
             t.line()
         );
         let p4 = pins(&root);
         assert_eq!(p4["map_tc_dport_cnt"], tc_map);
+        assert_eq!(p4[&other], other_id);
         assert_ne!(p4["prog_tc_tc_tc_count"], tc_prog);
         assert_eq!(prog_map_ids(&root.join("prog_tc_tc_tc_count")), [tc_map]);
         assert_eq!(p4.len(), p2.len());

@@ -509,7 +509,7 @@ pub fn loaddir_partial_and_shared_pins(env: &Env) -> Outcome {
         let lines = parse_lines(&out)?;
         let line = |f: &str| lines.get(f).cloned().ok_or(format!("no line for {f}"));
         let t = line("tc.bpf.o")?;
-        if t.state != "pinned,maps_reused=1" || t.result != "ok" {
+        if t.state != "pinned,maps_reused=1,progs_kept=1" || t.result != "ok" {
             return Err(format!("tc.bpf.o: {t:?}"));
         }
         let z = line("zz_shared.bpf.o")?;
