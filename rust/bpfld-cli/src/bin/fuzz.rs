@@ -1599,7 +1599,8 @@ fn load_opts(
         .iter()
         .map(|(n, f, id)| (n.as_str(), *f, *id))
         .collect();
-    dev.load_with_raw(file, opts, &reuse, &targets)
+    let autoload: Vec<(&str, bool)> = lo.autoload.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    dev.load_with_raw(file, opts, &reuse, &targets, &autoload)
 }
 
 /// Load in a child process that the OOM killer picks first (this process is exempt:
@@ -1627,7 +1628,10 @@ fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts, lo: &GenOpts) -> L
         drop(rd);
         let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
         let report = match load_opts(dev, file, opts, lo) {
-            Ok(l) => format!("O{}", check_loaded(&l).err().unwrap_or_default()),
+            Ok(l) => format!(
+                "O{}",
+                check_loaded(&l, &lo.autoload).err().unwrap_or_default()
+            ),
             Err(e) => format!("E{} {}", e.errno, e.msg),
         };
         let mut wr = wr;
@@ -1855,6 +1859,8 @@ fn trivial_prog() -> Result<OwnedFd, String> {
 struct GenOpts {
     reuse: Vec<(String, RawFd)>,
     targets: Vec<(String, RawFd, u32)>,
+    /// Entry programs turned on or off.
+    autoload: Vec<(String, bool)>,
     /// An fd given is not open: `EBADF` is then the right answer.
     closed_fd: bool,
     /// A map to create for the input as the seed defines it, for the one entry of
@@ -1863,8 +1869,8 @@ struct GenOpts {
     desc: String,
 }
 
-/// Load options for input `index`: for one in four, 0 to 3 maps to reuse and 0 to 2
-/// attach targets (at least one entry), each naming one of the object's maps or
+/// Load options for input `index`: for one in four, 0 to 3 maps to reuse, 0 to 2
+/// attach targets and 0 to 2 programs turned on or off (at least one entry), each naming one of the object's maps or
 /// programs (or a name it lacks, or none) and one of `fds` (or a closed number). From a
 /// generator of its own, so that the inputs' bytes do not change with it.
 fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
@@ -1883,10 +1889,10 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
             return g;
         }
     }
-    let (nr, nt) = loop {
-        let (a, b) = (r.below(4), r.below(3));
-        if a + b > 0 {
-            break (a, b);
+    let (nr, nt, na) = loop {
+        let (a, b, c) = (r.below(4), r.below(3), r.below(3));
+        if a + b + c > 0 {
+            break (a, b, c);
         }
     };
     let name = |r: &mut Rng, names: &[String]| -> String {
@@ -1923,6 +1929,12 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
         };
         let _ = write!(g.desc, " target {n:?}={what}:{id}");
         g.targets.push((n, f, id));
+    }
+    for _ in 0..na {
+        let n = name(&mut r, &s.prog_names);
+        let load = r.chance(1, 2);
+        let _ = write!(g.desc, " autoload {n:?}={}", u8::from(load));
+        g.autoload.push((n, load));
     }
     g.desc.push_str(" ]");
     g
@@ -2041,7 +2053,7 @@ impl Fuzzer {
             load_in_child(&self.dev, &file, &opts, &lo)
         } else {
             match load_opts(&self.dev, &file, &opts, &lo) {
-                Ok(l) => Loaded::Yes(check_loaded(&l)),
+                Ok(l) => Loaded::Yes(check_loaded(&l, &lo.autoload)),
                 Err(e) => Loaded::No(e),
             }
         };
@@ -2440,7 +2452,21 @@ fn squash_numbers(s: &str) -> String {
 }
 
 /// A successful load returned live objects whose ids match the report.
-fn check_loaded(l: &KLoad) -> Result<(), String> {
+fn check_loaded(l: &KLoad, autoload: &[(String, bool)]) -> Result<(), String> {
+    // A program the options left out is not loaded, unless a struct_ops map that is
+    // created refers to it (which decides, as in libbpf).
+    for (name, _) in autoload.iter().filter(|(_, load)| !load) {
+        if let Some(p) = l
+            .progs
+            .iter()
+            .find(|p| p.name == *name && p.prog_type != uapi::BPF_PROG_TYPE_STRUCT_OPS)
+        {
+            return Err(format!(
+                "prog {}: loaded (id {}), the options' autoload left it out",
+                p.name, p.id
+            ));
+        }
+    }
     for p in &l.progs {
         let info: ProgInfo = obj_info(p.fd.as_raw_fd())
             .map_err(|e| format!("prog {} fd {:?}: {e}", p.name, p.fd))?;
