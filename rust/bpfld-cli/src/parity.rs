@@ -475,7 +475,7 @@ pub enum Cat {
     /// Both loaded the same (programs both refuse excepted).
     Identical,
     /// VM: libbpf refused some programs; the module refused the object at one of them
-    /// (it loads all or nothing) and the user-space executor loaded the rest the same.
+    /// (it loads all or nothing) and, with them turned off, loaded the rest the same.
     IdenticalPartial,
     /// Neither loads anything.
     BothFail,
@@ -539,7 +539,7 @@ impl Cat {
             Cat::Identical => "both loaded the same (programs both refuse excepted)",
             Cat::IdenticalPartial => {
                 "libbpf refuses some programs; the module refuses the object at one of \
-                 them, the user-space executor loads the rest the same"
+                 them and, with those turned off (autoload), loads the rest the same"
             }
             Cat::BothFail => "neither loads anything",
             Cat::LibbpfOnly => "libbpf loads, bpfld fails (candidate bpfld bugs)",

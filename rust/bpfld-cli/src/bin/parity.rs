@@ -27,8 +27,9 @@
 //!    tags, func/line info, attach BTF types, maps and contents) and the program and
 //!    attach types the module sent; then closes every fd;
 //! 3. when libbpf refused some programs: the module, which loads all or nothing, must
-//!    refuse the object at one of them; the rest is loaded by bpfld's user-space executor
-//!    (same core, same kernel) without those programs and compared as on the host.
+//!    refuse the object at one of them; then it loads the rest, with those programs
+//!    turned off (the load options' `autoload`, as libbpf's
+//!    `bpf_program__set_autoload(prog, false)`), compared as in 2.
 //!
 //! Each object gets a `begin` line in DIR/results.tsv before and a `result` line after
 //! (flushed and synced: the host learns how far a run got if the kernel dies); objects
@@ -45,7 +46,7 @@
 //! category changed, or fewer than `--min-identical` percent of the objects libbpf loads
 //! load identically through the module.
 
-use bpfld::dev::{cstr, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
+use bpfld::dev::{cstr, Device, KLoad, KLoadError, KLoadExtra, KLoadOpts, DEVICE};
 use bpfld::kmsg::KernelLog;
 use bpfld::parity::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -447,14 +448,7 @@ impl Guest {
             self.timeout,
         );
         let start = Instant::now();
-        let k = File::open(&obj)
-            .map_err(|e| KLoadError {
-                errno: e.raw_os_error().unwrap_or(libc::EIO),
-                msg: format!("{}: {e}", obj.display()),
-                log: String::new(),
-                digest: Vec::new(),
-            })
-            .and_then(|f| self.dev.load(&f, &KLoadOpts::default()));
+        let k = self.load_file(&obj, &KLoadExtra::default());
         let bpfld_ms = start.elapsed().as_millis();
         let save = scratch.join("bpfld.out");
         let _ = std::fs::remove_file(&save);
@@ -490,6 +484,47 @@ impl Guest {
             bpfld_ms,
             detail: out.detail,
         }
+    }
+
+    /// The module's load of `obj` with the options `extra`.
+    fn load_file(&self, obj: &Path, extra: &KLoadExtra<'_>) -> Result<KLoad, KLoadError> {
+        File::open(obj)
+            .map_err(|e| KLoadError {
+                errno: e.raw_os_error().unwrap_or(libc::EIO),
+                msg: format!("{}: {e}", obj.display()),
+                log: String::new(),
+                digest: Vec::new(),
+            })
+            .and_then(|f| self.dev.load_with(&f, &KLoadOpts::default(), extra))
+    }
+
+    /// What the module loaded (`ours`) against libbpf's dump: what it sent (type,
+    /// expected attach type) and the kernel's view of both loads ([`compare_ids`]).
+    fn compare_module(
+        &self,
+        dump: &Dump,
+        ours: &KLoad,
+        notes: &mut Vec<String>,
+        save: &Path,
+    ) -> Result<(), String> {
+        compare_sent(
+            dump,
+            ours.progs.iter().map(|p| Sent {
+                name: &p.name,
+                prog_type: p.prog_type,
+                expected_attach_type: p.expected_attach_type,
+                prog_flags: None,
+                kern_version: None,
+            }),
+        )?;
+        let ids: Vec<u32> = ours.progs.iter().map(|p| p.id).collect();
+        let map_ids: Vec<u32> = ours.maps.iter().map(|m| m.id).collect();
+        let opts = CompareOpts {
+            save_dump: Some(save),
+            dump_tool: Some(&self.tool),
+            mask_data_ptrs: true,
+        };
+        compare_ids(&self.tool, dump, &ids, &map_ids, notes, &opts).map(|_| ())
     }
 
     /// The module's load `k` against libbpf's `lib`.
@@ -531,26 +566,7 @@ impl Guest {
                 Err(e) => return libbpf_only(st, e.errno, &msg(&e), ""),
             };
             let mut notes = Vec::new();
-            let r = compare_sent(
-                &lib.dump,
-                ours.progs.iter().map(|p| Sent {
-                    name: &p.name,
-                    prog_type: p.prog_type,
-                    expected_attach_type: p.expected_attach_type,
-                    prog_flags: None,
-                    kern_version: None,
-                }),
-            )
-            .and_then(|()| {
-                let ids: Vec<u32> = ours.progs.iter().map(|p| p.id).collect();
-                let map_ids: Vec<u32> = ours.maps.iter().map(|m| m.id).collect();
-                let opts = CompareOpts {
-                    save_dump: Some(save),
-                    dump_tool: Some(&self.tool),
-                    mask_data_ptrs: true,
-                };
-                compare_ids(&self.tool, &lib.dump, &ids, &map_ids, &mut notes, &opts)
-            });
+            let r = self.compare_module(&lib.dump, &ours, &mut notes, save);
             drop(ours);
             if let Err(d) = r {
                 row.cat = Cat::Differs;
@@ -595,44 +611,29 @@ impl Guest {
                 errno_name(e.errno)
             ));
         }
-        // The rest, through the user-space executor (same core, same kernel).
-        let path = obj.to_string_lossy().into_owned();
-        let mut loads = UserLoads::new(&path);
-        let ours = match loads.without(&refused) {
+        // The rest, through the module again with the programs libbpf refuses turned
+        // off (the options' autoload, as bpf_program__set_autoload(prog, false)).
+        let extra = KLoadExtra {
+            autoload: refused.iter().map(|n| (n.as_str(), false)).collect(),
+            ..KLoadExtra::default()
+        };
+        let without = format!(
+            "the module refuses {p} like libbpf; without {}: ",
+            list(&refused)
+        );
+        let ours = match self.load_file(obj, &extra) {
             Ok(o) => o,
-            Err(e) => {
-                return libbpf_only(
-                    st,
-                    e.errno,
-                    &error_summary(&e.msg, &e.log, dir),
-                    &format!(
-                        "the module refuses {p} like libbpf; user-space executor without {}: ",
-                        list(&refused)
-                    ),
-                )
-            }
+            Err(e) => return libbpf_only(st, e.errno, &msg(&e), &without),
         };
         row.both_refused = refused.len();
-        let opts = CompareOpts {
-            save_dump: Some(save),
-            dump_tool: Some(&self.tool),
-            mask_data_ptrs: true,
-        };
         if !(ours.progs.is_empty() && lib.dump.progs.is_empty()) {
-            if let Err(d) = compare_loaded(dir, &path, &lib.dump, &refused, ours, &mut notes, &opts)
-            {
+            if let Err(d) = self.compare_module(&lib.dump, &ours, &mut notes, save) {
                 row.cat = Cat::Differs;
-                row.detail = clip(
-                    &format!(
-                        "the module refuses {p} like libbpf; user-space executor without {}: {}",
-                        list(&refused),
-                        d.replace('\n', " ")
-                    ),
-                    400,
-                );
+                row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
                 return row;
             }
         }
+        drop(ours);
         row.cat = Cat::IdenticalPartial;
         row.progs = lib.dump.progs.len();
         notes.retain(|n| !n.contains("PROG_BIND_MAP"));
@@ -1009,8 +1010,9 @@ fn render(x: &Render<'_>) -> String {
         "**{fi} of {fl} selftest objects that libbpf loads completely load through \
          `/dev/bpfld` with identical xlated instructions ({:.1}%).** Of the {pl} objects \
          where libbpf refuses some programs and loads the rest, the module refuses the \
-         object at one of the programs libbpf refuses and the other programs load \
-         identically through the user-space executor in {pi} ({:.1}%). Of the {libbpf_refuses} \
+         object at one of the programs libbpf refuses, and with those turned off \
+         (`autoload`) loads the other programs identically, in {pi} ({:.1}%). Of the \
+         {libbpf_refuses} \
          objects libbpf refuses entirely, bpfld accepts {bpfld_only} (each explained below).\n",
         pct(fi, fl),
         pct(pi, pl),
