@@ -39,6 +39,7 @@ use core::fmt::Write;
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::types::FromBytes;
 use kernel::uaccess::UserSlice;
 
 const ENODATA: i32 = 61;
@@ -263,74 +264,93 @@ fn read_opts(req: &BpfldLoad) -> core::result::Result<BpfldLoadOpts, Fail> {
     Ok(opts)
 }
 
-/// Read and check the options' maps to reuse, and take a reference of each map, in
-/// the caller (its fds). Each must name a map once; which of the object's maps it is
-/// is checked once the object is planned ([`check_reuse`]).
-fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<NamedFile>, Fail> {
+/// Read the `count` entries of `E` at `addr` in the caller's memory, the options'
+/// array `what` (its entries `size` bytes each as the caller has them, at most `limit`
+/// `unit`), each made a `T` by `take(index, entry)`. No two may give the same name.
+fn read_entries<E: FromBytes, T: Entry>(
+    what: &str,
+    unit: &str,
+    (addr, count, size): (u64, u32, u32),
+    limit: usize,
+    mut take: impl FnMut(usize, E) -> core::result::Result<T, Fail>,
+) -> core::result::Result<KVec<T>, Fail> {
     let mut out = KVec::new();
-    let count = opts.map_reuse_cnt as usize;
+    let count = count as usize;
     if count == 0 {
         return Ok(out);
     }
-    let efault = |_| fail(14, format_args!("opts: map_reuse unreadable"));
-    if opts.map_reuse_size as usize != core::mem::size_of::<BpfldMapReuse>() {
+    if size as usize != core::mem::size_of::<E>() {
         return Err(fail(
             22,
-            format_args!("opts: map_reuse_size {} unknown", opts.map_reuse_size),
+            format_args!("opts: {}_size {} unknown", what, size),
         ));
     }
-    if count > limits::MAX_MAPS {
+    if count > limit {
         return Err(fail(
             7,
             format_args!(
-                "opts: map_reuse has {} maps, the limit is {}",
-                count,
-                limits::MAX_MAPS
+                "opts: {} has {} {}, the limit is {}",
+                what, count, unit, limit
             ),
         ));
     }
     out.reserve(count, GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut r = UserSlice::new(
-        opts.map_reuse as usize,
-        count.saturating_mul(core::mem::size_of::<BpfldMapReuse>()),
+        addr as usize,
+        count.saturating_mul(core::mem::size_of::<E>()),
     )
     .reader();
     for i in 0..count {
-        let e: BpfldMapReuse = r.read().map_err(efault)?;
-        let len = entry_name(&e.name, "map_reuse", i)?;
-        let name = e.name.get(..len).unwrap_or_default();
-        if e.reserved != 0 {
-            return Err(fail(
-                22,
-                format_args!("map_reuse '{}': reserved must be zero", EscapedBytes(name)),
-            ));
-        }
-        let file = take_file(
-            ffi::bpfld_map_fget,
-            e.fd,
-            "map_reuse",
-            name,
-            "fd",
-            "not a BPF map",
-        )?;
+        let e: E = r
+            .read()
+            .map_err(|_| fail(14, format_args!("opts: {} unreadable", what)))?;
         // Capacity was reserved above.
-        let _ = out.push(
-            NamedFile {
-                name: e.name,
-                len,
-                file,
-            },
-            GFP_KERNEL,
-        );
+        let _ = out.push(take(i, e)?, GFP_KERNEL);
     }
     if let Some(name) = named_twice(&mut out) {
         return Err(fail(
             22,
-            format_args!("map_reuse '{}': named twice", EscapedBytes(name)),
+            format_args!("{} '{}': named twice", what, EscapedBytes(name)),
         ));
     }
     Ok(out)
+}
+
+/// Read and check the options' maps to reuse, and take a reference of each map, in
+/// the caller (its fds). Each must name a map once; which of the object's maps it is
+/// is checked once the object is planned ([`check_reuse`]).
+fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<NamedFile>, Fail> {
+    let array = (opts.map_reuse, opts.map_reuse_cnt, opts.map_reuse_size);
+    read_entries(
+        "map_reuse",
+        "maps",
+        array,
+        limits::MAX_MAPS,
+        |i, e: BpfldMapReuse| {
+            let len = entry_name(&e.name, "map_reuse", i)?;
+            let name = e.name.get(..len).unwrap_or_default();
+            if e.reserved != 0 {
+                return Err(fail(
+                    22,
+                    format_args!("map_reuse '{}': reserved must be zero", EscapedBytes(name)),
+                ));
+            }
+            let file = take_file(
+                ffi::bpfld_map_fget,
+                e.fd,
+                "map_reuse",
+                name,
+                "fd",
+                "not a BPF map",
+            )?;
+            Ok(NamedFile {
+                name: e.name,
+                len,
+                file,
+            })
+        },
+    )
 }
 
 /// A program of the object to attach to a program of the caller's, for the plan (plain
@@ -361,76 +381,46 @@ impl plan::ProgTargets for TargetIds {
 
 /// Read and check the options' attach targets, and take a reference of each program,
 /// in the caller (its fds). Each names an object's program once; that it is one the
-/// object loads is checked once the object is planned ([`check_targets`]).
+/// object has is checked once it is parsed ([`check_targets`]).
 fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<NamedFile>), Fail> {
     let mut ids = KVec::new();
-    let mut files = KVec::new();
-    let count = opts.attach_cnt as usize;
-    if count == 0 {
-        return Ok((TargetIds(ids), files));
-    }
-    if opts.attach_size as usize != core::mem::size_of::<BpfldAttachTarget>() {
-        return Err(fail(
-            22,
-            format_args!("opts: attach_size {} unknown", opts.attach_size),
-        ));
-    }
-    if count > limits::MAX_PROGRAMS {
-        return Err(fail(
-            7,
-            format_args!(
-                "opts: attach has {} programs, the limit is {}",
-                count,
-                limits::MAX_PROGRAMS
-            ),
-        ));
-    }
-    let nomem = |_| fail(12, format_args!("no memory"));
-    ids.reserve(count, GFP_KERNEL).map_err(nomem)?;
-    files.reserve(count, GFP_KERNEL).map_err(nomem)?;
-    let mut r = UserSlice::new(
-        opts.attach as usize,
-        count.saturating_mul(core::mem::size_of::<BpfldAttachTarget>()),
+    ids.reserve(
+        opts.attach_cnt.min(limits::MAX_PROGRAMS as u32) as usize,
+        GFP_KERNEL,
     )
-    .reader();
-    for i in 0..count {
-        let e: BpfldAttachTarget = r
-            .read()
-            .map_err(|_| fail(14, format_args!("opts: attach unreadable")))?;
-        let len = entry_name(&e.prog, "attach", i)?;
-        let name = e.prog.get(..len).unwrap_or_default();
-        let file = take_file(
-            ffi::bpfld_prog_fget,
-            e.target_fd,
-            "attach",
-            name,
-            "target_fd",
-            "not a BPF program",
-        )?;
-        // Capacity was reserved above.
-        let _ = ids.push(
-            TargetId {
-                name: e.prog,
-                len,
-                btf_id: e.btf_id,
-            },
-            GFP_KERNEL,
-        );
-        let _ = files.push(
-            NamedFile {
+    .map_err(|_| fail(12, format_args!("no memory")))?;
+    let files = read_entries(
+        "attach",
+        "programs",
+        (opts.attach, opts.attach_cnt, opts.attach_size),
+        limits::MAX_PROGRAMS,
+        |i, e: BpfldAttachTarget| {
+            let len = entry_name(&e.prog, "attach", i)?;
+            let name = e.prog.get(..len).unwrap_or_default();
+            let file = take_file(
+                ffi::bpfld_prog_fget,
+                e.target_fd,
+                "attach",
+                name,
+                "target_fd",
+                "not a BPF program",
+            )?;
+            // Capacity was reserved above (read_entries refuses more entries).
+            let _ = ids.push(
+                TargetId {
+                    name: e.prog,
+                    len,
+                    btf_id: e.btf_id,
+                },
+                GFP_KERNEL,
+            );
+            Ok(NamedFile {
                 name: e.prog,
                 len,
                 file,
-            },
-            GFP_KERNEL,
-        );
-    }
-    if let Some(name) = named_twice(&mut files) {
-        return Err(fail(
-            22,
-            format_args!("attach '{}': named twice", EscapedBytes(name)),
-        ));
-    }
+            })
+        },
+    )?;
     Ok((TargetIds(ids), files))
 }
 
@@ -451,73 +441,37 @@ impl Entry for Autoload {
 /// one of the object's entry programs is checked once the object is parsed
 /// ([`apply_autoload`]).
 fn read_autoload(opts: &BpfldLoadOpts) -> core::result::Result<KVec<Autoload>, Fail> {
-    let mut out = KVec::new();
-    let count = opts.autoload_cnt as usize;
-    if count == 0 {
-        return Ok(out);
-    }
-    if opts.autoload_size as usize != core::mem::size_of::<BpfldProgAutoload>() {
-        return Err(fail(
-            22,
-            format_args!("opts: autoload_size {} unknown", opts.autoload_size),
-        ));
-    }
-    if count > limits::MAX_PROGRAMS {
-        return Err(fail(
-            7,
-            format_args!(
-                "opts: autoload has {} programs, the limit is {}",
-                count,
-                limits::MAX_PROGRAMS
-            ),
-        ));
-    }
-    out.reserve(count, GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
-    let mut r = UserSlice::new(
-        opts.autoload as usize,
-        count.saturating_mul(core::mem::size_of::<BpfldProgAutoload>()),
-    )
-    .reader();
-    for i in 0..count {
-        let e: BpfldProgAutoload = r
-            .read()
-            .map_err(|_| fail(14, format_args!("opts: autoload unreadable")))?;
-        let len = entry_name(&e.prog, "autoload", i)?;
-        let name = e.prog.get(..len).unwrap_or_default();
-        if e.reserved != 0 {
-            return Err(fail(
-                22,
-                format_args!("autoload '{}': reserved must be zero", EscapedBytes(name)),
-            ));
-        }
-        if e.load > 1 {
-            return Err(fail(
-                22,
-                format_args!(
-                    "autoload '{}': load {} is neither 0 nor 1",
-                    EscapedBytes(name),
-                    e.load
-                ),
-            ));
-        }
-        // Capacity was reserved above.
-        let _ = out.push(
-            Autoload {
+    read_entries(
+        "autoload",
+        "programs",
+        (opts.autoload, opts.autoload_cnt, opts.autoload_size),
+        limits::MAX_PROGRAMS,
+        |i, e: BpfldProgAutoload| {
+            let len = entry_name(&e.prog, "autoload", i)?;
+            let name = e.prog.get(..len).unwrap_or_default();
+            if e.reserved != 0 {
+                return Err(fail(
+                    22,
+                    format_args!("autoload '{}': reserved must be zero", EscapedBytes(name)),
+                ));
+            }
+            if e.load > 1 {
+                return Err(fail(
+                    22,
+                    format_args!(
+                        "autoload '{}': load {} is neither 0 nor 1",
+                        EscapedBytes(name),
+                        e.load
+                    ),
+                ));
+            }
+            Ok(Autoload {
                 name: e.prog,
                 len,
                 load: e.load == 1,
-            },
-            GFP_KERNEL,
-        );
-    }
-    if let Some(name) = named_twice(&mut out) {
-        return Err(fail(
-            22,
-            format_args!("autoload '{}': named twice", EscapedBytes(name)),
-        ));
-    }
-    Ok(out)
+            })
+        },
+    )
 }
 
 /// Turn each entry program the options name on or off, as libbpf's

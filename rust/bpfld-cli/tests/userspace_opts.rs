@@ -105,3 +105,37 @@ fn reuse_and_targets() {
     assert!(e.msg.contains("target program"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The options' autoload, as `bpf_program__set_autoload()`: autoload.bpf.o's `?tc`
+/// program turned on, its `xdp` program off; a name the object lacks is `ENOENT`.
+#[test]
+fn autoload() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    let corpus = build_corpus();
+    let obj = corpus.join("autoload.bpf.o").to_string_lossy().into_owned();
+    let names = |o: &LoadOpts| -> Vec<String> {
+        let l = load_userspace_with(&obj, o).expect("autoload.bpf.o");
+        l.progs.iter().map(|p| p.name.clone()).collect()
+    };
+    let with = |a: &[(&str, bool)]| LoadOpts {
+        autoload: a.iter().map(|(n, b)| (n.to_string(), *b)).collect(),
+        ..LoadOpts::default()
+    };
+    assert_eq!(names(&LoadOpts::default()), ["xdp_always"]);
+    assert_eq!(
+        names(&with(&[("tc_optional", true)])),
+        ["xdp_always", "tc_optional"]
+    );
+    assert_eq!(
+        names(&with(&[("tc_optional", true), ("xdp_always", false)])),
+        ["tc_optional"]
+    );
+    let e = load_userspace_with(&obj, &with(&[("nope", true)]))
+        .err()
+        .expect("an unknown program refused");
+    assert_eq!(e.errno, libc::ENOENT, "{e}");
+    assert!(e.msg.contains("autoload 'nope'"), "{e}");
+}
