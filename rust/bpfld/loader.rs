@@ -384,11 +384,6 @@ impl plan::ProgTargets for TargetIds {
 /// object has is checked once it is parsed ([`check_targets`]).
 fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<NamedFile>), Fail> {
     let mut ids = KVec::new();
-    ids.reserve(
-        opts.attach_cnt.min(limits::MAX_PROGRAMS as u32) as usize,
-        GFP_KERNEL,
-    )
-    .map_err(|_| fail(12, format_args!("no memory")))?;
     let files = read_entries(
         "attach",
         "programs",
@@ -405,15 +400,15 @@ fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<N
                 "target_fd",
                 "not a BPF program",
             )?;
-            // Capacity was reserved above (read_entries refuses more entries).
-            let _ = ids.push(
+            ids.push(
                 TargetId {
                     name: e.prog,
                     len,
                     btf_id: e.btf_id,
                 },
                 GFP_KERNEL,
-            );
+            )
+            .map_err(|_| fail(12, format_args!("no memory")))?;
             Ok(NamedFile {
                 name: e.prog,
                 len,
