@@ -438,32 +438,44 @@ pub fn compare_loaded(
         // The fds stay open until the dump is done.
         let _ = m.fd.as_raw_fd();
     }
-    // Second oracle for CO-RE: the same plan with the kernel applying the relocations.
     if ours.core_relos > 0 {
-        let kern = load_userspace_with(
-            path,
-            &LoadOpts {
-                autoload: failed.iter().map(|n| (n.clone(), false)).collect(),
-                kernel_core: true,
-                ..LoadOpts::default()
-            },
-        )
-        .map_err(|e| format!("kernel CO-RE: {e}"))?;
-        let ids: Vec<u32> = kern.progs.iter().map(|p| p.id).collect();
-        let map_ids: Vec<u32> = kern.maps.iter().map(|m| m.id).collect();
-        let theirs = parse_dump(&run_dump(&tool, &ids_args(&ids, &map_ids)));
-        for (name, o) in &mine.progs {
-            let k = theirs
-                .progs
-                .get(name)
-                .ok_or(format!("kernel CO-RE did not load {name}"))?;
-            compare_prog(k, o).map_err(|e| format!("prog {name}: kernel CO-RE vs bpfld: {e}"))?;
-        }
-        notes.push(format!(
-            "{} CO-RE relos, kernel's CO-RE agrees",
-            ours.core_relos
-        ));
+        kernel_core_agrees(path, failed, &tool, &mine, ours.core_relos, notes)?;
     }
+    Ok(())
+}
+
+/// The second oracle for CO-RE: `path` loaded by the user-space executor without the
+/// programs `failed` and with the kernel applying its `core_relos` CO-RE relocations
+/// (`BPF_PROG_LOAD`'s `core_relos`), dumped with `tool`: each program of bpfld's
+/// dump `mine` must be the same there.
+pub fn kernel_core_agrees(
+    path: &str,
+    failed: &[String],
+    tool: &Path,
+    mine: &Dump,
+    core_relos: usize,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let kern = load_userspace_with(
+        path,
+        &LoadOpts {
+            autoload: failed.iter().map(|n| (n.clone(), false)).collect(),
+            kernel_core: true,
+            ..LoadOpts::default()
+        },
+    )
+    .map_err(|e| format!("kernel CO-RE: {e}"))?;
+    let ids: Vec<u32> = kern.progs.iter().map(|p| p.id).collect();
+    let map_ids: Vec<u32> = kern.maps.iter().map(|m| m.id).collect();
+    let theirs = parse_dump(&run_dump(tool, &ids_args(&ids, &map_ids)));
+    for (name, o) in &mine.progs {
+        let k = theirs
+            .progs
+            .get(name)
+            .ok_or(format!("kernel CO-RE did not load {name}"))?;
+        compare_prog(k, o).map_err(|e| format!("prog {name}: kernel CO-RE vs bpfld: {e}"))?;
+    }
+    notes.push(format!("{core_relos} CO-RE relos, kernel's CO-RE agrees"));
     Ok(())
 }
 

@@ -29,7 +29,8 @@
 //! 3. when libbpf refused some programs: the module, which loads all or nothing, must
 //!    refuse the object at one of them; then it loads the rest, with those programs
 //!    turned off (the load options' `autoload`, as libbpf's
-//!    `bpf_program__set_autoload(prog, false)`), compared as in 2.
+//!    `bpf_program__set_autoload(prog, false)`), compared as in 2, and for a CO-RE
+//!    object with the kernel's CO-RE as well (`bpfld::parity::kernel_core_agrees`).
 //!
 //! Each object gets a `begin` line in DIR/results.tsv before and a `result` line after
 //! (flushed and synced: the host learns how far a run got if the kernel dies); objects
@@ -506,7 +507,7 @@ impl Guest {
         ours: &KLoad,
         notes: &mut Vec<String>,
         save: &Path,
-    ) -> Result<(), String> {
+    ) -> Result<Dump, String> {
         compare_sent(
             dump,
             ours.progs.iter().map(|p| Sent {
@@ -524,7 +525,7 @@ impl Guest {
             dump_tool: Some(&self.tool),
             mask_data_ptrs: true,
         };
-        compare_ids(&self.tool, dump, &ids, &map_ids, notes, &opts).map(|_| ())
+        compare_ids(&self.tool, dump, &ids, &map_ids, notes, &opts)
     }
 
     /// The module's load `k` against libbpf's `lib`.
@@ -627,7 +628,16 @@ impl Guest {
         };
         row.both_refused = refused.len();
         if !(ours.progs.is_empty() && lib.dump.progs.is_empty()) {
-            if let Err(d) = self.compare_module(&lib.dump, &ours, &mut notes, save) {
+            // For CO-RE objects also the second oracle, as on the host: the kernel
+            // applying the relocations of the same plan.
+            let path = obj.to_string_lossy();
+            let r = self
+                .compare_module(&lib.dump, &ours, &mut notes, save)
+                .and_then(|mine| match st.core_relos {
+                    0 => Ok(()),
+                    n => kernel_core_agrees(&path, &refused, &self.tool, &mine, n, &mut notes),
+                });
+            if let Err(d) = r {
                 row.cat = Cat::Differs;
                 row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
                 return row;
