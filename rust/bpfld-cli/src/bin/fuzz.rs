@@ -1757,9 +1757,12 @@ struct Stats {
     oom_killed: u64,
     /// Inputs loaded in a child because their maps are big.
     in_child: u64,
-    /// Inputs with load options ([`gen_opts`]), and how many of them loaded.
+    /// Inputs with load options ([`gen_opts`]), and how many of them loaded; of them,
+    /// those with autoload entries.
     with_opts: u64,
     opts_loaded: u64,
+    with_autoload: u64,
+    autoload_loaded: u64,
     /// Reports of known kernel behaviour ([`KERNEL_KNOWN`]).
     kernel_known: u64,
     env_errors: u64,
@@ -2037,6 +2040,9 @@ impl Fuzzer {
         if !lo.desc.is_empty() {
             self.stats.with_opts += 1;
         }
+        if !lo.autoload.is_empty() {
+            self.stats.with_autoload += 1;
+        }
         // The map made for the input (closed after the load, before the counts).
         let mut made = None;
         if let (Some(def), Some(entry)) = (lo.fresh, lo.reuse.first_mut()) {
@@ -2083,6 +2089,9 @@ impl Fuzzer {
                 self.stats.loaded += 1;
                 if !lo.desc.is_empty() {
                     self.stats.opts_loaded += 1;
+                }
+                if !lo.autoload.is_empty() {
+                    self.stats.autoload_loaded += 1;
                 }
                 if let Err(e) = checked {
                     findings.push(Finding {
@@ -2866,6 +2875,8 @@ fn summary(fz: &Fuzzer, elapsed: Duration) -> String {
     let _ = writeln!(out, "in_child={}", s.in_child);
     let _ = writeln!(out, "with_load_options={}", s.with_opts);
     let _ = writeln!(out, "with_load_options_loaded={}", s.opts_loaded);
+    let _ = writeln!(out, "with_autoload={}", s.with_autoload);
+    let _ = writeln!(out, "with_autoload_loaded={}", s.autoload_loaded);
     let _ = writeln!(out, "oom_killed={}", s.oom_killed);
     let _ = writeln!(out, "kernel_known={}", s.kernel_known);
     let _ = writeln!(out, "environment_errors={}", s.env_errors);
