@@ -1872,10 +1872,13 @@ struct GenOpts {
     desc: String,
 }
 
-/// Load options for input `index`: for one in four, 0 to 3 maps to reuse, 0 to 2
-/// attach targets and 0 to 2 programs turned on or off (at least one entry), each naming one of the object's maps or
-/// programs (or a name it lacks, or none) and one of `fds` (or a closed number). From a
-/// generator of its own, so that the inputs' bytes do not change with it.
+/// Load options for input `index`, for one in four inputs. Half of them: one of the
+/// object's maps, made to its definition, and 0 to 2 of its programs turned on or off.
+/// The others: 0 to 3 maps to reuse, 0 to 2 attach targets and 0 to 2 programs turned
+/// on or off (at least one entry), each naming one of the object's maps or programs (or
+/// a name it lacks, or none) and, for maps and targets, one of `fds` (or a closed
+/// number). From a generator of its own, so that the inputs' bytes do not change with
+/// it.
 fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     let mut r = Rng::for_input(seed ^ 0x6f70_7473, index);
     let mut g = GenOpts::default();
@@ -1885,10 +1888,20 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     // Half of them: one of the object's own maps, made to its definition.
     if r.chance(1, 2) {
         if let Some((n, def)) = r.pick(&s.reusable) {
-            g.desc = format!(" opts[ reuse {n:?}=a map of its definition ]");
+            g.desc = format!(" opts[ reuse {n:?}=a map of its definition");
             g.fresh = Some(*def);
             g.reuse.push((n.clone(), CLOSED_FD));
             g.closed_fd = true;
+            // And 0 to 2 of its own programs turned on or off, so that loads with
+            // autoload entries succeed too.
+            for _ in 0..r.below(3) {
+                if let Some(p) = r.pick(&s.prog_names) {
+                    let load = r.chance(1, 2);
+                    let _ = write!(g.desc, " autoload {p:?}={}", u8::from(load));
+                    g.autoload.push((p.clone(), load));
+                }
+            }
+            g.desc.push_str(" ]");
             return g;
         }
     }
