@@ -1048,7 +1048,9 @@ fn load_raw_autoload(
 /// on, `tc_optional` loads beside it; `xdp_always` turned off and `tc_optional` on
 /// loads `tc_optional` alone. Each load's receipt and tags are those of the user-space
 /// executor with the same settings, and each leaves nothing behind once closed.
-/// `xdp_bad` turned on fails at the verifier (`EACCES`) with nothing created. A name
+/// `xdp_bad` turned on fails at the verifier (`EACCES`) with nothing created;
+/// tail_calls.bpf.o's `tail_a`, which its program array holds, cannot be turned off
+/// (`EINVAL`, naming both), its `tail_miss` can. A name
 /// the object lacks (`ENOENT`), a name given twice, `load` 2 and a set `reserved`
 /// (`EINVAL`) are refused, naming the entry. Options of the first version's size (40
 /// bytes) are read only that far: their `autoload` is not seen. `bpfld load --enable
@@ -1124,6 +1126,26 @@ pub fn autoload_option(_: &Env) -> Outcome {
             "xdp_bad",
             "xdp_bad turned on",
         )?;
+        // A program a program array's `.values` hold cannot be left out; another can.
+        let tc = open(&obj_path("tail_calls.bpf.o"))?;
+        expect_refusal_with(
+            &d,
+            &tc,
+            &with(&[("tail_a", false)]),
+            libc::EINVAL,
+            "map 'jmp_table': prog 'tail_a': prog array slot refers to a program that is not loaded",
+            "tail_calls.bpf.o without tail_a",
+        )?;
+        let l = d
+            .load_with(&tc, &KLoadOpts::default(), &with(&[("tail_miss", false)]))
+            .map_err(|e| format!("tail_calls.bpf.o without tail_miss: {e}"))?;
+        let got: Vec<&str> = l.progs.iter().map(|p| p.name.as_str()).collect();
+        if got.contains(&"tail_miss") || got.len() != 3 {
+            return Err(format!(
+                "tail_calls.bpf.o without tail_miss: loaded {got:?}"
+            ));
+        }
+        drop(l);
         expect_refusal_with(
             &d,
             &f,
