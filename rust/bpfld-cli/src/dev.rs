@@ -220,7 +220,7 @@ pub struct KLoadExtra<'f> {
 }
 
 /// A name as the ioctls take it: NUL-terminated, cut to fit.
-fn name_arg(name: &str) -> [u8; uapi::BPFLD_NAME_LEN] {
+pub fn name_arg(name: &str) -> [u8; uapi::BPFLD_NAME_LEN] {
     let mut out = [0; uapi::BPFLD_NAME_LEN];
     let n = name.len().min(uapi::BPFLD_NAME_LEN - 1);
     out[..n].copy_from_slice(&name.as_bytes()[..n]);

@@ -59,6 +59,17 @@ pub struct LoadOpts {
     pub targets: Vec<(String, std::os::fd::RawFd, u32)>,
 }
 
+impl LoadOpts {
+    /// Options that leave out the entry programs `progs` (libbpf's
+    /// `bpf_program__set_autoload(prog, false)` for each), and nothing else.
+    pub fn without(progs: &[String]) -> LoadOpts {
+        LoadOpts {
+            autoload: progs.iter().map(|n| (n.clone(), false)).collect(),
+            ..LoadOpts::default()
+        }
+    }
+}
+
 /// [`LoadOpts::targets`] as the planner asks for them.
 struct Targets<'a>(&'a [(String, std::os::fd::RawFd, u32)]);
 

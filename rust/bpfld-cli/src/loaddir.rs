@@ -40,8 +40,9 @@
 //!     (`bpfld_load_opts.map_reuse`: the module checks each map again and builds the
 //!     programs against it), and what was missing is pinned; the programs whose pins
 //!     exist are kept and not loaded again (`bpfld_load_opts.autoload`), unless a
-//!     program array of the object holds them. A pinned map whose contents come from the object (global data, `.kconfig`,
-//!     struct_ops, arenas) cannot be taken over: `EOPNOTSUPP` naming it.
+//!     program array of the object holds them. A pinned map whose contents come from
+//!     the object (global data, `.kconfig`, struct_ops, arenas) cannot be taken over:
+//!     `EOPNOTSUPP` naming it.
 //!
 //!   Reuse trusts that pins under ROOT were made by load-dir from the same directory in
 //!   this boot (bpffs does not survive a reboot), as Android's bpfloader does.
@@ -293,8 +294,7 @@ impl Loader for UserSpace {
                 .iter()
                 .map(|(n, fd)| (n.clone(), fd.as_raw_fd()))
                 .collect(),
-            autoload: skip.iter().map(|n| (n.clone(), false)).collect(),
-            ..Default::default()
+            ..crate::load::LoadOpts::without(skip)
         };
         let l = crate::load::load_userspace_with(&p, &opts).map_err(|e| Failure {
             errno: e.errno,

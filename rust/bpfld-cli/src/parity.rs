@@ -459,9 +459,8 @@ pub fn kernel_core_agrees(
     let kern = load_userspace_with(
         path,
         &LoadOpts {
-            autoload: failed.iter().map(|n| (n.clone(), false)).collect(),
             kernel_core: true,
-            ..LoadOpts::default()
+            ..LoadOpts::without(failed)
         },
     )
     .map_err(|e| format!("kernel CO-RE: {e}"))?;
@@ -927,13 +926,7 @@ impl<'p> UserLoads<'p> {
         let i = match self.partial.iter().position(|(d, _)| d == disable) {
             Some(i) => i,
             None => {
-                let r = load_userspace_with(
-                    self.path,
-                    &LoadOpts {
-                        autoload: disable.iter().map(|n| (n.clone(), false)).collect(),
-                        ..LoadOpts::default()
-                    },
-                );
+                let r = load_userspace_with(self.path, &LoadOpts::without(disable));
                 self.partial.push((disable.to_vec(), r));
                 self.partial.len() - 1
             }

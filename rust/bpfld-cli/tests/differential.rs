@@ -105,14 +105,7 @@ fn compare_object(
         }
         notes.push(format!("both reject {}", failed.join(",")));
     }
-    let ours = load_userspace_with(
-        path,
-        &LoadOpts {
-            autoload: failed.iter().map(|n| (n.clone(), false)).collect(),
-            ..LoadOpts::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let ours = load_userspace_with(path, &LoadOpts::without(&failed)).map_err(|e| e.to_string())?;
     if ours.progs.is_empty() && lib.progs.is_empty() {
         return Ok(Outcome {
             progs: 0,

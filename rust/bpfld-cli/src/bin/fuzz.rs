@@ -1872,6 +1872,15 @@ struct GenOpts {
     desc: String,
 }
 
+impl GenOpts {
+    /// An autoload entry for program `name`, turned on or off half the time each.
+    fn turn(&mut self, r: &mut Rng, name: String) {
+        let load = r.chance(1, 2);
+        let _ = write!(self.desc, " autoload {name:?}={}", u8::from(load));
+        self.autoload.push((name, load));
+    }
+}
+
 /// Load options for input `index`, for one in four inputs. Half of them: one of the
 /// object's maps, made to its definition, and 0 to 2 of its programs turned on or off.
 /// The others: 0 to 3 maps to reuse, 0 to 2 attach targets and 0 to 2 programs turned
@@ -1896,9 +1905,7 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
             // autoload entries succeed too.
             for _ in 0..r.below(3) {
                 if let Some(p) = r.pick(&s.prog_names) {
-                    let load = r.chance(1, 2);
-                    let _ = write!(g.desc, " autoload {p:?}={}", u8::from(load));
-                    g.autoload.push((p.clone(), load));
+                    g.turn(&mut r, p.clone());
                 }
             }
             g.desc.push_str(" ]");
@@ -1948,9 +1955,7 @@ fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     }
     for _ in 0..na {
         let n = name(&mut r, &s.prog_names);
-        let load = r.chance(1, 2);
-        let _ = write!(g.desc, " autoload {n:?}={}", u8::from(load));
-        g.autoload.push((n, load));
+        g.turn(&mut r, n);
     }
     g.desc.push_str(" ]");
     g

@@ -986,14 +986,10 @@ fn load_raw_autoload(
 ) -> Result<Vec<String>, (i32, String)> {
     let autoload: Vec<uapi::BpfldProgAutoload> = entries
         .iter()
-        .map(|(name, load, reserved)| {
-            let mut prog = [0u8; uapi::BPFLD_NAME_LEN];
-            prog[..name.len()].copy_from_slice(name.as_bytes());
-            uapi::BpfldProgAutoload {
-                prog,
-                load: *load,
-                reserved: *reserved,
-            }
+        .map(|(name, load, reserved)| uapi::BpfldProgAutoload {
+            prog: bpfld::dev::name_arg(name),
+            load: *load,
+            reserved: *reserved,
         })
         .collect();
     let opts = uapi::BpfldLoadOpts {
