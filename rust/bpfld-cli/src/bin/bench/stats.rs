@@ -104,6 +104,110 @@ pub fn ratio(a: Option<Stats>, b: Option<Stats>) -> String {
     }
 }
 
+/// A 95% interval, (low, high).
+pub type Interval = (f64, f64);
+
+/// Resamples drawn by [`median_ratio_interval`] and [`median_interval`].
+const RESAMPLES: usize = 2000;
+
+/// splitmix64: the resampling's generator, seeded per call so that a report is the
+/// same for the same samples.
+struct Mix(u64);
+
+impl Mix {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z % n as u64) as usize
+    }
+}
+
+/// The median of `v`, sorting it.
+fn median_sorting(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    match k {
+        0 => f64::NAN,
+        _ if k % 2 == 1 => v[k / 2],
+        _ => (v[k / 2 - 1] + v[k / 2]) / 2.0,
+    }
+}
+
+/// The median of `v`, or `None` if it is empty.
+pub fn median(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| median_sorting(&mut v.to_vec()))
+}
+
+/// The median of `v.len()` draws (with replacement) from `v`, drawn into `buf`.
+fn resampled_median(v: &[f64], m: &mut Mix, buf: &mut Vec<f64>) -> f64 {
+    buf.clear();
+    buf.extend((0..v.len()).map(|_| v[m.below(v.len())]));
+    median_sorting(buf)
+}
+
+/// The 2.5th and 97.5th percentiles of `stat` over [`RESAMPLES`] values.
+fn interval(mut stat: impl FnMut() -> f64) -> Interval {
+    let mut r: Vec<f64> = (0..RESAMPLES).map(|_| stat()).collect();
+    r.sort_by(f64::total_cmp);
+    let at = |p: f64| r[((RESAMPLES - 1) as f64 * p).round() as usize];
+    (at(0.025), at(0.975))
+}
+
+/// A 95% interval of `median(a) / median(b)` by the percentile bootstrap (each side
+/// resampled on its own, as its runs are), or `None` without samples on either side.
+/// An interval that holds 1.0 says the two medians are not told apart by these runs.
+pub fn median_ratio_interval(a: &[u64], b: &[u64]) -> Option<Interval> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let a: Vec<f64> = a.iter().map(|&x| x as f64).collect();
+    let b: Vec<f64> = b.iter().map(|&x| x as f64).collect();
+    let mut m = Mix((a.len() as u64) << 32 | b.len() as u64);
+    let (mut ba, mut bb) = (Vec::new(), Vec::new());
+    let (lo, hi) = interval(|| {
+        let ma = resampled_median(&a, &mut m, &mut ba);
+        let mb = resampled_median(&b, &mut m, &mut bb);
+        if mb > 0.0 {
+            ma / mb
+        } else {
+            f64::INFINITY
+        }
+    });
+    Some((lo, hi))
+}
+
+/// A 95% interval of the median of `v` by the percentile bootstrap.
+pub fn median_interval(v: &[f64]) -> Option<Interval> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut m = Mix(v.len() as u64);
+    let mut buf = Vec::new();
+    Some(interval(|| resampled_median(v, &mut m, &mut buf)))
+}
+
+/// Which loader a ratio `libbpf / bpfld` with its 95% interval favours: `level` when
+/// the interval holds 1.0.
+pub fn verdict(ci: Option<Interval>) -> &'static str {
+    match ci {
+        Some((lo, _)) if lo > 1.0 => "bpfld faster",
+        Some((_, hi)) if hi < 1.0 => "bpfld slower",
+        Some(_) => "level",
+        None => "-",
+    }
+}
+
+/// `[lo..hi]` of ratios.
+pub fn ratio_interval_cell(ci: Option<Interval>) -> String {
+    match ci {
+        Some((lo, hi)) => format!("[{lo:.2}..{hi:.2}]"),
+        None => "-".into(),
+    }
+}
+
 /// An aligned text table.
 pub struct Table {
     head: Vec<String>,
@@ -185,5 +289,34 @@ mod tests {
         assert_eq!(time(12_345_678.0), "12.3ms");
         assert_eq!(bytes(2048.0), "2.0KiB");
         assert_eq!(ratio(Stats::of(&[3]), Stats::of(&[2])), "1.50x");
+    }
+
+    #[test]
+    fn intervals() {
+        // Two samples far apart: the interval of the ratio excludes 1.0 on the right
+        // side, and holds the ratio of the medians.
+        let a: Vec<u64> = (0..30).map(|i| 200 + i).collect();
+        let b: Vec<u64> = (0..30).map(|i| 100 + i).collect();
+        let (lo, hi) = median_ratio_interval(&a, &b).unwrap();
+        let r = Stats::of(&a).unwrap().median / Stats::of(&b).unwrap().median;
+        assert!(lo > 1.0 && lo <= r && r <= hi, "{lo} {r} {hi}");
+        assert_eq!(verdict(Some((lo, hi))), "bpfld faster");
+        assert_eq!(verdict(median_ratio_interval(&b, &a)), "bpfld slower");
+        // The same sample on both sides: level, and the interval is not a point.
+        let ci = median_ratio_interval(&a, &a).unwrap();
+        assert!(ci.0 < 1.0 && ci.1 > 1.0, "{ci:?}");
+        assert_eq!(verdict(Some(ci)), "level");
+        // The same samples give the same interval.
+        assert_eq!(median_ratio_interval(&a, &b), median_ratio_interval(&a, &b));
+        assert!(median_ratio_interval(&[], &b).is_none());
+        let (lo, hi) = median_interval(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert!(
+            (1.0..=3.0).contains(&lo) && (3.0..=5.0).contains(&hi),
+            "{lo} {hi}"
+        );
+        assert_eq!(median_interval(&[7.0]), Some((7.0, 7.0)));
+        assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        assert_eq!(ratio_interval_cell(Some((0.9, 1.1))), "[0.90..1.10]");
     }
 }
