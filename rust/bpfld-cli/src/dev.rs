@@ -186,6 +186,45 @@ impl std::fmt::Display for KLoadError {
     }
 }
 
+/// How `struct bpfld_load_opts` is sent: this build's struct whole, or with another
+/// `size`, as a caller built against another uapi would send it. The bytes beyond
+/// `size` are not sent, or are zero up to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptsLayout {
+    /// The whole struct, `size` its size.
+    Full,
+    /// `size` set to this many bytes, and the struct cut there or zero-padded to it.
+    Size(u32),
+    /// As `Size`, above this build's struct, with the last byte set (a field this
+    /// build does not know).
+    SizeTailSet(u32),
+}
+
+impl OptsLayout {
+    /// The bytes to point the request's `opts` at: at least the whole struct, so that
+    /// a `size` below it shows the module only its first `size` bytes' worth of fields
+    /// while the rest are still there (as a larger caller's would be, unread).
+    fn bytes(self, o: &uapi::BpfldLoadOpts) -> Vec<u8> {
+        let whole = std::mem::size_of::<uapi::BpfldLoadOpts>();
+        // SAFETY: a plain repr(C) struct of integers without padding.
+        let raw = unsafe {
+            std::slice::from_raw_parts((o as *const uapi::BpfldLoadOpts).cast::<u8>(), whole)
+        };
+        let (size, tail) = match self {
+            OptsLayout::Full => (whole as u32, false),
+            OptsLayout::Size(n) => (n, false),
+            OptsLayout::SizeTailSet(n) => (n, true),
+        };
+        let mut b = raw.to_vec();
+        b.resize(whole.max(size as usize), 0);
+        b[..4].copy_from_slice(&size.to_ne_bytes());
+        if tail && size as usize > whole {
+            b[size as usize - 1] = 1;
+        }
+        b
+    }
+}
+
 /// Options of a kernel load.
 #[derive(Clone, Copy, Debug)]
 pub struct KLoadOpts {
@@ -317,6 +356,20 @@ impl Device {
         targets: &[(&str, RawFd, u32)],
         autoload: &[(&str, bool)],
     ) -> Result<KLoad, KLoadError> {
+        self.load_with_layout(obj, opts, reuse, targets, autoload, OptsLayout::Full)
+    }
+
+    /// [`Device::load_with_raw`] with `struct bpfld_load_opts` sent as `layout` says:
+    /// for the fuzzer's inputs of other sizes than this build's.
+    pub fn load_with_layout(
+        &self,
+        obj: &impl AsRawFd,
+        opts: &KLoadOpts,
+        reuse: &[(&str, RawFd)],
+        targets: &[(&str, RawFd, u32)],
+        autoload: &[(&str, bool)],
+        layout: OptsLayout,
+    ) -> Result<KLoad, KLoadError> {
         let reuse: Vec<uapi::BpfldMapReuse> = reuse
             .iter()
             .map(|(name, fd)| uapi::BpfldMapReuse {
@@ -354,7 +407,11 @@ impl Device {
             autoload_size: std::mem::size_of::<uapi::BpfldProgAutoload>() as u32,
             autoload: autoload.as_ptr() as u64,
         };
-        let with_opts = !reuse.is_empty() || !attach.is_empty() || !autoload.is_empty();
+        let with_opts = !reuse.is_empty()
+            || !attach.is_empty()
+            || !autoload.is_empty()
+            || layout != OptsLayout::Full;
+        let opts_bytes = layout.bytes(&load_opts);
         let mut progs_cap = 16usize;
         let mut maps_cap = 16usize;
         let mut log = vec![0u8; opts.log_size];
@@ -388,7 +445,7 @@ impl Device {
                 opts: if !with_opts {
                     0
                 } else {
-                    &load_opts as *const uapi::BpfldLoadOpts as u64
+                    opts_bytes.as_ptr() as u64
                 },
                 ..Default::default()
             };
@@ -516,5 +573,32 @@ impl Device {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opts_layouts() {
+        let o = uapi::BpfldLoadOpts {
+            autoload_cnt: 3,
+            ..Default::default()
+        };
+        let whole = std::mem::size_of::<uapi::BpfldLoadOpts>();
+        let size = |b: &[u8]| u32::from_ne_bytes(b[..4].try_into().unwrap());
+        let b = OptsLayout::Full.bytes(&o);
+        assert_eq!((b.len(), size(&b)), (whole, whole as u32));
+        // Cut: the struct is all there, `size` says how much of it to read.
+        let b = OptsLayout::Size(40).bytes(&o);
+        assert_eq!((b.len(), size(&b)), (whole, 40));
+        assert_eq!(&b[4..], &OptsLayout::Full.bytes(&o)[4..]);
+        // Larger: zero beyond the struct, or the last byte set.
+        let b = OptsLayout::Size(64).bytes(&o);
+        assert_eq!((b.len(), size(&b)), (64, 64));
+        assert!(b[whole..].iter().all(|&x| x == 0));
+        let b = OptsLayout::SizeTailSet(64).bytes(&o);
+        assert_eq!((b[63], b[whole..63].iter().all(|&x| x == 0)), (1, true));
     }
 }

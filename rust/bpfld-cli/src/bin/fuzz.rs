@@ -48,7 +48,7 @@
 //! (`input.o`, `info.txt`, `dmesg.txt`); the run stops at the first unless
 //! `--keep-going`. Exit status: 0 clean, 1 findings, 2 usage or environment error.
 
-use bpfld::dev::{Device, KLoad, KLoadOpts, DEVICE};
+use bpfld::dev::{Device, KLoad, KLoadOpts, OptsLayout, DEVICE};
 use bpfld::kmsg::KernelLog;
 use bpfld::sys::{next_ids, obj_info, MapInfo, ProgInfo};
 use bpfld_core::btf::{self, Btf, BtfExt, BtfKind};
@@ -1600,7 +1600,19 @@ fn load_opts(
         .map(|(n, f, id)| (n.as_str(), *f, *id))
         .collect();
     let autoload: Vec<(&str, bool)> = lo.autoload.iter().map(|(n, l)| (n.as_str(), *l)).collect();
-    dev.load_with_raw(file, opts, &reuse, &targets, &autoload)
+    dev.load_with_layout(file, opts, &reuse, &targets, &autoload, lo.layout.0)
+}
+
+/// [`check_loaded`] with the autoload entries the options' size lets through; a load
+/// of options whose size the module must refuse is wrong whatever it returned.
+fn check_by_rule(l: &KLoad, lo: &GenOpts) -> Result<(), String> {
+    match lo.rule() {
+        SizeRule::Read(autoload) => check_loaded(l, autoload),
+        SizeRule::Refused(_) => Err(format!(
+            "loaded with struct bpfld_load_opts sent as {:?}, which must be refused",
+            lo.layout.0
+        )),
+    }
 }
 
 /// Load in a child process that the OOM killer picks first (this process is exempt:
@@ -1628,10 +1640,7 @@ fn load_in_child(dev: &Device, file: &File, opts: &KLoadOpts, lo: &GenOpts) -> L
         drop(rd);
         let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
         let report = match load_opts(dev, file, opts, lo) {
-            Ok(l) => format!(
-                "O{}",
-                check_loaded(&l, &lo.autoload).err().unwrap_or_default()
-            ),
+            Ok(l) => format!("O{}", check_by_rule(&l, lo).err().unwrap_or_default()),
             Err(e) => format!("E{} {}", e.errno, e.msg),
         };
         let mut wr = wr;
@@ -1763,6 +1772,8 @@ struct Stats {
     opts_loaded: u64,
     with_autoload: u64,
     autoload_loaded: u64,
+    /// Of them, those sent with another size than the whole struct ([`gen_layout`]).
+    with_size: u64,
     /// Reports of known kernel behaviour ([`KERNEL_KNOWN`]).
     kernel_known: u64,
     env_errors: u64,
@@ -1869,10 +1880,72 @@ struct GenOpts {
     /// A map to create for the input as the seed defines it, for the one entry of
     /// `reuse`: the load may then take it (the others seldom match).
     fresh: Option<bpfld_core::object::MapDef>,
+    /// How `struct bpfld_load_opts` is sent ([`gen_layout`]).
+    layout: Layout,
     desc: String,
 }
 
+/// [`OptsLayout`], defaulting to the whole struct.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout(OptsLayout);
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout(OptsLayout::Full)
+    }
+}
+
+/// What the options' `size` lets the module see of an input's options, which the
+/// results are checked against.
+#[derive(Debug, PartialEq, Eq)]
+enum SizeRule<'a> {
+    /// Read whole: loaded with these autoload entries, or refused for another reason.
+    Read(&'a [(String, bool)]),
+    /// Refused because of the size, with this errno (`None`: another check of the
+    /// options may come first, with its own).
+    Refused(Option<i32>),
+}
+
+/// The size of `struct bpfld_load_opts` before `autoload_cnt` (`BPFLD_LOAD_OPTS_SIZE_VER0`).
+const OPTS_VER0: u32 = 40;
+/// The module's largest `struct bpfld_load_opts` (`OPTS_MAX` in loader.rs).
+const OPTS_MAX: u32 = 4096;
+
+impl SizeRule<'_> {
+    /// The errno the rule wants, if it is a refusal with another than `errno`.
+    fn wrong_errno(&self, errno: i32) -> Option<i32> {
+        match *self {
+            SizeRule::Refused(Some(want)) if want != errno => Some(want),
+            _ => None,
+        }
+    }
+}
+
 impl GenOpts {
+    /// What the module is to make of these options, given their size.
+    fn rule(&self) -> SizeRule<'_> {
+        let whole = std::mem::size_of::<bpfld::uapi::BpfldLoadOpts>() as u32;
+        match self.layout.0 {
+            OptsLayout::Full => SizeRule::Read(&self.autoload),
+            OptsLayout::Size(n) if n < OPTS_VER0 => SizeRule::Refused(Some(libc::EINVAL)),
+            OptsLayout::Size(n) | OptsLayout::SizeTailSet(n) if n > OPTS_MAX => {
+                SizeRule::Refused(Some(libc::E2BIG))
+            }
+            OptsLayout::SizeTailSet(n) if n > whole => SizeRule::Refused(Some(libc::E2BIG)),
+            OptsLayout::Size(n) | OptsLayout::SizeTailSet(n) if n >= whole => {
+                SizeRule::Read(&self.autoload)
+            }
+            // Up to `autoload_cnt`: the entries are not seen.
+            OptsLayout::Size(n) | OptsLayout::SizeTailSet(n) if n <= OPTS_VER0 => {
+                SizeRule::Read(&[])
+            }
+            // Cut inside the autoload fields: `autoload_size` reads as 0, which the
+            // module refuses for a count above 0 (an earlier check may refuse first).
+            _ if self.autoload.is_empty() => SizeRule::Read(&[]),
+            _ => SizeRule::Refused(None),
+        }
+    }
+
     /// An autoload entry for program `name`, turned on or off half the time each.
     fn turn(&mut self, r: &mut Rng, name: String) {
         let load = r.chance(1, 2);
@@ -1881,14 +1954,53 @@ impl GenOpts {
     }
 }
 
-/// Load options for input `index`, for one in four inputs. Half of them: one of the
+/// Load options for input `index` ([`gen_entries`]), one in four of them sent with
+/// another size than the whole struct ([`gen_layout`]).
+fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
+    let mut g = gen_entries(seed, index, s, fds);
+    if !g.desc.is_empty() {
+        g.layout = gen_layout(seed, index);
+        if let OptsLayout::Size(n) | OptsLayout::SizeTailSet(n) = g.layout.0 {
+            let tail = if g.layout.0 == OptsLayout::SizeTailSet(n) {
+                ", last byte set"
+            } else {
+                ""
+            };
+            let _ = write!(g.desc, " size {n}{tail}");
+        }
+    }
+    g
+}
+
+/// How input `index`'s options are sent: for one in four, with `size` one of: below
+/// the first struct, the first struct (`BPFLD_LOAD_OPTS_SIZE_VER0`: no autoload
+/// entries), cut inside the autoload fields, above this build's struct with its tail
+/// zero or not, above the module's limit. From a generator of its own, so that the
+/// entries drawn do not change with it.
+fn gen_layout(seed: u64, index: u64) -> Layout {
+    let mut r = Rng::for_input(seed ^ 0x7369_7a65, index);
+    if !r.chance(1, 4) {
+        return Layout::default();
+    }
+    let whole = std::mem::size_of::<bpfld::uapi::BpfldLoadOpts>() as u32;
+    Layout(match r.below(6) {
+        0 => OptsLayout::Size(OPTS_VER0 - 8),
+        1 => OptsLayout::Size(OPTS_VER0),
+        2 => OptsLayout::Size(OPTS_VER0 + 4),
+        3 => OptsLayout::Size(whole + 8),
+        4 => OptsLayout::SizeTailSet(whole + 8),
+        _ => OptsLayout::Size(OPTS_MAX + 1),
+    })
+}
+
+/// The entries of input `index`'s load options, for one in four inputs. Half of them: one of the
 /// object's maps, made to its definition, and 0 to 2 of its programs turned on or off.
 /// The others: 0 to 3 maps to reuse, 0 to 2 attach targets and 0 to 2 programs turned
 /// on or off (at least one entry), each naming one of the object's maps or programs (or
 /// a name it lacks, or none) and, for maps and targets, one of `fds` (or a closed
 /// number). From a generator of its own, so that the inputs' bytes do not change with
 /// it.
-fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
+fn gen_entries(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     let mut r = Rng::for_input(seed ^ 0x6f70_7473, index);
     let mut g = GenOpts::default();
     if !r.chance(1, 4) {
@@ -2061,6 +2173,9 @@ impl Fuzzer {
         if !lo.autoload.is_empty() {
             self.stats.with_autoload += 1;
         }
+        if lo.layout != Layout::default() {
+            self.stats.with_size += 1;
+        }
         // The map made for the input (closed after the load, before the counts).
         let mut made = None;
         if let (Some(def), Some(entry)) = (lo.fresh, lo.reuse.first_mut()) {
@@ -2077,7 +2192,7 @@ impl Fuzzer {
             load_in_child(&self.dev, &file, &opts, &lo)
         } else {
             match load_opts(&self.dev, &file, &opts, &lo) {
-                Ok(l) => Loaded::Yes(check_loaded(&l, &lo.autoload)),
+                Ok(l) => Loaded::Yes(check_by_rule(&l, &lo)),
                 Err(e) => Loaded::No(e),
             }
         };
@@ -2149,6 +2264,19 @@ impl Fuzzer {
                         detail: format!(
                             "refused with errno {} and an empty err_msg",
                             errno_name(e.errno)
+                        ),
+                        dmesg: vec![],
+                        fatal: false,
+                    });
+                } else if let Some(want) = lo.rule().wrong_errno(e.errno) {
+                    findings.push(Finding {
+                        kind: "bad-errno",
+                        detail: format!(
+                            "options sent as {:?} refused with errno {}, not {}: {}",
+                            lo.layout.0,
+                            errno_name(e.errno),
+                            errno_name(want),
+                            e.msg
                         ),
                         dmesg: vec![],
                         fatal: false,
@@ -2895,6 +3023,7 @@ fn summary(fz: &Fuzzer, elapsed: Duration) -> String {
     let _ = writeln!(out, "with_load_options_loaded={}", s.opts_loaded);
     let _ = writeln!(out, "with_autoload={}", s.with_autoload);
     let _ = writeln!(out, "with_autoload_loaded={}", s.autoload_loaded);
+    let _ = writeln!(out, "with_opts_size={}", s.with_size);
     let _ = writeln!(out, "oom_killed={}", s.oom_killed);
     let _ = writeln!(out, "kernel_known={}", s.kernel_known);
     let _ = writeln!(out, "environment_errors={}", s.env_errors);
@@ -3063,4 +3192,35 @@ fn main() {
         _ => usage(),
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_rules() {
+        let mut g = GenOpts {
+            autoload: vec![("p".to_string(), false)],
+            ..Default::default()
+        };
+        let mut rule = |l: OptsLayout| {
+            g.layout = Layout(l);
+            format!("{:?}", g.rule())
+        };
+        let read_all = r#"Read([("p", false)])"#;
+        assert_eq!(rule(OptsLayout::Full), read_all);
+        assert_eq!(rule(OptsLayout::Size(32)), "Refused(Some(22))");
+        assert_eq!(rule(OptsLayout::Size(40)), "Read([])");
+        assert_eq!(rule(OptsLayout::Size(44)), "Refused(None)");
+        assert_eq!(rule(OptsLayout::Size(64)), read_all);
+        assert_eq!(rule(OptsLayout::SizeTailSet(64)), "Refused(Some(7))");
+        assert_eq!(rule(OptsLayout::Size(4097)), "Refused(Some(7))");
+        g.autoload.clear();
+        g.layout = Layout(OptsLayout::Size(44));
+        assert_eq!(g.rule(), SizeRule::Read(&[]));
+        assert_eq!(SizeRule::Refused(Some(7)).wrong_errno(22), Some(7));
+        assert_eq!(SizeRule::Refused(Some(7)).wrong_errno(7), None);
+        assert_eq!(SizeRule::Refused(None).wrong_errno(22), None);
+    }
 }
