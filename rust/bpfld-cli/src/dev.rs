@@ -343,25 +343,20 @@ impl Device {
             .iter()
             .map(|(n, fd, id)| (*n, fd.as_raw_fd(), *id))
             .collect();
-        self.load_with_raw(obj, opts, &reuse, &targets, &extra.autoload)
+        self.load_with_raw(
+            obj,
+            opts,
+            &reuse,
+            &targets,
+            &extra.autoload,
+            OptsLayout::Full,
+        )
     }
 
-    /// [`Device::load_with`] with fd numbers as they are, open or not: for the fuzzer,
-    /// which also passes numbers that are closed, and the tests of the refusals.
+    /// [`Device::load_with`] with fd numbers as they are, open or not, and
+    /// `struct bpfld_load_opts` sent as `layout` says: for the fuzzer, which also
+    /// passes numbers that are closed and options of other sizes than this build's.
     pub fn load_with_raw(
-        &self,
-        obj: &impl AsRawFd,
-        opts: &KLoadOpts,
-        reuse: &[(&str, RawFd)],
-        targets: &[(&str, RawFd, u32)],
-        autoload: &[(&str, bool)],
-    ) -> Result<KLoad, KLoadError> {
-        self.load_with_layout(obj, opts, reuse, targets, autoload, OptsLayout::Full)
-    }
-
-    /// [`Device::load_with_raw`] with `struct bpfld_load_opts` sent as `layout` says:
-    /// for the fuzzer's inputs of other sizes than this build's.
-    pub fn load_with_layout(
         &self,
         obj: &impl AsRawFd,
         opts: &KLoadOpts,

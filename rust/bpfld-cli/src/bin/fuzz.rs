@@ -1600,7 +1600,7 @@ fn load_opts(
         .map(|(n, f, id)| (n.as_str(), *f, *id))
         .collect();
     let autoload: Vec<(&str, bool)> = lo.autoload.iter().map(|(n, l)| (n.as_str(), *l)).collect();
-    dev.load_with_layout(file, opts, &reuse, &targets, &autoload, lo.layout.0)
+    dev.load_with_raw(file, opts, &reuse, &targets, &autoload, lo.layout.0)
 }
 
 /// [`check_loaded`] with the autoload entries the options' size lets through; a load
