@@ -139,3 +139,89 @@ fn autoload() {
     assert_eq!(e.errno, libc::ENOENT, "{e}");
     assert!(e.msg.contains("autoload 'nope'"), "{e}");
 }
+
+/// `bpfld load --userspace --pin DIR --json`: the programs and maps pinned as the
+/// module's loads pin them, and one JSON line naming the executor, the file's digest
+/// and what was pinned. Skipped without bpffs at /sys/fs/bpf.
+#[test]
+fn cli_pin_and_json() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    let bpffs = std::fs::read_to_string("/proc/mounts")
+        .map(|m| m.contains(" /sys/fs/bpf bpf "))
+        .unwrap_or(false);
+    if !bpffs {
+        skip("no bpffs at /sys/fs/bpf");
+        return;
+    }
+    let corpus = build_corpus();
+    let obj = corpus.join("xdp.bpf.o");
+    let dir = Path::new("/sys/fs/bpf").join(format!("bpfld-cli-us-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfld"))
+        .args(["load", "--userspace", "--json", "--pin"])
+        .arg(&dir)
+        .arg(&obj)
+        .output()
+        .expect("bpfld");
+    let pinned: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    // The pins hold the objects; what they name is checked before they go.
+    let ids: Vec<(String, u32)> = pinned
+        .iter()
+        .map(|n| {
+            let fd = bpfld::loaddir::obj_get(&dir.join(n)).expect("BPF_OBJ_GET");
+            let id = if n.starts_with("prog_") {
+                obj_info::<bpfld::sys::ProgInfo>(fd.as_raw_fd()).unwrap().id
+            } else {
+                obj_info::<MapInfo>(fd.as_raw_fd()).unwrap().id
+            };
+            (n.clone(), id)
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The file's digest as `bpfld digest` gives it (what the module would check).
+    let d = Command::new(env!("CARGO_BIN_EXE_bpfld"))
+        .arg("digest")
+        .arg(&obj)
+        .output()
+        .expect("bpfld digest");
+    let d = String::from_utf8_lossy(&d.stdout).into_owned();
+    let digest = d.split_whitespace().next().unwrap_or_default();
+    assert!(digest.starts_with("sha256:"), "{d}");
+    assert!(
+        stdout.starts_with('{') && stdout.trim_end().ends_with('}'),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    for want in [
+        "\"executor\":\"userspace\"".to_string(),
+        format!("\"digest\":\"{digest}\""),
+        "\"time_ns\":null".to_string(),
+        "\"name\":\"xdp_count\"".to_string(),
+        "\"name\":\"proto_cnt\"".to_string(),
+    ] {
+        assert!(stdout.contains(&want), "{want} not in {stdout}");
+    }
+    assert!(pinned.iter().any(|n| n.starts_with("prog_")), "{pinned:?}");
+    assert!(pinned.contains(&"map_proto_cnt".to_string()), "{pinned:?}");
+    // Each pin is an object the JSON reports, by id.
+    for (n, id) in &ids {
+        assert!(
+            stdout.contains(&format!("\"id\":{id},")),
+            "{n} id {id} not in {stdout}"
+        );
+    }
+}

@@ -25,9 +25,10 @@ commands:
                            pinned at PIN; --enable loads PROG of a SEC(\"?...\"), which
                            is not loaded by default, and --disable leaves PROG out,
                            as libbpf's bpf_program__set_autoload()
-  load --userspace [--reuse-map ...] [--attach-target ...] [--enable/--disable PROG]...
-       [--pin-root-path DIR] OBJ
-                           load OBJ with bpf(2) from user space (no module, no policy)
+  load --userspace [--pin DIR] [--reuse-map ...] [--attach-target ...]
+       [--enable/--disable PROG]... [--pin-root-path DIR] [--json] OBJ
+                           load OBJ with bpf(2) from user space (no module, no policy);
+                           with --json, time_ns, bpf_time_ns and mem_bytes are null
   load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
                            load every DIR/*.o (Android boot style) and pin it as
                            prog_<obj>_<section>_<name>, map_<obj>_<name>; reuses pins
@@ -203,9 +204,6 @@ fn load(args: &[&str]) -> Result<(), String> {
         autoload,
     };
     if userspace {
-        if pin.is_some() || json {
-            return Err("--pin and --json need /dev/bpfld, not --userspace".into());
-        }
         let lo = bpfld::load::LoadOpts {
             reuse: extra
                 .reuse
@@ -225,9 +223,20 @@ fn load(args: &[&str]) -> Result<(), String> {
             ..Default::default()
         };
         let l = bpfld::load::load_userspace_with(obj, &lo).map_err(|e| e.to_string())?;
-        let maps = l.maps.iter().map(|m| (m.name.as_str(), m.fd.as_raw_fd()));
+        let shown = Shown::of_userspace(&l, &lo);
+        let maps = shown.maps.iter().map(|m| (m.name.as_str(), m.fd));
         let pinned = pin_maps_by_name(&pin_by_name, maps)?;
-        print_userspace(&l, &pinned);
+        if let Some(dir) = pin {
+            shown.pin(dir)?;
+        }
+        if json {
+            // Not through the module: no policy, no time of its own; the digest is the
+            // file's fs-verity digest as the module would check it.
+            let digest = format!("sha256:{}", hex(&file_digest(obj)?));
+            shown.print_json(obj, "userspace", &digest, &l.receipt, None);
+        } else {
+            print_userspace(&l, &pinned);
+        }
         return Ok(());
     }
     let dev = open()?;
@@ -241,65 +250,13 @@ fn load(args: &[&str]) -> Result<(), String> {
     })?;
     let maps = l.maps.iter().map(|m| (m.name.as_str(), m.fd.as_raw_fd()));
     let pinned_by_name = pin_maps_by_name(&pin_by_name, maps)?;
+    let shown = Shown::of_module(&l);
     if let Some(dir) = pin {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
-        for p in &l.progs {
-            let path = format!("{dir}/prog_{}", p.name);
-            bpfld::sys::obj_pin(p.fd.as_raw_fd(), &path).map_err(|e| format!("pin {path}: {e}"))?;
-        }
-        // A reused map has its pin already, and so has a map pinned by name.
-        for m in l.maps.iter().filter(|m| !m.reused && !m.pinning) {
-            let path = format!(
-                "{dir}/map_{}",
-                m.name.trim_start_matches('.').replace('.', "_")
-            );
-            bpfld::sys::obj_pin(m.fd.as_raw_fd(), &path).map_err(|e| format!("pin {path}: {e}"))?;
-        }
+        shown.pin(dir)?;
     }
     let digest = format_digest(l.digest_algo, &l.digest);
     if json {
-        let progs: Vec<String> = l
-            .progs
-            .iter()
-            .map(|p| {
-                format!(
-                    "{{\"name\":{},\"section\":{},\"type\":{},\"attach_type\":{},\"fd\":{},\"id\":{},\"tag\":\"{}\"}}",
-                    json_str(&p.name),
-                    json_str(&p.section),
-                    p.prog_type,
-                    p.expected_attach_type,
-                    p.fd.as_raw_fd(),
-                    p.id,
-                    hex(&p.tag)
-                )
-            })
-            .collect();
-        let maps: Vec<String> = l
-            .maps
-            .iter()
-            .map(|m| {
-                format!(
-                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{},\"addr\":{},\"reused\":{}}}",
-                    json_str(&m.name),
-                    m.map_type,
-                    m.fd.as_raw_fd(),
-                    m.id,
-                    m.pinning,
-                    m.arena.as_ref().map_or(0, |a| a.addr),
-                    m.reused
-                )
-            })
-            .collect();
-        println!(
-            "{{\"object\":{},\"digest\":\"{digest}\",\"receipt\":\"sha256:{}\",\"time_ns\":{},\"bpf_time_ns\":{},\"mem_bytes\":{},\"programs\":[{}],\"maps\":[{}]}}",
-            json_str(obj),
-            hex(&l.receipt),
-            l.stats.time_ns,
-            l.stats.bpf_time_ns,
-            l.stats.mem_bytes,
-            progs.join(","),
-            maps.join(",")
-        );
+        shown.print_json(obj, "module", &digest, &l.receipt, Some(&l.stats));
     } else {
         println!("object {obj} {digest}");
         println!("receipt sha256:{}", hex(&l.receipt));
@@ -341,6 +298,177 @@ fn load(args: &[&str]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What a load created, as `bpfld load` pins and prints it, from the module or from
+/// the user-space executor.
+struct Shown {
+    progs: Vec<ShownProg>,
+    maps: Vec<ShownMap>,
+}
+
+struct ShownProg {
+    name: String,
+    section: String,
+    prog_type: u32,
+    attach_type: u32,
+    fd: std::os::fd::RawFd,
+    id: u32,
+    tag: [u8; 8],
+}
+
+struct ShownMap {
+    name: String,
+    map_type: u32,
+    fd: std::os::fd::RawFd,
+    id: u32,
+    /// `LIBBPF_PIN_BY_NAME`: pinned at the pin root, not under `--pin`.
+    pinning: bool,
+    /// Where an arena is mapped in this process (0: not an arena, or not mapped).
+    addr: u64,
+    /// The caller's map, used in place of the object's: it has its pin already.
+    reused: bool,
+}
+
+impl Shown {
+    fn of_module(l: &bpfld::dev::KLoad) -> Shown {
+        Shown {
+            progs: l
+                .progs
+                .iter()
+                .map(|p| ShownProg {
+                    name: p.name.clone(),
+                    section: p.section.clone(),
+                    prog_type: p.prog_type,
+                    attach_type: p.expected_attach_type,
+                    fd: p.fd.as_raw_fd(),
+                    id: p.id,
+                    tag: p.tag,
+                })
+                .collect(),
+            maps: l
+                .maps
+                .iter()
+                .map(|m| ShownMap {
+                    name: m.name.clone(),
+                    map_type: m.map_type,
+                    fd: m.fd.as_raw_fd(),
+                    id: m.id,
+                    pinning: m.pinning,
+                    addr: m.arena.as_ref().map_or(0, |a| a.addr),
+                    reused: m.reused,
+                })
+                .collect(),
+        }
+    }
+
+    /// A user-space load: the map types from the kernel (the executor does not keep
+    /// them), reused maps those the options named.
+    fn of_userspace(l: &bpfld::load::UserLoad, lo: &bpfld::load::LoadOpts) -> Shown {
+        Shown {
+            progs: l
+                .progs
+                .iter()
+                .map(|p| ShownProg {
+                    name: p.name.clone(),
+                    section: p.section.clone(),
+                    prog_type: p.prog_type,
+                    attach_type: p.expected_attach_type,
+                    fd: p.fd.as_raw_fd(),
+                    id: p.id,
+                    tag: p.tag,
+                })
+                .collect(),
+            maps: l
+                .maps
+                .iter()
+                .map(|m| ShownMap {
+                    name: m.name.clone(),
+                    map_type: bpfld::sys::obj_info::<bpfld::sys::MapInfo>(m.fd.as_raw_fd())
+                        .map_or(0, |i| i.map_type),
+                    fd: m.fd.as_raw_fd(),
+                    id: m.id,
+                    pinning: m.pinning,
+                    addr: 0,
+                    reused: lo.reuse.iter().any(|(n, _)| *n == m.name),
+                })
+                .collect(),
+        }
+    }
+
+    /// `--pin DIR`: each program as DIR/prog_NAME, each map the load made as
+    /// DIR/map_NAME (a reused map has its pin already, and so has a map pinned by
+    /// name).
+    fn pin(&self, dir: &str) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+        for p in &self.progs {
+            let path = format!("{dir}/prog_{}", p.name);
+            bpfld::sys::obj_pin(p.fd, &path).map_err(|e| format!("pin {path}: {e}"))?;
+        }
+        for m in self.maps.iter().filter(|m| !m.reused && !m.pinning) {
+            let path = format!(
+                "{dir}/map_{}",
+                m.name.trim_start_matches('.').replace('.', "_")
+            );
+            bpfld::sys::obj_pin(m.fd, &path).map_err(|e| format!("pin {path}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// `--json`: one object on one line. `stats` is the module's figures (null for
+    /// the user-space executor).
+    fn print_json(
+        &self,
+        obj: &str,
+        executor: &str,
+        digest: &str,
+        receipt: &[u8; 32],
+        stats: Option<&bpfld::dev::KStats>,
+    ) {
+        let progs: Vec<String> = self
+            .progs
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"name\":{},\"section\":{},\"type\":{},\"attach_type\":{},\"fd\":{},\"id\":{},\"tag\":\"{}\"}}",
+                    json_str(&p.name),
+                    json_str(&p.section),
+                    p.prog_type,
+                    p.attach_type,
+                    p.fd,
+                    p.id,
+                    hex(&p.tag)
+                )
+            })
+            .collect();
+        let maps: Vec<String> = self
+            .maps
+            .iter()
+            .map(|m| {
+                format!(
+                    "{{\"name\":{},\"type\":{},\"fd\":{},\"id\":{},\"pinning\":{},\"addr\":{},\"reused\":{}}}",
+                    json_str(&m.name),
+                    m.map_type,
+                    m.fd,
+                    m.id,
+                    m.pinning,
+                    m.addr,
+                    m.reused
+                )
+            })
+            .collect();
+        let num = |v: Option<u64>| v.map_or_else(|| "null".to_string(), |v| v.to_string());
+        println!(
+            "{{\"object\":{},\"executor\":\"{executor}\",\"digest\":\"{digest}\",\"receipt\":\"sha256:{}\",\"time_ns\":{},\"bpf_time_ns\":{},\"mem_bytes\":{},\"programs\":[{}],\"maps\":[{}]}}",
+            json_str(obj),
+            hex(receipt),
+            num(stats.map(|s| s.time_ns)),
+            num(stats.map(|s| s.bpf_time_ns)),
+            num(stats.map(|s| s.mem_bytes)),
+            progs.join(","),
+            maps.join(",")
+        );
+    }
 }
 
 /// Pin the maps of `maps` (name, fd) that `todo` lists (by-name maps that had no pin)
