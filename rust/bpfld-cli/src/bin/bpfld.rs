@@ -330,22 +330,26 @@ struct ShownMap {
     reused: bool,
 }
 
+/// A [`ShownProg`] of a program of either executor (their types differ, their field
+/// names do not).
+macro_rules! shown_prog {
+    ($p:expr) => {
+        ShownProg {
+            name: $p.name.clone(),
+            section: $p.section.clone(),
+            prog_type: $p.prog_type,
+            attach_type: $p.expected_attach_type,
+            fd: $p.fd.as_raw_fd(),
+            id: $p.id,
+            tag: $p.tag,
+        }
+    };
+}
+
 impl Shown {
     fn of_module(l: &bpfld::dev::KLoad) -> Shown {
         Shown {
-            progs: l
-                .progs
-                .iter()
-                .map(|p| ShownProg {
-                    name: p.name.clone(),
-                    section: p.section.clone(),
-                    prog_type: p.prog_type,
-                    attach_type: p.expected_attach_type,
-                    fd: p.fd.as_raw_fd(),
-                    id: p.id,
-                    tag: p.tag,
-                })
-                .collect(),
+            progs: l.progs.iter().map(|p| shown_prog!(p)).collect(),
             maps: l
                 .maps
                 .iter()
@@ -366,19 +370,7 @@ impl Shown {
     /// them), reused maps those the options named.
     fn of_userspace(l: &bpfld::load::UserLoad, lo: &bpfld::load::LoadOpts) -> Shown {
         Shown {
-            progs: l
-                .progs
-                .iter()
-                .map(|p| ShownProg {
-                    name: p.name.clone(),
-                    section: p.section.clone(),
-                    prog_type: p.prog_type,
-                    attach_type: p.expected_attach_type,
-                    fd: p.fd.as_raw_fd(),
-                    id: p.id,
-                    tag: p.tag,
-                })
-                .collect(),
+            progs: l.progs.iter().map(|p| shown_prog!(p)).collect(),
             maps: l
                 .maps
                 .iter()
