@@ -27,8 +27,8 @@
 # (OUTDIR/rows/X.tsv); remove OUTDIR to force a full rebuild.  Runs JOBS (default: nproc) compilations at once.
 #
 # Environment: BPFLD_LINUX_SRC (the extracted 6.12 tree; default the one
-# scripts/kernel made under /root/.cache/bpfld/src), VMLINUX (an ELF vmlinux
-# with .BTF; default the default-config build under /root/.cache/bpfld/build),
+# `scripts/kernel --src` extracts into the cache), VMLINUX (an ELF vmlinux
+# with .BTF; default the cache's current default-config build, scripts/kernel),
 # CLANG_LIST (default "clang-14 clang-16"), BPFTOOL, JOBS, ONLY (space
 # separated base names, e.g. "test_xdp atomics": build just those).
 #
@@ -83,12 +83,13 @@ if [ "${KPROGS_ONE:-}" = 1 ]; then
 fi
 
 # --- setup ---------------------------------------------------------------
-K=${BPFLD_LINUX_SRC:-$(ls -d /root/.cache/bpfld/src/linux-* 2>/dev/null | tail -n1)}
+K=${BPFLD_LINUX_SRC:-$("$here/../../scripts/kernel" --src || true)}
 if [ -z "$K" ] || [ ! -d "$K/tools/testing/selftests/bpf/progs" ]; then
 	echo "$0: no Linux tree (set BPFLD_LINUX_SRC; scripts/kernel extracts one)" >&2
 	exit 3
 fi
-VMLINUX=${VMLINUX:-$(ls -d /root/.cache/bpfld/build/*-default-*/vmlinux 2>/dev/null | tail -n1)}
+cache=${BPFLD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfld}
+VMLINUX=${VMLINUX:-$cache/build/current-default/vmlinux}
 if [ -z "$VMLINUX" ] || [ ! -r "$VMLINUX" ]; then
 	echo "$0: no vmlinux with BTF (set VMLINUX; scripts/kernel builds one)" >&2
 	exit 3

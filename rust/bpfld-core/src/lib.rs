@@ -57,6 +57,9 @@ pub mod section;
 pub mod uapi;
 pub mod util;
 
+#[cfg(test)]
+mod testenv;
+
 pub use error::{Error, Result};
 
 /// Version of this crate, reported by the module's version ioctl.

@@ -452,7 +452,6 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::format;
-    use std::path::PathBuf;
     use std::string::{String, ToString};
     use std::vec::Vec;
     use std::{eprintln, vec};
@@ -894,28 +893,6 @@ mod tests {
 
     // ---- Drift check against the extracted Linux 6.12 tree. ----
 
-    fn linux_tree() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os("BPFLD_LINUX_SRC") {
-            return Some(PathBuf::from(p));
-        }
-        let cache = std::env::var_os("BPFLD_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("bpfld")))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/bpfld")))?;
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(cache.join("src"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("linux-6.12"))
-            })
-            .collect();
-        dirs.sort();
-        dirs.pop()
-    }
-
     /// Values of a C enum whose members are implicit or `= <decimal>`.
     fn parse_enum(src: &str, header: &str) -> HashMap<String, u32> {
         let start = src
@@ -1052,8 +1029,8 @@ mod tests {
 
     #[test]
     fn table_matches_libbpf_source() {
-        let Some(tree) = linux_tree() else {
-            eprintln!("SKIP table_matches_libbpf_source: no extracted Linux 6.12 tree (set BPFLD_LINUX_SRC)");
+        let Some(tree) = crate::testenv::linux_tree() else {
+            crate::testenv::skip("no extracted Linux 6.12 tree (set BPFLD_LINUX_SRC)");
             return;
         };
         let libbpf = tree.join("tools/lib/bpf/libbpf.c");
@@ -1062,10 +1039,7 @@ mod tests {
             std::fs::read_to_string(&libbpf),
             std::fs::read_to_string(&uapi),
         ) else {
-            eprintln!(
-                "SKIP table_matches_libbpf_source: {} lacks libbpf.c or bpf.h",
-                tree.display()
-            );
+            crate::testenv::skip(&format!("{} lacks libbpf.c or bpf.h", tree.display()));
             return;
         };
         let cdefs = parse_section_defs(&libbpf, &uapi);

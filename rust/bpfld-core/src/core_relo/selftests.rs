@@ -31,40 +31,9 @@ use super::*;
 use crate::btf::{count_types, Btf, BtfExt};
 use crate::insn::Insn;
 use crate::mem::VecAlloc;
+use crate::testenv::{linux_tree, skip};
 
 type OBtf = Btf<Vec<u8>, Vec<u32>>;
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Skip a test whose inputs or tools are missing, unless in CI, where they must be there.
-fn skip(why: &str) {
-    assert!(!in_ci(), "CI=true and {why}");
-    std::println!("SKIP: {why}");
-}
-
-fn linux_tree() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("BPFLD_LINUX_SRC") {
-        return Some(PathBuf::from(p));
-    }
-    let cache = std::env::var_os("BPFLD_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("bpfld")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/bpfld")))?;
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cache.join("src"))
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("linux-6.12"))
-        })
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
 
 fn tool_ok(name: &str) -> Option<String> {
     let o = Command::new(name).arg("--version").output().ok()?;
