@@ -586,34 +586,34 @@ pub(super) fn is_ident(b: &[u8]) -> bool {
     ident_ok(b).is_ok()
 }
 
-/// The ASCII characters [`ident_ok`] takes first (`start`) or later in a name, as a
-/// bit set: the fast path tests a byte with one shift.
-const fn ident_mask(start: bool) -> u128 {
-    let mut m = 0u128;
-    let mut c = 0u32;
+/// [`class`] bits: a byte [`ident_ok`] takes first, or later in a name.
+const START: u8 = 1;
+const CONT: u8 = 2;
+
+/// What [`ident_ok`] makes of each byte value (non-ASCII: nothing), as a table: the
+/// fast path tests a byte with one load, the cost of a name check being its bytes.
+// Indexing in a constant's initialiser cannot panic at run time: out of bounds fails
+// the build.
+#[allow(clippy::indexing_slicing)]
+static IDENT_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
     while c < 128 {
         let b = c as u8;
-        if b == b'_' || b == b'.' || b.is_ascii_alphabetic() || (!start && b.is_ascii_digit()) {
-            m |= match 1u128.checked_shl(c) {
-                Some(bit) => bit,
-                None => 0,
-            };
+        if b == b'_' || b == b'.' || b.is_ascii_alphabetic() {
+            t[c] = START | CONT;
+        } else if b.is_ascii_digit() {
+            t[c] = CONT;
         }
-        c = match c.checked_add(1) {
-            Some(n) => n,
-            None => break,
-        };
+        c += 1;
     }
-    m
-}
+    t
+};
 
-const IDENT_START: u128 = ident_mask(true);
-const IDENT_CONT: u128 = ident_mask(false);
-
-/// Whether `c` is in the set `mask` (never for non-ASCII bytes).
+/// The [`IDENT_CLASS`] bits of `c`.
 #[inline]
-fn in_set(mask: u128, c: u8) -> bool {
-    mask.checked_shr(u32::from(c)).unwrap_or(0) & 1 != 0
+fn class(c: u8) -> u8 {
+    IDENT_CLASS.get(usize::from(c)).copied().unwrap_or(0)
 }
 
 /// Slots of [`Checker::idents`] (a power of 2).
@@ -698,23 +698,22 @@ impl<const N: usize> Checker<'_, N> {
                 let Some((&first, tail)) = rest.split_first() else {
                     return false;
                 };
-                if !in_set(IDENT_START, first) {
+                if class(first) & START == 0 {
                     return false;
                 }
-                // `take`: a name that has no NUL within its first MAX_NAME_LEN + 1 bytes
-                // is too long, which name_slow reports.
-                for &c in tail.iter().take(MAX_NAME_LEN) {
-                    if !in_set(IDENT_CONT, c) {
-                        if c != 0 {
-                            return false;
-                        }
+                // At most MAX_NAME_LEN bytes after the first: a name that has no NUL
+                // within its first MAX_NAME_LEN + 1 bytes is too long, which name_slow
+                // reports.
+                let tail = tail.get(..MAX_NAME_LEN).unwrap_or(tail);
+                match tail.iter().position(|&c| class(c) & CONT == 0) {
+                    Some(end) if tail.get(end) == Some(&0) => {
                         if let Some(s) = slot {
                             s.set(tag);
                         }
-                        return true;
+                        true
                     }
+                    _ => false,
                 }
-                false
             }
             Rule::Section if off == 0 => false,
             Rule::Section => {
