@@ -132,12 +132,16 @@ pub(crate) fn neg_errno(ret: i64) -> i32 {
         .unwrap_or(5)
 }
 
-/// Lowercase hex of `bytes` into a message.
+/// Lowercase hex of `bytes` into a message, cut if it does not fit (callers size `N`
+/// for their bytes: no "..."). Two digits a byte from a table rather than
+/// `write!("{:02x}")`, a formatter call per byte: every load formats its digest and
+/// each program's tag (host: 32 against 245 instructions a byte).
 pub(crate) fn hex<const N: usize>(bytes: &[u8]) -> Msg<N> {
-    use fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| DIGITS.get(usize::from(n & 0xf)).copied().unwrap_or(b'?');
     let mut m = Msg::new();
-    for b in bytes {
-        let _ = write!(m, "{b:02x}");
+    for &b in bytes {
+        m.push_bytes(&[digit(b >> 4), digit(b)]);
     }
     m
 }

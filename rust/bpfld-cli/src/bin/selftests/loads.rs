@@ -702,6 +702,10 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
             ("\u{e9}.bpf.o".as_bytes(), "__"),
             (b"x\nforged by the name.bpf.o", "x_forged"),
         ];
+        // The digest of these files (one content), as fs-verity measures it.
+        let mut digest = None;
+        // The tags of the last one's programs, as the kernel reports them.
+        let mut tags = Vec::new();
         for (name, prefix) in cases {
             let shown = String::from_utf8_lossy(name);
             let mut p = OsString::from(format!("{MNT}/"));
@@ -720,6 +724,21 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
             let l = dev()?
                 .load(&f, &KLoadOpts::default())
                 .map_err(|e| format!("{shown}: errno {}: {}", e.errno, e.msg))?;
+            if digest.is_none() {
+                digest = bpfld::loaddir::measure_verity(&f);
+            }
+            if prefix == "x_forged" {
+                for pr in &l.progs {
+                    let info = bpfld::sys::obj_info::<bpfld::sys::ProgInfo>(pr.fd.as_raw_fd())
+                        .map_err(|e| format!("{shown}: prog info of {}: {e}", pr.name))?;
+                    tags.push(
+                        info.tag
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>(),
+                    );
+                }
+            }
             // The kernel's names of the maps (KMap's is the object's).
             let mut names = Vec::new();
             for m in &l.maps {
@@ -751,6 +770,16 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
             .find(|l| l.contains("forged by the name") && !l.contains("load by"))
         {
             return Err(format!("a file name started a log line: {line:?}"));
+        }
+        // Each load's line gives the file's digest as fs-verity measures it.
+        let digest = digest.ok_or("fsverity measure failed")?;
+        let want = format!("x\\x0aforged by the name.bpf.o' {digest}: ok: ");
+        let Some(line) = log.lines().find(|l| l.contains(&want)) else {
+            return Err(format!("no log line has {want:?}"));
+        };
+        // And each program's tag, as "name(tag)".
+        if tags.is_empty() || tags.iter().any(|t| !line.contains(&format!("({t})"))) {
+            return Err(format!("tags {tags:?} not all in {line:?}"));
         }
         if !log.contains("x\\x0aforged by the name") {
             return Err("the load of 'x\\nforged by the name.bpf.o' is not in the log".into());
