@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Sourced by the scripts that boot the test kernel (selftests/run, selftests/parity,
-# scripts/bench-vm, scripts/fuzz-vm): telling a VM whose kernel died while it booted,
-# before the guest's first command ran, from a VM that died running bpfld.
+# scripts/bench-vm, scripts/profile-vm, scripts/fuzz-vm, scripts/demo): the QEMU
+# options they share, and telling a VM whose kernel died while it booted, before the
+# guest's first command ran, from a VM that died running bpfld.
 #
 # The guest command begins by creating a marker file in the host-shared directory
 # (vm_marker_cmd). A VM that ended without the marker and whose console shows the
@@ -14,6 +15,19 @@
 # or QEMU could not start) is not booted again: that is a set-up failure.
 
 VM_BOOT_TRIES=${VM_BOOT_TRIES:-3}
+
+# QEMU options for every VM these scripts boot (vng --qemu-opts). vng gives the guest
+# six virtio-serial-pci devices (its stdin, stdout, stderr and exit status) of one port
+# each, but QEMU sizes each device for 31 ports: 64 virtqueues, each with an eventfd
+# that QEMU's main loop polls. Under TCG the main loop wakes for every guest timer
+# (about 2,000 times a second with two busy vCPUs at HZ=1000) and each wake-up polls
+# all 390 descriptors: during a benchmark run that thread used a whole host CPU (top,
+# 12 samples: 99.9% in each), leaving the two vCPUs one of the host's two CPUs
+# between them. With two ports a device (port 0 and vng's port; vng's ports
+# are found by name, which needs the multiport control queue) 91 descriptors remain
+# and the main loop used 8.75% of a CPU over 20 s of the same benchmark
+# (Documentation/benchmarks.rst, 2026-12-04, 07:20 UTC).
+VM_QEMU_OPTS=${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}
 
 # What a console shows when the kernel died.
 VM_DEATH_RE='Kernel panic|BUG:|Oops|general protection fault|invalid opcode'
