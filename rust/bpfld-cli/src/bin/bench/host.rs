@@ -206,7 +206,9 @@ fn objects_part(a: &Args) -> Result<(), String> {
     println!("BTF named, externs) of the file's bytes in memory; libbpf has no way to relocate");
     println!("without loading (its relocation runs inside bpf_object__load, between kernel");
     println!("calls; gen_loader mode leaves CO-RE to the kernel), so it is compared below as");
-    println!("the user-space part of open + load.");
+    println!("the user-space part of open + load. The kernel configuration and kallsyms are");
+    println!("read before the timed plan, as the module has them before its plan (its");
+    println!("configuration built in, its symbols looked up first).");
     let mut head = vec!["object", "group", "progs", "insns", "CO-RE relos"];
     let labels: Vec<String> = targets
         .iter()
