@@ -3,6 +3,7 @@
 //! `bpfld`: command-line front end of the in-kernel BPF loader.
 
 use bpfld::dev::{cstr, format_digest, parse_digest, Device, KLoadOpts, DEVICE};
+use bpfld::parity::hex;
 use bpfld::uapi;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -89,10 +90,6 @@ fn version() -> Result<(), String> {
         cstr(&v.core_version)
     );
     Ok(())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn json_str(s: &str) -> String {

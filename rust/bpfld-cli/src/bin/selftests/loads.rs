@@ -731,12 +731,7 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
                 for pr in &l.progs {
                     let info = bpfld::sys::obj_info::<bpfld::sys::ProgInfo>(pr.fd.as_raw_fd())
                         .map_err(|e| format!("{shown}: prog info of {}: {e}", pr.name))?;
-                    tags.push(
-                        info.tag
-                            .iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect::<String>(),
-                    );
+                    tags.push(bpfld::parity::hex(&info.tag));
                 }
             }
             // The kernel's names of the maps (KMap's is the object's).
