@@ -26,7 +26,7 @@ VM_BOOT_TRIES=${VM_BOOT_TRIES:-3}
 # between them. With two ports a device (port 0 and vng's port; vng's ports
 # are found by name, which needs the multiport control queue) 91 descriptors remain
 # and the main loop used 8.75% of a CPU over 20 s of the same benchmark
-# (Documentation/benchmarks.rst, 2026-12-04, 07:20 UTC).
+# (Documentation/benchmarks.rst, *2026-12-04, 07:15-08:00 UTC*).
 VM_QEMU_OPTS=${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}
 
 # What a console shows when the kernel died.
