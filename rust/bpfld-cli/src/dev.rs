@@ -315,8 +315,7 @@ pub fn format_digest(algo: u32, bytes: &[u8]) -> String {
     } else {
         "sha256"
     };
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{name}:{hex}")
+    format!("{name}:{}", crate::parity::hex(bytes))
 }
 
 impl Device {
@@ -595,5 +594,22 @@ mod tests {
         assert!(b[whole..].iter().all(|&x| x == 0));
         let b = OptsLayout::SizeTailSet(64).bytes(&o);
         assert_eq!((b[63], b[whole..63].iter().all(|&x| x == 0)), (1, true));
+    }
+
+    #[test]
+    fn digests_round_trip() {
+        let bytes: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+        let text = format_digest(uapi::BPFLD_HASH_SHA256, &bytes);
+        assert_eq!(&text[..13], "sha256:a580ef");
+        let d = parse_digest(&text).expect("parses back");
+        assert_eq!(
+            (d.algo, &d.digest[..d.size as usize]),
+            (uapi::BPFLD_HASH_SHA256, &bytes[..])
+        );
+        let long = [0xffu8; 64];
+        let text = format_digest(uapi::BPFLD_HASH_SHA512, &long);
+        assert_eq!(text, format!("sha512:{}", "ff".repeat(64)));
+        let d = parse_digest(&text).expect("parses back");
+        assert_eq!((d.algo, d.size), (uapi::BPFLD_HASH_SHA512, 64));
     }
 }
