@@ -29,6 +29,10 @@ VM_BOOT_TRIES=${VM_BOOT_TRIES:-3}
 # (Documentation/benchmarks.rst, *2026-12-04, 07:15-08:00 UTC*).
 VM_QEMU_OPTS=${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}
 
+# How every one of these VMs starts: vng under TCG (no KVM on these machines) with
+# VM_QEMU_OPTS. Each script adds its memory, CPUs, kernel and guest command.
+VM_VNG=(vng --disable-kvm --qemu-opts="$VM_QEMU_OPTS")
+
 # What a console shows when the kernel died.
 VM_DEATH_RE='Kernel panic|BUG:|Oops|general protection fault|invalid opcode'
 
