@@ -266,9 +266,10 @@ pub fn hex_insns(s: &str) -> Vec<[u8; 8]> {
         .collect()
 }
 
-/// Lower-case hex of `b`.
+/// Lower-case hex of `b` (`bpfld_core::digest::hex_into`, into a string).
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    let mut out = vec![0u8; b.len().saturating_mul(2)];
+    bpfld_core::digest::hex_into(b, &mut out).to_owned()
 }
 
 // --- comparing a load with libbpf's --------------------------------------------------

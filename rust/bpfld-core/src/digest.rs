@@ -68,14 +68,26 @@ pub fn hex<'o>(
     digest: &[u8; SHA256_DIGEST_SIZE],
     out: &'o mut [u8; 2 * SHA256_DIGEST_SIZE],
 ) -> &'o str {
+    hex_into(digest, out)
+}
+
+/// Lowercase hex of `bytes`, two digits a byte from a table, written into `out`
+/// without allocating: as many bytes as `out` has room for (half its length), the
+/// rest left out. The one hex encoder of the crates: the module's messages, the
+/// command line's output and the tests all write through it.
+pub fn hex_into<'o>(bytes: &[u8], out: &'o mut [u8]) -> &'o str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+    let n = bytes.len().min(out.len() / 2);
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes.iter().take(n)) {
         for (o, nibble) in pair.iter_mut().zip([b >> 4, b & 0xf]) {
             *o = DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
         }
     }
-    // Every byte written is an ASCII digit, so this cannot fail.
-    core::str::from_utf8(out).unwrap_or("")
+    let out: &'o [u8] = out;
+    // `n` is at most half of `out`'s length, and every byte written is an ASCII digit,
+    // so neither can fail.
+    let written = out.get(..n.saturating_mul(2)).unwrap_or_default();
+    core::str::from_utf8(written).unwrap_or_default()
 }
 
 /// The fs-verity digest (SHA-256, 4 KiB blocks, no salt) of `data`, in one call.
@@ -400,6 +412,21 @@ mod tests {
         assert!(s.starts_with("ab00"));
         assert!(s.ends_with("000f"));
         assert_eq!(s.len(), 64);
+    }
+
+    #[test]
+    fn hex_into_fills_what_fits() {
+        let mut out = [b'x'; 7];
+        assert_eq!(hex_into(&[0x01, 0xfe, 0x7a, 0x99], &mut out), "01fe7a");
+        assert_eq!(out[6], b'x');
+        let mut out = [0u8; 8];
+        assert_eq!(hex_into(&[0xc3], &mut out), "c3");
+        assert_eq!(hex_into(&[], &mut out), "");
+        assert_eq!(hex_into(&[0xff], &mut []), "");
+        let all: std::vec::Vec<u8> = (0..=255u8).collect();
+        let mut out = [0u8; 512];
+        let want: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex_into(&all, &mut out), want);
     }
 
     #[test]

@@ -856,7 +856,8 @@ fn run_case(
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|c| format!("{c:02x}")).collect()
+    let mut out = vec![0u8; b.len().saturating_mul(2)];
+    String::from(crate::digest::hex_into(b, &mut out))
 }
 
 /// How libbpf fails each case the selftest marks as failing: the relocation error it
