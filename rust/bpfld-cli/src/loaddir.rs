@@ -192,6 +192,24 @@ pub struct Loaded {
     pub maps: Vec<LoadedMap>,
 }
 
+impl Loaded {
+    /// From a loader's programs (name, section, fd) and maps (name, fd, pinned by
+    /// name), in its order.
+    fn from_parts(
+        progs: impl Iterator<Item = (String, String, OwnedFd)>,
+        maps: impl Iterator<Item = (String, OwnedFd, bool)>,
+    ) -> Loaded {
+        Loaded {
+            progs: progs
+                .map(|(name, section, fd)| LoadedProg { name, section, fd })
+                .collect(),
+            maps: maps
+                .map(|(name, fd, pinning)| LoadedMap { name, fd, pinning })
+                .collect(),
+        }
+    }
+}
+
 /// Why one object failed.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -253,26 +271,10 @@ impl Loader for Device {
                 msg: e.msg,
                 log: e.log,
             })?;
-        Ok(Loaded {
-            progs: l
-                .progs
-                .into_iter()
-                .map(|p| LoadedProg {
-                    name: p.name,
-                    section: p.section,
-                    fd: p.fd,
-                })
-                .collect(),
-            maps: l
-                .maps
-                .into_iter()
-                .map(|m| LoadedMap {
-                    name: m.name,
-                    fd: m.fd,
-                    pinning: m.pinning,
-                })
-                .collect(),
-        })
+        Ok(Loaded::from_parts(
+            l.progs.into_iter().map(|p| (p.name, p.section, p.fd)),
+            l.maps.into_iter().map(|m| (m.name, m.fd, m.pinning)),
+        ))
     }
 }
 
@@ -301,26 +303,10 @@ impl Loader for UserSpace {
             msg: e.msg,
             log: e.log,
         })?;
-        Ok(Loaded {
-            progs: l
-                .progs
-                .into_iter()
-                .map(|p| LoadedProg {
-                    name: p.name,
-                    section: p.section,
-                    fd: p.fd,
-                })
-                .collect(),
-            maps: l
-                .maps
-                .into_iter()
-                .map(|m| LoadedMap {
-                    name: m.name,
-                    fd: m.fd,
-                    pinning: m.pinning,
-                })
-                .collect(),
-        })
+        Ok(Loaded::from_parts(
+            l.progs.into_iter().map(|p| (p.name, p.section, p.fd)),
+            l.maps.into_iter().map(|m| (m.name, m.fd, m.pinning)),
+        ))
     }
 }
 
