@@ -266,11 +266,8 @@ pub fn hex_insns(s: &str) -> Vec<[u8; 8]> {
         .collect()
 }
 
-/// Lower-case hex of `b` (`bpfld_core::digest::hex_into`, into a string).
-pub fn hex(b: &[u8]) -> String {
-    let mut out = vec![0u8; b.len().saturating_mul(2)];
-    bpfld_core::digest::hex_into(b, &mut out).to_owned()
-}
+/// Lower-case hex of a byte slice, as a string.
+pub use bpfld_core::digest::hex_string as hex;
 
 // --- comparing a load with libbpf's --------------------------------------------------
 

@@ -78,7 +78,7 @@ pub fn hex<'o>(
 pub fn hex_into<'o>(bytes: &[u8], out: &'o mut [u8]) -> &'o str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let n = bytes.len().min(out.len() / 2);
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes.iter().take(n)) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
         for (o, nibble) in pair.iter_mut().zip([b >> 4, b & 0xf]) {
             *o = DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
         }
@@ -88,6 +88,13 @@ pub fn hex_into<'o>(bytes: &[u8], out: &'o mut [u8]) -> &'o str {
     // so neither can fail.
     let written = out.get(..n.saturating_mul(2)).unwrap_or_default();
     core::str::from_utf8(written).unwrap_or_default()
+}
+
+/// [`hex_into`] into a new string, for the user-space tools and the tests.
+#[cfg(any(test, feature = "host"))]
+pub fn hex_string(bytes: &[u8]) -> std::string::String {
+    let mut out = std::vec![0u8; bytes.len().saturating_mul(2)];
+    std::string::String::from(hex_into(bytes, &mut out))
 }
 
 /// The fs-verity digest (SHA-256, 4 KiB blocks, no salt) of `data`, in one call.

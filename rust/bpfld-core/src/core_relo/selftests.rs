@@ -847,17 +847,12 @@ fn run_case(
     if out != case.output {
         return Ok(End::Mismatch(format!(
             "output {} != expected {}",
-            hex(&out),
-            hex(&case.output)
+            crate::digest::hex_string(&out),
+            crate::digest::hex_string(&case.output)
         )));
     }
     let _ = rel.outcomes.len();
     Ok(End::Pass)
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut out = vec![0u8; b.len().saturating_mul(2)];
-    String::from(crate::digest::hex_into(b, &mut out))
 }
 
 /// How libbpf fails each case the selftest marks as failing: the relocation error it
