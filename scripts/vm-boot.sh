@@ -96,3 +96,24 @@ vm_boot() {
 		fi
 	done
 }
+
+# The tree these scripts belong to.
+VM_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# vm_build_module KDIR LOG: bpfld.ko built against the kernel tree KDIR (make module),
+# make's output in LOG, shown on stderr if the build fails (then false).
+vm_build_module() {
+	mkdir -p "$(dirname "$2")"
+	make -s -C "$VM_HERE" module KDIR="$1" >"$2" 2>&1 && return 0
+	cat "$2" >&2
+	return 1
+}
+
+# vm_verity_image FILE SIZE [DIR]: an ext4 file system of SIZE (truncate's units) in
+# FILE with the verity feature, holding DIR's files if DIR is given: what the guest
+# loop-mounts to put objects on fs-verity. 4 KiB blocks: FS_IOC_ENABLE_VERITY fails
+# with the 1 KiB blocks mkfs picks for small images.
+vm_verity_image() {
+	truncate -s "$2" "$1"
+	mkfs.ext4 -q -b 4096 -O verity ${3:+-d "$3"} "$1"
+}
