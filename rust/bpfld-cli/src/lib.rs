@@ -12,3 +12,4 @@ pub mod loaddir;
 pub mod parity;
 pub mod sys;
 pub mod uapi;
+pub mod verity;

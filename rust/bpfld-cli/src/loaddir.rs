@@ -47,7 +47,7 @@
 //!   Reuse trusts that pins under ROOT were made by load-dir from the same directory in
 //!   this boot (bpffs does not survive a reboot), as Android's bpfloader does.
 
-use crate::dev::{format_digest, Device, KLoadExtra, KLoadOpts};
+use crate::dev::{Device, KLoadExtra, KLoadOpts};
 use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 pub use crate::sys::{fd_kind, map_mismatch, obj_get};
 use crate::sys::{obj_info, obj_pin, prog_info_map_ids, MapInfo, ProgInfo};
@@ -528,35 +528,6 @@ fn check_bpffs(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The fs-verity digest of an open file (`FS_IOC_MEASURE_VERITY`), as `sha256:HEX`.
-pub fn measure_verity(file: &File) -> Option<String> {
-    #[repr(C)]
-    struct Digest {
-        algo: u16,
-        size: u16,
-        bytes: [u8; 64],
-    }
-    // _IOWR('f', 134, struct fsverity_digest), whose declared size is 4 bytes.
-    const FS_IOC_MEASURE_VERITY: libc::c_ulong = 0xc004_6686;
-    let mut d = Digest {
-        algo: 0,
-        size: 64,
-        bytes: [0; 64],
-    };
-    // SAFETY: the kernel writes at most `size` (64) digest bytes after the header.
-    let r = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_MEASURE_VERITY, &mut d) };
-    let n = usize::from(d.size);
-    if r != 0 || n > d.bytes.len() {
-        return None;
-    }
-    let algo = match d.algo {
-        1 => crate::uapi::BPFLD_HASH_SHA256,
-        2 => crate::uapi::BPFLD_HASH_SHA512,
-        _ => return None,
-    };
-    Some(format_digest(algo, &d.bytes[..n]))
-}
-
 /// What a load of the object would create, planned in user space.
 struct Expected {
     progs: Vec<ExpProg>,
@@ -648,7 +619,7 @@ impl Run<'_> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY)
             .open(&path)
             .map_err(|e| Failure::io(&e, path.display()))?;
-        r.digest = measure_verity(&f);
+        r.digest = crate::verity::measure(&f);
         // The same open file is read here and handed to the module: a file on
         // fs-verity cannot change in between, and a rename cannot swap it.
         let data = read_all(&f).map_err(|e| Failure::io(&e, path.display()))?;

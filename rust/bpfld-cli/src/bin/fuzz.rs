@@ -1386,22 +1386,6 @@ fn load_corpus(dir: &str) -> Result<Vec<Seed>, String> {
 // ---------------------------------------------------------------------------------
 // The system under test: verity files, the kernel's state, its log.
 
-/// `FS_IOC_ENABLE_VERITY`, `_IOW('f', 133, struct fsverity_enable_arg)`.
-const FS_IOC_ENABLE_VERITY: u64 = 0x4080_6685;
-
-#[repr(C)]
-struct FsverityEnableArg {
-    version: u32,
-    hash_algorithm: u32,
-    block_size: u32,
-    salt_size: u32,
-    salt_ptr: u64,
-    sig_size: u32,
-    reserved1: u32,
-    sig_ptr: u64,
-    reserved2: [u64; 11],
-}
-
 /// Write `bytes` to `path`, enable fs-verity (SHA-256 or SHA-512) and return the file
 /// open for reading.
 fn verity_file(path: &Path, bytes: &[u8], sha512: bool, salt: &[u8]) -> Result<File, String> {
@@ -1415,33 +1399,8 @@ fn verity_file(path: &Path, bytes: &[u8], sha512: bool, salt: &[u8]) -> Result<F
         .map_err(|e| format!("write {}: {e}", path.display()))?;
     drop(f);
     let f = File::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
-    let arg = FsverityEnableArg {
-        version: 1,
-        hash_algorithm: if sha512 { 2 } else { 1 },
-        block_size: 4096,
-        salt_size: salt.len() as u32,
-        salt_ptr: salt.as_ptr() as u64,
-        sig_size: 0,
-        reserved1: 0,
-        sig_ptr: 0,
-        reserved2: [0; 11],
-    };
-    // SAFETY: FS_IOC_ENABLE_VERITY reads a struct fsverity_enable_arg and salt_size
-    // bytes at salt_ptr, both live for the call.
-    let r = unsafe {
-        libc::ioctl(
-            f.as_raw_fd(),
-            FS_IOC_ENABLE_VERITY as _,
-            &arg as *const FsverityEnableArg,
-        )
-    };
-    if r < 0 {
-        return Err(format!(
-            "FS_IOC_ENABLE_VERITY {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
+    bpfld::verity::enable(&f, sha512, salt)
+        .map_err(|e| format!("FS_IOC_ENABLE_VERITY {}: {e}", path.display()))?;
     Ok(f)
 }
 

@@ -54,7 +54,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -161,23 +160,6 @@ fn mounted(dir: &str) -> bool {
         .any(|l| l.split(' ').nth(1) == Some(dir))
 }
 
-/// `FS_IOC_ENABLE_VERITY`, `_IOW('f', 133, struct fsverity_enable_arg)`.
-const FS_IOC_ENABLE_VERITY: u64 = 0x4080_6685;
-
-/// `struct fsverity_enable_arg` (linux/fsverity.h).
-#[repr(C)]
-struct VerityArg {
-    version: u32,
-    hash_algorithm: u32,
-    block_size: u32,
-    salt_size: u32,
-    salt_ptr: u64,
-    sig_size: u32,
-    reserved1: u32,
-    sig_ptr: u64,
-    reserved2: [u64; 11],
-}
-
 /// Hold one task-bound perf event (the software `dummy` event, counting nothing) for
 /// the rest of the process, so that the scheduler's `perf_sched_events` static branch
 /// stays on for the whole run.
@@ -221,27 +203,12 @@ fn hold_perf_sched_events() -> Option<std::os::fd::OwnedFd> {
 /// Enable fs-verity (SHA-256, 4 KiB blocks) on `path`; already enabled is fine.
 fn enable_verity(path: &Path) -> Result<(), String> {
     let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let arg = VerityArg {
-        version: 1,
-        hash_algorithm: 1,
-        block_size: 4096,
-        salt_size: 0,
-        salt_ptr: 0,
-        sig_size: 0,
-        reserved1: 0,
-        sig_ptr: 0,
-        reserved2: [0; 11],
-    };
-    // SAFETY: FS_IOC_ENABLE_VERITY reads a struct fsverity_enable_arg, which `arg` is,
-    // and no salt or signature (sizes 0).
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_ENABLE_VERITY as _, &arg) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(format!("FS_IOC_ENABLE_VERITY {}: {e}", path.display()));
+    match bpfld::verity::enable(&f, false, &[]) {
+        Err(e) if e.raw_os_error() != Some(libc::EEXIST) => {
+            Err(format!("FS_IOC_ENABLE_VERITY {}: {e}", path.display()))
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// New `/dev/kmsg` records, read without blocking.

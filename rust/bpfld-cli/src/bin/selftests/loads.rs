@@ -725,7 +725,7 @@ pub fn object_names_any_bytes(env: &Env) -> Outcome {
                 .load(&f, &KLoadOpts::default())
                 .map_err(|e| format!("{shown}: errno {}: {}", e.errno, e.msg))?;
             if digest.is_none() {
-                digest = bpfld::loaddir::measure_verity(&f);
+                digest = bpfld::verity::measure(&f);
             }
             if prefix == "x_forged" {
                 for pr in &l.progs {
