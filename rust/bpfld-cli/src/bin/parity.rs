@@ -50,12 +50,12 @@
 use bpfld::dev::{cstr, Device, KLoad, KLoadError, KLoadExtra, KLoadOpts, DEVICE};
 use bpfld::kmsg::KernelLog;
 use bpfld::parity::*;
+use bpfld::run;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Where the guest mounts the verity file system.
@@ -135,23 +135,6 @@ fn cell(s: &str) -> String {
 }
 
 // --- guest ---------------------------------------------------------------------------
-
-fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{cmd} {}: {}: {text}", args.join(" "), out.status))
-    }
-}
 
 fn mounted(dir: &str) -> bool {
     std::fs::read_to_string("/proc/mounts")

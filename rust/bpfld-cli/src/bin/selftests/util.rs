@@ -5,7 +5,6 @@
 use bpfld::sys::{next_ids, prog_info_map_ids, sys_bpf};
 use bpfld_core::uapi;
 use std::io;
-use std::process::Command;
 
 /// The `bpfld` command beside this binary.
 pub fn cli_path() -> Result<String, String> {
@@ -18,23 +17,7 @@ pub fn run_cli(args: &[&str]) -> Result<String, String> {
     run(&cli_path()?, args)
 }
 
-/// Run a command; `Err` carries its output when it fails.
-pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{cmd} {}: {}: {text}", args.join(" "), out.status))
-    }
-}
+pub use bpfld::run;
 
 /// Open fds of this process.
 pub fn fd_count() -> usize {
