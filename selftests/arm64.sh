@@ -48,6 +48,10 @@ arm64_build() {
 	CC=$xcc VMLINUX_BTF="$kdir/vmlinux" "$here/selftests/progs/build.sh" "$corpus" >&2
 	aarch64-linux-gnu-gcc -O2 -Wall -Wextra -Werror -I "$here/include/uapi" \
 		"$here/examples/bpfld-load.c" -o "$corpus/bpfld-load"
+	# The same as an AArch32 program (the kernel has CONFIG_COMPAT, as Android's GKI):
+	# its ioctl goes through compat_ioctl.
+	arm-linux-gnueabihf-gcc -static -O2 -Wall -Wextra -Werror -I "$here/include/uapi" \
+		"$here/examples/bpfld-load.c" -o "$corpus/bpfld-load32"
 }
 
 # Run $guest_cmd in the arm64 VM; its output goes to $results/console.
