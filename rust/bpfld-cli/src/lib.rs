@@ -34,3 +34,13 @@ pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
         Err(format!("{cmd} {}: {}: {text}", args.join(" "), out.status))
     }
 }
+
+/// The clang flags a BPF program built on this machine for its own kernel needs beside
+/// `-target bpf`: the multiarch directory of the UAPI headers (their <asm/...>, which
+/// `-target bpf` does not search) and `__TARGET_ARCH` (pt_regs in bpf_tracing.h).
+pub fn bpf_arch_flags() -> [&'static str; 2] {
+    match std::env::consts::ARCH {
+        "aarch64" => ["-I/usr/include/aarch64-linux-gnu", "-D__TARGET_ARCH_arm64"],
+        _ => ["-I/usr/include/x86_64-linux-gnu", "-D__TARGET_ARCH_x86"],
+    }
+}

@@ -17,22 +17,14 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `selftests/stress/NAME.bpf.c` compiled into `out` (they need no vmlinux.h). The
-/// UAPI headers' <asm/...> is in the multiarch directory, which `-target bpf` does not
-/// search.
+/// `selftests/stress/NAME.bpf.c` compiled into `out` (they need no vmlinux.h), with
+/// the flags the guest's stress tests compile them with.
 fn compile(name: &str, out: &Path) -> PathBuf {
     let src = repo_root().join(format!("selftests/stress/{name}.bpf.c"));
     let obj = out.join(format!("{name}.bpf.o"));
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
     let o = Command::new("clang")
         .args(["-target", "bpf", "-O2", "-g", "-c"])
-        .arg(format!("-I/usr/include/{multiarch}"))
+        .args(bpfld::bpf_arch_flags())
         .arg(&src)
         .arg("-o")
         .arg(&obj)

@@ -1784,15 +1784,11 @@ fn guest_object_digest(env: &Env, name: &str) -> Result<(String, uapi::BpfldDige
     let src = format!("{}/selftests/stress/{name}.bpf.c", env.root);
     let out = format!("/run/bpfld-stress-{name}.bpf.o");
     // The guest's own architecture: its UAPI headers, and pt_regs for bpf_tracing.h.
-    let (multiarch, target) = match std::env::consts::ARCH {
-        "aarch64" => ("aarch64-linux-gnu", "-D__TARGET_ARCH_arm64"),
-        _ => ("x86_64-linux-gnu", "-D__TARGET_ARCH_x86"),
-    };
-    let inc = format!("-I/usr/include/{multiarch}");
+    let [inc, target] = bpfld::bpf_arch_flags();
     run(
         "clang",
         &[
-            "-target", "bpf", &inc, target, "-g", "-O2", "-Wall", "-Werror", "-c", &src, "-o", &out,
+            "-target", "bpf", inc, target, "-g", "-O2", "-Wall", "-Werror", "-c", &src, "-o", &out,
         ],
     )?;
     let bytes = std::fs::read(&out).map_err(|e| format!("{out}: {e}"))?;
