@@ -15,9 +15,9 @@ use bpfld_core::error::Kind;
 use bpfld_core::externs::{KernelConfig, KernelSymbols, SymbolAddress};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::plan::{KernelBtf, KernelInfo, KernelType};
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::OnceLock;
 
 /// A parsed BTF blob owned by user space.
 type OwnedBtf = Btf<Vec<u8>, Vec<u32>>;
@@ -34,12 +34,12 @@ pub struct HostBtf {
     btf: OwnedBtf,
     index: KernelIndex<Vec<IndexEntry>>,
     /// Module BTFs (`/sys/kernel/btf/<module>`), read on first use, or why not.
-    modules: OnceCell<Result<Vec<(String, ModuleBtf)>, i32>>,
+    modules: OnceLock<Result<Vec<(String, ModuleBtf)>, i32>>,
     /// Whether `btf` is the running kernel's, on which its modules' BTF is split (a
     /// BTF given as a file stands alone, as libbpf's `btf_custom_path` does).
     running: bool,
     /// The FUNC index (kfuncs, attach targets), built on the first FUNC lookup.
-    funcs: OnceCell<Option<KernelIndex<Vec<IndexEntry>>>>,
+    funcs: OnceLock<Option<KernelIndex<Vec<IndexEntry>>>>,
 }
 
 impl HostBtf {
@@ -78,9 +78,9 @@ impl HostBtf {
         Ok(HostBtf {
             btf,
             index,
-            modules: OnceCell::new(),
+            modules: OnceLock::new(),
             running: false,
-            funcs: OnceCell::new(),
+            funcs: OnceLock::new(),
         })
     }
 

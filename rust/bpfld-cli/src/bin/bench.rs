@@ -17,6 +17,8 @@
 //! statically linked). Heap is counted the same way on both sides
 //! (`malloc_usable_size` of every block, see `bench/heap.rs` and `libbpf_bench.c`).
 
+#[path = "bench/beside.rs"]
+mod beside;
 #[path = "bench/heap.rs"]
 mod heap;
 #[path = "bench/host.rs"]

@@ -4,6 +4,7 @@
 //! `bpfld::load::load_userspace_with` runs it), timed step by step, with every `bpf(2)`
 //! command timed by wrapping the executor's [`Bpf`] implementation.
 
+use crate::beside::Beside;
 use crate::heap::Mark;
 use bpfld::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 use bpfld::load::object_name;
@@ -12,7 +13,7 @@ use bpfld_core::elf::{Elf, Image};
 use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::VecAlloc;
-use bpfld_core::object::Object;
+use bpfld_core::object::{Object, ParseOptions};
 use bpfld_core::plan::{CoreMode, KernelBtf, Options, Plan};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -111,7 +112,7 @@ pub struct PlanSample {
 
 /// Extern value sources, read only when the object needs them (as the user-space
 /// executor and libbpf do).
-struct Sources {
+pub struct Sources {
     config: Option<HostConfig>,
     symbols: Option<HostSymbols>,
 }
@@ -140,6 +141,16 @@ impl Sources {
             ..Options::default()
         }
     }
+}
+
+/// The extern value sources of the object at `path`.
+pub fn sources_of(path: &str) -> Result<Sources, String> {
+    let data = bpfld::load::read_object(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| e.to_string())?;
+    let name = object_name(path);
+    let obj = Object::parse(elf, &name, &mut alloc).map_err(|e| e.to_string())?;
+    Sources::for_object(&obj)
 }
 
 fn ns(t: Instant) -> u64 {
@@ -237,5 +248,126 @@ pub fn plan_once(data: Image<'_>, name: &str, kbtf: &HostBtf) -> Result<PlanSamp
         core_relos,
         insns: plan.progs.iter().map(|p| p.insns.len as usize).sum(),
         progs: plan.progs.len(),
+    })
+}
+
+/// Below this many bytes of BTF bpfld.ko plans before loading the BTF instead of
+/// beside it (`BESIDE_MIN_BYTES` in `rust/bpfld/loader.rs`).
+const BESIDE_MIN_BYTES: usize = 16 * 1024;
+
+/// Load `path` into the host kernel as bpfld.ko's loading thread does
+/// (`rust/bpfld/loader.rs`, `run_job`), with the same core calls in the same order and
+/// the same work beside on a second thread: read what the parse uses (no DWARF), parse
+/// with the BTF's full check deferred, plan beside `BPF_BTF_LOAD` (objects with 16 KiB
+/// of BTF or more), then issue the commands while the receipt is hashed and the BTF
+/// checked beside. Unlike the module: no hand-off to a loading thread and back, no fd
+/// installation into a caller, and the extern sources (`sources`) read before the
+/// clock (the module has its configuration built in and looks symbols up itself).
+pub fn load_as_module(
+    path: &str,
+    kbtf: &HostBtf,
+    sources: &Sources,
+    beside: &Beside,
+) -> Result<LoadSample, String> {
+    use std::os::unix::fs::FileExt;
+    let mark = Mark::start();
+    let t0 = Instant::now();
+    let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let size = f.metadata().map_err(|e| format!("{path}: {e}"))?.len();
+    let data = bpfld_core::elf::read_used(size, &mut VecAlloc::default(), |dst, off| {
+        f.read_exact_at(dst, off)
+    })
+    .map_err(|_| format!("{path}: read failed"))?;
+    let name = object_name(path);
+    let mut alloc = VecAlloc::default();
+    let elf = Elf::parse_image(data.image(), &mut alloc).map_err(|e| e.to_string())?;
+    let popts = ParseOptions {
+        defer_btf_checks: true,
+    };
+    let obj = Object::parse_with(elf, &name, &popts, &mut alloc).map_err(|e| e.to_string())?;
+    let parse_ns = ns(t0);
+    let t1 = Instant::now();
+    let kinfo = kernel_info();
+    // The options made where the plan is (they hold trait objects, not shared).
+    let make_plan = |a: &mut VecAlloc| {
+        let opts = Options {
+            defer_receipt: true,
+            ..sources.options()
+        };
+        let kb: &dyn KernelBtf = kbtf;
+        Plan::build_with(&obj, &kinfo, Some(kb), &opts, a).map_err(|e| e.to_string())
+    };
+    let mut bpf = TimedBpf::default();
+    let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
+    let (plan, btf) = if btf_bytes >= BESIDE_MIN_BYTES {
+        let (plan, btf) = beside.join(
+            || make_plan(&mut VecAlloc::default()),
+            || exec::load_btf(&obj, &mut bpf).map_err(|e| e.to_string()),
+        );
+        let btf = btf?;
+        match plan {
+            Ok(p) => (p, btf),
+            Err(e) => {
+                btf.close(&mut bpf);
+                return Err(e);
+            }
+        }
+    } else {
+        let plan = make_plan(&mut alloc)?;
+        let btf = exec::load_btf(&obj, &mut bpf).map_err(|e| e.to_string())?;
+        (plan, btf)
+    };
+    let plan_ns = ns(t1);
+    let mut map_fds = vec![-1; plan.maps.len()];
+    let mut prog_fds = vec![-1; plan.progs.len()];
+    let receipt = || {
+        let checked = obj.check_deferred_btf(&mut VecAlloc::default());
+        (checked.map_err(|e| e.to_string()), plan.compute_receipt())
+    };
+    let execute = || {
+        exec::execute_with_btf(
+            &plan,
+            btf,
+            &mut alloc,
+            &mut bpf,
+            &mut map_fds,
+            &mut prog_fds,
+        )
+        .map_err(|e| e.to_string())
+    };
+    let ((checked, _receipt), res) = if plan.progs.is_empty() {
+        (receipt(), execute())
+    } else {
+        beside.join(receipt, execute)
+    };
+    let total_ns = ns(t0);
+    let peak = mark.peak();
+    let progs: Vec<_> = prog_fds
+        .iter()
+        .filter(|&&fd| fd >= 0)
+        .map(|&fd| own(fd))
+        .collect();
+    let maps: Vec<_> = map_fds
+        .iter()
+        .filter(|&&fd| fd >= 0)
+        .map(|&fd| own(fd))
+        .collect();
+    res.map_err(|e| {
+        let log = bpf.inner.log.lines().last().unwrap_or_default().to_string();
+        format!("{e} {log}")
+    })?;
+    checked?;
+    let cmds: Vec<String> = bpf.cmds.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    Ok(LoadSample {
+        total_ns,
+        parse_ns,
+        plan_ns,
+        bpf_ns: bpf.ns,
+        bpf_calls: bpf.calls,
+        peak,
+        progs: progs.len(),
+        maps: maps.len(),
+        cmds: cmds.join(","),
+        cmd_ns: bpf.cmd_ns,
     })
 }
