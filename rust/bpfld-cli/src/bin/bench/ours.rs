@@ -184,32 +184,62 @@ pub fn load_once(path: &str, kbtf: &HostBtf) -> Result<LoadSample, String> {
     let mut map_fds = vec![-1; plan.maps.len()];
     let mut prog_fds = vec![-1; plan.progs.len()];
     let mut bpf = TimedBpf::default();
-    exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds).map_err(|e| {
-        let log = bpf.inner.log.lines().last().unwrap_or_default().to_string();
-        format!("{e} {log}")
-    })?;
-    let total_ns = ns(t0);
-    let peak = mark.peak();
-    // Take ownership so that dropping them closes them.
-    let progs: Vec<_> = prog_fds.iter().map(|&fd| own(fd)).collect();
-    let maps: Vec<_> = map_fds
-        .iter()
+    let res = exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds)
+        .map_err(|e| e.to_string());
+    LoadSample::ended(
+        t0,
+        &mark,
+        &bpf,
+        [parse_ns, plan_ns],
+        [&prog_fds, &map_fds],
+        res,
+    )
+}
+
+/// The fds the executor left open, owned: dropped, they are closed.
+fn owned(fds: &[i32]) -> Vec<std::os::fd::OwnedFd> {
+    fds.iter()
         .filter(|&&fd| fd >= 0)
         .map(|&fd| own(fd))
-        .collect();
-    let cmds: Vec<String> = bpf.cmds.iter().map(|(k, v)| format!("{k}:{v}")).collect();
-    Ok(LoadSample {
-        total_ns,
-        parse_ns,
-        plan_ns,
-        bpf_ns: bpf.ns,
-        bpf_calls: bpf.calls,
-        peak,
-        progs: progs.len(),
-        maps: maps.len(),
-        cmds: cmds.join(","),
-        cmd_ns: bpf.cmd_ns,
-    })
+        .collect()
+}
+
+/// A load's error with the last line of the verifier's log.
+fn with_log(e: String, bpf: &TimedBpf) -> String {
+    let log = bpf.inner.log.lines().last().unwrap_or_default();
+    format!("{e} {log}")
+}
+
+impl LoadSample {
+    /// Stop the clock of a load that started at `t0` and issued `bpf`'s commands, with
+    /// its parse and plan times (`steps`), the executor's result and the program and
+    /// map fds it left (closed here, after the clock).
+    fn ended(
+        t0: Instant,
+        mark: &Mark,
+        bpf: &TimedBpf,
+        steps: [u64; 2],
+        fds: [&[i32]; 2],
+        res: Result<(), String>,
+    ) -> Result<LoadSample, String> {
+        let total_ns = ns(t0);
+        let peak = mark.peak();
+        let (progs, maps) = (owned(fds[0]), owned(fds[1]));
+        res.map_err(|e| with_log(e, bpf))?;
+        let cmds: Vec<String> = bpf.cmds.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        Ok(LoadSample {
+            total_ns,
+            parse_ns: steps[0],
+            plan_ns: steps[1],
+            bpf_ns: bpf.ns,
+            bpf_calls: bpf.calls,
+            peak,
+            progs: progs.len(),
+            maps: maps.len(),
+            cmds: cmds.join(","),
+            cmd_ns: bpf.cmd_ns,
+        })
+    }
 }
 
 /// Parse and plan `data` (the object `name`) against `kbtf`, without the kernel.
@@ -340,34 +370,14 @@ pub fn load_as_module(
     } else {
         beside.join(receipt, execute)
     };
-    let total_ns = ns(t0);
-    let peak = mark.peak();
-    let progs: Vec<_> = prog_fds
-        .iter()
-        .filter(|&&fd| fd >= 0)
-        .map(|&fd| own(fd))
-        .collect();
-    let maps: Vec<_> = map_fds
-        .iter()
-        .filter(|&&fd| fd >= 0)
-        .map(|&fd| own(fd))
-        .collect();
-    res.map_err(|e| {
-        let log = bpf.inner.log.lines().last().unwrap_or_default().to_string();
-        format!("{e} {log}")
-    })?;
+    let sample = LoadSample::ended(
+        t0,
+        &mark,
+        &bpf,
+        [parse_ns, plan_ns],
+        [&prog_fds, &map_fds],
+        res,
+    )?;
     checked?;
-    let cmds: Vec<String> = bpf.cmds.iter().map(|(k, v)| format!("{k}:{v}")).collect();
-    Ok(LoadSample {
-        total_ns,
-        parse_ns,
-        plan_ns,
-        bpf_ns: bpf.ns,
-        bpf_calls: bpf.calls,
-        peak,
-        progs: progs.len(),
-        maps: maps.len(),
-        cmds: cmds.join(","),
-        cmd_ns: bpf.cmd_ns,
-    })
+    Ok(sample)
 }
