@@ -6,7 +6,8 @@
 use crate::beside::Beside;
 use crate::heap::Mark;
 use crate::stats::{
-    bytes, bytes_cell, col, median, median_interval, ratio, time, time_cell, Stats, Table,
+    bytes, bytes_cell, col, median, median_interval, overhead_shares, ratio, time, time_cell,
+    under_10_percent, Stats, Table,
 };
 use crate::{libbpf, ours, Object};
 use bpfld::host::HostBtf;
@@ -497,12 +498,7 @@ fn module_part(rows: &[Row], n: usize) {
     ]);
     let mut targets = Vec::new();
     for r in rows {
-        let per_load: Vec<f64> = r
-            .module
-            .iter()
-            .filter(|s| s.total_ns > 0)
-            .map(|s| s.total_ns.saturating_sub(s.bpf_ns) as f64 / s.total_ns as f64)
-            .collect();
+        let per_load = overhead_shares(r.module.iter().map(|s| (s.total_ns, s.bpf_ns)));
         let share = median(&per_load);
         let ci = median_interval(&per_load);
         let relos = r
@@ -512,16 +508,10 @@ fn module_part(rows: &[Row], n: usize) {
             .map_or(0, |p| p.core_relos);
         if let (Some(m), Some((lo, hi))) = (share, ci) {
             if relos > 0 {
-                let verdict = if hi < 0.10 {
-                    "met"
-                } else if lo >= 0.10 {
-                    "not met"
-                } else {
-                    "undecided"
-                };
                 targets.push(format!(
-                    "  overhead under 10%, {}: {verdict} ({:.1}%, 95% CI {:.1}..{:.1}%)",
+                    "  overhead under 10%, {}: {} ({:.1}%, 95% CI {:.1}..{:.1}%)",
                     r.obj.name,
+                    under_10_percent(lo, hi),
                     m * 100.0,
                     lo * 100.0,
                     hi * 100.0

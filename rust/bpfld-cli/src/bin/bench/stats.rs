@@ -200,6 +200,27 @@ pub fn verdict(ci: Option<Interval>) -> &'static str {
     }
 }
 
+/// Each load's share of its time spent outside the kernel's commands, from
+/// `(total, inside the commands)` pairs; loads without a time are left out.
+pub fn overhead_shares(loads: impl Iterator<Item = (u64, u64)>) -> Vec<f64> {
+    loads
+        .filter(|&(total, _)| total > 0)
+        .map(|(total, inside)| total.saturating_sub(inside) as f64 / total as f64)
+        .collect()
+}
+
+/// Issue #6's overhead target for a share whose 95% interval is `lo..hi`: `met` when
+/// the whole interval is under 10%, `not met` when none of it is, else `undecided`.
+pub fn under_10_percent(lo: f64, hi: f64) -> &'static str {
+    if hi < 0.10 {
+        "met"
+    } else if lo >= 0.10 {
+        "not met"
+    } else {
+        "undecided"
+    }
+}
+
 /// `[lo..hi]` of ratios.
 pub fn ratio_interval_cell(ci: Option<Interval>) -> String {
     match ci {
@@ -281,6 +302,17 @@ mod tests {
         let s = Stats::of(&[4, 1]).unwrap();
         assert_eq!(s.median, 2.5);
         assert!(Stats::of(&[]).is_none());
+    }
+
+    #[test]
+    fn shares_and_the_10_percent_target() {
+        assert_eq!(
+            overhead_shares([(100, 90), (0, 0), (50, 60)].into_iter()),
+            vec![0.1, 0.0]
+        );
+        assert_eq!(under_10_percent(0.05, 0.099), "met");
+        assert_eq!(under_10_percent(0.10, 0.12), "not met");
+        assert_eq!(under_10_percent(0.09, 0.11), "undecided");
     }
 
     #[test]

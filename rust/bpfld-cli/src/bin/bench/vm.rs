@@ -4,8 +4,8 @@
 //! in development mode) against libbpf's open + load of the same files.
 
 use crate::stats::{
-    bytes, bytes_cell, col, median, median_interval, median_ratio_interval, ratio,
-    ratio_interval_cell, time, time_cell, verdict, Interval, Table,
+    bytes, bytes_cell, col, median, median_interval, median_ratio_interval, overhead_shares, ratio,
+    ratio_interval_cell, time, time_cell, under_10_percent, verdict, Interval, Table,
 };
 use crate::{libbpf, ours, Object};
 use bpfld::dev::{Device, KLoadOpts, KStats, DEVICE};
@@ -331,14 +331,11 @@ pub fn run(a: &Args) -> Result<String, String> {
         });
         let lo = col(lib, |s| s.total_ns.saturating_sub(s.bpf_ns));
         // Each load's overhead over its time in the module.
-        let per_load: Vec<f64> = r
-            .ours
-            .iter()
-            .filter(|s| s.stats.time_ns > 0)
-            .map(|s| {
-                s.stats.time_ns.saturating_sub(s.stats.bpf_time_ns) as f64 / s.stats.time_ns as f64
-            })
-            .collect();
+        let per_load = overhead_shares(
+            r.ours
+                .iter()
+                .map(|s| (s.stats.time_ns, s.stats.bpf_time_ns)),
+        );
         let share = median(&per_load);
         let share_ci = median_interval(&per_load);
         if r.obj.group == "core" {
@@ -429,13 +426,7 @@ pub fn run(a: &Args) -> Result<String, String> {
         let _ = writeln!(
             out,
             "  overhead under 10%, {name}: {} ({:.0}%, 95% CI {:.0}..{:.0}%)",
-            if hi < 0.10 {
-                "met"
-            } else if lo >= 0.10 {
-                "not met"
-            } else {
-                "undecided"
-            },
+            under_10_percent(lo, hi),
             m * 100.0,
             lo * 100.0,
             hi * 100.0
