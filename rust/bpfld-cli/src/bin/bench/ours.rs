@@ -14,7 +14,7 @@ use bpfld_core::exec::{self, Bpf, Cmd, Log};
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::{Object, ParseOptions};
-use bpfld_core::plan::{CoreMode, KernelBtf, Options, Plan};
+use bpfld_core::plan::{CoreMode, KernelBtf, KernelInfo, Options, Plan};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -111,10 +111,12 @@ pub struct PlanSample {
 }
 
 /// Extern value sources, read only when the object needs them (as the user-space
-/// executor and libbpf do).
+/// executor and libbpf do), and the kernel's page size, CPUs and version: read from
+/// /proc and /sys here (two files, 8-10 us on this host), constants in bpfld.ko.
 pub struct Sources {
     config: Option<HostConfig>,
     symbols: Option<HostSymbols>,
+    kinfo: KernelInfo,
 }
 
 impl Sources {
@@ -130,7 +132,11 @@ impl Sources {
         } else {
             None
         };
-        Ok(Sources { config, symbols })
+        Ok(Sources {
+            config,
+            symbols,
+            kinfo: kernel_info(),
+        })
     }
 
     fn options(&self) -> Options<'_> {
@@ -250,16 +256,17 @@ pub fn plan_once(data: Image<'_>, name: &str, kbtf: &HostBtf) -> Result<PlanSamp
     let elf = Elf::parse_image(data, &mut alloc).map_err(|e| e.to_string())?;
     let obj = Object::parse(elf, name, &mut alloc).map_err(|e| e.to_string())?;
     let parse_ns = ns(t0);
-    // Read before the clock starts again: the kernel configuration and kallsyms come
-    // from /proc here, while bpfld.ko has its configuration built in and looks its
-    // symbols up before the plan (bpf_cubic's CONFIG_HZ took 1.1 ms of inflating
-    // /proc/config.gz in a 1.44 ms "plan").
+    // Read before the clock starts again: the kernel configuration, kallsyms and the
+    // kernel's version and CPUs come from /proc and /sys here, while bpfld.ko has its
+    // configuration built in, those facts as constants, and looks its symbols up
+    // before the plan (bpf_cubic's CONFIG_HZ took 1.1 ms of inflating /proc/config.gz
+    // in a 1.44 ms "plan").
     let sources = Sources::for_object(&obj)?;
     let t1 = Instant::now();
     let kb: &dyn KernelBtf = kbtf;
     let plan = Plan::build_with(
         &obj,
-        &kernel_info(),
+        &sources.kinfo,
         Some(kb),
         &sources.options(),
         &mut alloc,
@@ -291,8 +298,9 @@ const BESIDE_MIN_BYTES: usize = 16 * 1024;
 /// with the BTF's full check deferred, plan beside `BPF_BTF_LOAD` (objects with 16 KiB
 /// of BTF or more), then issue the commands while the receipt is hashed and the BTF
 /// checked beside. Unlike the module: no hand-off to a loading thread and back, no fd
-/// installation into a caller, and the extern sources (`sources`) read before the
-/// clock (the module has its configuration built in and looks symbols up itself).
+/// installation into a caller, and the extern sources and the kernel's facts
+/// (`sources`) read before the clock (the module has its configuration built in and
+/// the facts as constants, and looks symbols up itself).
 pub fn load_as_module(
     path: &str,
     kbtf: &HostBtf,
@@ -317,7 +325,7 @@ pub fn load_as_module(
     let obj = Object::parse_with(elf, &name, &popts, &mut alloc).map_err(|e| e.to_string())?;
     let parse_ns = ns(t0);
     let t1 = Instant::now();
-    let kinfo = kernel_info();
+    let kinfo = sources.kinfo;
     // The options made where the plan is (they hold trait objects, not shared).
     let make_plan = |a: &mut VecAlloc| {
         let opts = Options {
