@@ -446,6 +446,11 @@ struct bpfld_iso {
 	/* Set under bpfld_pool.lock by the thread once it is done with this load: the
 	 * caller must not signal the thread any more (it may be running someone else's). */
 	bool finished;
+	/* Set under bpfld_pool.lock by a dying caller that signalled the thread
+	 * (bpfld_iso_join()): a thread that had not yet made SIGKILL fatal for itself
+	 * (a new one, still ignoring every signal as kthreadd's children do) lost that
+	 * signal, and sends it to itself once it takes the job. */
+	bool killed;
 	/* Set by the caller once it has waited for `done` (bpfld_iso_join()). */
 	bool joined;
 	struct completion done;
@@ -596,6 +601,9 @@ static int bpfld_worker_fn(void *data)
 		spin_lock(&bpfld_pool.lock);
 		iso = w->job;
 		w->job = NULL;
+		/* SIGKILL is fatal here by now (above), so this one is not lost. */
+		if (iso && iso->killed)
+			send_sig(SIGKILL, current, 1);
 		spin_unlock(&bpfld_pool.lock);
 		if (!iso) {
 			if (kthread_should_stop())
@@ -790,8 +798,10 @@ static void bpfld_iso_join(struct bpfld_iso *iso)
 		return;
 	if (wait_for_completion_killable(&iso->done)) {
 		spin_lock(&bpfld_pool.lock);
-		if (!iso->finished)
+		if (!iso->finished) {
+			iso->killed = true;
 			send_sig(SIGKILL, iso->thread, 1);
+		}
 		spin_unlock(&bpfld_pool.lock);
 		wait_for_completion(&iso->done);
 	}
