@@ -112,7 +112,7 @@ pub struct PlanSample {
 
 /// Extern value sources, read only when the object needs them (as the user-space
 /// executor and libbpf do), and the kernel's page size, CPUs and version: read from
-/// /proc and /sys here (two files, about 20-30 us a load here), constants in bpfld.ko.
+/// /proc and /sys (two files, about 20-30 us a load on this host), constants in bpfld.ko.
 pub struct Sources {
     config: Option<HostConfig>,
     symbols: Option<HostSymbols>,
