@@ -26,6 +26,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/seq_file.h>
+#include <linux/shmem_fs.h>
 #include <linux/uio.h>
 #include <linux/uidgid.h>
 #include <linux/version.h>
@@ -89,8 +90,69 @@ u64 bpfld_modules_generation(void)
 	return bpfld_modules_watched ? atomic64_read_acquire(&bpfld_modules_events) : 0;
 }
 
-/* Module init: the workqueue, the module notifier, then the device (after which loads
- * may come). */
+/*
+ * fd 0 of the loading threads' file table. Loads run in kernel threads (see "Loading
+ * in a private file table" below), which all share init_files, and nothing else keeps
+ * its fd 0 open: the first fd a load makes would be 0. BPF_PROG_LOAD reads an
+ * attach_prog_fd (or attach_btf_obj_fd) of 0 as "none", and the ksym half of an
+ * ld_imm64 a BTF fd of 0 as vmlinux: a caller's target program or a module's BTF at
+ * fd 0 would have its type id looked up in vmlinux instead (a refusal, or a program
+ * attached to another function). So while the module is loaded, fd 0 there holds a
+ * file of its own: an empty, unlinked tmpfs file (the kernel's file operations, never
+ * the module's, as any kernel thread's fd can be duplicated with pidfd_getfd()). Put
+ * there and taken back by a worker of ours, a kernel thread. If fd 0 is taken at
+ * init (a kernel thread of someone else's), it is left alone: then it is not free.
+ */
+static struct file *bpfld_fd0;
+
+static void bpfld_fd0_hold(struct work_struct *work)
+{
+	struct file *f;
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fd > 0) {
+		put_unused_fd(fd);
+		return;
+	}
+	f = shmem_kernel_file_setup("bpfld-fd0", 0, VM_NORESERVE);
+	if (IS_ERR(f)) {
+		put_unused_fd(fd);
+		return;
+	}
+	fd_install(fd, f);
+	bpfld_fd0 = f;
+}
+
+static void bpfld_fd0_release(struct work_struct *work)
+{
+	struct file *f = fget_raw(0);
+	bool ours = f && f == bpfld_fd0;
+
+	if (f)
+		fput(f);
+	if (ours) {
+		f = file_close_fd(0);
+		if (f)
+			fput(f);
+	}
+	bpfld_fd0 = NULL;
+}
+
+/* Run `fn` in a worker of bpfld_wq (a kernel thread: init_files) and wait for it. */
+static void bpfld_in_kthread(work_func_t fn)
+{
+	struct work_struct w;
+
+	INIT_WORK_ONSTACK(&w, fn);
+	queue_work(bpfld_wq, &w);
+	flush_work(&w);
+	destroy_work_on_stack(&w);
+}
+
+/* Module init: the workqueue, fd 0, the module notifier, then the device (after which
+ * loads may come). */
 int bpfld_misc_register(void);
 int bpfld_misc_register(void)
 {
@@ -99,12 +161,14 @@ int bpfld_misc_register(void)
 	bpfld_wq = alloc_workqueue("bpfld_beside", WQ_CPU_INTENSIVE, 0);
 	if (!bpfld_wq)
 		return -ENOMEM;
+	bpfld_in_kthread(bpfld_fd0_hold);
 	bpfld_modules_watched = !register_module_notifier(&bpfld_module_nb);
 	ret = misc_register(&bpfld_misc);
 	if (ret) {
 		if (bpfld_modules_watched)
 			unregister_module_notifier(&bpfld_module_nb);
 		bpfld_modules_watched = false;
+		bpfld_in_kthread(bpfld_fd0_release);
 		destroy_workqueue(bpfld_wq);
 		bpfld_wq = NULL;
 	}
@@ -120,6 +184,7 @@ void bpfld_misc_deregister(void)
 	if (bpfld_modules_watched)
 		unregister_module_notifier(&bpfld_module_nb);
 	bpfld_modules_watched = false;
+	bpfld_in_kthread(bpfld_fd0_release);
 	destroy_workqueue(bpfld_wq);
 	bpfld_wq = NULL;
 }
@@ -1166,7 +1231,7 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 		   size_t len, u32 kind, u32 id)
 {
 	struct bpfld_btf_find_ctx *ctx;
-	int err, fd, hold;
+	int err, fd;
 	u32 retval;
 	s64 ret;
 
@@ -1180,18 +1245,8 @@ int bpfld_btf_find(int prog_fd, const char *prefix, size_t plen, const char *nam
 	memcpy(ctx->name, prefix, plen);
 	memcpy(ctx->name + plen, name, len);
 	ctx->kind = kind;
-	/*
-	 * An fd of 0 reads as vmlinux, in the helper's result and where programs name a
-	 * BTF object (a ksym's second half, attach_btf_obj_fd). The loading threads share
-	 * init_files, where 0 may be free: held while the program runs, the module's BTF
-	 * gets another.
-	 */
-	hold = get_unused_fd_flags(O_CLOEXEC);
-	if (hold > 0)
-		put_unused_fd(hold);
+	/* An fd of 0 is vmlinux's: a module's BTF gets another (see bpfld_fd0). */
 	err = bpfld_syscall_prog_run(prog_fd, ctx, sizeof(*ctx), &retval);
-	if (hold == 0)
-		put_unused_fd(hold);
 	ret = ctx->ret;
 	kfree(ctx);
 	if (err)
@@ -1412,13 +1467,20 @@ struct file *bpfld_prog_fget(int fd, int *err)
 	return file;
 }
 
-/* A new fd (O_CLOEXEC) in the current task's table for another reference of @file. */
+/*
+ * In the loading thread: a new fd (O_CLOEXEC) for another reference of @file, never 0
+ * (which BPF_PROG_LOAD reads as "none": see bpfld_fd0; -EBUSY if 0 is all there is).
+ */
 int bpfld_fd_of(struct file *file);
 int bpfld_fd_of(struct file *file)
 {
 	int fd = get_unused_fd_flags(O_CLOEXEC);
 
-	if (fd >= 0)
+	if (fd == 0) {
+		put_unused_fd(fd);
+		return -EBUSY;
+	}
+	if (fd > 0)
 		fd_install(fd, get_file(file));
 	return fd;
 }

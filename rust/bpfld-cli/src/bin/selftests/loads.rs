@@ -1627,6 +1627,54 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
     })())
 }
 
+/// A target program's fd that is the first one its load makes
+/// (selftests/stress/attach_first_fd.bpf.c: no BTF, no map): the loading thread's file
+/// table is the kernel threads' shared one, where fd 0 may be free, and an
+/// attach_prog_fd of 0 means "no target program" to BPF_PROG_LOAD (pick()'s BTF id
+/// would be looked up in vmlinux). The program loads, attached to pick() of the
+/// target's BTF, as often as it is tried.
+pub fn attach_target_first_fd(env: &Env) -> Outcome {
+    use std::os::fd::AsFd;
+    outcome((|| {
+        let d = dev()?;
+        let target_path = crate::stress::guest_object(env, "attach_target")?;
+        let path = crate::stress::guest_object_no_btf(env, "attach_first_fd")?;
+        let t = load(&target_path).map_err(|e| format!("attach_target: {e}"))?;
+        let target = t.progs.first().ok_or("attach_target: no program")?;
+        let tfd = target.fd.as_raw_fd();
+        let pick = bpfld::sys::prog_func_btf_id(tfd, "pick")?;
+        let tinfo: bpfld::sys::ProgInfo = bpfld::sys::obj_info(tfd).map_err(|e| e.to_string())?;
+        let f = open(&path)?;
+        let extra = KLoadExtra {
+            targets: vec![("first_fd", target.fd.as_fd(), pick)],
+            ..KLoadExtra::default()
+        };
+        const TRIES: usize = 3;
+        for i in 0..TRIES {
+            let l = d
+                .load_with(&f, &KLoadOpts::default(), &extra)
+                .map_err(|e| format!("attach_first_fd, load {}: {e}", i + 1))?;
+            if !l.maps.is_empty() {
+                return Err(format!("attach_first_fd made {} maps", l.maps.len()));
+            }
+            let p = l.progs.first().ok_or("attach_first_fd: no program")?;
+            let info: bpfld::sys::ProgInfo =
+                bpfld::sys::obj_info(p.fd.as_raw_fd()).map_err(|e| e.to_string())?;
+            if info.attach_btf_id != pick || info.attach_btf_obj_id != tinfo.btf_id {
+                return Err(format!(
+                    "load {}: attached to BTF {} type {}, want the target's BTF {} type {pick}",
+                    i + 1,
+                    info.attach_btf_obj_id,
+                    info.attach_btf_id,
+                    tinfo.btf_id
+                ));
+            }
+        }
+        println!("# {TRIES} loads, each attached to pick() of the target's BTF");
+        Ok(())
+    })())
+}
+
 /// A strong typeless ksym at address 0 (selftests/stress/ksym_zero.bpf.c:
 /// `__per_cpu_start`, at 0 on x86-64 6.12, elsewhere an ordinary address) loads, and a
 /// run stores the address /proc/kallsyms gives it, as libbpf's load would. The helper

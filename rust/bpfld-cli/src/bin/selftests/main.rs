@@ -84,6 +84,7 @@ const FIXED_AFTER: &[Named] = &[
     ("map_reuse", loads::map_reuse),
     ("autoload_option", loads::autoload_option),
     ("attach_to_bpf_program", loads::attach_to_bpf_program),
+    ("attach_target_first_fd", loads::attach_target_first_fd),
     (
         "ksym_addresses_hidden_eopnotsupp",
         loads::ksym_addresses_hidden,
@@ -316,6 +317,11 @@ fn module_reload_10x(env: &Env) -> Outcome {
         if std::path::Path::new(DEVICE).exists() {
             return fail(format!("round {i}: {DEVICE} still exists after rmmod"));
         }
+        if let Some(f) = kthread_fd0() {
+            return fail(format!(
+                "round {i}: after rmmod the kernel threads' fd 0 is {f}"
+            ));
+        }
         if let Err(e) = run("insmod", &[&env.module]) {
             return fail(format!("round {i}: {e}"));
         }
@@ -324,8 +330,29 @@ fn module_reload_10x(env: &Env) -> Outcome {
             Ok(v) => return fail(format!("round {i}: uapi {}", v.uapi_version)),
             Err(e) => return fail(format!("round {i}: version after insmod: {e}")),
         }
+        match kthread_fd0() {
+            Some(f) if f.contains(KTHREAD_FD0) => {}
+            f => {
+                return fail(format!(
+                    "round {i}: after insmod the kernel threads' fd 0 is {f:?}, \
+                     want bpfld's {KTHREAD_FD0}"
+                ))
+            }
+        }
     }
+    println!("# fd 0 of the kernel threads' table: {KTHREAD_FD0} while loaded, free after");
     Outcome::Pass
+}
+
+/// The file bpfld.ko keeps at fd 0 of the kernel threads' table (init_files) while it is
+/// loaded, so that no load's fd is 0 (helpers.c, bpfld_fd0).
+pub(crate) const KTHREAD_FD0: &str = "bpfld-fd0";
+
+/// What fd 0 of kthreadd (pid 2, whose table every kernel thread shares) names.
+pub(crate) fn kthread_fd0() -> Option<String> {
+    std::fs::read_link("/proc/2/fd/0")
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 /// Scan twice (kmemleak reports an object only once it has been unreferenced for a full

@@ -1781,16 +1781,29 @@ pub(crate) fn guest_object(env: &Env, name: &str) -> Result<String, String> {
 
 /// [`guest_object`], with the object's digest.
 fn guest_object_digest(env: &Env, name: &str) -> Result<(String, uapi::BpfldDigest), String> {
+    guest_object_built(env, name, true)
+}
+
+/// [`guest_object`] built without BTF (no `-g`): no .BTF, no .BTF.ext.
+pub(crate) fn guest_object_no_btf(env: &Env, name: &str) -> Result<String, String> {
+    guest_object_built(env, name, false).map(|(path, _)| path)
+}
+
+fn guest_object_built(
+    env: &Env,
+    name: &str,
+    btf: bool,
+) -> Result<(String, uapi::BpfldDigest), String> {
     let src = format!("{}/selftests/stress/{name}.bpf.c", env.root);
     let out = format!("/run/bpfld-stress-{name}.bpf.o");
     // The guest's own architecture: its UAPI headers, and pt_regs for bpf_tracing.h.
     let [inc, target] = bpfld::bpf_arch_flags();
-    run(
-        "clang",
-        &[
-            "-target", "bpf", inc, target, "-g", "-O2", "-Wall", "-Werror", "-c", &src, "-o", &out,
-        ],
-    )?;
+    let mut args = vec!["-target", "bpf", inc, target, "-O2", "-Wall", "-Werror"];
+    if btf {
+        args.push("-g");
+    }
+    args.extend(["-c", &src, "-o", &out]);
+    run("clang", &args)?;
     let bytes = std::fs::read(&out).map_err(|e| format!("{out}: {e}"))?;
     let (path, d) = put_object(&format!("{name}.bpf.o"), &bytes)?;
     dev()?
