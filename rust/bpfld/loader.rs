@@ -273,8 +273,10 @@ fn read_entries<E: FromBytes, T: Entry>(
     (addr, count, size): (u64, u32, u32),
     limit: usize,
     mut take: impl FnMut(usize, E) -> core::result::Result<T, Fail>,
-) -> core::result::Result<KVec<T>, Fail> {
-    let mut out = KVec::new();
+) -> core::result::Result<KVVec<T>, Fail> {
+    // Up to `limit` entries, reserved before any is read: kvmalloc, which neither
+    // needs nor warns about a high-order page (4096 names of files take 320 KiB).
+    let mut out = KVVec::new();
     let count = count as usize;
     if count == 0 {
         return Ok(out);
@@ -320,7 +322,7 @@ fn read_entries<E: FromBytes, T: Entry>(
 /// Read and check the options' maps to reuse, and take a reference of each map, in
 /// the caller (its fds). Each must name a map once; which of the object's maps it is
 /// is checked once the object is planned ([`check_reuse`]).
-fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVec<NamedFile>, Fail> {
+fn read_reuse(opts: &BpfldLoadOpts) -> core::result::Result<KVVec<NamedFile>, Fail> {
     let array = (opts.map_reuse, opts.map_reuse_cnt, opts.map_reuse_size);
     read_entries(
         "map_reuse",
@@ -368,7 +370,7 @@ impl TargetId {
 }
 
 /// The caller's target programs by program name ([`plan::ProgTargets`]).
-struct TargetIds(KVec<TargetId>);
+struct TargetIds(KVVec<TargetId>);
 
 impl plan::ProgTargets for TargetIds {
     fn target(&self, prog: &str) -> Option<u32> {
@@ -382,8 +384,8 @@ impl plan::ProgTargets for TargetIds {
 /// Read and check the options' attach targets, and take a reference of each program,
 /// in the caller (its fds). Each names an object's program once; that it is one the
 /// object has is checked once it is parsed ([`check_targets`]).
-fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVec<NamedFile>), Fail> {
-    let mut ids = KVec::new();
+fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVVec<NamedFile>), Fail> {
+    let mut ids = KVVec::new();
     let files = read_entries(
         "attach",
         "programs",
@@ -435,7 +437,7 @@ impl Entry for Autoload {
 /// Read and check the options' autoload entries. Each names a program once; that it is
 /// one of the object's entry programs is checked once the object is parsed
 /// ([`apply_autoload`]).
-fn read_autoload(opts: &BpfldLoadOpts) -> core::result::Result<KVec<Autoload>, Fail> {
+fn read_autoload(opts: &BpfldLoadOpts) -> core::result::Result<KVVec<Autoload>, Fail> {
     read_entries(
         "autoload",
         "programs",
@@ -828,8 +830,8 @@ fn load_verified(
         receipt: [0; 32],
         mem: 0,
         needed: None,
-        progs: KVec::new(),
-        maps: KVec::new(),
+        progs: KVVec::new(),
+        maps: KVVec::new(),
         fail: None,
         // The thread adds its own.
         ph,
@@ -866,8 +868,8 @@ fn load_verified(
     if let Some(f) = job.fail.take() {
         return Err(f);
     }
-    let progs = core::mem::take(&mut job.progs);
-    let maps = core::mem::take(&mut job.maps);
+    let progs = core::mem::replace(&mut job.progs, KVVec::new());
+    let maps = core::mem::replace(&mut job.maps, KVVec::new());
     drop(job);
     drop(data);
     // The thread's own end (it undoes the caller's credentials, memory cgroup and mm),
@@ -875,21 +877,17 @@ fn load_verified(
     ph.joining = now();
     drop(iso);
     ph.joined = now();
-    // A revocation that returned while the object was being loaded: nothing of it may
-    // reach the caller after that (uapi.rst: "refuse a digest from now on").
-    if state.policy.lock().check(digest, dev_mode) == Verdict::Revoked {
-        req.time_ns = now().saturating_sub(t0);
-        return Err(fail(
-            EKEYREVOKED,
-            format_args!("digest was revoked during the load"),
-        ));
-    }
 
     req.time_ns = now().saturating_sub(t0);
     if log_phases {
         ph.log(full, bpf_ns, &cmds);
     }
-    let r = install(req, arg, progs, maps, arena.addr());
+    let trust = Trusted {
+        state,
+        digest,
+        dev_mode,
+    };
+    let r = install(req, arg, progs, maps, arena.addr(), &trust);
     if r.is_ok() {
         arena.keep();
     }
@@ -946,7 +944,7 @@ struct Job<'d> {
     /// The caller's target programs' functions, for the plan.
     targets: TargetIds,
     /// The entry programs the caller turns on or off.
-    autoload: KVec<Autoload>,
+    autoload: KVVec<Autoload>,
     progs_cap: usize,
     maps_cap: usize,
     receipt: [u8; 32],
@@ -954,8 +952,8 @@ struct Job<'d> {
     mem: u64,
     /// Set when the caller's arrays are too small: (programs, maps) needed.
     needed: Option<(u32, u32)>,
-    progs: KVec<Created>,
-    maps: KVec<Created>,
+    progs: KVVec<Created>,
+    maps: KVVec<Created>,
     fail: Option<Fail>,
     /// The load's timestamps: the caller's, then the loading thread's.
     ph: Phases,
@@ -1456,9 +1454,9 @@ struct KernelBpf {
     /// [`KernelBpf::close_lookup`] in the loading thread.
     btf_find: Option<c_int>,
     /// The caller's maps to use instead of creating the object's of these names.
-    reuse: KVec<NamedFile>,
+    reuse: KVVec<NamedFile>,
     /// The caller's programs that the object's programs of these names attach to.
-    targets: KVec<NamedFile>,
+    targets: KVVec<NamedFile>,
 }
 
 impl KernelBpf {
@@ -1849,7 +1847,7 @@ fn run_plan(
     // The design makes this impossible (no user task shares the table the plan ran
     // in); check it anyway before anything is handed out. The maps are those created
     // and those the caller passed.
-    let mut files = KVec::with_capacity(job.maps.len(), GFP_KERNEL)
+    let mut files = KVVec::with_capacity(job.maps.len(), GFP_KERNEL)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     for m in job.maps.iter() {
         let _ = files.push(m.file.0, GFP_KERNEL);
@@ -1874,21 +1872,30 @@ fn run_plan(
     Ok(())
 }
 
+/// The digest a load was let in with, for the check that it was not revoked since.
+struct Trusted<'a> {
+    state: &'a State,
+    digest: &'a BpfldDigest,
+    dev_mode: bool,
+}
+
 /// Reserve fds in the caller, report, then install. Nothing is installed unless
 /// everything else succeeded, and every way out before that gives the fds back.
 fn install(
     req: &mut BpfldLoad,
     arg: usize,
-    mut progs: KVec<Created>,
-    mut maps: KVec<Created>,
+    mut progs: KVVec<Created>,
+    mut maps: KVVec<Created>,
     arena_addr: u64,
+    trust: &Trusted<'_>,
 ) -> core::result::Result<Msg<512>, Fail> {
     let nomem = |_| fail(12, format_args!("no memory"));
     let total = progs.len().saturating_add(maps.len());
-    let mut fds = KVec::with_capacity(total, GFP_KERNEL).map_err(nomem)?;
-    let mut pinfo = KVec::with_capacity(progs.len(), GFP_KERNEL).map_err(nomem)?;
-    let mut minfo = KVec::with_capacity(maps.len(), GFP_KERNEL).map_err(nomem)?;
-    let unreserve = |fds: &KVec<i32>| {
+    // kvmalloc: 4096 programs' results take 672 KiB.
+    let mut fds = KVVec::with_capacity(total, GFP_KERNEL).map_err(nomem)?;
+    let mut pinfo = KVVec::with_capacity(progs.len(), GFP_KERNEL).map_err(nomem)?;
+    let mut minfo = KVVec::with_capacity(maps.len(), GFP_KERNEL).map_err(nomem)?;
+    let unreserve = |fds: &KVVec<i32>| {
         for &fd in fds.iter() {
             // SAFETY: each fd was reserved by us and not installed.
             unsafe { ffi::bpfld_unreserve_fd(fd) };
@@ -1995,11 +2002,26 @@ fn install(
             format_args!("cannot write the results to the caller's memory"),
         ));
     }
+    // A revocation that returned while the object was being loaded: nothing of it may
+    // reach the caller after that (uapi.rst: "refuse a digest from now on"). The policy
+    // stays locked until the fds are in, so a TRUST_REVOKE either waits for them or
+    // makes this load fail; installing them does not sleep (no user memory is touched
+    // under the lock: the results were written above).
+    let policy = trust.state.policy.lock();
+    if policy.check(trust.digest, trust.dev_mode) == Verdict::Revoked {
+        drop(policy);
+        unreserve(&fds);
+        return Err(fail(
+            EKEYREVOKED,
+            format_args!("digest was revoked during the load"),
+        ));
+    }
     for (c, &fd) in Iterator::chain(progs.iter_mut(), maps.iter_mut()).zip(fds.iter()) {
         // SAFETY: `fd` is reserved and unused; the file reference moves into the
         // caller's table.
         unsafe { ffi::bpfld_install_fd(fd, c.file.take()) };
     }
+    drop(policy);
     Ok(summary)
 }
 
