@@ -129,6 +129,10 @@ const FIXED_AFTER: &[Named] = &[
         stress::rodata_written_before_freeze,
     ),
     ("stress_revoked_during_load", stress::revoked_during_load),
+    (
+        "stress_revoked_while_results_copied",
+        stress::revoked_while_results_copied,
+    ),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
     ("policy_full_table_revoke", loads::policy_full_table_revoke),
     ("policy_seal", loads::policy_seal),
