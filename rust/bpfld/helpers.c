@@ -931,6 +931,7 @@ struct bpfld_beside {
 	void (*fn)(void *arg);
 	void *arg;
 	int state;	/* BPFLD_BESIDE_*, for bpfld_beside_sync() */
+	struct task_struct *worker;	/* set before state is RUNNING */
 };
 
 enum {
@@ -943,7 +944,8 @@ static void bpfld_beside_fn(struct work_struct *work)
 {
 	struct bpfld_beside *b = container_of(work, struct bpfld_beside, work);
 
-	WRITE_ONCE(b->state, BPFLD_BESIDE_RUNNING);
+	b->worker = current;
+	smp_store_release(&b->state, BPFLD_BESIDE_RUNNING);
 	b->fn(b->arg);
 	smp_store_release(&b->state, BPFLD_BESIDE_DONE);
 }
@@ -956,10 +958,14 @@ void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg)
 	unsigned int cpu;
 
 	/* Another CPU's: an unbound worker is often woken on this CPU, where it preempts
-	 * the loading thread and the two run one after the other. Only a hint: this
-	 * thread may move, and a CPU that goes offline meanwhile has its work run on
-	 * another (queue_work_on() only needs a CPU that has been online). */
-	cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
+	 * the loading thread and the two run one after the other. The next online one
+	 * after this CPU, so that loads running on different CPUs put their work on
+	 * different CPUs (the first online CPU but this one would take every load's work
+	 * but its own). Only a hint: this thread may move, and a CPU that goes offline
+	 * meanwhile has its work run on another (queue_work_on() only needs a CPU that
+	 * has been online). */
+	cpu = raw_smp_processor_id();
+	cpu = cpumask_next_wrap(cpu, cpu_online_mask, cpu, true);
 	if (cpu < nr_cpu_ids)
 		b = kmalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
 	if (!b)
@@ -990,7 +996,8 @@ void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
  * the work has to wake this thread, an IPI and a switch. Under TCG, loads alternating
  * the two ways in one run: the plan step of bpf_cubic 2.13 -> 1.67 ms, core_task 2.02
  * -> 1.77, netif_receive_skb 2.62 -> 2.36 (medians of 15-17 loads each). Bounded in
- * time, and never for work not yet started (its worker may wait for this CPU).
+ * time, and never for work not yet started (its worker may wait for this CPU) or whose
+ * worker is not on a CPU (preempted: it would not end while we spin).
  */
 void bpfld_beside_sync(void *handle);
 void bpfld_beside_sync(void *handle)
@@ -1001,9 +1008,14 @@ void bpfld_beside_sync(void *handle)
 	if (!b)
 		return;
 	until = ktime_get_ns() + BPFLD_SPIN_NS;
-	while (READ_ONCE(b->state) == BPFLD_BESIDE_RUNNING && !need_resched() &&
+	/* The worker's task_struct stays while RCU is held (it is freed after a grace
+	 * period), as mutex_spin_on_owner() relies on. */
+	rcu_read_lock();
+	while (smp_load_acquire(&b->state) == BPFLD_BESIDE_RUNNING &&
+	       bpfld_task_on_cpu(b->worker) && !need_resched() &&
 	       ktime_get_ns() < until)
 		cpu_relax();
+	rcu_read_unlock();
 	if (smp_load_acquire(&b->state) != BPFLD_BESIDE_DONE)
 		flush_work(&b->work);
 }
