@@ -2611,6 +2611,19 @@ pub fn revoked_while_results_copied(env: &Env) -> Outcome {
             "UFFDIO_REGISTER",
         )?;
 
+        // Resolves the fault: the load's write goes on.
+        let zeropage = || {
+            let mut z = uffd::Zeropage {
+                start: area as u64,
+                len: page as u64,
+                ..Default::default()
+            };
+            ioctl(
+                uffd::IOC_ZEROPAGE,
+                (&mut z as *mut uffd::Zeropage).cast(),
+                "UFFDIO_ZEROPAGE",
+            )
+        };
         let f = open(&target)?;
         let cap = page / std::mem::size_of::<uapi::BpfldProgInfo>();
         let mut maps: Vec<uapi::BpfldMapInfo> = vec![
@@ -2659,31 +2672,13 @@ pub fn revoked_while_results_copied(env: &Env) -> Outcome {
                 let revoked = dev()?
                     .trust_revoke(&digest)
                     .map_err(|e| format!("revoke: {e}"));
-                let mut z = uffd::Zeropage {
-                    start: area as u64,
-                    len: page as u64,
-                    ..Default::default()
-                };
-                ioctl(
-                    uffd::IOC_ZEROPAGE,
-                    (&mut z as *mut uffd::Zeropage).cast(),
-                    "UFFDIO_ZEROPAGE",
-                )?;
+                zeropage()?;
                 revoked
             })();
             if held.is_err() {
                 // Let a load that is still stopped go on (unregistering resolves nothing:
                 // closing the userfaultfd does, below, by dropping it with the scope's end).
-                let mut z = uffd::Zeropage {
-                    start: area as u64,
-                    len: page as u64,
-                    ..Default::default()
-                };
-                let _ = ioctl(
-                    uffd::IOC_ZEROPAGE,
-                    (&mut z as *mut uffd::Zeropage).cast(),
-                    "",
-                );
+                let _ = zeropage();
             }
             let res = loader
                 .join()
