@@ -555,10 +555,12 @@ static unsigned int bpfld_pool_max_idle(void)
 	return clamp_t(unsigned int, num_online_cpus(), 1, 8);
 }
 
+/* Worth spinning for: `p` is on a CPU, and (in a guest that can tell) that CPU's vCPU
+ * has not been preempted by its host, as for a mutex's owner. */
 static bool bpfld_task_on_cpu(struct task_struct *p)
 {
 #ifdef CONFIG_SMP
-	return READ_ONCE(p->on_cpu);
+	return owner_on_cpu(p);
 #else
 	return false;
 #endif
@@ -997,7 +999,7 @@ void *bpfld_beside_start(void (*fn)(void *arg), void *arg)
  * the two ways in one run: the plan step of bpf_cubic 2.13 -> 1.67 ms, core_task 2.02
  * -> 1.77, netif_receive_skb 2.62 -> 2.36 (medians of 15-17 loads each). Bounded in
  * time, and never for work not yet started (its worker may wait for this CPU) or whose
- * worker is not on a CPU (preempted: it would not end while we spin).
+ * worker is not on a CPU or its vCPU is preempted (it would not end while we spin).
  */
 void bpfld_beside_sync(void *handle);
 void bpfld_beside_sync(void *handle)
