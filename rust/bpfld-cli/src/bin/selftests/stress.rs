@@ -2281,6 +2281,15 @@ impl FreezeProbe {
             })();
             let go = map_update_u64(self.state, 1, 1);
             let res = h.join().map_err(|_| "loading thread panicked".to_string());
+            // Say how the load ended and how long its hold lasted.
+            let acted = acted.map_err(|e| {
+                let held = self.last_hold();
+                match &res {
+                    Ok(Ok(l)) => format!("{e} (it loaded {} programs; held {held})", l.progs.len()),
+                    Ok(Err(le)) => format!("{e} (it ended: {le}; held {held})"),
+                    Err(pe) => format!("{e} ({pe}; held {held})"),
+                }
+            });
             (res.and_then(|r| go.map(|()| r)), acted)
         })
     }
@@ -2288,6 +2297,12 @@ impl FreezeProbe {
     /// Loading threads held so far.
     fn holds(&self) -> Result<u64, String> {
         map_u64(self.state, 2)
+    }
+
+    /// How long the last hold lasted, for the log.
+    fn last_hold(&self) -> String {
+        map_u64(self.state, 3)
+            .map_or_else(|e| format!("?: {e}"), |ns| format!("{} ms", ns / 1_000_000))
     }
 }
 
@@ -2328,7 +2343,10 @@ pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
         let id = written?;
         match res? {
             Err(e) if e.starts_with("errno 74:") && e.contains(".rodata") => {
-                println!("# map id {id} written in the window; refused: {e}");
+                println!(
+                    "# map id {id} written in the window (held {}); refused: {e}",
+                    fp.last_hold()
+                );
             }
             Err(e) => return Err(format!("want EBADMSG naming .rodata, got {e}")),
             Ok(l) => {
@@ -2371,7 +2389,10 @@ pub fn revoked_during_load(env: &Env) -> Outcome {
         revoked?;
         match res? {
             Err(e) if e.starts_with("errno 128:") && e.contains("revoked during the load") => {
-                println!("# revoked while held in map_freeze(): {e}");
+                println!(
+                    "# revoked while held in map_freeze() (held {}): {e}",
+                    fp.last_hold()
+                );
             }
             Err(e) => return Err(format!("want EKEYREVOKED, got {e}")),
             Ok(l) => {
