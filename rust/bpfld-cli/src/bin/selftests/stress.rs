@@ -2561,184 +2561,214 @@ mod uffd {
     }
 }
 
+/// Which array of a load's results [`revoked_while_results_copied`] holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum HeldArray {
+    Progs,
+    Maps,
+}
+
 /// A revocation that returns while the module writes a load's results to the caller
-/// wins as well: the results array is a page that userfaultfd leaves missing, so the
+/// wins as well: one results array is a page that userfaultfd leaves missing, so the
 /// write stops in a page fault the test holds while it revokes the digest. The module
 /// checks the policy once the results are written, with the policy locked until the
 /// fds are in: the load fails (EKEYREVOKED, "revoked during the load") and nothing is
-/// installed. Until 2026-12-05 the check came before the results were written, and
-/// this load handed its program to the caller after the revocation had returned.
+/// installed. Run twice, holding the programs' array (attach_target.bpf.c) and then
+/// the maps' (results_maps.bpf.c: each case revokes its object's digest). Until
+/// 2026-12-05 the check came before the results were written, and this load handed
+/// its program to the caller after the revocation had returned.
 pub fn revoked_while_results_copied(env: &Env) -> Outcome {
-    let _w = Watchdog::start("stress_revoked_while_results_copied", 120);
+    let _w = Watchdog::start("stress_revoked_while_results_copied", 180);
     outcome((|| {
-        let (target, digest) = guest_object_digest(env, "attach_target")?;
-        let d = dev()?;
-        // One load first, to know the program count and that it loads at all.
-        let want = load(&d, &open(&target)?)
-            .map_err(|e| format!("attach_target: {e}"))?
-            .progs
-            .len();
-        let before = Snapshot::take();
-        // SAFETY: plain system calls; the fd is owned from here on.
-        let uffd = unsafe {
-            let fd = libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) as RawFd;
-            if fd < 0 {
-                return Err(format!("userfaultfd: {}", std::io::Error::last_os_error()));
-            }
-            OwnedFd::from_raw_fd(fd)
-        };
-        let ioctl = |cmd: libc::c_ulong, arg: *mut libc::c_void, what: &str| {
-            // SAFETY: `arg` points at the struct `cmd` reads and writes.
-            if unsafe { libc::ioctl(uffd.as_raw_fd(), cmd, arg) } < 0 {
-                return Err(format!("{what}: {}", std::io::Error::last_os_error()));
-            }
-            Ok(())
-        };
-        let mut api = uffd::Api {
-            api: uffd::API,
-            ..Default::default()
-        };
-        ioctl(
-            uffd::IOC_API,
-            (&mut api as *mut uffd::Api).cast(),
-            "UFFDIO_API",
-        )?;
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-        // SAFETY: a new private anonymous mapping, unmapped below.
-        let area = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if area == libc::MAP_FAILED {
-            return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+        for (name, held) in [
+            ("attach_target", HeldArray::Progs),
+            ("results_maps", HeldArray::Maps),
+        ] {
+            revoke_while_results_held(env, name, held)
+                .map_err(|e| format!("{name}.bpf.o, {held:?} array held: {e}"))?;
         }
-        let unmap = Unmap(area, page);
-        let mut reg = uffd::Register {
+        Ok(())
+    })())
+}
+
+fn revoke_while_results_held(env: &Env, name: &str, held: HeldArray) -> Result<(), String> {
+    let (target, digest) = guest_object_digest(env, name)?;
+    let d = dev()?;
+    // One load first, to know that it loads at all and has what the case holds.
+    let first = load(&d, &open(&target)?).map_err(|e| format!("first load: {e}"))?;
+    let want = (first.progs.len(), first.maps.len());
+    drop(first);
+    if held == HeldArray::Maps && want.1 == 0 {
+        return Err("no map whose entry the module would write".into());
+    }
+    let before = Snapshot::take();
+    // SAFETY: plain system calls; the fd is owned from here on.
+    let uffd = unsafe {
+        let fd = libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) as RawFd;
+        if fd < 0 {
+            return Err(format!("userfaultfd: {}", std::io::Error::last_os_error()));
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    let ioctl = |cmd: libc::c_ulong, arg: *mut libc::c_void, what: &str| {
+        // SAFETY: `arg` points at the struct `cmd` reads and writes.
+        if unsafe { libc::ioctl(uffd.as_raw_fd(), cmd, arg) } < 0 {
+            return Err(format!("{what}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    };
+    let mut api = uffd::Api {
+        api: uffd::API,
+        ..Default::default()
+    };
+    ioctl(
+        uffd::IOC_API,
+        (&mut api as *mut uffd::Api).cast(),
+        "UFFDIO_API",
+    )?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    // SAFETY: a new private anonymous mapping, unmapped below.
+    let area = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if area == libc::MAP_FAILED {
+        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+    }
+    let unmap = Unmap(area, page);
+    let mut reg = uffd::Register {
+        start: area as u64,
+        len: page as u64,
+        mode: uffd::REGISTER_MODE_MISSING,
+        ioctls: 0,
+    };
+    ioctl(
+        uffd::IOC_REGISTER,
+        (&mut reg as *mut uffd::Register).cast(),
+        "UFFDIO_REGISTER",
+    )?;
+
+    // Resolves the fault: the load's write goes on.
+    let zeropage = || {
+        let mut z = uffd::Zeropage {
             start: area as u64,
             len: page as u64,
-            mode: uffd::REGISTER_MODE_MISSING,
-            ioctls: 0,
-        };
-        ioctl(
-            uffd::IOC_REGISTER,
-            (&mut reg as *mut uffd::Register).cast(),
-            "UFFDIO_REGISTER",
-        )?;
-
-        // Resolves the fault: the load's write goes on.
-        let zeropage = || {
-            let mut z = uffd::Zeropage {
-                start: area as u64,
-                len: page as u64,
-                ..Default::default()
-            };
-            ioctl(
-                uffd::IOC_ZEROPAGE,
-                (&mut z as *mut uffd::Zeropage).cast(),
-                "UFFDIO_ZEROPAGE",
-            )
-        };
-        let f = open(&target)?;
-        let cap = page / std::mem::size_of::<uapi::BpfldProgInfo>();
-        let mut maps: Vec<uapi::BpfldMapInfo> = vec![
-            // SAFETY: all-zero is valid for this plain struct.
-            unsafe { std::mem::zeroed() };
-            8
-        ];
-        let mut req = uapi::BpfldLoad {
-            size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
-            obj_fd: f.as_raw_fd(),
-            prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
-            progs: area as u64,
-            progs_cnt: cap as u32,
-            map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
-            maps: maps.as_mut_ptr() as u64,
-            maps_cnt: maps.len() as u32,
             ..Default::default()
         };
-        let (res, held) = thread::scope(|s| {
-            let loader = s.spawn(|| {
-                // SAFETY: BPFLD_IOC_LOAD reads and writes `req`; its arrays are live and
-                // of the stated sizes (the programs' one a registered, missing page).
-                unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) }
-            });
-            let held = (|| {
-                let mut pfd = libc::pollfd {
-                    fd: uffd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one pollfd.
-                if unsafe { libc::poll(&mut pfd, 1, 30_000) } != 1 {
-                    return Err(
-                        "the module never wrote the results (no page fault in 30 s)".to_string()
-                    );
-                }
-                let mut msg = uffd::Msg::default();
-                let n = std::mem::size_of::<uffd::Msg>();
-                // SAFETY: reads one struct uffd_msg into `msg`.
-                let r =
-                    unsafe { libc::read(uffd.as_raw_fd(), (&mut msg as *mut uffd::Msg).cast(), n) };
-                if r != n as isize || msg.event != uffd::EVENT_PAGEFAULT {
-                    return Err(format!("userfaultfd: read {r}, event {:#x}", msg.event));
-                }
-                // The load is stopped in its results' write: revoke now.
-                let revoked = dev()?
-                    .trust_revoke(&digest)
-                    .map_err(|e| format!("revoke: {e}"));
-                zeropage()?;
-                revoked
-            })();
-            if held.is_err() {
-                // Let a load that is still stopped go on (unregistering resolves nothing:
-                // closing the userfaultfd does, below, by dropping it with the scope's end).
-                let _ = zeropage();
-            }
-            let res = loader
-                .join()
-                .map_err(|_| "loading thread panicked".to_string());
-            (res, held)
+        ioctl(
+            uffd::IOC_ZEROPAGE,
+            (&mut z as *mut uffd::Zeropage).cast(),
+            "UFFDIO_ZEROPAGE",
+        )
+    };
+    let f = open(&target)?;
+    // The held array is the registered page; the other one is ours.
+    // SAFETY: all-zero is valid for these plain structs.
+    let mut progs: Vec<uapi::BpfldProgInfo> = vec![unsafe { std::mem::zeroed() }; 8];
+    // SAFETY: as above.
+    let mut maps: Vec<uapi::BpfldMapInfo> = vec![unsafe { std::mem::zeroed() }; 8];
+    let in_page = |size: usize| (area as u64, (page / size) as u32);
+    let (progs_at, progs_cap) = match held {
+        HeldArray::Progs => in_page(std::mem::size_of::<uapi::BpfldProgInfo>()),
+        HeldArray::Maps => (progs.as_mut_ptr() as u64, progs.len() as u32),
+    };
+    let (maps_at, maps_cap) = match held {
+        HeldArray::Maps => in_page(std::mem::size_of::<uapi::BpfldMapInfo>()),
+        HeldArray::Progs => (maps.as_mut_ptr() as u64, maps.len() as u32),
+    };
+    let mut req = uapi::BpfldLoad {
+        size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+        obj_fd: f.as_raw_fd(),
+        prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+        progs: progs_at,
+        progs_cnt: progs_cap,
+        map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+        maps: maps_at,
+        maps_cnt: maps_cap,
+        ..Default::default()
+    };
+    let (res, held_ok) = thread::scope(|s| {
+        let loader = s.spawn(|| {
+            // SAFETY: BPFLD_IOC_LOAD reads and writes `req`; its arrays are live and of
+            // the stated sizes (one of them a registered, missing page).
+            unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) }
         });
-        held?;
-        let msg = bpfld::dev::cstr(&req.err_msg);
-        match res? {
-            Err(e)
-                if e.raw_os_error() == Some(libc::EKEYREVOKED)
-                    && msg.contains("revoked during the load") =>
-            {
-                println!("# revoked while the results were being written: {msg}");
+        let held_ok = (|| {
+            let mut pfd = libc::pollfd {
+                fd: uffd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, 30_000) } != 1 {
+                return Err(
+                    "the module never wrote the results (no page fault in 30 s)".to_string()
+                );
             }
-            Err(e) => return Err(format!("want EKEYREVOKED, got {e}: {msg}")),
-            Ok(_) => {
-                // Close what was handed over, then fail.
-                // SAFETY: the programs' array was written: progs_cnt entries.
-                let progs = unsafe {
-                    std::slice::from_raw_parts(
-                        area as *const uapi::BpfldProgInfo,
-                        req.progs_cnt as usize,
-                    )
-                };
-                let maps = &maps[..(req.maps_cnt as usize).min(maps.len())];
-                for fd in progs.iter().map(|p| p.fd).chain(maps.iter().map(|m| m.fd)) {
-                    // SAFETY: fds the module installed in this process for us.
-                    drop(unsafe { OwnedFd::from_raw_fd(fd) });
-                }
-                return Err(format!(
-                    "loaded {} of {want} programs although the digest was revoked before the results were written",
-                    progs.len()
-                ));
+            let mut msg = uffd::Msg::default();
+            let n = std::mem::size_of::<uffd::Msg>();
+            // SAFETY: reads one struct uffd_msg into `msg`.
+            let r = unsafe { libc::read(uffd.as_raw_fd(), (&mut msg as *mut uffd::Msg).cast(), n) };
+            if r != n as isize || msg.event != uffd::EVENT_PAGEFAULT {
+                return Err(format!("userfaultfd: read {r}, event {:#x}", msg.event));
             }
+            // The load is stopped in its results' write: revoke now.
+            let revoked = dev()?
+                .trust_revoke(&digest)
+                .map_err(|e| format!("revoke: {e}"));
+            zeropage()?;
+            revoked
+        })();
+        if held_ok.is_err() {
+            // Let a load that is still stopped go on (unregistering resolves nothing:
+            // closing the userfaultfd does, below, by dropping it with the scope's end).
+            let _ = zeropage();
         }
-        drop((unmap, uffd, f));
-        before.unchanged()
-    })())
+        let res = loader
+            .join()
+            .map_err(|_| "loading thread panicked".to_string());
+        (res, held_ok)
+    });
+    held_ok?;
+    let msg = bpfld::dev::cstr(&req.err_msg);
+    match res? {
+        Err(e)
+            if e.raw_os_error() == Some(libc::EKEYREVOKED)
+                && msg.contains("revoked during the load") =>
+        {
+            println!("# {name}.bpf.o: revoked while its {held:?} array was being written: {msg}");
+        }
+        Err(e) => return Err(format!("want EKEYREVOKED, got {e}: {msg}")),
+        Ok(_) => {
+            // Close what was handed over, then fail.
+            let n_progs = req.progs_cnt.min(progs_cap) as usize;
+            let n_maps = req.maps_cnt.min(maps_cap) as usize;
+            // SAFETY: both arrays were written, up to their capacities.
+            let (p, m) = unsafe {
+                (
+                    std::slice::from_raw_parts(progs_at as *const uapi::BpfldProgInfo, n_progs),
+                    std::slice::from_raw_parts(maps_at as *const uapi::BpfldMapInfo, n_maps),
+                )
+            };
+            for fd in p.iter().map(|p| p.fd).chain(m.iter().map(|m| m.fd)) {
+                // SAFETY: fds the module installed in this process for us.
+                drop(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+            return Err(format!(
+                "loaded {n_progs} of {} programs and {n_maps} of {} maps although the digest was revoked before the results were written",
+                want.0, want.1
+            ));
+        }
+    }
+    drop((unmap, uffd, f));
+    before.unchanged()
 }
 
 /// Unmaps its mapping when dropped.
