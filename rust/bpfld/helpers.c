@@ -1301,6 +1301,16 @@ long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_le
 		return -EOPNOTSUPP;
 	if (data_len > len)
 		return -EINVAL;
+	/*
+	 * A map_extra past the caller's address space (libbpf widens a 32-bit
+	 * __ulong enum, so clang 14 objects can ask for 0xffffffffffffe000): the
+	 * kernel created the arena, but no mapping can be there. Refused before
+	 * vm_mmap(), whose arena_get_unmapped_area() can WARN on such an address;
+	 * libbpf's mmap() fails with EFAULT.
+	 */
+	if (addr && (addr >= current->mm->task_size ||
+		     len > current->mm->task_size - addr))
+		return -EFAULT;
 	file = fget(fd);
 	if (!file)
 		return -EBADF;

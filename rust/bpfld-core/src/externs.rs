@@ -1242,6 +1242,53 @@ ffffffff81000000 T _stext\n";
             }
         }
 
+        /// A struct_ops type of vmlinux whose `bpf_struct_ops_<type>` wrapper only a
+        /// module has (the module's copy of the type deduplicated into vmlinux's): as
+        /// libbpf, which finds the wrapper first and the type through that module's
+        /// split BTF, the map is the module's; without the wrapper anywhere the plan
+        /// fails naming it.
+        #[test]
+        fn st_ops_wrapper_only_in_a_module() {
+            let k = {
+                let mut b = B::new();
+                let int = b.int("int", 4, u32::from(BTF_INT_SIGNED), 32); // 1
+                let proto = b.proto(int, &[("a", int)]); // 2
+                let fptr = b.ptr(proto); // 3
+                let ops = b.struct_("vm_ops", 16, &[("f", fptr, 0), ("x", int, 64)]); // 4
+                assert_eq!(ops, 4);
+                Kernel {
+                    btf: parse(b.build()).unwrap(),
+                    module: None,
+                }
+            };
+            let src = "struct vm_ops { int (*f)(int); int x; }; \
+                       SEC(\"struct_ops/f\") int f(void *c) { return 0; } \
+                       SEC(\".struct_ops\") struct vm_ops ops = { .f = (void *)f, .x = 7 };";
+            plan_with("st_wrapper_none", src, &k, None, None, |p| {
+                let e = p.err().expect("no wrapper anywhere");
+                assert!(e.contains("bpf_struct_ops_"), "{e}");
+            });
+            let mut m = B::split(k.btf.type_count(), k.btf.header().str_len);
+            let w = m.struct_(
+                "bpf_struct_ops_vm_ops",
+                24,
+                &[("refcnt", 1, 0), ("data", 4, 64)],
+            );
+            let split = parse_split(m.build(), &k.btf).unwrap();
+            let index = module_index_in(&k.btf, &split, &mut VecAlloc::default()).unwrap();
+            let k = Kernel {
+                module: Some((split, index)),
+                ..k
+            };
+            plan_with("st_wrapper_in_module", src, &k, None, None, |p| {
+                let p = p.unwrap();
+                let m = p.maps.iter().find(|m| m.vmlinux_value_type_id != 0);
+                let m = m.expect("a struct_ops map");
+                assert_eq!((m.vmlinux_value_type_id, m.value_type_module), (w, 1));
+                assert_eq!(p.modules().len(), 1, "the wrapper's module");
+            });
+        }
+
         /// `fentry/testmod:kf`, where vmlinux has a `kf` too: as libbpf, which looks
         /// through the module's split BTF, vmlinux's type first, the target is
         /// vmlinux's `kf` with the module's BTF object (`kf_bad`, which only vmlinux

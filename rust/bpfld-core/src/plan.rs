@@ -2010,9 +2010,10 @@ struct KernStOps {
 }
 
 /// The kernel's struct_ops type for local `tname` and its `bpf_struct_ops_<type>`
-/// wrapper: in vmlinux (looked up through `kb`'s index, read through `vmlinux`), else
-/// in the first module whose BTF has the type (libbpf's `find_ksym_btf_id`), and the
-/// wrapper in the same BTF.
+/// wrapper, as libbpf's `find_struct_ops_kern_types` finds them: the wrapper first, in
+/// vmlinux (looked up through `kb`'s index, read through `vmlinux`), else in the first
+/// module whose own types have it (`find_ksym_btf_id`), then the type in that BTF (a
+/// module's split BTF includes vmlinux's types).
 fn kern_st_ops_types(
     kb: &dyn KernelBtf,
     vmlinux: &dyn Types,
@@ -2021,29 +2022,6 @@ fn kern_st_ops_types(
     // The kernel type has the essential name: up to the last ___flavor separator, as
     // libbpf's bpf_core_essential_name_len() cuts it (`ops___a___b` looks up `ops___a`).
     let ess = crate::core_relo::essential_name(tname);
-    if let Some(t) = kb.find(ess, BtfKind::Struct) {
-        let find = |name: &str| kb.find(name, BtfKind::Struct).map(|t| t.type_id);
-        return kern_st_ops_wrapper(find, vmlinux, ess, t.type_id, None);
-    }
-    let found = find_in_modules(kb, None, ess, BtfKind::Struct)?
-        .ok_or(Error::new(Kind::NotFound("struct_ops type in kernel BTF")))?;
-    let mods = kb
-        .core_modules()
-        .ok_or(Error::malformed("module without module BTFs"))?;
-    let m = mods.module(found.index)?;
-    let find = |name: &str| m.find_own(name, BtfKind::Struct);
-    kern_st_ops_wrapper(find, m.types(), ess, found.type_id, Some(found.index))
-}
-
-/// [`kern_st_ops_types`] once the type is found: its `bpf_struct_ops_<type>` wrapper,
-/// found by `find` and read through `k`, and the data member's offset there.
-fn kern_st_ops_wrapper(
-    find: impl Fn(&str) -> Option<u32>,
-    k: &dyn Types,
-    ess: &str,
-    type_id: u32,
-    module: Option<usize>,
-) -> Result<'static, KernStOps> {
     let mut buf = [0u8; limits::MAX_NAME_LEN];
     let prefix = b"bpf_struct_ops_";
     let full = prefix.len().saturating_add(ess.len());
@@ -2054,9 +2032,41 @@ fn kern_st_ops_wrapper(
     crate::util::copy(a, prefix);
     crate::util::copy(b, ess.as_bytes());
     let vname = core::str::from_utf8(dst).map_err(|_| Error::malformed("struct_ops type name"))?;
-    let vtype_id = find(vname).ok_or(Error::new(Kind::NotFound(
-        "bpf_struct_ops_<type> in kernel BTF",
-    )))?;
+    let in_vmlinux = |name: &str| kb.find(name, BtfKind::Struct).map(|t| t.type_id);
+    let no_type = || Error::new(Kind::NotFound("struct_ops type in kernel BTF"));
+    if let Some(vtype_id) = in_vmlinux(vname) {
+        let type_id = in_vmlinux(ess).ok_or_else(no_type)?;
+        return kern_st_ops_data(vmlinux, type_id, vtype_id, None);
+    }
+    let Some(found) = find_in_modules(kb, None, vname, BtfKind::Struct)? else {
+        // Which of the two the kernel lacks.
+        let has_type =
+            in_vmlinux(ess).is_some() || find_in_modules(kb, None, ess, BtfKind::Struct)?.is_some();
+        return Err(if has_type {
+            Error::new(Kind::NotFound("bpf_struct_ops_<type> in kernel BTF"))
+        } else {
+            no_type()
+        });
+    };
+    let mods = kb
+        .core_modules()
+        .ok_or(Error::malformed("module without module BTFs"))?;
+    let m = mods.module(found.index)?;
+    let type_id = m
+        .find_own(ess, BtfKind::Struct)
+        .or_else(|| in_vmlinux(ess))
+        .ok_or_else(no_type)?;
+    kern_st_ops_data(m.types(), type_id, found.type_id, Some(found.index))
+}
+
+/// [`kern_st_ops_types`] once both types are found: the data member's offset in the
+/// wrapper `vtype_id`, read through `k`.
+fn kern_st_ops_data(
+    k: &dyn Types,
+    type_id: u32,
+    vtype_id: u32,
+    module: Option<usize>,
+) -> Result<'static, KernStOps> {
     let vt = k.type_by_id(vtype_id)?;
     let data = vt
         .members()?

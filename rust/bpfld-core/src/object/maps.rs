@@ -262,6 +262,15 @@ fn st_ops_datasec(ids: &[Option<u32>; 4], name: &str) -> Option<u32> {
     ids.get(i).copied().flatten()
 }
 
+/// The flavour of a struct_ops section: as libbpf's `bpf_object__elf_collect`, only a
+/// non-empty `SHT_PROGBITS` section that is not executable is one.
+fn st_ops_section(s: &Section<'_>) -> Option<(bool, bool)> {
+    if s.kind() != elf::SHT_PROGBITS || s.size() == 0 || s.is_exec() {
+        return None;
+    }
+    st_ops_kind(s.name)
+}
+
 fn st_ops_kind(name: &str) -> Option<(bool, bool)> {
     match name {
         ".struct_ops" => Some((false, false)),
@@ -348,7 +357,7 @@ pub(super) fn collect<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> R
         if data_kind(&s).is_some() {
             n_data = n_data.saturating_add(1);
         }
-        if st_ops_kind(s.name).is_some() && s.kind() == elf::SHT_PROGBITS {
+        if st_ops_section(&s).is_some() {
             let btf = obj.btf.as_ref().ok_or_else(|| {
                 Error::malformed("struct_ops without .BTF").ctx(Ctx::Section(s.name))
             })?;
@@ -551,12 +560,9 @@ fn push_st_ops_maps<'a, A: Alloc>(
     let elf = &obj.elf;
     for s in elf.sections() {
         let s = s?;
-        let Some((link, optional)) = st_ops_kind(s.name) else {
+        let Some((link, optional)) = st_ops_section(&s) else {
             continue;
         };
-        if s.kind() != elf::SHT_PROGBITS {
-            continue;
-        }
         let names = obj.btf_strings;
         let btf = obj.btf.as_ref().ok_or(Error::malformed("no BTF"))?;
         let c = Ctx::Section(s.name);
@@ -787,6 +793,11 @@ fn field_long<B: btf::Types>(btf: &B, type_id: u32) -> Result<'static, u64> {
     }
     let mut values = t.enum_values()?;
     match (values.next(), values.next()) {
+        // libbpf (get_map_field_long) reads an ENUM's value as `__s32` and widens it,
+        // whatever the enum's signedness: clang 14, which has no ENUM64, writes
+        // `__ulong(map_extra, (1ull << 32) | 0xffffe000)` as 0xffffe000, which libbpf
+        // takes as 0xffffffffffffe000.
+        (Some(v), None) if t.kind() == BtfKind::Enum => Ok(i64::from(v.value as u32 as i32) as u64),
         (Some(v), None) => Ok(v.as_u64()),
         _ => Err(Error::malformed("__ulong enum must have exactly one value")),
     }
@@ -1091,7 +1102,7 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
     let mut count = 0usize;
     for s in elf.sections() {
         let s = s?;
-        if s.kind() == elf::SHT_REL && st_ops_kind(elf.section(s.hdr.sh_info)?.name).is_some() {
+        if s.kind() == elf::SHT_REL && st_ops_section(&elf.section(s.hdr.sh_info)?).is_some() {
             count = count.saturating_add(elf.rels(&s).count());
         }
     }
@@ -1110,7 +1121,7 @@ pub(super) fn collect_st_ops_funcs<'a, A: Alloc>(
             continue;
         }
         let target = elf.section(s.hdr.sh_info)?;
-        if st_ops_kind(target.name).is_none() {
+        if st_ops_section(&target).is_none() {
             continue;
         }
         for (i, r) in elf.rels(&s).enumerate() {
@@ -1224,6 +1235,21 @@ mod tests {
             s(&internal_map_name("obj", ".rodata.str1.1")),
             ".rodata.str1.1"
         );
+    }
+
+    #[test]
+    fn ulong_widens_a_32_bit_enum_as_libbpf() {
+        use crate::btf::testutil::{parse, B};
+        let mut b = B::new();
+        let unsigned = b.enum_("", 4, false, &[("A", 0xffff_e000u32 as i32)]);
+        let signed = b.enum_("", 4, true, &[("B", -8192)]);
+        let small = b.enum_("", 4, false, &[("C", 0x1000)]);
+        let wide = b.enum64("", 8, false, &[("D", 0xffff_e000)]);
+        let btf = parse(b.build()).unwrap();
+        assert_eq!(field_long(&btf, unsigned).unwrap(), 0xffff_ffff_ffff_e000);
+        assert_eq!(field_long(&btf, signed).unwrap(), 0xffff_ffff_ffff_e000);
+        assert_eq!(field_long(&btf, small).unwrap(), 0x1000);
+        assert_eq!(field_long(&btf, wide).unwrap(), 0xffff_e000);
     }
 }
 
