@@ -180,6 +180,9 @@ extern "C" {
     pub(crate) fn bpfld_prog_uses_only(prog: *mut file, maps: *const *mut file, n: c_int) -> bool;
     /// Id of a map file bpfld created or took (`bpfld_map_fget`).
     pub(crate) fn bpfld_map_file_id(f: *mut file) -> u32;
+    /// Empty slot `key` of the program array of `map` if it holds the program of
+    /// `prog`: the undo of an initial slot written into a map the caller passed.
+    pub(crate) fn bpfld_prog_array_clear(map: *mut file, prog: *mut file, key: u32) -> c_int;
     /// In the caller: the file of the BPF map at `fd`, referenced, or NULL with `*err`
     /// (`-EBADF`, `-EINVAL`: not a map).
     pub(crate) fn bpfld_map_fget(fd: c_int, err: *mut c_int) -> *mut file;

@@ -1519,6 +1519,29 @@ u32 bpfld_map_file_id(struct file *file)
 }
 
 /*
+ * Undo an initial slot this load wrote into a program array the caller passed for
+ * reuse (bpfld_map_reuse) when the load fails after writing it: empty slot `key` of
+ * the map of `map_file` if it still holds the program of `prog_file` (another
+ * writer's program since is left alone). No program of a failed load stays reachable
+ * through the caller's maps; what the slot held before is not put back, since 6.12
+ * gives a module no fd for a program it holds no file of. As the BPF_MAP_DELETE_ELEM
+ * command does for a program array (kernel/bpf/syscall.c, map_delete_elem()): the
+ * map's own delete, in a context that may sleep (it takes the map's poke mutex).
+ */
+int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key);
+int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key)
+{
+	struct bpf_map *map = map_file->private_data;
+	struct bpf_array *array = container_of(map, struct bpf_array, map);
+
+	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || key >= map->max_entries)
+		return -EINVAL;
+	if (READ_ONCE(array->ptrs[key]) != prog_file->private_data)
+		return 0;
+	return map->ops->map_delete_elem(map, &key);
+}
+
+/*
  * In the loading thread, after BPF_MAP_FREEZE of a global data map (.rodata, .kconfig:
  * an array of one element) at `fd`: 0 if its value is `data` (`len` bytes, then zeros
  * up to the value size), -EBADMSG if not. The verifier takes a frozen read-only map's

@@ -31,7 +31,7 @@ use crate::State;
 use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log, ReuseFail};
 use bpfld_core::limits;
-use bpfld_core::object::{MapDef, MapKind, Object, ParseOptions};
+use bpfld_core::object::{MapDef, MapKind, Object, ParseOptions, Slot, SlotTarget};
 use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan, PlannedModule};
 use bpfld_core::uapi as bpf;
 use core::ffi::{c_int, c_void};
@@ -121,6 +121,31 @@ struct Created {
     pinning: u32,
     /// A map the caller passed for reuse, not created.
     reused: bool,
+}
+
+/// Initial slots this load wrote into program arrays the caller passed for reuse
+/// (`map_reuse`): the map's file, the program's and the key. Emptied when dropped
+/// unless kept, so that a load failing after the executor (the results' copy, a
+/// revocation, no free fds, a fault of its BTF, ...) leaves none of its programs
+/// reachable through the caller's maps; the executor undoes its own failures.
+struct FilledSlots(KVVec<(FileRef, FileRef, u32)>);
+
+impl FilledSlots {
+    /// The load succeeded: the slots stay as written.
+    fn keep(mut self) {
+        // Drops the references only.
+        let _ = core::mem::replace(&mut self.0, KVVec::new());
+    }
+}
+
+impl Drop for FilledSlots {
+    fn drop(&mut self) {
+        for (map, prog, key) in self.0.iter() {
+            // SAFETY: `map` is a program array's file and `prog` a program's, both
+            // referenced by us; the caller's ioctl and the loading thread may sleep.
+            unsafe { ffi::bpfld_prog_array_clear(map.0, prog.0, *key) };
+        }
+    }
 }
 
 /// A file of the caller's named for one of the object's maps or programs by the load
@@ -832,6 +857,7 @@ fn load_verified(
         needed: None,
         progs: KVVec::new(),
         maps: KVVec::new(),
+        filled: FilledSlots(KVVec::new()),
         fail: None,
         // The thread adds its own.
         ph,
@@ -870,6 +896,7 @@ fn load_verified(
     }
     let progs = core::mem::replace(&mut job.progs, KVVec::new());
     let maps = core::mem::replace(&mut job.maps, KVVec::new());
+    let filled = FilledSlots(core::mem::replace(&mut job.filled.0, KVVec::new()));
     drop(job);
     drop(data);
     // The thread's own end (it undoes the caller's credentials, memory cgroup and mm),
@@ -887,7 +914,7 @@ fn load_verified(
         digest,
         dev_mode,
     };
-    let r = install(req, arg, progs, maps, arena.addr(), &trust);
+    let r = install(req, arg, progs, maps, filled, arena.addr(), &trust);
     if r.is_ok() {
         arena.keep();
     }
@@ -954,6 +981,8 @@ struct Job<'d> {
     needed: Option<(u32, u32)>,
     progs: KVVec<Created>,
     maps: KVVec<Created>,
+    /// Slots written into the caller's program arrays, emptied unless the load ends well.
+    filled: FilledSlots,
     fail: Option<Fail>,
     /// The load's timestamps: the caller's, then the loading thread's.
     ph: Phases,
@@ -1679,6 +1708,29 @@ impl Bpf for KernelBpf {
         unsafe { ffi::bpfld_close_fd(fd) };
     }
 
+    fn clear_slot(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32> {
+        // Not refused for a fatal signal as the commands are: part of the rollback.
+        let mut a = bpf::MapElemAttr {
+            map_fd: map_fd as u32,
+            key: &key as *const u32 as u64,
+            ..bpf::MapElemAttr::default()
+        };
+        // SAFETY: `a` is BPF_MAP_DELETE_ELEM's part of union bpf_attr; its key is a u32
+        // that outlives the call; `map_fd` is in this thread's table.
+        let r = unsafe {
+            ffi::bpfld_sys_bpf(
+                bpf::BPF_MAP_DELETE_ELEM as c_int,
+                (&mut a as *mut bpf::MapElemAttr).cast(),
+                core::mem::size_of_val(&a) as u32,
+            )
+        };
+        if r < 0 {
+            Err(neg_errno(r.into()))
+        } else {
+            Ok(())
+        }
+    }
+
     fn prog_log(&mut self, _prog: usize) -> Log {
         if self.log.level == 0 {
             Log::default()
@@ -1776,6 +1828,28 @@ fn run_plan(
             return Err(fail(12, format_args!("no memory")));
         }
     };
+    // Room for the slots of the caller's program arrays the executor will fill, taken
+    // before it runs: once they are written, noting them cannot fail. `reused_slot`:
+    // (map, planned program) of a program slot of a map in `reuse`.
+    let reused_slot = |reuse: &[NamedFile], s: &Slot| -> Option<(usize, usize)> {
+        let SlotTarget::Prog(t) = s.target else {
+            return None;
+        };
+        let m = obj.maps.get(s.map as usize)?;
+        if !reuse.iter().any(|r| r.name() == m.name.as_bytes()) {
+            return None;
+        }
+        Some((s.map as usize, plan.planned_index(t)?))
+    };
+    let n_filled = obj
+        .slots
+        .iter()
+        .filter(|s| reused_slot(&job.bpf.reuse, s).is_some())
+        .count();
+    if job.filled.0.reserve(n_filled, GFP_KERNEL_ACCOUNT).is_err() {
+        btf.close(&mut job.bpf);
+        return Err(fail(12, format_args!("no memory")));
+    }
     let res = exec::execute_with_btf(plan, btf, alloc, &mut job.bpf, &mut map_fds, &mut prog_fds);
     job.bpf.close_lookup();
     job.ph.executed = now();
@@ -1783,6 +1857,27 @@ fn run_plan(
     // SAFETY: `job.iso` is this thread's job, which is running.
     unsafe { ffi::bpfld_iso_nearly_done(job.iso) };
     res.map_err(core_fail)?;
+    for s in obj.slots.iter() {
+        let Some((m, p)) = reused_slot(&job.bpf.reuse, s) else {
+            continue;
+        };
+        let (Some(&map_fd), Some(&prog_fd)) = (map_fds.get(m), prog_fds.get(p)) else {
+            continue;
+        };
+        // SAFETY: both fds are in this thread's table, where the executor left them.
+        let (map, prog) = unsafe {
+            (
+                FileRef(ffi::bpfld_fget(map_fd)),
+                FileRef(ffi::bpfld_fget(prog_fd)),
+            )
+        };
+        if map.0.is_null() || prog.0.is_null() {
+            // Not possible (the fds are this load's); nothing to undo with.
+            continue;
+        }
+        // Room was reserved above.
+        let _ = job.filled.0.push((map, prog, s.index), GFP_NOWAIT);
+    }
 
     // Move every object out of this thread's table. From here on failure must close
     // what is still in the table and drop what was already taken.
@@ -1886,6 +1981,7 @@ fn install(
     arg: usize,
     mut progs: KVVec<Created>,
     mut maps: KVVec<Created>,
+    filled: FilledSlots,
     arena_addr: u64,
     trust: &Trusted<'_>,
 ) -> core::result::Result<Msg<512>, Fail> {
@@ -2022,6 +2118,7 @@ fn install(
         unsafe { ffi::bpfld_install_fd(fd, c.file.take()) };
     }
     drop(policy);
+    filled.keep();
     Ok(summary)
 }
 

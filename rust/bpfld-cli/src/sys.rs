@@ -184,6 +184,18 @@ impl Bpf for UserBpf {
         dup_fd(fd, 0).map(Some).map_err(ReuseFail::Errno)
     }
 
+    fn clear_slot(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+        let mut a = uapi::MapElemAttr {
+            map_fd: map_fd as u32,
+            key: &key as *const u32 as u64,
+            ..uapi::MapElemAttr::default()
+        };
+        // SAFETY: `a` is BPF_MAP_DELETE_ELEM's part of union bpf_attr, its key a live u32.
+        unsafe { sys_bpf(uapi::BPF_MAP_DELETE_ELEM, &mut a) }
+            .map(drop)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
     fn target_prog_fd(&mut self, prog: &str) -> Result<i32, i32> {
         match self.targets.iter().find(|(n, _)| n == prog) {
             // The executor closes it after the program's BPF_PROG_LOAD.

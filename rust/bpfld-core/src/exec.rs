@@ -23,7 +23,7 @@ use crate::bytes::idx;
 use crate::error::{Ctx, Error, Kind, Result, ResultExt};
 use crate::insn::Insn;
 use crate::mem::Alloc;
-use crate::object::{MapDef, MapKind, Object, SlotTarget};
+use crate::object::{MapDef, MapKind, Object, Slot, SlotTarget};
 use crate::plan::{Plan, PlannedModule};
 use crate::uapi::{self, BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr};
 
@@ -146,6 +146,12 @@ pub trait Bpf {
     ) -> core::result::Result<Option<i32>, ReuseFail> {
         Ok(None)
     }
+    /// Empty slot `key` of the program array `map_fd`, a map the caller supplied
+    /// ([`Bpf::reuse_map`]) into which this load wrote one of its programs
+    /// (`BPF_MAP_DELETE_ELEM`): the load failed after the write, and none of its
+    /// programs may stay reachable through the caller's map. Returns a positive
+    /// errno; the executor goes on with the rollback whatever it is.
+    fn clear_slot(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32>;
 }
 
 /// Why a map the loader's caller supplied cannot stand for one of the object's maps
@@ -667,20 +673,41 @@ fn run<'a, A: Alloc, B: Bpf>(
             .ok_or(Error::malformed("program index"))? = fd;
     }
 
-    for s in obj.slots.iter() {
+    // The program arrays' slots, last: libbpf fills them once every program is loaded,
+    // and in maps the caller supplied too. Those writes are undone if a later one fails
+    // (a failure after the executor is its caller's to undo).
+    for (n, s) in obj.slots.iter().enumerate() {
         if let SlotTarget::Prog(t) = s.target {
-            let k = plan
+            let res = plan
                 .planned_index(t)
-                .ok_or(Error::malformed("slot program not planned"))?;
-            let fd = *c
-                .out
-                .prog_fds
-                .get(k)
-                .ok_or(Error::malformed("slot program"))?;
-            set_slot(c, s.map, s.index, fd)?;
+                .and_then(|k| c.out.prog_fds.get(k).copied())
+                .ok_or(Error::malformed("slot program not planned"))
+                .and_then(|fd| set_slot(c, s.map, s.index, fd));
+            if let Err(e) = res {
+                clear_reused_slots(c, obj.slots.iter().take(n));
+                return Err(e);
+            }
         }
     }
     Ok(())
+}
+
+/// Empty the program slots among `slots` of maps the caller supplied (written by
+/// [`run`], which failed after them).
+fn clear_reused_slots<'s, B: Bpf>(
+    c: &mut Cleanup<'_, '_, B>,
+    slots: impl Iterator<Item = &'s Slot>,
+) {
+    for s in slots {
+        if !matches!(s.target, SlotTarget::Prog(_))
+            || !c.reused.get(idx(s.map)).copied().unwrap_or(false)
+        {
+            continue;
+        }
+        if let Some(&fd) = c.out.map_fds.get(idx(s.map)) {
+            let _ = c.bpf.clear_slot(fd, s.index);
+        }
+    }
 }
 
 fn set_slot<B: Bpf>(

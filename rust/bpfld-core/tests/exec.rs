@@ -60,6 +60,8 @@ struct Script {
     targets: Vec<(String, i32)>,
     /// `attach_fd` of every `BPF_PROG_LOAD`, in order.
     attach_fds: Vec<u32>,
+    /// Program array slots emptied (`clear_slot`): map fd, key.
+    cleared: Vec<(i32, u32)>,
 }
 
 /// Where the scripted kernel maps arenas.
@@ -176,6 +178,12 @@ impl Bpf for Script {
         self.open.insert(fd);
         self.targets.push((prog.to_string(), fd));
         Ok(fd)
+    }
+
+    fn clear_slot(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+        assert!(self.open.contains(&map_fd), "cleared fd {map_fd} not open");
+        self.cleared.push((map_fd, key));
+        Ok(())
     }
 
     fn reuse_map(
@@ -625,6 +633,66 @@ fn maps_the_caller_supplies_are_used_instead_of_created() {
         .1
         .unwrap();
     assert!(s.closed.contains(&sized));
+}
+
+/// A program array the caller supplied keeps none of a failed load's programs: when
+/// writing the fixture's second slot of `jumps` fails, the first is emptied before the
+/// fds are closed. Slots of a map the load created, or of a load that succeeds, are
+/// left as written.
+#[test]
+fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
+    let supplied = || Script {
+        supply: vec![("jumps", Ok(()))],
+        ..Script::default()
+    };
+    let mut ok = supplied();
+    if execute("maps", &mut ok).is_none() {
+        return;
+    }
+    assert!(ok.cleared.is_empty(), "{:?}", ok.cleared);
+    // The two slot writes are the last commands.
+    let steps = ok.seen.len();
+    assert_eq!(ok.seen[steps - 2..], [Seen::Update, Seen::Update]);
+    let jumps = ok
+        .asked
+        .iter()
+        .find(|(n, _)| n == "jumps")
+        .unwrap()
+        .1
+        .unwrap();
+
+    let mut s = Script {
+        fail_at: Some((steps - 1, 13)),
+        ..supplied()
+    };
+    let (errno, msg) = execute("maps", &mut s).unwrap().unwrap_err();
+    assert_eq!(errno, 13, "{msg}");
+    let jumps_now = s
+        .asked
+        .iter()
+        .find(|(n, _)| n == "jumps")
+        .unwrap()
+        .1
+        .unwrap();
+    assert_eq!(jumps_now, jumps);
+    assert_eq!(s.cleared, vec![(jumps, 0)], "the first slot written, [0]");
+    assert!(s.open.is_empty(), "left open: {:?}", s.open);
+
+    // Failing at the first write: nothing to empty.
+    let mut s = Script {
+        fail_at: Some((steps - 2, 13)),
+        ..supplied()
+    };
+    execute("maps", &mut s).unwrap().unwrap_err();
+    assert!(s.cleared.is_empty(), "{:?}", s.cleared);
+
+    // The load's own map: closed with the rest, its slots go with it.
+    let mut s = Script {
+        fail_at: Some((steps - 1, 13)),
+        ..Script::default()
+    };
+    execute("maps", &mut s).unwrap().unwrap_err();
+    assert!(s.cleared.is_empty(), "{:?}", s.cleared);
 }
 
 /// The caller's target programs: `on_entry` (fentry) given one with function 7.

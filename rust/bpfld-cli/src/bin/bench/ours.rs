@@ -69,6 +69,10 @@ impl Bpf for TimedBpf {
     fn module_btf_fd(&mut self, m: &bpfld_core::plan::PlannedModule<'_>) -> Result<i32, i32> {
         self.inner.module_btf_fd(m)
     }
+
+    fn clear_slot(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+        self.inner.clear_slot(map_fd, key)
+    }
 }
 
 /// One load on the host kernel.

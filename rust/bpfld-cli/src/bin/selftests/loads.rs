@@ -974,6 +974,102 @@ fn expect_refusal_with(
     before.unchanged().map_err(|e| format!("{what}: {e}"))
 }
 
+/// A program array passed for reuse keeps none of a failed load's programs:
+/// tail_calls.bpf.o fills slots 0 and 2 of `jmp_table` once its programs are loaded
+/// (as libbpf does, also in a reused map). With the first load's `jmp_table` emptied
+/// and passed to a second load that then fails for want of fds in the caller (EMFILE,
+/// after the executor wrote the slots), the slots are empty again and no program or
+/// map is left in the system; a second load that succeeds leaves its programs there.
+pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
+    use std::os::fd::AsFd;
+    outcome((|| {
+        let d = dev()?;
+        let f = open(&obj_path("tail_calls.bpf.o"))?;
+        let first = d
+            .load(&f, &KLoadOpts::default())
+            .map_err(|e| format!("first load: {e}"))?;
+        let jmp = first
+            .maps
+            .iter()
+            .find(|m| m.name == "jmp_table")
+            .ok_or("first load: no map jmp_table")?;
+        let jfd = jmp.fd.as_raw_fd();
+        let slot = |k: u32| util::prog_array_slot(jfd, k).map_err(|e| format!("slot {k}: {e}"));
+        for k in [0, 2] {
+            if slot(k)?.is_none() {
+                return Err(format!("first load: jmp_table[{k}] empty"));
+            }
+            util::map_delete(jfd, k).map_err(|e| format!("delete slot {k}: {e}"))?;
+        }
+        let extra = reusing(vec![("jmp_table", jmp.fd.as_fd())]);
+        let before = Snapshot::take();
+        // Room for three new fds in this process: the load needs four programs and
+        // two more maps.
+        // SAFETY: F_DUPFD of an open fd; the copy is closed at once.
+        let lowest = unsafe { libc::fcntl(jfd, libc::F_DUPFD, 0) };
+        if lowest < 0 {
+            return Err(format!("F_DUPFD: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: the fd just made.
+        unsafe { libc::close(lowest) };
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: reads this process's limit into `old`.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) };
+        let low = libc::rlimit {
+            rlim_cur: (lowest + 3) as libc::rlim_t,
+            rlim_max: old.rlim_max,
+        };
+        // SAFETY: lowers the soft limit only; restored right after the load.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) };
+        let res = d.load_with(&f, &KLoadOpts::default(), &extra);
+        // SAFETY: restores the limit read above.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+        match res {
+            Ok(_) => return Err("second load with three free fds: loaded, want EMFILE".into()),
+            Err(e) if e.errno == libc::EMFILE => {
+                println!("# second load: errno {} ({})", e.errno, e.msg)
+            }
+            Err(e) => return Err(format!("second load: {e}, want EMFILE")),
+        }
+        for k in [0, 2] {
+            if let Some(id) = slot(k)? {
+                return Err(format!(
+                    "after the failed load jmp_table[{k}] holds program id {id}, want empty"
+                ));
+            }
+        }
+        before
+            .unchanged()
+            .map_err(|e| format!("after the failed load: {e}"))?;
+
+        let ok = d
+            .load_with(&f, &KLoadOpts::default(), &extra)
+            .map_err(|e| format!("third load: {e}"))?;
+        for (k, name) in [(0, "tail_a"), (2, "tail_b")] {
+            let p = ok
+                .progs
+                .iter()
+                .find(|p| p.name == name)
+                .ok_or(format!("third load: no program {name}"))?;
+            if slot(k)? != Some(p.id) {
+                return Err(format!(
+                    "third load: jmp_table[{k}] holds {:?}, want {name}'s id {}",
+                    slot(k)?,
+                    p.id
+                ));
+            }
+        }
+        println!(
+            "# jmp_table id {}: emptied after the failed load, filled by the next",
+            jmp.id
+        );
+        Ok(())
+    })())
+}
+
 /// Load options with these maps to reuse.
 fn reusing<'f>(reuse: Vec<(&'f str, std::os::fd::BorrowedFd<'f>)>) -> KLoadExtra<'f> {
     KLoadExtra {

@@ -82,6 +82,10 @@ const FIXED_AFTER: &[Named] = &[
     ("no_cap_bpf_eperm", loads::no_cap_bpf),
     ("arrays_too_small_enospc", loads::arrays_too_small),
     ("map_reuse", loads::map_reuse),
+    (
+        "reused_prog_array_failed_load",
+        loads::reused_prog_array_failed_load,
+    ),
     ("autoload_option", loads::autoload_option),
     ("attach_to_bpf_program", loads::attach_to_bpf_program),
     ("attach_target_first_fd", loads::attach_target_first_fd),
