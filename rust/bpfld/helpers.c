@@ -934,6 +934,10 @@ struct bpfld_beside {
 	void *arg;
 	int state;	/* BPFLD_BESIDE_*, for bpfld_beside_sync() */
 	struct task_struct *worker;	/* set before state is RUNNING */
+	/* The loading thread's, the caller's memory cgroup, which the work's allocations
+	 * are charged to as the thread's are (referenced by the thread's job, which waits
+	 * for the work). */
+	struct mem_cgroup *memcg;
 };
 
 enum {
@@ -946,9 +950,13 @@ static void bpfld_beside_fn(struct work_struct *work)
 {
 	struct bpfld_beside *b = container_of(work, struct bpfld_beside, work);
 
+	struct mem_cgroup *old;
+
 	b->worker = current;
 	smp_store_release(&b->state, BPFLD_BESIDE_RUNNING);
+	old = set_active_memcg(b->memcg);
 	b->fn(b->arg);
+	set_active_memcg(old);
 	smp_store_release(&b->state, BPFLD_BESIDE_DONE);
 }
 
@@ -975,6 +983,9 @@ void *bpfld_beside_try_start(void (*fn)(void *arg), void *arg)
 	INIT_WORK(&b->work, bpfld_beside_fn);
 	b->fn = fn;
 	b->arg = arg;
+	/* Read as set_active_memcg() gives it back (no accessor in 6.12). */
+	b->memcg = set_active_memcg(NULL);
+	set_active_memcg(b->memcg);
 	b->state = BPFLD_BESIDE_QUEUED;
 	queue_work_on(cpu, bpfld_wq, &b->work);
 	return b;

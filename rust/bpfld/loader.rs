@@ -321,7 +321,7 @@ fn read_entries<E: FromBytes, T: Entry>(
             ),
         ));
     }
-    out.reserve(count, GFP_KERNEL)
+    out.reserve(count, GFP_KERNEL_ACCOUNT)
         .map_err(|_| fail(12, format_args!("no memory")))?;
     let mut r = UserSlice::new(
         addr as usize,
@@ -333,7 +333,7 @@ fn read_entries<E: FromBytes, T: Entry>(
             .read()
             .map_err(|_| fail(14, format_args!("opts: {} unreadable", what)))?;
         // Capacity was reserved above.
-        let _ = out.push(take(i, e)?, GFP_KERNEL);
+        let _ = out.push(take(i, e)?, GFP_KERNEL_ACCOUNT);
     }
     if let Some(name) = named_twice(&mut out) {
         return Err(fail(
@@ -1988,9 +1988,9 @@ fn install(
     let nomem = |_| fail(12, format_args!("no memory"));
     let total = progs.len().saturating_add(maps.len());
     // kvmalloc: 4096 programs' results take 672 KiB.
-    let mut fds = KVVec::with_capacity(total, GFP_KERNEL).map_err(nomem)?;
-    let mut pinfo = KVVec::with_capacity(progs.len(), GFP_KERNEL).map_err(nomem)?;
-    let mut minfo = KVVec::with_capacity(maps.len(), GFP_KERNEL).map_err(nomem)?;
+    let mut fds = KVVec::with_capacity(total, GFP_KERNEL_ACCOUNT).map_err(nomem)?;
+    let mut pinfo = KVVec::with_capacity(progs.len(), GFP_KERNEL_ACCOUNT).map_err(nomem)?;
+    let mut minfo = KVVec::with_capacity(maps.len(), GFP_KERNEL_ACCOUNT).map_err(nomem)?;
     let unreserve = |fds: &KVVec<i32>| {
         for &fd in fds.iter() {
             // SAFETY: each fd was reserved by us and not installed.

@@ -83,8 +83,7 @@ impl Vmlinux {
             // by `drop`, which has `&mut self`.
             return Some(unsafe { &*p });
         }
-        let idx =
-            func_index_in(&self.btf, 1..self.btf.type_count(), &mut KAlloc::default()).ok()?;
+        let idx = func_index_in(&self.btf, 1..self.btf.type_count(), &mut KAlloc::shared()).ok()?;
         let (len, bytes) = (idx.len(), idx.bytes());
         let new = KBox::into_raw(KBox::new(idx, GFP_KERNEL).ok()?);
         let p = match self.funcs.compare_exchange(
@@ -139,7 +138,7 @@ impl Vmlinux {
         // SAFETY: `f` is the counted reference from `bpfld_open_path`, dropped once.
         unsafe { ffi::bpfld_fput(f) };
         let blob = res?;
-        let mut alloc = KAlloc::default();
+        let mut alloc = KAlloc::shared();
         let n = btf::count_types(&blob).map_err(|e| {
             pr_err!("vmlinux BTF: {}\n", e);
             EINVAL
@@ -408,7 +407,7 @@ impl<'v> LoadBtf<'v> {
         blob: KVVec<u8>,
     ) -> core::result::Result<ModuleBtf, i32> {
         let base = &self.vmlinux.btf;
-        let mut alloc = KAlloc::default();
+        let mut alloc = KAlloc::shared();
         let n = btf::count_types(&blob).map_err(|_| errno::EBADMSG)?;
         let offsets = alloc
             .alloc::<u32>(n.saturating_add(1))
