@@ -55,7 +55,8 @@ extern "C" {
     ) -> c_int;
     /// Map arena map `fd` in the current task's address space (`len` bytes, at `addr`
     /// if not 0, never over a mapping) and write `data` at its start: 0 with `*out`
-    /// set, or a negative errno with nothing mapped.
+    /// set, or a negative errno with nothing mapped (`*out` 0) or with a mapping that
+    /// a fatal signal kept from being undone (`*out` its address).
     pub(crate) fn bpfld_arena_map(
         fd: c_int,
         len: u64,
@@ -64,8 +65,9 @@ extern "C" {
         data_len: usize,
         out: *mut u64,
     ) -> c_long;
-    /// `vm_munmap(addr, len)` in the current task's address space.
-    pub(crate) fn bpfld_arena_unmap(addr: u64, len: u64);
+    /// `vm_munmap(addr, len)` in the current task's address space: 0, or a negative
+    /// errno (`-EINTR` under a fatal signal) with the mapping left.
+    pub(crate) fn bpfld_arena_unmap(addr: u64, len: u64) -> c_int;
     /// The `dev_mode` module parameter.
     pub(crate) fn bpfld_dev_mode() -> bool;
     /// The `log_phases` module parameter.

@@ -101,17 +101,23 @@ u64 bpfld_modules_generation(void)
  * file of its own: an empty, unlinked tmpfs file (the kernel's file operations, never
  * the module's, as any kernel thread's fd can be duplicated with pidfd_getfd()). Put
  * there and taken back by a worker of ours, a kernel thread. If fd 0 is taken at
- * init (a kernel thread of someone else's), it is left alone: then it is not free.
+ * init (a kernel thread of someone else's), it is left alone: then it is not free. If
+ * it is free and cannot be held (no memory for the file), the module does not load.
  */
 static struct file *bpfld_fd0;
+/* Why fd 0 could not be held although it was free: the module does not load then. */
+static int bpfld_fd0_err;
 
 static void bpfld_fd0_hold(struct work_struct *work)
 {
 	struct file *f;
 	int fd = get_unused_fd_flags(O_CLOEXEC);
 
-	if (fd < 0)
+	bpfld_fd0_err = 0;
+	if (fd < 0) {
+		bpfld_fd0_err = fd;
 		return;
+	}
 	if (fd > 0) {
 		put_unused_fd(fd);
 		return;
@@ -119,6 +125,7 @@ static void bpfld_fd0_hold(struct work_struct *work)
 	f = shmem_kernel_file_setup("bpfld-fd0", 0, VM_NORESERVE);
 	if (IS_ERR(f)) {
 		put_unused_fd(fd);
+		bpfld_fd0_err = PTR_ERR(f);
 		return;
 	}
 	fd_install(fd, f);
@@ -162,6 +169,13 @@ int bpfld_misc_register(void)
 	if (!bpfld_wq)
 		return -ENOMEM;
 	bpfld_in_kthread(bpfld_fd0_hold);
+	if (bpfld_fd0_err) {
+		pr_err("bpfld: cannot hold fd 0 of the loading threads' table (%d)\n",
+		       bpfld_fd0_err);
+		destroy_workqueue(bpfld_wq);
+		bpfld_wq = NULL;
+		return bpfld_fd0_err;
+	}
 	bpfld_modules_watched = !register_module_notifier(&bpfld_module_nb);
 	ret = misc_register(&bpfld_misc);
 	if (ret) {
@@ -1330,18 +1344,25 @@ long bpfld_arena_map(int fd, u64 len, u64 addr, const void *data, size_t data_le
 	if (IS_ERR_VALUE(a))
 		return (long)a;
 	if (data_len && copy_to_user((void __user *)a, data, data_len)) {
-		vm_munmap(a, len);
+		/* Left mapped if a fatal signal stops vm_munmap() (it takes the mmap
+		 * lock killably): then *out says where, for the caller to unmap. */
+		if (vm_munmap(a, len))
+			*out = a;
 		return -EFAULT;
 	}
 	*out = a;
 	return 0;
 }
 
-/* Undo bpfld_arena_map(), in the thread that made it or in the caller. */
-void bpfld_arena_unmap(u64 addr, u64 len);
-void bpfld_arena_unmap(u64 addr, u64 len)
+/*
+ * Undo bpfld_arena_map(), in the thread that made it or in the caller: 0, or
+ * -EINTR with the mapping left if a fatal signal is pending (root killed the loading
+ * thread, or the caller is being killed), which the caller's way out retries.
+ */
+int bpfld_arena_unmap(u64 addr, u64 len);
+int bpfld_arena_unmap(u64 addr, u64 len)
 {
-	vm_munmap(addr, len);
+	return vm_munmap(addr, len);
 }
 
 /*

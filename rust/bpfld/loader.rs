@@ -1518,7 +1518,8 @@ impl Drop for ArenaMapping {
     fn drop(&mut self) {
         if let Some((addr, len)) = self.0.take() {
             // SAFETY: a mapping bpfld_arena_map made in this task's address space (the
-            // loading thread used the caller's), not handed out.
+            // loading thread used the caller's), not handed out. Fails only if this
+            // task is being killed, which takes its address space down with it.
             unsafe { ffi::bpfld_arena_unmap(addr, len) };
         }
     }
@@ -1753,6 +1754,11 @@ impl Bpf for KernelBpf {
             ffi::bpfld_arena_map(map_fd, len, addr, data.as_ptr().cast(), data.len(), &mut at)
         };
         if r < 0 {
+            if at != 0 {
+                // Mapped, and not undone under a fatal signal: the caller's way out
+                // (`ArenaMapping`) unmaps it.
+                self.arena = Some((at, len));
+            }
             return Err(neg_errno(r));
         }
         self.arena = Some((at, len));
@@ -1773,8 +1779,11 @@ impl Bpf for KernelBpf {
 
     fn unmap_arena(&mut self, addr: u64, len: u64) {
         // SAFETY: the mapping map_arena made, in this thread's (the caller's) mm.
-        unsafe { ffi::bpfld_arena_unmap(addr, len) };
-        self.arena = None;
+        if unsafe { ffi::bpfld_arena_unmap(addr, len) } == 0 {
+            self.arena = None;
+        }
+        // Else kept: a fatal signal stopped the unmap here, and the caller's way out
+        // (`ArenaMapping`) tries again.
     }
 }
 
