@@ -526,11 +526,16 @@ fn apply_autoload(
 #[inline(never)]
 fn check_targets(targets: &TargetIds, obj: &Object<'_, KAlloc>) -> core::result::Result<(), Fail> {
     for t in targets.0.iter() {
-        if !obj.progs.iter().any(|p| p.name.as_bytes() == t.name()) {
+        // An entry program: a `.text` subprogram is never loaded by itself.
+        if !obj
+            .progs
+            .iter()
+            .any(|p| !p.is_subprog() && p.name.as_bytes() == t.name())
+        {
             return Err(fail(
                 2,
                 format_args!(
-                    "attach '{}': the object has no such program",
+                    "attach '{}': the object has no such entry program",
                     EscapedBytes(t.name())
                 ),
             ));
