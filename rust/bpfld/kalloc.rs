@@ -36,10 +36,12 @@ impl Alloc for KAlloc {
     type Buf<T: Copy + Default> = KVVec<T>;
 
     fn alloc<T: Copy + Default>(&mut self, len: usize) -> bpfld_core::Result<'static, KVVec<T>> {
+        // A load's sizes come from its file: failing is the caller's ENOMEM, not a
+        // warning in the kernel's log (__GFP_NOWARN, as for user-sized buffers).
         let flags = if self.shared {
             GFP_KERNEL
         } else {
-            GFP_KERNEL_ACCOUNT
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN
         };
         let v =
             KVVec::from_elem(T::default(), len, flags).map_err(|_| Error::new(Kind::NoMemory))?;

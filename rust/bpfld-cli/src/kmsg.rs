@@ -80,6 +80,11 @@ impl OomReports {
         } else if line.contains("Killed process") {
             self.inside = false;
             self.killed = true;
+        } else if line.contains("Out of memory and no killable processes") {
+            // A cgroup whose tasks may not be killed: the charge fails instead (the
+            // allocation's ENOMEM), and the report ends here.
+            self.inside = false;
+            return true;
         } else if self.killed
             && (line.contains("page allocation failure:") || line.contains("vmalloc error:"))
         {
@@ -177,6 +182,22 @@ mod tests {
         let mut o = OomReports::default();
         let inside: Vec<bool> = lines.iter().map(|l| o.inside(l)).collect();
         assert_eq!(inside, [false, true, true, false, false]);
+    }
+
+    #[test]
+    fn a_report_without_a_kill_ends_at_no_killable_processes() {
+        // A memory cgroup whose only task has oom_score_adj -1000: the charge fails,
+        // nothing is killed.
+        let lines = [
+            "bpfld-selftests invoked oom-killer: gfp_mask=0x4dc2, order=0, oom_score_adj=-1000",
+            "Call Trace:",
+            "Out of memory and no killable processes...",
+            "Call Trace:",
+        ];
+        let mut o = OomReports::default();
+        let inside: Vec<bool> = lines.iter().map(|l| o.inside(l)).collect();
+        assert_eq!(inside, [true, true, true, false]);
+        assert_eq!(splats(&lines), [&lines[3]]);
     }
 
     #[test]
