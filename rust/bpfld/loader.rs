@@ -527,11 +527,8 @@ fn apply_autoload(
 fn check_targets(targets: &TargetIds, obj: &Object<'_, KAlloc>) -> core::result::Result<(), Fail> {
     for t in targets.0.iter() {
         // An entry program: a `.text` subprogram is never loaded by itself.
-        if !obj
-            .progs
-            .iter()
-            .any(|p| !p.is_subprog() && p.name.as_bytes() == t.name())
-        {
+        let name = core::str::from_utf8(t.name()).ok();
+        if name.and_then(|n| obj.prog_by_name(n)).is_none() {
             return Err(fail(
                 2,
                 format_args!(

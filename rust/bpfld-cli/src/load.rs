@@ -264,11 +264,11 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
     }
     let kb = kbtf.as_ref().map(|k| k as &dyn KernelBtf);
     // As the module: a target for a program the object lacks is refused up front.
-    if let Some((t, _, _)) = opts.targets.iter().find(|(t, _, _)| {
-        !obj.progs
-            .iter()
-            .any(|p| !p.is_subprog() && p.name == t.as_str())
-    }) {
+    if let Some((t, _, _)) = opts
+        .targets
+        .iter()
+        .find(|(t, _, _)| obj.prog_by_name(t).is_none())
+    {
         return Err(LoadError {
             msg: format!("{path}: attach '{t}': the object has no such entry program"),
             errno: libc::ENOENT,
