@@ -197,11 +197,20 @@ impl Map<'_> {
 
 /// Copy `s` into a kernel object name, truncated to 15 bytes.
 pub(crate) fn kname(s: &str) -> [u8; uapi::BPF_OBJ_NAME_LEN] {
+    kname_of(s.bytes())
+}
+
+/// The inner map template's kernel name: libbpf's `"<outer>.inner"`, truncated the same.
+fn inner_kname(outer: &str) -> [u8; uapi::BPF_OBJ_NAME_LEN] {
+    kname_of(outer.bytes().chain(*b".inner"))
+}
+
+fn kname_of(bytes: impl Iterator<Item = u8>) -> [u8; uapi::BPF_OBJ_NAME_LEN] {
     let mut out = [0u8; uapi::BPF_OBJ_NAME_LEN];
     for (d, c) in out
         .iter_mut()
         .take(uapi::BPF_OBJ_NAME_LEN.saturating_sub(1))
-        .zip(s.bytes())
+        .zip(bytes)
     {
         *d = c;
     }
@@ -755,7 +764,7 @@ fn btf_map<'a, B: btf::Types>(
     };
     let inner = has_inner.then_some(Map {
         name,
-        kname: kname(name),
+        kname: inner_kname(name),
         kind: MapKind::Inner,
         autocreate: true,
         sec_idx: sec.index,
@@ -1235,6 +1244,15 @@ mod tests {
             s(&internal_map_name("obj", ".rodata.str1.1")),
             ".rodata.str1.1"
         );
+    }
+
+    #[test]
+    fn inner_templates_are_named_as_libbpf() {
+        // libbpf's "<outer>.inner", cut by bpf_map_create to 15 bytes.
+        assert_eq!(s(&inner_kname("outer")), "outer.inner");
+        assert_eq!(s(&inner_kname("outer_hash")), "outer_hash.inne");
+        assert_eq!(s(&inner_kname("a_very_long_outer")), "a_very_long_out");
+        assert_eq!(s(&kname("outer")), "outer");
     }
 
     #[test]
