@@ -1420,10 +1420,13 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 Some(found)
             }
             (BtfSource::None, _) => None,
+            // libbpf's "no BTF-based attach target is specified" (EINVAL).
             (BtfSource::Kernel, None) => {
                 return Err(Error::malformed(
-                    "BTF attach target missing from the section name",
-                ))
+                    "no BTF attach target: the section must name one, as in \
+                     'fentry/<function>', or the caller give a target program",
+                )
+                .ctx(Ctx::Section(main.sec_name)))
             }
             // EINVAL, as libbpf's "attach program FD is not set".
             (BtfSource::TargetProg, _) => {

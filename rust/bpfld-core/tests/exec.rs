@@ -747,6 +747,31 @@ fn a_target_program_from_the_caller_is_attached_to() {
     assert_eq!(s.attach_fds[k], fd as u32);
     assert!(s.closed.contains(&fd) && !s.open.contains(&fd));
 
+    // A bare SEC("fentry") takes the caller's target, as libbpf's
+    // bpf_program__set_attach_target(); without one it is refused, naming it.
+    let mut obj = obj;
+    let k = obj.progs.iter().position(|p| p.name == "on_any").unwrap();
+    obj.progs[k].autoload = true;
+    let Err(e) = Plan::build(&obj, &kinfo(), kb, a) else {
+        panic!("a bare fentry planned without a target");
+    };
+    let msg = format!("{e}");
+    assert_eq!(e.errno(), 22, "{msg}");
+    assert!(
+        msg.contains("on_any") && msg.contains("no BTF attach target"),
+        "{msg}"
+    );
+    let any = Targets("on_any");
+    let opts = Options {
+        prog_targets: Some(&any),
+        ..Options::default()
+    };
+    let plan = Plan::build_with(&obj, &kinfo(), kb, &opts, a).unwrap();
+    let p = plan.progs.iter().find(|p| p.name == "on_any").unwrap();
+    assert!(p.attach_prog);
+    assert_eq!(p.attach.map(|t| (t.module, t.type_id)), Some((0, 7)));
+    assert_eq!(p.prog_type, 26, "BPF_PROG_TYPE_TRACING");
+
     // Only freplace and tracing programs take one.
     let lsm = Targets("on_open");
     let opts = Options {
