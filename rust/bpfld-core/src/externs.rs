@@ -4,11 +4,13 @@
 //! `bpf_object__resolve_externs` does, and what the relocations then write.
 //!
 //! The core does no I/O: kernel facts come from the caller.
-//! - [`KernelInfo`] gives `LINUX_KERNEL_VERSION`; `LINUX_HAS_BPF_COOKIE` is true (every
-//!   6.12 kernel has it) and `LINUX_HAS_SYSCALL_WRAPPER` is true on the architectures
-//!   whose 6.12 Kconfig selects `ARCH_HAS_SYSCALL_WRAPPER` unconditionally (x86-64,
-//!   arm64, s390, riscv), which is what libbpf's probe finds there. Other `LINUX_*`
-//!   externs are zero when weak and an error otherwise.
+//! - [`KernelInfo`] gives `LINUX_KERNEL_VERSION`. What libbpf probes comes from the
+//!   configuration: `LINUX_HAS_BPF_COOKIE` is `CONFIG_BPF_EVENTS` (libbpf loads a
+//!   tracepoint program calling `bpf_get_attach_cookie`), `LINUX_HAS_SYSCALL_WRAPPER`
+//!   is `CONFIG_KPROBE_EVENTS` (libbpf opens a kprobe on the wrapped `bpf(2)`) on the
+//!   architectures whose 6.12 Kconfig selects `ARCH_HAS_SYSCALL_WRAPPER`
+//!   unconditionally (x86-64, arm64, s390, riscv); both true when no [`KernelConfig`]
+//!   is given. Other `LINUX_*` externs are zero when weak and an error otherwise.
 //! - [`KernelConfig`] gives `CONFIG_*` values: the raw right-hand side of
 //!   `CONFIG_X=...` in the kernel's configuration. Values are parsed as libbpf does
 //!   (`y`/`n`/`m`, quoted strings, C integers) into the extern's type. A missing weak
@@ -109,6 +111,11 @@ pub const fn has_syscall_wrapper() -> bool {
         target_arch = "s390x",
         target_arch = "riscv64"
     ))
+}
+
+/// Whether `name` is `y` in the kernel's configuration; `true` when it is not known.
+fn config_y(config: Option<&dyn KernelConfig>, name: &str) -> bool {
+    config.is_none_or(|c| c.get(name) == Some(b"y"))
 }
 
 /// What the head of `/proc/kallsyms` says of a symbol at address 0 ([`kallsyms_at_zero`]).
@@ -238,8 +245,14 @@ pub(crate) fn resolve<'a, A: Alloc>(
                         }
                         u64::from(kinfo.kernel_version)
                     }
-                    "LINUX_HAS_BPF_COOKIE" => 1,
-                    "LINUX_HAS_SYSCALL_WRAPPER" => u64::from(has_syscall_wrapper()),
+                    // libbpf probes both: a tracepoint program calling
+                    // bpf_get_attach_cookie (CONFIG_BPF_EVENTS), a kprobe on the
+                    // wrapped bpf(2) (CONFIG_KPROBE_EVENTS). Without the configuration,
+                    // what GKI and every distribution kernel give.
+                    "LINUX_HAS_BPF_COOKIE" => u64::from(config_y(config, "CONFIG_BPF_EVENTS")),
+                    "LINUX_HAS_SYSCALL_WRAPPER" => {
+                        u64::from(has_syscall_wrapper() && config_y(config, "CONFIG_KPROBE_EVENTS"))
+                    }
                     _ if e.name.starts_with("LINUX_") && e.weak => 0,
                     _ => {
                         return Err(Error::new(Kind::Unsupported(
@@ -1518,6 +1531,38 @@ ffffffff81000000 T _stext\n";
                     [true, true, true, false, true, true, true, false, false, true, true, false]
                 );
             });
+        }
+
+        /// What libbpf probes follows the configuration: the cookie needs tracepoint
+        /// programs (CONFIG_BPF_EVENTS), the syscall wrapper's probe a kprobe
+        /// (CONFIG_KPROBE_EVENTS); unknown without a configuration: true.
+        #[test]
+        fn probed_values_follow_the_configuration() {
+            let src = "extern _Bool LINUX_HAS_BPF_COOKIE __kconfig;\n\
+                       extern _Bool LINUX_HAS_SYSCALL_WRAPPER __kconfig;\n\
+                       int o[2]; SEC(\"syscall\") int p(void *c)\n\
+                       { o[0] = LINUX_HAS_BPF_COOKIE; o[1] = LINUX_HAS_SYSCALL_WRAPPER; return 0; }";
+            let k = kernel();
+            let arch = u8::from(has_syscall_wrapper());
+            let both = Config(HashMap::from([
+                ("CONFIG_BPF_EVENTS", &b"y"[..]),
+                ("CONFIG_KPROBE_EVENTS", &b"y"[..]),
+            ]));
+            let none = Config(HashMap::new());
+            let cookie_only = Config(HashMap::from([("CONFIG_BPF_EVENTS", &b"y"[..])]));
+            let cases: [(&str, Option<&dyn KernelConfig>, [u8; 2]); 4] = [
+                ("probed_unknown", None, [1, arch]),
+                ("probed_both", Some(&both), [1, arch]),
+                ("probed_none", Some(&none), [0, 0]),
+                ("probed_cookie", Some(&cookie_only), [1, 0]),
+            ];
+            for (name, cfg, want) in cases {
+                plan_with(name, src, &k, cfg, None, |p| {
+                    let p = p.unwrap();
+                    // Sorted by libbpf's order (size, then name): the cookie first.
+                    assert_eq!(&p.kconfig[..], &want[..], "{name}");
+                });
+            }
         }
 
         /// symbol_names lists what resolve asks for: the kernel module looks those up
