@@ -323,15 +323,43 @@ pub fn kernel_info() -> KernelInfo {
     }
 }
 
-/// `KERNEL_VERSION(major, minor, patch)` of the running kernel from `uname -r`, patch
-/// capped at 255 like `LINUX_VERSION_CODE` (libbpf's `get_kernel_version`).
+/// `KERNEL_VERSION(major, minor, patch)` of the running kernel, patch capped at 255
+/// like `LINUX_VERSION_CODE`, found as libbpf's `get_kernel_version` finds it.
 pub fn kernel_version() -> Option<u32> {
-    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let mut it = rel.trim().split(|c: char| !c.is_ascii_digit());
-    let major: u32 = it.next()?.parse().ok()?;
-    let minor: u32 = it.next()?.parse().ok()?;
-    let patch: u32 = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    Some((major << 16) | (minor << 8) | patch.min(255))
+    let signature = std::fs::read_to_string("/proc/version_signature").ok();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let version = std::fs::read_to_string("/proc/sys/kernel/version").unwrap_or_default();
+    version_code(signature.as_deref(), &release, &version)
+}
+
+/// libbpf's order: Ubuntu's `/proc/version_signature` (its third word), then Debian's
+/// `uname -v` ("... Debian 6.1.119-1 ..."; `uname -r` says 6.1.0), then `uname -r`.
+fn version_code(signature: Option<&str>, release: &str, version: &str) -> Option<u32> {
+    signature
+        .and_then(|s| s.split_whitespace().nth(2))
+        .and_then(three_numbers)
+        .or_else(|| {
+            let at = version.find("Debian ")?;
+            three_numbers(&version[at + "Debian ".len()..])
+        })
+        .or_else(|| three_numbers(release.trim()))
+}
+
+/// `sscanf(s, "%u.%u.%u")` as `KERNEL_VERSION()`: `None` unless all three are there.
+fn three_numbers(s: &str) -> Option<u32> {
+    let mut rest = s;
+    let mut v = [0u32; 3];
+    for (i, n) in v.iter_mut().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix('.')?;
+        }
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        *n = rest[..end].parse().ok()?;
+        rest = &rest[end..];
+    }
+    Some((v[0] << 16) + (v[1] << 8) + v[2].min(255))
 }
 
 /// Count of `/sys/devices/system/cpu/possible` (e.g. `0-3,5`).
@@ -348,4 +376,36 @@ fn possible_cpus() -> Option<u32> {
         };
     }
     Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_version_found_as_libbpf() {
+        let v = |a: u32, b: u32, c: u32| Some((a << 16) + (b << 8) + c);
+        let plain = "#1 SMP PREEMPT_DYNAMIC";
+        assert_eq!(version_code(None, "6.12.118\n", plain), v(6, 12, 118));
+        assert_eq!(
+            version_code(None, "6.18.44-cloud-amd64", plain),
+            v(6, 18, 44)
+        );
+        // Patch capped as LINUX_VERSION_CODE caps it; all three numbers needed.
+        assert_eq!(version_code(None, "4.9.337", plain), v(4, 9, 255));
+        assert_eq!(version_code(None, "6.12", plain), None);
+        // Debian: uname -r says 6.1.0, uname -v the real version.
+        let debian = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)";
+        assert_eq!(version_code(None, "6.1.0-28-amd64", debian), v(6, 1, 119));
+        // Ubuntu's signature first; unreadable as three numbers, the next source.
+        let sig = "Ubuntu 5.15.0-91.101-generic 5.15.131\n";
+        assert_eq!(
+            version_code(Some(sig), "5.15.0-91-generic", plain),
+            v(5, 15, 131)
+        );
+        assert_eq!(
+            version_code(Some("Ubuntu x y"), "5.15.0-91-generic", plain),
+            v(5, 15, 0)
+        );
+    }
 }
