@@ -2,7 +2,8 @@
 /* Programs that attach to a BPF program of the caller's (attach_target.bpf.c), not
  * to the kernel: the load options name the target program and the BTF id of its
  * function pick(). new_pick replaces it (freplace: a global function, the same
- * prototype), on_pick counts its calls (fentry on a BPF function). */
+ * prototype), on_pick counts its calls (fentry on a BPF function); after_pick's
+ * section names no function (libbpf takes it from bpf_program__set_attach_target). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -18,6 +19,12 @@ SEC("fentry/pick")
 int on_pick(void *ctx)
 {
 	traced++;
+	return 0;
+}
+
+SEC("fexit")
+int after_pick(void *ctx)
+{
 	return 0;
 }
 

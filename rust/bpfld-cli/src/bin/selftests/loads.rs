@@ -1541,13 +1541,14 @@ pub fn map_reuse(_: &Env) -> Outcome {
 
 /// Programs attached to a BPF program of the caller's (`struct bpfld_attach_target`, as
 /// libbpf's `bpf_program__set_attach_target()`): selftests/stress/attach_ext.bpf.c's
-/// freplace and fentry programs, given attach_target.bpf.c's loaded program and its
-/// function pick(), load with that program as their target (their info names its
-/// BTF and pick()'s id); attached, the fentry program counts a run of the target and
-/// the freplace program changes what the run returns (1 -> 7). Without a target the
-/// load is refused with libbpf's errno (EINVAL); a name the object lacks, an fd that
-/// is no program and a target for a tc program are refused too, leaving nothing
-/// behind.
+/// freplace and fentry programs and its bare SEC("fexit") one, given
+/// attach_target.bpf.c's loaded program and its function pick(), load with that
+/// program as their target (their info names its BTF and pick()'s id); attached, the
+/// fentry program counts a run of the target and the freplace program changes what
+/// the run returns (1 -> 7). Without a target the load is refused with libbpf's errno
+/// (EINVAL), also when only the bare section lacks one; a name the object lacks, an
+/// fd that is no program and a target for a tc program are refused too, leaving
+/// nothing behind.
 pub fn attach_to_bpf_program(env: &Env) -> Outcome {
     use std::os::fd::{AsFd, BorrowedFd};
     outcome((|| {
@@ -1569,17 +1570,18 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
         expect_refusal_saying(&ext_path, libc::EINVAL, "target program", "no target")?;
 
         let f = open(&ext_path)?;
-        let both = KLoadExtra {
+        let all = KLoadExtra {
             targets: vec![
                 ("new_pick", target.fd.as_fd(), pick),
                 ("on_pick", target.fd.as_fd(), pick),
+                ("after_pick", target.fd.as_fd(), pick),
             ],
             ..KLoadExtra::default()
         };
         let l = d
-            .load_with(&f, &opts, &both)
+            .load_with(&f, &opts, &all)
             .map_err(|e| format!("attach_ext: {e}"))?;
-        for name in ["new_pick", "on_pick"] {
+        for name in ["new_pick", "on_pick", "after_pick"] {
             let p = l
                 .progs
                 .iter()
@@ -1639,10 +1641,12 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
                 &format!("new_pick={pin}"),
                 "--attach-target",
                 &format!("on_pick={pin}:pick"),
+                "--attach-target",
+                &format!("after_pick={pin}:pick"),
                 &ext_path,
             ])
         })?;
-        for name in ["new_pick", "on_pick"] {
+        for name in ["new_pick", "on_pick", "after_pick"] {
             if !out.lines().any(|l| l.starts_with(&format!("prog {name} "))) {
                 return Err(format!("bpfld load --attach-target: no {name} in:\n{out}"));
             }
@@ -1653,6 +1657,7 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
             targets: vec![
                 ("new_pick".into(), tfd, pick),
                 ("on_pick".into(), tfd, pick),
+                ("after_pick".into(), tfd, pick),
             ],
             ..bpfld::load::LoadOpts::default()
         };
@@ -1673,7 +1678,7 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
                 ));
             }
         }
-        if u.progs.len() != 2 {
+        if u.progs.len() != 3 {
             return Err(format!("user space loaded {} programs", u.progs.len()));
         }
         drop(u);
@@ -1703,6 +1708,16 @@ pub fn attach_to_bpf_program(env: &Env) -> Outcome {
                 vec![("new_pick", map.as_fd(), pick)],
                 libc::EINVAL,
                 "not a BPF program",
+            ),
+            (
+                "a bare fexit without a target",
+                &f,
+                vec![
+                    ("new_pick", target.fd.as_fd(), pick),
+                    ("on_pick", target.fd.as_fd(), pick),
+                ],
+                libc::EINVAL,
+                "after_pick",
             ),
             (
                 "a tc program",
