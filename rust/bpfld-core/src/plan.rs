@@ -1957,6 +1957,9 @@ impl<A: Alloc> CoreRelos<A> {
                 let out = relocator
                     .resolve(btf, &r, relo_idx)
                     .ctx(Ctx::Prog(p.name))?;
+                if p.is_subprog() {
+                    check_patch(p, insn, &out).ctx(Ctx::Prog(p.name))?;
+                }
                 *tmp.get_mut(n)
                     .ok_or(Error::malformed("CO-RE record count"))? = (sec.index, insn, out);
                 n = n.saturating_add(1);
@@ -1983,6 +1986,24 @@ impl<A: Alloc> CoreRelos<A> {
         }
         Ok(())
     }
+}
+
+/// Patch a copy of the instruction at `insn` (of the section) of subprogram `p`, for
+/// the errors only: libbpf patches every function in place, called or not, so a
+/// failed patch (an offset over 32767, an instruction without the local value) in a
+/// function no loaded program calls fails the object there too.
+fn check_patch(p: &Prog<'_>, insn: u32, out: &CoreOutcome) -> Result<'static, ()> {
+    let local = insn.saturating_sub(p.insn_off);
+    let first = p.insn(local).ok_or_else(|| {
+        Error::malformed("CO-RE relocated instruction past the program's end").ctx(Ctx::Insn(insn))
+    })?;
+    // The second half of an ld_imm64, if the function has one more instruction.
+    let next = p.insn(local.saturating_add(1));
+    let mut copy = [first, next.unwrap_or_default()];
+    let n = if next.is_some() { 2 } else { 1 };
+    core_relo::patch(copy.get_mut(..n).unwrap_or_default(), 0, out)
+        .ctx(Ctx::Insn(insn))
+        .map(|_| ())
 }
 
 /// struct_ops resolution against kernel BTF (libbpf's `bpf_map__init_kern_struct_ops`
@@ -2481,6 +2502,62 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
             Ok(p) => f(Ok(&p)),
             Err(e) => f(Err(std::format!("{e}"))),
         };
+    }
+
+    /// A CO-RE patch that fails in a function no loaded program calls fails the plan,
+    /// as libbpf's in-place patch of every function does: `x` sits at 40,000 bytes in
+    /// the kernel's `struct big`, past what a memory instruction's offset holds.
+    #[test]
+    fn core_patch_failure_in_an_uncalled_function() {
+        use crate::btf::testutil::{parse, VBtf, B};
+        use crate::core_relo::{kernel_index_in, IndexEntry, KernelIndex, Target};
+        use crate::mem::VecAlloc;
+        use crate::object::externs::{compile_c, PRELUDE};
+        struct Kern(VBtf, KernelIndex<std::vec::Vec<IndexEntry>>);
+        impl KernelBtf for Kern {
+            fn find(&self, _: &str, _: BtfKind) -> Option<KernelType> {
+                None
+            }
+            fn core_target(&self) -> Option<Target<'_>> {
+                Target::new(&self.0, &self.1).ok()
+            }
+        }
+        let mut b = B::new();
+        let int = b.int("int", 4, u32::from(crate::btf::BTF_INT_SIGNED), 32);
+        b.struct_("big", 40_004, &[("x", int, 40_000 * 8)]);
+        let btf = parse(b.build()).unwrap();
+        let index = kernel_index_in(&btf, 1..btf.type_count(), &mut VecAlloc::default()).unwrap();
+        let k = Kern(btf, index);
+        let kinfo = KernelInfo {
+            page_size: 4096,
+            possible_cpus: 2,
+            kernel_version: 0x060c11,
+        };
+        let src = |called: bool| {
+            std::format!(
+                "struct big {{ int x; }} __attribute__((preserve_access_index));\n\
+                 __attribute__((noinline)) int unused(struct big *b) {{ return b->x; }}\n\
+                 SEC(\"syscall\") int prog(struct big *b) {{ return {}; }}\n",
+                if called { "unused(b)" } else { "0" }
+            )
+        };
+        for (name, called) in [("core_uncalled", false), ("core_called", true)] {
+            let Some(data) = compile_c(name, &std::format!("{PRELUDE}{}", src(called))) else {
+                return;
+            };
+            let mut a = VecAlloc::default();
+            let elf = crate::elf::Elf::parse(&data, &mut a).unwrap();
+            let obj = Object::parse(elf, "t", &mut a).unwrap();
+            let Err(e) = Plan::build_with(&obj, &kinfo, Some(&k), &Options::default(), &mut a)
+            else {
+                panic!("{name}: planned with x's offset over 32767");
+            };
+            let msg = std::format!("{e}");
+            assert!(
+                msg.contains("does not fit a memory instruction") && msg.contains("unused"),
+                "{name}: {msg}"
+            );
+        }
     }
 
     /// libbpf 1.5's layout: the globals at the start of the arena; ld_imm64 of a
