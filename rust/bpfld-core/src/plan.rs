@@ -1936,6 +1936,13 @@ impl<A: Alloc> CoreRelos<A> {
         let mut n = 0usize;
         for block in info.blocks() {
             let sec_name = btf.name_at(block.sec_name_off)?;
+            // libbpf: EINVAL; an unknown name's records are skipped, as below.
+            if sec_name.is_empty() {
+                return Err(
+                    Error::malformed("CO-RE relocations of a section with no name")
+                        .ctx(Ctx::Section(".BTF.ext")),
+                );
+            }
             let Some(sec) = obj.sec_names.find(&obj.elf, sec_name) else {
                 continue;
             };
@@ -2506,7 +2513,8 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
 
     /// A CO-RE patch that fails in a function no loaded program calls fails the plan,
     /// as libbpf's in-place patch of every function does: `x` sits at 40,000 bytes in
-    /// the kernel's `struct big`, past what a memory instruction's offset holds.
+    /// the kernel's `struct big`, past what a memory instruction's offset holds. A
+    /// CO-RE block whose section name is empty fails too (libbpf's EINVAL).
     #[test]
     fn core_patch_failure_in_an_uncalled_function() {
         use crate::btf::testutil::{parse, VBtf, B};
@@ -2557,6 +2565,27 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
                 msg.contains("does not fit a memory instruction") && msg.contains("unused"),
                 "{name}: {msg}"
             );
+            // The CO-RE block's section name made empty: EINVAL, as libbpf.
+            let mut data = data;
+            let ext = data
+                .windows(8)
+                .position(|w| w == [0x9f, 0xeb, 1, 0, 32, 0, 0, 0])
+                .expect(".BTF.ext");
+            let word =
+                |d: &[u8], o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize;
+            // Header, then the subsection's record size, then the first block's name.
+            let block = ext + 32 + word(&data, ext + 24) + 4;
+            data[block..block + 4].copy_from_slice(&0u32.to_le_bytes());
+            let mut a = VecAlloc::default();
+            let elf = crate::elf::Elf::parse(&data, &mut a).unwrap();
+            let obj = Object::parse(elf, "t", &mut a).unwrap();
+            let Err(e) = Plan::build_with(&obj, &kinfo, Some(&k), &Options::default(), &mut a)
+            else {
+                panic!("{name}: planned with a CO-RE block naming no section");
+            };
+            let msg = std::format!("{e}");
+            assert_eq!(e.errno(), 22, "{msg}");
+            assert!(msg.contains("section with no name"), "{name}: {msg}");
         }
     }
 
