@@ -2549,24 +2549,26 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
                 if called { "unused(b)" } else { "0" }
             )
         };
+        // The plan's error (errno, text): planning must fail.
+        let refused = |data: &[u8], what: &str| {
+            let mut a = VecAlloc::default();
+            let elf = crate::elf::Elf::parse(data, &mut a).unwrap();
+            let obj = Object::parse(elf, "t", &mut a).unwrap();
+            match Plan::build_with(&obj, &kinfo, Some(&k), &Options::default(), &mut a) {
+                Ok(_) => panic!("planned {what}"),
+                Err(e) => (e.errno(), std::format!("{e}")),
+            }
+        };
         for (name, called) in [("core_uncalled", false), ("core_called", true)] {
-            let Some(data) = compile_c(name, &std::format!("{PRELUDE}{}", src(called))) else {
+            let Some(mut data) = compile_c(name, &std::format!("{PRELUDE}{}", src(called))) else {
                 return;
             };
-            let mut a = VecAlloc::default();
-            let elf = crate::elf::Elf::parse(&data, &mut a).unwrap();
-            let obj = Object::parse(elf, "t", &mut a).unwrap();
-            let Err(e) = Plan::build_with(&obj, &kinfo, Some(&k), &Options::default(), &mut a)
-            else {
-                panic!("{name}: planned with x's offset over 32767");
-            };
-            let msg = std::format!("{e}");
+            let (_, msg) = refused(&data, "with x's offset over 32767");
             assert!(
                 msg.contains("does not fit a memory instruction") && msg.contains("unused"),
                 "{name}: {msg}"
             );
             // The CO-RE block's section name made empty: EINVAL, as libbpf.
-            let mut data = data;
             let ext = data
                 .windows(8)
                 .position(|w| w == [0x9f, 0xeb, 1, 0, 32, 0, 0, 0])
@@ -2576,15 +2578,8 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
             // Header, then the subsection's record size, then the first block's name.
             let block = ext + 32 + word(&data, ext + 24) + 4;
             data[block..block + 4].copy_from_slice(&0u32.to_le_bytes());
-            let mut a = VecAlloc::default();
-            let elf = crate::elf::Elf::parse(&data, &mut a).unwrap();
-            let obj = Object::parse(elf, "t", &mut a).unwrap();
-            let Err(e) = Plan::build_with(&obj, &kinfo, Some(&k), &Options::default(), &mut a)
-            else {
-                panic!("{name}: planned with a CO-RE block naming no section");
-            };
-            let msg = std::format!("{e}");
-            assert_eq!(e.errno(), 22, "{msg}");
+            let (errno, msg) = refused(&data, "with a CO-RE block naming no section");
+            assert_eq!(errno, 22, "{msg}");
             assert!(msg.contains("section with no name"), "{name}: {msg}");
         }
     }
