@@ -2447,6 +2447,13 @@ fn _unused(_: What) {}
 mod tests {
     use super::*;
 
+    /// 4 KiB pages, two CPUs, 6.12.17.
+    const KINFO: KernelInfo = KernelInfo {
+        page_size: 4096,
+        possible_cpus: 2,
+        kernel_version: 0x060c11,
+    };
+
     #[test]
     fn ringbuf_sizes() {
         assert_eq!(ringbuf_size(0, 4096), 0);
@@ -2500,12 +2507,7 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
             Ok(o) => o,
             Err(e) => return f(Err(std::format!("{e}"))),
         };
-        let kinfo = KernelInfo {
-            page_size: 4096,
-            possible_cpus: 2,
-            kernel_version: 0x060c11,
-        };
-        match Plan::build_with(&obj, &kinfo, None, &Options::default(), &mut a) {
+        match Plan::build_with(&obj, &KINFO, None, &Options::default(), &mut a) {
             Ok(p) => f(Ok(&p)),
             Err(e) => f(Err(std::format!("{e}"))),
         };
@@ -2536,11 +2538,6 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
         let btf = parse(b.build()).unwrap();
         let index = kernel_index_in(&btf, 1..btf.type_count(), &mut VecAlloc::default()).unwrap();
         let k = Kern(btf, index);
-        let kinfo = KernelInfo {
-            page_size: 4096,
-            possible_cpus: 2,
-            kernel_version: 0x060c11,
-        };
         let src = |called: bool| {
             std::format!(
                 "struct big {{ int x; }} __attribute__((preserve_access_index));\n\
@@ -2554,7 +2551,7 @@ SEC("syscall") int prog(void *ctx) {{ return first + (int)second_var; }}
             let mut a = VecAlloc::default();
             let elf = crate::elf::Elf::parse(data, &mut a).unwrap();
             let obj = Object::parse(elf, "t", &mut a).unwrap();
-            match Plan::build_with(&obj, &kinfo, Some(&k), &Options::default(), &mut a) {
+            match Plan::build_with(&obj, &KINFO, Some(&k), &Options::default(), &mut a) {
                 Ok(_) => panic!("planned {what}"),
                 Err(e) => (e.errno(), std::format!("{e}")),
             }

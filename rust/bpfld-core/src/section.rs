@@ -808,6 +808,8 @@ mod tests {
                 (BtfSource::Kernel, None),
                 "{sec}"
             );
+            // libbpf_prog_type_by_name knows the type.
+            assert!(find_sec_def(sec).is_some());
         }
         for sec in ["fentry/", "tp_btf/", "lsm/mod:", "iter/:", "freplace/"] {
             let e = classify(sec).unwrap_err();
