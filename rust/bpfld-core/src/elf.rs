@@ -22,7 +22,7 @@ use crate::limits;
 use crate::mem::Alloc;
 use goblin::elf::header::{
     EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ELFMAG,
-    EM_BPF, ET_REL, EV_CURRENT, SELFMAG,
+    EM_BPF, EM_NONE, ET_REL, EV_CURRENT, SELFMAG,
 };
 pub use goblin::elf::section_header::{
     SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
@@ -1036,8 +1036,11 @@ fn read_header(data: &[u8]) -> Result<'static, Header> {
             "not a relocatable object (ET_REL): pass the .o clang produced",
         ));
     }
-    if ehdr.e_machine != EM_BPF {
-        return Err(hdr_err("not a BPF object (e_machine is not EM_BPF)"));
+    // libbpf takes EM_NONE too: old LLVM wrote it.
+    if ehdr.e_machine != EM_BPF && ehdr.e_machine != EM_NONE {
+        return Err(hdr_err(
+            "not a BPF object (e_machine is neither EM_BPF nor EM_NONE)",
+        ));
     }
     if ehdr.e_version != u32::from(EV_CURRENT) {
         return Err(hdr_err("unknown e_version"));

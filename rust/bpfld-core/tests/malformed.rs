@@ -18,6 +18,7 @@ mod support;
 use bpfld_core::elf::{self, Elf};
 use bpfld_core::error::{errno, Kind};
 use bpfld_core::limits;
+use bpfld_core::object::{Object, SlotTarget};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use support::btf::{self as b, Btf};
 use support::elf::{eh, Ed, Sh, St};
@@ -463,7 +464,11 @@ fn header_cases() -> Vec<Case> {
         }, hdr("not a relocatable object (ET_REL): pass the .o clang produced")),
         case("EM_X86_64", "basic", |e| {
             e.set(eh::MACHINE, 2, 62);
-        }, hdr("not a BPF object (e_machine is not EM_BPF)")),
+        }, hdr("not a BPF object (e_machine is neither EM_BPF nor EM_NONE)")),
+        // libbpf takes EM_NONE, which old LLVM wrote.
+        case("EM_NONE", "basic", |e| {
+            e.set(eh::MACHINE, 2, 0);
+        }, Expect::Ok),
         case("e_version 2", "basic", |e| {
             e.set(eh::VERSION, 4, 2);
         }, hdr("unknown e_version")),
@@ -1166,6 +1171,30 @@ fn symbol_cases() -> Vec<Case> {
             mal(Object, ".BTF is not PROGBITS", "section '.BTF': "),
         ),
         case(
+            ".BTF.ext not PROGBITS",
+            "basic",
+            |e| {
+                let s = e.sec(".BTF.ext");
+                e.set_sh(s, Sh::Type, support::elf::SHT_NOTE);
+            },
+            mal(Object, ".BTF.ext is not PROGBITS", "section '.BTF.ext': "),
+        ),
+        case(
+            // libbpf skips an `.addr_space.1` that is not PROGBITS: a relocation
+            // against it is of no map or data, as there.
+            ".addr_space.1 NOBITS",
+            "arena",
+            |e| {
+                let s = e.sec(".addr_space.1");
+                e.set_sh(s, Sh::Type, u64::from(elf::SHT_NOBITS));
+            },
+            mal(
+                Object,
+                "relocation against a section that is neither a map nor global data",
+                "sym 'counter': ",
+            ),
+        ),
+        case(
             "MAX_PROGRAMS + MAX_SUBPROGS + 1 functions",
             "basic",
             |e| {
@@ -1268,7 +1297,54 @@ fn reloc_cases() -> Vec<Case> {
     let basic = Ed::new(&fixtures().unwrap()["basic"]);
     let other_code_relocs = basic.rels(".rel.text").len() + basic.rels(".relsocket").len();
     let outside = "relocation offset outside the section or misaligned";
+    // xdp's one function shortened by its last instruction (exit, at 0x60): a
+    // relocation there is of no function, skipped once its symbol is checked.
+    let gap = |e: &mut Ed, sym: u32| {
+        let f = e.sym("prog_xdp");
+        let size = e.st(f, St::Size);
+        e.set_st(f, St::Size, size - 8);
+        e.add_rel(".relxdp", 0x60, sym, 1);
+    };
     vec![
+        case(
+            "relocation of no function, symbol as libbpf checks it",
+            "basic",
+            |e| {
+                let s = e.sym("data_var") as u32;
+                gap(e, s);
+            },
+            Expect::Ok,
+        ),
+        case(
+            "relocation of no function, symbol index out of range",
+            "basic",
+            |e| {
+                let n = e.sym_count() as u32;
+                gap(e, n + 5);
+            },
+            mal(
+                Object,
+                "symbol index out of range",
+                &format!(
+                    "section '.relxdp': relo #2: index {}: ",
+                    basic.sym_count() + 5
+                ),
+            ),
+        ),
+        case(
+            "relocation of no function, symbol in SHN_ABS",
+            "basic",
+            |e| {
+                // Symbol 1 is the STT_FILE one, in SHN_ABS.
+                assert_eq!(e.st(1, St::Shndx), u64::from(elf::SHN_ABS));
+                gap(e, 1);
+            },
+            mal(
+                Object,
+                "relocation against a symbol in a special section (uninitialized global variable?)",
+                "section '.relxdp': relo #2: sym 'basic.bpf.c': ",
+            ),
+        ),
         case(
             "relocation offset past the section",
             "basic",
@@ -1676,6 +1752,103 @@ fn symbol_and_program_corruptions() {
         return;
     }
     check_all(&symbol_cases());
+}
+
+/// A later `license` section replaces an earlier one whole, as libbpf's copy ending
+/// with a NUL: "L", not "L" over the rest of "GPL".
+#[test]
+fn a_later_license_section_replaces_the_earlier() {
+    let Some(fx) = fixtures() else { return };
+    let mut e = Ed::new(&fx["basic"]);
+    let (lic, later) = (e.sec("license"), e.sec(".debug_loclists"));
+    assert!(later > lic);
+    let at = e.append(b"L\0");
+    let name = e.sh(lic, Sh::Name);
+    e.set_sh(later, Sh::Name, name)
+        .set_sh(later, Sh::Offset, at)
+        .set_sh(later, Sh::Size, 2);
+    let a = &mut TestAlloc::new();
+    let obj = Object::parse(Elf::parse(&e.b, a).unwrap(), "basic", a).unwrap();
+    assert_eq!(obj.license[..4], *b"L\0\0\0");
+    let a = &mut TestAlloc::new();
+    let obj = Object::parse(Elf::parse(&fx["basic"], a).unwrap(), "basic", a).unwrap();
+    assert_eq!(obj.license[..4], *b"GPL\0");
+}
+
+/// `.values` initialisers come from every SHT_REL named `.rel.maps` for `.maps`, in
+/// section order, as libbpf reads them: one of another name is skipped, a second
+/// `.rel.maps` counts (its initialiser of a slot, the later, wins).
+#[test]
+fn values_come_from_every_rel_maps_section_by_name() {
+    let Some(fx) = fixtures() else { return };
+    let slots = |b: &[u8]| -> Vec<(String, u32, String)> {
+        let a = &mut TestAlloc::new();
+        let obj = Object::parse(Elf::parse(b, a).unwrap(), "maps", a).unwrap();
+        let mut v: Vec<_> = obj
+            .slots
+            .iter()
+            .map(|s| {
+                let target = match s.target {
+                    SlotTarget::Prog(p) => obj.progs[p as usize].name,
+                    SlotTarget::Map(m) => obj.maps[m as usize].name,
+                    SlotTarget::None => "",
+                };
+                (
+                    obj.maps[s.map as usize].name.to_string(),
+                    s.index,
+                    target.to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let want = |v: &[(&str, u32, &str)]| -> Vec<(String, u32, String)> {
+        v.iter()
+            .map(|(m, i, t)| (m.to_string(), *i, t.to_string()))
+            .collect()
+    };
+    let orig = Ed::new(&fx["maps"]);
+    assert_eq!(
+        slots(&orig.b),
+        want(&[
+            ("jumps", 0, "tail0"),
+            ("jumps", 1, "tail"),
+            ("outer", 0, "inner_a")
+        ])
+    );
+
+    let mut e = Ed::new(&fx["maps"]);
+    // ".maps" is the tail of the same string: only the prefix changes.
+    e.rename_section(".rel.maps", ".rxl.maps");
+    assert_eq!(slots(&e.b), want(&[]));
+
+    // A DWARF relocation section made a second `.rel.maps`, setting jumps[0] to tail.
+    let mut e = Ed::new(&fx["maps"]);
+    let (first, second) = (e.sec(".rel.maps"), e.sec(".rel.debug_frame"));
+    assert!(second > first);
+    let r = *e
+        .rels(".rel.maps")
+        .iter()
+        .find(|r| e.sym_name(r.sym as usize) == "tail0")
+        .unwrap();
+    let tail = e.sym("tail") as u64;
+    let mut rec = r.offset.to_le_bytes().to_vec();
+    rec.extend_from_slice(&((tail << 32) | u64::from(r.kind)).to_le_bytes());
+    let at = e.append(&rec);
+    let (name, maps) = (e.sh(first, Sh::Name), e.sec(".maps") as u64);
+    e.set_sh(second, Sh::Name, name)
+        .set_sh(second, Sh::Info, maps)
+        .set_sh(second, Sh::Offset, at)
+        .set_sh(second, Sh::Size, 16);
+    assert_eq!(
+        slots(&e.b),
+        want(&[
+            ("jumps", 0, "tail"),
+            ("jumps", 1, "tail"),
+            ("outer", 0, "inner_a")
+        ])
+    );
 }
 
 #[test]

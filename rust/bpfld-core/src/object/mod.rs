@@ -570,10 +570,12 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
         let c = Ctx::Section(s.name);
         match s.name {
             "license" => {
-                // libbpf copies up to the first NUL, at most 63 bytes.
+                // libbpf copies up to the first NUL, at most 63 bytes, and ends the
+                // copy with a NUL: a later `license` section replaces an earlier one.
                 let n = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
                 let n = n.min(LICENSE_LEN.saturating_sub(1));
                 let src = s.data.get(..n).unwrap_or_default();
+                license = [0u8; LICENSE_LEN];
                 if let Some(d) = license.get_mut(..n) {
                     crate::util::copy(d, src);
                 }
@@ -592,9 +594,18 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
             }
             ".maps" => maps_shndx = Some(s.index),
             ".BTF" => btf_sec = Some(s),
+            ".BTF.ext" if s.kind() != elf::SHT_PROGBITS => {
+                return Err(Error::malformed(".BTF.ext is not PROGBITS").ctx(c));
+            }
             ".BTF.ext" => ext_sec = Some(s),
             ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
-            ".addr_space.1" => arena_sec = Some(s),
+            // libbpf's arena data: a non-empty, non-executable PROGBITS section; any
+            // other `.addr_space.1` is skipped as an unknown section.
+            ".addr_space.1"
+                if s.kind() == elf::SHT_PROGBITS && !s.data.is_empty() && !s.is_exec() =>
+            {
+                arena_sec = Some(s)
+            }
             _ => {}
         }
     }
@@ -831,8 +842,9 @@ fn code_rel_sections<'e, 'a, A: Alloc>(
         if s.kind() != elf::SHT_REL {
             return None;
         }
+        // libbpf's `section_have_execinstr`: the flag, whatever the section's type.
         match elf.section(s.hdr.sh_info) {
-            Ok(t) if t.is_exec() => Some(Ok((s, t))),
+            Ok(t) if t.hdr.sh_flags & u64::from(elf::SHF_EXECINSTR) != 0 => Some(Ok((s, t))),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         }
@@ -868,8 +880,19 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
                 .ctx(Ctx::Section(rel.name)));
             }
             let sec_insn = r.offset / ISZ;
-            // libbpf ignores relocations of code that belongs to no function.
+            // libbpf ignores relocations of code that belongs to no function, once
+            // `bpf_object__collect_prog_relos` has checked their symbol as every
+            // record's (classify_reloc checks it for the others).
             let Some(pi) = obj.prog_at(target.index, sec_insn) else {
+                let sym = elf.symbol(r.sym).ctx(c).ctx(Ctx::Section(rel.name))?;
+                if sym.shndx() >= elf::SHN_LORESERVE {
+                    return Err(Error::malformed(
+                        "relocation against a symbol in a special section (uninitialized global variable?)",
+                    )
+                    .ctx(Ctx::Symbol(sym.name))
+                    .ctx(c)
+                    .ctx(Ctx::Section(rel.name)));
+                }
                 continue;
             };
             let prog = obj
