@@ -187,6 +187,9 @@ impl Section<'_> {
     }
 }
 
+/// `SHT_LLVM_ADDRSIG`: LLVM's address-significance table, which libbpf skips.
+pub const SHT_LLVM_ADDRSIG: u32 = 0x6fff_4c03;
+
 /// A symbol with its index and name.
 #[derive(Clone, Copy, Debug)]
 pub struct Symbol<'a> {

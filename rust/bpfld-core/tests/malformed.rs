@@ -1180,6 +1180,29 @@ fn symbol_cases() -> Vec<Case> {
             mal(Object, ".BTF.ext is not PROGBITS", "section '.BTF.ext': "),
         ),
         case(
+            // libbpf checks every .BTF it meets, and uses the last.
+            "an earlier .BTF not PROGBITS",
+            "basic",
+            |e| {
+                let (early, btf) = (e.sec(".debug_loclists"), e.sec(".BTF"));
+                assert!(early < btf);
+                let name = e.sh(btf, Sh::Name);
+                e.set_sh(early, Sh::Name, name);
+                e.set_sh(early, Sh::Type, support::elf::SHT_NOTE);
+            },
+            mal(Object, ".BTF is not PROGBITS", "section '.BTF': "),
+        ),
+        case(
+            // libbpf's ignore_elf_section skips it by its type, whatever its name.
+            ".BTF.ext of type STRTAB",
+            "basic",
+            |e| {
+                let s = e.sec(".BTF.ext");
+                e.set_sh(s, Sh::Type, u64::from(elf::SHT_STRTAB));
+            },
+            Expect::Ok,
+        ),
+        case(
             // libbpf skips an `.addr_space.1` that is not PROGBITS: a relocation
             // against it is of no map or data, as there.
             ".addr_space.1 NOBITS",
@@ -1752,6 +1775,60 @@ fn symbol_and_program_corruptions() {
         return;
     }
     check_all(&symbol_cases());
+}
+
+/// A `.BTF` of type STRTAB (or LLVM_ADDRSIG) is skipped by its type, as libbpf's
+/// `ignore_elf_section`, and so is the `.BTF.ext` that needs it, even a broken one:
+/// an object without maps then loads without BTF, as with libbpf.
+#[test]
+fn btf_skipped_by_type_takes_its_ext_along() {
+    if fixtures().is_none() {
+        return;
+    }
+    let src = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+               SEC(\"socket\") int f(void *ctx) { return 0; }\n\
+               char _license[] SEC(\"license\") = \"GPL\";\n";
+    let bytes = support::compile_generated("btf_by_type", src);
+    for ty in [u64::from(elf::SHT_STRTAB), u64::from(elf::SHT_LLVM_ADDRSIG)] {
+        let mut e = Ed::new(&bytes);
+        let (btf, ext) = (e.sec(".BTF"), e.sec(".BTF.ext"));
+        e.set_sh(btf, Sh::Type, ty);
+        let magic = e.sh(ext, Sh::Offset) as usize;
+        e.set(magic, 2, 0);
+        let p = run(&e.b).unwrap_or_else(|f| panic!("type {ty:#x}: {f}"));
+        assert_eq!(p.progs, [("f".to_string(), 2)]);
+        // The corrupted .BTF.ext is what a .BTF of the right type reads, and refuses.
+        let mut e = Ed::new(&bytes);
+        e.set(magic, 2, 0);
+        let f = run(&e.b).expect_err("a .BTF.ext without its magic");
+        assert!(f.text.contains("bad .BTF.ext magic"), "{f}");
+    }
+}
+
+/// DATASEC names as the kernel's `btf_name_valid_section` takes them: `isprint()`,
+/// which counts 0xa0-0xff, so UTF-8 "é" (c3 a9) passes and "ā" (c4 81) does not.
+#[test]
+fn datasec_names_take_the_bytes_the_kernel_prints() {
+    if fixtures().is_none() {
+        return;
+    }
+    let src = |sec: &str| {
+        format!(
+            "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+             int x SEC(\".data.{sec}\") = 1;\n\
+             SEC(\"socket\") int f(void *ctx) {{ return x; }}\n\
+             char _license[] SEC(\"license\") = \"GPL\";\n"
+        )
+    };
+    let ok = support::compile_generated("datasec_e", &src("\u{e9}"));
+    run(&ok).unwrap_or_else(|f| panic!(".data.\u{e9}: {f}"));
+    let bad = support::compile_generated("datasec_a", &src("\u{101}"));
+    let f = run(&bad).expect_err(".data.\u{101}");
+    assert!(
+        f.text
+            .contains("DATASEC name has a non-printable character"),
+        "{f}"
+    );
 }
 
 /// A later `license` section replaces an earlier one whole, as libbpf's copy ending

@@ -59,6 +59,8 @@ pub struct ExtHeader {
 pub trait ExtRecord: Copy {
     /// Size of the record as known here (the minimum record size accepted).
     const MIN_SIZE: usize;
+    /// The largest record the kernel takes of this kind, if it reads them.
+    const KERNEL_MAX: Option<u32>;
     /// Subsection name for messages.
     const WHAT: &'static str;
     /// Decode the known prefix of a record (`None` if `rec` is too short).
@@ -83,6 +85,7 @@ pub struct FuncInfo {
 
 impl ExtRecord for FuncInfo {
     const MIN_SIZE: usize = 8;
+    const KERNEL_MAX: Option<u32> = Some(252);
     const WHAT: &'static str = "func_info";
     #[inline]
     fn read(rec: &[u8]) -> Option<Self> {
@@ -123,6 +126,7 @@ impl LineInfo {
 
 impl ExtRecord for LineInfo {
     const MIN_SIZE: usize = 16;
+    const KERNEL_MAX: Option<u32> = Some(252);
     const WHAT: &'static str = "line_info";
     #[inline]
     fn read(rec: &[u8]) -> Option<Self> {
@@ -153,6 +157,8 @@ pub struct CoreRelo {
 
 impl ExtRecord for CoreRelo {
     const MIN_SIZE: usize = 16;
+    // libbpf applies them itself, whatever their size.
+    const KERNEL_MAX: Option<u32> = None;
     const WHAT: &'static str = "core_relo";
     #[inline]
     fn read(rec: &[u8]) -> Option<Self> {
@@ -199,6 +205,16 @@ impl<'a, R: ExtRecord> InfoSection<'a, R> {
         if (rec_size as usize) < R::MIN_SIZE || rec_size % 4 != 0 {
             return Err(
                 Error::malformed(".BTF.ext record size too small or not a multiple of 4")
+                    .ctx(Ctx::Value(What::Size, u64::from(rec_size)))
+                    .ctx(what),
+            );
+        }
+        // The kernel takes func_info and line_info records of at most 252 bytes
+        // (MAX_FUNCINFO_REC_SIZE, MAX_LINEINFO_REC_SIZE), and libbpf passes the file's
+        // size on: a larger one fails libbpf's load, though bpfld sends its own.
+        if R::KERNEL_MAX.is_some_and(|max| rec_size > max) {
+            return Err(
+                Error::malformed(".BTF.ext record size over the kernel's 252 bytes")
                     .ctx(Ctx::Value(What::Size, u64::from(rec_size)))
                     .ctx(what),
             );

@@ -562,6 +562,13 @@ fn name_error(site: Site, bad: Bad) -> Error<'static> {
     })
 }
 
+/// A byte the kernel's `btf_name_valid_section` takes: `isprint()` of its `ctype`
+/// table, which counts Latin-1's 0xa0-0xff as printable (so UTF-8 names whose
+/// continuation bytes are all 0xa0-0xbf, such as "é", pass).
+fn section_char(c: u8) -> bool {
+    (0x20..0x7f).contains(&c) || c >= 0xa0
+}
+
 /// The kernel's `btf_name_valid_identifier`, ASCII only.
 fn ident_ok(b: &[u8]) -> core::result::Result<(), Bad> {
     let Some((&first, rest)) = b.split_first() else {
@@ -721,7 +728,7 @@ impl<const N: usize> Checker<'_, N> {
                     if c == 0 {
                         return i > 0;
                     }
-                    if !(0x20..0x7f).contains(&c) {
+                    if !section_char(c) {
                         return false;
                     }
                 }
@@ -761,7 +768,7 @@ impl<const N: usize> Checker<'_, N> {
                     Err(Bad::Empty)
                 } else if b.len() > MAX_NAME_LEN {
                     Err(Bad::Long)
-                } else if b.iter().all(|&c| (0x20..0x7f).contains(&c)) {
+                } else if b.iter().all(|&c| section_char(c)) {
                     Ok(())
                 } else {
                     Err(Bad::Unprintable)

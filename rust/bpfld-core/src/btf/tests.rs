@@ -1421,6 +1421,30 @@ fn btf_ext_parses_and_iterates() {
     assert_eq!(r, [(8, 5), (16, 6)]);
     assert!(ext.line_info().is_empty() && ext.core_relos().is_empty());
 
+    // func_info and line_info records up to the kernel's 252 bytes; a larger one fails
+    // libbpf's load (it passes the size on), CO-RE records libbpf applies itself.
+    let rec = |words: usize| {
+        let mut r = vec![0u32; words];
+        r[..2].copy_from_slice(&[8, 5]);
+        r
+    };
+    for (sub, kernel_reads) in [(0, true), (1, true), (2, false)] {
+        let mut w = ExtB::new();
+        w.subs[sub] = Some((63, vec![(10, vec![rec(63)])]));
+        BtfExt::parse(&w.build()).unwrap();
+        w.subs[sub] = Some((64, vec![(10, vec![rec(64)])]));
+        let blob = w.build();
+        if kernel_reads {
+            assert_malformed(
+                BtfExt::parse(&blob),
+                ".BTF.ext record size over the kernel's 252 bytes",
+                None,
+            );
+        } else {
+            assert_eq!(BtfExt::parse(&blob).unwrap().core_relos().rec_size(), 256);
+        }
+    }
+
     // A 24-byte header has no core_relo part.
     let mut old = sample_ext();
     old.hdr_len = 24;

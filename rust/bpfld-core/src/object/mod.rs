@@ -568,6 +568,10 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
     for s in elf.sections() {
         let s = s?;
         let c = Ctx::Section(s.name);
+        // libbpf's `ignore_elf_section` looks at the type before any name.
+        if matches!(s.kind(), elf::SHT_STRTAB | elf::SHT_LLVM_ADDRSIG) {
+            continue;
+        }
         match s.name {
             "license" => {
                 // libbpf copies up to the first NUL, at most 63 bytes, and ends the
@@ -593,10 +597,16 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
                 .ctx(c))
             }
             ".maps" => maps_shndx = Some(s.index),
-            ".BTF" => btf_sec = Some(s),
-            ".BTF.ext" if s.kind() != elf::SHT_PROGBITS => {
-                return Err(Error::malformed(".BTF.ext is not PROGBITS").ctx(c));
+            // Each one libbpf meets is checked; the last one is used.
+            ".BTF" | ".BTF.ext" if s.kind() != elf::SHT_PROGBITS => {
+                return Err(Error::malformed(if s.name == ".BTF" {
+                    ".BTF is not PROGBITS"
+                } else {
+                    ".BTF.ext is not PROGBITS"
+                })
+                .ctx(c));
             }
+            ".BTF" => btf_sec = Some(s),
             ".BTF.ext" => ext_sec = Some(s),
             ".text" if s.is_exec() && !s.data.is_empty() => text_shndx = Some(s.index),
             // libbpf's arena data: a non-empty, non-executable PROGBITS section; any
@@ -608,6 +618,11 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
             }
             _ => {}
         }
+    }
+    // libbpf reads .BTF.ext only with a .BTF ("Ignore ELF section .BTF.ext because
+    // its depending ELF section .BTF is not found").
+    if btf_sec.is_none() {
+        ext_sec = None;
     }
     Ok(Scan {
         license,
@@ -628,9 +643,6 @@ fn load_btf<'a, A: Alloc>(
     defer_checks: bool,
     alloc: &mut A,
 ) -> Result<'a, Btf<&'a [u8], A::Buf<u32>>> {
-    if s.kind() != elf::SHT_PROGBITS {
-        return Err(Error::malformed(".BTF is not PROGBITS"));
-    }
     if s.data.len() > limits::MAX_BTF_SIZE {
         return Err(Error::limit(
             "BTF bytes",
