@@ -36,6 +36,7 @@
 
 use core::ffi::{c_int, c_long, c_uint, c_ulong};
 use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::alloc::KVVec;
 use kernel::prelude::*;
 use kernel::sync::{new_mutex, Arc, Mutex};
 use kernel::uaccess::UserSlice;
@@ -222,7 +223,8 @@ fn trust_list(state: &State, arg: usize) -> Result<c_int> {
         return Err(EINVAL);
     }
     // Snapshot under the lock, copy to user space after dropping it.
-    let mut entries = KVec::new();
+    // kvmalloc-backed: up to 4,096 entries of 80 bytes would be an order-7 kmalloc.
+    let mut entries = KVVec::new();
     let sealed;
     {
         let p = state.policy.lock();

@@ -1183,6 +1183,12 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             btf.close(&mut job.bpf);
             return Err(f);
         }
+        // SAFETY: reads the current task's pending signals.
+        if btf == exec::BtfLoad::Refused(4) && unsafe { ffi::bpfld_fatal_signal_pending() } {
+            // Not the kernel refusing the BTF: our `bpf` stopped for the caller's
+            // SIGKILL. Neither the deferred check nor a warning; the load ends here.
+            return Err(fail(4, format_args!("interrupted: the caller was killed")));
+        }
         if let exec::BtfLoad::Refused(_) = btf {
             // The kernel refused the object's BTF. The full check the parse deferred
             // then comes first, not beside the commands: a BTF the kernel refuses is

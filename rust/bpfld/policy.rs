@@ -9,6 +9,7 @@
 //! module parameter) trusts any verity file that is not revoked, and every load says so.
 
 use crate::uapi::{self, BpfldDigest};
+use kernel::alloc::KVVec;
 use kernel::prelude::*;
 
 #[path = "../../build/builtin_digests.rs"]
@@ -34,8 +35,8 @@ pub(crate) enum Verdict {
 }
 
 pub(crate) struct Policy {
-    enrolled: KVec<BpfldDigest>,
-    revoked: KVec<BpfldDigest>,
+    enrolled: KVVec<BpfldDigest>,
+    revoked: KVVec<BpfldDigest>,
     sealed: bool,
 }
 
@@ -55,8 +56,8 @@ fn valid(d: &BpfldDigest) -> bool {
 impl Policy {
     pub(crate) fn new() -> Self {
         Policy {
-            enrolled: KVec::new(),
-            revoked: KVec::new(),
+            enrolled: KVVec::new(),
+            revoked: KVVec::new(),
             sealed: false,
         }
     }

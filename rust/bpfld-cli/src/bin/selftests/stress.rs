@@ -1556,6 +1556,10 @@ pub fn signals(_: &Env) -> Outcome {
             l.stats.bpf_time_ns / 1_000_000
         );
         drop((l, l2, d));
+        // Neither object's BTF is one the kernel refuses: a line saying so below is
+        // a killed caller's interrupted BTF_LOAD taken for a refusal. (Opened before
+        // the snapshot, which counts fds.)
+        let mut klog = KernelLog::open_at_end()?;
         let before = Snapshot::take();
         let objs = vec![(slow.clone(), slow_ref.clone()), (core, core_ref)];
 
@@ -1648,6 +1652,17 @@ pub fn signals(_: &Env) -> Outcome {
         );
         if killed_mid == 0 {
             return Err("no SIGKILL reached a child inside a load".into());
+        }
+        let refused: Vec<String> = klog
+            .drain()
+            .into_iter()
+            .filter(|l| l.contains("refused the object's BTF"))
+            .collect();
+        if !refused.is_empty() {
+            return Err(format!(
+                "a signal taken for the kernel refusing the BTF:\n{}",
+                refused.join("\n")
+            ));
         }
         // Nothing left by the killed children, the stopped one or the storms.
         before.unchanged()
