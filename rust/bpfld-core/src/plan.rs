@@ -744,7 +744,9 @@ impl<'o, 'a, A: Alloc> Linker<'o, 'a, A> {
         }
         let imm = i64::from(ins.imm);
         let sec_insn: i64 = match relo {
-            Some(RelocKind::Extern { .. }) => return Ok(None),
+            // A kfunc call; an extern's ld_imm64 marked as a callback's (src_reg
+            // BPF_PSEUDO_FUNC) is libbpf's "unexpected relo", below.
+            Some(RelocKind::Extern { call: true, .. }) => return Ok(None),
             Some(RelocKind::Call { sym_off }) => (sym_off as i64)
                 .saturating_div(ISZ_I)
                 .saturating_add(imm)
@@ -1844,9 +1846,14 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
 fn no_raw_fds<A: Alloc>(obj: &Object<'_, A>, p: &Prog<'_>) -> Result<'static, ()> {
     let relocated = |i: u32| {
         obj.prog_relo_at(p, i).is_some_and(|r| {
+            // A callback's address too: the link writes its src_reg, as libbpf
+            // marks every RELO_SUBPROG_ADDR instruction BPF_PSEUDO_FUNC first.
             matches!(
                 r.kind,
-                RelocKind::Map { .. } | RelocKind::Data { .. } | RelocKind::Extern { .. }
+                RelocKind::Map { .. }
+                    | RelocKind::Data { .. }
+                    | RelocKind::Extern { .. }
+                    | RelocKind::SubprogAddr { .. }
             )
         })
     };

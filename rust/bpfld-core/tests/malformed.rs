@@ -1831,6 +1831,49 @@ fn datasec_names_take_the_bytes_the_kernel_prints() {
     );
 }
 
+/// A callback's ld_imm64 is BPF_PSEUDO_FUNC once linked whatever its src_reg was, as
+/// libbpf marks every RELO_SUBPROG_ADDR instruction first: a src_reg of 1 (a map fd,
+/// refused without a relocation) links to the same instructions.
+#[test]
+fn callback_address_relocation_sets_src_reg_whatever_it_was() {
+    let Some(fx) = fixtures() else { return };
+    let want = run(&fx["calls"]).unwrap();
+    for src in [1u8, 2, 5, 6] {
+        let mut e = Ed::new(&fx["calls"]);
+        // entry's insn 5: the ld_imm64 of loop_cb (relocated against .text).
+        let at = e.insn_at("syscall", 5) + 1;
+        assert_eq!(e.b[at] >> 4, 0);
+        e.b[at] = (e.b[at] & 0x0f) | (src << 4);
+        let got = run(&e.b).unwrap_or_else(|f| panic!("src_reg {src}: {f}"));
+        assert_eq!(got.insns, want.insns, "src_reg {src}");
+    }
+}
+
+/// An extern's ld_imm64 marked as a callback's (src_reg BPF_PSEUDO_FUNC) is refused,
+/// as libbpf's "unexpected relo for insn".
+#[test]
+fn extern_load_marked_as_a_callback_is_refused() {
+    if fixtures().is_none() {
+        return;
+    }
+    let src = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+               extern unsigned int LINUX_KERNEL_VERSION __kconfig;\n\
+               SEC(\"socket\") int f(void *ctx) { return LINUX_KERNEL_VERSION; }\n\
+               char _license[] SEC(\"license\") = \"GPL\";\n";
+    let bytes = support::compile_generated("extern_as_callback", src);
+    run(&bytes).unwrap();
+    let mut e = Ed::new(&bytes);
+    let at = e.insn_at("socket", 0);
+    assert_eq!(e.b[at], 0x18, "insn 0 is the extern's ld_imm64");
+    e.b[at + 1] |= 0x40;
+    let f = run(&e.b).expect_err("an extern's load with src_reg 4");
+    assert!(
+        f.text
+            .contains("subprogram call with an unexpected relocation"),
+        "{f}"
+    );
+}
+
 /// A later `license` section replaces an earlier one whole, as libbpf's copy ending
 /// with a NUL: "L", not "L" over the rest of "GPL".
 #[test]
