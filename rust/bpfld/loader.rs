@@ -84,6 +84,12 @@ fn fail(errno: i32, args: core::fmt::Arguments<'_>) -> Fail {
     Fail { errno, msg }
 }
 
+/// EINTR: the load stopped because its caller was killed (our `bpf` answers EINTR
+/// once a fatal signal is pending), whatever the interruption broke.
+fn killed() -> Fail {
+    fail(4, format_args!("interrupted: the caller was killed"))
+}
+
 fn core_fail(e: bpfld_core::Error<'_>) -> Fail {
     fail(e.errno(), format_args!("{e}"))
 }
@@ -891,7 +897,7 @@ fn load_verified(
     if job.fail.is_some() && unsafe { ffi::bpfld_fatal_signal_pending() } {
         // The thread stopped because we passed our SIGKILL on (see helpers.c): say so
         // rather than what the interruption broke.
-        return Err(fail(4, format_args!("interrupted: the caller was killed")));
+        return Err(killed());
     }
     if let Some(f) = job.fail.take() {
         return Err(f);
@@ -1187,7 +1193,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         if btf == exec::BtfLoad::Refused(4) && unsafe { ffi::bpfld_fatal_signal_pending() } {
             // Not the kernel refusing the BTF: our `bpf` stopped for the caller's
             // SIGKILL. Neither the deferred check nor a warning; the load ends here.
-            return Err(fail(4, format_args!("interrupted: the caller was killed")));
+            return Err(killed());
         }
         if let exec::BtfLoad::Refused(_) = btf {
             // The kernel refused the object's BTF. The full check the parse deferred

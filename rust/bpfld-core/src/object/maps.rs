@@ -981,114 +981,108 @@ pub(super) fn collect_slots<'a, A: Alloc>(
     // (slot, relocation number): sorted below so that a later initialiser of the same
     // slot wins, as in libbpf.
     let mut slots = alloc.alloc::<(Slot, u32)>(count)?;
-    let mut outs = slots.iter_mut();
-    let mut seq = 0u32;
-    for rel in values_rels() {
-        for (i, r) in elf.rels(&rel).enumerate() {
-            let out = outs
-                .next()
-                .ok_or(Error::malformed(".maps relocation count changed"))?;
-            let c = Ctx::Reloc(bytes::u32_of(i)?);
-            let sym = elf.symbol(r.sym).ctx(c)?;
-            let sc = Ctx::Symbol(sym.name);
-            // The map whose definition holds the relocated 8 bytes: the last one starting at
-            // or before them.
-            let k = by_off.partition_point(|&m| {
-                obj.maps
-                    .get(idx(m))
-                    .is_some_and(|m| m.sec_offset <= r.offset)
+    // (number within its section, record), numbered across the sections.
+    let rels = values_rels().flat_map(|rel| elf.rels(&rel).enumerate());
+    for (seq, ((i, r), out)) in rels.zip(slots.iter_mut()).enumerate() {
+        let c = Ctx::Reloc(bytes::u32_of(i)?);
+        let sym = elf.symbol(r.sym).ctx(c)?;
+        let sc = Ctx::Symbol(sym.name);
+        // The map whose definition holds the relocated 8 bytes: the last one starting at
+        // or before them.
+        let k = by_off.partition_point(|&m| {
+            obj.maps
+                .get(idx(m))
+                .is_some_and(|m| m.sec_offset <= r.offset)
+        });
+        let found = k
+            .checked_sub(1)
+            .and_then(|k| by_off.get(k))
+            .and_then(|&m| Some((m, obj.maps.get(idx(m))?)))
+            .filter(|(_, m)| {
+                r.offset
+                    .checked_add(8)
+                    .is_some_and(|e| e <= m.sec_offset.saturating_add(m.def_size))
             });
-            let found = k
-                .checked_sub(1)
-                .and_then(|k| by_off.get(k))
-                .and_then(|&m| Some((m, obj.maps.get(idx(m))?)))
-                .filter(|(_, m)| {
-                    r.offset
-                        .checked_add(8)
-                        .is_some_and(|e| e <= m.sec_offset.saturating_add(m.def_size))
-                });
-            let (mi, map) = found.ok_or_else(|| {
-                Error::new(Kind::NotFound("map containing this .values relocation"))
-                    .ctx(sc)
-                    .ctx(c)
-            })?;
-            let mc = Ctx::Map(map.name);
-            let target = match map.def.map_type {
-                uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS | uapi::BPF_MAP_TYPE_HASH_OF_MAPS => {
-                    if sym.shndx() != maps_shndx {
-                        return Err(Error::malformed("'values' entry is not a BTF-defined map")
-                            .ctx(sc)
-                            .ctx(mc));
-                    }
-                    if map.def.map_type == uapi::BPF_MAP_TYPE_HASH_OF_MAPS && map.def.key_size != 4
-                    {
-                        return Err(Error::malformed(
-                            "hash-of-maps with initial values needs 4-byte keys",
-                        )
-                        .ctx(mc));
-                    }
-                    let t = find_by_name(&maps_by_name, &obj.maps, |m| m.name, sym.name)
-                        .ok_or_else(|| {
-                            Error::new(Kind::NotFound("map referenced by 'values'"))
-                                .ctx(sc)
-                                .ctx(mc)
-                        })?;
-                    SlotTarget::Map(t)
-                }
-                uapi::BPF_MAP_TYPE_PROG_ARRAY => {
-                    let pi = find_by_name(&progs_by_name, &obj.progs, |p| p.name, sym.name)
-                        .ok_or_else(|| {
-                            Error::new(Kind::NotFound("program referenced by 'values'"))
-                                .ctx(sc)
-                                .ctx(mc)
-                        })?;
-                    let p = obj
-                        .progs
-                        .get(idx(pi))
-                        .ok_or(Error::malformed("program index"))?;
-                    if p.sec_idx != sym.shndx()
-                        || u64::from(p.insn_off).saturating_mul(8) != sym.sym.st_value
-                    {
-                        return Err(Error::malformed(
-                            "'values' entry is not an entry-point program",
-                        )
+        let (mi, map) = found.ok_or_else(|| {
+            Error::new(Kind::NotFound("map containing this .values relocation"))
+                .ctx(sc)
+                .ctx(c)
+        })?;
+        let mc = Ctx::Map(map.name);
+        let target = match map.def.map_type {
+            uapi::BPF_MAP_TYPE_ARRAY_OF_MAPS | uapi::BPF_MAP_TYPE_HASH_OF_MAPS => {
+                if sym.shndx() != maps_shndx {
+                    return Err(Error::malformed("'values' entry is not a BTF-defined map")
                         .ctx(sc)
                         .ctx(mc));
-                    }
-                    SlotTarget::Prog(pi)
                 }
-                _ => {
-                    return Err(
-                        Error::malformed("'values' relocation in a map that takes none").ctx(mc),
+                if map.def.map_type == uapi::BPF_MAP_TYPE_HASH_OF_MAPS && map.def.key_size != 4 {
+                    return Err(Error::malformed(
+                        "hash-of-maps with initial values needs 4-byte keys",
                     )
+                    .ctx(mc));
                 }
-            };
-            let values_off = map
-                .values_off
-                .ok_or_else(|| Error::malformed("map has no 'values' member").ctx(mc))?;
-            let within = r.offset.saturating_sub(map.sec_offset);
-            let moff = within
-                .checked_sub(values_off)
-                .ok_or_else(|| Error::malformed("relocation before the 'values' member").ctx(mc))?;
-            if moff % 8 != 0 {
-                return Err(Error::malformed("misaligned 'values' relocation").ctx(mc));
+                let t = find_by_name(&maps_by_name, &obj.maps, |m| m.name, sym.name).ok_or_else(
+                    || {
+                        Error::new(Kind::NotFound("map referenced by 'values'"))
+                            .ctx(sc)
+                            .ctx(mc)
+                    },
+                )?;
+                SlotTarget::Map(t)
             }
-            let index = u32::try_from(moff / 8).map_err(|_| Error::malformed("slot index"))?;
-            // Slot `index` needs `index + 1` slots.
-            let needed = u64::from(index).saturating_add(1);
-            if needed > limits::MAX_MAP_VALUES as u64 {
-                return Err(Error::limit("'values' slots", needed, limits::MAX_MAP_VALUES).ctx(mc));
+            uapi::BPF_MAP_TYPE_PROG_ARRAY => {
+                let pi = find_by_name(&progs_by_name, &obj.progs, |p| p.name, sym.name)
+                    .ok_or_else(|| {
+                        Error::new(Kind::NotFound("program referenced by 'values'"))
+                            .ctx(sc)
+                            .ctx(mc)
+                    })?;
+                let p = obj
+                    .progs
+                    .get(idx(pi))
+                    .ok_or(Error::malformed("program index"))?;
+                if p.sec_idx != sym.shndx()
+                    || u64::from(p.insn_off).saturating_mul(8) != sym.sym.st_value
+                {
+                    return Err(
+                        Error::malformed("'values' entry is not an entry-point program")
+                            .ctx(sc)
+                            .ctx(mc),
+                    );
+                }
+                SlotTarget::Prog(pi)
             }
-            *out = (
-                Slot {
-                    map: mi,
-                    index,
-                    target,
-                },
-                seq,
-            );
-            seq = seq.saturating_add(1);
+            _ => {
+                return Err(
+                    Error::malformed("'values' relocation in a map that takes none").ctx(mc),
+                )
+            }
+        };
+        let values_off = map
+            .values_off
+            .ok_or_else(|| Error::malformed("map has no 'values' member").ctx(mc))?;
+        let within = r.offset.saturating_sub(map.sec_offset);
+        let moff = within
+            .checked_sub(values_off)
+            .ok_or_else(|| Error::malformed("relocation before the 'values' member").ctx(mc))?;
+        if moff % 8 != 0 {
+            return Err(Error::malformed("misaligned 'values' relocation").ctx(mc));
         }
+        let index = u32::try_from(moff / 8).map_err(|_| Error::malformed("slot index"))?;
+        // Slot `index` needs `index + 1` slots.
+        let needed = u64::from(index).saturating_add(1);
+        if needed > limits::MAX_MAP_VALUES as u64 {
+            return Err(Error::limit("'values' slots", needed, limits::MAX_MAP_VALUES).ctx(mc));
+        }
+        *out = (
+            Slot {
+                map: mi,
+                index,
+                target,
+            },
+            bytes::u32_of(seq)?,
+        );
     }
     crate::util::sort_by_key(&mut slots, |(s, i)| (s.map, s.index, *i));
     // Keep the last initialiser of each slot.

@@ -598,13 +598,11 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
             }
             ".maps" => maps_shndx = Some(s.index),
             // Each one libbpf meets is checked; the last one is used.
-            ".BTF" | ".BTF.ext" if s.kind() != elf::SHT_PROGBITS => {
-                return Err(Error::malformed(if s.name == ".BTF" {
-                    ".BTF is not PROGBITS"
-                } else {
-                    ".BTF.ext is not PROGBITS"
-                })
-                .ctx(c));
+            ".BTF" if s.kind() != elf::SHT_PROGBITS => {
+                return Err(Error::malformed(".BTF is not PROGBITS").ctx(c));
+            }
+            ".BTF.ext" if s.kind() != elf::SHT_PROGBITS => {
+                return Err(Error::malformed(".BTF.ext is not PROGBITS").ctx(c));
             }
             ".BTF" => btf_sec = Some(s),
             ".BTF.ext" => ext_sec = Some(s),
@@ -863,6 +861,11 @@ fn code_rel_sections<'e, 'a, A: Alloc>(
     })
 }
 
+/// A relocation's symbol in SHN_ABS, SHN_COMMON or another reserved index, refused
+/// whether or not its instruction belongs to a function.
+const SPECIAL_SECTION_SYMBOL: &str =
+    "relocation against a symbol in a special section (uninitialized global variable?)";
+
 /// Classify every relocation of program code, as libbpf's `bpf_program__record_reloc`.
 #[inline(never)]
 fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result<'a, ()> {
@@ -898,12 +901,10 @@ fn collect_relos<'a, A: Alloc>(obj: &mut Object<'a, A>, alloc: &mut A) -> Result
             let Some(pi) = obj.prog_at(target.index, sec_insn) else {
                 let sym = elf.symbol(r.sym).ctx(c).ctx(Ctx::Section(rel.name))?;
                 if sym.shndx() >= elf::SHN_LORESERVE {
-                    return Err(Error::malformed(
-                        "relocation against a symbol in a special section (uninitialized global variable?)",
-                    )
-                    .ctx(Ctx::Symbol(sym.name))
-                    .ctx(c)
-                    .ctx(Ctx::Section(rel.name)));
+                    return Err(Error::malformed(SPECIAL_SECTION_SYMBOL)
+                        .ctx(Ctx::Symbol(sym.name))
+                        .ctx(c)
+                        .ctx(Ctx::Section(rel.name)));
                 }
                 continue;
             };
@@ -1011,10 +1012,7 @@ fn classify_reloc<'a, A: Alloc>(
         return Ok(RelocKind::Call { sym_off: value });
     }
     if shndx == 0 || shndx >= elf::SHN_LORESERVE {
-        return Err(Error::malformed(
-            "relocation against a symbol in a special section (uninitialized global variable?)",
-        )
-        .ctx(sc));
+        return Err(Error::malformed(SPECIAL_SECTION_SYMBOL).ctx(sc));
     }
     let in_text = Some(shndx) == obj.text_shndx;
     let is_subprog_sym = in_text
