@@ -35,7 +35,7 @@ use bpfld_core::plan::{KernelBtf, KernelType, Options, Plan};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use support::elf::{Ed, Sh};
-use support::{kinfo, Failure, Stage, TestAlloc};
+use support::{kinfo, Failure, Stage, TestAlloc, C_HEAD, C_TAIL};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
@@ -1061,9 +1061,6 @@ fn data_maps_object(n: usize) -> Vec<u8> {
     }
     b.build()
 }
-
-const C_HEAD: &str = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n";
-const C_TAIL: &str = "char _license[] SEC(\"license\") = \"GPL\";\n";
 
 /// C source with `btf` BTF-defined array maps, `data` global variables each in its own
 /// `.data.<k>` section, and a program using none of them.

@@ -1785,10 +1785,10 @@ fn btf_skipped_by_type_takes_its_ext_along() {
     if fixtures().is_none() {
         return;
     }
-    let src = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
-               SEC(\"socket\") int f(void *ctx) { return 0; }\n\
-               char _license[] SEC(\"license\") = \"GPL\";\n";
-    let bytes = support::compile_generated("btf_by_type", src);
+    let bytes = support::compile_program(
+        "btf_by_type",
+        "SEC(\"socket\") int f(void *ctx) { return 0; }\n",
+    );
     for ty in [u64::from(elf::SHT_STRTAB), u64::from(elf::SHT_LLVM_ADDRSIG)] {
         let mut e = Ed::new(&bytes);
         let (btf, ext) = (e.sec(".BTF"), e.sec(".BTF.ext"));
@@ -1814,15 +1814,13 @@ fn datasec_names_take_the_bytes_the_kernel_prints() {
     }
     let src = |sec: &str| {
         format!(
-            "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
-             int x SEC(\".data.{sec}\") = 1;\n\
-             SEC(\"socket\") int f(void *ctx) {{ return x; }}\n\
-             char _license[] SEC(\"license\") = \"GPL\";\n"
+            "int x SEC(\".data.{sec}\") = 1;\n\
+             SEC(\"socket\") int f(void *ctx) {{ return x; }}\n"
         )
     };
-    let ok = support::compile_generated("datasec_e", &src("\u{e9}"));
+    let ok = support::compile_program("datasec_e", &src("\u{e9}"));
     run(&ok).unwrap_or_else(|f| panic!(".data.\u{e9}: {f}"));
-    let bad = support::compile_generated("datasec_a", &src("\u{101}"));
+    let bad = support::compile_program("datasec_a", &src("\u{101}"));
     let f = run(&bad).expect_err(".data.\u{101}");
     assert!(
         f.text
@@ -1856,11 +1854,11 @@ fn extern_load_marked_as_a_callback_is_refused() {
     if fixtures().is_none() {
         return;
     }
-    let src = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
-               extern unsigned int LINUX_KERNEL_VERSION __kconfig;\n\
-               SEC(\"socket\") int f(void *ctx) { return LINUX_KERNEL_VERSION; }\n\
-               char _license[] SEC(\"license\") = \"GPL\";\n";
-    let bytes = support::compile_generated("extern_as_callback", src);
+    let bytes = support::compile_program(
+        "extern_as_callback",
+        "extern unsigned int LINUX_KERNEL_VERSION __kconfig;\n\
+         SEC(\"socket\") int f(void *ctx) { return LINUX_KERNEL_VERSION; }\n",
+    );
     run(&bytes).unwrap();
     let mut e = Ed::new(&bytes);
     let at = e.insn_at("socket", 0);

@@ -112,6 +112,16 @@ pub fn compile_generated(name: &str, c: &str) -> Vec<u8> {
     b
 }
 
+/// The includes every generated program starts with.
+pub const C_HEAD: &str = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n";
+/// The license every generated program ends with.
+pub const C_TAIL: &str = "char _license[] SEC(\"license\") = \"GPL\";\n";
+
+/// [`compile_generated`] of `body` between [`C_HEAD`] and [`C_TAIL`].
+pub fn compile_program(name: &str, body: &str) -> Vec<u8> {
+    compile_generated(name, &format!("{C_HEAD}{body}{C_TAIL}"))
+}
+
 /// A `Vec`-backed allocator like `mem::VecAlloc` (which integration tests cannot reach:
 /// it is behind the `host` feature), that can also refuse the n-th allocation.
 #[derive(Debug, Default)]
