@@ -788,3 +788,76 @@ fn a_target_program_from_the_caller_is_attached_to() {
         "{msg}"
     );
 }
+
+/// GCC 12's BTF (Debian 12's `gcc-bpf`) breaks three of the kernel's rules: `char` is
+/// an INT both SIGNED and CHAR (ENOTSUPP), FWDs carry a value in their type field and
+/// some FUNCs are anonymous (EINVAL). libbpf reads it, the kernel's `BPF_BTF_LOAD`
+/// refuses it, and libbpf loads the object without it ("BTF is optional, ignoring"):
+/// so does bpfld, with maps untyped and programs without func or line info.
+#[test]
+fn gcc_objects_load_without_the_btf_the_kernel_refuses() {
+    let body = "struct {\n\
+        \t__uint(type, BPF_MAP_TYPE_ARRAY);\n\
+        \t__uint(max_entries, 4);\n\
+        \t__type(key, __u32);\n\
+        \t__type(value, __u64);\n\
+        } hits SEC(\".maps\");\n\
+        static __attribute__((noinline)) int first(struct xdp_md *ctx)\n\
+        {\n\
+        \tchar c = (char)ctx->ingress_ifindex;\n\
+        \treturn c > 0;\n\
+        }\n\
+        SEC(\"xdp\")\n\
+        int gcc_xdp(struct xdp_md *ctx)\n\
+        {\n\
+        \t__u32 key = 0;\n\
+        \t__u64 *v = bpf_map_lookup_elem(&hits, &key);\n\
+        \tif (v)\n\
+        \t\t*v += first(ctx);\n\
+        \treturn XDP_PASS;\n\
+        }\n";
+    let Some(bytes) = support::compile_gcc(
+        "gcc_xdp",
+        &format!("{}{body}{}", support::C_HEAD, support::C_TAIL),
+    ) else {
+        return;
+    };
+    let a = &mut TestAlloc::new();
+    let elf = Elf::parse(&bytes, a).unwrap();
+    let obj = Object::parse(elf, "gcc_xdp", a).unwrap();
+    // The trait the kernel refuses first, which this test is about.
+    let btf = obj.btf.as_ref().expect("GCC's -gbtf");
+    let two_flags = (1..btf.type_count())
+        .filter_map(|id| btf.type_by_id(id).ok())
+        .filter(|t| t.kind() == bpfld_core::btf::BtfKind::Int)
+        .filter_map(|t| t.int().ok())
+        .any(|e| e.is_signed() && e.is_char());
+    assert!(two_flags, "GCC 12 marks char SIGNED | CHAR");
+    let kb = FakeKernelBtf;
+    let kb: Option<&dyn KernelBtf> = Some(&kb);
+    let plan = Plan::build(&obj, &kinfo(), kb, a).unwrap();
+    let mut s = Script {
+        fail_btf: Some(524),
+        ..Script::default()
+    };
+    let mut maps = vec![0; plan.maps.len()];
+    let mut progs = vec![0; plan.progs.len()];
+    exec::execute(&plan, a, &mut s, &mut maps, &mut progs).unwrap();
+    assert_eq!(s.dropped, vec![524]);
+    assert_eq!(
+        s.seen,
+        vec![
+            Seen::Btf,
+            Seen::Map {
+                btf_fd: 0,
+                key: 0,
+                value: 0
+            },
+            Seen::Prog {
+                btf_fd: 0,
+                func_info: 0
+            },
+        ]
+    );
+    assert!(maps.iter().chain(&progs).all(|&fd| fd > 100));
+}

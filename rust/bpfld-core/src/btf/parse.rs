@@ -3,7 +3,7 @@
 //! Header and record validation, the id -> offset index, and read access by id.
 //!
 //! Validation follows the kernel's `btf_parse_hdr`, `btf_check_sec_info`,
-//! `btf_parse_str_sec` and each kind's `check_meta` (kernel/bpf/btf.c, 6.12), with two
+//! `btf_parse_str_sec` and each kind's `check_meta` (kernel/bpf/btf.c, 6.12), with these
 //! deliberate differences:
 //! - names must be ASCII identifiers where the kernel wants identifiers (its `isalpha`
 //!   also takes Latin-1 letters), and every name must be UTF-8;
@@ -12,7 +12,11 @@
 //!   checked by [`Btf::check_loadable`] afterwards;
 //! - `kind_flag` on TYPE_TAG and DECL_TAG (attribute tags, accepted by kernels after
 //!   6.12, present in their vmlinux BTF) is accepted here and refused by
-//!   [`Btf::check_loadable`].
+//!   [`Btf::check_loadable`];
+//! - what GCC 12's BTF holds is accepted: an INT encoding of more than one flag
+//!   (`char`), a FWD with a value in its type field and an anonymous FUNC. The
+//!   kernel refuses each (ENOTSUPP, EINVAL), libbpf reads them, and both loaders then
+//!   load the object without its BTF.
 //!
 //! Every reference to a type id must be below the type count, which the kernel only
 //! checks in its later resolve pass.
@@ -859,12 +863,10 @@ impl<const N: usize> Checker<'_, N> {
                 if nr_bits.div_ceil(8) > sot {
                     return Err(bad("INT bits + offset exceed its size"));
                 }
-                let enc = ((data >> 24) & 0x0f) as u8;
-                if !matches!(enc, 0 | 1 | 2 | 4) {
-                    return Err(Error::new(Kind::Unsupported(
-                        "INT encoding with more than one flag",
-                    )));
-                }
+                // An encoding of more than one flag (GCC 12 marks `char` and `signed
+                // char` SIGNED | CHAR) is the kernel's ENOTSUPP, not a fault: libbpf
+                // reads such BTF (as bpfld does: flags are tested one by one) and,
+                // when BPF_BTF_LOAD refuses it, loads the object without it.
                 Ok(())
             }
             BtfKind::Ptr
@@ -952,13 +954,14 @@ impl<const N: usize> Checker<'_, N> {
             }
             BtfKind::Fwd => {
                 vlen0()?;
-                if sot != 0 {
-                    return Err(bad("FWD type field is not 0"));
-                }
+                // GCC 12 leaves a value in the type field, which the kernel refuses
+                // (EINVAL) and libbpf, which never reads it, does not look at.
+                let _ = sot;
                 self.name(name_off, Site::Type, Rule::Ident)
             }
             BtfKind::Func => {
-                self.name(name_off, Site::Type, Rule::Ident)?;
+                // Anonymous in GCC 12's BTF (the kernel's EINVAL; see the top).
+                self.name(name_off, Site::Type, Rule::OptIdent)?;
                 if vlen > u32::from(BTF_FUNC_EXTERN) {
                     return Err(bad("unknown FUNC linkage"));
                 }

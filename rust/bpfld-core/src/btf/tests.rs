@@ -437,10 +437,6 @@ fn record_cases() -> Vec<Case> {
             Box::new(|b| b.enum64("e", 8, false, &[("9x", 1)])),
         ),
         (
-            "FWD type field is not 0",
-            Box::new(|b| named(b, "f", BTF_KIND_FWD, 0, false, 1, &[])),
-        ),
-        (
             "vlen is not 0 for this kind",
             Box::new(|b| named(b, "f", BTF_KIND_FWD, 1, false, 0, &[])),
         ),
@@ -610,12 +606,20 @@ fn every_record_error_names_the_type() {
         "btf type [2]: STRUCT: index 1: member name is not a valid identifier"
     );
 
-    // Unsupported rather than malformed, as the kernel's ENOTSUPP.
-    let (blob, _) = with(|b| b.int("x", 4, 3, 32));
-    assert_eq!(
-        err(parse(blob)).kind(),
-        Kind::Unsupported("INT encoding with more than one flag")
-    );
+    // More than one encoding flag, as GCC 12 marks `char`: the kernel's ENOTSUPP,
+    // read by libbpf (and here) flag by flag.
+    let (blob, id) = with(|b| b.int("char", 1, 3, 8));
+    let btf = parse(blob).unwrap();
+    let enc = btf.type_by_id(id).unwrap().int().unwrap();
+    assert!(enc.is_signed() && enc.is_char() && !enc.is_bool());
+    // GCC 12's other two: a FWD with a value in its type field and an anonymous FUNC
+    // (the kernel's EINVAL; libbpf reads neither the field nor the name).
+    let (blob, _) = with(|b| {
+        named(b, "f", BTF_KIND_FWD, 0, false, 1, &[]);
+        let p = b.proto(1, &[]);
+        b.func("", p, 0)
+    });
+    parse(blob).unwrap();
 
     // Names that are valid though unusual.
     let (blob, _) = with(|b| {

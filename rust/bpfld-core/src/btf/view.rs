@@ -643,7 +643,8 @@ pub struct Var {
 /// An INT's encoding word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IntEncoding {
-    /// `BTF_INT_SIGNED`, `BTF_INT_CHAR`, `BTF_INT_BOOL` or 0.
+    /// `BTF_INT_SIGNED`, `BTF_INT_CHAR`, `BTF_INT_BOOL`, 0, or (GCC 12's `char`) more
+    /// than one of them, which the kernel refuses and libbpf reads flag by flag.
     pub encoding: u8,
     /// Bit offset (legacy bitfield encoding).
     pub offset: u8,

@@ -50,13 +50,7 @@ pub fn compile(src: &std::path::Path, out_dir: &std::path::Path) -> Vec<u8> {
     let clang = clang().expect("clang");
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
     let out = out_dir.join(format!("{stem}.o"));
-    let multiarch = std::process::Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
+    let multiarch = multiarch();
     let o = std::process::Command::new(clang)
         .args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
         .arg(format!("-I/usr/include/{multiarch}"))
@@ -110,6 +104,54 @@ pub fn compile_generated(name: &str, c: &str) -> Vec<u8> {
     let b = compile(&src, &dir);
     std::fs::remove_dir_all(&dir).ok();
     b
+}
+
+/// Compile generated C source with GCC's BPF back end (Debian's `gcc-bpf`, GCC 12 on
+/// Debian 12): `bpf-gcc -O2 -gbtf`, the system headers searched as clang's are. `None`
+/// (after reporting a skip) without it.
+pub fn compile_gcc(name: &str, c: &str) -> Option<Vec<u8>> {
+    let found = std::process::Command::new("bpf-gcc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        skip("no bpf-gcc (Debian's gcc-bpf)");
+        return None;
+    }
+    let dir = scratch_dir().join(format!("gcc-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.bpf.c"));
+    let out = dir.join(format!("{name}.bpf.o"));
+    std::fs::write(&src, c).unwrap();
+    let o = std::process::Command::new("bpf-gcc")
+        .args(["-O2", "-gbtf"])
+        .arg(format!("-I/usr/include/{}", multiarch()))
+        .arg("-I/usr/include")
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run bpf-gcc");
+    assert!(
+        o.status.success(),
+        "bpf-gcc {name}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let b = std::fs::read(&out).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    Some(b)
+}
+
+/// The host's multiarch triplet (where Debian keeps `<asm/types.h>`).
+fn multiarch() -> String {
+    std::process::Command::new("gcc")
+        .arg("-print-multiarch")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "x86_64-linux-gnu".into())
 }
 
 /// The includes every generated program starts with.
