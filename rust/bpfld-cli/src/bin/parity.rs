@@ -41,8 +41,9 @@
 //!
 //! `report` runs on the host: it reads DIR/results.tsv, classifies every object against
 //! the allowlist (`OBJ<TAB>CATEGORY<TAB>REASON`, OBJ = `NAME` for the kernel's selftest
-//! objects, `corpus/NAME` for ours), writes the Markdown report, prints one
-//! `ok`/`not ok` line per object and `N passed, N failed`, and exits 1 when an object is
+//! objects, `corpus/NAME` for ours, `gcc/NAME` for ours as bpf-gcc builds them), writes
+//! the Markdown report, prints one `ok`/`not ok` line per object and `N passed, N
+//! failed`, and exits 1 when an object is
 //! unexplained, a kernel warning was seen, an object has no result, an `--expect`ed
 //! category changed, or fewer than `--min-identical` percent of the objects libbpf loads
 //! load identically through the module.
@@ -64,8 +65,12 @@ const MNT: &str = "/run/bpfld-parity";
 const IMG_COPY: &str = "/run/bpfld-parity.img";
 /// Per-object scratch files of the guest (tmpfs).
 const SCRATCH: &str = "/run/bpfld-parity-tmp";
+/// The set name of the kernel's selftest objects.
+const KPROGS: &str = "kprogs";
 /// The set name of our own corpus (`selftests/progs`).
 const CORPUS: &str = "corpus";
+/// The set name of our own corpus as GCC's BPF back end compiles it.
+const GCC: &str = "gcc";
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -122,10 +127,10 @@ fn read_todo(path: &Path) -> Result<Vec<(String, String)>, String> {
 
 /// The report's and the allowlist's name of an object.
 fn key(set: &str, name: &str) -> String {
-    if set == CORPUS {
-        format!("{CORPUS}/{name}")
-    } else {
+    if set == KPROGS {
         name.to_string()
+    } else {
+        format!("{set}/{name}")
     }
 }
 
@@ -843,7 +848,7 @@ fn report(args: &[String]) -> Result<i32, String> {
         .collect();
 
     // The headline figure: objects libbpf loads completely.
-    let kp: Vec<&&Row> = rows.iter().filter(|r| r.set != CORPUS).collect();
+    let kp: Vec<&&Row> = rows.iter().filter(|r| r.set == KPROGS).collect();
     let full_loads = kp.iter().filter(|r| r.libbpf == "all").count();
     let full_identical = kp.iter().filter(|r| r.cat == Cat::Identical).count();
     let partial_loads = kp.iter().filter(|r| r.libbpf == "some").count();
@@ -959,11 +964,11 @@ fn render(x: &Render<'_>) -> String {
     };
     let libbpf_refuses = rows
         .iter()
-        .filter(|r| r.set != CORPUS && r.libbpf == "none")
+        .filter(|r| r.set == KPROGS && r.libbpf == "none")
         .count();
     let bpfld_only = rows
         .iter()
-        .filter(|r| r.set != CORPUS && r.libbpf == "none" && r.cat == Cat::BpfldOnly)
+        .filter(|r| r.set == KPROGS && r.libbpf == "none" && r.cat == Cat::BpfldOnly)
         .count();
     let _ = writeln!(
         s,
@@ -1001,13 +1006,14 @@ fn render(x: &Render<'_>) -> String {
         );
     }
     for (set, title) in [
-        ("kprogs", "The kernel's selftest objects"),
+        (KPROGS, "The kernel's selftest objects"),
         (CORPUS, "bpfld's own corpus (selftests/progs)"),
+        (
+            GCC,
+            "bpfld's own corpus as GCC 12 compiles it (bpf-gcc -gbtf; the sources it can compile)",
+        ),
     ] {
-        let in_set: Vec<&&Row> = rows
-            .iter()
-            .filter(|r| (r.set == CORPUS) == (set == CORPUS))
-            .collect();
+        let in_set: Vec<&&Row> = rows.iter().filter(|r| r.set == set).collect();
         if in_set.is_empty() {
             continue;
         }
