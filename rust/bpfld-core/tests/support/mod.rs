@@ -36,13 +36,16 @@ pub fn skip(why: &str) {
     println!("SKIP: {why}");
 }
 
+/// Whether `tool --version` runs.
+fn runs(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn clang() -> Option<&'static str> {
-    ["clang", "clang-14"].into_iter().find(|c| {
-        std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    ["clang", "clang-14"].into_iter().find(|c| runs(c))
 }
 
 /// Compile BPF C source `src` (a path) to an object, returning its bytes.
@@ -50,23 +53,33 @@ pub fn compile(src: &std::path::Path, out_dir: &std::path::Path) -> Vec<u8> {
     let clang = clang().expect("clang");
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
     let out = out_dir.join(format!("{stem}.o"));
-    let multiarch = multiarch();
-    let o = std::process::Command::new(clang)
-        .args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
-        .arg(format!("-I/usr/include/{multiarch}"))
+    let include = format!("-I/usr/include/{}", multiarch());
+    let flags = ["-target", "bpf", "-g", "-O2", "-Wall", "-Werror", &include];
+    run_compiler(clang, &flags, src, &out)
+}
+
+/// `tool FLAGS -c src -o out`, which must succeed; the object's bytes.
+fn run_compiler(
+    tool: &str,
+    flags: &[&str],
+    src: &std::path::Path,
+    out: &std::path::Path,
+) -> Vec<u8> {
+    let o = std::process::Command::new(tool)
+        .args(flags)
         .arg("-c")
         .arg(src)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .output()
-        .expect("run clang");
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
     assert!(
         o.status.success(),
-        "clang {}: {}",
+        "{tool} {}: {}",
         src.display(),
         String::from_utf8_lossy(&o.stderr)
     );
-    std::fs::read(&out).unwrap()
+    std::fs::read(out).unwrap()
 }
 
 fn scratch_dir() -> PathBuf {
@@ -110,35 +123,17 @@ pub fn compile_generated(name: &str, c: &str) -> Vec<u8> {
 /// Debian 12): `bpf-gcc -O2 -gbtf`, the system headers searched as clang's are. `None`
 /// (after reporting a skip) without it.
 pub fn compile_gcc(name: &str, c: &str) -> Option<Vec<u8>> {
-    let found = std::process::Command::new("bpf-gcc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
+    if !runs("bpf-gcc") {
         skip("no bpf-gcc (Debian's gcc-bpf)");
         return None;
     }
     let dir = scratch_dir().join(format!("gcc-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join(format!("{name}.bpf.c"));
-    let out = dir.join(format!("{name}.bpf.o"));
     std::fs::write(&src, c).unwrap();
-    let o = std::process::Command::new("bpf-gcc")
-        .args(["-O2", "-gbtf"])
-        .arg(format!("-I/usr/include/{}", multiarch()))
-        .arg("-I/usr/include")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("run bpf-gcc");
-    assert!(
-        o.status.success(),
-        "bpf-gcc {name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let b = std::fs::read(&out).unwrap();
+    let include = format!("-I/usr/include/{}", multiarch());
+    let flags = ["-O2", "-gbtf", &include, "-I/usr/include"];
+    let b = run_compiler("bpf-gcc", &flags, &src, &dir.join(format!("{name}.bpf.o")));
     std::fs::remove_dir_all(&dir).ok();
     Some(b)
 }
