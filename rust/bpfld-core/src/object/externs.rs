@@ -655,8 +655,10 @@ pub(crate) fn compile_c(name: &str, src: &str) -> Option<std::vec::Vec<u8>> {
         .arg("-o")
         .arg(&o)
         .output();
+    let bytes = std::fs::read(&o).ok();
+    std::fs::remove_dir_all(&dir).ok();
     match out {
-        Ok(out) if out.status.success() => std::fs::read(&o).ok(),
+        Ok(out) if out.status.success() => bytes,
         Ok(out) => panic!(
             "{clang}: {}",
             std::string::String::from_utf8_lossy(&out.stderr)
