@@ -954,9 +954,8 @@ impl<const N: usize> Checker<'_, N> {
             }
             BtfKind::Fwd => {
                 vlen0()?;
-                // GCC 12 leaves a value in the type field, which the kernel refuses
-                // (EINVAL) and libbpf, which never reads it, does not look at.
-                let _ = sot;
+                // The type field is not checked: GCC 12 leaves a value there, which the
+                // kernel refuses (EINVAL) and libbpf, which never reads it, ignores.
                 self.name(name_off, Site::Type, Rule::Ident)
             }
             BtfKind::Func => {

@@ -110,13 +110,7 @@ pub fn fixtures() -> Option<&'static BTreeMap<&'static str, Vec<u8>>> {
 
 /// Compile generated C source (not committed: built by the test from a pattern).
 pub fn compile_generated(name: &str, c: &str) -> Vec<u8> {
-    let dir = scratch_dir().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.bpf.c"));
-    std::fs::write(&src, c).unwrap();
-    let b = compile(&src, &dir);
-    std::fs::remove_dir_all(&dir).ok();
-    b
+    in_scratch(name, c, compile)
 }
 
 /// Compile generated C source with GCC's BPF back end (Debian's `gcc-bpf`, GCC 12 on
@@ -127,15 +121,27 @@ pub fn compile_gcc(name: &str, c: &str) -> Option<Vec<u8>> {
         skip("no bpf-gcc (Debian's gcc-bpf)");
         return None;
     }
-    let dir = scratch_dir().join(format!("gcc-{name}"));
+    let include = format!("-I/usr/include/{}", multiarch());
+    let flags = ["-O2", "-gbtf", &include, "-I/usr/include"];
+    Some(in_scratch(&format!("gcc-{name}"), c, |src, dir| {
+        run_compiler("bpf-gcc", &flags, src, &dir.join("out.bpf.o"))
+    }))
+}
+
+/// `c` written to `NAME.bpf.c` in a scratch directory of its own, compiled there by
+/// `build(source, directory)`; the directory is removed afterwards.
+fn in_scratch(
+    name: &str,
+    c: &str,
+    build: impl FnOnce(&std::path::Path, &std::path::Path) -> Vec<u8>,
+) -> Vec<u8> {
+    let dir = scratch_dir().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join(format!("{name}.bpf.c"));
     std::fs::write(&src, c).unwrap();
-    let include = format!("-I/usr/include/{}", multiarch());
-    let flags = ["-O2", "-gbtf", &include, "-I/usr/include"];
-    let b = run_compiler("bpf-gcc", &flags, &src, &dir.join(format!("{name}.bpf.o")));
+    let b = build(&src, &dir);
     std::fs::remove_dir_all(&dir).ok();
-    Some(b)
+    b
 }
 
 /// The host's multiarch triplet (where Debian keeps `<asm/types.h>`).
