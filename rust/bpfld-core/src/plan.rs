@@ -1254,8 +1254,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         let main = *l.prog(m)?;
         let spec = match main.spec {
             Some(s) => s,
+            // The caller names the target: the section's own may be empty or too long.
+            None if target.is_some() => section::classify_with_caller_target(main.sec_name)?,
             // The parser kept the program although libbpf's table does not know its
-            // section; it is loaded, so that is now an error.
+            // section, or it names its target as libbpf cannot; it is loaded, so that
+            // is now an error.
             None => section::classify(main.sec_name)?,
         };
         let base = at.insns;

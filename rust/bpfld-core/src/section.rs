@@ -358,10 +358,18 @@ pub fn btf_prefix_kind(expected_attach_type: u32) -> (&'static str, u32) {
 /// non-empty target name, or whose looked-up name exceeds libbpf's buffer (libbpf fails
 /// at load time for these unless `bpf_program__set_attach_target()` was called).
 pub fn classify(sec: &str) -> Result<'_, ProgSpec<'_>> {
-    classify_inner(sec).map_err(|e| e.ctx(Ctx::Section(sec)))
+    classify_inner(sec, true).map_err(|e| e.ctx(Ctx::Section(sec)))
 }
 
-fn classify_inner(sec: &str) -> Result<'_, ProgSpec<'_>> {
+/// [`classify`] for a program whose attach target the caller gives (libbpf's
+/// `bpf_program__set_attach_target()`): the name after the section's prefix is not
+/// read, so an empty or over-long one (`SEC("freplace/")`) does not matter, as it does
+/// not in libbpf, which then never looks at it.
+pub fn classify_with_caller_target(sec: &str) -> Result<'_, ProgSpec<'_>> {
+    classify_inner(sec, false).map_err(|e| e.ctx(Ctx::Section(sec)))
+}
+
+fn classify_inner(sec: &str, read_target: bool) -> Result<'_, ProgSpec<'_>> {
     if sec.is_empty() {
         return Err(Error::malformed("empty section name"));
     }
@@ -389,6 +397,7 @@ fn classify_inner(sec: &str) -> Result<'_, ProgSpec<'_>> {
         // libbpf looks the whole text up in the target program's BTF: no module syntax,
         // no prefix, no length bound.
         let t = match target {
+            _ if !read_target => None,
             None => None,
             Some("") => return Err(Error::malformed("empty BTF attach target name")),
             Some(name) => Some(BtfTarget {
@@ -403,8 +412,8 @@ fn classify_inner(sec: &str) -> Result<'_, ProgSpec<'_>> {
         // A bare "fentry" is libbpf's too: its target must then come from the caller
         // (bpf_program__set_attach_target), or the plan refuses the program.
         let t = match target {
-            None => None,
-            Some(t) => Some(kernel_target(t, d.expected_attach_type)?),
+            Some(t) if read_target => Some(kernel_target(t, d.expected_attach_type)?),
+            _ => None,
         };
         (BtfSource::Kernel, t)
     };

@@ -772,6 +772,34 @@ fn a_target_program_from_the_caller_is_attached_to() {
     assert_eq!(p.attach.map(|t| (t.module, t.type_id)), Some((0, 7)));
     assert_eq!(p.prog_type, 26, "BPF_PROG_TYPE_TRACING");
 
+    // An empty target in the section ("fentry/", "freplace/") is not read once the
+    // caller gives one, as libbpf does not read it; without one it is refused.
+    obj.progs[k].autoload = false;
+    for (name, prog_type) in [("on_empty", 26), ("on_ext", 28)] {
+        for p in obj
+            .progs
+            .iter_mut()
+            .filter(|p| ["on_empty", "on_ext"].contains(&p.name))
+        {
+            p.autoload = p.name == name;
+        }
+        let Err(e) = Plan::build(&obj, &kinfo(), kb, a) else {
+            panic!("{name} planned with an empty target and none from the caller");
+        };
+        let msg = format!("{e}");
+        assert!(msg.contains("empty BTF attach target name"), "{msg}");
+        let t = Targets(name);
+        let opts = Options {
+            prog_targets: Some(&t),
+            ..Options::default()
+        };
+        let plan = Plan::build_with(&obj, &kinfo(), kb, &opts, a).unwrap();
+        let p = plan.progs.iter().find(|p| p.name == name).unwrap();
+        assert!(p.attach_prog, "{name}");
+        assert_eq!(p.attach.map(|t| (t.module, t.type_id)), Some((0, 7)));
+        assert_eq!(p.prog_type, prog_type, "{name}");
+    }
+
     // Only freplace and tracing programs take one.
     let lsm = Targets("on_open");
     let opts = Options {
