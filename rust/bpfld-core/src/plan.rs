@@ -1974,18 +1974,20 @@ impl<A: Alloc> CoreRelos<A> {
                 let out = relocator
                     .resolve(btf, &r, relo_idx)
                     .ctx(Ctx::Prog(p.name))?;
-                if p.is_subprog() {
-                    check_patch(p, insn, &out).ctx(Ctx::Prog(p.name))?;
-                }
                 *tmp.get_mut(n)
                     .ok_or(Error::malformed("CO-RE record count"))? = (sec.index, insn, out);
                 n = n.saturating_add(1);
             }
         }
+        // By instruction, and stably: the records of one instruction are applied in
+        // their order in .BTF.ext, each checked against what the one before wrote, as
+        // libbpf patches them one after the other in place.
         let used = tmp.get_mut(..n).unwrap_or_default();
-        crate::util::sort_by_key(used, |(s, i, _)| (*s, *i));
         let mut outcomes = alloc.alloc::<(u32, u32, CoreOutcome)>(n)?;
+        crate::util::radix_sort_by_u32(used, &mut outcomes, |(_, i, _)| *i);
+        crate::util::radix_sort_by_u32(used, &mut outcomes, |(s, _, _)| *s);
         crate::util::copy(&mut outcomes, used);
+        check_uncalled(obj, &outcomes)?;
         Ok(CoreRelos { outcomes })
     }
 
@@ -2005,22 +2007,45 @@ impl<A: Alloc> CoreRelos<A> {
     }
 }
 
-/// Patch a copy of the instruction at `insn` (of the section) of subprogram `p`, for
-/// the errors only: libbpf patches every function in place, called or not, so a
-/// failed patch (an offset over 32767, an instruction without the local value) in a
-/// function no loaded program calls fails the object there too.
-fn check_patch(p: &Prog<'_>, insn: u32, out: &CoreOutcome) -> Result<'static, ()> {
-    let local = insn.saturating_sub(p.insn_off);
-    let first = p.insn(local).ok_or_else(|| {
-        Error::malformed("CO-RE relocated instruction past the program's end").ctx(Ctx::Insn(insn))
-    })?;
-    // The second half of an ld_imm64, if the function has one more instruction.
-    let next = p.insn(local.saturating_add(1));
-    let mut copy = [first, next.unwrap_or_default()];
-    let n = if next.is_some() { 2 } else { 1 };
-    core_relo::patch(copy.get_mut(..n).unwrap_or_default(), 0, out)
-        .ctx(Ctx::Insn(insn))
-        .map(|_| ())
+/// Patch copies of the CO-RE instructions of `.text` functions, for the errors only:
+/// libbpf patches every function in place, called or not, so a failed patch (an
+/// offset over 32767, an instruction without the local value) in a function no loaded
+/// program calls fails the object there too. `outcomes` are sorted by instruction; the
+/// records of one instruction patch one copy in turn, as libbpf's do the instruction.
+fn check_uncalled<'a, A: Alloc>(
+    obj: &Object<'a, A>,
+    outcomes: &[(u32, u32, CoreOutcome)],
+) -> Result<'a, ()> {
+    let mut copy = [Insn::default(); 2];
+    let mut n = 0usize;
+    let mut at = None;
+    for &(sec, insn, ref out) in outcomes {
+        let Some(p) = obj
+            .prog_at(sec, u64::from(insn))
+            .and_then(|pi| obj.progs.get(idx(pi)))
+            .filter(|p| p.is_subprog())
+        else {
+            continue;
+        };
+        let c = Ctx::Prog(p.name);
+        if at != Some((sec, insn)) {
+            at = Some((sec, insn));
+            let local = insn.saturating_sub(p.insn_off);
+            let first = p.insn(local).ok_or_else(|| {
+                Error::malformed("CO-RE relocated instruction past the program's end")
+                    .ctx(Ctx::Insn(insn))
+                    .ctx(c)
+            })?;
+            // The second half of an ld_imm64, if the function has one more instruction.
+            let next = p.insn(local.saturating_add(1));
+            copy = [first, next.unwrap_or_default()];
+            n = if next.is_some() { 2 } else { 1 };
+        }
+        core_relo::patch(copy.get_mut(..n).unwrap_or_default(), 0, out)
+            .ctx(Ctx::Insn(insn))
+            .ctx(c)?;
+    }
+    Ok(())
 }
 
 /// struct_ops resolution against kernel BTF (libbpf's `bpf_map__init_kern_struct_ops`
