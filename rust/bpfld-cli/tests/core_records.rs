@@ -224,3 +224,43 @@ fn uncalled_records_sharing_an_instruction_check_in_turn() {
     let e = plan_message(&moved(&bytes, &recs, 1, 0), &kb).unwrap_err();
     assert!(e.contains("uncalled"), "{e}");
 }
+
+/// A relocation that found no target poisons its instruction; where the verifier
+/// reaches it, libbpf rewrites the log's `call unknown#195896080` to name the
+/// relocation, and bpfld's message names it.
+#[test]
+fn a_refused_load_names_the_poisoning_relocation() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    let c = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+        #include <bpf/bpf_core_read.h>\n\
+        struct task_struct___x { int no_such_field; }\n\
+        \t__attribute__((preserve_access_index));\n\
+        SEC(\"raw_tp/sys_enter\") int prog(void *ctx)\n{\n\
+        \tstruct task_struct___x *t = (void *)bpf_get_current_task();\n\
+        \treturn BPF_CORE_READ(t, no_such_field);\n}\n\
+        char _license[] SEC(\"license\") = \"GPL\";\n";
+    let Some((_, bytes)) = object(c) else {
+        return;
+    };
+    let path = std::env::temp_dir().join(format!("bpfld-poison-{}.bpf.o", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let r = bpfld::load::load_userspace(path.to_str().unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let Err(e) = r else {
+        panic!("a reachable poisoned instruction loaded");
+    };
+    assert_eq!(e.errno, libc::EINVAL, "{}", e.msg);
+    assert!(
+        e.msg.contains(
+            "prog 'prog': section 'raw_tp/sys_enter': CO-RE relo #0 failed to resolve, insn #"
+        ) && e
+            .msg
+            .contains("poisoned (call unknown#195896080): BPF_PROG_LOAD failed"),
+        "{}",
+        e.msg
+    );
+    assert!(e.log.contains("unknown#195896080"), "{}", e.log);
+}

@@ -154,6 +154,14 @@ pub enum Ctx<'a> {
     Value(What, u64),
     /// A plan step or phase (e.g. `"BTF_LOAD"`).
     Step(&'static str),
+    /// A CO-RE relocation (its index among its section's records) that failed to
+    /// resolve and poisoned an instruction (its index in the program as loaded).
+    CorePoison {
+        /// The relocation.
+        relo: u32,
+        /// The instruction.
+        insn: u32,
+    },
 }
 
 impl fmt::Display for Ctx<'_> {
@@ -171,6 +179,11 @@ impl fmt::Display for Ctx<'_> {
             Ctx::BtfType(i) => write!(f, "btf type [{i}]"),
             Ctx::Value(w, v) => write!(f, "{} {v}", w.as_str()),
             Ctx::Step(s) => f.write_str(s),
+            Ctx::CorePoison { relo, insn } => write!(
+                f,
+                "CO-RE relo #{relo} failed to resolve, insn #{insn} poisoned \
+                 (call unknown#195896080)"
+            ),
         }
     }
 }

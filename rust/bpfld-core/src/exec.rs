@@ -666,7 +666,19 @@ fn run<'a, A: Alloc, B: Bpf>(
         if let Some(fd) = target {
             c.bpf.close(fd);
         }
-        let fd = res.map_err(|e| kerr("BPF_PROG_LOAD", e)).ctx(ctx)?;
+        let fd = res
+            .map_err(|e| match p.core_poison {
+                // The verifier may well have stopped there (libbpf names the relocation
+                // in its log instead).
+                Some(q) => kerr("BPF_PROG_LOAD", e)
+                    .ctx(Ctx::CorePoison {
+                        relo: q.relo,
+                        insn: q.insn,
+                    })
+                    .ctx(Ctx::Section(q.sec_name)),
+                None => kerr("BPF_PROG_LOAD", e),
+            })
+            .ctx(ctx)?;
         *c.out
             .prog_fds
             .get_mut(k)

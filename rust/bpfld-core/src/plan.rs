@@ -493,6 +493,21 @@ pub struct PlannedProg<'a> {
     pub line_info: Span,
     /// CO-RE records for the kernel to apply ([`CoreMode::Kernel`]), in [`Plan::core_relos`].
     pub core_relos: Span,
+    /// The first instruction a CO-RE relocation that failed to resolve poisoned, for
+    /// the message of a refused load (libbpf rewrites the verifier's log line for it).
+    pub core_poison: Option<CorePoison<'a>>,
+}
+
+/// An instruction of a planned program that a CO-RE relocation poisoned (a call to
+/// the verifier's `unknown#195896080`, refused only where reachable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorePoison<'a> {
+    /// The section whose `.BTF.ext` records hold the relocation.
+    pub sec_name: &'a str,
+    /// Its index among that section's records (libbpf's `relo #N`).
+    pub relo: u32,
+    /// The instruction, in the program as loaded.
+    pub insn: u32,
 }
 
 /// One map to create (inner templates included, marked by their kind).
@@ -1264,6 +1279,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         let base = at.insns;
         let sites_base = at.sites;
         let mut len = 0u32;
+        let mut core_poison = None;
         for k in 0..l.n_order {
             let f = *l.order.get(k).ok_or(Error::malformed("order"))?;
             let p = *l.prog(f)?;
@@ -1276,7 +1292,16 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 .ok_or(Error::malformed("instruction buffer"))?;
             no_raw_fds(obj, &p).ctx(c)?;
             crate::insn::decode_into(p.code, dst).ctx(c)?;
-            core.apply(&p, dst).ctx(c)?;
+            if let Some((relo, i)) = core.apply(&p, dst).ctx(c)? {
+                let insn = off.saturating_add(i);
+                if core_poison.is_none_or(|q: CorePoison<'_>| insn < q.insn) {
+                    core_poison = Some(CorePoison {
+                        sec_name: p.sec_name,
+                        relo,
+                        insn,
+                    });
+                }
+            }
             len = len.max(off.saturating_add(p.insn_cnt));
             // Calls and callbacks.
             for &i in l.cands_of(f)? {
@@ -1470,6 +1495,7 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
             func_info,
             line_info,
             core_relos: Span::default(),
+            core_poison,
         })
     }
 
@@ -1909,8 +1935,18 @@ fn no_raw_fds<A: Alloc>(obj: &Object<'_, A>, p: &Prog<'_>) -> Result<'static, ()
 /// CO-RE outcomes, resolved once per relocation record in `.BTF.ext` order (so that
 /// candidates narrow as in libbpf), applied to every copy of the instruction's function.
 struct CoreRelos<A: Alloc> {
-    /// (section index, instruction index in the section, outcome), sorted.
-    outcomes: A::Buf<(u32, u32, CoreOutcome)>,
+    /// Sorted by (section index, instruction index in the section).
+    outcomes: A::Buf<CoreAt>,
+}
+
+/// A resolved CO-RE record: where it applies and what to do there.
+#[derive(Clone, Copy, Debug, Default)]
+struct CoreAt {
+    sec: u32,
+    insn: u32,
+    /// Its index among its section's records (libbpf's `relo #N`).
+    relo: u32,
+    out: CoreOutcome,
 }
 
 impl<A: Alloc> CoreRelos<A> {
@@ -1942,7 +1978,7 @@ impl<A: Alloc> CoreRelos<A> {
         if let Some(m) = modules {
             relocator.set_lazy_modules(m);
         }
-        let mut tmp = alloc.alloc::<(u32, u32, CoreOutcome)>(total)?;
+        let mut tmp = alloc.alloc::<CoreAt>(total)?;
         let mut n = 0usize;
         for block in info.blocks() {
             let sec_name = btf.name_at(block.sec_name_off)?;
@@ -1975,7 +2011,12 @@ impl<A: Alloc> CoreRelos<A> {
                     .resolve(btf, &r, relo_idx)
                     .ctx(Ctx::Prog(p.name))?;
                 *tmp.get_mut(n)
-                    .ok_or(Error::malformed("CO-RE record count"))? = (sec.index, insn, out);
+                    .ok_or(Error::malformed("CO-RE record count"))? = CoreAt {
+                    sec: sec.index,
+                    insn,
+                    relo: relo_idx,
+                    out,
+                };
                 n = n.saturating_add(1);
             }
         }
@@ -1983,27 +2024,32 @@ impl<A: Alloc> CoreRelos<A> {
         // their order in .BTF.ext, each checked against what the one before wrote, as
         // libbpf patches them one after the other in place.
         let used = tmp.get_mut(..n).unwrap_or_default();
-        let mut outcomes = alloc.alloc::<(u32, u32, CoreOutcome)>(n)?;
-        crate::util::radix_sort_by_u32(used, &mut outcomes, |(_, i, _)| *i);
-        crate::util::radix_sort_by_u32(used, &mut outcomes, |(s, _, _)| *s);
+        let mut outcomes = alloc.alloc::<CoreAt>(n)?;
+        crate::util::radix_sort_by_u32(used, &mut outcomes, |r| r.insn);
+        crate::util::radix_sort_by_u32(used, &mut outcomes, |r| r.sec);
         crate::util::copy(&mut outcomes, used);
         check_uncalled(obj, &outcomes)?;
         Ok(CoreRelos { outcomes })
     }
 
-    /// Patch the CO-RE instructions of function `p`, freshly copied to `dst`.
-    fn apply(&self, p: &Prog<'_>, dst: &mut [Insn]) -> Result<'static, ()> {
+    /// Patch the CO-RE instructions of function `p`, freshly copied to `dst`; the
+    /// first relocation that poisoned one, and that instruction in `dst`.
+    fn apply(&self, p: &Prog<'_>, dst: &mut [Insn]) -> Result<'static, Option<(u32, u32)>> {
         let start = self
             .outcomes
-            .partition_point(|(s, i, _)| (*s, *i) < (p.sec_idx, p.insn_off));
-        for (s, i, out) in self.outcomes.get(start..).unwrap_or_default() {
-            if *s != p.sec_idx || *i >= p.insn_off.saturating_add(p.insn_cnt) {
+            .partition_point(|r| (r.sec, r.insn) < (p.sec_idx, p.insn_off));
+        let mut first = None;
+        for r in self.outcomes.get(start..).unwrap_or_default() {
+            if r.sec != p.sec_idx || r.insn >= p.insn_off.saturating_add(p.insn_cnt) {
                 break;
             }
-            let local = idx(i.saturating_sub(p.insn_off));
-            core_relo::patch(dst, local, out).ctx(Ctx::Insn(*i))?;
+            let local = r.insn.saturating_sub(p.insn_off);
+            let done = core_relo::patch(dst, idx(local), &r.out).ctx(Ctx::Insn(r.insn))?;
+            if done == core_relo::Patched::Poisoned && first.is_none() {
+                first = Some((r.relo, local));
+            }
         }
-        Ok(())
+        Ok(first)
     }
 }
 
@@ -2012,14 +2058,14 @@ impl<A: Alloc> CoreRelos<A> {
 /// offset over 32767, an instruction without the local value) in a function no loaded
 /// program calls fails the object there too. `outcomes` are sorted by instruction; the
 /// records of one instruction patch one copy in turn, as libbpf's do the instruction.
-fn check_uncalled<'a, A: Alloc>(
-    obj: &Object<'a, A>,
-    outcomes: &[(u32, u32, CoreOutcome)],
-) -> Result<'a, ()> {
+fn check_uncalled<'a, A: Alloc>(obj: &Object<'a, A>, outcomes: &[CoreAt]) -> Result<'a, ()> {
     let mut copy = [Insn::default(); 2];
     let mut n = 0usize;
     let mut at = None;
-    for &(sec, insn, ref out) in outcomes {
+    for &CoreAt {
+        sec, insn, ref out, ..
+    } in outcomes
+    {
         let Some(p) = obj
             .prog_at(sec, u64::from(insn))
             .and_then(|pi| obj.progs.get(idx(pi)))
