@@ -588,7 +588,7 @@ impl<'a, A: Alloc> Elf<'a, A> {
             .filter(|b| b.len() == SYM_SIZE as usize)
             .ok_or_else(|| {
                 Error::malformed("symbol index out of range")
-                    .ctx(Ctx::Value(What::Index, u64::from(index)))
+                    .ctx(Ctx::Value(What::Symbol, u64::from(index)))
             })?;
         let sym = read_sym(b).ok_or(Error::malformed("truncated symbol"))?;
         let decoded = match self.sym_names.get(index as usize) {
@@ -604,7 +604,7 @@ impl<'a, A: Alloc> Elf<'a, A> {
                 BadName::Unterminated => "invalid symbol name: not NUL-terminated",
                 BadName::NotUtf8 => "invalid symbol name: not UTF-8",
             })
-            .ctx(Ctx::Value(What::Index, u64::from(index)))
+            .ctx(Ctx::Value(What::Symbol, u64::from(index)))
         })?;
         let shndx = u32::from(sym.st_shndx);
         if shndx != SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= self.shnum {

@@ -112,6 +112,8 @@ pub enum What {
     Count,
     /// A type or object id.
     Id,
+    /// A symbol's index in `.symtab`.
+    Symbol,
 }
 
 impl What {
@@ -122,6 +124,7 @@ impl What {
             What::Index => "index",
             What::Count => "count",
             What::Id => "id",
+            What::Symbol => "symbol",
         }
     }
 }
@@ -188,8 +191,9 @@ impl fmt::Display for Ctx<'_> {
     }
 }
 
-/// How many context entries an error keeps; further (outer) ones are dropped. Four keep
-/// the error at 128 bytes, small enough to return by value on a kernel stack.
+/// How many context entries an error keeps. Four keep the error at 128 bytes, small
+/// enough to return by value on a kernel stack; past them an outer entry takes the
+/// place of the second innermost (see [`Error::ctx`]).
 const CTX_CAP: usize = 4;
 
 /// The core's error: what went wrong plus where.
@@ -232,8 +236,10 @@ impl<'a> Error<'a> {
         self.kind.errno()
     }
 
-    /// Add an outer context entry (kept if there is room). The same entry twice in a
-    /// row (a callee and its caller both naming the type or index) is kept once.
+    /// Add an outer context entry. The same entry twice in a row (a callee and its
+    /// caller both naming the type or index) is kept once. When all are taken, the
+    /// second innermost goes: the innermost says what exactly was wrong, and the
+    /// outermost name the section, program, map or extern, which every error must.
     #[must_use]
     pub fn ctx(mut self, c: Ctx<'a>) -> Self {
         if self.ctx.iter().flatten().last() == Some(&c) {
@@ -241,6 +247,11 @@ impl<'a> Error<'a> {
         }
         if let Some(slot) = self.ctx.iter_mut().find(|s| s.is_none()) {
             *slot = Some(c);
+        } else if let Some(rest) = self.ctx.get_mut(1..) {
+            rest.rotate_left(1);
+            if let Some(last) = rest.last_mut() {
+                *last = Some(c);
+            }
         }
         self
     }
@@ -315,6 +326,19 @@ mod tests {
         }
         assert_eq!(e.contexts().count(), CTX_CAP);
         assert_eq!(e.contexts().next(), Some(&Ctx::Insn(0)));
+        // ... and the outermost: what names the section or program is never lost.
+        assert_eq!(e.contexts().last(), Some(&Ctx::Insn(9)));
+        let e = Error::malformed("parameter type id beyond the last type")
+            .ctx(Ctx::Value(What::Id, 99))
+            .ctx(Ctx::Value(What::Index, 2))
+            .ctx(Ctx::Step("FUNC_PROTO"))
+            .ctx(Ctx::BtfType(110))
+            .ctx(Ctx::Section(".BTF"));
+        assert_eq!(
+            format!("{e}"),
+            "section '.BTF': btf type [110]: FUNC_PROTO: id 99: parameter type id beyond \
+             the last type"
+        );
     }
 
     #[test]

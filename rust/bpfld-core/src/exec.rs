@@ -434,7 +434,9 @@ fn run<'a, A: Alloc, B: Bpf>(
         // struct_ops maps are typed by it: mandatory there (libbpf's
         // kernel_needs_btf()).
         Some(e) if obj.maps.iter().any(|m| m.kind == MapKind::StructOps) => {
-            return Err(kerr("BPF_BTF_LOAD", e))
+            return Err(kerr("BPF_BTF_LOAD", e)
+                .ctx(Ctx::Step("the struct_ops maps need it"))
+                .ctx(Ctx::Section(".BTF")))
         }
         Some(e) => c.bpf.btf_dropped(e),
         None => {}

@@ -1657,7 +1657,7 @@ fn elf_names_past_limit() {
         &r,
         Stage::Object,
         Kind::Malformed("invalid symbol name: longer than 512 bytes (MAX_NAME_LEN)"),
-        "index 1: ",
+        "symbol 1: ",
     );
 }
 
