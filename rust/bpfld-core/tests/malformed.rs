@@ -1349,7 +1349,7 @@ fn reloc_cases() -> Vec<Case> {
                 Object,
                 "symbol index out of range",
                 &format!(
-                    "section '.relxdp': relo #2: index {}: ",
+                    "section '.relxdp': relo #2: symbol {}: ",
                     basic.sym_count() + 5
                 ),
             ),
@@ -1406,7 +1406,7 @@ fn reloc_cases() -> Vec<Case> {
             mal(
                 Object,
                 "symbol index out of range",
-                "prog 'prog_xdp': relo #1: insn #5: index 26: ",
+                "prog 'prog_xdp': relo #1: insn #5: symbol 26: ",
             ),
         ),
         case(
@@ -2260,7 +2260,7 @@ fn btf_cases() -> Vec<Case> {
             mal(
                 Object,
                 "symbol index out of range",
-                "relo #0: index 100000: ",
+                "relo #0: symbol 100000: ",
             ),
         ),
     ]
