@@ -889,3 +889,58 @@ fn gcc_objects_load_without_the_btf_the_kernel_refuses() {
     );
     assert!(maps.iter().chain(&progs).all(|&fd| fd > 100));
 }
+
+/// GCC folds identical functions (`-fipa-icf`, on at -O2): two static helpers of the
+/// same code become one function with both symbols at one `.text` offset. libbpf links
+/// one copy of it; so does bpfld, which refused such an object as overlapping functions
+/// before. A partial overlap is still refused (`tests/malformed.rs`).
+#[test]
+fn gcc_folded_functions_link_one_copy() {
+    let body = "static __attribute__((noinline)) __u64 weight_v4(__u64 len)\n\
+        {\n\treturn len * 3 + 7;\n}\n\
+        static __attribute__((noinline)) __u64 weight_v6(__u64 len)\n\
+        {\n\treturn len * 3 + 7;\n}\n\
+        SEC(\"xdp\")\n\
+        int folded(struct xdp_md *ctx)\n\
+        {\n\
+        \t__u64 len = ctx->data_end - ctx->data;\n\
+        \treturn (len > 100 ? weight_v4(len) : weight_v6(len)) & 1;\n\
+        }\n";
+    let Some(bytes) = support::compile_gcc(
+        "folded",
+        &format!("{}{body}{}", support::C_HEAD, support::C_TAIL),
+    ) else {
+        return;
+    };
+    let a = &mut TestAlloc::new();
+    let elf = Elf::parse(&bytes, a).unwrap();
+    let names: Vec<&str> = elf
+        .symbols()
+        .map(|s| s.unwrap())
+        .filter(|s| s.name.starts_with("weight_"))
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names.len(), 2, "GCC keeps both symbols: {names:?}");
+    let obj = Object::parse(elf, "folded", a).unwrap();
+    let subs: Vec<&str> = obj
+        .progs
+        .iter()
+        .filter(|p| p.is_subprog())
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        subs,
+        ["weight_v4"],
+        "one function of the two, the first by name"
+    );
+    let kb = FakeKernelBtf;
+    let plan = Plan::build(&obj, &kinfo(), Some(&kb), a).unwrap();
+    let p = plan.progs.iter().find(|p| p.name == "folded").unwrap();
+    let (_, entry) = obj.prog_by_name("folded").unwrap();
+    let sub = obj.progs.iter().find(|p| p.is_subprog()).unwrap();
+    assert_eq!(
+        plan.prog_insns(p).len(),
+        (entry.insn_cnt + sub.insn_cnt) as usize,
+        "the folded function appended once"
+    );
+}

@@ -827,17 +827,47 @@ fn collect_progs<'a, A: Alloc>(
     if subprogs > limits::MAX_SUBPROGS {
         return Err(Error::limit("subprograms", subprogs, limits::MAX_SUBPROGS));
     }
-    crate::util::sort_by_key(&mut progs, |p| (p.sec_idx, p.insn_off));
+    // Of several `.text` functions over the same instructions, the global one (then
+    // the first by name) first: it is the one kept below.
+    crate::util::sort_by_key(&mut progs, |p| (p.sec_idx, p.insn_off, !p.global, p.name));
+    let mut aliases = 0usize;
     for w in progs.windows(2) {
         if let [a, b] = w {
-            if a.sec_idx == b.sec_idx && a.insn_off.saturating_add(a.insn_cnt) > b.insn_off {
+            if is_alias(a, b, text) {
+                aliases = aliases.saturating_add(1);
+            } else if a.sec_idx == b.sec_idx && a.insn_off.saturating_add(a.insn_cnt) > b.insn_off {
                 return Err(Error::malformed("functions overlap")
                     .ctx(Ctx::Prog(b.name))
                     .ctx(Ctx::Prog(a.name)));
             }
         }
     }
-    Ok(progs)
+    if aliases == 0 {
+        return Ok(progs);
+    }
+    let mut kept = alloc.alloc::<Prog<'a>>(progs.len().saturating_sub(aliases))?;
+    let mut k = 0usize;
+    for (i, p) in progs.iter().enumerate() {
+        let prev = i.checked_sub(1).and_then(|j| progs.get(j));
+        if prev.is_some_and(|q| is_alias(q, p, text)) {
+            continue;
+        }
+        *kept.get_mut(k).ok_or(Error::malformed("function count"))? = *p;
+        k = k.saturating_add(1);
+    }
+    Ok(kept)
+}
+
+/// Whether `b` names the same `.text` instructions as `a`: GCC's identical code folding
+/// (`-fipa-icf`, on at -O2) makes one function of two identical ones and gives it both
+/// symbols. libbpf takes both as subprograms and links one copy, whichever its lookup
+/// by offset finds; bpfld keeps one. Entry programs over the same instructions stay
+/// refused as overlapping.
+fn is_alias(a: &Prog<'_>, b: &Prog<'_>, text: Option<u32>) -> bool {
+    Some(a.sec_idx) == text
+        && a.sec_idx == b.sec_idx
+        && a.insn_off == b.insn_off
+        && a.insn_cnt == b.insn_cnt
 }
 
 /// Relocation sections that apply to program code.
