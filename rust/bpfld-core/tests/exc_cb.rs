@@ -261,7 +261,7 @@ fn many(n: usize) -> String {
 }
 
 fn time_plan(bytes: &[u8]) -> Duration {
-    (0..3)
+    (0..7)
         .map(|_| {
             let mut a = TestAlloc::new();
             let t = support::thread_cpu();
