@@ -60,11 +60,9 @@ fn compile(dir: &std::path::Path, c: &str) -> Option<Vec<u8>> {
     let src = dir.join("recs.bpf.c");
     let obj = dir.join("recs.bpf.o");
     std::fs::write(&src, c).unwrap();
-    let triplet = Command::new("cc").arg("-print-multiarch").output().ok()?;
-    let triplet = String::from_utf8_lossy(&triplet.stdout).trim().to_string();
     let st = Command::new("clang")
         .args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
-        .arg(format!("-I/usr/include/{triplet}"))
+        .args(bpfld::bpf_arch_flags())
         .arg("-c")
         .arg(&src)
         .arg("-o")
@@ -116,7 +114,7 @@ fn core_record_insn_offs(d: &[u8]) -> Vec<usize> {
 }
 
 /// Compile `c` in a directory of its own, removed afterwards; None (after a visible
-/// skip) without the host's BTF or the compilers.
+/// skip) without the host's BTF or clang.
 fn object(c: &str) -> Option<(HostBtf, Vec<u8>)> {
     let Ok(kb) = HostBtf::load() else {
         skip("no readable /sys/kernel/btf/vmlinux");
@@ -131,7 +129,7 @@ fn object(c: &str) -> Option<(HostBtf, Vec<u8>)> {
     let bytes = compile(&dir, c);
     std::fs::remove_dir_all(&dir).unwrap();
     let Some(bytes) = bytes else {
-        skip("clang or cc not found");
+        skip("clang not found");
         return None;
     };
     Some((kb, bytes))

@@ -669,16 +669,19 @@ fn run<'a, A: Alloc, B: Bpf>(
             c.bpf.close(fd);
         }
         let fd = res
-            .map_err(|e| match p.core_poison {
+            .map_err(|e| {
+                let e = kerr("BPF_PROG_LOAD", e);
                 // The verifier may well have stopped there (libbpf names the relocation
                 // in its log instead).
-                Some(q) => kerr("BPF_PROG_LOAD", e)
-                    .ctx(Ctx::CorePoison {
-                        relo: q.relo,
-                        insn: q.insn,
-                    })
-                    .ctx(Ctx::Section(q.sec_name)),
-                None => kerr("BPF_PROG_LOAD", e),
+                match p.core_poison {
+                    Some(q) => e
+                        .ctx(Ctx::CorePoison {
+                            relo: q.relo,
+                            insn: q.insn,
+                        })
+                        .ctx(Ctx::Section(q.sec_name)),
+                    None => e,
+                }
             })
             .ctx(ctx)?;
         *c.out

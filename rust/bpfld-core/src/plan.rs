@@ -1292,15 +1292,14 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
                 .ok_or(Error::malformed("instruction buffer"))?;
             no_raw_fds(obj, &p).ctx(c)?;
             crate::insn::decode_into(p.code, dst).ctx(c)?;
-            if let Some((relo, i)) = core.apply(&p, dst).ctx(c)? {
-                let insn = off.saturating_add(i);
-                if core_poison.is_none_or(|q: CorePoison<'_>| insn < q.insn) {
-                    core_poison = Some(CorePoison {
-                        sec_name: p.sec_name,
-                        relo,
-                        insn,
-                    });
-                }
+            let poisoned = core.apply(&p, dst).ctx(c)?;
+            // Functions are laid out in append order: the first found is the lowest.
+            if let (None, Some((relo, i))) = (core_poison, poisoned) {
+                core_poison = Some(CorePoison {
+                    sec_name: p.sec_name,
+                    relo,
+                    insn: off.saturating_add(i),
+                });
             }
             len = len.max(off.saturating_add(p.insn_cnt));
             // Calls and callbacks.
@@ -1944,6 +1943,8 @@ struct CoreRelos<A: Alloc> {
 struct CoreAt {
     sec: u32,
     insn: u32,
+    /// The function it is in ([`Object::progs`] index).
+    prog: u32,
     /// Its index among its section's records (libbpf's `relo #N`).
     relo: u32,
     out: CoreOutcome,
@@ -2014,6 +2015,7 @@ impl<A: Alloc> CoreRelos<A> {
                     .ok_or(Error::malformed("CO-RE record count"))? = CoreAt {
                     sec: sec.index,
                     insn,
+                    prog: pi,
                     relo: relo_idx,
                     out,
                 };
@@ -2063,14 +2065,14 @@ fn check_uncalled<'a, A: Alloc>(obj: &Object<'a, A>, outcomes: &[CoreAt]) -> Res
     let mut n = 0usize;
     let mut at = None;
     for &CoreAt {
-        sec, insn, ref out, ..
+        sec,
+        insn,
+        prog,
+        ref out,
+        ..
     } in outcomes
     {
-        let Some(p) = obj
-            .prog_at(sec, u64::from(insn))
-            .and_then(|pi| obj.progs.get(idx(pi)))
-            .filter(|p| p.is_subprog())
-        else {
+        let Some(p) = obj.progs.get(idx(prog)).filter(|p| p.is_subprog()) else {
             continue;
         };
         let c = Ctx::Prog(p.name);
