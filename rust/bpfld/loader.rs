@@ -328,7 +328,7 @@ fn read_entries<E: FromBytes, T: Entry>(
         ));
     }
     out.reserve(count, GFP_KERNEL_ACCOUNT)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
+        .map_err(|_| fail(12, format_args!("opts: no memory for {} {}", count, unit)))?;
     let mut r = UserSlice::new(
         addr as usize,
         count.saturating_mul(core::mem::size_of::<E>()),
@@ -441,7 +441,7 @@ fn read_targets(opts: &BpfldLoadOpts) -> core::result::Result<(TargetIds, KVVec<
                 },
                 GFP_KERNEL,
             )
-            .map_err(|_| fail(12, format_args!("no memory")))?;
+            .map_err(|_| fail(12, format_args!("opts: no memory for attach targets")))?;
             Ok(NamedFile {
                 name: e.prog,
                 len,
@@ -1314,7 +1314,7 @@ fn parse<'d>(
     // on the deepest call chain of a load (scripts/stack-depth), and an object held
     // here while a box for it was made took two copies of it.
     let slot = KBox::<Object<'d, KAlloc>>::new_uninit(GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
+        .map_err(|_| fail(12, format_args!("no memory for the parsed object")))?;
     let elf = Elf::parse_image(data, alloc).map_err(core_fail)?;
     // The BTF is checked in full beside the commands (run_job).
     let opts = ParseOptions {
@@ -1482,7 +1482,8 @@ fn make_plan<'o, 'a>(
     // The load's memory counts the modules' BTF it read.
     let module_bytes = load_btf.as_ref().map_or(0, |b| b.module_bytes.get());
     alloc.bytes = alloc.bytes.saturating_add(module_bytes);
-    KBox::new(plan.map_err(core_fail)?, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))
+    KBox::new(plan.map_err(core_fail)?, GFP_KERNEL)
+        .map_err(|_| fail(12, format_args!("no memory for the plan")))
 }
 
 /// `kern_sys_bpf` in the loading thread.
@@ -1848,7 +1849,7 @@ fn run_plan(
         Ok(fds) => fds,
         Err(_) => {
             btf.close(&mut job.bpf);
-            return Err(fail(12, format_args!("no memory")));
+            return Err(fail(12, format_args!("no memory for the fd tables")));
         }
     };
     // Room for the slots of the caller's program arrays the executor will fill, taken
@@ -1871,7 +1872,10 @@ fn run_plan(
         .count();
     if job.filled.0.reserve(n_filled, GFP_KERNEL_ACCOUNT).is_err() {
         btf.close(&mut job.bpf);
-        return Err(fail(12, format_args!("no memory")));
+        return Err(fail(
+            12,
+            format_args!("no memory for the filled slots' list"),
+        ));
     }
     let res = exec::execute_with_btf(plan, btf, alloc, &mut job.bpf, &mut map_fds, &mut prog_fds);
     job.bpf.close_lookup();
@@ -1926,7 +1930,7 @@ fn run_plan(
             res = job
                 .progs
                 .push(c, GFP_KERNEL)
-                .map_err(|_| fail(12, format_args!("no memory")));
+                .map_err(|_| fail(12, format_args!("no memory for the results")));
         } else {
             job.bpf.close(fd);
         }
@@ -1955,7 +1959,7 @@ fn run_plan(
             res = job
                 .maps
                 .push(c, GFP_KERNEL)
-                .map_err(|_| fail(12, format_args!("no memory")));
+                .map_err(|_| fail(12, format_args!("no memory for the results")));
         } else {
             job.bpf.close(fd);
         }
@@ -1966,7 +1970,7 @@ fn run_plan(
     // in); check it anyway before anything is handed out. The maps are those created
     // and those the caller passed.
     let mut files = KVVec::with_capacity(job.maps.len(), GFP_KERNEL)
-        .map_err(|_| fail(12, format_args!("no memory")))?;
+        .map_err(|_| fail(12, format_args!("no memory for the maps' check")))?;
     for m in job.maps.iter() {
         let _ = files.push(m.file.0, GFP_KERNEL);
     }
@@ -2008,7 +2012,7 @@ fn install(
     arena_addr: u64,
     trust: &Trusted<'_>,
 ) -> core::result::Result<Msg<512>, Fail> {
-    let nomem = |_| fail(12, format_args!("no memory"));
+    let nomem = |_| fail(12, format_args!("no memory for the results"));
     let total = progs.len().saturating_add(maps.len());
     // kvmalloc: 4096 programs' results take 672 KiB.
     let mut fds = KVVec::with_capacity(total, GFP_KERNEL_ACCOUNT).map_err(nomem)?;
@@ -2160,7 +2164,8 @@ impl State {
             )
         })?;
         pr_info!("vmlinux BTF cached: {} bytes\n", v.bytes);
-        let v = Arc::new(v, GFP_KERNEL).map_err(|_| fail(12, format_args!("no memory")))?;
+        let v = Arc::new(v, GFP_KERNEL)
+            .map_err(|_| fail(12, format_args!("no memory for the vmlinux BTF")))?;
         *guard = Some(v.clone());
         Ok(v)
     }

@@ -20,7 +20,7 @@
 //! plans, then go on with [`execute_with_btf`]. [`execute`] does both in turn.
 
 use crate::bytes::idx;
-use crate::error::{Ctx, Error, Kind, Result, ResultExt};
+use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
 use crate::insn::Insn;
 use crate::mem::Alloc;
 use crate::object::{MapDef, MapKind, Object, Slot, SlotTarget};
@@ -560,7 +560,7 @@ fn run<'a, A: Alloc, B: Bpf>(
                 .map_fds
                 .get(idx(t))
                 .ok_or(Error::malformed("slot map"))?;
-            set_slot(c, s.map, s.index, fd)?;
+            set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd)?;
         }
     }
 
@@ -699,7 +699,7 @@ fn run<'a, A: Alloc, B: Bpf>(
                 .planned_index(t)
                 .and_then(|k| c.out.prog_fds.get(k).copied())
                 .ok_or(Error::malformed("slot program not planned"))
-                .and_then(|fd| set_slot(c, s.map, s.index, fd));
+                .and_then(|fd| set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd));
             if let Err(e) = res {
                 clear_reused_slots(c, obj.slots.iter().take(n));
                 return Err(e);
@@ -727,12 +727,20 @@ fn clear_reused_slots<'s, B: Bpf>(
     }
 }
 
-fn set_slot<B: Bpf>(
+/// The name of the map whose slot an initial value fills ("" if out of range: the
+/// write reports that).
+fn slot_map_name<'a, A: Alloc>(obj: &Object<'a, A>, map: u32) -> &'a str {
+    obj.maps.get(idx(map)).map_or("", |m| m.name)
+}
+
+/// Write `value_fd` into slot `index` of map `map` (named `name`, for the error).
+fn set_slot<'a, B: Bpf>(
     c: &mut Cleanup<'_, '_, B>,
     map: u32,
+    name: &'a str,
     index: u32,
     value_fd: i32,
-) -> Result<'static, ()> {
+) -> Result<'a, ()> {
     let map_fd = *c
         .out
         .map_fds
@@ -749,7 +757,9 @@ fn set_slot<B: Bpf>(
     c.bpf
         .bpf(Cmd::MapUpdate(&mut a))
         .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
-        .ctx(Ctx::Step("initial slot"))?;
+        .ctx(Ctx::Value(What::Index, u64::from(index)))
+        .ctx(Ctx::Step("initial slot"))
+        .ctx(Ctx::Map(name))?;
     Ok(())
 }
 

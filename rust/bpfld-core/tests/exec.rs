@@ -667,6 +667,10 @@ fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
     };
     let (errno, msg) = execute("maps", &mut s).unwrap().unwrap_err();
     assert_eq!(errno, 13, "{msg}");
+    assert_eq!(
+        msg, "map 'jumps': initial slot: index 1: BPF_MAP_UPDATE_ELEM failed: errno 13",
+        "the message names the map and the slot"
+    );
     let jumps_now = s
         .asked
         .iter()
