@@ -63,13 +63,22 @@ impl KernelLog {
 /// loading thread gets its SIGKILL and the allocator lets a dying task's allocation fail
 /// rather than kill again, which is the point. Allocations made without `__GFP_NOWARN`
 /// report it, e.g. the KASAN kernel's shadow pages for a map's vmalloc area. Only after
-/// a kill: an allocation failure on its own is still a splat.
+/// a kill: an allocation failure on its own is still a splat. Or between
+/// [`INJECTION_ON`] and [`INJECTION_OFF`], which the selftests log around the loads
+/// whose allocations they make fail (`stress_alloc_failures`).
 #[derive(Default)]
 pub struct OomReports {
     inside: bool,
     killed: bool,
+    injecting: bool,
     failure: bool,
 }
+
+/// Logged (to `/dev/kmsg`) before allocation failures are injected: the failure reports
+/// that follow, up to [`INJECTION_OFF`], are expected.
+pub const INJECTION_ON: &str = "bpfld-selftests: allocation failures injected from here";
+/// Logged once allocation failures are no longer injected.
+pub const INJECTION_OFF: &str = "bpfld-selftests: allocation failures injected up to here";
 
 impl OomReports {
     /// Whether `line`, the next line of the log, is inside an OOM report (or the report
@@ -85,7 +94,11 @@ impl OomReports {
             // allocation's ENOMEM), and the report ends here.
             self.inside = false;
             return true;
-        } else if self.killed
+        } else if line.contains(INJECTION_ON) {
+            self.injecting = true;
+        } else if line.contains(INJECTION_OFF) {
+            self.injecting = false;
+        } else if (self.killed || self.injecting)
             && (line.contains("page allocation failure:") || line.contains("vmalloc error:"))
         {
             self.failure = true;
@@ -223,6 +236,27 @@ mod tests {
             splats(&lines),
             [&lines[1], &lines[9], &lines[12]],
             "before the kill an allocation failure is a splat; after it, its one trace is not"
+        );
+    }
+
+    #[test]
+    fn allocation_failures_are_expected_while_injected() {
+        let lines = [
+            "bpfld-load: vmalloc error: size 4096, vm_struct allocation failed, mode:0x100dc0",
+            "Call Trace:",
+            super::INJECTION_ON,
+            "bpfld-load: vmalloc error: size 4096, vm_struct allocation failed, mode:0x100dc0",
+            "CPU: 0 UID: 0 PID: 245 Comm: bpfld-load Tainted: G           O       6.12.118 #1",
+            "Call Trace:",
+            "WARNING: CPU: 0 PID: 245 at kernel/bpf/syscall.c:1 while injecting",
+            super::INJECTION_OFF,
+            "bpfld-load: page allocation failure: order:0, mode:0x40dc0(GFP_KERNEL|__GFP_COMP)",
+            "Call Trace:",
+        ];
+        assert_eq!(
+            splats(&lines),
+            [&lines[1], &lines[6], &lines[9]],
+            "only a failure report's own trace between the markers is expected"
         );
     }
 }

@@ -138,6 +138,7 @@ const FIXED_AFTER: &[Named] = &[
         stress::revoked_while_results_copied,
     ),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
+    ("stress_alloc_failures", stress::alloc_failures),
     ("policy_full_table_revoke", loads::policy_full_table_revoke),
     ("policy_seal", loads::policy_seal),
     ("kmemleak_no_bpfld_leaks", kmemleak_no_leaks),

@@ -2795,3 +2795,529 @@ impl Drop for Unmap {
         unsafe { libc::munmap(self.0, self.1) };
     }
 }
+
+// ---------------------------------------------------------------------------------
+// 7. Allocation failures in the middle of a load.
+
+/// The corpus objects `stress_alloc_failures` loads with an allocation failed: one
+/// program; global data (frozen maps); CO-RE; inner maps; a program array filled;
+/// struct_ops; kfuncs (BTF fds).
+const FAIL_OBJECTS: &[&str] = &[
+    "xdp.bpf.o",
+    "global_data.bpf.o",
+    "core_task.bpf.o",
+    "map_in_map.bpf.o",
+    "tail_calls.bpf.o",
+    "struct_ops.bpf.o",
+    "ext_kfunc.bpf.o",
+];
+/// Loads per object, each with one allocation failed: the first `FAIL_LOADS` of its
+/// allocations, or that many spread evenly over them.
+const FAIL_LOADS: usize = 120;
+
+/// The value of the enumerator `name` in the running kernel's BTF.
+fn kernel_enumerator(name: &str) -> Result<i64, String> {
+    use bpfld_core::btf::{count_types, Btf, BtfKind};
+    let path = "/sys/kernel/btf/vmlinux";
+    let blob = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let n = count_types(&blob).map_err(|e| format!("{path}: {e}"))?;
+    let btf =
+        Btf::parse_kernel(&blob[..], vec![0u32; n + 1]).map_err(|e| format!("{path}: {e}"))?;
+    for id in btf.ids_of_kind(BtfKind::Enum) {
+        let Ok(t) = btf.type_by_id(id) else { continue };
+        let Ok(vals) = t.enum_values() else { continue };
+        for i in 0..vals.total() {
+            if let Some(v) = vals.get(i) {
+                if v.name().is_ok_and(|s| s == name) {
+                    return Ok(v.as_i64());
+                }
+            }
+        }
+    }
+    Err(format!("{path}: no enumerator {name}"))
+}
+
+/// fail_alloc.bpf.c's `ctl` array, mapped into this process: the probes read what
+/// this writes without a system call in between.
+struct Ctl {
+    at: *mut u64,
+    len: usize,
+}
+
+impl Ctl {
+    const ARMED: usize = 0;
+    const TID: usize = 1;
+    const NTH: usize = 2;
+    const COUNT: usize = 3;
+    const MADE: usize = 4;
+    const NOFAIL_BIT: usize = 5;
+    const NOWARN_BIT: usize = 6;
+    const KIND: usize = 7;
+
+    fn map(fd: RawFd) -> Result<Ctl, String> {
+        let len = 4096;
+        // SAFETY: a shared mapping of an mmapable array map's values (64 bytes, one page).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!(
+                "mmap of 'ctl': {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(Ctl { at: p.cast(), len })
+    }
+
+    fn set(&self, i: usize, v: u64) {
+        assert!(i < 8);
+        // SAFETY: within the mapped array; the probes read it concurrently, hence volatile.
+        unsafe { std::ptr::write_volatile(self.at.add(i), v) };
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        assert!(i < 8);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        // SAFETY: as in `set`.
+        unsafe { std::ptr::read_volatile(self.at.add(i)) }
+    }
+}
+
+impl Drop for Ctl {
+    fn drop(&mut self) {
+        // SAFETY: unmaps what `map` mapped.
+        unsafe { libc::munmap(self.at.cast(), self.len) };
+    }
+}
+
+/// A load's result arrays, allocated and written once: the pages are present, so that
+/// between arming and disarming the probes nothing of this thread allocates in the
+/// kernel but the ioctl itself.
+struct LoadBufs {
+    progs: Vec<uapi::BpfldProgInfo>,
+    maps: Vec<uapi::BpfldMapInfo>,
+}
+
+/// What an armed load gave: programs and maps by name, or the errno and message.
+type Armed = Result<(Vec<String>, Vec<String>), (i32, String)>;
+
+/// `BPFLD_IOC_LOAD` of `obj` with allocation `nth` of the load failed (0: none), the
+/// probes armed around the ioctl only. Closes what it returns.
+fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, nth: u64) -> Armed {
+    let mut req = uapi::BpfldLoad {
+        size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+        obj_fd: obj.as_raw_fd(),
+        prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
+        progs: b.progs.as_mut_ptr() as u64,
+        progs_cnt: b.progs.len() as u32,
+        map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
+        maps: b.maps.as_mut_ptr() as u64,
+        maps_cnt: b.maps.len() as u32,
+        ..Default::default()
+    };
+    ctl.set(Ctl::COUNT, 0);
+    ctl.set(Ctl::MADE, 0);
+    ctl.set(Ctl::KIND, 0);
+    ctl.set(Ctl::NTH, nth);
+    ctl.set(Ctl::ARMED, 1);
+    // SAFETY: BPFLD_IOC_LOAD reads and writes `req`; the arrays it points to are live
+    // and of the stated lengths.
+    let r = unsafe { d.ioctl(uapi::BPFLD_IOC_LOAD, &mut req) };
+    ctl.set(Ctl::ARMED, 0);
+    match r {
+        Ok(_) => {
+            let (np, nm) = (req.progs_cnt as usize, req.maps_cnt as usize);
+            let progs = b.progs[..np.min(b.progs.len())]
+                .iter()
+                .map(|p| {
+                    // SAFETY: the module gave us this fd.
+                    drop(unsafe { OwnedFd::from_raw_fd(p.fd) });
+                    bpfld::dev::cstr(&p.name)
+                })
+                .collect();
+            let maps = b.maps[..nm.min(b.maps.len())]
+                .iter()
+                .map(|m| {
+                    // SAFETY: as above.
+                    drop(unsafe { OwnedFd::from_raw_fd(m.fd) });
+                    bpfld::dev::cstr(&m.name)
+                })
+                .collect();
+            Ok((progs, maps))
+        }
+        Err(e) => Err((
+            e.raw_os_error().unwrap_or(0),
+            bpfld::dev::cstr(&req.err_msg),
+        )),
+    }
+}
+
+/// Log `line` in the kernel's log.
+fn kmsg_write(line: &str) -> Result<(), String> {
+    std::fs::write("/dev/kmsg", line).map_err(|e| format!("/dev/kmsg: {e}"))
+}
+
+/// The kernel's symbols from /proc/kallsyms, sorted by address, each marked if it is
+/// the module's.
+struct Kallsyms(Vec<(u64, String, bool)>);
+
+impl Kallsyms {
+    fn read(module: &str) -> Result<Kallsyms, String> {
+        let text = std::fs::read_to_string("/proc/kallsyms").map_err(|e| e.to_string())?;
+        let tag = format!("[{module}]");
+        let mut syms: Vec<(u64, String, bool)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                let (a, _, n) = (it.next()?, it.next()?, it.next()?);
+                let a = u64::from_str_radix(a, 16).ok().filter(|&a| a != 0)?;
+                Some((a, n.to_string(), it.next() == Some(tag.as_str())))
+            })
+            .collect();
+        syms.sort();
+        if !syms.iter().any(|s| s.2) {
+            return Err(format!("no {tag} symbols in /proc/kallsyms"));
+        }
+        Ok(Kallsyms(syms))
+    }
+
+    /// The symbol `ip` is in: its (mangled) name and whether it is the module's.
+    fn at(&self, ip: u64) -> Option<(&str, bool)> {
+        let i = self.0.partition_point(|s| s.0 <= ip).checked_sub(1)?;
+        self.0.get(i).map(|s| (s.1.as_str(), s.2))
+    }
+
+    /// Where in the module an allocation failed: its innermost function in the module
+    /// and the two it called, mangled names.
+    fn site(&self, stack: &[u64]) -> Option<[String; 3]> {
+        let i = stack
+            .iter()
+            .position(|&ip| self.at(ip).is_some_and(|s| s.1))?;
+        let name = |k: Option<usize>| {
+            k.and_then(|k| stack.get(k))
+                .and_then(|&ip| self.at(ip))
+                .map_or("?".to_string(), |s| s.0.to_string())
+        };
+        Some([
+            name(Some(i)),
+            name(i.checked_sub(1)),
+            name(i.checked_sub(2)),
+        ])
+    }
+}
+
+/// Rust symbols demangled (llvm-cxxfilt, as they are if it fails) and shortened to
+/// their function and, for a method, its type: "loader::run_plan" is "run_plan",
+/// "<kernel::alloc::allocator::ReallocFunc>::call" "ReallocFunc::call".
+fn short_names(names: &[String]) -> Vec<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let demangled = (|| {
+        let mut c = Command::new("llvm-cxxfilt")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        c.stdin
+            .take()?
+            .write_all(names.join("\n").as_bytes())
+            .ok()?;
+        let out = c.wait_with_output().ok()?;
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (lines.len() == names.len()).then_some(lines)
+    })()
+    .unwrap_or_else(|| names.to_vec());
+    demangled.iter().map(|d| short_name(d)).collect()
+}
+
+fn short_name(d: &str) -> String {
+    // "<T as Trait>::f" and "<T>::f" become "T::f".
+    let mut d = d.to_string();
+    if d.starts_with('<') {
+        let mut depth = 0;
+        let end = d.char_indices().find_map(|(i, c)| {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(i)
+        });
+        if let Some(end) = end {
+            let inner = d[1..end].split(" as ").next().unwrap_or("").to_string();
+            d = format!("{inner}{}", &d[end + 1..]);
+        }
+    }
+    // Generic arguments out: "Elf<KAlloc>::fill", "load_btf::<A, B>".
+    let mut s = String::new();
+    let mut depth = 0;
+    for c in d.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth > 0 => depth -= 1,
+            _ if depth == 0 => s.push(c),
+            _ => {}
+        }
+    }
+    let s = s.replace("::::", "::");
+    let parts: Vec<&str> = s.trim_end_matches("::").split("::").collect();
+    match parts.as_slice() {
+        [.., ty, f] if ty.starts_with(|c: char| c.is_ascii_uppercase()) => format!("{ty}::{f}"),
+        [.., f] => f.to_string(),
+        [] => s.clone(),
+    }
+}
+
+#[cfg(test)]
+mod short_name_tests {
+    #[test]
+    fn short_names_keep_the_function_and_its_type() {
+        for (d, want) in [
+            ("bpfld_main::loader::run_plan", "run_plan"),
+            ("<kernel::alloc::allocator::ReallocFunc>::call", "ReallocFunc::call"),
+            (
+                "<bpfld_main::kalloc::KAlloc as bpfld_core::mem::Alloc>::alloc",
+                "KAlloc::alloc",
+            ),
+            (
+                "bpfld_core::exec::load_btf::<bpfld_main::kalloc::KAlloc, bpfld_main::loader::KernelBpf>",
+                "load_btf",
+            ),
+            ("bpfld_core::elf::Elf<bpfld_main::kalloc::KAlloc>::fill", "Elf::fill"),
+            ("kvrealloc_noprof", "kvrealloc_noprof"),
+        ] {
+            assert_eq!(super::short_name(d), want, "{d}");
+        }
+    }
+}
+
+/// Every allocation of a load, one at a time, made to fail: the first `FAIL_LOADS` of
+/// each object's, or that many spread over them. selftests/stress/fail_alloc.bpf.c's
+/// probes on the allocators' error-injection points fail the Nth allocation of the
+/// loading thread and of the caller's ioctl, the kernel's BPF commands' included.
+/// Each load must either succeed with every program and map, or fail with an errno
+/// and a message; no fd may be left in the caller, and at the end no program, map or
+/// BTF (kmemleak_no_bpfld_leaks and dmesg_no_warnings, later, look at memory and the
+/// log), and the module must load every object as before.
+pub fn alloc_failures(env: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_alloc_failures", 900);
+    outcome((|| {
+        let probe = guest_object(env, "fail_alloc")?;
+        let nofail = kernel_enumerator("___GFP_NOFAIL_BIT")?;
+        let nowarn = kernel_enumerator("___GFP_NOWARN_BIT")?;
+        let before = Snapshot::take();
+        let d = dev()?;
+        let pl = load(&d, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
+        let fd_of = |n: &str| -> Result<RawFd, String> {
+            pl.maps
+                .iter()
+                .find(|m| m.name == n)
+                .map(|m| m.fd.as_raw_fd())
+                .ok_or(format!("{probe}: no map '{n}'"))
+        };
+        let prog = |n: &str| -> Result<RawFd, String> {
+            pl.progs
+                .iter()
+                .find(|p| p.name == n)
+                .map(|p| p.fd.as_raw_fd())
+                .ok_or(format!("{probe}: no program '{n}'"))
+        };
+        let ctl = Ctl::map(fd_of("ctl")?)?;
+        let site = fd_of("site")?;
+        ctl.set(Ctl::TID, gettid() as u64);
+        ctl.set(Ctl::NOFAIL_BIT, nofail as u64);
+        ctl.set(Ctl::NOWARN_BIT, nowarn as u64);
+        // The kernel reports some of the failures (warn_alloc(): a vmalloc() whose
+        // vm_struct or page table could not be allocated); these two lines tell
+        // dmesg_no_warnings to expect them.
+        kmsg_write(bpfld::kmsg::INJECTION_ON)?;
+        let injected = (|| {
+            let _slab = kprobe_attach(prog("fail_slab")?, c"should_failslab", false)?;
+            let _pages = kprobe_attach(prog("fail_pages")?, c"should_fail_alloc_page", false)?;
+            let syms = Kallsyms::read("bpfld")?;
+            let mut bufs = LoadBufs {
+                // SAFETY: all-zero is valid for these plain structs.
+                progs: vec![unsafe { std::mem::zeroed() }; 64],
+                // SAFETY: as above.
+                maps: vec![unsafe { std::mem::zeroed() }; 64],
+            };
+            let mut summary = Vec::new();
+            let mut errnos: HashMap<i32, usize> = HashMap::new();
+            let mut messages: HashMap<String, (i32, usize)> = HashMap::new();
+            // Where the failed allocations were: loads that succeeded, loads refused.
+            let mut sites: HashMap<[String; 3], (usize, usize)> = HashMap::new();
+            for name in FAIL_OBJECTS {
+                let path = corpus(name);
+                let f = open(&path)?;
+                // Once unarmed: the caches a first load fills (the vmlinux index, module
+                // BTFs) are filled before the allocations are counted.
+                load(&d, &f).map_err(|e| format!("{name}: {e}"))?;
+                let fds0 = fd_count();
+                // The reference load (nothing failed), which also counts the allocations.
+                let want = armed_load(&d, &f, &mut bufs, &ctl, 0)
+                    .map_err(|(e, m)| format!("{name}: reference load: {m} ({})", errno_name(e)))?;
+                let total = ctl.get(Ctl::COUNT);
+                if total == 0 {
+                    return Err(format!(
+                        "{name}: the probes counted no allocation: they cannot judge"
+                    ));
+                }
+                let tries = scaled(FAIL_LOADS) as u64;
+                let nths: Vec<u64> = if total <= tries {
+                    (1..=total).collect()
+                } else {
+                    (0..tries).map(|i| 1 + i * total / tries).collect()
+                };
+                let (mut ok, mut refused) = (0, 0);
+                for &n in &nths {
+                    let got = armed_load(&d, &f, &mut bufs, &ctl, n);
+                    let made = ctl.get(Ctl::MADE);
+                    let what = match ctl.get(Ctl::KIND) {
+                        1 => "slab",
+                        2 => "page",
+                        _ => "no",
+                    };
+                    let stack: Vec<u64> = if made > 0 {
+                        let v = util::map_lookup(site, 0, 24 * 8)
+                            .map_err(|e| format!("'site': {e}"))?;
+                        v.chunks_exact(8)
+                            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                            .take_while(|&ip| ip != 0)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let site_of = syms.site(&stack).unwrap_or_else(|| {
+                        [
+                            "(not under the module's code)".into(),
+                            String::new(),
+                            String::new(),
+                        ]
+                    });
+                    let at = || {
+                        let raw: Vec<String> = stack
+                            .iter()
+                            .take(16)
+                            .map(|&ip| syms.at(ip).map_or("?", |s| s.0).to_string())
+                            .collect();
+                        let trace = short_names(&raw);
+                        format!(
+                            "{name}: {what} allocation {n} of {total} failed, at:\n    {}",
+                            trace.join("\n    ")
+                        )
+                    };
+                    match got {
+                        Ok((progs, maps)) => {
+                            if (&progs, &maps) != (&want.0, &want.1) {
+                                return Err(format!(
+                                "{}\n  loaded programs {progs:?} and maps {maps:?}, not {:?} and {:?}",
+                                at(),
+                                want.0,
+                                want.1
+                            ));
+                            }
+                            ok += 1;
+                            if made > 0 {
+                                sites.entry(site_of).or_default().0 += 1;
+                            }
+                        }
+                        Err((e, msg)) => {
+                            if made == 0 {
+                                return Err(format!(
+                                "{name}: refused ({msg}, {}) with no allocation failed (allocation {n}; the reference load made {total})",
+                                errno_name(e)
+                            ));
+                            }
+                            if e == 0 || msg.is_empty() {
+                                return Err(format!(
+                                "{}\n  refused with errno {e} and message {msg:?}: want an errno and a message",
+                                at()
+                            ));
+                            }
+                            *errnos.entry(e).or_default() += 1;
+                            messages.entry(msg).or_insert((e, 0)).1 += 1;
+                            refused += 1;
+                            sites.entry(site_of).or_default().1 += 1;
+                        }
+                    }
+                    let fds = fd_count();
+                    if fds != fds0 {
+                        return Err(format!(
+                            "{}\n  {fds} fds open after the load, {fds0} before",
+                            at()
+                        ));
+                    }
+                }
+                summary.push(format!(
+                "{name}: {total} allocations, {} failed in turn: {ok} loaded, {refused} refused",
+                nths.len()
+            ));
+            }
+            drop((_slab, _pages));
+            Ok((summary, errnos, messages, sites))
+        })();
+        kmsg_write(bpfld::kmsg::INJECTION_OFF)?;
+        let (summary, errnos, messages, sites) = injected?;
+        drop(ctl);
+        drop(pl);
+        drop(d);
+        // Everything still loads.
+        let d = dev()?;
+        for name in FAIL_OBJECTS {
+            load(&d, &open(&corpus(name))?).map_err(|e| format!("{name} after: {e}"))?;
+        }
+        drop(d);
+        before.unchanged()?;
+        let mut errnos: Vec<(i32, usize)> = errnos.into_iter().collect();
+        errnos.sort();
+        let errnos: Vec<String> = errnos
+            .iter()
+            .map(|(e, n)| format!("{} x{n}", errno_name(*e)))
+            .collect();
+        for l in &summary {
+            println!("# {l}");
+        }
+        let raw: Vec<String> = sites.keys().flat_map(|k| k.iter().cloned()).collect();
+        let short = short_names(&raw);
+        let mut named: HashMap<String, (usize, usize)> = HashMap::new();
+        for (k, (ok, no)) in short.chunks(3).zip(sites.values()) {
+            let e = named.entry(k.join(" -> ")).or_default();
+            e.0 += ok;
+            e.1 += no;
+        }
+        let mut sites: Vec<(String, (usize, usize))> = named.into_iter().collect();
+        sites.sort();
+        let loaded: Vec<String> = sites
+            .iter()
+            .filter(|(_, (ok, _))| *ok > 0)
+            .map(|(s, (ok, _))| format!("{s} x{ok}"))
+            .collect();
+        println!(
+            "# failed at {} places in the module's calls; loaded anyway when failed at: {}",
+            sites.len(),
+            loaded.join(", ")
+        );
+        println!(
+            "# refusals: {}; {} distinct messages:",
+            errnos.join(", "),
+            messages.len()
+        );
+        let mut sample: Vec<(&String, &(i32, usize))> = messages.iter().collect();
+        sample.sort();
+        for (m, (e, n)) in sample {
+            println!("#   {} x{n}: {m}", errno_name(*e));
+        }
+        Ok(())
+    })())
+}
