@@ -2851,7 +2851,6 @@ impl Ctl {
     const COUNT: usize = 3;
     const MADE: usize = 4;
     const NOFAIL_BIT: usize = 5;
-    const NOWARN_BIT: usize = 6;
     const KIND: usize = 7;
 
     fn map(fd: RawFd) -> Result<Ctl, String> {
@@ -3102,6 +3101,64 @@ mod short_name_tests {
     }
 }
 
+/// Loads of `FIRST_LOAD_TRIES` fresh modules' first CO-RE load with an allocation failed.
+const FIRST_LOAD_TRIES: usize = 16;
+
+/// The first CO-RE load after insmod reads vmlinux BTF and builds the index every later
+/// load shares: with one of its allocations failed, in `FIRST_LOAD_TRIES` reloads of the
+/// module, the load may be refused, but the next one must load as a first load does.
+fn first_core_load(
+    env: &Env,
+    policy: &PolicyCopy,
+    ctl: &Ctl,
+    bufs: &mut LoadBufs,
+) -> Result<String, String> {
+    let name = "core_task.bpf.o";
+    let f = open(&corpus(name))?;
+    let reload = || -> Result<Device, String> {
+        delete_module().map_err(|e| format!("rmmod: {}", errno_name(e)))?;
+        insmod(env)?;
+        policy.restore()?;
+        dev()
+    };
+    let d = reload()?;
+    let want = armed_load(&d, &f, bufs, ctl, 0)
+        .map_err(|(e, m)| format!("{name}: first load: {m} ({})", errno_name(e)))?;
+    let total = ctl.get(Ctl::COUNT);
+    drop(d);
+    let tries = scaled(FIRST_LOAD_TRIES) as u64;
+    let (mut ok, mut refused) = (0, 0);
+    for i in 0..tries {
+        let n = 1 + i * total / tries;
+        let d = reload()?;
+        match armed_load(&d, &f, bufs, ctl, n) {
+            Ok(got) if got == want => ok += 1,
+            Ok(got) => {
+                return Err(format!(
+                    "{name}: first load after insmod with allocation {n} of {total} failed: loaded {got:?}, not {want:?}"
+                ))
+            }
+            Err((e, msg)) if e != 0 && !msg.is_empty() => refused += 1,
+            Err((e, msg)) => {
+                return Err(format!(
+                    "{name}: first load after insmod with allocation {n} of {total} failed: errno {e}, message {msg:?}"
+                ))
+            }
+        }
+        match armed_load(&d, &f, bufs, ctl, 0) {
+            Ok(got) if got == want => {}
+            other => {
+                return Err(format!(
+                    "{name}: the load after the first, whose allocation {n} of {total} failed: {other:?}, not {want:?}"
+                ))
+            }
+        }
+    }
+    Ok(format!(
+        "{name} as the first CO-RE load after insmod: {total} allocations, {tries} failed in as many reloads: {ok} loaded, {refused} refused, every next load as a first one"
+    ))
+}
+
 /// Every allocation of a load, one at a time, made to fail: the first `FAIL_LOADS` of
 /// each object's, or that many spread over them. selftests/stress/fail_alloc.bpf.c's
 /// probes on the allocators' error-injection points fail the Nth allocation of the
@@ -3109,16 +3166,16 @@ mod short_name_tests {
 /// Each load must either succeed with every program and map, or fail with an errno
 /// and a message; no fd may be left in the caller, and at the end no program, map or
 /// BTF (kmemleak_no_bpfld_leaks and dmesg_no_warnings, later, look at memory and the
-/// log), and the module must load every object as before.
+/// log), and the module must load every object as before. Then the first CO-RE load
+/// after insmod, whose vmlinux index later loads share ([`first_core_load`]).
 pub fn alloc_failures(env: &Env) -> Outcome {
     let _w = Watchdog::start("stress_alloc_failures", 900);
     outcome((|| {
         let probe = guest_object(env, "fail_alloc")?;
         let nofail = kernel_enumerator("___GFP_NOFAIL_BIT")?;
-        let nowarn = kernel_enumerator("___GFP_NOWARN_BIT")?;
         let before = Snapshot::take();
-        let d = dev()?;
-        let pl = load(&d, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
+        let policy = PolicyCopy::take()?;
+        let pl = load(&dev()?, &open(&probe)?).map_err(|e| format!("{probe}: {e}"))?;
         let fd_of = |n: &str| -> Result<RawFd, String> {
             pl.maps
                 .iter()
@@ -3137,10 +3194,9 @@ pub fn alloc_failures(env: &Env) -> Outcome {
         let site = fd_of("site")?;
         ctl.set(Ctl::TID, gettid() as u64);
         ctl.set(Ctl::NOFAIL_BIT, nofail as u64);
-        ctl.set(Ctl::NOWARN_BIT, nowarn as u64);
-        // The kernel reports some of the failures (warn_alloc(): a vmalloc() whose
-        // vm_struct or page table could not be allocated); these two lines tell
-        // dmesg_no_warnings to expect them.
+        // The kernel reports many of the failures (warn_alloc(): a page allocation, a
+        // vmalloc() whose vm_struct or pages could not be allocated); these two lines
+        // tell dmesg_no_warnings to expect them.
         kmsg_write(bpfld::kmsg::INJECTION_ON)?;
         let injected = (|| {
             let _slab = kprobe_attach(prog("fail_slab")?, c"should_failslab", false)?;
@@ -3160,6 +3216,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
             for name in FAIL_OBJECTS {
                 let path = corpus(name);
                 let f = open(&path)?;
+                let d = dev()?;
                 // Once unarmed: the caches a first load fills (the vmlinux index, module
                 // BTFs) are filled before the allocations are counted.
                 load(&d, &f).map_err(|e| format!("{name}: {e}"))?;
@@ -3264,6 +3321,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                 nths.len()
             ));
             }
+            summary.push(first_core_load(env, &policy, &ctl, &mut bufs)?);
             drop((_slab, _pages));
             Ok((summary, errnos, messages, sites))
         })();
@@ -3271,7 +3329,6 @@ pub fn alloc_failures(env: &Env) -> Outcome {
         let (summary, errnos, messages, sites) = injected?;
         drop(ctl);
         drop(pl);
-        drop(d);
         // Everything still loads.
         let d = dev()?;
         for name in FAIL_OBJECTS {
