@@ -151,7 +151,9 @@ pub fn is_splat(line: &str) -> bool {
 /// caller OOM-killed, which is the expected outcome.
 pub fn splats<S: AsRef<str>>(lines: &[S]) -> Vec<&S> {
     // A log whose first marker is INJECTION_OFF lost its INJECTION_ON to the ring
-    // buffer's wrap: it starts inside the injection.
+    // buffer's wrap: it starts inside the injection, maybe inside a failure's report
+    // whose first line is gone (its stack trace is expected; a real splat's own line,
+    // "WARNING:" or "BUG:", still counts).
     let first_marker = lines.iter().map(AsRef::as_ref).find_map(|l| {
         if l.contains(INJECTION_ON) {
             Some(false)
@@ -163,6 +165,7 @@ pub fn splats<S: AsRef<str>>(lines: &[S]) -> Vec<&S> {
     });
     let mut oom = OomReports {
         injecting: first_marker == Some(true),
+        failure: first_marker == Some(true),
         ..OomReports::default()
     };
     lines
@@ -274,5 +277,7 @@ mod tests {
         );
         // The first marker lost: the log starts inside the injection.
         assert_eq!(splats(&lines[3..]), [&lines[6], &lines[9]]);
+        // And inside a report, its first lines lost.
+        assert_eq!(splats(&lines[5..]), [&lines[6], &lines[9]]);
     }
 }

@@ -183,7 +183,6 @@ fn main() {
         root,
         testmod,
     };
-    watch_kernel_log();
     let mut tests: Vec<Test> = FIXED_BEFORE
         .iter()
         .map(|(n, f)| Test::Fixed(n, *f))
@@ -397,46 +396,10 @@ fn kmemleak_no_leaks(_: &Env) -> Outcome {
     }
 }
 
-/// The kernel log of the whole run, read as it is written: the ring buffer (256 KiB)
-/// keeps only the last few thousand loads' lines, and the run makes tens of thousands.
-static KERNEL_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Start the thread that copies the kernel log into [`KERNEL_LOG`], from its oldest
-/// record on (boot included).
-fn watch_kernel_log() {
-    let Ok(mut log) = bpfld::kmsg::KernelLog::open() else {
-        return;
-    };
-    std::thread::spawn(move || loop {
-        let lines = log.drain();
-        if !lines.is_empty() {
-            if let Ok(mut all) = KERNEL_LOG.lock() {
-                all.extend(lines);
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    });
-}
-
 fn dmesg_no_warnings(_: &Env) -> Outcome {
-    // The whole run's log if it was watched, else what the ring buffer still holds.
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let watched = KERNEL_LOG.lock().map(|l| l.clone()).unwrap_or_default();
-    let log = if watched.is_empty() {
-        match run("dmesg", &[]) {
-            Ok(l) => l,
-            Err(e) => return fail(e),
-        }
-    } else {
-        let lost = watched
-            .iter()
-            .filter(|l| *l == bpfld::kmsg::OVERWRITTEN)
-            .count();
-        println!(
-            "# {} kernel log records read during the run; {lost} gaps where the ring buffer wrapped first",
-            watched.len()
-        );
-        watched.join("\n")
+    let log = match run("dmesg", &[]) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
     };
     // An OOM report (stress_oom_kill_mid_load causes one) carries a stack trace
     // between "invoked oom-killer" and "Killed process"; only that is expected.
