@@ -2933,22 +2933,20 @@ fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, nth: u64) -> 
     ctl.set(Ctl::ARMED, 0);
     match r {
         Ok(_) => {
+            // Each object's fd closed, its name kept.
+            let close = |fd: RawFd, name: &[u8]| {
+                // SAFETY: the module gave us this fd.
+                drop(unsafe { OwnedFd::from_raw_fd(fd) });
+                bpfld::dev::cstr(name)
+            };
             let (np, nm) = (req.progs_cnt as usize, req.maps_cnt as usize);
             let progs = b.progs[..np.min(b.progs.len())]
                 .iter()
-                .map(|p| {
-                    // SAFETY: the module gave us this fd.
-                    drop(unsafe { OwnedFd::from_raw_fd(p.fd) });
-                    bpfld::dev::cstr(&p.name)
-                })
+                .map(|p| close(p.fd, &p.name))
                 .collect();
             let maps = b.maps[..nm.min(b.maps.len())]
                 .iter()
-                .map(|m| {
-                    // SAFETY: as above.
-                    drop(unsafe { OwnedFd::from_raw_fd(m.fd) });
-                    bpfld::dev::cstr(&m.name)
-                })
+                .map(|m| close(m.fd, &m.name))
                 .collect();
             Ok((progs, maps))
         }
@@ -3345,10 +3343,13 @@ pub fn alloc_failures(env: &Env) -> Outcome {
         for l in &summary {
             println!("# {l}");
         }
-        let raw: Vec<String> = sites.keys().flat_map(|k| k.iter().cloned()).collect();
+        // One pass over the sites: their names (demangled in one call) and counts in
+        // the same order.
+        let sites: Vec<([String; 3], (usize, usize))> = sites.into_iter().collect();
+        let raw: Vec<String> = sites.iter().flat_map(|(k, _)| k.iter().cloned()).collect();
         let short = short_names(&raw);
         let mut named: HashMap<String, (usize, usize)> = HashMap::new();
-        for (k, (ok, no)) in short.chunks(3).zip(sites.values()) {
+        for (k, (_, (ok, no))) in short.chunks(3).zip(&sites) {
             let e = named.entry(k.join(" -> ")).or_default();
             e.0 += ok;
             e.1 += no;
