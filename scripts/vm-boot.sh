@@ -33,6 +33,14 @@ VM_QEMU_OPTS=${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}
 # VM_QEMU_OPTS. Each script adds its memory, CPUs, kernel and guest command.
 VM_VNG=(vng --disable-kvm --qemu-opts="$VM_QEMU_OPTS")
 
+# The kernel log's ring buffer for a VM whose run is checked from its first record to
+# its last (selftests' dmesg_no_warnings reads it back by sequence number and fails if
+# any is gone). The default, 256 KiB, holds the last ~2,300 lines: a full selftests run
+# logs far more (policy_full_table_revoke alone fills it), so a splat of the early
+# tests was overwritten before the check. 16M costs the 2 GiB VM 72 MiB at boot (the
+# text, and 512 Ki record descriptors of 112 bytes).
+VM_LOG_BUF_LEN=log_buf_len=16M
+
 # vm_kernel_append KDIR: kernel arguments that kernel needs beyond the script's own,
 # with a leading space, or nothing. The KASAN (debug) x86-64 kernel gets no5lvl: on
 # the machine of 2026-12-05 (QEMU 7.2, TCG, whose CPU has LA57) every boot of it with

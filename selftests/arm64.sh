@@ -82,6 +82,6 @@ arm64_boot() {
 		-fsdev "local,id=root,path=$rootfs,security_model=none,readonly=on" \
 		-device virtio-9p-device,fsdev=root,mount_tag=/dev/root \
 		"${shares[@]}" \
-		-append "console=ttyAMA0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=1048576 ro init=/bpfld-init loglevel=4 panic=-1" \
+		-append "console=ttyAMA0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=1048576 ro init=/bpfld-init loglevel=4 $VM_LOG_BUF_LEN panic=-1" \
 		</dev/null >"$results/console" 2>&1
 }

@@ -36,22 +36,67 @@ impl KernelLog {
     /// The first line of each record logged since the last call (its text, without the
     /// `prio,seq,usec,flags;` prefix); [`OVERWRITTEN`] where records were lost.
     pub fn drain(&mut self) -> Vec<String> {
+        self.records()
+            .into_iter()
+            .map(|r| r.map_or_else(|| OVERWRITTEN.to_string(), |(_, text)| text))
+            .collect()
+    }
+
+    /// Each record logged since the last call, with its sequence number (the kernel
+    /// numbers records from 0 at boot); `None` where the reader fell behind and the
+    /// ring buffer overwrote records before they were read.
+    pub fn records(&mut self) -> Vec<Option<(u64, String)>> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 8192];
         loop {
             match self.0.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => {
-                    let rec = String::from_utf8_lossy(&buf[..n]);
-                    let text = rec.split_once(';').map_or(&*rec, |(_, t)| t);
-                    out.push(text.lines().next().unwrap_or("").to_string());
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => out.push(OVERWRITTEN.into()),
+                Ok(n) => out.push(parse_record(&buf[..n])),
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => out.push(None),
                 Err(_) => break,
             }
         }
         out
     }
+}
+
+/// One record read from `/dev/kmsg`: `prio,seq,usec,flags[,...];text`, then dictionary
+/// lines that start with a space. The text's own newlines come escaped (`\x0a`), so its
+/// first line is all of it. A record without a sequence number counts as lost.
+fn parse_record(raw: &[u8]) -> Option<(u64, String)> {
+    let rec = String::from_utf8_lossy(raw);
+    let (prefix, text) = rec.split_once(';')?;
+    let seq = prefix.split(',').nth(1)?.parse().ok()?;
+    Some((seq, text.lines().next().unwrap_or("").to_string()))
+}
+
+/// The whole kernel log since boot, one line per record, or why it cannot be had: the
+/// ring buffer wrapped (its oldest records are gone: boot with a larger `log_buf_len=`)
+/// or records were overwritten while being read.
+pub fn since_boot() -> Result<Vec<String>, String> {
+    let records = KernelLog::open()?.records();
+    let mut lines = Vec::with_capacity(records.len());
+    let mut next = 0u64;
+    for r in records {
+        match r {
+            Some((seq, text)) if seq == next => {
+                lines.push(text);
+                next += 1;
+            }
+            Some((seq, _)) => {
+                return Err(format!(
+                    "kernel log records {next}..{seq} were overwritten before they were read \
+                     (the ring buffer is too small for the run: raise log_buf_len=)"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "kernel log records after {next} were overwritten while being read"
+                ))
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// Follows OOM reports through log lines: from "invoked oom-killer" to "Killed process".
@@ -180,7 +225,21 @@ pub fn splats<S: AsRef<str>>(lines: &[S]) -> Vec<&S> {
 
 #[cfg(test)]
 mod tests {
-    use super::{splats, OomReports};
+    use super::{parse_record, splats, OomReports};
+
+    #[test]
+    fn records_carry_their_sequence_number() {
+        assert_eq!(
+            parse_record(b"6,1234,880953720,-;bpfld: loaded 'x'\n SUBSYSTEM=misc\n"),
+            Some((1234, "bpfld: loaded 'x'".to_string()))
+        );
+        assert_eq!(
+            parse_record(b"4,0,0,-,caller=T1;Linux version 6.12\n"),
+            Some((0, "Linux version 6.12".to_string()))
+        );
+        assert_eq!(parse_record(b"garbage"), None);
+        assert_eq!(parse_record(b"6,x,0,-;text"), None);
+    }
 
     #[test]
     fn splats_leave_out_oom_stack_traces_only() {
