@@ -2814,6 +2814,28 @@ const FAIL_OBJECTS: &[&str] = &[
 /// Loads per object, each with one allocation failed: the first `FAIL_LOADS` of its
 /// allocations, or that many spread evenly over them.
 const FAIL_LOADS: usize = 120;
+/// And as many loads again, each with one of the allocations of the work beside the
+/// loading thread failed, up to `FAIL_BESIDE_LOADS`.
+const FAIL_BESIDE_LOADS: usize = 40;
+
+/// Which allocation of a load to fail.
+#[derive(Clone, Copy)]
+enum Fail {
+    None,
+    /// The Nth of all the load's, from 1.
+    Nth(u64),
+    /// The Nth of the work beside the loading thread's, from 1.
+    NthBeside(u64),
+}
+
+/// `n` numbers among `1..=total`: all of them, or `n` spread evenly.
+fn spread(total: u64, n: u64) -> Vec<u64> {
+    if total <= n {
+        (1..=total).collect()
+    } else {
+        (0..n).map(|i| 1 + i * total / n).collect()
+    }
+}
 
 /// The value of the enumerator `name` in the running kernel's BTF.
 fn kernel_enumerator(name: &str) -> Result<i64, String> {
@@ -2851,11 +2873,16 @@ impl Ctl {
     const COUNT: usize = 3;
     const MADE: usize = 4;
     const NOFAIL_BIT: usize = 5;
+    const BESIDE: usize = 6;
     const KIND: usize = 7;
+    const MADE_BESIDE: usize = 8;
+    const COUNT_BESIDE: usize = 9;
+    const NTH_BESIDE: usize = 10;
+    const LEN: usize = 16;
 
     fn map(fd: RawFd) -> Result<Ctl, String> {
         let len = 4096;
-        // SAFETY: a shared mapping of an mmapable array map's values (64 bytes, one page).
+        // SAFETY: a shared mapping of an mmapable array map's values (128 bytes, one page).
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -2876,14 +2903,14 @@ impl Ctl {
     }
 
     fn set(&self, i: usize, v: u64) {
-        assert!(i < 8);
+        assert!(i < Self::LEN);
         // SAFETY: within the mapped array; the probes read it concurrently, hence volatile.
         unsafe { std::ptr::write_volatile(self.at.add(i), v) };
         std::sync::atomic::fence(Ordering::SeqCst);
     }
 
     fn get(&self, i: usize) -> u64 {
-        assert!(i < 8);
+        assert!(i < Self::LEN);
         std::sync::atomic::fence(Ordering::SeqCst);
         // SAFETY: as in `set`.
         unsafe { std::ptr::read_volatile(self.at.add(i)) }
@@ -2908,9 +2935,9 @@ struct LoadBufs {
 /// What an armed load gave: programs and maps by name, or the errno and message.
 type Armed = Result<(Vec<String>, Vec<String>), (i32, String)>;
 
-/// `BPFLD_IOC_LOAD` of `obj` with allocation `nth` of the load failed (0: none), the
-/// probes armed around the ioctl only. Closes what it returns.
-fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, nth: u64) -> Armed {
+/// `BPFLD_IOC_LOAD` of `obj` with allocation `fail` of the load failed, the probes
+/// armed around the ioctl only. Closes what it returns.
+fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, fail: Fail) -> Armed {
     let mut req = uapi::BpfldLoad {
         size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
         obj_fd: obj.as_raw_fd(),
@@ -2925,7 +2952,16 @@ fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, nth: u64) -> 
     ctl.set(Ctl::COUNT, 0);
     ctl.set(Ctl::MADE, 0);
     ctl.set(Ctl::KIND, 0);
+    ctl.set(Ctl::BESIDE, 0);
+    ctl.set(Ctl::MADE_BESIDE, 0);
+    ctl.set(Ctl::COUNT_BESIDE, 0);
+    let (nth, nth_beside) = match fail {
+        Fail::None => (0, 0),
+        Fail::Nth(n) => (n, 0),
+        Fail::NthBeside(n) => (0, n),
+    };
     ctl.set(Ctl::NTH, nth);
+    ctl.set(Ctl::NTH_BESIDE, nth_beside);
     ctl.set(Ctl::ARMED, 1);
     // SAFETY: BPFLD_IOC_LOAD reads and writes `req`; the arrays it points to are live
     // and of the stated lengths.
@@ -3120,7 +3156,7 @@ fn first_core_load(
         dev()
     };
     let d = reload()?;
-    let want = armed_load(&d, &f, bufs, ctl, 0)
+    let want = armed_load(&d, &f, bufs, ctl, Fail::None)
         .map_err(|(e, m)| format!("{name}: first load: {m} ({})", errno_name(e)))?;
     let total = ctl.get(Ctl::COUNT);
     drop(d);
@@ -3129,7 +3165,7 @@ fn first_core_load(
     for i in 0..tries {
         let n = 1 + i * total / tries;
         let d = reload()?;
-        match armed_load(&d, &f, bufs, ctl, n) {
+        match armed_load(&d, &f, bufs, ctl, Fail::Nth(n)) {
             Ok(got) if got == want => ok += 1,
             Ok(got) => {
                 return Err(format!(
@@ -3143,7 +3179,7 @@ fn first_core_load(
                 ))
             }
         }
-        match armed_load(&d, &f, bufs, ctl, 0) {
+        match armed_load(&d, &f, bufs, ctl, Fail::None) {
             Ok(got) if got == want => {}
             other => {
                 return Err(format!(
@@ -3160,7 +3196,8 @@ fn first_core_load(
 /// Every allocation of a load, one at a time, made to fail: the first `FAIL_LOADS` of
 /// each object's, or that many spread over them. selftests/stress/fail_alloc.bpf.c's
 /// probes on the allocators' error-injection points fail the Nth allocation of the
-/// loading thread and of the caller's ioctl, the kernel's BPF commands' included.
+/// loading thread, of the work the module runs beside it on its workqueue and of the
+/// caller's ioctl, the kernel's BPF commands' included.
 /// Each load must either succeed with every program and map, or fail with an errno
 /// and a message; no fd may be left in the caller, and at the end no program, map or
 /// BTF (kmemleak_no_bpfld_leaks and dmesg_no_warnings, later, look at memory and the
@@ -3199,6 +3236,14 @@ pub fn alloc_failures(env: &Env) -> Outcome {
         let injected = (|| {
             let _slab = kprobe_attach(prog("fail_slab")?, c"should_failslab", false)?;
             let _pages = kprobe_attach(prog("fail_pages")?, c"should_fail_alloc_page", false)?;
+            // The work beside the loading thread (the plan, the receipt's hash) counts
+            // from its function's entry to its return. Not through first_core_load's
+            // reloads of the module, which would leave these probes on the code of a
+            // module that is gone.
+            let beside = [
+                kprobe_attach(prog("beside_enter")?, c"bpfld_beside_fn", false)?,
+                kprobe_attach(prog("beside_exit")?, c"bpfld_beside_fn", true)?,
+            ];
             let syms = Kallsyms::read("bpfld")?;
             let mut bufs = LoadBufs {
                 // SAFETY: all-zero is valid for these plain structs.
@@ -3220,24 +3265,36 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                 load(&d, &f).map_err(|e| format!("{name}: {e}"))?;
                 let fds0 = fd_count();
                 // The reference load (nothing failed), which also counts the allocations.
-                let want = armed_load(&d, &f, &mut bufs, &ctl, 0)
+                let want = armed_load(&d, &f, &mut bufs, &ctl, Fail::None)
                     .map_err(|(e, m)| format!("{name}: reference load: {m} ({})", errno_name(e)))?;
                 let total = ctl.get(Ctl::COUNT);
+                let total_beside = ctl.get(Ctl::COUNT_BESIDE);
                 if total == 0 {
                     return Err(format!(
                         "{name}: the probes counted no allocation: they cannot judge"
                     ));
                 }
-                let tries = scaled(FAIL_LOADS) as u64;
-                let nths: Vec<u64> = if total <= tries {
-                    (1..=total).collect()
-                } else {
-                    (0..tries).map(|i| 1 + i * total / tries).collect()
-                };
-                let (mut ok, mut refused) = (0, 0);
-                for &n in &nths {
-                    let got = armed_load(&d, &f, &mut bufs, &ctl, n);
+                let nths: Vec<Fail> = spread(total, scaled(FAIL_LOADS) as u64)
+                    .into_iter()
+                    .map(Fail::Nth)
+                    .chain(
+                        spread(total_beside, scaled(FAIL_BESIDE_LOADS) as u64)
+                            .into_iter()
+                            .map(Fail::NthBeside),
+                    )
+                    .collect();
+                let (mut ok, mut refused, mut in_beside) = (0, 0, 0);
+                for &fail in &nths {
+                    let got = armed_load(&d, &f, &mut bufs, &ctl, fail);
+                    let which = match fail {
+                        Fail::NthBeside(n) => format!(
+                            "allocation {n} of the {total_beside} beside the loading thread"
+                        ),
+                        Fail::Nth(n) => format!("allocation {n} of {total}"),
+                        Fail::None => "no allocation".to_string(),
+                    };
                     let made = ctl.get(Ctl::MADE);
+                    in_beside += ctl.get(Ctl::MADE_BESIDE);
                     let what = match ctl.get(Ctl::KIND) {
                         1 => "slab",
                         2 => "page",
@@ -3268,7 +3325,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                             .collect();
                         let trace = short_names(&raw);
                         format!(
-                            "{name}: {what} allocation {n} of {total} failed, at:\n    {}",
+                            "{name}: {what} {which} failed, at:\n    {}",
                             trace.join("\n    ")
                         )
                     };
@@ -3290,7 +3347,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                         Err((e, msg)) => {
                             if made == 0 {
                                 return Err(format!(
-                                "{name}: refused ({msg}, {}) with no allocation failed (allocation {n}; the reference load made {total})",
+                                "{name}: refused ({msg}, {}) with no allocation failed ({which}; the reference load made {total})",
                                 errno_name(e)
                             ));
                             }
@@ -3315,10 +3372,11 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                     }
                 }
                 summary.push(format!(
-                "{name}: {total} allocations, {} failed in turn: {ok} loaded, {refused} refused",
+                "{name}: {total} allocations ({total_beside} in the work beside the loading thread), {} failed in turn ({in_beside} there): {ok} loaded, {refused} refused",
                 nths.len()
             ));
             }
+            drop(beside);
             summary.push(first_core_load(env, &policy, &ctl, &mut bufs)?);
             drop((_slab, _pages));
             Ok((summary, errnos, messages, sites))
