@@ -366,7 +366,8 @@ pub(crate) fn kthread_fd0() -> Option<String> {
 
 /// Scan twice (kmemleak reports an object only once it has been unreferenced for a full
 /// scan) and fail on any leak whose backtrace involves bpfld or BPF; others (the test
-/// VM's own, e.g. 9p) are shown as diagnostics.
+/// VM's own, e.g. 9p) are shown as diagnostics, and so is the one known leak of the
+/// kernel's BPF code that the tests provoke ([`arm64_jit_offsets_leak`]).
 fn kmemleak_no_leaks(_: &Env) -> Outcome {
     for _ in 0..2 {
         if let Err(e) = std::fs::write(KMEMLEAK, "scan") {
@@ -378,9 +379,11 @@ fn kmemleak_no_leaks(_: &Env) -> Outcome {
         Err(e) => return fail(format!("{KMEMLEAK}: {e}")),
     };
     let mut ours = Vec::new();
-    let mut others = 0;
+    let (mut others, mut jit) = (0, 0);
     for leak in report.split("unreferenced object").skip(1) {
-        if leak.contains("bpfld") || leak.contains("bpf") || leak.contains("btf") {
+        if cfg!(target_arch = "aarch64") && arm64_jit_offsets_leak(leak) {
+            jit += 1;
+        } else if leak.contains("bpfld") || leak.contains("bpf") || leak.contains("btf") {
             ours.push(leak.to_string());
         } else {
             others += 1;
@@ -389,11 +392,37 @@ fn kmemleak_no_leaks(_: &Env) -> Outcome {
     if others > 0 {
         println!("# kmemleak: {others} unrelated report(s) ignored");
     }
+    if jit > 0 {
+        println!(
+            "# kmemleak: {jit} offset table(s) of the arm64 JIT's first pass, leaked by the kernel \
+             (bpf_jit_free() frees a subprogram's jit_data, not its ctx.offset) when \
+             jit_subprogs() fails between its passes, as stress_alloc_failures makes it"
+        );
+    }
     if ours.is_empty() {
         Outcome::Pass
     } else {
         fail(format!("{} leak(s):\n{}", ours.len(), ours.join("\n")))
     }
+}
+
+/// Whether a kmemleak report (after "unreferenced object") is the arm64 JIT's offset
+/// table, a kernel leak in 6.12 (and in later kernels as far as we have read them):
+/// bpf_int_jit_compile() keeps a subprogram's `ctx.offset` (its only kvcalloc()) in
+/// `jit_data` from the first pass to the extra one; when jit_subprogs() fails in
+/// between (a later subprogram's JIT, an allocation), it frees the subprograms with
+/// bpf_jit_free(), which frees `jit_data` but not the table (x86's frees its `addrs`).
+/// Matched by the frames: the vmalloc-or-kmalloc allocator called straight from
+/// bpf_int_jit_compile().
+fn arm64_jit_offsets_leak(leak: &str) -> bool {
+    let frames: Vec<&str> = leak
+        .lines()
+        .skip_while(|l| !l.contains("backtrace"))
+        .map(str::trim)
+        .collect();
+    frames.windows(2).any(|w| {
+        w[0].starts_with("__kvmalloc_node_noprof+") && w[1].starts_with("bpf_int_jit_compile+")
+    })
 }
 
 fn dmesg_no_warnings(_: &Env) -> Outcome {
@@ -418,5 +447,47 @@ fn dmesg_no_warnings(_: &Env) -> Outcome {
         Outcome::Pass
     } else {
         fail(bad.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod kmemleak_tests {
+    use super::arm64_jit_offsets_leak;
+
+    /// From the arm64 selftests of 2026-12-06 (a8ab5a1), after stress_alloc_failures.
+    const JIT_OFFSETS: &str = " 0xffff618b84ad6a00 (size 128):
+  comm \"bpfld-load\", pid 653, jiffies 4295042280
+  hex dump (first 32 bytes):
+    0c 00 00 00 0d 00 00 00 0e 00 00 00 13 00 00 00  ................
+  backtrace (crc cbe0a754):
+    kmemleak_alloc+0x38/0x50
+    __kmalloc_node_noprof+0x230/0x480
+    __kvmalloc_node_noprof+0x64/0x148
+    bpf_int_jit_compile+0x210/0x628
+    bpf_check+0x4048/0x4a68
+    bpf_prog_load+0x578/0x608
+    __sys_bpf+0x230/0x4d0
+    kern_sys_bpf+0x78/0x238
+    bpfld_sys_bpf+0x1c/0x30 [bpfld]
+";
+
+    #[test]
+    fn only_the_jit_offset_table_is_the_kernels() {
+        assert!(arm64_jit_offsets_leak(JIT_OFFSETS));
+        // The JIT's jit_data (kzalloc) is freed by bpf_jit_free(): its leak would count.
+        let jit_data = JIT_OFFSETS.replace(
+            "__kvmalloc_node_noprof+0x64/0x148\n",
+            "__kmalloc_cache_noprof+0x64/0x148\n",
+        );
+        assert!(!arm64_jit_offsets_leak(&jit_data));
+        // A kvmalloc of bpfld's own.
+        let ours = JIT_OFFSETS.replace(
+            "bpf_int_jit_compile+0x210/0x628",
+            "bpfld_main+0x10/0x20 [bpfld]",
+        );
+        assert!(!arm64_jit_offsets_leak(&ours));
+        // The frames before the backtrace do not count.
+        let comm = "  comm \"__kvmalloc_node_noprof+\"\n  bpf_int_jit_compile+\n  backtrace:\n    kmemleak_alloc+0x38/0x50\n";
+        assert!(!arm64_jit_offsets_leak(comm));
     }
 }
