@@ -7,13 +7,13 @@
  * kconfig/bpfld.config). While the test has armed them, these probes count the
  * allocations of bpfld's loading threads ("bpfld-load"), of the work the module runs
  * beside them on its workqueue (bpfld_beside_fn(): the plan, the receipt's hash) and of
- * the test's own thread (the ioctl's part of a load) and make the Nth fail, as the kernel's fault injection
- * does: a slab allocation returns NULL, a page allocation fails. The kernel's BPF
- * commands issued by the loading thread count as well: their error paths are the
- * load's. Left alone: kmemleak's own caches (SLAB_NOLEAKTRACE: failing them would turn
- * the leak detector off) and __GFP_NOFAIL allocations (which may not fail). The
- * kernel's reports of the failures (warn_alloc()) are expected between the marker
- * lines the test logs.
+ * the test's own thread (the ioctl's part of a load) and make the Nth fail, as the
+ * kernel's fault injection does: a slab allocation returns NULL, a page allocation
+ * fails. The kernel's BPF commands issued by the loading thread count as well: their
+ * error paths are the load's. Left alone: kmemleak's own caches (SLAB_NOLEAKTRACE:
+ * failing them would turn the leak detector off) and __GFP_NOFAIL allocations (which
+ * may not fail). The kernel's reports of the failures (warn_alloc()) are expected
+ * between the marker lines the test logs.
  *
  * ctl (mmapped by the test, so arming and disarming take no system call and allocate
  * nothing): 0 armed; 1 the test thread's id; 2 N, the allocation to fail (0: count

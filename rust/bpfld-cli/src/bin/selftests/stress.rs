@@ -3160,10 +3160,9 @@ fn first_core_load(
         .map_err(|(e, m)| format!("{name}: first load: {m} ({})", errno_name(e)))?;
     let total = ctl.get(Ctl::COUNT);
     drop(d);
-    let tries = scaled(FIRST_LOAD_TRIES) as u64;
+    let nths = spread(total, scaled(FIRST_LOAD_TRIES) as u64);
     let (mut ok, mut refused) = (0, 0);
-    for i in 0..tries {
-        let n = 1 + i * total / tries;
+    for &n in &nths {
         let d = reload()?;
         match armed_load(&d, &f, bufs, ctl, Fail::Nth(n)) {
             Ok(got) if got == want => ok += 1,
@@ -3189,7 +3188,8 @@ fn first_core_load(
         }
     }
     Ok(format!(
-        "{name} as the first CO-RE load after insmod: {total} allocations, {tries} failed in as many reloads: {ok} loaded, {refused} refused, every next load as a first one"
+        "{name} as the first CO-RE load after insmod: {total} allocations, {} failed in as many reloads: {ok} loaded, {refused} refused, every next load as a first one",
+        nths.len()
     ))
 }
 
