@@ -2343,12 +2343,7 @@ pub fn attach_cgroup_sysctl(_: &Env) -> Outcome {
         let p = obj_path("cgroup_sysctl.bpf.o");
         let l = load(&p).map_err(|e| e.to_string())?;
         let prog = &l.progs[0];
-        let cg = "/run/bpfld-cgroup";
-        std::fs::create_dir_all(cg).map_err(|e| e.to_string())?;
-        if !Path::new(&format!("{cg}/cgroup.procs")).exists() {
-            run("mount", &["-t", "cgroup2", "none", cg])?;
-        }
-        let dir = open(cg)?;
+        let dir = open(util::cgroup2()?)?;
         let mut a = AttachAttr {
             target_fd: dir.as_raw_fd() as u32,
             attach_bpf_fd: prog.fd.as_raw_fd() as u32,

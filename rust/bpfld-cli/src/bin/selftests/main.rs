@@ -139,6 +139,7 @@ const FIXED_AFTER: &[Named] = &[
     ),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
     ("stress_alloc_failures", stress::alloc_failures),
+    ("memcg_charges_caller", stress::memcg_charges_caller),
     ("policy_full_table_revoke", loads::policy_full_table_revoke),
     ("policy_seal", loads::policy_seal),
     ("kmemleak_no_bpfld_leaks", kmemleak_no_leaks),

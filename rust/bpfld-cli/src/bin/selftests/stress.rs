@@ -2218,6 +2218,368 @@ fn total_ram_mib() -> u64 {
     meminfo_kib("MemTotal:") / 1024
 }
 
+/// The map of selftests/stress/memcg_map.bpf.c: 16384 entries of 4 KiB.
+const MEMCG_MAP_BYTES: u64 = 64 << 20;
+
+/// `memory.current` of cgroup directory `cg`, in bytes.
+fn memcg_current(cg: &str) -> Result<u64, String> {
+    let p = format!("{cg}/memory.current");
+    std::fs::read_to_string(&p)
+        .map_err(|e| format!("{p}: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{p}: {e}"))
+}
+
+/// One field of `memory.events` of cgroup directory `cg`.
+fn memcg_event(cg: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("{cg}/memory.events"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a child of [`memcg_charges_caller`] does in cgroup `cg`: with `raw`, create
+/// memcg_map's map itself; then load `obj` `loads` times one after the other, each
+/// held while the cgroup's usage is read and then closed. One `key value` line each:
+/// `raw ERRNO`, `loadI ERRNO MESSAGE`, `heldI BYTES` (the growth while load I was
+/// held), `afterI BYTES` (what was left once it was closed).
+fn memcg_child(cg: &str, obj: &str, loads: usize, raw: bool) -> String {
+    let mut out = String::new();
+    let pid = std::process::id().to_string();
+    if let Err(e) = std::fs::write(format!("{cg}/cgroup.procs"), pid) {
+        return format!("error {cg}/cgroup.procs: {e}\n");
+    }
+    if raw {
+        // The kernel's own answer to this caller: the same map created directly.
+        let r = bpfld::sys::create_map(
+            bpfld_core::uapi::BPF_MAP_TYPE_ARRAY,
+            4,
+            4096,
+            16384,
+            "memcg_raw",
+        );
+        let errno = r.err().map_or(0, |e| e.raw_os_error().unwrap_or(-1));
+        out += &format!("raw {errno}\n");
+    }
+    let (Ok(d), Ok(f)) = (dev(), open(obj)) else {
+        return out + "error open the device or the object\n";
+    };
+    for i in 0..loads {
+        let before = memcg_current(cg).unwrap_or(0);
+        let l = match load(&d, &f) {
+            Ok(l) => l,
+            Err(e) => {
+                out += &format!("load{i} {} {}\n", e.errno, e.msg.replace('\n', " "));
+                continue;
+            }
+        };
+        let held = memcg_current(cg).unwrap_or(0).saturating_sub(before);
+        drop(l);
+        // Closed maps and programs are freed from workqueues after RCU.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut now = memcg_current(cg).unwrap_or(0);
+        while now > before + held / 4 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+            now = memcg_current(cg).unwrap_or(0);
+        }
+        let after = now.saturating_sub(before);
+        out += &format!("load{i} 0\nheld{i} {held}\nafter{i} {after}\n");
+    }
+    out
+}
+
+/// Run [`memcg_child`] in a forked child; its report as a map.
+fn memcg_fork(
+    cg: &str,
+    obj: &str,
+    loads: usize,
+    raw: bool,
+) -> Result<HashMap<String, String>, String> {
+    let (rr, rw) = pipe()?;
+    let fds = [rr.as_raw_fd(), rw.as_raw_fd()];
+    let (cg2, o) = (cg.to_string(), obj.to_string());
+    let pid = fork_child(move || {
+        // SAFETY: the child's copies of the pipe's ends: it closes the read end and
+        // owns the write end.
+        let w = unsafe {
+            libc::close(fds[0]);
+            OwnedFd::from_raw_fd(fds[1])
+        };
+        write_all(w.as_raw_fd(), memcg_child(&cg2, &o, loads, raw).as_bytes());
+        0
+    })?;
+    drop(rw);
+    let report = read_to_eof(rr.as_raw_fd(), Instant::now() + Duration::from_secs(120));
+    let st = wait(pid, 0)?;
+    let report = report.map_err(|e| format!("child in {cg}: {e}"))?;
+    if !libc::WIFEXITED(st) || libc::WEXITSTATUS(st) != 0 {
+        return Err(format!("child in {cg}: {}", status_text(st)));
+    }
+    let kv: HashMap<String, String> = String::from_utf8_lossy(&report)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(e) = kv.get("error") {
+        return Err(format!("child in {cg}: {e}"));
+    }
+    Ok(kv)
+}
+
+/// Load `i` of a [`memcg_fork`] report: (held, after) in bytes, or why it failed.
+fn memcg_held(r: &HashMap<String, String>, cg: &str, i: usize) -> Result<(u64, u64), String> {
+    match r.get(&format!("load{i}")).map(String::as_str) {
+        Some("0") => {}
+        other => return Err(format!("load {i} in {cg}: {other:?}")),
+    }
+    let num = |k: String| -> Result<u64, String> {
+        r.get(&k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("child in {cg}: no {k} in {r:?}"))
+    };
+    Ok((num(format!("held{i}"))?, num(format!("after{i}"))?))
+}
+
+/// A load of `obj` from the root cgroup, held while `cgs` are read: it must charge none
+/// of them (a pooled loading thread that served a caller in one of them must not keep
+/// its cgroup).
+fn memcg_from_root(obj: &str, cgs: &[&str], when: &str) -> Result<(), String> {
+    let d = dev()?;
+    let usage = || -> Result<Vec<u64>, String> { cgs.iter().map(|c| memcg_current(c)).collect() };
+    let u0 = usage()?;
+    let l = load(&d, &open(obj)?).map_err(|e| format!("load from the root cgroup {when}: {e}"))?;
+    let u1 = usage()?;
+    drop(l);
+    for ((cg, a), b) in cgs.iter().zip(u0).zip(u1) {
+        if b > a + MEMCG_MAP_BYTES / 2 {
+            return Err(format!(
+                "a load from the root cgroup {when} was charged to {cg}: {a} -> {b} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Who pays for a load's memory. bpfld creates maps and loads programs from its own
+/// thread, which takes on the caller's memory cgroup (helpers.c), so the kernel
+/// charges a load to its caller as it charges libbpf's: a caller confined by
+/// `memory.max` cannot use the module to allocate past its limit, and its cgroup, not
+/// the root, holds what it loaded. With selftests/stress/memcg_map.bpf.c (a 64 MiB
+/// array, allocated whole when the map is created), from children in two cgroups:
+/// - `memory.max` 32 MiB: creating the map with BPF_MAP_CREATE fails with ENOMEM (the
+///   kernel's answer), and so must the load, naming the map and leaving nothing;
+/// - no limit: the cgroup's `memory.current` grows by the map while the load is held
+///   and shrinks by it when the fds are closed.
+///
+/// The loading threads are pooled: the same load from the root cgroup before the first
+/// child and after each must succeed and charge neither child's cgroup. Last, the
+/// cache the module keeps past every load is its own: after a reload, the first CO-RE
+/// load (which builds the vmlinux index, several MiB) grows the caller's cgroup no
+/// more than the next load of the same object does. And each load's reference to its
+/// caller's cgroup is given back: once removed, the two cgroups must go.
+pub fn memcg_charges_caller(env: &Env) -> Outcome {
+    let root = match util::cgroup2() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let controllers =
+        std::fs::read_to_string(format!("{root}/cgroup.controllers")).unwrap_or_default();
+    if !controllers.split_whitespace().any(|c| c == "memory") {
+        return Outcome::Skip("no memory cgroup controller (CONFIG_MEMCG)".into());
+    }
+    let _w = Watchdog::start("memcg_charges_caller", 400);
+    let limited = format!("{root}/bpfld-memcg-limited");
+    let free = format!("{root}/bpfld-memcg-free");
+    let dying0 = cgroup_dying(root);
+    let r = (|| {
+        let obj = guest_object(env, "memcg_map")?;
+        std::fs::write(format!("{root}/cgroup.subtree_control"), "+memory")
+            .map_err(|e| format!("{root}/cgroup.subtree_control: {e}"))?;
+        for cg in [&limited, &free] {
+            std::fs::create_dir_all(cg).map_err(|e| format!("{cg}: {e}"))?;
+        }
+        std::fs::write(format!("{limited}/memory.max"), "32M")
+            .map_err(|e| format!("{limited}/memory.max: {e}"))?;
+        let cgs = [limited.as_str(), free.as_str()];
+        // A child that faults in a page of a file this process maps, not yet in the
+        // page cache, charges it to its cgroup, and the page, mapped here, would
+        // keep the cgroup from going once removed (below).
+        // Fault every page in here, through a mapping as the child would (on the
+        // VM's 9p root a read(2) bypasses the page cache).
+        for f in mapped_files() {
+            touch_mapped(&f);
+        }
+        let before = Snapshot::take();
+        memcg_from_root(&obj, &cgs, "first")?;
+
+        // The limited caller: refused as the kernel refuses it.
+        let max0 = memcg_event(&limited, "max");
+        let r = memcg_fork(&limited, &obj, 1, true)?;
+        let raw = r.get("raw").map_or("?", String::as_str);
+        if raw != libc::ENOMEM.to_string() {
+            return Err(format!(
+                "BPF_MAP_CREATE of 64 MiB under memory.max 32M: errno {raw}, want ENOMEM (the limit does not hold)"
+            ));
+        }
+        let refused = r.get("load0").map_or("?", String::as_str);
+        if !refused.starts_with(&format!("{} ", libc::ENOMEM)) || !refused.contains("'big'") {
+            return Err(format!(
+                "load under memory.max 32M: {refused}; want ENOMEM naming map 'big'"
+            ));
+        }
+        let max_events = memcg_event(&limited, "max") - max0;
+        before
+            .unchanged()
+            .map_err(|e| format!("after the refused load: {e}"))?;
+        memcg_from_root(&obj, &cgs, "after the limited child")?;
+
+        // The unlimited caller: its cgroup holds the map, and gives it back.
+        let r = memcg_fork(&free, &obj, 1, false)?;
+        let (held, after) = memcg_held(&r, &free, 0)?;
+        // What else the child allocates meanwhile (its reads of the cgroup's files,
+        // the kernel's per-CPU charge stocks) is some KiB.
+        const SLACK: u64 = 1 << 20;
+        if held < MEMCG_MAP_BYTES || after + MEMCG_MAP_BYTES > held + SLACK {
+            return Err(format!(
+                "{free}: memory.current +{held} bytes while the load was held, +{after} after it was closed; want at least +64 MiB, then 64 MiB less (within 1 MiB)"
+            ));
+        }
+        memcg_from_root(&obj, &cgs, "after the unlimited child")?;
+        before.unchanged()?;
+
+        // The vmlinux index, built by the first CO-RE load after insmod, is the
+        // module's.
+        let policy = PolicyCopy::take()?;
+        delete_module().map_err(|e| format!("rmmod: {}", errno_name(e)))?;
+        insmod(env)?;
+        policy.restore()?;
+        let mut klog = KernelLog::open_at_end()?;
+        let core = corpus("core_task.bpf.o");
+        let r = memcg_fork(&free, &core, 2, false)?;
+        let log = klog.drain();
+        drop(klog);
+        let cached: u64 = log
+            .iter()
+            .find_map(|l| {
+                l.split("vmlinux BTF cached: ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .ok_or("no 'vmlinux BTF cached' line: the first CO-RE load did not build the index")?;
+        let (first, _) = memcg_held(&r, &free, 0)?;
+        let (next, _) = memcg_held(&r, &free, 1)?;
+        if first > next + cached / 2 {
+            return Err(format!(
+                "the first CO-RE load after insmod grew the caller's cgroup by {first} bytes, the next by {next}: the {cached}-byte vmlinux index was charged to the caller"
+            ));
+        }
+        before.unchanged()?;
+        println!(
+            "# memory.max 32M: BPF_MAP_CREATE ENOMEM, load refused: {refused} (memory.events max +{max_events}); no limit: +{} KiB while held, +{} KiB after close; core_task.bpf.o first CO-RE load +{} KiB, next +{} KiB, index {} KiB uncharged",
+            held / 1024,
+            after / 1024,
+            first / 1024,
+            next / 1024,
+            cached / 1024
+        );
+        Ok(())
+    })();
+    let mut r = r;
+    // What the cgroups still hold at the end, for the message below.
+    let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
+    let mut held = Vec::new();
+    for cg in [&limited, &free] {
+        let stat = std::fs::read_to_string(format!("{cg}/memory.stat")).unwrap_or_default();
+        let nonzero: Vec<&str> = stat.lines().filter(|l| !l.ends_with(" 0")).collect();
+        held.push(format!("{cg}: {}", nonzero.join(", ")));
+    }
+    for cg in [&limited, &free] {
+        if let (Err(e), Ok(())) = (std::fs::remove_dir(cg), &r) {
+            r = Err(format!("rmdir {cg}: {e}"));
+        }
+    }
+    // The module takes a reference to its caller's cgroup for each load and must give
+    // it back: once removed, with their page cache dropped, both cgroups must go.
+    let r = r.and_then(|()| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
+            let dying = cgroup_dying(root);
+            if dying <= dying0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{dying} dying cgroups 20 s after the test's two were removed, {dying0} before: a reference left? (memory.stat before: {})",
+                    held.join("; ")
+                ));
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    outcome(r)
+}
+
+/// The files this process maps (its executable, its libraries).
+fn mapped_files() -> HashSet<String> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Map file `path` and read a byte of each page, putting it all in the page cache.
+fn touch_mapped(path: &str) {
+    let Ok(f) = File::open(path) else { return };
+    let len = f.metadata().map_or(0, |m| m.len() as usize);
+    if len == 0 {
+        return;
+    }
+    // SAFETY: a new private read-only mapping of `len` bytes of an open file.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return;
+    }
+    let mut sum = 0u8;
+    for off in (0..len).step_by(4096) {
+        // SAFETY: inside the mapping made above; the file is not truncated meanwhile
+        // (it is this process's own executable or a library).
+        sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(p.cast::<u8>().add(off)) });
+    }
+    std::hint::black_box(sum);
+    // SAFETY: the mapping made above, no longer used.
+    unsafe { libc::munmap(p, len) };
+}
+
+/// `nr_dying_descendants` of the cgroup hierarchy at `root`: cgroups removed and not
+/// yet freed, held by references (charged pages among them).
+fn cgroup_dying(root: &str) -> u64 {
+    std::fs::read_to_string(format!("{root}/cgroup.stat"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("nr_dying_descendants "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A map's fd by id (`BPF_MAP_GET_FD_BY_ID`: needs CAP_SYS_ADMIN).
 fn map_fd_by_id(id: u32) -> Result<OwnedFd, String> {
     #[repr(C)]

@@ -19,6 +19,18 @@ pub fn run_cli(args: &[&str]) -> Result<String, String> {
 
 pub use bpfld::run;
 
+/// The cgroup v2 hierarchy's root, mounted here by the first test that needs it.
+pub const CGROUP2: &str = "/run/bpfld-cgroup";
+
+/// [`CGROUP2`], mounted.
+pub fn cgroup2() -> Result<&'static str, String> {
+    std::fs::create_dir_all(CGROUP2).map_err(|e| format!("{CGROUP2}: {e}"))?;
+    if !std::path::Path::new(&format!("{CGROUP2}/cgroup.procs")).exists() {
+        run("mount", &["-t", "cgroup2", "none", CGROUP2])?;
+    }
+    Ok(CGROUP2)
+}
+
 /// Open fds of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
