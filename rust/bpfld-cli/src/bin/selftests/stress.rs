@@ -2430,7 +2430,7 @@ pub fn memcg_charges_caller(env: &Env) -> Outcome {
                 "load under memory.max 32M: {refused}; want ENOMEM naming map 'big'"
             ));
         }
-        let max_events = memcg_event(&limited, "max") - max0;
+        let max_events = memcg_event(&limited, "max").saturating_sub(max0);
         before
             .unchanged()
             .map_err(|e| format!("after the refused load: {e}"))?;
