@@ -2278,10 +2278,12 @@ fn memcg_child(cg: &str, obj: &str, loads: usize, raw: bool) -> String {
         };
         let held = memcg_current(cg).unwrap_or(0).saturating_sub(before);
         drop(l);
-        // Closed maps and programs are freed from workqueues after RCU.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // Closed maps and programs are freed from workqueues after RCU, and a big
+        // map's pages one by one (for seconds on the KASAN kernel): wait until all
+        // but 1 MiB is back.
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut now = memcg_current(cg).unwrap_or(0);
-        while now > before + held / 4 && Instant::now() < deadline {
+        while now > before + (1 << 20) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(100));
             now = memcg_current(cg).unwrap_or(0);
         }
