@@ -2218,8 +2218,10 @@ fn total_ram_mib() -> u64 {
     meminfo_kib("MemTotal:") / 1024
 }
 
-/// The map of selftests/stress/memcg_map.bpf.c: 16384 entries of 4 KiB.
-const MEMCG_MAP_BYTES: u64 = 64 << 20;
+/// The map of selftests/stress/memcg_map.bpf.c: 16384 entries of 4 KiB, 64 MiB.
+const MEMCG_MAP_ENTRIES: u32 = 16384;
+const MEMCG_MAP_VALUE: u32 = 4096;
+const MEMCG_MAP_BYTES: u64 = MEMCG_MAP_ENTRIES as u64 * MEMCG_MAP_VALUE as u64;
 
 /// `memory.current` of cgroup directory `cg`, in bytes.
 fn memcg_current(cg: &str) -> Result<u64, String> {
@@ -2231,14 +2233,20 @@ fn memcg_current(cg: &str) -> Result<u64, String> {
         .map_err(|e| format!("{p}: {e}"))
 }
 
-/// One field of `memory.events` of cgroup directory `cg`.
-fn memcg_event(cg: &str, field: &str) -> u64 {
-    std::fs::read_to_string(format!("{cg}/memory.events"))
+/// Field `key` of a cgroup's flat keyed file (`KEY VALUE` lines: memory.events,
+/// cgroup.stat); 0 if absent.
+fn cgroup_field(path: &str, key: &str) -> u64 {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(' '))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// One field of `memory.events` of cgroup directory `cg`.
+fn memcg_event(cg: &str, field: &str) -> u64 {
+    cgroup_field(&format!("{cg}/memory.events"), field)
 }
 
 /// What a child of [`memcg_charges_caller`] does in cgroup `cg`: with `raw`, create
@@ -2257,8 +2265,8 @@ fn memcg_child(cg: &str, obj: &str, loads: usize, raw: bool) -> String {
         let r = bpfld::sys::create_map(
             bpfld_core::uapi::BPF_MAP_TYPE_ARRAY,
             4,
-            4096,
-            16384,
+            MEMCG_MAP_VALUE,
+            MEMCG_MAP_ENTRIES,
             "memcg_raw",
         );
         let errno = r.err().map_or(0, |e| e.raw_os_error().unwrap_or(-1));
@@ -2396,7 +2404,7 @@ pub fn memcg_charges_caller(env: &Env) -> Outcome {
     let limited = format!("{root}/bpfld-memcg-limited");
     let free = format!("{root}/bpfld-memcg-free");
     let dying0 = cgroup_dying(root);
-    let r = (|| {
+    let mut r = (|| {
         let obj = guest_object(env, "memcg_map")?;
         std::fs::write(format!("{root}/cgroup.subtree_control"), "+memory")
             .map_err(|e| format!("{root}/cgroup.subtree_control: {e}"))?;
@@ -2408,9 +2416,9 @@ pub fn memcg_charges_caller(env: &Env) -> Outcome {
         let cgs = [limited.as_str(), free.as_str()];
         // A child that faults in a page of a file this process maps, not yet in the
         // page cache, charges it to its cgroup, and the page, mapped here, would
-        // keep the cgroup from going once removed (below).
-        // Fault every page in here, through a mapping as the child would (on the
-        // VM's 9p root a read(2) bypasses the page cache).
+        // keep the cgroup from going once removed (below). So fault every page in
+        // here first, through a mapping as the child would (on the VM's 9p root a
+        // read(2) bypasses the page cache).
         for f in mapped_files() {
             touch_mapped(&f);
         }
@@ -2493,7 +2501,6 @@ pub fn memcg_charges_caller(env: &Env) -> Outcome {
         );
         Ok(())
     })();
-    let mut r = r;
     // What the cgroups still hold at the end, for the message below.
     let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
     let mut held = Vec::new();
@@ -2575,12 +2582,7 @@ fn touch_mapped(path: &str) {
 /// `nr_dying_descendants` of the cgroup hierarchy at `root`: cgroups removed and not
 /// yet freed, held by references (charged pages among them).
 fn cgroup_dying(root: &str) -> u64 {
-    std::fs::read_to_string(format!("{root}/cgroup.stat"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("nr_dying_descendants "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    cgroup_field(&format!("{root}/cgroup.stat"), "nr_dying_descendants")
 }
 
 /// A map's fd by id (`BPF_MAP_GET_FD_BY_ID`: needs CAP_SYS_ADMIN).
