@@ -1896,6 +1896,31 @@ fn a_later_license_section_replaces_the_earlier() {
     assert_eq!(obj.license[..4], *b"GPL\0");
 }
 
+/// A `license` section without bytes, empty or SHT_NOBITS, is refused as libbpf's
+/// `bpf_object__init_license()` refuses it (libelf gives it no data), not loaded with
+/// the license "".
+#[test]
+fn a_license_section_without_bytes_is_refused() {
+    let Some(fx) = fixtures() else { return };
+    let base = Ed::new(&fx["basic"]);
+    let lic = base.sec("license");
+    let mut empty = Ed::new(&fx["basic"]);
+    empty.set_sh(lic, Sh::Size, 0);
+    let mut nobits = Ed::new(&fx["basic"]);
+    nobits.set_sh(lic, Sh::Type, 8 /* SHT_NOBITS */);
+    for (what, e) in [("empty", empty), ("SHT_NOBITS", nobits)] {
+        let a = &mut TestAlloc::new();
+        let err = match Object::parse(Elf::parse(&e.b, a).unwrap(), "basic", a) {
+            Ok(_) => panic!("{what}: loaded"),
+            Err(err) => err.to_string(),
+        };
+        assert!(
+            err.contains("license section has no contents") && err.contains("'license'"),
+            "{what}: {err}"
+        );
+    }
+}
+
 /// `.values` initialisers come from every SHT_REL named `.rel.maps` for `.maps`, in
 /// section order, as libbpf reads them: one of another name is skipped, a second
 /// `.rel.maps` counts (its initialiser of a slot, the later, wins).

@@ -574,6 +574,11 @@ fn scan_sections<'a, A: Alloc>(elf: &Elf<'a, A>) -> Result<'a, Scan<'a>> {
         }
         match s.name {
             "license" => {
+                // libbpf refuses a `license` section without bytes (empty or
+                // SHT_NOBITS: libelf gives it no data), rather than load as "".
+                if s.data.is_empty() {
+                    return Err(Error::malformed("license section has no contents").ctx(c));
+                }
                 // libbpf copies up to the first NUL, at most 63 bytes, and ends the
                 // copy with a NUL: a later `license` section replaces an earlier one.
                 let n = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
