@@ -1742,6 +1742,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         p.line_info.of(&self.line_info)
     }
 
+    /// The value of struct_ops map `st` without its program fds, and where they go.
+    pub fn st_value(&self, st: &StOpsPlan) -> (&[u8], &[StOpsSlot]) {
+        (st.value.of(&self.st_values), st.funcs.of(&self.st_funcs))
+    }
+
     /// CO-RE records of `p` for the kernel (empty unless [`CoreMode::Kernel`]).
     pub fn prog_core_relos(&self, p: &PlannedProg<'_>) -> &[CoreReloRec] {
         p.core_relos.of(&self.core_relos)
@@ -2361,23 +2366,37 @@ impl<A: Alloc> StructOps<A> {
                 }
                 let mt = btf.skip_mods_and_typedefs(member.type_id)?;
                 let kmt = k.skip_mods_and_typedefs(km.type_id)?;
+                // libbpf refuses these three with ENOTSUP, as a member it cannot
+                // carry over.
                 if mt.kind() != kmt.kind() {
-                    return Err(Error::malformed(
+                    return Err(Error::new(Kind::Unsupported(
                         "struct_ops member kind differs from the kernel's",
-                    )
+                    ))
                     .ctx(mc)
                     .ctx(c));
                 }
                 let koff = ks.data_off.saturating_add(km.bit_offset / 8);
                 if mt.kind() == BtfKind::Ptr {
-                    let Some(p) = prog else { continue };
+                    // libbpf reads a pointer member from the section, where it
+                    // wrote the program's pointer for a relocated member: anything
+                    // else not NULL is "not a struct_ops program" (ENOTSUP).
+                    let Some(p) = prog else {
+                        if mdata.iter().any(|&b| b != 0) {
+                            return Err(Error::new(Kind::Unsupported(
+                                "struct_ops pointer member set to something other than a program",
+                            ))
+                            .ctx(mc)
+                            .ctx(c));
+                        }
+                        continue;
+                    };
                     if k.skip_mods_and_typedefs(kmt.ref_type().unwrap_or(0))?
                         .kind()
                         != BtfKind::FuncProto
                     {
-                        return Err(Error::malformed(
+                        return Err(Error::new(Kind::Unsupported(
                             "kernel struct_ops member is not a function pointer",
-                        )
+                        ))
                         .ctx(mc)
                         .ctx(c));
                     }
@@ -2407,9 +2426,9 @@ impl<A: Alloc> StructOps<A> {
                 }
                 let ksize = k.resolve_size(km.type_id)?;
                 if ksize != msize {
-                    return Err(Error::malformed(
+                    return Err(Error::new(Kind::Unsupported(
                         "struct_ops member size differs from the kernel's",
-                    )
+                    ))
                     .ctx(mc)
                     .ctx(c));
                 }
