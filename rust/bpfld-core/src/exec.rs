@@ -24,7 +24,7 @@ use crate::error::{Ctx, Error, Kind, Result, ResultExt, What};
 use crate::insn::Insn;
 use crate::mem::Alloc;
 use crate::object::{MapDef, MapKind, Object, Slot, SlotTarget};
-use crate::plan::{Plan, PlannedModule};
+use crate::plan::{Plan, PlannedModule, StOpsPlan};
 use crate::uapi::{self, BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr};
 
 /// A `bpf(2)` command with its attributes.
@@ -371,12 +371,20 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         .max()
         .filter(|&n| n > 0)
         .map_or(0, |n| n.saturating_add(1));
+    let st_len = plan
+        .st_maps
+        .iter()
+        .filter(|st| st_link(plan, st))
+        .map(|st| idx(st.value.len))
+        .max()
+        .unwrap_or(0);
     let bufs = alloc.alloc::<i32>(modules.len()).and_then(|m| {
         let a = alloc.alloc::<i32>(fd_array_len)?;
         let r = alloc.alloc::<bool>(plan.maps.len())?;
-        Ok((m, a, r))
+        let v = alloc.alloc::<u8>(st_len)?;
+        Ok((m, a, r, v))
     });
-    let (mut module_fds, mut fd_array, mut reused) = match bufs {
+    let (mut module_fds, mut fd_array, mut reused, mut st_buf) = match bufs {
         Ok(b) => b,
         Err(e) => {
             btf.close(bpf);
@@ -402,7 +410,14 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         .unwrap_or(0);
     let res = alloc
         .alloc::<Insn>(idx(longest))
-        .and_then(|mut scratch| run(plan, refused, &mut scratch, &mut fd_array, &mut c));
+        .and_then(|mut scratch| {
+            let bufs = Bufs {
+                scratch: &mut scratch,
+                fd_array: &mut fd_array,
+                st_value: &mut st_buf,
+            };
+            run(plan, refused, bufs, &mut c)
+        });
     match res {
         Ok(()) => {
             // Programs and maps hold the BTF objects; the fds are not handed out.
@@ -420,15 +435,28 @@ fn fd_u32(fd: i32) -> u32 {
     u32::try_from(fd).unwrap_or(0)
 }
 
-/// `refused`: the errno of a refused `BPF_BTF_LOAD`; `fd_array`: as long as the
-/// plan's kfunc calls into modules need.
+/// The executor's buffers, made before anything is created.
+struct Bufs<'x> {
+    /// For a program whose instructions name maps: its longest.
+    scratch: &'x mut [Insn],
+    /// As long as the plan's kfunc calls into modules need.
+    fd_array: &'x mut [i32],
+    /// For a struct_ops value made for a link: its longest.
+    st_value: &'x mut [u8],
+}
+
+/// `refused`: the errno of a refused `BPF_BTF_LOAD`.
 fn run<'a, A: Alloc, B: Bpf>(
     plan: &Plan<'_, 'a, A>,
     refused: Option<i32>,
-    scratch: &mut [Insn],
-    fd_array: &mut [i32],
+    bufs: Bufs<'_>,
     c: &mut Cleanup<'_, '_, B>,
 ) -> Result<'a, ()> {
+    let Bufs {
+        scratch,
+        fd_array,
+        st_value,
+    } = bufs;
     let obj = plan.obj;
     match refused {
         // struct_ops maps are typed by it: mandatory there (libbpf's
@@ -690,6 +718,8 @@ fn run<'a, A: Alloc, B: Bpf>(
             .ok_or(Error::malformed("program index"))? = fd;
     }
 
+    write_st_link_values(plan, st_value, c)?;
+
     // The program arrays' slots, last: libbpf fills them once every program is loaded,
     // and in maps the caller supplied too. Those writes are undone if a later one fails
     // (a failure after the executor is its caller's to undo).
@@ -705,6 +735,82 @@ fn run<'a, A: Alloc, B: Bpf>(
                 return Err(e);
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether struct_ops map `st` is made for a link (`SEC(".struct_ops.link")`,
+/// `BPF_F_LINK`) and created by this load.
+fn st_link<A: Alloc>(plan: &Plan<'_, '_, A>, st: &StOpsPlan) -> bool {
+    let i = idx(st.map);
+    plan.obj
+        .maps
+        .get(i)
+        .is_some_and(|m| m.def.map_flags & uapi::BPF_F_LINK != 0)
+        && plan.maps.get(i).is_some_and(|pm| pm.create)
+}
+
+/// The values of the struct_ops maps made for a link, once their programs are loaded:
+/// the kernel's `bpf_struct_ops_<type>` as planned, each function member holding its
+/// program's fd, written with `BPF_MAP_UPDATE_ELEM` as libbpf's
+/// `bpf_map__attach_struct_ops()` writes it before its `BPF_LINK_CREATE`. For such a map
+/// the update registers nothing (the link does: the caller's `BPF_LINK_CREATE` of the
+/// map fd, attach type `BPF_STRUCT_OPS`), so it is part of the load: the kernel checks
+/// the value there (`init_member()`, `validate()`), a map closed before any link frees
+/// it all, and a load failing later leaves nothing registered. Without it the caller
+/// could not attach the map: it would need the value, which only the load computes.
+/// A map without `BPF_F_LINK` is left empty, as libbpf's load leaves it: its update
+/// registers the struct_ops (`reg()`), which is attaching.
+fn write_st_link_values<'a, A: Alloc, B: Bpf>(
+    plan: &Plan<'_, 'a, A>,
+    buf: &mut [u8],
+    c: &mut Cleanup<'_, '_, B>,
+) -> Result<'a, ()> {
+    for st in plan.st_maps.iter().filter(|st| st_link(plan, st)) {
+        let m = plan
+            .obj
+            .maps
+            .get(idx(st.map))
+            .ok_or(Error::malformed("struct_ops map index"))?;
+        let ctx = Ctx::Map(m.name);
+        let (value, funcs) = plan.st_value(st);
+        let v = buf
+            .get_mut(..value.len())
+            .ok_or(Error::malformed("struct_ops value size"))
+            .ctx(ctx)?;
+        crate::util::copy(v, value);
+        for f in funcs {
+            let fd = plan
+                .planned_index(f.prog)
+                .and_then(|k| c.out.prog_fds.get(k).copied())
+                .ok_or(Error::malformed("struct_ops program not planned"))
+                .ctx(ctx)?;
+            let at = idx(f.offset);
+            let dst = v
+                .get_mut(at..at.saturating_add(8))
+                .ok_or(Error::malformed("struct_ops member outside the kernel value"))
+                .ctx(ctx)?;
+            // The kernel reads `(int)*(unsigned long *)`.
+            crate::util::copy(dst, &u64::from(fd_u32(fd)).to_ne_bytes());
+        }
+        let map_fd = *c
+            .out
+            .map_fds
+            .get(idx(st.map))
+            .ok_or(Error::malformed("struct_ops map index"))?;
+        let key = 0u32;
+        let mut a = MapElemAttr {
+            map_fd: fd_u32(map_fd),
+            key: &key as *const u32 as u64,
+            value: v.as_ptr() as u64,
+            flags: uapi::BPF_ANY,
+            ..MapElemAttr::default()
+        };
+        c.bpf
+            .bpf(Cmd::MapUpdate(&mut a))
+            .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+            .ctx(Ctx::Step("struct_ops value"))
+            .ctx(ctx)?;
     }
     Ok(())
 }

@@ -2640,3 +2640,141 @@ pub fn policy_seal(_: &Env) -> Outcome {
         Ok(())
     })())
 }
+
+/// The congestion controls the kernel offers (`tcp_available_congestion_control`).
+fn available_cc() -> Result<String, String> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+        .map_err(|e| format!("tcp_available_congestion_control: {e}"))
+}
+
+/// Wait up to 5 s for `name` to be offered (`want`) or not.
+fn cc_offered(name: &str, want: bool) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        let now = available_cc()?;
+        if now.split_whitespace().any(|c| c == name) == want {
+            return Ok(());
+        }
+        if start.elapsed() > std::time::Duration::from_secs(5) {
+            return Err(format!(
+                "{name} {} after 5 s: {}",
+                if want { "not offered" } else { "still offered" },
+                now.trim()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `BPF_LINK_CREATE` of struct_ops map `map_fd` (attach type `BPF_STRUCT_OPS`): what
+/// libbpf's `bpf_map__attach_struct_ops()` does after writing the value.
+fn struct_ops_link_create(map_fd: i32) -> Result<OwnedFd, String> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct LinkCreateAttr {
+        map_fd: u32,
+        target_fd: u32,
+        attach_type: u32,
+        flags: u32,
+        _rest: [u64; 4],
+    }
+    let mut a = LinkCreateAttr {
+        map_fd: map_fd as u32,
+        attach_type: bpfld_core::uapi::BPF_STRUCT_OPS,
+        ..Default::default()
+    };
+    // SAFETY: BPF_LINK_CREATE reads this struct only.
+    let fd = unsafe { bpfld::sys::sys_bpf(bpfld_core::uapi::BPF_LINK_CREATE, &mut a) }
+        .map_err(|e| format!("BPF_LINK_CREATE of the struct_ops map: {e}"))?;
+    Ok(bpfld::sys::own(fd))
+}
+
+/// A `SEC(".struct_ops.link")` map (`struct_ops_link.bpf.c`, a TCP congestion control):
+/// the load writes its value (state READY, its three programs' ids in their members),
+/// which registers nothing; `BPF_LINK_CREATE` of the map fd registers it (a TCP socket
+/// can then select it), closing the link unregisters it, and nothing is left. The same
+/// without a member the kernel requires (`struct_ops_link_bad.bpf.c`): the kernel
+/// refuses the value the load writes (EINVAL), the load fails naming the map, and
+/// nothing is left.
+pub fn struct_ops_link_attach(env: &Env) -> Outcome {
+    outcome((|| {
+        let p = super::stress::guest_object(env, "struct_ops_link")?;
+        let bad = super::stress::guest_object(env, "struct_ops_link_bad")?;
+        let before = Snapshot::take();
+        {
+            let l = load(&p).map_err(|e| e.to_string())?;
+            let m = l
+                .maps
+                .iter()
+                .find(|m| m.name == "bpfld_lnk")
+                .ok_or("no map bpfld_lnk")?;
+            cc_offered("bpfld_lnk", false).map_err(|e| format!("after the load: {e}"))?;
+            // struct bpf_struct_ops_value: refcnt, state, then the type's members.
+            let v = util::map_lookup(m.fd.as_raw_fd(), 0, 4096)
+                .map_err(|e| format!("lookup of the struct_ops value: {e}"))?;
+            let state = u32::from_ne_bytes([v[4], v[5], v[6], v[7]]);
+            const BPF_STRUCT_OPS_STATE_READY: u32 = 3;
+            if state != BPF_STRUCT_OPS_STATE_READY {
+                return Err(format!("struct_ops state {state} after the load, want READY"));
+            }
+            for prog in &l.progs {
+                let id = u64::from(prog.id).to_ne_bytes();
+                if !v.chunks_exact(8).any(|c| c == id) {
+                    return Err(format!("{}'s id {} not in the value", prog.name, prog.id));
+                }
+            }
+            let link = struct_ops_link_create(m.fd.as_raw_fd())?;
+            cc_offered("bpfld_lnk", true).map_err(|e| format!("after BPF_LINK_CREATE: {e}"))?;
+            // SAFETY: plain socket calls on a socket this closure owns.
+            let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            if sock < 0 {
+                return Err(format!("socket: {}", std::io::Error::last_os_error()));
+            }
+            let sock = bpfld::sys::own(sock);
+            let name = b"bpfld_lnk";
+            // SAFETY: the option value is `name`, its length given.
+            let r = unsafe {
+                libc::setsockopt(
+                    sock.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_CONGESTION,
+                    name.as_ptr().cast(),
+                    name.len() as libc::socklen_t,
+                )
+            };
+            if r != 0 {
+                return Err(format!(
+                    "TCP_CONGESTION bpfld_lnk: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let mut got = [0u8; 16];
+            let mut len = got.len() as libc::socklen_t;
+            // SAFETY: the kernel writes at most `len` bytes into `got`.
+            let r = unsafe {
+                libc::getsockopt(
+                    sock.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_CONGESTION,
+                    got.as_mut_ptr().cast(),
+                    &mut len,
+                )
+            };
+            if r != 0 || !got.starts_with(name) {
+                return Err(format!("socket's congestion control: {got:?} ({r})"));
+            }
+            println!("# a TCP socket runs bpfld_lnk, state READY after the load");
+            drop(sock);
+            drop(link);
+            cc_offered("bpfld_lnk", false).map_err(|e| format!("after closing the link: {e}"))?;
+        }
+        before.unchanged()?;
+        expect_refusal_saying(
+            &bad,
+            libc::EINVAL,
+            "map 'bpfld_lnk_bad': struct_ops value: BPF_MAP_UPDATE_ELEM failed",
+            "struct_ops_link_bad",
+        )?;
+        cc_offered("bpfld_lnk_bad", false)
+    })())
+}

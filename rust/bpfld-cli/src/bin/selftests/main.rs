@@ -101,6 +101,7 @@ const FIXED_AFTER: &[Named] = &[
     ("attach_tracepoint", loads::attach_tracepoint),
     ("attach_kprobe", loads::attach_kprobe),
     ("attach_cgroup_sysctl", loads::attach_cgroup_sysctl),
+    ("struct_ops_link_attach", loads::struct_ops_link_attach),
     ("fd_swap_race", loads::fd_swap_race),
     ("parallel_loads_8_threads", loads::parallel_loads),
     ("loaddir_corpus_pins", loaddir::loaddir_corpus_pins),
