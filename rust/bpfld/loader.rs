@@ -1578,17 +1578,23 @@ impl Bpf for KernelBpf {
                     let sz = core::mem::size_of_val(a) as u32;
                     let r = ffi::bpfld_sys_bpf(bpf::BPF_PROG_LOAD as c_int, p, sz);
                     // On failure without a log, repeat once with a log into the caller's
-                    // buffer so they learn why (libbpf does the same).
+                    // buffer so they learn why (libbpf does the same). If that load
+                    // succeeds (the first failure was transient), the program is
+                    // loaded, as libbpf keeps it. No EAGAIN retries as libbpf's: this
+                    // thread takes no signal but SIGKILL, which ends the load.
                     if r < 0 && a.log_level == 0 && self.log.buf != 0 {
                         a.log_level = 1;
                         a.log_buf = self.log.buf;
                         a.log_size = self.log.size;
                         let again = ffi::bpfld_sys_bpf(bpf::BPF_PROG_LOAD as c_int, p, sz);
                         if again >= 0 {
-                            ffi::bpfld_close_fd(again);
+                            again
+                        } else {
+                            r
                         }
+                    } else {
+                        r
                     }
-                    r
                 }
             }
         };

@@ -66,6 +66,10 @@ fn dup_fd(fd: RawFd, min: RawFd) -> Result<i32, i32> {
     }
 }
 
+/// How many times a `BPF_PROG_LOAD` refused with `EAGAIN` is tried (libbpf's
+/// `PROG_LOAD_ATTEMPTS`).
+const PROG_LOAD_ATTEMPTS: usize = 5;
+
 impl UserBpf {
     fn raw(&mut self, cmd: &mut Cmd<'_>) -> Result<i32, i32> {
         // SAFETY: each attr struct matches its command; the core filled every pointer
@@ -76,7 +80,18 @@ impl UserBpf {
                 Cmd::MapCreate(a) => sys_bpf(uapi::BPF_MAP_CREATE, *a),
                 Cmd::MapUpdate(a) => sys_bpf(uapi::BPF_MAP_UPDATE_ELEM, *a),
                 Cmd::MapFreeze(a) => sys_bpf(uapi::BPF_MAP_FREEZE, *a),
-                Cmd::ProgLoad(a) => sys_bpf(uapi::BPF_PROG_LOAD, *a),
+                Cmd::ProgLoad(a) => {
+                    // libbpf's sys_bpf_prog_load(): the verifier gives up with EAGAIN
+                    // when a signal arrives, and the load is tried up to five times.
+                    let mut r = sys_bpf(uapi::BPF_PROG_LOAD, *a);
+                    for _ in 1..PROG_LOAD_ATTEMPTS {
+                        if !matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EAGAIN)) {
+                            break;
+                        }
+                        r = sys_bpf(uapi::BPF_PROG_LOAD, *a);
+                    }
+                    r
+                }
             }
         };
         r.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
@@ -92,12 +107,14 @@ impl Bpf for UserBpf {
                 a.log_level = 1;
                 a.log_buf = buf.as_mut_ptr() as u64;
                 a.log_size = buf.len() as u32;
-                if let Ok(fd) = self.raw(&mut cmd) {
-                    // Loaded with logging after failing without: keep the first verdict.
-                    self.close(fd);
-                }
+                let again = self.raw(&mut cmd);
                 let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
                 self.log = String::from_utf8_lossy(&buf[..end]).into_owned();
+                // Loaded with the log after failing without (a transient failure): the
+                // program is loaded, as libbpf's bpf_object_load_prog() keeps it.
+                if again.is_ok() {
+                    return again;
+                }
             }
             return Err(errno);
         }
@@ -360,16 +377,17 @@ pub struct MapInfo {
 
 /// The attributes in which a map created from `def` would differ from `have`, in
 /// libbpf's `map_is_reuse_compat` order: `(attribute, have, want)`, empty if `have`
-/// can stand for it. Compared as the kernel stores them: `BPF_F_RDONLY` and
-/// `BPF_F_WRONLY` only restrict the creating fd and are not kept, and devmaps always
-/// get `BPF_F_RDONLY_PROG` (the module's `bpfld_map_differs` masks the same).
+/// can stand for it. As libbpf compares them, and the module's `bpfld_map_differs`:
+/// a devmap's `BPF_F_RDONLY_PROG`, which the kernel adds, is taken out of `have`;
+/// nothing else is masked, so a definition with `BPF_F_RDONLY` or `BPF_F_WRONLY`
+/// (which the kernel does not keep) matches no map.
 pub fn map_differences(def: &MapDef, have: &MapInfo) -> Vec<(&'static str, u64, u64)> {
-    let mut flags = def.map_flags & !(uapi::BPF_F_RDONLY | uapi::BPF_F_WRONLY);
+    let mut have_flags = have.map_flags;
     if matches!(
-        def.map_type,
+        have.map_type,
         uapi::BPF_MAP_TYPE_DEVMAP | uapi::BPF_MAP_TYPE_DEVMAP_HASH
     ) {
-        flags |= uapi::BPF_F_RDONLY_PROG;
+        have_flags &= !uapi::BPF_F_RDONLY_PROG;
     }
     [
         ("map_type", have.map_type.into(), def.map_type.into()),
@@ -380,7 +398,7 @@ pub fn map_differences(def: &MapDef, have: &MapInfo) -> Vec<(&'static str, u64, 
             have.max_entries.into(),
             def.max_entries.into(),
         ),
-        ("map_flags", have.map_flags.into(), flags.into()),
+        ("map_flags", have_flags.into(), def.map_flags.into()),
         ("map_extra", have.map_extra, def.map_extra),
     ]
     .into_iter()
