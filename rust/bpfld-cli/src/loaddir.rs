@@ -1051,6 +1051,13 @@ mod tests {
             map_flags: 1,
             ..Default::default()
         };
+        // The kernel does not keep BPF_F_RDONLY: as libbpf and the module, no pin
+        // matches such a definition.
+        assert_eq!(
+            map_mismatch(&def, &have),
+            ["map_flags 0x1 pinned, 0x9 in the object"]
+        );
+        let def = MapDef { map_flags: 1, ..def };
         assert!(map_mismatch(&def, &have).is_empty());
         have.max_entries = 8;
         have.value_size = 16;
@@ -1077,6 +1084,13 @@ mod tests {
             ..Default::default()
         };
         assert!(map_mismatch(&dev, &have).is_empty());
+        // libbpf clears the kernel's BPF_F_RDONLY_PROG from the pin, not adds it to
+        // the definition: a definition that sets it matches no devmap.
+        let dev = MapDef {
+            map_flags: uapi::BPF_F_RDONLY_PROG,
+            ..dev
+        };
+        assert_eq!(map_mismatch(&dev, &have).len(), 1);
     }
 
     #[test]
