@@ -1057,7 +1057,10 @@ mod tests {
             map_mismatch(&def, &have),
             ["map_flags 0x1 pinned, 0x9 in the object"]
         );
-        let def = MapDef { map_flags: 1, ..def };
+        let def = MapDef {
+            map_flags: 1,
+            ..def
+        };
         assert!(map_mismatch(&def, &have).is_empty());
         have.max_entries = 8;
         have.value_size = 16;

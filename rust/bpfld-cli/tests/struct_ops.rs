@@ -76,12 +76,10 @@ fn plan(c: &str) -> Option<Result<Vec<usize>, (i32, String)>> {
     let mut a = VecAlloc::default();
     let elf = Elf::parse(&bytes, &mut a).unwrap();
     let obj = Object::parse(elf, "st", &mut a).unwrap();
-    Some(
-        match Plan::build(&obj, &kernel_info(), Some(&kb), &mut a) {
-            Ok(p) => Ok(p.st_maps.iter().map(|st| p.st_value(st).1.len()).collect()),
-            Err(e) => Err((e.errno(), format!("{e}"))),
-        },
-    )
+    Some(match Plan::build(&obj, &kernel_info(), Some(&kb), &mut a) {
+        Ok(p) => Ok(p.st_maps.iter().map(|st| p.st_value(st).1.len()).collect()),
+        Err(e) => Err((e.errno(), format!("{e}"))),
+    })
 }
 
 #[test]
@@ -125,6 +123,11 @@ fn members_libbpf_refuses_are_refused() {
         assert!(msg.contains(member), "{members}: {msg}");
     }
     // A NULL pointer member is left out, as libbpf leaves it.
-    let null = plan(&source("struct module *owner;", ".owner = 0,", ".struct_ops")).unwrap();
+    let null = plan(&source(
+        "struct module *owner;",
+        ".owner = 0,",
+        ".struct_ops",
+    ))
+    .unwrap();
     assert_eq!(null, Ok(vec![3]));
 }

@@ -408,16 +408,14 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
         .map(|p| p.insns.len)
         .max()
         .unwrap_or(0);
-    let res = alloc
-        .alloc::<Insn>(idx(longest))
-        .and_then(|mut scratch| {
-            let bufs = Bufs {
-                scratch: &mut scratch,
-                fd_array: &mut fd_array,
-                st_value: &mut st_buf,
-            };
-            run(plan, refused, bufs, &mut c)
-        });
+    let res = alloc.alloc::<Insn>(idx(longest)).and_then(|mut scratch| {
+        let bufs = Bufs {
+            scratch: &mut scratch,
+            fd_array: &mut fd_array,
+            st_value: &mut st_buf,
+        };
+        run(plan, refused, bufs, &mut c)
+    });
     match res {
         Ok(()) => {
             // Programs and maps hold the BTF objects; the fds are not handed out.
@@ -534,17 +532,7 @@ fn run<'a, A: Alloc, B: Bpf>(
         // `bpf_object__populate_internal_map`); .bss stays as the kernel zeroed it.
         let data = plan.map_data(i);
         if m.kind.is_internal() && !data.is_empty() {
-            let key = 0u32;
-            let mut a = MapElemAttr {
-                map_fd: fd_u32(fd),
-                key: &key as *const u32 as u64,
-                value: data.as_ptr() as u64,
-                flags: uapi::BPF_ANY,
-                ..MapElemAttr::default()
-            };
-            c.bpf
-                .bpf(Cmd::MapUpdate(&mut a))
-                .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+            update_elem(c.bpf, fd, 0, data)
                 .ctx(Ctx::Step("initial value"))
                 .ctx(ctx)?;
         }
@@ -788,7 +776,9 @@ fn write_st_link_values<'a, A: Alloc, B: Bpf>(
             let at = idx(f.offset);
             let dst = v
                 .get_mut(at..at.saturating_add(8))
-                .ok_or(Error::malformed("struct_ops member outside the kernel value"))
+                .ok_or(Error::malformed(
+                    "struct_ops member outside the kernel value",
+                ))
                 .ctx(ctx)?;
             // The kernel reads `(int)*(unsigned long *)`.
             crate::util::copy(dst, &u64::from(fd_u32(fd)).to_ne_bytes());
@@ -798,17 +788,7 @@ fn write_st_link_values<'a, A: Alloc, B: Bpf>(
             .map_fds
             .get(idx(st.map))
             .ok_or(Error::malformed("struct_ops map index"))?;
-        let key = 0u32;
-        let mut a = MapElemAttr {
-            map_fd: fd_u32(map_fd),
-            key: &key as *const u32 as u64,
-            value: v.as_ptr() as u64,
-            flags: uapi::BPF_ANY,
-            ..MapElemAttr::default()
-        };
-        c.bpf
-            .bpf(Cmd::MapUpdate(&mut a))
-            .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+        update_elem(c.bpf, map_fd, 0, v)
             .ctx(Ctx::Step("struct_ops value"))
             .ctx(ctx)?;
     }
@@ -852,21 +832,24 @@ fn set_slot<'a, B: Bpf>(
         .map_fds
         .get(idx(map))
         .ok_or(Error::malformed("slot map"))?;
-    let value = value_fd;
+    update_elem(c.bpf, map_fd, index, &value_fd.to_ne_bytes())
+        .ctx(Ctx::Value(What::Index, u64::from(index)))
+        .ctx(Ctx::Step("initial slot"))
+        .ctx(Ctx::Map(name))
+}
+
+/// `BPF_MAP_UPDATE_ELEM` of key `key` (a u32) of map `map_fd` to `value`.
+fn update_elem<'a, B: Bpf>(bpf: &mut B, map_fd: i32, key: u32, value: &[u8]) -> Result<'a, ()> {
     let mut a = MapElemAttr {
         map_fd: fd_u32(map_fd),
-        key: &index as *const u32 as u64,
-        value: &value as *const i32 as u64,
+        key: &key as *const u32 as u64,
+        value: value.as_ptr() as u64,
         flags: uapi::BPF_ANY,
         ..MapElemAttr::default()
     };
-    c.bpf
-        .bpf(Cmd::MapUpdate(&mut a))
+    bpf.bpf(Cmd::MapUpdate(&mut a))
+        .map(|_| ())
         .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
-        .ctx(Ctx::Value(What::Index, u64::from(index)))
-        .ctx(Ctx::Step("initial slot"))
-        .ctx(Ctx::Map(name))?;
-    Ok(())
 }
 
 /// Create map `i` of the plan (with `inner_fd` as its inner map template, or -1),

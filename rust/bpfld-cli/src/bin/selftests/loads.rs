@@ -2715,7 +2715,9 @@ pub fn struct_ops_link_attach(env: &Env) -> Outcome {
             let state = u32::from_ne_bytes([v[4], v[5], v[6], v[7]]);
             const BPF_STRUCT_OPS_STATE_READY: u32 = 3;
             if state != BPF_STRUCT_OPS_STATE_READY {
-                return Err(format!("struct_ops state {state} after the load, want READY"));
+                return Err(format!(
+                    "struct_ops state {state} after the load, want READY"
+                ));
             }
             for prog in &l.progs {
                 let id = u64::from(prog.id).to_ne_bytes();
