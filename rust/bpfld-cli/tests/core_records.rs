@@ -12,13 +12,12 @@
 
 mod common;
 
-use bpfld::host::{kernel_info, HostBtf};
+use bpfld::host::kernel_info;
 use bpfld_core::elf::Elf;
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::Object;
 use bpfld_core::plan::{KernelBtf, Plan};
 use common::*;
-use std::process::Command;
 
 const TYPES: [&str; 17] = [
     "task_struct",
@@ -54,23 +53,6 @@ fn source() -> String {
     }
     s += "\treturn s;\n}\nchar _license[] SEC(\"license\") = \"GPL\";\n";
     s
-}
-
-fn compile(dir: &std::path::Path, c: &str) -> Option<Vec<u8>> {
-    let src = dir.join("recs.bpf.c");
-    let obj = dir.join("recs.bpf.o");
-    std::fs::write(&src, c).unwrap();
-    let st = Command::new("clang")
-        .args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
-        .args(bpfld::bpf_arch_flags())
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .status()
-        .ok()?;
-    assert!(st.success(), "clang failed on {}", src.display());
-    Some(std::fs::read(&obj).unwrap())
 }
 
 fn u16_at(d: &[u8], o: usize) -> usize {
@@ -113,28 +95,6 @@ fn core_record_insn_offs(d: &[u8]) -> Vec<usize> {
     out
 }
 
-/// Compile `c` in a directory of its own, removed afterwards; None (after a visible
-/// skip) without the host's BTF or clang.
-fn object(c: &str) -> Option<(HostBtf, Vec<u8>)> {
-    let Ok(kb) = HostBtf::load() else {
-        skip("no readable /sys/kernel/btf/vmlinux");
-        return None;
-    };
-    let dir = std::env::temp_dir().join(format!(
-        "bpfld-core-records-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bytes = compile(&dir, c);
-    std::fs::remove_dir_all(&dir).unwrap();
-    let Some(bytes) = bytes else {
-        skip("clang not found");
-        return None;
-    };
-    Some((kb, bytes))
-}
-
 /// The plan of `bytes`, or its error's message.
 fn plan_message(bytes: &[u8], kb: &dyn KernelBtf) -> Result<(), String> {
     let mut a = VecAlloc::default();
@@ -170,7 +130,7 @@ fn planned_imms(bytes: &[u8], kb: &dyn KernelBtf) -> Vec<(usize, i32)> {
 
 #[test]
 fn records_sharing_an_instruction_apply_in_order() {
-    let Some((kb, bytes)) = object(&source()) else {
+    let Some((kb, bytes)) = compile_with_host_btf(&source()) else {
         return;
     };
     let recs = core_record_insn_offs(&bytes);
@@ -213,7 +173,7 @@ fn uncalled_records_sharing_an_instruction_check_in_turn() {
         \t       bpf_core_field_exists(t->no_such_b);\n}\n\
         SEC(\"socket\") int prog(void *ctx)\n{\n\treturn 0;\n}\n\
         char _license[] SEC(\"license\") = \"GPL\";\n";
-    let Some((kb, bytes)) = object(c) else {
+    let Some((kb, bytes)) = compile_with_host_btf(c) else {
         return;
     };
     let recs = core_record_insn_offs(&bytes);
@@ -240,7 +200,7 @@ fn a_refused_load_names_the_poisoning_relocation() {
         \tstruct task_struct___x *t = (void *)bpf_get_current_task();\n\
         \treturn BPF_CORE_READ(t, no_such_field);\n}\n\
         char _license[] SEC(\"license\") = \"GPL\";\n";
-    let Some((_, bytes)) = object(c) else {
+    let Some((_, bytes)) = compile_with_host_btf(c) else {
         return;
     };
     let path = std::env::temp_dir().join(format!("bpfld-poison-{}.bpf.o", std::process::id()));

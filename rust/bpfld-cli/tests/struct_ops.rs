@@ -10,13 +10,12 @@
 
 mod common;
 
-use bpfld::host::{kernel_info, HostBtf};
+use bpfld::host::kernel_info;
 use bpfld_core::elf::Elf;
 use bpfld_core::mem::VecAlloc;
 use bpfld_core::object::Object;
 use bpfld_core::plan::Plan;
 use common::*;
-use std::process::Command;
 
 /// A TCP congestion control whose local type has `members` (C declarations) after the
 /// three function pointers, initialised with `init` (C designators).
@@ -43,36 +42,7 @@ fn source(members: &str, init: &str, section: &str) -> String {
 /// The errno and message of planning `c`, or the number of program slots of each
 /// struct_ops map; None (after a visible skip) without the host's BTF or clang.
 fn plan(c: &str) -> Option<Result<Vec<usize>, (i32, String)>> {
-    let Ok(kb) = HostBtf::load() else {
-        skip("no readable /sys/kernel/btf/vmlinux");
-        return None;
-    };
-    let dir = std::env::temp_dir().join(format!(
-        "bpfld-st-ops-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (src, obj) = (dir.join("st.bpf.c"), dir.join("st.bpf.o"));
-    std::fs::write(&src, c).unwrap();
-    let st = Command::new("clang")
-        .args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
-        .args(bpfld::bpf_arch_flags())
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .status();
-    let bytes = match st {
-        Ok(s) if s.success() => std::fs::read(&obj).unwrap(),
-        Ok(s) => panic!("clang failed ({s}) on:\n{c}"),
-        Err(_) => {
-            std::fs::remove_dir_all(&dir).unwrap();
-            skip("clang not found");
-            return None;
-        }
-    };
-    std::fs::remove_dir_all(&dir).unwrap();
+    let (kb, bytes) = compile_with_host_btf(c)?;
     let mut a = VecAlloc::default();
     let elf = Elf::parse(&bytes, &mut a).unwrap();
     let obj = Object::parse(elf, "st", &mut a).unwrap();

@@ -106,3 +106,40 @@ pub fn host_skip(obj: &Path) -> Option<String> {
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
+
+/// Compile the BPF C source `c` (clang, `-g -O2`) in a directory of its own, removed
+/// afterwards, and read the host's vmlinux BTF to plan it against; None (after a
+/// visible skip) without either. Panics if clang refuses the source.
+pub fn compile_with_host_btf(c: &str) -> Option<(bpfld::host::HostBtf, Vec<u8>)> {
+    let Ok(kb) = bpfld::host::HostBtf::load() else {
+        skip("no readable /sys/kernel/btf/vmlinux");
+        return None;
+    };
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "bpfld-test-bpf-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, obj) = (dir.join("t.bpf.c"), dir.join("t.bpf.o"));
+    std::fs::write(&src, c).unwrap();
+    let st = Command::new("clang")
+        .args(["-target", "bpf", "-g", "-O2", "-Wall", "-Werror"])
+        .args(bpfld::bpf_arch_flags())
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status();
+    let bytes = st.ok().map(|st| {
+        assert!(st.success(), "clang failed on:\n{c}");
+        std::fs::read(&obj).unwrap()
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    let Some(bytes) = bytes else {
+        skip("clang not found");
+        return None;
+    };
+    Some((kb, bytes))
+}
