@@ -185,6 +185,9 @@ extern "C" {
     /// Empty slot `key` of the program array of `map` if it holds the program of
     /// `prog`: the undo of an initial slot written into a map the caller passed.
     pub(crate) fn bpfld_prog_array_clear(map: *mut file, prog: *mut file, key: u32) -> c_int;
+    /// Unregister the plain struct_ops map of `map` that this load registered: the undo
+    /// of `BPFLD_LOAD_REGISTER_STRUCT_OPS` when the load fails after it.
+    pub(crate) fn bpfld_struct_ops_unreg(map: *mut file) -> c_int;
     /// In the caller: the file of the BPF map at `fd`, referenced, or NULL with `*err`
     /// (`-EBADF`, `-EINVAL`: not a map).
     pub(crate) fn bpfld_map_fget(fd: c_int, err: *mut c_int) -> *mut file;

@@ -1574,6 +1574,25 @@ int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 ke
 }
 
 /*
+ * Undo the registration of the plain struct_ops map of `map_file` that this load made
+ * (BPFLD_LOAD_REGISTER_STRUCT_OPS) when the load fails after it. As the
+ * BPF_MAP_DELETE_ELEM command does for a struct_ops map (kernel/bpf/syscall.c,
+ * map_delete_elem()): the map's own delete, in a context that may sleep, which
+ * unregisters it and drops the reference its registration took. A map made for a
+ * link (BPF_F_LINK) is never registered by a load.
+ */
+int bpfld_struct_ops_unreg(struct file *map_file);
+int bpfld_struct_ops_unreg(struct file *map_file)
+{
+	struct bpf_map *map = map_file->private_data;
+	u32 key = 0;
+
+	if (map->map_type != BPF_MAP_TYPE_STRUCT_OPS || (map->map_flags & BPF_F_LINK))
+		return -EINVAL;
+	return map->ops->map_delete_elem(map, &key);
+}
+
+/*
  * In the loading thread, after BPF_MAP_FREEZE of a global data map (.rodata, .kconfig:
  * an array of one element) at `fd`: 0 if its value is `data` (`len` bytes, then zeros
  * up to the value size), -EBADMSG if not. The verifier takes a frozen read-only map's

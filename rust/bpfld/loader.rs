@@ -32,7 +32,7 @@ use bpfld_core::elf::{self, Elf, Image, Packed, ReadError};
 use bpfld_core::exec::{self, Bpf, Cmd, Log, ReuseFail};
 use bpfld_core::limits;
 use bpfld_core::object::{MapDef, MapKind, Object, ParseOptions, Slot, SlotTarget};
-use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan, PlannedModule};
+use bpfld_core::plan::{self, KernelBtf, KernelInfo, Plan, PlannedModule, StOpsPlan};
 use bpfld_core::uapi as bpf;
 use core::ffi::{c_int, c_void};
 use core::fmt::Write;
@@ -129,15 +129,23 @@ struct Created {
     reused: bool,
 }
 
-/// Initial slots this load wrote into program arrays the caller passed for reuse
-/// (`map_reuse`): the map's file, the program's and the key. Emptied when dropped
-/// unless kept, so that a load failing after the executor (the results' copy, a
-/// revocation, no free fds, a fault of its BTF, ...) leaves none of its programs
-/// reachable through the caller's maps; the executor undoes its own failures.
-struct FilledSlots(KVVec<(FileRef, FileRef, u32)>);
+/// Writes of this load that outlive its objects' fds, undone when dropped unless kept,
+/// so that a load failing after the executor (the results' copy, a revocation, no free
+/// fds, a fault of its BTF, ...) leaves none of its programs reachable; the executor
+/// undoes its own failures.
+enum Written {
+    /// An initial slot written into a program array the caller passed for reuse
+    /// (`map_reuse`): the map's file, the program's and the key.
+    Slot(FileRef, FileRef, u32),
+    /// A plain struct_ops map registered (`BPFLD_LOAD_REGISTER_STRUCT_OPS`): its file.
+    Registered(FileRef),
+}
+
+/// This load's [`Written`] list.
+struct FilledSlots(KVVec<Written>);
 
 impl FilledSlots {
-    /// The load succeeded: the slots stay as written.
+    /// The load succeeded: the writes stay.
     fn keep(mut self) {
         // Drops the references only.
         let _ = core::mem::replace(&mut self.0, KVVec::new());
@@ -146,10 +154,18 @@ impl FilledSlots {
 
 impl Drop for FilledSlots {
     fn drop(&mut self) {
-        for (map, prog, key) in self.0.iter() {
-            // SAFETY: `map` is a program array's file and `prog` a program's, both
-            // referenced by us; the caller's ioctl and the loading thread may sleep.
-            unsafe { ffi::bpfld_prog_array_clear(map.0, prog.0, *key) };
+        for w in self.0.iter() {
+            match w {
+                // SAFETY: `map` is a program array's file and `prog` a program's, both
+                // referenced by us; the caller's ioctl and the loading thread may sleep.
+                Written::Slot(map, prog, key) => unsafe {
+                    ffi::bpfld_prog_array_clear(map.0, prog.0, *key);
+                },
+                // SAFETY: a struct_ops map's file, referenced by us; may sleep here.
+                Written::Registered(map) => unsafe {
+                    ffi::bpfld_struct_ops_unreg(map.0);
+                },
+            }
         }
     }
 }
@@ -650,7 +666,7 @@ fn check_request(req: &BpfldLoad) -> core::result::Result<(), Fail> {
             format_args!("struct bpfld_load size {} unknown", req.size),
         ));
     }
-    if req.flags != 0 {
+    if req.flags & !uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0 {
         return Err(fail(22, format_args!("unknown flags {:#x}", req.flags)));
     }
     if req.time_ns != 0
@@ -855,6 +871,7 @@ fn load_verified(
             btf_find: None,
             reuse,
             targets: target_files,
+            register_st: req.flags & uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0,
         },
         targets,
         autoload,
@@ -1501,6 +1518,8 @@ struct KernelBpf {
     reuse: KVVec<NamedFile>,
     /// The caller's programs that the object's programs of these names attach to.
     targets: KVVec<NamedFile>,
+    /// Register plain struct_ops maps (`BPFLD_LOAD_REGISTER_STRUCT_OPS`).
+    register_st: bool,
 }
 
 impl KernelBpf {
@@ -1730,7 +1749,11 @@ impl Bpf for KernelBpf {
         unsafe { ffi::bpfld_close_fd(fd) };
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32> {
+    fn register_struct_ops(&self) -> bool {
+        self.register_st
+    }
+
+    fn delete_elem(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32> {
         // Not refused for a fatal signal as the commands are: part of the rollback.
         let mut a = bpf::MapElemAttr {
             map_fd: map_fd as u32,
@@ -1871,11 +1894,23 @@ fn run_plan(
         }
         Some((s.map as usize, plan.planned_index(t)?))
     };
+    // And for the plain struct_ops maps it registers, if asked.
+    let register_st = job.bpf.register_st;
+    let registered = |st: &&StOpsPlan| {
+        let i = st.map as usize;
+        register_st
+            && obj
+                .maps
+                .get(i)
+                .is_some_and(|m| m.def.map_flags & bpf::BPF_F_LINK == 0)
+            && plan.maps.get(i).is_some_and(|pm| pm.create)
+    };
     let n_filled = obj
         .slots
         .iter()
         .filter(|s| reused_slot(&job.bpf.reuse, s).is_some())
-        .count();
+        .count()
+        .saturating_add(plan.st_maps.iter().filter(registered).count());
     if job.filled.0.reserve(n_filled, GFP_KERNEL_ACCOUNT).is_err() {
         btf.close(&mut job.bpf);
         return Err(fail(
@@ -1909,7 +1944,23 @@ fn run_plan(
             continue;
         }
         // Room was reserved above.
-        let _ = job.filled.0.push((map, prog, s.index), GFP_NOWAIT);
+        let _ = job
+            .filled
+            .0
+            .push(Written::Slot(map, prog, s.index), GFP_NOWAIT);
+    }
+    for st in plan.st_maps.iter().filter(registered) {
+        let Some(&fd) = map_fds.get(st.map as usize) else {
+            continue;
+        };
+        // SAFETY: the map's fd in this thread's table, where the executor left it.
+        let map = FileRef(unsafe { ffi::bpfld_fget(fd) });
+        if map.0.is_null() {
+            // Not possible (the fd is this load's); nothing to undo with.
+            continue;
+        }
+        // Room was reserved above.
+        let _ = job.filled.0.push(Written::Registered(map), GFP_NOWAIT);
     }
 
     // Move every object out of this thread's table. From here on failure must close

@@ -66,6 +66,8 @@ pub(crate) struct BpfldMapInfo {
     pub(crate) reserved: u32,
 }
 
+/// `BPFLD_LOAD_REGISTER_STRUCT_OPS`.
+pub(crate) const BPFLD_LOAD_REGISTER_STRUCT_OPS: u32 = 1 << 0;
 /// `BPFLD_MAP_REUSED`.
 pub(crate) const BPFLD_MAP_REUSED: u32 = 1 << 0;
 

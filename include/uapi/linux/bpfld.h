@@ -141,6 +141,16 @@ struct bpfld_load_opts {
 #define BPFLD_LOAD_OPTS_SIZE_VER0	40
 
 /*
+ * struct bpfld_load.flags. BPFLD_LOAD_REGISTER_STRUCT_OPS: write the value of each
+ * SEC(".struct_ops") map (not BPF_F_LINK) at the end of the load, which registers it
+ * with its subsystem, as libbpf's bpf_map__attach_struct_ops() does for such a map;
+ * the caller unregisters it with BPF_MAP_DELETE_ELEM of key 0 on the map's fd. A load
+ * that fails after registering one unregisters it. SEC(".struct_ops.link") maps get
+ * their value in every load (registered by the caller's BPF_LINK_CREATE).
+ */
+#define BPFLD_LOAD_REGISTER_STRUCT_OPS (1U << 0)
+
+/*
  * BPFLD_IOC_LOAD: load every auto-loaded program of the BPF ELF object open at
  * obj_fd, which must be a regular file with fs-verity enabled whose digest the trust
  * policy accepts. On success the programs and maps are fds in the caller and
@@ -149,7 +159,7 @@ struct bpfld_load_opts {
  */
 struct bpfld_load {
 	__u32 size;		/* in: sizeof(struct bpfld_load) */
-	__u32 flags;		/* in: 0 (no flags defined yet) */
+	__u32 flags;		/* in: BPFLD_LOAD_* */
 	__s32 obj_fd;		/* in: the object file */
 	__u32 log_level;	/* in: verifier log level (0: a level-1 log only on failure) */
 	__u64 log_buf;		/* in: verifier log buffer, or 0 */

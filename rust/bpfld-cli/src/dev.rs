@@ -232,6 +232,8 @@ pub struct KLoadOpts {
     pub log_level: u32,
     /// Log buffer size (0: no log at all).
     pub log_size: usize,
+    /// The request's flags (`BPFLD_LOAD_*`).
+    pub flags: u32,
 }
 
 impl Default for KLoadOpts {
@@ -239,6 +241,7 @@ impl Default for KLoadOpts {
         KLoadOpts {
             log_level: 0,
             log_size: 1 << 20,
+            flags: 0,
         }
     }
 }
@@ -422,6 +425,7 @@ impl Device {
             ];
             let mut req = uapi::BpfldLoad {
                 size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
+                flags: opts.flags,
                 obj_fd: obj.as_raw_fd(),
                 log_level: opts.log_level,
                 log_buf: if log.is_empty() {

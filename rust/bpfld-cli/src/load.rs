@@ -57,6 +57,9 @@ pub struct LoadOpts {
     /// these names attach to, with the BTF id of the function in each (as
     /// `bpfld load --attach-target` hands them to the module).
     pub targets: Vec<(String, std::os::fd::RawFd, u32)>,
+    /// Register the object's plain `.struct_ops` maps at the end of the load, as the
+    /// module's `BPFLD_LOAD_REGISTER_STRUCT_OPS`.
+    pub register_struct_ops: bool,
 }
 
 impl LoadOpts {
@@ -301,6 +304,7 @@ pub fn load_userspace_with(path: &str, opts: &LoadOpts) -> Result<UserLoad, Load
             .iter()
             .map(|(n, fd, _)| (n.clone(), *fd))
             .collect(),
+        register_struct_ops: opts.register_struct_ops,
         ..UserBpf::default()
     };
     if let Err(e) = exec::execute(&plan, &mut alloc, &mut bpf, &mut map_fds, &mut prog_fds) {

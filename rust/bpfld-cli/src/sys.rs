@@ -50,6 +50,8 @@ pub struct UserBpf {
     /// Programs the object's programs of these names attach to
     /// ([`Bpf::target_prog_fd`]); the caller's, as `reuse`.
     pub targets: Vec<(String, RawFd)>,
+    /// [`Bpf::register_struct_ops`].
+    pub register_struct_ops: bool,
 }
 
 /// A new fd (close-on-exec, numbered `min` or above) for what `fd` holds, or the
@@ -201,7 +203,7 @@ impl Bpf for UserBpf {
         dup_fd(fd, 0).map(Some).map_err(ReuseFail::Errno)
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+    fn delete_elem(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
         let mut a = uapi::MapElemAttr {
             map_fd: map_fd as u32,
             key: &key as *const u32 as u64,
@@ -211,6 +213,10 @@ impl Bpf for UserBpf {
         unsafe { sys_bpf(uapi::BPF_MAP_DELETE_ELEM, &mut a) }
             .map(drop)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    fn register_struct_ops(&self) -> bool {
+        self.register_struct_ops
     }
 
     fn target_prog_fd(&mut self, prog: &str) -> Result<i32, i32> {

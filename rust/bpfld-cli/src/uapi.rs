@@ -125,6 +125,10 @@ pub struct BpfldMapInfo {
 /// `BPFLD_MAP_REUSED`: the caller's map (the options' `map_reuse`), not created.
 pub const BPFLD_MAP_REUSED: u32 = 1 << 0;
 
+/// `BPFLD_LOAD_REGISTER_STRUCT_OPS` (`struct bpfld_load.flags`): register the
+/// object's plain `.struct_ops` maps at the end of the load.
+pub const BPFLD_LOAD_REGISTER_STRUCT_OPS: u32 = 1 << 0;
+
 /// `struct bpfld_map_reuse`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -343,7 +347,7 @@ int main(void) {
     P(offsetof(struct bpfld_load, err_msg)); P(offsetof(struct bpfld_load, time_ns));
     P(offsetof(struct bpfld_load, bpf_time_ns)); P(offsetof(struct bpfld_load, mem_bytes));
     P(offsetof(struct bpfld_load, opts)); P(offsetof(struct bpfld_map_info, flags));
-    P(BPFLD_MAP_REUSED); P(sizeof(struct bpfld_map_reuse)); P(offsetof(struct bpfld_map_reuse, fd));
+    P(BPFLD_MAP_REUSED); P(BPFLD_LOAD_REGISTER_STRUCT_OPS); P(sizeof(struct bpfld_map_reuse)); P(offsetof(struct bpfld_map_reuse, fd));
     P(sizeof(struct bpfld_load_opts)); P(offsetof(struct bpfld_load_opts, map_reuse));
     P(offsetof(struct bpfld_load_opts, attach)); P(sizeof(struct bpfld_attach_target));
     P(offsetof(struct bpfld_attach_target, btf_id));
@@ -483,6 +487,10 @@ int main(void) {
                 offset_of!(BpfldMapInfo, flags) as u64,
             ),
             ("BPFLD_MAP_REUSED", BPFLD_MAP_REUSED.into()),
+            (
+                "BPFLD_LOAD_REGISTER_STRUCT_OPS",
+                BPFLD_LOAD_REGISTER_STRUCT_OPS.into(),
+            ),
             (
                 "sizeof(struct bpfld_map_reuse)",
                 size_of::<BpfldMapReuse>() as u64,

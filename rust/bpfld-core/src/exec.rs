@@ -146,12 +146,20 @@ pub trait Bpf {
     ) -> core::result::Result<Option<i32>, ReuseFail> {
         Ok(None)
     }
-    /// Empty slot `key` of the program array `map_fd`, a map the caller supplied
-    /// ([`Bpf::reuse_map`]) into which this load wrote one of its programs
-    /// (`BPF_MAP_DELETE_ELEM`): the load failed after the write, and none of its
-    /// programs may stay reachable through the caller's map. Returns a positive
-    /// errno; the executor goes on with the rollback whatever it is.
-    fn clear_slot(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32>;
+    /// `BPF_MAP_DELETE_ELEM` of `key` in `map_fd`, undoing a write of this load that
+    /// failed later: slot `key` of a program array the caller supplied
+    /// ([`Bpf::reuse_map`]) into which it wrote one of its programs (none of them may
+    /// stay reachable through the caller's map), or key 0 of a struct_ops map it
+    /// registered ([`Bpf::register_struct_ops`]). Returns a positive errno; the
+    /// executor goes on with the rollback whatever it is.
+    fn delete_elem(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32>;
+    /// Whether plain `.struct_ops` maps (not `BPF_F_LINK`) are registered at the end of
+    /// the load, by writing their values (the caller's
+    /// `BPFLD_LOAD_REGISTER_STRUCT_OPS`). By default they are left empty, as libbpf's
+    /// load leaves them.
+    fn register_struct_ops(&self) -> bool {
+        false
+    }
 }
 
 /// Why a map the loader's caller supplied cannot stand for one of the object's maps
@@ -374,7 +382,7 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
     let st_len = plan
         .st_maps
         .iter()
-        .filter(|st| st_link(plan, st))
+        .filter(|st| plan.maps.get(idx(st.map)).is_some_and(|pm| pm.create))
         .map(|st| idx(st.value.len))
         .max()
         .unwrap_or(0);
@@ -706,7 +714,7 @@ fn run<'a, A: Alloc, B: Bpf>(
             .ok_or(Error::malformed("program index"))? = fd;
     }
 
-    write_st_link_values(plan, st_value, c)?;
+    write_st_values(plan, st_value, c, true)?;
 
     // The program arrays' slots, last: libbpf fills them once every program is loaded,
     // and in maps the caller supplied too. Those writes are undone if a later one fails
@@ -724,74 +732,108 @@ fn run<'a, A: Alloc, B: Bpf>(
             }
         }
     }
+
+    // Registering is the last step: nothing in the executor can fail after it.
+    if c.bpf.register_struct_ops() {
+        if let Err(e) = write_st_values(plan, st_value, c, false) {
+            clear_reused_slots(c, obj.slots.iter());
+            return Err(e);
+        }
+    }
     Ok(())
 }
 
-/// Whether struct_ops map `st` is made for a link (`SEC(".struct_ops.link")`,
-/// `BPF_F_LINK`) and created by this load.
-fn st_link<A: Alloc>(plan: &Plan<'_, '_, A>, st: &StOpsPlan) -> bool {
+/// Whether struct_ops map `st` is created by this load, and made for a link
+/// (`SEC(".struct_ops.link")`, `BPF_F_LINK`) or not, as `link` asks.
+fn st_created<A: Alloc>(plan: &Plan<'_, '_, A>, st: &StOpsPlan, link: bool) -> bool {
     let i = idx(st.map);
     plan.obj
         .maps
         .get(i)
-        .is_some_and(|m| m.def.map_flags & uapi::BPF_F_LINK != 0)
+        .is_some_and(|m| (m.def.map_flags & uapi::BPF_F_LINK != 0) == link)
         && plan.maps.get(i).is_some_and(|pm| pm.create)
 }
 
-/// The values of the struct_ops maps made for a link, once their programs are loaded:
-/// the kernel's `bpf_struct_ops_<type>` as planned, each function member holding its
-/// program's fd, written with `BPF_MAP_UPDATE_ELEM` as libbpf's
-/// `bpf_map__attach_struct_ops()` writes it before its `BPF_LINK_CREATE`. For such a map
-/// the update registers nothing (the link does: the caller's `BPF_LINK_CREATE` of the
-/// map fd, attach type `BPF_STRUCT_OPS`), so it is part of the load: the kernel checks
-/// the value there (`init_member()`, `validate()`), a map closed before any link frees
-/// it all, and a load failing later leaves nothing registered. Without it the caller
-/// could not attach the map: it would need the value, which only the load computes.
-/// A map without `BPF_F_LINK` is left empty, as libbpf's load leaves it: its update
-/// registers the struct_ops (`reg()`), which is attaching.
-fn write_st_link_values<'a, A: Alloc, B: Bpf>(
+/// The values of the struct_ops maps made for a link (`link`) or not, once their
+/// programs are loaded: the kernel's `bpf_struct_ops_<type>` as planned, each function
+/// member holding its program's fd, written with `BPF_MAP_UPDATE_ELEM` as libbpf's
+/// `bpf_map__attach_struct_ops()` writes it.
+///
+/// For a `BPF_F_LINK` map the update registers nothing (the link does: the caller's
+/// `BPF_LINK_CREATE` of the map fd, attach type `BPF_STRUCT_OPS`), so it is part of
+/// every load: the kernel checks the value there (`init_member()`, `validate()`), a map
+/// closed before any link frees it all, and a load failing later leaves nothing
+/// registered. Without it the caller could not attach the map: it would need the
+/// value, which only the load computes.
+///
+/// For a plain map the update registers the struct_ops (`reg()`), which is attaching:
+/// only when the caller asks ([`Bpf::register_struct_ops`]), else the map stays empty
+/// as libbpf's load leaves it. If one fails, those registered before are unregistered
+/// (`BPF_MAP_DELETE_ELEM`).
+fn write_st_values<'a, A: Alloc, B: Bpf>(
     plan: &Plan<'_, 'a, A>,
     buf: &mut [u8],
     c: &mut Cleanup<'_, '_, B>,
+    link: bool,
 ) -> Result<'a, ()> {
-    for st in plan.st_maps.iter().filter(|st| st_link(plan, st)) {
-        let m = plan
-            .obj
-            .maps
-            .get(idx(st.map))
-            .ok_or(Error::malformed("struct_ops map index"))?;
-        let ctx = Ctx::Map(m.name);
-        let (value, funcs) = plan.st_value(st);
-        let v = buf
-            .get_mut(..value.len())
-            .ok_or(Error::malformed("struct_ops value size"))
-            .ctx(ctx)?;
-        crate::util::copy(v, value);
-        for f in funcs {
-            let fd = plan
-                .planned_index(f.prog)
-                .and_then(|k| c.out.prog_fds.get(k).copied())
-                .ok_or(Error::malformed("struct_ops program not planned"))
-                .ctx(ctx)?;
-            let at = idx(f.offset);
-            let dst = v
-                .get_mut(at..at.saturating_add(8))
-                .ok_or(Error::malformed(
-                    "struct_ops member outside the kernel value",
-                ))
-                .ctx(ctx)?;
-            // The kernel reads `(int)*(unsigned long *)`.
-            crate::util::copy(dst, &u64::from(fd_u32(fd)).to_ne_bytes());
+    let written = plan.st_maps.iter().filter(|st| st_created(plan, st, link));
+    for (n, st) in written.clone().enumerate() {
+        let res = write_st_value(plan, st, buf, c);
+        if res.is_err() && !link {
+            for st in written.clone().take(n) {
+                if let Some(&fd) = c.out.map_fds.get(idx(st.map)) {
+                    let _ = c.bpf.delete_elem(fd, 0);
+                }
+            }
         }
-        let map_fd = *c
-            .out
-            .map_fds
-            .get(idx(st.map))
-            .ok_or(Error::malformed("struct_ops map index"))?;
-        update_elem(c.bpf, map_fd, 0, v)
-            .ctx(Ctx::Step("struct_ops value"))
-            .ctx(ctx)?;
+        res?;
     }
+    Ok(())
+}
+
+/// Write the value of struct_ops map `st` ([`write_st_values`]).
+fn write_st_value<'a, A: Alloc, B: Bpf>(
+    plan: &Plan<'_, 'a, A>,
+    st: &StOpsPlan,
+    buf: &mut [u8],
+    c: &mut Cleanup<'_, '_, B>,
+) -> Result<'a, ()> {
+    let m = plan
+        .obj
+        .maps
+        .get(idx(st.map))
+        .ok_or(Error::malformed("struct_ops map index"))?;
+    let ctx = Ctx::Map(m.name);
+    let (value, funcs) = plan.st_value(st);
+    let v = buf
+        .get_mut(..value.len())
+        .ok_or(Error::malformed("struct_ops value size"))
+        .ctx(ctx)?;
+    crate::util::copy(v, value);
+    for f in funcs {
+        let fd = plan
+            .planned_index(f.prog)
+            .and_then(|k| c.out.prog_fds.get(k).copied())
+            .ok_or(Error::malformed("struct_ops program not planned"))
+            .ctx(ctx)?;
+        let at = idx(f.offset);
+        let dst = v
+            .get_mut(at..at.saturating_add(8))
+            .ok_or(Error::malformed(
+                "struct_ops member outside the kernel value",
+            ))
+            .ctx(ctx)?;
+        // The kernel reads `(int)*(unsigned long *)`.
+        crate::util::copy(dst, &u64::from(fd_u32(fd)).to_ne_bytes());
+    }
+    let map_fd = *c
+        .out
+        .map_fds
+        .get(idx(st.map))
+        .ok_or(Error::malformed("struct_ops map index"))?;
+    update_elem(c.bpf, map_fd, 0, v)
+        .ctx(Ctx::Step("struct_ops value"))
+        .ctx(ctx)?;
     Ok(())
 }
 
@@ -808,7 +850,7 @@ fn clear_reused_slots<'s, B: Bpf>(
             continue;
         }
         if let Some(&fd) = c.out.map_fds.get(idx(s.map)) {
-            let _ = c.bpf.clear_slot(fd, s.index);
+            let _ = c.bpf.delete_elem(fd, s.index);
         }
     }
 }

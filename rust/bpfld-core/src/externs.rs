@@ -1395,7 +1395,7 @@ ffffffff81000000 T _stext\n";
             fn close(&mut self, fd: i32) {
                 self.closed.push(fd);
             }
-            fn clear_slot(&mut self, _: i32, _: u32) -> core::result::Result<(), i32> {
+            fn delete_elem(&mut self, _: i32, _: u32) -> core::result::Result<(), i32> {
                 unreachable!("the object has no program array")
             }
             fn module_btf_fd(

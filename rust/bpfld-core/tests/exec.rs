@@ -60,7 +60,7 @@ struct Script {
     targets: Vec<(String, i32)>,
     /// `attach_fd` of every `BPF_PROG_LOAD`, in order.
     attach_fds: Vec<u32>,
-    /// Program array slots emptied (`clear_slot`): map fd, key.
+    /// Program array slots emptied (`delete_elem`): map fd, key.
     cleared: Vec<(i32, u32)>,
 }
 
@@ -180,7 +180,7 @@ impl Bpf for Script {
         Ok(fd)
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+    fn delete_elem(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
         assert!(self.open.contains(&map_fd), "cleared fd {map_fd} not open");
         self.cleared.push((map_fd, key));
         Ok(())

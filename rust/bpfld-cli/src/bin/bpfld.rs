@@ -13,7 +13,7 @@ const USAGE: &str = "usage: bpfld <command> [args]
 commands:
   load [--pin DIR] [--reuse-map NAME=PIN]... [--attach-target PROG=PIN[:FUNC]]...
        [--enable PROG]... [--disable PROG]... [--pin-root-path DIR] [--json]
-       [--log-level N] OBJ
+       [--log-level N] [--register-struct-ops] OBJ
                            load OBJ (on fs-verity, trusted) through /dev/bpfld; print the
                            programs and maps; --pin pins them as DIR/prog_NAME, DIR/map_NAME;
                            --reuse-map uses the map pinned at PIN for OBJ's map NAME
@@ -25,9 +25,14 @@ commands:
                            FUNC (default: the one its section names) of the program
                            pinned at PIN; --enable loads PROG of a SEC(\"?...\"), which
                            is not loaded by default, and --disable leaves PROG out,
-                           as libbpf's bpf_program__set_autoload()
+                           as libbpf's bpf_program__set_autoload();
+                           --register-struct-ops registers OBJ's SEC(\".struct_ops\")
+                           maps at the end of the load (BPF_MAP_DELETE_ELEM of key 0
+                           unregisters one; .struct_ops.link maps are registered by
+                           BPF_LINK_CREATE of the map)
   load --userspace [--pin DIR] [--reuse-map ...] [--attach-target ...]
-       [--enable/--disable PROG]... [--pin-root-path DIR] [--json] OBJ
+       [--enable/--disable PROG]... [--pin-root-path DIR] [--json]
+       [--register-struct-ops] OBJ
                            load OBJ with bpf(2) from user space (no module, no policy);
                            with --json, time_ns, bpf_time_ns and mem_bytes are null
   load-dir DIR --pin-root /sys/fs/bpf/SUBDIR
@@ -116,6 +121,7 @@ fn load(args: &[&str]) -> Result<(), String> {
     let mut autoload: Vec<(&str, bool)> = Vec::new();
     let mut pin_root = "/sys/fs/bpf";
     let mut userspace = false;
+    let mut register_struct_ops = false;
     let mut it = args.iter();
     while let Some(&a) = it.next() {
         match a {
@@ -153,6 +159,7 @@ fn load(args: &[&str]) -> Result<(), String> {
                 pin_root = it.next().ok_or("--pin-root-path needs a directory")?;
             }
             "--json" => json = true,
+            "--register-struct-ops" => register_struct_ops = true,
             "--log-level" => {
                 opts.log_level = it
                     .next()
@@ -200,6 +207,9 @@ fn load(args: &[&str]) -> Result<(), String> {
         targets: target_args,
         autoload,
     };
+    if register_struct_ops {
+        opts.flags |= uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS;
+    }
     if userspace {
         let lo = bpfld::load::LoadOpts {
             reuse: extra
@@ -217,6 +227,7 @@ fn load(args: &[&str]) -> Result<(), String> {
                 .iter()
                 .map(|(n, l)| (n.to_string(), *l))
                 .collect(),
+            register_struct_ops,
             ..Default::default()
         };
         let l = bpfld::load::load_userspace_with(obj, &lo).map_err(|e| e.to_string())?;

@@ -2110,14 +2110,17 @@ impl Fuzzer {
             0..=6 => KLoadOpts {
                 log_level: 0,
                 log_size: 0,
+                flags: 0,
             },
             7 | 8 => KLoadOpts {
                 log_level: 0,
                 log_size: 64 << 10,
+                flags: 0,
             },
             _ => KLoadOpts {
                 log_level: 1 + r.below(2) as u32,
                 log_size: *r.pick(&[256, 4096, 1 << 20]).unwrap(),
+                flags: 0,
             },
         };
         let mut lo = gen_opts(
@@ -2456,6 +2459,7 @@ impl Fuzzer {
                 &KLoadOpts {
                     log_level: 0,
                     log_size: 0,
+                    flags: 0,
                 },
             );
             drop(f);
@@ -2727,6 +2731,7 @@ fn cmd_run(o: Opts) -> i32 {
                 &KLoadOpts {
                     log_level: 0,
                     log_size: 0,
+                    flags: 0,
                 },
             )
         });

@@ -70,8 +70,8 @@ impl Bpf for TimedBpf {
         self.inner.module_btf_fd(m)
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
-        self.inner.clear_slot(map_fd, key)
+    fn delete_elem(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+        self.inner.delete_elem(map_fd, key)
     }
 }
 

@@ -150,6 +150,7 @@ fn kload(dev: &Device, path: &str, log: &mut Option<KernelLog>) -> Result<KSampl
     let opts = KLoadOpts {
         log_level: 0,
         log_size: 0,
+        flags: 0,
     };
     let t0 = Instant::now();
     let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;

@@ -243,7 +243,10 @@ pub fn refuse_bad_requests(_: &Env) -> Outcome {
             ),
             (
                 "unknown flag",
-                uapi::BpfldLoad { flags: 1, ..base },
+                uapi::BpfldLoad {
+                    flags: uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS << 1,
+                    ..base
+                },
                 libc::EINVAL,
             ),
             (
@@ -1005,28 +1008,7 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
         let before = Snapshot::take();
         // Room for three new fds in this process: the load needs four programs and
         // two more maps.
-        // SAFETY: F_DUPFD of an open fd; the copy is closed at once.
-        let lowest = unsafe { libc::fcntl(jfd, libc::F_DUPFD, 0) };
-        if lowest < 0 {
-            return Err(format!("F_DUPFD: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: the fd just made.
-        unsafe { libc::close(lowest) };
-        let mut old = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: reads this process's limit into `old`.
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) };
-        let low = libc::rlimit {
-            rlim_cur: (lowest + 3) as libc::rlim_t,
-            rlim_max: old.rlim_max,
-        };
-        // SAFETY: lowers the soft limit only; restored right after the load.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) };
-        let res = d.load_with(&f, &KLoadOpts::default(), &extra);
-        // SAFETY: restores the limit read above.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+        let res = with_fd_room(3, || d.load_with(&f, &KLoadOpts::default(), &extra))?;
         match res {
             Ok(_) => return Err("second load with three free fds: loaded, want EMFILE".into()),
             Err(e) if e.errno == libc::EMFILE => {
@@ -1068,6 +1050,36 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
         );
         Ok(())
     })())
+}
+
+/// Run `f` with room for only `n` more fds in this process (`RLIMIT_NOFILE` lowered
+/// to the lowest free fd + `n`, restored after).
+fn with_fd_room<T>(n: i32, f: impl FnOnce() -> T) -> Result<T, String> {
+    let probe = open("/")?;
+    // SAFETY: F_DUPFD of an open fd; the copy is closed at once.
+    let lowest = unsafe { libc::fcntl(probe.as_raw_fd(), libc::F_DUPFD, 0) };
+    if lowest < 0 {
+        return Err(format!("F_DUPFD: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the fd just made.
+    unsafe { libc::close(lowest) };
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads this process's limit into `old`.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) };
+    let low = libc::rlimit {
+        rlim_cur: (lowest + n) as libc::rlim_t,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: lowers the soft limit only; restored right after `f`.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) };
+    let r = f();
+    // SAFETY: restores the limit read above.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+    drop(probe);
+    Ok(r)
 }
 
 /// Load options with these maps to reuse.
@@ -2460,6 +2472,7 @@ pub fn fd_swap_race(_: &Env) -> Outcome {
                 &KLoadOpts {
                     log_level: 0,
                     log_size: 0,
+                    flags: 0,
                 },
             );
             running.store(false, Ordering::Release);
@@ -2778,5 +2791,90 @@ pub fn struct_ops_link_attach(env: &Env) -> Outcome {
             "struct_ops_link_bad",
         )?;
         cc_offered("bpfld_lnk_bad", false)
+    })())
+}
+
+/// A plain `SEC(".struct_ops")` map (the corpus' `struct_ops.bpf.o`, TCP congestion
+/// control `bpfld_min`) with `BPFLD_LOAD_REGISTER_STRUCT_OPS`: not registered by a
+/// load without it; registered by a load with it (state INUSE), a second such load
+/// refused where the kernel refuses the name again (`EEXIST`, naming the map) with
+/// nothing left and the first still registered; `BPF_MAP_DELETE_ELEM` unregisters it;
+/// a load that registers it and then fails handing out its fds (`EMFILE`) leaves it
+/// unregistered and nothing behind.
+pub fn struct_ops_registered_at_load(_: &Env) -> Outcome {
+    outcome((|| {
+        let d = dev()?;
+        let f = open(&obj_path("struct_ops.bpf.o"))?;
+        let register = KLoadOpts {
+            flags: uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS,
+            ..KLoadOpts::default()
+        };
+        let before = Snapshot::take();
+        {
+            let l = d
+                .load(&f, &KLoadOpts::default())
+                .map_err(|e| e.to_string())?;
+            cc_offered("bpfld_min", false).map_err(|e| format!("without the flag: {e}"))?;
+            drop(l);
+        }
+        before.unchanged()?;
+        {
+            let l = d.load(&f, &register).map_err(|e| e.to_string())?;
+            cc_offered("bpfld_min", true).map_err(|e| format!("with the flag: {e}"))?;
+            let m = l
+                .maps
+                .iter()
+                .find(|m| m.name == "bpfld_min")
+                .ok_or("no map bpfld_min")?;
+            let v = util::map_lookup(m.fd.as_raw_fd(), 0, 4096)
+                .map_err(|e| format!("lookup of the struct_ops value: {e}"))?;
+            const BPF_STRUCT_OPS_STATE_INUSE: u32 = 1;
+            let state = u32::from_ne_bytes([v[4], v[5], v[6], v[7]]);
+            if state != BPF_STRUCT_OPS_STATE_INUSE {
+                return Err(format!(
+                    "struct_ops state {state} once registered, want INUSE"
+                ));
+            }
+            let again = Snapshot::take();
+            match d.load(&f, &register) {
+                Ok(_) => return Err("a second registering load: loaded, want EEXIST".into()),
+                Err(e)
+                    if e.errno == libc::EEXIST
+                        && e.msg.contains("map 'bpfld_min': struct_ops value") =>
+                {
+                    println!("# second registering load: errno {} ({})", e.errno, e.msg)
+                }
+                Err(e) => return Err(format!("a second registering load: {e}, want EEXIST")),
+            }
+            again
+                .unchanged()
+                .map_err(|e| format!("after the second load: {e}"))?;
+            cc_offered("bpfld_min", true).map_err(|e| format!("after the second load: {e}"))?;
+            util::map_delete(m.fd.as_raw_fd(), 0)
+                .map_err(|e| format!("BPF_MAP_DELETE_ELEM of bpfld_min: {e}"))?;
+            cc_offered("bpfld_min", false).map_err(|e| format!("after the delete: {e}"))?;
+        }
+        before.unchanged()?;
+        // Three programs and two maps: room for four fds fails the hand-over, after
+        // the registration.
+        let res = with_fd_room(4, || d.load(&f, &register))?;
+        match res {
+            Ok(_) => return Err("registering load with four free fds: loaded, want EMFILE".into()),
+            Err(e) if e.errno == libc::EMFILE => {
+                println!(
+                    "# registering load, no room for its fds: errno {} ({})",
+                    e.errno, e.msg
+                )
+            }
+            Err(e) => {
+                return Err(format!(
+                    "registering load with four free fds: {e}, want EMFILE"
+                ))
+            }
+        }
+        cc_offered("bpfld_min", false).map_err(|e| format!("after the failed load: {e}"))?;
+        before
+            .unchanged()
+            .map_err(|e| format!("after the failed load: {e}"))
     })())
 }

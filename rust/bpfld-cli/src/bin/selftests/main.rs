@@ -102,6 +102,10 @@ const FIXED_AFTER: &[Named] = &[
     ("attach_kprobe", loads::attach_kprobe),
     ("attach_cgroup_sysctl", loads::attach_cgroup_sysctl),
     ("struct_ops_link_attach", loads::struct_ops_link_attach),
+    (
+        "struct_ops_registered_at_load",
+        loads::struct_ops_registered_at_load,
+    ),
     ("fd_swap_race", loads::fd_swap_race),
     ("parallel_loads_8_threads", loads::parallel_loads),
     ("loaddir_corpus_pins", loaddir::loaddir_corpus_pins),

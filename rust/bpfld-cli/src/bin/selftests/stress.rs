@@ -97,6 +97,7 @@ fn load(d: &Device, f: &File) -> Result<KLoad, KLoadError> {
         &KLoadOpts {
             log_level: 0,
             log_size: 0,
+            flags: 0,
         },
     )
 }
