@@ -142,9 +142,9 @@ enum Written {
 }
 
 /// This load's [`Written`] list.
-struct FilledSlots(KVVec<Written>);
+struct Writes(KVVec<Written>);
 
-impl FilledSlots {
+impl Writes {
     /// The load succeeded: the writes stay.
     fn keep(mut self) {
         // Drops the references only.
@@ -152,7 +152,7 @@ impl FilledSlots {
     }
 }
 
-impl Drop for FilledSlots {
+impl Drop for Writes {
     fn drop(&mut self) {
         for w in self.0.iter() {
             match w {
@@ -882,7 +882,7 @@ fn load_verified(
         needed: None,
         progs: KVVec::new(),
         maps: KVVec::new(),
-        filled: FilledSlots(KVVec::new()),
+        written: Writes(KVVec::new()),
         fail: None,
         // The thread adds its own.
         ph,
@@ -921,7 +921,7 @@ fn load_verified(
     }
     let progs = core::mem::replace(&mut job.progs, KVVec::new());
     let maps = core::mem::replace(&mut job.maps, KVVec::new());
-    let filled = FilledSlots(core::mem::replace(&mut job.filled.0, KVVec::new()));
+    let written = Writes(core::mem::replace(&mut job.written.0, KVVec::new()));
     drop(job);
     drop(data);
     // The thread's own end (it undoes the caller's credentials, memory cgroup and mm),
@@ -939,7 +939,7 @@ fn load_verified(
         digest,
         dev_mode,
     };
-    let r = install(req, arg, progs, maps, filled, arena.addr(), &trust);
+    let r = install(req, arg, progs, maps, written, arena.addr(), &trust);
     if r.is_ok() {
         arena.keep();
     }
@@ -1006,8 +1006,9 @@ struct Job<'d> {
     needed: Option<(u32, u32)>,
     progs: KVVec<Created>,
     maps: KVVec<Created>,
-    /// Slots written into the caller's program arrays, emptied unless the load ends well.
-    filled: FilledSlots,
+    /// Slots written into the caller's program arrays and struct_ops maps registered,
+    /// undone unless the load ends well.
+    written: Writes,
     fail: Option<Fail>,
     /// The load's timestamps: the caller's, then the loading thread's.
     ph: Phases,
@@ -1896,26 +1897,23 @@ fn run_plan(
     };
     // And for the plain struct_ops maps it registers, if asked.
     let register_st = job.bpf.register_st;
-    let registered = |st: &&StOpsPlan| {
-        let i = st.map as usize;
-        register_st
-            && obj
-                .maps
-                .get(i)
-                .is_some_and(|m| m.def.map_flags & bpf::BPF_F_LINK == 0)
-            && plan.maps.get(i).is_some_and(|pm| pm.create)
-    };
-    let n_filled = obj
+    let registered = |st: &&StOpsPlan| register_st && plan.st_created(st) == Some(false);
+    let n_written = obj
         .slots
         .iter()
         .filter(|s| reused_slot(&job.bpf.reuse, s).is_some())
         .count()
         .saturating_add(plan.st_maps.iter().filter(registered).count());
-    if job.filled.0.reserve(n_filled, GFP_KERNEL_ACCOUNT).is_err() {
+    if job
+        .written
+        .0
+        .reserve(n_written, GFP_KERNEL_ACCOUNT)
+        .is_err()
+    {
         btf.close(&mut job.bpf);
         return Err(fail(
             12,
-            format_args!("no memory for the filled slots' list"),
+            format_args!("no memory for the list of writes to undo"),
         ));
     }
     let res = exec::execute_with_btf(plan, btf, alloc, &mut job.bpf, &mut map_fds, &mut prog_fds);
@@ -1945,7 +1943,7 @@ fn run_plan(
         }
         // Room was reserved above.
         let _ = job
-            .filled
+            .written
             .0
             .push(Written::Slot(map, prog, s.index), GFP_NOWAIT);
     }
@@ -1960,7 +1958,7 @@ fn run_plan(
             continue;
         }
         // Room was reserved above.
-        let _ = job.filled.0.push(Written::Registered(map), GFP_NOWAIT);
+        let _ = job.written.0.push(Written::Registered(map), GFP_NOWAIT);
     }
 
     // Move every object out of this thread's table. From here on failure must close
@@ -2065,7 +2063,7 @@ fn install(
     arg: usize,
     mut progs: KVVec<Created>,
     mut maps: KVVec<Created>,
-    filled: FilledSlots,
+    written: Writes,
     arena_addr: u64,
     trust: &Trusted<'_>,
 ) -> core::result::Result<Msg<512>, Fail> {
@@ -2202,7 +2200,7 @@ fn install(
         unsafe { ffi::bpfld_install_fd(fd, c.file.take()) };
     }
     drop(policy);
-    filled.keep();
+    written.keep();
     Ok(summary)
 }
 

@@ -6,7 +6,10 @@
 //! kernel (`kern_sys_bpf` or `bpf(2)`) and how an fd is closed; they implement [`Bpf`]
 //! and call [`execute`]. The order is libbpf's: BTF; maps (an inner template right
 //! before its outer map, then closed), each global data map and the `.kconfig` map
-//! filled and, if read-only (`.rodata*`, `.kconfig`), frozen; map-in-map slots; programs; prog-array slots.
+//! filled and, if read-only (`.rodata*`, `.kconfig`), frozen; map-in-map slots; programs;
+//! the values of `.struct_ops.link` maps; prog-array slots; last, if the caller asks
+//! ([`Bpf::register_struct_ops`]), the values of plain `.struct_ops` maps, which
+//! registers them.
 //!
 //! Failure is atomic: every fd created so far is closed before the error returns, and
 //! the error names the step and the map or program.
@@ -382,7 +385,7 @@ pub fn execute_with_btf<'a, A: Alloc, B: Bpf>(
     let st_len = plan
         .st_maps
         .iter()
-        .filter(|st| plan.maps.get(idx(st.map)).is_some_and(|pm| pm.create))
+        .filter(|st| plan.st_created(st).is_some())
         .map(|st| idx(st.value.len))
         .max()
         .unwrap_or(0);
@@ -447,7 +450,7 @@ struct Bufs<'x> {
     scratch: &'x mut [Insn],
     /// As long as the plan's kfunc calls into modules need.
     fd_array: &'x mut [i32],
-    /// For a struct_ops value made for a link: its longest.
+    /// For the value of a struct_ops map the load creates: its longest.
     st_value: &'x mut [u8],
 }
 
@@ -743,17 +746,6 @@ fn run<'a, A: Alloc, B: Bpf>(
     Ok(())
 }
 
-/// Whether struct_ops map `st` is created by this load, and made for a link
-/// (`SEC(".struct_ops.link")`, `BPF_F_LINK`) or not, as `link` asks.
-fn st_created<A: Alloc>(plan: &Plan<'_, '_, A>, st: &StOpsPlan, link: bool) -> bool {
-    let i = idx(st.map);
-    plan.obj
-        .maps
-        .get(i)
-        .is_some_and(|m| (m.def.map_flags & uapi::BPF_F_LINK != 0) == link)
-        && plan.maps.get(i).is_some_and(|pm| pm.create)
-}
-
 /// The values of the struct_ops maps made for a link (`link`) or not, once their
 /// programs are loaded: the kernel's `bpf_struct_ops_<type>` as planned, each function
 /// member holding its program's fd, written with `BPF_MAP_UPDATE_ELEM` as libbpf's
@@ -776,7 +768,10 @@ fn write_st_values<'a, A: Alloc, B: Bpf>(
     c: &mut Cleanup<'_, '_, B>,
     link: bool,
 ) -> Result<'a, ()> {
-    let written = plan.st_maps.iter().filter(|st| st_created(plan, st, link));
+    let written = plan
+        .st_maps
+        .iter()
+        .filter(|st| plan.st_created(st) == Some(link));
     for (n, st) in written.clone().enumerate() {
         let res = write_st_value(plan, st, buf, c);
         if res.is_err() && !link {

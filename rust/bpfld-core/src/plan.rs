@@ -1742,6 +1742,17 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         p.line_info.of(&self.line_info)
     }
 
+    /// Whether struct_ops map `st` is created by this load (`Some`), and then whether it
+    /// is made for a link (`SEC(".struct_ops.link")`, `BPF_F_LINK`).
+    pub fn st_created(&self, st: &StOpsPlan) -> Option<bool> {
+        let i = usize::try_from(st.map).ok()?;
+        let m = self.obj.maps.get(i)?;
+        self.maps
+            .get(i)
+            .filter(|pm| pm.create)
+            .map(|_| m.def.map_flags & crate::uapi::BPF_F_LINK != 0)
+    }
+
     /// The value of struct_ops map `st` without its program fds, and where they go.
     pub fn st_value(&self, st: &StOpsPlan) -> (&[u8], &[StOpsSlot]) {
         (st.value.of(&self.st_values), st.funcs.of(&self.st_funcs))
