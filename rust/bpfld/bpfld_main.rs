@@ -128,7 +128,8 @@ impl Drop for Bpfld {
     }
 }
 
-/// ioctl entry point, called by the C `file_operations`.
+/// ioctl entry point, called by helpers.c's `bpfld_ioctl` (the `file_operations`'
+/// `unlocked_ioctl`: a direct call, see there for kCFI).
 ///
 /// Never unwinds (the kernel builds with `panic=abort`); every error becomes a negative
 /// errno.

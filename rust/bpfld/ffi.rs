@@ -6,15 +6,15 @@
 
 use core::ffi::{c_char, c_int, c_long, c_uint, c_void};
 
-/// An opaque `struct file` (Rust never looks inside; the C helpers do).
+/// An opaque `struct file` (Rust never looks inside; the C helpers do). Named as in C:
+/// with kCFI (`CONFIG_CFI_CLANG`, as in Android's GKI) rustc encodes a `#[repr(C)]`
+/// struct in an `extern "C"` function's type by its name, so a Rust call through a
+/// pointer to a C function taking `struct file *` checks the same type hash as C's.
 #[repr(C)]
-pub(crate) struct File {
+#[allow(non_camel_case_types)]
+pub(crate) struct file {
     _opaque: [u8; 0],
 }
-
-/// Shorthand used in the declarations below.
-#[allow(non_camel_case_types)]
-type file = File;
 
 extern "C" {
     /// Register `/dev/bpfld`. Returns 0 or a negative errno.

@@ -38,12 +38,21 @@ MODULE_IMPORT_NS(BPF_INTERNAL);
 /* Implemented in Rust (rust/bpfld/bpfld_main.rs). */
 long bpfld_rust_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
+/* The ioctl entry point as the kernel calls it. With kCFI (CONFIG_CFI_CLANG, as in
+ * Android's GKI) every indirect call checks a hash of the callee's type, and rustc and
+ * clang hash a pointer parameter by what it points to: fops must hold a C function of
+ * exactly unlocked_ioctl's type, which then calls the Rust one directly (unchecked). */
+static long bpfld_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return bpfld_rust_ioctl(file, cmd, arg);
+}
+
 /* Exported by kernel/bpf/syscall.c without a header prototype. */
 int kern_sys_bpf(int cmd, union bpf_attr *attr, unsigned int size);
 
 static const struct file_operations bpfld_fops = {
 	.owner = THIS_MODULE,
-	.unlocked_ioctl = bpfld_rust_ioctl,
+	.unlocked_ioctl = bpfld_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };

@@ -18,7 +18,7 @@
 //! Every load and refusal is logged once, with the caller, the digest and the result.
 
 use crate::ffi;
-use crate::ffi::File as file;
+use crate::ffi::file;
 use crate::kalloc::KAlloc;
 use crate::msg::{c_text, hex, name_into, neg_errno, Escaped, EscapedBytes, Msg};
 use crate::policy::Verdict;

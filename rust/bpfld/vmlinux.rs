@@ -170,7 +170,7 @@ impl Vmlinux {
 }
 
 /// Read a whole (sysfs) file; its size is known from the inode.
-fn read_all(f: *mut crate::ffi::File) -> Result<KVVec<u8>> {
+fn read_all(f: *mut crate::ffi::file) -> Result<KVVec<u8>> {
     // SAFETY: `f` is a valid file reference held by the caller.
     let size = unsafe { ffi::bpfld_file_size(f) };
     let size = usize::try_from(size).map_err(|_| EINVAL)?;
