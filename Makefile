@@ -8,6 +8,9 @@ KDIR ?= $(shell $(CURDIR)/scripts/kernel --quiet $(if $(ARCH),--arch $(ARCH)))
 # Only picks the crates.io dependencies' target-specific deps (the kernel's target has
 # target_os "none", like the bare-metal triple).
 RUST_TARGET ?= $(if $(filter arm64,$(ARCH)),aarch64-unknown-none,x86_64-unknown-linux-gnu)
+# The LLVM= the tree was built with (scripts/kernel writes it; clang 19 for the cfi
+# variant), else LLVM=1.
+BPFLD_LLVM = $(or $(shell cat $(KDIR)/.bpfld-llvm 2>/dev/null),1)
 
 .PHONY: all module deps check test host-test vm-test demo clean
 
@@ -22,7 +25,7 @@ deps:
 	$(CURDIR)/scripts/kconfig-values $(CURDIR)/build/kconfig_values.rs $(KDIR)/.config
 
 module: deps
-	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(BPFLD_LLVM) modules
 
 check test:
 	$(CURDIR)/scripts/test
@@ -37,7 +40,7 @@ demo:
 	$(CURDIR)/scripts/demo
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 clean
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(BPFLD_LLVM) clean
 	rm -rf $(CURDIR)/build
 
 # Benchmarks against libbpf, host then VM; prints figures, asserts nothing
