@@ -1567,7 +1567,11 @@ u32 bpfld_map_file_id(struct file *file)
  * through the caller's maps; what the slot held before is not put back, since 6.12
  * gives a module no fd for a program it holds no file of. As the BPF_MAP_DELETE_ELEM
  * command does for a program array (kernel/bpf/syscall.c, map_delete_elem()): the
- * map's own delete, in a context that may sleep (it takes the map's poke mutex).
+ * map's own delete, in a context that may sleep (it takes the map's poke mutex). It
+ * empties the slot of a map frozen since (BPF_MAP_FREEZE, which the command would
+ * refuse): the load's write came first, and nothing verified depends on a program
+ * array's contents. Another writer can come between the slot's check and its delete
+ * (6.12 has no compare-and-delete for a program array): then its program goes.
  */
 int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key);
 int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key)

@@ -1754,6 +1754,27 @@ impl Bpf for KernelBpf {
         self.register_st
     }
 
+    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
+        // SAFETY: both fds are in this thread's table, where the executor left them.
+        let (map, prog) = unsafe {
+            (
+                FileRef(ffi::bpfld_fget(map_fd)),
+                FileRef(ffi::bpfld_fget(prog_fd)),
+            )
+        };
+        if map.0.is_null() || prog.0.is_null() {
+            return Err(9);
+        }
+        // SAFETY: a program array's file (the executor took it as one) and a program's,
+        // both referenced here; the loading thread may sleep.
+        let r = unsafe { ffi::bpfld_prog_array_clear(map.0, prog.0, key) };
+        if r < 0 {
+            Err(neg_errno(r.into()))
+        } else {
+            Ok(())
+        }
+    }
+
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32> {
         // Not refused for a fatal signal as the commands are: part of the rollback.
         let mut a = bpf::MapElemAttr {

@@ -204,15 +204,32 @@ impl Bpf for UserBpf {
     }
 
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+        map_delete(map_fd, key).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+        let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+        // A program array's lookup from user space gives the slot's program id. Another
+        // writer may still come between the lookup and the delete: 6.12 has no
+        // compare-and-delete.
+        let mut id = 0u32;
         let mut a = uapi::MapElemAttr {
             map_fd: map_fd as u32,
             key: &key as *const u32 as u64,
+            value: &mut id as *mut u32 as u64,
             ..uapi::MapElemAttr::default()
         };
-        // SAFETY: `a` is BPF_MAP_DELETE_ELEM's part of union bpf_attr, its key a live u32.
-        unsafe { sys_bpf(uapi::BPF_MAP_DELETE_ELEM, &mut a) }
-            .map(drop)
-            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+        // SAFETY: BPF_MAP_LOOKUP_ELEM's attributes; the kernel writes the 4-byte id.
+        match unsafe { sys_bpf(uapi::BPF_MAP_LOOKUP_ELEM, &mut a) } {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) => return Err(errno(e)),
+        }
+        let ours: ProgInfo = obj_info(prog_fd).map_err(errno)?;
+        if id != ours.id {
+            return Ok(());
+        }
+        map_delete(map_fd, key).map_err(errno)
     }
 
     fn register_struct_ops(&self) -> bool {
@@ -474,6 +491,17 @@ struct ObjGetAttr {
     path_fd: i32,
     /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
     _pad: u32,
+}
+
+/// `BPF_MAP_DELETE_ELEM` of key `key` (u32): for a `.struct_ops` map, unregistering it.
+pub fn map_delete(map_fd: RawFd, key: u32) -> io::Result<()> {
+    let mut a = uapi::MapElemAttr {
+        map_fd: map_fd as u32,
+        key: &key as *const u32 as u64,
+        ..uapi::MapElemAttr::default()
+    };
+    // SAFETY: `a` is BPF_MAP_DELETE_ELEM's part of union bpf_attr, its key a live u32.
+    unsafe { sys_bpf(uapi::BPF_MAP_DELETE_ELEM, &mut a) }.map(drop)
 }
 
 /// `BPF_OBJ_GET` of a pin, read-write.

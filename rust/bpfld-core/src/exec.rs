@@ -149,13 +149,16 @@ pub trait Bpf {
     ) -> core::result::Result<Option<i32>, ReuseFail> {
         Ok(None)
     }
-    /// `BPF_MAP_DELETE_ELEM` of `key` in `map_fd`, undoing a write of this load that
-    /// failed later: slot `key` of a program array the caller supplied
-    /// ([`Bpf::reuse_map`]) into which it wrote one of its programs (none of them may
-    /// stay reachable through the caller's map), or key 0 of a struct_ops map it
-    /// registered ([`Bpf::register_struct_ops`]). Returns a positive errno; the
-    /// executor goes on with the rollback whatever it is.
+    /// `BPF_MAP_DELETE_ELEM` of `key` in `map_fd`: key 0 of a struct_ops map this
+    /// load registered ([`Bpf::register_struct_ops`]), undone after a later failure.
+    /// Returns a positive errno; the executor goes on with the rollback whatever it is.
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32>;
+    /// Empty slot `key` of program array `map_fd`, which the caller supplied
+    /// ([`Bpf::reuse_map`]), if it still holds program `prog_fd`: this load wrote it
+    /// there and failed later, and none of its programs may stay reachable through the
+    /// caller's map; another writer's program since is left alone. Returns a positive
+    /// errno; the executor goes on with the rollback whatever it is.
+    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32>;
     /// Whether plain `.struct_ops` maps (not `BPF_F_LINK`) are registered at the end of
     /// the load, by writing their values (the caller's
     /// `BPFLD_LOAD_REGISTER_STRUCT_OPS`). By default they are left empty, as libbpf's
@@ -730,7 +733,7 @@ fn run<'a, A: Alloc, B: Bpf>(
                 .ok_or(Error::malformed("slot program not planned"))
                 .and_then(|fd| set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd));
             if let Err(e) = res {
-                clear_reused_slots(c, obj.slots.iter().take(n));
+                clear_reused_slots(plan, c, obj.slots.iter().take(n));
                 return Err(e);
             }
         }
@@ -739,7 +742,7 @@ fn run<'a, A: Alloc, B: Bpf>(
     // Registering is the last step: nothing in the executor can fail after it.
     if c.bpf.register_struct_ops() {
         if let Err(e) = write_st_values(plan, st_value, c, false) {
-            clear_reused_slots(c, obj.slots.iter());
+            clear_reused_slots(plan, c, obj.slots.iter());
             return Err(e);
         }
     }
@@ -833,19 +836,24 @@ fn write_st_value<'a, A: Alloc, B: Bpf>(
 }
 
 /// Empty the program slots among `slots` of maps the caller supplied (written by
-/// [`run`], which failed after them).
-fn clear_reused_slots<'s, B: Bpf>(
+/// [`run`], which failed after them), each if it still holds the program written.
+fn clear_reused_slots<'s, A: Alloc, B: Bpf>(
+    plan: &Plan<'_, '_, A>,
     c: &mut Cleanup<'_, '_, B>,
     slots: impl Iterator<Item = &'s Slot>,
 ) {
     for s in slots {
-        if !matches!(s.target, SlotTarget::Prog(_))
-            || !c.reused.get(idx(s.map)).copied().unwrap_or(false)
-        {
+        let SlotTarget::Prog(t) = s.target else {
+            continue;
+        };
+        if !c.reused.get(idx(s.map)).copied().unwrap_or(false) {
             continue;
         }
-        if let Some(&fd) = c.out.map_fds.get(idx(s.map)) {
-            let _ = c.bpf.delete_elem(fd, s.index);
+        let prog_fd = plan
+            .planned_index(t)
+            .and_then(|k| c.out.prog_fds.get(k).copied());
+        if let (Some(&fd), Some(prog_fd)) = (c.out.map_fds.get(idx(s.map)), prog_fd) {
+            let _ = c.bpf.clear_slot(fd, s.index, prog_fd);
         }
     }
 }

@@ -60,8 +60,10 @@ struct Script {
     targets: Vec<(String, i32)>,
     /// `attach_fd` of every `BPF_PROG_LOAD`, in order.
     attach_fds: Vec<u32>,
-    /// Program array slots emptied (`delete_elem`): map fd, key.
+    /// Program array slots emptied (`clear_slot`): map fd, key.
     cleared: Vec<(i32, u32)>,
+    /// struct_ops maps unregistered (`delete_elem`): map fd.
+    unregistered: Vec<i32>,
 }
 
 /// Where the scripted kernel maps arenas.
@@ -181,7 +183,21 @@ impl Bpf for Script {
     }
 
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
+        assert!(
+            self.open.contains(&map_fd),
+            "unregistered fd {map_fd} not open"
+        );
+        assert_eq!(key, 0, "a struct_ops map's key");
+        self.unregistered.push(map_fd);
+        Ok(())
+    }
+
+    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
         assert!(self.open.contains(&map_fd), "cleared fd {map_fd} not open");
+        assert!(
+            self.open.contains(&prog_fd),
+            "its program's fd {prog_fd} not open"
+        );
         self.cleared.push((map_fd, key));
         Ok(())
     }
@@ -680,6 +696,7 @@ fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
         .unwrap();
     assert_eq!(jumps_now, jumps);
     assert_eq!(s.cleared, vec![(jumps, 0)], "the first slot written, [0]");
+    assert!(s.unregistered.is_empty(), "{:?}", s.unregistered);
     assert!(s.open.is_empty(), "left open: {:?}", s.open);
 
     // Failing at the first write: nothing to empty.

@@ -73,6 +73,10 @@ impl Bpf for TimedBpf {
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> Result<(), i32> {
         self.inner.delete_elem(map_fd, key)
     }
+
+    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+        self.inner.clear_slot(map_fd, key, prog_fd)
+    }
 }
 
 /// One load on the host kernel.

@@ -1002,7 +1002,7 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
             if slot(k)?.is_none() {
                 return Err(format!("first load: jmp_table[{k}] empty"));
             }
-            util::map_delete(jfd, k).map_err(|e| format!("delete slot {k}: {e}"))?;
+            bpfld::sys::map_delete(jfd, k).map_err(|e| format!("delete slot {k}: {e}"))?;
         }
         let extra = reusing(vec![("jmp_table", jmp.fd.as_fd())]);
         let before = Snapshot::take();
@@ -2850,7 +2850,7 @@ pub fn struct_ops_registered_at_load(_: &Env) -> Outcome {
                 .unchanged()
                 .map_err(|e| format!("after the second load: {e}"))?;
             cc_offered("bpfld_min", true).map_err(|e| format!("after the second load: {e}"))?;
-            util::map_delete(m.fd.as_raw_fd(), 0)
+            bpfld::sys::map_delete(m.fd.as_raw_fd(), 0)
                 .map_err(|e| format!("BPF_MAP_DELETE_ELEM of bpfld_min: {e}"))?;
             cc_offered("bpfld_min", false).map_err(|e| format!("after the delete: {e}"))?;
         }

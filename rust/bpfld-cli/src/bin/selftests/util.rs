@@ -124,20 +124,10 @@ pub fn prog_map_ids(fd: i32) -> io::Result<Vec<u32>> {
     prog_info_map_ids(fd).map(|(_, ids)| ids)
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct ElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-
 /// `BPF_MAP_LOOKUP_ELEM` of key `key` (u32) into a buffer of `size` bytes.
 pub fn map_lookup(fd: i32, key: u32, size: usize) -> io::Result<Vec<u8>> {
     let mut v = vec![0u8; size];
-    let mut a = ElemAttr {
+    let mut a = uapi::MapElemAttr {
         map_fd: fd as u32,
         key: &key as *const u32 as u64,
         value: v.as_mut_ptr() as u64,
@@ -146,18 +136,6 @@ pub fn map_lookup(fd: i32, key: u32, size: usize) -> io::Result<Vec<u8>> {
     // SAFETY: the kernel writes value_size (<= size, the caller's duty) bytes to `v`.
     unsafe { sys_bpf(uapi::BPF_MAP_LOOKUP_ELEM, &mut a)? };
     Ok(v)
-}
-
-/// `BPF_MAP_DELETE_ELEM` of key `key` (u32).
-pub fn map_delete(fd: i32, key: u32) -> io::Result<()> {
-    let mut a = ElemAttr {
-        map_fd: fd as u32,
-        key: &key as *const u32 as u64,
-        ..Default::default()
-    };
-    // SAFETY: the kernel reads the key only.
-    unsafe { sys_bpf(uapi::BPF_MAP_DELETE_ELEM, &mut a)? };
-    Ok(())
 }
 
 /// The id of the program in slot `key` of program array `fd`, or `None` if empty.
