@@ -1989,6 +1989,12 @@ fn run_plan(
         if res.is_ok() {
             // SAFETY: `fd` is a program fd the executor created in this thread's table.
             let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
+            if f.0.is_null() {
+                // Not possible (no one else closes this load's fds): refused, not
+                // dereferenced.
+                res = Err(fail(9, format_args!("prog '{}': its fd is gone", p.name)));
+                continue;
+            }
             let mut c = Created {
                 file: f,
                 id: 0,
@@ -2017,6 +2023,11 @@ fn run_plan(
             // SAFETY: `fd` is a map fd the executor created (or took from the caller,
             // `reuse_map`) in this thread's table.
             let f = FileRef(unsafe { ffi::bpfld_take_fd(fd) });
+            if f.0.is_null() {
+                // As for the programs above.
+                res = Err(fail(9, format_args!("map '{}': its fd is gone", m.name)));
+                continue;
+            }
             // SAFETY: the file is a map file.
             let id = unsafe { ffi::bpfld_map_file_id(f.0) };
             let reused = job.bpf.reuse.iter().any(|r| r.name() == m.name.as_bytes());
