@@ -216,9 +216,9 @@ fn trust_change(state: &State, arg: usize, enroll: bool) -> Result<c_int> {
 fn trust_list(state: &State, arg: usize) -> Result<c_int> {
     let size = core::mem::size_of::<uapi::BpfldTrustList>();
     let mut req: uapi::BpfldTrustList = UserSlice::new(arg, size).reader().read()?;
+    // `flags` is written, not read: a caller may send back what an ENOSPC answer wrote.
     if req.size as usize != size
         || req.entry_size as usize != core::mem::size_of::<uapi::BpfldTrustEntry>()
-        || req.flags != 0
         || req.reserved.iter().any(|&r| r != 0)
     {
         return Err(EINVAL);

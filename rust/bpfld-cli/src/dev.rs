@@ -547,19 +547,20 @@ impl Device {
     /// `BPFLD_IOC_TRUST_LIST`: the entries and the policy flags.
     pub fn trust_list(&self) -> io::Result<(Vec<uapi::BpfldTrustEntry>, u32)> {
         let mut cap = 64usize;
+        let mut req = uapi::BpfldTrustList {
+            size: std::mem::size_of::<uapi::BpfldTrustList>() as u32,
+            entry_size: std::mem::size_of::<uapi::BpfldTrustEntry>() as u32,
+            ..Default::default()
+        };
         loop {
             let mut entries: Vec<uapi::BpfldTrustEntry> = vec![
                 // SAFETY: all-zero is valid for this plain struct.
                 unsafe { std::mem::zeroed() };
                 cap
             ];
-            let mut req = uapi::BpfldTrustList {
-                size: std::mem::size_of::<uapi::BpfldTrustList>() as u32,
-                entries: entries.as_mut_ptr() as u64,
-                count: cap as u32,
-                entry_size: std::mem::size_of::<uapi::BpfldTrustEntry>() as u32,
-                ..Default::default()
-            };
+            // After ENOSPC, the same request again, with the `flags` that answer wrote.
+            req.entries = entries.as_mut_ptr() as u64;
+            req.count = cap as u32;
             // SAFETY: the ioctl reads/writes a struct bpfld_trust_list and writes up to
             // `count` entries to `entries`.
             match unsafe { self.ioctl(uapi::BPFLD_IOC_TRUST_LIST, &mut req) } {
