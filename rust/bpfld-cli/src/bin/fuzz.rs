@@ -1566,7 +1566,7 @@ fn load_opts(
 /// of options whose size the module must refuse is wrong whatever it returned.
 fn check_by_rule(l: &KLoad, lo: &GenOpts) -> Result<(), String> {
     match lo.rule() {
-        SizeRule::Read(autoload) => check_loaded(l, autoload),
+        SizeRule::Read(autoload) => check_loaded(l, autoload, lo.register),
         SizeRule::Refused(_) => Err(format!(
             "loaded with struct bpfld_load_opts sent as {:?}, which must be refused",
             lo.layout.0
@@ -1731,6 +1731,8 @@ struct Stats {
     opts_loaded: u64,
     with_autoload: u64,
     autoload_loaded: u64,
+    /// Inputs loaded with `BPFLD_LOAD_REGISTER_STRUCT_OPS`.
+    with_register: u64,
     /// Of them, those sent with another size than the whole struct ([`gen_layout`]).
     with_size: u64,
     /// Reports of known kernel behaviour ([`KERNEL_KNOWN`]).
@@ -1841,6 +1843,8 @@ struct GenOpts {
     fresh: Option<bpfld_core::object::MapDef>,
     /// How `struct bpfld_load_opts` is sent ([`gen_layout`]).
     layout: Layout,
+    /// `BPFLD_LOAD_REGISTER_STRUCT_OPS` is set in the request ([`gen_register`]).
+    register: bool,
     desc: String,
 }
 
@@ -1913,10 +1917,18 @@ impl GenOpts {
     }
 }
 
+/// Whether input `index` asks the load to register its plain `.struct_ops` maps
+/// (`BPFLD_LOAD_REGISTER_STRUCT_OPS`), one in four. Its own stream, so the inputs and
+/// options of seeds run before the flag existed stay as they were.
+fn gen_register(seed: u64, index: u64) -> bool {
+    Rng::for_input(seed ^ 0x5eed_f1a9, index).chance(1, 4)
+}
+
 /// Load options for input `index` ([`gen_entries`]), one in four of them sent with
 /// another size than the whole struct ([`gen_layout`]).
 fn gen_opts(seed: u64, index: u64, s: &Seed, fds: &OptFds) -> GenOpts {
     let mut g = gen_entries(seed, index, s, fds);
+    g.register = gen_register(seed, index);
     if !g.desc.is_empty() {
         g.layout = gen_layout(seed, index);
         if let OptsLayout::Size(n) | OptsLayout::SizeTailSet(n) = g.layout.0 {
@@ -2106,29 +2118,39 @@ impl Fuzzer {
         let t1 = Instant::now();
         self.stats.t_file += t1 - t0;
 
-        let opts = match r.below(10) {
-            0..=6 => KLoadOpts {
-                log_level: 0,
-                log_size: 0,
-                flags: 0,
-            },
-            7 | 8 => KLoadOpts {
-                log_level: 0,
-                log_size: 64 << 10,
-                flags: 0,
-            },
-            _ => KLoadOpts {
-                log_level: 1 + r.below(2) as u32,
-                log_size: *r.pick(&[256, 4096, 1 << 20]).unwrap(),
-                flags: 0,
-            },
-        };
         let mut lo = gen_opts(
             self.o.seed,
             inp.index,
             &self.seeds[seed_index(self.seeds.len(), self.o.seed, inp.index)],
             &self.opt_fds,
         );
+        let big = map_memory(&inp.bytes) > CHILD_MAP_BYTES;
+        // A child killed after the load would leave its maps registered, holding
+        // themselves, and the count of maps up: never asked for there.
+        lo.register &= !big;
+        let flags = if lo.register {
+            self.stats.with_register += 1;
+            bpfld::uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS
+        } else {
+            0
+        };
+        let opts = match r.below(10) {
+            0..=6 => KLoadOpts {
+                log_level: 0,
+                log_size: 0,
+                flags,
+            },
+            7 | 8 => KLoadOpts {
+                log_level: 0,
+                log_size: 64 << 10,
+                flags,
+            },
+            _ => KLoadOpts {
+                log_level: 1 + r.below(2) as u32,
+                log_size: *r.pick(&[256, 4096, 1 << 20]).unwrap(),
+                flags,
+            },
+        };
         if !lo.desc.is_empty() {
             self.stats.with_opts += 1;
         }
@@ -2147,7 +2169,6 @@ impl Fuzzer {
                 made = Some(fd);
             }
         }
-        let big = map_memory(&inp.bytes) > CHILD_MAP_BYTES;
         let avail_before = if big { mem_available_mib() } else { None };
         let res = if big {
             self.stats.in_child += 1;
@@ -2569,8 +2590,64 @@ fn squash_numbers(s: &str) -> String {
     out.chars().take(120).collect()
 }
 
+/// Plain struct_ops maps found registered (and unregistered) by [`check_struct_ops`],
+/// for the summary (`check_loaded` runs in a loading child too, where the flag is
+/// never set).
+static STRUCT_OPS_REGISTERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A load with `register` registered every plain `.struct_ops` map it returns, and one
+/// without registered none; `.struct_ops.link` maps are the caller's to register
+/// (`BPF_LINK_CREATE`) either way. Checked by `BPF_MAP_DELETE_ELEM`, which unregisters
+/// a registered map (or it would stay registered after its fds close, holding itself)
+/// and answers `ENOENT` for one never registered, `EOPNOTSUPP` for a link map. Every
+/// map is tried before the first mismatch is returned.
+fn check_struct_ops(l: &KLoad, register: bool) -> Result<(), String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut first = Ok(());
+    for m in l
+        .maps
+        .iter()
+        .filter(|m| m.map_type == uapi::BPF_MAP_TYPE_STRUCT_OPS)
+    {
+        let fd = m.fd.as_raw_fd();
+        let link = match obj_info::<MapInfo>(fd) {
+            Ok(info) => info.map_flags & uapi::BPF_F_LINK != 0,
+            Err(e) => {
+                first = first.and(Err(format!("map {} fd {fd}: {e}", m.name)));
+                continue;
+            }
+        };
+        let want = match (link, register) {
+            (true, _) => Some(libc::EOPNOTSUPP),
+            (false, true) => None,
+            (false, false) => Some(libc::ENOENT),
+        };
+        let got = bpfld::sys::map_delete(fd, 0)
+            .err()
+            .map(|e| e.raw_os_error().unwrap_or(0));
+        if got.is_none() {
+            STRUCT_OPS_REGISTERED.fetch_add(1, Relaxed);
+        }
+        if got != want {
+            let say = |e: Option<i32>| e.map_or("0 (registered)".to_string(), errno_name);
+            first = first.and(Err(format!(
+                "struct_ops map {}{}: BPF_MAP_DELETE_ELEM after a load {} \
+                 BPFLD_LOAD_REGISTER_STRUCT_OPS gave {}, not {}",
+                m.name,
+                if link { " (link)" } else { "" },
+                if register { "with" } else { "without" },
+                say(got),
+                say(want)
+            )));
+        }
+    }
+    first
+}
+
 /// A successful load returned live objects whose ids match the report.
-fn check_loaded(l: &KLoad, autoload: &[(String, bool)]) -> Result<(), String> {
+fn check_loaded(l: &KLoad, autoload: &[(String, bool)], register: bool) -> Result<(), String> {
+    // First, as it also unregisters what the load registered, whatever else is wrong.
+    check_struct_ops(l, register)?;
     // A program the options left out is not loaded, unless a struct_ops map that is
     // created refers to it (which decides, as in libbpf).
     for (name, _) in autoload.iter().filter(|(_, load)| !load) {
@@ -2987,6 +3064,12 @@ fn summary(fz: &Fuzzer, elapsed: Duration) -> String {
     let _ = writeln!(out, "with_load_options_loaded={}", s.opts_loaded);
     let _ = writeln!(out, "with_autoload={}", s.with_autoload);
     let _ = writeln!(out, "with_autoload_loaded={}", s.autoload_loaded);
+    let _ = writeln!(out, "with_register_struct_ops={}", s.with_register);
+    let _ = writeln!(
+        out,
+        "struct_ops_registered={}",
+        STRUCT_OPS_REGISTERED.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let _ = writeln!(out, "with_opts_size={}", s.with_size);
     let _ = writeln!(out, "oom_killed={}", s.oom_killed);
     let _ = writeln!(out, "kernel_known={}", s.kernel_known);
