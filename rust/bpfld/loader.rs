@@ -112,6 +112,20 @@ impl FileRef {
     }
 }
 
+/// The files of a program array's fd and a program's in the loading thread's table,
+/// where the executor left them (a slot this load wrote, and what it wrote there); `None`
+/// if either fd is empty.
+fn slot_files(map_fd: i32, prog_fd: i32) -> Option<(FileRef, FileRef)> {
+    // SAFETY: takes references to whatever the thread's fds hold.
+    let (map, prog) = unsafe {
+        (
+            FileRef(ffi::bpfld_fget(map_fd)),
+            FileRef(ffi::bpfld_fget(prog_fd)),
+        )
+    };
+    (!map.0.is_null() && !prog.0.is_null()).then_some((map, prog))
+}
+
 /// A program or map created by the plan, as a file reference, with what the caller
 /// is told about it.
 struct Created {
@@ -1755,16 +1769,7 @@ impl Bpf for KernelBpf {
     }
 
     fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
-        // SAFETY: both fds are in this thread's table, where the executor left them.
-        let (map, prog) = unsafe {
-            (
-                FileRef(ffi::bpfld_fget(map_fd)),
-                FileRef(ffi::bpfld_fget(prog_fd)),
-            )
-        };
-        if map.0.is_null() || prog.0.is_null() {
-            return Err(9);
-        }
+        let (map, prog) = slot_files(map_fd, prog_fd).ok_or(9)?;
         // SAFETY: a program array's file (the executor took it as one) and a program's,
         // both referenced here; the loading thread may sleep.
         let r = unsafe { ffi::bpfld_prog_array_clear(map.0, prog.0, key) };
@@ -1951,17 +1956,10 @@ fn run_plan(
         let (Some(&map_fd), Some(&prog_fd)) = (map_fds.get(m), prog_fds.get(p)) else {
             continue;
         };
-        // SAFETY: both fds are in this thread's table, where the executor left them.
-        let (map, prog) = unsafe {
-            (
-                FileRef(ffi::bpfld_fget(map_fd)),
-                FileRef(ffi::bpfld_fget(prog_fd)),
-            )
-        };
-        if map.0.is_null() || prog.0.is_null() {
+        let Some((map, prog)) = slot_files(map_fd, prog_fd) else {
             // Not possible (the fds are this load's); nothing to undo with.
             continue;
-        }
+        };
         // Room was reserved above.
         let _ = job
             .written
