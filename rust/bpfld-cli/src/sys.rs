@@ -209,22 +209,11 @@ impl Bpf for UserBpf {
 
     fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
         let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
-        // A program array's lookup from user space gives the slot's program id. Another
-        // writer may still come between the lookup and the delete: 6.12 has no
+        // Another writer may still come between the lookup and the delete: 6.12 has no
         // compare-and-delete.
-        let mut id = 0u32;
-        let mut a = uapi::MapElemAttr {
-            map_fd: map_fd as u32,
-            key: &key as *const u32 as u64,
-            value: &mut id as *mut u32 as u64,
-            ..uapi::MapElemAttr::default()
+        let Some(id) = prog_array_slot(map_fd, key).map_err(errno)? else {
+            return Ok(());
         };
-        // SAFETY: BPF_MAP_LOOKUP_ELEM's attributes; the kernel writes the 4-byte id.
-        match unsafe { sys_bpf(uapi::BPF_MAP_LOOKUP_ELEM, &mut a) } {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-            Err(e) => return Err(errno(e)),
-        }
         let ours: ProgInfo = obj_info(prog_fd).map_err(errno)?;
         if id != ours.id {
             return Ok(());
@@ -491,6 +480,24 @@ struct ObjGetAttr {
     path_fd: i32,
     /// Explicit, so that it is zero: the kernel refuses non-zero bytes past `path_fd`.
     _pad: u32,
+}
+
+/// The id of the program in slot `key` of program array `map_fd` (a program array's
+/// lookup from user space gives its program's id), or `None` if the slot is empty.
+pub fn prog_array_slot(map_fd: RawFd, key: u32) -> io::Result<Option<u32>> {
+    let mut id = 0u32;
+    let mut a = uapi::MapElemAttr {
+        map_fd: map_fd as u32,
+        key: &key as *const u32 as u64,
+        value: &mut id as *mut u32 as u64,
+        ..uapi::MapElemAttr::default()
+    };
+    // SAFETY: BPF_MAP_LOOKUP_ELEM's attributes; the kernel writes the 4-byte id.
+    match unsafe { sys_bpf(uapi::BPF_MAP_LOOKUP_ELEM, &mut a) } {
+        Ok(_) => Ok(Some(id)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// `BPF_MAP_DELETE_ELEM` of key `key` (u32): for a `.struct_ops` map, unregistering it.

@@ -997,7 +997,8 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
             .find(|m| m.name == "jmp_table")
             .ok_or("first load: no map jmp_table")?;
         let jfd = jmp.fd.as_raw_fd();
-        let slot = |k: u32| util::prog_array_slot(jfd, k).map_err(|e| format!("slot {k}: {e}"));
+        let slot =
+            |k: u32| bpfld::sys::prog_array_slot(jfd, k).map_err(|e| format!("slot {k}: {e}"));
         for k in [0, 2] {
             if slot(k)?.is_none() {
                 return Err(format!("first load: jmp_table[{k}] empty"));

@@ -138,15 +138,6 @@ pub fn map_lookup(fd: i32, key: u32, size: usize) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// The id of the program in slot `key` of program array `fd`, or `None` if empty.
-pub fn prog_array_slot(fd: i32, key: u32) -> io::Result<Option<u32>> {
-    match map_lookup(fd, key, 4) {
-        Ok(v) => Ok(Some(u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// `BPF_RAW_TRACEPOINT_OPEN` without a name: attach a tracing or freplace program to
 /// the target it was loaded for (its BPF link's fd, detached when closed).
 pub fn attach_to_target(prog_fd: i32) -> io::Result<std::os::fd::OwnedFd> {
