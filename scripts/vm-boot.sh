@@ -69,6 +69,19 @@ vm_marker_cmd() {
 	printf ': >%s' "$1"
 }
 
+# vm_guest_script FILE CMD: write the guest command CMD to FILE, in a directory the
+# guest shares (--rwdir), and print what to give vng instead: "sh FILE". vng passes
+# its command on the kernel command line (virtme.exec=, base64, a third longer), and
+# x86-64 keeps the first 2,047 bytes of that line: past them the init= vng puts last is
+# cut, and the kernel panics looking for ".../virtme-ng-" (error -2) before any guest
+# command runs. A long enough command (the paths of a deep checkout, a long --filter)
+# got there: the CI run of 2026-12-07 from /check/work/main failed that way where the
+# same tree under /tmp/ci/main booted.
+vm_guest_script() {
+	printf '%s\n' "$2" >"$1"
+	printf 'sh %s' "$1"
+}
+
 # vm_died_booting MARKER CONSOLE: true (and says why on stderr) when the kernel died
 # before the guest command started.
 vm_died_booting() {
