@@ -12,8 +12,10 @@
 //! 4. Execute the plan in a kernel thread (from a pool) that impersonates the caller
 //!    but owns a file table no user task can touch (see `bpfld_iso_begin` in
 //!    helpers.c); the created objects come back as file references.
-//! 5. Reserve fds in the caller, copy the results out, and only then install the fds:
-//!    a failure at any step releases everything and leaves the caller's table as it was.
+//! 5. Reserve fds in the caller, copy the results out, check the digest is still
+//!    trusted, register the plain struct_ops maps if asked, and only then install the
+//!    fds: a failure at any step releases everything and leaves the caller's table as
+//!    it was.
 //!
 //! Every load and refusal is logged once, with the caller, the digest and the result.
 
@@ -182,6 +184,17 @@ impl Drop for Writes {
             }
         }
     }
+}
+
+/// A plain struct_ops map this load registers (`BPFLD_LOAD_REGISTER_STRUCT_OPS`), once
+/// nothing of it can fail any more ([`register_struct_ops`]): its value as the plan
+/// made it, and the programs whose fds go into it.
+struct StReg {
+    name: [u8; uapi::BPFLD_NAME_LEN],
+    map: FileRef,
+    value: KVVec<u8>,
+    /// Each function member: its offset in `value` and its program's file.
+    funcs: KVVec<(usize, FileRef)>,
 }
 
 /// A file of the caller's named for one of the object's maps or programs by the load
@@ -897,6 +910,7 @@ fn load_verified(
         progs: KVVec::new(),
         maps: KVVec::new(),
         written: Writes(KVVec::new()),
+        register: KVVec::new(),
         fail: None,
         // The thread adds its own.
         ph,
@@ -936,6 +950,7 @@ fn load_verified(
     let progs = core::mem::replace(&mut job.progs, KVVec::new());
     let maps = core::mem::replace(&mut job.maps, KVVec::new());
     let written = Writes(core::mem::replace(&mut job.written.0, KVVec::new()));
+    let register = core::mem::replace(&mut job.register, KVVec::new());
     drop(job);
     drop(data);
     // The thread's own end (it undoes the caller's credentials, memory cgroup and mm),
@@ -953,7 +968,16 @@ fn load_verified(
         digest,
         dev_mode,
     };
-    let r = install(req, arg, progs, maps, written, arena.addr(), &trust);
+    let r = install(
+        req,
+        arg,
+        progs,
+        maps,
+        written,
+        register,
+        arena.addr(),
+        &trust,
+    );
     if r.is_ok() {
         arena.keep();
     }
@@ -1023,6 +1047,8 @@ struct Job<'d> {
     /// Slots written into the caller's program arrays and struct_ops maps registered,
     /// undone unless the load ends well.
     written: Writes,
+    /// The plain struct_ops maps to register at the end (`install`).
+    register: KVVec<StReg>,
     fail: Option<Fail>,
     /// The load's timestamps: the caller's, then the loading thread's.
     ph: Phases,
@@ -1177,11 +1203,25 @@ impl Isolated {
         if self.finished {
             return;
         }
-        self.finished = true;
         job.iso = self.iso;
+        // SAFETY: `job` outlives the call, which waits until `run_job` has returned.
+        unsafe { self.finish(run_job, (job as *mut Job<'_>).cast()) };
+    }
+
+    /// Run `f(arg)` in the thread and wait until it has returned (once: later calls do
+    /// nothing).
+    ///
+    /// # Safety
+    ///
+    /// `arg` must be what `f` expects, valid until this returns.
+    unsafe fn finish(&mut self, f: extern "C" fn(*mut c_void) -> c_int, arg: *mut c_void) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
         // SAFETY: `self.iso` came from bpfld_iso_begin and is finished once (`finished`
-        // is set); `job` outlives the call, which waits until `run_job` has returned.
-        unsafe { ffi::bpfld_iso_finish(self.iso, Some(run_job), (job as *mut Job<'_>).cast()) };
+        // is set); the caller vouches for `arg`.
+        unsafe { ffi::bpfld_iso_finish(self.iso, Some(f), arg) };
     }
 }
 
@@ -1533,7 +1573,9 @@ struct KernelBpf {
     reuse: KVVec<NamedFile>,
     /// The caller's programs that the object's programs of these names attach to.
     targets: KVVec<NamedFile>,
-    /// Register plain struct_ops maps (`BPFLD_LOAD_REGISTER_STRUCT_OPS`).
+    /// Register plain struct_ops maps (`BPFLD_LOAD_REGISTER_STRUCT_OPS`): not by the
+    /// executor (`Bpf::register_struct_ops` stays false) but once the load cannot
+    /// fail any more ([`register_struct_ops`]).
     register_st: bool,
 }
 
@@ -1764,10 +1806,6 @@ impl Bpf for KernelBpf {
         unsafe { ffi::bpfld_close_fd(fd) };
     }
 
-    fn register_struct_ops(&self) -> bool {
-        self.register_st
-    }
-
     fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
         let (map, prog) = slot_files(map_fd, prog_fd).ok_or(9)?;
         // SAFETY: a program array's file (the executor took it as one) and a program's,
@@ -1921,7 +1959,7 @@ fn run_plan(
         }
         Some((s.map as usize, plan.planned_index(t)?))
     };
-    // And for the plain struct_ops maps it registers, if asked.
+    // And for the plain struct_ops maps registered at the end, if asked.
     let register_st = job.bpf.register_st;
     let registered = |st: &&StOpsPlan| register_st && plan.st_created(st) == Some(false);
     let n_written = obj
@@ -1966,23 +2004,22 @@ fn run_plan(
             .0
             .push(Written::Slot(map, prog, s.index), GFP_NOWAIT);
     }
+    // What registering the plain struct_ops maps takes, if asked: not done here but
+    // once the results are the caller's and the digest is still trusted (`install`).
+    let mut res = Ok(());
     for st in plan.st_maps.iter().filter(registered) {
-        let Some(&fd) = map_fds.get(st.map as usize) else {
-            continue;
-        };
-        // SAFETY: the map's fd in this thread's table, where the executor left it.
-        let map = FileRef(unsafe { ffi::bpfld_fget(fd) });
-        if map.0.is_null() {
-            // Not possible (the fd is this load's); nothing to undo with.
-            continue;
+        res = st_reg(plan, st, &map_fds, &prog_fds).and_then(|r| {
+            job.register
+                .push(r, GFP_KERNEL)
+                .map_err(|_| fail(12, format_args!("no memory for the struct_ops maps")))
+        });
+        if res.is_err() {
+            break;
         }
-        // Room was reserved above.
-        let _ = job.written.0.push(Written::Registered(map), GFP_NOWAIT);
     }
 
     // Move every object out of this thread's table. From here on failure must close
     // what is still in the table and drop what was already taken.
-    let mut res = Ok(());
     for (p, &fd) in plan.progs.iter().zip(prog_fds.iter()) {
         if res.is_ok() {
             // SAFETY: `fd` is a program fd the executor created in this thread's table.
@@ -2079,6 +2116,48 @@ fn run_plan(
     Ok(())
 }
 
+/// What registering plain struct_ops map `st` takes ([`StReg`]), from the fds the
+/// executor left in this thread's table.
+fn st_reg(
+    plan: &Plan<'_, '_, KAlloc>,
+    st: &StOpsPlan,
+    map_fds: &[i32],
+    prog_fds: &[i32],
+) -> core::result::Result<StReg, Fail> {
+    let name = plan.obj.maps.get(st.map as usize).map_or("", |m| m.name);
+    let nomem = |_| {
+        fail(
+            12,
+            format_args!("map '{}': no memory for its struct_ops value", name),
+        )
+    };
+    let (value, funcs) = plan.st_value(st);
+    let mut v = KVVec::with_capacity(value.len(), GFP_KERNEL).map_err(nomem)?;
+    v.extend_from_slice(value, GFP_KERNEL).map_err(nomem)?;
+    let mut fs = KVVec::with_capacity(funcs.len(), GFP_KERNEL).map_err(nomem)?;
+    // The fds are this load's, where the executor left them: an empty one is not
+    // possible, and refused rather than registered without its program.
+    let gone = || fail(9, format_args!("map '{}': a struct_ops fd is gone", name));
+    let file_of = |fd: Option<&i32>| {
+        // SAFETY: takes a reference to whatever the thread's fd holds.
+        let f = FileRef(unsafe { ffi::bpfld_fget(fd.copied().unwrap_or(-1)) });
+        (!f.0.is_null()).then_some(f)
+    };
+    for f in funcs {
+        let fd = plan.planned_index(f.prog).and_then(|k| prog_fds.get(k));
+        let prog = file_of(fd).ok_or_else(gone)?;
+        // Capacity was reserved above.
+        let _ = fs.push((f.offset as usize, prog), GFP_NOWAIT);
+    }
+    let map = file_of(map_fds.get(st.map as usize)).ok_or_else(gone)?;
+    Ok(StReg {
+        name: name_into(name),
+        map,
+        value: v,
+        funcs: fs,
+    })
+}
+
 /// The digest a load was let in with, for the check that it was not revoked since.
 struct Trusted<'a> {
     state: &'a State,
@@ -2086,14 +2165,17 @@ struct Trusted<'a> {
     dev_mode: bool,
 }
 
-/// Reserve fds in the caller, report, then install. Nothing is installed unless
-/// everything else succeeded, and every way out before that gives the fds back.
+/// Reserve fds in the caller, report, register the plain struct_ops maps if asked,
+/// then install. Nothing is installed unless everything else succeeded, and every way
+/// out before that gives the fds back.
+#[allow(clippy::too_many_arguments)]
 fn install(
     req: &mut BpfldLoad,
     arg: usize,
     mut progs: KVVec<Created>,
     mut maps: KVVec<Created>,
-    written: Writes,
+    mut written: Writes,
+    mut register: KVVec<StReg>,
     arena_addr: u64,
     trust: &Trusted<'_>,
 ) -> core::result::Result<Msg<512>, Fail> {
@@ -2224,6 +2306,17 @@ fn install(
             format_args!("digest was revoked during the load"),
         ));
     }
+    // Registering a struct_ops map attaches it (a TCP congestion control is offered to
+    // every socket from then on), so it is the last thing that may fail: after the
+    // results' copy and the revocation check, under the policy lock, with nothing but
+    // the fds' installation (which cannot fail) after it.
+    if !register.is_empty() {
+        if let Err(f) = register_struct_ops(&mut register, &mut written) {
+            drop(policy);
+            unreserve(&fds);
+            return Err(f);
+        }
+    }
     for (c, &fd) in Iterator::chain(progs.iter_mut(), maps.iter_mut()).zip(fds.iter()) {
         // SAFETY: `fd` is reserved and unused; the file reference moves into the
         // caller's table.
@@ -2232,6 +2325,147 @@ fn install(
     drop(policy);
     written.keep();
     Ok(summary)
+}
+
+/// The work of [`register_struct_ops`] in a loading thread.
+struct RegJob<'a> {
+    regs: &'a mut [StReg],
+    written: &'a mut Writes,
+    fail: Option<Fail>,
+}
+
+/// Register the plain struct_ops maps of `regs` (`BPF_MAP_UPDATE_ELEM` of their values),
+/// each noted in `written` once registered, so that a failure (or the caller's
+/// SIGKILL) unregisters those before it. The command finds the programs by fd, so it
+/// runs in a loading thread, with the caller's credentials and memory cgroup, in whose
+/// table the map and its programs get fds for the command's length.
+fn register_struct_ops(regs: &mut [StReg], written: &mut Writes) -> core::result::Result<(), Fail> {
+    let mut iso = Isolated::begin()?;
+    let mut job = RegJob {
+        regs,
+        written,
+        fail: None,
+    };
+    // SAFETY: `job` outlives the call, which waits until `run_register` has returned.
+    unsafe { iso.finish(run_register, (&mut job as *mut RegJob<'_>).cast()) };
+    drop(iso);
+    // SAFETY: reads the current task's pending signals.
+    if job.fail.is_some() && unsafe { ffi::bpfld_fatal_signal_pending() } {
+        return Err(killed());
+    }
+    job.fail.map_or(Ok(()), Err)
+}
+
+/// Trampoline called by `bpfld_iso_finish` in the loading thread.
+extern "C" fn run_register(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `RegJob` of `register_struct_ops`, which waits for us.
+    let job = unsafe { &mut *arg.cast::<RegJob<'_>>() };
+    for r in job.regs.iter_mut() {
+        if let Err(f) = register_one(r, job.written) {
+            job.fail = Some(f);
+            break;
+        }
+    }
+    0
+}
+
+/// Fds of this thread's table that the loading thread made for one command, closed
+/// when dropped.
+struct TempFds(KVVec<c_int>);
+
+impl TempFds {
+    /// A new fd for another reference of `f`.
+    fn add(&mut self, f: &FileRef) -> core::result::Result<c_int, i32> {
+        // SAFETY: `f` is a file we hold a reference to.
+        let fd = unsafe { ffi::bpfld_fd_of(f.0) };
+        if fd < 0 {
+            return Err(neg_errno(fd.into()));
+        }
+        // Capacity was reserved by the caller; if not, the fd is closed at once.
+        if self.0.push(fd, GFP_NOWAIT).is_err() {
+            // SAFETY: the fd just made in this thread's table.
+            unsafe { ffi::bpfld_close_fd(fd) };
+            return Err(12);
+        }
+        Ok(fd)
+    }
+}
+
+impl Drop for TempFds {
+    fn drop(&mut self) {
+        for &fd in self.0.iter() {
+            // SAFETY: an fd `add` made in this thread's table, closed once.
+            unsafe { ffi::bpfld_close_fd(fd) };
+        }
+    }
+}
+
+/// Register one plain struct_ops map, in the loading thread ([`register_struct_ops`]).
+fn register_one(r: &mut StReg, written: &mut Writes) -> core::result::Result<(), Fail> {
+    let name = c_text(&r.name).unwrap_or("?");
+    // SAFETY: reads the current task's pending signals.
+    if unsafe { ffi::bpfld_fatal_signal_pending() } {
+        return Err(killed());
+    }
+    let cap = r.funcs.len().saturating_add(1);
+    let mut fds = TempFds(
+        KVVec::with_capacity(cap, GFP_KERNEL)
+            .map_err(|_| fail(12, format_args!("map '{}': no memory for its fds", name)))?,
+    );
+    let no_fd = |e: i32| {
+        fail(
+            e,
+            format_args!("map '{}': no fd for the struct_ops value", name),
+        )
+    };
+    let map_fd = fds.add(&r.map).map_err(no_fd)?;
+    for (at, prog) in r.funcs.iter() {
+        let fd = fds.add(prog).map_err(no_fd)?;
+        // The kernel reads `(int)*(unsigned long *)`, as the executor writes it.
+        let dst = r.value.get_mut(*at..at.saturating_add(8)).ok_or_else(|| {
+            fail(
+                22,
+                format_args!("map '{}': struct_ops member outside the value", name),
+            )
+        })?;
+        for (d, b) in dst.iter_mut().zip(u64::from(fd as u32).to_ne_bytes()) {
+            *d = b;
+        }
+    }
+    // SAFETY: the map's fd in this thread's table (above).
+    let undo = FileRef(unsafe { ffi::bpfld_fget(map_fd) });
+    if undo.0.is_null() {
+        return Err(fail(9, format_args!("map '{}': its fd is gone", name)));
+    }
+    let key = 0u32;
+    let mut a = bpf::MapElemAttr {
+        map_fd: map_fd as u32,
+        key: &key as *const u32 as u64,
+        value: r.value.as_ptr() as u64,
+        flags: bpf::BPF_ANY,
+        ..bpf::MapElemAttr::default()
+    };
+    // SAFETY: `a` is BPF_MAP_UPDATE_ELEM's part of union bpf_attr; its key and value
+    // outlive the call; the map's and the programs' fds are in this thread's table.
+    let ret = unsafe {
+        ffi::bpfld_sys_bpf(
+            bpf::BPF_MAP_UPDATE_ELEM as c_int,
+            (&mut a as *mut bpf::MapElemAttr).cast(),
+            core::mem::size_of_val(&a) as u32,
+        )
+    };
+    if ret < 0 {
+        return Err(fail(
+            neg_errno(ret.into()),
+            format_args!(
+                "map '{}': struct_ops value: registering it (BPF_MAP_UPDATE_ELEM) failed",
+                name
+            ),
+        ));
+    }
+    // Room was reserved by the loading thread (`run_plan`).
+    let _ = written.0.push(Written::Registered(undo), GFP_NOWAIT);
+    Ok(())
 }
 
 impl State {

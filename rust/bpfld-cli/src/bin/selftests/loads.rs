@@ -23,7 +23,7 @@ fn dev() -> Result<Device, String> {
     Device::open(DEVICE).map_err(|e| format!("open {DEVICE}: {e}"))
 }
 
-fn obj_path(name: &str) -> String {
+pub(crate) fn obj_path(name: &str) -> String {
     format!("{MNT}/{name}")
 }
 
@@ -2662,7 +2662,7 @@ fn available_cc() -> Result<String, String> {
 }
 
 /// Wait up to 5 s for `name` to be offered (`want`) or not.
-fn cc_offered(name: &str, want: bool) -> Result<(), String> {
+pub(crate) fn cc_offered(name: &str, want: bool) -> Result<(), String> {
     let start = std::time::Instant::now();
     loop {
         let now = available_cc()?;
@@ -2856,8 +2856,8 @@ pub fn struct_ops_registered_at_load(_: &Env) -> Outcome {
             cc_offered("bpfld_min", false).map_err(|e| format!("after the delete: {e}"))?;
         }
         before.unchanged()?;
-        // Three programs and two maps: room for four fds fails the hand-over, after
-        // the registration.
+        // Three programs and two maps: room for four fds fails the hand-over, which
+        // comes before the registration.
         let res = with_fd_room(4, || d.load(&f, &register))?;
         match res {
             Ok(_) => return Err("registering load with four free fds: loaded, want EMFILE".into()),

@@ -142,6 +142,10 @@ const FIXED_AFTER: &[Named] = &[
         "stress_revoked_while_results_copied",
         stress::revoked_while_results_copied,
     ),
+    (
+        "stress_struct_ops_registered_after_results",
+        stress::struct_ops_registered_after_results,
+    ),
     ("stress_oom_kill_mid_load", stress::oom_kill_mid_load),
     ("stress_alloc_failures", stress::alloc_failures),
     ("memcg_charges_caller", stress::memcg_charges_caller),

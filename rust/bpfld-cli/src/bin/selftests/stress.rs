@@ -2967,18 +2967,46 @@ pub fn revoked_while_results_copied(env: &Env) -> Outcome {
             ("attach_target", HeldArray::Progs),
             ("results_maps", HeldArray::Maps),
         ] {
-            revoke_while_results_held(env, name, held)
+            let (target, digest) = guest_object_digest(env, name)?;
+            results_held(&target, held, WhileHeld::Revoke(digest))
                 .map_err(|e| format!("{name}.bpf.o, {held:?} array held: {e}"))?;
         }
         Ok(())
     })())
 }
 
-fn revoke_while_results_held(env: &Env, name: &str, held: HeldArray) -> Result<(), String> {
-    let (target, digest) = guest_object_digest(env, name)?;
+/// A load that registers its struct_ops map (`BPFLD_LOAD_REGISTER_STRUCT_OPS`) does so
+/// only once nothing of it can fail any more: not while its results are being written
+/// (held as in [`revoked_while_results_copied`]: the corpus' struct_ops.bpf.o, a TCP
+/// congestion control, is not offered then), but before the load returns (it is
+/// offered after). Until 2026-12-07 the executor registered it as its last command,
+/// before the copy: a load failing there (a revocation, a fault, no free fds) had it
+/// offered to every socket for as long as the caller held the copy.
+pub fn struct_ops_registered_after_results(_: &Env) -> Outcome {
+    let _w = Watchdog::start("stress_struct_ops_registered_after_results", 180);
+    let target = crate::loads::obj_path("struct_ops.bpf.o");
+    outcome(results_held(
+        &target,
+        HeldArray::Progs,
+        WhileHeld::NotYetRegistered,
+    ))
+}
+
+/// What [`results_held`] does while the module is stopped in the write of the results.
+enum WhileHeld {
+    /// Revoke this digest, the object's: the load must fail with EKEYREVOKED.
+    Revoke(uapi::BpfldDigest),
+    /// Load with `BPFLD_LOAD_REGISTER_STRUCT_OPS` and check that the struct_ops map
+    /// (bpfld_min) is not registered yet: the load must succeed and register it.
+    NotYetRegistered,
+}
+
+/// Load `target` with one results array (`held`) on a page userfaultfd leaves missing,
+/// do `what` while the module is stopped writing it, then let it go on.
+fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), String> {
     let d = dev()?;
     // One load first, to know that it loads at all and has what the case holds.
-    let first = load(&d, &open(&target)?).map_err(|e| format!("first load: {e}"))?;
+    let first = load(&d, &open(target)?).map_err(|e| format!("first load: {e}"))?;
     let want = (first.progs.len(), first.maps.len());
     drop(first);
     if held == HeldArray::Maps && want.1 == 0 {
@@ -3051,7 +3079,7 @@ fn revoke_while_results_held(env: &Env, name: &str, held: HeldArray) -> Result<(
             "UFFDIO_ZEROPAGE",
         )
     };
-    let f = open(&target)?;
+    let f = open(target)?;
     // The held array is the registered page; the other one is ours.
     // SAFETY: all-zero is valid for these plain structs.
     let mut progs: Vec<uapi::BpfldProgInfo> = vec![unsafe { std::mem::zeroed() }; 8];
@@ -3075,6 +3103,10 @@ fn revoke_while_results_held(env: &Env, name: &str, held: HeldArray) -> Result<(
         map_info_size: std::mem::size_of::<uapi::BpfldMapInfo>() as u32,
         maps: maps_at,
         maps_cnt: maps_cap,
+        flags: match what {
+            WhileHeld::NotYetRegistered => uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS,
+            WhileHeld::Revoke(_) => 0,
+        },
         ..Default::default()
     };
     let (res, held_ok) = thread::scope(|s| {
@@ -3102,12 +3134,16 @@ fn revoke_while_results_held(env: &Env, name: &str, held: HeldArray) -> Result<(
             if r != n as isize || msg.event != uffd::EVENT_PAGEFAULT {
                 return Err(format!("userfaultfd: read {r}, event {:#x}", msg.event));
             }
-            // The load is stopped in its results' write: revoke now.
-            let revoked = dev()?
-                .trust_revoke(&digest)
-                .map_err(|e| format!("revoke: {e}"));
+            // The load is stopped in its results' write.
+            let done = match &what {
+                WhileHeld::Revoke(digest) => dev()?
+                    .trust_revoke(digest)
+                    .map_err(|e| format!("revoke: {e}")),
+                WhileHeld::NotYetRegistered => crate::loads::cc_offered("bpfld_min", false)
+                    .map_err(|e| format!("while the results were written: {e}")),
+            };
             zeropage()?;
-            revoked
+            done
         })();
         if held_ok.is_err() {
             // Let a load that is still stopped go on (unregistering resolves nothing:
@@ -3121,33 +3157,62 @@ fn revoke_while_results_held(env: &Env, name: &str, held: HeldArray) -> Result<(
     });
     held_ok?;
     let msg = bpfld::dev::cstr(&req.err_msg);
-    match res? {
-        Err(e)
+    // What the load handed over, owned here (closed when dropped).
+    let handed = |req: &uapi::BpfldLoad| {
+        let n_progs = req.progs_cnt.min(progs_cap) as usize;
+        let n_maps = req.maps_cnt.min(maps_cap) as usize;
+        // SAFETY: both arrays were written, up to their capacities.
+        let (p, m) = unsafe {
+            (
+                std::slice::from_raw_parts(progs_at as *const uapi::BpfldProgInfo, n_progs),
+                std::slice::from_raw_parts(maps_at as *const uapi::BpfldMapInfo, n_maps),
+            )
+        };
+        let own = |fd| {
+            // SAFETY: fds the module installed in this process for us.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        };
+        let progs: Vec<OwnedFd> = p.iter().map(|p| own(p.fd)).collect();
+        let maps: Vec<(String, OwnedFd)> = m
+            .iter()
+            .map(|m| (bpfld::dev::cstr(&m.name), own(m.fd)))
+            .collect();
+        (progs, maps)
+    };
+    match (res?, &what) {
+        (Err(e), WhileHeld::Revoke(_))
             if e.raw_os_error() == Some(libc::EKEYREVOKED)
                 && msg.contains("revoked during the load") =>
         {
-            println!("# {name}.bpf.o: revoked while its {held:?} array was being written: {msg}");
+            println!("# {target}: revoked while its {held:?} array was being written: {msg}");
         }
-        Err(e) => return Err(format!("want EKEYREVOKED, got {e}: {msg}")),
-        Ok(_) => {
-            // Close what was handed over, then fail.
-            let n_progs = req.progs_cnt.min(progs_cap) as usize;
-            let n_maps = req.maps_cnt.min(maps_cap) as usize;
-            // SAFETY: both arrays were written, up to their capacities.
-            let (p, m) = unsafe {
-                (
-                    std::slice::from_raw_parts(progs_at as *const uapi::BpfldProgInfo, n_progs),
-                    std::slice::from_raw_parts(maps_at as *const uapi::BpfldMapInfo, n_maps),
-                )
-            };
-            for fd in p.iter().map(|p| p.fd).chain(m.iter().map(|m| m.fd)) {
-                // SAFETY: fds the module installed in this process for us.
-                drop(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
+        (Err(e), WhileHeld::Revoke(_)) => return Err(format!("want EKEYREVOKED, got {e}: {msg}")),
+        (Ok(_), WhileHeld::Revoke(_)) => {
+            let (p, m) = handed(&req);
             return Err(format!(
-                "loaded {n_progs} of {} programs and {n_maps} of {} maps although the digest was revoked before the results were written",
-                want.0, want.1
+                "loaded {} of {} programs and {} of {} maps although the digest was revoked before the results were written",
+                p.len(),
+                want.0,
+                m.len(),
+                want.1
             ));
+        }
+        (Err(e), WhileHeld::NotYetRegistered) => {
+            return Err(format!("registering load: {e}: {msg}"))
+        }
+        (Ok(_), WhileHeld::NotYetRegistered) => {
+            let (_progs, maps) = handed(&req);
+            crate::loads::cc_offered("bpfld_min", true)
+                .map_err(|e| format!("once the load returned: {e}"))?;
+            let (_, st) = maps
+                .iter()
+                .find(|(n, _)| n == "bpfld_min")
+                .ok_or("no map bpfld_min in the results")?;
+            bpfld::sys::map_delete(st.as_raw_fd(), 0)
+                .map_err(|e| format!("BPF_MAP_DELETE_ELEM of bpfld_min: {e}"))?;
+            crate::loads::cc_offered("bpfld_min", false)
+                .map_err(|e| format!("after the delete: {e}"))?;
+            println!("# {target}: bpfld_min not offered while the results were written, offered once the load returned");
         }
     }
     drop((unmap, uffd, f));
