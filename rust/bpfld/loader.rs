@@ -1820,25 +1820,7 @@ impl Bpf for KernelBpf {
 
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32> {
         // Not refused for a fatal signal as the commands are: part of the rollback.
-        let mut a = bpf::MapElemAttr {
-            map_fd: map_fd as u32,
-            key: &key as *const u32 as u64,
-            ..bpf::MapElemAttr::default()
-        };
-        // SAFETY: `a` is BPF_MAP_DELETE_ELEM's part of union bpf_attr; its key is a u32
-        // that outlives the call; `map_fd` is in this thread's table.
-        let r = unsafe {
-            ffi::bpfld_sys_bpf(
-                bpf::BPF_MAP_DELETE_ELEM as c_int,
-                (&mut a as *mut bpf::MapElemAttr).cast(),
-                core::mem::size_of_val(&a) as u32,
-            )
-        };
-        if r < 0 {
-            Err(neg_errno(r.into()))
-        } else {
-            Ok(())
-        }
+        map_elem(map_fd, key, None)
     }
 
     fn prog_log(&mut self, _prog: usize) -> Log {
@@ -2158,6 +2140,37 @@ fn st_reg(
     })
 }
 
+/// `BPF_MAP_UPDATE_ELEM` of `key` in `map_fd` with `value` (`BPF_ANY`), or
+/// `BPF_MAP_DELETE_ELEM` of it without one; `map_fd` is in this thread's table. A
+/// positive errno on failure.
+fn map_elem(map_fd: i32, key: u32, value: Option<&[u8]>) -> core::result::Result<(), i32> {
+    let (cmd, value) = match value {
+        Some(v) => (bpf::BPF_MAP_UPDATE_ELEM, v.as_ptr() as u64),
+        None => (bpf::BPF_MAP_DELETE_ELEM, 0),
+    };
+    let mut a = bpf::MapElemAttr {
+        map_fd: map_fd as u32,
+        key: &key as *const u32 as u64,
+        value,
+        flags: bpf::BPF_ANY,
+        ..bpf::MapElemAttr::default()
+    };
+    // SAFETY: `a` is the command's part of union bpf_attr; its key and value outlive
+    // the call.
+    let r = unsafe {
+        ffi::bpfld_sys_bpf(
+            cmd as c_int,
+            (&mut a as *mut bpf::MapElemAttr).cast(),
+            core::mem::size_of_val(&a) as u32,
+        )
+    };
+    if r < 0 {
+        Err(neg_errno(r.into()))
+    } else {
+        Ok(())
+    }
+}
+
 /// The digest a load was let in with, for the check that it was not revoked since.
 struct Trusted<'a> {
     state: &'a State,
@@ -2437,26 +2450,10 @@ fn register_one(r: &mut StReg, written: &mut Writes) -> core::result::Result<(),
     if undo.0.is_null() {
         return Err(fail(9, format_args!("map '{}': its fd is gone", name)));
     }
-    let key = 0u32;
-    let mut a = bpf::MapElemAttr {
-        map_fd: map_fd as u32,
-        key: &key as *const u32 as u64,
-        value: r.value.as_ptr() as u64,
-        flags: bpf::BPF_ANY,
-        ..bpf::MapElemAttr::default()
-    };
-    // SAFETY: `a` is BPF_MAP_UPDATE_ELEM's part of union bpf_attr; its key and value
-    // outlive the call; the map's and the programs' fds are in this thread's table.
-    let ret = unsafe {
-        ffi::bpfld_sys_bpf(
-            bpf::BPF_MAP_UPDATE_ELEM as c_int,
-            (&mut a as *mut bpf::MapElemAttr).cast(),
-            core::mem::size_of_val(&a) as u32,
-        )
-    };
-    if ret < 0 {
+    // The map's and the programs' fds are in this thread's table (above).
+    if let Err(e) = map_elem(map_fd, 0, Some(&r.value)) {
         return Err(fail(
-            neg_errno(ret.into()),
+            e,
             format_args!(
                 "map '{}': struct_ops value: registering it (BPF_MAP_UPDATE_ELEM) failed",
                 name
