@@ -3232,18 +3232,23 @@ impl Drop for Unmap {
 // ---------------------------------------------------------------------------------
 // 7. Allocation failures in the middle of a load.
 
-/// The corpus objects `stress_alloc_failures` loads with an allocation failed: one
-/// program; global data (frozen maps); CO-RE; inner maps; a program array filled;
-/// struct_ops; kfuncs (BTF fds).
-const FAIL_OBJECTS: &[&str] = &[
-    "xdp.bpf.o",
-    "global_data.bpf.o",
-    "core_task.bpf.o",
-    "map_in_map.bpf.o",
-    "tail_calls.bpf.o",
-    "struct_ops.bpf.o",
-    "ext_kfunc.bpf.o",
+/// The corpus objects `stress_alloc_failures` loads with an allocation failed, with
+/// the load's flags: one program; global data (frozen maps); CO-RE; inner maps; a
+/// program array filled; struct_ops; kfuncs (BTF fds); struct_ops again, registered
+/// (`BPFLD_LOAD_REGISTER_STRUCT_OPS`: a load that fails must leave its map
+/// unregistered, one that succeeds must have registered it).
+const FAIL_OBJECTS: &[(&str, u32)] = &[
+    ("xdp.bpf.o", 0),
+    ("global_data.bpf.o", 0),
+    ("core_task.bpf.o", 0),
+    ("map_in_map.bpf.o", 0),
+    ("tail_calls.bpf.o", 0),
+    ("struct_ops.bpf.o", 0),
+    ("ext_kfunc.bpf.o", 0),
+    ("struct_ops.bpf.o", uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS),
 ];
+/// The congestion control the registering load of struct_ops.bpf.o offers.
+const FAIL_REGISTERED_CC: &str = "bpfld_min";
 /// Loads per object, each with one allocation failed: the first `FAIL_LOADS` of its
 /// allocations, or that many spread evenly over them.
 const FAIL_LOADS: usize = 120;
@@ -3368,10 +3373,20 @@ struct LoadBufs {
 /// What an armed load gave: programs and maps by name, or the errno and message.
 type Armed = Result<(Vec<String>, Vec<String>), (i32, String)>;
 
-/// `BPFLD_IOC_LOAD` of `obj` with allocation `fail` of the load failed, the probes
-/// armed around the ioctl only. Closes what it returns.
-fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, fail: Fail) -> Armed {
+/// `BPFLD_IOC_LOAD` of `obj` with `flags` and allocation `fail` of the load failed, the
+/// probes armed around the ioctl only. Closes what it returns; with
+/// `BPFLD_LOAD_REGISTER_STRUCT_OPS`, unregisters its struct_ops maps first, each
+/// named with " (registered)" if that worked.
+fn armed_load(
+    d: &Device,
+    obj: &File,
+    flags: u32,
+    b: &mut LoadBufs,
+    ctl: &Ctl,
+    fail: Fail,
+) -> Armed {
     let mut req = uapi::BpfldLoad {
+        flags,
         size: std::mem::size_of::<uapi::BpfldLoad>() as u32,
         obj_fd: obj.as_raw_fd(),
         prog_info_size: std::mem::size_of::<uapi::BpfldProgInfo>() as u32,
@@ -3415,7 +3430,17 @@ fn armed_load(d: &Device, obj: &File, b: &mut LoadBufs, ctl: &Ctl, fail: Fail) -
                 .collect();
             let maps = b.maps[..nm.min(b.maps.len())]
                 .iter()
-                .map(|m| close(m.fd, &m.name))
+                .map(|m| {
+                    let registered = flags & uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0
+                        && m.map_type == bpfld_core::uapi::BPF_MAP_TYPE_STRUCT_OPS
+                        && bpfld::sys::map_delete(m.fd, 0).is_ok();
+                    let name = close(m.fd, &m.name);
+                    if registered {
+                        format!("{name} (registered)")
+                    } else {
+                        name
+                    }
+                })
                 .collect();
             Ok((progs, maps))
         }
@@ -3589,7 +3614,7 @@ fn first_core_load(
         dev()
     };
     let d = reload()?;
-    let want = armed_load(&d, &f, bufs, ctl, Fail::None)
+    let want = armed_load(&d, &f, 0, bufs, ctl, Fail::None)
         .map_err(|(e, m)| format!("{name}: first load: {m} ({})", errno_name(e)))?;
     let total = ctl.get(Ctl::COUNT);
     drop(d);
@@ -3597,7 +3622,7 @@ fn first_core_load(
     let (mut ok, mut refused) = (0, 0);
     for &n in &nths {
         let d = reload()?;
-        match armed_load(&d, &f, bufs, ctl, Fail::Nth(n)) {
+        match armed_load(&d, &f, 0, bufs, ctl, Fail::Nth(n)) {
             Ok(got) if got == want => ok += 1,
             Ok(got) => {
                 return Err(format!(
@@ -3611,7 +3636,7 @@ fn first_core_load(
                 ))
             }
         }
-        match armed_load(&d, &f, bufs, ctl, Fail::None) {
+        match armed_load(&d, &f, 0, bufs, ctl, Fail::None) {
             Ok(got) if got == want => {}
             other => {
                 return Err(format!(
@@ -3689,8 +3714,14 @@ pub fn alloc_failures(env: &Env) -> Outcome {
             let mut messages: HashMap<String, (i32, usize)> = HashMap::new();
             // Where the failed allocations were: loads that succeeded, loads refused.
             let mut sites: HashMap<[String; 3], (usize, usize)> = HashMap::new();
-            for name in FAIL_OBJECTS {
+            for &(name, flags) in FAIL_OBJECTS {
                 let path = corpus(name);
+                let label = if flags & uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0 {
+                    format!("{name} (registering)")
+                } else {
+                    name.to_string()
+                };
+                let name = label.as_str();
                 let f = open(&path)?;
                 let d = dev()?;
                 // Once unarmed: the caches a first load fills (the vmlinux index, module
@@ -3698,7 +3729,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                 load(&d, &f).map_err(|e| format!("{name}: {e}"))?;
                 let fds0 = fd_count();
                 // The reference load (nothing failed), which also counts the allocations.
-                let want = armed_load(&d, &f, &mut bufs, &ctl, Fail::None)
+                let want = armed_load(&d, &f, flags, &mut bufs, &ctl, Fail::None)
                     .map_err(|(e, m)| format!("{name}: reference load: {m} ({})", errno_name(e)))?;
                 let total = ctl.get(Ctl::COUNT);
                 let total_beside = ctl.get(Ctl::COUNT_BESIDE);
@@ -3718,7 +3749,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                     .collect();
                 let (mut ok, mut refused, mut in_beside) = (0, 0, 0);
                 for &fail in &nths {
-                    let got = armed_load(&d, &f, &mut bufs, &ctl, fail);
+                    let got = armed_load(&d, &f, flags, &mut bufs, &ctl, fail);
                     let which = match fail {
                         Fail::NthBeside(n) => format!(
                             "allocation {n} of the {total_beside} beside the loading thread"
@@ -3790,6 +3821,10 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                                 at()
                             ));
                             }
+                            if flags & uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0 {
+                                crate::loads::cc_offered(FAIL_REGISTERED_CC, false)
+                                    .map_err(|c| format!("{}\n  refused ({msg}), and {c}", at()))?;
+                            }
                             *errnos.entry(e).or_default() += 1;
                             messages.entry(msg).or_insert((e, 0)).1 += 1;
                             refused += 1;
@@ -3820,7 +3855,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
         drop(pl);
         // Everything still loads.
         let d = dev()?;
-        for name in FAIL_OBJECTS {
+        for (name, _) in FAIL_OBJECTS {
             load(&d, &open(&corpus(name))?).map_err(|e| format!("{name} after: {e}"))?;
         }
         drop(d);
