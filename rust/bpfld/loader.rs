@@ -2308,8 +2308,12 @@ fn install(
     // A revocation that returned while the object was being loaded: nothing of it may
     // reach the caller after that (uapi.rst: "refuse a digest from now on"). The policy
     // stays locked until the fds are in, so a TRUST_REVOKE either waits for them or
-    // makes this load fail; installing them does not sleep (no user memory is touched
-    // under the lock: the results were written above).
+    // makes this load fail; no user memory is touched under the lock (the results were
+    // written above). A load that registers struct_ops maps holds it longer: a loading
+    // thread's wake-up and each registration, which is the struct_ops type's own
+    // (`reg()`: short for a TCP congestion control, longer for a sched_ext scheduler),
+    // and other loads' trust checks and the TRUST_* ioctls wait that long: registered
+    // is reachable, so a revocation must not return between the check and it.
     let policy = trust.state.policy.lock();
     if policy.check(trust.digest, trust.dev_mode) == Verdict::Revoked {
         drop(policy);

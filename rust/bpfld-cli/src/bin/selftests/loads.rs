@@ -2802,7 +2802,7 @@ pub fn struct_ops_link_attach(env: &Env) -> Outcome {
 /// nothing left and the first still registered; `BPF_MAP_DELETE_ELEM` unregisters it;
 /// a load that registers it and then fails handing out its fds (`EMFILE`) leaves it
 /// unregistered and nothing behind.
-pub fn struct_ops_registered_at_load(_: &Env) -> Outcome {
+pub fn struct_ops_registered_at_load(env: &Env) -> Outcome {
     outcome((|| {
         let d = dev()?;
         let f = open(&obj_path("struct_ops.bpf.o"))?;
@@ -2876,6 +2876,24 @@ pub fn struct_ops_registered_at_load(_: &Env) -> Outcome {
         cc_offered("bpfld_min", false).map_err(|e| format!("after the failed load: {e}"))?;
         before
             .unchanged()
-            .map_err(|e| format!("after the failed load: {e}"))
+            .map_err(|e| format!("after the failed load: {e}"))?;
+        // Two maps of one name (struct_ops_twice.bpf.c): the first registers, the
+        // kernel refuses the second (EEXIST), and the load unregisters the first.
+        let twice = open(&super::stress::guest_object(env, "struct_ops_twice")?)?;
+        let before = Snapshot::take();
+        match d.load(&twice, &register) {
+            Ok(_) => return Err("two maps named bpfld_two registered: loaded, want EEXIST".into()),
+            Err(e)
+                if e.errno == libc::EEXIST
+                    && e.msg.contains("struct_ops value: registering it") =>
+            {
+                println!("# two maps of one name: errno {} ({})", e.errno, e.msg)
+            }
+            Err(e) => return Err(format!("two maps named bpfld_two: {e}, want EEXIST")),
+        }
+        cc_offered("bpfld_two", false).map_err(|e| format!("after the refused load: {e}"))?;
+        before
+            .unchanged()
+            .map_err(|e| format!("after the refused load of two maps: {e}"))
     })())
 }

@@ -3155,7 +3155,7 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
             .map_err(|_| "loading thread panicked".to_string());
         (res, held_ok)
     });
-    held_ok?;
+    let res = res?;
     let msg = bpfld::dev::cstr(&req.err_msg);
     // What the load handed over, owned here (closed when dropped).
     let handed = |req: &uapi::BpfldLoad| {
@@ -3179,7 +3179,18 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
             .collect();
         (progs, maps)
     };
-    match (res?, &what) {
+    let handed_over = res.as_ref().ok().map(|_| handed(&req));
+    if let Err(e) = held_ok {
+        // A registering load that went on: undo its registration, which outlives
+        // its fds, so that the tests after this one do not see it.
+        if let (Some((_, maps)), WhileHeld::NotYetRegistered) = (&handed_over, &what) {
+            for (_, fd) in maps.iter().filter(|(n, _)| n == "bpfld_min") {
+                let _ = bpfld::sys::map_delete(fd.as_raw_fd(), 0);
+            }
+        }
+        return Err(e);
+    }
+    match (res, &what) {
         (Err(e), WhileHeld::Revoke(_))
             if e.raw_os_error() == Some(libc::EKEYREVOKED)
                 && msg.contains("revoked during the load") =>
@@ -3188,7 +3199,7 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
         }
         (Err(e), WhileHeld::Revoke(_)) => return Err(format!("want EKEYREVOKED, got {e}: {msg}")),
         (Ok(_), WhileHeld::Revoke(_)) => {
-            let (p, m) = handed(&req);
+            let (p, m) = handed_over.unwrap_or_default();
             return Err(format!(
                 "loaded {} of {} programs and {} of {} maps although the digest was revoked before the results were written",
                 p.len(),
@@ -3201,15 +3212,17 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
             return Err(format!("registering load: {e}: {msg}"))
         }
         (Ok(_), WhileHeld::NotYetRegistered) => {
-            let (_progs, maps) = handed(&req);
-            crate::loads::cc_offered("bpfld_min", true)
-                .map_err(|e| format!("once the load returned: {e}"))?;
+            let (_progs, maps) = handed_over.unwrap_or_default();
             let (_, st) = maps
                 .iter()
                 .find(|(n, _)| n == "bpfld_min")
                 .ok_or("no map bpfld_min in the results")?;
+            let offered = crate::loads::cc_offered("bpfld_min", true)
+                .map_err(|e| format!("once the load returned: {e}"));
+            // Unregistered whatever the check found, as above.
             bpfld::sys::map_delete(st.as_raw_fd(), 0)
                 .map_err(|e| format!("BPF_MAP_DELETE_ELEM of bpfld_min: {e}"))?;
+            offered?;
             crate::loads::cc_offered("bpfld_min", false)
                 .map_err(|e| format!("after the delete: {e}"))?;
             println!("# {target}: bpfld_min not offered while the results were written, offered once the load returned");
