@@ -55,20 +55,26 @@ fn expect_refusal(path: &str, errno: i32, what: &str) -> Result<(), String> {
 /// [`expect_refusal`], with a message that contains `says`.
 fn expect_refusal_saying(path: &str, errno: i32, says: &str, what: &str) -> Result<(), String> {
     let before = Snapshot::take();
-    match load(path) {
-        Ok(_) => return Err(format!("{what}: loaded, want errno {errno}")),
-        Err(e) if e.errno == errno => {
-            if e.msg.is_empty() {
-                return Err(format!("{what}: errno {errno} but no message"));
-            }
-            if !e.msg.contains(says) {
-                return Err(format!("{what}: {e}, want a message with {says:?}"));
-            }
-            println!("# {what}: errno {} ({})", e.errno, e.msg);
-        }
-        Err(e) => return Err(format!("{what}: {e}, want errno {errno}")),
-    }
+    refused(load(path), errno, says, what)?;
     before.unchanged().map_err(|e| format!("{what}: {e}"))
+}
+
+/// `res` (`what`, a load) must be a refusal with `errno` and a message, one that
+/// contains `says`; shown as a KTAP comment.
+fn refused(
+    res: Result<KLoad, KLoadError>,
+    errno: i32,
+    says: &str,
+    what: &str,
+) -> Result<(), String> {
+    match res {
+        Ok(_) => Err(format!("{what}: loaded, want errno {errno}")),
+        Err(e) if e.errno == errno && !e.msg.is_empty() && e.msg.contains(says) => {
+            println!("# {what}: errno {} ({})", e.errno, e.msg);
+            Ok(())
+        }
+        Err(e) => Err(format!("{what}: {e}, want errno {errno} saying {says:?}")),
+    }
 }
 
 fn outcome(r: Result<(), String>) -> Outcome {
@@ -967,13 +973,12 @@ fn expect_refusal_with(
     what: &str,
 ) -> Result<(), String> {
     let before = Snapshot::take();
-    match d.load_with(obj, &KLoadOpts::default(), extra) {
-        Ok(_) => return Err(format!("{what}: loaded, want errno {errno}")),
-        Err(e) if e.errno == errno && e.msg.contains(says) => {
-            println!("# {what}: errno {} ({})", e.errno, e.msg)
-        }
-        Err(e) => return Err(format!("{what}: {e}, want errno {errno} saying {says:?}")),
-    }
+    refused(
+        d.load_with(obj, &KLoadOpts::default(), extra),
+        errno,
+        says,
+        what,
+    )?;
     before.unchanged().map_err(|e| format!("{what}: {e}"))
 }
 
@@ -2837,16 +2842,12 @@ pub fn struct_ops_registered_at_load(env: &Env) -> Outcome {
                 ));
             }
             let again = Snapshot::take();
-            match d.load(&f, &register) {
-                Ok(_) => return Err("a second registering load: loaded, want EEXIST".into()),
-                Err(e)
-                    if e.errno == libc::EEXIST
-                        && e.msg.contains("map 'bpfld_min': struct_ops value") =>
-                {
-                    println!("# second registering load: errno {} ({})", e.errno, e.msg)
-                }
-                Err(e) => return Err(format!("a second registering load: {e}, want EEXIST")),
-            }
+            refused(
+                d.load(&f, &register),
+                libc::EEXIST,
+                "map 'bpfld_min': struct_ops value",
+                "a second registering load",
+            )?;
             again
                 .unchanged()
                 .map_err(|e| format!("after the second load: {e}"))?;
@@ -2859,20 +2860,7 @@ pub fn struct_ops_registered_at_load(env: &Env) -> Outcome {
         // Three programs and two maps: room for four fds fails the hand-over, which
         // comes before the registration.
         let res = with_fd_room(4, || d.load(&f, &register))?;
-        match res {
-            Ok(_) => return Err("registering load with four free fds: loaded, want EMFILE".into()),
-            Err(e) if e.errno == libc::EMFILE => {
-                println!(
-                    "# registering load, no room for its fds: errno {} ({})",
-                    e.errno, e.msg
-                )
-            }
-            Err(e) => {
-                return Err(format!(
-                    "registering load with four free fds: {e}, want EMFILE"
-                ))
-            }
-        }
+        refused(res, libc::EMFILE, "", "registering load with four free fds")?;
         cc_offered("bpfld_min", false).map_err(|e| format!("after the failed load: {e}"))?;
         before
             .unchanged()
@@ -2881,16 +2869,12 @@ pub fn struct_ops_registered_at_load(env: &Env) -> Outcome {
         // kernel refuses the second (EEXIST), and the load unregisters the first.
         let twice = open(&super::stress::guest_object(env, "struct_ops_twice")?)?;
         let before = Snapshot::take();
-        match d.load(&twice, &register) {
-            Ok(_) => return Err("two maps named bpfld_two registered: loaded, want EEXIST".into()),
-            Err(e)
-                if e.errno == libc::EEXIST
-                    && e.msg.contains("struct_ops value: registering it") =>
-            {
-                println!("# two maps of one name: errno {} ({})", e.errno, e.msg)
-            }
-            Err(e) => return Err(format!("two maps named bpfld_two: {e}, want EEXIST")),
-        }
+        refused(
+            d.load(&twice, &register),
+            libc::EEXIST,
+            "struct_ops value: registering it",
+            "two registering maps named bpfld_two",
+        )?;
         cc_offered("bpfld_two", false).map_err(|e| format!("after the refused load: {e}"))?;
         before
             .unchanged()
