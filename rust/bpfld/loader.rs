@@ -112,20 +112,21 @@ impl FileRef {
     fn take(&mut self) -> *mut file {
         core::mem::replace(&mut self.0, core::ptr::null_mut())
     }
+
+    /// A reference to the file `fd` holds in the current task's table, `None` if it is
+    /// empty (or an `O_PATH` fd).
+    fn of_fd(fd: c_int) -> Option<FileRef> {
+        // SAFETY: fget takes its own reference (or returns NULL).
+        let f = FileRef(unsafe { ffi::bpfld_fget(fd) });
+        (!f.0.is_null()).then_some(f)
+    }
 }
 
 /// The files of a program array's fd and a program's in the loading thread's table,
 /// where the executor left them (a slot this load wrote, and what it wrote there); `None`
 /// if either fd is empty.
 fn slot_files(map_fd: i32, prog_fd: i32) -> Option<(FileRef, FileRef)> {
-    // SAFETY: takes references to whatever the thread's fds hold.
-    let (map, prog) = unsafe {
-        (
-            FileRef(ffi::bpfld_fget(map_fd)),
-            FileRef(ffi::bpfld_fget(prog_fd)),
-        )
-    };
-    (!map.0.is_null() && !prog.0.is_null()).then_some((map, prog))
+    Some((FileRef::of_fd(map_fd)?, FileRef::of_fd(prog_fd)?))
 }
 
 /// A program or map created by the plan, as a file reference, with what the caller
@@ -812,14 +813,12 @@ fn load_verified(
     let (targets, target_files) = read_targets(&opts)?;
     let autoload = read_autoload(&opts)?;
     // The object file.
-    // SAFETY: fget takes its own reference (or returns NULL).
-    let f = FileRef(unsafe { ffi::bpfld_fget(req.obj_fd) });
-    if f.0.is_null() {
-        return Err(fail(
+    let f = FileRef::of_fd(req.obj_fd).ok_or_else(|| {
+        fail(
             9,
             format_args!("obj_fd {} is not an open file (or is O_PATH)", req.obj_fd),
-        ));
-    }
+        )
+    })?;
     // SAFETY: `f.0` is a valid file for the rest of this function.
     unsafe { ffi::bpfld_file_name(f.0, name.as_mut_ptr().cast(), name.len()) };
     // SAFETY: as above.
@@ -2120,11 +2119,7 @@ fn st_reg(
     // The fds are this load's, where the executor left them: an empty one is not
     // possible, and refused rather than registered without its program.
     let gone = || fail(9, format_args!("map '{}': a struct_ops fd is gone", name));
-    let file_of = |fd: Option<&i32>| {
-        // SAFETY: takes a reference to whatever the thread's fd holds.
-        let f = FileRef(unsafe { ffi::bpfld_fget(fd.copied().unwrap_or(-1)) });
-        (!f.0.is_null()).then_some(f)
-    };
+    let file_of = |fd: Option<&i32>| FileRef::of_fd(*fd?);
     for f in funcs {
         let fd = plan.planned_index(f.prog).and_then(|k| prog_fds.get(k));
         let prog = file_of(fd).ok_or_else(gone)?;
@@ -2449,11 +2444,6 @@ fn register_one(r: &mut StReg, written: &mut Writes) -> core::result::Result<(),
             *d = b;
         }
     }
-    // SAFETY: the map's fd in this thread's table (above).
-    let undo = FileRef(unsafe { ffi::bpfld_fget(map_fd) });
-    if undo.0.is_null() {
-        return Err(fail(9, format_args!("map '{}': its fd is gone", name)));
-    }
     // The map's and the programs' fds are in this thread's table (above).
     if let Err(e) = map_elem(map_fd, 0, Some(&r.value)) {
         return Err(fail(
@@ -2464,8 +2454,11 @@ fn register_one(r: &mut StReg, written: &mut Writes) -> core::result::Result<(),
             ),
         ));
     }
-    // Room was reserved by the loading thread (`run_plan`).
-    let _ = written.0.push(Written::Registered(undo), GFP_NOWAIT);
+    // The map's reference moves to the undo; room was reserved by the loading thread
+    // (`run_plan`).
+    let _ = written
+        .0
+        .push(Written::Registered(FileRef(r.map.take())), GFP_NOWAIT);
     Ok(())
 }
 
