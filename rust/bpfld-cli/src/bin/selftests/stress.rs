@@ -2992,6 +2992,10 @@ pub fn struct_ops_registered_after_results(_: &Env) -> Outcome {
     ))
 }
 
+/// The TCP congestion control the corpus' struct_ops.bpf.o offers once registered, also
+/// its struct_ops map's name.
+const CORPUS_CC: &str = "bpfld_min";
+
 /// What [`results_held`] does while the module is stopped in the write of the results.
 enum WhileHeld {
     /// Revoke this digest, the object's: the load must fail with EKEYREVOKED.
@@ -3139,7 +3143,7 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
                 WhileHeld::Revoke(digest) => dev()?
                     .trust_revoke(digest)
                     .map_err(|e| format!("revoke: {e}")),
-                WhileHeld::NotYetRegistered => crate::loads::cc_offered("bpfld_min", false)
+                WhileHeld::NotYetRegistered => crate::loads::cc_offered(CORPUS_CC, false)
                     .map_err(|e| format!("while the results were written: {e}")),
             };
             zeropage()?;
@@ -3184,7 +3188,7 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
         // A registering load that went on: undo its registration, which outlives
         // its fds, so that the tests after this one do not see it.
         if let (Some((_, maps)), WhileHeld::NotYetRegistered) = (&handed_over, &what) {
-            for (_, fd) in maps.iter().filter(|(n, _)| n == "bpfld_min") {
+            for (_, fd) in maps.iter().filter(|(n, _)| n == CORPUS_CC) {
                 let _ = bpfld::sys::map_delete(fd.as_raw_fd(), 0);
             }
         }
@@ -3215,17 +3219,17 @@ fn results_held(target: &str, held: HeldArray, what: WhileHeld) -> Result<(), St
             let (_progs, maps) = handed_over.unwrap_or_default();
             let (_, st) = maps
                 .iter()
-                .find(|(n, _)| n == "bpfld_min")
-                .ok_or("no map bpfld_min in the results")?;
-            let offered = crate::loads::cc_offered("bpfld_min", true)
+                .find(|(n, _)| n == CORPUS_CC)
+                .ok_or(format!("no map {CORPUS_CC} in the results"))?;
+            let offered = crate::loads::cc_offered(CORPUS_CC, true)
                 .map_err(|e| format!("once the load returned: {e}"));
             // Unregistered whatever the check found, as above.
             bpfld::sys::map_delete(st.as_raw_fd(), 0)
-                .map_err(|e| format!("BPF_MAP_DELETE_ELEM of bpfld_min: {e}"))?;
+                .map_err(|e| format!("BPF_MAP_DELETE_ELEM of {CORPUS_CC}: {e}"))?;
             offered?;
-            crate::loads::cc_offered("bpfld_min", false)
+            crate::loads::cc_offered(CORPUS_CC, false)
                 .map_err(|e| format!("after the delete: {e}"))?;
-            println!("# {target}: bpfld_min not offered while the results were written, offered once the load returned");
+            println!("# {target}: {CORPUS_CC} not offered while the results were written, offered once the load returned");
         }
     }
     drop((unmap, uffd, f));
@@ -3260,8 +3264,6 @@ const FAIL_OBJECTS: &[(&str, u32)] = &[
     ("ext_kfunc.bpf.o", 0),
     ("struct_ops.bpf.o", uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS),
 ];
-/// The congestion control the registering load of struct_ops.bpf.o offers.
-const FAIL_REGISTERED_CC: &str = "bpfld_min";
 /// Loads per object, each with one allocation failed: the first `FAIL_LOADS` of its
 /// allocations, or that many spread evenly over them.
 const FAIL_LOADS: usize = 120;
@@ -3835,7 +3837,7 @@ pub fn alloc_failures(env: &Env) -> Outcome {
                             ));
                             }
                             if flags & uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0 {
-                                crate::loads::cc_offered(FAIL_REGISTERED_CC, false)
+                                crate::loads::cc_offered(CORPUS_CC, false)
                                     .map_err(|c| format!("{}\n  refused ({msg}), and {c}", at()))?;
                             }
                             *errnos.entry(e).or_default() += 1;
