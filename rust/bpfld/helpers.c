@@ -1562,28 +1562,40 @@ u32 bpfld_map_file_id(struct file *file)
 /*
  * Undo an initial slot this load wrote into a program array the caller passed for
  * reuse (bpfld_map_reuse) when the load fails after writing it: empty slot `key` of
- * the map of `map_file` if it still holds the program of `prog_file` (another
- * writer's program since is left alone). No program of a failed load stays reachable
- * through the caller's maps; what the slot held before is not put back, since 6.12
- * gives a module no fd for a program it holds no file of. As the BPF_MAP_DELETE_ELEM
- * command does for a program array (kernel/bpf/syscall.c, map_delete_elem()): the
- * map's own delete, in a context that may sleep (it takes the map's poke mutex). It
- * empties the slot of a map frozen since (BPF_MAP_FREEZE, which the command would
- * refuse): the load's write came first, and nothing verified depends on a program
- * array's contents. Another writer can come between the slot's check and its delete
- * (6.12 has no compare-and-delete for a program array): then its program goes.
+ * the map of `map_file` if it still holds the program of `prog_file`. No program of a
+ * failed load stays reachable through the caller's maps; what the slot held before is
+ * not put back, since 6.12 gives a module no fd for a program it holds no file of.
+ *
+ * 6.12 has no compare-and-delete for a program array, so this is the map's own delete
+ * (kernel/bpf/arraymap.c, __fd_array_map_delete_elem()) with the compare inside it:
+ * every writer of a program array's slots (BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM,
+ * the map's clearing when its last user reference goes) exchanges them under the
+ * map's poke mutex, so another writer's program put there after the load's is left
+ * alone, not deleted. Then, as the delete: the tail calls that the JIT made direct
+ * are patched (map_poke_run), and the slot's reference to the program is dropped
+ * after a grace period. It empties the slot of a map frozen since (BPF_MAP_FREEZE,
+ * which the command would refuse): the load's write came first, and nothing verified
+ * depends on a program array's contents. Sleeps (the mutex).
  */
 int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key);
 int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key)
 {
 	struct bpf_map *map = map_file->private_data;
 	struct bpf_array *array = container_of(map, struct bpf_array, map);
+	void *ours = prog_file->private_data;
 
-	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || key >= map->max_entries)
+	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || key >= map->max_entries ||
+	    !map->ops->map_poke_run)
 		return -EINVAL;
-	if (READ_ONCE(array->ptrs[key]) != prog_file->private_data)
+	mutex_lock(&array->aux->poke_mutex);
+	if (cmpxchg(array->ptrs + key, ours, NULL) != ours) {
+		mutex_unlock(&array->aux->poke_mutex);
 		return 0;
-	return map->ops->map_delete_elem(map, &key);
+	}
+	map->ops->map_poke_run(map, key, ours, NULL);
+	mutex_unlock(&array->aux->poke_mutex);
+	map->ops->map_fd_put_ptr(map, ours, true);
+	return 0;
 }
 
 /*
