@@ -2660,6 +2660,10 @@ pub fn policy_seal(_: &Env) -> Outcome {
     })())
 }
 
+/// The TCP congestion control the corpus' struct_ops.bpf.o offers once registered, also
+/// its struct_ops map's name.
+pub(crate) const CORPUS_CC: &str = "bpfld_min";
+
 /// The congestion controls the kernel offers (`tcp_available_congestion_control`).
 fn available_cc() -> Result<String, String> {
     std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
@@ -2820,18 +2824,18 @@ pub fn struct_ops_registered_at_load(env: &Env) -> Outcome {
             let l = d
                 .load(&f, &KLoadOpts::default())
                 .map_err(|e| e.to_string())?;
-            cc_offered("bpfld_min", false).map_err(|e| format!("without the flag: {e}"))?;
+            cc_offered(CORPUS_CC, false).map_err(|e| format!("without the flag: {e}"))?;
             drop(l);
         }
         before.unchanged()?;
         {
             let l = d.load(&f, &register).map_err(|e| e.to_string())?;
-            cc_offered("bpfld_min", true).map_err(|e| format!("with the flag: {e}"))?;
+            cc_offered(CORPUS_CC, true).map_err(|e| format!("with the flag: {e}"))?;
             let m = l
                 .maps
                 .iter()
-                .find(|m| m.name == "bpfld_min")
-                .ok_or("no map bpfld_min")?;
+                .find(|m| m.name == CORPUS_CC)
+                .ok_or(format!("no map {CORPUS_CC}"))?;
             let v = util::map_lookup(m.fd.as_raw_fd(), 0, 4096)
                 .map_err(|e| format!("lookup of the struct_ops value: {e}"))?;
             const BPF_STRUCT_OPS_STATE_INUSE: u32 = 1;
@@ -2851,17 +2855,17 @@ pub fn struct_ops_registered_at_load(env: &Env) -> Outcome {
             again
                 .unchanged()
                 .map_err(|e| format!("after the second load: {e}"))?;
-            cc_offered("bpfld_min", true).map_err(|e| format!("after the second load: {e}"))?;
+            cc_offered(CORPUS_CC, true).map_err(|e| format!("after the second load: {e}"))?;
             bpfld::sys::map_delete(m.fd.as_raw_fd(), 0)
                 .map_err(|e| format!("BPF_MAP_DELETE_ELEM of bpfld_min: {e}"))?;
-            cc_offered("bpfld_min", false).map_err(|e| format!("after the delete: {e}"))?;
+            cc_offered(CORPUS_CC, false).map_err(|e| format!("after the delete: {e}"))?;
         }
         before.unchanged()?;
         // Three programs and two maps: room for four fds fails the hand-over, which
         // comes before the registration.
         let res = with_fd_room(4, || d.load(&f, &register))?;
         refused(res, libc::EMFILE, "", "registering load with four free fds")?;
-        cc_offered("bpfld_min", false).map_err(|e| format!("after the failed load: {e}"))?;
+        cc_offered(CORPUS_CC, false).map_err(|e| format!("after the failed load: {e}"))?;
         before
             .unchanged()
             .map_err(|e| format!("after the failed load: {e}"))?;

@@ -17,6 +17,7 @@
 //! TCG); `BPFLD_STRESS_SCALE=F` in the environment multiplies them.
 
 use super::{fail, Env};
+use crate::loads::CORPUS_CC;
 use crate::util::{self, fd_count, run, Snapshot};
 use bpfld::dev::{digest_arg, Device, KLoad, KLoadError, KLoadOpts, DEVICE};
 use bpfld::kmsg::KernelLog;
@@ -2991,10 +2992,6 @@ pub fn struct_ops_registered_after_results(_: &Env) -> Outcome {
         WhileHeld::NotYetRegistered,
     ))
 }
-
-/// The TCP congestion control the corpus' struct_ops.bpf.o offers once registered, also
-/// its struct_ops map's name.
-const CORPUS_CC: &str = "bpfld_min";
 
 /// What [`results_held`] does while the module is stopped in the write of the results.
 enum WhileHeld {
