@@ -29,9 +29,42 @@ VM_BOOT_TRIES=${VM_BOOT_TRIES:-3}
 # (Documentation/benchmarks.rst, *2026-12-04, 07:15-08:00 UTC*).
 VM_QEMU_OPTS=${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}
 
-# How every one of these VMs starts: vng under TCG (no KVM on these machines) with
-# VM_QEMU_OPTS. Each script adds its memory, CPUs, kernel and guest command.
-VM_VNG=(vng --disable-kvm --qemu-opts="$VM_QEMU_OPTS")
+# vm_hw_virt: true when this host can run the guest under KVM with hardware
+# virtualization: its CPUs show VT-x or AMD-V (vmx, svm), /dev/kvm opens for reading
+# and writing, and the KVM behind it is not PVM. The machines bpfld was developed on
+# have none of it: their /dev/kvm is kvm_pvm (Ant Group's pagetable-based VM, no vmx
+# or svm flag), which emulates a stock 6.12 kernel about 200 times slower than TCG
+# (Documentation/benchmarks.rst, *2026-12-05, 19:00 UTC*).
+vm_hw_virt() {
+	grep -qwE 'vmx|svm' /proc/cpuinfo && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+		[ ! -d /sys/module/kvm_pvm ]
+}
+
+# The accelerator: BPFLD_VM_ACCEL=kvm, tcg or auto (the default: kvm where
+# vm_hw_virt, else tcg). Under KVM vng gives the guest the host's CPU model (-cpu
+# host); under TCG QEMU's "max" CPU, emulated. VM_ACCEL_DESC says which in the
+# scripts' messages and the reports (absolute times under TCG are an emulator's).
+case ${BPFLD_VM_ACCEL:-auto} in
+auto) if vm_hw_virt; then VM_ACCEL=kvm; else VM_ACCEL=tcg; fi ;;
+kvm | tcg) VM_ACCEL=$BPFLD_VM_ACCEL ;;
+*)
+	echo "vm: BPFLD_VM_ACCEL=$BPFLD_VM_ACCEL: kvm, tcg or auto" >&2
+	exit 2
+	;;
+esac
+if [ "$VM_ACCEL" = kvm ]; then
+	VM_ACCEL_DESC="KVM, the host's CPU"
+else
+	VM_ACCEL_DESC="TCG, no KVM"
+fi
+
+# How every one of these VMs starts: vng with VM_ACCEL and VM_QEMU_OPTS. Each script
+# adds its memory, CPUs, kernel and guest command.
+if [ "$VM_ACCEL" = kvm ]; then
+	VM_VNG=(vng --qemu-opts="$VM_QEMU_OPTS")
+else
+	VM_VNG=(vng --disable-kvm --qemu-opts="$VM_QEMU_OPTS")
+fi
 
 # The kernel log's ring buffer for a VM whose run is checked from its first record to
 # its last (selftests' dmesg_no_warnings reads it back by sequence number and fails if
