@@ -54,6 +54,16 @@ arm64_build() {
 		"$here/examples/bpfld-load.c" -o "$corpus/bpfld-load32"
 }
 
+# The guest's CPU (QEMU's -cpu): BPFLD_ARM64_CPU, by default a Cortex-A57 (ARMv8.0).
+# Android's GKI kernels run on ARMv8.5 and later cores, which enforce what the kernel
+# and bpfld.ko are built for (CONFIG_ARM64_BTI_KERNEL, pointer authentication: Rust
+# with -Zbranch-protection=bti,pac-ret): an indirect branch to an instruction that is
+# not a landing pad, or a return address signed differently, faults. An ARMv8.0 core
+# runs those instructions as no-ops. BPFLD_ARM64_CPU=max,pauth-impdef=on emulates a
+# core that enforces them (QEMU's own pointer authentication algorithm, much faster
+# under TCG than the architected QARMA).
+arm64_cpu=${BPFLD_ARM64_CPU:-cortex-a57}
+
 # Run $guest_cmd in the arm64 VM; its output goes to $results/console.
 arm64_boot() {
 	local cmd=$guest_cmd
@@ -76,7 +86,7 @@ arm64_boot() {
 	done
 	# PANIC_ON_OOPS and panic=-1: an oops reboots, and -no-reboot turns that into an exit.
 	timeout --kill-after=30 "${BPFLD_VM_TIMEOUT:-3600}" qemu-system-aarch64 \
-		-machine virt -cpu cortex-a57 -smp 2 -m 2G -accel tcg,thread=multi \
+		-machine virt -cpu "$arm64_cpu" -smp 2 -m 2G -accel tcg,thread=multi \
 		-display none -monitor none -serial stdio -no-reboot \
 		-kernel "$kdir/arch/arm64/boot/Image" \
 		-fsdev "local,id=root,path=$rootfs,security_model=none,readonly=on" \

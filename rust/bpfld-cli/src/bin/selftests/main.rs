@@ -5,6 +5,12 @@
 //! usage: bpfld-selftests --module PATH/bpfld.ko --corpus DIR --image IMG
 //!                        [--ktap FILE] [--filter SUBSTR]
 //!
+//! `--filter` takes names or parts of names, comma-separated: the tests whose name
+//! contains one of them run. A part written `-PART` leaves out the tests whose name
+//! contains it; with only such parts, every other test runs (the arm64 kCFI kernel,
+//! whose JIT gives BPF functions no kCFI hash, runs all but the tests whose programs
+//! the kernel calls back from C: Documentation/testing.rst).
+//!
 //! Prints KTAP on stdout and mirrors it to FILE (on a host-shared directory). Exits 0
 //! only if every test passed. Tests run in order and share the VM: the module is
 //! inserted early and left loaded; the ext4 image IMG (made with `-O verity` by the
@@ -203,12 +209,26 @@ fn main() {
         Test::Fixed(n, _) => n.to_string(),
         Test::Object(o) => format!("load_{}", o.trim_end_matches(".bpf.o")),
     };
+    let parts: Vec<&str> = filter
+        .as_deref()
+        .map(|f| f.split(',').filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    let out: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| p.strip_prefix('-'))
+        .filter(|o| !o.is_empty())
+        .collect();
+    let wanted: Vec<&str> = parts
+        .iter()
+        .copied()
+        .filter(|p| !p.starts_with('-'))
+        .collect();
     let selected: Vec<&Test> = tests
         .iter()
         .filter(|t| {
-            filter
-                .as_deref()
-                .is_none_or(|f| f.split(',').any(|f| name(t).contains(f)))
+            let n = name(t);
+            (wanted.is_empty() || wanted.iter().any(|w| n.contains(w)))
+                && !out.iter().any(|o| n.contains(o))
         })
         .collect();
     let mut k = match Ktap::new(selected.len(), ktap_path.as_deref()) {
