@@ -52,17 +52,14 @@ kvm | tcg) VM_ACCEL=$BPFLD_VM_ACCEL ;;
 	exit 2
 	;;
 esac
-if [ "$VM_ACCEL" = kvm ]; then
-	VM_ACCEL_DESC="KVM, the host's CPU"
-else
-	VM_ACCEL_DESC="TCG, no KVM"
-fi
 
 # How every one of these VMs starts: vng with VM_ACCEL and VM_QEMU_OPTS. Each script
 # adds its memory, CPUs, kernel and guest command.
 if [ "$VM_ACCEL" = kvm ]; then
+	VM_ACCEL_DESC="KVM, the host's CPU"
 	VM_VNG=(vng --qemu-opts="$VM_QEMU_OPTS")
 else
+	VM_ACCEL_DESC="TCG, no KVM"
 	VM_VNG=(vng --disable-kvm --qemu-opts="$VM_QEMU_OPTS")
 fi
 
