@@ -182,9 +182,27 @@ extern "C" {
     pub(crate) fn bpfld_prog_uses_only(prog: *mut file, maps: *const *mut file, n: c_int) -> bool;
     /// Id of a map file bpfld created or took (`bpfld_map_fget`).
     pub(crate) fn bpfld_map_file_id(f: *mut file) -> u32;
-    /// Empty slot `key` of the program array of `map` if it holds the program of
-    /// `prog`: the undo of an initial slot written into a map the caller passed.
-    pub(crate) fn bpfld_prog_array_clear(map: *mut file, prog: *mut file, key: u32) -> c_int;
+    /// In the loading thread: write the program at `prog_fd` into slot `key` of the
+    /// program array of `map`, a map the caller passed, as `BPF_MAP_UPDATE_ELEM`
+    /// does, keeping the program the slot held in `*old` (NULL if none) with the
+    /// array's reference to it.
+    pub(crate) fn bpfld_prog_array_swap(
+        map: *mut file,
+        key: u32,
+        prog_fd: c_int,
+        old: *mut *mut c_void,
+    ) -> c_int;
+    /// The undo of `bpfld_prog_array_swap`: if slot `key` of the program array of
+    /// `map` still holds the program of `prog`, put `old` back (empty the slot if
+    /// NULL), else drop `old`.
+    pub(crate) fn bpfld_prog_array_restore(
+        map: *mut file,
+        prog: *mut file,
+        key: u32,
+        old: *mut c_void,
+    ) -> c_int;
+    /// The load after `bpfld_prog_array_swap` succeeded: drop `old` (if not NULL).
+    pub(crate) fn bpfld_prog_array_release(map: *mut file, old: *mut c_void);
     /// Unregister the plain struct_ops map of `map` that this load registered: the undo
     /// of `BPFLD_LOAD_REGISTER_STRUCT_OPS` when the load fails after it.
     pub(crate) fn bpfld_struct_ops_unreg(map: *mut file) -> c_int;

@@ -1560,25 +1560,73 @@ u32 bpfld_map_file_id(struct file *file)
 }
 
 /*
- * Undo an initial slot this load wrote into a program array the caller passed for
- * reuse (bpfld_map_reuse) when the load fails after writing it: empty slot `key` of
- * the map of `map_file` if it still holds the program of `prog_file`. No program of a
- * failed load stays reachable through the caller's maps; what the slot held before is
- * not put back, since 6.12 gives a module no fd for a program it holds no file of.
+ * Write the program at @prog_fd (in the current task's table) into slot @key of the
+ * program array of @map_file, a map the caller passed for reuse (bpfld_map_reuse),
+ * keeping in *@old, with the array's reference to it, the program the slot held (NULL
+ * if none). bpfld_prog_array_restore() puts it back if the load fails later,
+ * bpfld_prog_array_release() drops it if the load succeeds.
  *
- * 6.12 has no compare-and-delete for a program array, so this is the map's own delete
- * (kernel/bpf/arraymap.c, __fd_array_map_delete_elem()) with the compare inside it:
- * every writer of a program array's slots (BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM,
- * the map's clearing when its last user reference goes) exchanges them under the
- * map's poke mutex, so another writer's program put there after the load's is left
- * alone, not deleted. Then, as the delete: the tail calls that the JIT made direct
- * are patched (map_poke_run), and the slot's reference to the program is dropped
- * after a grace period. It empties the slot of a map frozen since (BPF_MAP_FREEZE,
- * which the command would refuse): the load's write came first, and nothing verified
- * depends on a program array's contents. Sleeps (the mutex).
+ * This is the BPF_MAP_UPDATE_ELEM command (kernel/bpf/syscall.c, map_update_elem();
+ * kernel/bpf/arraymap.c, bpf_fd_array_map_update_elem()) less the last step, which
+ * drops the replaced program: a write of the map counted while it runs (writecnt,
+ * which BPF_MAP_FREEZE waits out), refused (-EPERM) through a file not opened for
+ * writing or once the map is frozen, the program taken and checked by the map's own
+ * op (its type and owner, not an extension's target), and the exchange and the JIT's
+ * direct tail calls patched under the map's poke mutex. Only 6.12 lacks a way to
+ * hand a module the replaced program: the command drops it, and a module holds no fd
+ * of a program it did not create. Sleeps (the mutex).
  */
-int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key);
-int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 key)
+int bpfld_prog_array_swap(struct file *map_file, u32 key, int prog_fd, void **old);
+int bpfld_prog_array_swap(struct file *map_file, u32 key, int prog_fd, void **old)
+{
+	struct bpf_map *map = map_file->private_data;
+	struct bpf_array *array = container_of(map, struct bpf_array, map);
+	void *ours;
+	int err = 0;
+
+	*old = NULL;
+	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || !map->ops->map_poke_run)
+		return -EINVAL;
+	if (key >= map->max_entries)
+		return -E2BIG;
+	atomic64_inc(&map->writecnt);
+	if (!(map_file->f_mode & FMODE_CAN_WRITE) || READ_ONCE(map->frozen)) {
+		err = -EPERM;
+		goto out;
+	}
+	ours = map->ops->map_fd_get_ptr(map, map_file, prog_fd);
+	if (IS_ERR(ours)) {
+		err = PTR_ERR(ours);
+		goto out;
+	}
+	mutex_lock(&array->aux->poke_mutex);
+	*old = xchg(array->ptrs + key, ours);
+	map->ops->map_poke_run(map, key, *old, ours);
+	mutex_unlock(&array->aux->poke_mutex);
+out:
+	atomic64_dec(&map->writecnt);
+	return err;
+}
+
+/*
+ * Undo bpfld_prog_array_swap() when the load fails after it: if slot @key of the map
+ * of @map_file still holds the program of @prog_file, put @old back (the slot is
+ * emptied if @old is NULL), else leave the slot alone, another writer's since, and
+ * drop @old. No program of a failed load stays reachable through the caller's maps,
+ * and the slot holds what it held before the load unless someone wrote it since.
+ *
+ * 6.12 has no compare-and-exchange command for a program array; every writer of its
+ * slots (BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM, the map's clearing when its last
+ * user reference goes, which cannot happen while the load holds @map_file) exchanges
+ * them under the map's poke mutex, so the compare is made inside it. Then, as the
+ * update does: the tail calls the JIT made direct are patched (map_poke_run), and the
+ * slot's reference to the load's program is dropped after a grace period. It writes
+ * a map frozen since (BPF_MAP_FREEZE, which the command would refuse): the load's
+ * write came first, and nothing verified depends on a program array's contents.
+ * Sleeps (the mutex).
+ */
+int bpfld_prog_array_restore(struct file *map_file, struct file *prog_file, u32 key, void *old);
+int bpfld_prog_array_restore(struct file *map_file, struct file *prog_file, u32 key, void *old)
 {
 	struct bpf_map *map = map_file->private_data;
 	struct bpf_array *array = container_of(map, struct bpf_array, map);
@@ -1588,14 +1636,29 @@ int bpfld_prog_array_clear(struct file *map_file, struct file *prog_file, u32 ke
 	    !map->ops->map_poke_run)
 		return -EINVAL;
 	mutex_lock(&array->aux->poke_mutex);
-	if (cmpxchg(array->ptrs + key, ours, NULL) != ours) {
+	if (cmpxchg(array->ptrs + key, ours, old) != ours) {
 		mutex_unlock(&array->aux->poke_mutex);
+		if (old)
+			map->ops->map_fd_put_ptr(map, old, true);
 		return 0;
 	}
-	map->ops->map_poke_run(map, key, ours, NULL);
+	map->ops->map_poke_run(map, key, ours, old);
 	mutex_unlock(&array->aux->poke_mutex);
 	map->ops->map_fd_put_ptr(map, ours, true);
 	return 0;
+}
+
+/*
+ * The load that made bpfld_prog_array_swap() succeeded: drop the program the slot
+ * held before (@old, NULL if none), as the update command drops it.
+ */
+void bpfld_prog_array_release(struct file *map_file, void *old);
+void bpfld_prog_array_release(struct file *map_file, void *old)
+{
+	struct bpf_map *map = map_file->private_data;
+
+	if (old)
+		map->ops->map_fd_put_ptr(map, old, true);
 }
 
 /*

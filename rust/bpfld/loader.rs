@@ -146,14 +146,58 @@ struct Created {
     reused: bool,
 }
 
+/// An initial slot this load wrote into a program array the caller passed for reuse
+/// (`map_reuse`, [`KernelBpf::swap_slot`]), with the program the slot held before and
+/// the array's reference to it: put back when dropped (or [`HeldSlot::restore`]d)
+/// unless the load succeeded ([`HeldSlot::release`]).
+struct HeldSlot {
+    /// The map's file and fd in the loading thread's table.
+    map: FileRef,
+    map_fd: i32,
+    key: u32,
+    /// The file of the program written.
+    prog: FileRef,
+    /// The program the slot held (`struct bpf_prog *`, NULL if none), referenced.
+    old: *mut c_void,
+    /// Restored or released.
+    done: bool,
+}
+
+impl HeldSlot {
+    /// Put back what the slot held, if it still holds this load's program; returns
+    /// 0 or a negative errno.
+    fn restore(&mut self) -> c_int {
+        if core::mem::replace(&mut self.done, true) {
+            return 0;
+        }
+        // SAFETY: `map` is a program array's file and `prog` a program's, both
+        // referenced by us, `old` the reference bpfld_prog_array_swap kept, given back
+        // once; the caller's ioctl and the loading thread may sleep.
+        unsafe { ffi::bpfld_prog_array_restore(self.map.0, self.prog.0, self.key, self.old) }
+    }
+
+    /// The load succeeded: the slot keeps its program, the one it held is dropped.
+    fn release(&mut self) {
+        if !core::mem::replace(&mut self.done, true) {
+            // SAFETY: as in `restore`, `old` dropped once.
+            unsafe { ffi::bpfld_prog_array_release(self.map.0, self.old) };
+        }
+    }
+}
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
+
 /// Writes of this load that outlive its objects' fds, undone when dropped unless kept,
 /// so that a load failing after the executor (the results' copy, a revocation, no free
-/// fds, a fault of its BTF, ...) leaves none of its programs reachable; the executor
-/// undoes its own failures.
+/// fds, a fault of its BTF, ...) leaves none of its programs reachable and the
+/// caller's program arrays as they were; the executor undoes its own failures.
 enum Written {
-    /// An initial slot written into a program array the caller passed for reuse
-    /// (`map_reuse`): the map's file, the program's and the key.
-    Slot(FileRef, FileRef, u32),
+    /// An initial slot written into a program array the caller passed for reuse.
+    Slot(HeldSlot),
     /// A plain struct_ops map registered (`BPFLD_LOAD_REGISTER_STRUCT_OPS`): its file.
     Registered(FileRef),
 }
@@ -164,6 +208,11 @@ struct Writes(KVVec<Written>);
 impl Writes {
     /// The load succeeded: the writes stay.
     fn keep(mut self) {
+        for w in self.0.as_mut_slice() {
+            if let Written::Slot(h) = w {
+                h.release();
+            }
+        }
         // Drops the references only.
         let _ = core::mem::replace(&mut self.0, KVVec::new());
     }
@@ -171,13 +220,11 @@ impl Writes {
 
 impl Drop for Writes {
     fn drop(&mut self) {
-        for w in self.0.iter() {
+        for w in self.0.as_mut_slice() {
             match w {
-                // SAFETY: `map` is a program array's file and `prog` a program's, both
-                // referenced by us; the caller's ioctl and the loading thread may sleep.
-                Written::Slot(map, prog, key) => unsafe {
-                    ffi::bpfld_prog_array_clear(map.0, prog.0, *key);
-                },
+                Written::Slot(h) => {
+                    h.restore();
+                }
                 // SAFETY: a struct_ops map's file, referenced by us; may sleep here.
                 Written::Registered(map) => unsafe {
                     ffi::bpfld_struct_ops_unreg(map.0);
@@ -898,6 +945,7 @@ fn load_verified(
             reuse,
             targets: target_files,
             register_st: req.flags & uapi::BPFLD_LOAD_REGISTER_STRUCT_OPS != 0,
+            held: KVVec::new(),
         },
         targets,
         autoload,
@@ -1576,6 +1624,10 @@ struct KernelBpf {
     /// executor (`Bpf::register_struct_ops` stays false) but once the load cannot
     /// fail any more ([`register_struct_ops`]).
     register_st: bool,
+    /// The slots the executor wrote into the caller's program arrays
+    /// ([`Bpf::swap_slot`]), restored if it fails, else moved to the load's
+    /// [`Writes`].
+    held: KVVec<HeldSlot>,
 }
 
 impl KernelBpf {
@@ -1805,15 +1857,55 @@ impl Bpf for KernelBpf {
         unsafe { ffi::bpfld_close_fd(fd) };
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
+    fn swap_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
+        // SAFETY: reads the current task's pending signals.
+        if unsafe { ffi::bpfld_fatal_signal_pending() } {
+            return Err(4); // EINTR, as for the commands
+        }
         let (map, prog) = slot_files(map_fd, prog_fd).ok_or(9)?;
-        // SAFETY: a program array's file (the executor took it as one) and a program's,
-        // both referenced here; the loading thread may sleep.
-        let r = unsafe { ffi::bpfld_prog_array_clear(map.0, prog.0, key) };
+        // Room first: once the slot is written, noting it cannot fail.
+        self.held.reserve(1, GFP_KERNEL).map_err(|_| 12)?;
+        let mut old = core::ptr::null_mut();
+        let t0 = now();
+        // SAFETY: a program array's file (the executor took it as one) and the fd of
+        // the program in this thread's table; the loading thread may sleep.
+        let r = unsafe { ffi::bpfld_prog_array_swap(map.0, key, prog_fd, &mut old) };
+        let t1 = now();
+        // Timed as the command it stands for.
+        self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
+        self.cmds.add(Cmd::MAP_UPDATE_ELEM, t1.saturating_sub(t0));
         if r < 0 {
-            Err(neg_errno(r.into()))
-        } else {
-            Ok(())
+            return Err(neg_errno(r.into()));
+        }
+        let h = HeldSlot {
+            map,
+            map_fd,
+            key,
+            prog,
+            old,
+            done: false,
+        };
+        // Room was reserved above; if not, dropping `h` puts the slot back.
+        self.held.push(h, GFP_NOWAIT).map_err(|_| 12)
+    }
+
+    fn restore_slot(
+        &mut self,
+        map_fd: i32,
+        key: u32,
+        _prog_fd: i32,
+    ) -> core::result::Result<(), i32> {
+        let held = self.held.as_mut_slice().iter_mut();
+        match held
+            .filter(|h| !h.done)
+            .find(|h| h.map_fd == map_fd && h.key == key)
+        {
+            Some(h) => match h.restore() {
+                r if r < 0 => Err(neg_errno(r.into())),
+                _ => Ok(()),
+            },
+            // Not written by swap_slot: nothing of this load's there.
+            None => Ok(()),
         }
     }
 
@@ -1968,22 +2060,15 @@ fn run_plan(
     // SAFETY: `job.iso` is this thread's job, which is running.
     unsafe { ffi::bpfld_iso_nearly_done(job.iso) };
     res.map_err(core_fail)?;
-    for s in obj.slots.iter() {
-        let Some((m, p)) = reused_slot(&job.bpf.reuse, s) else {
-            continue;
-        };
-        let (Some(&map_fd), Some(&prog_fd)) = (map_fds.get(m), prog_fds.get(p)) else {
-            continue;
-        };
-        let Some((map, prog)) = slot_files(map_fd, prog_fd) else {
-            // Not possible (the fds are this load's); nothing to undo with.
-            continue;
-        };
-        // Room was reserved above.
-        let _ = job
-            .written
-            .0
-            .push(Written::Slot(map, prog, s.index), GFP_NOWAIT);
+    for h in core::mem::replace(&mut job.bpf.held, KVVec::new()) {
+        // Room was reserved above; if not, the slot's entry is dropped, which puts it
+        // back, and so are the rest.
+        if job.written.0.push(Written::Slot(h), GFP_NOWAIT).is_err() {
+            return Err(fail(
+                12,
+                format_args!("no memory for the list of writes to undo"),
+            ));
+        }
     }
     // What registering the plain struct_ops maps takes, if asked: not done here but
     // once the results are the caller's and the digest is still trusted (`install`).

@@ -8,7 +8,7 @@ use bpfld_core::object::MapDef;
 use bpfld_core::plan::PlannedModule;
 use bpfld_core::uapi;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Issue `bpf(cmd, attr, size_of::<T>())`.
 ///
@@ -52,6 +52,10 @@ pub struct UserBpf {
     pub targets: Vec<(String, RawFd)>,
     /// [`Bpf::register_struct_ops`].
     pub register_struct_ops: bool,
+    /// The slots [`Bpf::swap_slot`] wrote into the maps of `reuse`: map fd, key and
+    /// an fd of the program the slot held before (`None` if it was empty), for
+    /// [`Bpf::restore_slot`]; the fds are closed when this is dropped.
+    pub(crate) held: Vec<(RawFd, u32, Option<OwnedFd>)>,
 }
 
 /// A new fd (close-on-exec, numbered `min` or above) for what `fd` holds, or the
@@ -207,10 +211,41 @@ impl Bpf for UserBpf {
         map_delete(map_fd, key).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+    fn swap_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
         let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
-        // Another writer may still come between the lookup and the delete: 6.12 has no
-        // compare-and-delete.
+        // Another writer may come between the lookup and the update (6.12 has no
+        // exchange command): then its program is the one put back.
+        let old = match prog_array_slot(map_fd, key).map_err(errno)? {
+            // Gone since the lookup: the slot is empty or someone else's.
+            Some(id) => prog_fd_by_id(id).ok(),
+            None => None,
+        };
+        self.held.try_reserve(1).map_err(|_| libc::ENOMEM)?;
+        let value = prog_fd.to_ne_bytes();
+        let mut a = uapi::MapElemAttr {
+            map_fd: map_fd as u32,
+            key: &key as *const u32 as u64,
+            value: value.as_ptr() as u64,
+            flags: uapi::BPF_ANY,
+            ..uapi::MapElemAttr::default()
+        };
+        self.raw(&mut Cmd::MapUpdate(&mut a))?;
+        self.held.push((map_fd, key, old));
+        Ok(())
+    }
+
+    fn restore_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+        let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+        let old = match self
+            .held
+            .iter()
+            .position(|&(m, k, _)| m == map_fd && k == key)
+        {
+            Some(i) => self.held.swap_remove(i).2,
+            None => None,
+        };
+        // As in swap_slot, another writer may still come between the lookup and the
+        // write.
         let Some(id) = prog_array_slot(map_fd, key).map_err(errno)? else {
             return Ok(());
         };
@@ -218,7 +253,20 @@ impl Bpf for UserBpf {
         if id != ours.id {
             return Ok(());
         }
-        map_delete(map_fd, key).map_err(errno)
+        match old {
+            Some(fd) => {
+                let value = fd.as_raw_fd().to_ne_bytes();
+                let mut a = uapi::MapElemAttr {
+                    map_fd: map_fd as u32,
+                    key: &key as *const u32 as u64,
+                    value: value.as_ptr() as u64,
+                    flags: uapi::BPF_ANY,
+                    ..uapi::MapElemAttr::default()
+                };
+                self.raw(&mut Cmd::MapUpdate(&mut a)).map(drop)
+            }
+            None => map_delete(map_fd, key).map_err(errno),
+        }
     }
 
     fn register_struct_ops(&self) -> bool {
@@ -498,6 +546,16 @@ pub fn prog_array_slot(map_fd: RawFd, key: u32) -> io::Result<Option<u32>> {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `BPF_PROG_GET_FD_BY_ID`: an fd of program `id`.
+pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut by_id = NextIdAttr {
+        start_id: id,
+        ..NextIdAttr::default()
+    };
+    // SAFETY: BPF_PROG_GET_FD_BY_ID reads `prog_id` (the first field) and the flags.
+    unsafe { sys_bpf(uapi::BPF_PROG_GET_FD_BY_ID, &mut by_id) }.map(own)
 }
 
 /// `BPF_MAP_DELETE_ELEM` of key `key` (u32): for a `.struct_ops` map, unregistering it.

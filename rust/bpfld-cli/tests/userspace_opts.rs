@@ -232,3 +232,61 @@ fn cli_pin_and_json() {
         );
     }
 }
+
+/// The user-space executor's slot writes into a program array the caller supplied
+/// (`Bpf::swap_slot`) and their undo (`Bpf::restore_slot`) on a real map: what the
+/// slot held is put back, an empty slot emptied again, and another writer's program
+/// put there since left alone. tail_calls.bpf.o's `jmp_table` holds `tail_a` in slot 0
+/// and nothing in slot 1; a second load's programs are written over them.
+#[test]
+fn slot_swap_and_restore() {
+    use bpfld::sys::{prog_array_slot, UserBpf};
+    use bpfld_core::exec::Bpf;
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    let corpus = build_corpus();
+    let obj = corpus
+        .join("tail_calls.bpf.o")
+        .to_string_lossy()
+        .into_owned();
+    let first = load_userspace(&obj).expect("tail_calls.bpf.o");
+    let second = load_userspace(&obj).expect("tail_calls.bpf.o again");
+    let jmp = first.maps.iter().find(|m| m.name == "jmp_table").unwrap();
+    let jfd = jmp.fd.as_raw_fd();
+    let prog = |l: &bpfld::load::UserLoad, n: &str| {
+        let p = l.progs.iter().find(|p| p.name == n).unwrap();
+        (p.fd.as_raw_fd(), p.id)
+    };
+    let (_, a1) = prog(&first, "tail_a");
+    let (a2_fd, a2) = prog(&second, "tail_a");
+    let (b2_fd, b2) = prog(&second, "tail_b");
+    let slot = |k: u32| prog_array_slot(jfd, k).unwrap();
+    assert_eq!(slot(0), Some(a1));
+    assert_eq!(slot(1), None);
+
+    let mut bpf = UserBpf::default();
+    bpf.swap_slot(jfd, 0, a2_fd).expect("swap slot 0");
+    bpf.swap_slot(jfd, 1, b2_fd).expect("swap slot 1");
+    assert_eq!((slot(0), slot(1)), (Some(a2), Some(b2)));
+    bpf.restore_slot(jfd, 0, a2_fd).expect("restore slot 0");
+    bpf.restore_slot(jfd, 1, b2_fd).expect("restore slot 1");
+    assert_eq!(
+        (slot(0), slot(1)),
+        (Some(a1), None),
+        "put back as they were"
+    );
+
+    // Another writer after the swap: its program stays.
+    bpf.swap_slot(jfd, 0, a2_fd).expect("swap slot 0 again");
+    UserBpf::default()
+        .swap_slot(jfd, 0, b2_fd)
+        .expect("another writer");
+    bpf.restore_slot(jfd, 0, a2_fd)
+        .expect("restore slot 0 again");
+    assert_eq!(slot(0), Some(b2), "another writer's program left alone");
+    // A slot never swapped: nothing to undo, the slot left alone.
+    bpf.restore_slot(jfd, 2, a2_fd).expect("restore slot 2");
+    assert_eq!(slot(2), Some(prog(&first, "tail_b").1));
+}

@@ -55,12 +55,15 @@ impl Cmd<'_> {
         "PROG_LOAD",
     ];
 
+    /// `MAP_UPDATE_ELEM`'s place in [`Cmd::NAMES`].
+    pub const MAP_UPDATE_ELEM: usize = 2;
+
     /// This command's place in [`Cmd::NAMES`].
     pub fn index(&self) -> usize {
         match self {
             Cmd::BtfLoad(_) => 0,
             Cmd::MapCreate(_) => 1,
-            Cmd::MapUpdate(_) => 2,
+            Cmd::MapUpdate(_) => Self::MAP_UPDATE_ELEM,
             Cmd::MapFreeze(_) => 3,
             Cmd::ProgLoad(_) => 4,
         }
@@ -153,12 +156,33 @@ pub trait Bpf {
     /// load registered ([`Bpf::register_struct_ops`]), undone after a later failure.
     /// Returns a positive errno; the executor goes on with the rollback whatever it is.
     fn delete_elem(&mut self, map_fd: i32, key: u32) -> core::result::Result<(), i32>;
-    /// Empty slot `key` of program array `map_fd`, which the caller supplied
-    /// ([`Bpf::reuse_map`]), if it still holds program `prog_fd`: this load wrote it
-    /// there and failed later, and none of its programs may stay reachable through the
-    /// caller's map; another writer's program since is left alone. Returns a positive
-    /// errno; the executor goes on with the rollback whatever it is.
-    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32>;
+    /// Write program `prog_fd` into slot `key` of program array `map_fd`, which the
+    /// caller supplied ([`Bpf::reuse_map`]), keeping what the slot held for
+    /// [`Bpf::restore_slot`]. By default `BPF_MAP_UPDATE_ELEM`, keeping nothing (the
+    /// command drops the program it replaces). Returns a positive errno.
+    fn swap_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
+        let value = prog_fd.to_ne_bytes();
+        let mut a = MapElemAttr {
+            map_fd: fd_u32(map_fd),
+            key: &key as *const u32 as u64,
+            value: value.as_ptr() as u64,
+            flags: uapi::BPF_ANY,
+            ..MapElemAttr::default()
+        };
+        self.bpf(Cmd::MapUpdate(&mut a)).map(|_| ())
+    }
+    /// Undo [`Bpf::swap_slot`] of slot `key` of program array `map_fd`: this load
+    /// wrote program `prog_fd` there and failed later, and none of its programs may
+    /// stay reachable through the caller's map. If the slot still holds it, put back
+    /// what the slot held before (empty it if nothing was kept); another writer's
+    /// program since is left alone. Returns a positive errno; the executor goes on
+    /// with the rollback whatever it is.
+    fn restore_slot(
+        &mut self,
+        map_fd: i32,
+        key: u32,
+        prog_fd: i32,
+    ) -> core::result::Result<(), i32>;
     /// Whether plain `.struct_ops` maps (not `BPF_F_LINK`) are registered at the end of
     /// the load, by writing their values (the caller's
     /// `BPFLD_LOAD_REGISTER_STRUCT_OPS`). By default they are left empty, as libbpf's
@@ -723,17 +747,33 @@ fn run<'a, A: Alloc, B: Bpf>(
     write_st_values(plan, st_value, c, true)?;
 
     // The program arrays' slots, last: libbpf fills them once every program is loaded,
-    // and in maps the caller supplied too. Those writes are undone if a later one fails
-    // (a failure after the executor is its caller's to undo).
+    // and in maps the caller supplied too. Those writes are undone if a later one fails,
+    // what a slot held put back (a failure after the executor is its caller's to undo).
     for (n, s) in obj.slots.iter().enumerate() {
         if let SlotTarget::Prog(t) = s.target {
+            let name = slot_map_name(obj, s.map);
             let res = plan
                 .planned_index(t)
                 .and_then(|k| c.out.prog_fds.get(k).copied())
                 .ok_or(Error::malformed("slot program not planned"))
-                .and_then(|fd| set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd));
+                .and_then(|fd| {
+                    if !c.reused.get(idx(s.map)).copied().unwrap_or(false) {
+                        return set_slot(c, s.map, name, s.index, fd);
+                    }
+                    let map_fd = *c
+                        .out
+                        .map_fds
+                        .get(idx(s.map))
+                        .ok_or(Error::malformed("slot map"))?;
+                    c.bpf
+                        .swap_slot(map_fd, s.index, fd)
+                        .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+                        .ctx(Ctx::Value(What::Index, u64::from(s.index)))
+                        .ctx(Ctx::Step("initial slot"))
+                        .ctx(Ctx::Map(name))
+                });
             if let Err(e) = res {
-                clear_reused_slots(plan, c, obj.slots.iter().take(n));
+                restore_reused_slots(plan, c, obj.slots.iter().take(n));
                 return Err(e);
             }
         }
@@ -742,7 +782,7 @@ fn run<'a, A: Alloc, B: Bpf>(
     // Registering is the last step: nothing in the executor can fail after it.
     if c.bpf.register_struct_ops() {
         if let Err(e) = write_st_values(plan, st_value, c, false) {
-            clear_reused_slots(plan, c, obj.slots.iter());
+            restore_reused_slots(plan, c, obj.slots.iter());
             return Err(e);
         }
     }
@@ -835,9 +875,10 @@ fn write_st_value<'a, A: Alloc, B: Bpf>(
     Ok(())
 }
 
-/// Empty the program slots among `slots` of maps the caller supplied (written by
-/// [`run`], which failed after them), each if it still holds the program written.
-fn clear_reused_slots<'s, A: Alloc, B: Bpf>(
+/// Put back what the program slots among `slots` of maps the caller supplied held
+/// before [`run`] wrote them and failed after, each if it still holds the program
+/// written ([`Bpf::restore_slot`]).
+fn restore_reused_slots<'s, A: Alloc, B: Bpf>(
     plan: &Plan<'_, '_, A>,
     c: &mut Cleanup<'_, '_, B>,
     slots: impl Iterator<Item = &'s Slot>,
@@ -853,7 +894,7 @@ fn clear_reused_slots<'s, A: Alloc, B: Bpf>(
             .planned_index(t)
             .and_then(|k| c.out.prog_fds.get(k).copied());
         if let (Some(&fd), Some(prog_fd)) = (c.out.map_fds.get(idx(s.map)), prog_fd) {
-            let _ = c.bpf.clear_slot(fd, s.index, prog_fd);
+            let _ = c.bpf.restore_slot(fd, s.index, prog_fd);
         }
     }
 }

@@ -1398,7 +1398,7 @@ ffffffff81000000 T _stext\n";
             fn delete_elem(&mut self, _: i32, _: u32) -> core::result::Result<(), i32> {
                 unreachable!("the object has no struct_ops map")
             }
-            fn clear_slot(&mut self, _: i32, _: u32, _: i32) -> core::result::Result<(), i32> {
+            fn restore_slot(&mut self, _: i32, _: u32, _: i32) -> core::result::Result<(), i32> {
                 unreachable!("the object has no program array")
             }
             fn module_btf_fd(

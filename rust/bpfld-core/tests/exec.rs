@@ -60,8 +60,8 @@ struct Script {
     targets: Vec<(String, i32)>,
     /// `attach_fd` of every `BPF_PROG_LOAD`, in order.
     attach_fds: Vec<u32>,
-    /// Program array slots emptied (`clear_slot`): map fd, key.
-    cleared: Vec<(i32, u32)>,
+    /// Program array slots put back (`restore_slot`): map fd, key.
+    restored: Vec<(i32, u32)>,
     /// struct_ops maps unregistered (`delete_elem`): map fd.
     unregistered: Vec<i32>,
 }
@@ -192,13 +192,13 @@ impl Bpf for Script {
         Ok(())
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
-        assert!(self.open.contains(&map_fd), "cleared fd {map_fd} not open");
+    fn restore_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+        assert!(self.open.contains(&map_fd), "restored fd {map_fd} not open");
         assert!(
             self.open.contains(&prog_fd),
             "its program's fd {prog_fd} not open"
         );
-        self.cleared.push((map_fd, key));
+        self.restored.push((map_fd, key));
         Ok(())
     }
 
@@ -652,11 +652,11 @@ fn maps_the_caller_supplies_are_used_instead_of_created() {
 }
 
 /// A program array the caller supplied keeps none of a failed load's programs: when
-/// writing the fixture's second slot of `jumps` fails, the first is emptied before the
-/// fds are closed. Slots of a map the load created, or of a load that succeeds, are
-/// left as written.
+/// writing the fixture's second slot of `jumps` fails, the first is put back as it was
+/// before the fds are closed. Slots of a map the load created, or of a load that
+/// succeeds, are left as written.
 #[test]
-fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
+fn slots_written_into_a_supplied_program_array_are_restored_on_failure() {
     let supplied = || Script {
         supply: vec![("jumps", Ok(()))],
         ..Script::default()
@@ -665,7 +665,7 @@ fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
     if execute("maps", &mut ok).is_none() {
         return;
     }
-    assert!(ok.cleared.is_empty(), "{:?}", ok.cleared);
+    assert!(ok.restored.is_empty(), "{:?}", ok.restored);
     // The two slot writes are the last commands.
     let steps = ok.seen.len();
     assert_eq!(ok.seen[steps - 2..], [Seen::Update, Seen::Update]);
@@ -695,17 +695,17 @@ fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
         .1
         .unwrap();
     assert_eq!(jumps_now, jumps);
-    assert_eq!(s.cleared, vec![(jumps, 0)], "the first slot written, [0]");
+    assert_eq!(s.restored, vec![(jumps, 0)], "the first slot written, [0]");
     assert!(s.unregistered.is_empty(), "{:?}", s.unregistered);
     assert!(s.open.is_empty(), "left open: {:?}", s.open);
 
-    // Failing at the first write: nothing to empty.
+    // Failing at the first write: nothing to put back.
     let mut s = Script {
         fail_at: Some((steps - 2, 13)),
         ..supplied()
     };
     execute("maps", &mut s).unwrap().unwrap_err();
-    assert!(s.cleared.is_empty(), "{:?}", s.cleared);
+    assert!(s.restored.is_empty(), "{:?}", s.restored);
 
     // The load's own map: closed with the rest, its slots go with it.
     let mut s = Script {
@@ -713,7 +713,7 @@ fn slots_written_into_a_supplied_program_array_are_emptied_on_failure() {
         ..Script::default()
     };
     execute("maps", &mut s).unwrap().unwrap_err();
-    assert!(s.cleared.is_empty(), "{:?}", s.cleared);
+    assert!(s.restored.is_empty(), "{:?}", s.restored);
 }
 
 /// The caller's target programs: `on_entry` (fentry) given one with function 7.

@@ -74,8 +74,12 @@ impl Bpf for TimedBpf {
         self.inner.delete_elem(map_fd, key)
     }
 
-    fn clear_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
-        self.inner.clear_slot(map_fd, key, prog_fd)
+    fn swap_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+        self.inner.swap_slot(map_fd, key, prog_fd)
+    }
+
+    fn restore_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> Result<(), i32> {
+        self.inner.restore_slot(map_fd, key, prog_fd)
     }
 }
 

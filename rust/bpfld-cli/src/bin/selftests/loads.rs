@@ -982,34 +982,49 @@ fn expect_refusal_with(
     before.unchanged().map_err(|e| format!("{what}: {e}"))
 }
 
-/// A program array passed for reuse keeps none of a failed load's programs:
+/// A program array passed for reuse is left as it was by a failed load:
 /// tail_calls.bpf.o fills slots 0 and 2 of `jmp_table` once its programs are loaded
-/// (as libbpf does, also in a reused map). With the first load's `jmp_table` emptied
-/// and passed to a second load that then fails for want of fds in the caller (EMFILE,
-/// after the executor wrote the slots), the slots are empty again and no program or
-/// map is left in the system; a second load that succeeds leaves its programs there.
+/// (as libbpf does, also in a reused map). The first load's `jmp_table` keeps that
+/// load's `tail_a` in slot 0, referenced by the map alone (the first load's other fds
+/// closed), and slot 2 is emptied. A second load passed the map fails for want of fds
+/// in the caller (EMFILE, after the executor wrote both slots): slot 0 holds the first
+/// `tail_a` again, slot 2 is empty, and no program or map is left in the system. A
+/// third load that succeeds leaves its programs there, and the first `tail_a`, which
+/// only the slot held, is freed.
 pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
     use std::os::fd::AsFd;
     outcome((|| {
         let d = dev()?;
         let f = open(&obj_path("tail_calls.bpf.o"))?;
-        let first = d
+        let mut first = d
             .load(&f, &KLoadOpts::default())
             .map_err(|e| format!("first load: {e}"))?;
-        let jmp = first
+        let at = first
             .maps
             .iter()
-            .find(|m| m.name == "jmp_table")
+            .position(|m| m.name == "jmp_table")
             .ok_or("first load: no map jmp_table")?;
+        let jmp = first.maps.swap_remove(at);
+        let tail_a = first
+            .progs
+            .iter()
+            .find(|p| p.name == "tail_a")
+            .map(|p| p.id)
+            .ok_or("first load: no program tail_a")?;
+        drop(first);
         let jfd = jmp.fd.as_raw_fd();
         let slot =
             |k: u32| bpfld::sys::prog_array_slot(jfd, k).map_err(|e| format!("slot {k}: {e}"));
-        for k in [0, 2] {
-            if slot(k)?.is_none() {
-                return Err(format!("first load: jmp_table[{k}] empty"));
-            }
-            bpfld::sys::map_delete(jfd, k).map_err(|e| format!("delete slot {k}: {e}"))?;
+        if slot(0)? != Some(tail_a) {
+            return Err(format!(
+                "first load: jmp_table[0] holds {:?}, want tail_a's id {tail_a}",
+                slot(0)?
+            ));
         }
+        if slot(2)?.is_none() {
+            return Err("first load: jmp_table[2] empty".into());
+        }
+        bpfld::sys::map_delete(jfd, 2).map_err(|e| format!("delete slot 2: {e}"))?;
         let extra = reusing(vec![("jmp_table", jmp.fd.as_fd())]);
         let before = Snapshot::take();
         // Room for three new fds in this process: the load needs four programs and
@@ -1022,12 +1037,17 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
             }
             Err(e) => return Err(format!("second load: {e}, want EMFILE")),
         }
-        for k in [0, 2] {
-            if let Some(id) = slot(k)? {
-                return Err(format!(
-                    "after the failed load jmp_table[{k}] holds program id {id}, want empty"
-                ));
-            }
+        if slot(0)? != Some(tail_a) {
+            return Err(format!(
+                "after the failed load jmp_table[0] holds {:?}, want the first tail_a's \
+                 id {tail_a} back",
+                slot(0)?
+            ));
+        }
+        if let Some(id) = slot(2)? {
+            return Err(format!(
+                "after the failed load jmp_table[2] holds program id {id}, want empty"
+            ));
         }
         before
             .unchanged()
@@ -1050,8 +1070,20 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
                 ));
             }
         }
+        // Freed after a grace period: the slot's reference was its last.
+        let t0 = std::time::Instant::now();
+        while bpfld::sys::prog_fd_by_id(tail_a).is_ok() {
+            if t0.elapsed() > std::time::Duration::from_secs(20) {
+                return Err(format!(
+                    "third load: the first tail_a (id {tail_a}), replaced in jmp_table[0], \
+                     still exists after 20 s"
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         println!(
-            "# jmp_table id {}: emptied after the failed load, filled by the next",
+            "# jmp_table id {}: slot 0 back to tail_a id {tail_a} and slot 2 empty after \
+             the failed load, both the next load's after it; tail_a freed",
             jmp.id
         );
         Ok(())
