@@ -220,7 +220,9 @@ impl Writes {
 
 impl Drop for Writes {
     fn drop(&mut self) {
-        for w in self.0.as_mut_slice() {
+        // Last written first: a slot of the caller's written twice (two of the
+        // object's maps given the same map) gets back what it held before the first.
+        for w in self.0.as_mut_slice().iter_mut().rev() {
             match w {
                 Written::Slot(h) => {
                     h.restore();

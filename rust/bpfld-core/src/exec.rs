@@ -877,13 +877,15 @@ fn write_st_value<'a, A: Alloc, B: Bpf>(
 
 /// Put back what the program slots among `slots` of maps the caller supplied held
 /// before [`run`] wrote them and failed after, each if it still holds the program
-/// written ([`Bpf::restore_slot`]).
+/// written ([`Bpf::restore_slot`]). Last written first: two of the object's maps may
+/// be the same map of the caller's, and a slot written twice gets back what it held
+/// before the first write only when the second is undone first.
 fn restore_reused_slots<'s, A: Alloc, B: Bpf>(
     plan: &Plan<'_, '_, A>,
     c: &mut Cleanup<'_, '_, B>,
-    slots: impl Iterator<Item = &'s Slot>,
+    slots: impl DoubleEndedIterator<Item = &'s Slot>,
 ) {
-    for s in slots {
+    for s in slots.rev() {
         let SlotTarget::Prog(t) = s.target else {
             continue;
         };

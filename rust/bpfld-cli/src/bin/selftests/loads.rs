@@ -1090,6 +1090,85 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
     })())
 }
 
+/// One program array of the caller's passed for two of the object's maps
+/// (selftests/stress/two_jmp_tables.bpf.c: `jmp_a` and `jmp_b`, each with its slot 0
+/// filled): the load writes the map's slot 0 twice, `to_a` then `to_b`. The map is the
+/// first load's `jmp_a`, whose slot 0 holds that load's `to_a` (its fd closed). A load
+/// failing after the executor (EMFILE) undoes the second write first, then the first:
+/// slot 0 holds the first `to_a` again, none of the failed load's programs. A load that
+/// succeeds leaves its `to_b` there (the last write, as libbpf's would).
+pub fn reused_prog_array_written_twice(env: &Env) -> Outcome {
+    use std::os::fd::AsFd;
+    outcome((|| {
+        let d = dev()?;
+        let path = crate::stress::guest_object(env, "two_jmp_tables")?;
+        let f = open(&path)?;
+        let mut first = d
+            .load(&f, &KLoadOpts::default())
+            .map_err(|e| format!("first load: {e}"))?;
+        let at = first
+            .maps
+            .iter()
+            .position(|m| m.name == "jmp_a")
+            .ok_or("first load: no map jmp_a")?;
+        let jmp = first.maps.swap_remove(at);
+        let id_of = |l: &bpfld::dev::KLoad, name: &str| {
+            l.progs
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.id)
+                .ok_or(format!("no program {name}"))
+        };
+        let to_a = id_of(&first, "to_a")?;
+        drop(first);
+        let jfd = jmp.fd.as_raw_fd();
+        let slot0 = || bpfld::sys::prog_array_slot(jfd, 0).map_err(|e| format!("slot 0: {e}"));
+        if slot0()? != Some(to_a) {
+            return Err(format!(
+                "first load: jmp_a[0] holds {:?}, want to_a's id {to_a}",
+                slot0()?
+            ));
+        }
+        let extra = reusing(vec![("jmp_a", jmp.fd.as_fd()), ("jmp_b", jmp.fd.as_fd())]);
+        let before = Snapshot::take();
+        // Three programs and the two maps' fds: room for three.
+        let res = with_fd_room(3, || d.load_with(&f, &KLoadOpts::default(), &extra))?;
+        match res {
+            Ok(_) => return Err("second load with three free fds: loaded, want EMFILE".into()),
+            Err(e) if e.errno == libc::EMFILE => {
+                println!("# second load: errno {} ({})", e.errno, e.msg)
+            }
+            Err(e) => return Err(format!("second load: {e}, want EMFILE")),
+        }
+        if slot0()? != Some(to_a) {
+            return Err(format!(
+                "after the failed load the map's slot 0 holds {:?}, want the first to_a's id \
+                 {to_a} back",
+                slot0()?
+            ));
+        }
+        before
+            .unchanged()
+            .map_err(|e| format!("after the failed load: {e}"))?;
+        let ok = d
+            .load_with(&f, &KLoadOpts::default(), &extra)
+            .map_err(|e| format!("third load: {e}"))?;
+        let to_b = id_of(&ok, "to_b").map_err(|e| format!("third load: {e}"))?;
+        if slot0()? != Some(to_b) {
+            return Err(format!(
+                "third load: slot 0 holds {:?}, want its to_b's id {to_b}",
+                slot0()?
+            ));
+        }
+        println!(
+            "# map id {}: slot 0 back to to_a id {to_a} after the failed load, the next \
+             load's to_b id {to_b} after it",
+            jmp.id
+        );
+        Ok(())
+    })())
+}
+
 /// Run `f` with room for only `n` more fds in this process (`RLIMIT_NOFILE` lowered
 /// to the lowest free fd + `n`, restored after).
 fn with_fd_room<T>(n: i32, f: impl FnOnce() -> T) -> Result<T, String> {

@@ -92,6 +92,10 @@ const FIXED_AFTER: &[Named] = &[
         "reused_prog_array_failed_load",
         loads::reused_prog_array_failed_load,
     ),
+    (
+        "reused_prog_array_written_twice",
+        loads::reused_prog_array_written_twice,
+    ),
     ("autoload_option", loads::autoload_option),
     ("attach_to_bpf_program", loads::attach_to_bpf_program),
     ("attach_target_first_fd", loads::attach_target_first_fd),
