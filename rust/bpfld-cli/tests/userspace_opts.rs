@@ -233,6 +233,58 @@ fn cli_pin_and_json() {
     }
 }
 
+/// `bpfld load --pin DIR --pin-root-path ROOT` where a pin cannot be made: the pins
+/// made before it are removed, the map pinned by name under ROOT too, and the command
+/// fails naming the pin. maps_attrs.bpf.o pins its by-name map first, then its
+/// program, then its maps; a directory in the way of `map_attr_ro` fails the latter.
+#[test]
+fn cli_pin_failure_unpins() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    let bpffs = std::fs::read_to_string("/proc/mounts")
+        .map(|m| m.contains(" /sys/fs/bpf bpf "))
+        .unwrap_or(false);
+    if !bpffs {
+        skip("no bpffs at /sys/fs/bpf");
+        return;
+    }
+    let corpus = build_corpus();
+    let obj = corpus.join("maps_attrs.bpf.o");
+    let base = Path::new("/sys/fs/bpf").join(format!("bpfld-cli-pinfail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (dir, root) = (base.join("pins"), base.join("root"));
+    std::fs::create_dir_all(dir.join("map_attr_ro")).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfld"))
+        .args(["load", "--userspace", "--pin-root-path"])
+        .arg(&root)
+        .arg("--pin")
+        .arg(&dir)
+        .arg(&obj)
+        .output()
+        .expect("bpfld");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let (in_dir, in_root) = (names(&dir), names(&root));
+    let _ = std::fs::remove_dir_all(&base);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "loaded and pinned: {stderr}");
+    assert!(stderr.contains("map_attr_ro"), "{stderr}");
+    assert_eq!(in_dir, ["map_attr_ro"], "pins left in --pin's directory");
+    assert!(
+        in_root.is_empty(),
+        "pins left under the pin root: {in_root:?}"
+    );
+}
+
 /// The user-space executor's slot writes into a program array the caller supplied
 /// (`Bpf::swap_slot`) and their undo (`Bpf::restore_slot`) on a real map: what the
 /// slot held is put back, an empty slot emptied again, and another writer's program

@@ -235,7 +235,7 @@ fn load(args: &[&str]) -> Result<(), String> {
         let maps = shown.maps.iter().map(|m| (m.name.as_str(), m.fd));
         let pinned = pin_maps_by_name(&pin_by_name, maps)?;
         if let Some(dir) = pin {
-            shown.pin(dir)?;
+            shown.pin(dir).inspect_err(|_| unpin(&pinned))?;
         }
         if json {
             // Not through the module: no policy, no time of its own; the digest is the
@@ -260,7 +260,7 @@ fn load(args: &[&str]) -> Result<(), String> {
     let pinned_by_name = pin_maps_by_name(&pin_by_name, maps)?;
     let shown = Shown::of_module(&l);
     if let Some(dir) = pin {
-        shown.pin(dir)?;
+        shown.pin(dir).inspect_err(|_| unpin(&pinned_by_name))?;
     }
     let digest = format_digest(l.digest_algo, &l.digest);
     if json {
@@ -398,19 +398,36 @@ impl Shown {
 
     /// `--pin DIR`: each program as DIR/prog_NAME, each map the load made as
     /// DIR/map_NAME (a reused map has its pin already, and so has a map pinned by
-    /// name).
+    /// name). If one fails, the pins made before are removed, and DIR if this made it
+    /// (libbpf's `bpf_object__pin()` unpins the same way): the objects go with the
+    /// tool's fds.
     fn pin(&self, dir: &str) -> Result<(), String> {
+        let existed = std::path::Path::new(dir).exists();
         std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
-        for p in &self.progs {
-            let path = format!("{dir}/prog_{}", p.name);
-            bpfld::sys::obj_pin(p.fd, &path).map_err(|e| format!("pin {path}: {e}"))?;
-        }
-        for m in self.maps.iter().filter(|m| !m.reused && !m.pinning) {
-            let path = format!(
-                "{dir}/map_{}",
-                m.name.trim_start_matches('.').replace('.', "_")
-            );
-            bpfld::sys::obj_pin(m.fd, &path).map_err(|e| format!("pin {path}: {e}"))?;
+        let progs = self
+            .progs
+            .iter()
+            .map(|p| (format!("{dir}/prog_{}", p.name), p.fd));
+        let maps = self
+            .maps
+            .iter()
+            .filter(|m| !m.reused && !m.pinning)
+            .map(|m| {
+                let name = m.name.trim_start_matches('.').replace('.', "_");
+                (format!("{dir}/map_{name}"), m.fd)
+            });
+        let mut done = Vec::new();
+        for (path, fd) in progs.chain(maps) {
+            if let Err(e) = bpfld::sys::obj_pin(fd, &path) {
+                for p in done.iter().rev() {
+                    let _ = std::fs::remove_file(p);
+                }
+                if !existed {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return Err(format!("pin {path}: {e}"));
+            }
+            done.push(path);
         }
         Ok(())
     }
@@ -471,6 +488,13 @@ impl Shown {
     }
 }
 
+/// Remove the pins [`pin_maps_by_name`] made: a later step of the load failed.
+fn unpin(pinned: &[(String, std::path::PathBuf)]) {
+    for (_, p) in pinned.iter().rev() {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 /// Pin the maps of `maps` (name, fd) that `todo` lists (by-name maps that had no pin)
 /// at their paths; if one fails, remove the pins made and fail, as libbpf's load does.
 fn pin_maps_by_name<'m>(
@@ -484,9 +508,7 @@ fn pin_maps_by_name<'m>(
             continue;
         };
         if let Err(e) = bpfld::sys::obj_pin(fd, &path.to_string_lossy()) {
-            for (_, p) in &done {
-                let _ = std::fs::remove_file(p);
-            }
+            unpin(&done);
             return Err(format!("map {name}: pin {}: {e}", path.display()));
         }
         done.push((name.clone(), path.clone()));
