@@ -3,7 +3,7 @@
 //! `bpf(2)` from user space: the user-space executor of the core's plans, and the
 //! object-info queries the tests and the CLI need.
 
-use bpfld_core::exec::{Bpf, Cmd, Log, ReuseFail};
+use bpfld_core::exec::{update_u32, Bpf, Cmd, Log, ReuseFail};
 use bpfld_core::object::MapDef;
 use bpfld_core::plan::PlannedModule;
 use bpfld_core::uapi;
@@ -221,15 +221,7 @@ impl Bpf for UserBpf {
             None => None,
         };
         self.held.try_reserve(1).map_err(|_| libc::ENOMEM)?;
-        let value = prog_fd.to_ne_bytes();
-        let mut a = uapi::MapElemAttr {
-            map_fd: map_fd as u32,
-            key: &key as *const u32 as u64,
-            value: value.as_ptr() as u64,
-            flags: uapi::BPF_ANY,
-            ..uapi::MapElemAttr::default()
-        };
-        self.raw(&mut Cmd::MapUpdate(&mut a))?;
+        update_u32(self, map_fd, key, &prog_fd.to_ne_bytes())?;
         self.held.push((map_fd, key, old));
         Ok(())
     }
@@ -254,17 +246,7 @@ impl Bpf for UserBpf {
             return Ok(());
         }
         match old {
-            Some(fd) => {
-                let value = fd.as_raw_fd().to_ne_bytes();
-                let mut a = uapi::MapElemAttr {
-                    map_fd: map_fd as u32,
-                    key: &key as *const u32 as u64,
-                    value: value.as_ptr() as u64,
-                    flags: uapi::BPF_ANY,
-                    ..uapi::MapElemAttr::default()
-                };
-                self.raw(&mut Cmd::MapUpdate(&mut a)).map(drop)
-            }
+            Some(fd) => update_u32(self, map_fd, key, &fd.as_raw_fd().to_ne_bytes()),
             None => map_delete(map_fd, key).map_err(errno),
         }
     }

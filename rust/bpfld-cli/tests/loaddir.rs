@@ -42,13 +42,6 @@ fn pins(root: &Path) -> BTreeMap<String, u32> {
     m
 }
 
-fn bpffs_at_sys_fs_bpf() -> bool {
-    Path::new("/sys/fs/bpf").is_dir()
-        && std::fs::read_to_string("/proc/mounts")
-            .map(|m| m.contains(" /sys/fs/bpf bpf "))
-            .unwrap_or(false)
-}
-
 fn by_file(r: &Report) -> BTreeMap<&str, &ObjectReport> {
     r.objects.iter().map(|o| (o.file.as_str(), o)).collect()
 }
@@ -61,12 +54,8 @@ fn with_dirs(
     fill: impl FnOnce(&Path, &Path),
     body: impl FnOnce(&Path, &Path) + std::panic::UnwindSafe,
 ) {
-    if let Some(why) = bpf_unavailable() {
+    if let Some(why) = bpf_unavailable().or_else(bpffs_unavailable) {
         skip(&why);
-        return;
-    }
-    if !bpffs_at_sys_fs_bpf() {
-        skip("no bpffs at /sys/fs/bpf");
         return;
     }
     let corpus = build_corpus();

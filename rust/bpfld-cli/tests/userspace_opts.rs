@@ -152,15 +152,8 @@ fn autoload() {
 /// and what was pinned. Skipped without bpffs at /sys/fs/bpf.
 #[test]
 fn cli_pin_and_json() {
-    if let Some(why) = bpf_unavailable() {
+    if let Some(why) = bpf_unavailable().or_else(bpffs_unavailable) {
         skip(&why);
-        return;
-    }
-    let bpffs = std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.contains(" /sys/fs/bpf bpf "))
-        .unwrap_or(false);
-    if !bpffs {
-        skip("no bpffs at /sys/fs/bpf");
         return;
     }
     let corpus = build_corpus();
@@ -239,15 +232,8 @@ fn cli_pin_and_json() {
 /// program, then its maps; a directory in the way of `map_attr_ro` fails the latter.
 #[test]
 fn cli_pin_failure_unpins() {
-    if let Some(why) = bpf_unavailable() {
+    if let Some(why) = bpf_unavailable().or_else(bpffs_unavailable) {
         skip(&why);
-        return;
-    }
-    let bpffs = std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.contains(" /sys/fs/bpf bpf "))
-        .unwrap_or(false);
-    if !bpffs {
-        skip("no bpffs at /sys/fs/bpf");
         return;
     }
     let corpus = build_corpus();

@@ -161,15 +161,7 @@ pub trait Bpf {
     /// [`Bpf::restore_slot`]. By default `BPF_MAP_UPDATE_ELEM`, keeping nothing (the
     /// command drops the program it replaces). Returns a positive errno.
     fn swap_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
-        let value = prog_fd.to_ne_bytes();
-        let mut a = MapElemAttr {
-            map_fd: fd_u32(map_fd),
-            key: &key as *const u32 as u64,
-            value: value.as_ptr() as u64,
-            flags: uapi::BPF_ANY,
-            ..MapElemAttr::default()
-        };
-        self.bpf(Cmd::MapUpdate(&mut a)).map(|_| ())
+        update_u32(self, map_fd, key, &prog_fd.to_ne_bytes())
     }
     /// Undo [`Bpf::swap_slot`] of slot `key` of program array `map_fd`: this load
     /// wrote program `prog_fd` there and failed later, and none of its programs may
@@ -926,8 +918,14 @@ fn set_slot<'a, B: Bpf>(
         .ctx(Ctx::Map(name))
 }
 
-/// `BPF_MAP_UPDATE_ELEM` of key `key` (a u32) of map `map_fd` to `value`.
-fn update_elem<'a, B: Bpf>(bpf: &mut B, map_fd: i32, key: u32, value: &[u8]) -> Result<'a, ()> {
+/// `BPF_MAP_UPDATE_ELEM` (`BPF_ANY`) of key `key` (a u32) of map `map_fd` to `value`,
+/// through [`Bpf::bpf`]; a positive errno if it fails.
+pub fn update_u32<B: Bpf + ?Sized>(
+    bpf: &mut B,
+    map_fd: i32,
+    key: u32,
+    value: &[u8],
+) -> core::result::Result<(), i32> {
     let mut a = MapElemAttr {
         map_fd: fd_u32(map_fd),
         key: &key as *const u32 as u64,
@@ -935,9 +933,12 @@ fn update_elem<'a, B: Bpf>(bpf: &mut B, map_fd: i32, key: u32, value: &[u8]) -> 
         flags: uapi::BPF_ANY,
         ..MapElemAttr::default()
     };
-    bpf.bpf(Cmd::MapUpdate(&mut a))
-        .map(|_| ())
-        .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+    bpf.bpf(Cmd::MapUpdate(&mut a)).map(|_| ())
+}
+
+/// [`update_u32`], its failure as the executor reports it.
+fn update_elem<'a, B: Bpf>(bpf: &mut B, map_fd: i32, key: u32, value: &[u8]) -> Result<'a, ()> {
+    update_u32(bpf, map_fd, key, value).map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
 }
 
 /// Create map `i` of the plan (with `inner_fd` as its inner map template, or -1),

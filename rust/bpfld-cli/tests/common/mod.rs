@@ -38,6 +38,15 @@ pub fn bpf_unavailable() -> Option<String> {
     None
 }
 
+/// Why pins cannot be made under /sys/fs/bpf, if they cannot: no bpffs mounted there.
+pub fn bpffs_unavailable() -> Option<String> {
+    let mounted = Path::new("/sys/fs/bpf").is_dir()
+        && std::fs::read_to_string("/proc/mounts")
+            .map(|m| m.contains(" /sys/fs/bpf bpf "))
+            .unwrap_or(false);
+    (!mounted).then(|| "no bpffs at /sys/fs/bpf".to_string())
+}
+
 /// Build `selftests/progs` (and the libbpf harness) into target/bpf-corpus, once per
 /// test binary: its tests run in parallel, and two builds into one directory race.
 pub fn build_corpus() -> PathBuf {

@@ -982,6 +982,51 @@ fn expect_refusal_with(
     before.unchanged().map_err(|e| format!("{what}: {e}"))
 }
 
+/// A first load of `f`, with its map `map` taken out of it (the rest of the load is
+/// the caller's to drop: the map then holds the only references to what its slots
+/// hold).
+fn load_taking_map(d: &Device, f: &File, map: &str) -> Result<(KLoad, bpfld::dev::KMap), String> {
+    let mut l = d
+        .load(f, &KLoadOpts::default())
+        .map_err(|e| format!("first load: {e}"))?;
+    let at = l
+        .maps
+        .iter()
+        .position(|m| m.name == map)
+        .ok_or(format!("first load: no map {map}"))?;
+    let m = l.maps.swap_remove(at);
+    Ok((l, m))
+}
+
+/// The id of `l`'s program `name`.
+fn prog_id(l: &KLoad, name: &str) -> Result<u32, String> {
+    l.progs
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.id)
+        .ok_or(format!("no program {name}"))
+}
+
+/// A load of `f` with `extra` and room for `n` more fds in this process, which must
+/// fail with EMFILE once the executor is done.
+fn expect_emfile_with_room(
+    d: &Device,
+    f: &File,
+    extra: &KLoadExtra<'_>,
+    n: i32,
+) -> Result<(), String> {
+    match with_fd_room(n, || d.load_with(f, &KLoadOpts::default(), extra))? {
+        Ok(_) => Err(format!(
+            "second load with {n} free fds: loaded, want EMFILE"
+        )),
+        Err(e) if e.errno == libc::EMFILE => {
+            println!("# second load: errno {} ({})", e.errno, e.msg);
+            Ok(())
+        }
+        Err(e) => Err(format!("second load: {e}, want EMFILE")),
+    }
+}
+
 /// A program array passed for reuse is left as it was by a failed load:
 /// tail_calls.bpf.o fills slots 0 and 2 of `jmp_table` once its programs are loaded
 /// (as libbpf does, also in a reused map). The first load's `jmp_table` keeps that
@@ -996,21 +1041,8 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
     outcome((|| {
         let d = dev()?;
         let f = open(&obj_path("tail_calls.bpf.o"))?;
-        let mut first = d
-            .load(&f, &KLoadOpts::default())
-            .map_err(|e| format!("first load: {e}"))?;
-        let at = first
-            .maps
-            .iter()
-            .position(|m| m.name == "jmp_table")
-            .ok_or("first load: no map jmp_table")?;
-        let jmp = first.maps.swap_remove(at);
-        let tail_a = first
-            .progs
-            .iter()
-            .find(|p| p.name == "tail_a")
-            .map(|p| p.id)
-            .ok_or("first load: no program tail_a")?;
+        let (first, jmp) = load_taking_map(&d, &f, "jmp_table")?;
+        let tail_a = prog_id(&first, "tail_a").map_err(|e| format!("first load: {e}"))?;
         drop(first);
         let jfd = jmp.fd.as_raw_fd();
         let slot =
@@ -1029,14 +1061,7 @@ pub fn reused_prog_array_failed_load(_: &Env) -> Outcome {
         let before = Snapshot::take();
         // Room for three new fds in this process: the load needs four programs and
         // two more maps.
-        let res = with_fd_room(3, || d.load_with(&f, &KLoadOpts::default(), &extra))?;
-        match res {
-            Ok(_) => return Err("second load with three free fds: loaded, want EMFILE".into()),
-            Err(e) if e.errno == libc::EMFILE => {
-                println!("# second load: errno {} ({})", e.errno, e.msg)
-            }
-            Err(e) => return Err(format!("second load: {e}, want EMFILE")),
-        }
+        expect_emfile_with_room(&d, &f, &extra, 3)?;
         if slot(0)? != Some(tail_a) {
             return Err(format!(
                 "after the failed load jmp_table[0] holds {:?}, want the first tail_a's \
@@ -1103,23 +1128,8 @@ pub fn reused_prog_array_written_twice(env: &Env) -> Outcome {
         let d = dev()?;
         let path = crate::stress::guest_object(env, "two_jmp_tables")?;
         let f = open(&path)?;
-        let mut first = d
-            .load(&f, &KLoadOpts::default())
-            .map_err(|e| format!("first load: {e}"))?;
-        let at = first
-            .maps
-            .iter()
-            .position(|m| m.name == "jmp_a")
-            .ok_or("first load: no map jmp_a")?;
-        let jmp = first.maps.swap_remove(at);
-        let id_of = |l: &bpfld::dev::KLoad, name: &str| {
-            l.progs
-                .iter()
-                .find(|p| p.name == name)
-                .map(|p| p.id)
-                .ok_or(format!("no program {name}"))
-        };
-        let to_a = id_of(&first, "to_a")?;
+        let (first, jmp) = load_taking_map(&d, &f, "jmp_a")?;
+        let to_a = prog_id(&first, "to_a").map_err(|e| format!("first load: {e}"))?;
         drop(first);
         let jfd = jmp.fd.as_raw_fd();
         let slot0 = || bpfld::sys::prog_array_slot(jfd, 0).map_err(|e| format!("slot 0: {e}"));
@@ -1132,14 +1142,7 @@ pub fn reused_prog_array_written_twice(env: &Env) -> Outcome {
         let extra = reusing(vec![("jmp_a", jmp.fd.as_fd()), ("jmp_b", jmp.fd.as_fd())]);
         let before = Snapshot::take();
         // Three programs and the two maps' fds: room for three.
-        let res = with_fd_room(3, || d.load_with(&f, &KLoadOpts::default(), &extra))?;
-        match res {
-            Ok(_) => return Err("second load with three free fds: loaded, want EMFILE".into()),
-            Err(e) if e.errno == libc::EMFILE => {
-                println!("# second load: errno {} ({})", e.errno, e.msg)
-            }
-            Err(e) => return Err(format!("second load: {e}, want EMFILE")),
-        }
+        expect_emfile_with_room(&d, &f, &extra, 3)?;
         if slot0()? != Some(to_a) {
             return Err(format!(
                 "after the failed load the map's slot 0 holds {:?}, want the first to_a's id \
@@ -1153,7 +1156,7 @@ pub fn reused_prog_array_written_twice(env: &Env) -> Outcome {
         let ok = d
             .load_with(&f, &KLoadOpts::default(), &extra)
             .map_err(|e| format!("third load: {e}"))?;
-        let to_b = id_of(&ok, "to_b").map_err(|e| format!("third load: {e}"))?;
+        let to_b = prog_id(&ok, "to_b").map_err(|e| format!("third load: {e}"))?;
         if slot0()? != Some(to_b) {
             return Err(format!(
                 "third load: slot 0 holds {:?}, want its to_b's id {to_b}",
