@@ -1572,9 +1572,9 @@ u32 bpfld_map_file_id(struct file *file)
  * which BPF_MAP_FREEZE waits out), refused (-EPERM) through a file not opened for
  * writing or once the map is frozen, the program taken and checked by the map's own
  * op (its type and owner, not an extension's target), and the exchange and the JIT's
- * direct tail calls patched under the map's poke mutex. Only 6.12 lacks a way to
- * hand a module the replaced program: the command drops it, and a module holds no fd
- * of a program it did not create. Sleeps (the mutex).
+ * direct tail calls patched under the map's poke mutex. It is made here because 6.12
+ * gives a module no way to get the replaced program: the command drops it, and a
+ * module holds no fd of a program it did not create. Sleeps (the mutex).
  */
 int bpfld_prog_array_swap(struct file *map_file, u32 key, int prog_fd, void **old);
 int bpfld_prog_array_swap(struct file *map_file, u32 key, int prog_fd, void **old)
@@ -1633,8 +1633,12 @@ int bpfld_prog_array_restore(struct file *map_file, struct file *prog_file, u32 
 	void *ours = prog_file->private_data;
 
 	if (map->map_type != BPF_MAP_TYPE_PROG_ARRAY || key >= map->max_entries ||
-	    !map->ops->map_poke_run)
+	    !map->ops->map_poke_run) {
+		/* Not the map bpfld_prog_array_swap() wrote: only @old to drop. */
+		if (old && map->ops->map_fd_put_ptr)
+			map->ops->map_fd_put_ptr(map, old, true);
 		return -EINVAL;
+	}
 	mutex_lock(&array->aux->poke_mutex);
 	if (cmpxchg(array->ptrs + key, ours, old) != ours) {
 		mutex_unlock(&array->aux->poke_mutex);
