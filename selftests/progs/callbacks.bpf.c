@@ -7,6 +7,7 @@
  * cb_each:  fills vals[i] = 10*i (i < 4), then sums value + key*key over
  *           the 4 entries = 60 + 14 = 74.
  */
+// bpfld: kernel-needs callbacks
 // bpfld: run prog=cb_loop kind=syscall retval=285
 // bpfld: run prog=cb_each kind=syscall retval=74
 // bpfld: global visited expect-after-run=4

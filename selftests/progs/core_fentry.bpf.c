@@ -12,6 +12,7 @@
  *   a ___flavor: arg->a is NULL.
  */
 // bpfld: host-skip the host kernel (6.18 "fc") refuses BPF trampolines with EPERM at load (its ftrace is locked); expected to load where trampolines work (the 6.12 test VM)
+// bpfld: kernel-needs trampolines
 // bpfld: run prog=fentry_task kind=tracing retval=0
 // bpfld: run prog=fentry_arg kind=tracing retval=0
 // bpfld: global ft_tgid expect-after-run=1

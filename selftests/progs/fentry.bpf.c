@@ -5,6 +5,7 @@
  * attaches, runs, detaches).  The run itself returns 0.
  */
 // bpfld: host-skip the host kernel (6.18 "fc") refuses BPF trampolines with EPERM at load (its ftrace is locked: even reading tracefs available_filter_functions is EPERM); expected to load where trampolines work (the 6.12 test VM)
+// bpfld: kernel-needs trampolines
 // bpfld: run prog=fentry1 kind=tracing retval=0
 // bpfld: run prog=fexit1 kind=tracing retval=0
 // bpfld: run prog=fentry3 kind=tracing retval=0

@@ -8,6 +8,7 @@
  * fexit_mod is load-only.
  */
 // bpfld: host-skip the host kernel (6.18 "fc") refuses BPF trampolines with EPERM at load (its ftrace is locked: even reading tracefs available_filter_functions is EPERM); expected to load where trampolines work (the 6.12 test VM)
+// bpfld: kernel-needs trampolines
 // bpfld: run prog=fmod_ret_test kind=tracing retval=66799
 // bpfld: global seen_a expect-after-run=1
 #include <linux/bpf.h>

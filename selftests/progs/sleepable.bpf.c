@@ -5,6 +5,7 @@
  * it fail with -EFAULT, recorded as 14.
  */
 // bpfld: host-skip the host kernel (6.18 "fc") refuses BPF trampolines with EPERM at load (its ftrace is locked: even reading tracefs available_filter_functions is EPERM); expected to load where trampolines work (the 6.12 test VM)
+// bpfld: kernel-needs trampolines
 // bpfld: run prog=fentry_s kind=tracing retval=0
 // bpfld: global copy_err expect-after-run=14
 // bpfld: global sleepable_a expect-after-run=1

@@ -6,6 +6,7 @@
  * the xlated normalisation.  The callback runs asynchronously, so only the
  * return code is checked.
  */
+// bpfld: kernel-needs callbacks
 // bpfld: run prog=timer_arm kind=syscall retval=0
 #include <linux/bpf.h>
 #include <linux/time.h>

@@ -1599,9 +1599,9 @@ static int check_global(const struct check_env *env, const struct directive *d, 
 }
 
 /*
- * The runs, in file order, then the map/global expectations.  host-skip and
- * expect-fail lines are the modes' business.  Returns 1 if any line is
- * "not ok", else 0.
+ * The runs, in file order, then the map/global expectations.  host-skip,
+ * expect-fail, module-fail and kernel-needs lines are the modes' business.
+ * Returns 1 if any line is "not ok", else 0.
  */
 static int run_directives(const struct directives *ds, const struct check_env *env)
 {
@@ -1616,7 +1616,7 @@ static int run_directives(const struct directives *ds, const struct check_env *e
 			bool is_run = !strcmp(verb, "run");
 
 			if (!strcmp(verb, "host-skip") || !strcmp(verb, "expect-fail") ||
-			    !strcmp(verb, "module-fail"))
+			    !strcmp(verb, "module-fail") || !strcmp(verb, "kernel-needs"))
 				continue;
 			if ((pass == 0) != is_run)
 				continue;

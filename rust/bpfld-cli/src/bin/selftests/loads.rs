@@ -471,6 +471,26 @@ fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
     None
 }
 
+/// Why the running kernel cannot run the programs of corpus object `obj`, whoever
+/// loaded them, if it cannot: its source's `// bpfld: kernel-needs callbacks` or
+/// `trampolines` against [`crate::util::kernel_limits`].
+fn kernel_cannot_run(env: &Env, obj: &str) -> Option<&'static str> {
+    let src = format!(
+        "{}/selftests/progs/{}.c",
+        env.root,
+        obj.trim_end_matches(".o")
+    );
+    let text = std::fs::read_to_string(src).ok()?;
+    let limits = crate::util::kernel_limits();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("// bpfld: kernel-needs "))
+        .find_map(|need| match need.trim() {
+            "callbacks" => limits.callbacks,
+            "trampolines" => limits.trampolines,
+            _ => None,
+        })
+}
+
 /// `receipt` is what `bpfld inspect` plans for `path` here, and not all zeros.
 fn same_receipt(path: &str, receipt: &[u8; 32]) -> Result<(), String> {
     let text = bpfld::load::inspect(path).map_err(|e| format!("inspect: {}", e.msg))?;
@@ -531,6 +551,11 @@ pub fn load_object(env: &Env, obj: &str) -> Outcome {
     // the core computes in user space for the same file on the same kernel.
     if let Err(e) = same_receipt(&path, &l.receipt) {
         return fail(format!("{obj}: {e}"));
+    }
+    if let Some(why) = kernel_cannot_run(env, obj) {
+        return Outcome::Skip(format!(
+            "{obj} loaded, its receipt as planned; its programs not run: {why}"
+        ));
     }
     let mut args = vec![
         "--check-ids".to_string(),

@@ -1996,6 +1996,9 @@ pub fn cpu_hotplug(_: &Env) -> Outcome {
 /// held thread does not alone show the exit waited: the thread is inside a BPF program,
 /// in an RCU read-side section, and unloading waits for RCU anyway.)
 pub fn kthread_exit_window(env: &Env) -> Outcome {
+    if let Some(why) = crate::util::kernel_limits().callbacks {
+        return Outcome::Skip(format!("the probe holds threads with bpf_loop: {why}"));
+    }
     let _w = Watchdog::start("stress_kthread_exit_window", 180);
     outcome((|| {
         let probe = guest_object(env, "exit_window")?;
@@ -2698,6 +2701,9 @@ impl FreezeProbe {
 /// freeze_window.bpf.c) holds the loading thread in that window while this test
 /// writes the map.
 pub fn rodata_written_before_freeze(env: &Env) -> Outcome {
+    if let Some(why) = crate::util::kernel_limits().callbacks {
+        return Outcome::Skip(format!("the probe holds the load with bpf_loop: {why}"));
+    }
     let _w = Watchdog::start("stress_rodata_written_before_freeze", 120);
     outcome((|| {
         let probe = guest_object(env, "freeze_window")?;

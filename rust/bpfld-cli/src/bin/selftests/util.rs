@@ -220,3 +220,42 @@ pub fn drop_all_caps() -> io::Result<()> {
         Ok(())
     }
 }
+
+/// What the running kernel cannot do for any loader, which some tests need: the
+/// reason, or `None` where it can.
+pub struct KernelLimits {
+    /// Calling a BPF program's callback from the kernel's C (bpf_loop, timers,
+    /// bpf_for_each_map_elem).
+    pub callbacks: Option<&'static str>,
+    /// Attaching fentry, fexit, fmod_ret and sleepable fentry programs (BPF
+    /// trampolines).
+    pub trampolines: Option<&'static str>,
+}
+
+/// The running kernel's [`KernelLimits`], from its architecture and its
+/// configuration (`/proc/config.gz` in the test kernels; without one, none is
+/// assumed).
+pub fn kernel_limits() -> &'static KernelLimits {
+    use bpfld_core::externs::KernelConfig;
+    static LIMITS: std::sync::OnceLock<KernelLimits> = std::sync::OnceLock::new();
+    LIMITS.get_or_init(|| {
+        let Ok(config) = bpfld::host::HostConfig::load() else {
+            return KernelLimits {
+                callbacks: None,
+                trampolines: None,
+            };
+        };
+        let set = |name: &str| config.get(name) == Some(b"y".as_slice());
+        KernelLimits {
+            callbacks: (std::env::consts::ARCH == "aarch64" && set("CONFIG_CFI_CLANG")).then_some(
+                "arm64 with CFI_CLANG: 6.12's arm64 JIT emits no kCFI type hash for BPF \
+                 functions, so the kernel's call of a BPF callback stops it (CFI failure), \
+                 whoever loaded the program",
+            ),
+            trampolines: (!set("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS")).then_some(
+                "no DYNAMIC_FTRACE_WITH_DIRECT_CALLS (6.12's arm64 has it only without \
+                 CFI_CLANG): fentry, fexit and fmod_ret programs load but cannot attach",
+            ),
+        }
+    })
+}
