@@ -1633,6 +1633,31 @@ struct KernelBpf {
 }
 
 impl KernelBpf {
+    /// Make `call`, the kernel's work for BPF command `which` (its place in
+    /// [`Cmd::NAMES`]), timed as that command: its return value, or the positive errno
+    /// of a negative one. Refused (EINTR) once the caller was killed: no more
+    /// commands, only the rollback.
+    fn command(
+        &mut self,
+        which: usize,
+        call: impl FnOnce(&Self) -> c_int,
+    ) -> core::result::Result<i32, i32> {
+        // SAFETY: reads the current task's pending signals.
+        if unsafe { ffi::bpfld_fatal_signal_pending() } {
+            return Err(4); // EINTR
+        }
+        let t0 = now();
+        let ret = call(self);
+        let t1 = now();
+        self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
+        self.cmds.add(which, t1.saturating_sub(t0));
+        if ret < 0 {
+            Err(neg_errno(ret.into()))
+        } else {
+            Ok(ret)
+        }
+    }
+
     /// Close the module BTF lookup program, if loaded (in the loading thread).
     fn close_lookup(&mut self) {
         if let Some(fd) = self.btf_find.take().filter(|&fd| fd >= 0) {
@@ -1671,16 +1696,10 @@ impl Drop for ArenaMapping {
 
 impl Bpf for KernelBpf {
     fn bpf(&mut self, cmd: Cmd<'_>) -> core::result::Result<i32, i32> {
-        // SAFETY: reads the current task's pending signals.
-        if unsafe { ffi::bpfld_fatal_signal_pending() } {
-            // The caller was killed: no more commands, only the rollback.
-            return Err(4); // EINTR
-        }
         let which = cmd.index();
-        let t0 = now();
         // SAFETY: each attr struct has the layout of its command's part of union bpf_attr;
         // the core filled its pointers from buffers of the plan that outlive the call.
-        let ret = unsafe {
+        self.command(which, |this| unsafe {
             match cmd {
                 Cmd::BtfLoad(a) => ffi::bpfld_sys_bpf(
                     bpf::BPF_BTF_LOAD as c_int,
@@ -1711,10 +1730,10 @@ impl Bpf for KernelBpf {
                     // succeeds (the first failure was transient), the program is
                     // loaded, as libbpf keeps it. No EAGAIN retries as libbpf's: this
                     // thread takes no signal but SIGKILL, which ends the load.
-                    if r < 0 && a.log_level == 0 && self.log.buf != 0 {
+                    if r < 0 && a.log_level == 0 && this.log.buf != 0 {
                         a.log_level = 1;
-                        a.log_buf = self.log.buf;
-                        a.log_size = self.log.size;
+                        a.log_buf = this.log.buf;
+                        a.log_size = this.log.size;
                         let again = ffi::bpfld_sys_bpf(bpf::BPF_PROG_LOAD as c_int, p, sz);
                         if again >= 0 {
                             again
@@ -1726,15 +1745,7 @@ impl Bpf for KernelBpf {
                     }
                 }
             }
-        };
-        let t1 = now();
-        self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
-        self.cmds.add(which, t1.saturating_sub(t0));
-        if ret < 0 {
-            Err(neg_errno(ret.into()))
-        } else {
-            Ok(ret)
-        }
+        })
     }
 
     fn module_btf_fd(&mut self, m: &PlannedModule<'_>) -> core::result::Result<i32, i32> {
@@ -1860,25 +1871,16 @@ impl Bpf for KernelBpf {
     }
 
     fn swap_slot(&mut self, map_fd: i32, key: u32, prog_fd: i32) -> core::result::Result<(), i32> {
-        // SAFETY: reads the current task's pending signals.
-        if unsafe { ffi::bpfld_fatal_signal_pending() } {
-            return Err(4); // EINTR, as for the commands
-        }
         let (map, prog) = slot_files(map_fd, prog_fd).ok_or(9)?;
         // Room first: once the slot is written, noting it cannot fail.
         self.held.reserve(1, GFP_KERNEL).map_err(|_| 12)?;
         let mut old = core::ptr::null_mut();
-        let t0 = now();
+        // Timed as the command it stands for.
         // SAFETY: a program array's file (the executor took it as one) and the fd of
         // the program in this thread's table; the loading thread may sleep.
-        let r = unsafe { ffi::bpfld_prog_array_swap(map.0, key, prog_fd, &mut old) };
-        let t1 = now();
-        // Timed as the command it stands for.
-        self.ns = self.ns.saturating_add(t1.saturating_sub(t0));
-        self.cmds.add(Cmd::MAP_UPDATE_ELEM, t1.saturating_sub(t0));
-        if r < 0 {
-            return Err(neg_errno(r.into()));
-        }
+        self.command(Cmd::MAP_UPDATE_ELEM, |_| unsafe {
+            ffi::bpfld_prog_array_swap(map.0, key, prog_fd, &mut old)
+        })?;
         let h = HeldSlot {
             map,
             map_fd,

@@ -606,7 +606,7 @@ fn run<'a, A: Alloc, B: Bpf>(
                 .map_fds
                 .get(idx(t))
                 .ok_or(Error::malformed("slot map"))?;
-            set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd)?;
+            set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd, false)?;
         }
     }
 
@@ -743,27 +743,13 @@ fn run<'a, A: Alloc, B: Bpf>(
     // what a slot held put back (a failure after the executor is its caller's to undo).
     for (n, s) in obj.slots.iter().enumerate() {
         if let SlotTarget::Prog(t) = s.target {
-            let name = slot_map_name(obj, s.map);
+            // In a map the caller supplied, what the slot held is kept for the undo.
+            let swap = c.reused.get(idx(s.map)).copied().unwrap_or(false);
             let res = plan
                 .planned_index(t)
                 .and_then(|k| c.out.prog_fds.get(k).copied())
                 .ok_or(Error::malformed("slot program not planned"))
-                .and_then(|fd| {
-                    if !c.reused.get(idx(s.map)).copied().unwrap_or(false) {
-                        return set_slot(c, s.map, name, s.index, fd);
-                    }
-                    let map_fd = *c
-                        .out
-                        .map_fds
-                        .get(idx(s.map))
-                        .ok_or(Error::malformed("slot map"))?;
-                    c.bpf
-                        .swap_slot(map_fd, s.index, fd)
-                        .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
-                        .ctx(Ctx::Value(What::Index, u64::from(s.index)))
-                        .ctx(Ctx::Step("initial slot"))
-                        .ctx(Ctx::Map(name))
-                });
+                .and_then(|fd| set_slot(c, s.map, slot_map_name(obj, s.map), s.index, fd, swap));
             if let Err(e) = res {
                 restore_reused_slots(plan, c, obj.slots.iter().take(n));
                 return Err(e);
@@ -899,23 +885,31 @@ fn slot_map_name<'a, A: Alloc>(obj: &Object<'a, A>, map: u32) -> &'a str {
     obj.maps.get(idx(map)).map_or("", |m| m.name)
 }
 
-/// Write `value_fd` into slot `index` of map `map` (named `name`, for the error).
+/// Write `value_fd` into slot `index` of map `map` (named `name`, for the error): with
+/// [`Bpf::swap_slot`] if `swap` (a program array the caller supplied), else with
+/// `BPF_MAP_UPDATE_ELEM`.
 fn set_slot<'a, B: Bpf>(
     c: &mut Cleanup<'_, '_, B>,
     map: u32,
     name: &'a str,
     index: u32,
     value_fd: i32,
+    swap: bool,
 ) -> Result<'a, ()> {
     let map_fd = *c
         .out
         .map_fds
         .get(idx(map))
         .ok_or(Error::malformed("slot map"))?;
-    update_elem(c.bpf, map_fd, index, &value_fd.to_ne_bytes())
-        .ctx(Ctx::Value(What::Index, u64::from(index)))
-        .ctx(Ctx::Step("initial slot"))
-        .ctx(Ctx::Map(name))
+    if swap {
+        c.bpf.swap_slot(map_fd, index, value_fd)
+    } else {
+        update_u32(c.bpf, map_fd, index, &value_fd.to_ne_bytes())
+    }
+    .map_err(|e| kerr("BPF_MAP_UPDATE_ELEM", e))
+    .ctx(Ctx::Value(What::Index, u64::from(index)))
+    .ctx(Ctx::Step("initial slot"))
+    .ctx(Ctx::Map(name))
 }
 
 /// `BPF_MAP_UPDATE_ELEM` (`BPF_ANY`) of key `key` (a u32) of map `map_fd` to `value`,
