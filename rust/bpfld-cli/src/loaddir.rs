@@ -50,7 +50,7 @@
 use crate::dev::{Device, KLoadExtra, KLoadOpts};
 use crate::host::{kernel_info, HostBtf, HostConfig, HostSymbols};
 pub use crate::sys::{fd_kind, map_mismatch, obj_get};
-use crate::sys::{obj_info, obj_pin, prog_info_map_ids, MapInfo, ProgInfo};
+use crate::sys::{obj_info, obj_pin, prog_info_map_ids, unpin, MapInfo, ProgInfo};
 use bpfld_core::elf::Elf;
 use bpfld_core::exec;
 use bpfld_core::externs::{self, KernelConfig, KernelSymbols};
@@ -706,9 +706,7 @@ impl Run<'_> {
         for (n, _, fd) in names.iter().filter(|(n, _, _)| !pins.names.contains_key(n)) {
             let p = self.root.join(n);
             if let Err(e) = obj_pin(*fd, &p.to_string_lossy()) {
-                for d in &done {
-                    let _ = std::fs::remove_file(d);
-                }
+                unpin(done.iter());
                 return Err(Failure::io(&e, format!("pin {}", p.display())));
             }
             done.push(p);

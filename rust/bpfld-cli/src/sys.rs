@@ -678,3 +678,11 @@ pub fn obj_pin(fd: RawFd, path: &str) -> io::Result<()> {
     // SAFETY: `pathname` points at a live NUL-terminated string.
     unsafe { sys_bpf(uapi::BPF_OBJ_PIN, &mut a) }.map(|_| ())
 }
+
+/// Remove the pins at `paths` (in the order they were made), last made first: what
+/// made them failed after.
+pub fn unpin<P: AsRef<std::path::Path>>(paths: impl DoubleEndedIterator<Item = P>) {
+    for p in paths.rev() {
+        let _ = std::fs::remove_file(p);
+    }
+}

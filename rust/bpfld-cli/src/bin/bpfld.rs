@@ -235,7 +235,9 @@ fn load(args: &[&str]) -> Result<(), String> {
         let maps = shown.maps.iter().map(|m| (m.name.as_str(), m.fd));
         let pinned = pin_maps_by_name(&pin_by_name, maps)?;
         if let Some(dir) = pin {
-            shown.pin(dir).inspect_err(|_| unpin(&pinned))?;
+            shown
+                .pin(dir)
+                .inspect_err(|_| bpfld::sys::unpin(pinned.iter().map(|(_, p)| p)))?;
         }
         if json {
             // Not through the module: no policy, no time of its own; the digest is the
@@ -260,7 +262,9 @@ fn load(args: &[&str]) -> Result<(), String> {
     let pinned_by_name = pin_maps_by_name(&pin_by_name, maps)?;
     let shown = Shown::of_module(&l);
     if let Some(dir) = pin {
-        shown.pin(dir).inspect_err(|_| unpin(&pinned_by_name))?;
+        shown
+            .pin(dir)
+            .inspect_err(|_| bpfld::sys::unpin(pinned_by_name.iter().map(|(_, p)| p)))?;
     }
     let digest = format_digest(l.digest_algo, &l.digest);
     if json {
@@ -419,9 +423,7 @@ impl Shown {
         let mut done = Vec::new();
         for (path, fd) in progs.chain(maps) {
             if let Err(e) = bpfld::sys::obj_pin(fd, &path) {
-                for p in done.iter().rev() {
-                    let _ = std::fs::remove_file(p);
-                }
+                bpfld::sys::unpin(done.iter());
                 if !existed {
                     let _ = std::fs::remove_dir(dir);
                 }
@@ -488,13 +490,6 @@ impl Shown {
     }
 }
 
-/// Remove the pins [`pin_maps_by_name`] made: a later step of the load failed.
-fn unpin(pinned: &[(String, std::path::PathBuf)]) {
-    for (_, p) in pinned.iter().rev() {
-        let _ = std::fs::remove_file(p);
-    }
-}
-
 /// Pin the maps of `maps` (name, fd) that `todo` lists (by-name maps that had no pin)
 /// at their paths; if one fails, remove the pins made and fail, as libbpf's load does.
 fn pin_maps_by_name<'m>(
@@ -508,7 +503,7 @@ fn pin_maps_by_name<'m>(
             continue;
         };
         if let Err(e) = bpfld::sys::obj_pin(fd, &path.to_string_lossy()) {
-            unpin(&done);
+            bpfld::sys::unpin(done.iter().map(|(_, p)| p));
             return Err(format!("map {name}: pin {}: {e}", path.display()));
         }
         done.push((name.clone(), path.clone()));
