@@ -439,14 +439,17 @@ pub fn c_example(env: &Env) -> Outcome {
     })())
 }
 
-/// The `// bpfld:` directives of an object's source that say it must fail.
-fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
-    let src = format!(
+/// The source of corpus object `obj`, whose `// bpfld:` lines direct its test.
+fn obj_source(env: &Env, obj: &str) -> String {
+    format!(
         "{}/selftests/progs/{}.c",
         env.root,
         obj.trim_end_matches(".o")
-    );
-    let text = std::fs::read_to_string(src).ok()?;
+    )
+}
+
+/// The `// bpfld:` directives of an object's source `text` that say it must fail.
+fn expected_failure(text: &str) -> Option<(Option<String>, i32)> {
     for line in text.lines() {
         // expect-fail: everyone refuses; module-fail: only the module does.
         let l = line.trim();
@@ -471,16 +474,10 @@ fn expected_failure(env: &Env, obj: &str) -> Option<(Option<String>, i32)> {
     None
 }
 
-/// Why the running kernel cannot run the programs of corpus object `obj`, whoever
-/// loaded them, if it cannot: its source's `// bpfld: kernel-needs callbacks` or
+/// Why the running kernel cannot run the programs of an object, whoever loaded them,
+/// if it cannot: its source `text`'s `// bpfld: kernel-needs callbacks` or
 /// `trampolines` against [`crate::util::kernel_limits`].
-fn kernel_cannot_run(env: &Env, obj: &str) -> Option<&'static str> {
-    let src = format!(
-        "{}/selftests/progs/{}.c",
-        env.root,
-        obj.trim_end_matches(".o")
-    );
-    let text = std::fs::read_to_string(src).ok()?;
+fn kernel_cannot_run(text: &str) -> Option<&'static str> {
     let limits = crate::util::kernel_limits();
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("// bpfld: kernel-needs "))
@@ -509,7 +506,10 @@ fn same_receipt(path: &str, receipt: &[u8; 32]) -> Result<(), String> {
 /// directive engine the libbpf reference uses (`libbpf_dump --check-ids`).
 pub fn load_object(env: &Env, obj: &str) -> Outcome {
     let path = obj_path(obj);
-    if let Some((prog, errno)) = expected_failure(env, obj) {
+    let src = obj_source(env, obj);
+    // No source: no directives (the directive run below then says so).
+    let text = std::fs::read_to_string(&src).unwrap_or_default();
+    if let Some((prog, errno)) = expected_failure(&text) {
         // bpfld loads an object whole or not at all: the failing program fails it.
         return outcome(expect_refusal(&path, errno, obj).map(|()| {
             if let Some(p) = prog {
@@ -552,19 +552,12 @@ pub fn load_object(env: &Env, obj: &str) -> Outcome {
     if let Err(e) = same_receipt(&path, &l.receipt) {
         return fail(format!("{obj}: {e}"));
     }
-    if let Some(why) = kernel_cannot_run(env, obj) {
+    if let Some(why) = kernel_cannot_run(&text) {
         return Outcome::Skip(format!(
             "{obj} loaded, its receipt as planned; its programs not run: {why}"
         ));
     }
-    let mut args = vec![
-        "--check-ids".to_string(),
-        format!(
-            "{}/selftests/progs/{}.c",
-            env.root,
-            obj.trim_end_matches(".o")
-        ),
-    ];
+    let mut args = vec!["--check-ids".to_string(), src];
     for p in &l.progs {
         args.push("--prog".into());
         args.push(format!("{}={}", p.name, p.id));

@@ -7,9 +7,7 @@
 //!
 //! `--filter` takes names or parts of names, comma-separated: the tests whose name
 //! contains one of them run. A part written `-PART` leaves out the tests whose name
-//! contains it; with only such parts, every other test runs (the arm64 kCFI kernel,
-//! whose JIT gives BPF functions no kCFI hash, runs all but the tests whose programs
-//! the kernel calls back from C: Documentation/testing.rst).
+//! contains it; with only such parts, every other test runs.
 //!
 //! Prints KTAP on stdout and mirrors it to FILE (on a host-shared directory). Exits 0
 //! only if every test passed. Tests run in order and share the VM: the module is
