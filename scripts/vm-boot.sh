@@ -27,7 +27,8 @@ VM_BOOT_TRIES=${VM_BOOT_TRIES:-3}
 # are found by name, which needs the multiport control queue) 91 descriptors remain
 # and the main loop used 8.75% of a CPU over 20 s of the same benchmark
 # (Documentation/benchmarks.rst, *2026-12-04, 07:15-08:00 UTC*).
-VM_QEMU_OPTS=${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}
+# VM_QEMU_EXTRA: options a script adds to these (scripts/bench-vm --icount).
+VM_QEMU_OPTS="${VM_QEMU_OPTS:--global virtio-serial-pci.max_ports=2}${VM_QEMU_EXTRA:+ $VM_QEMU_EXTRA}"
 
 # vm_hw_virt: true when this host can run the guest under KVM with hardware
 # virtualization: its CPUs show VT-x or AMD-V (vmx, svm), /dev/kvm opens for reading
