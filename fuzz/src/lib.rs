@@ -27,7 +27,7 @@ pub const ALLOC_LIMIT: usize = 256 << 20;
 pub struct FakeKernelBtf;
 
 impl KernelBtf for FakeKernelBtf {
-    fn find(&self, module: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
         const KNOWN: &[&str] = &[
             "bpf_fentry_test1",
             "bpf_fentry_test2",
@@ -38,10 +38,10 @@ impl KernelBtf for FakeKernelBtf {
             "bpf_iter_task",
         ];
         let id = KNOWN.iter().position(|k| *k == name)? as u32;
-        // A module target lives in "its" BTF object; answer typedefs and funcs alike.
+        // Answer typedefs and funcs alike, all in vmlinux.
         let _ = kind;
         Some(KernelType {
-            btf_obj_id: module.map_or(0, |m| m.len() as u32),
+            module: 0,
             type_id: 1000 + id,
         })
     }
@@ -162,10 +162,10 @@ struct HostileKernel<'d> {
 }
 
 impl KernelBtf for HostileKernel<'_> {
-    fn find(&self, _: Option<&str>, name: &str, kind: BtfKind) -> Option<KernelType> {
+    fn find(&self, name: &str, kind: BtfKind) -> Option<KernelType> {
         let id = find_in_kernel(&self.btf, &self.core, Some(&self.funcs), name, kind).ok()??;
         Some(KernelType {
-            btf_obj_id: 0,
+            module: 0,
             type_id: id,
         })
     }
