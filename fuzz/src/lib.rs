@@ -89,8 +89,10 @@ pub fn read_as_module(data: &[u8]) -> Packed<VecAlloc> {
 }
 
 /// The receipt, or the error's text, of parsing and planning `img` with the fake
-/// kernel BTF. `module`: as bpfld.ko parses, the BTF checked in full only after the
-/// plan (`ParseOptions::defer_btf_checks`), its fault reported first.
+/// kernel BTF. `module`: as bpfld.ko parses, in two parts (`BPF_BTF_LOAD` is given the
+/// BTF the first part leaves, which the second must not change), the BTF checked in
+/// full only after the plan (`ParseOptions::defer_btf_checks`), its fault reported
+/// first.
 fn outcome(img: Image<'_>, module: bool) -> Result<[u8; 32], String> {
     let mut a = VecAlloc {
         limit: ALLOC_LIMIT,
@@ -100,7 +102,20 @@ fn outcome(img: Image<'_>, module: bool) -> Result<[u8; 32], String> {
     let opts = ParseOptions {
         defer_btf_checks: module,
     };
-    let obj = Object::parse_with(elf, "fuzz", &opts, &mut a).map_err(|e| e.to_string())?;
+    let obj = if module {
+        let mut obj =
+            Object::parse_first(elf, "fuzz", &opts, &mut a).map_err(|e| e.to_string())?;
+        let loaded = obj.btf.as_ref().map(|b| b.data().to_vec());
+        obj.parse_rest(&mut a).map_err(|e| e.to_string())?;
+        assert_eq!(
+            obj.btf.as_ref().map(|b| b.data()),
+            loaded.as_deref(),
+            "the parse's second part changed the BTF loaded beside it"
+        );
+        obj
+    } else {
+        Object::parse_with(elf, "fuzz", &opts, &mut a).map_err(|e| e.to_string())?
+    };
     let ki = KernelInfo {
         page_size: 4096,
         possible_cpus: 2,

@@ -334,10 +334,15 @@ impl BtfLoad {
 /// Issue `BPF_BTF_LOAD` for `obj`'s BTF (after the parse's fixups), the first command
 /// of every load. Needs no plan. Fails only before issuing anything.
 pub fn load_btf<'a, A: Alloc, B: Bpf>(obj: &Object<'a, A>, bpf: &mut B) -> Result<'a, BtfLoad> {
-    let Some(btf) = obj.btf.as_ref() else {
-        return Ok(BtfLoad::Absent);
-    };
-    let data = btf.data();
+    match obj.btf.as_ref() {
+        Some(btf) => load_btf_data(btf.data(), bpf),
+        None => Ok(BtfLoad::Absent),
+    }
+}
+
+/// [`load_btf`] of `data`, a copy of an object's final BTF (after
+/// [`Object::parse_first`], while another thread finishes the parse).
+pub fn load_btf_data<'a, B: Bpf>(data: &[u8], bpf: &mut B) -> Result<'a, BtfLoad> {
     let mut a = BtfLoadAttr {
         btf: data.as_ptr() as u64,
         btf_size: u32::try_from(data.len()).map_err(|_| Error::malformed("BTF size"))?,

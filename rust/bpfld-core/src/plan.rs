@@ -1052,6 +1052,10 @@ impl<A: Alloc> ExtIndex<A> {
 /// Whether planning `obj` needs the running kernel's BTF (attach targets, struct_ops),
 /// so a caller can skip loading it for objects that do not.
 pub fn needs_kernel_btf<A: Alloc>(obj: &Object<'_, A>) -> bool {
+    // Before Object::parse_rest, a struct_ops section stands for its maps.
+    if !obj.is_parsed() && obj.has_struct_ops_sections() {
+        return true;
+    }
     let core = obj
         .btf_ext
         .as_ref()
@@ -1097,6 +1101,11 @@ impl<'o, 'a, A: Alloc> Plan<'o, 'a, A> {
         opts: &Options<'_>,
         alloc: &mut A,
     ) -> Result<'o, Self> {
+        if !obj.is_parsed() {
+            return Err(Error::new(Kind::Mismatch(
+                "the object's parse is not finished (Object::parse_rest)",
+            )));
+        }
         // Each typed ksym or kfunc, struct_ops map and program's BTF attach target may
         // bring one.
         let may_bring = obj

@@ -285,6 +285,15 @@ pub struct Object<'a, A: Alloc> {
     /// `.BTF` as in the file, when it is still to be checked
     /// ([`ParseOptions::defer_btf_checks`]).
     deferred_btf: Option<&'a [u8]>,
+    /// What [`Object::parse_rest`] still has to do, after [`Object::parse_first`].
+    pending: Option<Pending<'a>>,
+}
+
+/// The part of a parse that [`Object::parse_first`] leaves to [`Object::parse_rest`].
+#[derive(Clone, Copy, Debug)]
+struct Pending<'a> {
+    /// `.addr_space.1`, if present.
+    arena_sec: Option<Section<'a>>,
 }
 
 /// A `.BTF` string section in the file's bytes.
@@ -336,6 +345,26 @@ impl<'a, A: Alloc> Object<'a, A> {
         opts: &ParseOptions,
         alloc: &mut A,
     ) -> Result<'a, Self> {
+        let mut obj = Self::parse_first(elf, name, opts, alloc)?;
+        obj.parse_rest(alloc)?;
+        Ok(obj)
+    }
+
+    /// The first part of [`Object::parse_with`]: everything the object's BTF depends
+    /// on, which is then final ([`ObjBtf::data`] is what `BPF_BTF_LOAD` takes): the
+    /// ELF's sections and symbols, `.BTF` (copied, its DATASECs and externs fixed up),
+    /// `.BTF.ext`, the externs, the programs, their exception callbacks and the linkage
+    /// of hidden subprograms. Maps, relocations, `.values` slots and struct_ops
+    /// function pointers are left to [`Object::parse_rest`], which may run on another
+    /// CPU while the BTF is loaded; nothing else may use the object before it returned
+    /// (a plan refuses it). A failure reports what a full parse would.
+    #[inline(never)]
+    pub fn parse_first(
+        elf: Elf<'a, A>,
+        name: &'a str,
+        opts: &ParseOptions,
+        alloc: &mut A,
+    ) -> Result<'a, Self> {
         // `.BTF` once it parsed with its checks deferred.
         let mut deferred = None;
         Self::parse_deferring(elf, name, opts.defer_btf_checks, &mut deferred, alloc).map_err(|e| {
@@ -345,6 +374,33 @@ impl<'a, A: Alloc> Object<'a, A> {
                 None => e,
             }
         })
+    }
+
+    /// The rest of the parse after [`Object::parse_first`]: the maps, the programs'
+    /// relocations, `.values` slots and struct_ops function pointers. Leaves the BTF as
+    /// it is. Nothing to do if the parse is complete. A failure reports what a full
+    /// parse would (a fault of the deferred BTF check first).
+    #[inline(never)]
+    pub fn parse_rest(&mut self, alloc: &mut A) -> Result<'a, ()> {
+        let Some(pending) = self.pending else {
+            return Ok(());
+        };
+        match self.collect_rest(pending, alloc) {
+            Ok(()) => {
+                self.pending = None;
+                Ok(())
+            }
+            Err(e) => Err(match self.deferred_btf {
+                Some(data) => first_fault(e, data, alloc),
+                None => e,
+            }),
+        }
+    }
+
+    /// Whether the parse is complete ([`Object::parse_rest`] has run, or did not have
+    /// to).
+    pub fn is_parsed(&self) -> bool {
+        self.pending.is_none()
     }
 
     /// The full check of `.BTF` that [`ParseOptions::defer_btf_checks`] left for later,
@@ -437,16 +493,23 @@ impl<'a, A: Alloc> Object<'a, A> {
             arena_map: None,
             btf_strings,
             deferred_btf,
+            pending: Some(Pending { arena_sec }),
         };
-        maps::collect(&mut obj, alloc)?;
-        maps::attach_arena_data(&mut obj, arena_sec)?;
         // Before hidden subprograms turn static: libbpf relocates with their BTF global.
         obj.exc_cbs = exc_cb::collect(&obj, alloc)?;
+        // The last change to the BTF (the maps read it, and no FUNC's linkage).
         obj.mark_hidden_funcs_static(alloc)?;
-        collect_relos(&mut obj, alloc)?;
-        maps::collect_slots(&mut obj, alloc)?;
-        maps::collect_st_ops_funcs(&mut obj, alloc)?;
         Ok(obj)
+    }
+
+    /// The parse's second part ([`Object::parse_rest`]).
+    #[inline(never)]
+    fn collect_rest(&mut self, pending: Pending<'a>, alloc: &mut A) -> Result<'a, ()> {
+        maps::collect(self, alloc)?;
+        maps::attach_arena_data(self, pending.arena_sec)?;
+        collect_relos(self, alloc)?;
+        maps::collect_slots(self, alloc)?;
+        maps::collect_st_ops_funcs(self, alloc)
     }
 
     /// Turn auto-loading of entry program `name` on or off (libbpf's

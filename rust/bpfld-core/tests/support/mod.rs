@@ -309,7 +309,7 @@ pub fn run_with(bytes: &[u8], a: &mut TestAlloc, kbtf: bool) -> Result<PlanSumma
 }
 
 /// Run the whole pipeline on what [`read_as_module`] read, as the module runs it: the
-/// object's BTF checked in full after the plan (`ParseOptions::defer_btf_checks`, its
+/// parse in two parts, the object's BTF checked in full after the plan (`ParseOptions::defer_btf_checks`, its
 /// error preferred to the plan's), which must not change any result.
 pub fn run_image(img: Image<'_>) -> Result<PlanSummary, Failure> {
     run_image_with(img, &mut TestAlloc::new(), true, true)
@@ -323,7 +323,21 @@ fn run_image_with(
 ) -> Result<PlanSummary, Failure> {
     let elf = Elf::parse_image(img, a).map_err(|e| failure(Stage::Elf, e))?;
     let opts = ParseOptions { defer_btf_checks };
-    let obj = Object::parse_with(elf, "obj", &opts, a).map_err(|e| failure(Stage::Object, e))?;
+    let obj = if defer_btf_checks {
+        // As the module: in two parts, `BPF_BTF_LOAD` given the BTF of the first.
+        let mut obj =
+            Object::parse_first(elf, "obj", &opts, a).map_err(|e| failure(Stage::Object, e))?;
+        let loaded = obj.btf.as_ref().map(|b| b.data().to_vec());
+        obj.parse_rest(a).map_err(|e| failure(Stage::Object, e))?;
+        assert_eq!(
+            obj.btf.as_ref().map(|b| b.data()),
+            loaded.as_deref(),
+            "the parse's second part changed the BTF"
+        );
+        obj
+    } else {
+        Object::parse_with(elf, "obj", &opts, a).map_err(|e| failure(Stage::Object, e))?
+    };
     let kb = FakeKernelBtf;
     let kb: Option<&dyn KernelBtf> = if kbtf { Some(&kb) } else { None };
     let planned = Plan::build(&obj, &kinfo(), kb, a);
