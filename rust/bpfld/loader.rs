@@ -1297,15 +1297,12 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         job.ph.parsed = now();
         apply_autoload(&job.autoload, &mut obj)?;
         check_targets(&job.targets, &obj)?;
-        // The plan is made beside this thread while it loads the object's BTF, which
-        // needs nothing of the plan. The object's BTF is checked in full beside the
-        // commands (the parse checked its structure only); where the plan fails, a
-        // fault of the BTF is what a full parse would have reported first.
-        let (plan, btf, _planned) = plan_and_load_btf(job, &obj, &mut alloc).map_err(|f| {
-            obj.check_deferred_btf(&mut alloc)
-                .err()
-                .map_or(f, core_fail)
-        })?;
+        // The rest of the parse and the plan are made beside this thread while it
+        // loads the object's BTF, which needs nothing of either. The object's BTF is
+        // checked in full beside the commands (the parse checked its structure only);
+        // where the parse or the plan fails, a fault of the BTF is what a whole parse
+        // would have reported first.
+        let (Planned { obj, plan, btf }, _planned) = plan_and_load_btf(job, &mut obj, &mut alloc)?;
         if let Err(f) = check_reuse(&job.bpf.reuse, &plan) {
             btf.close(&mut job.bpf);
             return Err(f);
@@ -1332,7 +1329,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
         require_sync(&*plan);
         let mut work = ReceiptWork {
             plan: &plan,
-            obj: &obj,
+            obj,
             btf_fault: None,
             out: [0; 32],
         };
@@ -1348,7 +1345,7 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
             hash_receipt(arg.cast());
             core::ptr::null_mut()
         });
-        let res = run_plan(job, &plan, &obj, btf, &mut alloc);
+        let res = run_plan(job, &plan, obj, btf, &mut alloc);
         drop(beside);
         job.receipt = work.out;
         // A fault of the BTF fails the load, whatever the commands did: what they
@@ -1409,6 +1406,9 @@ impl Drop for Beside {
 /// Compile-time check of what is shared between threads.
 fn require_sync<T: Sync + ?Sized>(_: &T) {}
 
+/// Compile-time check of what is handed to another thread.
+fn require_send<T: Send + ?Sized>(_: &T) {}
+
 /// Run by `bpfld_beside_start` (on a workqueue, or right away).
 extern "C" fn hash_receipt(arg: *mut c_void) {
     // SAFETY: `arg` is the `ReceiptWork` of run_job, which waits for us before it is
@@ -1424,7 +1424,9 @@ extern "C" fn hash_receipt(arg: *mut c_void) {
     w.out = w.plan.compute_receipt();
 }
 
-/// Parse into the heap, keeping the parser's frames off the planner's.
+/// The parse's first part ([`Object::parse_first`]: what the object's BTF depends on)
+/// into the heap, keeping the parser's frames off the planner's. The rest of the parse
+/// is made with the plan ([`plan_and_load_btf`]).
 #[inline(never)]
 fn parse<'d>(
     data: Image<'d>,
@@ -1441,15 +1443,20 @@ fn parse<'d>(
     let opts = ParseOptions {
         defer_btf_checks: true,
     };
-    match Object::parse_with(elf, name, &opts, alloc) {
+    match Object::parse_first(elf, name, &opts, alloc) {
         Ok(obj) => Ok(KBox::write(slot, obj)),
         Err(e) => Err(core_fail(e)),
     }
 }
 
-/// The work beside the loading thread while it loads the object's BTF: the plan.
+/// The work beside the loading thread while it loads the object's BTF: the rest of the
+/// parse, then the plan.
 struct PlanWork<'o, 'a, 'v> {
-    obj: &'o Object<'a, KAlloc>,
+    /// The object, taken by the work for the rest of its parse (the loading thread
+    /// loads a copy of its BTF meanwhile), ...
+    obj: Option<&'o mut Object<'a, KAlloc>>,
+    /// ... and handed back once parsed, whether the plan was made or not.
+    parsed: Option<&'o Object<'a, KAlloc>>,
     vmlinux: Option<&'v Vmlinux>,
     symbols: &'v LookedUpSymbols<'a>,
     targets: &'v TargetIds,
@@ -1469,40 +1476,84 @@ extern "C" fn plan_beside(arg: *mut c_void) {
     let w = unsafe { &mut *arg.cast::<PlanWork<'_, '_, '_>>() };
     w.started = now();
     let mut alloc = KAlloc::default();
-    w.out = Some(make_plan(
-        w.vmlinux, w.symbols, w.targets, w.obj, &mut alloc,
-    ));
+    if let Some(obj) = w.obj.take() {
+        let res = rest_and_plan(w.vmlinux, w.symbols, w.targets, obj, &mut alloc);
+        w.parsed = Some(res.0);
+        w.out = Some(res.1);
+    }
     w.bytes = alloc.bytes;
     w.ended = now();
 }
 
-/// The plan of `obj`, and the kernel's answer to its BTF (`BPF_BTF_LOAD`, the first
-/// command of every load, which needs only the object): the two side by side on two
-/// CPUs when there are two, else one after the other. If the plan fails, the BTF's fd
-/// is closed. The work item that made the plan beside is returned, finished with
-/// the plan: dropped later, after the commands, its wait then finds it done.
+/// The rest of `obj`'s parse, then its plan. The object comes back whatever failed. Not
+/// inlined: the two are sibling calls whose frames do not stack.
+#[inline(never)]
+fn rest_and_plan<'o, 'a>(
+    vmlinux: Option<&Vmlinux>,
+    symbols: &LookedUpSymbols<'a>,
+    targets: &TargetIds,
+    obj: &'o mut Object<'a, KAlloc>,
+    alloc: &mut KAlloc,
+) -> (
+    &'o Object<'a, KAlloc>,
+    core::result::Result<KBox<Plan<'o, 'a, KAlloc>>, Fail>,
+) {
+    if let Err(e) = obj.parse_rest(alloc) {
+        return (obj, Err(core_fail(e)));
+    }
+    let obj: &'o Object<'a, KAlloc> = obj;
+    (obj, make_plan(vmlinux, symbols, targets, obj, alloc))
+}
+
+/// The rest of `obj`'s parse and its plan, and the kernel's answer to its BTF
+/// (`BPF_BTF_LOAD`, the first command of every load, which needs only the BTF that
+/// the parse's first part made final): side by side on two CPUs when there are two
+/// (the command given a copy of the BTF, the object the other CPU's meanwhile), else
+/// one after the other. Returns the object, parsed. If the parse or the plan fails,
+/// the BTF's fd is closed, and the error is what a whole parse and then the plan
+/// would report first (a fault of the BTF check the parse deferred before any
+/// other). The work item that parsed and planned beside is returned, finished: dropped
+/// later, after the commands, its wait then finds it done.
 #[inline(never)]
 fn plan_and_load_btf<'o, 'a>(
     job: &mut Job<'_>,
-    obj: &'o Object<'a, KAlloc>,
+    obj: &'o mut Object<'a, KAlloc>,
     alloc: &mut KAlloc,
-) -> core::result::Result<(KBox<Plan<'o, 'a, KAlloc>>, exec::BtfLoad, Beside), Fail> {
+) -> core::result::Result<(Planned<'o, 'a>, Beside), Fail> {
     // Here, not beside: building the index (the first CO-RE load) takes long, and its
-    // memory is the module's for as long as it is loaded.
+    // memory is the module's for as long as it is loaded. Asked before the maps are
+    // parsed: a struct_ops section stands for its maps.
     let held = if plan::needs_kernel_btf(obj) {
-        Some(job.state.vmlinux()?)
+        match job.state.vmlinux() {
+            Ok(v) => Some(v),
+            Err(f) => return Err(deferred_first(obj, f, alloc)),
+        }
     } else {
         None
     };
     let vmlinux = held.as_deref();
     // Here, as the caller, in this thread's fd table: see LookedUpSymbols.
-    let symbols = look_up_symbols(obj)?;
-    require_sync(obj);
+    let symbols = match look_up_symbols(obj) {
+        Ok(s) => s,
+        Err(f) => return Err(deferred_first(obj, f, alloc)),
+    };
+    require_send(&obj);
     require_sync(&vmlinux);
     require_sync(&symbols);
     require_sync(&job.targets);
+    // The copy the command loads while the object is the other CPU's.
+    let copy = match obj.btf.as_ref() {
+        Some(b) if b.data().len() >= BESIDE_MIN_BYTES => copy_of(b.data()),
+        _ => None,
+    };
+    let Some(copy) = copy else {
+        // Not beside (little or no BTF, or no memory for its copy).
+        let planned = rest_plan_btf_here(job, obj, vmlinux, &symbols, alloc)?;
+        return Ok((planned, Beside(core::ptr::null_mut())));
+    };
     let mut work = PlanWork {
-        obj,
+        obj: Some(obj),
+        parsed: None,
         vmlinux,
         symbols: &symbols,
         targets: &job.targets,
@@ -1512,24 +1563,22 @@ fn plan_and_load_btf<'o, 'a>(
         ended: 0,
     };
     let arg: *mut PlanWork<'_, '_, '_> = &mut work;
-    let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
     let queued = now();
-    let beside = if btf_bytes >= BESIDE_MIN_BYTES {
-        // SAFETY: `work` stays in place and alive, untouched by this thread, until
-        // `beside.sync()` below, or the drop of `beside` on a way out before it, both
-        // of which wait for `plan_beside` to return.
-        Beside(unsafe { ffi::bpfld_beside_try_start(plan_beside, arg.cast()) })
-    } else {
-        Beside(core::ptr::null_mut())
-    };
+    // SAFETY: `work` stays in place and alive, untouched by this thread, until
+    // `beside.sync()` below, or the drop of `beside` on a way out before it, both of
+    // which wait for `plan_beside` to return.
+    let beside = Beside(unsafe { ffi::bpfld_beside_try_start(plan_beside, arg.cast()) });
     if beside.0.is_null() {
-        // Not beside (little or no BTF, one CPU, no memory for the work item): the
-        // plan first, then the BTF of a plan that stands, in this thread.
-        let plan = make_plan(vmlinux, &symbols, &job.targets, obj, alloc)?;
-        let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail)?;
-        return Ok((plan, btf, beside));
+        // Not queued (one CPU, no memory for the work item): the work was not run.
+        let Some(obj) = work.obj.take() else {
+            return Err(fail(5, format_args!("the parse was not finished")));
+        };
+        let planned = rest_plan_btf_here(job, obj, vmlinux, &symbols, alloc)?;
+        return Ok((planned, beside));
     }
-    let btf = exec::load_btf(obj, &mut job.bpf).map_err(core_fail);
+    let btf = exec::load_btf_data(&copy, &mut job.bpf).map_err(core_fail);
+    job.mem = job.mem.saturating_add(copy.len() as u64);
+    drop(copy);
     beside.sync();
     job.mem = job.mem.saturating_add(work.bytes as u64);
     (
@@ -1538,18 +1587,70 @@ fn plan_and_load_btf<'o, 'a>(
         job.ph.beside_ended,
     ) = (queued, work.started, work.ended);
     // Set by plan_beside, which has returned (sync waited for it).
-    let plan = work
-        .out
-        .take()
-        .unwrap_or_else(|| Err(fail(5, format_args!("the plan was not made"))));
-    match (plan, btf) {
-        (Ok(plan), Ok(btf)) => Ok((plan, btf, beside)),
-        (Err(f), Ok(btf)) => {
+    let (Some(obj), Some(plan)) = (work.parsed.take(), work.out.take()) else {
+        if let Ok(btf) = btf {
             btf.close(&mut job.bpf);
+        }
+        return Err(fail(5, format_args!("the plan was not made")));
+    };
+    match (plan, btf) {
+        (Ok(plan), Ok(btf)) => Ok((Planned { obj, plan, btf }, beside)),
+        // The rest of the parse failed: its error, the deferred check's fault first.
+        (Err(f), btf) if !obj.is_parsed() => {
+            if let Ok(btf) = btf {
+                btf.close(&mut job.bpf);
+            }
             Err(f)
         }
-        (_, Err(f)) => Err(f),
+        (Err(f), Ok(btf)) => {
+            btf.close(&mut job.bpf);
+            Err(deferred_first(obj, f, alloc))
+        }
+        (_, Err(f)) => Err(deferred_first(obj, f, alloc)),
     }
+}
+
+/// A parsed object, its plan and the kernel's answer to its BTF.
+struct Planned<'o, 'a> {
+    obj: &'o Object<'a, KAlloc>,
+    plan: KBox<Plan<'o, 'a, KAlloc>>,
+    btf: exec::BtfLoad,
+}
+
+/// [`plan_and_load_btf`] in this thread: the rest of the parse, the plan, then the BTF
+/// of a plan that stands.
+fn rest_plan_btf_here<'o, 'a>(
+    job: &mut Job<'_>,
+    obj: &'o mut Object<'a, KAlloc>,
+    vmlinux: Option<&Vmlinux>,
+    symbols: &LookedUpSymbols<'a>,
+    alloc: &mut KAlloc,
+) -> core::result::Result<Planned<'o, 'a>, Fail> {
+    let (obj, plan) = rest_and_plan(vmlinux, symbols, &job.targets, obj, alloc);
+    if !obj.is_parsed() {
+        // The parse's own error, its deferred check's fault first.
+        return Err(plan
+            .err()
+            .unwrap_or_else(|| fail(5, format_args!("not parsed"))));
+    }
+    let plan = plan.map_err(|f| deferred_first(obj, f, alloc))?;
+    let btf =
+        exec::load_btf(obj, &mut job.bpf).map_err(|e| deferred_first(obj, core_fail(e), alloc))?;
+    Ok(Planned { obj, plan, btf })
+}
+
+/// `f`, or the fault of `obj`'s BTF that a whole parse would have reported before it
+/// (the check the parse deferred, made here).
+#[inline(never)]
+fn deferred_first(obj: &Object<'_, KAlloc>, f: Fail, alloc: &mut KAlloc) -> Fail {
+    obj.check_deferred_btf(alloc).err().map_or(f, core_fail)
+}
+
+/// A copy of `data`, if there is memory for it.
+fn copy_of(data: &[u8]) -> Option<KVVec<u8>> {
+    let mut v = KVVec::with_capacity(data.len(), GFP_KERNEL).ok()?;
+    v.extend_from_slice(data, GFP_KERNEL).ok()?;
+    Some(v)
 }
 
 /// The kernel symbol addresses the plan of `obj` needs (none if it has no typeless

@@ -300,6 +300,30 @@ pub fn plan_once(data: Image<'_>, name: &str, kbtf: &HostBtf) -> Result<PlanSamp
     })
 }
 
+/// The rest of `obj`'s parse, then its plan (the options made where the plan is: they
+/// hold trait objects, not shared). The object comes back whatever failed.
+fn rest_and_plan<'o, 'a>(
+    obj: &'o mut Object<'a, VecAlloc>,
+    sources: &Sources,
+    kbtf: &HostBtf,
+    a: &mut VecAlloc,
+) -> (
+    &'o Object<'a, VecAlloc>,
+    Result<Plan<'o, 'a, VecAlloc>, String>,
+) {
+    let parsed = obj.parse_rest(a).map_err(|e| e.to_string());
+    let obj: &'o Object<'a, VecAlloc> = obj;
+    let opts = Options {
+        defer_receipt: true,
+        ..sources.options()
+    };
+    let kb: &dyn KernelBtf = kbtf;
+    let plan = parsed.and_then(|()| {
+        Plan::build_with(obj, &sources.kinfo, Some(kb), &opts, a).map_err(|e| e.to_string())
+    });
+    (obj, plan)
+}
+
 /// Below this many bytes of BTF bpfld.ko plans before loading the BTF instead of
 /// beside it (`BESIDE_MIN_BYTES` in `rust/bpfld/loader.rs`).
 const BESIDE_MIN_BYTES: usize = 16 * 1024;
@@ -307,8 +331,9 @@ const BESIDE_MIN_BYTES: usize = 16 * 1024;
 /// Load `path` into the host kernel as bpfld.ko's loading thread does
 /// (`rust/bpfld/loader.rs`, `run_job`), with the same core calls in the same order and
 /// the same work beside on a second thread: read what the parse uses (no DWARF), parse
-/// with the BTF's full check deferred, plan beside `BPF_BTF_LOAD` (objects with 16 KiB
-/// of BTF or more), then issue the commands while the receipt is hashed and the BTF
+/// what the BTF depends on with its full check deferred, the rest of the parse and the
+/// plan beside `BPF_BTF_LOAD` (objects with 16 KiB of BTF or more), then issue the
+/// commands while the receipt is hashed and the BTF
 /// checked beside. Unlike the module: no hand-off to a loading thread and back, no fd
 /// installation into a caller, and the extern sources and the kernel's facts
 /// (`sources`) read before the clock (the module has its configuration built in and
@@ -334,38 +359,37 @@ pub fn load_as_module(
     let popts = ParseOptions {
         defer_btf_checks: true,
     };
-    let obj = Object::parse_with(elf, &name, &popts, &mut alloc).map_err(|e| e.to_string())?;
+    let mut obj = Object::parse_first(elf, &name, &popts, &mut alloc).map_err(|e| e.to_string())?;
     let parse_ns = ns(t0);
     let t1 = Instant::now();
-    let kinfo = sources.kinfo;
-    // The options made where the plan is (they hold trait objects, not shared).
-    let make_plan = |a: &mut VecAlloc| {
-        let opts = Options {
-            defer_receipt: true,
-            ..sources.options()
-        };
-        let kb: &dyn KernelBtf = kbtf;
-        Plan::build_with(&obj, &kinfo, Some(kb), &opts, a).map_err(|e| e.to_string())
-    };
     let mut bpf = TimedBpf::default();
     let btf_bytes = obj.btf.as_ref().map_or(0, |b| b.data().len());
-    let (plan, btf) = if btf_bytes >= BESIDE_MIN_BYTES {
-        let (plan, btf) = beside.join(
-            || make_plan(&mut VecAlloc::default()),
-            || exec::load_btf(&obj, &mut bpf).map_err(|e| e.to_string()),
+    let (obj, plan, btf) = if btf_bytes >= BESIDE_MIN_BYTES {
+        // As the module: the command loads a copy of the BTF (final after the first
+        // part) while the object is the other thread's.
+        let copy = obj
+            .btf
+            .as_ref()
+            .map(|b| b.data().to_vec())
+            .unwrap_or_default();
+        let obj = &mut obj;
+        let ((obj, plan), btf) = beside.join(
+            move || rest_and_plan(obj, sources, kbtf, &mut VecAlloc::default()),
+            || exec::load_btf_data(&copy, &mut bpf).map_err(|e| e.to_string()),
         );
         let btf = btf?;
         match plan {
-            Ok(p) => (p, btf),
+            Ok(p) => (obj, p, btf),
             Err(e) => {
                 btf.close(&mut bpf);
                 return Err(e);
             }
         }
     } else {
-        let plan = make_plan(&mut alloc)?;
-        let btf = exec::load_btf(&obj, &mut bpf).map_err(|e| e.to_string())?;
-        (plan, btf)
+        let (obj, plan) = rest_and_plan(&mut obj, sources, kbtf, &mut alloc);
+        let plan = plan?;
+        let btf = exec::load_btf(obj, &mut bpf).map_err(|e| e.to_string())?;
+        (obj, plan, btf)
     };
     let plan_ns = ns(t1);
     let mut map_fds = vec![-1; plan.maps.len()];
