@@ -477,13 +477,14 @@ fn module_part(rows: &[Row], n: usize) {
     println!();
     println!("## A.3 bpfld.ko's pipeline on this hardware: bpfld's overhead share ({n} runs each)");
     println!("The core's calls as bpfld.ko's loading thread makes them (ours::load_as_module):");
-    println!("what the parse uses read (no DWARF), the BTF's full check deferred, the plan made");
-    println!("on a second thread while BPF_BTF_LOAD runs (16 KiB of BTF or more), the receipt");
-    println!("hashed and the BTF checked on it while the commands run. Share = (total - time in");
-    println!("bpf(2)) / total per load, median [95% CI], as B.1 computes it in the VM. Not here:");
-    println!("the module's hand-offs to its loading thread and back, and fd installation.");
-    println!("parse = open, read and parse; plan | BTF_LOAD = from the parse's end to the plan");
-    println!("and the BTF both done. 'A.2 own work' = the loads of A.2, one step after another.");
+    println!("what the parse uses read (no DWARF), the BTF's full check deferred, the rest of");
+    println!("the parse and the plan made on a second thread while BPF_BTF_LOAD runs (16 KiB of");
+    println!("BTF or more), the receipt hashed and the BTF checked on it while the commands run.");
+    println!("Share = (total - time in bpf(2)) / total per load, median [95% CI], as B.1");
+    println!("computes it in the VM. Not here: the module's hand-offs to its loading thread and");
+    println!("back, and fd installation. parse = open, read and the parse's first part (what the");
+    println!("BTF depends on); plan | BTF_LOAD = from there to the plan and the BTF both done.");
+    println!("'A.2 own work' = the loads of A.2, one step after another.");
     let mut t = Table::new(&[
         "object",
         "CO-RE relos",

@@ -469,11 +469,15 @@ pub fn run(a: &Args) -> Result<String, String> {
     );
     let _ = writeln!(
         out,
-        "plan = not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF or more),"
+        "parse = its first part (what the BTF depends on); plan = the rest of the parse and"
     );
     let _ = writeln!(
         out,
-        "of which queued = waiting for the other CPU, made = the plan there (both overlap);"
+        "the plan, not covered by the BTF_LOAD issued meanwhile (16 KiB of BTF or more), of"
+    );
+    let _ = writeln!(
+        out,
+        "which queued = waiting for the other CPU, made = the work there (both overlap);"
     );
     let _ = writeln!(
         out,
