@@ -1646,10 +1646,13 @@ fn deferred_first(obj: &Object<'_, KAlloc>, f: Fail, alloc: &mut KAlloc) -> Fail
     obj.check_deferred_btf(alloc).err().map_or(f, core_fail)
 }
 
-/// A copy of `data`, if there is memory for it.
+/// A copy of `data`, if there is memory for it: charged to the caller's memory
+/// cgroup, as the load's other buffers ([`KAlloc`]); without it the caller does
+/// without the overlap, so a failure is no warning.
 fn copy_of(data: &[u8]) -> Option<KVVec<u8>> {
-    let mut v = KVVec::with_capacity(data.len(), GFP_KERNEL).ok()?;
-    v.extend_from_slice(data, GFP_KERNEL).ok()?;
+    let flags = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
+    let mut v = KVVec::with_capacity(data.len(), flags).ok()?;
+    v.extend_from_slice(data, flags).ok()?;
     Some(v)
 }
 
