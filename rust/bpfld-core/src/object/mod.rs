@@ -20,9 +20,14 @@
 //! - each entry program's exception callback (`exception_callback:` BTF tags) is
 //!   decided once for all programs ([`exc_cb`]), for the plan to append.
 //!
+//! The parse comes in two parts, [`Object::parse_first`] (everything the object's BTF
+//! depends on: after it the BTF is final) and [`Object::parse_rest`] (maps,
+//! relocations, slots, struct_ops function pointers, which only read the BTF), so that
+//! a loader can load the BTF while the rest is parsed; [`Object::parse`] makes both.
+//!
 //! # Invariants
 //!
-//! After `parse`: programs are sorted by `(sec_idx, insn_off)` and do not overlap; every
+//! After `parse` (or both parts): programs are sorted by `(sec_idx, insn_off)` and do not overlap; every
 //! program's code is a whole number of instructions inside its section; each program's
 //! relocations are sorted by instruction, unique, and point inside the program; every
 //! map index held by a relocation or slot is below `maps.len()`; every extern index held
