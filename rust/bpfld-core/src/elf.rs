@@ -722,7 +722,7 @@ impl<A: Alloc> Packed<A> {
 
 /// Read what the core uses of a file of `file_len` bytes, each byte once, packed into a
 /// buffer from `alloc`: the ELF header, the section header table, and the contents of
-/// every section except DWARF's and the relocations that apply to it (see [`skipped`]).
+/// every section except DWARF's and the relocations that apply to it (see `skipped`).
 /// Nothing in the core reads those; they are most of an object built with `-g` (a CO-RE
 /// object with `vmlinux.h` is ~85% DWARF), and a caller that reads through fs-verity
 /// would verify them for nothing, and hold them.

@@ -182,7 +182,7 @@ pub fn needs_kernel_symbols<A: Alloc>(obj: &Object<'_, A>) -> bool {
         .any(|e| e.ksym().is_some_and(|k| k.type_id == 0))
 }
 
-/// The names [`resolve`] asks [`KernelSymbols::address`] about: none unless `obj` has
+/// The names `resolve` asks [`KernelSymbols::address`] about: none unless `obj` has
 /// typeless `__ksym` variables ([`needs_kernel_symbols`]), then every `__ksym` variable,
 /// typed ones too (libbpf's kallsyms pass sets them all), in the order of the externs.
 pub fn symbol_names<'o, 'a, A: Alloc>(
