@@ -674,6 +674,19 @@ pub fn refuse_malformed(env: &Env) -> Outcome {
             libc::EINVAL,
             "CO-RE access string",
         ));
+        // A fault that only the parse's second part (Object::parse_rest, the plan's
+        // worker, beside BPF_BTF_LOAD) finds: a program relocation's offset made odd.
+        // Its error is the parse's, and the BTF object is closed again.
+        let mut m =
+            std::fs::read(format!("{}/core_task.bpf.o", env.corpus)).map_err(|e| e.to_string())?;
+        let at = first_prog_relocation(&m)?;
+        m[at] |= 1;
+        cases.push((
+            "relocation offset",
+            m,
+            libc::EINVAL,
+            "relocation offset outside the section or misaligned",
+        ));
         for (what, bytes, errno, says) in cases {
             let p = obj_path(&format!("bad-{}.o", what.replace(' ', "-")));
             std::fs::write(&p, &bytes).map_err(|e| e.to_string())?;
@@ -845,6 +858,23 @@ fn btf_int_data(elf: &[u8], name: &str) -> Result<usize, String> {
 }
 
 /// The `.BTF` section of `elf`: its file offset, its bytes and its header.
+/// The file offset of the first relocation (its `r_offset`) of a program section of
+/// `elf`.
+fn first_prog_relocation(elf: &[u8]) -> Result<usize, String> {
+    let mut a = bpfld_core::mem::VecAlloc::default();
+    let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
+    let secs: Vec<_> = e.sections().flatten().collect();
+    let rel = secs
+        .iter()
+        .find(|r| {
+            r.kind() == bpfld_core::elf::SHT_REL
+                && !r.data.is_empty()
+                && secs.iter().any(|s| s.index == r.hdr.sh_info && s.is_exec())
+        })
+        .ok_or("no relocation section of a program")?;
+    Ok(rel.data.as_ptr() as usize - elf.as_ptr() as usize)
+}
+
 fn btf_section(elf: &[u8]) -> Result<(usize, &[u8], bpfld_core::btf::Header), String> {
     let mut a = bpfld_core::mem::VecAlloc::default();
     let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
