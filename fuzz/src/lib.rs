@@ -103,8 +103,7 @@ fn outcome(img: Image<'_>, module: bool) -> Result<[u8; 32], String> {
         defer_btf_checks: module,
     };
     let obj = if module {
-        let mut obj =
-            Object::parse_first(elf, "fuzz", &opts, &mut a).map_err(|e| e.to_string())?;
+        let mut obj = Object::parse_first(elf, "fuzz", &opts, &mut a).map_err(|e| e.to_string())?;
         let loaded = obj.btf.as_ref().map(|b| b.data().to_vec());
         obj.parse_rest(&mut a).map_err(|e| e.to_string())?;
         assert_eq!(
