@@ -271,8 +271,6 @@ fn st_ops_datasec(ids: &[Option<u32>; 4], name: &str) -> Option<u32> {
     ids.get(i).copied().flatten()
 }
 
-/// The flavour of a struct_ops section: as libbpf's `bpf_object__elf_collect`, only a
-/// non-empty `SHT_PROGBITS` section that is not executable is one.
 impl<A: Alloc> Object<'_, A> {
     /// Whether the file has a section of struct_ops maps (an unreadable section table
     /// counts as one: the question is whether the kernel's BTF may be needed).
@@ -283,6 +281,8 @@ impl<A: Alloc> Object<'_, A> {
     }
 }
 
+/// The flavour of a struct_ops section: as libbpf's `bpf_object__elf_collect`, only a
+/// non-empty `SHT_PROGBITS` section that is not executable is one.
 fn st_ops_section(s: &Section<'_>) -> Option<(bool, bool)> {
     if s.kind() != elf::SHT_PROGBITS || s.size() == 0 || s.is_exec() {
         return None;

@@ -290,15 +290,8 @@ pub struct Object<'a, A: Alloc> {
     /// `.BTF` as in the file, when it is still to be checked
     /// ([`ParseOptions::defer_btf_checks`]).
     deferred_btf: Option<&'a [u8]>,
-    /// What [`Object::parse_rest`] still has to do, after [`Object::parse_first`].
-    pending: Option<Pending<'a>>,
-}
-
-/// The part of a parse that [`Object::parse_first`] leaves to [`Object::parse_rest`].
-#[derive(Clone, Copy, Debug)]
-struct Pending<'a> {
-    /// `.addr_space.1`, if present.
-    arena_sec: Option<Section<'a>>,
+    /// Both parts of the parse made: [`Object::parse_rest`] has run.
+    parsed: bool,
 }
 
 /// A `.BTF` string section in the file's bytes.
@@ -372,13 +365,8 @@ impl<'a, A: Alloc> Object<'a, A> {
     ) -> Result<'a, Self> {
         // `.BTF` once it parsed with its checks deferred.
         let mut deferred = None;
-        Self::parse_deferring(elf, name, opts.defer_btf_checks, &mut deferred, alloc).map_err(|e| {
-            match deferred {
-                // Past `.BTF`, the full parse would have stopped at a fault of its own.
-                Some(data) => first_fault(e, data, alloc),
-                None => e,
-            }
-        })
+        Self::parse_deferring(elf, name, opts.defer_btf_checks, &mut deferred, alloc)
+            .map_err(|e| first_fault(e, deferred, alloc))
     }
 
     /// The rest of the parse after [`Object::parse_first`]: the maps, the programs'
@@ -387,25 +375,18 @@ impl<'a, A: Alloc> Object<'a, A> {
     /// parse would (a fault of the deferred BTF check first).
     #[inline(never)]
     pub fn parse_rest(&mut self, alloc: &mut A) -> Result<'a, ()> {
-        let Some(pending) = self.pending else {
+        if self.parsed {
             return Ok(());
-        };
-        match self.collect_rest(pending, alloc) {
-            Ok(()) => {
-                self.pending = None;
-                Ok(())
-            }
-            Err(e) => Err(match self.deferred_btf {
-                Some(data) => first_fault(e, data, alloc),
-                None => e,
-            }),
         }
+        self.collect_rest(alloc)
+            .map_err(|e| first_fault(e, self.deferred_btf, alloc))?;
+        self.parsed = true;
+        Ok(())
     }
 
-    /// Whether the parse is complete ([`Object::parse_rest`] has run, or did not have
-    /// to).
+    /// Whether the parse is complete ([`Object::parse_rest`] has run).
     pub fn is_parsed(&self) -> bool {
-        self.pending.is_none()
+        self.parsed
     }
 
     /// The full check of `.BTF` that [`ParseOptions::defer_btf_checks`] left for later,
@@ -498,7 +479,7 @@ impl<'a, A: Alloc> Object<'a, A> {
             arena_map: None,
             btf_strings,
             deferred_btf,
-            pending: Some(Pending { arena_sec }),
+            parsed: false,
         };
         // Before hidden subprograms turn static: libbpf relocates with their BTF global.
         obj.exc_cbs = exc_cb::collect(&obj, alloc)?;
@@ -509,9 +490,11 @@ impl<'a, A: Alloc> Object<'a, A> {
 
     /// The parse's second part ([`Object::parse_rest`]).
     #[inline(never)]
-    fn collect_rest(&mut self, pending: Pending<'a>, alloc: &mut A) -> Result<'a, ()> {
+    fn collect_rest(&mut self, alloc: &mut A) -> Result<'a, ()> {
         maps::collect(self, alloc)?;
-        maps::attach_arena_data(self, pending.arena_sec)?;
+        // Read once already by the first part's scan of the sections.
+        let arena_sec = self.arena_shndx.map(|i| self.elf.section(i)).transpose()?;
+        maps::attach_arena_data(self, arena_sec)?;
         collect_relos(self, alloc)?;
         maps::collect_slots(self, alloc)?;
         maps::collect_st_ops_funcs(self, alloc)
@@ -741,10 +724,15 @@ fn index_btf<'a, D: core::ops::Deref<Target = [u8]>, A: Alloc>(
     }
 }
 
-/// `e`, or the fault of `.BTF` (`data`) that a full parse reports before it.
+/// `e`, or the fault of `.BTF` as in the file (`deferred`, if its check was deferred)
+/// that a full parse reports before it.
 #[inline(never)]
-fn first_fault<'a, A: Alloc>(e: Error<'a>, data: &'a [u8], alloc: &mut A) -> Error<'a> {
-    check_btf(data, alloc).err().unwrap_or(e)
+fn first_fault<'a, A: Alloc>(e: Error<'a>, deferred: Option<&'a [u8]>, alloc: &mut A) -> Error<'a> {
+    match deferred {
+        // Past `.BTF`, the full parse would have stopped at a fault of its own.
+        Some(data) => check_btf(data, alloc).err().unwrap_or(e),
+        None => e,
+    }
 }
 
 /// [`Btf::parse`]'s checks of `.BTF` as it is in the file (see
