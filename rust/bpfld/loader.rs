@@ -1485,8 +1485,10 @@ extern "C" fn plan_beside(arg: *mut c_void) {
     w.ended = now();
 }
 
-/// The rest of `obj`'s parse, then its plan. The object comes back whatever failed. Not
-/// inlined: the two are sibling calls whose frames do not stack.
+/// The rest of `obj`'s parse, then its plan. The object comes back whatever failed;
+/// the error is what a whole parse and then the plan report first (the parse's own,
+/// or the plan's after the BTF's fault the parse deferred). Not inlined: the two are
+/// sibling calls whose frames do not stack.
 #[inline(never)]
 fn rest_and_plan<'o, 'a>(
     vmlinux: Option<&Vmlinux>,
@@ -1502,7 +1504,8 @@ fn rest_and_plan<'o, 'a>(
         return (obj, Err(core_fail(e)));
     }
     let obj: &'o Object<'a, KAlloc> = obj;
-    (obj, make_plan(vmlinux, symbols, targets, obj, alloc))
+    let plan = make_plan(vmlinux, symbols, targets, obj, alloc);
+    (obj, plan.map_err(|f| deferred_first(obj, f, alloc)))
 }
 
 /// The rest of `obj`'s parse and its plan, and the kernel's answer to its BTF
@@ -1595,18 +1598,14 @@ fn plan_and_load_btf<'o, 'a>(
     };
     match (plan, btf) {
         (Ok(plan), Ok(btf)) => Ok((Planned { obj, plan, btf }, beside)),
-        // The rest of the parse failed: its error, the deferred check's fault first.
-        (Err(f), btf) if !obj.is_parsed() => {
+        // The parse's or the plan's error comes first, as in this thread.
+        (Err(f), btf) => {
             if let Ok(btf) = btf {
                 btf.close(&mut job.bpf);
             }
             Err(f)
         }
-        (Err(f), Ok(btf)) => {
-            btf.close(&mut job.bpf);
-            Err(deferred_first(obj, f, alloc))
-        }
-        (_, Err(f)) => Err(deferred_first(obj, f, alloc)),
+        (Ok(_), Err(f)) => Err(deferred_first(obj, f, alloc)),
     }
 }
 
@@ -1627,13 +1626,7 @@ fn rest_plan_btf_here<'o, 'a>(
     alloc: &mut KAlloc,
 ) -> core::result::Result<Planned<'o, 'a>, Fail> {
     let (obj, plan) = rest_and_plan(vmlinux, symbols, &job.targets, obj, alloc);
-    if !obj.is_parsed() {
-        // The parse's own error, its deferred check's fault first.
-        return Err(plan
-            .err()
-            .unwrap_or_else(|| fail(5, format_args!("not parsed"))));
-    }
-    let plan = plan.map_err(|f| deferred_first(obj, f, alloc))?;
+    let plan = plan?;
     let btf =
         exec::load_btf(obj, &mut job.bpf).map_err(|e| deferred_first(obj, core_fail(e), alloc))?;
     Ok(Planned { obj, plan, btf })
