@@ -82,8 +82,10 @@ fn run_compiler(
     std::fs::read(out).unwrap()
 }
 
-fn scratch_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bpfld-malformed-{}", std::process::id()));
+/// A directory of this process's own for `name`'s files, which the caller removes
+/// (one per use, not a shared parent that nothing would remove).
+fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bpfld-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -94,7 +96,7 @@ pub fn fixtures() -> Option<&'static BTreeMap<&'static str, Vec<u8>>> {
     let f = F.get_or_init(|| {
         clang()?;
         let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let dir = scratch_dir();
+        let dir = scratch_dir("fixtures");
         let m = FIXTURES
             .iter()
             .map(|n| (*n, compile(&src.join(format!("{n}.bpf.c")), &dir)))
@@ -135,8 +137,7 @@ fn in_scratch(
     c: &str,
     build: impl FnOnce(&std::path::Path, &std::path::Path) -> Vec<u8>,
 ) -> Vec<u8> {
-    let dir = scratch_dir().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir(name);
     let src = dir.join(format!("{name}.bpf.c"));
     std::fs::write(&src, c).unwrap();
     let b = build(&src, &dir);
