@@ -27,11 +27,11 @@
 //!
 //! # Invariants
 //!
-//! After `parse` (or both parts): programs are sorted by `(sec_idx, insn_off)` and do not overlap; every
-//! program's code is a whole number of instructions inside its section; each program's
-//! relocations are sorted by instruction, unique, and point inside the program; every
-//! map index held by a relocation or slot is below `maps.len()`; every extern index held
-//! by a relocation is below `externs.len()`.
+//! After `parse` (or both parts): programs are sorted by `(sec_idx, insn_off)` and do
+//! not overlap; every program's code is a whole number of instructions inside its
+//! section; each program's relocations are sorted by instruction, unique, and point
+//! inside the program; every map index held by a relocation or slot is below
+//! `maps.len()`; every extern index held by a relocation is below `externs.len()`.
 
 pub mod exc_cb;
 pub mod externs;

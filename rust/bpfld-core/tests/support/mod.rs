@@ -310,8 +310,9 @@ pub fn run_with(bytes: &[u8], a: &mut TestAlloc, kbtf: bool) -> Result<PlanSumma
 }
 
 /// Run the whole pipeline on what [`read_as_module`] read, as the module runs it: the
-/// parse in two parts, the object's BTF checked in full after the plan (`ParseOptions::defer_btf_checks`, its
-/// error preferred to the plan's), which must not change any result.
+/// parse in two parts, the object's BTF checked in full after the plan
+/// (`ParseOptions::defer_btf_checks`, its error preferred to the plan's), which must not
+/// change any result.
 pub fn run_image(img: Image<'_>) -> Result<PlanSummary, Failure> {
     run_image_with(img, &mut TestAlloc::new(), true, true)
 }

@@ -857,9 +857,8 @@ fn btf_int_data(elf: &[u8], name: &str) -> Result<usize, String> {
     Err(format!("no BTF INT {name:?}"))
 }
 
-/// The `.BTF` section of `elf`: its file offset, its bytes and its header.
-/// The file offset of the first relocation (its `r_offset`) of a program section of
-/// `elf`.
+/// The file offset of the first relocation entry (its `r_offset`, the entry's first
+/// field) in a relocation section of one of `elf`'s programs.
 fn first_prog_relocation(elf: &[u8]) -> Result<usize, String> {
     let mut a = bpfld_core::mem::VecAlloc::default();
     let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
@@ -875,6 +874,7 @@ fn first_prog_relocation(elf: &[u8]) -> Result<usize, String> {
     Ok(rel.data.as_ptr() as usize - elf.as_ptr() as usize)
 }
 
+/// The `.BTF` section of `elf`: its file offset, its bytes and its header.
 fn btf_section(elf: &[u8]) -> Result<(usize, &[u8], bpfld_core::btf::Header), String> {
     let mut a = bpfld_core::mem::VecAlloc::default();
     let e = bpfld_core::elf::Elf::parse(elf, &mut a).map_err(|e| e.to_string())?;
