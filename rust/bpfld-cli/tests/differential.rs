@@ -20,14 +20,34 @@ fn corpus_matches_libbpf() {
         skip(&why);
         return;
     }
-    let corpus = build_corpus();
+    corpus_matches(&build_corpus());
+}
+
+/// The same corpus as clang 19 builds it for BPF CPU v4 (the instructions the
+/// selftests' test_progs-cpuv4 flavour exercises: sign-extending loads and moves,
+/// signed division and modulo, byte swaps, `gotol`): what a current toolchain emits
+/// must load as libbpf loads it.
+#[test]
+fn corpus_cpuv4_matches_libbpf() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    match build_corpus_cpuv4() {
+        Some(corpus) => corpus_matches(&corpus),
+        None => skip(&format!("no {CPUV4_CLANG} (scripts/setup installs it)")),
+    }
+}
+
+/// Every object of `corpus` loaded by libbpf and by bpfld, compared.
+fn corpus_matches(corpus: &std::path::Path) {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let mut identical_progs = 0;
-    for obj in objects(&corpus) {
+    for obj in objects(corpus) {
         let name = file_name(&obj);
-        let lib = libbpf_dump_obj(&corpus, &obj);
-        let outcome = compare_object(&corpus, &obj, &lib);
+        let lib = libbpf_dump_obj(corpus, &obj);
+        let outcome = compare_object(corpus, &obj, &lib);
         match outcome {
             Ok(o) => {
                 identical_progs += o.progs;

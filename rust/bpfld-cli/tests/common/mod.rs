@@ -52,17 +52,43 @@ pub fn bpffs_unavailable() -> Option<String> {
 pub fn build_corpus() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
+        .get_or_init(|| build_corpus_into("target/bpf-corpus", &[]))
+        .clone()
+}
+
+/// The clang that builds the corpus as the selftests Makefile's test_progs-cpuv4
+/// flavour does (clang 18 or later: `-mcpu=v4`).
+pub const CPUV4_CLANG: &str = "clang-19";
+
+/// Build `selftests/progs` with clang 19 and `-mcpu=v4` into target/bpf-corpus-cpuv4
+/// (sign-extending loads and moves, signed division, byte swaps, 32-bit jump
+/// offsets where the code has them), once per test binary; None if there is no
+/// clang 19.
+pub fn build_corpus_cpuv4() -> Option<PathBuf> {
+    static BUILT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    BUILT
         .get_or_init(|| {
-            let root = repo_root();
-            let out = root.join("target/bpf-corpus");
-            let st = Command::new(root.join("selftests/progs/build.sh"))
-                .arg(&out)
-                .status()
-                .expect("selftests/progs/build.sh");
-            assert!(st.success(), "building the BPF corpus failed");
-            out
+            let found = Command::new(CPUV4_CLANG).arg("--version").output();
+            found.ok().filter(|o| o.status.success())?;
+            Some(build_corpus_into(
+                "target/bpf-corpus-cpuv4",
+                &[("CLANG", CPUV4_CLANG), ("BPF_CFLAGS", "-mcpu=v4")],
+            ))
         })
         .clone()
+}
+
+/// `selftests/progs/build.sh` into `dir` (relative to the repository), with `env`.
+fn build_corpus_into(dir: &str, env: &[(&str, &str)]) -> PathBuf {
+    let root = repo_root();
+    let out = root.join(dir);
+    let st = Command::new(root.join("selftests/progs/build.sh"))
+        .arg(&out)
+        .envs(env.iter().copied())
+        .status()
+        .expect("selftests/progs/build.sh");
+    assert!(st.success(), "building the BPF corpus into {dir} failed");
+    out
 }
 
 /// Every `*.bpf.o` of the corpus, sorted.
