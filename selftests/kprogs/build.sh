@@ -11,6 +11,9 @@
 #          <clang's own system include dirs as -idirafter>
 #          -DENABLE_ATOMICS_TESTS [per-file flags] -O2 --target=bpf -mcpu=v3
 #
+# (-mcpu=$KPROGS_CPU with KPROGS_CPU=v4 and CLANG_LIST=clang-19: the Makefile's
+# test_progs-cpuv4 flavour, which it builds when clang is 18 or later)
+#
 # where OUTDIR/include holds vmlinux.h (bpftool's C dump of the test kernel's
 # vmlinux BTF) and bpf/ (tools/lib/bpf headers plus bpf_helper_defs.h made by
 # scripts/bpf_doc.py), and OUTDIR/usr/include the tree's exported UAPI
@@ -29,8 +32,9 @@
 # Environment: BPFLD_LINUX_SRC (the extracted 6.12 tree; default the one
 # `scripts/kernel --src` extracts into the cache), VMLINUX (an ELF vmlinux
 # with .BTF; default the cache's current default-config build, scripts/kernel),
-# CLANG_LIST (default "clang-14 clang-16"), BPFTOOL, JOBS, ONLY (space
-# separated base names, e.g. "test_xdp atomics": build just those).
+# CLANG_LIST (default "clang-14 clang-16"), KPROGS_CPU (default v3), BPFTOOL,
+# JOBS, ONLY (space separated base names, e.g. "test_xdp atomics": build just
+# those).
 #
 # Exit status: 0 when the manifest was written (whatever failed to compile),
 # 3 when an input is missing (no tree, no vmlinux, no compiler), else 1.
@@ -64,7 +68,7 @@ if [ "${KPROGS_ONE:-}" = 1 ]; then
 		sysinc=$(cat "$out/sysinc.$cc")
 		# shellcheck disable=SC2086 # flag lists are split on purpose
 		if (cd "$KSELFTESTS" && $cc $KPROGS_CFLAGS $sysinc -DENABLE_ATOMICS_TESTS \
-			$extra -O2 --target=bpf -c "$src" -mcpu=v3 -o "$obj.tmp") >"$log" 2>&1; then
+			$extra -O2 --target=bpf -c "$src" -mcpu="$KPROGS_CPU" -o "$obj.tmp") >"$log" 2>&1; then
 			mv "$obj.tmp" "$obj"
 			printf '%s.c\t%s\tok\t%s\n' "$base" "$cc" "${reasons:--}" >"$row"
 			echo "  BPF     $base.bpf.o ($cc)"
@@ -175,9 +179,10 @@ fi
 
 KPROGS_CFLAGS="-g -Wall -Werror -D__TARGET_ARCH_x86 -mlittle-endian -I$inc -I$KSELFTESTS \
 -I$K/tools/include/uapi -I$out/usr/include -Wno-compare-distinct-pointer-types"
-export KPROGS_CFLAGS KSELFTESTS CLANG_LIST
+KPROGS_CPU=${KPROGS_CPU:-v3}
+export KPROGS_CFLAGS KSELFTESTS CLANG_LIST KPROGS_CPU
 # The command line itself is an input (kept in a file only rewritten on change).
-printf '%s\n%s\n' "$KPROGS_CFLAGS" "$CLANG_LIST" >"$out/flags.tmp"
+printf '%s\n%s\n%s\n' "$KPROGS_CFLAGS" "$CLANG_LIST" "$KPROGS_CPU" >"$out/flags.tmp"
 if cmp -s "$out/flags.tmp" "$out/flags"; then rm -f "$out/flags.tmp"; else mv "$out/flags.tmp" "$out/flags"; fi
 
 # Every shared input; a row older than the newest of them is stale.

@@ -2,10 +2,12 @@
 /*
  * libbpf_dump: the libbpf reference side of bpfld's differential tests.
  *
- *   libbpf_dump [-v] [--keep-pins] [--pin-root DIR] OBJ
+ *   libbpf_dump [-v] [--all] [--keep-pins] [--pin-root DIR] OBJ
  *       Open OBJ with libbpf (honouring autoload, i.e. SEC("?...")), load it
  *       and dump what the kernel holds.  Exit 0 only if every autoload
- *       program loaded.
+ *       program loaded.  --all: every program autoload, those of SEC("?...")
+ *       too, as bpf_program__set_autoload(prog, true) for each (the kernel's
+ *       selftests load them so, one by one).
  *   libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]
  *       Dump programs that already exist (e.g. loaded by bpfld) by id, with
  *       exactly the same code and normalisation.  The maps dumped are the
@@ -114,6 +116,8 @@
 #define MAX_DATA_ENTRIES 1024u
 
 static bool verbose;
+/* --all: SEC("?...") programs loaded too. */
+static bool all_programs;
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -739,6 +743,8 @@ static int load_object(const char *path, const char *pin_root,
 		bpf_object__for_each_program(prog, obj) {
 			if (set_has(disabled, bpf_program__name(prog)))
 				bpf_program__set_autoload(prog, false);
+			else if (all_programs)
+				bpf_program__set_autoload(prog, true);
 			if (bpf_program__autoload(prog)) {
 				bufs[i] = xcalloc(1, LOG_BUF_SIZE);
 				bpf_program__set_log_buf(prog, bufs[i], LOG_BUF_SIZE);
@@ -1893,7 +1899,7 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: libbpf_dump [-v] [--keep-pins] [--pin-root DIR] OBJ\n"
+		"usage: libbpf_dump [-v] [--all] [--keep-pins] [--pin-root DIR] OBJ\n"
 		"       libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]\n"
 		"       libbpf_dump [-v] [--keep-pins] [--pin-root DIR] --check SRC OBJ\n"
 		"       libbpf_dump [-v] --check-ids SRC [--prog NAME=ID]... [--map NAME=ID]...\n");
@@ -1909,6 +1915,9 @@ int main(int argc, char **argv)
 	while (a < argc && argv[a][0] == '-') {
 		if (!strcmp(argv[a], "-v")) {
 			verbose = true;
+			a++;
+		} else if (!strcmp(argv[a], "--all")) {
+			all_programs = true;
 			a++;
 		} else if (!strcmp(argv[a], "--keep-pins")) {
 			keep_pins = true;

@@ -21,7 +21,7 @@
 
 use crate::load::{load_userspace, load_userspace_with, LoadError, LoadOpts, UserLoad};
 use bpfld_core::btf::BtfExt;
-use bpfld_core::elf::Elf;
+use bpfld_core::elf::{Elf, STB_GLOBAL, STB_WEAK, STT_FUNC};
 use bpfld_core::mem::VecAlloc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -437,18 +437,20 @@ pub fn compare_loaded(
         let _ = m.fd.as_raw_fd();
     }
     if ours.core_relos > 0 {
-        kernel_core_agrees(path, failed, &tool, &mine, ours.core_relos, notes)?;
+        let autoload: Vec<(String, bool)> = failed.iter().map(|n| (n.clone(), false)).collect();
+        kernel_core_agrees(path, &autoload, &tool, &mine, ours.core_relos, notes)?;
     }
     Ok(())
 }
 
-/// The second oracle for CO-RE: `path` loaded by the user-space executor without the
-/// programs `failed` and with the kernel applying its `core_relos` CO-RE relocations
-/// (`BPF_PROG_LOAD`'s `core_relos`), dumped with `tool`: each program of bpfld's
-/// dump `mine` must be the same there.
+/// The second oracle for CO-RE: `path` loaded by the user-space executor with the
+/// entry programs `autoload` says (`false`: the programs libbpf refused, `true`: those
+/// of `SEC("?...")` sections loaded too) and with the kernel applying its `core_relos`
+/// CO-RE relocations (`BPF_PROG_LOAD`'s `core_relos`), dumped with `tool`: each
+/// program of bpfld's dump `mine` must be the same there.
 pub fn kernel_core_agrees(
     path: &str,
-    failed: &[String],
+    autoload: &[(String, bool)],
     tool: &Path,
     mine: &Dump,
     core_relos: usize,
@@ -458,7 +460,8 @@ pub fn kernel_core_agrees(
         path,
         &LoadOpts {
             kernel_core: true,
-            ..LoadOpts::without(failed)
+            autoload: autoload.to_vec(),
+            ..LoadOpts::default()
         },
     )
     .map_err(|e| format!("kernel CO-RE: {e}"))?;
@@ -567,6 +570,9 @@ pub struct Static {
     pub core_relos: usize,
     /// Undefined named symbols: kconfig, ksym, kfunc, or static-linker externs.
     pub externs: Vec<String>,
+    /// The entry programs of `SEC("?...")` sections, which neither loader loads unless
+    /// asked (libbpf's autoload off), by name.
+    pub optional: Vec<String>,
     /// The file could not be read or parsed.
     pub parse_error: Option<String>,
 }
@@ -622,6 +628,17 @@ pub fn static_info(path: &Path) -> Static {
         // extern (kconfig, ksym, kfunc, or one meant for the static linker).
         if sym.is_undefined() && !sym.name.is_empty() {
             s.externs.push(sym.name.to_string());
+        }
+        // A global function in a section named "?...": an entry program whose
+        // autoload is off.
+        let global = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
+        if sym.kind() == STT_FUNC && global && !sym.is_undefined() {
+            let optional = elf
+                .section(sym.shndx())
+                .is_ok_and(|sec| sec.name.starts_with('?'));
+            if optional {
+                s.optional.push(sym.name.to_string());
+            }
         }
     }
     if let Some(ext) = elf.section_by_name(".BTF.ext") {
@@ -707,12 +724,21 @@ impl Libbpf {
     }
 }
 
-/// Run `tool OBJ` (a `libbpf_dump` build), its stdout and stderr kept in `out` and
+/// Run `tool OBJ` (a `libbpf_dump` build; `tool --all OBJ` with `all`, the programs
+/// of `SEC("?...")` sections loaded too), its stdout and stderr kept in `out` and
 /// `err`; killed after `timeout`.
-pub fn run_libbpf(tool: &Path, obj: &Path, out: &Path, err: &Path, timeout: Duration) -> Libbpf {
+pub fn run_libbpf(
+    tool: &Path,
+    all: bool,
+    obj: &Path,
+    out: &Path,
+    err: &Path,
+    timeout: Duration,
+) -> Libbpf {
     let start = Instant::now();
     let spawned = (|| {
         Command::new(tool)
+            .args(all.then_some("--all"))
             .arg(obj)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(out)?)

@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! bpfld-parity guest --module KO --image IMG --tool LIBBPF_DUMP --todo TODO --out DIR
-//!                    [--timeout SECONDS] [--testmod KO[,KO...]]
-//! bpfld-parity report --out DIR --todo TODO --allowlist TSV --report MD [--expect TSV]
+//!                    [--timeout SECONDS] [--testmod KO[,KO...]] [--optional yes]
+//! bpfld-parity report --out DIR --todo TODO --allowlist TSV... --report MD [--expect TSV]
 //!                     [--manifest DIR] [--console FILE]... [--elapsed SECONDS]
 //!                     [--boots N] [--command TEXT] [--min-identical PERCENT]
+//!                     [--compiler TEXT] [--optional yes|no]
 //! ```
 //!
 //! `guest` runs inside the VM. It inserts the kernel tree's test modules if given, in
@@ -26,6 +27,12 @@
 //!    (`bpfld::parity::compare_ids`: xlated instructions with map references by name,
 //!    tags, func/line info, attach BTF types, maps and contents) and the program and
 //!    attach types the module sent; then closes every fd;
+//!
+//! With `--optional yes` both loaders load the programs of `SEC("?...")` sections too
+//! (`libbpf_dump --all`; the load options' `autoload` turning them on), as the kernel's
+//! selftests do, one by one, for the tests whose programs sit there; without, neither
+//! loads them.
+//!
 //! 3. when libbpf refused some programs: the module, which loads all or nothing, must
 //!    refuse the object at one of them; then it loads the rest, with those programs
 //!    turned off (the load options' `autoload`, as libbpf's
@@ -41,7 +48,8 @@
 //!
 //! `report` runs on the host: it reads DIR/results.tsv, classifies every object against
 //! the allowlist (`OBJ<TAB>CATEGORY<TAB>REASON`, OBJ = `NAME` for the kernel's selftest
-//! objects, `corpus/NAME` for ours, `gcc/NAME` for ours as bpf-gcc builds them), writes
+//! objects, `corpus/NAME` for ours, `gcc/NAME` for ours as bpf-gcc builds them; several
+//! `--allowlist`s are read in order, a later entry for an object replacing one before), writes
 //! the Markdown report, prints one `ok`/`not ok` line per object and `N passed, N
 //! failed`, and exits 1 when an object is
 //! unexplained, a kernel warning was seen, an object has no result, an `--expect`ed
@@ -227,6 +235,8 @@ struct Guest {
     out: PathBuf,
     timeout: Duration,
     dev: Device,
+    /// Load the programs of `SEC("?...")` sections too.
+    optional: bool,
 }
 
 /// What one object gave.
@@ -246,7 +256,7 @@ fn guest(args: &[String]) -> Result<i32, String> {
     let o = options(
         args,
         &[
-            "module", "image", "tool", "todo", "out", "timeout", "testmod",
+            "module", "image", "tool", "todo", "out", "timeout", "testmod", "optional",
         ],
     )?;
     let out = PathBuf::from(one(&o, "out")?);
@@ -359,6 +369,7 @@ fn guest(args: &[String]) -> Result<i32, String> {
         out: out.clone(),
         timeout,
         dev,
+        optional: opt(&o, "optional") == Some("yes"),
     };
     let mut kmsg = Kmsg::open();
     let left: Vec<&(String, String)> = todo.iter().filter(|x| !done.contains(*x)).collect();
@@ -399,13 +410,18 @@ impl Guest {
         let scratch = Path::new(SCRATCH);
         let lib = run_libbpf(
             &self.tool,
+            self.optional,
             &obj,
             &scratch.join("libbpf.out"),
             &scratch.join("libbpf.err"),
             self.timeout,
         );
         let start = Instant::now();
-        let k = self.load_file(&obj, &KLoadExtra::default());
+        let extra = KLoadExtra {
+            autoload: self.autoload(&st, &[]),
+            ..KLoadExtra::default()
+        };
+        let k = self.load_file(&obj, &extra);
         let bpfld_ms = start.elapsed().as_millis();
         let save = scratch.join("bpfld.out");
         let _ = std::fs::remove_file(&save);
@@ -441,6 +457,17 @@ impl Guest {
             bpfld_ms,
             detail: out.detail,
         }
+    }
+
+    /// The load options' `autoload` for an object of `st`: the programs of `refused`
+    /// off, and with `--optional` those of `SEC("?...")` sections on (each named once).
+    fn autoload<'s>(&self, st: &'s Static, refused: &'s [String]) -> Vec<(&'s str, bool)> {
+        let mut v: Vec<(&str, bool)> = refused.iter().map(|n| (n.as_str(), false)).collect();
+        if self.optional {
+            let on = st.optional.iter().filter(|n| !refused.contains(n));
+            v.extend(on.map(|n| (n.as_str(), true)));
+        }
+        v
     }
 
     /// The module's load of `obj` with the options `extra`.
@@ -570,8 +597,9 @@ impl Guest {
         }
         // The rest, through the module again with the programs libbpf refuses turned
         // off (the options' autoload, as bpf_program__set_autoload(prog, false)).
+        let autoload = self.autoload(st, &refused);
         let extra = KLoadExtra {
-            autoload: refused.iter().map(|n| (n.as_str(), false)).collect(),
+            autoload: autoload.clone(),
             ..KLoadExtra::default()
         };
         let without = format!(
@@ -583,23 +611,31 @@ impl Guest {
             Err(e) => return libbpf_only(st, e.errno, &msg(&e), &without),
         };
         row.both_refused = refused.len();
-        if !(ours.progs.is_empty() && lib.dump.progs.is_empty()) {
-            // For CO-RE objects also the second oracle, as on the host: the kernel
-            // applying the relocations of the same plan.
-            let path = obj.to_string_lossy();
-            let r = self
-                .compare_module(&lib.dump, &ours, &mut notes, save)
-                .and_then(|mine| match st.core_relos {
-                    0 => Ok(()),
-                    n => kernel_core_agrees(&path, &refused, &self.tool, &mine, n, &mut notes),
-                });
-            if let Err(d) = r {
-                row.cat = Cat::Differs;
-                row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
-                return row;
-            }
-        }
+        let compared = !(ours.progs.is_empty() && lib.dump.progs.is_empty());
+        let mine = compared.then(|| self.compare_module(&lib.dump, &ours, &mut notes, save));
+        // Released before the second oracle: an arena the module mapped in this process
+        // at the object's fixed address (map_extra) is unmapped, which that load maps
+        // there again.
         drop(ours);
+        // For CO-RE objects also the second oracle, as on the host: the kernel
+        // applying the relocations of the same plan.
+        let path = obj.to_string_lossy();
+        let r = match (mine, st.core_relos) {
+            (None, _) => Ok(()),
+            (Some(m), 0) => m.map(|_| ()),
+            (Some(m), n) => m.and_then(|mine| {
+                let owned: Vec<(String, bool)> = autoload
+                    .iter()
+                    .map(|&(p, on)| (p.to_string(), on))
+                    .collect();
+                kernel_core_agrees(&path, &owned, &self.tool, &mine, n, &mut notes)
+            }),
+        };
+        if let Err(d) = r {
+            row.cat = Cat::Differs;
+            row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
+            return row;
+        }
         row.cat = Cat::IdenticalPartial;
         row.progs = lib.dump.progs.len();
         notes.retain(|n| !n.contains("PROG_BIND_MAP"));
@@ -791,11 +827,19 @@ fn report(args: &[String]) -> Result<i32, String> {
             "min-identical",
             "libbpf",
             "warnings",
+            "compiler",
+            "optional",
         ],
     )?;
     let out = PathBuf::from(one(&o, "out")?);
     let todo = read_todo(Path::new(one(&o, "todo")?))?;
-    let allow = read_allowlist(Path::new(one(&o, "allowlist")?), &Cat::VM)?;
+    // Every --allowlist, in order: a flavour's file after the shared one, its entry for
+    // an object replacing the shared one's.
+    one(&o, "allowlist")?;
+    let mut allow = BTreeMap::new();
+    for p in o.get("allowlist").into_iter().flatten() {
+        allow.extend(read_allowlist(Path::new(p), &Cat::VM)?);
+    }
     let warn = match opt(&o, "warnings") {
         Some(p) => read_warnings(Path::new(p))?,
         None => BTreeMap::new(),
@@ -907,6 +951,8 @@ fn report(args: &[String]) -> Result<i32, String> {
         command: opt(&o, "command").unwrap_or("selftests/parity"),
         elapsed: opt(&o, "elapsed").and_then(|v| v.parse().ok()),
         libbpf: opt(&o, "libbpf").unwrap_or("the tree's libbpf"),
+        compiler: opt(&o, "compiler"),
+        optional: opt(&o, "optional") == Some("yes"),
         headline: (full_identical, full_loads, partial_identical, partial_loads),
     });
     let report_path = one(&o, "report")?;
@@ -945,6 +991,11 @@ struct Render<'a> {
     command: &'a str,
     elapsed: Option<u64>,
     libbpf: &'a str,
+    /// How the objects were compiled, when not as the test_progs flavour (clang 14,
+    /// `-mcpu=v3`) and the corpus's plain command.
+    compiler: Option<&'a str>,
+    /// The guest loaded the programs of `SEC("?...")` sections too.
+    optional: bool,
     /// (identical, libbpf loads completely, identical-partial, libbpf refuses some).
     headline: (usize, usize, usize, usize),
 }
@@ -969,6 +1020,22 @@ fn render(x: &Render<'_>) -> String {
          `/dev/bpfld` with the module in development trust mode (`dev_mode=1`). \
          See selftests/kprogs/README.md. Do not edit by hand.\n",
         x.command, x.accel, x.libbpf
+    );
+    if let Some(c) = x.compiler {
+        let _ = writeln!(s, "Objects compiled by {c}.\n");
+    }
+    let _ = writeln!(
+        s,
+        "{}\n",
+        if x.optional {
+            "Programs of `SEC(\"?...\")` sections are loaded too, by both loaders \
+             (`bpf_program__set_autoload(prog, true)`, the load options' `autoload`), as \
+             the kernel's selftests load them."
+        } else {
+            "Programs of `SEC(\"?...\")` sections are left out, by both loaders (their \
+             autoload is off): an object whose programs all sit there counts as identical \
+             with no program compared."
+        }
     );
     let (fi, fl, pi, pl) = x.headline;
     let pct = |a: usize, b: usize| {
