@@ -2,12 +2,13 @@
 /*
  * libbpf_dump: the libbpf reference side of bpfld's differential tests.
  *
- *   libbpf_dump [-v] [--all] [--keep-pins] [--pin-root DIR] OBJ
+ *   libbpf_dump [-v] [--all | --only PROG] [--keep-pins] [--pin-root DIR] OBJ
  *       Open OBJ with libbpf (honouring autoload, i.e. SEC("?...")), load it
  *       and dump what the kernel holds.  Exit 0 only if every autoload
  *       program loaded.  --all: every program autoload, those of SEC("?...")
  *       too, as bpf_program__set_autoload(prog, true) for each (the kernel's
- *       selftests load them so, one by one).
+ *       selftests load them so, one by one).  --only PROG: that program alone
+ *       (every other one's autoload off), as those selftests load each.
  *   libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]
  *       Dump programs that already exist (e.g. loaded by bpfld) by id, with
  *       exactly the same code and normalisation.  The maps dumped are the
@@ -118,6 +119,8 @@
 static bool verbose;
 /* --all: SEC("?...") programs loaded too. */
 static bool all_programs;
+/* --only PROG: that program alone. */
+static const char *only_program;
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -743,6 +746,9 @@ static int load_object(const char *path, const char *pin_root,
 		bpf_object__for_each_program(prog, obj) {
 			if (set_has(disabled, bpf_program__name(prog)))
 				bpf_program__set_autoload(prog, false);
+			else if (only_program)
+				bpf_program__set_autoload(prog,
+					!strcmp(bpf_program__name(prog), only_program));
 			else if (all_programs)
 				bpf_program__set_autoload(prog, true);
 			if (bpf_program__autoload(prog)) {
@@ -1899,7 +1905,7 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: libbpf_dump [-v] [--all] [--keep-pins] [--pin-root DIR] OBJ\n"
+		"usage: libbpf_dump [-v] [--all | --only PROG] [--keep-pins] [--pin-root DIR] OBJ\n"
 		"       libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]\n"
 		"       libbpf_dump [-v] [--keep-pins] [--pin-root DIR] --check SRC OBJ\n"
 		"       libbpf_dump [-v] --check-ids SRC [--prog NAME=ID]... [--map NAME=ID]...\n");
@@ -1919,6 +1925,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[a], "--all")) {
 			all_programs = true;
 			a++;
+		} else if (!strcmp(argv[a], "--only") && a + 1 < argc) {
+			only_program = argv[a + 1];
+			a += 2;
 		} else if (!strcmp(argv[a], "--keep-pins")) {
 			keep_pins = true;
 			a++;

@@ -724,12 +724,12 @@ impl Libbpf {
     }
 }
 
-/// Run `tool OBJ` (a `libbpf_dump` build; `tool --all OBJ` with `all`, the programs
-/// of `SEC("?...")` sections loaded too), its stdout and stderr kept in `out` and
-/// `err`; killed after `timeout`.
+/// Run `tool ARGS... OBJ` (a `libbpf_dump` build; `--all`: the programs of
+/// `SEC("?...")` sections loaded too, `--only PROG`: that program alone), its stdout
+/// and stderr kept in `out` and `err`; killed after `timeout`.
 pub fn run_libbpf(
     tool: &Path,
-    all: bool,
+    args: &[&str],
     obj: &Path,
     out: &Path,
     err: &Path,
@@ -738,7 +738,7 @@ pub fn run_libbpf(
     let start = Instant::now();
     let spawned = (|| {
         Command::new(tool)
-            .args(all.then_some("--all"))
+            .args(args)
             .arg(obj)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(out)?)

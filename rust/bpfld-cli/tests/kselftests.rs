@@ -92,7 +92,7 @@ fn compare(
     let tool = dir.join(r.tool);
     let lib = run_libbpf(
         &tool,
-        false,
+        &[],
         obj,
         &logs.join(format!("{name}.{}.libbpf.out", r.tag)),
         &logs.join(format!("{name}.{}.libbpf.err", r.tag)),

@@ -408,9 +408,10 @@ impl Guest {
         let obj = dir.join(format!("{name}.bpf.o"));
         let st = static_info(&obj);
         let scratch = Path::new(SCRATCH);
+        let all: &[&str] = if self.optional { &["--all"] } else { &[] };
         let lib = run_libbpf(
             &self.tool,
-            self.optional,
+            all,
             &obj,
             &scratch.join("libbpf.out"),
             &scratch.join("libbpf.err"),
@@ -468,6 +469,73 @@ impl Guest {
             v.extend(on.map(|n| (n.as_str(), true)));
         }
         v
+    }
+
+    /// Each program of `refused` (libbpf refused it in the object) through the module
+    /// alone, every other entry program off, as the kernel's selftests load their
+    /// programs: the module, which loads an object whole, showed it refuses the object
+    /// at one of them, and must refuse every one of them by itself. A program the
+    /// module loads alone is loaded alone by libbpf too (`--only`): an error when
+    /// libbpf refuses it there. What was seen goes after `detail`.
+    fn refused_alone(
+        &self,
+        obj: &Path,
+        lib: &Libbpf,
+        refused: &[String],
+        detail: &mut String,
+    ) -> Result<(), String> {
+        let (mut named, mut other, mut both_load) = (0usize, 0usize, Vec::<String>::new());
+        for p in refused {
+            let mut autoload: Vec<(&str, bool)> =
+                lib.dump.secs.keys().map(|q| (q.as_str(), q == p)).collect();
+            if !lib.dump.secs.contains_key(p) {
+                autoload.push((p.as_str(), true));
+            }
+            let extra = KLoadExtra {
+                autoload,
+                ..KLoadExtra::default()
+            };
+            match self.load_file(obj, &extra) {
+                Err(e) if err_prog(&e.msg) == Some(p.as_str()) => named += 1,
+                Err(_) => other += 1,
+                Ok(k) => {
+                    drop(k);
+                    let scratch = Path::new(SCRATCH);
+                    let theirs = run_libbpf(
+                        &self.tool,
+                        &["--only", p],
+                        obj,
+                        &scratch.join("alone.out"),
+                        &scratch.join("alone.err"),
+                        self.timeout,
+                    );
+                    if theirs.loaded_nothing() {
+                        return Err(format!(
+                            "the module loads {p} alone, which libbpf refuses ({})",
+                            theirs.why()
+                        ));
+                    }
+                    both_load.push(p.clone());
+                }
+            }
+        }
+        if !refused.is_empty() {
+            let _ = write!(
+                detail,
+                "; alone, the module refuses {} of {} ({named} naming it{})",
+                named + other,
+                refused.len(),
+                if other > 0 {
+                    format!(", {other} at another step")
+                } else {
+                    String::new()
+                }
+            );
+            if !both_load.is_empty() {
+                let _ = write!(detail, ", both load {} alone", list(&both_load));
+            }
+        }
+        Ok(())
     }
 
     /// The module's load of `obj` with the options `extra`.
@@ -540,7 +608,19 @@ impl Guest {
                     );
                     row
                 }
-                Err(e) => both_fail(lib, e.errno, &msg(&e)),
+                Err(e) => {
+                    let mut row = both_fail(lib, e.errno, &msg(&e));
+                    // Refused one by one by libbpf: each alone through the module too.
+                    if lib.signal.is_none() && !lib.dump.open_failed() {
+                        if let Err(d) =
+                            self.refused_alone(obj, lib, &lib.refused(), &mut row.detail)
+                        {
+                            row.cat = Cat::BpfldOnly;
+                            row.detail = clip(&d, 400);
+                        }
+                    }
+                    row
+                }
             };
         }
         let refused = lib.refused();
@@ -636,6 +716,13 @@ impl Guest {
             row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
             return row;
         }
+        let mut alone = String::new();
+        if let Err(d) = self.refused_alone(obj, lib, &refused, &mut alone) {
+            row.cat = Cat::BpfldOnly;
+            row.detail = clip(&d, 400);
+            return row;
+        }
+        notes.push(alone.trim_start_matches("; ").to_string());
         row.cat = Cat::IdenticalPartial;
         row.progs = lib.dump.progs.len();
         notes.retain(|n| !n.contains("PROG_BIND_MAP"));
