@@ -27,17 +27,19 @@
 //!    (`bpfld::parity::compare_ids`: xlated instructions with map references by name,
 //!    tags, func/line info, attach BTF types, maps and contents) and the program and
 //!    attach types the module sent; then closes every fd;
-//!
-//! With `--optional yes` both loaders load the programs of `SEC("?...")` sections too
-//! (`libbpf_dump --all`; the load options' `autoload` turning them on), as the kernel's
-//! selftests do, one by one, for the tests whose programs sit there; without, neither
-//! loads them.
-//!
 //! 3. when libbpf refused some programs: the module, which loads all or nothing, must
 //!    refuse the object at one of them; then it loads the rest, with those programs
 //!    turned off (the load options' `autoload`, as libbpf's
 //!    `bpf_program__set_autoload(prog, false)`), compared as in 2, and for a CO-RE
 //!    object with the kernel's CO-RE as well (`bpfld::parity::kernel_core_agrees`).
+//! 4. each program libbpf refused, through the module alone (every other entry program
+//!    off): the module must refuse it, or libbpf alone (`libbpf_dump --only`) must load
+//!    it too.
+//!
+//! With `--optional yes` both loaders load the programs of `SEC("?...")` sections too
+//! (`libbpf_dump --all`; the load options' `autoload` turning them on), as the kernel's
+//! selftests do, one by one, for the tests whose programs sit there; without, neither
+//! loads them.
 //!
 //! Each object gets a `begin` line in DIR/results.tsv before and a `result` line after
 //! (flushed and synced: the host learns how far a run got if the kernel dies); objects
