@@ -437,7 +437,7 @@ pub fn compare_loaded(
         let _ = m.fd.as_raw_fd();
     }
     if ours.core_relos > 0 {
-        let autoload: Vec<(String, bool)> = failed.iter().map(|n| (n.clone(), false)).collect();
+        let autoload: Vec<(&str, bool)> = failed.iter().map(|n| (n.as_str(), false)).collect();
         kernel_core_agrees(path, &autoload, &tool, &mine, ours.core_relos, notes)?;
     }
     Ok(())
@@ -450,7 +450,7 @@ pub fn compare_loaded(
 /// program of bpfld's dump `mine` must be the same there.
 pub fn kernel_core_agrees(
     path: &str,
-    autoload: &[(String, bool)],
+    autoload: &[(&str, bool)],
     tool: &Path,
     mine: &Dump,
     core_relos: usize,
@@ -460,7 +460,10 @@ pub fn kernel_core_agrees(
         path,
         &LoadOpts {
             kernel_core: true,
-            autoload: autoload.to_vec(),
+            autoload: autoload
+                .iter()
+                .map(|&(p, on)| (p.to_string(), on))
+                .collect(),
             ..LoadOpts::default()
         },
     )

@@ -478,14 +478,14 @@ impl Guest {
     /// programs: the module, which loads an object whole, showed it refuses the object
     /// at one of them, and must refuse every one of them by itself. A program the
     /// module loads alone is loaded alone by libbpf too (`--only`): an error when
-    /// libbpf refuses it there. What was seen goes after `detail`.
+    /// libbpf refuses it there. Returns what was seen, for the row's detail (`None`
+    /// when nothing was refused).
     fn refused_alone(
         &self,
         obj: &Path,
         lib: &Libbpf,
         refused: &[String],
-        detail: &mut String,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         let (mut named, mut other, mut both_load) = (0usize, 0usize, Vec::<String>::new());
         for p in refused {
             let mut autoload: Vec<(&str, bool)> =
@@ -521,23 +521,23 @@ impl Guest {
                 }
             }
         }
-        if !refused.is_empty() {
-            let _ = write!(
-                detail,
-                "; alone, the module refuses {} of {} ({named} naming it{})",
-                named + other,
-                refused.len(),
-                if other > 0 {
-                    format!(", {other} at another step")
-                } else {
-                    String::new()
-                }
-            );
-            if !both_load.is_empty() {
-                let _ = write!(detail, ", both load {} alone", list(&both_load));
-            }
+        if refused.is_empty() {
+            return Ok(None);
         }
-        Ok(())
+        let mut seen = format!(
+            "alone, the module refuses {} of {} ({named} naming it{})",
+            named + other,
+            refused.len(),
+            if other > 0 {
+                format!(", {other} at another step")
+            } else {
+                String::new()
+            }
+        );
+        if !both_load.is_empty() {
+            let _ = write!(seen, ", both load {} alone", list(&both_load));
+        }
+        Ok(Some(seen))
     }
 
     /// The module's load of `obj` with the options `extra`.
@@ -614,11 +614,15 @@ impl Guest {
                     let mut row = both_fail(lib, e.errno, &msg(&e));
                     // Refused one by one by libbpf: each alone through the module too.
                     if lib.signal.is_none() && !lib.dump.open_failed() {
-                        if let Err(d) =
-                            self.refused_alone(obj, lib, &lib.refused(), &mut row.detail)
-                        {
-                            row.cat = Cat::BpfldOnly;
-                            row.detail = clip(&d, 400);
+                        match self.refused_alone(obj, lib, &lib.refused()) {
+                            Ok(Some(seen)) => {
+                                let _ = write!(row.detail, "; {seen}");
+                            }
+                            Ok(None) => {}
+                            Err(d) => {
+                                row.cat = Cat::BpfldOnly;
+                                row.detail = clip(&d, 400);
+                            }
                         }
                     }
                     row
@@ -679,9 +683,8 @@ impl Guest {
         }
         // The rest, through the module again with the programs libbpf refuses turned
         // off (the options' autoload, as bpf_program__set_autoload(prog, false)).
-        let autoload = self.autoload(st, &refused);
         let extra = KLoadExtra {
-            autoload: autoload.clone(),
+            autoload: self.autoload(st, &refused),
             ..KLoadExtra::default()
         };
         let without = format!(
@@ -706,11 +709,7 @@ impl Guest {
             (None, _) => Ok(()),
             (Some(m), 0) => m.map(|_| ()),
             (Some(m), n) => m.and_then(|mine| {
-                let owned: Vec<(String, bool)> = autoload
-                    .iter()
-                    .map(|&(p, on)| (p.to_string(), on))
-                    .collect();
-                kernel_core_agrees(&path, &owned, &self.tool, &mine, n, &mut notes)
+                kernel_core_agrees(&path, &extra.autoload, &self.tool, &mine, n, &mut notes)
             }),
         };
         if let Err(d) = r {
@@ -718,13 +717,14 @@ impl Guest {
             row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
             return row;
         }
-        let mut alone = String::new();
-        if let Err(d) = self.refused_alone(obj, lib, &refused, &mut alone) {
-            row.cat = Cat::BpfldOnly;
-            row.detail = clip(&d, 400);
-            return row;
+        match self.refused_alone(obj, lib, &refused) {
+            Ok(seen) => notes.extend(seen),
+            Err(d) => {
+                row.cat = Cat::BpfldOnly;
+                row.detail = clip(&d, 400);
+                return row;
+            }
         }
-        notes.push(alone.trim_start_matches("; ").to_string());
         row.cat = Cat::IdenticalPartial;
         row.progs = lib.dump.progs.len();
         notes.retain(|n| !n.contains("PROG_BIND_MAP"));
