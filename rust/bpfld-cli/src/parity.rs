@@ -25,7 +25,6 @@ use bpfld_core::elf::{Elf, STB_GLOBAL, STB_WEAK, STT_FUNC};
 use bpfld_core::mem::VecAlloc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -404,14 +403,16 @@ pub fn compare_ids(
 /// with libbpf's failed programs `failed` disabled) and libbpf's dump `lib`: what
 /// bpfld sent (type, flags, kern_version, expected attach type) against libbpf's `sec`
 /// lines, the kernel's view of both loads ([`compare_ids`]), and for CO-RE objects the
-/// second oracle (the kernel applying the relocations).  `corpus` is the directory of
+/// second oracle (the kernel applying the relocations), after `ours` is released as
+/// the VM's harness does: an arena mapped at the object's fixed address (`map_extra`)
+/// would make that load's own mapping fail.  `corpus` is the directory of
 /// `libbpf_dump`.  Remarks that are not differences go to `notes`.
 pub fn compare_loaded(
     corpus: &Path,
     path: &str,
     lib: &Dump,
     failed: &[String],
-    ours: &UserLoad,
+    ours: UserLoad,
     notes: &mut Vec<String>,
     opts: &CompareOpts<'_>,
 ) -> Result<(), String> {
@@ -431,14 +432,13 @@ pub fn compare_loaded(
         .dump_tool
         .map(Path::to_path_buf)
         .unwrap_or_else(|| corpus.join("libbpf_dump"));
+    // The load's fds stay open until the dump is done.
     let mine = compare_ids(&tool, lib, &ids, &map_ids, notes, opts)?;
-    for m in &ours.maps {
-        // The fds stay open until the dump is done.
-        let _ = m.fd.as_raw_fd();
-    }
-    if ours.core_relos > 0 {
+    let core_relos = ours.core_relos;
+    drop(ours);
+    if core_relos > 0 {
         let autoload: Vec<(&str, bool)> = failed.iter().map(|n| (n.as_str(), false)).collect();
-        kernel_core_agrees(path, &autoload, &tool, &mine, ours.core_relos, notes)?;
+        kernel_core_agrees(path, &autoload, &tool, &mine, core_relos, notes)?;
     }
     Ok(())
 }
@@ -945,6 +945,19 @@ impl<'p> UserLoads<'p> {
         self.full.get_or_insert_with(|| load_userspace(path))
     }
 
+    /// The load without the programs `disable`, taken out of the cache (loaded again if
+    /// asked for once more): the caller releases it when done.
+    pub fn take_without(&mut self, disable: &[String]) -> Result<UserLoad, LoadError> {
+        if disable.is_empty() {
+            self.full();
+            return self.full.take().expect("just loaded");
+        }
+        match self.partial.iter().position(|(d, _)| d == disable) {
+            Some(i) => self.partial.swap_remove(i).1,
+            None => load_userspace_with(self.path, &LoadOpts::without(disable)),
+        }
+    }
+
     /// The load without the programs `disable`.
     pub fn without(&mut self, disable: &[String]) -> &Result<UserLoad, LoadError> {
         if disable.is_empty() {
@@ -1021,7 +1034,7 @@ pub fn classify_userspace(
             },
         }
     }
-    let ours = match bpfld.without(&failed) {
+    let ours = match bpfld.take_without(&failed) {
         Ok(o) => o,
         Err(e) => {
             let what = if failed.is_empty() {

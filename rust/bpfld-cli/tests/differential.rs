@@ -138,11 +138,10 @@ fn compare_object(
         path,
         lib,
         &failed,
-        &ours,
+        ours,
         &mut notes,
         &CompareOpts::default(),
     )?;
-    drop(ours);
     Ok(Outcome {
         progs: lib.progs.len(),
         expected_failures: failed.len(),
