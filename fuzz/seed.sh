@@ -3,7 +3,8 @@
 #
 # Compile the fuzzing seeds: the malformed-corpus fixtures
 # (rust/bpfld-core/tests/fixtures/*.bpf.c) and the selftest programs
-# (selftests/progs/*.bpf.c), with the project's BPF clang command, into fuzz/seeds/.
+# (selftests/progs/*.bpf.c), with the project's BPF clang command and, where clang 19 is
+# installed, once more for BPF CPU v4, into fuzz/seeds/.
 # Seeds are generated, never committed (the sources are); objects newer than their
 # source are kept.
 #
@@ -25,18 +26,27 @@ if [ ! -s "$vmlinux_dir/vmlinux.h" ] && command -v bpftool >/dev/null && [ -r /s
 fi
 n=0
 fail=0
-for src in "$root"/rust/bpfld-core/tests/fixtures/*.bpf.c "$root"/selftests/progs/*.bpf.c; do
-	[ -e "$src" ] || continue
-	obj="$out/$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
-	if [ ! "$obj" -nt "$src" ]; then
-		flags=$inc
-		case $(basename "$src") in core_*) flags="-I$vmlinux_dir -D__TARGET_ARCH_x86" ;; esac
-		if ! clang -target bpf $flags -g -O2 -c "$src" -o "$obj" 2>/dev/null; then
-			echo "seed.sh: $src does not compile, skipped" >&2
-			fail=$((fail + 1))
-			continue
+# Each source once with clang for its default CPU, and once more with clang 19 for BPF
+# CPU v4 where it is installed (scripts/setup does): sign-extending loads and moves,
+# byte swaps, signed division and 32-bit jump offsets, which the default build has not.
+builds=("clang::")
+command -v clang-19 >/dev/null && builds+=("clang-19:-mcpu=v4:v4-")
+for build in "${builds[@]}"; do
+	IFS=: read -r cc cpu prefix <<<"$build"
+	for src in "$root"/rust/bpfld-core/tests/fixtures/*.bpf.c "$root"/selftests/progs/*.bpf.c; do
+		[ -e "$src" ] || continue
+		obj="$out/$prefix$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
+		if [ ! "$obj" -nt "$src" ]; then
+			flags=$inc
+			case $(basename "$src") in core_*) flags="-I$vmlinux_dir -D__TARGET_ARCH_x86" ;; esac
+			# shellcheck disable=SC2086 # $flags and $cpu are lists of words
+			if ! "$cc" -target bpf $flags $cpu -g -O2 -c "$src" -o "$obj" 2>/dev/null; then
+				echo "seed.sh: $src does not compile with $cc $cpu, skipped" >&2
+				fail=$((fail + 1))
+				continue
+			fi
 		fi
-	fi
-	n=$((n + 1))
+		n=$((n + 1))
+	done
 done
 echo "seed.sh: $n seeds in $out ($fail sources skipped)" >&2
