@@ -39,6 +39,19 @@ fn corpus_cpuv4_matches_libbpf() {
     }
 }
 
+/// The same corpus as libbpf's static linker writes it (`bpftool gen object`, as the
+/// kernel's selftests link every object they embed in a skeleton): no DWARF,
+/// deduplicated BTF, DATASEC sizes and offsets filled in, sections, symbols and
+/// `.BTF.ext` as the linker lays them out.
+#[test]
+fn corpus_linked_matches_libbpf() {
+    if let Some(why) = bpf_unavailable() {
+        skip(&why);
+        return;
+    }
+    corpus_matches(&build_corpus_linked());
+}
+
 /// Every object of `corpus` loaded by libbpf and by bpfld, compared.
 fn corpus_matches(corpus: &std::path::Path) {
     let mut report = Vec::new();

@@ -78,6 +78,33 @@ pub fn build_corpus_cpuv4() -> Option<PathBuf> {
         .clone()
 }
 
+/// The corpus as libbpf's static linker writes it: target/bpf-corpus's objects linked
+/// three times by `bpftool gen object` (`selftests/kprogs/link.sh`, as the kernel's
+/// selftests Makefile links an object before it embeds it in a skeleton) into
+/// target/bpf-corpus-linked, with that directory's `libbpf_dump` the plain corpus's.
+/// Once per test binary.
+pub fn build_corpus_linked() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = repo_root();
+            let plain = build_corpus();
+            let out = root.join("target/bpf-corpus-linked");
+            let st = Command::new(root.join("selftests/kprogs/link.sh"))
+                .arg(&out)
+                .arg(&plain)
+                .status()
+                .expect("selftests/kprogs/link.sh");
+            assert!(st.success(), "linking the BPF corpus into {out:?} failed");
+            let tool = out.join("libbpf_dump");
+            let _ = std::fs::remove_file(&tool);
+            std::os::unix::fs::symlink(plain.join("libbpf_dump"), &tool)
+                .expect("libbpf_dump in the linked corpus");
+            out
+        })
+        .clone()
+}
+
 /// `selftests/progs/build.sh` into `dir` (relative to the repository), with `env`.
 fn build_corpus_into(dir: &str, env: &[(&str, &str)]) -> PathBuf {
     let root = repo_root();
