@@ -4,7 +4,8 @@
 # Compile the fuzzing seeds: the malformed-corpus fixtures
 # (rust/bpfld-core/tests/fixtures/*.bpf.c) and the selftest programs
 # (selftests/progs/*.bpf.c), with the project's BPF clang command and, where clang 19 is
-# installed, once more for BPF CPU v4, into fuzz/seeds/.
+# installed, once more for BPF CPU v4, into fuzz/seeds/; the first build also as
+# bpftool gen object links it.
 # Seeds are generated, never committed (the sources are); objects newer than their
 # source are kept.
 #
@@ -49,4 +50,24 @@ for build in "${builds[@]}"; do
 		n=$((n + 1))
 	done
 done
+# The default build again as libbpf's static linker writes it (bpftool gen object three
+# times, selftests/kprogs/link.sh, linked outside the seed directory): no DWARF,
+# deduplicated BTF, the linker's layout of sections, symbols and .BTF.ext.
+if command -v bpftool >/dev/null; then
+	linked=$here/target/linked
+	mkdir -p "$linked/in"
+	for o in "$out"/*.bpf.o; do
+		case $(basename "$o") in v4-* | lk-*) continue ;; esac
+		[ -e "$o" ] && ln -sf "$o" "$linked/in/$(basename "$o")"
+	done
+	if "$root/selftests/kprogs/link.sh" "$linked/out" "$linked/in" >/dev/null; then
+		for o in "$linked"/out/*.bpf.o; do
+			[ -e "$o" ] || continue
+			cp "$o" "$out/lk-$(basename "$o")"
+			n=$((n + 1))
+		done
+	else
+		echo "seed.sh: linking the seeds failed, none linked" >&2
+	fi
+fi
 echo "seed.sh: $n seeds in $out ($fail sources skipped)" >&2
