@@ -2,13 +2,14 @@
 /*
  * libbpf_dump: the libbpf reference side of bpfld's differential tests.
  *
- *   libbpf_dump [-v] [--all | --only PROG] [--keep-pins] [--pin-root DIR] OBJ
+ *   libbpf_dump [-v] [--all | --only PROG[,PROG...]] [--keep-pins] [--pin-root DIR] OBJ
  *       Open OBJ with libbpf (honouring autoload, i.e. SEC("?...")), load it
  *       and dump what the kernel holds.  Exit 0 only if every autoload
  *       program loaded.  --all: every program autoload, those of SEC("?...")
  *       too, as bpf_program__set_autoload(prog, true) for each (the kernel's
  *       selftests load them so, one by one).  --only PROG: that program alone
- *       (every other one's autoload off), as those selftests load each.
+ *       (every other one's autoload off), as those selftests load each; a
+ *       comma-separated list: those programs alone.
  *   libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]
  *       Dump programs that already exist (e.g. loaded by bpfld) by id, with
  *       exactly the same code and normalisation.  The maps dumped are the
@@ -119,8 +120,26 @@
 static bool verbose;
 /* --all: SEC("?...") programs loaded too. */
 static bool all_programs;
-/* --only PROG: that program alone. */
-static const char *only_program;
+/* --only PROG[,PROG...]: those programs alone. */
+static const char *only_programs;
+
+/* Whether `name` is one of the comma-separated `list`. */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		if (!e)
+			return false;
+		p = e + 1;
+	}
+}
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -746,9 +765,9 @@ static int load_object(const char *path, const char *pin_root,
 		bpf_object__for_each_program(prog, obj) {
 			if (set_has(disabled, bpf_program__name(prog)))
 				bpf_program__set_autoload(prog, false);
-			else if (only_program)
+			else if (only_programs)
 				bpf_program__set_autoload(prog,
-					!strcmp(bpf_program__name(prog), only_program));
+					in_list(only_programs, bpf_program__name(prog)));
 			else if (all_programs)
 				bpf_program__set_autoload(prog, true);
 			if (bpf_program__autoload(prog)) {
@@ -1905,7 +1924,7 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: libbpf_dump [-v] [--all | --only PROG] [--keep-pins] [--pin-root DIR] OBJ\n"
+		"usage: libbpf_dump [-v] [--all | --only PROG[,PROG...]] [--keep-pins] [--pin-root DIR] OBJ\n"
 		"       libbpf_dump [-v] --ids PROG_ID... [--map-ids MAP_ID...]\n"
 		"       libbpf_dump [-v] [--keep-pins] [--pin-root DIR] --check SRC OBJ\n"
 		"       libbpf_dump [-v] --check-ids SRC [--prog NAME=ID]... [--map NAME=ID]...\n");
@@ -1926,7 +1945,7 @@ int main(int argc, char **argv)
 			all_programs = true;
 			a++;
 		} else if (!strcmp(argv[a], "--only") && a + 1 < argc) {
-			only_program = argv[a + 1];
+			only_programs = argv[a + 1];
 			a += 2;
 		} else if (!strcmp(argv[a], "--keep-pins")) {
 			keep_pins = true;

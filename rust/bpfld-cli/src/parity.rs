@@ -21,7 +21,7 @@
 
 use crate::load::{load_userspace, load_userspace_with, LoadError, LoadOpts, UserLoad};
 use bpfld_core::btf::BtfExt;
-use bpfld_core::elf::{Elf, STB_GLOBAL, STB_WEAK, STT_FUNC};
+use bpfld_core::elf::{Elf, SHT_REL, STB_GLOBAL, STB_WEAK, STT_FUNC};
 use bpfld_core::mem::VecAlloc;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -576,6 +576,10 @@ pub struct Static {
     /// The entry programs of `SEC("?...")` sections, which neither loader loads unless
     /// asked (libbpf's autoload off), by name.
     pub optional: Vec<String>,
+    /// The programs the object's program arrays name in their `.values` (relocations
+    /// of `.maps` against functions), by name: a load without one of them fails at
+    /// the map, in libbpf as in the module.
+    pub slotted: Vec<String>,
     /// The file could not be read or parsed.
     pub parse_error: Option<String>,
 }
@@ -641,6 +645,20 @@ pub fn static_info(path: &Path) -> Static {
                 .is_ok_and(|sec| sec.name.starts_with('?'));
             if optional {
                 s.optional.push(sym.name.to_string());
+            }
+        }
+    }
+    if let Some(maps) = elf.section_by_name(".maps") {
+        let rel = elf
+            .sections()
+            .flatten()
+            .find(|r| r.kind() == SHT_REL && r.hdr.sh_info == maps.index);
+        for r in rel.iter().flat_map(|r| elf.rels(r)) {
+            if let Ok(sym) = elf.symbol(r.sym) {
+                let name = sym.name.to_string();
+                if sym.kind() == STT_FUNC && !name.is_empty() && !s.slotted.contains(&name) {
+                    s.slotted.push(name);
+                }
             }
         }
     }

@@ -476,22 +476,40 @@ impl Guest {
     /// Each program of `refused` (libbpf refused it in the object) through the module
     /// alone, every other entry program off, as the kernel's selftests load their
     /// programs: the module, which loads an object whole, showed it refuses the object
-    /// at one of them, and must refuse every one of them by itself. A program the
-    /// module loads alone is loaded alone by libbpf too (`--only`): an error when
-    /// libbpf refuses it there. Returns what was seen, for the row's detail (`None`
-    /// when nothing was refused).
+    /// at one of them, and must refuse every one of them by itself. The programs the
+    /// object's program arrays name in `.values` (`st.slotted`) stay on where libbpf
+    /// loads them: without one, both loaders fail at the map whatever the program is.
+    /// A program the module loads alone is loaded alone by libbpf too (`--only`, with
+    /// the same slotted programs): an error when libbpf refuses it there. Returns what
+    /// was seen, for the row's detail (`None` when nothing was refused).
     fn refused_alone(
         &self,
         obj: &Path,
         lib: &Libbpf,
+        st: &Static,
         refused: &[String],
     ) -> Result<Option<String>, String> {
         let (mut named, mut other, mut both_load) = (0usize, 0usize, Vec::<String>::new());
+        let slotted: Vec<&str> = st
+            .slotted
+            .iter()
+            .filter(|q| !refused.contains(q))
+            .map(String::as_str)
+            .collect();
         for p in refused {
-            let mut autoload: Vec<(&str, bool)> =
-                lib.dump.secs.keys().map(|q| (q.as_str(), q == p)).collect();
-            if !lib.dump.secs.contains_key(p) {
-                autoload.push((p.as_str(), true));
+            let with: Vec<&str> = core::iter::once(p.as_str())
+                .chain(slotted.iter().copied().filter(|q| q != p))
+                .collect();
+            let mut autoload: Vec<(&str, bool)> = lib
+                .dump
+                .secs
+                .keys()
+                .map(|q| (q.as_str(), with.contains(&q.as_str())))
+                .collect();
+            for q in &with {
+                if !lib.dump.secs.contains_key(*q) {
+                    autoload.push((q, true));
+                }
             }
             let extra = KLoadExtra {
                 autoload,
@@ -503,9 +521,10 @@ impl Guest {
                 Ok(k) => {
                     drop(k);
                     let scratch = Path::new(SCRATCH);
+                    let only = with.join(",");
                     let theirs = run_libbpf(
                         &self.tool,
-                        &["--only", p],
+                        &["--only", &only],
                         obj,
                         &scratch.join("alone.out"),
                         &scratch.join("alone.err"),
@@ -513,7 +532,12 @@ impl Guest {
                     );
                     if theirs.loaded_nothing() {
                         return Err(format!(
-                            "the module loads {p} alone, which libbpf refuses ({})",
+                            "the module loads {p} alone{}, which libbpf refuses ({})",
+                            if with.len() > 1 {
+                                format!(" (with {only}, which .values names)")
+                            } else {
+                                String::new()
+                            },
                             theirs.why()
                         ));
                     }
@@ -614,7 +638,7 @@ impl Guest {
                     let mut row = both_fail(lib, e.errno, &msg(&e));
                     // Refused one by one by libbpf: each alone through the module too.
                     if lib.signal.is_none() && !lib.dump.open_failed() {
-                        match self.refused_alone(obj, lib, &lib.refused()) {
+                        match self.refused_alone(obj, lib, st, &lib.refused()) {
                             Ok(Some(seen)) => {
                                 let _ = write!(row.detail, "; {seen}");
                             }
@@ -717,7 +741,7 @@ impl Guest {
             row.detail = clip(&format!("{without}{}", d.replace('\n', " ")), 400);
             return row;
         }
-        match self.refused_alone(obj, lib, &refused) {
+        match self.refused_alone(obj, lib, st, &refused) {
             Ok(seen) => notes.extend(seen),
             Err(d) => {
                 row.cat = Cat::BpfldOnly;
