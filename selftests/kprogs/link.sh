@@ -85,17 +85,20 @@ link() {
 	obj=$out/$name.bpf.o
 	row=$out/rows/$name.tsv
 	ins=
-	cc=
 	for p in "$@"; do
 		ins="$ins $src/$p.bpf.o"
-		c=$(compiler "$p")
-		case " $cc " in *" $c "*) ;; *) cc=${cc:+$cc,}$c ;; esac
 	done
 	fresh=1
 	for i in $ins "$tool"; do
 		[ -f "$row" ] && [ "$row" -nt "$i" ] || fresh=0
 	done
 	[ "$fresh" = 1 ] && return 0
+	# The compilers of the parts, for the row (read only for what is linked).
+	cc=
+	for p in "$@"; do
+		c=$(compiler "$p")
+		case " $cc " in *" $c "*) ;; *) cc=${cc:+$cc,}$c ;; esac
+	done
 	t=$out/tmp/$name
 	why=
 	# shellcheck disable=SC2086 # $ins is a list of paths without blanks
